@@ -1,0 +1,52 @@
+# lakejobs: every target sets up what it needs first, so each works alone on a fresh clone.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+LAKE   ?= lake
+FORMAT ?= parquet
+RAW    ?= data/sample/rawData
+PYTEST_ARGS ?=
+
+DEPS_STAMP := $(VENV)/.deps-stamp
+JARS_STAMP := .jars/.stamp
+
+.PHONY: help setup run test lint sample clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: $(DEPS_STAMP) $(JARS_STAMP) ## venv with the pinned packages, and the JVM jars in .jars/
+
+$(DEPS_STAMP): requirements-dev.txt requirements.lock setup.py
+	@command -v java >/dev/null || { echo "make: java not found: install a JDK 17 (Debian: apt-get install openjdk-17-jdk-headless)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c requirements.lock
+	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
+	@touch $@
+
+$(JARS_STAMP): jars/pom.xml
+	@command -v mvn >/dev/null || { echo "make: mvn not found: install Maven (Debian: apt-get install maven) to fetch the JVM jars"; exit 1; }
+	@echo "mvn: fetching Delta, hadoop-aws, AWS SDK and PostgreSQL jars into .jars/"
+	@mkdir -p .jars
+	@mvn -q -B -f jars/pom.xml dependency:copy-dependencies > .jars/fetch.log 2>&1 || { echo "make: mvn could not fetch the jars from Maven Central: $$(grep -m1 -E 'ERROR|Could not' .jars/fetch.log) (full log: .jars/fetch.log)"; exit 1; }
+	@touch $@
+
+run: setup ## run the sales pipeline on the bundled sample data (LAKE=dir FORMAT=parquet|delta)
+	$(VENV)/bin/lakejobs pipeline --raw $(RAW) --lake $(LAKE) --format $(FORMAT)
+
+test: setup ## run the whole test suite
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+lint: setup ## ruff over the code
+	$(VENV)/bin/ruff check lib jobs tests
+	$(VENV)/bin/ruff format --check lib jobs tests
+
+sample: setup ## regenerate data/sample/rawData with the generator (deterministic)
+	rm -rf data/sample/rawData
+	$(VENV)/bin/lakejobs generate --orders 300 --seed 7 --out data/sample/rawData
+
+clean: ## remove the venv, jars, lake and build outputs
+	rm -rf $(VENV) .jars $(LAKE) dist build lib/*.egg-info .pytest_cache .ruff_cache

@@ -1,0 +1,112 @@
+"""Glue-style job arguments (``--name value``) for every runtime.
+
+The Glue service adds its own arguments to every run (``--JOB_NAME``, ``--JOB_RUN_ID``,
+``--TempDir``, ``--job-bookmark-option``, ``--enable-metrics``, ...). ``strip_glue_arguments``
+removes them so that a job script sees only its own, on Glue, on EMR and locally alike; the
+job's parser then rejects anything else it does not know with one clear line.
+"""
+
+import argparse
+from typing import Dict, List, Optional, Sequence, Tuple
+
+from lakejobs.errors import UsageError
+
+#: Exact names of arguments that the Glue service or a Glue job definition passes.
+GLUE_ARGUMENTS = frozenset(
+    {
+        "--JOB_NAME", "--JOB_ID", "--JOB_RUN_ID", "--TempDir", "--job-bookmark-option",
+        "--job-language", "--class", "--scriptLocation", "--extra-py-files", "--extra-jars",
+        "--extra-files", "--user-jars-first", "--additional-python-modules",
+        "--python-modules-installer-option", "--python-virtual-env", "--datalake-formats",
+        "--conf", "--spark-event-logs-path", "--encryption-type", "--redshift-tmp-dir",
+        "--disable-proxy-v2", "--executor-cores", "--customer-driver-env-vars",
+        "--customer-executor-env-vars", "--auto-scale-within-microbatch", "--write-shuffle-files-to-s3",
+        "--write-shuffle-spills-to-s3", "--source-map", "--security_configuration",
+    }
+)
+#: Prefixes of Glue's families of arguments (``--enable-metrics``, ``--continuous-log-logGroup``).
+GLUE_PREFIXES = ("--enable-", "--continuous-log-", "--JOB_", "--job-")
+
+
+def is_glue_argument(token: str) -> bool:
+    """Tell whether ``token`` (``--name`` or ``--name=value``) is one of Glue's own arguments."""
+    name = token.split("=", 1)[0]
+    return name in GLUE_ARGUMENTS or name.startswith(GLUE_PREFIXES)
+
+
+def strip_glue_arguments(argv: Sequence[str]) -> Tuple[List[str], Dict[str, str]]:
+    """Split ``argv`` into the job's own arguments and Glue's.
+
+    A Glue argument takes the next token as its value unless that token is another
+    ``--option`` (Glue passes flags such as ``--enable-metrics`` with an empty value).
+
+    Returns
+    -------
+    tuple
+        ``(own_arguments, glue_arguments)`` where ``glue_arguments`` maps name -> value.
+    """
+    own: List[str] = []
+    glue: Dict[str, str] = {}
+    tokens = list(argv)
+    index = 0
+    while index < len(tokens):
+        token = tokens[index]
+        if token.startswith("--") and is_glue_argument(token):
+            name, has_value, value = token.partition("=")
+            if not has_value and index + 1 < len(tokens) and not tokens[index + 1].startswith("--"):
+                value = tokens[index + 1]
+                index += 1
+            glue[name] = value
+        else:
+            own.append(token)
+        index += 1
+    return own, glue
+
+
+def parse_bool(text: str) -> bool:
+    """Read ``true``/``false`` (also ``1``/``0``, ``yes``/``no``) as a Glue argument gives it."""
+    lowered = str(text).strip().lower()
+    if lowered in ("true", "1", "yes", "y"):
+        return True
+    if lowered in ("false", "0", "no", "n", ""):
+        return False
+    raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def parse_fraction(text: str) -> float:
+    """Read a number between 0 and 1."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+    return value
+
+
+def parse_columns(text: str) -> Tuple[str, ...]:
+    """Read a comma-separated column list (``c1,c2``)."""
+    columns = tuple(part.strip() for part in text.split(",") if part.strip())
+    if not columns:
+        raise argparse.ArgumentTypeError("expected one or more column names separated by commas")
+    return columns
+
+
+class JobArgumentParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` that raises ``UsageError`` (one line) instead of exiting."""
+
+    def error(self, message: str) -> None:  # noqa: D102 - argparse hook
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def new_parser(prog: str, description: str) -> JobArgumentParser:
+    """Create a job's parser; options use Glue's ``--snake_case value`` convention."""
+    return JobArgumentParser(prog=prog, description=description, allow_abbrev=False)
+
+
+def parse_job_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -> argparse.Namespace:
+    """Parse ``argv`` (default: ``sys.argv[1:]``) after removing Glue's own arguments."""
+    import sys
+
+    own, _glue = strip_glue_arguments(sys.argv[1:] if argv is None else argv)
+    return parser.parse_args(own)

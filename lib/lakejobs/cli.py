@@ -1,0 +1,93 @@
+"""The ``lakejobs`` command: list and run jobs, run the local pipeline, generate data."""
+
+import argparse
+import importlib
+import logging
+import sys
+from typing import List, Optional, Sequence
+
+from lakejobs import runtime
+from lakejobs.errors import LakejobsError
+from lakejobs.jobs import JOBS
+from lakejobs.result import JobResult, new_run_id
+
+LOG = logging.getLogger(__name__)
+
+
+def _job_module(name: str):
+    if name not in JOBS:
+        raise LakejobsError(f"unknown job {name!r}: known jobs are {', '.join(JOBS)}")
+    return importlib.import_module(JOBS[name])
+
+
+def cmd_jobs(_args) -> int:
+    """Print each job with its one-line description."""
+    for name in JOBS:
+        print(f"{name:<18}{_job_module(name).DESCRIPTION}")
+    return 0
+
+
+def cmd_run(args) -> int:
+    """Run one job with its own (Glue-style) arguments."""
+    return _job_module(args.job).main(args.job_args)
+
+
+def cmd_generate(args) -> int:
+    """Write a deterministic sales raw zone."""
+    from lakejobs.generate import generate
+
+    counts = generate(args.out, args.orders, seed=args.seed, header=args.header)
+    print(" ".join(f"{name}={count}" for name, count in counts.items()) + f" -> {args.out}")
+    return 0
+
+
+def cmd_pipeline(args) -> int:
+    """Run the whole local sales pipeline and print a summary table."""
+    from lakejobs import pipeline
+
+    def run(spark, options) -> JobResult:
+        total = JobResult(job="pipeline", run_id=new_run_id())
+        results = pipeline.run_pipeline(spark, options.raw, options.lake, options.format)
+        labels = [label for label, _module, _argv in pipeline.pipeline_steps(options.raw, options.lake)]
+        print(pipeline.summary_table(results, labels))
+        print(f"lake: {options.lake} (processedData/, mart/, quarantine/, _lakejobs/runs/)")
+        return pipeline.pipeline_result(total, results, labels)
+
+    return runtime.run_main("pipeline", [], lambda _argv: args, run)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The CLI's parser."""
+    parser = argparse.ArgumentParser(prog="lakejobs", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    commands.add_parser("jobs", help="list the jobs").set_defaults(func=cmd_jobs)
+    run = commands.add_parser("run", help="run a job: lakejobs run JOB --name value ...")
+    run.add_argument("job", help=f"one of: {', '.join(JOBS)}")
+    run.add_argument("job_args", nargs=argparse.REMAINDER, help="the job's arguments (see lakejobs run JOB --help)")
+    run.set_defaults(func=cmd_run)
+    generate = commands.add_parser("generate", help="write a deterministic sales raw zone of any size")
+    generate.add_argument("--orders", type=int, required=True, help="order lines to write")
+    generate.add_argument("--out", required=True, help="output folder (receives customers/, employees/, orders/)")
+    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--header", action="store_true", help="write a header row in every file")
+    generate.set_defaults(func=cmd_generate)
+    pipe = commands.add_parser("pipeline", help="run the local sales pipeline: raw -> processed -> mart")
+    pipe.add_argument("--raw", default="data/sample/rawData", help="raw zone folder")
+    pipe.add_argument("--lake", default="lake", help="lake folder")
+    pipe.add_argument("--format", default="parquet", choices=("parquet", "delta"))
+    pipe.set_defaults(func=cmd_pipeline)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point of the ``lakejobs`` console script."""
+    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    try:
+        return args.func(args)
+    except LakejobsError as error:
+        print(f"lakejobs: error: {error}", file=sys.stderr)
+        return error.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The dataset registry: what each dataset is, how its CSV is read and how it is laid out.
+
+A ``Dataset`` is plain data. The built-in ones are the sales business of the AWS
+data-engineer course; users describe their own with ``custom_dataset`` (the jobs build one
+from ``--schema`` / ``--schema_file`` and the CSV options), with no Python to write.
+"""
+
+import dataclasses
+from typing import Dict, Optional, Tuple
+
+from pyspark.sql import types as T
+
+from lakejobs import schemas
+from lakejobs.errors import UsageError
+
+
+@dataclasses.dataclass(frozen=True)
+class CsvOptions:
+    """How a raw CSV file is written.
+
+    ``escape`` defaults to the quote character, i.e. RFC 4180 (``"a ""quoted"" word"``), which
+    is what spreadsheets and Python's ``csv`` module write.
+    """
+
+    header: bool = False
+    delimiter: str = ","
+    quote: str = '"'
+    escape: str = '"'
+    encoding: str = "UTF-8"
+    date_format: Optional[str] = None
+    timestamp_format: Optional[str] = None
+    multiline: bool = False
+
+
+@dataclasses.dataclass(frozen=True)
+class Dataset:
+    """A named dataset.
+
+    Attributes
+    ----------
+    name : str
+        Folder name in every zone (``rawData/<name>``, ``processedData/<name>``, ...).
+    schema : StructType
+        Column names and types; non-nullable columns must be present in every row.
+    csv : CsvOptions
+        How its raw files are written.
+    primary_key : tuple of str
+        Columns that identify a row; a row with a null key is quarantined.
+    foreign_keys : dict
+        Column -> ``"dataset.column"`` it refers to.
+    partition_by : tuple of str
+        Partition columns of its processed table.
+    derived_columns : dict
+        Column -> Spark SQL expression over typed columns, added before writing (used for
+        partition columns such as ``order_year``).
+    description : str
+        One line for listings.
+    """
+
+    name: str
+    schema: T.StructType
+    csv: CsvOptions = CsvOptions()
+    primary_key: Tuple[str, ...] = ()
+    foreign_keys: Dict[str, str] = dataclasses.field(default_factory=dict)
+    partition_by: Tuple[str, ...] = ()
+    derived_columns: Dict[str, str] = dataclasses.field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def required_columns(self) -> Tuple[str, ...]:
+        """Columns that may not be null: the primary key and every non-nullable field."""
+        others = [f.name for f in self.schema.fields if not f.nullable and f.name not in self.primary_key]
+        return tuple(self.primary_key) + tuple(others)
+
+
+BUILTIN: Dict[str, Dataset] = {
+    "customers": Dataset(
+        name="customers",
+        schema=schemas.CUSTOMERS,
+        primary_key=("customerid",),
+        description="sales customers: id and names",
+    ),
+    "employees": Dataset(
+        name="employees",
+        schema=schemas.EMPLOYEES,
+        primary_key=("employeeid",),
+        foreign_keys={"managerid": "employees.employeeid"},
+        description="sales employees with manager, territory, country and group",
+    ),
+    "orders": Dataset(
+        name="orders",
+        schema=schemas.ORDERS,
+        csv=CsvOptions(date_format="M/d/yyyy"),
+        primary_key=("salesorderid", "salesorderdetailid"),
+        foreign_keys={"customerid": "customers.customerid", "employeeid": "employees.employeeid"},
+        partition_by=("order_year",),
+        derived_columns={"order_year": "year(orderdate)"},
+        description="sales order lines (order-level money repeats on every line of an order)",
+    ),
+}
+
+
+def builtin_dataset(name: str) -> Dataset:
+    """Return a built-in dataset by name, or raise ``UsageError`` listing the known ones."""
+    try:
+        return BUILTIN[name]
+    except KeyError:
+        known = ", ".join(sorted(BUILTIN))
+        raise UsageError(f"unknown dataset {name!r}: known datasets are {known}") from None
+
+
+def custom_dataset(name: str, schema: T.StructType, primary_key: Tuple[str, ...] = ()) -> Dataset:
+    """Describe a user's dataset from a schema (see ``lakejobs.schemas.parse_ddl``)."""
+    columns = {field.name for field in schema.fields}
+    missing = [column for column in primary_key if column not in columns]
+    if missing:
+        raise UsageError(f"primary key column(s) not in the schema: {', '.join(missing)}")
+    return Dataset(name=name, schema=schema, primary_key=tuple(primary_key), description="user schema")

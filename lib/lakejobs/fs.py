@@ -1,0 +1,84 @@
+"""Filesystem helpers over Hadoop's FileSystem API, so local folders and s3a:// look alike."""
+
+import dataclasses
+import os
+from typing import TYPE_CHECKING, List
+from urllib.parse import urlparse
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+
+@dataclasses.dataclass(frozen=True)
+class FileInfo:
+    """One file: its full path, size in bytes and modification time in epoch milliseconds."""
+
+    path: str
+    size: int
+    modified_ms: int
+
+
+def is_local(path: str) -> bool:
+    """Tell whether ``path`` is on the local filesystem (no scheme, or ``file:``)."""
+    return urlparse(path).scheme in ("", "file")
+
+
+def local_path(path: str) -> str:
+    """The local filesystem path of ``path`` (strips ``file://``)."""
+    return urlparse(path).path if path.startswith("file:") else path
+
+
+def qualify(path: str) -> str:
+    """Make a local path absolute; leave URIs (``s3a://...``) as they are."""
+    if is_local(path):
+        return os.path.abspath(local_path(path))
+    return path
+
+
+def _hadoop_path(spark: "SparkSession", path: str):
+    jvm = spark.sparkContext._jvm
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    return hadoop_path, hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
+
+
+def exists(spark: "SparkSession", path: str) -> bool:
+    """Tell whether ``path`` exists (file or folder), on any Hadoop filesystem."""
+    if is_local(path):
+        return os.path.exists(local_path(path))
+    hadoop_path, fs = _hadoop_path(spark, path)
+    return bool(fs.exists(hadoop_path))
+
+
+def list_data_files(spark: "SparkSession", path: str) -> List[FileInfo]:
+    """List the data files below ``path`` recursively, skipping ``_*`` and ``.*`` entries.
+
+    Returns an empty list when ``path`` does not exist.
+    """
+    if not exists(spark, path):
+        return []
+    hadoop_path, fs = _hadoop_path(spark, path)
+    files = []
+    iterator = fs.listFiles(hadoop_path, True)
+    while iterator.hasNext():
+        status = iterator.next()
+        relative = str(status.getPath().toString())[len(str(hadoop_path.toString())) :]
+        if any(part.startswith(("_", ".")) and "=" not in part for part in relative.split("/") if part):
+            continue
+        files.append(FileInfo(str(status.getPath().toString()), int(status.getLen()), int(status.getModificationTime())))
+    return sorted(files, key=lambda info: info.path)
+
+
+def write_text(spark: "SparkSession", path: str, text: str) -> None:
+    """Write a small text file (a run report, a state file), replacing it if present."""
+    if is_local(path):
+        target = local_path(path)
+        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+        with open(target, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
+    hadoop_path, filesystem = _hadoop_path(spark, path)
+    stream = filesystem.create(hadoop_path, True)
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()

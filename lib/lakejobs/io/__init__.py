@@ -1,0 +1,1 @@
+"""Readers and writers: the only library code that touches storage."""

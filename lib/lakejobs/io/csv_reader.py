@@ -1,0 +1,52 @@
+"""Read raw CSV as text columns, keeping what is needed to quarantine any row."""
+
+from typing import TYPE_CHECKING
+
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakejobs.datasets import Dataset
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame, SparkSession
+
+CORRUPT_RECORD = "_corrupt_record"
+SOURCE_FILE = "_source_file"
+
+
+def raw_schema(dataset: Dataset) -> T.StructType:
+    """Every column of ``dataset`` as a nullable string, plus the corrupt-record column."""
+    fields = [T.StructField(field.name, T.StringType()) for field in dataset.schema.fields]
+    return T.StructType(fields + [T.StructField(CORRUPT_RECORD, T.StringType())])
+
+
+def read_raw_csv(spark: "SparkSession", path: str, dataset: Dataset) -> "DataFrame":
+    """Read the CSV files below ``path`` without typing them.
+
+    Columns come back as strings so that typing happens in ``lakejobs.transforms.validation``
+    where every failure gets a reason. A line whose field count differs from the schema keeps
+    its raw text in ``_corrupt_record``; ``_source_file`` names the file of every row. Blank
+    lines are not records and are skipped, as Spark's CSV reader does.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    path : str
+        A file or a folder (read recursively) on any Hadoop filesystem.
+    dataset : Dataset
+        Supplies the column names and the CSV options.
+    """
+    csv = dataset.csv
+    reader = (
+        spark.read.schema(raw_schema(dataset))
+        .option("header", str(csv.header).lower())
+        .option("sep", csv.delimiter)
+        .option("quote", csv.quote)
+        .option("escape", csv.escape)
+        .option("encoding", csv.encoding)
+        .option("multiLine", str(csv.multiline).lower())
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
+        .option("recursiveFileLookup", "true")
+    )
+    return reader.csv(path).withColumn(SOURCE_FILE, F.input_file_name())

@@ -1,0 +1,177 @@
+"""sales_mart: processed orders + customers + employees -> the sales mart.
+
+Writes ``<mart_path>/sales`` (one row per order line, partitioned by order_year and
+order_month), ``<mart_path>/sales_by_employee_month`` and ``<mart_path>/customer_summary``.
+Order lines whose customer or employee is unknown are kept and flagged
+(``--unknown_keys flag``, the default) or moved to the quarantine with a reason
+(``--unknown_keys quarantine``); either way every line read is accounted for.
+
+Example
+-------
+::
+
+    python jobs/sales_mart.py --processed_path lake/processedData --mart_path lake/mart
+"""
+
+import dataclasses
+import logging
+import os
+from typing import TYPE_CHECKING, Dict, Optional, Sequence
+
+from pyspark import StorageLevel
+from pyspark.sql import functions as F
+
+from lakejobs import args as job_args
+from lakejobs import fs, runtime
+from lakejobs.errors import UsageError
+from lakejobs.io.reports import save_run_report
+from lakejobs.io.writer import COMPRESSIONS, write_table
+from lakejobs.result import JobResult, new_run_id
+from lakejobs.transforms.sales import customer_summary, join_dimensions, sales_by_employee_month, with_order_period
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame, SparkSession
+
+JOB = "sales_mart"
+DESCRIPTION = "orders + customers + employees -> mart/sales (partitioned) and two summaries"
+LOG = logging.getLogger(__name__)
+INPUTS = ("orders", "customers", "employees")
+SALES_PARTITIONS = ("order_year", "order_month")
+
+
+@dataclasses.dataclass(frozen=True)
+class SalesMartArgs:
+    """The job's configuration, built once from its arguments."""
+
+    processed_path: str
+    mart_path: str
+    quarantine_path: str
+    unknown_keys: str
+    compression: str
+    report_path: Optional[str]
+
+    def input_path(self, dataset: str) -> str:
+        """Where the processed ``dataset`` table is."""
+        return f"{self.processed_path.rstrip('/')}/{dataset}"
+
+
+def build_parser():
+    """The job's argument parser (Glue-style ``--name value`` options)."""
+    parser = job_args.new_parser(JOB, DESCRIPTION)
+    parser.add_argument("--processed_path", required=True, help="folder holding orders/, customers/, employees/")
+    parser.add_argument("--mart_path", required=True, help="folder receiving the mart tables")
+    parser.add_argument("--quarantine_path", help="quarantine of --unknown_keys quarantine (default: <mart_path>/_quarantine/sales)")
+    parser.add_argument("--unknown_keys", choices=("flag", "quarantine"), default="flag")
+    parser.add_argument("--compression", choices=COMPRESSIONS, default="snappy")
+    parser.add_argument("--format", dest="output_format", choices=("parquet", "delta"), default="parquet")
+    parser.add_argument("--report_path", help="folder for run reports (<job>/<run_id>.json)")
+    return parser
+
+
+def parse_args(argv: Sequence[str]) -> SalesMartArgs:
+    """Build the typed configuration from ``argv``; raises ``UsageError`` on any problem."""
+    namespace = job_args.parse_job_args(build_parser(), argv)
+    if namespace.output_format == "delta":
+        raise UsageError("--format delta is not available yet: use --format parquet")
+    mart_path = fs.qualify(namespace.mart_path)
+    return SalesMartArgs(
+        processed_path=fs.qualify(namespace.processed_path),
+        mart_path=mart_path,
+        quarantine_path=fs.qualify(namespace.quarantine_path or f"{mart_path.rstrip('/')}/_quarantine/sales"),
+        unknown_keys=namespace.unknown_keys,
+        compression=namespace.compression,
+        report_path=fs.qualify(namespace.report_path) if namespace.report_path else None,
+    )
+
+
+def preflight(args: SalesMartArgs) -> None:
+    """Fail fast, before Spark starts, when a local input table is missing."""
+    for dataset in INPUTS:
+        path = args.input_path(dataset)
+        if fs.is_local(path) and not os.path.exists(fs.local_path(path)):
+            raise UsageError(f"input table does not exist: {path} (run csv_to_parquet --dataset {dataset} first)")
+
+
+UNKNOWN_KEY_REASONS = ("unknown_customer", "unknown_employee", "unknown_customer_and_employee")
+
+
+def key_counts(sales_df: "DataFrame") -> Dict[str, int]:
+    """Lines, and lines per unknown-key reason: one small aggregate."""
+    reason = unknown_key_reason()
+    row = sales_df.agg(
+        F.count(F.lit(1)).alias("lines"),
+        *[F.sum((reason == F.lit(name)).cast("long")).alias(name) for name in UNKNOWN_KEY_REASONS],
+    ).first()
+    return {name: int(row[name] or 0) for name in ("lines", *UNKNOWN_KEY_REASONS)}
+
+
+def unknown_key_reason() -> "F.Column":
+    """The quarantine reason of a line with an unknown key (null when both keys are known)."""
+    return (
+        F.when(~F.col("customer_known") & ~F.col("employee_known"), F.lit("unknown_customer_and_employee"))
+        .when(~F.col("customer_known"), F.lit("unknown_customer"))
+        .when(~F.col("employee_known"), F.lit("unknown_employee"))
+    )
+
+
+def quarantine_records(sales_df: "DataFrame", run_id: str) -> "DataFrame":
+    """Lines with an unknown key, as quarantine records (the line as JSON)."""
+    original = [column for column in sales_df.columns if column not in ("customer_known", "employee_known")]
+    return sales_df.filter(unknown_key_reason().isNotNull()).select(
+        F.lit("sales").alias("dataset"),
+        F.lit(None).cast("string").alias("source_file"),
+        F.to_json(F.struct(*original)).alias("raw_line"),
+        unknown_key_reason().alias("reason"),
+        F.concat(F.lit("customerid="), F.coalesce(F.col("customerid").cast("string"), F.lit("null")),
+                 F.lit(", employeeid="), F.coalesce(F.col("employeeid").cast("string"), F.lit("null"))).alias("detail"),
+        F.lit(run_id).alias("run_id"),
+    )
+
+
+def run(spark: "SparkSession", args: SalesMartArgs) -> JobResult:
+    """Build the sales mart; see the module docstring."""
+    result = JobResult(job=JOB, run_id=new_run_id(), inputs={name: args.input_path(name) for name in INPUTS})
+    for name in INPUTS:
+        if not fs.exists(spark, args.input_path(name)):
+            raise UsageError(f"input table does not exist: {args.input_path(name)}")
+    orders_df, customers_df, employees_df = (spark.read.parquet(args.input_path(name)) for name in INPUTS)
+    with result.stage("join"):
+        sales_df = (
+            orders_df.drop(*SALES_PARTITIONS)
+            .transform(with_order_period())
+            .transform(join_dimensions(customers_df, employees_df))
+            .persist(StorageLevel.MEMORY_AND_DISK)
+        )
+        counts = key_counts(sales_df)
+    result.rows_read = counts["lines"]
+    result.details = {**counts, "unknown_keys_policy": args.unknown_keys}
+    outputs = []
+    try:
+        published_df = sales_df
+        if args.unknown_keys == "quarantine":
+            published_df = sales_df.filter(unknown_key_reason().isNull())
+            outputs.append(write_table(quarantine_records(sales_df, result.run_id), args.quarantine_path,
+                                       "quarantine", fmt="json", compression="none"))
+            result.quarantine_reasons = {name: counts[name] for name in UNKNOWN_KEY_REASONS if counts[name]}
+            result.rows_quarantined = outputs[-1].rows
+        mart = args.mart_path.rstrip("/")
+        with result.stage("write_sales"):
+            outputs.insert(0, write_table(published_df, f"{mart}/sales", "sales", "parquet", SALES_PARTITIONS,
+                                          args.compression))
+        with result.stage("write_summaries"):
+            outputs.append(write_table(sales_by_employee_month(published_df), f"{mart}/sales_by_employee_month",
+                                       "sales_by_employee_month", compression=args.compression))
+            outputs.append(write_table(customer_summary(published_df), f"{mart}/customer_summary",
+                                       "customer_summary", compression=args.compression))
+    finally:
+        sales_df.unpersist()
+    result.outputs = outputs
+    result.rows_written = outputs[0].rows
+    result.finish("SUCCEEDED")
+    save_run_report(spark, args.report_path, result)
+    return result
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point for every runtime; returns the exit code."""
+    return runtime.run_main(JOB, argv, parse_args, run, preflight)

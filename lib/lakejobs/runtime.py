@@ -1,0 +1,123 @@
+"""Where a job runs: the thin layer between a job's ``run(spark, args)`` and its runtime.
+
+On AWS Glue the session comes from ``GlueContext`` and the run is wrapped in
+``Job.init``/``Job.commit``; ``awsglue`` is imported here and nowhere else, and only when it
+is importable (it exists only inside Glue's runtime). Everywhere else (EMR steps, EMR
+Serverless, ``spark-submit``, plain ``python``) a ``SparkSession`` is built for the profile in
+``LAKEJOBS_PROFILE`` (default ``local``).
+"""
+
+import importlib.util
+import logging
+import os
+import sys
+from contextlib import contextmanager
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, Optional, Sequence
+
+from lakejobs import session
+from lakejobs.args import strip_glue_arguments
+from lakejobs.errors import LakejobsError
+from lakejobs.result import JobResult
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+LOG = logging.getLogger(__name__)
+
+
+def on_glue() -> bool:
+    """Tell whether the AWS Glue ETL runtime (``awsglue``) is importable here."""
+    return importlib.util.find_spec("awsglue") is not None
+
+
+def launched_by_spark_submit() -> bool:
+    """Tell whether ``spark-submit`` started this Python process (its JVM is already up)."""
+    return "PYSPARK_GATEWAY_PORT" in os.environ
+
+
+def current_profile() -> str:
+    """The session profile: ``LAKEJOBS_PROFILE``, or ``local``."""
+    return os.environ.get("LAKEJOBS_PROFILE", "local")
+
+
+@contextmanager
+def glue_session(app_name: str, glue_args: Dict[str, str]) -> Iterator["SparkSession"]:
+    """A session inside AWS Glue: ``GlueContext``, ``Job.init`` before, ``Job.commit`` after."""
+    from awsglue.context import GlueContext
+    from awsglue.job import Job
+    from pyspark.context import SparkContext
+
+    glue_context = GlueContext(SparkContext.getOrCreate())
+    spark = glue_context.spark_session
+    session.apply_runtime_conf(spark)
+    job = Job(glue_context)
+    job_args = {name.lstrip("-"): value for name, value in glue_args.items()}
+    job.init(job_args.get("JOB_NAME", app_name), job_args)
+    yield spark
+    job.commit()
+
+
+@contextmanager
+def spark_session(app_name: str) -> Iterator["SparkSession"]:
+    """A session off Glue. It is left running: the process ends soon, and tests share it."""
+    profile = current_profile()
+    if launched_by_spark_submit() and profile in ("local", "test"):
+        profile = "emr"  # spark-submit already chose the master, memory and jars
+    yield session.build_session(app_name, profile)
+
+
+def job_session(app_name: str, argv: Sequence[str]):
+    """The right session context for this runtime (see the module docstring)."""
+    if on_glue():
+        _own, glue_args = strip_glue_arguments(argv)
+        return glue_session(app_name, glue_args)
+    return spark_session(app_name)
+
+
+def configure_logging() -> None:
+    """Log INFO lines to stderr, once per process."""
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=os.environ.get("LAKEJOBS_LOG_LEVEL", "INFO"),
+            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+            stream=sys.stderr,
+        )
+
+
+def run_main(
+    job_name: str,
+    argv: Optional[Sequence[str]],
+    parse: Callable[[Sequence[str]], object],
+    run: Callable[["SparkSession", object], JobResult],
+    preflight: Optional[Callable[[object], None]] = None,
+) -> int:
+    """Run a job the way every entry point does, and return its exit code.
+
+    Parses the arguments (Glue's own are accepted and set aside), checks what can be checked
+    before a JVM starts, opens the session for this runtime, runs the job and prints its
+    result as the last line of stdout. A ``LakejobsError`` becomes one line on stderr and
+    its exit code (2 for usage, 1 for a failed run); any other error one line and exit 1
+    (set ``LAKEJOBS_DEBUG=1`` for the traceback).
+    """
+    argv = list(sys.argv[1:] if argv is None else argv)
+    configure_logging()
+    try:
+        args = parse(argv)
+        if preflight:
+            preflight(args)
+        with job_session(job_name, argv) as spark:
+            result = run(spark, args)
+        print(result.to_json(), flush=True)
+        return 0
+    except LakejobsError as error:
+        result = getattr(error, "result", None)
+        if result is not None:
+            print(result.to_json(), flush=True)
+        print(f"{job_name}: error: {error}", file=sys.stderr, flush=True)
+        return error.exit_code
+    except Exception as error:  # noqa: BLE001 - the one place that turns any failure into one line
+        if os.environ.get("LAKEJOBS_DEBUG"):
+            LOG.exception("unexpected failure")
+        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        print(f"{job_name}: error: {type(error).__name__}: {message}", file=sys.stderr, flush=True)
+        return 1

@@ -1,0 +1,131 @@
+"""Build the SparkSession for a profile. The only place where Spark configuration lives.
+
+Profiles
+--------
+``local``
+    ``local[*]`` (or ``LAKEJOBS_MASTER``), the project's jars from ``.jars/``, quiet logs.
+``test``
+    ``local`` sized for a test suite: 2 cores, few shuffle partitions, no UI.
+``emr`` / ``emr-serverless``
+    No master and no jars: ``spark-submit`` and the platform provide both.
+On Glue the session comes from ``GlueContext`` (see ``lakejobs.runtime``) and only
+``RUNTIME_CONF`` is applied.
+"""
+
+import glob
+import logging
+import os
+from pathlib import Path
+from typing import TYPE_CHECKING, Dict, List, Optional
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+LOG = logging.getLogger(__name__)
+
+PROFILES = ("local", "test", "emr", "emr-serverless")
+
+#: SQL settings every run needs, on every runtime (set at runtime, so Glue gets them too).
+RUNTIME_CONF: Dict[str, str] = {
+    # Impossible dates such as 2/30/2014 become null (then quarantined) instead of failing
+    # the job with Spark 3's "different result after the upgrade" error.
+    "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    "spark.sql.session.timeZone": "UTC",
+    "spark.sql.ansi.enabled": "false",
+    "spark.sql.adaptive.enabled": "true",
+    "spark.sql.adaptive.coalescePartitions.parallelismFirst": "false",
+    "spark.sql.parquet.compression.codec": "snappy",
+}
+
+#: Delta Lake's session extension and catalog, shared with the Glue and EMR definitions.
+DELTA_CONF: Dict[str, str] = {
+    "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
+    "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
+}
+
+_PROFILE_CONF: Dict[str, Dict[str, str]] = {
+    "local": {
+        "spark.sql.shuffle.partitions": "8",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.debug.maxToStringFields": "200",
+        "spark.driver.memory": os.environ.get("LAKEJOBS_DRIVER_MEMORY", "4g"),
+    },
+    "test": {
+        "spark.sql.shuffle.partitions": "4",
+        "spark.default.parallelism": "4",
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.driver.memory": "2g",
+        "spark.sql.sources.parallelPartitionDiscovery.threshold": "1024",
+    },
+}
+
+
+def project_root() -> Path:
+    """The checkout this package was installed from (``lib/lakejobs/..``)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def jars_dir() -> Path:
+    """Where ``make jars`` put the JVM dependencies (``LAKEJOBS_JARS_DIR`` overrides)."""
+    return Path(os.environ.get("LAKEJOBS_JARS_DIR", project_root() / ".jars"))
+
+
+def local_jars() -> List[str]:
+    """The jar files of ``jars_dir()``, sorted; empty when none were fetched."""
+    return sorted(glob.glob(str(jars_dir() / "*.jar")))
+
+
+def delta_available(jars: Optional[List[str]] = None) -> bool:
+    """Tell whether the Delta Lake jar is among ``jars`` (default: the local jars)."""
+    return any("delta-spark" in os.path.basename(jar) for jar in (local_jars() if jars is None else jars))
+
+
+def session_conf(profile: str) -> Dict[str, str]:
+    """All configuration a session of ``profile`` is built with (before extra overrides)."""
+    if profile not in PROFILES:
+        raise ValueError(f"unknown profile {profile!r}: expected one of {', '.join(PROFILES)}")
+    conf = dict(RUNTIME_CONF)
+    if profile in ("local", "test"):
+        conf.update(_PROFILE_CONF["local"])
+        conf.update(_PROFILE_CONF.get(profile, {}))
+        log4j = Path(__file__).with_name("conf") / "log4j2.properties"
+        conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={log4j.as_uri()}"
+        jars = local_jars()
+        if jars:
+            conf["spark.jars"] = ",".join(jars)
+        if delta_available(jars):
+            conf.update(DELTA_CONF)
+    return conf
+
+
+def build_session(app_name: str, profile: str = "local", extra_conf: Optional[Dict[str, str]] = None) -> "SparkSession":
+    """Create (or return the active) SparkSession for ``profile``.
+
+    Parameters
+    ----------
+    app_name : str
+        Shown in the Spark UI and the logs.
+    profile : str
+        One of ``PROFILES``.
+    extra_conf : dict, optional
+        Settings that win over the profile's.
+    """
+    from pyspark.sql import SparkSession
+
+    builder = SparkSession.builder.appName(app_name)
+    if profile in ("local", "test"):
+        cores = "2" if profile == "test" else "*"
+        builder = builder.master(os.environ.get("LAKEJOBS_MASTER", f"local[{cores}]"))
+    for key, value in {**session_conf(profile), **(extra_conf or {})}.items():
+        builder = builder.config(key, value)
+    spark = builder.getOrCreate()
+    apply_runtime_conf(spark)
+    LOG.debug("spark session %s ready (profile %s)", spark.version, profile)
+    return spark
+
+
+def apply_runtime_conf(spark: "SparkSession") -> None:
+    """Set ``RUNTIME_CONF`` on an existing session (Glue's, or one made by spark-submit)."""
+    for key, value in RUNTIME_CONF.items():
+        spark.conf.set(key, value)

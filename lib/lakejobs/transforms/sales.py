@@ -1,0 +1,139 @@
+"""Sales mart transforms: order periods, dimension joins and order-aware aggregates.
+
+Orders has one row per order line. ``subtotal``, ``taxamt``, ``freight`` and ``totaldue``
+belong to the order and repeat on each of its lines, so aggregates sum line money
+(``linetotal``, ``orderqty``) over lines and order money once per order (``order_level``).
+"""
+
+from typing import Callable, Sequence
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+Transform = Callable[[DataFrame], DataFrame]
+
+ORDER_KEY = ("salesorderid",)
+ORDER_MONEY = ("subtotal", "taxamt", "freight", "totaldue")
+ORDER_ATTRIBUTES = ("orderdate", "employeeid", "customerid")
+#: Money totals in the mart: Spark's type for a sum of decimal(17,4), kept through re-aggregation.
+MONEY_TOTAL = T.DecimalType(27, 4)
+
+
+def money_sum(column: str) -> "F.Column":
+    """Sum of a money column as ``MONEY_TOTAL``."""
+    return F.sum(column).cast(MONEY_TOTAL)
+
+
+def with_order_period(date_col: str = "orderdate") -> Transform:
+    """Add ``order_year`` and ``order_month`` (ints, null for a null date) from ``date_col``."""
+
+    def _(df: DataFrame) -> DataFrame:
+        return df.withColumns({"order_year": F.year(date_col), "order_month": F.month(date_col)})
+
+    return _
+
+
+def one_row_per_key(key: str) -> Transform:
+    """Keep one row per ``key`` (the smallest row), deterministically.
+
+    Dimensions should have unique keys; if one does not, joining it would multiply fact rows.
+    """
+
+    def _(df: DataFrame) -> DataFrame:
+        others = [column for column in df.columns if column != key]
+        if not others:
+            return df.dropDuplicates([key])
+        return df.groupBy(key).agg(F.min(F.struct(*others)).alias("_row")).select(key, "_row.*")
+
+    return _
+
+
+def customer_dimension(customers_df: DataFrame) -> DataFrame:
+    """customerid, customer_name: one row per customer."""
+    return customers_df.select("customerid", F.col("fullname").alias("customer_name")).transform(
+        one_row_per_key("customerid")
+    )
+
+
+def employee_dimension(employees_df: DataFrame) -> DataFrame:
+    """employeeid, employee_name, territory, country, territory_group: one row per employee."""
+    return employees_df.select(
+        "employeeid",
+        F.col("fullname").alias("employee_name"),
+        "territory",
+        "country",
+        F.col("group").alias("territory_group"),
+    ).transform(one_row_per_key("employeeid"))
+
+
+def join_dimensions(customers_df: DataFrame, employees_df: DataFrame) -> Transform:
+    """Enrich order lines with customer and employee attributes; never drop a line.
+
+    Both dimensions are broadcast. Lines whose customer or employee is unknown are kept, with
+    ``customer_known`` / ``employee_known`` false and null attributes.
+    """
+
+    def _(orders_df: DataFrame) -> DataFrame:
+        customers = customer_dimension(customers_df).withColumn("customer_known", F.lit(True))
+        employees = employee_dimension(employees_df).withColumn("employee_known", F.lit(True))
+        joined = orders_df.join(F.broadcast(customers), "customerid", "left").join(
+            F.broadcast(employees), "employeeid", "left"
+        )
+        return joined.withColumns(
+            {
+                "customer_known": F.coalesce(F.col("customer_known"), F.lit(False)),
+                "employee_known": F.coalesce(F.col("employee_known"), F.lit(False)),
+            }
+        ).select(*orders_df.columns, *[c for c in joined.columns if c not in orders_df.columns])
+
+    return _
+
+
+def order_level(lines_df: DataFrame, extra: Sequence[str] = ()) -> DataFrame:
+    """One row per order: its attributes and order-level money taken once, plus line counts.
+
+    Lines of one order normally agree on these columns; if dirty data makes them differ, the
+    smallest value is taken so the result stays deterministic.
+    """
+    columns = [*ORDER_ATTRIBUTES, *ORDER_MONEY, *extra]
+    return lines_df.groupBy(*ORDER_KEY).agg(
+        *[F.min(column).alias(column) for column in columns],
+        F.count(F.lit(1)).alias("line_count"),
+        F.sum("orderqty").alias("units"),
+        money_sum("linetotal").alias("line_total"),
+    )
+
+
+def sales_by_employee_month(sales_df: DataFrame) -> DataFrame:
+    """Per employee and order month: orders, lines, units, line money and order money."""
+    keys = ["employeeid", "order_year", "order_month"]
+    attributes = ["employee_name", "territory", "country", "territory_group", "employee_known"]
+    orders = order_level(sales_df, extra=["order_year", "order_month", *attributes])
+    return (
+        orders.groupBy(*keys)
+        .agg(
+            *[F.min(column).alias(column) for column in attributes],
+            F.count(F.lit(1)).alias("order_count"),
+            F.sum("line_count").alias("line_count"),
+            F.sum("units").alias("units"),
+            money_sum("line_total").alias("line_total"),
+            *[money_sum(column).alias(column) for column in ORDER_MONEY],
+        )
+        .select(*keys, *attributes, "order_count", "line_count", "units", "line_total", *ORDER_MONEY)
+    )
+
+
+def customer_summary(sales_df: DataFrame) -> DataFrame:
+    """Per customer: order count, lines, line money, total due (once per order), first and last order date."""
+    attributes = ["customer_name", "customer_known"]
+    orders = order_level(sales_df, extra=attributes)
+    return orders.groupBy("customerid").agg(
+        *[F.min(column).alias(column) for column in attributes],
+        F.count(F.lit(1)).alias("order_count"),
+        F.sum("line_count").alias("line_count"),
+        money_sum("line_total").alias("line_total"),
+        money_sum("totaldue").alias("total_due"),
+        F.min("orderdate").alias("first_order_date"),
+        F.max("orderdate").alias("last_order_date"),
+    )

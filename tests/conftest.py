@@ -1,0 +1,67 @@
+"""Shared fixtures: one Spark session for the whole suite, sample data paths, raw-file readers."""
+
+import csv
+import datetime as dt
+import os
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from lakejobs.session import build_session
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_RAW = ROOT / "data" / "sample" / "rawData"
+VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def spark():
+    """The suite's only SparkSession: local[2], 4 shuffle partitions, no UI."""
+    session = build_session("lakejobs-tests", profile="test")
+    yield session
+    session.stop()
+
+
+def read_raw_rows(folder: Path):
+    """Every row of every CSV file below ``folder``, with Python's csv module."""
+    rows = []
+    for path in sorted(folder.rglob("*.csv")):
+        with open(path, encoding="utf-8", newline="") as handle:
+            rows.extend(csv.reader(handle))
+    return rows
+
+
+def money(text: str):
+    """A raw money string as the Decimal Spark's decimal(17,4) holds."""
+    return Decimal(text).quantize(Decimal("0.0001")) if text else None
+
+
+def us_date(text: str):
+    """A raw M/d/yyyy string as a date."""
+    return dt.datetime.strptime(text, "%m/%d/%Y").date() if text else None
+
+
+def typed_order(row):
+    """One raw order line typed independently of the project's code (orders schema order)."""
+    ints = {0, 1, 5, 6, 11, 12}
+    dates = {2, 3, 4}
+    out = []
+    for index, value in enumerate(row):
+        if index in ints:
+            out.append(int(value) if value else None)
+        elif index in dates:
+            out.append(us_date(value))
+        else:
+            out.append(money(value))
+    return tuple(out)
+
+
+def job_env():
+    """Environment for a job run in a subprocess of this venv."""
+    env = dict(os.environ)
+    env["PATH"] = f"{VENV_BIN}{os.pathsep}{env.get('PATH', '')}"
+    env["PYSPARK_PYTHON"] = sys.executable
+    env["LAKEJOBS_PROFILE"] = "test"
+    return env

@@ -1,0 +1,122 @@
+import datetime as dt
+from decimal import Decimal as D
+
+from chispa import assert_df_equality
+
+from lakejobs.transforms.sales import (
+    customer_summary,
+    join_dimensions,
+    one_row_per_key,
+    sales_by_employee_month,
+    with_order_period,
+)
+
+LINES = "salesorderid int, salesorderdetailid int, orderdate date, employeeid int, customerid int, " \
+        "totaldue decimal(17,4), orderqty int, linetotal decimal(17,4)"
+CUSTOMERS = "customerid int, firstname string, lastname string, fullname string"
+EMPLOYEES = "employeeid int, fullname string, territory string, country string, group string"
+
+
+def test_with_order_period_keeps_null_dates(spark):
+    source = spark.createDataFrame([(dt.date(2014, 5, 1),), (None,)], "orderdate date")
+    expected = spark.createDataFrame(
+        [(dt.date(2014, 5, 1), 2014, 5), (None, None, None)], "orderdate date, order_year int, order_month int"
+    )
+    assert_df_equality(source.transform(with_order_period()), expected)
+
+
+def test_one_row_per_key_keeps_the_smallest_row_of_a_repeated_key(spark):
+    source = spark.createDataFrame([(1, "b"), (1, "a"), (2, "c")], "k int, v string")
+    expected = spark.createDataFrame([(1, "a"), (2, "c")], "k int, v string")
+    assert_df_equality(source.transform(one_row_per_key("k")), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_join_dimensions_flags_unknown_keys_and_never_drops_or_repeats_lines(spark):
+    orders = spark.createDataFrame(
+        [(1, 293, 276), (2, 999, 276), (3, 293, 888), (4, None, None)],
+        "salesorderid int, customerid int, employeeid int",
+    )
+    customers = spark.createDataFrame(
+        [(293, "Catherine", "Abel", "Catherine Abel"), (293, "Catherine", "Abel", "Catherine Abel")], CUSTOMERS
+    )
+    employees = spark.createDataFrame([(276, "Linda Mitchell", "Southwest", "US", "North America")], EMPLOYEES)
+    expected = spark.createDataFrame(
+        [
+            (1, 293, 276, "Catherine Abel", True, "Linda Mitchell", "Southwest", "US", "North America", True),
+            (2, 999, 276, None, False, "Linda Mitchell", "Southwest", "US", "North America", True),
+            (3, 293, 888, "Catherine Abel", True, None, None, None, None, False),
+            (4, None, None, None, False, None, None, None, None, False),
+        ],
+        "salesorderid int, customerid int, employeeid int, customer_name string, customer_known boolean, "
+        "employee_name string, territory string, country string, territory_group string, employee_known boolean",
+    )
+    actual = orders.transform(join_dimensions(customers, employees))
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+ORDER_LINES = (
+    "salesorderid int, salesorderdetailid int, orderdate date, employeeid int, customerid int, "
+    "subtotal decimal(17,4), taxamt decimal(17,4), freight decimal(17,4), totaldue decimal(17,4), "
+    "orderqty int, linetotal decimal(17,4)"
+)
+
+
+def sales_lines(spark):
+    """Orders 71782 (2 lines) and 71783 of employee 276 in May 2014, 44110 of 277 in Aug 2011.
+
+    Order money repeats on every line of an order, as in the raw data.
+    """
+    money_71782 = (D("92.5000"), D("7.4000"), D("2.3125"), D("102.2125"))
+    money_71783 = (D("45.0000"), D("3.6000"), D("1.1250"), D("49.7250"))
+    money_44110 = (D("9.0000"), D("0.7200"), D("0.2250"), D("9.9450"))
+    rows = [
+        (71782, 1, dt.date(2014, 5, 1), 276, 293, *money_71782, 3, D("30.0000")),
+        (71782, 2, dt.date(2014, 5, 1), 276, 293, *money_71782, 1, D("62.5000")),
+        (71783, 3, dt.date(2014, 5, 9), 276, 295, *money_71783, 2, D("45.0000")),
+        (44110, 4, dt.date(2011, 8, 1), 277, 293, *money_44110, 1, D("9.0000")),
+    ]
+    customers = spark.createDataFrame(
+        [(293, "Catherine", "Abel", "Catherine Abel"), (295, "Kim", "Abercrombie", "Kim Abercrombie")], CUSTOMERS
+    )
+    employees = spark.createDataFrame(
+        [(276, "Linda Mitchell", "Southwest", "US", "North America"),
+         (277, "Jillian Carson", "Central", "US", "North America")],
+        EMPLOYEES,
+    )
+    return (
+        spark.createDataFrame(rows, ORDER_LINES)
+        .transform(with_order_period())
+        .transform(join_dimensions(customers, employees))
+    )
+
+
+def test_sales_by_employee_month_sums_order_money_once_per_order(spark):
+    expected = spark.createDataFrame(
+        [
+            (276, 2014, 5, "Linda Mitchell", "Southwest", "US", "North America", True, 2, 3, 6, D("137.5000"),
+             D("137.5000"), D("11.0000"), D("3.4375"), D("151.9375")),
+            (277, 2011, 8, "Jillian Carson", "Central", "US", "North America", True, 1, 1, 1, D("9.0000"),
+             D("9.0000"), D("0.7200"), D("0.2250"), D("9.9450")),
+        ],
+        "employeeid int, order_year int, order_month int, employee_name string, territory string, country string, "
+        "territory_group string, employee_known boolean, order_count long, line_count long, units long, "
+        "line_total decimal(27,4), subtotal decimal(27,4), taxamt decimal(27,4), freight decimal(27,4), "
+        "totaldue decimal(27,4)",
+    )
+    actual = sales_by_employee_month(sales_lines(spark))
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_customer_summary_counts_orders_and_dates_per_customer(spark):
+    expected = spark.createDataFrame(
+        [
+            (293, "Catherine Abel", True, 2, 3, D("101.5000"), D("112.1575"), dt.date(2011, 8, 1),
+             dt.date(2014, 5, 1)),
+            (295, "Kim Abercrombie", True, 1, 1, D("45.0000"), D("49.7250"), dt.date(2014, 5, 9),
+             dt.date(2014, 5, 9)),
+        ],
+        "customerid int, customer_name string, customer_known boolean, order_count long, line_count long, "
+        "line_total decimal(27,4), total_due decimal(27,4), first_order_date date, last_order_date date",
+    )
+    actual = customer_summary(sales_lines(spark))
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)

@@ -1,0 +1,45 @@
+import pytest
+from pyspark.sql import types as T
+
+from lakejobs.errors import UsageError
+from lakejobs.schemas import ORDERS, parse_ddl
+
+
+def test_parse_ddl_reads_types_nullability_quoted_names_and_comments():
+    ddl = "id BIGINT NOT NULL, `full name` STRING COMMENT 'a, b', amount DECIMAL(10, 2), born DATE, ts TIMESTAMP"
+    assert parse_ddl(ddl) == T.StructType(
+        [
+            T.StructField("id", T.LongType(), nullable=False),
+            T.StructField("full name", T.StringType()),
+            T.StructField("amount", T.DecimalType(10, 2)),
+            T.StructField("born", T.DateType()),
+            T.StructField("ts", T.TimestampType()),
+        ]
+    )
+
+
+def test_parse_ddl_matches_the_orders_schema_written_as_ddl():
+    ddl = (
+        "salesorderid INT NOT NULL, salesorderdetailid INT NOT NULL, orderdate DATE NOT NULL, duedate DATE, "
+        "shipdate DATE, employeeid INT, customerid INT, subtotal DECIMAL(17,4), taxamt DECIMAL(17,4), "
+        "freight DECIMAL(17,4), totaldue DECIMAL(17,4), productid INT, orderqty INT, unitprice DECIMAL(17,4), "
+        "unitpricediscount DECIMAL(17,4), linetotal DECIMAL(17,4)"
+    )
+    assert parse_ddl(ddl) == ORDERS
+
+
+@pytest.mark.parametrize(
+    "ddl, message",
+    [
+        ("", "the schema DDL is empty"),
+        ("id", "cannot read schema column 'id': expected 'name TYPE'"),
+        ("id FOO", "column 'id FOO': unknown type FOO"),
+        ("a INT, A STRING", "names a column more than once: a"),
+        ("x ARRAY<INT>", "nested types cannot be read from CSV"),
+        ("x DECIMAL(40,2)", "DECIMAL(40,2) is out of range"),
+        ("x INT PRIMARY", "unexpected 'PRIMARY'"),
+    ],
+)
+def test_parse_ddl_rejects_bad_ddl_with_a_clear_message(ddl, message):
+    with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse_ddl(ddl)

@@ -1,0 +1,107 @@
+import datetime as dt
+from decimal import Decimal
+
+from chispa import assert_df_equality
+from pyspark.sql import types as T
+
+from lakejobs.datasets import CsvOptions, Dataset
+from lakejobs.transforms.validation import (
+    filter_quarantined,
+    filter_valid,
+    with_derived_columns,
+    with_typed_columns,
+)
+
+DATASET = Dataset(
+    name="items",
+    schema=T.StructType(
+        [
+            T.StructField("id", T.IntegerType(), nullable=False),
+            T.StructField("name", T.StringType()),
+            T.StructField("price", T.DecimalType(17, 4)),
+            T.StructField("sold", T.DateType(), nullable=False),
+        ]
+    ),
+    csv=CsvOptions(date_format="M/d/yyyy"),
+    primary_key=("id",),
+)
+RAW_SCHEMA = "id string, name string, price string, sold string, _corrupt_record string, _source_file string"
+RESULT_SCHEMA = (
+    "id int, name string, price decimal(17,4), sold date, _source_file string, "
+    "_raw_line string, _reason string, _detail string"
+)
+
+
+def raw_df(spark, rows):
+    return spark.createDataFrame([(*row, "file:/raw/items.csv") for row in rows], RAW_SCHEMA)
+
+
+def test_with_typed_columns_types_good_rows_and_explains_each_bad_one(spark):
+    source = raw_df(
+        spark,
+        [
+            ("1", "pen", "1.5", "5/1/2014", None),
+            ("2", "cup", "abc", "5/1/2014", None),
+            ("3", "mug", "2", "2/30/2014", None),
+            (None, "ink", "2", "5/1/2014", None),
+            ("5", "box", "2", None, None),
+            ("6", "caf\ufffd", "2", "5/1/2014", None),
+            ("7", "kit", None, None, "7,kit"),
+            ("3.5", "pad", "2", "5/1/2014", None),
+            ("9", None, "99999999999999", "12/31/2014", None),
+        ],
+    )
+    expected = spark.createDataFrame(
+        [
+            (1, "pen", Decimal("1.5000"), dt.date(2014, 5, 1), "1,pen,1.5,5/1/2014", None, None),
+            (2, "cup", None, dt.date(2014, 5, 1), "2,cup,abc,5/1/2014", "invalid_decimal:price",
+             "price='abc' is not a valid decimal(17,4)"),
+            (3, "mug", Decimal("2.0000"), None, "3,mug,2,2/30/2014", "invalid_date:sold",
+             "sold='2/30/2014' is not a date in format M/d/yyyy"),
+            (None, "ink", Decimal("2.0000"), dt.date(2014, 5, 1), ",ink,2,5/1/2014", "null_key:id", "id is empty"),
+            (5, "box", Decimal("2.0000"), None, "5,box,2,", "missing_value:sold", "sold is empty"),
+            (6, "caf\ufffd", Decimal("2.0000"), dt.date(2014, 5, 1), "6,caf\ufffd,2,5/1/2014", "invalid_utf8",
+             "the line has bytes that are not valid UTF-8"),
+            (7, "kit", None, None, "7,kit", "malformed_record", "expected 4 fields separated by ','"),
+            (None, "pad", Decimal("2.0000"), dt.date(2014, 5, 1), "3.5,pad,2,5/1/2014", "invalid_int:id",
+             "id='3.5' is not a valid int"),
+            (9, None, None, dt.date(2014, 12, 31), "9,,99999999999999,12/31/2014", "invalid_decimal:price",
+             "price='99999999999999' is not a valid decimal(17,4)"),
+        ],
+        "id int, name string, price decimal(17,4), sold date, _raw_line string, _reason string, _detail string",
+    )
+    actual = source.transform(with_typed_columns(DATASET)).drop("_source_file")
+    assert_df_equality(actual, expected, ignore_nullable=True)
+
+
+def test_filter_valid_and_filter_quarantined_split_every_row(spark):
+    validated = raw_df(spark, [("1", "pen", "1.5", "5/1/2014", None), ("x", "cup", "1", "5/1/2014", None)]).transform(
+        with_typed_columns(DATASET)
+    )
+    assert_df_equality(
+        validated.transform(filter_valid(DATASET)),
+        spark.createDataFrame([(1, "pen", Decimal("1.5"), dt.date(2014, 5, 1))], DATASET.schema),
+        ignore_nullable=True,
+    )
+    assert_df_equality(
+        validated.transform(filter_quarantined("items", "run-1")),
+        spark.createDataFrame(
+            [("items", "file:/raw/items.csv", "x,cup,1,5/1/2014", "invalid_int:id", "id='x' is not a valid int",
+              "run-1")],
+            "dataset string, source_file string, raw_line string, reason string, detail string, run_id string",
+        ),
+        ignore_nullable=True,
+    )
+
+
+def test_raw_line_of_a_typed_failure_is_requoted_like_the_source(spark):
+    source = raw_df(spark, [("1", "pen, blue", "x", "5/1/2014", None)])
+    actual = source.transform(with_typed_columns(DATASET)).select("_raw_line")
+    assert_df_equality(actual, spark.createDataFrame([('1,"pen, blue",x,5/1/2014',)], "_raw_line string"),
+                       ignore_nullable=True)
+
+
+def test_with_derived_columns_adds_sql_expressions_and_keeps_nulls(spark):
+    source = spark.createDataFrame([(dt.date(2014, 5, 1),), (None,)], "orderdate date")
+    expected = spark.createDataFrame([(dt.date(2014, 5, 1), 2014), (None, None)], "orderdate date, order_year int")
+    assert_df_equality(source.transform(with_derived_columns({"order_year": "year(orderdate)"})), expected)
