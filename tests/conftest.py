@@ -11,6 +11,9 @@ import pytest
 
 from lakejobs.session import build_session
 
+# Jobs run in-process by the tests join the suite's session with the test profile's settings.
+os.environ["LAKEJOBS_PROFILE"] = "test"
+
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RAW = ROOT / "data" / "sample" / "rawData"
 VENV_BIN = Path(sys.executable).parent

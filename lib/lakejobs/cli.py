@@ -4,7 +4,7 @@ import argparse
 import importlib
 import logging
 import sys
-from typing import List, Optional, Sequence
+from typing import Optional, Sequence
 
 from lakejobs import runtime
 from lakejobs.errors import LakejobsError

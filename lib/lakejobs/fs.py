@@ -64,7 +64,9 @@ def list_data_files(spark: "SparkSession", path: str) -> List[FileInfo]:
         relative = str(status.getPath().toString())[len(str(hadoop_path.toString())) :]
         if any(part.startswith(("_", ".")) and "=" not in part for part in relative.split("/") if part):
             continue
-        files.append(FileInfo(str(status.getPath().toString()), int(status.getLen()), int(status.getModificationTime())))
+        files.append(
+            FileInfo(str(status.getPath().toString()), int(status.getLen()), int(status.getModificationTime()))
+        )
     return sorted(files, key=lambda info: info.path)
 
 

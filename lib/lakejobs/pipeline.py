@@ -22,20 +22,31 @@ def pipeline_steps(raw: str, lake: str, output_format: str = "parquet") -> List[
     steps = []
     for dataset in DATASETS:
         argv = [
-            "--dataset", dataset,
-            "--input_path", f"{raw}/{dataset}",
-            "--output_path", f"{lake}/processedData/{dataset}",
-            "--quarantine_path", f"{lake}/quarantine/{dataset}",
-            "--format", output_format,
-            "--report_path", reports,
+            "--dataset",
+            dataset,
+            "--input_path",
+            f"{raw}/{dataset}",
+            "--output_path",
+            f"{lake}/processedData/{dataset}",
+            "--quarantine_path",
+            f"{lake}/quarantine/{dataset}",
+            "--format",
+            output_format,
+            "--report_path",
+            reports,
         ]
         steps.append((f"csv_to_parquet {dataset}", csv_to_parquet, argv))
     argv = [
-        "--processed_path", f"{lake}/processedData",
-        "--mart_path", f"{lake}/mart",
-        "--quarantine_path", f"{lake}/quarantine/sales",
-        "--format", output_format,
-        "--report_path", reports,
+        "--processed_path",
+        f"{lake}/processedData",
+        "--mart_path",
+        f"{lake}/mart",
+        "--quarantine_path",
+        f"{lake}/quarantine/sales",
+        "--format",
+        output_format,
+        "--report_path",
+        reports,
     ]
     steps.append(("sales_mart", sales_mart, argv))
     return steps
@@ -74,8 +85,14 @@ def pipeline_result(total: JobResult, results: Sequence[JobResult], labels: Sequ
             total.quarantine_reasons[reason] = total.quarantine_reasons.get(reason, 0) + count
     total.details = {
         "steps": [
-            {"step": label, "run_id": result.run_id, "status": result.status, "rows_read": result.rows_read,
-             "rows_written": result.rows_written, "rows_quarantined": result.rows_quarantined}
+            {
+                "step": label,
+                "run_id": result.run_id,
+                "status": result.status,
+                "rows_read": result.rows_read,
+                "rows_written": result.rows_written,
+                "rows_quarantined": result.rows_quarantined,
+            }
             for label, result in zip(labels, results)
         ]
     }

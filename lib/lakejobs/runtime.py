@@ -75,13 +75,20 @@ def job_session(app_name: str, argv: Sequence[str]):
 
 
 def configure_logging() -> None:
-    """Log INFO lines to stderr, once per process."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=os.environ.get("LAKEJOBS_LOG_LEVEL", "INFO"),
-            format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-            stream=sys.stderr,
-        )
+    """Log INFO lines to stderr, keeping stdout for the job's result line.
+
+    Off Glue the root logger is reset (``spark-submit`` may have left a handler writing to
+    stdout); Glue's own logging configuration is left alone.
+    """
+    logging.basicConfig(
+        level=os.environ.get("LAKEJOBS_LOG_LEVEL", "INFO"),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+        force=not on_glue(),
+    )
+    # py4j logs at INFO when the gateway closes, after the result line; under spark-submit
+    # Python's stderr is merged into stdout, so that line would become the last one.
+    logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 def run_main(

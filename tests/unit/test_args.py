@@ -6,9 +6,21 @@ from lakejobs.jobs import csv_to_parquet
 
 # What the Glue service passes to a job script (names from Glue's job-parameter reference).
 GLUE_ARGV = [
-    "--JOB_ID", "j_0123", "--JOB_RUN_ID", "jr_4567", "--job-bookmark-option", "job-bookmark-disable",
-    "--TempDir", "s3://bucket/tmp/", "--enable-metrics", "--enable-continuous-cloudwatch-log", "true",
-    "--job-language", "python", "--JOB_NAME", "convert-orders",
+    "--JOB_ID",
+    "j_0123",
+    "--JOB_RUN_ID",
+    "jr_4567",
+    "--job-bookmark-option",
+    "job-bookmark-disable",
+    "--TempDir",
+    "s3://bucket/tmp/",
+    "--enable-metrics",
+    "--enable-continuous-cloudwatch-log",
+    "true",
+    "--job-language",
+    "python",
+    "--JOB_NAME",
+    "convert-orders",
 ]
 
 
@@ -42,17 +54,27 @@ def test_job_parses_the_argv_glue_passes(tmp_path):
         (["--dataset", "nope", "--input_path", "a", "--output_path", "b"], "unknown dataset 'nope'"),
         (["--input_path", "a", "--output_path", "b"], "give exactly one of --dataset, --schema, --schema_file"),
         (["--dataset", "orders", "--schema", "a INT", "--input_path", "a", "--output_path", "b"], "exactly one"),
-        (["--dataset", "orders", "--input_path", "a", "--output_path", "b", "--max_bad_fraction", "2"],
-         "expected a number between 0 and 1"),
-        (["--dataset", "orders", "--input_path", "a", "--output_path", "b", "--bogus", "1"],
-         "unrecognized arguments: --bogus 1"),
-        (["--dataset", "orders", "--input_path", "a", "--output_path", "b", "--partition_by", "nope"],
-         "orders does not have: nope"),
-        (["--dataset", "orders", "--input_path", "a", "--output_path", "b", "--format", "delta"],
-         "--format delta is not available yet"),
+        (
+            ["--dataset", "orders", "--input_path", "a", "--output_path", "b", "--max_bad_fraction", "2"],
+            "expected a number between 0 and 1",
+        ),
+        (
+            ["--dataset", "orders", "--input_path", "a", "--output_path", "b", "--bogus", "1"],
+            "unrecognized arguments: --bogus 1",
+        ),
+        (
+            ["--dataset", "orders", "--input_path", "a", "--output_path", "b", "--partition_by", "nope"],
+            "orders does not have: nope",
+        ),
+        (
+            ["--dataset", "orders", "--input_path", "a", "--output_path", "b", "--format", "delta"],
+            "--format delta is not available yet",
+        ),
         (["--dataset", "orders", "--input_path", "a", "--output_path", "a"], "must differ"),
-        (["--schema", "id INT", "--primary_key", "nope", "--input_path", "a", "--output_path", "b"],
-         "primary key column\\(s\\) not in the schema: nope"),
+        (
+            ["--schema", "id INT", "--primary_key", "nope", "--input_path", "a", "--output_path", "b"],
+            "primary key column\\(s\\) not in the schema: nope",
+        ),
     ],
 )
 def test_bad_arguments_raise_one_clear_usage_error(argv, message):

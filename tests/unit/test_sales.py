@@ -11,8 +11,10 @@ from lakejobs.transforms.sales import (
     with_order_period,
 )
 
-LINES = "salesorderid int, salesorderdetailid int, orderdate date, employeeid int, customerid int, " \
-        "totaldue decimal(17,4), orderqty int, linetotal decimal(17,4)"
+LINES = (
+    "salesorderid int, salesorderdetailid int, orderdate date, employeeid int, customerid int, "
+    "totaldue decimal(17,4), orderqty int, linetotal decimal(17,4)"
+)
 CUSTOMERS = "customerid int, firstname string, lastname string, fullname string"
 EMPLOYEES = "employeeid int, fullname string, territory string, country string, group string"
 
@@ -79,8 +81,10 @@ def sales_lines(spark):
         [(293, "Catherine", "Abel", "Catherine Abel"), (295, "Kim", "Abercrombie", "Kim Abercrombie")], CUSTOMERS
     )
     employees = spark.createDataFrame(
-        [(276, "Linda Mitchell", "Southwest", "US", "North America"),
-         (277, "Jillian Carson", "Central", "US", "North America")],
+        [
+            (276, "Linda Mitchell", "Southwest", "US", "North America"),
+            (277, "Jillian Carson", "Central", "US", "North America"),
+        ],
         EMPLOYEES,
     )
     return (
@@ -93,10 +97,42 @@ def sales_lines(spark):
 def test_sales_by_employee_month_sums_order_money_once_per_order(spark):
     expected = spark.createDataFrame(
         [
-            (276, 2014, 5, "Linda Mitchell", "Southwest", "US", "North America", True, 2, 3, 6, D("137.5000"),
-             D("137.5000"), D("11.0000"), D("3.4375"), D("151.9375")),
-            (277, 2011, 8, "Jillian Carson", "Central", "US", "North America", True, 1, 1, 1, D("9.0000"),
-             D("9.0000"), D("0.7200"), D("0.2250"), D("9.9450")),
+            (
+                276,
+                2014,
+                5,
+                "Linda Mitchell",
+                "Southwest",
+                "US",
+                "North America",
+                True,
+                2,
+                3,
+                6,
+                D("137.5000"),
+                D("137.5000"),
+                D("11.0000"),
+                D("3.4375"),
+                D("151.9375"),
+            ),
+            (
+                277,
+                2011,
+                8,
+                "Jillian Carson",
+                "Central",
+                "US",
+                "North America",
+                True,
+                1,
+                1,
+                1,
+                D("9.0000"),
+                D("9.0000"),
+                D("0.7200"),
+                D("0.2250"),
+                D("9.9450"),
+            ),
         ],
         "employeeid int, order_year int, order_month int, employee_name string, territory string, country string, "
         "territory_group string, employee_known boolean, order_count long, line_count long, units long, "
@@ -110,10 +146,8 @@ def test_sales_by_employee_month_sums_order_money_once_per_order(spark):
 def test_customer_summary_counts_orders_and_dates_per_customer(spark):
     expected = spark.createDataFrame(
         [
-            (293, "Catherine Abel", True, 2, 3, D("101.5000"), D("112.1575"), dt.date(2011, 8, 1),
-             dt.date(2014, 5, 1)),
-            (295, "Kim Abercrombie", True, 1, 1, D("45.0000"), D("49.7250"), dt.date(2014, 5, 9),
-             dt.date(2014, 5, 9)),
+            (293, "Catherine Abel", True, 2, 3, D("101.5000"), D("112.1575"), dt.date(2011, 8, 1), dt.date(2014, 5, 1)),
+            (295, "Kim Abercrombie", True, 1, 1, D("45.0000"), D("49.7250"), dt.date(2014, 5, 9), dt.date(2014, 5, 9)),
         ],
         "customerid int, customer_name string, customer_known boolean, order_count long, line_count long, "
         "line_total decimal(27,4), total_due decimal(27,4), first_order_date date, last_order_date date",

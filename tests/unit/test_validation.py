@@ -54,19 +54,54 @@ def test_with_typed_columns_types_good_rows_and_explains_each_bad_one(spark):
     expected = spark.createDataFrame(
         [
             (1, "pen", Decimal("1.5000"), dt.date(2014, 5, 1), "1,pen,1.5,5/1/2014", None, None),
-            (2, "cup", None, dt.date(2014, 5, 1), "2,cup,abc,5/1/2014", "invalid_decimal:price",
-             "price='abc' is not a valid decimal(17,4)"),
-            (3, "mug", Decimal("2.0000"), None, "3,mug,2,2/30/2014", "invalid_date:sold",
-             "sold='2/30/2014' is not a date in format M/d/yyyy"),
+            (
+                2,
+                "cup",
+                None,
+                dt.date(2014, 5, 1),
+                "2,cup,abc,5/1/2014",
+                "invalid_decimal:price",
+                "price='abc' is not a valid decimal(17,4)",
+            ),
+            (
+                3,
+                "mug",
+                Decimal("2.0000"),
+                None,
+                "3,mug,2,2/30/2014",
+                "invalid_date:sold",
+                "sold='2/30/2014' is not a date in format M/d/yyyy",
+            ),
             (None, "ink", Decimal("2.0000"), dt.date(2014, 5, 1), ",ink,2,5/1/2014", "null_key:id", "id is empty"),
             (5, "box", Decimal("2.0000"), None, "5,box,2,", "missing_value:sold", "sold is empty"),
-            (6, "caf\ufffd", Decimal("2.0000"), dt.date(2014, 5, 1), "6,caf\ufffd,2,5/1/2014", "invalid_utf8",
-             "the line has bytes that are not valid UTF-8"),
+            (
+                6,
+                "caf\ufffd",
+                Decimal("2.0000"),
+                dt.date(2014, 5, 1),
+                "6,caf\ufffd,2,5/1/2014",
+                "invalid_utf8",
+                "the line has bytes that are not valid UTF-8",
+            ),
             (7, "kit", None, None, "7,kit", "malformed_record", "expected 4 fields separated by ','"),
-            (None, "pad", Decimal("2.0000"), dt.date(2014, 5, 1), "3.5,pad,2,5/1/2014", "invalid_int:id",
-             "id='3.5' is not a valid int"),
-            (9, None, None, dt.date(2014, 12, 31), "9,,99999999999999,12/31/2014", "invalid_decimal:price",
-             "price='99999999999999' is not a valid decimal(17,4)"),
+            (
+                None,
+                "pad",
+                Decimal("2.0000"),
+                dt.date(2014, 5, 1),
+                "3.5,pad,2,5/1/2014",
+                "invalid_int:id",
+                "id='3.5' is not a valid int",
+            ),
+            (
+                9,
+                None,
+                None,
+                dt.date(2014, 12, 31),
+                "9,,99999999999999,12/31/2014",
+                "invalid_decimal:price",
+                "price='99999999999999' is not a valid decimal(17,4)",
+            ),
         ],
         "id int, name string, price decimal(17,4), sold date, _raw_line string, _reason string, _detail string",
     )
@@ -86,8 +121,16 @@ def test_filter_valid_and_filter_quarantined_split_every_row(spark):
     assert_df_equality(
         validated.transform(filter_quarantined("items", "run-1")),
         spark.createDataFrame(
-            [("items", "file:/raw/items.csv", "x,cup,1,5/1/2014", "invalid_int:id", "id='x' is not a valid int",
-              "run-1")],
+            [
+                (
+                    "items",
+                    "file:/raw/items.csv",
+                    "x,cup,1,5/1/2014",
+                    "invalid_int:id",
+                    "id='x' is not a valid int",
+                    "run-1",
+                )
+            ],
             "dataset string, source_file string, raw_line string, reason string, detail string, run_id string",
         ),
         ignore_nullable=True,
@@ -97,8 +140,9 @@ def test_filter_valid_and_filter_quarantined_split_every_row(spark):
 def test_raw_line_of_a_typed_failure_is_requoted_like_the_source(spark):
     source = raw_df(spark, [("1", "pen, blue", "x", "5/1/2014", None)])
     actual = source.transform(with_typed_columns(DATASET)).select("_raw_line")
-    assert_df_equality(actual, spark.createDataFrame([('1,"pen, blue",x,5/1/2014',)], "_raw_line string"),
-                       ignore_nullable=True)
+    assert_df_equality(
+        actual, spark.createDataFrame([('1,"pen, blue",x,5/1/2014',)], "_raw_line string"), ignore_nullable=True
+    )
 
 
 def test_with_derived_columns_adds_sql_expressions_and_keeps_nulls(spark):

@@ -25,7 +25,7 @@ from pyspark import StorageLevel
 
 from lakejobs import args as job_args
 from lakejobs import fs, runtime
-from lakejobs.datasets import CsvOptions, Dataset, builtin_dataset, custom_dataset
+from lakejobs.datasets import Dataset, builtin_dataset, custom_dataset
 from lakejobs.errors import QualityGateError, UsageError
 from lakejobs.io.csv_reader import read_raw_csv
 from lakejobs.io.reports import save_run_report

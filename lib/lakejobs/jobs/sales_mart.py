@@ -6,7 +6,7 @@ Order lines whose customer or employee is unknown are kept and flagged
 (``--unknown_keys flag``, the default) or moved to the quarantine with a reason
 (``--unknown_keys quarantine``); either way every line read is accounted for.
 
-Example
+Example:
 -------
 ::
 
@@ -60,7 +60,9 @@ def build_parser():
     parser = job_args.new_parser(JOB, DESCRIPTION)
     parser.add_argument("--processed_path", required=True, help="folder holding orders/, customers/, employees/")
     parser.add_argument("--mart_path", required=True, help="folder receiving the mart tables")
-    parser.add_argument("--quarantine_path", help="quarantine of --unknown_keys quarantine (default: <mart_path>/_quarantine/sales)")
+    parser.add_argument(
+        "--quarantine_path", help="quarantine of --unknown_keys quarantine (default: <mart_path>/_quarantine/sales)"
+    )
     parser.add_argument("--unknown_keys", choices=("flag", "quarantine"), default="flag")
     parser.add_argument("--compression", choices=COMPRESSIONS, default="snappy")
     parser.add_argument("--format", dest="output_format", choices=("parquet", "delta"), default="parquet")
@@ -122,8 +124,12 @@ def quarantine_records(sales_df: "DataFrame", run_id: str) -> "DataFrame":
         F.lit(None).cast("string").alias("source_file"),
         F.to_json(F.struct(*original)).alias("raw_line"),
         unknown_key_reason().alias("reason"),
-        F.concat(F.lit("customerid="), F.coalesce(F.col("customerid").cast("string"), F.lit("null")),
-                 F.lit(", employeeid="), F.coalesce(F.col("employeeid").cast("string"), F.lit("null"))).alias("detail"),
+        F.concat(
+            F.lit("customerid="),
+            F.coalesce(F.col("customerid").cast("string"), F.lit("null")),
+            F.lit(", employeeid="),
+            F.coalesce(F.col("employeeid").cast("string"), F.lit("null")),
+        ).alias("detail"),
         F.lit(run_id).alias("run_id"),
     )
 
@@ -150,19 +156,39 @@ def run(spark: "SparkSession", args: SalesMartArgs) -> JobResult:
         published_df = sales_df
         if args.unknown_keys == "quarantine":
             published_df = sales_df.filter(unknown_key_reason().isNull())
-            outputs.append(write_table(quarantine_records(sales_df, result.run_id), args.quarantine_path,
-                                       "quarantine", fmt="json", compression="none"))
+            outputs.append(
+                write_table(
+                    quarantine_records(sales_df, result.run_id),
+                    args.quarantine_path,
+                    "quarantine",
+                    fmt="json",
+                    compression="none",
+                )
+            )
             result.quarantine_reasons = {name: counts[name] for name in UNKNOWN_KEY_REASONS if counts[name]}
             result.rows_quarantined = outputs[-1].rows
         mart = args.mart_path.rstrip("/")
         with result.stage("write_sales"):
-            outputs.insert(0, write_table(published_df, f"{mart}/sales", "sales", "parquet", SALES_PARTITIONS,
-                                          args.compression))
+            outputs.insert(
+                0, write_table(published_df, f"{mart}/sales", "sales", "parquet", SALES_PARTITIONS, args.compression)
+            )
         with result.stage("write_summaries"):
-            outputs.append(write_table(sales_by_employee_month(published_df), f"{mart}/sales_by_employee_month",
-                                       "sales_by_employee_month", compression=args.compression))
-            outputs.append(write_table(customer_summary(published_df), f"{mart}/customer_summary",
-                                       "customer_summary", compression=args.compression))
+            outputs.append(
+                write_table(
+                    sales_by_employee_month(published_df),
+                    f"{mart}/sales_by_employee_month",
+                    "sales_by_employee_month",
+                    compression=args.compression,
+                )
+            )
+            outputs.append(
+                write_table(
+                    customer_summary(published_df),
+                    f"{mart}/customer_summary",
+                    "customer_summary",
+                    compression=args.compression,
+                )
+            )
     finally:
         sales_df.unpersist()
     result.outputs = outputs

@@ -1,0 +1,147 @@
+"""The entry points as a user runs them: the lakejobs CLI, python jobs/X.py and spark-submit."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from chispa import assert_df_equality
+
+from lakejobs import cli
+from lakejobs.pipeline import run_pipeline
+from tests.conftest import ROOT, SAMPLE_RAW, VENV_BIN, job_env
+
+
+def run(argv, timeout=300):
+    return subprocess.run(argv, cwd=ROOT, env=job_env(), capture_output=True, text=True, timeout=timeout)
+
+
+def test_lakejobs_jobs_lists_every_job_with_a_description(capsys):
+    assert cli.main(["jobs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines] == ["csv_to_parquet", "sales_mart"]
+    assert all(len(line.split()) > 3 for line in lines)
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (
+            ["--dataset", "orders", "--input_path", "no/such/dir", "--output_path", "/tmp/x"],
+            "csv_to_parquet: error: input path does not exist: ",
+        ),
+        (
+            ["--dataset", "nope", "--input_path", "data", "--output_path", "/tmp/x"],
+            "csv_to_parquet: error: unknown dataset 'nope': known datasets are customers, employees, orders",
+        ),
+        (
+            ["--schema", "id BIGINT, name", "--input_path", "data", "--output_path", "/tmp/x"],
+            "csv_to_parquet: error: cannot read schema column 'name': expected 'name TYPE'",
+        ),
+        (
+            ["--dataset", "orders", "--input_path", "data"],
+            "csv_to_parquet: error: csv_to_parquet: the following arguments are required: --output_path (see --help)",
+        ),
+        (
+            ["--dataset", "orders", "--input_path", "data", "--output_path", "/tmp/x", "--max_bad_fraction", "x"],
+            "csv_to_parquet: error: csv_to_parquet: argument --max_bad_fraction: expected a number between 0 and 1",
+        ),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line_and_no_traceback(args, message):
+    completed = run([sys.executable, "jobs/csv_to_parquet.py", *args])
+    assert completed.returncode == 2
+    assert completed.stderr.count("\n") == 1 and completed.stderr.startswith(message), completed.stderr
+    assert completed.stdout == ""
+
+
+def test_lakejobs_run_reports_a_missing_processed_table_in_one_line():
+    completed = run(
+        [str(VENV_BIN / "lakejobs"), "run", "sales_mart", "--processed_path", "no/such", "--mart_path", "/tmp/m"]
+    )
+    assert completed.returncode == 2
+    assert completed.stderr.startswith("sales_mart: error: input table does not exist: ")
+    assert completed.stderr.count("\n") == 1
+
+
+def test_lakejobs_generate_is_deterministic(tmp_path):
+    for name in ("a", "b"):
+        assert (
+            run(
+                [
+                    str(VENV_BIN / "lakejobs"),
+                    "generate",
+                    "--orders",
+                    "300",
+                    "--seed",
+                    "7",
+                    "--out",
+                    str(tmp_path / name),
+                ]
+            ).returncode
+            == 0
+        )
+    for dataset in ("customers/customers.csv", "employees/employees.csv", "orders/orders-00000.csv"):
+        assert (tmp_path / "a" / dataset).read_bytes() == (tmp_path / "b" / dataset).read_bytes()
+        assert (tmp_path / "a" / dataset).read_bytes() == (SAMPLE_RAW / dataset).read_bytes()
+
+
+@pytest.mark.subprocess
+def test_python_job_script_with_the_argv_glue_passes(tmp_path):
+    completed = run(
+        [
+            sys.executable,
+            "jobs/csv_to_parquet.py",
+            "--JOB_ID",
+            "j_1",
+            "--JOB_RUN_ID",
+            "jr_1",
+            "--job-bookmark-option",
+            "job-bookmark-disable",
+            "--TempDir",
+            "s3://b/tmp",
+            "--enable-metrics",
+            "--JOB_NAME",
+            "convert-orders",
+            "--dataset",
+            "orders",
+            "--input_path",
+            str(SAMPLE_RAW / "orders"),
+            "--output_path",
+            str(tmp_path / "orders"),
+        ]
+    )
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert (result["status"], result["rows_read"], result["rows_written"], result["files_written"]) == (
+        "SUCCEEDED",
+        300,
+        300,
+        4,
+    )
+    assert "Traceback" not in completed.stderr
+
+
+@pytest.mark.subprocess
+def test_spark_submit_runs_the_sales_mart_script_to_the_same_mart(spark, tmp_path):
+    run_pipeline(spark, str(SAMPLE_RAW), str(tmp_path / "lake"))
+    completed = run(
+        [
+            str(VENV_BIN / "spark-submit"),
+            "--master",
+            "local[2]",
+            "jobs/sales_mart.py",
+            "--processed_path",
+            str(tmp_path / "lake" / "processedData"),
+            "--mart_path",
+            str(tmp_path / "submitted"),
+        ]
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(completed.stdout.strip().splitlines()[-1])["rows_written"] == 300
+    for table in ("sales", "sales_by_employee_month", "customer_summary"):
+        assert_df_equality(
+            spark.read.parquet(str(tmp_path / "submitted" / table)),
+            spark.read.parquet(str(tmp_path / "lake" / "mart" / table)),
+            ignore_row_order=True,
+        )

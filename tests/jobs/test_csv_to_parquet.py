@@ -1,0 +1,266 @@
+"""csv_to_parquet on dirty, headered and never-seen inputs, with exact outcomes."""
+
+import csv
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from chispa import assert_df_equality
+
+from lakejobs.errors import QualityGateError
+from lakejobs.generate import generate
+from lakejobs.jobs import csv_to_parquet
+from tests.conftest import SAMPLE_RAW
+
+GOOD_LINES = (SAMPLE_RAW / "orders" / "orders-00000.csv").read_bytes().splitlines()[:20]
+BAD_LINES = {
+    b"71782,110667,5/1/2014,5/13/2014,5/8/2014,276,293": "malformed_record",
+    b"44110,1732,8/1/2011,8/13/2011,8/8/2011,277,295,16667.3077,1600.6864,500.2145,18768.2086,765,2,419.4589,0,"
+    b"838.9178,9": "malformed_record",
+    b"44111,1733,8/1/2011,8/13/2011,8/8/2011,277,295,10,1,1,12,765,two,5,0,10": "invalid_int:orderqty",
+    b"44112,1734,8/1/2011,8/13/2011,8/8/2011,277,295,1.2.3,1,1,12,765,2,5,0,10": "invalid_decimal:subtotal",
+    b"44113,1735,2/30/2014,3/13/2014,3/8/2014,277,295,10,1,1,12,765,2,5,0,10": "invalid_date:orderdate",
+    b",1736,8/1/2011,8/13/2011,8/8/2011,277,295,10,1,1,12,765,2,5,0,10": "null_key:salesorderid",
+    b"44115,1737,8/1/2011,8/13/2011,8/8/2011,277,295,10,1,1,12,765,2,5\xff\xfe,0,10": "invalid_utf8",
+}
+
+
+def run_job(spark, argv):
+    return csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
+
+
+@pytest.fixture
+def dirty_orders(tmp_path):
+    folder = tmp_path / "raw" / "orders"
+    folder.mkdir(parents=True)
+    (folder / "orders-dirty.csv").write_bytes(b"\n".join(GOOD_LINES + list(BAD_LINES)) + b"\n")
+    return folder
+
+
+def orders_argv(raw, out, fraction):
+    return [
+        "--dataset",
+        "orders",
+        "--input_path",
+        str(raw),
+        "--output_path",
+        str(out / "orders"),
+        "--quarantine_path",
+        str(out / "quarantine"),
+        "--max_bad_fraction",
+        str(fraction),
+    ]
+
+
+def test_dirty_orders_within_threshold_split_exactly_into_output_and_quarantine(spark, dirty_orders, tmp_path):
+    result = run_job(spark, orders_argv(dirty_orders, tmp_path / "out", 0.5))
+    assert (result.status, result.rows_read, result.rows_written, result.rows_quarantined) == ("SUCCEEDED", 27, 20, 7)
+    assert result.quarantine_reasons == {
+        "malformed_record": 2,
+        "invalid_int:orderqty": 1,
+        "invalid_decimal:subtotal": 1,
+        "invalid_date:orderdate": 1,
+        "null_key:salesorderid": 1,
+        "invalid_utf8": 1,
+    }
+    quarantine = spark.read.json(str(tmp_path / "out" / "quarantine")).select("raw_line", "reason", "source_file")
+    source_file = (dirty_orders / "orders-dirty.csv").as_uri()
+    expected = spark.createDataFrame(
+        [(line.decode("utf-8", errors="replace"), reason, source_file) for line, reason in BAD_LINES.items()],
+        "raw_line string, reason string, source_file string",
+    )
+    assert_df_equality(quarantine, expected, ignore_row_order=True, ignore_nullable=True)
+    assert spark.read.parquet(str(tmp_path / "out" / "orders")).count() == 20
+
+
+def test_dirty_orders_above_threshold_fail_and_leave_the_output_untouched(spark, dirty_orders, tmp_path):
+    out = tmp_path / "out"
+    run_job(spark, orders_argv(SAMPLE_RAW / "orders", out, 0.05))
+    before = {p: p.stat().st_mtime_ns for p in (out / "orders").rglob("*")}
+    with pytest.raises(QualityGateError) as raised:
+        run_job(spark, orders_argv(dirty_orders, out, 0.05))
+    assert str(raised.value).startswith(
+        "orders: 7 of 27 rows (25.93%) are bad, above --max_bad_fraction 0.05; nothing was published"
+    )
+    assert raised.value.result.status == "FAILED"
+    assert {p: p.stat().st_mtime_ns for p in (out / "orders").rglob("*")} == before
+    rejected = spark.read.json(str(out / "quarantine" / "_rejected"))
+    assert rejected.count() == 7
+    assert spark.read.parquet(str(out / "orders")).count() == 300
+
+
+def test_headered_variant_converts_to_the_same_rows(spark, tmp_path):
+    generate(str(tmp_path / "raw"), 300, seed=7, header=True)
+    result = run_job(
+        spark,
+        [
+            "--dataset",
+            "orders",
+            "--header",
+            "true",
+            "--input_path",
+            str(tmp_path / "raw" / "orders"),
+            "--output_path",
+            str(tmp_path / "headered"),
+        ],
+    )
+    plain_result = run_job(
+        spark,
+        ["--dataset", "orders", "--input_path", str(SAMPLE_RAW / "orders"), "--output_path", str(tmp_path / "plain")],
+    )
+    assert (result.rows_read, result.rows_quarantined, plain_result.rows_read) == (300, 0, 300)
+    assert_df_equality(
+        spark.read.parquet(str(tmp_path / "headered")),
+        spark.read.parquet(str(tmp_path / "plain")),
+        ignore_row_order=True,
+    )
+
+
+def test_a_header_row_that_was_not_declared_is_quarantined_not_lost(spark, tmp_path):
+    generate(str(tmp_path / "raw"), 30, seed=1, header=True)
+    result = run_job(
+        spark,
+        [
+            "--dataset",
+            "customers",
+            "--input_path",
+            str(tmp_path / "raw" / "customers"),
+            "--output_path",
+            str(tmp_path / "customers"),
+        ],
+    )
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (41, 40, {"invalid_int:customerid": 1})
+
+
+UNSEEN = [
+    ["sku", "title", "price", "launched", "note"],
+    ["A-1", "Widget, large", "12.50", "04.03.2021", 'says "hi", twice'],
+    ["B-2", "Gadget", "7", "31.12.2020", "plain"],
+    ["C-3", "Sprocket, small, blue", "0.99", "15.01.2019", "x"],
+]
+
+
+def test_an_unseen_csv_converts_with_only_a_ddl_and_matches_pythons_csv_reader(spark, tmp_path):
+    source = tmp_path / "products.csv"
+    with open(source, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(UNSEEN)
+    result = run_job(
+        spark,
+        [
+            "--schema",
+            "sku STRING NOT NULL, title STRING, price DECIMAL(10,2), launched DATE, note STRING",
+            "--primary_key",
+            "sku",
+            "--header",
+            "true",
+            "--date_format",
+            "dd.MM.yyyy",
+            "--input_path",
+            str(source),
+            "--output_path",
+            str(tmp_path / "products"),
+        ],
+    )
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (3, 3, 0)
+    with open(source, newline="", encoding="utf-8") as handle:
+        rows = list(csv.reader(handle))[1:]
+    expected = spark.createDataFrame(
+        [
+            (sku, title, Decimal(price).quantize(Decimal("0.01")), dt.datetime.strptime(day, "%d.%m.%Y").date(), note)
+            for sku, title, price, day, note in rows
+        ],
+        "sku string, title string, price decimal(10,2), launched date, note string",
+    )
+    assert_df_equality(
+        spark.read.parquet(str(tmp_path / "products")), expected, ignore_row_order=True, ignore_nullable=True
+    )
+
+
+def test_user_partitioning_and_zstd_compression(spark, tmp_path):
+    result = run_job(
+        spark,
+        [
+            "--dataset",
+            "employees",
+            "--partition_by",
+            "country",
+            "--compression",
+            "zstd",
+            "--input_path",
+            str(SAMPLE_RAW / "employees"),
+            "--output_path",
+            str(tmp_path / "emp"),
+        ],
+    )
+    files = sorted(str(p.relative_to(tmp_path / "emp")) for p in (tmp_path / "emp").rglob("*.parquet"))
+    assert [f.split("/")[0] for f in files] == [
+        "country=AU",
+        "country=CA",
+        "country=DE",
+        "country=FR",
+        "country=GB",
+        "country=US",
+        "country=__HIVE_DEFAULT_PARTITION__",
+    ]
+    assert all(f.endswith(".zstd.parquet") for f in files)
+    assert result.outputs[0].files == 7
+
+
+def test_an_empty_folder_converts_to_an_empty_table(spark, tmp_path):
+    (tmp_path / "empty").mkdir()
+    result = run_job(
+        spark,
+        ["--dataset", "customers", "--input_path", str(tmp_path / "empty"), "--output_path", str(tmp_path / "out")],
+    )
+    assert (result.status, result.rows_read, result.rows_written) == ("SUCCEEDED", 0, 0)
+    written = spark.read.parquet(str(tmp_path / "out"))
+    assert (written.count(), written.columns) == (0, ["customerid", "firstname", "lastname", "fullname"])
+
+
+def test_main_prints_the_result_as_the_last_stdout_line(spark, tmp_path, capsys):
+    code = csv_to_parquet.main(
+        [
+            "--JOB_NAME",
+            "convert",
+            "--dataset",
+            "employees",
+            "--input_path",
+            str(SAMPLE_RAW / "employees"),
+            "--output_path",
+            str(tmp_path / "e"),
+        ]
+    )
+    out = capsys.readouterr().out.strip().splitlines()
+    result = json.loads(out[-1])
+    assert code == 0
+    assert {
+        k: result[k]
+        for k in (
+            "job",
+            "status",
+            "rows_read",
+            "rows_written",
+            "rows_quarantined",
+            "quarantine_reasons",
+            "files_written",
+        )
+    } == {
+        "job": "csv_to_parquet",
+        "status": "SUCCEEDED",
+        "rows_read": 18,
+        "rows_written": 18,
+        "rows_quarantined": 0,
+        "quarantine_reasons": {},
+        "files_written": 1,
+    }
+    assert set(result) >= {"run_id", "outputs", "bytes_written", "duration_s"}
+
+
+def test_main_turns_a_failed_gate_into_exit_1_and_one_stderr_line(spark, dirty_orders, tmp_path, capsys):
+    code = csv_to_parquet.main(orders_argv(dirty_orders, tmp_path / "out", 0.05))
+    captured = capsys.readouterr()
+    assert code == 1
+    assert json.loads(captured.out.strip().splitlines()[-1])["status"] == "FAILED"
+    errors = [line for line in captured.err.splitlines() if "csv_to_parquet: error:" in line]
+    assert len(errors) == 1 and "7 of 27 rows" in errors[0]
