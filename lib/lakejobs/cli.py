@@ -47,7 +47,7 @@ def cmd_pipeline(args) -> int:
 
     def run(spark, options) -> JobResult:
         total = JobResult(job="pipeline", run_id=new_run_id())
-        results = pipeline.run_pipeline(spark, options.raw, options.lake, options.format)
+        results = pipeline.run_pipeline(spark, options.raw, options.lake, options.format, options.incremental)
         labels = [label for label, _module, _argv in pipeline.pipeline_steps(options.raw, options.lake)]
         print(pipeline.summary_table(results, labels))
         print(f"lake: {options.lake} (processedData/, mart/, quarantine/, _lakejobs/runs/)")
@@ -75,6 +75,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--raw", default="data/sample/rawData", help="raw zone folder")
     pipe.add_argument("--lake", default="lake", help="lake folder")
     pipe.add_argument("--format", default="parquet", choices=("parquet", "delta"))
+    pipe.add_argument("--incremental", action="store_true", help="convert only raw files not processed before")
     pipe.set_defaults(func=cmd_pipeline)
     return parser
 

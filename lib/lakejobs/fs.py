@@ -2,7 +2,7 @@
 
 import dataclasses
 import os
-from typing import TYPE_CHECKING, List
+from typing import TYPE_CHECKING, List, Optional
 from urllib.parse import urlparse
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -84,3 +84,67 @@ def write_text(spark: "SparkSession", path: str, text: str) -> None:
         stream.write(bytearray(text.encode("utf-8")))
     finally:
         stream.close()
+
+
+def read_text(spark: "SparkSession", path: str) -> Optional[str]:
+    """Read a small text file; None when it does not exist."""
+    if is_local(path):
+        target = local_path(path)
+        if not os.path.exists(target):
+            return None
+        with open(target, encoding="utf-8") as handle:
+            return handle.read()
+    if not exists(spark, path):
+        return None
+    hadoop_path, filesystem = _hadoop_path(spark, path)
+    stream = filesystem.open(hadoop_path)
+    try:
+        reader = spark.sparkContext._jvm.java.io.BufferedReader(
+            spark.sparkContext._jvm.java.io.InputStreamReader(stream, "UTF-8")
+        )
+        lines = []
+        line = reader.readLine()
+        while line is not None:
+            lines.append(line)
+            line = reader.readLine()
+        return "\n".join(lines)
+    finally:
+        stream.close()
+
+
+def create_exclusive(spark: "SparkSession", path: str, text: str) -> bool:
+    """Create a small file only if it does not exist yet; tell whether this call created it."""
+    if is_local(path):
+        target = local_path(path)
+        os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
+        try:
+            descriptor = os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            return False
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return True
+    hadoop_path, filesystem = _hadoop_path(spark, path)
+    try:
+        stream = filesystem.create(hadoop_path, False)
+    except Exception:  # noqa: BLE001 - FileAlreadyExistsException arrives as a Py4J error
+        return False
+    try:
+        stream.write(bytearray(text.encode("utf-8")))
+    finally:
+        stream.close()
+    return True
+
+
+def delete(spark: "SparkSession", path: str, recursive: bool = False) -> None:
+    """Delete a file (or a folder, with ``recursive``); nothing happens when it is absent."""
+    hadoop_path, filesystem = _hadoop_path(spark, path)
+    filesystem.delete(hadoop_path, recursive)
+
+
+def fingerprint(files: List[FileInfo]) -> str:
+    """A digest of a set of files (path, size, modification time), independent of order."""
+    import hashlib
+
+    lines = sorted(f"{info.path}\t{info.size}\t{info.modified_ms}" for info in files)
+    return hashlib.sha256("\n".join(lines).encode("utf-8")).hexdigest()

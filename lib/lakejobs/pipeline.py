@@ -15,7 +15,7 @@ LOG = logging.getLogger(__name__)
 DATASETS = ("customers", "employees", "orders")
 
 
-def pipeline_steps(raw: str, lake: str, output_format: str = "parquet") -> List[tuple]:
+def pipeline_steps(raw: str, lake: str, output_format: str = "parquet", incremental: bool = False) -> List[tuple]:
     """(label, job module, argv) of every step, in order."""
     raw, lake = raw.rstrip("/"), lake.rstrip("/")
     reports = f"{lake}/_lakejobs/runs"
@@ -52,10 +52,12 @@ def pipeline_steps(raw: str, lake: str, output_format: str = "parquet") -> List[
     return steps
 
 
-def run_pipeline(spark, raw: str, lake: str, output_format: str = "parquet") -> List[JobResult]:
+def run_pipeline(
+    spark, raw: str, lake: str, output_format: str = "parquet", incremental: bool = False
+) -> List[JobResult]:
     """Run every step; stop at the first failure (its error propagates)."""
     results = []
-    for label, module, argv in pipeline_steps(fs.qualify(raw), fs.qualify(lake), output_format):
+    for label, module, argv in pipeline_steps(fs.qualify(raw), fs.qualify(lake), output_format, incremental):
         args = module.parse_args(argv)
         module.preflight(args)
         LOG.info("running %s", label)

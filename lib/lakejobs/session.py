@@ -34,6 +34,9 @@ RUNTIME_CONF: Dict[str, str] = {
     "spark.sql.ansi.enabled": "false",
     "spark.sql.adaptive.enabled": "true",
     "spark.sql.adaptive.coalescePartitions.parallelismFirst": "false",
+    # Let AQE coalesce the shuffles inside cached (persisted) plans too: small inputs then
+    # write one file instead of one per shuffle partition.
+    "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning": "true",
     "spark.sql.parquet.compression.codec": "snappy",
 }
 
@@ -81,6 +84,46 @@ def delta_available(jars: Optional[List[str]] = None) -> bool:
     return any("delta-spark" in os.path.basename(jar) for jar in (local_jars() if jars is None else jars))
 
 
+def s3a_conf(environ: Optional[Dict[str, str]] = None) -> Dict[str, str]:
+    """Hadoop settings for ``s3a://`` (and ``s3://`` mapped to it) from the environment.
+
+    Uses the AWS SDK's own variables, so boto3 and Spark agree: ``AWS_ENDPOINT_URL_S3`` or
+    ``AWS_ENDPOINT_URL`` (an S3-compatible endpoint; path-style access is then used),
+    ``AWS_REGION``, and credentials from the default provider chain (``AWS_ACCESS_KEY_ID``...).
+    Writes are encrypted: SSE-S3 by default, SSE-KMS when ``LAKEJOBS_SSE_KMS_KEY_ID`` is set.
+    Keys are Hadoop names (``fs.s3a.*``); the session builder prefixes them with ``spark.hadoop.``.
+    """
+    env = os.environ if environ is None else environ
+    conf = {
+        "fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
+        "fs.s3a.aws.credentials.provider": "com.amazonaws.auth.DefaultAWSCredentialsProviderChain",
+        "fs.s3a.server-side-encryption-algorithm": "AES256",
+    }
+    endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
+    if endpoint:
+        conf.update(
+            {
+                "fs.s3a.endpoint": endpoint,
+                "fs.s3a.path.style.access": "true",
+                "fs.s3a.connection.ssl.enabled": str(endpoint.startswith("https")).lower(),
+                "fs.s3a.change.detection.mode": "none",
+            }
+        )
+    if env.get("AWS_REGION"):
+        conf["fs.s3a.endpoint.region"] = env["AWS_REGION"]
+    if env.get("LAKEJOBS_SSE_KMS_KEY_ID"):
+        conf["fs.s3a.server-side-encryption-algorithm"] = "SSE-KMS"
+        conf["fs.s3a.server-side-encryption.key"] = env["LAKEJOBS_SSE_KMS_KEY_ID"]
+    return conf
+
+
+def configure_s3a(spark: "SparkSession", environ: Optional[Dict[str, str]] = None) -> None:
+    """Apply ``s3a_conf`` to a running session (before its first ``s3a://`` access)."""
+    hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()
+    for key, value in s3a_conf(environ).items():
+        hadoop_conf.set(key, value)
+
+
 def session_conf(profile: str) -> Dict[str, str]:
     """All configuration a session of ``profile`` is built with (before extra overrides)."""
     if profile not in PROFILES:
@@ -96,6 +139,7 @@ def session_conf(profile: str) -> Dict[str, str]:
             conf["spark.jars"] = ",".join(jars)
         if delta_available(jars):
             conf.update(DELTA_CONF)
+        conf.update({f"spark.hadoop.{key}": value for key, value in s3a_conf().items()})
     return conf
 
 

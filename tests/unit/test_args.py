@@ -66,10 +66,6 @@ def test_job_parses_the_argv_glue_passes(tmp_path):
             ["--dataset", "orders", "--input_path", "a", "--output_path", "b", "--partition_by", "nope"],
             "orders does not have: nope",
         ),
-        (
-            ["--dataset", "orders", "--input_path", "a", "--output_path", "b", "--format", "delta"],
-            "--format delta is not available yet",
-        ),
         (["--dataset", "orders", "--input_path", "a", "--output_path", "a"], "must differ"),
         (
             ["--schema", "id INT", "--primary_key", "nope", "--input_path", "a", "--output_path", "b"],

@@ -9,6 +9,8 @@ from lakejobs.transforms.validation import (
     filter_quarantined,
     filter_valid,
     with_derived_columns,
+    with_duplicate_keys_flagged,
+    with_row_id,
     with_typed_columns,
 )
 
@@ -149,3 +151,34 @@ def test_with_derived_columns_adds_sql_expressions_and_keeps_nulls(spark):
     source = spark.createDataFrame([(dt.date(2014, 5, 1),), (None,)], "orderdate date")
     expected = spark.createDataFrame([(dt.date(2014, 5, 1), 2014), (None, None)], "orderdate date, order_year int")
     assert_df_equality(source.transform(with_derived_columns({"order_year": "year(orderdate)"})), expected)
+
+
+def test_duplicate_keys_keep_the_first_good_row_and_quarantine_the_rest(spark):
+    source = raw_df(
+        spark,
+        [
+            ("1", "pen", "1.5", "5/1/2014", None),
+            ("1", "pen", "1.5", "5/1/2014", None),
+            ("1", "ink", "2", "5/2/2014", None),
+            ("2", "cup", "1", "5/1/2014", None),
+            ("2", "cup", "x", "5/1/2014", None),
+        ],
+    ).coalesce(1)
+    actual = (
+        source.transform(with_typed_columns(DATASET))
+        .transform(with_row_id())
+        .transform(with_duplicate_keys_flagged(DATASET))
+        .select("_row_id", "id", "_reason", "_detail")
+    )
+    dup = "key (1) appears more than once in this batch"
+    expected = spark.createDataFrame(
+        [
+            (0, 1, None, None),
+            (1, 1, "duplicate_key:id", dup),
+            (2, 1, "duplicate_key:id", dup),
+            (3, 2, None, None),
+            (4, 2, "invalid_decimal:price", "price='x' is not a valid decimal(17,4)"),
+        ],
+        "_row_id long, id int, _reason string, _detail string",
+    )
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)

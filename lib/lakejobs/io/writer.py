@@ -27,6 +27,7 @@ def write_table(
     fmt: str = "parquet",
     partition_by: Sequence[str] = (),
     compression: str = "snappy",
+    mode: str = "overwrite",
 ) -> OutputInfo:
     """Write ``df`` to ``path`` and describe what was written.
 
@@ -45,6 +46,8 @@ def write_table(
     fmt : {'parquet', 'json'}
     partition_by : sequence of str
     compression : {'snappy', 'zstd', 'gzip', 'none'}
+    mode : {'overwrite', 'append'}
+        ``append`` adds files and replaces nothing (incremental runs).
 
     Returns
     -------
@@ -58,7 +61,7 @@ def write_table(
     observed_df = df.observe(observation, F.count(F.lit(1)).alias("rows"))
     if partition_by:
         observed_df = observed_df.repartition(*partition_by)
-    writer = observed_df.write.mode("overwrite").option("compression", compression)
+    writer = observed_df.write.mode(mode).option("compression", compression)
     if partition_by:
         writer = writer.partitionBy(*partition_by).option("partitionOverwriteMode", "dynamic")
     started_ms = int(time.time() * 1000)

@@ -19,24 +19,29 @@ Examples
 import dataclasses
 import logging
 import os
+import time
 from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
 
 from pyspark import StorageLevel
 
 from lakejobs import args as job_args
-from lakejobs import fs, runtime
+from lakejobs import faults, fs, runtime
 from lakejobs.datasets import Dataset, builtin_dataset, custom_dataset
 from lakejobs.errors import QualityGateError, UsageError
 from lakejobs.io.csv_reader import read_raw_csv
+from lakejobs.io.delta import append_delta_once, batch_app_id, merge_delta, overwrite_delta, require_delta
 from lakejobs.io.reports import save_run_report
 from lakejobs.io.writer import COMPRESSIONS, write_table
-from lakejobs.result import JobResult, new_run_id
+from lakejobs.result import JobResult, OutputInfo, new_run_id
 from lakejobs.schemas import parse_ddl
+from lakejobs.state import RunLock, load_state, save_state
 from lakejobs.transforms.validation import (
     REASON,
     filter_quarantined,
     filter_valid,
     with_derived_columns,
+    with_duplicate_keys_flagged,
+    with_row_id,
     with_typed_columns,
 )
 
@@ -61,6 +66,17 @@ class CsvToParquetArgs:
     output_format: str
     max_bad_fraction: float
     report_path: Optional[str]
+    incremental: bool = False
+    state_path: str = ""
+
+    @property
+    def lock_path(self) -> str:
+        """The lock file guarding the output against a concurrent run."""
+        return (
+            self.state_path[: -len(".json")] + ".lock"
+            if self.state_path.endswith(".json")
+            else self.state_path + ".lock"
+        )
 
 
 def build_parser():
@@ -79,6 +95,8 @@ def build_parser():
     parser.add_argument("--quarantine_path", help="bad rows go here (default: <output_path>_quarantine)")
     parser.add_argument("--max_bad_fraction", type=job_args.parse_fraction, default=0.05)
     parser.add_argument("--report_path", help="folder for run reports (<job>/<run_id>.json)")
+    parser.add_argument("--incremental", type=job_args.parse_bool, default=False, help="read only new input files")
+    parser.add_argument("--state_path", help="state file of --incremental (default: <output_path>_lakejobs/state.json)")
     parser.add_argument("--header", type=job_args.parse_bool, help="first line of each file is a header")
     parser.add_argument("--delimiter", help="field separator (default ,)")
     parser.add_argument("--quote", help='quote character (default ")')
@@ -122,8 +140,6 @@ def _resolve_dataset(namespace) -> Dataset:
 def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
     """Build the typed configuration from ``argv``; raises ``UsageError`` on any problem."""
     namespace = job_args.parse_job_args(build_parser(), argv)
-    if namespace.output_format == "delta":
-        raise UsageError("--format delta is not available yet: use --format parquet")
     dataset = _resolve_dataset(namespace)
     partition_by = tuple(namespace.partition_by) if namespace.partition_by is not None else dataset.partition_by
     known = {field.name for field in dataset.schema.fields} | set(dataset.derived_columns)
@@ -144,6 +160,8 @@ def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
         output_format=namespace.output_format,
         max_bad_fraction=namespace.max_bad_fraction,
         report_path=fs.qualify(namespace.report_path) if namespace.report_path else None,
+        incremental=namespace.incremental,
+        state_path=fs.qualify(namespace.state_path or output_path.rstrip("/") + "_lakejobs/state.json"),
     )
 
 
@@ -172,12 +190,40 @@ def run(spark: "SparkSession", args: CsvToParquetArgs) -> JobResult:
     result = JobResult(job=JOB, run_id=new_run_id(), inputs={args.dataset.name: args.input_path})
     if not fs.exists(spark, args.input_path):
         raise UsageError(f"input path does not exist: {args.input_path}")
+    if args.output_format == "delta":
+        require_delta(spark)
+    with RunLock(spark, args.lock_path, JOB, result.run_id):
+        files = fs.list_data_files(spark, args.input_path)
+        state = load_state(spark, args.state_path, JOB, args.input_path, args.output_path) if args.incremental else None
+        if state and state.pending:
+            roll_back_interrupted_append(spark, args, state)
+        batch = state.new_files(files) if state else files
+        result.details = {"input_files": len(files), "batch_files": len(batch), "incremental": args.incremental}
+        if args.incremental and not batch:
+            LOG.info("no new input files below %s", args.input_path)
+            return _finish(spark, args, result)
+        convert_batch(spark, args, result, batch, state)
+    return _finish(spark, args, result)
+
+
+def _finish(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> JobResult:
+    result.finish("SUCCEEDED")
+    save_run_report(spark, args.report_path, result)
+    return result
+
+
+def convert_batch(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult, batch, state) -> None:
+    """Read, validate, gate and publish one batch of input files, then record it in ``state``."""
+    batch_fingerprint = fs.fingerprint(batch)
+    paths = [info.path for info in batch] if args.incremental else args.input_path
     with result.stage("read_and_validate"):
-        validated_df = (
-            read_raw_csv(spark, args.input_path, args.dataset)
+        typed_df = (
+            read_raw_csv(spark, paths, args.dataset)
             .transform(with_typed_columns(args.dataset))
+            .transform(with_row_id())
             .persist(StorageLevel.MEMORY_AND_DISK)
         )
+        validated_df = typed_df.transform(with_duplicate_keys_flagged(args.dataset))
         counts = count_by_reason(validated_df)
     result.rows_read = sum(counts.values())
     result.quarantine_reasons = {reason: count for reason, count in counts.items() if reason is not None}
@@ -185,25 +231,82 @@ def run(spark: "SparkSession", args: CsvToParquetArgs) -> JobResult:
     quarantine_df = validated_df.transform(filter_quarantined(args.dataset.name, result.run_id))
     try:
         if result.rows_read and result.rows_quarantined / result.rows_read > args.max_bad_fraction:
-            rejected_path = f"{args.quarantine_path}/_rejected/run_id={result.run_id}"
-            write_table(quarantine_df, rejected_path, "rejected", fmt="json", compression="none")
-            message = _gate_message(args, result.rows_quarantined, result.rows_read, result.quarantine_reasons)
-            raise QualityGateError(message, result=result.finish("FAILED", message))
-        with result.stage("write"):
+            _reject(args, result, quarantine_df)
+        if state is not None:
+            state.pending = {
+                "run_id": result.run_id,
+                "started_ms": int(time.time() * 1000),
+                "fingerprint": batch_fingerprint,
+            }
+            save_state(spark, args.state_path, state)
+        faults.point("before_write")
+        with result.stage("write"), faults.killed_during_write(args.output_path):
             valid_df = validated_df.transform(filter_valid(args.dataset)).transform(
                 with_derived_columns(args.dataset.derived_columns)
             )
-            output = write_table(
-                valid_df, args.output_path, args.dataset.name, args.output_format, args.partition_by, args.compression
-            )
-            quarantine = write_table(quarantine_df, args.quarantine_path, "quarantine", fmt="json", compression="none")
+            output = publish(valid_df, args, batch_fingerprint)
+            quarantine = publish_quarantine(quarantine_df, args, batch_fingerprint)
     finally:
-        validated_df.unpersist()
+        typed_df.unpersist()
     result.outputs = [output, quarantine]
-    result.rows_written = output.rows
-    result.finish("SUCCEEDED")
-    save_run_report(spark, args.report_path, result)
-    return result
+    result.rows_written = result.rows_read - result.rows_quarantined
+    result.details["rows_committed"] = output.rows
+    faults.point("before_state")
+    if state is not None:
+        state.record_batch(batch, result.run_id, batch_fingerprint)
+        save_state(spark, args.state_path, state)
+
+
+def _reject(args: CsvToParquetArgs, result: JobResult, quarantine_df: "DataFrame") -> None:
+    rejected_path = f"{args.quarantine_path}/_rejected/run_id={result.run_id}"
+    write_table(quarantine_df, rejected_path, "rejected", fmt="json", compression="none")
+    message = _gate_message(args, result.rows_quarantined, result.rows_read, result.quarantine_reasons)
+    raise QualityGateError(message, result=result.finish("FAILED", message))
+
+
+def publish(valid_df: "DataFrame", args: CsvToParquetArgs, batch_fingerprint: str) -> OutputInfo:
+    """Write the good rows the way the format and mode call for.
+
+    Parquet replaces the partitions it rewrites (or appends, when incremental). Delta merges on
+    the primary key; without one it replaces the table, or, when incremental, appends once per
+    batch of input files (a replayed batch adds nothing).
+    """
+    name, partition_by = args.dataset.name, args.partition_by
+    if args.output_format == "parquet":
+        mode = "append" if args.incremental else "overwrite"
+        return write_table(valid_df, args.output_path, name, "parquet", partition_by, args.compression, mode)
+    if args.dataset.primary_key:
+        return merge_delta(valid_df, args.output_path, name, args.dataset.primary_key, partition_by, args.compression)
+    if not args.incremental:
+        return overwrite_delta(valid_df, args.output_path, name, partition_by, args.compression)
+    app_id = batch_app_id(JOB, args.output_path, batch_fingerprint)
+    return append_delta_once(valid_df, args.output_path, name, app_id, 0, partition_by, args.compression)
+
+
+def publish_quarantine(quarantine_df: "DataFrame", args: CsvToParquetArgs, batch_fingerprint: str) -> OutputInfo:
+    """Write the quarantine: replaced whole, or per batch (``batch=<id>/``) when incremental."""
+    path = args.quarantine_path
+    if args.incremental:
+        path = f"{path}/batch={batch_fingerprint[:16]}"
+    return write_table(quarantine_df, path, "quarantine", fmt="json", compression="none")
+
+
+def roll_back_interrupted_append(spark: "SparkSession", args: CsvToParquetArgs, state) -> None:
+    """Undo what an interrupted run wrote before its state was saved.
+
+    Delta needs nothing (its commit is atomic and the replay is idempotent). A Parquet append
+    is undone by deleting the data files written since the interrupted batch started.
+    """
+    pending = state.pending
+    LOG.warning("run %s did not finish; replaying its batch", pending.get("run_id"))
+    if args.output_format == "parquet":
+        started = int(pending.get("started_ms", 0))
+        stale = [info for info in fs.list_data_files(spark, args.output_path) if info.modified_ms >= started]
+        for info in stale:
+            fs.delete(spark, info.path)
+        fs.delete(spark, f"{args.output_path.rstrip('/')}/_temporary", recursive=True)
+        LOG.warning("removed %d files of the interrupted append", len(stale))
+    state.pending = None
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -16,7 +16,7 @@ Example:
 import dataclasses
 import logging
 import os
-from typing import TYPE_CHECKING, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
@@ -24,9 +24,11 @@ from pyspark.sql import functions as F
 from lakejobs import args as job_args
 from lakejobs import fs, runtime
 from lakejobs.errors import UsageError
+from lakejobs.io.delta import merge_delta, overwrite_delta, read_table, require_delta
 from lakejobs.io.reports import save_run_report
 from lakejobs.io.writer import COMPRESSIONS, write_table
-from lakejobs.result import JobResult, new_run_id
+from lakejobs.result import JobResult, OutputInfo, new_run_id
+from lakejobs.state import RunLock
 from lakejobs.transforms.sales import customer_summary, join_dimensions, sales_by_employee_month, with_order_period
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -37,6 +39,7 @@ DESCRIPTION = "orders + customers + employees -> mart/sales (partitioned) and tw
 LOG = logging.getLogger(__name__)
 INPUTS = ("orders", "customers", "employees")
 SALES_PARTITIONS = ("order_year", "order_month")
+SALES_KEY = ("salesorderid", "salesorderdetailid")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -49,6 +52,7 @@ class SalesMartArgs:
     unknown_keys: str
     compression: str
     report_path: Optional[str]
+    output_format: str = "parquet"
 
     def input_path(self, dataset: str) -> str:
         """Where the processed ``dataset`` table is."""
@@ -65,7 +69,13 @@ def build_parser():
     )
     parser.add_argument("--unknown_keys", choices=("flag", "quarantine"), default="flag")
     parser.add_argument("--compression", choices=COMPRESSIONS, default="snappy")
-    parser.add_argument("--format", dest="output_format", choices=("parquet", "delta"), default="parquet")
+    parser.add_argument(
+        "--format",
+        dest="output_format",
+        choices=("parquet", "delta"),
+        default="parquet",
+        help="format of the processed tables read and of the mart written",
+    )
     parser.add_argument("--report_path", help="folder for run reports (<job>/<run_id>.json)")
     return parser
 
@@ -73,8 +83,6 @@ def build_parser():
 def parse_args(argv: Sequence[str]) -> SalesMartArgs:
     """Build the typed configuration from ``argv``; raises ``UsageError`` on any problem."""
     namespace = job_args.parse_job_args(build_parser(), argv)
-    if namespace.output_format == "delta":
-        raise UsageError("--format delta is not available yet: use --format parquet")
     mart_path = fs.qualify(namespace.mart_path)
     return SalesMartArgs(
         processed_path=fs.qualify(namespace.processed_path),
@@ -83,6 +91,7 @@ def parse_args(argv: Sequence[str]) -> SalesMartArgs:
         unknown_keys=namespace.unknown_keys,
         compression=namespace.compression,
         report_path=fs.qualify(namespace.report_path) if namespace.report_path else None,
+        output_format=namespace.output_format,
     )
 
 
@@ -140,62 +149,62 @@ def run(spark: "SparkSession", args: SalesMartArgs) -> JobResult:
     for name in INPUTS:
         if not fs.exists(spark, args.input_path(name)):
             raise UsageError(f"input table does not exist: {args.input_path(name)}")
-    orders_df, customers_df, employees_df = (spark.read.parquet(args.input_path(name)) for name in INPUTS)
-    with result.stage("join"):
-        sales_df = (
-            orders_df.drop(*SALES_PARTITIONS)
-            .transform(with_order_period())
-            .transform(join_dimensions(customers_df, employees_df))
-            .persist(StorageLevel.MEMORY_AND_DISK)
-        )
-        counts = key_counts(sales_df)
-    result.rows_read = counts["lines"]
-    result.details = {**counts, "unknown_keys_policy": args.unknown_keys}
-    outputs = []
-    try:
-        published_df = sales_df
-        if args.unknown_keys == "quarantine":
-            published_df = sales_df.filter(unknown_key_reason().isNull())
-            outputs.append(
-                write_table(
-                    quarantine_records(sales_df, result.run_id),
-                    args.quarantine_path,
-                    "quarantine",
-                    fmt="json",
-                    compression="none",
-                )
+    if args.output_format == "delta":
+        require_delta(spark)
+    orders_df, customers_df, employees_df = (read_table(spark, args.input_path(n), args.output_format) for n in INPUTS)
+    with RunLock(spark, f"{args.mart_path.rstrip('/')}_lakejobs.lock", JOB, result.run_id):
+        with result.stage("join"):
+            sales_df = (
+                orders_df.drop(*SALES_PARTITIONS)
+                .transform(with_order_period())
+                .transform(join_dimensions(customers_df, employees_df))
+                .persist(StorageLevel.MEMORY_AND_DISK)
             )
-            result.quarantine_reasons = {name: counts[name] for name in UNKNOWN_KEY_REASONS if counts[name]}
-            result.rows_quarantined = outputs[-1].rows
-        mart = args.mart_path.rstrip("/")
-        with result.stage("write_sales"):
-            outputs.insert(
-                0, write_table(published_df, f"{mart}/sales", "sales", "parquet", SALES_PARTITIONS, args.compression)
-            )
-        with result.stage("write_summaries"):
-            outputs.append(
-                write_table(
-                    sales_by_employee_month(published_df),
-                    f"{mart}/sales_by_employee_month",
-                    "sales_by_employee_month",
-                    compression=args.compression,
-                )
-            )
-            outputs.append(
-                write_table(
-                    customer_summary(published_df),
-                    f"{mart}/customer_summary",
-                    "customer_summary",
-                    compression=args.compression,
-                )
-            )
-    finally:
-        sales_df.unpersist()
-    result.outputs = outputs
-    result.rows_written = outputs[0].rows
+            counts = key_counts(sales_df)
+        result.rows_read = counts["lines"]
+        result.details = {**counts, "unknown_keys_policy": args.unknown_keys}
+        try:
+            result.outputs = publish_mart(spark, args, result, sales_df, counts)
+        finally:
+            sales_df.unpersist()
+    result.rows_written = result.rows_read - result.rows_quarantined
     result.finish("SUCCEEDED")
     save_run_report(spark, args.report_path, result)
     return result
+
+
+def publish_mart(spark, args: SalesMartArgs, result: JobResult, sales_df: "DataFrame", counts) -> List[OutputInfo]:
+    """Write the quarantine (by policy), mart/sales and the two summaries; return what was written."""
+    outputs = []
+    published_df = sales_df
+    if args.unknown_keys == "quarantine":
+        published_df = sales_df.filter(unknown_key_reason().isNull())
+        quarantine = quarantine_records(sales_df, result.run_id)
+        outputs.append(write_table(quarantine, args.quarantine_path, "quarantine", fmt="json", compression="none"))
+        result.quarantine_reasons = {name: counts[name] for name in UNKNOWN_KEY_REASONS if counts[name]}
+        result.rows_quarantined = outputs[-1].rows
+    mart = args.mart_path.rstrip("/")
+    with result.stage("write_sales"):
+        if args.output_format == "delta":
+            outputs.insert(
+                0, merge_delta(published_df, f"{mart}/sales", "sales", SALES_KEY, SALES_PARTITIONS, args.compression)
+            )
+            published_df = read_table(spark, f"{mart}/sales", "delta")
+        else:
+            outputs.insert(
+                0, write_table(published_df, f"{mart}/sales", "sales", "parquet", SALES_PARTITIONS, args.compression)
+            )
+    with result.stage("write_summaries"):
+        for name, summary in (
+            ("sales_by_employee_month", sales_by_employee_month),
+            ("customer_summary", customer_summary),
+        ):
+            summary_df, path = summary(published_df), f"{mart}/{name}"
+            if args.output_format == "delta":
+                outputs.append(overwrite_delta(summary_df, path, name, compression=args.compression))
+            else:
+                outputs.append(write_table(summary_df, path, name, compression=args.compression))
+    return outputs
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -17,6 +17,7 @@ from lakejobs.datasets import Dataset
 from lakejobs.io.csv_reader import CORRUPT_RECORD, SOURCE_FILE
 
 REASON = "_reason"
+ROW_ID = "_row_id"
 DETAIL = "_detail"
 RAW_LINE = "_raw_line"
 REPLACEMENT_CHAR = "\ufffd"
@@ -156,5 +157,47 @@ def with_derived_columns(expressions: Dict[str, str]) -> Transform:
         if not expressions:
             return df
         return df.withColumns({name: F.expr(expression) for name, expression in expressions.items()})
+
+    return _
+
+
+def with_row_id() -> Transform:
+    """Add ``_row_id``: unique per row of one read, increasing with file position."""
+
+    def _(df: DataFrame) -> DataFrame:
+        return df.withColumn(ROW_ID, F.monotonically_increasing_id())
+
+    return _
+
+
+def with_duplicate_keys_flagged(dataset: Dataset) -> Transform:
+    """Give every repeat of a primary key among the good rows the reason ``duplicate_key``.
+
+    The first good row of a key (smallest ``_row_id``, see ``with_row_id``) stays good; every
+    later one is quarantined, so a batch never holds a key twice (MERGE and joins rely on it).
+    Only the repeated keys are collected (an aggregate) and broadcast back, so the rows are
+    not shuffled. Datasets without a primary key pass unchanged.
+    """
+
+    def _(df: DataFrame) -> DataFrame:
+        if not dataset.primary_key:
+            return df
+        keys = list(dataset.primary_key)
+        repeated_keys = (
+            df.filter(F.col(REASON).isNull())
+            .groupBy(*keys)
+            .agg(F.count(F.lit(1)).alias("_key_rows"), F.min(ROW_ID).alias("_first_row_id"))
+            .filter(F.col("_key_rows") > 1)
+        )
+        joined = df.join(F.broadcast(repeated_keys), keys, "left").select(*df.columns, "_first_row_id")
+        repeated = F.col(REASON).isNull() & (F.col(ROW_ID) != F.col("_first_row_id"))
+        key_text = F.concat_ws(", ", *[F.col(quote_name(key)).cast("string") for key in keys])
+        detail = F.concat(F.lit("key ("), key_text, F.lit(") appears more than once in this batch"))
+        return joined.withColumns(
+            {
+                DETAIL: F.when(repeated, detail).otherwise(F.col(DETAIL)),
+                REASON: F.when(repeated, F.lit("duplicate_key:" + ",".join(keys))).otherwise(F.col(REASON)),
+            }
+        ).drop("_first_row_id")
 
     return _

@@ -1,0 +1,166 @@
+"""Delta Lake tables: create, MERGE on a key, idempotent appends, and what each commit did.
+
+Every function reads the metrics of the commit it made from the table's history (one row of
+metadata), so a job can report rows, files and bytes without another pass over the data.
+"""
+
+import hashlib
+import logging
+from typing import TYPE_CHECKING, Dict, Optional, Sequence
+
+from lakejobs import fs
+from lakejobs.errors import UsageError
+from lakejobs.result import OutputInfo
+from lakejobs.session import delta_available
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame, SparkSession
+
+LOG = logging.getLogger(__name__)
+
+
+def require_delta(spark: "SparkSession") -> None:
+    """Raise ``UsageError`` when the session cannot write Delta tables."""
+    extensions = spark.conf.get("spark.sql.extensions", "") or ""
+    if "DeltaSparkSessionExtension" not in extensions:
+        hint = "run 'make setup' to fetch the jars" if not delta_available() else "use a Delta-enabled session"
+        raise UsageError(f"--format delta needs Delta Lake in the Spark session ({hint})")
+
+
+def is_delta_table(spark: "SparkSession", path: str) -> bool:
+    """Tell whether ``path`` holds a Delta table (has a ``_delta_log``)."""
+    return fs.exists(spark, f"{path.rstrip('/')}/_delta_log")
+
+
+def table_version(spark: "SparkSession", path: str) -> int:
+    """The latest version of the Delta table at ``path`` (-1 when there is none)."""
+    from delta.tables import DeltaTable
+
+    if not is_delta_table(spark, path):
+        return -1
+    return int(DeltaTable.forPath(spark, path).history(1).select("version").first()[0])
+
+
+def _last_commit_metrics(spark: "SparkSession", path: str) -> Dict[str, str]:
+    from delta.tables import DeltaTable
+
+    row = DeltaTable.forPath(spark, path).history(1).select("operation", "operationMetrics").first()
+    return {"operation": row["operation"], **(row["operationMetrics"] or {})}
+
+
+def _output_info(spark, path: str, name: str, partition_by: Sequence[str], before: int) -> OutputInfo:
+    """Describe the commit made since version ``before`` (nothing, if none was made)."""
+    if table_version(spark, path) == before:
+        return OutputInfo(name, path, "delta", rows=0, files=0, bytes=0, partition_by=list(partition_by))
+    metrics = _last_commit_metrics(spark, path)
+    if metrics["operation"] == "MERGE":
+        rows = int(metrics.get("numTargetRowsInserted", 0)) + int(metrics.get("numTargetRowsUpdated", 0))
+        files, size = metrics.get("numTargetFilesAdded", 0), metrics.get("numTargetBytesAdded", 0)
+    else:
+        rows, files, size = (
+            metrics.get("numOutputRows", 0),
+            metrics.get("numFiles", 0),
+            metrics.get("numOutputBytes", 0),
+        )
+    return OutputInfo(
+        name, path, "delta", rows=int(rows), files=int(files), bytes=int(size), partition_by=list(partition_by)
+    )
+
+
+def _writer(df: "DataFrame", partition_by: Sequence[str], compression: str):
+    if partition_by:
+        df = df.repartition(*partition_by)
+    writer = df.write.format("delta").option("compression", compression)
+    return writer.partitionBy(*partition_by) if partition_by else writer
+
+
+def overwrite_delta(
+    df: "DataFrame", path: str, name: str, partition_by: Sequence[str] = (), compression: str = "snappy"
+) -> OutputInfo:
+    """Replace the table's content (old files stay until ``vacuum``, so readers never break)."""
+    spark = df.sparkSession
+    before = table_version(spark, path)
+    _writer(df, partition_by, compression).mode("overwrite").option("overwriteSchema", "true").save(path)
+    return _output_info(spark, path, name, partition_by, before)
+
+
+def merge_delta(
+    df: "DataFrame",
+    path: str,
+    name: str,
+    keys: Sequence[str],
+    partition_by: Sequence[str] = (),
+    compression: str = "snappy",
+) -> OutputInfo:
+    """Upsert ``df`` into the table on ``keys``: matching rows are replaced, new rows inserted.
+
+    The table is created (partitioned by ``partition_by``) when it does not exist. ``df`` must
+    hold each key once; callers quarantine duplicate keys first.
+    """
+    from delta.tables import DeltaTable
+
+    if not keys:
+        raise UsageError(f"MERGE into {name} needs key columns")
+    spark = df.sparkSession
+    before = table_version(spark, path)
+    if before < 0:
+        _writer(df, partition_by, compression).mode("errorifexists").save(path)
+        return _output_info(spark, path, name, partition_by, before)
+    condition = " AND ".join(f"target.`{key}` = source.`{key}`" for key in keys)
+    (
+        DeltaTable.forPath(spark, path)
+        .alias("target")
+        .merge(df.alias("source"), condition)
+        .whenMatchedUpdateAll()
+        .whenNotMatchedInsertAll()
+        .execute()
+    )
+    return _output_info(spark, path, name, partition_by, before)
+
+
+def append_delta_once(
+    df: "DataFrame",
+    path: str,
+    name: str,
+    txn_app_id: str,
+    txn_version: int,
+    partition_by: Sequence[str] = (),
+    compression: str = "snappy",
+) -> OutputInfo:
+    """Append ``df`` unless this (``txn_app_id``, ``txn_version``) was committed before.
+
+    Delta records the pair in the same commit as the data, so replaying a batch after a crash
+    commits nothing new.
+    """
+    spark = df.sparkSession
+    before = table_version(spark, path)
+    (
+        _writer(df, partition_by, compression)
+        .mode("append")
+        .option("txnAppId", txn_app_id)
+        .option("txnVersion", txn_version)
+        .save(path)
+    )
+    return _output_info(spark, path, name, partition_by, before)
+
+
+def batch_app_id(job: str, table: str, fingerprint: str) -> str:
+    """A Delta ``txnAppId`` for one batch of input files written by ``job`` into ``table``."""
+    return "lakejobs-" + hashlib.sha256(f"{job}\n{table}\n{fingerprint}".encode()).hexdigest()[:32]
+
+
+def read_table(spark: "SparkSession", path: str, fmt: str) -> "DataFrame":
+    """Read a table written by the jobs, as Parquet or Delta."""
+    if fmt == "delta":
+        return spark.read.format("delta").load(path)
+    return spark.read.parquet(path)
+
+
+def table_history(spark: "SparkSession", path: str, limit: Optional[int] = None) -> "DataFrame":
+    """The table's commits, newest first: version, timestamp, operation, parameters, metrics."""
+    from delta.tables import DeltaTable
+
+    if not is_delta_table(spark, path):
+        raise UsageError(f"not a Delta table: {path}")
+    history = DeltaTable.forPath(spark, path).history(limit) if limit else DeltaTable.forPath(spark, path).history()
+    return history.select("version", "timestamp", "operation", "operationParameters", "operationMetrics")

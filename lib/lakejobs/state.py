@@ -1,0 +1,132 @@
+"""Portable bookmarks and run locks, kept in the lake itself (a folder or s3a:// alike).
+
+A job's state file records which input files it has processed. It is written only after the
+output commit, so a crash leaves the old state and the rerun processes the same batch again;
+each output format makes that replay harmless (Delta: MERGE or an idempotent append; Parquet:
+the interrupted append is rolled back first, see ``pending``).
+
+A lock file next to the state refuses a second concurrent run of the same job on the same
+output. A lock left by a process that no longer exists on this host is taken over.
+"""
+
+import dataclasses
+import datetime as dt
+import json
+import logging
+import os
+import socket
+from typing import TYPE_CHECKING, Dict, List, Optional
+
+from lakejobs import fs
+from lakejobs.errors import LakejobsError
+from lakejobs.fs import FileInfo
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+LOG = logging.getLogger(__name__)
+
+
+class ConcurrentRunError(LakejobsError):
+    """Another run holds the lock on the same output."""
+
+    exit_code = 3
+
+
+@dataclasses.dataclass
+class JobState:
+    """What a job has processed from one input into one output."""
+
+    job: str
+    input_path: str
+    output_path: str
+    processed: Dict[str, List[int]] = dataclasses.field(default_factory=dict)  # path -> [size, mtime]
+    batches: List[Dict[str, object]] = dataclasses.field(default_factory=list)
+    pending: Optional[Dict[str, object]] = None  # the batch being written, until it commits
+
+    def new_files(self, files: List[FileInfo]) -> List[FileInfo]:
+        """Files not processed before (a file whose size or time changed counts as new)."""
+        return [info for info in files if self.processed.get(info.path) != [info.size, info.modified_ms]]
+
+    def record_batch(self, files: List[FileInfo], run_id: str, batch_fingerprint: str) -> None:
+        """Mark ``files`` processed by ``run_id`` and clear the pending batch."""
+        for info in files:
+            self.processed[info.path] = [info.size, info.modified_ms]
+        self.batches.append(
+            {
+                "run_id": run_id,
+                "files": len(files),
+                "fingerprint": batch_fingerprint,
+                "committed_at": dt.datetime.now(dt.timezone.utc).isoformat(),
+            }
+        )
+        self.pending = None
+
+
+def load_state(spark: "SparkSession", path: str, job: str, input_path: str, output_path: str) -> JobState:
+    """Read the state at ``path``, or a fresh one when there is none."""
+    text = fs.read_text(spark, path)
+    if not text:
+        return JobState(job=job, input_path=input_path, output_path=output_path)
+    data = json.loads(text)
+    return JobState(
+        **{field.name: data.get(field.name) for field in dataclasses.fields(JobState) if field.name in data}
+    )
+
+
+def save_state(spark: "SparkSession", path: str, state: JobState) -> None:
+    """Write the state (replacing the previous one)."""
+    fs.write_text(spark, path, json.dumps(dataclasses.asdict(state), indent=1, sort_keys=True) + "\n")
+
+
+def reset_state(spark: "SparkSession", path: str) -> bool:
+    """Delete the state so the next incremental run reads every file; tell whether one existed."""
+    existed = fs.exists(spark, path)
+    if existed:
+        fs.delete(spark, path)
+    return existed
+
+
+def _holder_is_dead(holder: Dict[str, object]) -> bool:
+    if holder.get("host") != socket.gethostname():
+        return False
+    try:
+        os.kill(int(holder.get("pid", 0)), 0)
+    except ProcessLookupError:
+        return True
+    except (PermissionError, ValueError):
+        return False
+    return False
+
+
+class RunLock:
+    """An exclusive lock file for one output; use as a context manager."""
+
+    def __init__(self, spark: "SparkSession", path: str, job: str, run_id: str) -> None:
+        self.spark, self.path, self.job, self.run_id = spark, path, job, run_id
+
+    def __enter__(self) -> "RunLock":
+        me = {
+            "job": self.job,
+            "run_id": self.run_id,
+            "pid": os.getpid(),
+            "host": socket.gethostname(),
+            "since": dt.datetime.now(dt.timezone.utc).isoformat(),
+        }
+        if fs.create_exclusive(self.spark, self.path, json.dumps(me)):
+            return self
+        holder = json.loads(fs.read_text(self.spark, self.path) or "{}")
+        if holder and _holder_is_dead(holder):
+            LOG.warning("taking over the lock of run %s (process %s is gone)", holder.get("run_id"), holder.get("pid"))
+            fs.delete(self.spark, self.path)
+            if fs.create_exclusive(self.spark, self.path, json.dumps(me)):
+                return self
+            holder = json.loads(fs.read_text(self.spark, self.path) or "{}")
+        raise ConcurrentRunError(
+            f"another {holder.get('job', 'lakejobs')} run ({holder.get('run_id')}, pid {holder.get('pid')} on "
+            f"{holder.get('host')}, since {holder.get('since')}) is writing the same output; wait for it, or "
+            f"delete {self.path} if that run is dead"
+        )
+
+    def __exit__(self, *exc_info) -> None:
+        fs.delete(self.spark, self.path)
