@@ -1,0 +1,105 @@
+"""Incremental runs, crash safety (SIGKILL at three points) and concurrent runs."""
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+from chispa import assert_df_equality
+
+from lakejobs.jobs import csv_to_parquet
+from lakejobs.state import ConcurrentRunError
+from tests.conftest import ROOT, SAMPLE_RAW, job_env
+
+LINES = (SAMPLE_RAW / "orders" / "orders-00000.csv").read_text().splitlines()
+
+
+def argv(tmp_path, fmt):
+    return [
+        "--dataset",
+        "orders",
+        "--format",
+        fmt,
+        "--incremental",
+        "true",
+        "--input_path",
+        str(tmp_path / "raw"),
+        "--output_path",
+        str(tmp_path / "orders"),
+        "--state_path",
+        str(tmp_path / "state" / "orders.json"),
+    ]
+
+
+def read(spark, tmp_path, fmt):
+    path = str(tmp_path / "orders")
+    return spark.read.format("delta").load(path) if fmt == "delta" else spark.read.parquet(path)
+
+
+def land(tmp_path, name, lines):
+    (tmp_path / "raw").mkdir(exist_ok=True)
+    (tmp_path / "raw" / name).write_text("\n".join(lines) + "\n")
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "delta"])
+def test_incremental_runs_read_only_new_files(spark, tmp_path, fmt):
+    land(tmp_path, "a.csv", LINES[:100])
+    first = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
+    land(tmp_path, "b.csv", LINES[100:250])
+    second = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
+    third = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
+    assert [(r.details["batch_files"], r.rows_read) for r in (first, second, third)] == [(1, 100), (1, 150), (0, 0)]
+    assert read(spark, tmp_path, fmt).count() == 250
+    state = json.loads((tmp_path / "state" / "orders.json").read_text())
+    assert (len(state["processed"]), len(state["batches"]), state["pending"]) == (2, 2, None)
+
+
+def run_killed(tmp_path, fmt, point):
+    env = {**job_env(), "LAKEJOBS_KILL_AT": point}
+    completed = subprocess.run(
+        [sys.executable, "jobs/csv_to_parquet.py", *argv(tmp_path, fmt)],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return completed.returncode
+
+
+@pytest.mark.subprocess
+@pytest.mark.parametrize("fmt", ["parquet", "delta"])
+@pytest.mark.parametrize("point", ["before_write", "during_write", "before_state"])
+def test_a_job_killed_at_any_point_reruns_to_the_rows_of_a_clean_run(spark, tmp_path, fmt, point):
+    land(tmp_path, "a.csv", LINES[:100])
+    csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
+    land(tmp_path, "b.csv", LINES[100:])
+    assert run_killed(tmp_path, fmt, point) == -9
+    rerun = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
+    assert rerun.rows_read == 200
+    clean = spark.read.csv(
+        str(SAMPLE_RAW / "orders"), schema=csv_to_parquet.builtin_dataset("orders").schema, dateFormat="M/d/yyyy"
+    )
+    actual = read(spark, tmp_path, fmt).drop("order_year")
+    assert_df_equality(actual.orderBy("salesorderdetailid"), clean.orderBy("salesorderdetailid"), ignore_nullable=True)
+
+
+def test_a_second_concurrent_run_is_refused_with_a_clear_message(spark, tmp_path):
+    land(tmp_path, "a.csv", LINES[:10])
+    lock = tmp_path / "state" / "orders.lock"
+    lock.parent.mkdir()
+    lock.write_text(
+        json.dumps(
+            {
+                "job": "csv_to_parquet",
+                "run_id": "r1",
+                "pid": os.getpid(),
+                "host": os.uname().nodename,
+                "since": "2026-11-23T10:00:00+00:00",
+            }
+        )
+    )
+    with pytest.raises(ConcurrentRunError, match="another csv_to_parquet run \\(r1, pid .*\\) is writing the same"):
+        csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    assert not (tmp_path / "orders").exists()
