@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 DEPS_STAMP := $(VENV)/.deps-stamp
 JARS_STAMP := .jars/.stamp
 
-.PHONY: help setup run test lint sample clean
+.PHONY: help setup run run-s3 test lint sample clean bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -50,3 +50,10 @@ sample: setup ## regenerate data/sample/rawData with the generator (deterministi
 
 clean: ## remove the venv, jars, lake and build outputs
 	rm -rf $(VENV) .jars $(LAKE) dist build lib/*.egg-info .pytest_cache .ruff_cache
+
+run-s3: setup ## the pipeline on S3: a local S3 API server (moto), boto3 uploads, Spark via s3a (FORMAT=...)
+	$(PY) -m lakejobs.s3demo --raw $(RAW) --format $(FORMAT)
+
+SCALES ?= 1000000,5000000,10000000
+bench: setup ## benchmark lakejobs vs DuckDB vs Spark's floor (SCALES=1000000,5000000,10000000)
+	$(PY) bench/run.py --scales $(SCALES)

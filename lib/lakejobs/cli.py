@@ -6,7 +6,7 @@ import logging
 import sys
 from typing import Optional, Sequence
 
-from lakejobs import runtime
+from lakejobs import fs, runtime
 from lakejobs.errors import LakejobsError
 from lakejobs.jobs import JOBS
 from lakejobs.result import JobResult, new_run_id
@@ -56,6 +56,59 @@ def cmd_pipeline(args) -> int:
     return runtime.run_main("pipeline", [], lambda _argv: args, run)
 
 
+def _session(name: str):
+    from lakejobs.session import build_session
+
+    runtime.configure_logging()
+    return build_session(f"lakejobs-{name}", runtime.current_profile())
+
+
+def cmd_history(args) -> int:
+    """Print a Delta table's commits, newest first, one JSON object a line."""
+    import json
+
+    from lakejobs.io.delta import table_history
+
+    for row in table_history(_session("history"), fs.qualify(args.table), args.limit).collect():
+        print(json.dumps(row.asDict(recursive=True), default=str))
+    return 0
+
+
+def cmd_optimize(args) -> int:
+    """Compact a Delta table's small files (optionally Z-ordered)."""
+    from lakejobs.io.delta import optimize_table
+
+    zorder = [column for column in (args.zorder_by or "").split(",") if column]
+    print(optimize_table(_session("optimize"), fs.qualify(args.table), zorder))
+    return 0
+
+
+def cmd_vacuum(args) -> int:
+    """Delete files that no recent version of a Delta table references."""
+    from lakejobs.io.delta import vacuum_table
+
+    vacuum_table(_session("vacuum"), fs.qualify(args.table), args.retain_hours)
+    print(f"vacuumed {args.table} (kept {args.retain_hours} hours of history)")
+    return 0
+
+
+def cmd_state(args) -> int:
+    """Show or reset the incremental state of a job's output."""
+    from lakejobs import state as job_state
+
+    path = fs.qualify(args.state_path or f"{args.lake.rstrip('/')}/_lakejobs/state/{args.job}/{args.dataset}.json")
+    spark = _session("state")
+    if args.action == "reset":
+        existed = job_state.reset_state(spark, path)
+        print(f"{'reset' if existed else 'no state at'} {path}")
+        return 0
+    text = fs.read_text(spark, path)
+    if text is None:
+        raise LakejobsError(f"no state at {path}")
+    print(text.rstrip())
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The CLI's parser."""
     parser = argparse.ArgumentParser(prog="lakejobs", description=__doc__)
@@ -77,6 +130,25 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--format", default="parquet", choices=("parquet", "delta"))
     pipe.add_argument("--incremental", action="store_true", help="convert only raw files not processed before")
     pipe.set_defaults(func=cmd_pipeline)
+    history = commands.add_parser("history", help="a Delta table's commits")
+    history.add_argument("table", help="table path")
+    history.add_argument("--limit", type=int, default=None)
+    history.set_defaults(func=cmd_history)
+    optimize = commands.add_parser("optimize", help="compact a Delta table's small files")
+    optimize.add_argument("table", help="table path")
+    optimize.add_argument("--zorder_by", help="columns to Z-order by: c1,c2")
+    optimize.set_defaults(func=cmd_optimize)
+    vacuum = commands.add_parser("vacuum", help="delete files no recent version of a Delta table uses")
+    vacuum.add_argument("table", help="table path")
+    vacuum.add_argument("--retain-hours", "--retain_hours", dest="retain_hours", type=float, default=168.0)
+    vacuum.set_defaults(func=cmd_vacuum)
+    state = commands.add_parser("state", help="show or reset a job's incremental state")
+    state.add_argument("action", choices=("show", "reset"))
+    state.add_argument("job", help="job name, e.g. csv_to_parquet")
+    state.add_argument("--dataset", default="orders", help="dataset of the state (csv_to_parquet)")
+    state.add_argument("--lake", default="lake", help="lake folder holding _lakejobs/state/")
+    state.add_argument("--state_path", help="an explicit state file instead of --lake/--dataset")
+    state.set_defaults(func=cmd_state)
     return parser
 
 

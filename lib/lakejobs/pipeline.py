@@ -5,7 +5,7 @@ called through its ``run(spark, args)``.
 """
 
 import logging
-from typing import List, Sequence
+from typing import Dict, List, Sequence
 
 from lakejobs import fs
 from lakejobs.jobs import csv_to_parquet, sales_mart
@@ -15,40 +15,34 @@ LOG = logging.getLogger(__name__)
 DATASETS = ("customers", "employees", "orders")
 
 
+def as_argv(options: Dict[str, str]) -> List[str]:
+    """``{"name": "value"}`` as Glue-style ``["--name", "value", ...]``."""
+    return [token for name, value in options.items() for token in (f"--{name}", value)]
+
+
 def pipeline_steps(raw: str, lake: str, output_format: str = "parquet", incremental: bool = False) -> List[tuple]:
     """(label, job module, argv) of every step, in order."""
     raw, lake = raw.rstrip("/"), lake.rstrip("/")
-    reports = f"{lake}/_lakejobs/runs"
+    common = {"format": output_format, "report_path": f"{lake}/_lakejobs/runs"}
     steps = []
     for dataset in DATASETS:
-        argv = [
-            "--dataset",
-            dataset,
-            "--input_path",
-            f"{raw}/{dataset}",
-            "--output_path",
-            f"{lake}/processedData/{dataset}",
-            "--quarantine_path",
-            f"{lake}/quarantine/{dataset}",
-            "--format",
-            output_format,
-            "--report_path",
-            reports,
-        ]
-        steps.append((f"csv_to_parquet {dataset}", csv_to_parquet, argv))
-    argv = [
-        "--processed_path",
-        f"{lake}/processedData",
-        "--mart_path",
-        f"{lake}/mart",
-        "--quarantine_path",
-        f"{lake}/quarantine/sales",
-        "--format",
-        output_format,
-        "--report_path",
-        reports,
-    ]
-    steps.append(("sales_mart", sales_mart, argv))
+        options = {
+            "dataset": dataset,
+            "input_path": f"{raw}/{dataset}",
+            "output_path": f"{lake}/processedData/{dataset}",
+            "quarantine_path": f"{lake}/quarantine/{dataset}",
+            "state_path": f"{lake}/_lakejobs/state/csv_to_parquet/{dataset}.json",
+            "incremental": str(incremental).lower(),
+            **common,
+        }
+        steps.append((f"csv_to_parquet {dataset}", csv_to_parquet, as_argv(options)))
+    options = {
+        "processed_path": f"{lake}/processedData",
+        "mart_path": f"{lake}/mart",
+        "quarantine_path": f"{lake}/quarantine/sales",
+        **common,
+    }
+    steps.append(("sales_mart", sales_mart, as_argv(options)))
     return steps
 
 
@@ -85,6 +79,7 @@ def pipeline_result(total: JobResult, results: Sequence[JobResult], labels: Sequ
     for result in results:
         for reason, count in result.quarantine_reasons.items():
             total.quarantine_reasons[reason] = total.quarantine_reasons.get(reason, 0) + count
+        total.outputs.extend(result.outputs)
     total.details = {
         "steps": [
             {

@@ -15,6 +15,7 @@ On Glue the session comes from ``GlueContext`` (see ``lakejobs.runtime``) and on
 import glob
 import logging
 import os
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Optional
 
@@ -118,9 +119,19 @@ def s3a_conf(environ: Optional[Dict[str, str]] = None) -> Dict[str, str]:
 
 
 def configure_s3a(spark: "SparkSession", environ: Optional[Dict[str, str]] = None) -> None:
-    """Apply ``s3a_conf`` to a running session (before its first ``s3a://`` access)."""
+    """Apply ``s3a_conf`` to a running session (before its first ``s3a://`` access).
+
+    The JVM read its environment when it started, so credentials set since then are passed
+    as s3a keys (Spark redacts them from its UI and logs).
+    """
+    env = os.environ if environ is None else environ
+    conf = s3a_conf(env)
+    if env.get("AWS_ACCESS_KEY_ID") and env.get("AWS_SECRET_ACCESS_KEY"):
+        conf["fs.s3a.aws.credentials.provider"] = "org.apache.hadoop.fs.s3a.SimpleAWSCredentialsProvider"
+        conf["fs.s3a.access.key"] = env["AWS_ACCESS_KEY_ID"]
+        conf["fs.s3a.secret.key"] = env["AWS_SECRET_ACCESS_KEY"]
     hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()
-    for key, value in s3a_conf(environ).items():
+    for key, value in conf.items():
         hadoop_conf.set(key, value)
 
 
@@ -132,6 +143,7 @@ def session_conf(profile: str) -> Dict[str, str]:
     if profile in ("local", "test"):
         conf.update(_PROFILE_CONF["local"])
         conf.update(_PROFILE_CONF.get(profile, {}))
+        conf["spark.pyspark.python"] = sys.executable  # workers use this interpreter, not PATH's
         log4j = Path(__file__).with_name("conf") / "log4j2.properties"
         conf["spark.driver.extraJavaOptions"] = f"-Dlog4j2.configurationFile={log4j.as_uri()}"
         jars = local_jars()

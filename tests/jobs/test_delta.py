@@ -91,3 +91,27 @@ def test_duplicate_keys_in_one_batch_are_quarantined_before_the_merge(spark, tmp
     )
     assert (result.rows_written, result.quarantine_reasons) == (1, {"duplicate_key:customerid": 1})
     assert spark.read.format("delta").load(str(tmp_path / "c")).count() == 1
+
+
+def test_history_optimize_and_vacuum_commands(spark, delta_lake, capsys, tmp_path):
+    import json
+    import shutil
+
+    from lakejobs import cli
+
+    lake, _first = delta_lake
+    table = tmp_path / "orders"
+    shutil.copytree(lake / "processedData" / "orders", table)
+    assert cli.main(["history", str(table)]) == 0
+    operations = [json.loads(line)["operation"] for line in capsys.readouterr().out.splitlines()]
+    assert operations[-1] == "WRITE" and set(operations) <= {"WRITE", "MERGE"}
+    assert cli.main(["optimize", str(table)]) == 0
+    assert cli.main(["vacuum", str(table), "--retain-hours", "0"]) == 0
+    capsys.readouterr()
+    referenced = {
+        row[0].rsplit("/", 1)[-1]
+        for row in spark.read.format("delta").load(str(table)).selectExpr("input_file_name()").distinct().collect()
+    }
+    on_disk = {p.name for p in table.rglob("*.parquet")}
+    assert on_disk == referenced
+    assert spark.read.format("delta").load(str(table)).count() == 300

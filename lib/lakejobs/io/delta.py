@@ -164,3 +164,32 @@ def table_history(spark: "SparkSession", path: str, limit: Optional[int] = None)
         raise UsageError(f"not a Delta table: {path}")
     history = DeltaTable.forPath(spark, path).history(limit) if limit else DeltaTable.forPath(spark, path).history()
     return history.select("version", "timestamp", "operation", "operationParameters", "operationMetrics")
+
+
+def optimize_table(spark: "SparkSession", path: str, zorder_by: Sequence[str] = ()) -> Dict[str, object]:
+    """Compact small files (and Z-order by ``zorder_by``); return the commit's metrics."""
+    from delta.tables import DeltaTable
+
+    if not is_delta_table(spark, path):
+        raise UsageError(f"not a Delta table: {path}")
+    builder = DeltaTable.forPath(spark, path).optimize()
+    row = (builder.executeZOrderBy(*zorder_by) if zorder_by else builder.executeCompaction()).first()
+    metrics = row["metrics"].asDict() if row and row["metrics"] else {}
+    return {key: metrics.get(key) for key in ("numFilesAdded", "numFilesRemoved", "totalConsideredFiles")}
+
+
+def vacuum_table(spark: "SparkSession", path: str, retain_hours: float) -> None:
+    """Delete files no longer referenced by versions newer than ``retain_hours``.
+
+    Retention below Delta's 168-hour safety default is allowed here on purpose (the caller
+    asked for it); readers of older versions than that lose their files.
+    """
+    from delta.tables import DeltaTable
+
+    if not is_delta_table(spark, path):
+        raise UsageError(f"not a Delta table: {path}")
+    spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    try:
+        DeltaTable.forPath(spark, path).vacuum(retain_hours)
+    finally:
+        spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "true")

@@ -1,0 +1,87 @@
+"""The same work as the lakejobs pipeline, in DuckDB: the single-node reference for ``make bench``.
+
+Reads the raw zone with explicit types, writes typed Parquet (orders partitioned by
+order_year), then the sales mart: order lines joined with customers and employees, partitioned
+by order_year/order_month, plus the two summaries (order money counted once per order).
+"""
+
+import time
+from typing import Dict
+
+import duckdb
+
+MONEY = "DECIMAL(17,4)"
+ORDERS = {
+    "salesorderid": "INTEGER", "salesorderdetailid": "INTEGER", "orderdate": "DATE", "duedate": "DATE",
+    "shipdate": "DATE", "employeeid": "INTEGER", "customerid": "INTEGER", "subtotal": MONEY, "taxamt": MONEY,
+    "freight": MONEY, "totaldue": MONEY, "productid": "INTEGER", "orderqty": "INTEGER", "unitprice": MONEY,
+    "unitpricediscount": MONEY, "linetotal": MONEY,
+}
+CUSTOMERS = {"customerid": "INTEGER", "firstname": "VARCHAR", "lastname": "VARCHAR", "fullname": "VARCHAR"}
+EMPLOYEES = {
+    "employeeid": "INTEGER", "managerid": "INTEGER", "firstname": "VARCHAR", "lastname": "VARCHAR",
+    "fullname": "VARCHAR", "jobtitle": "VARCHAR", "organizationlevel": "INTEGER", "maritalstatus": "VARCHAR",
+    "gender": "VARCHAR", "territory": "VARCHAR", "country": "VARCHAR", "group": "VARCHAR",
+}
+
+
+def _read_csv(folder: str, columns: Dict[str, str]) -> str:
+    spec = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
+    return (f"read_csv('{folder}/*.csv', header=false, columns={spec}, dateformat='%m/%d/%Y', "
+            f"auto_detect=false, quote='\"', escape='\"')")
+
+
+def run(raw: str, out: str, threads: int = 2) -> Dict[str, float]:
+    """Run the reference pipeline; return seconds per stage."""
+    con = duckdb.connect()
+    con.execute(f"SET threads = {threads}")
+    con.execute("SET preserve_insertion_order = false")
+    stages = {}
+    start = time.monotonic()
+    for name, columns in (("customers", CUSTOMERS), ("employees", EMPLOYEES)):
+        con.execute(f"COPY (SELECT * FROM {_read_csv(f'{raw}/{name}', columns)}) TO '{out}/processedData/{name}' "
+                    "(FORMAT parquet, COMPRESSION snappy, PER_THREAD_OUTPUT false)")
+        stages[f"convert_{name}"] = time.monotonic() - start
+        start = time.monotonic()
+    con.execute(f"COPY (SELECT *, year(orderdate) AS order_year FROM {_read_csv(f'{raw}/orders', ORDERS)}) "
+                f"TO '{out}/processedData/orders' (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (order_year))")
+    stages["convert_orders"] = time.monotonic() - start
+    start = time.monotonic()
+    _mart(con, out)
+    stages["sales_mart"] = time.monotonic() - start
+    return stages
+
+
+def _mart(con, out: str) -> None:
+    processed = f"{out}/processedData"
+    con.execute(f"""
+        CREATE TEMP TABLE sales AS
+        SELECT o.* EXCLUDE (order_year), year(o.orderdate) AS order_year, month(o.orderdate) AS order_month,
+               c.fullname AS customer_name, c.customerid IS NOT NULL AS customer_known,
+               e.fullname AS employee_name, e.territory, e.country, e."group" AS territory_group,
+               e.employeeid IS NOT NULL AS employee_known
+        FROM read_parquet('{processed}/orders/*/*.parquet', hive_partitioning=true) o
+        LEFT JOIN read_parquet('{processed}/customers/*.parquet') c USING (customerid)
+        LEFT JOIN read_parquet('{processed}/employees/*.parquet') e USING (employeeid)
+    """)
+    con.execute(f"COPY sales TO '{out}/mart/sales' (FORMAT parquet, COMPRESSION snappy, "
+                "PARTITION_BY (order_year, order_month))")
+    con.execute("""
+        CREATE TEMP TABLE order_level AS
+        SELECT salesorderid, min(orderdate) AS orderdate, min(employeeid) AS employeeid, min(customerid) AS customerid,
+               min(order_year) AS order_year, min(order_month) AS order_month, min(subtotal) AS subtotal,
+               min(taxamt) AS taxamt, min(freight) AS freight, min(totaldue) AS totaldue,
+               count(*) AS line_count, sum(orderqty) AS units, sum(linetotal) AS line_total
+        FROM sales GROUP BY salesorderid
+    """)
+    con.execute(f"""
+        COPY (SELECT employeeid, order_year, order_month, count(*) AS order_count, sum(line_count) AS line_count,
+                     sum(units) AS units, sum(line_total) AS line_total, sum(subtotal) AS subtotal,
+                     sum(taxamt) AS taxamt, sum(freight) AS freight, sum(totaldue) AS totaldue
+              FROM order_level GROUP BY ALL) TO '{out}/mart/sales_by_employee_month.parquet' (FORMAT parquet)
+    """)
+    con.execute(f"""
+        COPY (SELECT customerid, count(*) AS order_count, sum(line_count) AS line_count, sum(line_total) AS line_total,
+                     sum(totaldue) AS total_due, min(orderdate) AS first_order_date, max(orderdate) AS last_order_date
+              FROM order_level GROUP BY ALL) TO '{out}/mart/customer_summary.parquet' (FORMAT parquet)
+    """)

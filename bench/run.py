@@ -1,0 +1,181 @@
+"""``make bench``: lakejobs vs DuckDB vs Spark's floor, at several scales, on this machine.
+
+For each scale (order lines; dimensions scale with them), with ``lakejobs generate`` and a
+fixed seed: (1) the lakejobs pipeline in its own process, each stage timed; (2) the same work
+in DuckDB (``bench/duckdb_reference.py``); (3) Spark's floor for orders
+(``bench/spark_floor.py``). Outputs are checked to agree (rows and money per month partition)
+before any time is reported. Writes ``bench/results/<date>.json`` and ``<date>.png``.
+"""
+
+import argparse
+import datetime as dt
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+
+import duckdb
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import duckdb_reference  # noqa: E402
+
+from lakejobs.generate import generate  # noqa: E402
+
+BENCH = Path(__file__).resolve().parent
+CORES = os.cpu_count() or 1
+
+
+def folder_bytes(folder: Path, suffix: str = "") -> int:
+    return sum(p.stat().st_size for p in folder.rglob(f"*{suffix}") if p.is_file())
+
+
+def raw_zone(scale: int, seed: int) -> Path:
+    """Generate the raw zone once per (scale, seed) and reuse it."""
+    raw = BENCH / "data" / f"{scale}-{seed}" / "rawData"
+    marker = raw.parent / "done"
+    if not marker.exists():
+        started = time.monotonic()
+        generate(str(raw), scale, seed=seed)
+        marker.write_text(f"{time.monotonic() - started:.1f}\n")
+    return raw
+
+
+def run_measured(argv):
+    """Run a command; return (stdout, wall seconds, peak RSS in MiB of its process tree)."""
+    started = time.monotonic()
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    peak = [0]
+
+    def sample():
+        parent = psutil.Process(process.pid)
+        while process.poll() is None:
+            try:
+                rss = sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
+                peak[0] = max(peak[0], rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.2)
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    out, _ = process.communicate()
+    watcher.join()
+    if process.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(argv[:3])} failed with exit {process.returncode}")
+    return out, time.monotonic() - started, peak[0] / 2**20
+
+
+def month_totals(sales_glob: str):
+    rows = duckdb.sql(
+        f"SELECT order_year::INT, order_month::INT, count(*), sum(linetotal), sum(totaldue) "
+        f"FROM read_parquet('{sales_glob}', hive_partitioning=true) GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    return [tuple(row) for row in rows]
+
+
+def files_per_partition(folder: Path) -> int:
+    counts = Counter(p.parent for p in folder.rglob("*.parquet"))
+    return max(counts.values()) if counts else 0
+
+
+def bench_scale(scale: int, seed: int):
+    raw = raw_zone(scale, seed)
+    work = BENCH / "work" / str(scale)
+    subprocess.run(["rm", "-rf", str(work)], check=True)
+    csv_bytes = folder_bytes(raw)
+    orders_csv = folder_bytes(raw / "orders")
+    out, wall, peak_mib = run_measured([sys.executable, "-m", "lakejobs.cli", "pipeline", "--raw", str(raw),
+                                        "--lake", str(work / "lakejobs")])
+    pipeline = json.loads(out.strip().splitlines()[-1])
+    steps = {s["step"]: s for s in pipeline["details"]["steps"]}
+    stage_s = {}
+    for report in sorted((work / "lakejobs" / "_lakejobs" / "runs").rglob("*.json")):
+        result = json.loads(report.read_text())
+        label = result["job"] if result["job"] == "sales_mart" else f"convert_{list(result['inputs'])[0]}"
+        stage_s[label] = result["duration_s"]
+    startup_s = wall - sum(stage_s.values())
+    ddb_started = time.monotonic()
+    ddb_stage_s = duckdb_reference.run(str(raw), str(work / "duckdb"), threads=CORES)
+    duckdb_s = time.monotonic() - ddb_started
+    floor_out, _floor_wall, _ = run_measured([sys.executable, str(BENCH / "spark_floor.py"), str(raw / "orders"),
+                                              str(work / "floor")])
+    floor = json.loads(floor_out.strip().splitlines()[-1])
+    ours = month_totals(str(work / "lakejobs" / "mart" / "sales" / "*" / "*" / "*.parquet"))
+    theirs = month_totals(str(work / "duckdb" / "mart" / "sales" / "*" / "*" / "*.parquet"))
+    if ours != theirs:
+        raise SystemExit(f"bench: lakejobs and DuckDB disagree at scale {scale}; no times reported")
+    lakejobs_s = sum(stage_s.values())
+    return {
+        "scale_rows": scale,
+        "csv_bytes": csv_bytes,
+        "lakejobs_s": round(lakejobs_s, 2),
+        "lakejobs_wall_s": round(wall, 2),
+        "lakejobs_startup_s": round(startup_s, 2),
+        "duckdb_s": round(duckdb_s, 2),
+        "floor_s": floor["floor_s"],
+        "stages": {
+            name: {
+                "lakejobs_s": stage_s.get(name),
+                "duckdb_s": round(ddb_stage_s[name], 2),
+                "ratio_to_duckdb": round(stage_s[name] / ddb_stage_s[name], 2) if stage_s.get(name) else None,
+            }
+            for name in ddb_stage_s
+        },
+        "orders_conversion_ratio_to_floor": round(stage_s["convert_orders"] / floor["floor_s"], 2),
+        "ratio_to_duckdb": round(lakejobs_s / duckdb_s, 2),
+        "mb_per_s_per_core": round(csv_bytes / 2**20 / lakejobs_s / CORES, 2),
+        "s_per_million_rows": round(lakejobs_s / (scale / 1e6), 2),
+        "orders_parquet_to_csv_bytes": round(folder_bytes(work / "lakejobs" / "processedData" / "orders",
+                                                          ".parquet") / orders_csv, 3),
+        "mart_sales_max_files_per_partition": files_per_partition(work / "lakejobs" / "mart" / "sales"),
+        "processed_orders_max_files_per_partition": files_per_partition(work / "lakejobs" / "processedData"
+                                                                        / "orders"),
+        "peak_driver_rss_mib": round(peak_mib),
+        "rows": {"read": sum(s["rows_read"] for s in steps.values()), "partitions_checked": len(ours)},
+    }
+
+
+def chart(results, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    scales = [r["scale_rows"] for r in results]
+    figure, axes = plt.subplots(figsize=(6, 4))
+    for key, label in (("lakejobs_s", "lakejobs (Spark)"), ("duckdb_s", "DuckDB"), ("floor_s", "Spark floor (orders)")):
+        axes.loglog(scales, [r[key] for r in results], marker="o", label=label)
+    axes.set_xlabel("order lines")
+    axes.set_ylabel("seconds")
+    axes.set_title(f"lakejobs pipeline vs DuckDB, {CORES} cores")
+    axes.grid(True, which="both", alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=110)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--scales", default="1000000,5000000,10000000")
+    parser.add_argument("--seed", type=int, default=42)
+    args = parser.parse_args()
+    results = []
+    for scale in (int(part) for part in args.scales.split(",")):
+        print(f"bench: {scale} order lines ...", flush=True)
+        results.append(bench_scale(scale, args.seed))
+        print(json.dumps(results[-1]), flush=True)
+    stamp = dt.date.today().isoformat()
+    (BENCH / "results").mkdir(exist_ok=True)
+    (BENCH / "results" / f"{stamp}.json").write_text(json.dumps(results, indent=1) + "\n")
+    chart(results, BENCH / "results" / f"{stamp}.png")
+    print(f"bench: wrote bench/results/{stamp}.json and .png")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,22 @@
+"""Servers for integration tests: moto's S3 API server on loopback, reached through s3a and boto3."""
+
+import boto3
+import pytest
+
+from lakejobs import s3local
+from lakejobs.session import configure_s3a
+
+
+@pytest.fixture(scope="session")
+def s3(spark):
+    """A running S3 server; the suite's Spark session is pointed at it."""
+    with s3local.s3_server() as env:
+        configure_s3a(spark)
+        yield {"env": env, "client": boto3.client("s3")}
+
+
+@pytest.fixture
+def bucket(s3, request):
+    name = "lake-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
+    s3["client"].create_bucket(Bucket=name)
+    return name
