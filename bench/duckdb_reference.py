@@ -5,6 +5,7 @@ order_year), then the sales mart: order lines joined with customers and employee
 by order_year/order_month, plus the two summaries (order money counted once per order).
 """
 
+import os
 import time
 from typing import Dict
 
@@ -39,8 +40,9 @@ def run(raw: str, out: str, threads: int = 2) -> Dict[str, float]:
     stages = {}
     start = time.monotonic()
     for name, columns in (("customers", CUSTOMERS), ("employees", EMPLOYEES)):
-        con.execute(f"COPY (SELECT * FROM {_read_csv(f'{raw}/{name}', columns)}) TO '{out}/processedData/{name}' "
-                    "(FORMAT parquet, COMPRESSION snappy, PER_THREAD_OUTPUT false)")
+        os.makedirs(f"{out}/processedData/{name}", exist_ok=True)
+        con.execute(f"COPY (SELECT * FROM {_read_csv(f'{raw}/{name}', columns)}) "
+                    f"TO '{out}/processedData/{name}/part-0.parquet' (FORMAT parquet, COMPRESSION snappy)")
         stages[f"convert_{name}"] = time.monotonic() - start
         start = time.monotonic()
     con.execute(f"COPY (SELECT *, year(orderdate) AS order_year FROM {_read_csv(f'{raw}/orders', ORDERS)}) "
@@ -64,6 +66,7 @@ def _mart(con, out: str) -> None:
         LEFT JOIN read_parquet('{processed}/customers/*.parquet') c USING (customerid)
         LEFT JOIN read_parquet('{processed}/employees/*.parquet') e USING (employeeid)
     """)
+    os.makedirs(f"{out}/mart", exist_ok=True)
     con.execute(f"COPY sales TO '{out}/mart/sales' (FORMAT parquet, COMPRESSION snappy, "
                 "PARTITION_BY (order_year, order_month))")
     con.execute("""

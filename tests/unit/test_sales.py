@@ -154,3 +154,9 @@ def test_customer_summary_counts_orders_and_dates_per_customer(spark):
     )
     actual = customer_summary(sales_lines(spark))
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_both_dimensions_are_joined_by_broadcast(spark):
+    plan = sales_lines(spark)._jdf.queryExecution().executedPlan().toString()
+    assert plan.count("BroadcastHashJoin") == 2
+    assert "SortMergeJoin" not in plan

@@ -39,6 +39,7 @@ from lakejobs.transforms.validation import (
     REASON,
     filter_quarantined,
     filter_valid,
+    repeated_keys,
     with_derived_columns,
     with_duplicate_keys_flagged,
     with_row_id,
@@ -221,9 +222,10 @@ def convert_batch(spark: "SparkSession", args: CsvToParquetArgs, result: JobResu
             read_raw_csv(spark, paths, args.dataset)
             .transform(with_typed_columns(args.dataset))
             .transform(with_row_id())
-            .persist(StorageLevel.MEMORY_AND_DISK)
+            .persist(StorageLevel.DISK_ONLY)
         )
-        validated_df = typed_df.transform(with_duplicate_keys_flagged(args.dataset))
+        repeated_df = typed_df.transform(repeated_keys(args.dataset)).persist() if args.dataset.primary_key else None
+        validated_df = typed_df.transform(with_duplicate_keys_flagged(args.dataset, repeated_df))
         counts = count_by_reason(validated_df)
     result.rows_read = sum(counts.values())
     result.quarantine_reasons = {reason: count for reason, count in counts.items() if reason is not None}
@@ -248,6 +250,8 @@ def convert_batch(spark: "SparkSession", args: CsvToParquetArgs, result: JobResu
             quarantine = publish_quarantine(quarantine_df, args, batch_fingerprint)
     finally:
         typed_df.unpersist()
+        if repeated_df is not None:
+            repeated_df.unpersist()
     result.outputs = [output, quarantine]
     result.rows_written = result.rows_read - result.rows_quarantined
     result.details["rows_committed"] = output.rows
