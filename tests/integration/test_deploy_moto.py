@@ -93,6 +93,14 @@ def test_emr_deploy_adds_the_steps_to_a_running_cluster(s3, bucket, dist, capsys
     assert mart["Jar"] == "command-runner.jar"
     assert mart["Args"] == spark_submit_args(sales_pipeline().job("sales_mart"), config)
 
+    sent, _summary = deploy(capsys, "--target", "emr", "--bucket", bucket, "--transient", "--dist", str(dist))
+    transient = [c for c in emr.list_clusters()["Clusters"] if c["Id"] != cluster_id]
+    assert [c["Name"] for c in transient] == ["lakejobs-pipeline"]
+    steps = list(reversed(emr.list_steps(ClusterId=transient[0]["Id"])["Steps"]))
+    assert [(step["Name"], step["ActionOnFailure"]) for step in steps] == [(n, "TERMINATE_CLUSTER") for n in JOB_NAMES]
+    described = emr.describe_cluster(ClusterId=transient[0]["Id"])["Cluster"]
+    assert (described["ReleaseLabel"], described["AutoTerminate"]) == ("emr-7.12.0", True)
+
 
 def test_serverless_deploy_starts_one_run_per_job_stage_by_stage(s3, bucket, dist, capsys):
     client = boto3.client("emr-serverless")

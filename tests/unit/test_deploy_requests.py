@@ -91,6 +91,9 @@ def test_emr_and_serverless_dry_runs_follow_the_stages(capsys, tmp_path):
     steps = dry_run(capsys, "emr", dist)[-1]
     assert steps["operation"] == "AddJobFlowSteps" and steps["params"]["JobFlowId"] == "j-ABCDEFGHIJKL"
     assert [step["Name"] for step in steps["params"]["Steps"]][-1] == "lakejobs-sales-mart"
+    cluster = dry_run(capsys, "emr", dist, "--transient")[-1]
+    assert cluster["operation"] == "RunJobFlow" and len(cluster["params"]["Steps"]) == 4
+    validate("emr", "RunJobFlow", cluster["params"])
     runs = [r["params"]["name"] for r in dry_run(capsys, "emr-serverless", dist) if r["operation"] == "StartJobRun"]
     assert runs[-1] == "lakejobs-sales-mart" and len(runs) == 4
 
@@ -124,7 +127,7 @@ def test_a_misspelt_field_fails_validation():
         ),
         (
             ["deploy", "--target", "emr", "--bucket", "b", "--dry-run"],
-            "lakejobs: error: --target emr needs --cluster-id\n",
+            "lakejobs: error: --target emr needs --cluster-id (or --transient: ",
         ),
         (
             ["deploy", "--target", "emr-serverless", "--bucket", "b", "--role-arn", ROLE],

@@ -18,6 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefix", default="", help="key prefix of everything under the bucket (default: none)")
     parser.add_argument("--role-arn", help="IAM role the Glue jobs / EMR Serverless runs run as")
     parser.add_argument("--cluster-id", help="running EMR cluster receiving the steps (j-...)")
+    parser.add_argument("--transient", action="store_true", help="emr: start a cluster that runs the steps and ends")
     parser.add_argument("--application-id", help="EMR Serverless application running the jobs")
     parser.add_argument("--endpoint-url", help="an AWS-compatible endpoint (default: AWS, or AWS_ENDPOINT_URL)")
     parser.add_argument("--region", help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or us-east-1)")
@@ -43,6 +44,7 @@ def _config(args):
         region=region,
         role_arn=args.role_arn,
         cluster_id=args.cluster_id,
+        transient=args.transient,
         application_id=args.application_id,
         glue_version=args.glue_version,
         library=args.library,
