@@ -119,3 +119,11 @@ def test_serverless_deploy_starts_one_run_per_job_stage_by_stage(s3, bucket, dis
     assert run["jobDriver"]["sparkSubmit"]["entryPoint"] == config.script_uri(job)
     assert run["jobDriver"]["sparkSubmit"]["entryPointArguments"] == job.argv(config.layout.root)
     assert run["executionRole"] == ROLE
+
+
+def test_a_failing_deploy_is_one_line_and_exit_1(s3, dist, capsys):
+    argv = ["deploy", "--target", "glue", "--bucket", "no-such-bucket", "--role-arn", ROLE, "--dist", str(dist)]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lakejobs: error: deploy to glue failed: ") and "NoSuchBucket" in err
+    assert err.count("\n") == 1

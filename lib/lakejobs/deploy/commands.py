@@ -96,13 +96,14 @@ def cmd_deploy(args) -> int:
 
 
 def _send(requests, config, args) -> int:
+    from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
     from lakejobs.deploy.execute import client_factory, execute
 
     try:
         sent = execute(requests, client_factory(config.region, args.endpoint_url))
-    except (BotoCoreError, ClientError) as error:
+    except (Boto3Error, BotoCoreError, ClientError) as error:
         raise LakejobsError(f"deploy to {args.target} failed: {error}") from None
     done = ", ".join(f"{operation} x{count}" for operation, count in sorted(sent.items()))
     print(f"deployed to {args.target} under {config.layout.root}: {done}")
