@@ -14,7 +14,7 @@ SESSION = botocore.session.get_session()
 ROLE = "arn:aws:iam::123456789012:role/lakejobs-job"
 TARGET_OPTIONS = {
     "glue": ["--role-arn", ROLE],
-    "emr": ["--cluster-id", "j-ABCDEFGHIJKL"],
+    "emr": ["--cluster-id", "j-ABCDEFGHIJKL", "--role-arn", ROLE],
     "emr-serverless": ["--application-id", "00f0abcdefgh0001", "--role-arn", ROLE],
 }
 
@@ -90,6 +90,7 @@ def test_emr_and_serverless_dry_runs_follow_the_stages(capsys, tmp_path):
     dist = make_dist(tmp_path / "dist")
     steps = dry_run(capsys, "emr", dist)[-1]
     assert steps["operation"] == "AddJobFlowSteps" and steps["params"]["JobFlowId"] == "j-ABCDEFGHIJKL"
+    assert steps["params"]["ExecutionRoleArn"] == ROLE
     assert [step["Name"] for step in steps["params"]["Steps"]][-1] == "lakejobs-sales-mart"
     cluster = dry_run(capsys, "emr", dist, "--transient")[-1]
     assert cluster["operation"] == "RunJobFlow" and len(cluster["params"]["Steps"]) == 4

@@ -16,7 +16,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", help="glue, emr or emr-serverless")
     parser.add_argument("--bucket", help="S3 bucket holding the lake and the artifacts")
     parser.add_argument("--prefix", default="", help="key prefix of everything under the bucket (default: none)")
-    parser.add_argument("--role-arn", help="IAM role the Glue jobs / EMR Serverless runs run as")
+    parser.add_argument(
+        "--role-arn",
+        help="IAM role the jobs run as (Glue job role, EMR step runtime role, EMR Serverless runtime role)",
+    )
     parser.add_argument("--cluster-id", help="running EMR cluster receiving the steps (j-...)")
     parser.add_argument("--transient", action="store_true", help="emr: start a cluster that runs the steps and ends")
     parser.add_argument("--application-id", help="EMR Serverless application running the jobs")
