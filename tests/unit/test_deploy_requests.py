@@ -9,6 +9,7 @@ from botocore.validate import validate_parameters
 
 from lakejobs import cli
 from lakejobs.deploy.render import rendered_files
+from lakejobs.deploy.requests import TARGETS
 
 SESSION = botocore.session.get_session()
 ROLE = "arn:aws:iam::123456789012:role/lakejobs-job"
@@ -119,7 +120,7 @@ def test_a_misspelt_field_fails_validation():
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["deploy", "--bucket", "b"], "lakejobs: error: deploy needs --target (glue, emr, emr-serverless)\n"),
+        (["deploy", "--bucket", "b"], f"lakejobs: error: deploy needs --target ({', '.join(TARGETS)})\n"),
         (["deploy", "--target", "glue"], "lakejobs: error: --target glue needs --bucket\n"),
         (["deploy", "--target", "lambda", "--bucket", "b"], "lakejobs: error: unknown --target 'lambda': "),
         (
