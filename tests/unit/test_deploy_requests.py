@@ -2,6 +2,8 @@
 
 import json
 
+import boto3
+import boto3.session
 import botocore.session
 import pytest
 from botocore.exceptions import ParamValidationError
@@ -57,8 +59,14 @@ def dry_run(capsys, target, dist, *extra):
     return [json.loads(line) for line in captured.out.splitlines()]
 
 
+def no_network(*_args, **_kwargs):
+    raise AssertionError("a dry run must not create an AWS client")
+
+
 @pytest.mark.parametrize("target", sorted(TARGET_OPTIONS))
-def test_every_dry_run_request_validates_against_botocore(capsys, tmp_path, target):
+def test_every_dry_run_request_validates_against_botocore(capsys, tmp_path, monkeypatch, target):
+    monkeypatch.setattr(boto3, "client", no_network)
+    monkeypatch.setattr(boto3.session.Session, "client", no_network)
     requests = dry_run(capsys, target, make_dist(tmp_path / "dist"))
     for request in requests:
         assert set(request) == {"service", "operation", "params"}
