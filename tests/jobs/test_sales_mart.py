@@ -1,0 +1,103 @@
+"""sales_mart on processed tables with unknown keys: flagged or quarantined, every line accounted for."""
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakejobs.jobs import sales_mart
+from lakejobs.schemas import CUSTOMERS, EMPLOYEES, ORDERS
+
+KNOWN_CUSTOMER, KNOWN_EMPLOYEE = 11, 21
+#: (salesorderdetailid, customerid, employeeid): one known line and one line per unknown-key reason.
+LINES = [(1, 11, 21), (2, 99, 21), (3, 11, 98), (4, 99, 98)]
+
+
+def order_line(detail_id, customer, employee):
+    day = dt.date(2013, 3, detail_id)
+    money = Decimal("10.0000")
+    return (100 + detail_id, detail_id, day, day, day, employee, customer, money, money, money, money, 7, 1, money)
+
+
+@pytest.fixture(scope="module")
+def processed(spark, tmp_path_factory):
+    root = tmp_path_factory.mktemp("processed")
+    orders = spark.createDataFrame(
+        [order_line(*line) + (Decimal("0.0000"), Decimal("10.0000")) for line in LINES], ORDERS
+    ).withColumn("order_year", F.year("orderdate"))
+    orders.write.partitionBy("order_year").parquet(str(root / "orders"))
+    spark.createDataFrame([(KNOWN_CUSTOMER, "Ada", "Byron", "Ada Byron")], CUSTOMERS).write.parquet(
+        str(root / "customers")
+    )
+    employee = (KNOWN_EMPLOYEE, None, "Bo", "Li", "Bo Li", "Sales", 2, "S", "M", "Northwest", "US", "North America")
+    spark.createDataFrame([employee], EMPLOYEES).write.parquet(str(root / "employees"))
+    return root
+
+
+def run_mart(spark, processed, mart, policy):
+    argv = ["--processed_path", str(processed), "--mart_path", str(mart), "--unknown_keys", policy]
+    return sales_mart.run(spark, sales_mart.parse_args(argv))
+
+
+def test_flag_policy_keeps_every_line_and_counts_each_unknown_key_reason(spark, processed, tmp_path):
+    result = run_mart(spark, processed, tmp_path / "mart", "flag")
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (4, 4, 0)
+    assert result.details == {
+        "lines": 4,
+        "unknown_customer": 1,
+        "unknown_employee": 1,
+        "unknown_customer_and_employee": 1,
+        "unknown_keys_policy": "flag",
+    }
+    flags = spark.read.parquet(str(tmp_path / "mart" / "sales")).select(
+        "salesorderdetailid", "customer_known", "employee_known", "customer_name"
+    )
+    expected = spark.createDataFrame(
+        [(1, True, True, "Ada Byron"), (2, False, True, None), (3, True, False, "Ada Byron"), (4, False, False, None)],
+        "salesorderdetailid int, customer_known boolean, employee_known boolean, customer_name string",
+    )
+    assert_df_equality(flags, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_quarantine_policy_moves_unknown_key_lines_with_their_reason(spark, processed, tmp_path):
+    result = run_mart(spark, processed, tmp_path / "mart", "quarantine")
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (4, 1, 3)
+    assert result.quarantine_reasons == {
+        "unknown_customer": 1,
+        "unknown_employee": 1,
+        "unknown_customer_and_employee": 1,
+    }
+    sales = spark.read.parquet(str(tmp_path / "mart" / "sales")).select("salesorderdetailid")
+    assert [row.salesorderdetailid for row in sales.collect()] == [1]
+    quarantine = spark.read.schema("raw_line string, reason string, detail string").json(
+        str(tmp_path / "mart" / "_quarantine" / "sales")
+    )
+    got = {(json.loads(row.raw_line)["salesorderdetailid"], row.reason, row.detail) for row in quarantine.collect()}
+    assert got == {
+        (2, "unknown_customer", "customerid=99, employeeid=21"),
+        (3, "unknown_employee", "customerid=11, employeeid=98"),
+        (4, "unknown_customer_and_employee", "customerid=99, employeeid=98"),
+    }
+
+
+def test_summaries_count_unknown_customers_under_their_own_key(spark, processed, tmp_path):
+    run_mart(spark, processed, tmp_path / "mart", "flag")
+    summary = spark.read.parquet(str(tmp_path / "mart" / "customer_summary")).select(
+        "customerid", "customer_known", "order_count", "line_count"
+    )
+    expected = spark.createDataFrame(
+        [(11, True, 2, 2), (99, False, 2, 2)],
+        T.StructType(
+            [
+                T.StructField("customerid", T.IntegerType()),
+                T.StructField("customer_known", T.BooleanType()),
+                T.StructField("order_count", T.LongType()),
+                T.StructField("line_count", T.LongType()),
+            ]
+        ),
+    )
+    assert_df_equality(summary, expected, ignore_row_order=True, ignore_nullable=True)
