@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     state.add_argument("--lake", default="lake", help="lake folder holding _lakejobs/state/")
     state.add_argument("--state_path", help="an explicit state file instead of --lake/--dataset")
     state.set_defaults(func=cmd_state)
+    importlib.import_module("lakejobs.deploy.commands").register(commands)
     catalog_cli.register(commands)
     return parser
 

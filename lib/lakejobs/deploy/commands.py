@@ -1,0 +1,114 @@
+"""``lakejobs deploy``: upload ``dist/`` and create the jobs, steps or runs; ``lakejobs deploy render``."""
+
+import argparse
+import os
+import uuid
+from pathlib import Path
+
+from lakejobs.errors import LakejobsError, UsageError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options of ``lakejobs deploy``."""
+    parser.add_argument(
+        "action", nargs="?", choices=("render",), help="render: rewrite the committed glue/ and emr/ files"
+    )
+    parser.add_argument("--target", help="glue, emr or emr-serverless")
+    parser.add_argument("--bucket", help="S3 bucket holding the lake and the artifacts")
+    parser.add_argument("--prefix", default="", help="key prefix of everything under the bucket (default: none)")
+    parser.add_argument("--role-arn", help="IAM role the Glue jobs / EMR Serverless runs run as")
+    parser.add_argument("--cluster-id", help="running EMR cluster receiving the steps (j-...)")
+    parser.add_argument("--application-id", help="EMR Serverless application running the jobs")
+    parser.add_argument("--endpoint-url", help="an AWS-compatible endpoint (default: AWS, or AWS_ENDPOINT_URL)")
+    parser.add_argument("--region", help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or us-east-1)")
+    parser.add_argument("--dry-run", action="store_true", help="print every request as one JSON line; send nothing")
+    parser.add_argument("--glue-version", default="5.0", help="5.0 (default) or 5.1")
+    parser.add_argument("--library", help="zip or venv (default: zip on Glue and EMR, venv on EMR Serverless)")
+    parser.add_argument("--python-version", default="3.11", help="Python of the packed environment (default 3.11)")
+    parser.add_argument("--arch", default="x86_64", help="architecture of the packed environment: x86_64 or arm64")
+    parser.add_argument("--format", default="delta", choices=("parquet", "delta"), help="table format (default delta)")
+    parser.add_argument("--incremental", action="store_true", help="jobs convert only raw files not seen before")
+    parser.add_argument("--dist", default="dist", help="folder made by make package (default dist)")
+    parser.add_argument("--root", help="render: the checkout to write into (default: this one)")
+    parser.add_argument("--check", action="store_true", help="render: only report differences (exit 1 if any)")
+
+
+def _config(args):
+    from lakejobs.deploy.description import DeployConfig
+
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return DeployConfig(
+        bucket=args.bucket,
+        prefix=args.prefix,
+        region=region,
+        role_arn=args.role_arn,
+        cluster_id=args.cluster_id,
+        application_id=args.application_id,
+        glue_version=args.glue_version,
+        library=args.library,
+        python_version=args.python_version,
+        arch=args.arch,
+        dist=args.dist,
+        output_format=args.format,
+        incremental=args.incremental,
+        run_token=uuid.uuid4().hex,
+    ).validate()
+
+
+def cmd_render(args) -> int:
+    """Rewrite (or with ``--check`` compare) the committed definitions."""
+    from lakejobs.deploy.render import differences, write_rendered
+    from lakejobs.session import project_root
+
+    root = Path(args.root) if args.root else project_root()
+    changed = differences(root) if args.check else write_rendered(root)
+    for path in changed:
+        print(f"{'differs' if args.check else 'rendered'}: {path}")
+    if args.check and changed:
+        print("run: lakejobs deploy render (or make render)")
+        return 1
+    print(f"{len(changed)} file(s) {'differ' if args.check else 'changed'} under {root}")
+    return 0
+
+
+def cmd_deploy(args) -> int:
+    """Print (``--dry-run``) or send the requests of ``--target``."""
+    if args.action == "render":
+        return cmd_render(args)
+    from lakejobs.deploy.description import sales_pipeline
+    from lakejobs.deploy.requests import TARGETS, planned
+
+    if not args.target:
+        raise UsageError(f"deploy needs --target ({', '.join(TARGETS)})")
+    if args.target not in TARGETS:
+        raise UsageError(f"unknown --target {args.target!r}: expected one of {', '.join(TARGETS)}")
+    if not args.bucket:
+        raise UsageError(f"--target {args.target} needs --bucket")
+    config = _config(args)
+    requests = TARGETS[args.target](sales_pipeline(config.output_format, config.incremental), config)
+    if args.dry_run:
+        for request in planned(requests):
+            print(request.to_json())
+        return 0
+    return _send(requests, config, args)
+
+
+def _send(requests, config, args) -> int:
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lakejobs.deploy.execute import client_factory, execute
+
+    try:
+        sent = execute(requests, client_factory(config.region, args.endpoint_url))
+    except (BotoCoreError, ClientError) as error:
+        raise LakejobsError(f"deploy to {args.target} failed: {error}") from None
+    done = ", ".join(f"{operation} x{count}" for operation, count in sorted(sent.items()))
+    print(f"deployed to {args.target} under {config.layout.root}: {done}")
+    return 0
+
+
+def register(commands) -> None:
+    """Add ``deploy`` to the CLI's subcommands."""
+    deploy = commands.add_parser("deploy", help="deploy to Glue, EMR or EMR Serverless; render the definitions")
+    add_arguments(deploy)
+    deploy.set_defaults(func=cmd_deploy)

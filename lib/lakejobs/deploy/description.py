@@ -1,0 +1,272 @@
+"""The one description of the pipeline that every runtime's definitions are rendered from.
+
+The description is Python data (frozen dataclasses) rather than YAML: the job arguments are
+the same names the jobs' parsers declare, a typo fails in a test instead of on AWS, and the
+Step Functions renderer can import it. It holds:
+
+- the jobs (``Job``): a key (``convert_orders``), the entry-point script in ``jobs/``, the
+  Glue-style arguments, and sizes (Glue workers, Spark executors);
+- the stages (``Pipeline.stages``): an ordered list of groups of job keys; the jobs of a
+  group may run in parallel, a group starts when the previous one has succeeded;
+- where things live on S3 (``Layout``): one root ``s3://bucket/prefix/`` holding the lake
+  (``rawData/``, ``processedData/``, ``quarantine/``, ``mart/``, ``_lakejobs/``) and the
+  deployment's ``artifacts/``, ``tmp/`` and ``logs/``.
+
+Arguments that are lake locations are ``LakePath`` values (relative to the root), so one job
+renders to any bucket and prefix, or to a template root such as ``s3://{bucket}/{prefix}``.
+``DeployConfig`` holds one deployment's settings (bucket, roles, versions, library form).
+"""
+
+import dataclasses
+from typing import Dict, Optional, Tuple, Union
+
+from lakejobs.errors import UsageError
+
+#: Folders under the root (see the module docstring).
+RAW, PROCESSED, QUARANTINE, MART, STATE = "rawData", "processedData", "quarantine", "mart", "_lakejobs"
+ARTIFACTS, TEMP, LOGS = "artifacts", "tmp", "logs"
+#: Folders the jobs read, and folders they write (IAM policies are scoped to these).
+READ_FOLDERS = (ARTIFACTS, RAW)
+WRITE_FOLDERS = (PROCESSED, QUARANTINE, MART, STATE, TEMP, LOGS)
+
+#: What ``make package`` puts in ``dist/`` (see the README's packaging section).
+LIB_ZIP = "lakejobs-lib.zip"
+SCRIPTS_FOLDER = "jobs"
+LIBRARY_FORMS = ("zip", "venv")
+GLUE_VERSIONS = ("5.0", "5.1")
+#: EMR 7.12 ships Spark 3.5 and Delta 3.3.2, the versions this project pins.
+EMR_RELEASE = "emr-7.12.0"
+DATASETS = ("customers", "employees", "orders")
+
+
+def env_archive_name(python_version: str = "3.11", arch: str = "x86_64") -> str:
+    """The packed Python environment's file name in ``dist/``."""
+    return f"lakejobs-env-py{python_version}-{arch}.tar.gz"
+
+
+@dataclasses.dataclass(frozen=True)
+class LakePath:
+    """A location relative to the deployment's root, e.g. ``LakePath("rawData/orders")``."""
+
+    relative: str
+
+    def resolve(self, root: str) -> str:
+        """The full location under ``root`` (which ends with ``/``)."""
+        return root + self.relative
+
+
+ArgumentValue = Union[str, LakePath]
+
+
+@dataclasses.dataclass(frozen=True)
+class Sizes:
+    """How big a job's compute is, on each runtime.
+
+    ``worker_type``/``workers`` are Glue's (``G.1X`` = 4 vCPU, 16 GB; the count includes the
+    driver); the executor and driver figures go to ``spark-submit`` on EMR and EMR
+    Serverless, with ``max_executors`` capping dynamic allocation.
+    """
+
+    worker_type: str = "G.1X"
+    workers: int = 2
+    executor_cores: int = 4
+    executor_memory: str = "10g"
+    driver_cores: int = 2
+    driver_memory: str = "4g"
+    max_executors: int = 2
+    timeout_minutes: int = 60
+
+
+@dataclasses.dataclass(frozen=True)
+class Job:
+    """One job of the pipeline: which script runs, with which arguments, how big."""
+
+    key: str
+    script: str
+    arguments: Tuple[Tuple[str, ArgumentValue], ...]
+    sizes: Sizes = Sizes()
+    description: str = ""
+
+    def resolved_arguments(self, root: str) -> Dict[str, str]:
+        """``{"input_path": "s3://...", ...}`` with lake locations under ``root``."""
+        return {name: value.resolve(root) if isinstance(value, LakePath) else value for name, value in self.arguments}
+
+    def argv(self, root: str) -> list:
+        """The arguments as the script receives them: ``["--input_path", "s3://...", ...]``."""
+        return [token for name, value in self.resolved_arguments(root).items() for token in (f"--{name}", value)]
+
+
+@dataclasses.dataclass(frozen=True)
+class Pipeline:
+    """The jobs and the order they run in (stages of jobs that may run in parallel)."""
+
+    name: str
+    jobs: Tuple[Job, ...]
+    stages: Tuple[Tuple[str, ...], ...]
+
+    def job(self, key: str) -> Job:
+        """The job called ``key``."""
+        for job in self.jobs:
+            if job.key == key:
+                return job
+        raise UsageError(f"unknown job {key!r}: the pipeline has {', '.join(j.key for j in self.jobs)}")
+
+    def ordered_jobs(self) -> Tuple[Job, ...]:
+        """Every job, stage after stage."""
+        return tuple(self.job(key) for stage in self.stages for key in stage)
+
+
+def _convert_job(dataset: str, output_format: str, incremental: bool, sizes: Sizes) -> Job:
+    arguments = (
+        ("dataset", dataset),
+        ("input_path", LakePath(f"{RAW}/{dataset}")),
+        ("output_path", LakePath(f"{PROCESSED}/{dataset}")),
+        ("quarantine_path", LakePath(f"{QUARANTINE}/{dataset}")),
+        ("state_path", LakePath(f"{STATE}/state/csv_to_parquet/{dataset}.json")),
+        ("incremental", str(incremental).lower()),
+        ("format", output_format),
+        ("report_path", LakePath(f"{STATE}/runs")),
+    )
+    return Job(f"convert_{dataset}", "csv_to_parquet.py", arguments, sizes, f"raw CSV -> typed {dataset} table")
+
+
+def _mart_job(output_format: str, sizes: Sizes) -> Job:
+    arguments = (
+        ("processed_path", LakePath(PROCESSED)),
+        ("mart_path", LakePath(MART)),
+        ("quarantine_path", LakePath(f"{QUARANTINE}/sales")),
+        ("format", output_format),
+        ("report_path", LakePath(f"{STATE}/runs")),
+    )
+    return Job("sales_mart", "sales_mart.py", arguments, sizes, "processed tables -> sales mart")
+
+
+def sales_pipeline(output_format: str = "delta", incremental: bool = False) -> Pipeline:
+    """The sales pipeline: convert the three datasets in parallel, then build the mart.
+
+    The arguments are those of ``lakejobs.pipeline.pipeline_steps`` (a test keeps them equal),
+    with the raw zone at ``<root>rawData/``.
+    """
+    small = Sizes(workers=2, max_executors=1)
+    large = Sizes(workers=4, max_executors=3)
+    sizes = {"customers": small, "employees": small, "orders": large}
+    converts = tuple(_convert_job(name, output_format, incremental, sizes[name]) for name in DATASETS)
+    jobs = converts + (_mart_job(output_format, large),)
+    return Pipeline("lakejobs", jobs, (tuple(job.key for job in converts), ("sales_mart",)))
+
+
+@dataclasses.dataclass(frozen=True)
+class Layout:
+    """Where a deployment lives on S3: ``s3://bucket/prefix/``."""
+
+    bucket: str
+    prefix: str = ""
+
+    @property
+    def key_prefix(self) -> str:
+        """The prefix as an S3 key prefix: empty, or ``prefix/``."""
+        stripped = self.prefix.strip("/")
+        return f"{stripped}/" if stripped else ""
+
+    @property
+    def root(self) -> str:
+        """``s3://bucket/prefix/`` (always ending with ``/``)."""
+        return f"s3://{self.bucket}/{self.key_prefix}"
+
+    def key(self, relative: str) -> str:
+        """The S3 key of ``relative`` under the root."""
+        return self.key_prefix + relative
+
+    def uri(self, relative: str) -> str:
+        """The ``s3://`` URI of ``relative`` under the root."""
+        return self.root + relative
+
+
+@dataclasses.dataclass(frozen=True)
+class DeployConfig:
+    """One deployment's settings; every renderer takes the pipeline and one of these.
+
+    ``library`` chooses how the library reaches the runtime: ``zip`` (``--py-files`` /
+    ``--extra-py-files``) or ``venv`` (the packed environment, plus the zip); ``None`` picks
+    per target (``zip`` for Glue and EMR, ``venv`` for EMR Serverless).
+    """
+
+    bucket: str
+    prefix: str = ""
+    region: str = "us-east-1"
+    role_arn: Optional[str] = None
+    cluster_id: Optional[str] = None
+    application_id: Optional[str] = None
+    glue_version: str = "5.0"
+    library: Optional[str] = None
+    python_version: str = "3.11"
+    arch: str = "x86_64"
+    release_label: str = EMR_RELEASE
+    emr_service_role: str = "EMR_DefaultRole_V2"
+    emr_instance_profile: str = "lakejobs-emr-ec2"
+    emr_instance_type: str = "m6i.xlarge"
+    name_prefix: str = "lakejobs-"
+    dist: str = "dist"
+    output_format: str = "delta"
+    incremental: bool = False
+    #: Makes the idempotency tokens of one deployment's job runs (a new one per ``lakejobs deploy``).
+    run_token: str = "example"
+
+    @property
+    def layout(self) -> Layout:
+        """The S3 layout of this deployment."""
+        return Layout(self.bucket, self.prefix)
+
+    def library_for(self, target: str) -> str:
+        """The library form used on ``target``."""
+        if self.library:
+            return self.library
+        return "venv" if target == "emr-serverless" else "zip"
+
+    def artifact_uri(self, name: str) -> str:
+        """The S3 URI of a ``dist/`` file once uploaded (``artifacts/<name>``)."""
+        return self.layout.uri(f"{ARTIFACTS}/{name}")
+
+    @property
+    def lib_zip_uri(self) -> str:
+        """The library zip on S3."""
+        return self.artifact_uri(LIB_ZIP)
+
+    @property
+    def env_archive(self) -> str:
+        """The packed environment's file name."""
+        return env_archive_name(self.python_version, self.arch)
+
+    @property
+    def env_uri(self) -> str:
+        """The packed environment on S3."""
+        return self.artifact_uri(self.env_archive)
+
+    def script_uri(self, job: Job) -> str:
+        """The job's entry-point script on S3."""
+        return self.artifact_uri(f"{SCRIPTS_FOLDER}/{job.script}")
+
+    def log_uri(self, runtime: str) -> str:
+        """Where ``runtime``'s logs go (``logs/<runtime>/``)."""
+        return self.layout.uri(f"{LOGS}/{runtime}/")
+
+    def job_name(self, job: Job) -> str:
+        """The job's name on AWS: ``lakejobs-convert-orders``."""
+        return self.name_prefix + job.key.replace("_", "-")
+
+    def require(self, target: str, *fields: str) -> None:
+        """Raise ``UsageError`` naming the first of ``fields`` (attribute names) left unset."""
+        for field in fields:
+            if not getattr(self, field):
+                option = "--" + field.replace("_", "-")
+                raise UsageError(f"--target {target} needs {option}")
+
+    def validate(self) -> "DeployConfig":
+        """Check the choices; return self."""
+        if self.glue_version not in GLUE_VERSIONS:
+            raise UsageError(f"--glue-version must be one of {', '.join(GLUE_VERSIONS)}, got {self.glue_version!r}")
+        if self.library not in (None,) + LIBRARY_FORMS:
+            raise UsageError(f"--library must be one of {', '.join(LIBRARY_FORMS)}, got {self.library!r}")
+        if not self.bucket or "/" in self.bucket:
+            raise UsageError(f"--bucket must be a bucket name (no s3:// and no /), got {self.bucket!r}")
+        return self

@@ -1,0 +1,119 @@
+"""Amazon EMR on EC2: ``spark-submit`` steps (``AddJobFlowSteps``) and a transient cluster (``RunJobFlow``)."""
+
+from typing import Dict, List
+
+from lakejobs.deploy.description import DeployConfig, Job, Pipeline
+from lakejobs.session import DELTA_CONF
+
+#: Steps on a cluster that outlives them: a failed step cancels the pending ones, the cluster stays.
+ON_FAILURE_KEEP_CLUSTER = "CANCEL_AND_WAIT"
+#: Steps of a transient cluster: a failed step ends the cluster (and the pending steps).
+ON_FAILURE_TRANSIENT = "TERMINATE_CLUSTER"
+#: EMRFS (``s3://`` on EMR) sends SSE-S3 on every write when this is set.
+EMRFS_SSE = {"fs.s3.enableServerSideEncryption": "true"}
+VENV_PYTHON = "./environment/bin/python"
+
+
+def sizing_conf(job: Job) -> Dict[str, str]:
+    """Driver and executor sizes of ``job`` as Spark settings."""
+    sizes = job.sizes
+    return {
+        "spark.driver.cores": str(sizes.driver_cores),
+        "spark.driver.memory": sizes.driver_memory,
+        "spark.executor.cores": str(sizes.executor_cores),
+        "spark.executor.memory": sizes.executor_memory,
+        "spark.dynamicAllocation.maxExecutors": str(sizes.max_executors),
+    }
+
+
+def common_conf() -> Dict[str, str]:
+    """Settings every EMR and EMR Serverless run gets: Delta's session, encrypted writes."""
+    conf = dict(DELTA_CONF)
+    conf.update({f"spark.hadoop.{key}": value for key, value in EMRFS_SSE.items()})
+    return conf
+
+
+def conf_args(conf: Dict[str, str]) -> List[str]:
+    """``--conf key=value`` tokens, in order."""
+    return [token for key, value in conf.items() for token in ("--conf", f"{key}={value}")]
+
+
+def spark_submit_args(job: Job, config: DeployConfig) -> List[str]:
+    """The ``spark-submit`` command line of ``job`` on an EMR cluster (YARN, cluster mode)."""
+    args = [
+        "spark-submit",
+        "--deploy-mode",
+        "cluster",
+        "--name",
+        config.job_name(job),
+        "--py-files",
+        config.lib_zip_uri,
+    ]
+    conf = sizing_conf(job)
+    if config.library_for("emr") == "venv":
+        args += ["--archives", f"{config.env_uri}#environment"]
+        conf["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] = VENV_PYTHON
+        conf["spark.executorEnv.PYSPARK_PYTHON"] = VENV_PYTHON
+    conf.update(common_conf())
+    return args + conf_args(conf) + [config.script_uri(job)] + job.argv(config.layout.root)
+
+
+def emr_step(job: Job, config: DeployConfig, action_on_failure: str = ON_FAILURE_KEEP_CLUSTER) -> Dict[str, object]:
+    """One EMR step running ``job`` through ``command-runner.jar``."""
+    return {
+        "Name": config.job_name(job),
+        "ActionOnFailure": action_on_failure,
+        "HadoopJarStep": {"Jar": "command-runner.jar", "Args": spark_submit_args(job, config)},
+    }
+
+
+def emr_steps(pipeline: Pipeline, config: DeployConfig, action_on_failure: str) -> List[Dict[str, object]]:
+    """Every job as a step, stage after stage (EMR runs steps one at a time by default)."""
+    return [emr_step(job, config, action_on_failure) for job in pipeline.ordered_jobs()]
+
+
+def add_steps_request(pipeline: Pipeline, config: DeployConfig) -> Dict[str, object]:
+    """The ``AddJobFlowSteps`` request for a running cluster (``--cluster-id``)."""
+    config.require("emr", "cluster_id")
+    return {"JobFlowId": config.cluster_id, "Steps": emr_steps(pipeline, config, ON_FAILURE_KEEP_CLUSTER)}
+
+
+def cluster_configurations() -> List[Dict[str, object]]:
+    """Cluster classifications: Delta on the classpath and in the session, EMRFS encryption."""
+    return [
+        {"Classification": "delta-defaults", "Properties": {"delta.enabled": "true"}},
+        {"Classification": "spark-defaults", "Properties": dict(DELTA_CONF)},
+        {"Classification": "emrfs-site", "Properties": dict(EMRFS_SSE)},
+    ]
+
+
+def run_job_flow_request(pipeline: Pipeline, config: DeployConfig, with_steps: bool = True) -> Dict[str, object]:
+    """The ``RunJobFlow`` request of a transient cluster that runs the pipeline and terminates."""
+    request = {
+        "Name": f"{config.name_prefix}pipeline",
+        "LogUri": config.log_uri("emr"),
+        "ReleaseLabel": config.release_label,
+        "Applications": [{"Name": "Spark"}],
+        "Configurations": cluster_configurations(),
+        "Instances": {
+            "InstanceGroups": [
+                {
+                    "Name": "primary",
+                    "InstanceRole": "MASTER",
+                    "InstanceType": config.emr_instance_type,
+                    "InstanceCount": 1,
+                },
+                {"Name": "core", "InstanceRole": "CORE", "InstanceType": config.emr_instance_type, "InstanceCount": 2},
+            ],
+            "KeepJobFlowAliveWhenNoSteps": False,
+            "TerminationProtected": False,
+        },
+        "Steps": emr_steps(pipeline, config, ON_FAILURE_TRANSIENT) if with_steps else [],
+        # A safety net when steps are added later (Step Functions): idle for 1 hour -> terminated.
+        "AutoTerminationPolicy": {"IdleTimeout": 3600},
+        "JobFlowRole": config.emr_instance_profile,
+        "ServiceRole": config.emr_service_role,
+        "VisibleToAllUsers": True,
+        "Tags": [{"Key": "project", "Value": "lakejobs"}],
+    }
+    return request

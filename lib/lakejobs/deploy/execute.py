@@ -1,0 +1,111 @@
+"""Send a deployment's requests with boto3 (imported here, lazily)."""
+
+import collections
+import logging
+import time
+from typing import Callable, Dict, List, Optional
+
+from lakejobs.deploy.requests import LocalFile, Request
+from lakejobs.errors import LakejobsError
+
+LOG = logging.getLogger(__name__)
+NOT_FOUND = frozenset({"EntityNotFoundException", "ResourceNotFoundException", "NoSuchEntity", "NotFoundException"})
+RUN_DONE = {"SUCCESS": True, "FAILED": False, "CANCELLED": False}
+
+
+def client_factory(region: str, endpoint_url: Optional[str] = None) -> Callable[[str], object]:
+    """A function ``service -> boto3 client`` (one client per service)."""
+    import boto3
+
+    clients: Dict[str, object] = {}
+
+    def client_for(service: str):
+        if service not in clients:
+            clients[service] = boto3.client(service, region_name=region, endpoint_url=endpoint_url)
+        return clients[service]
+
+    return client_for
+
+
+def _boto_method(operation: str) -> str:
+    """``CreateJob`` -> ``create_job`` (boto3's method name)."""
+    return "".join(f"_{char.lower()}" if char.isupper() else char for char in operation).lstrip("_")
+
+
+def send(request: Request, client_for: Callable[[str], object]) -> Dict[str, object]:
+    """Send one request; a ``LocalFile`` body is sent as the file's bytes."""
+    params = dict(request.params)
+    body = params.get("Body")
+    if isinstance(body, LocalFile):
+        with open(body, "rb") as handle:
+            params["Body"] = handle.read()
+    client = client_for(request.service)
+    return getattr(client, _boto_method(request.operation))(**params)
+
+
+def _exists(probe: Request, client_for) -> bool:
+    from botocore.exceptions import ClientError
+
+    try:
+        send(probe, client_for)
+        return True
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") in NOT_FOUND:
+            return False
+        raise
+
+
+def wait_for_serverless_run(request: Request, response: Dict[str, object], client_for, poll_s: float, timeout_s: float):
+    """Wait until an EMR Serverless run ends; raise ``LakejobsError`` unless it succeeded."""
+    client = client_for("emr-serverless")
+    application_id, run_id = request.params["applicationId"], response["jobRunId"]
+    deadline = time.monotonic() + timeout_s
+    while True:
+        run = client.get_job_run(applicationId=application_id, jobRunId=run_id)["jobRun"]
+        state = run["state"]
+        if state in RUN_DONE:
+            if not RUN_DONE[state]:
+                raise LakejobsError(f"EMR Serverless run {run_id} ({request.params['name']}) ended {state}")
+            return
+        if time.monotonic() > deadline:
+            raise LakejobsError(
+                f"EMR Serverless run {run_id} ({request.params['name']}) still {state} after {timeout_s:.0f} s"
+            )
+        time.sleep(poll_s)
+
+
+#: (service, operation) -> how to wait for what the request started, before the next stage.
+WAITERS = {("emr-serverless", "StartJobRun"): wait_for_serverless_run}
+
+
+def execute(
+    requests: List[Request],
+    client_for: Callable[[str], object],
+    emit: Callable[[str], None] = print,
+    poll_s: float = 10.0,
+    timeout_s: float = 6 * 3600.0,
+) -> collections.Counter:
+    """Send ``requests`` in order, printing each as sent; return how many of each operation were sent.
+
+    A request with a ``probe`` is an upsert (its ``otherwise`` goes when the probe finds the
+    resource). Before a request of a later ``stage``, what the earlier stage started is waited for.
+    """
+    sent: collections.Counter = collections.Counter()
+    pending = []
+    stage = 0
+    for request in requests:
+        if request.stage != stage:
+            for started, response in pending:
+                WAITERS[(started.service, started.operation)](started, response, client_for, poll_s, timeout_s)
+            pending, stage = [], request.stage
+        chosen = request
+        if request.probe is not None:
+            sent[request.probe.operation] += 1
+            if _exists(request.probe, client_for):
+                chosen = request.otherwise
+        emit(chosen.to_json())
+        response = send(chosen, client_for)
+        sent[chosen.operation] += 1
+        if (chosen.service, chosen.operation) in WAITERS:
+            pending.append((chosen, response))
+    return sent

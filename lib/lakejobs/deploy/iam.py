@@ -1,0 +1,134 @@
+"""Least-privilege IAM policy documents for the roles the jobs run as.
+
+Each role may read ``artifacts/`` and ``rawData/`` and read/write the folders the jobs write
+(``processedData/``, ``quarantine/``, ``mart/``, ``_lakejobs/``, ``tmp/``, ``logs/``) under
+the deployment's root, list the bucket only under those prefixes, and nothing else in S3.
+
+Encrypted writes: every runtime is configured to send SSE-S3 (Glue ``--encryption-type
+sse-s3``, EMRFS ``fs.s3.enableServerSideEncryption``, s3a ``AES256``), and the policies deny
+a ``PutObject`` that asks for anything but SSE-S3 or SSE-KMS. They do not deny a request
+without the header: S3 authorizes each part of a multipart upload (``UploadPart``) as
+``s3:PutObject`` and a part carries no encryption header, so such a rule would refuse every
+large file Spark writes; the object's encryption is set by ``CreateMultipartUpload``.
+"""
+
+from typing import Dict, List
+
+from lakejobs.deploy.description import READ_FOLDERS, WRITE_FOLDERS, DeployConfig
+
+VERSION = "2012-10-17"
+OBJECT_READ = ["s3:GetObject"]
+OBJECT_WRITE = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
+ENCRYPTIONS = ["AES256", "aws:kms", "aws:kms:dsse"]
+
+
+def _objects(config: DeployConfig, folders) -> List[str]:
+    return [f"arn:aws:s3:::{config.bucket}/{config.layout.key(folder)}/*" for folder in folders]
+
+
+def _listable_prefixes(config: DeployConfig) -> List[str]:
+    prefixes = [config.layout.key_prefix] if config.layout.key_prefix else []
+    for folder in READ_FOLDERS + WRITE_FOLDERS:
+        prefixes += [config.layout.key(folder), config.layout.key(f"{folder}/*")]
+    return prefixes
+
+
+def s3_statements(config: DeployConfig) -> List[Dict[str, object]]:
+    """The S3 statements every job role needs (see the module docstring)."""
+    bucket_arn = f"arn:aws:s3:::{config.bucket}"
+    return [
+        {
+            "Sid": "ReadCodeAndRawData",
+            "Effect": "Allow",
+            "Action": OBJECT_READ,
+            "Resource": _objects(config, READ_FOLDERS),
+        },
+        {
+            "Sid": "ReadWriteLakeOutputs",
+            "Effect": "Allow",
+            "Action": OBJECT_WRITE,
+            "Resource": _objects(config, WRITE_FOLDERS),
+        },
+        {
+            "Sid": "ListLakePrefixes",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [bucket_arn],
+            "Condition": {"StringLike": {"s3:prefix": _listable_prefixes(config)}},
+        },
+        {"Sid": "LocateBucket", "Effect": "Allow", "Action": ["s3:GetBucketLocation"], "Resource": [bucket_arn]},
+        {
+            "Sid": "DenyWritesWithoutServerSideEncryption",
+            "Effect": "Deny",
+            "Action": ["s3:PutObject"],
+            "Resource": [f"{bucket_arn}/*"],
+            "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": ENCRYPTIONS}},
+        },
+    ]
+
+
+def _account(config: DeployConfig) -> str:
+    arn = config.role_arn or ""
+    parts = arn.split(":")
+    return parts[4] if len(parts) > 4 and parts[4] else "*"
+
+
+def _logs_statement(config: DeployConfig, log_group: str) -> Dict[str, object]:
+    region, account = config.region, _account(config)
+    return {
+        "Sid": "WriteLogs",
+        "Effect": "Allow",
+        "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
+        "Resource": [
+            f"arn:aws:logs:{region}:{account}:log-group:{log_group}",
+            f"arn:aws:logs:{region}:{account}:log-group:{log_group}:*",
+        ],
+    }
+
+
+def _metrics_statement(namespace: str) -> Dict[str, object]:
+    # PutMetricData has no resource type: it is scoped by its namespace instead.
+    return {
+        "Sid": "PutMetrics",
+        "Effect": "Allow",
+        "Action": ["cloudwatch:PutMetricData"],
+        "Resource": "*",
+        "Condition": {"StringEquals": {"cloudwatch:namespace": namespace}},
+    }
+
+
+def policy(statements: List[Dict[str, object]]) -> Dict[str, object]:
+    """A policy document of ``statements``."""
+    return {"Version": VERSION, "Statement": statements}
+
+
+def glue_job_role_policy(config: DeployConfig) -> Dict[str, object]:
+    """The Glue job role: lake S3 access, continuous logs under ``/aws-glue/*``, Glue metrics."""
+    return policy(s3_statements(config) + [_logs_statement(config, "/aws-glue/*"), _metrics_statement("Glue")])
+
+
+def serverless_execution_role_policy(config: DeployConfig) -> Dict[str, object]:
+    """The EMR Serverless job runtime role: lake S3 access (logs go to ``logs/`` in S3)."""
+    return policy(s3_statements(config))
+
+
+def emr_instance_profile_policy(config: DeployConfig) -> Dict[str, object]:
+    """The EC2 instance profile role of EMR clusters (what steps run as): lake S3 access."""
+    return policy(s3_statements(config))
+
+
+def trust_policy(service: str) -> Dict[str, object]:
+    """A role trust policy letting ``service`` (``glue.amazonaws.com``...) assume the role."""
+    statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    return policy([statement])
+
+
+#: File name (under ``glue/iam/`` or ``emr/iam/``) -> document builder.
+POLICIES = {
+    "glue/iam/glue-job-role-policy.json": glue_job_role_policy,
+    "glue/iam/glue-job-role-trust.json": lambda _config: trust_policy("glue.amazonaws.com"),
+    "emr/iam/emr-serverless-execution-role-policy.json": serverless_execution_role_policy,
+    "emr/iam/emr-serverless-execution-role-trust.json": lambda _config: trust_policy("emr-serverless.amazonaws.com"),
+    "emr/iam/emr-ec2-instance-profile-policy.json": emr_instance_profile_policy,
+    "emr/iam/emr-ec2-instance-profile-trust.json": lambda _config: trust_policy("ec2.amazonaws.com"),
+}

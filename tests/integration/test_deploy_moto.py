@@ -1,0 +1,113 @@
+"""``lakejobs deploy`` against moto's server: S3 uploads, Glue jobs, EMR steps, EMR Serverless runs."""
+
+import dataclasses
+import json
+
+import boto3
+import pytest
+
+from lakejobs import cli
+from lakejobs.deploy.description import DeployConfig, sales_pipeline
+from lakejobs.deploy.emr import run_job_flow_request, spark_submit_args
+from lakejobs.deploy.glue import glue_default_arguments
+from tests.integration.moto_glue import add_update_job
+from tests.unit.test_deploy_requests import make_dist
+
+ROLE = "arn:aws:iam::123456789012:role/lakejobs-job"
+JOB_NAMES = [
+    "lakejobs-convert-customers",
+    "lakejobs-convert-employees",
+    "lakejobs-convert-orders",
+    "lakejobs-sales-mart",
+]
+
+
+@pytest.fixture(autouse=True, scope="module")
+def moto_update_job():
+    add_update_job()  # moto 5.2.5 lacks Glue UpdateJob: see tests/integration/moto_glue.py
+
+
+@pytest.fixture
+def dist(tmp_path):
+    return make_dist(tmp_path / "dist")
+
+
+def deploy(capsys, *argv):
+    code = cli.main(["deploy", *argv])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    lines = captured.out.splitlines()
+    return [json.loads(line) for line in lines[:-1]], lines[-1]
+
+
+def test_glue_deploy_uploads_encrypted_artifacts_creates_jobs_then_updates_them_in_place(s3, bucket, dist, capsys):
+    options = ["--target", "glue", "--bucket", bucket, "--prefix", "prod", "--role-arn", ROLE, "--dist", str(dist)]
+    sent, summary = deploy(capsys, *options)
+    assert [r["operation"] for r in sent] == ["PutObject"] * 5 + ["CreateJob"] * 4
+    assert summary.startswith(f"deployed to glue under s3://{bucket}/prod/: CreateJob x4, GetJob x4, PutObject x5")
+    keys = [item["Key"] for item in s3["client"].list_objects_v2(Bucket=bucket)["Contents"]]
+    assert sorted(keys) == [
+        "prod/artifacts/jobs/csv_to_parquet.py",
+        "prod/artifacts/jobs/sales_mart.py",
+        "prod/artifacts/lakejobs-0.1.0-py3-none-any.whl",
+        "prod/artifacts/lakejobs-env-py3.11-x86_64.tar.gz",
+        "prod/artifacts/lakejobs-lib.zip",
+    ]
+    zip_object = s3["client"].get_object(Bucket=bucket, Key="prod/artifacts/lakejobs-lib.zip")
+    assert zip_object["Body"].read() == (dist / "lakejobs-lib.zip").read_bytes()
+    assert zip_object["ServerSideEncryption"] == "AES256"
+
+    glue = boto3.client("glue")
+    jobs = {job["Name"]: job for job in glue.get_jobs()["Jobs"]}
+    assert sorted(jobs) == JOB_NAMES
+    config = DeployConfig(bucket=bucket, prefix="prod", role_arn=ROLE)
+    orders = jobs["lakejobs-convert-orders"]
+    assert orders["DefaultArguments"] == glue_default_arguments(sales_pipeline().job("convert_orders"), config)
+    assert (orders["GlueVersion"], orders["WorkerType"], orders["NumberOfWorkers"]) == ("5.0", "G.1X", 4)
+    assert orders["Command"]["ScriptLocation"] == f"s3://{bucket}/prod/artifacts/jobs/csv_to_parquet.py"
+
+    sent, _summary = deploy(capsys, *options, "--glue-version", "5.1", "--format", "parquet")
+    assert [r["operation"] for r in sent] == ["PutObject"] * 5 + ["UpdateJob"] * 4
+    jobs = {job["Name"]: job for job in glue.get_jobs()["Jobs"]}
+    assert sorted(jobs) == JOB_NAMES
+    assert {job["GlueVersion"] for job in jobs.values()} == {"5.1"}
+    assert jobs["lakejobs-sales-mart"]["DefaultArguments"]["--format"] == "parquet"
+
+
+def test_emr_deploy_adds_the_steps_to_a_running_cluster(s3, bucket, dist, capsys):
+    config = DeployConfig(bucket=bucket, role_arn=ROLE)
+    emr = boto3.client("emr")
+    cluster = run_job_flow_request(sales_pipeline(), config, with_steps=False)
+    cluster["Instances"]["KeepJobFlowAliveWhenNoSteps"] = True  # a long-running cluster receives steps
+    cluster_id = emr.run_job_flow(**cluster)["JobFlowId"]
+
+    sent, _summary = deploy(
+        capsys, "--target", "emr", "--bucket", bucket, "--cluster-id", cluster_id, "--dist", str(dist)
+    )
+
+    assert sent[-1]["operation"] == "AddJobFlowSteps"
+    steps = list(reversed(emr.list_steps(ClusterId=cluster_id)["Steps"]))  # newest first
+    assert [step["Name"] for step in steps] == JOB_NAMES
+    assert {step["ActionOnFailure"] for step in steps} == {"CANCEL_AND_WAIT"}
+    mart = steps[-1]["Config"]
+    assert mart["Jar"] == "command-runner.jar"
+    assert mart["Args"] == spark_submit_args(sales_pipeline().job("sales_mart"), config)
+
+
+def test_serverless_deploy_starts_one_run_per_job_stage_by_stage(s3, bucket, dist, capsys):
+    client = boto3.client("emr-serverless")
+    application = client.create_application(name="lakejobs", releaseLabel="emr-7.12.0", type="SPARK")["applicationId"]
+    options = ["--target", "emr-serverless", "--bucket", bucket, "--application-id", application, "--role-arn", ROLE]
+
+    sent, summary = deploy(capsys, *options, "--dist", str(dist))
+
+    assert [r["params"]["name"] for r in sent if r["operation"] == "StartJobRun"] == JOB_NAMES
+    assert summary.endswith("PutObject x5, StartJobRun x4")
+    runs = client.list_job_runs(applicationId=application)["jobRuns"]
+    assert sorted(run["name"] for run in runs) == JOB_NAMES
+    run = client.get_job_run(applicationId=application, jobRunId=runs[0]["id"])["jobRun"]
+    config = dataclasses.replace(DeployConfig(bucket=bucket, role_arn=ROLE), application_id=application)
+    job = sales_pipeline().job(run["tags"]["lakejobs:job"])
+    assert run["jobDriver"]["sparkSubmit"]["entryPoint"] == config.script_uri(job)
+    assert run["jobDriver"]["sparkSubmit"]["entryPointArguments"] == job.argv(config.layout.root)
+    assert run["executionRole"] == ROLE

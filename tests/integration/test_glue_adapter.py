@@ -1,0 +1,123 @@
+"""A job script run the way the Glue service runs it, with a stand-in ``awsglue`` (tests/glue_stub).
+
+The argv is built like Glue's: the script (copied by Glue to a local temporary folder), the
+run's own ``--JOB_ID``/``--JOB_RUN_ID``/``--JOB_NAME``, and every ``DefaultArguments`` entry of
+the rendered job definition (flags such as ``--enable-metrics`` arrive without a value).
+The data is on moto's S3 server, reached through the ``s3://`` paths of the definition.
+"""
+
+import json
+import random
+import runpy
+import shutil
+import sys
+
+import pytest
+from chispa import assert_df_equality
+
+from lakejobs import s3local
+from lakejobs.args import strip_glue_arguments
+from lakejobs.deploy.description import DeployConfig, sales_pipeline
+from lakejobs.deploy.glue import glue_job_definition
+from lakejobs.jobs import csv_to_parquet
+from tests.conftest import ROOT, SAMPLE_RAW
+
+STUB = ROOT / "tests" / "glue_stub"
+JOB_ID = "j_" + "7e08" * 16
+JOB_RUN_ID = "jr_" + "ff24" * 16
+
+
+@pytest.fixture
+def glue_runtime(monkeypatch):
+    """``awsglue`` importable for one test, forgotten afterwards (runtime.on_glue() looks it up)."""
+    monkeypatch.syspath_prepend(str(STUB))
+    yield sys.modules
+    for name in [name for name in sys.modules if name == "awsglue" or name.startswith("awsglue.")]:
+        del sys.modules[name]
+
+
+def glue_argv(script, definition):
+    """Glue's argv for one run of ``definition``."""
+    service = ["--JOB_ID", JOB_ID, "--JOB_RUN_ID", JOB_RUN_ID, "--JOB_NAME", definition["Name"]]
+    service += ["--scriptLocation", definition["Command"]["ScriptLocation"]]
+    defaults = []
+    for name, value in definition["DefaultArguments"].items():
+        defaults += [name] if name == "--enable-metrics" else [name, value]
+    return [str(script)] + service[:2] + defaults + service[2:]
+
+
+def run_as_glue(monkeypatch, script, argv):
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as exit_info:
+        runpy.run_path(str(script), run_name="__main__")
+    return exit_info.value.code
+
+
+def test_job_script_runs_through_job_init_and_commit_with_glues_argv(
+    spark, s3, bucket, tmp_path, monkeypatch, capsys, glue_runtime
+):
+    config = DeployConfig(bucket=bucket, prefix="lake", role_arn="arn:aws:iam::123456789012:role/glue")
+    definition = glue_job_definition(sales_pipeline().job("convert_customers"), config)
+    s3local.upload_folder(bucket, "lake/rawData/customers", SAMPLE_RAW / "customers")
+    script = tmp_path / "glue-python-scripts" / "csv_to_parquet.py"
+    script.parent.mkdir()
+    shutil.copy(ROOT / "jobs" / "csv_to_parquet.py", script)
+
+    code = run_as_glue(monkeypatch, script, glue_argv(script, definition))
+
+    out = capsys.readouterr().out.splitlines()
+    assert code == 0
+    result = json.loads(out[-1])
+    assert (result["status"], result["rows_read"], result["rows_written"]) == ("SUCCEEDED", 40, 40)
+    calls = glue_runtime["awsglue.job"].CALLS
+    assert [call[0] for call in calls] == ["init", "commit"]
+    assert calls[0][1] == "lakejobs-convert-customers"
+    assert calls[0][2]["JOB_RUN_ID"] == JOB_RUN_ID and calls[0][2]["TempDir"] == f"s3://{bucket}/lake/tmp/glue/"
+    on_s3 = spark.read.format("delta").load(f"s3://{bucket}/lake/processedData/customers")
+    local_args = ["--dataset", "customers", "--input_path", str(SAMPLE_RAW / "customers")]
+    csv_to_parquet.run(spark, csv_to_parquet.parse_args(local_args + ["--output_path", str(tmp_path / "local")]))
+    assert_df_equality(on_s3, spark.read.parquet(str(tmp_path / "local")), ignore_row_order=True)
+
+
+def test_a_failed_run_exits_1_in_one_line_after_init_and_never_commits(monkeypatch, capsys, tmp_path, glue_runtime):
+    config = DeployConfig(bucket="unused", role_arn="arn:aws:iam::123456789012:role/glue")
+    definition = glue_job_definition(sales_pipeline().job("convert_orders"), config)
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "orders.csv").write_text("1,2,3\n")
+    for name, folder in (
+        ("input_path", raw),
+        ("output_path", "out"),
+        ("quarantine_path", "q"),
+        ("state_path", "s.json"),
+    ):
+        definition["DefaultArguments"][f"--{name}"] = str(tmp_path / folder)
+    definition["DefaultArguments"]["--report_path"] = str(tmp_path / "runs")
+    script = ROOT / "jobs" / "csv_to_parquet.py"
+
+    code = run_as_glue(monkeypatch, script, glue_argv(script, definition))
+
+    last_line = capsys.readouterr().err.splitlines()[-1]
+    assert code == 1
+    assert last_line.startswith("csv_to_parquet: error: orders: 1 of 1 rows (100.00%) are bad")
+    assert [call[0] for call in glue_runtime["awsglue.job"].CALLS] == ["init"]
+
+
+def test_glue_arguments_are_set_aside_in_any_order():
+    definition = glue_job_definition(
+        sales_pipeline().job("sales_mart"), DeployConfig(bucket="b", role_arn="arn:aws:iam::1:role/r")
+    )
+    argv = glue_argv("script.py", definition)[1:]
+    pairs = []
+    index = 0
+    while index < len(argv):
+        takes_value = index + 1 < len(argv) and not argv[index + 1].startswith("--")
+        pairs.append(argv[index : index + (2 if takes_value else 1)])
+        index += 2 if takes_value else 1
+    own = sales_pipeline().job("sales_mart").argv("s3://b/")
+    for seed in range(5):
+        random.Random(seed).shuffle(pairs)
+        shuffled = [token for pair in pairs for token in pair]
+        kept, glue = strip_glue_arguments(shuffled)
+        assert dict(zip(kept[::2], kept[1::2])) == dict(zip(own[::2], own[1::2]))
+        assert glue["--enable-metrics"] == "" and glue["--JOB_RUN_ID"] == JOB_RUN_ID

@@ -1,0 +1,174 @@
+"""The pipeline description and what it renders: arguments, committed files, IAM policies."""
+
+import dataclasses
+import json
+
+import pytest
+
+from lakejobs.deploy import emr, glue, iam, serverless
+from lakejobs.deploy.description import DeployConfig, LakePath, sales_pipeline
+from lakejobs.deploy.render import EXAMPLE, differences, rendered_files, write_rendered
+from lakejobs.errors import UsageError
+from lakejobs.pipeline import pipeline_steps
+from tests.conftest import ROOT
+
+CONFIG = DeployConfig(
+    bucket="b", prefix="p", role_arn="arn:aws:iam::123456789012:role/r", cluster_id="j-1", application_id="a1"
+)
+
+
+def test_job_arguments_are_those_of_the_local_pipeline():
+    pipeline = sales_pipeline(output_format="delta", incremental=True)
+    root = "s3://b/p/"
+    local = [argv for _label, _module, argv in pipeline_steps(f"{root}rawData", root, "delta", incremental=True)]
+    assert [job.argv(root) for job in pipeline.jobs] == local
+    assert [job.script for job in pipeline.jobs] == ["csv_to_parquet.py"] * 3 + ["sales_mart.py"]
+
+
+def test_stages_convert_in_parallel_then_build_the_mart():
+    pipeline = sales_pipeline()
+    assert pipeline.stages == (("convert_customers", "convert_employees", "convert_orders"), ("sales_mart",))
+    assert [job.key for job in pipeline.ordered_jobs()] == [key for stage in pipeline.stages for key in stage]
+    with pytest.raises(UsageError, match="unknown job 'nope'"):
+        pipeline.job("nope")
+
+
+def test_lake_paths_resolve_under_any_root_including_a_template():
+    job = sales_pipeline().job("sales_mart")
+    assert job.resolved_arguments("s3://{bucket}/")["mart_path"] == "s3://{bucket}/mart"
+    assert LakePath("rawData/x").resolve("s3://b/") == "s3://b/rawData/x"
+    assert DeployConfig(bucket="b").layout.root == "s3://b/"
+    assert DeployConfig(bucket="b", prefix="/a/b/").layout.root == "s3://b/a/b/"
+
+
+def test_glue_definition_has_the_library_delta_logging_and_no_bookmarks():
+    job = sales_pipeline().job("convert_orders")
+    definition = glue.glue_job_definition(job, CONFIG)
+    arguments = definition["DefaultArguments"]
+    assert definition["GlueVersion"] == "5.0" and definition["Command"]["Name"] == "glueetl"
+    assert definition["Command"]["ScriptLocation"] == "s3://b/p/artifacts/jobs/csv_to_parquet.py"
+    assert (definition["WorkerType"], definition["NumberOfWorkers"]) == ("G.1X", 4)
+    assert arguments["--extra-py-files"] == "s3://b/p/artifacts/lakejobs-lib.zip"
+    assert arguments["--datalake-formats"] == "delta"
+    assert arguments["--conf"] == (
+        "spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension"
+        " --conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    )
+    assert arguments["--job-bookmark-option"] == "job-bookmark-disable"
+    assert arguments["--enable-metrics"] == arguments["--enable-continuous-cloudwatch-log"] == "true"
+    assert arguments["--input_path"] == "s3://b/p/rawData/orders"
+    assert "--python-virtual-env" not in arguments
+    assert glue.glue_run_arguments(job, CONFIG)["--output_path"] == "s3://b/p/processedData/orders"
+
+
+def test_glue_5_1_and_the_packed_environment_are_selectable():
+    config = dataclasses.replace(CONFIG, glue_version="5.1", library="venv", arch="arm64")
+    definition = glue.glue_job_definition(sales_pipeline().job("sales_mart"), config)
+    assert definition["GlueVersion"] == "5.1"
+    assert definition["DefaultArguments"]["--python-virtual-env"] == (
+        "s3://b/p/artifacts/lakejobs-env-py3.11-arm64.tar.gz"
+    )
+    with pytest.raises(UsageError, match="--glue-version must be one of 5.0, 5.1"):
+        dataclasses.replace(CONFIG, glue_version="4.0").validate()
+
+
+def test_emr_step_runs_spark_submit_in_cluster_mode_and_stops_the_flow_on_failure():
+    job = sales_pipeline().job("convert_customers")
+    step = emr.emr_step(job, CONFIG)
+    args = step["HadoopJarStep"]["Args"]
+    assert step["HadoopJarStep"]["Jar"] == "command-runner.jar"
+    assert step["ActionOnFailure"] == "CANCEL_AND_WAIT"
+    assert args[:7] == [
+        "spark-submit",
+        "--deploy-mode",
+        "cluster",
+        "--name",
+        "lakejobs-convert-customers",
+        "--py-files",
+        "s3://b/p/artifacts/lakejobs-lib.zip",
+    ]
+    script_at = args.index("s3://b/p/artifacts/jobs/csv_to_parquet.py")
+    assert args[script_at + 1 :] == job.argv("s3://b/p/")
+    transient = emr.run_job_flow_request(sales_pipeline(), CONFIG)
+    assert {step["ActionOnFailure"] for step in transient["Steps"]} == {"TERMINATE_CLUSTER"}
+    assert transient["Instances"]["KeepJobFlowAliveWhenNoSteps"] is False
+    assert transient["ReleaseLabel"].startswith("emr-7.")
+    classifications = {item["Classification"]: item["Properties"] for item in transient["Configurations"]}
+    assert classifications["delta-defaults"] == {"delta.enabled": "true"}
+    assert classifications["spark-defaults"]["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+
+
+def test_serverless_run_uses_the_packed_environment_and_logs_to_s3():
+    job = sales_pipeline().job("sales_mart")
+    config = dataclasses.replace(CONFIG, application_id="app", role_arn="arn:aws:iam::123456789012:role/s")
+    request = serverless.serverless_start_job_run(job, config)
+    submit = request["jobDriver"]["sparkSubmit"]
+    parameters = submit["sparkSubmitParameters"].split(" ")
+    assert submit["entryPoint"] == "s3://b/p/artifacts/jobs/sales_mart.py"
+    assert submit["entryPointArguments"] == job.argv("s3://b/p/")
+    assert "spark.archives=s3://b/p/artifacts/lakejobs-env-py3.11-x86_64.tar.gz#environment" in parameters
+    assert "spark.emr-serverless.driverEnv.PYSPARK_PYTHON=./environment/bin/python" in parameters
+    assert "spark.executorEnv.PYSPARK_PYTHON=./environment/bin/python" in parameters
+    assert "spark.submit.pyFiles=s3://b/p/artifacts/lakejobs-lib.zip" in parameters
+    logs = request["configurationOverrides"]["monitoringConfiguration"]["s3MonitoringConfiguration"]
+    assert logs == {"logUri": "s3://b/p/logs/emr-serverless/"}
+
+
+def test_committed_definitions_match_the_description():
+    changed = differences(ROOT)
+    assert changed == [], f"glue/ and emr/ are out of date: {changed}; refresh them with: make render"
+
+
+def test_render_writes_every_file_and_removes_stale_ones(tmp_path):
+    (tmp_path / "glue" / "jobs").mkdir(parents=True)
+    (tmp_path / "glue" / "jobs" / "old-job.json").write_text("{}")
+    changed = write_rendered(tmp_path)
+    assert "glue/jobs/old-job.json" in changed
+    assert not (tmp_path / "glue" / "jobs" / "old-job.json").exists()
+    assert differences(tmp_path) == []
+    files = rendered_files()
+    assert json.loads((tmp_path / "emr" / "steps.json").read_text()) == json.loads(files["emr/steps.json"])
+    (tmp_path / "emr" / "steps.json").write_text("{}\n")
+    assert differences(tmp_path) == ["emr/steps.json"]
+
+
+def _statements():
+    for name, build in iam.POLICIES.items():
+        for statement in build(EXAMPLE)["Statement"]:
+            yield name, statement
+
+
+def _as_list(value):
+    return value if isinstance(value, list) else [value]
+
+
+def test_no_policy_grants_everything_or_all_of_s3_on_every_resource():
+    for name, statement in _statements():
+        actions, resources = _as_list(statement["Action"]), _as_list(statement.get("Resource", []))
+        if statement["Effect"] != "Allow":
+            continue
+        assert not {"*", "s3:*"} & set(actions), (name, statement)
+        if "*" in resources:
+            assert all(not action.startswith("s3:") for action in actions), (name, statement)
+        for resource in resources:
+            if resource.startswith("arn:aws:s3:::"):
+                assert resource.startswith("arn:aws:s3:::amzn-s3-demo-bucket"), (name, resource)
+                assert resource == "arn:aws:s3:::amzn-s3-demo-bucket" or "/lakejobs/" in resource, (name, resource)
+
+
+def test_s3_writes_are_scoped_to_the_output_folders_and_encrypted():
+    policy = iam.glue_job_role_policy(EXAMPLE)
+    by_sid = {statement["Sid"]: statement for statement in policy["Statement"]}
+    assert by_sid["ReadCodeAndRawData"]["Action"] == ["s3:GetObject"]
+    assert by_sid["ReadCodeAndRawData"]["Resource"] == [
+        "arn:aws:s3:::amzn-s3-demo-bucket/lakejobs/artifacts/*",
+        "arn:aws:s3:::amzn-s3-demo-bucket/lakejobs/rawData/*",
+    ]
+    written = by_sid["ReadWriteLakeOutputs"]["Resource"]
+    assert "arn:aws:s3:::amzn-s3-demo-bucket/lakejobs/rawData/*" not in written
+    assert "arn:aws:s3:::amzn-s3-demo-bucket/lakejobs/mart/*" in written
+    deny = by_sid["DenyWritesWithoutServerSideEncryption"]
+    assert deny["Effect"] == "Deny" and deny["Action"] == ["s3:PutObject"]
+    assert "AES256" in deny["Condition"]["StringNotEqualsIfExists"]["s3:x-amz-server-side-encryption"]
+    assert glue.glue_default_arguments(sales_pipeline().jobs[0], EXAMPLE)["--encryption-type"] == "sse-s3"
+    assert "spark.hadoop.fs.s3.enableServerSideEncryption" in emr.common_conf()

@@ -1,0 +1,166 @@
+"""``lakejobs deploy --dry-run``: every request it prints must validate against botocore's service models."""
+
+import json
+
+import botocore.session
+import pytest
+from botocore.exceptions import ParamValidationError
+from botocore.validate import validate_parameters
+
+from lakejobs import cli
+from lakejobs.deploy.render import rendered_files
+
+SESSION = botocore.session.get_session()
+ROLE = "arn:aws:iam::123456789012:role/lakejobs-job"
+TARGET_OPTIONS = {
+    "glue": ["--role-arn", ROLE],
+    "emr": ["--cluster-id", "j-ABCDEFGHIJKL"],
+    "emr-serverless": ["--application-id", "00f0abcdefgh0001", "--role-arn", ROLE],
+}
+
+
+def make_dist(folder, env=True):
+    """A tiny stand-in for what make package builds."""
+    (folder / "jobs").mkdir(parents=True)
+    (folder / "lakejobs-lib.zip").write_bytes(b"PK\x05\x06" + b"\x00" * 18)
+    (folder / "lakejobs-0.1.0-py3-none-any.whl").write_bytes(b"wheel")
+    for script in ("csv_to_parquet.py", "sales_mart.py"):
+        (folder / "jobs" / script).write_text("print('job')\n")
+    if env:
+        (folder / "lakejobs-env-py3.11-x86_64.tar.gz").write_bytes(b"env")
+    return folder
+
+
+def validate(service: str, operation: str, params: dict) -> None:
+    """Raise ParamValidationError unless ``params`` fit the operation's input shape."""
+    model = SESSION.get_service_model(service)
+    validate_parameters(params, model.operation_model(operation).input_shape)
+
+
+def dry_run(capsys, target, dist, *extra):
+    argv = [
+        "deploy",
+        "--target",
+        target,
+        "--bucket",
+        "lake-bucket",
+        "--prefix",
+        "prod",
+        "--dry-run",
+        "--dist",
+        str(dist),
+    ]
+    code = cli.main(argv + TARGET_OPTIONS[target] + list(extra))
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    return [json.loads(line) for line in captured.out.splitlines()]
+
+
+@pytest.mark.parametrize("target", sorted(TARGET_OPTIONS))
+def test_every_dry_run_request_validates_against_botocore(capsys, tmp_path, target):
+    requests = dry_run(capsys, target, make_dist(tmp_path / "dist"))
+    for request in requests:
+        assert set(request) == {"service", "operation", "params"}
+        validate(request["service"], request["operation"], request["params"])
+    uploads = [r["params"] for r in requests if r["operation"] == "PutObject"]
+    assert sorted(upload["Key"] for upload in uploads) == [
+        "prod/artifacts/jobs/csv_to_parquet.py",
+        "prod/artifacts/jobs/sales_mart.py",
+        "prod/artifacts/lakejobs-0.1.0-py3-none-any.whl",
+        "prod/artifacts/lakejobs-env-py3.11-x86_64.tar.gz",
+        "prod/artifacts/lakejobs-lib.zip",
+    ]
+    assert {upload["ServerSideEncryption"] for upload in uploads} == {"AES256"}
+
+
+def test_glue_dry_run_probes_each_job_then_creates_or_updates_it(capsys, tmp_path):
+    requests = dry_run(capsys, "glue", make_dist(tmp_path / "dist"), "--glue-version", "5.1")
+    glue = [(r["operation"], r["params"].get("JobName") or r["params"].get("Name")) for r in requests[5:]]
+    names = [
+        "lakejobs-convert-customers",
+        "lakejobs-convert-employees",
+        "lakejobs-convert-orders",
+        "lakejobs-sales-mart",
+    ]
+    assert glue == [(operation, name) for name in names for operation in ("GetJob", "CreateJob", "UpdateJob")]
+    assert {r["params"]["GlueVersion"] for r in requests if r["operation"] == "CreateJob"} == {"5.1"}
+
+
+def test_emr_and_serverless_dry_runs_follow_the_stages(capsys, tmp_path):
+    dist = make_dist(tmp_path / "dist")
+    steps = dry_run(capsys, "emr", dist)[-1]
+    assert steps["operation"] == "AddJobFlowSteps" and steps["params"]["JobFlowId"] == "j-ABCDEFGHIJKL"
+    assert [step["Name"] for step in steps["params"]["Steps"]][-1] == "lakejobs-sales-mart"
+    runs = [r["params"]["name"] for r in dry_run(capsys, "emr-serverless", dist) if r["operation"] == "StartJobRun"]
+    assert runs[-1] == "lakejobs-sales-mart" and len(runs) == 4
+
+
+def test_committed_definitions_validate_against_botocore():
+    operations = {"glue/jobs/": ("glue", "CreateJob"), "emr/serverless/": ("emr-serverless", "StartJobRun")}
+    operations.update({"emr/steps.json": ("emr", "AddJobFlowSteps"), "emr/run_job_flow.json": ("emr", "RunJobFlow")})
+    checked = 0
+    for path, text in rendered_files().items():
+        for start, (service, operation) in operations.items():
+            if path.startswith(start):
+                validate(service, operation, json.loads(text))
+                checked += 1
+    assert checked == 10
+
+
+def test_a_misspelt_field_fails_validation():
+    with pytest.raises(ParamValidationError, match="NumberOfWorker"):
+        validate("glue", "CreateJob", {"Name": "j", "Role": "r", "Command": {"Name": "glueetl"}, "NumberOfWorker": 2})
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["deploy", "--bucket", "b"], "lakejobs: error: deploy needs --target (glue, emr, emr-serverless)\n"),
+        (["deploy", "--target", "glue"], "lakejobs: error: --target glue needs --bucket\n"),
+        (["deploy", "--target", "lambda", "--bucket", "b"], "lakejobs: error: unknown --target 'lambda': "),
+        (
+            ["deploy", "--target", "glue", "--bucket", "b", "--dry-run"],
+            "lakejobs: error: --target glue needs --role-arn\n",
+        ),
+        (
+            ["deploy", "--target", "emr", "--bucket", "b", "--dry-run"],
+            "lakejobs: error: --target emr needs --cluster-id\n",
+        ),
+        (
+            ["deploy", "--target", "emr-serverless", "--bucket", "b", "--role-arn", ROLE],
+            "lakejobs: error: --target emr-serverless needs --application-id\n",
+        ),
+        (
+            ["deploy", "--target", "glue", "--bucket", "s3://b", "--role-arn", ROLE],
+            "lakejobs: error: --bucket must be a bucket name (no s3:// and no /), got 's3://b'\n",
+        ),
+    ],
+)
+def test_missing_or_bad_options_exit_2_with_one_line(capsys, argv, message):
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.startswith(message) and captured.err.count("\n") == 1, captured.err
+    assert captured.out == ""
+
+
+def test_missing_dist_says_to_run_make_package(capsys, tmp_path):
+    argv = [
+        "deploy",
+        "--target",
+        "glue",
+        "--bucket",
+        "b",
+        "--role-arn",
+        ROLE,
+        "--dry-run",
+        "--dist",
+        str(tmp_path / "d"),
+    ]
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == f"lakejobs: error: {tmp_path / 'd'}/ does not exist: run make package first\n"
+    make_dist(tmp_path / "d", env=False)
+    serverless = ["--target", "emr-serverless", "--application-id", "a"]
+    assert cli.main(argv[:1] + serverless + argv[3:]) == 2
+    assert capsys.readouterr().err == (
+        f"lakejobs: error: {tmp_path / 'd' / 'lakejobs-env-py3.11-x86_64.tar.gz'} is missing: run make package first\n"
+    )
