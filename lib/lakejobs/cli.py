@@ -151,6 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     state.set_defaults(func=cmd_state)
     importlib.import_module("lakejobs.deploy.commands").register(commands)
     catalog_cli.register(commands)
+    importlib.import_module("lakejobs.orchestrate.cli").register(commands)
     return parser
 
 
