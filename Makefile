@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 DEPS_STAMP := $(VENV)/.deps-stamp
 JARS_STAMP := .jars/.stamp
 
-.PHONY: help setup run run-s3 test lint sample clean bench render
+.PHONY: help setup run run-s3 test lint sample clean bench render stepfunctions
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -60,3 +60,6 @@ bench: setup ## benchmark lakejobs vs DuckDB vs Spark's floor (SCALES=1000000,50
 
 render: setup ## rewrite the committed Glue and EMR definitions (glue/, emr/) from the pipeline description
 	$(VENV)/bin/lakejobs deploy render
+
+stepfunctions: setup ## rewrite the committed state machines and their IAM policies (stepfunctions/)
+	$(PY) -m lakejobs.orchestrate.render

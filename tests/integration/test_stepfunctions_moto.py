@@ -28,7 +28,7 @@ def aws():
     with s3local.s3_server() as env:
         endpoint = env["AWS_ENDPOINT_URL"]
         moto_sfn.enable(endpoint)
-        config = DeployConfig(bucket=DEPLOY_BUCKET, prefix="other", role_arn=ROLE, output_format="parquet")
+        config = DeployConfig(bucket=DEPLOY_BUCKET, prefix="other", role_arn=ROLE)
         execute(
             [upsert_job(job, config) for job in sales_pipeline().jobs],
             client_factory("us-east-1", endpoint),
@@ -42,8 +42,6 @@ def aws():
             DEPLOY_BUCKET,
             "--role-arn",
             ROLE,
-            "--format",
-            "parquet",
         ]
         assert cli.main(deploy + ["--endpoint-url", endpoint]) == 0
         sns, sqs = boto3.client("sns"), boto3.client("sqs")
@@ -91,14 +89,7 @@ def test_deployed_machine_is_the_committed_definition(aws):
     assert sorted(machines) == ["lakejobs-pipeline-emr", "lakejobs-pipeline-emr-serverless", "lakejobs-pipeline-glue"]
     deployed = json.loads(sfn.describe_state_machine(stateMachineArn=machines["lakejobs-pipeline-glue"])["definition"])
     committed = json.loads(open("stepfunctions/glue.asl.json", encoding="utf-8").read())
-    difference = {k: v for k, v in deployed["States"].items() if committed["States"].get(k) != v}
-    # The committed file renders the default (Delta) deployment; this one deploys Parquet tables.
-    assert sorted(difference) == [
-        "Catalog sync",
-        "Convert customers + Convert employees + Convert orders",
-        "Sales mart",
-    ]
-    assert json.dumps(deployed).replace('"parquet"', '"delta"') == json.dumps(committed)
+    assert deployed == committed  # the deploy defaults (Delta tables, us-east-1) are the committed rendering
 
 
 def test_execution_succeeds_and_runs_the_jobs_in_order_with_their_arguments(aws, capsys):
@@ -126,7 +117,7 @@ def test_execution_succeeds_and_runs_the_jobs_in_order_with_their_arguments(aws,
         "--quarantine_path": f"{root}quarantine/orders",
         "--state_path": f"{root}_lakejobs/state/csv_to_parquet/orders.json",
         "--incremental": "false",
-        "--format": "parquet",
+        "--format": "delta",
         "--report_path": f"{root}_lakejobs/runs",
     }
     assert run_arguments(converts[2][0], expected) == expected
@@ -135,7 +126,7 @@ def test_execution_succeeds_and_runs_the_jobs_in_order_with_their_arguments(aws,
         "--processed_path": f"{root}processedData",
         "--mart_path": f"{root}mart",
         "--quarantine_path": f"{root}quarantine/sales",
-        "--format": "parquet",
+        "--format": "delta",
         "--report_path": f"{root}_lakejobs/runs",
     }
     assert run_arguments(mart[0], expected) == expected
@@ -143,7 +134,7 @@ def test_execution_succeeds_and_runs_the_jobs_in_order_with_their_arguments(aws,
         "--lake": root,
         "--database": "processed_data",
         "--raw-database": "raw_data",
-        "--format": "parquet",
+        "--format": "delta",
         "--region": "us-east-1",
     }
     assert run_arguments(catalog[0], expected) == expected

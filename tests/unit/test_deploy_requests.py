@@ -115,7 +115,10 @@ def test_a_misspelt_field_fails_validation():
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["deploy", "--bucket", "b"], "lakejobs: error: deploy needs --target (glue, emr, emr-serverless)\n"),
+        (
+            ["deploy", "--bucket", "b"],
+            "lakejobs: error: deploy needs --target (glue, emr, emr-serverless, stepfunctions)\n",
+        ),
         (["deploy", "--target", "glue"], "lakejobs: error: --target glue needs --bucket\n"),
         (["deploy", "--target", "lambda", "--bucket", "b"], "lakejobs: error: unknown --target 'lambda': "),
         (

@@ -1,9 +1,9 @@
 """The committed state machines and IAM policies under ``stepfunctions/``.
 
 A definition holds no bucket, prefix or account: they come from the execution input. The
-policies name region and account as CloudFormation pseudo parameters. ``lakejobs deploy
-render-stepfunctions`` is not needed: ``write_rendered`` is called by ``make
-stepfunctions``, and a test fails when the files differ from what rendering makes.
+policies name region and account as CloudFormation pseudo parameters. ``make
+stepfunctions`` (``python -m lakejobs.orchestrate.render``) rewrites them, and a test fails
+when the files differ from what rendering makes.
 """
 
 import json
