@@ -1,9 +1,13 @@
 """``lakejobs catalog sync|ddl`` against moto's Glue and S3 server."""
 
+import subprocess
+import sys
+
 import boto3
 import pytest
 
 from lakejobs import cli, s3local
+from tests.conftest import ROOT, job_env
 
 LAKE_BUCKET = "catalog-lake"
 PARQUET = {
@@ -248,3 +252,20 @@ def test_ddl_of_a_delta_lake_lets_athena_read_the_schema_from_the_log(capsys):
         "LOCATION 's3://b/lake/mart/customer_summary/'\n"
         "TBLPROPERTIES ('table_type' = 'DELTA');\n"
     )
+
+
+def test_the_catalog_step_script_takes_the_argv_glue_passes(aws):
+    """``jobs/catalog_sync.py`` as the Glue job of the Step Functions catalog step runs it."""
+    env = {**job_env(), **aws["env"]}
+    argv = ["--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_1", "--job-bookmark-option", "job-bookmark-disable"]
+    argv += ["--lake", f"s3://{LAKE_BUCKET}/lake/", "--database", "glue_step", "--raw-database", "glue_step_raw"]
+    argv += ["--format", "parquet", "--region", "us-east-1", "--JOB_NAME", "lakejobs-catalog-sync", "--enable-metrics"]
+    completed = subprocess.run(
+        [sys.executable, "jobs/catalog_sync.py", *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 0, completed.stderr
+    keys = aws["s3"].list_objects_v2(Bucket=LAKE_BUCKET, Prefix="lake/mart/sales/order_year=")["Contents"]
+    in_s3 = {tuple(part.split("=")[1] for part in item["Key"].split("/")[3:5]) for item in keys}
+    found = aws["glue"].get_partitions(DatabaseName="glue_step", TableName="sales")["Partitions"]
+    assert sorted(tuple(p["Values"]) for p in found) == sorted(in_s3)
+    assert completed.stdout.splitlines()[-1] == f"9 tables created, 0 updated, {len(in_s3) + 2} partitions added"
