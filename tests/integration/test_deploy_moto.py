@@ -93,6 +93,14 @@ def test_emr_deploy_adds_the_steps_to_a_running_cluster(s3, bucket, dist, capsys
     assert mart["Jar"] == "command-runner.jar"
     assert mart["Args"] == spark_submit_args(sales_pipeline().job("sales_mart"), config)
 
+    sent, _summary = deploy(capsys, "--target", "emr", "--bucket", bucket, "--transient", "--dist", str(dist))
+    transient = [c for c in emr.list_clusters()["Clusters"] if c["Id"] != cluster_id]
+    assert [c["Name"] for c in transient] == ["lakejobs-pipeline"]
+    steps = list(reversed(emr.list_steps(ClusterId=transient[0]["Id"])["Steps"]))
+    assert [(step["Name"], step["ActionOnFailure"]) for step in steps] == [(n, "TERMINATE_CLUSTER") for n in JOB_NAMES]
+    described = emr.describe_cluster(ClusterId=transient[0]["Id"])["Cluster"]
+    assert (described["ReleaseLabel"], described["AutoTerminate"]) == ("emr-7.12.0", True)
+
 
 def test_serverless_deploy_starts_one_run_per_job_stage_by_stage(s3, bucket, dist, capsys):
     client = boto3.client("emr-serverless")
@@ -111,3 +119,11 @@ def test_serverless_deploy_starts_one_run_per_job_stage_by_stage(s3, bucket, dis
     assert run["jobDriver"]["sparkSubmit"]["entryPoint"] == config.script_uri(job)
     assert run["jobDriver"]["sparkSubmit"]["entryPointArguments"] == job.argv(config.layout.root)
     assert run["executionRole"] == ROLE
+
+
+def test_a_failing_deploy_is_one_line_and_exit_1(s3, dist, capsys):
+    argv = ["deploy", "--target", "glue", "--bucket", "no-such-bucket", "--role-arn", ROLE, "--dist", str(dist)]
+    assert cli.main(argv) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("lakejobs: error: deploy to glue failed: ") and "NoSuchBucket" in err
+    assert err.count("\n") == 1

@@ -2,6 +2,8 @@
 
 import json
 
+import boto3
+import boto3.session
 import botocore.session
 import pytest
 from botocore.exceptions import ParamValidationError
@@ -9,12 +11,13 @@ from botocore.validate import validate_parameters
 
 from lakejobs import cli
 from lakejobs.deploy.render import rendered_files
+from lakejobs.deploy.requests import TARGETS
 
 SESSION = botocore.session.get_session()
 ROLE = "arn:aws:iam::123456789012:role/lakejobs-job"
 TARGET_OPTIONS = {
     "glue": ["--role-arn", ROLE],
-    "emr": ["--cluster-id", "j-ABCDEFGHIJKL"],
+    "emr": ["--cluster-id", "j-ABCDEFGHIJKL", "--role-arn", ROLE],
     "emr-serverless": ["--application-id", "00f0abcdefgh0001", "--role-arn", ROLE],
 }
 
@@ -56,8 +59,14 @@ def dry_run(capsys, target, dist, *extra):
     return [json.loads(line) for line in captured.out.splitlines()]
 
 
+def no_network(*_args, **_kwargs):
+    raise AssertionError("a dry run must not create an AWS client")
+
+
 @pytest.mark.parametrize("target", sorted(TARGET_OPTIONS))
-def test_every_dry_run_request_validates_against_botocore(capsys, tmp_path, target):
+def test_every_dry_run_request_validates_against_botocore(capsys, tmp_path, monkeypatch, target):
+    monkeypatch.setattr(boto3, "client", no_network)
+    monkeypatch.setattr(boto3.session.Session, "client", no_network)
     requests = dry_run(capsys, target, make_dist(tmp_path / "dist"))
     for request in requests:
         assert set(request) == {"service", "operation", "params"}
@@ -90,7 +99,11 @@ def test_emr_and_serverless_dry_runs_follow_the_stages(capsys, tmp_path):
     dist = make_dist(tmp_path / "dist")
     steps = dry_run(capsys, "emr", dist)[-1]
     assert steps["operation"] == "AddJobFlowSteps" and steps["params"]["JobFlowId"] == "j-ABCDEFGHIJKL"
+    assert steps["params"]["ExecutionRoleArn"] == ROLE
     assert [step["Name"] for step in steps["params"]["Steps"]][-1] == "lakejobs-sales-mart"
+    cluster = dry_run(capsys, "emr", dist, "--transient")[-1]
+    assert cluster["operation"] == "RunJobFlow" and len(cluster["params"]["Steps"]) == 4
+    validate("emr", "RunJobFlow", cluster["params"])
     runs = [r["params"]["name"] for r in dry_run(capsys, "emr-serverless", dist) if r["operation"] == "StartJobRun"]
     assert runs[-1] == "lakejobs-sales-mart" and len(runs) == 4
 
@@ -115,10 +128,7 @@ def test_a_misspelt_field_fails_validation():
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (
-            ["deploy", "--bucket", "b"],
-            "lakejobs: error: deploy needs --target (glue, emr, emr-serverless, stepfunctions)\n",
-        ),
+        (["deploy", "--bucket", "b"], f"lakejobs: error: deploy needs --target ({', '.join(TARGETS)})\n"),
         (["deploy", "--target", "glue"], "lakejobs: error: --target glue needs --bucket\n"),
         (["deploy", "--target", "lambda", "--bucket", "b"], "lakejobs: error: unknown --target 'lambda': "),
         (
@@ -127,7 +137,7 @@ def test_a_misspelt_field_fails_validation():
         ),
         (
             ["deploy", "--target", "emr", "--bucket", "b", "--dry-run"],
-            "lakejobs: error: --target emr needs --cluster-id\n",
+            "lakejobs: error: --target emr needs --cluster-id (or --transient: ",
         ),
         (
             ["deploy", "--target", "emr-serverless", "--bucket", "b", "--role-arn", ROLE],

@@ -16,8 +16,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--target", help="glue, emr or emr-serverless")
     parser.add_argument("--bucket", help="S3 bucket holding the lake and the artifacts")
     parser.add_argument("--prefix", default="", help="key prefix of everything under the bucket (default: none)")
-    parser.add_argument("--role-arn", help="IAM role the Glue jobs / EMR Serverless runs run as")
+    parser.add_argument(
+        "--role-arn",
+        help="IAM role the jobs run as (Glue job role, EMR step runtime role, EMR Serverless runtime role)",
+    )
     parser.add_argument("--cluster-id", help="running EMR cluster receiving the steps (j-...)")
+    parser.add_argument("--transient", action="store_true", help="emr: start a cluster that runs the steps and ends")
     parser.add_argument("--application-id", help="EMR Serverless application running the jobs")
     parser.add_argument("--endpoint-url", help="an AWS-compatible endpoint (default: AWS, or AWS_ENDPOINT_URL)")
     parser.add_argument("--region", help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or us-east-1)")
@@ -43,6 +47,7 @@ def _config(args):
         region=region,
         role_arn=args.role_arn,
         cluster_id=args.cluster_id,
+        transient=args.transient,
         application_id=args.application_id,
         glue_version=args.glue_version,
         library=args.library,
@@ -94,13 +99,14 @@ def cmd_deploy(args) -> int:
 
 
 def _send(requests, config, args) -> int:
+    from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
     from lakejobs.deploy.execute import client_factory, execute
 
     try:
         sent = execute(requests, client_factory(config.region, args.endpoint_url))
-    except (BotoCoreError, ClientError) as error:
+    except (Boto3Error, BotoCoreError, ClientError) as error:
         raise LakejobsError(f"deploy to {args.target} failed: {error}") from None
     done = ", ".join(f"{operation} x{count}" for operation, count in sorted(sent.items()))
     print(f"deployed to {args.target} under {config.layout.root}: {done}")

@@ -196,6 +196,7 @@ class DeployConfig:
     region: str = "us-east-1"
     role_arn: Optional[str] = None
     cluster_id: Optional[str] = None
+    transient: bool = False
     application_id: Optional[str] = None
     glue_version: str = "5.0"
     library: Optional[str] = None

@@ -73,9 +73,16 @@ def emr_steps(pipeline: Pipeline, config: DeployConfig, action_on_failure: str) 
 
 
 def add_steps_request(pipeline: Pipeline, config: DeployConfig) -> Dict[str, object]:
-    """The ``AddJobFlowSteps`` request for a running cluster (``--cluster-id``)."""
+    """The ``AddJobFlowSteps`` request for a running cluster (``--cluster-id``).
+
+    With ``role_arn`` the steps run as that runtime role (EMR 6.7+, on a cluster whose security
+    configuration enables runtime roles) instead of the cluster's instance profile.
+    """
     config.require("emr", "cluster_id")
-    return {"JobFlowId": config.cluster_id, "Steps": emr_steps(pipeline, config, ON_FAILURE_KEEP_CLUSTER)}
+    request = {"JobFlowId": config.cluster_id, "Steps": emr_steps(pipeline, config, ON_FAILURE_KEEP_CLUSTER)}
+    if config.role_arn:
+        request["ExecutionRoleArn"] = config.role_arn
+    return request
 
 
 def cluster_configurations() -> List[Dict[str, object]]:

@@ -33,13 +33,16 @@ def _boto_method(operation: str) -> str:
 
 
 def send(request: Request, client_for: Callable[[str], object]) -> Dict[str, object]:
-    """Send one request; a ``LocalFile`` body is sent as the file's bytes."""
+    """Send one request; a ``PutObject`` of a ``LocalFile`` streams the file (multipart when large)."""
     params = dict(request.params)
-    body = params.get("Body")
-    if isinstance(body, LocalFile):
-        with open(body, "rb") as handle:
-            params["Body"] = handle.read()
     client = client_for(request.service)
+    body = params.pop("Body", None)
+    if request.operation == "PutObject" and isinstance(body, LocalFile):
+        bucket, key = params.pop("Bucket"), params.pop("Key")
+        client.upload_file(str(body), bucket, key, ExtraArgs=params)
+        return {}
+    if body is not None:
+        params["Body"] = body
     return getattr(client, _boto_method(request.operation))(**params)
 
 

@@ -113,13 +113,25 @@ def serverless_execution_role_policy(config: DeployConfig) -> Dict[str, object]:
 
 
 def emr_instance_profile_policy(config: DeployConfig) -> Dict[str, object]:
-    """The EC2 instance profile role of EMR clusters (what steps run as): lake S3 access."""
+    """The EC2 instance profile role of EMR clusters (what steps run as without a runtime role)."""
+    return policy(s3_statements(config))
+
+
+def emr_step_runtime_role_policy(config: DeployConfig) -> Dict[str, object]:
+    """The runtime role EMR steps run as (``AddJobFlowSteps`` ``ExecutionRoleArn``): lake S3 access."""
     return policy(s3_statements(config))
 
 
 def trust_policy(service: str) -> Dict[str, object]:
     """A role trust policy letting ``service`` (``glue.amazonaws.com``...) assume the role."""
     statement = {"Effect": "Allow", "Principal": {"Service": service}, "Action": "sts:AssumeRole"}
+    return policy([statement])
+
+
+def step_runtime_role_trust(config: DeployConfig) -> Dict[str, object]:
+    """Only the cluster's instance profile role may assume a step runtime role (and tag the session)."""
+    profile_role = f"arn:aws:iam::{_account(config)}:role/{config.emr_instance_profile}"
+    statement = {"Effect": "Allow", "Principal": {"AWS": profile_role}, "Action": ["sts:AssumeRole", "sts:TagSession"]}
     return policy([statement])
 
 
@@ -131,4 +143,6 @@ POLICIES = {
     "emr/iam/emr-serverless-execution-role-trust.json": lambda _config: trust_policy("emr-serverless.amazonaws.com"),
     "emr/iam/emr-ec2-instance-profile-policy.json": emr_instance_profile_policy,
     "emr/iam/emr-ec2-instance-profile-trust.json": lambda _config: trust_policy("ec2.amazonaws.com"),
+    "emr/iam/emr-step-runtime-role-policy.json": emr_step_runtime_role_policy,
+    "emr/iam/emr-step-runtime-role-trust.json": step_runtime_role_trust,
 }

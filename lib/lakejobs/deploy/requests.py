@@ -40,8 +40,8 @@ class Request:
         return {"service": self.service, "operation": self.operation, "params": self.params}
 
     def to_json(self) -> str:
-        """The request as one JSON line (keys sorted, so the output is stable)."""
-        return json.dumps(self.as_dict(), sort_keys=True)
+        """The request as one JSON line."""
+        return json.dumps(self.as_dict())
 
 
 def planned(requests: List[Request]) -> List[Request]:
@@ -101,10 +101,14 @@ def glue_requests(pipeline: Pipeline, config: DeployConfig) -> List[Request]:
 
 
 def emr_requests(pipeline: Pipeline, config: DeployConfig) -> List[Request]:
-    """Upload, then add the pipeline's steps to the running cluster ``--cluster-id``."""
-    config.require("emr", "cluster_id")
+    """Upload, then add the steps to the cluster ``--cluster-id``, or (``--transient``) start a cluster running them."""
+    if not (config.cluster_id or config.transient):
+        raise UsageError("--target emr needs --cluster-id (or --transient: a new cluster that runs the steps and ends)")
     requests = upload_requests(config, pipeline, "emr")
-    requests.append(Request("emr", "AddJobFlowSteps", emr.add_steps_request(pipeline, config)))
+    if config.transient:
+        requests.append(Request("emr", "RunJobFlow", emr.run_job_flow_request(pipeline, config)))
+    else:
+        requests.append(Request("emr", "AddJobFlowSteps", emr.add_steps_request(pipeline, config)))
     return requests
 
 

@@ -3,7 +3,8 @@
 The argv is built like Glue's: the script (copied by Glue to a local temporary folder), the
 run's own ``--JOB_ID``/``--JOB_RUN_ID``/``--JOB_NAME``, and every ``DefaultArguments`` entry of
 the rendered job definition (flags such as ``--enable-metrics`` arrive without a value).
-The data is on moto's S3 server, reached through the ``s3://`` paths of the definition.
+The lake locations are moved from ``s3://`` to a local folder (S3 itself is covered by
+test_s3.py); everything else is the definition's.
 """
 
 import json
@@ -15,12 +16,11 @@ import sys
 import pytest
 from chispa import assert_df_equality
 
-from lakejobs import s3local
 from lakejobs.args import strip_glue_arguments
 from lakejobs.deploy.description import DeployConfig, sales_pipeline
 from lakejobs.deploy.glue import glue_job_definition
-from lakejobs.jobs import csv_to_parquet
-from tests.conftest import ROOT, SAMPLE_RAW
+from lakejobs.schemas import CUSTOMERS
+from tests.conftest import ROOT, SAMPLE_RAW, read_raw_rows
 
 STUB = ROOT / "tests" / "glue_stub"
 JOB_ID = "j_" + "7e08" * 16
@@ -46,6 +46,13 @@ def glue_argv(script, definition):
     return [str(script)] + service[:2] + defaults + service[2:]
 
 
+def on_disk(definition, s3_root, local_root):
+    """Point the definition's lake locations at a local folder (the test's lake) instead of S3."""
+    arguments = definition["DefaultArguments"]
+    for name, value in arguments.items():
+        arguments[name] = value.replace(s3_root, local_root)
+
+
 def run_as_glue(monkeypatch, script, argv):
     monkeypatch.setattr(sys, "argv", argv)
     with pytest.raises(SystemExit) as exit_info:
@@ -54,11 +61,13 @@ def run_as_glue(monkeypatch, script, argv):
 
 
 def test_job_script_runs_through_job_init_and_commit_with_glues_argv(
-    spark, s3, bucket, tmp_path, monkeypatch, capsys, glue_runtime
+    spark, tmp_path, monkeypatch, capsys, glue_runtime
 ):
-    config = DeployConfig(bucket=bucket, prefix="lake", role_arn="arn:aws:iam::123456789012:role/glue")
-    definition = glue_job_definition(sales_pipeline().job("convert_customers"), config)
-    s3local.upload_folder(bucket, "lake/rawData/customers", SAMPLE_RAW / "customers")
+    config = DeployConfig(bucket="lake-bucket", prefix="lake", role_arn="arn:aws:iam::123456789012:role/glue")
+    definition = glue_job_definition(sales_pipeline("parquet").job("convert_customers"), config)
+    lake = tmp_path / "lake"
+    shutil.copytree(SAMPLE_RAW / "customers", lake / "rawData" / "customers")
+    on_disk(definition, config.layout.root, f"{lake}/")
     script = tmp_path / "glue-python-scripts" / "csv_to_parquet.py"
     script.parent.mkdir()
     shutil.copy(ROOT / "jobs" / "csv_to_parquet.py", script)
@@ -72,16 +81,16 @@ def test_job_script_runs_through_job_init_and_commit_with_glues_argv(
     calls = glue_runtime["awsglue.job"].CALLS
     assert [call[0] for call in calls] == ["init", "commit"]
     assert calls[0][1] == "lakejobs-convert-customers"
-    assert calls[0][2]["JOB_RUN_ID"] == JOB_RUN_ID and calls[0][2]["TempDir"] == f"s3://{bucket}/lake/tmp/glue/"
-    on_s3 = spark.read.format("delta").load(f"s3://{bucket}/lake/processedData/customers")
-    local_args = ["--dataset", "customers", "--input_path", str(SAMPLE_RAW / "customers")]
-    csv_to_parquet.run(spark, csv_to_parquet.parse_args(local_args + ["--output_path", str(tmp_path / "local")]))
-    assert_df_equality(on_s3, spark.read.parquet(str(tmp_path / "local")), ignore_row_order=True)
+    assert calls[0][2]["JOB_RUN_ID"] == JOB_RUN_ID and calls[0][2]["TempDir"] == f"{lake}/tmp/glue/"
+    rows = [(int(r[0]), r[1] or None, r[2] or None, r[3] or None) for r in read_raw_rows(SAMPLE_RAW / "customers")]
+    expected = spark.createDataFrame(rows, CUSTOMERS)
+    written = spark.read.parquet(str(lake / "processedData" / "customers"))
+    assert_df_equality(written, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_a_failed_run_exits_1_in_one_line_after_init_and_never_commits(monkeypatch, capsys, tmp_path, glue_runtime):
     config = DeployConfig(bucket="unused", role_arn="arn:aws:iam::123456789012:role/glue")
-    definition = glue_job_definition(sales_pipeline().job("convert_orders"), config)
+    definition = glue_job_definition(sales_pipeline("parquet").job("convert_orders"), config)
     raw = tmp_path / "raw"
     raw.mkdir()
     (raw / "orders.csv").write_text("1,2,3\n")
