@@ -17,6 +17,7 @@ BUCKET = "sfn-lake"
 DEPLOY_BUCKET = "deploy-time-bucket"
 ROLE = "arn:aws:iam::123456789012:role/lakejobs-glue-job"
 JOBS = ["lakejobs-convert-customers", "lakejobs-convert-employees", "lakejobs-convert-orders"]
+DEPLOY = ["deploy", "--target", "stepfunctions", "--bucket", DEPLOY_BUCKET, "--role-arn", ROLE]
 ALL_JOBS = JOBS + ["lakejobs-sales-mart", "lakejobs-catalog-sync"]
 
 
@@ -34,16 +35,7 @@ def aws():
             client_factory("us-east-1", endpoint),
             lambda _line: None,
         )
-        deploy = [
-            "deploy",
-            "--target",
-            "stepfunctions",
-            "--bucket",
-            DEPLOY_BUCKET,
-            "--role-arn",
-            ROLE,
-        ]
-        assert cli.main(deploy + ["--endpoint-url", endpoint]) == 0
+        assert cli.main(DEPLOY + ["--endpoint-url", endpoint]) == 0
         sns, sqs = boto3.client("sns"), boto3.client("sqs")
         topic = sns.create_topic(Name="lakejobs-alerts")["TopicArn"]
         queue = sqs.create_queue(QueueName="lakejobs-alerts")["QueueUrl"]
@@ -90,6 +82,19 @@ def test_deployed_machine_is_the_committed_definition(aws):
     deployed = json.loads(sfn.describe_state_machine(stateMachineArn=machines["lakejobs-pipeline-glue"])["definition"])
     committed = json.loads(open("stepfunctions/glue.asl.json", encoding="utf-8").read())
     assert deployed == committed  # the deploy defaults (Delta tables, us-east-1) are the committed rendering
+
+
+def test_a_second_deploy_updates_the_machines_and_the_catalog_job_in_place(aws, capsys):
+    arns = sorted(m["stateMachineArn"] for m in boto3.client("stepfunctions").list_state_machines()["stateMachines"])
+    assert cli.main(DEPLOY + ["--endpoint-url", aws["endpoint"]]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"deployed to stepfunctions under s3://{DEPLOY_BUCKET}/: "
+        "DescribeStateMachine x3, GetJob x1, UpdateJob x1, UpdateStateMachine x3"
+    )
+    assert (
+        sorted(m["stateMachineArn"] for m in boto3.client("stepfunctions").list_state_machines()["stateMachines"])
+        == arns
+    )
 
 
 def test_execution_succeeds_and_runs_the_jobs_in_order_with_their_arguments(aws, capsys):
