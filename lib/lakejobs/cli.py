@@ -6,7 +6,7 @@ import logging
 import sys
 from typing import Optional, Sequence
 
-from lakejobs import catalog_cli, fs, runtime
+from lakejobs import fs, runtime
 from lakejobs.errors import LakejobsError
 from lakejobs.jobs import JOBS
 from lakejobs.result import JobResult, new_run_id
@@ -150,7 +150,7 @@ def build_parser() -> argparse.ArgumentParser:
     state.add_argument("--state_path", help="an explicit state file instead of --lake/--dataset")
     state.set_defaults(func=cmd_state)
     importlib.import_module("lakejobs.deploy.commands").register(commands)
-    catalog_cli.register(commands)
+    importlib.import_module("lakejobs.catalog_cli").register(commands)
     importlib.import_module("lakejobs.orchestrate.cli").register(commands)
     return parser
 
