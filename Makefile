@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 DEPS_STAMP := $(VENV)/.deps-stamp
 JARS_STAMP := .jars/.stamp
 
-.PHONY: help setup run run-s3 test lint sample clean bench bench-experiments render
+.PHONY: help setup run run-s3 test lint sample clean bench bench-experiments render stepfunctions
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -64,3 +64,6 @@ bench-experiments: setup ## one tuning knob at a time on the whole pipeline (EXP
 
 render: setup ## rewrite the committed Glue and EMR definitions (glue/, emr/) from the pipeline description
 	$(VENV)/bin/lakejobs deploy render
+
+stepfunctions: setup ## rewrite the committed state machines and their IAM policies (stepfunctions/)
+	$(PY) -m lakejobs.orchestrate.render

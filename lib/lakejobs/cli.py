@@ -150,6 +150,8 @@ def build_parser() -> argparse.ArgumentParser:
     state.add_argument("--state_path", help="an explicit state file instead of --lake/--dataset")
     state.set_defaults(func=cmd_state)
     importlib.import_module("lakejobs.deploy.commands").register(commands)
+    importlib.import_module("lakejobs.catalog_cli").register(commands)
+    importlib.import_module("lakejobs.orchestrate.cli").register(commands)
     return parser
 
 

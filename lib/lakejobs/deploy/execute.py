@@ -9,7 +9,16 @@ from lakejobs.deploy.requests import LocalFile, Request
 from lakejobs.errors import LakejobsError
 
 LOG = logging.getLogger(__name__)
-NOT_FOUND = frozenset({"EntityNotFoundException", "ResourceNotFoundException", "NoSuchEntity", "NotFoundException"})
+#: Error codes meaning "absent" to an upsert probe (Glue GetJob, Step Functions DescribeStateMachine, ...).
+NOT_FOUND = frozenset(
+    {
+        "EntityNotFoundException",
+        "ResourceNotFoundException",
+        "NoSuchEntity",
+        "NotFoundException",
+        "StateMachineDoesNotExist",
+    }
+)
 RUN_DONE = {"SUCCESS": True, "FAILED": False, "CANCELLED": False}
 
 

@@ -129,4 +129,7 @@ TARGETS: Dict[str, Target] = {
     "glue": glue_requests,
     "emr": emr_requests,
     "emr-serverless": serverless_requests,
+    "stepfunctions": lambda p, c: __import__("lakejobs.orchestrate.requests", fromlist=["_"]).stepfunctions_requests(
+        p, c
+    ),
 }

@@ -1,0 +1,166 @@
+"""Create or update the lake's Glue databases and tables, and register new partitions.
+
+No crawler: table definitions come from ``lakejobs.catalog``; partitions are the
+``key=value`` folders found by listing the table's objects in S3, and only the ones Glue
+does not know yet are sent to ``BatchCreatePartition`` (100 at a time), so a rerun adds
+nothing.
+"""
+
+import dataclasses
+import logging
+from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
+
+from lakejobs.catalog import Table
+from lakejobs.errors import LakejobsError
+
+LOG = logging.getLogger(__name__)
+BATCH = 100
+
+
+@dataclasses.dataclass
+class SyncReport:
+    """What a sync did, by table (``database.table``)."""
+
+    databases_created: List[str] = dataclasses.field(default_factory=list)
+    tables_created: List[str] = dataclasses.field(default_factory=list)
+    tables_updated: List[str] = dataclasses.field(default_factory=list)
+    partitions_added: Dict[str, int] = dataclasses.field(default_factory=dict)
+    partitions_existing: Dict[str, int] = dataclasses.field(default_factory=dict)
+
+    def lines(self) -> List[str]:
+        """One human-readable line per table, then a totals line."""
+        out = [f"database {name}: created" for name in self.databases_created]
+        for name in self.tables_created + self.tables_updated:
+            action = "created" if name in self.tables_created else "updated"
+            partitions = ""
+            if name in self.partitions_added:
+                added, existing = self.partitions_added[name], self.partitions_existing[name]
+                partitions = f", partitions: {added} added, {existing} already registered"
+            out.append(f"table {name}: {action}{partitions}")
+        out.append(
+            f"{len(self.tables_created)} tables created, {len(self.tables_updated)} updated, "
+            f"{sum(self.partitions_added.values())} partitions added"
+        )
+        return out
+
+
+def clients(endpoint_url: Optional[str] = None, region: Optional[str] = None):
+    """boto3 ``glue`` and ``s3`` clients (``endpoint_url`` for moto or another compatible API)."""
+    import boto3
+
+    options = {"endpoint_url": endpoint_url, "region_name": region}
+    return boto3.client("glue", **options), boto3.client("s3", **options)
+
+
+def sync(tables: Sequence[Table], glue, s3) -> SyncReport:
+    """Create or update every database and table, then register partitions found in S3."""
+    report = SyncReport()
+    for database in dict.fromkeys(table.database for table in tables):
+        if _ensure_database(glue, database):
+            report.databases_created.append(database)
+    for table in tables:
+        qualified = f"{table.database}.{table.name}"
+        if _upsert_table(glue, table):
+            report.tables_created.append(qualified)
+        else:
+            report.tables_updated.append(qualified)
+        if table.partition_keys:
+            added, existing = register_partitions(glue, s3, table)
+            report.partitions_added[qualified] = added
+            report.partitions_existing[qualified] = existing
+    return report
+
+
+def _ensure_database(glue, name: str) -> bool:
+    try:
+        glue.get_database(Name=name)
+        return False
+    except glue.exceptions.EntityNotFoundException:
+        glue.create_database(DatabaseInput={"Name": name, "Description": "lakejobs lake tables"})
+        LOG.info("created Glue database %s", name)
+        return True
+
+
+def _upsert_table(glue, table: Table) -> bool:
+    """Create the table, or update it in place; tell whether it was created."""
+    try:
+        glue.get_table(DatabaseName=table.database, Name=table.name)
+    except glue.exceptions.EntityNotFoundException:
+        glue.create_table(DatabaseName=table.database, TableInput=table.table_input())
+        return True
+    glue.update_table(DatabaseName=table.database, TableInput=table.table_input())
+    return False
+
+
+def _bucket_and_prefix(location: str) -> Tuple[str, str]:
+    bucket, _, prefix = location[len("s3://") :].partition("/")
+    return bucket, (prefix.rstrip("/") + "/") if prefix else ""
+
+
+def partitions_in_s3(s3, table: Table) -> Set[Tuple[str, ...]]:
+    """Partition values of every data file below the table's location (``k=v/`` folders in key order)."""
+    bucket, prefix = _bucket_and_prefix(table.location)
+    names = [name for name, _kind in table.partition_keys]
+    found = set()
+    try:
+        pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+        keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
+    except s3.exceptions.NoSuchBucket:
+        raise LakejobsError(f"bucket does not exist: s3://{bucket}") from None
+    for key in keys:
+        values = _partition_values(key[len(prefix) :], names)
+        if values is not None:
+            found.add(values)
+    return found
+
+
+def _partition_values(relative_key: str, names: Sequence[str]) -> Optional[Tuple[str, ...]]:
+    parts = relative_key.split("/")
+    if len(parts) <= len(names) or parts[-1].startswith(("_", ".")):
+        return None
+    pairs = [part.partition("=") for part in parts[: len(names)]]
+    if [key for key, _eq, _value in pairs] != list(names):
+        return None
+    return tuple(value for _key, _eq, value in pairs)
+
+
+def registered_partitions(glue, table: Table) -> Set[Tuple[str, ...]]:
+    """Partition values Glue already has for ``table``."""
+    pages = glue.get_paginator("get_partitions").paginate(DatabaseName=table.database, TableName=table.name)
+    return {tuple(partition["Values"]) for page in pages for partition in page["Partitions"]}
+
+
+def partition_input(table: Table, values: Sequence[str]) -> Dict:
+    """``PartitionInput`` of one partition: the table's storage at ``<location>/k=v/...``."""
+    path = "/".join(f"{name}={value}" for (name, _kind), value in zip(table.partition_keys, values))
+    return {"Values": list(values), "StorageDescriptor": table.storage_descriptor(f"{table.location}/{path}/")}
+
+
+def register_partitions(glue, s3, table: Table) -> Tuple[int, int]:
+    """Register the partitions in S3 that Glue lacks; return (added, already registered)."""
+    present = partitions_in_s3(s3, table)
+    known = registered_partitions(glue, table)
+    new = sorted(present - known, key=_sort_key)
+    for batch in _chunks(new, BATCH):
+        response = glue.batch_create_partition(
+            DatabaseName=table.database,
+            TableName=table.name,
+            PartitionInputList=[partition_input(table, values) for values in batch],
+        )
+        errors = [e for e in response.get("Errors", []) if e["ErrorDetail"]["ErrorCode"] != "AlreadyExistsException"]
+        if errors:
+            detail = errors[0]["ErrorDetail"]
+            raise LakejobsError(
+                f"BatchCreatePartition on {table.name}: {detail['ErrorCode']}: {detail['ErrorMessage']}"
+            )
+    LOG.info("%s.%s: %d partitions added, %d known", table.database, table.name, len(new), len(present & known))
+    return len(new), len(present & known)
+
+
+def _sort_key(values: Tuple[str, ...]):
+    return tuple((0, int(v), v) if v.lstrip("-").isdigit() else (1, 0, v) for v in values)
+
+
+def _chunks(items: List, size: int) -> Iterable[List]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]

@@ -1,0 +1,57 @@
+"""``lakejobs pipeline start``: run the deployed pipeline on Step Functions.
+
+``lakejobs pipeline`` without an action still runs the local pipeline (``make run``); this
+module adds the optional ``start`` action and its options to that command.
+"""
+
+import os
+
+
+def cmd_start(args) -> int:
+    """Start the state machine of ``--runtime``; with ``--wait`` follow it to the end."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lakejobs.errors import LakejobsError, UsageError
+    from lakejobs.orchestrate.run import RunInput, run
+
+    if not args.runtime or not args.bucket:
+        raise UsageError("pipeline start needs --runtime (glue, emr or emr-serverless) and --bucket")
+    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    sfn = boto3.client("stepfunctions", region_name=region, endpoint_url=args.endpoint_url)
+    run_input = RunInput(
+        bucket=args.bucket,
+        prefix=args.prefix,
+        run_date=args.run_date,
+        notify_topic_arn=args.notify_topic_arn,
+        application_id=args.application_id,
+        execution_role_arn=args.execution_role_arn,
+    )
+    machine = f"{args.name_prefix}pipeline-{args.runtime}"
+    try:
+        return run(sfn, args.runtime, run_input, machine, args.wait, poll_s=args.poll_seconds)
+    except (BotoCoreError, ClientError) as error:
+        raise LakejobsError(f"pipeline start failed: {error}") from None
+
+
+def register(commands) -> None:
+    """Add the ``start`` action and its options to the existing ``pipeline`` command."""
+    pipe = commands.choices["pipeline"]
+    run_local = pipe.get_default("func")
+    pipe.add_argument(
+        "action", nargs="?", choices=("run", "start"), default="run", help="run (local, default) or start"
+    )
+    group = pipe.add_argument_group("start: run the deployed pipeline on Step Functions")
+    group.add_argument("--runtime", choices=("glue", "emr", "emr-serverless"), help="which state machine")
+    group.add_argument("--bucket", help="bucket of the lake and the artifacts (execution input)")
+    group.add_argument("--prefix", default="", help="key prefix under the bucket (default: none)")
+    group.add_argument("--run-date", dest="run_date", default="", help="run date (default: today, UTC)")
+    group.add_argument("--notify-topic-arn", dest="notify_topic_arn", default="", help="SNS topic told of failures")
+    group.add_argument("--application-id", dest="application_id", help="EMR Serverless application")
+    group.add_argument("--execution-role-arn", dest="execution_role_arn", help="EMR Serverless job runtime role")
+    group.add_argument("--name-prefix", dest="name_prefix", default="lakejobs-", help="state machine name prefix")
+    group.add_argument("--wait", action="store_true", help="show the states as they pass; exit 1 if it fails")
+    group.add_argument("--poll-seconds", dest="poll_seconds", type=float, default=5.0)
+    group.add_argument("--endpoint-url", dest="endpoint_url", help="an AWS-compatible endpoint (e.g. moto)")
+    group.add_argument("--region", help="AWS region (default: AWS_REGION or us-east-1)")
+    pipe.set_defaults(func=lambda args: cmd_start(args) if args.action == "start" else run_local(args))

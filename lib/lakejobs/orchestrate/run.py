@@ -1,0 +1,127 @@
+"""Start a pipeline execution and follow its states as they pass (``lakejobs pipeline start``)."""
+
+import dataclasses
+import json
+import time
+import uuid
+from typing import Callable, Dict, Iterator, List, Optional
+
+from lakejobs.errors import LakejobsError, UsageError
+from lakejobs.orchestrate.machines import RUNTIMES
+
+DONE = {"SUCCEEDED": 0, "FAILED": 1, "TIMED_OUT": 1, "ABORTED": 1}
+#: History event type -> how the progress view shows it (others are not shown).
+SHOWN = {
+    "StateEntered": "started",
+    "StateExited": "done",
+    "TaskFailed": "task failed",
+    "ExecutionFailed": "execution failed",
+    "ExecutionSucceeded": "execution succeeded",
+    "ExecutionTimedOut": "execution timed out",
+    "ExecutionAborted": "execution aborted",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class RunInput:
+    """The execution input every state machine reads."""
+
+    bucket: str
+    prefix: str = ""
+    run_date: str = ""
+    notify_topic_arn: str = ""
+    application_id: Optional[str] = None
+    execution_role_arn: Optional[str] = None
+
+    def document(self, runtime: str) -> Dict[str, str]:
+        """The input as JSON data; ``prefix`` ends with ``/`` (or is empty)."""
+        if not self.bucket or "/" in self.bucket:
+            raise UsageError(f"--bucket must be a bucket name (no s3:// and no /), got {self.bucket!r}")
+        if runtime == "emr-serverless" and not (self.application_id and self.execution_role_arn):
+            raise UsageError("--runtime emr-serverless needs --application-id and --execution-role-arn")
+        prefix = self.prefix.strip("/")
+        document = {
+            "bucket": self.bucket,
+            "prefix": f"{prefix}/" if prefix else "",
+            "run_date": self.run_date or time.strftime("%Y-%m-%d", time.gmtime()),
+            "notify_topic_arn": self.notify_topic_arn,
+        }
+        if runtime == "emr-serverless":
+            document.update(application_id=self.application_id, execution_role_arn=self.execution_role_arn)
+        return document
+
+
+def find_state_machine(sfn, name: str) -> str:
+    """The ARN of the state machine called ``name``, or a clear error."""
+    for page in sfn.get_paginator("list_state_machines").paginate():
+        for machine in page["stateMachines"]:
+            if machine["name"] == name:
+                return machine["stateMachineArn"]
+    raise LakejobsError(f"no state machine {name!r}: run lakejobs deploy --target stepfunctions first")
+
+
+def start(sfn, machine_arn: str, document: Dict[str, str], name: Optional[str] = None) -> str:
+    """Start an execution; return its ARN."""
+    params = {"stateMachineArn": machine_arn, "input": json.dumps(document)}
+    if name:
+        params["name"] = name
+    return sfn.start_execution(**params)["executionArn"]
+
+
+def _history(sfn, execution_arn: str) -> List[Dict]:
+    pages = sfn.get_paginator("get_execution_history").paginate(executionArn=execution_arn)
+    return [event for page in pages for event in page["events"]]
+
+
+def describe_event(event: Dict) -> Optional[str]:
+    """One progress line for a history event, or None for an event not shown."""
+    kind = next((suffix for suffix in SHOWN if event["type"].endswith(suffix)), None)
+    if kind is None:
+        return None
+    details = next((value for key, value in event.items() if key.endswith("EventDetails")), {}) or {}
+    subject = details.get("name", "")
+    if "error" in details:
+        subject = f"{subject} {details['error']}: {str(details.get('cause', ''))[:300]}".strip()
+    return f"{SHOWN[kind]:<20} {subject}".rstrip()
+
+
+def follow(sfn, execution_arn: str, poll_s: float = 5.0) -> Iterator[str]:
+    """Yield a line per shown history event as the execution runs, then the final status."""
+    seen = 0
+    while True:
+        status = sfn.describe_execution(executionArn=execution_arn)["status"]
+        events = _history(sfn, execution_arn)
+        for event in events[seen:]:
+            line = describe_event(event)
+            if line:
+                yield line
+        seen = len(events)
+        if status in DONE:
+            yield f"status: {status}"
+            return
+        time.sleep(poll_s)
+
+
+def run(
+    sfn,
+    runtime: str,
+    run_input: RunInput,
+    machine_name: str,
+    wait: bool,
+    emit: Callable[[str], None] = print,
+    poll_s=5.0,
+) -> int:
+    """Start the ``runtime`` machine with ``run_input``; with ``wait``, show progress and return its exit code."""
+    if runtime not in RUNTIMES:
+        raise UsageError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
+    document = run_input.document(runtime)
+    name = f"{runtime}-{document['run_date']}-{uuid.uuid4().hex[:8]}"
+    execution_arn = start(sfn, find_state_machine(sfn, machine_name), document, name)
+    emit(f"started {execution_arn}")
+    if not wait:
+        return 0
+    final = "status: FAILED"
+    for line in follow(sfn, execution_arn, poll_s):
+        emit(line)
+        final = line
+    return DONE[final.split(": ", 1)[1]]

@@ -1,0 +1,271 @@
+"""``lakejobs catalog sync|ddl`` against moto's Glue and S3 server."""
+
+import subprocess
+import sys
+
+import boto3
+import pytest
+
+from lakejobs import cli, s3local
+from tests.conftest import ROOT, job_env
+
+LAKE_BUCKET = "catalog-lake"
+PARQUET = {
+    "InputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetInputFormat",
+    "OutputFormat": "org.apache.hadoop.hive.ql.io.parquet.MapredParquetOutputFormat",
+    "SerdeInfo": {
+        "SerializationLibrary": "org.apache.hadoop.hive.ql.io.parquet.serde.ParquetHiveSerDe",
+        "Parameters": {"serialization.format": "1"},
+    },
+}
+ORDERS_COLUMNS = [
+    ("salesorderid", "int"),
+    ("salesorderdetailid", "int"),
+    ("orderdate", "date"),
+    ("duedate", "date"),
+    ("shipdate", "date"),
+    ("employeeid", "int"),
+    ("customerid", "int"),
+    ("subtotal", "decimal(17,4)"),
+    ("taxamt", "decimal(17,4)"),
+    ("freight", "decimal(17,4)"),
+    ("totaldue", "decimal(17,4)"),
+    ("productid", "int"),
+    ("orderqty", "int"),
+    ("unitprice", "decimal(17,4)"),
+    ("unitpricediscount", "decimal(17,4)"),
+    ("linetotal", "decimal(17,4)"),
+]
+SALES_EXTRA = [
+    ("customer_name", "string"),
+    ("customer_known", "boolean"),
+    ("employee_name", "string"),
+    ("territory", "string"),
+    ("country", "string"),
+    ("territory_group", "string"),
+    ("employee_known", "boolean"),
+]
+MART_KEYS = [
+    "mart/sales/order_year=2013/order_month=12/part-00000.snappy.parquet",
+    "mart/sales/order_year=2014/order_month=1/part-00000.snappy.parquet",
+    "mart/sales/order_year=2014/order_month=1/part-00001.snappy.parquet",
+    "mart/sales/order_year=2014/order_month=2/part-00000.snappy.parquet",
+    "mart/sales/_SUCCESS",
+    "mart/sales_by_employee_month/part-00000.snappy.parquet",
+    "processedData/orders/order_year=2013/part-00000.snappy.parquet",
+    "processedData/orders/order_year=2014/part-00000.snappy.parquet",
+]
+
+
+@pytest.fixture(scope="module")
+def aws():
+    """moto's server on loopback with a bucket holding a lake's object keys."""
+    with s3local.s3_server() as env:
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=LAKE_BUCKET)
+        for key in MART_KEYS:
+            s3.put_object(Bucket=LAKE_BUCKET, Key=f"lake/{key}", Body=b"x")
+        yield {"env": env, "s3": s3, "glue": boto3.client("glue")}
+
+
+def sync(aws, *extra):
+    return cli.main(
+        ["catalog", "sync", "--lake", f"s3://{LAKE_BUCKET}/lake", "--endpoint-url", aws["env"]["AWS_ENDPOINT_URL"]]
+        + list(extra)
+    )
+
+
+def columns(pairs):
+    return [{"Name": name, "Type": kind} for name, kind in pairs]
+
+
+def table(glue, database, name):
+    found = glue.get_table(DatabaseName=database, Name=name)["Table"]
+    descriptor = found["StorageDescriptor"]
+    return {
+        "Parameters": found["Parameters"],
+        "PartitionKeys": found.get("PartitionKeys", []),
+        "Columns": descriptor["Columns"],
+        "Location": descriptor["Location"],
+        "InputFormat": descriptor["InputFormat"],
+        "OutputFormat": descriptor["OutputFormat"],
+        "SerdeInfo": descriptor["SerdeInfo"],
+    }
+
+
+def partitions(glue, name):
+    found = glue.get_partitions(DatabaseName="processed_data", TableName=name)["Partitions"]
+    return sorted((tuple(p["Values"]), p["StorageDescriptor"]["Location"]) for p in found)
+
+
+def test_sync_creates_databases_tables_and_partitions_then_updates_in_place(aws, capsys):
+    glue = aws["glue"]
+    assert sync(aws) == 0
+    first = capsys.readouterr().out.splitlines()
+    assert first[:2] == ["database raw_data: created", "database processed_data: created"]
+    assert "table processed_data.sales: created, partitions: 3 added, 0 already registered" in first
+    assert "table processed_data.orders: created, partitions: 2 added, 0 already registered" in first
+    assert first[-1] == "9 tables created, 0 updated, 5 partitions added"
+    assert sorted(t["Name"] for t in glue.get_tables(DatabaseName="raw_data")["TableList"]) == [
+        "customers",
+        "employees",
+        "orders",
+    ]
+    assert sorted(t["Name"] for t in glue.get_tables(DatabaseName="processed_data")["TableList"]) == [
+        "customer_summary",
+        "customers",
+        "employees",
+        "orders",
+        "sales",
+        "sales_by_employee_month",
+    ]
+    location = f"s3://{LAKE_BUCKET}/lake/mart/sales"
+    assert table(glue, "processed_data", "sales") == {
+        "Parameters": {"EXTERNAL": "TRUE", "classification": "parquet", "parquet.compression": "SNAPPY"},
+        "PartitionKeys": columns([("order_year", "int"), ("order_month", "int")]),
+        "Columns": columns(ORDERS_COLUMNS + SALES_EXTRA),
+        "Location": location,
+        **PARQUET,
+    }
+    assert table(glue, "processed_data", "orders")["PartitionKeys"] == columns([("order_year", "int")])
+    assert table(glue, "processed_data", "orders")["Columns"] == columns(ORDERS_COLUMNS)
+    assert table(glue, "raw_data", "orders") == {
+        "Parameters": {"EXTERNAL": "TRUE", "classification": "csv"},
+        "PartitionKeys": [],
+        "Columns": columns([(name, "string") for name, _kind in ORDERS_COLUMNS]),
+        "Location": f"s3://{LAKE_BUCKET}/lake/rawData/orders",
+        "InputFormat": "org.apache.hadoop.mapred.TextInputFormat",
+        "OutputFormat": "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat",
+        "SerdeInfo": {
+            "SerializationLibrary": "org.apache.hadoop.hive.serde2.OpenCSVSerde",
+            "Parameters": {"separatorChar": ",", "quoteChar": '"', "escapeChar": "\\"},
+        },
+    }
+    assert partitions(glue, "sales") == [
+        (("2013", "12"), f"{location}/order_year=2013/order_month=12/"),
+        (("2014", "1"), f"{location}/order_year=2014/order_month=1/"),
+        (("2014", "2"), f"{location}/order_year=2014/order_month=2/"),
+    ]
+
+    glue.update_table(
+        DatabaseName="processed_data",
+        TableInput={"Name": "sales", "StorageDescriptor": {"Columns": columns([("x", "string")])}},
+    )
+    aws["s3"].put_object(
+        Bucket=LAKE_BUCKET, Key="lake/mart/sales/order_year=2014/order_month=3/part-0.parquet", Body=b""
+    )
+    assert sync(aws) == 0
+    second = capsys.readouterr().out.splitlines()
+    assert "table processed_data.sales: updated, partitions: 1 added, 3 already registered" in second
+    assert "table processed_data.orders: updated, partitions: 0 added, 2 already registered" in second
+    assert second[-1] == "0 tables created, 9 updated, 1 partitions added"
+    assert table(glue, "processed_data", "sales")["Columns"] == columns(ORDERS_COLUMNS + SALES_EXTRA)
+    assert [values for values, _location in partitions(glue, "sales")] == [
+        ("2013", "12"),
+        ("2014", "1"),
+        ("2014", "2"),
+        ("2014", "3"),
+    ]
+
+
+def test_sync_of_a_delta_lake_declares_delta_tables_without_partition_keys(aws, capsys):
+    assert sync(aws, "--format", "delta", "--database", "processed_delta") == 0
+    assert (
+        capsys.readouterr().out.splitlines()[-1] == "6 tables created, 3 updated, 0 partitions added"
+    )  # raw tables exist
+    found = table(aws["glue"], "processed_delta", "sales")
+    location = f"s3://{LAKE_BUCKET}/lake/mart/sales"
+    assert found["Parameters"] == {"EXTERNAL": "TRUE", "table_type": "DELTA", "spark.sql.sources.provider": "delta"}
+    assert found["PartitionKeys"] == []
+    assert found["Columns"] == columns(ORDERS_COLUMNS + [("order_year", "int"), ("order_month", "int")] + SALES_EXTRA)
+    assert found["SerdeInfo"]["Parameters"] == {"serialization.format": "1", "path": location}
+
+
+def test_sync_of_a_missing_bucket_and_a_local_lake_fail_in_one_line(aws, capsys):
+    assert sync(aws, "--lake", "s3://no-such-bucket/lake", "--database", "other") == 1
+    assert capsys.readouterr().err == "lakejobs: error: bucket does not exist: s3://no-such-bucket\n"
+    assert cli.main(["catalog", "ddl", "--lake", "lake"]) == 2
+    assert capsys.readouterr().err == (
+        "lakejobs: error: --lake must be an s3:// location for the Glue Data Catalog, got 'lake'\n"
+    )
+
+
+RAW_CUSTOMERS_DDL = r"""CREATE EXTERNAL TABLE IF NOT EXISTS `raw_data`.`customers` (
+  `customerid` string,
+  `firstname` string,
+  `lastname` string,
+  `fullname` string
+)
+ROW FORMAT SERDE 'org.apache.hadoop.hive.serde2.OpenCSVSerde'
+WITH SERDEPROPERTIES (
+  'separatorChar' = ',',
+  'quoteChar' = '"',
+  'escapeChar' = '\\'
+)
+STORED AS TEXTFILE
+LOCATION 's3://b/lake/rawData/customers/'
+TBLPROPERTIES ('classification' = 'csv');"""
+
+CUSTOMER_SUMMARY_DDL = """CREATE EXTERNAL TABLE IF NOT EXISTS `processed_data`.`customer_summary` (
+  `customerid` int,
+  `customer_name` string,
+  `customer_known` boolean,
+  `order_count` bigint,
+  `line_count` bigint,
+  `line_total` decimal(27,4),
+  `total_due` decimal(27,4),
+  `first_order_date` date,
+  `last_order_date` date
+)
+STORED AS PARQUET
+LOCATION 's3://b/lake/mart/customer_summary/'
+TBLPROPERTIES ('classification' = 'parquet', 'parquet.compression' = 'SNAPPY');"""
+
+
+def test_ddl_prints_every_statement_exactly(capsys):
+    assert cli.main(["catalog", "ddl", "--lake", "s3a://b/lake/"]) == 0
+    statements = capsys.readouterr().out.split("\n\n")
+    assert len(statements) == 11
+    assert statements[:3] == [
+        "CREATE DATABASE IF NOT EXISTS `raw_data`;",
+        "CREATE DATABASE IF NOT EXISTS `processed_data`;",
+        RAW_CUSTOMERS_DDL,
+    ]
+    assert statements[-1] == CUSTOMER_SUMMARY_DDL + "\n"
+    sales = statements[8].splitlines()
+    assert sales[0] == "CREATE EXTERNAL TABLE IF NOT EXISTS `processed_data`.`sales` ("
+    assert sales[1:3] == ["  `salesorderid` int,", "  `salesorderdetailid` int,"]
+    assert sales[-4:] == [
+        "PARTITIONED BY (`order_year` int, `order_month` int)",
+        "STORED AS PARQUET",
+        "LOCATION 's3://b/lake/mart/sales/'",
+        "TBLPROPERTIES ('classification' = 'parquet', 'parquet.compression' = 'SNAPPY');",
+    ]
+    assert "  `group` string" in statements[6].splitlines()  # processed employees: a reserved word, quoted
+
+
+def test_ddl_of_a_delta_lake_lets_athena_read_the_schema_from_the_log(capsys):
+    assert cli.main(["catalog", "ddl", "--lake", "s3://b/lake", "--format", "delta"]) == 0
+    statements = capsys.readouterr().out.split("\n\n")
+    assert statements[-1] == (
+        "CREATE EXTERNAL TABLE IF NOT EXISTS `processed_data`.`customer_summary`\n"
+        "LOCATION 's3://b/lake/mart/customer_summary/'\n"
+        "TBLPROPERTIES ('table_type' = 'DELTA');\n"
+    )
+
+
+def test_the_catalog_step_script_takes_the_argv_glue_passes(aws):
+    """``jobs/catalog_sync.py`` as the Glue job of the Step Functions catalog step runs it."""
+    env = {**job_env(), **aws["env"]}
+    argv = ["--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_1", "--job-bookmark-option", "job-bookmark-disable"]
+    argv += ["--lake", f"s3://{LAKE_BUCKET}/lake/", "--database", "glue_step", "--raw-database", "glue_step_raw"]
+    argv += ["--format", "parquet", "--region", "us-east-1", "--JOB_NAME", "lakejobs-catalog-sync", "--enable-metrics"]
+    completed = subprocess.run(
+        [sys.executable, "jobs/catalog_sync.py", *argv], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 0, completed.stderr
+    keys = aws["s3"].list_objects_v2(Bucket=LAKE_BUCKET, Prefix="lake/mart/sales/order_year=")["Contents"]
+    in_s3 = {tuple(part.split("=")[1] for part in item["Key"].split("/")[3:5]) for item in keys}
+    found = aws["glue"].get_partitions(DatabaseName="glue_step", TableName="sales")["Partitions"]
+    assert sorted(tuple(p["Values"]) for p in found) == sorted(in_s3)
+    assert completed.stdout.splitlines()[-1] == f"9 tables created, 0 updated, {len(in_s3) + 2} partitions added"

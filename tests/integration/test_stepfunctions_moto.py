@@ -1,0 +1,166 @@
+"""The Glue state machine, deployed with ``lakejobs deploy --target stepfunctions``, executed on moto's engine."""
+
+import json
+
+import boto3
+import pytest
+
+from lakejobs import cli, s3local
+from lakejobs.deploy import glue
+from lakejobs.deploy.description import DeployConfig, sales_pipeline
+from lakejobs.deploy.execute import client_factory, execute
+from lakejobs.deploy.requests import Request
+from tests.integration import moto_glue, moto_sfn
+
+BUCKET = "sfn-lake"
+#: The jobs are deployed with another bucket: the locations a run gets can only come from the execution input.
+DEPLOY_BUCKET = "deploy-time-bucket"
+ROLE = "arn:aws:iam::123456789012:role/lakejobs-glue-job"
+JOBS = ["lakejobs-convert-customers", "lakejobs-convert-employees", "lakejobs-convert-orders"]
+DEPLOY = ["deploy", "--target", "stepfunctions", "--bucket", DEPLOY_BUCKET, "--role-arn", ROLE]
+ALL_JOBS = JOBS + ["lakejobs-sales-mart", "lakejobs-catalog-sync"]
+
+
+@pytest.fixture(scope="module")
+def aws():
+    """moto's server with execution on, the pipeline's Glue jobs and state machines deployed, an alert topic."""
+    moto_sfn.patch_glue_sync()
+    moto_glue.add_update_job()
+    with s3local.s3_server() as env:
+        endpoint = env["AWS_ENDPOINT_URL"]
+        moto_sfn.enable(endpoint)
+        config = DeployConfig(bucket=DEPLOY_BUCKET, prefix="other", role_arn=ROLE)
+        execute(
+            [upsert_job(job, config) for job in sales_pipeline().jobs],
+            client_factory("us-east-1", endpoint),
+            lambda _line: None,
+        )
+        assert cli.main(DEPLOY + ["--endpoint-url", endpoint]) == 0
+        sns, sqs = boto3.client("sns"), boto3.client("sqs")
+        topic = sns.create_topic(Name="lakejobs-alerts")["TopicArn"]
+        queue = sqs.create_queue(QueueName="lakejobs-alerts")["QueueUrl"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
+        yield {"endpoint": endpoint, "topic": topic, "queue": queue, "glue": boto3.client("glue"), "sqs": sqs}
+        moto_sfn.disable(endpoint)
+
+
+def upsert_job(job, config):
+    """The Glue job's CreateJob, or UpdateJob when it exists (as ``deploy --target glue`` sends it)."""
+    definition = glue.glue_job_definition(job, config)
+    probe = Request("glue", "GetJob", {"JobName": definition["Name"]})
+    update = Request("glue", "UpdateJob", glue.glue_update_request(definition))
+    return Request("glue", "CreateJob", definition, probe=probe, otherwise=update)
+
+
+def start(aws, capsys):
+    code = cli.main(
+        ["pipeline", "start", "--runtime", "glue", "--bucket", BUCKET, "--prefix", "lake", "--run-date", "2026-11-23"]
+        + ["--notify-topic-arn", aws["topic"], "--endpoint-url", aws["endpoint"], "--wait", "--poll-seconds", "0.2"]
+    )
+    return code, capsys.readouterr().out.splitlines()
+
+
+def runs(glue_client, name):
+    return glue_client.get_job_runs(JobName=name)["JobRuns"]
+
+
+def new_runs(glue_client, name, before):
+    """Runs of ``name`` started since ``before`` (the server may hold other tests' runs)."""
+    return [run for run in runs(glue_client, name) if run["Id"] not in before[name]]
+
+
+def run_arguments(run, expected):
+    """The run's values of the expected arguments (moto merges the job's DefaultArguments in)."""
+    return {name: run["Arguments"].get(name) for name in expected}
+
+
+def test_deployed_machine_is_the_committed_definition(aws):
+    sfn = boto3.client("stepfunctions")
+    machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
+    assert sorted(machines) == ["lakejobs-pipeline-emr", "lakejobs-pipeline-emr-serverless", "lakejobs-pipeline-glue"]
+    deployed = json.loads(sfn.describe_state_machine(stateMachineArn=machines["lakejobs-pipeline-glue"])["definition"])
+    committed = json.loads(open("stepfunctions/glue.asl.json", encoding="utf-8").read())
+    assert deployed == committed  # the deploy defaults (Delta tables, us-east-1) are the committed rendering
+
+
+def test_a_second_deploy_updates_the_machines_and_the_catalog_job_in_place(aws, capsys):
+    arns = sorted(m["stateMachineArn"] for m in boto3.client("stepfunctions").list_state_machines()["stateMachines"])
+    assert cli.main(DEPLOY + ["--endpoint-url", aws["endpoint"]]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"deployed to stepfunctions under s3://{DEPLOY_BUCKET}/: "
+        "DescribeStateMachine x3, GetJob x1, UpdateJob x1, UpdateStateMachine x3"
+    )
+    assert (
+        sorted(m["stateMachineArn"] for m in boto3.client("stepfunctions").list_state_machines()["stateMachines"])
+        == arns
+    )
+
+
+def test_execution_succeeds_and_runs_the_jobs_in_order_with_their_arguments(aws, capsys):
+    before = {name: {run["Id"] for run in runs(aws["glue"], name)} for name in ALL_JOBS}
+    code, lines = start(aws, capsys)
+    assert code == 0, lines
+    assert lines[-2:] == ["execution succeeded", "status: SUCCEEDED"]
+    entered = [line.split(None, 1)[1] for line in lines if line.startswith("started ") and " " in line[8:]]
+    assert entered[0] == "Convert customers + Convert employees + Convert orders"
+    assert sorted(entered[1:4]) == ["Convert customers", "Convert employees", "Convert orders"]
+    assert entered[4:] == ["Sales mart", "Catalog sync", "Succeeded"]
+    glue_client = aws["glue"]
+    converts = [new_runs(glue_client, name, before) for name in JOBS]
+    mart, catalog = (
+        new_runs(glue_client, "lakejobs-sales-mart", before),
+        new_runs(glue_client, "lakejobs-catalog-sync", before),
+    )
+    assert [len(found) for found in converts + [mart, catalog]] == [1, 1, 1, 1, 1]
+    assert max(found[0]["StartedOn"] for found in converts) <= mart[0]["StartedOn"] <= catalog[0]["StartedOn"]
+    root = f"s3://{BUCKET}/lake/"
+    expected = {
+        "--dataset": "orders",
+        "--input_path": f"{root}rawData/orders",
+        "--output_path": f"{root}processedData/orders",
+        "--quarantine_path": f"{root}quarantine/orders",
+        "--state_path": f"{root}_lakejobs/state/csv_to_parquet/orders.json",
+        "--incremental": "false",
+        "--format": "delta",
+        "--report_path": f"{root}_lakejobs/runs",
+    }
+    assert run_arguments(converts[2][0], expected) == expected
+    assert converts[2][0]["Arguments"]["--TempDir"] == f"s3://{DEPLOY_BUCKET}/other/tmp/glue/"
+    expected = {
+        "--processed_path": f"{root}processedData",
+        "--mart_path": f"{root}mart",
+        "--quarantine_path": f"{root}quarantine/sales",
+        "--format": "delta",
+        "--report_path": f"{root}_lakejobs/runs",
+    }
+    assert run_arguments(mart[0], expected) == expected
+    expected = {
+        "--lake": root,
+        "--database": "processed_data",
+        "--raw-database": "raw_data",
+        "--format": "delta",
+        "--region": "us-east-1",
+    }
+    assert run_arguments(catalog[0], expected) == expected
+
+
+def test_a_missing_job_sends_the_execution_through_notify_to_failed(aws, capsys):
+    aws["glue"].delete_job(JobName="lakejobs-sales-mart")
+    catalog_runs = len(runs(aws["glue"], "lakejobs-catalog-sync"))
+    code, lines = start(aws, capsys)
+    assert code == 1, lines
+    assert lines[-1] == "status: FAILED"
+    entered = [line.split(None, 1)[1] for line in lines if line.startswith("started ") and " " in line[8:]]
+    assert entered[-3:] == ["Sales mart", "Notify failure", "Pipeline failed"]
+    assert any(line.startswith("task failed") and "Glue.EntityNotFoundException" in line for line in lines), lines
+    assert len(runs(aws["glue"], "lakejobs-catalog-sync")) == catalog_runs  # the catalog step never ran
+    messages = aws["sqs"].receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10)["Messages"]
+    assert len(messages) == 1
+    notification = json.loads(json.loads(messages[0]["Body"])["Message"])
+    assert notification["error"]["Error"] == "Glue.EntityNotFoundException"
+    assert {key: notification[key] for key in ("bucket", "prefix", "run_date")} == {
+        "bucket": BUCKET,
+        "prefix": "lake/",
+        "run_date": "2026-11-23",
+    }

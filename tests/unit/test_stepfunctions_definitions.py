@@ -1,0 +1,148 @@
+"""The committed state machines: up to date, valid States Language, retried, caught and cleaned up."""
+
+import json
+import re
+import subprocess
+
+import pytest
+
+from lakejobs.orchestrate import asl, graph, render
+from lakejobs.orchestrate.machines import RUNTIMES
+from tests.conftest import ROOT, VENV_BIN
+
+DEFINITIONS = {runtime: ROOT / "stepfunctions" / f"{runtime}.asl.json" for runtime in RUNTIMES}
+
+
+def load(runtime):
+    return json.loads(DEFINITIONS[runtime].read_text(encoding="utf-8"))
+
+
+def test_committed_files_are_what_rendering_makes():
+    assert sorted(render.rendered_files()) == sorted(
+        f"stepfunctions/{runtime}.{kind}.json" for runtime in RUNTIMES for kind in ("asl", "iam")
+    )
+    assert render.differences(ROOT) == [], "run: python -m lakejobs.orchestrate.render (make stepfunctions)"
+
+
+def statelint(*paths):
+    return subprocess.run([str(VENV_BIN / "statelint"), *map(str, paths)], capture_output=True, text=True, timeout=60)
+
+
+def test_statelint_accepts_every_definition_and_rejects_a_broken_one(tmp_path):
+    completed = statelint(*DEFINITIONS.values())
+    assert (completed.returncode, completed.stdout) == (0, "")
+    broken = load("glue")
+    del broken["States"]["Sales mart"]["Next"]
+    path = tmp_path / "broken.asl.json"
+    path.write_text(json.dumps(broken), encoding="utf-8")
+    completed = statelint(path)
+    assert completed.returncode == 1
+    assert "State Machine.States.Sales mart does not have required field" in completed.stdout, completed.stdout
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_every_task_retries_with_backoff_and_catches_everything(runtime):
+    tasks = list(graph.tasks(load(runtime)))
+    assert len(tasks) >= 6
+    for name, task in tasks:
+        assert task["Retry"] and task["Catch"], name
+        retried = {error for retrier in task["Retry"] for error in retrier["ErrorEquals"]}
+        assert "States.Timeout" in retried and "States.ALL" not in retried, name
+        assert all(retrier["BackoffRate"] >= 2 and retrier["MaxAttempts"] >= 3 for retrier in task["Retry"]), name
+        assert [catcher["ErrorEquals"] for catcher in task["Catch"]][-1] == ["States.ALL"], name
+        assert task["TimeoutSeconds"] > 0, name
+
+
+def test_job_tasks_retry_throttling_and_concurrent_run_limits():
+    for _name, task in graph.tasks(load("glue")):
+        if task["Resource"].startswith("arn:aws:states:::glue:"):
+            errors = task["Retry"][0]["ErrorEquals"]
+            assert {"Glue.ConcurrentRunsExceededException", "Glue.ThrottlingException"} <= set(errors)
+
+
+def notify_before_fail(definition, path):
+    """A path to a Fail state passes an SNS publish, or leaves a Parallel whose branch notified."""
+    states = definition["States"]
+    kinds = [states[name].get("Resource", states[name]["Type"]) for name in path]
+    if kinds[-1] != "Fail" or "arn:aws:states:::sns:publish" in kinds:
+        return True
+    last_step = states[path[-2]] if len(path) > 1 else {}
+    notified = [c for c in last_step.get("Catch", []) if c["ErrorEquals"] == [asl.NOTIFIED_ERROR]]
+    return last_step.get("Type") == "Parallel" and [c["Next"] for c in notified] == [path[-1]]
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_every_path_ends_in_success_or_a_notified_failure(runtime):
+    definition = load(runtime)
+    for machine in [definition] + [b for s in definition["States"].values() for b in s.get("Branches", [])]:
+        for path in graph.paths(machine):
+            assert notify_before_fail(machine, path), path
+    outcomes = {path[-1] for path in graph.paths(definition)}
+    assert outcomes == {"Succeeded", "Pipeline failed"}
+
+
+@pytest.mark.parametrize("runtime", ["glue", "emr-serverless"])
+def test_staged_machines_run_the_conversions_in_parallel_then_the_mart_then_the_catalog(runtime):
+    definition = load(runtime)
+    success = [path for path in graph.paths(definition) if path[-1] == "Succeeded"]
+    assert success == [
+        ["Convert customers + Convert employees + Convert orders", "Sales mart", "Catalog sync", "Succeeded"]
+    ]
+    branches = definition["States"][success[0][0]]["Branches"]
+    assert [branch["StartAt"] for branch in branches] == ["Convert customers", "Convert employees", "Convert orders"]
+
+
+def test_emr_cluster_is_terminated_on_every_path_once_created():
+    definition = load("emr")
+    states = definition["States"]
+    terminations = {name for name, s in states.items() if s.get("Resource", "").endswith("terminateCluster.sync")}
+    created = [path for path in graph.paths(definition) if path[1] != asl.NOTIFY_FAILURE]
+    assert len(created) == 7  # a failure after each of the 5 steps; success; the final termination failing
+    for path in created:
+        assert terminations & set(path), path
+    success = [path for path in created if path[-1] == "Succeeded"]
+    assert success == [
+        ["Create cluster", "Convert customers", "Convert employees", "Convert orders", "Sales mart", "Catalog sync"]
+        + ["Terminate cluster", "Succeeded"]
+    ]
+    never_created = [path for path in graph.paths(definition) if path[1] == asl.NOTIFY_FAILURE]
+    assert never_created == [["Create cluster", "Notify failure", "Pipeline failed"]]
+    assert states["Create cluster"]["Parameters"]["Instances"]["KeepJobFlowAliveWhenNoSteps"] is True
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_no_bucket_prefix_or_account_is_baked_in(runtime):
+    text = DEFINITIONS[runtime].read_text(encoding="utf-8")
+    assert asl.BUCKET_TOKEN not in text
+    assert re.findall(r"s3://[^'{]", text) == []
+    assert re.findall(r"\b\d{12}\b", text) == []
+    assert text.count("s3://{}/{}") == text.count("$.bucket, $.prefix") > 0
+
+
+def test_run_time_locations_become_intrinsic_functions_with_escaped_literals():
+    root = asl.ROOT_TOKEN
+    assert asl.run_time("no location") is None
+    assert asl.run_time(f"{root}mart") == "States.Format('s3://{}/{}mart', $.bucket, $.prefix)"
+    assert asl.run_time(f"--x={root}a,{root}b {{it's}}") == (
+        "States.Format('--x=s3://{}/{}a,s3://{}/{}b \\{it\\'s\\}', $.bucket, $.prefix, $.bucket, $.prefix)"
+    )
+    assert asl.parameters({"Args": ["spark-submit", f"{root}job.py"], "N": 1}) == {
+        "Args.$": "States.Array('spark-submit', States.Format('s3://{}/{}job.py', $.bucket, $.prefix))",
+        "N": 1,
+    }
+
+
+def test_policies_name_only_the_pipelines_resources():
+    policy = json.loads((ROOT / "stepfunctions" / "glue.iam.json").read_text(encoding="utf-8"))
+    run_jobs = policy["Statement"][0]
+    assert run_jobs["Action"] == ["glue:StartJobRun", "glue:GetJobRun", "glue:GetJobRuns", "glue:BatchStopJobRun"]
+    assert [arn.rsplit("/", 1)[1] for arn in run_jobs["Resource"]] == [
+        "lakejobs-convert-customers",
+        "lakejobs-convert-employees",
+        "lakejobs-convert-orders",
+        "lakejobs-sales-mart",
+        "lakejobs-catalog-sync",
+    ]
+    for runtime in RUNTIMES:
+        text = (ROOT / "stepfunctions" / f"{runtime}.iam.json").read_text(encoding="utf-8")
+        assert '"*"' not in text and re.findall(r"\b\d{12}\b", text) == []

@@ -1,0 +1,117 @@
+"""``lakejobs deploy --target stepfunctions --dry-run`` and ``lakejobs pipeline start`` argument handling."""
+
+import json
+
+import botocore.session
+import pytest
+from botocore.validate import validate_parameters
+
+from lakejobs import cli
+from lakejobs.deploy.description import DeployConfig, sales_pipeline
+from lakejobs.orchestrate.machines import MACHINES
+from lakejobs.orchestrate.run import RunInput, describe_event
+
+SESSION = botocore.session.get_session()
+ROLE = "arn:aws:iam::123456789012:role/lakejobs-glue-job"
+
+
+def dry_run(capsys, *extra):
+    code = cli.main(["deploy", "--target", "stepfunctions", "--bucket", "b", "--dry-run", *extra])
+    captured = capsys.readouterr()
+    return code, captured
+
+
+def test_dry_run_creates_or_updates_the_catalog_job_and_three_state_machines(capsys):
+    code, captured = dry_run(capsys, "--role-arn", ROLE, "--region", "eu-west-1")
+    assert code == 0, captured.err
+    requests = [json.loads(line) for line in captured.out.splitlines()]
+    assert [(r["service"], r["operation"]) for r in requests] == [("glue", "GetJob"), ("glue", "CreateJob")] + [
+        ("glue", "UpdateJob")
+    ] + [("stepfunctions", op) for op in ("DescribeStateMachine", "CreateStateMachine", "UpdateStateMachine")] * 3
+    for request in requests:
+        model = SESSION.get_service_model(request["service"])
+        validate_parameters(request["params"], model.operation_model(request["operation"]).input_shape)
+    creates = [r["params"] for r in requests if r["operation"] == "CreateStateMachine"]
+    assert [c["name"] for c in creates] == [
+        "lakejobs-pipeline-glue",
+        "lakejobs-pipeline-emr",
+        "lakejobs-pipeline-emr-serverless",
+    ]
+    assert {c["roleArn"] for c in creates} == {"arn:aws:iam::123456789012:role/lakejobs-stepfunctions"}
+    config = DeployConfig(bucket="b", region="eu-west-1", role_arn=ROLE)
+    assert [json.loads(c["definition"]) for c in creates] == [
+        machine(sales_pipeline(), config) for machine in MACHINES.values()
+    ]
+    assert requests[3]["params"] == {
+        "stateMachineArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:lakejobs-pipeline-glue"
+    }
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        ([], "lakejobs: error: --target stepfunctions needs --role-arn\n"),
+        (
+            ["--role-arn", "lakejobs"],
+            "lakejobs: error: --role-arn must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), got 'lakejobs'\n",
+        ),
+    ],
+)
+def test_dry_run_without_a_role_arn_fails_in_one_line(capsys, extra, message):
+    code, captured = dry_run(capsys, *extra)
+    assert (code, captured.err, captured.out) == (2, message, "")
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["pipeline", "start", "--runtime", "glue"],
+            "pipeline start needs --runtime (glue, emr or emr-serverless) and --bucket",
+        ),
+        (
+            ["pipeline", "start", "--runtime", "glue", "--bucket", "s3://b"],
+            "--bucket must be a bucket name (no s3:// and no /), got 's3://b'",
+        ),
+        (
+            ["pipeline", "start", "--runtime", "emr-serverless", "--bucket", "b"],
+            "--runtime emr-serverless needs --application-id and --execution-role-arn",
+        ),
+    ],
+)
+def test_pipeline_start_usage_errors_are_one_line(capsys, argv, message):
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == f"lakejobs: error: {message}\n"
+
+
+def test_pipeline_without_an_action_is_the_local_run_and_start_is_step_functions():
+    parser = cli.build_parser()
+    local = parser.parse_args(["pipeline", "--raw", "r", "--lake", "l"])
+    explicit = parser.parse_args(["pipeline", "run", "--lake", "l"])
+    start = parser.parse_args(["pipeline", "start", "--runtime", "emr", "--bucket", "b", "--wait"])
+    assert (local.action, local.raw, local.lake, explicit.action, start.action) == ("run", "r", "l", "run", "start")
+    assert (start.runtime, start.bucket, start.wait, start.prefix) == ("emr", "b", True, "")
+
+
+def test_run_input_normalises_the_prefix_and_carries_serverless_ids():
+    document = RunInput("b", "/lake/", "2026-11-23", "arn:topic", "app", "arn:role").document("emr-serverless")
+    assert document == {
+        "bucket": "b",
+        "prefix": "lake/",
+        "run_date": "2026-11-23",
+        "notify_topic_arn": "arn:topic",
+        "application_id": "app",
+        "execution_role_arn": "arn:role",
+    }
+    assert RunInput("b").document("glue")["prefix"] == ""
+
+
+def test_progress_lines_name_the_state_and_the_error():
+    entered = {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "Sales mart"}}
+    failed = {
+        "type": "TaskFailed",
+        "taskFailedEventDetails": {"error": "Glue.EntityNotFoundException", "cause": "no job"},
+    }
+    assert describe_event(entered) == "started              Sales mart"
+    assert describe_event(failed) == "task failed          Glue.EntityNotFoundException: no job"
+    assert describe_event({"type": "TaskScheduled", "taskScheduledEventDetails": {}}) is None
