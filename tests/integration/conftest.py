@@ -1,10 +1,19 @@
 """Servers for integration tests: moto's S3 API server on loopback, reached through s3a and boto3."""
 
+import urllib.request
+
 import boto3
 import pytest
 
 from lakejobs import s3local
 from lakejobs.session import configure_s3a
+
+
+def reset_moto(env):
+    """Forget every resource on the shared moto server (its ``/moto-api/reset`` endpoint)."""
+    request = urllib.request.Request(f"{env['AWS_ENDPOINT_URL']}/moto-api/reset", method="POST")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 200
 
 
 @pytest.fixture(scope="session")

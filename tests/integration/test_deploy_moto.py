@@ -10,6 +10,7 @@ from lakejobs import cli
 from lakejobs.deploy.description import DeployConfig, sales_pipeline
 from lakejobs.deploy.emr import run_job_flow_request, spark_submit_args
 from lakejobs.deploy.glue import glue_default_arguments
+from tests.integration.conftest import reset_moto
 from tests.integration.moto_glue import add_update_job
 from tests.unit.test_deploy_requests import make_dist
 
@@ -23,8 +24,9 @@ JOB_NAMES = [
 
 
 @pytest.fixture(autouse=True, scope="module")
-def moto_update_job():
+def moto_update_job(s3):
     add_update_job()  # moto 5.2.5 lacks Glue UpdateJob: see tests/integration/moto_glue.py
+    reset_moto(s3["env"])  # jobs of the same names made by other modules would turn creates into updates
 
 
 @pytest.fixture
