@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 DEPS_STAMP := $(VENV)/.deps-stamp
 JARS_STAMP := .jars/.stamp
 
-.PHONY: help setup run run-s3 test lint sample clean bench
+.PHONY: help setup run run-s3 test lint sample clean bench warehouse-demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,3 +57,6 @@ run-s3: setup ## the pipeline on S3: a local S3 API server (moto), boto3 uploads
 SCALES ?= 1000000,5000000,10000000
 bench: setup ## benchmark lakejobs vs DuckDB vs Spark's floor (SCALES=1000000,5000000,10000000)
 	$(PY) bench/run.py --scales $(SCALES)
+
+warehouse-demo: setup ## a private PostgreSQL: run the pipeline, load the mart, rerun, extract it back, stop
+	$(PY) -m lakejobs.warehousedemo --raw $(RAW) --lake $(LAKE) --format $(FORMAT)
