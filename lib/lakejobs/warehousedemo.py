@@ -11,6 +11,7 @@ import os
 import sys
 
 from lakejobs import fs, pglocal, pipeline, session
+from lakejobs.io.credentials import resolve_login
 from lakejobs.io.jdbc import connection
 from lakejobs.jobs import warehouse_extract, warehouse_load
 
@@ -57,7 +58,7 @@ def main(argv=None) -> int:
         extract_argv += ["--output_path", output, "--partition_by", "order_year,order_month"]
         extracted = warehouse_extract.run(spark, warehouse_extract.parse_args(extract_argv))
         print(f"\nextract sales -> {output}: {extracted.rows_written} rows in {extracted.files_written} files")
-        with connection(spark, warehouse_load.resolve_login(server.jdbc_url, None)) as sql:
+        with connection(spark, resolve_login(server.jdbc_url, None)) as sql:
             for table in MART_TABLES:
                 print(f"  {table:<26}{sql.query(f'SELECT count(*) FROM {table}')[0][0]:>6} rows in PostgreSQL")
         spark.stop()

@@ -40,6 +40,11 @@ def db(postgres):
         yield DbLogin(postgres.jdbc_url, postgres.user, postgres.password)
 
 
+def assert_same_rows(actual_df, expected_df):
+    """Same columns, types and rows (any order); JDBC's column metadata (``scale``) aside."""
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True, ignore_metadata=True)
+
+
 def load(spark, *argv):
     return warehouse_load.run(spark, warehouse_load.parse_args(list(argv)))
 
@@ -72,7 +77,7 @@ def test_the_mart_lands_in_postgres_row_for_row_with_exact_decimals(spark, lake,
     mart_df = spark.read.parquet(str(lake / "mart" / "sales"))
     assert (sales_loaded.rows_read, sales_loaded.rows_written) == (300, 300)
     assert upsert_counts(sales_loaded) == {"staged": 300, "inserted": 300, "updated": 0, "unchanged": 0}
-    assert_df_equality(read_jdbc(spark, db, '"sales"'), mart_df, ignore_row_order=True, ignore_nullable=True)
+    assert_same_rows(read_jdbc(spark, db, '"sales"'), mart_df)
     assert query(
         spark, db, "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'sales'::regclass"
     ) == [("PRIMARY KEY (salesorderid, salesorderdetailid)",)]
@@ -86,7 +91,7 @@ def test_a_rerun_adds_no_duplicates_and_rewrites_nothing(spark, lake, db, sales_
         (300, 300)
     ]
     mart_df = spark.read.parquet(str(lake / "mart" / "sales"))
-    assert_df_equality(read_jdbc(spark, db, '"sales"'), mart_df, ignore_row_order=True, ignore_nullable=True)
+    assert_same_rows(read_jdbc(spark, db, '"sales"'), mart_df)
 
 
 @pytest.mark.parametrize("upsert", ["on_conflict", "merge"])
@@ -106,7 +111,7 @@ def test_a_changed_source_row_is_updated_and_a_new_one_inserted(spark, lake, db,
     updated = {"on_conflict": 1, "merge": 40}[upsert]  # MERGE updates every matched row
     assert upsert_counts(second) == {"staged": 41, "inserted": 1, "updated": updated, "unchanged": 40 - updated}
     stored_df = read_jdbc(spark, db, f'"crm"."customers_{upsert}"')
-    assert_df_equality(stored_df, changed_df, ignore_row_order=True, ignore_nullable=True)
+    assert_same_rows(stored_df, changed_df)
 
 
 def test_repeated_keys_stop_the_load_before_anything_is_published(spark, lake, db, tmp_path):
@@ -134,9 +139,7 @@ def test_extract_reads_in_ranges_and_round_trips_every_value(spark, lake, db, sa
     assert read_jdbc(spark, db, args.source, ranges).rdd.getNumPartitions() == 4
     result = extract(spark, *argv, "--output_path", str(tmp_path / "sales"), "--partition_by", "order_year,order_month")
     assert (result.rows_read, result.rows_written) == (300, 300)
-    assert_df_equality(
-        spark.read.parquet(str(tmp_path / "sales")), mart_df, ignore_row_order=True, ignore_nullable=True
-    )
+    assert_same_rows(spark.read.parquet(str(tmp_path / "sales")), mart_df)
     assert partition_folders(tmp_path / "sales") == partition_folders(lake / "mart" / "sales")
 
 
@@ -158,9 +161,7 @@ def test_extract_of_a_query_splits_on_a_date_column(spark, lake, db, sales_loade
     assert result.details["ranges"]["partitionColumn"] == "orderdate"
     assert result.details["ranges"]["lowerBound"].startswith("2013-")
     assert result.rows_written == expected_df.count() > 0
-    assert_df_equality(
-        spark.read.parquet(str(tmp_path / "q")), expected_df, ignore_row_order=True, ignore_nullable=True
-    )
+    assert_same_rows(spark.read.parquet(str(tmp_path / "q")), expected_df)
 
 
 def test_a_secrets_manager_login_loads_and_never_prints_the_password(
@@ -183,9 +184,7 @@ def test_a_secrets_manager_login_loads_and_never_prints_the_password(
     assert postgres.password not in out + err + report
     login = DbLogin(postgres.jdbc_url, postgres.user, postgres.password)
     employees_df = spark.read.parquet(str(lake / "processedData" / "employees"))
-    assert_df_equality(
-        read_jdbc(spark, login, '"employees"'), employees_df, ignore_row_order=True, ignore_nullable=True
-    )
+    assert_same_rows(read_jdbc(spark, login, '"employees"'), employees_df)
 
 
 @pytest.mark.parametrize(

@@ -125,9 +125,7 @@ def range_options(spark: "SparkSession", login: DbLogin, args: WarehouseExtractA
     if not args.partition_column:
         return {}
     column = quote(args.partition_column)
-    bounds_df = read_jdbc(
-        spark, login, f"(SELECT min({column}) AS lo, max({column}) AS hi FROM {args.source} AS src) AS b"
-    )
+    bounds_df = read_jdbc(spark, login, f"(SELECT min({column}) AS lo, max({column}) AS hi FROM {args.source}) AS b")
     data_type = bounds_df.schema["lo"].dataType
     if not isinstance(data_type, RANGE_TYPES):
         raise UsageError(

@@ -164,6 +164,19 @@ def read_source(spark: "SparkSession", args: WarehouseLoadArgs) -> "DataFrame":
 def run(spark: "SparkSession", args: WarehouseLoadArgs) -> JobResult:
     """Load the input table into the warehouse; see the module docstring."""
     result = JobResult(job=JOB, run_id=new_run_id(), inputs={str(args.target_table): args.input_path})
+    try:
+        load(spark, args, result)
+    except LakejobsError as error:
+        if error.result is None and result.rows_read:
+            error.result = result.finish("FAILED", str(error))
+        raise
+    result.finish("SUCCEEDED")
+    save_run_report(spark, args.report_path, result)
+    return result
+
+
+def load(spark: "SparkSession", args: WarehouseLoadArgs, result: JobResult) -> None:
+    """Stage, upsert and describe the load in ``result``."""
     source_df = read_source(spark, args)
     login = resolve_login(args.jdbc_url, args.secret_id)
     with result.stage("count"):
@@ -187,9 +200,6 @@ def run(spark: "SparkSession", args: WarehouseLoadArgs) -> JobResult:
     result.outputs = [
         OutputInfo(str(args.target_table), f"{login.url}#{args.target_table}", "jdbc", result.rows_written, 0, 0)
     ]
-    result.finish("SUCCEEDED")
-    save_run_report(spark, args.report_path, result)
-    return result
 
 
 def upsert(spark, login: DbLogin, args: WarehouseLoadArgs, staging: TableName, source_df, rows_read: int) -> dict:
