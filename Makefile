@@ -59,4 +59,4 @@ bench: setup ## benchmark lakejobs vs DuckDB vs Spark's floor (SCALES=1000000,50
 	$(PY) bench/run.py --scales $(SCALES)
 
 warehouse-demo: setup ## a private PostgreSQL: run the pipeline, load the mart, rerun, extract it back, stop
-	$(PY) -m lakejobs.warehousedemo --raw $(RAW) --lake $(LAKE) --format $(FORMAT)
+	$(PY) -u -m lakejobs.warehousedemo --raw $(RAW) --lake $(LAKE) --format $(FORMAT)
