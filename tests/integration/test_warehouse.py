@@ -114,6 +114,15 @@ def test_a_changed_source_row_is_updated_and_a_new_one_inserted(spark, lake, db,
     assert_same_rows(stored_df, changed_df)
 
 
+def test_a_delta_table_loads_like_a_parquet_one(spark, lake, db, tmp_path):
+    employees_df = spark.read.parquet(str(lake / "processedData" / "employees"))
+    employees_df.write.format("delta").save(str(tmp_path / "employees"))
+    argv = ["--input_path", str(tmp_path / "employees"), "--format", "delta", "--key", "employeeid"]
+    result = load(spark, *argv, "--target_table", "employees_delta", "--jdbc_url", db.url)
+    assert upsert_counts(result) == {"staged": 18, "inserted": 18, "updated": 0, "unchanged": 0}
+    assert_same_rows(read_jdbc(spark, db, '"employees_delta"'), employees_df)
+
+
 def test_repeated_keys_stop_the_load_before_anything_is_published(spark, lake, db, tmp_path):
     customers_df = spark.read.parquet(str(lake / "processedData" / "customers"))
     customers_df.unionByName(customers_df.limit(1)).write.parquet(str(tmp_path / "dup"))
