@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 DEPS_STAMP := $(VENV)/.deps-stamp
 JARS_STAMP := .jars/.stamp
 
-.PHONY: help setup run run-s3 test lint sample clean bench bench-experiments render stepfunctions
+.PHONY: help setup run run-s3 test lint sample clean bench bench-experiments render stepfunctions warehouse-demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -67,3 +67,6 @@ render: setup ## rewrite the committed Glue and EMR definitions (glue/, emr/) fr
 
 stepfunctions: setup ## rewrite the committed state machines and their IAM policies (stepfunctions/)
 	$(PY) -m lakejobs.orchestrate.render
+
+warehouse-demo: setup ## a private PostgreSQL: run the pipeline, load the mart, rerun, extract it back, stop
+	$(PY) -u -m lakejobs.warehousedemo --raw $(RAW) --lake $(LAKE) --format $(FORMAT)

@@ -105,6 +105,13 @@ def parse_fraction(text: str) -> float:
     return value
 
 
+def parse_positive(text: str) -> int:
+    """Read a whole number of at least 1."""
+    if not str(text).strip().isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    return int(text)
+
+
 def parse_columns(text: str) -> Tuple[str, ...]:
     """Read a comma-separated column list (``c1,c2``)."""
     columns = tuple(part.strip() for part in text.split(",") if part.strip())

@@ -29,3 +29,12 @@ def bucket(s3, request):
     name = "lake-" + request.node.name.lower().replace("_", "-")[:40].strip("-")
     s3["client"].create_bucket(Bucket=name)
     return name
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A private PostgreSQL server (initdb in a temp folder, a free loopback port), stopped at the end."""
+    from lakejobs import pglocal
+
+    with pglocal.postgres_server() as server:
+        yield server

@@ -11,4 +11,6 @@ from typing import Dict
 JOBS: Dict[str, str] = {
     "csv_to_parquet": "lakejobs.jobs.csv_to_parquet",
     "sales_mart": "lakejobs.jobs.sales_mart",
+    "warehouse_load": "lakejobs.jobs.warehouse_load",
+    "warehouse_extract": "lakejobs.jobs.warehouse_extract",
 }

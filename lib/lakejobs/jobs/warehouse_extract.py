@@ -1,0 +1,177 @@
+"""warehouse_extract: a database table or query -> Parquet, read in parallel ranges (the "unload").
+
+With ``--partition_column`` (an integer, date or timestamp column) the job asks the database
+for the column's MIN and MAX, and Spark's JDBC reader splits that range into
+``--num_partitions`` queries run by as many tasks at once, each fetching ``--fetch_size`` rows
+a round trip. Rows outside the range or with a null in the column are still read (Spark's
+first and last ranges are open-ended and the first one takes the nulls). Without it the
+table is read by one query. The output is replaced; ``--partition_by`` partitions it.
+
+Credentials as ``warehouse_load``: ``LAKEJOBS_DB_USER`` / ``LAKEJOBS_DB_PASSWORD`` or
+``--secret_id``. On Redshift, ``UNLOAD ('SELECT ...') TO 's3://...' FORMAT AS PARQUET`` does this
+step inside the cluster and is the faster choice for large tables.
+
+Examples
+--------
+::
+
+    python jobs/warehouse_extract.py --jdbc_url jdbc:postgresql://db:5432/warehouse \\
+        --table mart.sales --partition_column salesorderid --num_partitions 4 \\
+        --output_path lake/extract/sales --partition_by order_year,order_month
+
+    python jobs/warehouse_extract.py --secret_id prod/warehouse --output_path out/big_orders \\
+        --query "SELECT * FROM sales WHERE totaldue > 10000" --partition_column orderdate
+"""
+
+import dataclasses
+import logging
+from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
+
+from pyspark.sql import types as T
+
+from lakejobs import args as job_args
+from lakejobs import fs, runtime
+from lakejobs.errors import UsageError
+from lakejobs.io.credentials import DbLogin, check_jdbc_url, resolve_login
+from lakejobs.io.jdbc import read_jdbc
+from lakejobs.io.reports import save_run_report
+from lakejobs.io.upsert_sql import TableName, quote
+from lakejobs.io.writer import COMPRESSIONS, write_table
+from lakejobs.result import JobResult, new_run_id
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame, SparkSession
+
+JOB = "warehouse_extract"
+DESCRIPTION = "a PostgreSQL/RDS table or query -> Parquet, with parallel range reads over JDBC"
+LOG = logging.getLogger(__name__)
+RANGE_TYPES = (T.IntegerType, T.LongType, T.ShortType, T.ByteType, T.DateType, T.TimestampType)
+
+
+@dataclasses.dataclass(frozen=True)
+class WarehouseExtractArgs:
+    """The job's configuration, built once from its arguments (no secrets in it)."""
+
+    output_path: str
+    table: Optional[TableName]
+    query: Optional[str]
+    jdbc_url: Optional[str]
+    secret_id: Optional[str]
+    partition_column: Optional[str]
+    num_partitions: int
+    fetch_size: int
+    partition_by: Tuple[str, ...]
+    compression: str
+    report_path: Optional[str]
+
+    @property
+    def source(self) -> str:
+        """What Spark's ``dbtable`` option gets: the table, or the query as a subquery."""
+        return self.table.sql if self.table else f"({self.query}) AS lakejobs_extract"
+
+    @property
+    def name(self) -> str:
+        """The output's name in the job result."""
+        return self.table.name if self.table else "query"
+
+
+def build_parser():
+    """The job's argument parser (Glue-style ``--name value`` options)."""
+    parser = job_args.new_parser(JOB, DESCRIPTION)
+    parser.add_argument("--table", help="[schema.]table to extract")
+    parser.add_argument("--query", help="a SELECT to extract instead of a table")
+    parser.add_argument("--output_path", required=True, help="Parquet folder receiving the rows")
+    parser.add_argument("--jdbc_url", help="jdbc:postgresql://host:port/database (no password in it)")
+    parser.add_argument("--secret_id", help="Secrets Manager secret with username, password, host, port, dbname")
+    parser.add_argument("--partition_column", help="integer, date or timestamp column to split the reads on")
+    parser.add_argument("--num_partitions", type=job_args.parse_positive, default=4, help="parallel range reads")
+    parser.add_argument("--fetch_size", type=job_args.parse_positive, default=10000, help="rows per JDBC fetch")
+    parser.add_argument("--partition_by", type=job_args.parse_columns, default=(), help="output partition columns")
+    parser.add_argument("--compression", choices=COMPRESSIONS, default="snappy")
+    parser.add_argument("--report_path", help="folder for run reports (<job>/<run_id>.json)")
+    return parser
+
+
+def parse_args(argv: Sequence[str]) -> WarehouseExtractArgs:
+    """Build the typed configuration from ``argv``; raises ``UsageError`` on any problem."""
+    namespace = job_args.parse_job_args(build_parser(), argv)
+    if bool(namespace.table) == bool(namespace.query):
+        raise UsageError(f"{JOB}: give exactly one of --table and --query")
+    if namespace.jdbc_url:
+        check_jdbc_url(namespace.jdbc_url)
+    elif not namespace.secret_id:
+        raise UsageError(f"{JOB}: give --jdbc_url (credentials from the environment) or --secret_id")
+    return WarehouseExtractArgs(
+        output_path=fs.qualify(namespace.output_path),
+        table=TableName.parse(namespace.table) if namespace.table else None,
+        query=namespace.query.strip().rstrip(";") if namespace.query else None,
+        jdbc_url=namespace.jdbc_url,
+        secret_id=namespace.secret_id,
+        partition_column=namespace.partition_column,
+        num_partitions=namespace.num_partitions,
+        fetch_size=namespace.fetch_size,
+        partition_by=tuple(namespace.partition_by),
+        compression=namespace.compression,
+        report_path=fs.qualify(namespace.report_path) if namespace.report_path else None,
+    )
+
+
+def range_options(spark: "SparkSession", login: DbLogin, args: WarehouseExtractArgs) -> Dict[str, object]:
+    """Spark's partitioned-read options from the column's MIN and MAX (empty: one plain read).
+
+    One aggregate row comes to the driver. An empty source, or no ``--partition_column``, gives
+    a single read.
+    """
+    if not args.partition_column:
+        return {}
+    column = quote(args.partition_column)
+    bounds_df = read_jdbc(spark, login, f"(SELECT min({column}) AS lo, max({column}) AS hi FROM {args.source}) AS b")
+    data_type = bounds_df.schema["lo"].dataType
+    if not isinstance(data_type, RANGE_TYPES):
+        raise UsageError(
+            f"--partition_column {args.partition_column} is {data_type.simpleString()}: "
+            "expected an integer, date or timestamp column"
+        )
+    low, high = bounds_df.first()
+    if low is None:
+        return {}
+    return {
+        "partitionColumn": args.partition_column,
+        "lowerBound": str(low),
+        "upperBound": str(high),
+        "numPartitions": args.num_partitions,
+    }
+
+
+def run(spark: "SparkSession", args: WarehouseExtractArgs) -> JobResult:
+    """Extract the table or query to Parquet; see the module docstring."""
+    result = JobResult(job=JOB, run_id=new_run_id(), inputs={args.name: str(args.table) if args.table else args.query})
+    login = resolve_login(args.jdbc_url, args.secret_id)
+    with result.stage("plan"):
+        ranges = range_options(spark, login, args)
+    LOG.info("extracting %s to %s (%s)", args.name, args.output_path, ranges or "one read")
+    source_df = read_jdbc(spark, login, args.source, {"fetchsize": args.fetch_size, **ranges})
+    missing = [column for column in args.partition_by if column not in source_df.columns]
+    if missing:
+        raise UsageError(f"--partition_by names columns the source does not have: {', '.join(missing)}")
+    with result.stage("extract"):
+        output = write_partitioned_extract(source_df, args)
+    result.outputs = [output]
+    result.rows_read = result.rows_written = output.rows
+    result.details = {"ranges": {key: str(value) for key, value in ranges.items()}, "fetch_size": args.fetch_size}
+    result.finish("SUCCEEDED")
+    save_run_report(spark, args.report_path, result)
+    return result
+
+
+def write_partitioned_extract(source_df: "DataFrame", args: WarehouseExtractArgs):
+    """Write the rows read to ``args.output_path`` (database errors become one line)."""
+    from lakejobs.io.jdbc import database_errors
+
+    with database_errors(f"cannot extract {args.name}"):
+        return write_table(source_df, args.output_path, args.name, "parquet", args.partition_by, args.compression)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point for every runtime; returns the exit code."""
+    return runtime.run_main(JOB, argv, parse_args, run)

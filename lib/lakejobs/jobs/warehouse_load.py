@@ -1,0 +1,229 @@
+"""warehouse_load: a lake table (Parquet or Delta) -> a relational warehouse, upserted on its key.
+
+The way Glue jobs load RDS: Spark's JDBC writer fills a fresh staging table (``batchsize``
+rows a batch, ``--num_partitions`` connections at once), then ONE transaction, run from the
+driver's JVM over JDBC, creates the target if missing (with a primary key on ``--key``),
+checks the staged keys, upserts into the target and drops the staging table. Readers see the
+old rows or the new ones, never a half load; a rerun changes nothing (rows whose values did
+not change are not rewritten). Rows that left the source are kept: this is an upsert.
+
+Credentials come from ``LAKEJOBS_DB_USER`` / ``LAKEJOBS_DB_PASSWORD`` or an RDS-style Secrets
+Manager secret (``--secret_id``), never from arguments, and never reach a log line.
+
+Redshift: the same shape with Redshift's tools. Stage the table as Parquet on S3 and ``COPY``
+it into a temporary staging table (``COPY stage FROM 's3://...' IAM_ROLE '...' FORMAT AS
+PARQUET``; Glue's Redshift connector does this for you), then in one transaction either
+``MERGE INTO target USING stage ON key WHEN MATCHED THEN UPDATE ... WHEN NOT MATCHED THEN
+INSERT ...`` (``--upsert merge`` runs this statement here, on PostgreSQL 15+) or
+``DELETE FROM target USING stage WHERE key matches; INSERT INTO target SELECT * FROM stage``.
+
+Examples
+--------
+::
+
+    export LAKEJOBS_DB_USER=loader LAKEJOBS_DB_PASSWORD=...
+    python jobs/warehouse_load.py --lake lake --table sales \\
+        --jdbc_url jdbc:postgresql://db.example.com:5432/warehouse --target_table mart.sales
+
+    python jobs/warehouse_load.py --input_path s3://bucket/processedData/orders --format delta \\
+        --key salesorderid,salesorderdetailid --target_table orders --secret_id prod/warehouse
+"""
+
+import dataclasses
+import logging
+import os
+from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
+
+from lakejobs import args as job_args
+from lakejobs import fs, runtime
+from lakejobs.datasets import builtin_dataset
+from lakejobs.errors import LakejobsError, QualityGateError, UsageError
+from lakejobs.io import upsert_sql
+from lakejobs.io.credentials import DbLogin, check_jdbc_url, resolve_login
+from lakejobs.io.delta import read_table, require_delta
+from lakejobs.io.jdbc import connection, transaction, write_jdbc
+from lakejobs.io.reports import save_run_report
+from lakejobs.io.upsert_sql import TableName
+from lakejobs.jobs.sales_mart import SALES_KEY
+from lakejobs.result import JobResult, OutputInfo, new_run_id
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame, SparkSession
+
+JOB = "warehouse_load"
+DESCRIPTION = "a lake table (Parquet/Delta) -> PostgreSQL/RDS via a staging table and one upsert transaction"
+LOG = logging.getLogger(__name__)
+
+#: Tables of a lake that ``--table`` names: folder below the lake, and key.
+LAKE_TABLES: Dict[str, Tuple[str, Tuple[str, ...]]] = {
+    "sales": ("mart/sales", SALES_KEY),
+    "sales_by_employee_month": ("mart/sales_by_employee_month", ("employeeid", "order_year", "order_month")),
+    "customer_summary": ("mart/customer_summary", ("customerid",)),
+    **{
+        name: (f"processedData/{name}", builtin_dataset(name).primary_key)
+        for name in ("customers", "employees", "orders")
+    },
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class WarehouseLoadArgs:
+    """The job's configuration, built once from its arguments (no secrets in it)."""
+
+    input_path: str
+    input_format: str
+    target_table: TableName
+    key: Tuple[str, ...]
+    jdbc_url: Optional[str]
+    secret_id: Optional[str]
+    upsert: str
+    batch_size: int
+    num_partitions: int
+    report_path: Optional[str]
+
+
+def build_parser():
+    """The job's argument parser (Glue-style ``--name value`` options)."""
+    parser = job_args.new_parser(JOB, DESCRIPTION)
+    parser.add_argument("--table", help=f"a table of --lake: {', '.join(LAKE_TABLES)} (sets path and key)")
+    parser.add_argument("--lake", help="the lake root holding mart/ and processedData/ (with --table)")
+    parser.add_argument("--input_path", help="any table folder (instead of --lake/--table; needs --key)")
+    parser.add_argument("--format", dest="input_format", choices=("parquet", "delta"), default="parquet")
+    parser.add_argument("--target_table", help="[schema.]table in the database (default: the table's name)")
+    parser.add_argument("--key", type=job_args.parse_columns, help="primary key columns: c1,c2")
+    parser.add_argument("--jdbc_url", help="jdbc:postgresql://host:port/database (no password in it)")
+    parser.add_argument("--secret_id", help="Secrets Manager secret with username, password, host, port, dbname")
+    parser.add_argument("--upsert", choices=upsert_sql.UPSERTS, default="on_conflict")
+    parser.add_argument("--batch_size", type=job_args.parse_positive, default=10000, help="rows per JDBC batch")
+    parser.add_argument(
+        "--num_partitions", type=job_args.parse_positive, default=2, help="concurrent JDBC connections writing"
+    )
+    parser.add_argument("--report_path", help="folder for run reports (<job>/<run_id>.json)")
+    return parser
+
+
+def _source(namespace) -> Tuple[str, str, Tuple[str, ...]]:
+    """(input path, default target name, key) from --lake/--table or --input_path/--key."""
+    if bool(namespace.table) == bool(namespace.input_path):
+        raise UsageError(f"{JOB}: give either --lake with --table, or --input_path with --key")
+    if namespace.table:
+        if namespace.table not in LAKE_TABLES:
+            raise UsageError(f"unknown --table {namespace.table!r}: known tables are {', '.join(LAKE_TABLES)}")
+        if not namespace.lake:
+            raise UsageError(f"{JOB}: --table needs --lake (the lake root)")
+        folder, key = LAKE_TABLES[namespace.table]
+        return f"{fs.qualify(namespace.lake).rstrip('/')}/{folder}", namespace.table, tuple(namespace.key or key)
+    if not namespace.key:
+        raise UsageError(f"{JOB}: --input_path needs --key (the primary key columns)")
+    path = fs.qualify(namespace.input_path)
+    return path, os.path.basename(path.rstrip("/")), tuple(namespace.key)
+
+
+def parse_args(argv: Sequence[str]) -> WarehouseLoadArgs:
+    """Build the typed configuration from ``argv``; raises ``UsageError`` on any problem."""
+    namespace = job_args.parse_job_args(build_parser(), argv)
+    input_path, default_name, key = _source(namespace)
+    if namespace.jdbc_url:
+        check_jdbc_url(namespace.jdbc_url)
+    elif not namespace.secret_id:
+        raise UsageError(f"{JOB}: give --jdbc_url (credentials from the environment) or --secret_id")
+    return WarehouseLoadArgs(
+        input_path=input_path,
+        input_format=namespace.input_format,
+        target_table=TableName.parse(namespace.target_table or default_name),
+        key=key,
+        jdbc_url=namespace.jdbc_url,
+        secret_id=namespace.secret_id,
+        upsert=namespace.upsert,
+        batch_size=namespace.batch_size,
+        num_partitions=namespace.num_partitions,
+        report_path=fs.qualify(namespace.report_path) if namespace.report_path else None,
+    )
+
+
+def preflight(args: WarehouseLoadArgs) -> None:
+    """Fail fast, before Spark starts, when a local input table is missing."""
+    if fs.is_local(args.input_path) and not os.path.exists(fs.local_path(args.input_path)):
+        raise UsageError(f"input table does not exist: {args.input_path}")
+
+
+def read_source(spark: "SparkSession", args: WarehouseLoadArgs) -> "DataFrame":
+    """The input table, checked: it exists, holds the key columns, and every type maps."""
+    if not fs.exists(spark, args.input_path):
+        raise UsageError(f"input table does not exist: {args.input_path}")
+    if args.input_format == "delta":
+        require_delta(spark)
+    source_df = read_table(spark, args.input_path, args.input_format)
+    missing = [column for column in args.key if column not in source_df.columns]
+    if missing:
+        raise UsageError(f"--key names columns that {args.input_path} does not have: {', '.join(missing)}")
+    upsert_sql.column_definitions(source_df.schema, args.key)  # raises UsageError for an unmappable type
+    return source_df
+
+
+def run(spark: "SparkSession", args: WarehouseLoadArgs) -> JobResult:
+    """Load the input table into the warehouse; see the module docstring."""
+    result = JobResult(job=JOB, run_id=new_run_id(), inputs={str(args.target_table): args.input_path})
+    try:
+        load(spark, args, result)
+    except LakejobsError as error:
+        if error.result is None and result.rows_read:
+            error.result = result.finish("FAILED", str(error))
+        raise
+    result.finish("SUCCEEDED")
+    save_run_report(spark, args.report_path, result)
+    return result
+
+
+def load(spark: "SparkSession", args: WarehouseLoadArgs, result: JobResult) -> None:
+    """Stage, upsert and describe the load in ``result``."""
+    source_df = read_source(spark, args)
+    login = resolve_login(args.jdbc_url, args.secret_id)
+    with result.stage("count"):
+        result.rows_read = source_df.count()
+    staging = args.target_table.staging(result.run_id.rsplit("-", 1)[-1])
+    LOG.info(
+        "loading %d rows of %s into %s (staging %s)", result.rows_read, args.input_path, args.target_table, staging
+    )
+    with connection(spark, login) as sql:
+        sql.execute(upsert_sql.create_staging_sql(staging, source_df.schema))
+    try:
+        with result.stage("stage"):
+            write_jdbc(source_df, login, staging.sql, args.batch_size, args.num_partitions)
+        with result.stage("upsert"):
+            counts = upsert(spark, login, args, staging, source_df, result.rows_read)
+    finally:
+        with connection(spark, login) as sql:
+            sql.execute(upsert_sql.drop_sql(staging))
+    result.rows_written = counts["inserted"] + counts["updated"]
+    result.details = {"target_table": str(args.target_table), "key": list(args.key), "upsert": args.upsert, **counts}
+    result.outputs = [
+        OutputInfo(str(args.target_table), f"{login.url}#{args.target_table}", "jdbc", result.rows_written, 0, 0)
+    ]
+
+
+def upsert(spark, login: DbLogin, args: WarehouseLoadArgs, staging: TableName, source_df, rows_read: int) -> dict:
+    """The load's one transaction: create the target, check the staged keys, upsert, drop the stage."""
+    target, key, columns = args.target_table, args.key, source_df.columns
+    with transaction(spark, login, f"cannot load {target}") as sql:
+        sql.execute(upsert_sql.create_target_sql(target, source_df.schema, key))
+        staged, null_keys, duplicate_keys = sql.query(upsert_sql.key_check_sql(staging, key))[0]
+        if staged != rows_read:
+            raise LakejobsError(f"staged {staged} rows but read {rows_read}; nothing was loaded into {target}")
+        if null_keys or duplicate_keys:
+            raise QualityGateError(
+                f"{args.input_path}: {null_keys} rows have a null key and {duplicate_keys} rows repeat a key "
+                f"({', '.join(key)}); nothing was loaded into {target}"
+            )
+        if args.upsert == "merge":
+            inserted = sql.query(upsert_sql.new_keys_sql(target, staging, key))[0][0]
+            updated = sql.execute(upsert_sql.merge_sql(target, staging, columns, key)) - inserted
+        else:
+            inserted, updated = sql.query(upsert_sql.on_conflict_sql(target, staging, columns, key))[0]
+        sql.execute(upsert_sql.drop_sql(staging))
+    return {"staged": staged, "inserted": inserted, "updated": updated, "unchanged": staged - inserted - updated}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point for every runtime; returns the exit code."""
+    return runtime.run_main(JOB, argv, parse_args, run, preflight)

@@ -1,0 +1,253 @@
+"""The warehouse round trip on a real PostgreSQL server: mart -> PostgreSQL -> Parquet, exactly.
+
+The server is private to the session (``postgres`` fixture: initdb in a temp folder, a free
+loopback port, password authentication); Secrets Manager is moto's server (``s3`` fixture).
+"""
+
+import json
+from pathlib import Path
+
+import boto3
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from lakejobs.errors import QualityGateError
+from lakejobs.io.credentials import DbLogin
+from lakejobs.io.jdbc import connection, read_jdbc
+from lakejobs.jobs import warehouse_extract, warehouse_load
+from lakejobs.pipeline import run_pipeline
+from lakejobs.s3local import free_port
+from tests.conftest import SAMPLE_RAW
+
+STAGING_TABLES = r"SELECT count(*) FROM pg_tables WHERE tablename LIKE '%\_\_stage\_%'"
+
+
+@pytest.fixture(scope="module")
+def lake(spark, tmp_path_factory):
+    """The sample pipeline's lake: processedData/ and mart/."""
+    lake = tmp_path_factory.mktemp("warehouse_lake")
+    run_pipeline(spark, str(SAMPLE_RAW), str(lake))
+    return lake
+
+
+@pytest.fixture(scope="module")
+def db(postgres):
+    """The server's login, also exported as LAKEJOBS_DB_USER / LAKEJOBS_DB_PASSWORD."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in postgres.env().items():
+            patch.setenv(name, value)
+        yield DbLogin(postgres.jdbc_url, postgres.user, postgres.password)
+
+
+def assert_same_rows(actual_df, expected_df):
+    """Same columns, types and rows (any order); JDBC's column metadata (``scale``) aside."""
+    assert_df_equality(actual_df, expected_df, ignore_row_order=True, ignore_nullable=True, ignore_metadata=True)
+
+
+def load(spark, *argv):
+    return warehouse_load.run(spark, warehouse_load.parse_args(list(argv)))
+
+
+def extract(spark, *argv):
+    return warehouse_extract.run(spark, warehouse_extract.parse_args(list(argv)))
+
+
+def query(spark, db, statement):
+    with connection(spark, db) as sql:
+        return sql.query(statement)
+
+
+def execute(spark, db, statement):
+    with connection(spark, db) as sql:
+        sql.execute(statement)
+
+
+def upsert_counts(result):
+    return {key: result.details[key] for key in ("staged", "inserted", "updated", "unchanged")}
+
+
+@pytest.fixture(scope="module")
+def sales_loaded(spark, lake, db):
+    """mart/sales loaded once into the table ``sales``."""
+    return load(spark, "--lake", str(lake), "--table", "sales", "--jdbc_url", db.url)
+
+
+def test_the_mart_lands_in_postgres_row_for_row_with_exact_decimals(spark, lake, db, sales_loaded):
+    mart_df = spark.read.parquet(str(lake / "mart" / "sales"))
+    assert (sales_loaded.rows_read, sales_loaded.rows_written) == (300, 300)
+    assert upsert_counts(sales_loaded) == {"staged": 300, "inserted": 300, "updated": 0, "unchanged": 0}
+    assert_same_rows(read_jdbc(spark, db, '"sales"'), mart_df)
+    assert query(
+        spark, db, "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'sales'::regclass"
+    ) == [("PRIMARY KEY (salesorderid, salesorderdetailid)",)]
+    assert query(spark, db, STAGING_TABLES) == [(0,)]
+
+
+def test_a_rerun_adds_no_duplicates_and_rewrites_nothing(spark, lake, db, sales_loaded):
+    rerun = load(spark, "--lake", str(lake), "--table", "sales", "--jdbc_url", db.url)
+    assert upsert_counts(rerun) == {"staged": 300, "inserted": 0, "updated": 0, "unchanged": 300}
+    assert query(spark, db, "SELECT count(*), count(DISTINCT (salesorderid, salesorderdetailid)) FROM sales") == [
+        (300, 300)
+    ]
+    mart_df = spark.read.parquet(str(lake / "mart" / "sales"))
+    assert_same_rows(read_jdbc(spark, db, '"sales"'), mart_df)
+
+
+@pytest.mark.parametrize("upsert", ["on_conflict", "merge"])
+def test_a_changed_source_row_is_updated_and_a_new_one_inserted(spark, lake, db, tmp_path, upsert):
+    customers_df = spark.read.parquet(str(lake / "processedData" / "customers"))
+    first_id, last_id = customers_df.agg(F.min("customerid"), F.max("customerid")).first()
+    target = f"crm.customers_{upsert}"
+    execute(spark, db, "CREATE SCHEMA IF NOT EXISTS crm")
+    argv = ["--key", "customerid", "--target_table", target, "--jdbc_url", db.url, "--upsert", upsert]
+    first = load(spark, "--input_path", str(lake / "processedData" / "customers"), *argv)
+    changed_df = customers_df.withColumn(
+        "fullname", F.when(F.col("customerid") == first_id, F.lit("Renamed Customer")).otherwise(F.col("fullname"))
+    ).unionByName(spark.createDataFrame([(last_id + 1, "New", "Customer", "New Customer")], customers_df.schema))
+    changed_df.write.parquet(str(tmp_path / "customers"))
+    second = load(spark, "--input_path", str(tmp_path / "customers"), *argv)
+    assert upsert_counts(first) == {"staged": 40, "inserted": 40, "updated": 0, "unchanged": 0}
+    updated = {"on_conflict": 1, "merge": 40}[upsert]  # MERGE updates every matched row
+    assert upsert_counts(second) == {"staged": 41, "inserted": 1, "updated": updated, "unchanged": 40 - updated}
+    stored_df = read_jdbc(spark, db, f'"crm"."customers_{upsert}"')
+    assert_same_rows(stored_df, changed_df)
+
+
+def test_a_delta_table_loads_like_a_parquet_one(spark, lake, db, tmp_path):
+    employees_df = spark.read.parquet(str(lake / "processedData" / "employees"))
+    employees_df.write.format("delta").save(str(tmp_path / "employees"))
+    argv = ["--input_path", str(tmp_path / "employees"), "--format", "delta", "--key", "employeeid"]
+    result = load(spark, *argv, "--target_table", "employees_delta", "--jdbc_url", db.url)
+    assert upsert_counts(result) == {"staged": 18, "inserted": 18, "updated": 0, "unchanged": 0}
+    assert_same_rows(read_jdbc(spark, db, '"employees_delta"'), employees_df)
+
+
+def test_repeated_keys_stop_the_load_before_anything_is_published(spark, lake, db, tmp_path):
+    customers_df = spark.read.parquet(str(lake / "processedData" / "customers"))
+    customers_df.unionByName(customers_df.limit(1)).write.parquet(str(tmp_path / "dup"))
+    argv = ["--input_path", str(tmp_path / "dup"), "--key", "customerid", "--jdbc_url", db.url]
+    with pytest.raises(QualityGateError, match="0 rows have a null key and 1 rows repeat a key .customerid."):
+        load(spark, *argv, "--target_table", "customers_dup")
+    assert query(spark, db, "SELECT to_regclass('customers_dup') IS NULL") == [(True,)]
+    assert query(spark, db, STAGING_TABLES) == [(0,)]
+
+
+def test_extract_reads_in_ranges_and_round_trips_every_value(spark, lake, db, sales_loaded, tmp_path):
+    mart_df = spark.read.parquet(str(lake / "mart" / "sales"))
+    low, high = mart_df.agg(F.min("salesorderid"), F.max("salesorderid")).first()
+    argv = ["--table", "sales", "--jdbc_url", db.url, "--partition_column", "salesorderid", "--num_partitions", "4"]
+    args = warehouse_extract.parse_args([*argv, "--output_path", str(tmp_path / "sales")])
+    ranges = warehouse_extract.range_options(spark, db, args)
+    assert ranges == {
+        "partitionColumn": "salesorderid",
+        "lowerBound": str(low),
+        "upperBound": str(high),
+        "numPartitions": 4,
+    }
+    assert read_jdbc(spark, db, args.source, ranges).rdd.getNumPartitions() == 4
+    result = extract(spark, *argv, "--output_path", str(tmp_path / "sales"), "--partition_by", "order_year,order_month")
+    assert (result.rows_read, result.rows_written) == (300, 300)
+    assert_same_rows(spark.read.parquet(str(tmp_path / "sales")), mart_df)
+    assert partition_folders(tmp_path / "sales") == partition_folders(lake / "mart" / "sales")
+
+
+def partition_folders(table: Path):
+    return sorted(str(path.relative_to(table)) for path in table.glob("order_year=*/order_month=*"))
+
+
+def test_extract_of_a_query_splits_on_a_date_column(spark, lake, db, sales_loaded, tmp_path):
+    query_text = "SELECT salesorderid, salesorderdetailid, orderdate, linetotal FROM sales WHERE order_year = 2013"
+    result = extract(
+        spark, "--query", query_text, "--partition_column", "orderdate", "--jdbc_url", db.url,
+        "--output_path", str(tmp_path / "q"),
+    )  # fmt: skip
+    expected_df = (
+        spark.read.parquet(str(lake / "mart" / "sales"))
+        .filter("order_year = 2013")
+        .select("salesorderid", "salesorderdetailid", "orderdate", "linetotal")
+    )
+    assert result.details["ranges"]["partitionColumn"] == "orderdate"
+    assert result.details["ranges"]["lowerBound"].startswith("2013-")
+    assert result.rows_written == expected_df.count() > 0
+    assert_same_rows(spark.read.parquet(str(tmp_path / "q")), expected_df)
+
+
+def test_a_secrets_manager_login_loads_and_never_prints_the_password(
+    spark, s3, postgres, lake, tmp_path, capfd, monkeypatch
+):
+    for name in postgres.env():
+        monkeypatch.delenv(name, raising=False)
+    secret = {"username": postgres.user, "password": postgres.password, "engine": "postgres"}
+    secret.update({"host": postgres.host, "port": postgres.port, "dbname": postgres.database})
+    boto3.client("secretsmanager").create_secret(Name="lakejobs/warehouse", SecretString=json.dumps(secret))
+    code = warehouse_load.main(
+        ["--lake", str(lake), "--table", "employees", "--secret_id", "lakejobs/warehouse"]
+        + ["--report_path", str(tmp_path / "runs")]
+    )
+    out, err = capfd.readouterr()
+    assert code == 0, err
+    result = json.loads(out.strip().splitlines()[-1])
+    assert (result["status"], result["rows_read"], result["details"]["inserted"]) == ("SUCCEEDED", 18, 18)
+    report = next((tmp_path / "runs" / "warehouse_load").glob("*.json")).read_text()
+    assert postgres.password not in out + err + report
+    login = DbLogin(postgres.jdbc_url, postgres.user, postgres.password)
+    employees_df = spark.read.parquet(str(lake / "processedData" / "employees"))
+    assert_same_rows(read_jdbc(spark, login, '"employees"'), employees_df)
+
+
+@pytest.mark.parametrize(
+    "job, argv, code, message",
+    [
+        (
+            warehouse_load,
+            ["--input_path", "/no/such/table", "--key", "id", "--jdbc_url", "{url}"],
+            2,
+            "warehouse_load: error: input table does not exist: /no/such/table",
+        ),
+        (
+            warehouse_load,
+            ["--lake", "{lake}", "--table", "customers", "--jdbc_url", "postgresql://127.0.0.1/warehouse"],
+            2,
+            "warehouse_load: error: --jdbc_url must look like jdbc:postgresql://host:port/database",
+        ),
+        (
+            warehouse_load,
+            ["--lake", "{lake}", "--table", "customers", "--jdbc_url", "{url}?user=lakejobs&password={password}"],
+            2,
+            "warehouse_load: error: --jdbc_url must not hold a password: set LAKEJOBS_DB_PASSWORD or use --secret_id",
+        ),
+        (
+            warehouse_load,
+            ["--lake", "{lake}", "--table", "customers", "--jdbc_url", "jdbc:postgresql://127.0.0.1:{closed}/x"],
+            1,
+            "warehouse_load: error: cannot connect to the database: Connection to 127.0.0.1:{closed} refused.",
+        ),
+        (
+            warehouse_extract,
+            ["--table", "no_such_table", "--jdbc_url", "{url}", "--output_path", "{lake}/x"],
+            1,
+            'warehouse_extract: error: cannot read "no_such_table": ERROR: relation "no_such_table" does not exist',
+        ),
+    ],
+    ids=["missing-table", "bad-url", "password-in-url", "no-server", "missing-db-table"],
+)
+def test_a_bad_input_or_url_ends_in_one_clear_line(spark, lake, db, capfd, job, argv, code, message):
+    values = {"url": db.url, "lake": str(lake), "password": db.password, "closed": free_port()}
+    assert job.main([token.format(**values) for token in argv]) == code
+    out, err = capfd.readouterr()
+    errors = [line for line in err.splitlines() if ": error:" in line]
+    assert len(errors) == 1 and errors[0].startswith(message.format(**values)), err
+    assert "Traceback" not in err and db.password not in out + err
+
+
+def test_a_wrong_password_is_refused_in_one_line_that_does_not_echo_it(spark, lake, db, capfd, monkeypatch):
+    monkeypatch.setenv("LAKEJOBS_DB_PASSWORD", "not-the-password-42")
+    code = warehouse_load.main(["--lake", str(lake), "--table", "customers", "--jdbc_url", db.url])
+    out, err = capfd.readouterr()
+    assert code == 1
+    assert [line for line in err.splitlines() if ": error:" in line] == [
+        "warehouse_load: error: cannot connect to the database: "
+        'FATAL: password authentication failed for user "lakejobs" (SQLSTATE 28P01)'
+    ]
+    assert "not-the-password-42" not in out + err
