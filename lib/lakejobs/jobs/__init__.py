@@ -11,4 +11,8 @@ from typing import Dict
 JOBS: Dict[str, str] = {
     "csv_to_parquet": "lakejobs.jobs.csv_to_parquet",
     "sales_mart": "lakejobs.jobs.sales_mart",
+    "taxi_trips": "lakejobs.jobs.taxi_trips",
+    "fx_rates": "lakejobs.jobs.fx_rates",
+    "stock_prices": "lakejobs.jobs.stock_prices",
+    "transactions": "lakejobs.jobs.transactions",
 }
