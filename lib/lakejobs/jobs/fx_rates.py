@@ -10,8 +10,8 @@ currency and date keys never travel to the driver. Output is partitioned by base
 Unparsable documents, bad codes, dates and prices, ``high < low``, open or close outside
 [low, high], and repeats of a (base, quote, date) go to the quarantine with a reason.
 
-Example
--------
+Examples
+--------
 ::
 
     lakejobs run fx_rates --input_path data/sample/rawData/fx --output_path lake/processedData/fx_rates

@@ -15,8 +15,8 @@ of the last 7 trading rows) with window functions per ticker ordered by date. Ba
 negative volume, a repeated ticker and date) go to the quarantine with a reason and are not
 part of the series.
 
-Example
--------
+Examples
+--------
 ::
 
     lakejobs run stock_prices --input_path data/sample/rawData/stocks --output_path lake/processedData/stocks

@@ -6,8 +6,8 @@ alike. Impossible trips go to the quarantine with a reason: unparsable fields, d
 before pick-up, zero duration, negative distance or amounts, trips longer than
 ``--max_duration_hours`` or faster than ``--max_speed_mph``.
 
-Example
--------
+Examples
+--------
 ::
 
     lakejobs run taxi_trips --input_path data/sample/rawData/taxi \\

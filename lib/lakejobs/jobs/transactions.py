@@ -13,8 +13,8 @@ run); ``details`` says how many were inserted and how many were already loaded.
 The quarantine of a batch is written under ``<quarantine_path>/batch=<id of the input
 files>/``, so a replay replaces it and other batches' quarantines stay.
 
-Example
--------
+Examples
+--------
 ::
 
     lakejobs run transactions --input_path data/sample/rawData/transactions \\
