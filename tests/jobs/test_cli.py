@@ -8,6 +8,7 @@ import pytest
 from chispa import assert_df_equality
 
 from lakejobs import cli
+from lakejobs.jobs import JOBS
 from lakejobs.pipeline import run_pipeline
 from tests.conftest import ROOT, SAMPLE_RAW, VENV_BIN, job_env
 
@@ -19,7 +20,8 @@ def run(argv, timeout=300):
 def test_lakejobs_jobs_lists_every_job_with_a_description(capsys):
     assert cli.main(["jobs"]) == 0
     lines = capsys.readouterr().out.splitlines()
-    assert [line.split()[0] for line in lines] == ["csv_to_parquet", "sales_mart"]
+    assert [line.split()[0] for line in lines] == list(JOBS)
+    assert list(JOBS)[:2] == ["csv_to_parquet", "sales_mart"]
     assert all(len(line.split()) > 3 for line in lines)
 
 

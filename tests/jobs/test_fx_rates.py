@@ -111,3 +111,12 @@ def test_the_sample_documents(spark, tmp_path):
         ("USD", "EUR", 29),
         ("USD", "GBP", 29),
     ]
+
+
+def test_an_input_with_no_good_record_writes_only_the_quarantine(spark, tmp_path):
+    (tmp_path / "broken.json").write_text('{"USD": [1, 2]}')
+    argv = ["--input_path", str(tmp_path / "broken.json"), "--output_path", str(tmp_path / "fx")]
+    result = fx_rates.run(spark, fx_rates.parse_args([*argv, "--max_bad_fraction", "1"]))
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (1, 0, {"unparsable_json": 1})
+    assert [(output.rows, output.files) for output in result.outputs] == [(0, 0), (1, 1)]
+    assert not (tmp_path / "fx").exists()

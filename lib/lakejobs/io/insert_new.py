@@ -43,6 +43,8 @@ def insert_new_rows(
     if fs.list_data_files(spark, path):
         existing_df = spark.read.parquet(path).select(*keys)
         new_df = df.join(existing_df, list(keys), "left_anti").select(*df.columns)
+    if new_df.isEmpty():  # an empty partitioned write_table never returns (see fieldjob.write_good_rows)
+        return OutputInfo(name, path, "parquet", rows=0, files=0, bytes=0, partition_by=list(partition_by))
     return write_table(new_df, path, name, "parquet", partition_by, compression, mode="append")
 
 

@@ -17,7 +17,7 @@ from lakejobs import fs
 from lakejobs.errors import QualityGateError, UsageError
 from lakejobs.io.reports import save_run_report
 from lakejobs.io.writer import COMPRESSIONS, write_table
-from lakejobs.result import JobResult
+from lakejobs.result import JobResult, OutputInfo
 from lakejobs.state import RunLock
 from lakejobs.transforms.validation import REASON, filter_quarantined
 
@@ -132,12 +132,28 @@ def publish_split(
         quarantine_df = validated_df.transform(filter_quarantined(name, result.run_id))
         gate(args, result, quarantine_df, name)
         with result.stage("write"):
-            output = write_table(good_df, args.output_path, name, "parquet", partition_by, args.compression)
+            output = write_good_rows(good_df, args, name, partition_by, result.rows_read - result.rows_quarantined)
             quarantine = write_table(quarantine_df, args.quarantine_path, "quarantine", "json", compression="none")
     finally:
         validated_df.unpersist()
     result.outputs = [output, quarantine]
     result.rows_written = output.rows
+
+
+def write_good_rows(good_df: "DataFrame", args: FieldArgs, name: str, partition_by: Sequence[str], rows: int):
+    """Write the table; with no good row, write nothing and leave the table as it was.
+
+    An empty partitioned write would never return: AQE replaces the empty plan after its
+    shuffle, and the row-count ``Observation`` of ``write_table`` then waits forever.
+    """
+    if rows == 0:
+        return empty_output(args.output_path, name, partition_by)
+    return write_table(good_df, args.output_path, name, "parquet", partition_by, args.compression)
+
+
+def empty_output(path: str, name: str, partition_by: Sequence[str], fmt: str = "parquet") -> OutputInfo:
+    """The description of a write that wrote nothing."""
+    return OutputInfo(name, path, fmt, rows=0, files=0, bytes=0, partition_by=list(partition_by))
 
 
 def run_locked(spark: "SparkSession", args: FieldArgs, result: JobResult, body) -> JobResult:
