@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 DEPS_STAMP := $(VENV)/.deps-stamp
 JARS_STAMP := .jars/.stamp
 
-.PHONY: help setup run run-s3 test lint sample clean bench bench-experiments render stepfunctions warehouse-demo
+.PHONY: help setup run run-s3 test lint sample clean bench bench-experiments render stepfunctions warehouse-demo run-field sample-field
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,7 @@ lint: setup ## ruff over the code
 sample: setup ## regenerate data/sample/rawData with the generator (deterministic)
 	rm -rf data/sample/rawData
 	$(VENV)/bin/lakejobs generate --orders 300 --seed 7 --out data/sample/rawData
+	$(PY) -m lakejobs.generate_field --seed 7 --out data/sample/rawData
 
 clean: ## remove the venv, jars, lake and build outputs
 	rm -rf $(VENV) .jars $(LAKE) dist build lib/*.egg-info .pytest_cache .ruff_cache
@@ -70,3 +71,20 @@ stepfunctions: setup ## rewrite the committed state machines and their IAM polic
 
 warehouse-demo: setup ## a private PostgreSQL: run the pipeline, load the mart, rerun, extract it back, stop
 	$(PY) -u -m lakejobs.warehousedemo --raw $(RAW) --lake $(LAKE) --format $(FORMAT)
+
+sample-field: setup ## regenerate only the taxi, fx, stocks and transactions samples (deterministic)
+	rm -rf $(addprefix data/sample/rawData/,taxi fx stocks transactions)
+	$(PY) -m lakejobs.generate_field --seed 7 --out data/sample/rawData
+
+run-field: setup ## taxi_trips, fx_rates, stock_prices and transactions (two batches) on the samples (LAKE=dir)
+	$(VENV)/bin/lakejobs run taxi_trips --input_path $(RAW)/taxi --output_path $(LAKE)/processedData/taxi_trips \
+	  --quarantine_path $(LAKE)/quarantine/taxi_trips --report_path $(LAKE)/_lakejobs/runs
+	$(VENV)/bin/lakejobs run fx_rates --input_path $(RAW)/fx --output_path $(LAKE)/processedData/fx_rates \
+	  --quarantine_path $(LAKE)/quarantine/fx_rates --report_path $(LAKE)/_lakejobs/runs
+	$(VENV)/bin/lakejobs run stock_prices --input_path $(RAW)/stocks --output_path $(LAKE)/processedData/stock_prices \
+	  --quarantine_path $(LAKE)/quarantine/stock_prices --report_path $(LAKE)/_lakejobs/runs
+	for batch in $(RAW)/transactions/batch=*; do \
+	  $(VENV)/bin/lakejobs run transactions --input_path "$$batch" --format $(FORMAT) \
+	    --output_path $(LAKE)/processedData/transactions --quarantine_path $(LAKE)/quarantine/transactions \
+	    --report_path $(LAKE)/_lakejobs/runs || exit 1; \
+	done

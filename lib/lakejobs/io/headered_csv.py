@@ -1,0 +1,191 @@
+"""Read headered CSV files whose columns are found by name, not by position.
+
+Real downloads do not agree on column order or spelling: TLC taxi files gained
+``congestion_surcharge`` in 2019, Yahoo writes ``Adj Close``, Stooq has no adjusted close.
+``read_headered_csv`` reads the first line of every input file, groups the files by header,
+reads each group with a schema of text columns in that file's order, and renames them to the
+dataset's columns (matching case-, space- and underscore-insensitively, plus aliases). The
+result has the columns ``lakejobs.io.csv_reader.read_raw_csv`` gives, so
+``lakejobs.transforms.validation.with_typed_columns`` types it.
+"""
+
+import csv
+import logging
+import re
+from typing import TYPE_CHECKING, Dict, List, Mapping, Optional, Sequence, Tuple
+
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakejobs import fs
+from lakejobs.datasets import Dataset
+from lakejobs.errors import UsageError
+from lakejobs.io.csv_reader import CORRUPT_RECORD, SOURCE_FILE
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import Column, DataFrame, SparkSession
+
+LOG = logging.getLogger(__name__)
+
+
+def normalized(name: str) -> str:
+    """A header name reduced for matching: ``Adj Close`` -> ``adjclose``, ``VendorID`` -> ``vendorid``."""
+    return re.sub(r"[^a-z0-9]", "", name.strip().lstrip("\ufeff").lower())
+
+
+def first_line(spark: "SparkSession", path: str, encoding: str = "UTF-8") -> str:
+    """The first line of a file on any Hadoop filesystem, decompressing ``.gz`` and the like."""
+    jvm = spark.sparkContext._jvm
+    conf = spark.sparkContext._jsc.hadoopConfiguration()
+    hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
+    stream = hadoop_path.getFileSystem(conf).open(hadoop_path)
+    try:
+        codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(conf).getCodec(hadoop_path)
+        source = codec.createInputStream(stream) if codec is not None else stream
+        reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(source, encoding))
+        return reader.readLine() or ""
+    finally:
+        stream.close()
+
+
+def header_fields(line: str, delimiter: str) -> Tuple[str, ...]:
+    """The names in a header line (quoted as CSV)."""
+    return tuple(next(csv.reader([line], delimiter=delimiter), []))
+
+
+def quote_name(name: str) -> str:
+    """Backtick-quote a column name (``Adj Close`` -> ```Adj Close```)."""
+    return "`" + name.replace("`", "``") + "`"
+
+
+def raw_column_names(header: Sequence[str]) -> List[str]:
+    """Names for the raw text columns: the header's own when usable, else ``_c0``, ``_c1``, ...
+
+    Using the header's names keeps Spark's header check quiet; repeated or empty names (or
+    one clashing with the bookkeeping columns) fall back to positions.
+    """
+    lowered = [name.lower() for name in header]
+    usable = all(lowered) and len(set(lowered)) == len(lowered)
+    usable = usable and not {CORRUPT_RECORD, SOURCE_FILE} & set(lowered)
+    return list(header) if usable else [f"_c{index}" for index in range(len(header))]
+
+
+def column_positions(
+    header: Sequence[str], dataset: Dataset, aliases: Mapping[str, str]
+) -> Tuple[Dict[str, int], List[str]]:
+    """Map each dataset column to its position in ``header``; also list the unused header names."""
+    wanted = {normalized(field.name): field.name for field in dataset.schema.fields}
+    wanted.update({alias: column for alias, column in aliases.items() if normalized(column) in wanted})
+    positions: Dict[str, int] = {}
+    unused = []
+    for index, name in enumerate(header):
+        column = wanted.get(normalized(name))
+        if column is not None and column not in positions:
+            positions[column] = index
+        else:
+            unused.append(name)
+    return positions, unused
+
+
+def read_headered_csv(
+    spark: "SparkSession",
+    path: str,
+    dataset: Dataset,
+    optional: Sequence[str] = (),
+    aliases: Optional[Mapping[str, str]] = None,
+    fill_missing: Optional[Mapping[str, "Column"]] = None,
+) -> Tuple["DataFrame", Dict[str, object]]:
+    """Read the headered CSV files below ``path`` as the dataset's columns, all text.
+
+    Parameters
+    ----------
+    spark : SparkSession
+    path : str
+        A file or folder (read recursively).
+    dataset : Dataset
+        Column names and CSV options (its ``header`` setting is ignored: files have one).
+    optional : sequence of str
+        Columns a file may lack; they are null for its rows.
+    aliases : mapping, optional
+        Normalized header name -> column, for other spellings.
+    fill_missing : mapping, optional
+        Column -> expression giving the column when a file lacks it (e.g. the ticker from
+        the file name).
+
+    Returns
+    -------
+    tuple
+        The frame (dataset columns as strings, ``_corrupt_record``, ``_source_file``) and a
+        description of the headers found (for the job result).
+
+    Raises
+    ------
+    UsageError
+        When there are no files, or a file lacks a required column.
+    """
+    groups = _files_by_header(spark, path, dataset)
+    frames, ignored = [], set()
+    for header, files in groups.items():
+        positions, unused = column_positions(header, dataset, aliases or {})
+        ignored.update(unused)
+        _require_columns(dataset, positions, optional, fill_missing or {}, files[0], header)
+        frames.append(_read_group(spark, files, header, positions, dataset, fill_missing or {}))
+    union_df = frames[0]
+    for frame in frames[1:]:
+        union_df = union_df.unionByName(frame)
+    return union_df, {"headers": len(groups), "ignored_columns": sorted(ignored)}
+
+
+def _files_by_header(spark, path: str, dataset: Dataset) -> Dict[Tuple[str, ...], List[str]]:
+    files = [info.path for info in fs.list_data_files(spark, path)]
+    if not files:
+        raise UsageError(f"no data files below {path}")
+    groups: Dict[Tuple[str, ...], List[str]] = {}
+    for file in files:
+        header = header_fields(first_line(spark, file, dataset.csv.encoding), dataset.csv.delimiter)
+        if header:
+            groups.setdefault(header, []).append(file)
+        else:
+            LOG.warning("skipping %s: it has no header line, hence no rows", file)
+    if not groups:
+        raise UsageError(f"no file below {path} has a header line")
+    return groups
+
+
+def _require_columns(dataset, positions, optional, fill_missing, example: str, header) -> None:
+    missing = [
+        field.name
+        for field in dataset.schema.fields
+        if field.name not in positions and field.name not in optional and field.name not in fill_missing
+    ]
+    if missing:
+        raise UsageError(
+            f"{example}: the header has no column for {', '.join(missing)} (header: {', '.join(header) or 'empty'})"
+        )
+
+
+def _read_group(spark, files, header, positions, dataset: Dataset, fill_missing) -> "DataFrame":
+    csv_options = dataset.csv
+    names = raw_column_names(header)
+    raw_fields = [T.StructField(name, T.StringType()) for name in names]
+    raw_df = (
+        spark.read.schema(T.StructType(raw_fields + [T.StructField(CORRUPT_RECORD, T.StringType())]))
+        .option("header", "true")
+        .option("sep", csv_options.delimiter)
+        .option("quote", csv_options.quote)
+        .option("escape", csv_options.escape)
+        .option("encoding", csv_options.encoding)
+        .option("mode", "PERMISSIVE")
+        .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
+        .csv(files)
+        .withColumn(SOURCE_FILE, F.input_file_name())
+    )
+    columns = []
+    for field in dataset.schema.fields:
+        if field.name in positions:
+            columns.append(F.col(quote_name(names[positions[field.name]])).alias(field.name))
+        elif field.name in fill_missing:
+            columns.append(fill_missing[field.name].cast("string").alias(field.name))
+        else:
+            columns.append(F.lit(None).cast("string").alias(field.name))
+    return raw_df.select(*columns, CORRUPT_RECORD, SOURCE_FILE)

@@ -1,0 +1,102 @@
+"""taxi_trips: NYC green-taxi trip CSV -> typed Parquet partitioned by pickup date.
+
+Adds ``trip_duration_s``, ``trip_duration_min`` and ``avg_speed_mph``. Columns are found by
+their header names, so TLC files with or without ``congestion_surcharge`` (2019 on) read
+alike. Impossible trips go to the quarantine with a reason: unparsable fields, drop-off
+before pick-up, zero duration, negative distance or amounts, trips longer than
+``--max_duration_hours`` or faster than ``--max_speed_mph``.
+
+Examples
+--------
+::
+
+    lakejobs run taxi_trips --input_path data/sample/rawData/taxi \\
+        --output_path lake/processedData/taxi_trips
+"""
+
+import dataclasses
+from typing import TYPE_CHECKING, Optional, Sequence
+
+from lakejobs import args as job_args
+from lakejobs import runtime
+from lakejobs.datasets import CsvOptions, Dataset
+from lakejobs.io.headered_csv import read_headered_csv
+from lakejobs.jobs import fieldjob
+from lakejobs.result import JobResult, new_run_id
+from lakejobs.schemas_field import TAXI_OPTIONAL, TAXI_TRIPS
+from lakejobs.transforms.field_checks import filter_good, with_failed_checks
+from lakejobs.transforms.taxi import DERIVED, trip_checks, with_trip_metrics
+from lakejobs.transforms.validation import with_typed_columns
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+
+JOB = "taxi_trips"
+DESCRIPTION = "NYC green-taxi CSV -> Parquet by pickup_date, with duration and speed; impossible trips quarantined"
+PARTITION_BY = ("pickup_date",)
+
+
+@dataclasses.dataclass(frozen=True)
+class TaxiTripsArgs(fieldjob.FieldArgs):
+    """The job's configuration, built once from its arguments."""
+
+    timestamp_format: str = "yyyy-MM-dd HH:mm:ss"
+    max_speed_mph: float = 100.0
+    max_duration_hours: float = 24.0
+
+    @property
+    def dataset(self) -> Dataset:
+        """The trips as a dataset: schema and CSV options."""
+        return Dataset(name=JOB, schema=TAXI_TRIPS, csv=CsvOptions(header=True, timestamp_format=self.timestamp_format))
+
+
+def _positive(text: str) -> float:
+    value = float(text)
+    if value <= 0:
+        raise ValueError(text)
+    return value
+
+
+def build_parser():
+    """The job's argument parser (Glue-style ``--name value`` options)."""
+    parser = job_args.new_parser(JOB, DESCRIPTION)
+    fieldjob.add_common_arguments(parser, "green-taxi CSV file or folder (headered, .csv or .csv.gz)")
+    parser.add_argument("--timestamp_format", default="yyyy-MM-dd HH:mm:ss", help="pick-up/drop-off format")
+    parser.add_argument("--max_speed_mph", type=_positive, default=100.0, help="faster trips are quarantined")
+    parser.add_argument("--max_duration_hours", type=_positive, default=24.0, help="longer trips are quarantined")
+    return parser
+
+
+def parse_args(argv: Sequence[str]) -> TaxiTripsArgs:
+    """Build the typed configuration from ``argv``; raises ``UsageError`` on any problem."""
+    namespace = job_args.parse_job_args(build_parser(), argv)
+    return TaxiTripsArgs(
+        **fieldjob.common_values(namespace),
+        timestamp_format=namespace.timestamp_format,
+        max_speed_mph=namespace.max_speed_mph,
+        max_duration_hours=namespace.max_duration_hours,
+    )
+
+
+def run(spark: "SparkSession", args: TaxiTripsArgs) -> JobResult:
+    """Convert the trips; see the module docstring."""
+    result = JobResult(job=JOB, run_id=new_run_id(), inputs={JOB: args.input_path})
+
+    def body() -> None:
+        raw_df, headers = read_headered_csv(spark, args.input_path, args.dataset, optional=TAXI_OPTIONAL)
+        result.details = headers
+        validated_df = (
+            raw_df.transform(with_typed_columns(args.dataset))
+            .transform(with_trip_metrics())
+            .transform(with_failed_checks(trip_checks(args.max_speed_mph, args.max_duration_hours)))
+        )
+        columns = [field.name for field in TAXI_TRIPS.fields] + list(DERIVED)
+        good_df = validated_df.transform(filter_good(columns))
+        fieldjob.publish_split(args, result, validated_df, good_df, JOB, PARTITION_BY)
+
+    return fieldjob.run_locked(spark, args, result, body)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """Entry point for every runtime; returns the exit code."""
+    return runtime.run_main(JOB, argv, parse_args, run, fieldjob.preflight)

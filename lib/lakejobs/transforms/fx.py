@@ -1,0 +1,93 @@
+"""FX rates: flatten base -> quote -> date -> {open, high, low, close} documents, type, check.
+
+Flattening is three ``explode`` calls over a ``MapType`` parsed by ``from_json``: the keys
+never travel to the driver, whatever currencies a document holds.
+"""
+
+from typing import Callable, List
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from lakejobs.io.csv_reader import SOURCE_FILE
+from lakejobs.schemas_field import FX_DOCUMENT, RATE
+from lakejobs.transforms.field_checks import Check, check, values_text
+from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON
+
+Transform = Callable[[DataFrame], DataFrame]
+PRICES = ("open", "high", "low", "close")
+#: Pattern of a currency or coin code after upper-casing (USD, BTC, USDT, 1INCH).
+CURRENCY_CODE = r"^[A-Z0-9]{2,12}$"
+#: Characters of an unparsable document kept as its raw line.
+RAW_TEXT_LIMIT = 2000
+
+
+def flatten_fx_documents(date_format: str = "yyyy-MM-dd") -> Transform:
+    """Turn documents (``_source_file``, ``value``) into one row per base, quote and date.
+
+    A document that is not such a JSON object becomes one row with the reason
+    ``unparsable_json``. Rows get ``base``, ``quote`` (upper-cased), ``date_text``,
+    ``<price>_text``, the typed ``date`` and prices, and the bookkeeping columns.
+    """
+
+    def _(documents_df: DataFrame) -> DataFrame:
+        parsed_df = documents_df.withColumn("_document", F.from_json("value", FX_DOCUMENT))
+        bad_df = parsed_df.filter(F.col("_document").isNull()).select(
+            SOURCE_FILE,
+            F.substring("value", 1, RAW_TEXT_LIMIT).alias(RAW_LINE),
+            F.lit("unparsable_json").alias(REASON),
+            F.lit("not a JSON object of base -> quote -> date -> {open, high, low, close}").alias(DETAIL),
+        )
+        rows_df = (
+            parsed_df.select(SOURCE_FILE, F.explode("_document").alias("base", "_quotes"))
+            .select(SOURCE_FILE, "base", F.explode("_quotes").alias("quote", "_days"))
+            .select(SOURCE_FILE, "base", "quote", F.explode("_days").alias("date_text", "_ohlc"))
+            .select(
+                SOURCE_FILE,
+                F.upper(F.trim("base")).alias("base"),
+                F.upper(F.trim("quote")).alias("quote"),
+                "date_text",
+                *[F.col(f"_ohlc.{name}").alias(f"{name}_text") for name in PRICES],
+                F.lit(None).cast("string").alias(RAW_LINE),
+                F.lit(None).cast("string").alias(REASON),
+                F.lit(None).cast("string").alias(DETAIL),
+            )
+            .withColumns(
+                {
+                    "date": F.to_date("date_text", date_format),
+                    **{name: F.expr(f"try_cast({name}_text AS {RATE.simpleString()})") for name in PRICES},
+                }
+            )
+        )
+        return rows_df.unionByName(bad_df, allowMissingColumns=True)
+
+    return _
+
+
+def rate_checks(date_format: str = "yyyy-MM-dd") -> List[Check]:
+    """The checks of a flattened rate row, in priority order."""
+    checks = [
+        check(~F.col(side).rlike(CURRENCY_CODE), f"invalid_currency:{side}", values_text(side))
+        for side in ("base", "quote")
+    ]
+    checks.append(
+        check(
+            F.col("date").isNull(),
+            "invalid_date:date",
+            F.concat(values_text("date_text"), F.lit(f" is not a date in format {date_format}")),
+        )
+    )
+    for name in PRICES:
+        checks.append(check(F.col(f"{name}_text").isNull(), f"missing_value:{name}", f"{name} is missing"))
+        checks.append(check(F.col(name).isNull(), f"invalid_decimal:{name}", values_text(f"{name}_text")))
+    checks += [check(F.col(name) <= 0, f"non_positive_price:{name}", values_text(name)) for name in PRICES]
+    checks.append(check(F.col("high") < F.col("low"), "high_below_low", values_text("high", "low")))
+    checks += [
+        check(
+            (F.col(name) > F.col("high")) | (F.col(name) < F.col("low")),
+            f"price_outside_range:{name}",
+            values_text(name, "low", "high"),
+        )
+        for name in ("open", "close")
+    ]
+    return checks

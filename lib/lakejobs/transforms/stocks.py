@@ -1,0 +1,76 @@
+"""Stock prices: the ticker of per-ticker files, price checks, daily return and moving average."""
+
+from typing import Callable, List
+
+from pyspark.sql import Column, DataFrame, Window
+from pyspark.sql import functions as F
+
+from lakejobs.transforms.field_checks import Check, check, values_text
+
+Transform = Callable[[DataFrame], DataFrame]
+PRICES = ("open", "high", "low", "close", "adj_close")
+#: Rows in the moving-average window: today and the 6 trading days before.
+MOVING_AVERAGE_ROWS = 7
+#: Columns the job adds to every row.
+DERIVED = ("daily_return", "close_ma_7d")
+_COMPRESSION_SUFFIX = r"\.(gz|bz2|zst|lz4|snappy|deflate)$"
+
+
+def ticker_from_file_name() -> Column:
+    """The ticker of a per-ticker file: its name without extensions, upper-cased.
+
+    ``.../AAPL.csv`` -> ``AAPL``; ``.../BRK-B.csv.gz`` -> ``BRK-B``; Stooq's ``aapl.us.txt``
+    -> ``AAPL.US``.
+    """
+    name = F.regexp_extract(F.input_file_name(), r"([^/]+)$", 1)
+    without_compression = F.regexp_replace(name, _COMPRESSION_SUFFIX, "")
+    return F.upper(F.regexp_replace(without_compression, r"\.[^.]*$", ""))
+
+
+def with_normalized_ticker() -> Transform:
+    """Trim and upper-case ``ticker`` (``aapl `` and ``AAPL`` are one series)."""
+
+    def _(df: DataFrame) -> DataFrame:
+        return df.withColumn("ticker", F.upper(F.trim("ticker")))
+
+    return _
+
+
+def price_checks() -> List[Check]:
+    """The checks of a typed price row, in priority order."""
+    checks = [check(F.col(name) <= 0, f"non_positive_price:{name}", values_text(name)) for name in PRICES]
+    checks.append(check(F.col("high") < F.col("low"), "high_below_low", values_text("high", "low")))
+    checks += [
+        check(
+            (F.col(name) > F.col("high")) | (F.col(name) < F.col("low")),
+            f"price_outside_range:{name}",
+            values_text(name, "low", "high"),
+        )
+        for name in ("open", "close")
+    ]
+    checks.append(check(F.col("volume") < 0, "negative_volume", values_text("volume")))
+    return checks
+
+
+def with_daily_metrics() -> Transform:
+    """Add ``daily_return`` and ``close_ma_7d`` per ticker, in date order.
+
+    ``daily_return = close / previous close - 1`` (as double; null on a ticker's first row).
+    ``close_ma_7d`` is the mean close of the row and the 6 rows before it (trading days, not
+    calendar days), as a decimal; null until a ticker has 7 rows.
+    """
+
+    def _(df: DataFrame) -> DataFrame:
+        by_date = Window.partitionBy("ticker").orderBy("date")
+        last_7 = by_date.rowsBetween(-(MOVING_AVERAGE_ROWS - 1), 0)
+        previous_close = F.lag("close").over(by_date)
+        return df.withColumns(
+            {
+                "daily_return": F.col("close").cast("double") / previous_close.cast("double") - F.lit(1.0),
+                "close_ma_7d": F.when(
+                    F.count(F.lit(1)).over(last_7) == MOVING_AVERAGE_ROWS, F.avg("close").over(last_7)
+                ),
+            }
+        )
+
+    return _

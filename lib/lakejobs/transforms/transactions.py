@@ -1,0 +1,102 @@
+"""Transactions: parse JSON lines, type and check the fields, enrich the good ones."""
+
+from typing import Callable, List
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+from pyspark.sql import types as T
+
+from lakejobs.io.csv_reader import CORRUPT_RECORD
+from lakejobs.schemas_field import AMOUNT, TRANSACTION_FIELDS, TRANSACTION_REQUIRED, TRANSACTIONS, TRANSACTIONS_RAW
+from lakejobs.transforms.field_checks import Check, check, values_text
+from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON
+
+Transform = Callable[[DataFrame], DataFrame]
+#: The deduplication id: one row per id in the table, whatever the batches repeat.
+ID = "transaction_id"
+#: The typed fields before enrichment (the columns of the raw event).
+BASE_COLUMNS = [field.name for field in TRANSACTIONS.fields if field.name in TRANSACTION_FIELDS]
+ENRICHED_COLUMNS = [field.name for field in TRANSACTIONS.fields]
+CURRENCY_CODE = r"^[A-Z]{3}$"
+
+
+def parse_transactions() -> Transform:
+    """Parse ``value`` (one JSON object per row) into typed fields plus bookkeeping columns.
+
+    Every field is read as text (a number, string or nested value alike) and typed here:
+    ``amount`` as ``decimal(18,2)``, ``event_time`` as an ISO-8601 timestamp (an offset or
+    ``Z`` is converted to UTC), ``currency`` upper-cased; text fields are trimmed and empty
+    text is null. The raw line is kept as ``_raw_line``.
+    """
+
+    def _(lines_df: DataFrame) -> DataFrame:
+        schema = T.StructType(TRANSACTIONS_RAW.fields + [T.StructField(CORRUPT_RECORD, T.StringType())])
+        parsed = F.from_json("value", schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD})
+        texts = {name: F.nullif(F.trim(F.col(f"_event.{name}")), F.lit("")) for name in TRANSACTION_FIELDS}
+        return (
+            lines_df.withColumn("_event", parsed)
+            .select(
+                "_source_file",
+                *[text.alias(f"{name}_text") for name, text in texts.items()],
+                F.col(f"_event.{CORRUPT_RECORD}").alias(CORRUPT_RECORD),
+                F.col("value").alias(RAW_LINE),
+                F.lit(None).cast("string").alias(REASON),
+                F.lit(None).cast("string").alias(DETAIL),
+            )
+            .withColumns(
+                {
+                    "transaction_id": F.col("transaction_id_text"),
+                    "account_id": F.col("account_id_text"),
+                    "amount": F.expr(f"try_cast(amount_text AS {AMOUNT.simpleString()})"),
+                    "currency": F.upper(F.col("currency_text")),
+                    "event_time": F.col("event_time_text").cast("timestamp"),
+                    "merchant": F.col("merchant_text"),
+                    "category": F.col("category_text"),
+                }
+            )
+        )
+
+    return _
+
+
+def transaction_checks() -> List[Check]:
+    """The checks of a parsed transaction, in priority order."""
+    checks = [
+        check(F.col(CORRUPT_RECORD).isNotNull(), "malformed_record", "the line is not a JSON object"),
+    ]
+    checks += [
+        check(F.col(f"{name}_text").isNull(), f"missing_value:{name}", f"{name} is missing or empty")
+        for name in TRANSACTION_REQUIRED
+    ]
+    exact_amount = F.expr("try_cast(amount_text AS decimal(38,10))")
+    checks += [
+        check(F.col("amount").isNull(), "invalid_decimal:amount", values_text("amount_text")),
+        check(
+            exact_amount != F.col("amount").cast("decimal(38,10)"),
+            "too_many_decimals:amount",
+            F.concat(values_text("amount_text"), F.lit(" has more than 2 decimals")),
+        ),
+        check(
+            F.col("event_time").isNull(),
+            "invalid_timestamp:event_time",
+            F.concat(values_text("event_time_text"), F.lit(" is not an ISO-8601 timestamp")),
+        ),
+        check(~F.col("currency").rlike(CURRENCY_CODE), "invalid_currency:currency", values_text("currency_text")),
+    ]
+    return checks
+
+
+def with_enrichment() -> Transform:
+    """Add ``amount_minor`` (cents), ``is_refund``, ``event_hour`` and ``event_date`` (UTC)."""
+
+    def _(df: DataFrame) -> DataFrame:
+        return df.withColumns(
+            {
+                "amount_minor": (F.col("amount") * 100).cast("long"),
+                "is_refund": F.col("amount") < 0,
+                "event_hour": F.hour("event_time"),
+                "event_date": F.to_date("event_time"),
+            }
+        )
+
+    return _

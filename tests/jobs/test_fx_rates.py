@@ -1,0 +1,122 @@
+"""fx_rates: nested documents flattened to exact rows; every bad rate and file quarantined."""
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+from chispa import assert_df_equality
+
+from lakejobs.jobs import fx_rates
+from tests.conftest import SAMPLE_RAW
+
+GOOD_DOCUMENT = """{
+  "USD": {
+    "GBP": {
+      "2010-01-01": {"open": 0.62, "high": 0.63, "low": 0.61, "close": 0.625},
+      "2010-01-02": {"open": "0.625", "high": 0.64, "low": 0.62, "close": 0.63}
+    },
+    "BTC": {"2010-01-01": {"open": 2.5e-5, "high": 0.000026, "low": 0.000024, "close": 0.0000255}}
+  },
+  "inr": {"usd": {"2010-01-01": {"open": 0.0215, "high": 0.0216, "low": 0.0214, "close": 0.0215}}}
+}
+"""
+OK = {"open": 1.43, "high": 1.44, "low": 1.42, "close": 1.43}
+BAD_DOCUMENT = {
+    "EUR": {
+        "USD": {
+            "2010-01-01": {"open": 1.43, "high": 1.40, "low": 1.42, "close": 1.41},
+            "2010-01-02": {**OK, "low": 0},
+            "2010-01-03": {"open": 1.43, "high": 1.44, "low": 1.42},
+            "2010-01-04": {**OK, "open": "abc"},
+            "2010-13-01": OK,
+            "2010-01-05": {**OK, "open": 1.5},
+            "2010-01-06": None,
+        },
+        "U$D": {"2010-01-01": OK},
+    }
+}
+REPEATED_DOCUMENT = {"USD": {"GBP": {"2010-01-01": {"open": 0.62, "high": 0.63, "low": 0.61, "close": 0.625}}}}
+REASONS = {
+    "high_below_low": 1,
+    "non_positive_price:low": 1,
+    "missing_value:close": 1,
+    "invalid_decimal:open": 1,
+    "invalid_date:date": 1,
+    "price_outside_range:open": 1,
+    "missing_value:open": 1,
+    "invalid_currency:quote": 1,
+    "unparsable_json": 1,
+    "duplicate_key:base,quote,date": 1,
+}
+
+
+def rate(text):
+    return Decimal(text).quantize(Decimal("1e-12"))
+
+
+def test_documents_flatten_to_rows_partitioned_by_base_and_quote(spark, tmp_path):
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    (raw / "a.json").write_text(GOOD_DOCUMENT)
+    (raw / "b.json").write_text(json.dumps(BAD_DOCUMENT, indent=2))
+    (raw / "c.json").write_text('{"GBP": {"USD": {"2010-01-01": \n')
+    (raw / "d.json").write_text(json.dumps(REPEATED_DOCUMENT))
+    out = tmp_path / "fx"
+    argv = ["--input_path", str(raw), "--output_path", str(out), "--max_bad_fraction", "1"]
+    result = fx_rates.run(spark, fx_rates.parse_args(argv))
+
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (14, 4, 10)
+    assert result.quarantine_reasons == REASONS
+    day1, day2 = dt.date(2010, 1, 1), dt.date(2010, 1, 2)
+    expected = spark.createDataFrame(
+        [
+            ("USD", "GBP", day1, rate("0.62"), rate("0.63"), rate("0.61"), rate("0.625")),
+            ("USD", "GBP", day2, rate("0.625"), rate("0.64"), rate("0.62"), rate("0.63")),
+            ("USD", "BTC", day1, rate("0.000025"), rate("0.000026"), rate("0.000024"), rate("0.0000255")),
+            ("INR", "USD", day1, rate("0.0215"), rate("0.0216"), rate("0.0214"), rate("0.0215")),
+        ],
+        "base string, quote string, date date, open decimal(30,12), high decimal(30,12), low decimal(30,12), "
+        "close decimal(30,12)",
+    )
+    actual = spark.read.parquet(str(out)).select(*expected.columns)
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+    partitions = sorted(str(p.relative_to(out)) for p in out.glob("base=*/quote=*"))
+    assert partitions == ["base=INR/quote=USD", "base=USD/quote=BTC", "base=USD/quote=GBP"]
+
+    quarantine = spark.read.json(str(tmp_path / "fx_quarantine"))
+    broken = quarantine.filter("reason = 'unparsable_json'").select("source_file", "raw_line").first()
+    assert tuple(broken) == ((raw / "c.json").as_uri(), '{"GBP": {"USD": {"2010-01-01": \n')
+    details = {row.reason: row.detail for row in quarantine.collect()}
+    assert details["high_below_low"] == "high=1.400000000000, low=1.420000000000"
+    assert details["invalid_decimal:open"] == "open_text=abc"
+    assert details["invalid_currency:quote"] == "quote=U$D"
+
+
+def test_the_sample_documents(spark, tmp_path):
+    argv = ["--input_path", str(SAMPLE_RAW / "fx"), "--output_path", str(tmp_path / "fx")]
+    result = fx_rates.run(spark, fx_rates.parse_args(argv))
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (152, 147, 5)
+    assert result.quarantine_reasons == {
+        "high_below_low": 1,
+        "non_positive_price:low": 1,
+        "invalid_decimal:close": 1,
+        "invalid_date:date": 1,
+        "unparsable_json": 1,
+    }
+    pairs = spark.read.parquet(str(tmp_path / "fx")).groupBy("base", "quote").count()
+    assert sorted(tuple(row) for row in pairs.collect()) == [
+        ("INR", "JPY", 30),
+        ("INR", "USD", 30),
+        ("USD", "BTC", 29),
+        ("USD", "EUR", 29),
+        ("USD", "GBP", 29),
+    ]
+
+
+def test_an_input_with_no_good_record_writes_only_the_quarantine(spark, tmp_path):
+    (tmp_path / "broken.json").write_text('{"USD": [1, 2]}')
+    argv = ["--input_path", str(tmp_path / "broken.json"), "--output_path", str(tmp_path / "fx")]
+    result = fx_rates.run(spark, fx_rates.parse_args([*argv, "--max_bad_fraction", "1"]))
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (1, 0, {"unparsable_json": 1})
+    assert [(output.rows, output.files) for output in result.outputs] == [(0, 0), (1, 1)]
+    assert not (tmp_path / "fx").exists()

@@ -1,0 +1,99 @@
+"""stock_prices: Yahoo, Stooq and ticker-column files -> exact series with return and moving average."""
+
+import datetime as dt
+from collections import defaultdict
+from decimal import ROUND_HALF_UP, Decimal
+
+from chispa import assert_df_equality
+
+from lakejobs.jobs import stock_prices
+
+YAHOO_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
+AAPL_CLOSES = ["185.64", "184.25", "181.91", "181.18", "185.56", "185.14", "186.19", "185.59", "185.92", "183.63"]
+MSFT_CLOSES = ["370.87", "370.60", "367.94"]
+EXPECTED_REASONS = {
+    "invalid_decimal:open": 1,
+    "high_below_low": 1,
+    "duplicate_key:ticker,date": 1,
+    "non_positive_price:low": 1,
+}
+
+
+def trading_days(count):
+    days, day = [], dt.date(2024, 1, 2)
+    while len(days) < count:
+        if day.weekday() < 5:
+            days.append(day)
+        day += dt.timedelta(days=1)
+    return days
+
+
+def yahoo_line(day, close, volume=1000):
+    c = Decimal(close)
+    return f"{day},{c - 1},{c + 2},{c - 3},{close},{c - Decimal('0.5')},{volume}"
+
+
+def write_inputs(raw):
+    raw.mkdir()
+    days = trading_days(11)
+    aapl = [YAHOO_HEADER] + [yahoo_line(day, close) for day, close in zip(days, AAPL_CLOSES)]
+    aapl.append(f"{days[10]},null,null,null,null,null,null")  # Yahoo's missing day
+    (raw / "AAPL.csv").write_text("\n".join(aapl) + "\n")
+    msft = ["ticker,date,open,high,low,close,adj_close,volume"] + [
+        f"msft ,{line}" for line in (yahoo_line(day, close, 7) for day, close in zip(days, MSFT_CLOSES))
+    ]
+    msft.append(f"MSFT,{days[3]},370,360,365,366,366,7")  # high below low
+    msft.append(f"MSFT,{days[0]},1,2,0.5,1.5,1.5,7")  # the same ticker and day again
+    (raw / "watchlist.csv").write_text("\n".join(msft) + "\n")
+    stooq = ["Date,Open,High,Low,Close,Volume", f"{days[0]},190,192,189,191,500", f"{days[1]},191,193,-1,0,500"]
+    (raw / "ibm.us.txt").write_text("\n".join(stooq) + "\n")
+    return days
+
+
+def expected_rows(days):
+    """Each series with daily return and 7-row moving average computed in plain Python."""
+    series = defaultdict(list)
+    for day, close in zip(days, AAPL_CLOSES):
+        series["AAPL"].append((day, Decimal(close), Decimal(close) - Decimal("0.5"), 1000))
+    for day, close in zip(days, MSFT_CLOSES):
+        series["MSFT"].append((day, Decimal(close), Decimal(close) - Decimal("0.5"), 7))
+    rows = [("IBM.US", days[0], *(Decimal(v) for v in ("190", "192", "189", "191")), None, 500, None, None)]
+    for ticker, points in series.items():
+        for index, (day, close, adj_close, volume) in enumerate(points):
+            daily_return = float(close) / float(points[index - 1][1]) - 1.0 if index else None
+            window = [point[1] for point in points[max(0, index - 6) : index + 1]]
+            mean = None
+            if len(window) == 7:
+                mean = (sum(window) / 7).quantize(Decimal("1e-16"), ROUND_HALF_UP)
+                mean = mean.quantize(Decimal("1e-10"), ROUND_HALF_UP)
+            prices = (close - 1, close + 2, close - 3, close)
+            rows.append((ticker, day, *prices, adj_close, volume, daily_return, mean))
+    return rows
+
+
+def test_both_layouts_become_one_series_per_ticker_with_return_and_moving_average(spark, tmp_path):
+    days = write_inputs(tmp_path / "raw")
+    out = tmp_path / "stocks"
+    argv = ["--input_path", str(tmp_path / "raw"), "--output_path", str(out), "--max_bad_fraction", "0.5"]
+    result = stock_prices.run(spark, stock_prices.parse_args(argv))
+
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (18, 14, 4)
+    assert result.quarantine_reasons == EXPECTED_REASONS
+    assert result.details == {"headers": 3, "ignored_columns": []}
+    expected = spark.createDataFrame(
+        expected_rows(days),
+        "ticker string, date date, open decimal(18,6), high decimal(18,6), low decimal(18,6), "
+        "close decimal(18,6), adj_close decimal(18,6), volume bigint, daily_return double, "
+        "close_ma_7d decimal(22,10)",
+    )
+    actual = spark.read.parquet(str(out)).select(*expected.columns)
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == ["ticker=AAPL", "ticker=IBM.US", "ticker=MSFT"]
+
+    quarantine = spark.read.json(str(tmp_path / "stocks_quarantine"))
+    assert sorted((row.source_file.rsplit("/", 1)[1], row.reason) for row in quarantine.collect()) == [
+        ("AAPL.csv", "invalid_decimal:open"),
+        ("ibm.us.txt", "non_positive_price:low"),
+        ("watchlist.csv", "duplicate_key:ticker,date"),
+        ("watchlist.csv", "high_below_low"),
+    ]

@@ -1,0 +1,122 @@
+"""taxi_trips on hand-written trips and on the sample, with exact rows, metrics and reasons."""
+
+import csv
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from lakejobs.errors import UsageError
+from lakejobs.generate_field import TAXI_COLUMNS
+from lakejobs.jobs import taxi_trips
+from lakejobs.schemas_field import TAXI_TRIPS
+from tests.conftest import SAMPLE_RAW
+
+GOOD = [
+    "2,2019-01-01 00:18:40,2019-01-01 00:40:00,N,1,264,264,5,4.00,15.5,0.5,0.5,3,0,,0.3,19.8,1,1",
+    "1,2019-01-02 10:00:00,2019-01-02 10:30:00,N,1,97,49,1,10.50,32,0,0.5,0,5.76,,0.3,38.56,2,1",
+    "2,2019-01-02 23:59:00,2019-01-03 00:09:00,Y,5,7,7,2,1.25,8,0.5,0.5,0,0,1.00,0.3,10.3,1,2",
+]
+BAD = {
+    "2,2019-01-01 10:00:00,2019-01-01 09:50:00,N,1,1,2,1,1.0,5,0,0.5,0,0,,0.3,5.8,2,1": "dropoff_before_pickup",
+    "2,2019-01-01 11:00:00,2019-01-01 11:00:00,N,1,1,2,1,0.0,2.5,0,0.5,0,0,,0.3,3.3,2,1": "zero_duration",
+    "2,2019-01-01 12:00:00,2019-01-01 12:05:00,N,1,1,2,1,0.8,-3.5,0,-0.5,0,0,,-0.3,-4.3,3,1": (
+        "negative_amount:fare_amount"
+    ),
+    "1,2019-01-01 13:00:00,2019-01-01 13:10:00,N,1,1,2,1,50.00,60,0,0.5,0,0,,0.3,60.8,1,1": "absurd_speed",
+    "1,2019-01-01 14:00:00,2019-01-02 20:00:00,N,1,1,2,1,3.00,12,0,0.5,0,0,,0.3,12.8,1,1": "absurd_duration",
+    "1,2019-13-01 00:00:00,2019-01-01 00:10:00,N,1,1,2,1,1.00,6,0,0.5,0,0,,0.3,6.8,1,1": (
+        "invalid_timestamp:lpep_pickup_datetime"
+    ),
+    "1,2019-01-01 15:00:00,2019-01-01 15:10:00,N,1": "malformed_record",
+}
+DETAILS = {
+    "dropoff_before_pickup": "lpep_pickup_datetime=2019-01-01 10:00:00, lpep_dropoff_datetime=2019-01-01 09:50:00",
+    "negative_amount:fare_amount": "fare_amount=-3.50",
+    "absurd_speed": "trip_distance=50.0, trip_duration_s=600, avg_speed_mph=300.0 is above 100 mph",
+    "absurd_duration": "trip_duration_s=108000 is above 24 hours",
+}
+DERIVED_SCHEMA = "pickup_date date, trip_duration_s bigint, trip_duration_min double, avg_speed_mph double"
+
+
+def run_job(spark, argv):
+    return taxi_trips.run(spark, taxi_trips.parse_args(argv))
+
+
+def expected_trip(line):
+    """A trip typed and measured in plain Python, independently of the job."""
+    values = next(csv.reader([line]))
+    out = []
+    for field, text in zip(TAXI_TRIPS.fields, values):
+        kind = field.dataType.simpleString()
+        if text == "":
+            out.append(None)
+        elif kind == "int":
+            out.append(int(text))
+        elif kind == "double":
+            out.append(float(text))
+        elif kind.startswith("decimal"):
+            out.append(Decimal(text).quantize(Decimal("0.01")))
+        else:
+            out.append(text)  # strings, and timestamps typed by Spark below
+    pickup, dropoff = (dt.datetime.strptime(values[i], "%Y-%m-%d %H:%M:%S") for i in (1, 2))
+    seconds = int((dropoff - pickup).total_seconds())
+    distance = float(values[8])
+    return (*out, None, pickup.date(), seconds, seconds / 60.0, distance / (seconds / 3600.0))
+
+
+def test_trips_are_typed_measured_and_impossible_ones_quarantined_with_reasons(spark, tmp_path):
+    source = tmp_path / "raw" / "green_tripdata_2019-01.csv"
+    source.parent.mkdir()
+    source.write_text("\n".join([",".join(TAXI_COLUMNS), *GOOD, *BAD]) + "\n")
+    out = tmp_path / "out"
+    result = run_job(
+        spark,
+        ["--input_path", str(source.parent), "--output_path", str(out / "trips"), "--max_bad_fraction", "0.9"],
+    )
+
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (10, 3, 7)
+    assert result.quarantine_reasons == {reason: 1 for reason in BAD.values()}
+    typed_schema = ", ".join(
+        f"{f.name} {'string' if f.name.endswith('datetime') else f.dataType.simpleString()}" for f in TAXI_TRIPS
+    )
+    expected = spark.createDataFrame([expected_trip(line) for line in GOOD], f"{typed_schema}, {DERIVED_SCHEMA}")
+    expected = expected.withColumns({c: F.to_timestamp(c) for c in ("lpep_pickup_datetime", "lpep_dropoff_datetime")})
+    actual = spark.read.parquet(str(out / "trips")).select(*expected.columns)
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+    quarantine = spark.read.json(str(out / "trips_quarantine"))
+    assert sorted(row.reason for row in quarantine.collect()) == sorted(BAD.values())
+    details = {row.reason: row.detail for row in quarantine.filter(F.col("reason").isin(*DETAILS)).collect()}
+    assert details == DETAILS
+    partitions = sorted(p.name for p in (out / "trips").iterdir() if p.is_dir())
+    assert partitions == ["pickup_date=2019-01-01", "pickup_date=2019-01-02"]
+    assert all(len(list((out / "trips" / p).glob("*.parquet"))) == 1 for p in partitions)
+
+
+def test_the_sample_mixes_both_tlc_layouts_and_accounts_for_every_line(spark, tmp_path):
+    result = run_job(spark, ["--input_path", str(SAMPLE_RAW / "taxi"), "--output_path", str(tmp_path / "trips")])
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (310, 300, 10)
+    assert result.quarantine_reasons == {
+        "dropoff_before_pickup": 2,
+        "zero_duration": 2,
+        "negative_amount:fare_amount": 2,
+        "absurd_speed": 1,
+        "invalid_timestamp:lpep_pickup_datetime": 1,
+        "invalid_double:trip_distance": 1,
+        "malformed_record": 1,
+    }
+    assert result.details == {"headers": 2, "ignored_columns": []}
+    trips = spark.read.parquet(str(tmp_path / "trips"))
+    surcharges = trips.groupBy(F.col("congestion_surcharge").isNull().alias("absent")).count()
+    assert sorted(tuple(row) for row in surcharges.collect()) == [(False, 120), (True, 180)]
+    assert trips.agg(F.max("avg_speed_mph")).first()[0] <= 100
+
+
+def test_a_file_without_a_required_column_is_a_usage_error(spark, tmp_path):
+    source = tmp_path / "trips.csv"
+    source.write_text("VendorID,lpep_pickup_datetime,trip_distance\n1,2019-01-01 00:00:00,1.0\n")
+    with pytest.raises(UsageError, match=r"trips.csv: the header has no column for lpep_dropoff_datetime, "):
+        run_job(spark, ["--input_path", str(source), "--output_path", str(tmp_path / "out")])
