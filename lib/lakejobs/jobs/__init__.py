@@ -13,7 +13,6 @@ JOBS: Dict[str, str] = {
     "sales_mart": "lakejobs.jobs.sales_mart",
     "warehouse_load": "lakejobs.jobs.warehouse_load",
     "warehouse_extract": "lakejobs.jobs.warehouse_extract",
-
     "taxi_trips": "lakejobs.jobs.taxi_trips",
     "fx_rates": "lakejobs.jobs.fx_rates",
     "stock_prices": "lakejobs.jobs.stock_prices",
