@@ -39,6 +39,10 @@ RUNTIME_CONF: Dict[str, str] = {
     # write one file instead of one per shuffle partition.
     "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning": "true",
     "spark.sql.parquet.compression.codec": "snappy",
+    # Row counts are observed while tables are written (Observation). When AQE finds a shuffle
+    # empty, this rule swaps the rest of the plan for an empty relation, the observing node
+    # disappears, and Observation.get would wait forever: an empty partitioned write hung.
+    "spark.sql.adaptive.optimizer.excludedRules": "org.apache.spark.sql.execution.adaptive.AQEPropagateEmptyRelation",
 }
 
 #: Delta Lake's session extension and catalog, shared with the Glue and EMR definitions.
