@@ -310,6 +310,8 @@ def build_all(
     """Build every artifact into ``dist``; returns ``{"wheel", "lib_zip", "jobs", "env"}`` -> path."""
     check_python_version(python_version)
     normalize_arch(arch)
+    if extra_requirements is not None and not Path(extra_requirements).is_file():
+        raise UsageError(f"extra requirements file does not exist: {extra_requirements}")
     wheel = build_wheel(dist, root)
     lib_zip = build_lib_zip(dist, wheel)
     copy_job_scripts(dist, root)
