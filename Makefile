@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 DEPS_STAMP := $(VENV)/.deps-stamp
 JARS_STAMP := .jars/.stamp
 
-.PHONY: help setup run run-s3 test lint sample clean bench
+.PHONY: help setup run run-s3 test lint sample clean bench package cluster-demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,3 +57,12 @@ run-s3: setup ## the pipeline on S3: a local S3 API server (moto), boto3 uploads
 SCALES ?= 1000000,5000000,10000000
 bench: setup ## benchmark lakejobs vs DuckDB vs Spark's floor (SCALES=1000000,5000000,10000000)
 	$(PY) bench/run.py --scales $(SCALES)
+
+PYVER ?= 3.11
+ARCH  ?= x86_64
+EXTRA_REQUIREMENTS ?=
+package: setup ## build dist/: wheel, lib zip, job scripts, packed env (PYVER=3.9|3.11 ARCH=x86_64|arm64 EXTRA_REQUIREMENTS=file)
+	$(PY) -m lakejobs.packaging --dist dist --pyver $(PYVER) --arch $(ARCH) $(if $(EXTRA_REQUIREMENTS),--extra-requirements $(EXTRA_REQUIREMENTS))
+
+cluster-demo: package ## the jobs from dist/ on a local Spark standalone cluster, reading and writing S3 (moto)
+	$(PY) -m lakejobs.clusterdemo --dist dist --pyver $(PYVER) --arch $(ARCH)
