@@ -235,16 +235,25 @@ def submit_command(
     return command + [str(script), *argv]
 
 
-def run_submit(command: Sequence[str], shipping: LibraryShipping, log_path: Path) -> dict:
+def run_submit(command: Sequence[str], shipping: LibraryShipping, log_path: Path, timeout_s: float = 600) -> dict:
     """Run a ``spark-submit``; return the job's result (its last stdout line, JSON).
 
-    Standard error (Spark's log) goes to ``log_path``. A non-zero exit raises ``LakejobsError``
-    with the job's own error line.
+    Standard error (Spark's log) goes to ``log_path``. A non-zero exit, or no end after
+    ``timeout_s`` seconds, raises ``LakejobsError`` with the job's own error line.
     """
     with open(log_path, "wb") as log:
-        completed = subprocess.run(
-            list(command), cwd=shipping.cwd, env=clean_env(), stdout=subprocess.PIPE, stderr=log, check=False
-        )
+        try:
+            completed = subprocess.run(
+                list(command),
+                cwd=shipping.cwd,
+                env=clean_env(),
+                stdout=subprocess.PIPE,
+                stderr=log,
+                check=False,
+                timeout=timeout_s,
+            )
+        except subprocess.TimeoutExpired:
+            raise LakejobsError(f"spark-submit still running after {timeout_s:.0f} s (log: {log_path})") from None
     stdout = completed.stdout.decode("utf-8", "replace").strip().splitlines()
     if completed.returncode != 0:
         errors = [line for line in log_path.read_text(errors="replace").splitlines() if ": error: " in line]

@@ -20,7 +20,8 @@ from lakejobs import cluster, packaging, s3local
 from lakejobs.pipeline import run_pipeline
 from tests.conftest import SAMPLE_RAW
 
-pytestmark = pytest.mark.subprocess
+# Ten applications start twenty JVMs: on a busy 2-core machine that outlasts the default limit.
+pytestmark = [pytest.mark.subprocess, pytest.mark.timeout(1800)]
 
 PROBE = Path(__file__).with_name("where_is_lakejobs.py")
 BUCKET = "cluster-lake"
