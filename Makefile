@@ -13,7 +13,7 @@ PYTEST_ARGS ?=
 DEPS_STAMP := $(VENV)/.deps-stamp
 JARS_STAMP := .jars/.stamp
 
-.PHONY: help setup run run-s3 test lint sample clean bench bench-experiments render stepfunctions warehouse-demo run-field sample-field
+.PHONY: help setup run run-s3 test lint sample clean bench bench-experiments render stepfunctions warehouse-demo run-field sample-field package cluster-demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -88,3 +88,12 @@ run-field: setup ## taxi_trips, fx_rates, stock_prices and transactions (two bat
 	    --output_path $(LAKE)/processedData/transactions --quarantine_path $(LAKE)/quarantine/transactions \
 	    --report_path $(LAKE)/_lakejobs/runs || exit 1; \
 	done
+
+PYVER ?= 3.11
+ARCH  ?= x86_64
+EXTRA_REQUIREMENTS ?=
+package: setup ## build dist/: wheel, lib zip, job scripts, packed env (PYVER=3.9|3.11 ARCH=x86_64|arm64 EXTRA_REQUIREMENTS=file)
+	$(PY) -m lakejobs.packaging --dist dist --pyver $(PYVER) --arch $(ARCH) $(if $(EXTRA_REQUIREMENTS),--extra-requirements $(EXTRA_REQUIREMENTS))
+
+cluster-demo: package ## the jobs from dist/ on a local Spark standalone cluster, reading and writing S3 (moto)
+	$(PY) -m lakejobs.clusterdemo --dist dist --pyver $(PYVER) --arch $(ARCH)

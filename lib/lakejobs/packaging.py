@@ -1,0 +1,343 @@
+"""Build ``dist/``: the wheel, the library zip, the job scripts and a packed Python environment.
+
+Build time only: no job imports this module. ``make package`` runs ``python -m lakejobs.packaging``.
+
+Artifacts (the deploy step relies on these names)
+--------------------------------------------------
+``lakejobs-<version>-py3-none-any.whl``
+    The wheel, built from ``setup.py`` (which holds the version).
+``lakejobs-lib.zip``
+    The ``lakejobs`` package and nothing else (the wheel's contents without its metadata), for
+    ``spark-submit --py-files`` and Glue's ``--extra-py-files``.
+``jobs/<job>.py``
+    The entry-point scripts Glue, EMR and ``spark-submit`` run.
+``lakejobs-env-py<X.Y>-<arch>.tar.gz``
+    A packed virtual environment: ``bin/python`` links to the runtime's interpreter (not this
+    machine's), ``pyvenv.cfg``, and ``lib/pythonX.Y/site-packages`` with lakejobs and the extra
+    requirements, installed by pip for the target Python and CPU from manylinux2014 /
+    manylinux_2_28 (or pure) wheels only. PySpark and py4j are left out: the runtime provides
+    them. Use it as EMR Serverless ``spark.archives=<s3 uri>#environment`` with
+    ``./environment/bin/python`` for the driver and the executors, or as Glue 5's
+    ``--python-virtual-env <s3 uri>``.
+"""
+
+import argparse
+import gzip
+import logging
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Dict, List, Optional, Sequence
+
+from lakejobs.errors import LakejobsError, UsageError
+
+LOG = logging.getLogger(__name__)
+
+PACKAGE = "lakejobs"
+LIB_ZIP = "lakejobs-lib.zip"
+JOBS_DIR = "jobs"
+PYTHON_VERSIONS = ("3.9", "3.11")
+ARCHITECTURES = ("x86_64", "arm64")
+DEFAULT_PYTHON_VERSION = "3.11"
+DEFAULT_ARCH = "x86_64"
+
+#: The interpreter ``bin/python`` links to, per Python version. Glue 5.0/5.1 run Python 3.11 on
+#: Amazon Linux 2023 and EMR 7 runs Amazon Linux 2023 with Python 3.9 as ``python3``; AL2023's
+#: ``python3.9`` and ``python3.11`` packages install ``/usr/bin/python3.9`` and ``/usr/bin/python3.11``.
+RUNTIME_INTERPRETERS: Dict[str, str] = {"3.9": "/usr/bin/python3.9", "3.11": "/usr/bin/python3.11"}
+
+#: Packages the Spark runtime provides; never packed (a requirement may pull them in).
+PROVIDED_BY_RUNTIME = ("pyspark", "py4j")
+
+_MANYLINUX_ARCH = {"x86_64": "x86_64", "arm64": "aarch64"}
+_ARCH_ALIASES = {"x86_64": "x86_64", "amd64": "x86_64", "arm64": "arm64", "aarch64": "arm64"}
+_FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)
+_FIXED_TAR_MTIME = 315532800  # 1980-01-01, like the zip
+#: A first line that runs the script with the ``python`` next to it (sh, then Python).
+_RELOCATABLE_SHEBANG = "#!/bin/sh\n'''exec' \"$(dirname -- \"$0\")/python\" \"$0\" \"$@\"\n' '''\n"
+
+
+def project_root() -> Path:
+    """The checkout this module belongs to (``lib/lakejobs/..``)."""
+    return Path(__file__).resolve().parents[2]
+
+
+def project_version(root: Optional[Path] = None) -> str:
+    """The version declared in ``setup.py``."""
+    text = ((root or project_root()) / "setup.py").read_text(encoding="utf-8")
+    match = re.search(r"""version\s*=\s*["']([^"']+)["']""", text)
+    if not match:
+        raise LakejobsError("setup.py declares no version")
+    return match.group(1)
+
+
+def wheel_name(version: Optional[str] = None) -> str:
+    """The wheel's file name, e.g. ``lakejobs-0.1.0-py3-none-any.whl``."""
+    return f"{PACKAGE}-{version or project_version()}-py3-none-any.whl"
+
+
+def normalize_arch(arch: str) -> str:
+    """``x86_64`` or ``arm64`` (``aarch64`` and ``amd64`` are accepted as aliases)."""
+    try:
+        return _ARCH_ALIASES[arch.lower()]
+    except KeyError:
+        raise UsageError(f"unknown architecture {arch!r}: expected x86_64 or arm64 (aarch64)") from None
+
+
+def check_python_version(python_version: str) -> str:
+    """Return ``python_version`` if a runtime uses it, else raise ``UsageError``."""
+    if python_version not in PYTHON_VERSIONS:
+        raise UsageError(f"unsupported Python {python_version!r}: expected one of {', '.join(PYTHON_VERSIONS)}")
+    return python_version
+
+
+def env_archive_name(python_version: str = DEFAULT_PYTHON_VERSION, arch: str = DEFAULT_ARCH) -> str:
+    """The packed environment's file name, e.g. ``lakejobs-env-py3.11-x86_64.tar.gz``."""
+    return f"{PACKAGE}-env-py{check_python_version(python_version)}-{normalize_arch(arch)}.tar.gz"
+
+
+def platform_tags(arch: str) -> List[str]:
+    """The pip ``--platform`` values for ``arch``: manylinux2014 and manylinux_2_28.
+
+    pip also accepts the older manylinux tags these imply (glibc 2.28 and below); Amazon Linux
+    2023 has glibc 2.34, so every such wheel loads there.
+    """
+    machine = _MANYLINUX_ARCH[normalize_arch(arch)]
+    return [f"manylinux2014_{machine}", f"manylinux_2_28_{machine}"]
+
+
+def build_wheel(dist: Path, root: Optional[Path] = None) -> Path:
+    """Build the wheel into ``dist`` from a copy of ``setup.py`` and ``lib/`` (the tree stays clean)."""
+    root = root or project_root()
+    dist.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="lakejobs-wheel-") as tmp:
+        source = Path(tmp) / "src"
+        source.mkdir()
+        shutil.copy2(root / "setup.py", source / "setup.py")
+        shutil.copytree(root / "lib", source / "lib", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
+        _run_pip(
+            ["wheel", "--no-deps", "--no-build-isolation", "--no-index", "--wheel-dir", str(Path(tmp) / "out")],
+            [str(source)],
+            "build the lakejobs wheel",
+        )
+        built = Path(tmp) / "out" / wheel_name(project_version(root))
+        if not built.exists():
+            raise LakejobsError(f"pip built no {built.name}")
+        target = dist / built.name
+        shutil.copy2(built, target)
+    return target
+
+
+def build_lib_zip(dist: Path, wheel: Path) -> Path:
+    """Write ``lakejobs-lib.zip``: the wheel's ``lakejobs/`` files, nothing else, reproducibly."""
+    target = dist / LIB_ZIP
+    with zipfile.ZipFile(wheel) as source, zipfile.ZipFile(target, "w", zipfile.ZIP_DEFLATED) as out:
+        for name in sorted(n for n in source.namelist() if n.startswith(f"{PACKAGE}/") and not n.endswith("/")):
+            info = zipfile.ZipInfo(name, date_time=_FIXED_ZIP_TIME)
+            info.external_attr = 0o644 << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            out.writestr(info, source.read(name))
+    return target
+
+
+def copy_job_scripts(dist: Path, root: Optional[Path] = None) -> List[Path]:
+    """Copy every ``jobs/*.py`` to ``dist/jobs/`` (the folder is replaced)."""
+    target = dist / JOBS_DIR
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    scripts = sorted(((root or project_root()) / JOBS_DIR).glob("*.py"))
+    return [Path(shutil.copy2(script, target / script.name)) for script in scripts]
+
+
+def build_env(
+    dist: Path,
+    wheel: Path,
+    python_version: str = DEFAULT_PYTHON_VERSION,
+    arch: str = DEFAULT_ARCH,
+    extra_requirements: Optional[Path] = None,
+    interpreter: Optional[str] = None,
+) -> Path:
+    """Pack a virtual environment for the runtime's Python into ``dist``; see the module docstring.
+
+    Parameters
+    ----------
+    python_version : str
+        ``3.9`` or ``3.11``: the runtime's Python.
+    arch : str
+        ``x86_64`` or ``arm64`` (Graviton).
+    extra_requirements : Path, optional
+        A pip requirements file of third-party packages to add (pip options such as
+        ``--find-links`` inside it work too).
+    interpreter : str, optional
+        What ``bin/python`` links to; default ``RUNTIME_INTERPRETERS[python_version]``.
+    """
+    check_python_version(python_version)
+    arch = normalize_arch(arch)
+    interpreter = interpreter or RUNTIME_INTERPRETERS[python_version]
+    if not os.path.isabs(interpreter):
+        raise UsageError(f"--interpreter must be an absolute path, got {interpreter!r}")
+    if extra_requirements is not None and not Path(extra_requirements).is_file():
+        raise UsageError(f"extra requirements file does not exist: {extra_requirements}")
+    with tempfile.TemporaryDirectory(prefix="lakejobs-env-") as tmp:
+        env = Path(tmp) / "env"
+        site_packages = _make_venv_layout(env, python_version, interpreter)
+        target_options = _target_options(site_packages, python_version, arch)
+        _run_pip(["install", "--no-deps", "--no-index", *target_options], [str(wheel)], "install the lakejobs wheel")
+        if extra_requirements is not None:
+            _run_pip(
+                ["install", *target_options],
+                ["-r", str(extra_requirements)],
+                f"install {extra_requirements} for Python {python_version} on {arch} "
+                "(manylinux2014/manylinux_2_28 or pure wheels only)",
+            )
+        _remove_runtime_packages(site_packages)
+        _make_relocatable(env, site_packages)
+        target = dist / env_archive_name(python_version, arch)
+        dist.mkdir(parents=True, exist_ok=True)
+        _write_tar_gz(env, target)
+    return target
+
+
+def _make_venv_layout(env: Path, python_version: str, interpreter: str) -> Path:
+    """``bin/python*`` links, ``pyvenv.cfg`` and an empty site-packages; returns site-packages."""
+    bin_dir = env / "bin"
+    bin_dir.mkdir(parents=True)
+    os.symlink(interpreter, bin_dir / "python")
+    os.symlink("python", bin_dir / "python3")
+    os.symlink("python", bin_dir / f"python{python_version}")
+    (env / "pyvenv.cfg").write_text(
+        f"home = {os.path.dirname(interpreter)}\n"
+        "include-system-site-packages = false\n"
+        f"version = {python_version}\n"
+        f"executable = {interpreter}\n",
+        encoding="utf-8",
+    )
+    site_packages = env / "lib" / f"python{python_version}" / "site-packages"
+    site_packages.mkdir(parents=True)
+    return site_packages
+
+
+def _target_options(site_packages: Path, python_version: str, arch: str) -> List[str]:
+    options = ["--target", str(site_packages), "--no-compile", "--only-binary=:all:"]
+    options += ["--python-version", python_version, "--implementation", "cp"]
+    for tag in platform_tags(arch):
+        options += ["--platform", tag]
+    return options
+
+
+def _remove_runtime_packages(site_packages: Path) -> None:
+    """Drop PySpark and py4j if a requirement pulled them in: the runtime has its own."""
+    for entry in sorted(site_packages.iterdir()):
+        distribution = entry.name.split("-")[0].lower()
+        if entry.name.lower() in PROVIDED_BY_RUNTIME or (
+            entry.name.endswith(".dist-info") and distribution in PROVIDED_BY_RUNTIME
+        ):
+            LOG.info("leaving out %s: the Spark runtime provides it", entry.name)
+            shutil.rmtree(entry)
+
+
+def _make_relocatable(env: Path, site_packages: Path) -> None:
+    """Move console scripts to ``bin/`` and drop what names this machine's paths.
+
+    ``pip install --target`` leaves scripts in ``site-packages/bin`` with this machine's
+    interpreter in their first line; in the archive they start the environment's own
+    ``bin/python``, wherever the archive is unpacked. ``direct_url.json`` names the build folder.
+    """
+    scripts = site_packages / "bin"
+    if scripts.is_dir():
+        for script in sorted(scripts.iterdir()):
+            lines = script.read_text(encoding="utf-8").splitlines(keepends=True)
+            if lines and lines[0].startswith("#!"):
+                lines[0] = _RELOCATABLE_SHEBANG
+            target = env / "bin" / script.name
+            target.write_text("".join(lines), encoding="utf-8")
+            target.chmod(0o755)
+        shutil.rmtree(scripts)
+    for direct_url in site_packages.glob("*.dist-info/direct_url.json"):
+        direct_url.unlink()
+
+
+def _write_tar_gz(source: Path, target: Path) -> None:
+    """Tar ``source``'s contents (links kept as links) with fixed owners and times, gzipped."""
+    with open(target, "wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as zipped:
+        with tarfile.open(fileobj=zipped, mode="w", format=tarfile.PAX_FORMAT) as tar:
+            for path in _walk_sorted(source):
+                info = tar.gettarinfo(str(path), arcname=path.relative_to(source).as_posix())
+                info.uid = info.gid = 0
+                info.uname = info.gname = "root"
+                info.mtime = _FIXED_TAR_MTIME
+                if info.isreg():
+                    info.mode = 0o755 if os.access(path, os.X_OK) else 0o644
+                    with open(path, "rb") as handle:
+                        tar.addfile(info, handle)
+                else:
+                    info.mode = 0o755 if info.isdir() else 0o777
+                    tar.addfile(info)
+
+
+def _walk_sorted(root: Path) -> List[Path]:
+    paths = []
+    for folder, dirs, files in os.walk(root):
+        dirs.sort()
+        paths.extend(Path(folder) / name for name in dirs)
+        paths.extend(Path(folder) / name for name in sorted(files))
+    return sorted(paths, key=lambda path: path.relative_to(root).as_posix())
+
+
+def _run_pip(args: Sequence[str], targets: Sequence[str], what: str) -> None:
+    command = [sys.executable, "-m", "pip", *args, "--quiet", "--disable-pip-version-check", *targets]
+    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    if completed.returncode != 0:
+        lines = [line.strip() for line in (completed.stderr + completed.stdout).splitlines() if line.strip()]
+        errors = [line for line in lines if line.startswith("ERROR")] or lines[-1:] or ["no output"]
+        raise LakejobsError(f"could not {what}: {errors[0]}")
+
+
+def build_all(
+    dist: Path,
+    python_version: str = DEFAULT_PYTHON_VERSION,
+    arch: str = DEFAULT_ARCH,
+    extra_requirements: Optional[Path] = None,
+    interpreter: Optional[str] = None,
+    root: Optional[Path] = None,
+) -> Dict[str, Path]:
+    """Build every artifact into ``dist``; returns ``{"wheel", "lib_zip", "jobs", "env"}`` -> path."""
+    check_python_version(python_version)
+    normalize_arch(arch)
+    if extra_requirements is not None and not Path(extra_requirements).is_file():
+        raise UsageError(f"extra requirements file does not exist: {extra_requirements}")
+    wheel = build_wheel(dist, root)
+    lib_zip = build_lib_zip(dist, wheel)
+    copy_job_scripts(dist, root)
+    env = build_env(dist, wheel, python_version, arch, extra_requirements, interpreter)
+    return {"wheel": wheel, "lib_zip": lib_zip, "jobs": dist / JOBS_DIR, "env": env}
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    """``python -m lakejobs.packaging``: build ``dist/`` and list what was written."""
+    parser = argparse.ArgumentParser(prog="python -m lakejobs.packaging", description=__doc__.splitlines()[0])
+    parser.add_argument("--dist", default="dist", help="output folder (default dist)")
+    parser.add_argument("--pyver", default=DEFAULT_PYTHON_VERSION, help="the runtime's Python: 3.9 or 3.11")
+    parser.add_argument("--arch", default=DEFAULT_ARCH, help="x86_64 or arm64 (aarch64)")
+    parser.add_argument("--extra-requirements", type=Path, help="pip requirements file of third-party packages")
+    parser.add_argument("--interpreter", help="what bin/python links to (default: the runtime's, see docs)")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    try:
+        built = build_all(Path(args.dist), args.pyver, args.arch, args.extra_requirements, args.interpreter)
+    except LakejobsError as error:
+        print(f"lakejobs.packaging: error: {error}", file=sys.stderr)
+        return error.exit_code
+    for path in (built["wheel"], built["lib_zip"], *sorted(built["jobs"].glob("*.py")), built["env"]):
+        print(f"{path.stat().st_size:>12,}  {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
