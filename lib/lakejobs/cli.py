@@ -6,7 +6,7 @@ import logging
 import sys
 from typing import Optional, Sequence
 
-from lakejobs import fs, runtime
+from lakejobs import fs, report_cli, runtime
 from lakejobs.errors import LakejobsError
 from lakejobs.jobs import JOBS
 from lakejobs.result import JobResult, new_run_id
@@ -149,6 +149,7 @@ def build_parser() -> argparse.ArgumentParser:
     state.add_argument("--lake", default="lake", help="lake folder holding _lakejobs/state/")
     state.add_argument("--state_path", help="an explicit state file instead of --lake/--dataset")
     state.set_defaults(func=cmd_state)
+    report_cli.register(commands)
     return parser
 
 
