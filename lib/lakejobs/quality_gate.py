@@ -19,7 +19,7 @@ from pyspark.sql import functions as F
 
 from lakejobs import fs
 from lakejobs.datasets import Dataset
-from lakejobs.dqdl import Rule
+from lakejobs.dqdl import Condition, Rule
 from lakejobs.errors import LakejobsError, UsageError
 from lakejobs.transforms import quality
 from lakejobs.transforms.validation import REASON, quote_name
@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 
 LOG = logging.getLogger(__name__)
 UNLISTED = "unlisted_reason"
+UNIQUE = Condition("=", (0,))
 
 
 @dataclasses.dataclass
@@ -144,9 +145,10 @@ def _row_result(rule: Rule, failing: int, rows_read: int) -> RuleResult:
 
 def _dataset_result(rule: Rule, measured: Optional[float], note: Optional[str]) -> RuleResult:
     result = RuleResult(rule.text, "dataset", rule.severity, "passed", measured, note=note)
+    condition = rule.condition or UNIQUE  # IsUnique has no expression: no repeated value
     if measured is None and rule.rule_type == "RowCountChange":
         result.outcome = "skipped"
-    elif measured is None or not rule.condition.holds(measured):
+    elif measured is None or not condition.holds(measured):
         result.outcome = "failed" if rule.severity == "fail" else "warned"
     return result
 
