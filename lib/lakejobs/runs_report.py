@@ -25,7 +25,7 @@ COLUMNS = (
     ("out", 9, ">"),
     ("quarantined", 12, ">"),
     ("seconds", 9, ">"),
-    ("rules", 0, "<"),
+    ("  rules", 0, "<"),
 )
 OUTCOMES = ("failed", "warned", "quarantined", "passed", "skipped")
 STAGE_COLORS = {"read": "#4e79a7", "written": "#59a14f", "quarantined": "#e15759"}
@@ -123,7 +123,7 @@ def _cells(run: Run) -> List[str]:
         str(run.get("rows_written", 0)),
         str(run.get("rows_quarantined", 0)),
         f"{float(run.get('duration_s') or 0):.2f}",
-        rules_summary(run),
+        "  " + rules_summary(run),
     ]
 
 
