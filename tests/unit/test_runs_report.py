@@ -27,10 +27,10 @@ RUNS = [
                 {"rule": 'ColumnValues "orderqty" > 0', "outcome": "quarantined", "measured": 0.814815},
                 {"rule": "RowCount > 0", "outcome": "passed", "measured": 20.0},
                 {
-                    "rule": 'ReferentialIntegrity "customerid" "customers.customerid" >= 0.99',
+                    "rule": 'ReferentialIntegrity "customerid" "c.customerid" >= 0.99',
                     "outcome": "warned",
                     "measured": None,
-                    "note": "reference table not found: /lake/customers",
+                    "note": "reference table not found: /c",
                 },
             ],
         },
@@ -47,7 +47,7 @@ RUNS = [
         "inputs": {"orders": "/raw/orders"},
         "started_at": "2026-11-23T11:00:00.000000+00:00",
         "details": {"dataset": "orders", "rules": [{"rule": "RowCount > 200", "outcome": "failed", "measured": 100}]},
-        "error": "orders: quality rule failed: RowCount > 200 (measured 100); nothing was published",
+        "error": "orders: quality rule failed: RowCount > 200 (measured 100)",
     },
     {
         "job": "sales_mart",
@@ -70,11 +70,11 @@ started             job             dataset    status      rows in      out quar
 2026-11-23 12:00:00 sales_mart      -          SUCCEEDED        20       20           0     7.00  -
 2026-11-23 11:00:00 csv_to_parquet  orders     FAILED          100        0           0    12.25  1 failed
                     failed: RowCount > 200 (measured 100)
-                    error: orders: quality rule failed: RowCount > 200 (measured 100); nothing was published
+                    error: orders: quality rule failed: RowCount > 200 (measured 100)
 2026-11-23 10:00:00 csv_to_parquet  orders     SUCCEEDED        27       20           7     3.50  1 warned, 1 quarantined, 1 passed
                     quarantined: ColumnValues "orderqty" > 0=5, malformed_record=2
                     quarantined: ColumnValues "orderqty" > 0 (measured 0.8148)
-                    warned: ReferentialIntegrity "customerid" "customers.customerid" >= 0.99 (reference table not found: /lake/customers)"""
+                    warned: ReferentialIntegrity "customerid" "c.customerid" >= 0.99 (reference table not found: /c)"""  # noqa: E501
 
 
 @pytest.fixture
@@ -102,7 +102,8 @@ def test_report_limit_keeps_the_newest_runs(lake):
 def test_a_lake_without_runs_is_one_clear_error(tmp_path, capsys):
     assert cli.main(["report", "--lake", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (
-        f"lakejobs: error: no run reports at {tmp_path}/_lakejobs/runs (run a job with --report_path, or the pipeline)\n"
+        f"lakejobs: error: no run reports at {tmp_path}/_lakejobs/runs "
+        "(run a job with --report_path, or the pipeline)\n"
     )
 
 
