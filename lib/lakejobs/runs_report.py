@@ -162,7 +162,7 @@ def _bar_chart(runs: Sequence[Run]) -> str:
     chronological = list(reversed(runs))
     top = max([int(run.get("rows_read") or 0) for run in chronological] + [1])
     group, bar, height, base = 66, 18, 160, 190
-    width = 60 + group * max(len(chronological), 1)
+    width = max(60 + group * len(chronological), 420)
     parts = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="260" role="img">']
     parts.append(f'<line x1="50" y1="{base}" x2="{width - 5}" y2="{base}" stroke="#333"/>')
     parts.append(f'<text x="5" y="{base - height + 4}" font-size="11">{top}</text>')
@@ -179,7 +179,8 @@ def _bar_chart(runs: Sequence[Run]) -> str:
                 f'<rect x="{x + offset * bar}" y="{base - bar_height}" width="{bar - 2}" height="{bar_height}" '
                 f'fill="{STAGE_COLORS[stage]}"><title>{html.escape(stage)}: {int(value or 0)}</title></rect>'
             )
-        label = html.escape(f"{dataset_of(run)} {str(run.get('started_at', ''))[11:19]}")
+        name = dataset_of(run) if dataset_of(run) != "-" else str(run.get("job", ""))
+        label = html.escape(f"{name} {str(run.get('started_at', ''))[11:19]}")
         parts.append(
             f'<text x="{x}" y="{base + 14}" font-size="10" transform="rotate(30 {x} {base + 14})">{label}</text>'
         )
