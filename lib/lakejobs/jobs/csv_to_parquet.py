@@ -38,7 +38,6 @@ from lakejobs.schemas import parse_ddl
 from lakejobs.state import RunLock, load_state, save_state
 from lakejobs.transforms import quality
 from lakejobs.transforms.validation import (
-    REASON,
     filter_quarantined,
     filter_valid,
     reason_labels,
@@ -196,11 +195,6 @@ def preflight(args: CsvToParquetArgs) -> None:
         problem = fs.unwritable_reason(path)
         if problem:
             raise UsageError(f"{option} {path} cannot be written: {problem}")
-
-
-def count_by_reason(validated_df: "DataFrame") -> Dict[Optional[str], int]:
-    """Rows per quarantine reason (``None`` for good rows): one small aggregate to the driver."""
-    return {row[REASON]: int(row["count"]) for row in validated_df.groupBy(REASON).count().collect()}
 
 
 def _gate_message(args: CsvToParquetArgs, bad: int, total: int, reasons: Dict[str, int]) -> str:
