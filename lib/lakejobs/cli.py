@@ -6,7 +6,7 @@ import logging
 import sys
 from typing import Optional, Sequence
 
-from lakejobs import fs, runtime
+from lakejobs import fs, report_cli, runtime
 from lakejobs.errors import LakejobsError
 from lakejobs.jobs import JOBS
 from lakejobs.result import JobResult, new_run_id
@@ -152,6 +152,8 @@ def build_parser() -> argparse.ArgumentParser:
     importlib.import_module("lakejobs.deploy.commands").register(commands)
     importlib.import_module("lakejobs.catalog_cli").register(commands)
     importlib.import_module("lakejobs.orchestrate.cli").register(commands)
+
+    report_cli.register(commands)
     return parser
 
 

@@ -55,6 +55,8 @@ class Dataset:
         partition columns such as ``order_year``).
     description : str
         One line for listings.
+    rules : str
+        Its quality rules, a DQDL ruleset (see ``lakejobs.dqdl``); ``--rules FILE`` replaces them.
     """
 
     name: str
@@ -65,6 +67,7 @@ class Dataset:
     partition_by: Tuple[str, ...] = ()
     derived_columns: Dict[str, str] = dataclasses.field(default_factory=dict)
     description: str = ""
+    rules: str = ""
 
     @property
     def required_columns(self) -> Tuple[str, ...]:
@@ -79,6 +82,7 @@ BUILTIN: Dict[str, Dataset] = {
         schema=schemas.CUSTOMERS,
         primary_key=("customerid",),
         description="sales customers: id and names",
+        rules='Rules = [ ColumnValues "customerid" > 0 ]',
     ),
     "employees": Dataset(
         name="employees",
@@ -86,6 +90,10 @@ BUILTIN: Dict[str, Dataset] = {
         primary_key=("employeeid",),
         foreign_keys={"managerid": "employees.employeeid"},
         description="sales employees with manager, territory, country and group",
+        rules="""Rules = [
+            ColumnValues "employeeid" > 0,
+            ReferentialIntegrity "managerid" "employees.employeeid" = 1.0 severity warn
+        ]""",
     ),
     "orders": Dataset(
         name="orders",
@@ -96,6 +104,13 @@ BUILTIN: Dict[str, Dataset] = {
         partition_by=("order_year",),
         derived_columns={"order_year": "year(orderdate)"},
         description="sales order lines (order-level money repeats on every line of an order)",
+        rules="""Rules = [
+            ColumnValues "orderqty" > 0,
+            ColumnValues "unitprice" >= 0,
+            ColumnValues "unitpricediscount" between 0 and 1,
+            ReferentialIntegrity "customerid" "customers.customerid" >= 0.99 severity warn,
+            ReferentialIntegrity "employeeid" "employees.employeeid" >= 0.99 severity warn
+        ]""",
     ),
 }
 

@@ -27,3 +27,29 @@ class QualityGateError(LakejobsError):
     """The input broke a declared rule, so nothing was published."""
 
     exit_code = 1
+
+
+def root_cause(error: BaseException) -> str:
+    """The innermost cause of an error as ``Type: first line of its message``.
+
+    For errors raised by the JVM (py4j's ``Py4JJavaError``) the Java cause chain is followed,
+    so ``An error occurred while calling o87.save`` becomes, e.g.,
+    ``ConnectException: Connection refused``.
+    """
+    java = getattr(error, "java_exception", None)
+    if java is not None:
+        try:
+            cause = java
+            while cause.getCause() is not None and cause.getCause() is not cause:
+                cause = cause.getCause()
+            return _one_line(cause.getClass().getSimpleName(), cause.getMessage())
+        except Exception:  # noqa: BLE001 - the JVM may be gone; fall back to Python's view
+            pass
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return _one_line(type(error).__name__, str(error))
+
+
+def _one_line(kind: str, message: object) -> str:
+    text = str(message or "").strip()
+    return f"{kind}: {text.splitlines()[0]}" if text else kind

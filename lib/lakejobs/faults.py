@@ -1,8 +1,16 @@
-"""Fault injection for crash-safety tests: ``LAKEJOBS_KILL_AT=<point>`` kills the job there.
+"""Fault injection for fault-tolerance tests; every hook is off unless its variable is set.
 
-Points: ``before_write`` (input validated, nothing written), ``during_write`` (the first output
-file has appeared, the commit has not happened), ``before_state`` (output committed, state not
-yet updated). The process dies with SIGKILL, as an out-of-memory kill or a lost node would.
+``LAKEJOBS_KILL_AT=<point>`` kills the job there. Points: ``before_write`` (input validated,
+nothing written), ``during_write`` (the first output file has appeared, the commit has not
+happened), ``before_state`` (output committed, state not yet updated). The process dies with
+SIGKILL, as an out-of-memory kill or a lost node would.
+
+``LAKEJOBS_PAUSE_AT=<point>`` with ``LAKEJOBS_PAUSE_FILE=<path>``: at the point the job creates
+that file and waits until it is deleted (a test does something meanwhile, e.g. stops S3).
+
+``LAKEJOBS_FAIL_TASK=first_attempt``: the first attempt of partition 0 of the read fails
+inside a Python worker, as a lost executor or a flaky node would make it; Spark's retry
+(``spark.task.maxFailures``, ``local[N,F]``) must then give the same output.
 """
 
 import logging
@@ -17,6 +25,9 @@ from lakejobs import fs
 
 LOG = logging.getLogger(__name__)
 ENV = "LAKEJOBS_KILL_AT"
+PAUSE_ENV, PAUSE_FILE_ENV = "LAKEJOBS_PAUSE_AT", "LAKEJOBS_PAUSE_FILE"
+FAIL_TASK_ENV = "LAKEJOBS_FAIL_TASK"
+PAUSE_LIMIT_S = 300
 
 
 def _kill() -> None:
@@ -24,10 +35,45 @@ def _kill() -> None:
 
 
 def point(name: str) -> None:
-    """Kill the process here if ``LAKEJOBS_KILL_AT`` names this point."""
+    """Kill the process (``LAKEJOBS_KILL_AT``) or pause it (``LAKEJOBS_PAUSE_AT``) at this point."""
     if os.environ.get(ENV) == name:
         LOG.warning("fault injection: killing the job at %s", name)
         _kill()
+    if os.environ.get(PAUSE_ENV) == name and os.environ.get(PAUSE_FILE_ENV):
+        marker = os.environ[PAUSE_FILE_ENV]
+        LOG.warning("fault injection: pausing at %s until %s is deleted", name, marker)
+        with open(marker, "w", encoding="utf-8") as handle:
+            handle.write(name)
+        deadline = time.time() + PAUSE_LIMIT_S
+        while os.path.exists(marker) and time.time() < deadline:
+            time.sleep(0.05)
+
+
+def _fail_first_attempt(value):
+    from pyspark import TaskContext
+
+    context = TaskContext.get()
+    if context is not None and context.partitionId() == 0 and context.attemptNumber() == 0:
+        raise RuntimeError("fault injection: the first attempt of partition 0 fails")
+    return value
+
+
+def with_failing_first_attempt():
+    """A transform that makes the first attempt of partition 0 fail (``LAKEJOBS_FAIL_TASK``).
+
+    Identity unless ``LAKEJOBS_FAIL_TASK=first_attempt``; then a Python UDF checks Spark's
+    ``TaskContext`` on every row (so it is for tests only).
+    """
+    if os.environ.get(FAIL_TASK_ENV) != "first_attempt":
+        return lambda df: df
+
+    def _(df):
+        from pyspark.sql import functions as F
+
+        check = F.udf(_fail_first_attempt, "boolean").asNondeterministic()
+        return df.filter(check(F.lit(True)))
+
+    return _
 
 
 def _has_new_file(folder: str, since: float) -> bool:

@@ -28,6 +28,32 @@ def local_path(path: str) -> str:
     return urlparse(path).path if path.startswith("file:") else path
 
 
+def parent(path: str) -> str:
+    """The folder holding ``path`` (``s3a://b/x/orders`` -> ``s3a://b/x``)."""
+    stripped = path.rstrip("/")
+    return stripped[: stripped.rfind("/")] if "/" in stripped else "."
+
+
+def unwritable_reason(path: str) -> Optional[str]:
+    """Why a local ``path`` cannot be created or written (None when it can, or is not local).
+
+    Walks up to the nearest existing ancestor: it must be a folder this process may write.
+    """
+    if not is_local(path):
+        return None
+    target = os.path.abspath(local_path(path))
+    if os.path.exists(target):
+        return None if os.access(target, os.W_OK) else f"{target} is not writable"
+    current = target
+    while not os.path.exists(current):
+        current = os.path.dirname(current)
+    if not os.path.isdir(current):
+        return f"{current} is a file, not a folder"
+    if not os.access(current, os.W_OK | os.X_OK):
+        return f"{current} is not writable"
+    return None
+
+
 def qualify(path: str) -> str:
     """Make a local path absolute; leave URIs (``s3a://...``) as they are."""
     if is_local(path):

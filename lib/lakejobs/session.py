@@ -103,6 +103,15 @@ def s3a_conf(environ: Optional[Dict[str, str]] = None) -> Dict[str, str]:
         "fs.s3.impl": "org.apache.hadoop.fs.s3a.S3AFileSystem",
         "fs.s3a.aws.credentials.provider": "com.amazonaws.auth.DefaultAWSCredentialsProviderChain",
         "fs.s3a.server-side-encryption-algorithm": "AES256",
+        # Fail within seconds when the store is unreachable instead of retrying for minutes
+        # (defaults: 20 SDK attempts x 7 S3A retries, 200 s socket timeout), while still riding
+        # out a transient error. Throttling (503 SlowDown) keeps its own, longer retry budget
+        # (fs.s3a.retry.throttle.*).
+        "fs.s3a.attempts.maximum": "3",
+        "fs.s3a.retry.limit": "3",
+        "fs.s3a.retry.interval": "250ms",
+        "fs.s3a.connection.establish.timeout": "5000",
+        "fs.s3a.connection.timeout": "30000",
     }
     endpoint = env.get("AWS_ENDPOINT_URL_S3") or env.get("AWS_ENDPOINT_URL")
     if endpoint:

@@ -128,5 +128,10 @@ class RunLock:
             f"delete {self.path} if that run is dead"
         )
 
-    def __exit__(self, *exc_info) -> None:
-        fs.delete(self.spark, self.path)
+    def __exit__(self, exc_type, exc_value, traceback) -> None:
+        try:
+            fs.delete(self.spark, self.path)
+        except Exception:  # noqa: BLE001 - keep the run's own error; a dead holder's lock is taken over
+            if exc_type is None:
+                raise
+            LOG.warning("could not release the lock %s after the run failed", self.path)

@@ -1,11 +1,13 @@
 """Read raw CSV as text columns, keeping what is needed to quarantine any row."""
 
-from typing import TYPE_CHECKING
+import re
+from typing import TYPE_CHECKING, Optional
 
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakejobs.datasets import Dataset
+from lakejobs.errors import LakejobsError
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -26,7 +28,9 @@ def read_raw_csv(spark: "SparkSession", path: str, dataset: Dataset) -> "DataFra
     Columns come back as strings so that typing happens in ``lakejobs.transforms.validation``
     where every failure gets a reason. A line whose field count differs from the schema keeps
     its raw text in ``_corrupt_record``; ``_source_file`` names the file of every row. Blank
-    lines are not records and are skipped, as Spark's CSV reader does.
+    lines are not records and are skipped, as Spark's CSV reader does. With ``header`` the
+    first line of every file must name the schema's columns (so a file without its header
+    fails the run, see ``header_mismatch``, instead of losing its first row).
 
     Parameters
     ----------
@@ -48,5 +52,21 @@ def read_raw_csv(spark: "SparkSession", path: str, dataset: Dataset) -> "DataFra
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
         .option("recursiveFileLookup", "true")
+        .option("enforceSchema", str(not csv.header).lower())
     )
     return reader.csv(path).withColumn(SOURCE_FILE, F.input_file_name())
+
+
+def header_mismatch(error: BaseException, dataset: Dataset) -> Optional[LakejobsError]:
+    """Explain Spark's "CSV header does not conform to the schema" as one line (None for other errors)."""
+    text = str(error)
+    if "CSV header does not conform to the schema" not in text:
+        return None
+    found = re.search(r"Expected: (.*?) but found: (.*?)\s*\n", text)
+    source = re.search(r"CSV file: (\S+)", text)
+    what = f" (expected {found.group(1)!r}, found {found.group(2)!r})" if found else ""
+    where = source.group(1) if source else "a file"
+    return LakejobsError(
+        f"{dataset.name}: --header true, but the first line of {where} does not name the columns{what}; "
+        "add the header row, or pass --header false; nothing was published"
+    )

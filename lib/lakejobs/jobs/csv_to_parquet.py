@@ -25,20 +25,22 @@ from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
 from pyspark import StorageLevel
 
 from lakejobs import args as job_args
-from lakejobs import faults, fs, runtime
+from lakejobs import faults, fs, quality_gate, runtime
 from lakejobs.datasets import Dataset, builtin_dataset, custom_dataset
-from lakejobs.errors import QualityGateError, UsageError
-from lakejobs.io.csv_reader import read_raw_csv
+from lakejobs.dqdl import Rule, parse_ruleset
+from lakejobs.errors import LakejobsError, QualityGateError, UsageError, root_cause
+from lakejobs.io.csv_reader import header_mismatch, read_raw_csv
 from lakejobs.io.delta import append_delta_once, batch_app_id, merge_delta, overwrite_delta, require_delta
-from lakejobs.io.reports import save_run_report
+from lakejobs.io.reports import previous_rows_written, read_rules_text, save_run_report
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.result import JobResult, OutputInfo, new_run_id
 from lakejobs.schemas import parse_ddl
 from lakejobs.state import RunLock, load_state, save_state
+from lakejobs.transforms import quality
 from lakejobs.transforms.validation import (
-    REASON,
     filter_quarantined,
     filter_valid,
+    reason_labels,
     repeated_keys,
     with_derived_columns,
     with_duplicate_keys_flagged,
@@ -69,6 +71,8 @@ class CsvToParquetArgs:
     report_path: Optional[str]
     incremental: bool = False
     state_path: str = ""
+    rules: Tuple[Rule, ...] = ()
+    references_path: str = ""
 
     @property
     def lock_path(self) -> str:
@@ -95,7 +99,13 @@ def build_parser():
     parser.add_argument("--format", dest="output_format", choices=("parquet", "delta"), default="parquet")
     parser.add_argument("--quarantine_path", help="bad rows go here (default: <output_path>_quarantine)")
     parser.add_argument("--max_bad_fraction", type=job_args.parse_fraction, default=0.05)
-    parser.add_argument("--report_path", help="folder for run reports (<job>/<run_id>.json)")
+    parser.add_argument(
+        "--report_path", help="folder for run reports, <job>/<run_id>.json (default: <output_path>_lakejobs/runs)"
+    )
+    parser.add_argument("--rules", help="a DQDL ruleset file replacing the dataset's rules (local or s3://)")
+    parser.add_argument(
+        "--references_path", help="folder of the tables ReferentialIntegrity rules name (default: the output's parent)"
+    )
     parser.add_argument("--incremental", type=job_args.parse_bool, default=False, help="read only new input files")
     parser.add_argument("--state_path", help="state file of --incremental (default: <output_path>_lakejobs/state.json)")
     parser.add_argument("--header", type=job_args.parse_bool, help="first line of each file is a header")
@@ -151,6 +161,9 @@ def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
     input_path = fs.qualify(namespace.input_path)
     if input_path.rstrip("/") == output_path.rstrip("/"):
         raise UsageError("--output_path must differ from --input_path")
+    rules = parse_ruleset(read_rules_text(namespace.rules) if namespace.rules else dataset.rules)
+    quality_gate.check_rule_columns(rules, dataset)
+    default_root = output_path.rstrip("/") + "_lakejobs"
     return CsvToParquetArgs(
         input_path=input_path,
         output_path=output_path,
@@ -160,21 +173,28 @@ def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
         compression=namespace.compression,
         output_format=namespace.output_format,
         max_bad_fraction=namespace.max_bad_fraction,
-        report_path=fs.qualify(namespace.report_path) if namespace.report_path else None,
+        report_path=fs.qualify(namespace.report_path or default_root + "/runs"),
         incremental=namespace.incremental,
-        state_path=fs.qualify(namespace.state_path or output_path.rstrip("/") + "_lakejobs/state.json"),
+        state_path=fs.qualify(namespace.state_path or default_root + "/state.json"),
+        rules=rules,
+        references_path=fs.qualify(namespace.references_path or fs.parent(output_path)),
     )
 
 
 def preflight(args: CsvToParquetArgs) -> None:
-    """Fail fast, before Spark starts, when a local input path is missing."""
+    """Fail fast, before Spark starts, when a local input is missing or a local target is unwritable."""
     if fs.is_local(args.input_path) and not os.path.exists(fs.local_path(args.input_path)):
         raise UsageError(f"input path does not exist: {args.input_path}")
-
-
-def count_by_reason(validated_df: "DataFrame") -> Dict[Optional[str], int]:
-    """Rows per quarantine reason (``None`` for good rows): one small aggregate to the driver."""
-    return {row[REASON]: int(row["count"]) for row in validated_df.groupBy(REASON).count().collect()}
+    targets = {
+        "--output_path": args.output_path,
+        "--quarantine_path": args.quarantine_path,
+        "--report_path": args.report_path,
+        "--state_path": args.state_path,
+    }
+    for option, path in targets.items():
+        problem = fs.unwritable_reason(path)
+        if problem:
+            raise UsageError(f"{option} {path} cannot be written: {problem}")
 
 
 def _gate_message(args: CsvToParquetArgs, bad: int, total: int, reasons: Dict[str, int]) -> str:
@@ -187,8 +207,35 @@ def _gate_message(args: CsvToParquetArgs, bad: int, total: int, reasons: Dict[st
 
 
 def run(spark: "SparkSession", args: CsvToParquetArgs) -> JobResult:
-    """Convert ``args.input_path`` to a typed table; see the module docstring."""
+    """Convert ``args.input_path`` to a typed table; see the module docstring.
+
+    Every run, failed ones too, leaves its result in ``args.report_path``. A failure that is
+    not a ``LakejobsError`` (storage unreachable, disk full, ...) is reported as one line
+    naming the dataset, the stage and the root cause.
+    """
     result = JobResult(job=JOB, run_id=new_run_id(), inputs={args.dataset.name: args.input_path})
+    result.details = {"dataset": args.dataset.name}
+    try:
+        return _run(spark, args, result)
+    except LakejobsError as error:
+        failed = error.result if error.result is not None else result.finish("FAILED", str(error))
+        _save_report_quietly(spark, args, failed)
+        raise
+    except Exception as error:  # noqa: BLE001 - turned into one clear line, cause kept for LAKEJOBS_DEBUG
+        stage = next(reversed(result.stages_s), "start")
+        message = f"{args.dataset.name}: the run failed in stage {stage}: {root_cause(error)}"
+        _save_report_quietly(spark, args, result.finish("FAILED", message))
+        raise LakejobsError(message, result=result) from error
+
+
+def _save_report_quietly(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> None:
+    try:
+        save_run_report(spark, args.report_path, result)
+    except Exception as error:  # noqa: BLE001 - the run's own error is the one to report
+        LOG.warning("could not write the run report to %s: %s", args.report_path, root_cause(error))
+
+
+def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> JobResult:
     if not fs.exists(spark, args.input_path):
         raise UsageError(f"input path does not exist: {args.input_path}")
     if args.output_format == "delta":
@@ -199,7 +246,7 @@ def run(spark: "SparkSession", args: CsvToParquetArgs) -> JobResult:
         if state and state.pending:
             roll_back_interrupted_append(spark, args, state)
         batch = state.new_files(files) if state else files
-        result.details = {"input_files": len(files), "batch_files": len(batch), "incremental": args.incremental}
+        result.details.update({"input_files": len(files), "batch_files": len(batch), "incremental": args.incremental})
         if args.incremental and not batch:
             LOG.info("no new input files below %s", args.input_path)
             return _finish(spark, args, result)
@@ -214,26 +261,49 @@ def _finish(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) ->
 
 
 def convert_batch(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult, batch, state) -> None:
-    """Read, validate, gate and publish one batch of input files, then record it in ``state``."""
+    """Read, validate, measure, gate and publish one batch of input files, then record it in ``state``.
+
+    Passes over the batch: reading it into a disk cache (with the row rules), the repeated-key
+    aggregate (datasets with a key), one aggregate for the counts per reason and every rule's
+    metric (plus one query per CustomSql rule), then the two writes.
+    """
     batch_fingerprint = fs.fingerprint(batch)
     paths = [info.path for info in batch] if args.incremental else args.input_path
+    row_checks = quality.row_checks(args.rules)
     with result.stage("read_and_validate"):
         typed_df = (
             read_raw_csv(spark, paths, args.dataset)
-            .transform(with_typed_columns(args.dataset))
+            .transform(faults.with_failing_first_attempt())
+            .transform(with_typed_columns(args.dataset, row_checks))
             .transform(with_row_id())
             .persist(StorageLevel.DISK_ONLY)
         )
-        repeated_df = typed_df.transform(repeated_keys(args.dataset)).persist() if args.dataset.primary_key else None
-        validated_df = typed_df.transform(with_duplicate_keys_flagged(args.dataset, repeated_df))
-        counts = count_by_reason(validated_df)
-    result.rows_read = sum(counts.values())
-    result.quarantine_reasons = {reason: count for reason, count in counts.items() if reason is not None}
+        repeated_df = None
+        try:
+            repeated_df = _repeated_keys(typed_df, args.dataset)
+            validated_df = typed_df.transform(with_duplicate_keys_flagged(args.dataset, repeated_df))
+            measurement = _measure(spark, args, validated_df, [label for _bad, label, _detail in row_checks])
+        except Exception as error:
+            _unpersist(typed_df, repeated_df)
+            explained = header_mismatch(error, args.dataset)
+            if explained is not None:
+                raise explained from error
+            raise
+    result.rows_read = measurement.rows_read
+    result.quarantine_reasons = measurement.reasons
     result.rows_quarantined = sum(result.quarantine_reasons.values())
+    result.details["rules"] = [rule_result.to_dict() for rule_result in measurement.results]
     quarantine_df = validated_df.transform(filter_quarantined(args.dataset.name, result.run_id))
     try:
         if result.rows_read and result.rows_quarantined / result.rows_read > args.max_bad_fraction:
-            _reject(args, result, quarantine_df)
+            _reject(
+                args,
+                result,
+                quarantine_df,
+                _gate_message(args, result.rows_quarantined, result.rows_read, result.quarantine_reasons),
+            )
+        if measurement.failed:
+            _reject(args, result, quarantine_df, quality_gate.gate_message(args.dataset.name, measurement.failed))
         if state is not None:
             state.pending = {
                 "run_id": result.run_id,
@@ -246,12 +316,11 @@ def convert_batch(spark: "SparkSession", args: CsvToParquetArgs, result: JobResu
             valid_df = validated_df.transform(filter_valid(args.dataset)).transform(
                 with_derived_columns(args.dataset.derived_columns)
             )
-            output = publish(valid_df, args, batch_fingerprint)
+            # The quarantine first: if it cannot be written, the output stays as it was.
             quarantine = publish_quarantine(quarantine_df, args, batch_fingerprint)
+            output = publish(valid_df, args, batch_fingerprint)
     finally:
-        typed_df.unpersist()
-        if repeated_df is not None:
-            repeated_df.unpersist()
+        _unpersist(typed_df, repeated_df)
     result.outputs = [output, quarantine]
     result.rows_written = result.rows_read - result.rows_quarantined
     result.details["rows_committed"] = output.rows
@@ -261,10 +330,35 @@ def convert_batch(spark: "SparkSession", args: CsvToParquetArgs, result: JobResu
         save_state(spark, args.state_path, state)
 
 
-def _reject(args: CsvToParquetArgs, result: JobResult, quarantine_df: "DataFrame") -> None:
-    rejected_path = f"{args.quarantine_path}/_rejected/run_id={result.run_id}"
-    write_table(quarantine_df, rejected_path, "rejected", fmt="json", compression="none")
-    message = _gate_message(args, result.rows_quarantined, result.rows_read, result.quarantine_reasons)
+def _repeated_keys(typed_df: "DataFrame", dataset: Dataset) -> Optional["DataFrame"]:
+    return typed_df.transform(repeated_keys(dataset)).persist() if dataset.primary_key else None
+
+
+def _unpersist(*frames: Optional["DataFrame"]) -> None:
+    for frame in frames:
+        if frame is not None:
+            frame.unpersist()
+
+
+def _measure(
+    spark: "SparkSession", args: CsvToParquetArgs, validated_df: "DataFrame", rule_labels: Sequence[str]
+) -> quality_gate.Measurement:
+    """Rows per reason and every rule's result: one aggregate (see ``lakejobs.quality_gate``)."""
+    references = quality_gate.reference_frames(
+        validated_df, args.rules, args.dataset, args.references_path, args.output_format
+    )
+    previous = None
+    if any(rule.rule_type == "RowCountChange" for rule in args.rules):
+        previous = previous_rows_written(spark, args.report_path, JOB, args.dataset.name, args.output_path)
+    labels = reason_labels(args.dataset, rule_labels)
+    return quality_gate.measure(validated_df, args.dataset, args.rules, labels, references, previous)
+
+
+def _reject(args: CsvToParquetArgs, result: JobResult, quarantine_df: "DataFrame", message: str) -> None:
+    """Keep the batch's bad rows under ``_rejected/`` for inspection, publish nothing, fail the run."""
+    if result.rows_quarantined:
+        rejected_path = f"{args.quarantine_path}/_rejected/run_id={result.run_id}"
+        write_table(quarantine_df, rejected_path, "rejected", fmt="json", compression="none")
     raise QualityGateError(message, result=result.finish("FAILED", message))
 
 

@@ -80,7 +80,7 @@ def build_parser():
         default="parquet",
         help="format of the processed tables read and of the mart written",
     )
-    parser.add_argument("--report_path", help="folder for run reports (<job>/<run_id>.json)")
+    parser.add_argument("--report_path", help="folder for run reports (default: <mart_path>_lakejobs/runs)")
     return parser
 
 
@@ -94,7 +94,7 @@ def parse_args(argv: Sequence[str]) -> SalesMartArgs:
         quarantine_path=fs.qualify(namespace.quarantine_path or f"{mart_path.rstrip('/')}/_quarantine/sales"),
         unknown_keys=namespace.unknown_keys,
         compression=namespace.compression,
-        report_path=fs.qualify(namespace.report_path) if namespace.report_path else None,
+        report_path=fs.qualify(namespace.report_path or f"{mart_path.rstrip('/')}_lakejobs/runs"),
         output_format=namespace.output_format,
     )
 

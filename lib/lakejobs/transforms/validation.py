@@ -4,10 +4,11 @@
 types and adds ``_reason`` (null for a good row), ``_detail`` and ``_raw_line``. Reasons are
 short and countable (``invalid_date:orderdate``); details say what was found, for the person
 who fixes the source. The first failing check wins, in this order: malformed record, invalid
-UTF-8, type errors in column order, missing required values.
+UTF-8, type errors in column order, missing required values, then the dataset's row rules
+(``lakejobs.dqdl``) in ruleset order; duplicate keys are flagged last, among the rows left.
 """
 
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -23,6 +24,8 @@ RAW_LINE = "_raw_line"
 REPLACEMENT_CHAR = "\ufffd"
 
 Transform = Callable[[DataFrame], DataFrame]
+#: A row check: (true where the row is bad, its reason, a column explaining it).
+Check = Tuple[Column, str, Column]
 
 
 def quote_name(name: str) -> str:
@@ -58,10 +61,14 @@ def _expected_text(data_type: T.DataType, dataset: Dataset) -> str:
     return f"a valid {data_type.simpleString()}"
 
 
-def _checks(dataset: Dataset, typed: Dict[str, str]) -> List[Tuple[Column, str, Column]]:
-    """(is_bad, reason, detail) for every check, in priority order."""
+def _checks(dataset: Dataset, raw: Dict[str, str]) -> List[Check]:
+    """(is_bad, reason, detail) for every parsing check, in priority order.
+
+    ``raw`` maps each column to the name of its raw text column; typed values are under the
+    columns' own names.
+    """
     names = [field.name for field in dataset.schema.fields]
-    raw_text = F.concat_ws("", *[F.col(quote_name(name)) for name in names], F.col(CORRUPT_RECORD))
+    raw_text = F.concat_ws("", *[F.col(raw[name]) for name in names], F.col(CORRUPT_RECORD))
     field_count = len(names)
     checks = [
         (
@@ -78,40 +85,69 @@ def _checks(dataset: Dataset, typed: Dict[str, str]) -> List[Tuple[Column, str, 
     for field in dataset.schema.fields:
         if isinstance(field.dataType, T.StringType):
             continue
-        raw = F.col(quote_name(field.name))
+        raw_value = F.col(raw[field.name])
         checks.append(
             (
-                raw.isNotNull() & F.col(typed[field.name]).isNull(),
+                raw_value.isNotNull() & F.col(quote_name(field.name)).isNull(),
                 f"invalid_{type_label(field.dataType)}:{field.name}",
-                F.concat(F.lit(f"{field.name}='"), raw, F.lit(f"' is not {_expected_text(field.dataType, dataset)}")),
+                F.concat(
+                    F.lit(f"{field.name}='"), raw_value, F.lit(f"' is not {_expected_text(field.dataType, dataset)}")
+                ),
             )
         )
     for name in dataset.required_columns:
         label = "null_key" if name in dataset.primary_key else "missing_value"
-        checks.append((F.col(typed[name]).isNull(), f"{label}:{name}", F.lit(f"{name} is empty")))
+        checks.append((F.col(quote_name(name)).isNull(), f"{label}:{name}", F.lit(f"{name} is empty")))
     return checks
 
 
-def with_typed_columns(dataset: Dataset) -> Transform:
+def reason_labels(dataset: Dataset, extra_labels: Sequence[str] = ()) -> List[str]:
+    """Every reason a row of ``dataset`` can get, in priority order (for counting them in one pass).
+
+    ``extra_labels`` are the reasons of extra checks (rules), as given to ``with_typed_columns``.
+    """
+    labels = ["malformed_record", "invalid_utf8"]
+    labels += [
+        f"invalid_{type_label(field.dataType)}:{field.name}"
+        for field in dataset.schema.fields
+        if not isinstance(field.dataType, T.StringType)
+    ]
+    labels += [
+        f"{'null_key' if name in dataset.primary_key else 'missing_value'}:{name}" for name in dataset.required_columns
+    ]
+    labels += list(extra_labels)
+    if dataset.primary_key:
+        labels.append("duplicate_key:" + ",".join(dataset.primary_key))
+    return labels
+
+
+def with_typed_columns(dataset: Dataset, extra_checks: Sequence[Check] = ()) -> Transform:
     """Type the columns of ``read_raw_csv`` output and explain the rows that fail.
 
     Returns a transform whose result has the dataset's typed columns, ``_source_file``,
-    ``_raw_line``, ``_reason`` and ``_detail``.
+    ``_raw_line``, ``_reason`` and ``_detail``. ``extra_checks`` (``(is_bad, reason, detail)``
+    over the typed columns, e.g. ``lakejobs.transforms.quality.row_checks``) run after the
+    parsing checks; the first failing check gives the reason.
     """
 
     def _(raw_df: DataFrame) -> DataFrame:
         fields = dataset.schema.fields
-        typed = {field.name: f"__typed_{index}" for index, field in enumerate(fields)}
-        typed_df = raw_df.withColumns(
+        raw = {field.name: f"__raw_{index}" for index, field in enumerate(fields)}
+        renamed_df = raw_df.select(
+            *[F.col(quote_name(field.name)).alias(raw[field.name]) for field in fields],
+            F.col(CORRUPT_RECORD),
+            F.col(SOURCE_FILE),
+        )
+        typed_df = renamed_df.withColumns(
             {
-                typed[field.name]: typed_value(F.col(quote_name(field.name)), field.name, field.dataType, dataset)
+                field.name: typed_value(F.col(raw[field.name]), raw[field.name], field.dataType, dataset)
                 for field in fields
             }
         )
-        checks = _checks(dataset, typed)
+        checks = _checks(dataset, raw) + list(extra_checks)
         reason = F.coalesce(*[F.when(bad, F.lit(label)) for bad, label, _detail in checks], F.lit(None).cast("string"))
         detail = F.coalesce(*[F.when(bad, text) for bad, _label, text in checks], F.lit(None).cast("string"))
-        raw_names = [F.col(quote_name(field.name)) for field in fields]
+        raw_names = [F.col(raw[field.name]) for field in fields]
         csv_options = {"sep": dataset.csv.delimiter, "quote": dataset.csv.quote, "escape": dataset.csv.escape}
         # Only bad rows keep their line: rendering and caching it for every good row costs a
         # third of the conversion time at 10M rows (measured, see bench/README.md).
@@ -119,7 +155,7 @@ def with_typed_columns(dataset: Dataset) -> Transform:
             reason.isNotNull(), F.coalesce(F.col(CORRUPT_RECORD), F.to_csv(F.struct(*raw_names), csv_options))
         )
         return typed_df.select(
-            *[F.col(typed[field.name]).alias(field.name) for field in fields],
+            *[F.col(quote_name(field.name)) for field in fields],
             F.col(SOURCE_FILE),
             raw_line.alias(RAW_LINE),
             reason.alias(REASON),

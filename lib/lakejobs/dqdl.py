@@ -1,0 +1,383 @@
+"""Quality rules as data: a small reader for AWS Glue Data Quality's DQDL rulesets.
+
+A ruleset is text, so it lives next to a dataset's schema (``Dataset.rules``) or in a file a
+user passes with ``--rules``, and the same text reads like (and mostly is) a Glue Data Quality
+ruleset::
+
+    Rules = [
+        IsComplete "customerid",
+        ColumnValues "orderqty" > 0,
+        ColumnValues "status" in ["open", "closed", NULL] where "orderdate >= '2012-01-01'",
+        ColumnValues "email" matches "[^@]+@[^@]+" with threshold >= 0.99,
+        ReferentialIntegrity "customerid" "customers.customerid" >= 0.99 severity warn,
+        RowCount between 1 and 10000000,
+        RowCountChange between -0.5 and 0.5,
+        CustomSql "select count(*) from primary where shipdate < orderdate" = 0
+    ]
+
+This module is pure Python (no Spark): a bad ruleset is rejected before a JVM starts. What
+each rule measures and where its failing rows go is ``lakejobs.transforms.quality``'s job.
+"""
+
+import dataclasses
+import re
+from decimal import Decimal
+from typing import List, Optional, Sequence, Tuple, Union
+
+from lakejobs.errors import UsageError
+
+Value = Union[int, Decimal, str, None]
+
+#: Rule types checked row by row: failing rows are quarantined with the rule as the reason.
+ROW_RULES = ("IsComplete", "ColumnValues")
+#: Rule types measured once over the dataset: pass or fail with the measured value.
+DATASET_RULES = ("Completeness", "IsUnique", "ReferentialIntegrity", "RowCount", "RowCountChange", "CustomSql")
+SEVERITIES = ("fail", "warn")
+#: Placeholders DQDL allows inside ``in [...]`` lists.
+SPECIAL_VALUES = ("NULL", "EMPTY", "WHITESPACES_ONLY")
+
+_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<comment>\#[^\n]*)
+      | (?P<string>"(?:[^"\\]|\\.)*")
+      | (?P<number>-?\d+(?:\.\d+)?)
+      | (?P<op>>=|<=|!=|=|>|<)
+      | (?P<punct>[\[\],()])
+      | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+    )""",
+    re.VERBOSE,
+)
+
+
+class RulesError(UsageError):
+    """A ruleset that cannot be read; the message names the rule and what was expected."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Token:
+    """One lexical token: ``kind`` is string, number, op, punct or word."""
+
+    kind: str
+    value: Value
+    text: str
+
+
+@dataclasses.dataclass(frozen=True)
+class Condition:
+    """What a measured value (or a column value) must satisfy.
+
+    ``op`` is one of ``=``, ``!=``, ``>``, ``>=``, ``<``, ``<=``, ``between``, ``not between``,
+    ``in``, ``not in``, ``matches``, ``not matches``. ``between`` includes both ends, as SQL's.
+    """
+
+    op: str
+    values: Tuple[Value, ...]
+
+    def holds(self, measured: Optional[float]) -> bool:
+        """Tell whether a dataset-level measured number satisfies the condition."""
+        if measured is None:
+            return False
+        numbers = [float(value) for value in self.values if isinstance(value, (int, Decimal))]
+        comparisons = {
+            "=": lambda: measured == numbers[0],
+            "!=": lambda: measured != numbers[0],
+            ">": lambda: measured > numbers[0],
+            ">=": lambda: measured >= numbers[0],
+            "<": lambda: measured < numbers[0],
+            "<=": lambda: measured <= numbers[0],
+            "between": lambda: numbers[0] <= measured <= numbers[1],
+            "not between": lambda: not numbers[0] <= measured <= numbers[1],
+            "in": lambda: measured in numbers,
+            "not in": lambda: measured not in numbers,
+        }
+        if self.op not in comparisons:
+            raise RulesError(f"'{self.op}' cannot compare a measured number")
+        return bool(comparisons[self.op]())
+
+    def render(self) -> str:
+        """The condition as DQDL text."""
+        if self.op.endswith("between"):
+            return f"{self.op} {render_value(self.values[0])} and {render_value(self.values[1])}"
+        if self.op.endswith("in"):
+            return f"{self.op} [{', '.join(render_value(value) for value in self.values)}]"
+        return f"{self.op} {render_value(self.values[0])}"
+
+
+@dataclasses.dataclass(frozen=True)
+class Rule:
+    """One DQDL rule.
+
+    Attributes
+    ----------
+    rule_type : str
+        ``IsComplete``, ``ColumnValues``, ``Completeness``, ``IsUnique``, ...
+    columns : tuple of str
+        The columns it checks (empty for RowCount, RowCountChange, CustomSql).
+    condition : Condition, optional
+        The expression a value must satisfy.
+    reference : tuple, optional
+        ReferentialIntegrity's ``(dataset, (columns...))``.
+    sql : str, optional
+        CustomSql's statement (the dataset is the table ``primary``).
+    where : str, optional
+        A Spark SQL filter: the rule checks only the rows it selects.
+    threshold : Condition, optional
+        For row rules: the share of passing rows the whole rule needs (``with threshold``).
+    severity : str
+        ``fail`` (the default: quarantine failing rows, or stop the run) or ``warn`` (report only).
+    """
+
+    rule_type: str
+    columns: Tuple[str, ...] = ()
+    condition: Optional[Condition] = None
+    reference: Optional[Tuple[str, Tuple[str, ...]]] = None
+    sql: Optional[str] = None
+    where: Optional[str] = None
+    threshold: Optional[Condition] = None
+    severity: str = "fail"
+
+    @property
+    def row_level(self) -> bool:
+        """Rules checked row by row (see ``ROW_RULES``)."""
+        return self.rule_type in ROW_RULES
+
+    @property
+    def text(self) -> str:
+        """The rule as canonical DQDL text, without its severity: the quarantine reason."""
+        parts = [self.rule_type]
+        if self.rule_type == "ReferentialIntegrity" and self.reference:
+            dataset, columns = self.reference
+            target = columns[0] if len(columns) == 1 else "{" + ",".join(columns) + "}"
+            parts += [render_value(",".join(self.columns)), render_value(f"{dataset}.{target}")]
+        else:
+            parts += [render_value(column) for column in self.columns]
+        if self.sql is not None:
+            parts.append(render_value(self.sql))
+        if self.condition is not None:
+            parts.append(self.condition.render())
+        if self.where is not None:
+            parts += ["where", render_value(self.where)]
+        if self.threshold is not None:
+            parts += ["with threshold", self.threshold.render()]
+        return " ".join(parts)
+
+
+def render_value(value: Value) -> str:
+    """A value as DQDL writes it: strings in double quotes, numbers as they are."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, str):
+        if value in SPECIAL_VALUES:
+            return value
+        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return str(value)
+
+
+def tokenize(text: str) -> List[Token]:
+    """Split DQDL text into tokens; ``#`` starts a comment that runs to the end of the line."""
+    tokens, position = [], 0
+    while position < len(text):
+        if text[position:].strip() == "":
+            break
+        match = _TOKEN.match(text, position)
+        if not match or match.end() == position:
+            line = text.count("\n", 0, position) + 1
+            raise RulesError(f"cannot read the rules at line {line}: {text[position:].strip()[:40]!r}")
+        position = match.end()
+        kind = match.lastgroup
+        raw = match.group(kind)
+        if kind == "comment":
+            continue
+        tokens.append(Token(kind, _token_value(kind, raw), raw))
+    return tokens
+
+
+def _token_value(kind: str, raw: str) -> Value:
+    if kind == "string":
+        return re.sub(r"\\(.)", r"\1", raw[1:-1])
+    if kind == "number":
+        return Decimal(raw) if "." in raw else int(raw)
+    return raw
+
+
+class _Reader:
+    """A cursor over the tokens of one rule."""
+
+    def __init__(self, tokens: Sequence[Token], source: str) -> None:
+        self.tokens, self.index, self.source = list(tokens), 0, source
+
+    def fail(self, expected: str) -> RulesError:
+        found = self.tokens[self.index].text if self.index < len(self.tokens) else "the end of the rule"
+        return RulesError(f"rule {self.source!r}: expected {expected}, found {found!r}")
+
+    def peek(self, offset: int = 0) -> Optional[Token]:
+        index = self.index + offset
+        return self.tokens[index] if index < len(self.tokens) else None
+
+    def take(self, kind: str, expected: str, value: Optional[str] = None) -> Token:
+        token = self.peek()
+        if token is None or token.kind != kind or (value is not None and token.value != value):
+            raise self.fail(expected)
+        self.index += 1
+        return token
+
+    def accept_word(self, word: str) -> bool:
+        token = self.peek()
+        if token is not None and token.kind == "word" and token.value == word:
+            self.index += 1
+            return True
+        return False
+
+    def done(self) -> bool:
+        return self.index >= len(self.tokens)
+
+
+def _value(reader: _Reader) -> Value:
+    token = reader.peek()
+    if token is None:
+        raise reader.fail("a value")
+    if token.kind in ("string", "number"):
+        reader.index += 1
+        return token.value
+    if token.kind == "word" and token.value in SPECIAL_VALUES:
+        reader.index += 1
+        return None if token.value == "NULL" else token.value
+    raise reader.fail('a number, a "string" or NULL/EMPTY/WHITESPACES_ONLY')
+
+
+def _value_list(reader: _Reader) -> Tuple[Value, ...]:
+    reader.take("punct", "'['", "[")
+    values = [_value(reader)]
+    while reader.peek() is not None and reader.peek().value == ",":
+        reader.index += 1
+        values.append(_value(reader))
+    reader.take("punct", "']'", "]")
+    return tuple(values)
+
+
+def _condition(reader: _Reader) -> Condition:
+    """``op value`` | ``[not] between a and b`` | ``[not] in [...]`` | ``[not] matches "re"``."""
+    token = reader.peek()
+    if token is not None and token.kind == "op":
+        reader.index += 1
+        return Condition(str(token.value), (_value(reader),))
+    negated = "not " if reader.accept_word("not") else ""
+    if reader.accept_word("between"):
+        low = _value(reader)
+        reader.take("word", "'and'", "and")
+        return Condition(negated + "between", (low, _value(reader)))
+    if reader.accept_word("in"):
+        return Condition(negated + "in", _value_list(reader))
+    if reader.accept_word("matches"):
+        return Condition(negated + "matches", (reader.take("string", 'a "regular expression"').value,))
+    raise reader.fail('a condition (> n, between a and b, in [...], matches "...")')
+
+
+def _columns(reader: _Reader, single: bool = False) -> Tuple[str, ...]:
+    columns = [str(reader.take("string", 'a "column" name').value)]
+    while not single and reader.peek() is not None and reader.peek().kind == "string":
+        columns.append(str(reader.take("string", "a column").value))
+    return tuple(columns)
+
+
+def _reference(reader: _Reader) -> Tuple[Tuple[str, ...], Tuple[str, Tuple[str, ...]]]:
+    own = tuple(part.strip() for part in str(reader.take("string", '"column"').value).split(","))
+    target = str(reader.take("string", '"dataset.column"').value)
+    dataset, _, columns_text = target.partition(".")
+    columns = tuple(part.strip() for part in columns_text.strip("{}").split(","))
+    if not dataset or not all(columns) or len(columns) != len(own):
+        raise RulesError(f'rule {reader.source!r}: expected "dataset.column" (or "dataset.{{c1,c2}}"), got {target!r}')
+    return own, (dataset, columns)
+
+
+def _rule_body(reader: _Reader, rule_type: str) -> dict:
+    if rule_type == "IsComplete":
+        return {"columns": _columns(reader, single=True)}
+    if rule_type == "IsUnique":
+        return {"columns": _columns(reader)}
+    if rule_type in ("ColumnValues", "Completeness"):
+        return {"columns": _columns(reader, single=True), "condition": _condition(reader)}
+    if rule_type == "ReferentialIntegrity":
+        columns, reference = _reference(reader)
+        return {"columns": columns, "reference": reference, "condition": _condition(reader)}
+    if rule_type in ("RowCount", "RowCountChange"):
+        return {"condition": _condition(reader)}
+    if rule_type == "CustomSql":
+        return {"sql": str(reader.take("string", 'a "select ..." statement').value), "condition": _condition(reader)}
+    known = ", ".join(ROW_RULES + DATASET_RULES)
+    raise RulesError(f"rule {reader.source!r}: unknown or unsupported rule type {rule_type!r} (known: {known})")
+
+
+def _clauses(reader: _Reader) -> dict:
+    """The optional ``where "..."``, ``with threshold ...`` and ``severity fail|warn`` clauses."""
+    clauses: dict = {}
+    while not reader.done():
+        if reader.accept_word("where"):
+            clauses["where"] = str(reader.take("string", 'a "condition" after where').value)
+        elif reader.accept_word("with"):
+            reader.take("word", "'threshold' after with", "threshold")
+            clauses["threshold"] = _condition(reader)
+        elif reader.accept_word("severity"):
+            severity = reader.take("word", "fail or warn after severity").value
+            if severity not in SEVERITIES:
+                raise RulesError(f"rule {reader.source!r}: severity must be fail or warn, got {severity!r}")
+            clauses["severity"] = severity
+        else:
+            raise reader.fail("where, with threshold, severity or the end of the rule")
+    return clauses
+
+
+def parse_rule(tokens: Sequence[Token]) -> Rule:
+    """Read one rule from its tokens."""
+    source = " ".join(token.text for token in tokens)
+    reader = _Reader(tokens, source)
+    if any(token.kind == "punct" and token.value in "()" for token in tokens):
+        raise RulesError(f"rule {source!r}: composite rules (and/or with parentheses) are not supported")
+    rule_type = str(reader.take("word", "a rule type").value)
+    body = _rule_body(reader, rule_type)
+    clauses = _clauses(reader)
+    rule = Rule(rule_type=rule_type, **body, **clauses)
+    if rule.threshold is not None and not rule.row_level:
+        raise RulesError(f"rule {source!r}: with threshold applies to row rules ({', '.join(ROW_RULES)}) only")
+    if rule.where is not None and rule.rule_type in ("RowCountChange", "CustomSql"):
+        raise RulesError(f"rule {source!r}: where does not apply to {rule.rule_type}")
+    return rule
+
+
+def _split_rules(tokens: Sequence[Token]) -> List[List[Token]]:
+    """Split the tokens between the ruleset's brackets at the top-level commas."""
+    rules, current, depth = [], [], 0
+    for token in tokens:
+        if token.kind == "punct" and token.value in "[(":
+            depth += 1
+        elif token.kind == "punct" and token.value in "])":
+            depth -= 1
+        if depth == 0 and token.kind == "punct" and token.value == ",":
+            rules.append(current)
+            current = []
+            continue
+        current.append(token)
+    if current:
+        rules.append(current)
+    return rules
+
+
+def parse_ruleset(text: str) -> Tuple[Rule, ...]:
+    """Read a DQDL ruleset: ``Rules = [ rule, rule, ... ]`` (an empty text has no rules).
+
+    Raises
+    ------
+    RulesError
+        With the rule and what was expected, for anything that is not a supported rule.
+
+    Examples
+    --------
+    >>> [rule.text for rule in parse_ruleset('Rules = [ IsComplete "id", RowCount > 0 ]')]
+    ['IsComplete "id"', 'RowCount > 0']
+    """
+    tokens = tokenize(text)
+    if not tokens:
+        return ()
+    if [token.text for token in tokens[:3]] != ["Rules", "=", "["] or tokens[-1].text != "]":
+        raise RulesError("a ruleset must read Rules = [ rule, rule, ... ]")
+    return tuple(parse_rule(rule_tokens) for rule_tokens in _split_rules(tokens[3:-1]))

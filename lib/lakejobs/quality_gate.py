@@ -1,0 +1,211 @@
+"""Measure a validated batch against its DQDL rules and decide whether it may be published.
+
+Passes over the (persisted) batch: one ``agg`` computes the rows per quarantine reason and every
+row and dataset rule's metric together (ReferentialIntegrity keys are broadcast-joined into that
+same pass); each ``CustomSql`` rule is one more query. A rule whose outcome is ``failed`` stops
+the run before anything is written.
+
+Outcomes: ``passed``; ``quarantined`` (a ``fail`` row rule whose breaking rows went to the
+quarantine); ``warned`` (a ``warn`` rule that did not hold); ``failed`` (a ``fail`` rule that did
+not hold, or a row rule below its ``with threshold``: the gate); ``skipped`` (nothing to compare
+with, e.g. RowCountChange on the first run).
+"""
+
+import dataclasses
+import logging
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+
+from pyspark.sql import functions as F
+
+from lakejobs import fs
+from lakejobs.datasets import Dataset
+from lakejobs.dqdl import Condition, Rule
+from lakejobs.errors import LakejobsError, UsageError
+from lakejobs.transforms import quality
+from lakejobs.transforms.validation import REASON, quote_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame
+
+LOG = logging.getLogger(__name__)
+UNLISTED = "unlisted_reason"
+UNIQUE = Condition("=", (0,))
+
+
+@dataclasses.dataclass
+class RuleResult:
+    """How one rule came out: what was measured and what that means for the run."""
+
+    rule: str
+    level: str
+    severity: str
+    outcome: str
+    measured: Optional[float] = None
+    failing_rows: Optional[int] = None
+    note: Optional[str] = None
+
+    def to_dict(self) -> Dict[str, object]:
+        """The result as JSON-ready data, without empty fields."""
+        return {key: value for key, value in dataclasses.asdict(self).items() if value is not None}
+
+
+@dataclasses.dataclass
+class Measurement:
+    """Rows read, rows per quarantine reason and every rule's result, from one aggregate."""
+
+    rows_read: int
+    reasons: Dict[str, int]
+    results: List[RuleResult]
+
+    @property
+    def failed(self) -> List[RuleResult]:
+        """The results that stop the run."""
+        return [result for result in self.results if result.outcome == "failed"]
+
+
+def check_rule_columns(rules: Sequence[Rule], dataset: Dataset) -> None:
+    """Raise ``UsageError`` when a rule names a column the dataset does not have."""
+    known = {field.name for field in dataset.schema.fields}
+    for rule in rules:
+        unknown = [column for column in rule.columns if column not in known]
+        if unknown:
+            raise UsageError(f"rule {rule.text!r}: {dataset.name} has no column {', '.join(unknown)}")
+
+
+def reference_frames(
+    validated_df: "DataFrame", rules: Sequence[Rule], dataset: Dataset, references_path: str, output_format: str
+) -> Tuple[Dict[int, "DataFrame"], Dict[int, str]]:
+    """The reference keys of each ReferentialIntegrity rule, and a note for those not found.
+
+    A reference to the dataset itself is the batch's good rows; any other is the table
+    ``<references_path>/<dataset>`` (a sibling of the output by default).
+    """
+    from lakejobs.io.delta import read_table
+
+    spark = validated_df.sparkSession
+    frames, missing = {}, {}
+    for index, rule in enumerate(rules):
+        if rule.rule_type != "ReferentialIntegrity":
+            continue
+        name, columns = rule.reference
+        selected = [quote_name(column) for column in columns]
+        if name == dataset.name:
+            frames[index] = validated_df.filter(F.col(REASON).isNull()).select(*selected)
+            continue
+        path = f"{references_path.rstrip('/')}/{name}"
+        if not fs.exists(spark, path):
+            missing[index] = f"reference table not found: {path}"
+            continue
+        frames[index] = read_table(spark, path, output_format).select(*selected)
+    return frames, missing
+
+
+def aggregate(
+    validated_df: "DataFrame", rules: Sequence[Rule], labels: Sequence[str], references: Dict[int, "DataFrame"]
+) -> Dict[str, int]:
+    """The one aggregate: rows, rows per reason label and every rule's metric."""
+    has_reference = [index in references for index in range(len(rules))]
+    columns = {"rows": F.count(F.lit(1)), "bad": F.count(F.col(REASON))}
+    columns.update({f"reason_{i}": F.count(F.when(F.col(REASON) == F.lit(label), 1)) for i, label in enumerate(labels)})
+    columns.update(quality.metric_columns(rules, has_reference))
+    measured_df = validated_df.transform(quality.with_reference_flags(rules, references))
+    row = measured_df.agg(*[column.alias(name) for name, column in columns.items()]).first()
+    return {name: row[name] for name in columns}
+
+
+def custom_sql_value(validated_df: "DataFrame", dataset: Dataset, rule: Rule) -> Optional[float]:
+    """Run a CustomSql rule's statement over the good rows (the table ``primary``)."""
+    spark = validated_df.sparkSession
+    good_df = validated_df.filter(F.col(REASON).isNull()).select(*[quote_name(f.name) for f in dataset.schema.fields])
+    good_df.createOrReplaceTempView("primary")
+    try:
+        row = spark.sql(rule.sql).first()
+    except Exception as error:  # noqa: BLE001 - Spark's AnalysisException and ParseException
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise LakejobsError(f"rule {rule.text!r}: the statement failed: {first_line}") from None
+    value = row[0] if row is not None and len(row) else None
+    try:
+        return None if value is None else float(value)
+    except (TypeError, ValueError):
+        raise LakejobsError(f"rule {rule.text!r}: the statement must return one number, got {value!r}") from None
+
+
+def _row_result(rule: Rule, failing: int, rows_read: int) -> RuleResult:
+    compliance = 1.0 if rows_read == 0 else round(1 - failing / rows_read, 6)
+    result = RuleResult(rule.text, "row", rule.severity, "passed", compliance, failing)
+    if rule.threshold is not None and not rule.threshold.holds(compliance):
+        result.outcome = "failed" if rule.severity == "fail" else "warned"
+        result.note = (
+            f"{failing} of {rows_read} rows break it: compliance {compliance} is not {rule.threshold.render()}"
+        )
+    elif failing:
+        result.outcome = "quarantined" if rule.severity == "fail" else "warned"
+    return result
+
+
+def _dataset_result(rule: Rule, measured: Optional[float], note: Optional[str]) -> RuleResult:
+    result = RuleResult(rule.text, "dataset", rule.severity, "passed", measured, note=note)
+    condition = rule.condition or UNIQUE  # IsUnique has no expression: no repeated value
+    if measured is None and rule.rule_type == "RowCountChange":
+        result.outcome = "skipped"
+    elif measured is None or not condition.holds(measured):
+        result.outcome = "failed" if rule.severity == "fail" else "warned"
+    return result
+
+
+def row_count_change(current: int, previous: Optional[int]) -> Tuple[Optional[float], Optional[str]]:
+    """Relative change of the good rows against the previous run's, with a note when not measurable."""
+    if previous is None:
+        return None, "no previous successful run to compare with"
+    if previous == 0:
+        return (0.0, None) if current == 0 else (None, "the previous run wrote 0 rows")
+    return round((current - previous) / previous, 6), None
+
+
+def measure(
+    validated_df: "DataFrame",
+    dataset: Dataset,
+    rules: Sequence[Rule],
+    labels: Sequence[str],
+    references: Tuple[Dict[int, "DataFrame"], Dict[int, str]],
+    previous_rows: Optional[int],
+) -> Measurement:
+    """Count rows per reason and judge every rule; see the module docstring for the passes."""
+    frames, missing = references
+    row = aggregate(validated_df, rules, labels, frames)
+    reasons = {label: int(row[f"reason_{i}"]) for i, label in enumerate(labels) if row[f"reason_{i}"]}
+    unlisted = int(row["bad"]) - sum(reasons.values())
+    if unlisted:
+        reasons[UNLISTED] = unlisted
+    rows_read = int(row["rows"])
+    results = []
+    for index, rule in enumerate(rules):
+        if rule.row_level:
+            results.append(_row_result(rule, int(row[f"r{index}_failing"]), rows_read))
+            continue
+        note = missing.get(index)
+        if rule.rule_type == "CustomSql":
+            measured = custom_sql_value(validated_df, dataset, rule)
+        elif rule.rule_type == "RowCountChange":
+            measured, note = row_count_change(int(row[f"r{index}_total"]), previous_rows)
+        else:
+            measured = quality.measured_value(rule, row, index)
+        results.append(_dataset_result(rule, measured, note))
+    return Measurement(rows_read, reasons, results)
+
+
+def format_measured(value: Optional[float]) -> str:
+    """A measured value for people: whole numbers without decimals, fractions with up to 4."""
+    if value is None:
+        return "nothing"
+    if float(value).is_integer():
+        return str(int(value))
+    return f"{value:.4f}".rstrip("0")
+
+
+def gate_message(dataset_name: str, failed: Sequence[RuleResult]) -> str:
+    """One line naming the first failed rule and its measured value."""
+    first = failed[0]
+    measured = first.note if first.measured is None and first.note else f"measured {format_measured(first.measured)}"
+    more = f" (and {len(failed) - 1} more failed rules, see the run report)" if len(failed) > 1 else ""
+    return f"{dataset_name}: quality rule failed: {first.rule} ({measured}){more}; nothing was published"

@@ -1,0 +1,25 @@
+"""``lakejobs report``: recent runs of a lake as a table, and optionally as an HTML page."""
+
+from lakejobs import runs_report
+
+
+def cmd_report(args) -> int:
+    """Print the recent runs; with ``--html`` also write the page."""
+    root = args.runs or f"{args.lake.rstrip('/')}/_lakejobs/runs"
+    runs = runs_report.load_runs(root, args.limit)
+    print(runs_report.format_table(runs))
+    if args.html:
+        with open(args.html, "w", encoding="utf-8") as handle:
+            handle.write(runs_report.render_html(runs, f"lakejobs runs: {root}"))
+        print(f"wrote {args.html}")
+    return 0
+
+
+def register(commands) -> None:
+    """Add the ``report`` command to the CLI's subparsers."""
+    report = commands.add_parser("report", help="recent runs: rows, quarantine reasons, rule results, seconds")
+    report.add_argument("--lake", default="lake", help="lake folder or s3:// URI holding _lakejobs/runs/")
+    report.add_argument("--runs", help="a runs folder instead (e.g. a job's <output_path>_lakejobs/runs)")
+    report.add_argument("--limit", type=int, default=20, help="newest runs to show (default 20)")
+    report.add_argument("--html", help="also write a self-contained HTML page here")
+    report.set_defaults(func=cmd_report)

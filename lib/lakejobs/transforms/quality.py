@@ -1,0 +1,175 @@
+"""DQDL rules as Spark columns: row checks for the quarantine, metrics for one aggregate.
+
+Row rules (``IsComplete``, ``ColumnValues``) become ``(is_bad, reason, detail)`` checks that
+``validation.with_typed_columns`` evaluates with the parsing checks, so a breaking row goes to
+the quarantine with the rule's text as its reason. Dataset rules become aggregate columns that
+are computed together, with the rows per reason, in a single ``agg`` (see
+``lakejobs.quality_gate``).
+"""
+
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from lakejobs.dqdl import Condition, Rule
+from lakejobs.transforms.validation import REASON, quote_name
+
+Check = Tuple[Column, str, Column]
+NEGATED = ("!=", "not between", "not in", "not matches")
+
+
+def _literal(value) -> Column:
+    return F.lit(value)
+
+
+def _in_list(column: Column, values: Sequence) -> Column:
+    plain = [value for value in values if value not in (None, "EMPTY", "WHITESPACES_ONLY")]
+    found = column.isin(*plain) if plain else F.lit(False)
+    if None in values:
+        found = found | column.isNull()
+    if "EMPTY" in values:
+        found = found | (column.cast("string") == F.lit(""))
+    if "WHITESPACES_ONLY" in values:
+        text = column.cast("string")
+        found = found | ((F.length(text) > 0) & (F.trim(text) == F.lit("")))
+    return found
+
+
+def _positive(column: Column, condition: Condition) -> Column:
+    """The un-negated test (``between`` for ``not between``); null where the value is null."""
+    op, values = condition.op.replace("not ", ""), condition.values
+    if op in ("=", "!=") and values[0] is None:
+        return column.isNull()
+    comparisons = {
+        "=": lambda: column == _literal(values[0]),
+        "!=": lambda: column == _literal(values[0]),
+        ">": lambda: column > _literal(values[0]),
+        ">=": lambda: column >= _literal(values[0]),
+        "<": lambda: column < _literal(values[0]),
+        "<=": lambda: column <= _literal(values[0]),
+        "between": lambda: (column >= _literal(values[0])) & (column <= _literal(values[1])),
+        "in": lambda: _in_list(column, values),
+        "matches": lambda: column.cast("string").rlike("^(?:" + str(values[0]) + ")$"),
+    }
+    return comparisons[op]()
+
+
+def value_passes(column: Column, condition: Condition) -> Column:
+    """True where a column value satisfies ``condition``, never null.
+
+    As in Glue Data Quality, a null value fails every condition except the negated ones
+    (``!=``, ``not in``, ``not between``, ``not matches``), which it passes unless the
+    condition names ``NULL`` itself.
+    """
+    positive = _positive(column, condition)
+    if condition.op in NEGATED:
+        return F.coalesce(~positive, F.lit(True))
+    return F.coalesce(positive, F.lit(False))
+
+
+def _applies(rule: Rule) -> Column:
+    return F.coalesce(F.expr(rule.where), F.lit(False)) if rule.where else F.lit(True)
+
+
+def row_violation(rule: Rule) -> Column:
+    """True where a row breaks a row rule (rows outside its ``where`` never do)."""
+    column = F.col(quote_name(rule.columns[0]))
+    broken = column.isNull() if rule.rule_type == "IsComplete" else ~value_passes(column, rule.condition)
+    return _applies(rule) & broken
+
+
+def _detail(rule: Rule) -> Column:
+    name = rule.columns[0]
+    if rule.rule_type == "IsComplete":
+        return F.lit(f"{name} is empty ({rule.text})")
+    shown = F.coalesce(F.col(quote_name(name)).cast("string"), F.lit("null"))
+    return F.concat(F.lit(f"{name}="), shown, F.lit(f" breaks {rule.text}"))
+
+
+def row_checks(rules: Sequence[Rule]) -> List[Check]:
+    """``(is_bad, reason, detail)`` of every row rule of severity ``fail``, in ruleset order."""
+    return [
+        (row_violation(rule), rule.text, _detail(rule)) for rule in rules if rule.row_level and rule.severity == "fail"
+    ]
+
+
+def ri_flag(index: int) -> str:
+    """Name of the column that says a row's ReferentialIntegrity key was found (rule ``index``)."""
+    return f"__ri_found_{index}"
+
+
+def with_reference_flags(rules: Sequence[Rule], references: Dict[int, DataFrame]) -> Callable[[DataFrame], DataFrame]:
+    """Add ``ri_flag(i)`` (true or null) for every ReferentialIntegrity rule with a reference frame.
+
+    ``references`` maps the rule's index to the reference rows (its key columns, in the rule's
+    order). Keys are made distinct before the left join, so no row is repeated.
+    """
+
+    def _(df: DataFrame) -> DataFrame:
+        for index, reference_df in references.items():
+            rule = rules[index]
+            keys = [f"__ri_{index}_{position}" for position in range(len(rule.columns))]
+            flagged = reference_df.toDF(*keys).dropna().distinct().withColumn(ri_flag(index), F.lit(True))
+            condition = [F.col(quote_name(own)) == F.col(key) for own, key in zip(rule.columns, keys)]
+            df = df.join(flagged, condition, "left").drop(*keys)
+        return df
+
+    return _
+
+
+def _count(condition: Column) -> Column:
+    return F.count(F.when(condition, F.lit(1)))
+
+
+def _keys_present(rule: Rule) -> Column:
+    present = F.lit(True)
+    for column in rule.columns:
+        present = present & F.col(quote_name(column)).isNotNull()
+    return present
+
+
+def metric_columns(rules: Sequence[Rule], has_reference: Sequence[bool]) -> Dict[str, Column]:
+    """Aggregate columns measuring every rule, keyed ``r<index>_<part>``.
+
+    Row rules: failing rows among those that reached them (rows quarantined by the rule, or
+    good rows breaking a ``warn`` rule). Dataset rules: over the good rows (those published).
+    """
+    good = F.col(REASON).isNull()
+    columns: Dict[str, Column] = {}
+    for index, rule in enumerate(rules):
+        key = f"r{index}_"
+        if rule.row_level:
+            reached = good | (F.col(REASON) == F.lit(rule.text))
+            columns[key + "failing"] = _count(reached & row_violation(rule))
+        elif rule.rule_type == "Completeness":
+            selected = good & _applies(rule)
+            columns[key + "total"] = _count(selected)
+            columns[key + "hits"] = _count(selected & F.col(quote_name(rule.columns[0])).isNotNull())
+        elif rule.rule_type == "IsUnique":
+            selected = good & _applies(rule)
+            columns[key + "total"] = _count(selected)
+            values = F.struct(*[F.col(quote_name(column)) for column in rule.columns])
+            columns[key + "distinct"] = F.count_distinct(F.when(selected, values))
+        elif rule.rule_type == "ReferentialIntegrity" and has_reference[index]:
+            selected = good & _applies(rule) & _keys_present(rule)
+            columns[key + "total"] = _count(selected)
+            columns[key + "hits"] = _count(selected & F.col(ri_flag(index)).isNotNull())
+        elif rule.rule_type in ("RowCount", "RowCountChange"):
+            columns[key + "total"] = _count(good & _applies(rule))
+    return columns
+
+
+def measured_value(rule: Rule, row: Dict[str, Optional[int]], index: int) -> Optional[float]:
+    """The value a dataset rule is judged on, from the aggregate row (None when not measurable)."""
+    key = f"r{index}_"
+    total = row.get(key + "total")
+    if rule.rule_type in ("Completeness", "ReferentialIntegrity"):
+        if total is None:
+            return None
+        return 1.0 if total == 0 else round(row[key + "hits"] / total, 6)
+    if rule.rule_type == "IsUnique":
+        return float(total - row[key + "distinct"])
+    if rule.rule_type == "RowCount":
+        return float(total)
+    return None

@@ -1,0 +1,107 @@
+"""S3 faults: the server stops mid-run, a quarantine bucket that does not exist."""
+
+import json
+import subprocess
+import sys
+import time
+
+import boto3
+import pytest
+from chispa import assert_df_equality
+
+from lakejobs import s3local
+from lakejobs.errors import LakejobsError
+from lakejobs.jobs import csv_to_parquet
+from lakejobs.schemas import ORDERS
+from tests.conftest import ROOT, SAMPLE_RAW, job_env, read_raw_rows, typed_order
+
+
+def test_a_quarantine_that_cannot_be_written_fails_the_run_before_the_output_is_touched(spark, s3, tmp_path):
+    argv = ["--dataset", "orders", "--input_path", str(SAMPLE_RAW / "orders"), "--output_path", str(tmp_path / "o")]
+    with pytest.raises(LakejobsError) as raised:
+        csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv + ["--quarantine_path", "s3a://no-such-bucket/q"]))
+    assert str(raised.value).startswith("orders: the run failed in stage write: ")
+    assert "NoSuchBucket" in str(raised.value) or "does not exist" in str(raised.value)
+    assert not (tmp_path / "o").exists()
+    (report,) = (tmp_path / "o_lakejobs" / "runs" / "csv_to_parquet").glob("*.json")
+    assert json.loads(report.read_text())["status"] == "FAILED"
+
+
+def start_server(port):
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return server
+
+
+def run_job(env, argv, pause_file=None):
+    extra = {"LAKEJOBS_PAUSE_AT": "before_write", "LAKEJOBS_PAUSE_FILE": str(pause_file)} if pause_file else {}
+    return subprocess.Popen(
+        [sys.executable, "jobs/csv_to_parquet.py", *argv],
+        cwd=ROOT,
+        env={**env, **extra},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(path, process, seconds=600):
+    deadline = time.time() + seconds
+    while not path.exists():
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert time.time() < deadline, "the job never reached the pause point"
+        time.sleep(0.1)
+
+
+@pytest.mark.subprocess
+def test_s3_stopping_mid_run_fails_with_one_line_and_a_rerun_after_restart_succeeds(spark, tmp_path):
+    port = s3local.free_port()
+    aws = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+    }
+    env = {**job_env(), **aws}
+    server = start_server(port)
+    client = boto3.client("s3", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name="us-east-1",
+                          aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
+    client.create_bucket(Bucket="stops")
+    client.upload_file(str(SAMPLE_RAW / "orders" / "orders-00000.csv"), "stops", "raw/orders/orders-00000.csv")
+    argv = ["--dataset", "orders", "--input_path", "s3a://stops/raw/orders", "--output_path", "s3a://stops/orders"]
+    pause = tmp_path / "paused"
+    try:
+        process = run_job(env, argv, pause)
+        wait_for(pause, process)
+        server.stop()
+        pause.unlink()
+        _out, err = process.communicate(timeout=600)
+        errors = [line for line in err.splitlines() if "csv_to_parquet: error:" in line]
+        assert process.returncode == 1 and len(errors) == 1, err[-3000:]
+        assert errors[0].startswith("csv_to_parquet: error: orders: the run failed in stage write: "), errors[0]
+        assert "Connection refused" in errors[0] or "Connect to 127.0.0.1" in errors[0], errors[0]
+        assert "Traceback" not in err
+
+        server = start_server(port)
+        assert not [k for k in keys(client, "orders/") if k.endswith(".parquet")]
+        rerun = run_job(env, argv)
+        out, err = rerun.communicate(timeout=600)
+        assert rerun.returncode == 0, err[-3000:]
+        assert json.loads(out.strip().splitlines()[-1])["rows_written"] == 300
+        for key in keys(client, "orders/"):
+            target = tmp_path / "copy" / key
+            target.parent.mkdir(parents=True, exist_ok=True)
+            client.download_file("stops", key, str(target))
+    finally:
+        server.stop()
+    expected = spark.createDataFrame([typed_order(row) for row in read_raw_rows(SAMPLE_RAW / "orders")], ORDERS)
+    actual = spark.read.parquet(str(tmp_path / "copy" / "orders")).drop("order_year")
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def keys(client, prefix):
+    pages = client.get_paginator("list_objects_v2").paginate(Bucket="stops", Prefix=prefix)
+    return sorted(item["Key"] for page in pages for item in page.get("Contents", []))

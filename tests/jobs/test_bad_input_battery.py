@@ -1,0 +1,184 @@
+"""The bad-input battery: every dirty input gives an exact, explained outcome and loses no line.
+
+Cases already covered elsewhere (tests/jobs/test_csv_to_parquet.py): too few and too many
+fields, unparsable ints and decimals, an impossible date, a null key, non-UTF-8 bytes, a header
+row where none is declared, an empty folder. Here: negative quantities and other rule breaks, a
+UTF-8 BOM, CRLF line ends, an empty file, duplicate keys within a file and across files, orphan
+foreign keys, a 1 MB line, quoted fields with embedded delimiters and newlines (with and
+without --multiline), and a declared header that is missing.
+"""
+
+import csv
+import json
+from decimal import Decimal
+
+import pytest
+from chispa import assert_df_equality
+
+from lakejobs.errors import LakejobsError
+from lakejobs.jobs import csv_to_parquet
+from tests.conftest import SAMPLE_RAW, typed_order
+
+SAMPLE = (SAMPLE_RAW / "orders" / "orders-00000.csv").read_text().splitlines()
+MEGABYTE = "x" * 1_000_000
+
+
+def with_field(line, index, value):
+    fields = line.split(",")
+    fields[index] = value
+    return ",".join(fields)
+
+
+def typed_text(line):
+    """A duplicate's quarantine line: its typed values written back as CSV."""
+    return ",".join("" if value is None else str(value) for value in typed_order(next(csv.reader([line]))))
+
+
+# a.csv: UTF-8 BOM, CRLF line ends, a repeated key inside the file, a negative quantity, a 1 MB line.
+A_LINES = [SAMPLE[0], SAMPLE[1], SAMPLE[2], SAMPLE[3]]
+A_DUPLICATE = with_field(SAMPLE[0], 12, "9")
+A_NEGATIVE = with_field(SAMPLE[4], 12, "-2")
+# b.csv: LF, a key repeated from a.csv, an unknown customer (kept; measured), a discount above 1.
+B_LINES = [SAMPLE[5], SAMPLE[6], SAMPLE[7]]
+B_DUPLICATE = with_field(SAMPLE[1], 12, "4")
+B_ORPHAN = with_field(SAMPLE[8], 6, "99999")
+B_DISCOUNT = with_field(SAMPLE[9], 14, "1.5")
+
+
+def run_job(spark, argv):
+    return csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
+
+
+@pytest.fixture(scope="module")
+def dirty_orders_run(spark, tmp_path_factory):
+    """One run over three files (one empty) with the customers and employees tables beside the output."""
+    root = tmp_path_factory.mktemp("battery")
+    raw = root / "raw" / "orders"
+    raw.mkdir(parents=True)
+    a_text = "\r\n".join(A_LINES + [A_DUPLICATE, A_NEGATIVE, MEGABYTE]) + "\r\n"
+    (raw / "a.csv").write_bytes(b"\xef\xbb\xbf" + a_text.encode("utf-8"))
+    (raw / "b.csv").write_text("\n".join(B_LINES + [B_DUPLICATE, B_ORPHAN, B_DISCOUNT]) + "\n")
+    (raw / "empty.csv").write_bytes(b"")
+    customers = sorted({int(line.split(",")[0]) for line in (SAMPLE_RAW / "customers" / "customers.csv").open()})
+    employees = sorted({int(line.split(",")[0]) for line in (SAMPLE_RAW / "employees" / "employees.csv").open()})
+    spark.createDataFrame([(i,) for i in customers], "customerid int").write.parquet(str(root / "out" / "customers"))
+    spark.createDataFrame([(i,) for i in employees], "employeeid int").write.parquet(str(root / "out" / "employees"))
+    argv = ["--dataset", "orders", "--input_path", str(raw), "--output_path", str(root / "out" / "orders")]
+    argv += ["--max_bad_fraction", "0.5"]
+    return root, run_job(spark, argv)
+
+
+def test_every_line_of_the_dirty_files_is_written_or_quarantined_for_a_specific_reason(dirty_orders_run):
+    _root, result = dirty_orders_run
+    assert (result.status, result.rows_read, result.rows_written, result.rows_quarantined) == ("SUCCEEDED", 13, 8, 5)
+    assert result.quarantine_reasons == {
+        "malformed_record": 1,
+        'ColumnValues "orderqty" > 0': 1,
+        'ColumnValues "unitpricediscount" between 0 and 1': 1,
+        "duplicate_key:salesorderid,salesorderdetailid": 2,
+    }
+
+
+def test_the_quarantine_holds_each_bad_line_with_its_file_and_an_explanation(spark, dirty_orders_run):
+    root, _result = dirty_orders_run
+    a_file, b_file = ((root / "raw" / "orders" / name).as_uri() for name in ("a.csv", "b.csv"))
+    expected = spark.createDataFrame(
+        [
+            (a_file, MEGABYTE, "malformed_record", "expected 16 fields separated by ','"),
+            (a_file, typed_text(A_DUPLICATE), "duplicate_key:salesorderid,salesorderdetailid",
+             "key (71782, 110667) appears more than once in this batch"),
+            (a_file, A_NEGATIVE, 'ColumnValues "orderqty" > 0', 'orderqty=-2 breaks ColumnValues "orderqty" > 0'),
+            (b_file, typed_text(B_DUPLICATE), "duplicate_key:salesorderid,salesorderdetailid",
+             "key (71782, 1) appears more than once in this batch"),
+            (b_file, B_DISCOUNT, 'ColumnValues "unitpricediscount" between 0 and 1',
+             'unitpricediscount=1.5000 breaks ColumnValues "unitpricediscount" between 0 and 1'),
+        ],
+        "source_file string, raw_line string, reason string, detail string",
+    )  # fmt: skip
+    quarantine = spark.read.json(str(root / "out" / "orders_quarantine")).select(*expected.columns)
+    assert_df_equality(quarantine, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_the_good_rows_are_the_clean_lines_typed_with_the_bom_and_crs_gone(spark, dirty_orders_run):
+    root, _result = dirty_orders_run
+    good_lines = A_LINES + B_LINES + [B_ORPHAN]
+    expected = spark.createDataFrame(
+        [typed_order(row) + (typed_order(row)[2].year,) for row in csv.reader(good_lines)],
+        spark.read.parquet(str(root / "out" / "orders")).schema,
+    )
+    assert_df_equality(spark.read.parquet(str(root / "out" / "orders")), expected, ignore_row_order=True)
+
+
+def test_orphan_foreign_keys_are_measured_by_the_referential_integrity_rules(dirty_orders_run):
+    _root, result = dirty_orders_run
+    assert result.details["rules"] == [
+        {"rule": 'ColumnValues "orderqty" > 0', "level": "row", "severity": "fail", "outcome": "quarantined",
+         "measured": round(1 - 1 / 13, 6), "failing_rows": 1},
+        {"rule": 'ColumnValues "unitprice" >= 0', "level": "row", "severity": "fail", "outcome": "passed",
+         "measured": 1.0, "failing_rows": 0},
+        {"rule": 'ColumnValues "unitpricediscount" between 0 and 1', "level": "row", "severity": "fail",
+         "outcome": "quarantined", "measured": round(1 - 1 / 13, 6), "failing_rows": 1},
+        {"rule": 'ReferentialIntegrity "customerid" "customers.customerid" >= 0.99', "level": "dataset",
+         "severity": "warn", "outcome": "warned", "measured": 0.875},
+        {"rule": 'ReferentialIntegrity "employeeid" "employees.employeeid" >= 0.99', "level": "dataset",
+         "severity": "warn", "outcome": "passed", "measured": 1.0},
+    ]  # fmt: skip
+
+
+def test_the_run_report_is_written_beside_the_output_by_default(dirty_orders_run):
+    root, result = dirty_orders_run
+    report = root / "out" / "orders_lakejobs" / "runs" / "csv_to_parquet" / f"{result.run_id}.json"
+    assert json.loads(report.read_text()) == json.loads(result.to_json())
+
+
+NOTES = [
+    ["id", "note", "amount"],
+    ["1", "line one\nline two, with a comma", "1.50"],
+    ["2", MEGABYTE, "2"],
+    ["3", 'say "hi"', "x"],
+]
+NOTES_SCHEMA = "id INT NOT NULL, note STRING, amount DECIMAL(10,2)"
+
+
+@pytest.fixture(scope="module")
+def notes_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("notes") / "notes.csv"
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        csv.writer(handle).writerows(NOTES)
+    return path
+
+
+def notes_argv(source, out, multiline):
+    return ["--schema", NOTES_SCHEMA, "--primary_key", "id", "--header", "true", "--multiline", multiline,
+            "--input_path", str(source), "--output_path", str(out), "--max_bad_fraction", "1"]  # fmt: skip
+
+
+def test_quoted_fields_with_delimiters_newlines_and_a_1mb_value_read_whole_with_multiline(spark, notes_file, tmp_path):
+    result = run_job(spark, notes_argv(notes_file, tmp_path / "notes", "true"))
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (3, 2, {"invalid_decimal:amount": 1})
+    expected = spark.createDataFrame(
+        [(1, NOTES[1][1], Decimal("1.50")), (2, MEGABYTE, Decimal("2.00"))], "id int, note string, amount decimal(10,2)"
+    )
+    assert_df_equality(
+        spark.read.parquet(str(tmp_path / "notes")), expected, ignore_row_order=True, ignore_nullable=True
+    )
+    quarantine = spark.read.json(str(tmp_path / "notes_quarantine")).select("raw_line", "detail").collect()
+    assert [tuple(row) for row in quarantine] == [('3,"say ""hi""",x', "amount='x' is not a valid decimal(10,2)")]
+
+
+def test_without_multiline_a_quoted_newline_splits_the_record_and_no_line_is_lost(spark, notes_file, tmp_path):
+    result = run_job(spark, notes_argv(notes_file, tmp_path / "notes", "false"))
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (4, 1, 3)
+    assert result.quarantine_reasons == {"malformed_record": 1, "invalid_int:id": 1, "invalid_decimal:amount": 1}
+
+
+def test_a_declared_header_that_is_missing_fails_the_run_instead_of_losing_the_first_line(spark, tmp_path):
+    argv = ["--dataset", "orders", "--header", "true", "--input_path", str(SAMPLE_RAW / "orders")]
+    with pytest.raises(LakejobsError) as raised:
+        run_job(spark, argv + ["--output_path", str(tmp_path / "orders")])
+    source = (SAMPLE_RAW / "orders" / "orders-00000.csv").as_uri()
+    assert str(raised.value) == (
+        f"orders: --header true, but the first line of {source} does not name the columns (expected "
+        "'salesorderid', found '71782'); add the header row, or pass --header false; nothing was published"
+    )
+    assert not (tmp_path / "orders").exists()

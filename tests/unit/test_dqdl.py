@@ -1,0 +1,101 @@
+"""The DQDL reader: rule text in, rules out (pure Python, no Spark)."""
+
+from decimal import Decimal
+
+import pytest
+
+from lakejobs.datasets import BUILTIN
+from lakejobs.dqdl import Condition, Rule, RulesError, parse_ruleset
+
+RULESET = """
+# orders: comments run to the end of a line
+Rules = [
+    IsComplete "customerid",
+    ColumnValues "orderqty" > 0,
+    ColumnValues "status" in ["open", "closed", NULL] where "orderdate >= '2012-01-01'",
+    ColumnValues "email" matches "[^@]+@[^@]+" with threshold >= 0.99 severity warn,
+    ReferentialIntegrity "customerid" "customers.customerid" >= 0.99,
+    ReferentialIntegrity "city,state" "places.{city,state}" = 1.0,
+    IsUnique "a" "b",
+    Completeness "note" between 0.5 and 1,
+    RowCount between 1 and 10000000,
+    RowCountChange between -0.5 and 0.5,
+    CustomSql "select count(*) from primary where note = \\"x\\"" = 0,
+]
+"""
+
+
+def test_a_ruleset_reads_into_rules_and_renders_back_to_canonical_text():
+    rules = parse_ruleset(RULESET)
+    assert [rule.text for rule in rules] == [
+        'IsComplete "customerid"',
+        'ColumnValues "orderqty" > 0',
+        'ColumnValues "status" in ["open", "closed", NULL] where "orderdate >= \'2012-01-01\'"',
+        'ColumnValues "email" matches "[^@]+@[^@]+" with threshold >= 0.99',
+        'ReferentialIntegrity "customerid" "customers.customerid" >= 0.99',
+        'ReferentialIntegrity "city,state" "places.{city,state}" = 1.0',
+        'IsUnique "a" "b"',
+        'Completeness "note" between 0.5 and 1',
+        "RowCount between 1 and 10000000",
+        "RowCountChange between -0.5 and 0.5",
+        'CustomSql "select count(*) from primary where note = \\"x\\"" = 0',
+    ]
+    assert rules[3] == Rule(
+        "ColumnValues",
+        ("email",),
+        Condition("matches", ("[^@]+@[^@]+",)),
+        threshold=Condition(">=", (Decimal("0.99"),)),
+        severity="warn",
+    )
+    assert rules[5].reference == ("places", ("city", "state")) and rules[5].columns == ("city", "state")
+    assert rules[10].sql == 'select count(*) from primary where note = "x"'
+    assert [rule.row_level for rule in rules] == [True] * 4 + [False] * 7
+    assert parse_ruleset("  # nothing\n") == ()
+
+
+@pytest.mark.parametrize(
+    "condition, measured, holds",
+    [
+        (Condition("between", (1, 5)), 1, True),
+        (Condition("between", (1, 5)), 5, True),
+        (Condition("between", (1, 5)), 5.01, False),
+        (Condition("not between", (1, 5)), 0, True),
+        (Condition(">=", (Decimal("0.99"),)), 0.99, True),
+        (Condition(">", (0,)), 0, False),
+        (Condition("=", (0,)), 0.0, True),
+        (Condition("!=", (0,)), 0.0, False),
+        (Condition("in", (1, 2)), 2, True),
+        (Condition("<", (3,)), None, False),
+    ],
+)
+def test_conditions_judge_a_measured_number(condition, measured, holds):
+    assert condition.holds(measured) is holds
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ('Rules = [ Mean "x" > 1 ]', "rule 'Mean \"x\" > 1': unknown or unsupported rule type 'Mean'"),
+        ('Rules = [ ColumnValues "x" ]', "rule 'ColumnValues \"x\"': expected a condition"),
+        ('Rules = [ ColumnValues "x" between 1 ]', "expected 'and', found 'the end of the rule'"),
+        (
+            'Rules = [ (IsComplete "a") and (IsComplete "b") ]',
+            "composite rules (and/or with parentheses) are not supported",
+        ),
+        ('IsComplete "a"', "a ruleset must read Rules = [ rule, rule, ... ]"),
+        ("Rules = [ RowCount > 0 with threshold > 0.5 ]", "with threshold applies to row rules"),
+        ('Rules = [ IsComplete "a" severity high ]', "severity must be fail or warn, got 'high'"),
+        ('Rules = [ IsComplete "a" ; ]', "cannot read the rules at line 1: '; ]'"),
+        ('Rules = [ ReferentialIntegrity "a" "customers" >= 1 ]', 'expected "dataset.column"'),
+        ('Rules = [ CustomSql "select 1" = 1 where "x > 1" ]', "where does not apply to CustomSql"),
+    ],
+)
+def test_a_bad_rule_is_one_clear_error(text, message):
+    with pytest.raises(RulesError) as raised:
+        parse_ruleset(text)
+    assert message in str(raised.value)
+
+
+def test_every_builtin_dataset_has_rules_that_read():
+    counts = {name: len(parse_ruleset(dataset.rules)) for name, dataset in BUILTIN.items()}
+    assert counts == {"customers": 1, "employees": 2, "orders": 5}

@@ -1,0 +1,137 @@
+"""DQDL rules as Spark columns and the one-aggregate measurement, on tiny frames."""
+
+from chispa import assert_df_equality
+from pyspark.sql import types as T
+
+from lakejobs import quality_gate
+from lakejobs.datasets import Dataset
+from lakejobs.dqdl import parse_ruleset
+from lakejobs.quality_gate import RuleResult
+from lakejobs.transforms import quality
+
+SCHEMA = "id int, code string, qty int, parent int"
+ROWS = [(1, "AB", 5, None), (2, "ab", -1, 1), (3, None, None, 9), (4, "  ", 7, 2), (5, "", 0, 1)]
+DATASET = Dataset(
+    name="items",
+    schema=T.StructType(
+        [
+            T.StructField("id", T.IntegerType()),
+            T.StructField("code", T.StringType()),
+            T.StructField("qty", T.IntegerType()),
+            T.StructField("parent", T.IntegerType()),
+        ]
+    ),
+)
+
+
+def verdicts(spark, ruleset):
+    """For each rule, the ids of the rows it passes."""
+    source = spark.createDataFrame(ROWS, SCHEMA)
+    rules = parse_ruleset(ruleset)
+    columns = [(~quality.row_violation(rule)).alias(f"r{index}") for index, rule in enumerate(rules)]
+    rows = source.select("id", *columns).orderBy("id").collect()
+    return [[row["id"] for row in rows if row[f"r{index}"]] for index in range(len(rules))]
+
+
+def test_row_rules_follow_glue_null_semantics_and_where_clauses(spark):
+    assert verdicts(
+        spark,
+        """Rules = [
+            ColumnValues "qty" > 0,
+            ColumnValues "qty" != 0,
+            ColumnValues "qty" between 0 and 5,
+            ColumnValues "qty" not between 0 and 5,
+            ColumnValues "code" in ["AB", "ab"],
+            ColumnValues "code" in ["AB", NULL, EMPTY, WHITESPACES_ONLY],
+            ColumnValues "code" not in ["AB"],
+            ColumnValues "code" not in ["AB", NULL],
+            ColumnValues "code" matches "[A-Z]+",
+            ColumnValues "qty" > 0 where "parent = 1",
+            IsComplete "code",
+            ColumnValues "qty" = NULL
+        ]""",
+    ) == [
+        [1, 4],
+        [1, 2, 3, 4],
+        [1, 5],
+        [2, 3, 4],
+        [1, 2],
+        [1, 3, 4, 5],
+        [2, 3, 4, 5],
+        [2, 4, 5],
+        [1],
+        [1, 3, 4],
+        [1, 2, 4, 5],
+        [3],
+    ]
+
+
+def test_row_checks_give_the_rule_as_reason_and_the_value_in_the_detail(spark):
+    rules = parse_ruleset('Rules = [ ColumnValues "qty" >= 0, IsComplete "code", ColumnValues "id" > 9 severity warn ]')
+    checks = quality.row_checks(rules)
+    assert [label for _bad, label, _detail in checks] == ['ColumnValues "qty" >= 0', 'IsComplete "code"']
+    source = spark.createDataFrame(ROWS, SCHEMA)
+    details = source.select("id", *[detail.alias(f"d{i}") for i, (_b, _l, detail) in enumerate(checks)])
+    expected = spark.createDataFrame(
+        [
+            (2, 'qty=-1 breaks ColumnValues "qty" >= 0', 'code is empty (IsComplete "code")'),
+            (3, 'qty=null breaks ColumnValues "qty" >= 0', 'code is empty (IsComplete "code")'),
+        ],
+        "id int, d0 string, d1 string",
+    )
+    assert_df_equality(details.filter("id in (2, 3)"), expected, ignore_nullable=True)
+
+
+def validated(spark, reasons):
+    """The tiny rows as a validated batch: ``_reason`` per row (None = good)."""
+    rows = [row + (reason,) for row, reason in zip(ROWS, reasons)]
+    return spark.createDataFrame(rows, SCHEMA + ", _reason string")
+
+
+def test_one_aggregate_measures_row_and_dataset_rules_and_counts_reasons(spark):
+    rules = parse_ruleset(
+        """Rules = [
+            ColumnValues "qty" >= 0,
+            ColumnValues "qty" > 0 with threshold >= 0.9 severity warn,
+            IsComplete "code" with threshold > 0.5,
+            Completeness "code" >= 0.9,
+            IsUnique "parent",
+            ReferentialIntegrity "parent" "items.id" = 1.0,
+            ReferentialIntegrity "parent" "elsewhere.id" >= 0.5 severity warn,
+            RowCount between 1 and 3,
+            RowCountChange between -0.1 and 0.1
+        ]"""
+    )
+    validated_df = validated(spark, [None, 'ColumnValues "qty" >= 0', "malformed_record", None, None])
+    references = quality_gate.reference_frames(validated_df, rules, DATASET, "/no/such/folder", "parquet")
+    labels = ["malformed_record", 'ColumnValues "qty" >= 0']
+    measurement = quality_gate.measure(validated_df, DATASET, rules, labels, references, previous_rows=4)
+    assert (measurement.rows_read, measurement.reasons) == (5, {"malformed_record": 1, 'ColumnValues "qty" >= 0': 1})
+    assert measurement.results == [
+        RuleResult('ColumnValues "qty" >= 0', "row", "fail", "quarantined", 0.8, 1),
+        RuleResult(
+            'ColumnValues "qty" > 0 with threshold >= 0.9', "row", "warn", "warned", 0.8, 1,
+            "1 of 5 rows break it: compliance 0.8 is not >= 0.9",
+        ),
+        RuleResult('IsComplete "code" with threshold > 0.5', "row", "fail", "passed", 1.0, 0),
+        RuleResult('Completeness "code" >= 0.9', "dataset", "fail", "passed", 1.0),
+        RuleResult('IsUnique "parent"', "dataset", "fail", "passed", 0.0),
+        RuleResult('ReferentialIntegrity "parent" "items.id" = 1.0', "dataset", "fail", "failed", 0.5),
+        RuleResult(
+            'ReferentialIntegrity "parent" "elsewhere.id" >= 0.5', "dataset", "warn", "warned", None,
+            note="reference table not found: /no/such/folder/elsewhere",
+        ),
+        RuleResult("RowCount between 1 and 3", "dataset", "fail", "passed", 3.0),
+        RuleResult("RowCountChange between -0.1 and 0.1", "dataset", "fail", "failed", -0.25),
+    ]  # fmt: skip
+    assert quality_gate.gate_message("items", measurement.failed) == (
+        'items: quality rule failed: ReferentialIntegrity "parent" "items.id" = 1.0 (measured 0.5) '
+        "(and 1 more failed rules, see the run report); nothing was published"
+    )
+
+
+def test_custom_sql_runs_over_the_good_rows_as_the_table_primary(spark):
+    rules = parse_ruleset('Rules = [ CustomSql "select sum(qty) from primary where parent is not null" = 7 ]')
+    validated_df = validated(spark, [None, None, "malformed_record", None, None])
+    measurement = quality_gate.measure(validated_df, DATASET, rules, [], ({}, {}), None)
+    assert measurement.results == [RuleResult(rules[0].text, "dataset", "fail", "failed", 6.0)]

@@ -1,0 +1,153 @@
+"""``lakejobs report``: exact text of the runs table and a self-contained HTML page."""
+
+import json
+import shutil
+import subprocess
+from html.parser import HTMLParser
+
+import pytest
+
+from lakejobs import cli, runs_report
+
+RUNS = [
+    {
+        "job": "csv_to_parquet",
+        "run_id": "20261123T100000Z-aaaa0001",
+        "status": "SUCCEEDED",
+        "rows_read": 27,
+        "rows_written": 20,
+        "rows_quarantined": 7,
+        "quarantine_reasons": {"malformed_record": 2, 'ColumnValues "orderqty" > 0': 5},
+        "duration_s": 3.5,
+        "inputs": {"orders": "/raw/orders"},
+        "started_at": "2026-11-23T10:00:00.120000+00:00",
+        "details": {
+            "dataset": "orders",
+            "rules": [
+                {"rule": 'ColumnValues "orderqty" > 0', "outcome": "quarantined", "measured": 0.814815},
+                {"rule": "RowCount > 0", "outcome": "passed", "measured": 20.0},
+                {
+                    "rule": 'ReferentialIntegrity "customerid" "c.customerid" >= 0.99',
+                    "outcome": "warned",
+                    "measured": None,
+                    "note": "reference table not found: /c",
+                },
+            ],
+        },
+    },
+    {
+        "job": "csv_to_parquet",
+        "run_id": "20261123T110000Z-aaaa0002",
+        "status": "FAILED",
+        "rows_read": 100,
+        "rows_written": 0,
+        "rows_quarantined": 0,
+        "quarantine_reasons": {},
+        "duration_s": 12.25,
+        "inputs": {"orders": "/raw/orders"},
+        "started_at": "2026-11-23T11:00:00.000000+00:00",
+        "details": {"dataset": "orders", "rules": [{"rule": "RowCount > 200", "outcome": "failed", "measured": 100}]},
+        "error": "orders: quality rule failed: RowCount > 200 (measured 100)",
+    },
+    {
+        "job": "sales_mart",
+        "run_id": "20261123T120000Z-aaaa0003",
+        "status": "SUCCEEDED",
+        "rows_read": 20,
+        "rows_written": 20,
+        "rows_quarantined": 0,
+        "quarantine_reasons": {},
+        "duration_s": 7.0,
+        "inputs": {"orders": "o", "customers": "c", "employees": "e"},
+        "started_at": "2026-11-23T12:00:00+00:00",
+        "details": {},
+    },
+]
+
+TABLE = """\
+started             job             dataset    status      rows in      out quarantined  seconds  rules
+-------------------------------------------------------------------------------------------------------
+2026-11-23 12:00:00 sales_mart      -          SUCCEEDED        20       20           0     7.00  -
+2026-11-23 11:00:00 csv_to_parquet  orders     FAILED          100        0           0    12.25  1 failed
+                    failed: RowCount > 200 (measured 100)
+                    error: orders: quality rule failed: RowCount > 200 (measured 100)
+2026-11-23 10:00:00 csv_to_parquet  orders     SUCCEEDED        27       20           7     3.50  1 warned, 1 quarantined, 1 passed
+                    quarantined: ColumnValues "orderqty" > 0=5, malformed_record=2
+                    quarantined: ColumnValues "orderqty" > 0 (measured 0.8148)
+                    warned: ReferentialIntegrity "customerid" "c.customerid" >= 0.99 (reference table not found: /c)"""  # noqa: E501
+
+
+@pytest.fixture
+def lake(tmp_path):
+    for run in RUNS:
+        folder = tmp_path / "_lakejobs" / "runs" / run["job"]
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / f"{run['run_id']}.json").write_text(json.dumps(run))
+    (tmp_path / "_lakejobs" / "runs" / "sales_mart" / "broken.json").write_text("{not json")
+    return tmp_path
+
+
+def test_report_prints_the_runs_newest_first_with_reasons_rules_and_errors(lake, capsys):
+    assert cli.main(["report", "--lake", str(lake)]) == 0
+    assert capsys.readouterr().out == TABLE + "\n"
+
+
+def test_report_limit_keeps_the_newest_runs(lake):
+    assert [run["run_id"][-4:] for run in runs_report.load_runs(str(lake / "_lakejobs" / "runs"), 2)] == [
+        "0003",
+        "0002",
+    ]
+
+
+def test_a_lake_without_runs_is_one_clear_error(tmp_path, capsys):
+    assert cli.main(["report", "--lake", str(tmp_path)]) == 2
+    assert capsys.readouterr().err == (
+        f"lakejobs: error: no run reports at {tmp_path}/_lakejobs/runs "
+        "(run a job with --report_path, or the pipeline)\n"
+    )
+
+
+class _Collector(HTMLParser):
+    def __init__(self):
+        super().__init__()
+        self.tags, self.texts, self.attributes = [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags.append(tag)
+        self.attributes.extend(value or "" for _name, value in attrs)
+
+    def handle_data(self, data):
+        self.texts.append(data)
+
+
+def test_html_page_is_self_contained_with_the_table_and_two_svg_charts(lake, tmp_path, capsys):
+    page = tmp_path / "runs.html"
+    assert cli.main(["report", "--lake", str(lake), "--html", str(page)]) == 0
+    assert capsys.readouterr().out.endswith(f"wrote {page}\n")
+    parsed = _Collector()
+    parsed.feed(page.read_text())
+    assert parsed.tags.count("svg") == 2 and parsed.tags.count("tr") == 1 + 3 + 2
+    assert not {"script", "link", "img", "iframe"} & set(parsed.tags)
+    assert not [
+        value for value in parsed.attributes if value.startswith(("http:", "https:", "//")) and "w3.org" not in value
+    ]
+    texts = [text.strip() for text in parsed.texts if text.strip()]
+    assert {"rows read", "rows written", "rows quarantined", "rows in"} <= set(texts)
+    reasons = texts[texts.index("Quarantined rows by reason") + 1 :]
+    assert reasons == ['ColumnValues "orderqty" > 0', "5", "malformed_record", "2"]
+    assert "read: 100" in texts and "quarantined: 7" in texts
+
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+def test_html_page_renders_in_headless_chromium(lake, tmp_path):
+    page, shot = tmp_path / "runs.html", tmp_path / "runs.png"
+    page.write_text(runs_report.render_html(runs_report.load_runs(str(lake / "_lakejobs" / "runs")), "runs"))
+    command = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu", f"--screenshot={shot}"]
+    completed = subprocess.run(
+        [*command, "--window-size=1200,900", page.as_uri()], capture_output=True, text=True, timeout=120
+    )
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
