@@ -48,7 +48,7 @@ def run_demo(args) -> int:
 
         client = boto3.client("s3")
         client.create_bucket(Bucket=args.bucket)
-        uploaded = s3local.upload_folder(args.bucket, "rawData", Path(args.raw))
+        uploaded = s3local.upload_sales_raw(args.bucket, Path(args.raw))
         print(f"S3 server: {env['AWS_ENDPOINT_URL']} ({uploaded} raw files in s3://{args.bucket}/rawData/)")
         print("starting a Spark master and worker on 127.0.0.1 ...", flush=True)
         with cluster.standalone_cluster(work / "spark") as running:

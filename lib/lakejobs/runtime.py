@@ -74,6 +74,25 @@ def job_session(app_name: str, argv: Sequence[str]):
     return spark_session(app_name)
 
 
+class CurrentStderrHandler(logging.StreamHandler):
+    """A handler writing to whatever ``sys.stderr`` is when a record is emitted.
+
+    A plain ``StreamHandler`` keeps the stream it was made with; if ``sys.stderr`` is swapped
+    later (a test's capture, an embedding tool), it would write to a closed file.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(sys.stderr)
+
+    @property
+    def stream(self):  # noqa: D102
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value) -> None:
+        pass
+
+
 def configure_logging() -> None:
     """Log INFO lines to stderr, keeping stdout for the job's result line.
 
@@ -83,7 +102,7 @@ def configure_logging() -> None:
     logging.basicConfig(
         level=os.environ.get("LAKEJOBS_LOG_LEVEL", "INFO"),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
+        handlers=[CurrentStderrHandler()],
         force=not on_glue(),
     )
     # py4j logs at INFO when the gateway closes, after the result line; under spark-submit

@@ -25,7 +25,7 @@ def main(argv=None) -> int:
         print(f"S3 server: {env['AWS_ENDPOINT_URL']}")
         client = boto3.client("s3")
         client.create_bucket(Bucket=args.bucket)
-        uploaded = s3local.upload_folder(args.bucket, "rawData", Path(args.raw))
+        uploaded = s3local.upload_sales_raw(args.bucket, Path(args.raw))
         print(f"uploaded {uploaded} raw files to s3://{args.bucket}/rawData/")
         spark = session.build_session("lakejobs-s3-demo", "local")
         session.configure_s3a(spark)

@@ -64,3 +64,13 @@ def upload_folder(bucket: str, prefix: str, folder: Path) -> int:
         client.upload_file(str(path), bucket, f"{prefix.strip('/')}/{path.relative_to(folder).as_posix()}")
         count += 1
     return count
+
+
+def upload_sales_raw(bucket: str, raw: Path, prefix: str = "rawData") -> int:
+    """Upload the sales pipeline's raw datasets (customers, employees, orders) below ``raw``; return the count.
+
+    Other samples next to them (taxi, fx, ...) are left out: the sales pipeline does not read them.
+    """
+    from lakejobs.pipeline import DATASETS
+
+    return sum(upload_folder(bucket, f"{prefix}/{name}", Path(raw) / name) for name in DATASETS)

@@ -76,7 +76,7 @@ def run_pipeline_on(running, shipping, jobs_dir, conf, logs: Path) -> dict:
 def cluster_runs(s3, dist, tmp_path_factory):
     """Both ways of shipping lakejobs, run side by side on one cluster (one core each)."""
     s3["client"].create_bucket(Bucket=BUCKET)
-    assert s3local.upload_folder(BUCKET, "rawData", SAMPLE_RAW) == 3
+    assert s3local.upload_sales_raw(BUCKET, SAMPLE_RAW) == 3
     work = tmp_path_factory.mktemp("cluster")
     (work / "zip-driver").mkdir()
     shippings = [

@@ -14,7 +14,7 @@ def keys(s3, bucket, prefix=""):
 
 
 def test_whole_delta_pipeline_on_s3a_equals_the_local_run(spark, s3, bucket, tmp_path):
-    assert s3local.upload_folder(bucket, "rawData", SAMPLE_RAW) == 3
+    assert s3local.upload_sales_raw(bucket, SAMPLE_RAW) == 3
     lake = f"s3a://{bucket}"
     results = run_pipeline(spark, f"{lake}/rawData", lake, "delta", incremental=True)
     assert [(r.rows_read, r.rows_written, r.rows_quarantined) for r in results] == [
