@@ -108,6 +108,9 @@ def configure_logging() -> None:
     # py4j logs at INFO when the gateway closes, after the result line; under spark-submit
     # Python's stderr is merged into stdout, so that line would become the last one.
     logging.getLogger("py4j").setLevel(logging.WARNING)
+    # AWS SDK chatter ("Found endpoint for s3 via ...", one line per client) is not the job's story.
+    for name in ("botocore", "boto3", "s3transfer", "urllib3"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def run_main(
