@@ -6,7 +6,7 @@ the others get the reason of the first check they fail, a detail, and their valu
 as ``_raw_line`` when they have no raw line yet.
 """
 
-from typing import Callable, NamedTuple, Sequence
+from typing import Callable, List, NamedTuple, Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -38,6 +38,21 @@ def values_text(*columns: str) -> Column:
         prefix = ("" if index == 0 else ", ") + f"{name}="
         parts.extend([F.lit(prefix), F.coalesce(F.col(name).cast("string"), F.lit("null"))])
     return F.concat(*parts)
+
+
+def ohlc_checks(prices: Sequence[str]) -> List[Check]:
+    """Checks of an open/high/low/close row: prices positive, high >= low, open and close within them."""
+    checks = [check(F.col(name) <= 0, f"non_positive_price:{name}", values_text(name)) for name in prices]
+    checks.append(check(F.col("high") < F.col("low"), "high_below_low", values_text("high", "low")))
+    checks += [
+        check(
+            (F.col(name) > F.col("high")) | (F.col(name) < F.col("low")),
+            f"price_outside_range:{name}",
+            values_text(name, "low", "high"),
+        )
+        for name in ("open", "close")
+    ]
+    return checks
 
 
 def with_failed_checks(checks: Sequence[Check]) -> Transform:

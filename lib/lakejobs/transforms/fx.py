@@ -11,7 +11,7 @@ from pyspark.sql import functions as F
 
 from lakejobs.io.csv_reader import SOURCE_FILE
 from lakejobs.schemas_field import FX_DOCUMENT, RATE
-from lakejobs.transforms.field_checks import Check, check, values_text
+from lakejobs.transforms.field_checks import Check, check, ohlc_checks, values_text
 from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON
 
 Transform = Callable[[DataFrame], DataFrame]
@@ -80,14 +80,4 @@ def rate_checks(date_format: str = "yyyy-MM-dd") -> List[Check]:
     for name in PRICES:
         checks.append(check(F.col(f"{name}_text").isNull(), f"missing_value:{name}", f"{name} is missing"))
         checks.append(check(F.col(name).isNull(), f"invalid_decimal:{name}", values_text(f"{name}_text")))
-    checks += [check(F.col(name) <= 0, f"non_positive_price:{name}", values_text(name)) for name in PRICES]
-    checks.append(check(F.col("high") < F.col("low"), "high_below_low", values_text("high", "low")))
-    checks += [
-        check(
-            (F.col(name) > F.col("high")) | (F.col(name) < F.col("low")),
-            f"price_outside_range:{name}",
-            values_text(name, "low", "high"),
-        )
-        for name in ("open", "close")
-    ]
-    return checks
+    return checks + ohlc_checks(PRICES)

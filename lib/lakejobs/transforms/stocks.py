@@ -5,7 +5,7 @@ from typing import Callable, List
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
-from lakejobs.transforms.field_checks import Check, check, values_text
+from lakejobs.transforms.field_checks import Check, check, ohlc_checks, values_text
 
 Transform = Callable[[DataFrame], DataFrame]
 PRICES = ("open", "high", "low", "close", "adj_close")
@@ -38,18 +38,7 @@ def with_normalized_ticker() -> Transform:
 
 def price_checks() -> List[Check]:
     """The checks of a typed price row, in priority order."""
-    checks = [check(F.col(name) <= 0, f"non_positive_price:{name}", values_text(name)) for name in PRICES]
-    checks.append(check(F.col("high") < F.col("low"), "high_below_low", values_text("high", "low")))
-    checks += [
-        check(
-            (F.col(name) > F.col("high")) | (F.col(name) < F.col("low")),
-            f"price_outside_range:{name}",
-            values_text(name, "low", "high"),
-        )
-        for name in ("open", "close")
-    ]
-    checks.append(check(F.col("volume") < 0, "negative_volume", values_text("volume")))
-    return checks
+    return [*ohlc_checks(PRICES), check(F.col("volume") < 0, "negative_volume", values_text("volume"))]
 
 
 def with_daily_metrics() -> Transform:
