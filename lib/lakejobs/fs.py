@@ -96,6 +96,14 @@ def list_data_files(spark: "SparkSession", path: str) -> List[FileInfo]:
     return sorted(files, key=lambda info: info.path)
 
 
+def list_children(spark: "SparkSession", path: str) -> List[str]:
+    """The files and folders directly below ``path`` (empty when it does not exist)."""
+    if not exists(spark, path):
+        return []
+    hadoop_path, filesystem = _hadoop_path(spark, path)
+    return sorted(str(status.getPath().toString()) for status in filesystem.listStatus(hadoop_path))
+
+
 def write_text(spark: "SparkSession", path: str, text: str) -> None:
     """Write a small text file (a run report, a state file), replacing it if present."""
     if is_local(path):
@@ -166,6 +174,18 @@ def delete(spark: "SparkSession", path: str, recursive: bool = False) -> None:
     """Delete a file (or a folder, with ``recursive``); nothing happens when it is absent."""
     hadoop_path, filesystem = _hadoop_path(spark, path)
     filesystem.delete(hadoop_path, recursive)
+
+
+def rename(spark: "SparkSession", source: str, target: str) -> None:
+    """Move a file or folder to ``target`` (which must not exist), creating its parent folders.
+
+    A rename on local disks and HDFS; a copy and delete per object on S3.
+    """
+    source_path, filesystem = _hadoop_path(spark, source)
+    target_path, _ = _hadoop_path(spark, target)
+    filesystem.mkdirs(target_path.getParent())
+    if not filesystem.rename(source_path, target_path):
+        raise OSError(f"could not move {source} to {target}")
 
 
 def fingerprint(files: List[FileInfo]) -> str:

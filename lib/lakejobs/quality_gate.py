@@ -1,8 +1,10 @@
 """Measure a validated batch against its DQDL rules and decide whether it may be published.
 
-Passes over the (persisted) batch: one ``agg`` computes the rows per quarantine reason and every
-row and dataset rule's metric together (ReferentialIntegrity keys are broadcast-joined into that
-same pass); each ``CustomSql`` rule is one more query. A rule whose outcome is ``failed`` stops
+One set of aggregate columns (``metric_columns``) measures the rows per quarantine reason and
+every row and dataset rule's metric together (ReferentialIntegrity keys are broadcast-joined into
+the same pass): either observed while the good rows are written (``observe_metrics``, the
+single-pass conversion) or as one ``agg`` over a persisted batch (``aggregate``). Each
+``CustomSql`` rule is one more query over the good rows. A rule whose outcome is ``failed`` stops
 the run before anything is written.
 
 Outcomes: ``passed``; ``quarantined`` (a ``fail`` row rule whose breaking rows went to the
@@ -15,6 +17,7 @@ import dataclasses
 import logging
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
+from pyspark.sql import Column, Observation
 from pyspark.sql import functions as F
 
 from lakejobs import fs
@@ -100,23 +103,57 @@ def reference_frames(
     return frames, missing
 
 
+def metric_columns(rules: Sequence[Rule], labels: Sequence[str], has_reference: Sequence[bool]) -> Dict[str, Column]:
+    """Every measure as a named aggregate column: rows, rows per reason label, each rule's metric.
+
+    The same columns are computed by ``aggregate`` (a query of their own) or observed while the
+    rows are written (``observe_metrics``).
+    """
+    columns = {"rows": F.count(F.lit(1)), "bad": F.count(F.col(REASON))}
+    columns.update({f"reason_{i}": F.count(F.when(F.col(REASON) == F.lit(label), 1)) for i, label in enumerate(labels)})
+    columns.update(quality.metric_columns(rules, has_reference))
+    return columns
+
+
+def observable(rules: Sequence[Rule], dataset: Dataset) -> bool:
+    """Tell whether every rule can be measured while the batch streams through one write.
+
+    Not observable: ``IsUnique`` (a distinct count) and a ReferentialIntegrity rule naming the
+    dataset itself (its reference is the whole batch's good rows).
+    """
+    return not any(
+        rule.rule_type == "IsUnique" or (rule.rule_type == "ReferentialIntegrity" and rule.reference[0] == dataset.name)
+        for rule in rules
+    )
+
+
 def aggregate(
     validated_df: "DataFrame", rules: Sequence[Rule], labels: Sequence[str], references: Dict[int, "DataFrame"]
 ) -> Dict[str, int]:
     """The one aggregate: rows, rows per reason label and every rule's metric."""
-    has_reference = [index in references for index in range(len(rules))]
-    columns = {"rows": F.count(F.lit(1)), "bad": F.count(F.col(REASON))}
-    columns.update({f"reason_{i}": F.count(F.when(F.col(REASON) == F.lit(label), 1)) for i, label in enumerate(labels)})
-    columns.update(quality.metric_columns(rules, has_reference))
+    columns = metric_columns(rules, labels, [index in references for index in range(len(rules))])
     measured_df = validated_df.transform(quality.with_reference_flags(rules, references))
     row = measured_df.agg(*[column.alias(name) for name, column in columns.items()]).first()
     return {name: row[name] for name in columns}
 
 
-def custom_sql_value(validated_df: "DataFrame", dataset: Dataset, rule: Rule) -> Optional[float]:
+def observe_metrics(
+    validated_df: "DataFrame", rules: Sequence[Rule], labels: Sequence[str], references: Dict[int, "DataFrame"]
+) -> Tuple["DataFrame", Observation]:
+    """``validated_df`` with reference flags, observing ``metric_columns`` when an action runs it.
+
+    The rows pass unchanged (plus the flag columns); ``Observation.get`` gives the same values
+    as ``aggregate`` once the action has run.
+    """
+    columns = metric_columns(rules, labels, [index in references for index in range(len(rules))])
+    observation = Observation("quality")
+    measured_df = validated_df.transform(quality.with_reference_flags(rules, references))
+    return measured_df.observe(observation, *[column.alias(name) for name, column in columns.items()]), observation
+
+
+def custom_sql_value(good_df: "DataFrame", rule: Rule) -> Optional[float]:
     """Run a CustomSql rule's statement over the good rows (the table ``primary``)."""
-    spark = validated_df.sparkSession
-    good_df = validated_df.filter(F.col(REASON).isNull()).select(*[quote_name(f.name) for f in dataset.schema.fields])
+    spark = good_df.sparkSession
     good_df.createOrReplaceTempView("primary")
     try:
         row = spark.sql(rule.sql).first()
@@ -173,6 +210,22 @@ def measure(
     """Count rows per reason and judge every rule; see the module docstring for the passes."""
     frames, missing = references
     row = aggregate(validated_df, rules, labels, frames)
+    good_df = validated_df.filter(F.col(REASON).isNull()).select(*[quote_name(f.name) for f in dataset.schema.fields])
+    return judge(row, good_df, rules, labels, missing, previous_rows)
+
+
+def judge(
+    row: Dict[str, int],
+    good_df: "DataFrame",
+    rules: Sequence[Rule],
+    labels: Sequence[str],
+    missing: Dict[int, str],
+    previous_rows: Optional[int],
+) -> Measurement:
+    """Judge every rule from the measured ``row`` (``metric_columns``' values).
+
+    ``good_df`` (the rows to publish, the dataset's columns) is queried only by CustomSql rules.
+    """
     reasons = {label: int(row[f"reason_{i}"]) for i, label in enumerate(labels) if row[f"reason_{i}"]}
     unlisted = int(row["bad"]) - sum(reasons.values())
     if unlisted:
@@ -185,7 +238,7 @@ def measure(
             continue
         note = missing.get(index)
         if rule.rule_type == "CustomSql":
-            measured = custom_sql_value(validated_df, dataset, rule)
+            measured = custom_sql_value(good_df, rule)
         elif rule.rule_type == "RowCountChange":
             measured, note = row_count_change(int(row[f"r{index}_total"]), previous_rows)
         else:

@@ -86,11 +86,15 @@ def test_s3_stopping_mid_run_fails_with_one_line_and_a_rerun_after_restart_succe
         assert "Traceback" not in err
 
         server = start_server(port)
-        assert not [k for k in keys(client, "orders/") if k.endswith(".parquet")]
+        # Nothing published; what the failed run staged is under _staging/ (which readers skip)
+        # because the server was down when it tried to remove it. The rerun removes it.
+        assert not [k for k in keys(client, "orders/") if k.endswith(".parquet") and "/_staging/" not in k]
+        assert [k for k in keys(client, "orders/") if "/_staging/" in k]
         rerun = run_job(env, argv)
         out, err = rerun.communicate(timeout=600)
         assert rerun.returncode == 0, err[-3000:]
         assert json.loads(out.strip().splitlines()[-1])["rows_written"] == 300
+        assert not [k for k in keys(client, "orders/") if "/_staging/" in k]
         for key in keys(client, "orders/"):
             target = tmp_path / "copy" / key
             target.parent.mkdir(parents=True, exist_ok=True)

@@ -23,6 +23,7 @@ import time
 from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
 
 from pyspark import StorageLevel
+from pyspark.sql import functions as F
 
 from lakejobs import args as job_args
 from lakejobs import faults, fs, quality_gate, runtime
@@ -32,14 +33,17 @@ from lakejobs.errors import LakejobsError, QualityGateError, UsageError, root_ca
 from lakejobs.io.csv_reader import header_mismatch, read_raw_csv
 from lakejobs.io.delta import append_delta_once, batch_app_id, merge_delta, overwrite_delta, require_delta
 from lakejobs.io.reports import previous_rows_written, read_rules_text, save_run_report
+from lakejobs.io.staging import commit_parquet, staging_path, staging_root
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.result import JobResult, OutputInfo, new_run_id
 from lakejobs.schemas import parse_ddl
 from lakejobs.state import RunLock, load_state, save_state
 from lakejobs.transforms import quality
 from lakejobs.transforms.validation import (
+    REASON,
     filter_quarantined,
     filter_valid,
+    quote_name,
     reason_labels,
     repeated_keys,
     with_derived_columns,
@@ -263,20 +267,31 @@ def _finish(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) ->
 def convert_batch(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult, batch, state) -> None:
     """Read, validate, measure, gate and publish one batch of input files, then record it in ``state``.
 
+    Parquet outputs whose rules can all be observed take the single pass
+    (``convert_batch_single_pass``); a batch that turns out to repeat a key, Delta outputs and
+    rules that need the whole batch (IsUnique, a reference to the dataset itself) take the
+    passes over a persisted batch (``convert_batch_persisted``). Both give the same output,
+    quarantine and counts.
+    """
+    if args.output_format == "parquet" and quality_gate.observable(args.rules, args.dataset):
+        if convert_batch_single_pass(spark, args, result, batch, state):
+            return
+    result.details["conversion"] = "persisted"
+    convert_batch_persisted(spark, args, result, batch, state)
+
+
+def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult, batch, state) -> None:
+    """Convert one batch in passes over a disk-persisted copy of its typed rows.
+
     Passes over the batch: reading it into a disk cache (with the row rules), the repeated-key
     aggregate (datasets with a key), one aggregate for the counts per reason and every rule's
     metric (plus one query per CustomSql rule), then the two writes.
     """
     batch_fingerprint = fs.fingerprint(batch)
-    paths = [info.path for info in batch] if args.incremental else args.input_path
     row_checks = quality.row_checks(args.rules)
     with result.stage("read_and_validate"):
         typed_df = (
-            read_raw_csv(spark, paths, args.dataset)
-            .transform(faults.with_failing_first_attempt())
-            .transform(with_typed_columns(args.dataset, row_checks))
-            .transform(with_row_id())
-            .persist(StorageLevel.DISK_ONLY)
+            _checked_rows(spark, args, batch, row_checks).transform(with_row_id()).persist(StorageLevel.DISK_ONLY)
         )
         repeated_df = None
         try:
@@ -285,33 +300,12 @@ def convert_batch(spark: "SparkSession", args: CsvToParquetArgs, result: JobResu
             measurement = _measure(spark, args, validated_df, [label for _bad, label, _detail in row_checks])
         except Exception as error:
             _unpersist(typed_df, repeated_df)
-            explained = header_mismatch(error, args.dataset)
-            if explained is not None:
-                raise explained from error
-            raise
-    result.rows_read = measurement.rows_read
-    result.quarantine_reasons = measurement.reasons
-    result.rows_quarantined = sum(result.quarantine_reasons.values())
-    result.details["rules"] = [rule_result.to_dict() for rule_result in measurement.results]
+            _raise_explained(error, args.dataset)
+    _record_measurement(result, measurement)
     quarantine_df = validated_df.transform(filter_quarantined(args.dataset.name, result.run_id))
     try:
-        if result.rows_read and result.rows_quarantined / result.rows_read > args.max_bad_fraction:
-            _reject(
-                args,
-                result,
-                quarantine_df,
-                _gate_message(args, result.rows_quarantined, result.rows_read, result.quarantine_reasons),
-            )
-        if measurement.failed:
-            _reject(args, result, quarantine_df, quality_gate.gate_message(args.dataset.name, measurement.failed))
-        if state is not None:
-            state.pending = {
-                "run_id": result.run_id,
-                "started_ms": int(time.time() * 1000),
-                "fingerprint": batch_fingerprint,
-            }
-            save_state(spark, args.state_path, state)
-        faults.point("before_write")
+        _gate(args, result, measurement, quarantine_df)
+        _mark_pending(spark, args, state, result.run_id, batch_fingerprint)
         with result.stage("write"), faults.killed_during_write(args.output_path):
             valid_df = validated_df.transform(filter_valid(args.dataset)).transform(
                 with_derived_columns(args.dataset.derived_columns)
@@ -321,6 +315,147 @@ def convert_batch(spark: "SparkSession", args: CsvToParquetArgs, result: JobResu
             output = publish(valid_df, args, batch_fingerprint)
     finally:
         _unpersist(typed_df, repeated_df)
+    _record_published(spark, args, result, (batch, batch_fingerprint, state), output, quarantine)
+
+
+def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult, batch, state) -> bool:
+    """Convert one batch reading its CSV once (twice when it has bad rows); False if a key repeats.
+
+    Pass 1 types and checks every row, observes the counts per reason and every rule's metric
+    (ReferentialIntegrity keys broadcast-joined) and writes the good rows to a staging folder
+    (``lakejobs.io.staging``). Then: the staged key columns are checked for repeats (a repeat
+    sends the batch to ``convert_batch_persisted``, which decides which copy stays), the gate,
+    the quarantine (a second read of the CSV keeping only the bad rows, only when pass 1 saw
+    any), and last the staged files are moved into the output.
+    """
+    batch_fingerprint = fs.fingerprint(batch)
+    row_checks = quality.row_checks(args.rules)
+    labels = reason_labels(args.dataset, [label for _bad, label, _detail in row_checks])
+    staging = staging_path(args.output_path, result.run_id)
+    fs.delete(spark, staging_root(args.output_path), recursive=True)  # left by an interrupted run
+    staging_started_ms = int(time.time() * 1000)  # moving keeps the files' times (local, HDFS)
+    output_existed = fs.exists(spark, args.output_path)
+    try:
+        with result.stage("read_validate_and_stage"):
+            staged, metrics, missing = _stage_good_rows(spark, args, batch, (row_checks, labels), staging)
+        staged_df = spark.read.parquet(staging) if staged.files else None
+        with result.stage("check_keys"):
+            if args.dataset.primary_key and staged_df is not None and _repeats_a_key(staged_df, args.dataset):
+                LOG.info("%s: a key repeats in this batch; converting it over a persisted copy", args.dataset.name)
+                fs.delete(spark, staging_root(args.output_path), recursive=True)
+                return False
+        columns = [quote_name(field.name) for field in args.dataset.schema.fields]
+        good_df = staged_df.select(*columns) if staged_df else spark.createDataFrame([], args.dataset.schema)
+        measurement = quality_gate.judge(metrics, good_df, args.rules, labels, missing, _previous_rows(spark, args))
+        _record_measurement(result, measurement)
+        quarantine_df = _checked_rows(spark, args, batch, row_checks).transform(
+            filter_quarantined(args.dataset.name, result.run_id)
+        )
+        if not result.rows_quarantined:
+            quarantine_df = quarantine_df.where(F.lit(False))  # planned as an empty relation: no read
+        _gate(args, result, measurement, quarantine_df)
+        _mark_pending(spark, args, state, result.run_id, batch_fingerprint, staging_started_ms)
+        with result.stage("write"), faults.killed_during_write(args.output_path):
+            quarantine = publish_quarantine(quarantine_df, args, batch_fingerprint)
+            commit_parquet(spark, staging, args.output_path, bool(args.partition_by), args.incremental)
+    except BaseException:
+        _remove_staging_quietly(spark, args.output_path, output_existed)
+        raise
+    result.details["conversion"] = "single_pass"
+    output = dataclasses.replace(staged, path=args.output_path)
+    _record_published(spark, args, result, (batch, batch_fingerprint, state), output, quarantine)
+    return True
+
+
+def _remove_staging_quietly(spark: "SparkSession", output_path: str, output_existed: bool) -> None:
+    """Remove a failed run's staging folder (and the output folder, if only staging made it)."""
+    try:
+        fs.delete(spark, output_path if not output_existed else staging_root(output_path), recursive=True)
+    except Exception as error:  # noqa: BLE001 - the run's own error is the one to report
+        LOG.warning("could not remove %s (the next run will): %s", staging_root(output_path), root_cause(error))
+
+
+def _stage_good_rows(spark: "SparkSession", args: CsvToParquetArgs, batch, checks_and_labels, staging: str):
+    """Pass 1: write the good rows to ``staging`` while observing every measure of the batch."""
+    row_checks, labels = checks_and_labels
+    # Only what the measures and the output need: a row's detail, line and file are for the
+    # quarantine, which reads them again (observing keeps every column of its input alive).
+    checked_df = _checked_rows(spark, args, batch, row_checks).select(
+        *[quote_name(field.name) for field in args.dataset.schema.fields], REASON
+    )
+    frames, missing = quality_gate.reference_frames(
+        checked_df, args.rules, args.dataset, args.references_path, args.output_format
+    )
+    observed_df, observation = quality_gate.observe_metrics(checked_df, args.rules, labels, frames)
+    valid_df = observed_df.transform(filter_valid(args.dataset)).transform(
+        with_derived_columns(args.dataset.derived_columns)
+    )
+    try:
+        staged = write_table(valid_df, staging, args.dataset.name, "parquet", args.partition_by, args.compression)
+    except Exception as error:
+        _raise_explained(error, args.dataset)
+    return staged, observation.get, missing
+
+
+def _checked_rows(spark: "SparkSession", args: CsvToParquetArgs, batch, row_checks) -> "DataFrame":
+    """The batch's rows, typed and checked (``_reason`` null for a good row); nothing is read yet."""
+    paths = [info.path for info in batch] if args.incremental else args.input_path
+    return (
+        read_raw_csv(spark, paths, args.dataset)
+        .transform(faults.with_failing_first_attempt())
+        .transform(with_typed_columns(args.dataset, row_checks))
+    )
+
+
+def _repeats_a_key(staged_df: "DataFrame", dataset: Dataset) -> bool:
+    """Tell whether two staged rows hold the same primary key (reads the key columns only)."""
+    keys = [quote_name(key) for key in dataset.primary_key]
+    return not staged_df.groupBy(*keys).count().filter(F.col("count") > 1).isEmpty()
+
+
+def _raise_explained(error: Exception, dataset: Dataset) -> None:
+    """Re-raise ``error``, as one clear line when it is Spark's CSV header complaint."""
+    explained = header_mismatch(error, dataset)
+    if explained is not None:
+        raise explained from error
+    raise error
+
+
+def _record_measurement(result: JobResult, measurement: quality_gate.Measurement) -> None:
+    result.rows_read = measurement.rows_read
+    result.quarantine_reasons = measurement.reasons
+    result.rows_quarantined = sum(result.quarantine_reasons.values())
+    result.details["rules"] = [rule_result.to_dict() for rule_result in measurement.results]
+
+
+def _gate(
+    args: CsvToParquetArgs, result: JobResult, measurement: quality_gate.Measurement, quarantine_df: "DataFrame"
+) -> None:
+    """Fail the run (publishing nothing) when too many rows are bad or a rule failed."""
+    if result.rows_read and result.rows_quarantined / result.rows_read > args.max_bad_fraction:
+        message = _gate_message(args, result.rows_quarantined, result.rows_read, result.quarantine_reasons)
+        _reject(args, result, quarantine_df, message)
+    if measurement.failed:
+        _reject(args, result, quarantine_df, quality_gate.gate_message(args.dataset.name, measurement.failed))
+
+
+def _mark_pending(
+    spark: "SparkSession", args: CsvToParquetArgs, state, run_id: str, batch_fingerprint: str, started_ms: int = 0
+) -> None:
+    """Record in ``state`` that this batch is being published (an interrupted append is undone).
+
+    ``started_ms``: when the files this run may publish started to be written (default: now);
+    a rerun deletes the output's files written since then.
+    """
+    if state is not None:
+        started_ms = started_ms or int(time.time() * 1000)
+        state.pending = {"run_id": run_id, "started_ms": started_ms, "fingerprint": batch_fingerprint}
+        save_state(spark, args.state_path, state)
+    faults.point("before_write")
+
+
+def _record_published(spark: "SparkSession", args, result: JobResult, batch_info, output, quarantine) -> None:
+    batch, batch_fingerprint, state = batch_info
     result.outputs = [output, quarantine]
     result.rows_written = result.rows_read - result.rows_quarantined
     result.details["rows_committed"] = output.rows
@@ -347,11 +482,15 @@ def _measure(
     references = quality_gate.reference_frames(
         validated_df, args.rules, args.dataset, args.references_path, args.output_format
     )
-    previous = None
-    if any(rule.rule_type == "RowCountChange" for rule in args.rules):
-        previous = previous_rows_written(spark, args.report_path, JOB, args.dataset.name, args.output_path)
     labels = reason_labels(args.dataset, rule_labels)
-    return quality_gate.measure(validated_df, args.dataset, args.rules, labels, references, previous)
+    return quality_gate.measure(validated_df, args.dataset, args.rules, labels, references, _previous_rows(spark, args))
+
+
+def _previous_rows(spark: "SparkSession", args: CsvToParquetArgs) -> Optional[int]:
+    """Good rows of the previous successful run (only read when a RowCountChange rule needs them)."""
+    if not any(rule.rule_type == "RowCountChange" for rule in args.rules):
+        return None
+    return previous_rows_written(spark, args.report_path, JOB, args.dataset.name, args.output_path)
 
 
 def _reject(args: CsvToParquetArgs, result: JobResult, quarantine_df: "DataFrame", message: str) -> None:

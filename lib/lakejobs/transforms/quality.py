@@ -103,7 +103,8 @@ def with_reference_flags(rules: Sequence[Rule], references: Dict[int, DataFrame]
     """Add ``ri_flag(i)`` (true or null) for every ReferentialIntegrity rule with a reference frame.
 
     ``references`` maps the rule's index to the reference rows (its key columns, in the rule's
-    order). Keys are made distinct before the left join, so no row is repeated.
+    order). Keys are made distinct and broadcast, so no row is repeated and the rows are not
+    shuffled (references are dimension keys: customers, employees).
     """
 
     def _(df: DataFrame) -> DataFrame:
@@ -112,7 +113,7 @@ def with_reference_flags(rules: Sequence[Rule], references: Dict[int, DataFrame]
             keys = [f"__ri_{index}_{position}" for position in range(len(rule.columns))]
             flagged = reference_df.toDF(*keys).dropna().distinct().withColumn(ri_flag(index), F.lit(True))
             condition = [F.col(quote_name(own)) == F.col(key) for own, key in zip(rule.columns, keys)]
-            df = df.join(flagged, condition, "left").drop(*keys)
+            df = df.join(F.broadcast(flagged), condition, "left").drop(*keys)
         return df
 
     return _

@@ -1,0 +1,130 @@
+"""The single-pass conversion: the same outcome as the persisted passes, and no staging left behind."""
+
+from pathlib import Path
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import functions as F
+
+from lakejobs import quality_gate
+from lakejobs.errors import QualityGateError
+from lakejobs.io.staging import commit_parquet, staging_path
+from lakejobs.io.writer import write_table
+from lakejobs.jobs import csv_to_parquet
+from tests.jobs.test_csv_to_parquet import BAD_LINES, GOOD_LINES
+
+RULE_BREAKING_LINE = b"44116,1738,8/1/2011,8/13/2011,8/8/2011,277,295,10,1,1,12,765,0,5,0,10"
+REPEATED_KEY_LINE = GOOD_LINES[3]
+
+
+def land(tmp_path, lines):
+    folder = tmp_path / "raw" / "orders"
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "orders.csv").write_bytes(b"\n".join(lines) + b"\n")
+    return folder
+
+
+def convert(spark, raw, out, fraction="0.5", references=None):
+    argv = ["--dataset", "orders", "--input_path", str(raw), "--output_path", str(out / "orders")]
+    argv += ["--references_path", str(references)] if references else []
+    argv += ["--quarantine_path", str(out / "quarantine"), "--max_bad_fraction", fraction]
+    return csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
+
+
+def files_below(folder: Path):
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
+
+
+def outcome(result):
+    return (result.rows_read, result.rows_written, result.rows_quarantined, result.quarantine_reasons)
+
+
+def test_single_pass_and_persisted_passes_give_the_same_output_quarantine_and_counts(spark, tmp_path, monkeypatch):
+    raw = land(tmp_path, GOOD_LINES + list(BAD_LINES) + [RULE_BREAKING_LINE])
+    references = tmp_path / "references"
+    spark.createDataFrame([(293,), (295,)], "customerid INT").write.parquet(str(references / "customers"))
+    spark.createDataFrame([(276,), (277,)], "employeeid INT").write.parquet(str(references / "employees"))
+    single = convert(spark, raw, tmp_path / "single", references=references)
+    monkeypatch.setattr(quality_gate, "observable", lambda rules, dataset: False)
+    persisted = convert(spark, raw, tmp_path / "persisted", references=references)
+
+    assert (single.details["conversion"], persisted.details["conversion"]) == ("single_pass", "persisted")
+    assert outcome(single) == outcome(persisted) == (28, 20, 8, {**_reasons(), 'ColumnValues "orderqty" > 0': 1})
+    assert single.details["rules"] == persisted.details["rules"]
+    measured = {rule["rule"].split('"')[1]: rule["measured"] for rule in single.details["rules"][3:]}
+    assert measured == {"customerid": 0.35, "employeeid": 0.4}  # 7 and 8 of the 20 good rows
+    for name in ("orders", "quarantine"):
+        reader = spark.read.parquet if name == "orders" else spark.read.json
+        expected = reader(str(tmp_path / "persisted" / name)).drop("run_id")
+        actual = reader(str(tmp_path / "single" / name)).drop("run_id")
+        assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+    assert [path for path in files_below(tmp_path / "single" / "orders") if "_staging" in path] == []
+
+
+def _reasons():
+    reasons = {}
+    for reason in BAD_LINES.values():
+        reasons[reason] = reasons.get(reason, 0) + 1
+    return reasons
+
+
+def test_a_repeated_key_sends_the_batch_to_the_persisted_passes_which_keep_the_first_copy(spark, tmp_path):
+    raw = land(tmp_path, GOOD_LINES + [REPEATED_KEY_LINE])
+    result = convert(spark, raw, tmp_path / "out")
+    assert result.details["conversion"] == "persisted"
+    assert outcome(result) == (21, 20, 1, {"duplicate_key:salesorderid,salesorderdetailid": 1})
+    assert spark.read.parquet(str(tmp_path / "out" / "orders")).count() == 20
+    assert not (tmp_path / "out" / "orders" / "_staging").exists()
+
+
+def test_a_rejected_single_pass_run_leaves_the_output_exactly_as_it_was(spark, tmp_path):
+    convert(spark, land(tmp_path, GOOD_LINES), tmp_path / "out")
+    before = {
+        path: (tmp_path / "out" / "orders" / path).read_bytes() for path in files_below(tmp_path / "out" / "orders")
+    }
+    with pytest.raises(QualityGateError, match="rows .* are bad, above --max_bad_fraction 0.1"):
+        convert(spark, land(tmp_path, GOOD_LINES[:5] + list(BAD_LINES)), tmp_path / "out", fraction="0.1")
+    after = {
+        path: (tmp_path / "out" / "orders" / path).read_bytes() for path in files_below(tmp_path / "out" / "orders")
+    }
+    assert after == before
+    assert any(path.startswith("order_year=") for path in before)
+
+
+def stage(spark, output, run_id, rows, partitioned=True):
+    df = spark.createDataFrame(rows, "id INT, p INT")
+    staging = staging_path(str(output), run_id)
+    write_table(df, staging, "t", "parquet", ("p",) if partitioned else ())
+    return staging
+
+
+def data_files(folder: Path):
+    return {path for path in files_below(folder) if path.endswith(".parquet")}
+
+
+def test_commit_replaces_exactly_the_staged_partitions(spark, tmp_path):
+    output = tmp_path / "t"
+    commit_parquet(spark, stage(spark, output, "r1", [(1, 1), (2, 2)]), str(output), True, False)
+    old = data_files(output)
+    staging = stage(spark, output, "r2", [(3, 2), (4, 3)])
+    staged = {path.split("/", 2)[-1] for path in data_files(output) if path.startswith("_staging")}
+    commit_parquet(spark, staging, str(output), True, False)
+    kept = {path for path in old if path.startswith("p=1/")}
+    assert data_files(output) == kept | staged
+    assert [path for path in files_below(output) if not path.endswith((".crc", "_SUCCESS"))] == sorted(kept | staged)
+    rows = spark.read.parquet(str(output)).orderBy("id")
+    assert [tuple(row) for row in rows.collect()] == [(1, 1), (3, 2), (4, 3)]
+
+
+def test_commit_appends_without_replacing_and_replaces_an_unpartitioned_table_whole(spark, tmp_path):
+    output = tmp_path / "t"
+    commit_parquet(spark, stage(spark, output, "r1", [(1, 1)]), str(output), True, False)
+    commit_parquet(spark, stage(spark, output, "r2", [(2, 1)]), str(output), True, True)
+    assert spark.read.parquet(str(output)).agg(F.sum("id")).first()[0] == 3
+    assert len(data_files(output)) == 2
+
+    flat = tmp_path / "flat"
+    commit_parquet(spark, stage(spark, flat, "r1", [(1, 1)], False), str(flat), False, False)
+    commit_parquet(spark, stage(spark, flat, "r2", [(5, 1), (6, 1)], False), str(flat), False, False)
+    assert sorted(row.id for row in spark.read.parquet(str(flat)).collect()) == [5, 6]
+    assert not (flat / "_staging").exists()
