@@ -14,27 +14,10 @@ import os
 import random
 from typing import Dict, List, Sequence
 
-TAXI_COLUMNS = [
-    "VendorID",
-    "lpep_pickup_datetime",
-    "lpep_dropoff_datetime",
-    "store_and_fwd_flag",
-    "RatecodeID",
-    "PULocationID",
-    "DOLocationID",
-    "passenger_count",
-    "trip_distance",
-    "fare_amount",
-    "extra",
-    "mta_tax",
-    "tip_amount",
-    "tolls_amount",
-    "ehail_fee",
-    "improvement_surcharge",
-    "total_amount",
-    "payment_type",
-    "trip_type",
-]
+from lakejobs.schemas_field import TAXI_TRIPS
+
+#: The columns of the 2019-01 files written before congestion_surcharge was added.
+TAXI_COLUMNS = [field.name for field in TAXI_TRIPS.fields if field.name != "congestion_surcharge"]
 TAXI_START = dt.datetime(2019, 1, 1)
 STAMP = "%Y-%m-%d %H:%M:%S"
 

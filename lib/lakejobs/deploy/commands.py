@@ -1,7 +1,6 @@
 """``lakejobs deploy``: upload ``dist/`` and create the jobs, steps or runs; ``lakejobs deploy render``."""
 
 import argparse
-import os
 import uuid
 from pathlib import Path
 
@@ -39,12 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def _config(args):
     from lakejobs.deploy.description import DeployConfig
+    from lakejobs.deploy.execute import aws_region
 
-    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     return DeployConfig(
         bucket=args.bucket,
         prefix=args.prefix,
-        region=region,
+        region=aws_region(args.region),
         role_arn=args.role_arn,
         cluster_id=args.cluster_id,
         transient=args.transient,

@@ -2,6 +2,7 @@
 
 import collections
 import logging
+import os
 import time
 from typing import Callable, Dict, List, Optional
 
@@ -20,6 +21,11 @@ NOT_FOUND = frozenset(
     }
 )
 RUN_DONE = {"SUCCESS": True, "FAILED": False, "CANCELLED": False}
+
+
+def aws_region(explicit: Optional[str] = None) -> str:
+    """The region to call: ``explicit``, else AWS_REGION, AWS_DEFAULT_REGION, else us-east-1."""
+    return explicit or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
 
 
 def client_factory(region: str, endpoint_url: Optional[str] = None) -> Callable[[str], object]:

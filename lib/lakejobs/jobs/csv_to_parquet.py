@@ -5,6 +5,11 @@ the counts say so. When more than ``--max_bad_fraction`` of the lines are bad th
 publishes nothing, and keeps the rejected run's quarantine under
 ``<quarantine_path>/_rejected/run_id=<id>/`` for inspection.
 
+Parquet outputs are converted in a single pass over the CSV (``convert_batch_single_pass``): the
+good rows are staged under ``<output_path>/_staging/`` while every measure is observed, and moved
+into the output once the gate has passed. See ``convert_batch`` for when the persisted passes
+are used instead.
+
 Examples
 --------
 ::

@@ -4,21 +4,18 @@
 module adds the optional ``start`` action and its options to that command.
 """
 
-import os
-
 
 def cmd_start(args) -> int:
     """Start the state machine of ``--runtime``; with ``--wait`` follow it to the end."""
-    import boto3
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from lakejobs.deploy.execute import aws_region, client_factory
     from lakejobs.errors import LakejobsError, UsageError
     from lakejobs.orchestrate.run import RunInput, run
 
     if not args.runtime or not args.bucket:
         raise UsageError("pipeline start needs --runtime (glue, emr or emr-serverless) and --bucket")
-    region = args.region or os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
-    sfn = boto3.client("stepfunctions", region_name=region, endpoint_url=args.endpoint_url)
+    sfn = client_factory(aws_region(args.region), args.endpoint_url)("stepfunctions")
     run_input = RunInput(
         bucket=args.bucket,
         prefix=args.prefix,
