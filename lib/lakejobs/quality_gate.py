@@ -110,9 +110,22 @@ def metric_columns(rules: Sequence[Rule], labels: Sequence[str], has_reference: 
     rows are written (``observe_metrics``).
     """
     columns = {"rows": F.count(F.lit(1)), "bad": F.count(F.col(REASON))}
-    columns.update({f"reason_{i}": F.count(F.when(F.col(REASON) == F.lit(label), 1)) for i, label in enumerate(labels)})
+    columns.update(reason_columns(labels))
     columns.update(quality.metric_columns(rules, has_reference))
     return columns
+
+
+def reason_columns(labels: Sequence[str]) -> Dict[str, Column]:
+    """``reason_<i>``: the rows whose reason is ``labels[i]``."""
+    return {f"reason_{i}": F.count(F.when(F.col(REASON) == F.lit(label), 1)) for i, label in enumerate(labels)}
+
+
+def count_reasons(bad_df: "DataFrame", labels: Sequence[str]) -> Dict[str, int]:
+    """Count the rows per reason label among ``bad_df``'s rows (one small aggregate)."""
+    if not labels:
+        return {}
+    row = bad_df.agg(*[column.alias(name) for name, column in reason_columns(labels).items()]).first()
+    return {name: int(row[name]) for name in row.asDict()}
 
 
 def observable(rules: Sequence[Rule], dataset: Dataset) -> bool:

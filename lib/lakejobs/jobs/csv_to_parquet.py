@@ -326,12 +326,12 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
 def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult, batch, state) -> bool:
     """Convert one batch reading its CSV once (twice when it has bad rows); False if a key repeats.
 
-    Pass 1 types and checks every row, observes the counts per reason and every rule's metric
+    Pass 1 types and checks every row, observes the rows, bad rows and every rule's metric
     (ReferentialIntegrity keys broadcast-joined) and writes the good rows to a staging folder
     (``lakejobs.io.staging``). Then: the staged key columns are checked for repeats (a repeat
-    sends the batch to ``convert_batch_persisted``, which decides which copy stays), the gate,
-    the quarantine (a second read of the CSV keeping only the bad rows, only when pass 1 saw
-    any), and last the staged files are moved into the output.
+    sends the batch to ``convert_batch_persisted``, which decides which copy stays); only when
+    pass 1 saw bad rows, the CSV is read again keeping just those (counted per reason, then
+    quarantined); the gate; last the staged files are moved into the output.
     """
     batch_fingerprint = fs.fingerprint(batch)
     row_checks = quality.row_checks(args.rules)
@@ -340,9 +340,10 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
     fs.delete(spark, staging_root(args.output_path), recursive=True)  # left by an interrupted run
     staging_started_ms = int(time.time() * 1000)  # moving keeps the files' times (local, HDFS)
     output_existed = fs.exists(spark, args.output_path)
+    bad_df = None
     try:
         with result.stage("read_validate_and_stage"):
-            staged, metrics, missing = _stage_good_rows(spark, args, batch, (row_checks, labels), staging)
+            staged, metrics, missing = _stage_good_rows(spark, args, batch, row_checks, staging)
         staged_df = spark.read.parquet(staging) if staged.files else None
         with result.stage("check_keys"):
             if args.dataset.primary_key and staged_df is not None and _repeats_a_key(staged_df, args.dataset):
@@ -351,13 +352,12 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
                 return False
         columns = [quote_name(field.name) for field in args.dataset.schema.fields]
         good_df = staged_df.select(*columns) if staged_df else spark.createDataFrame([], args.dataset.schema)
+        with result.stage("read_bad_rows"):
+            bad_df = _bad_rows(spark, args, batch, row_checks, metrics["bad"])
+            metrics.update(quality_gate.count_reasons(bad_df, labels))
         measurement = quality_gate.judge(metrics, good_df, args.rules, labels, missing, _previous_rows(spark, args))
         _record_measurement(result, measurement)
-        quarantine_df = _checked_rows(spark, args, batch, row_checks).transform(
-            filter_quarantined(args.dataset.name, result.run_id)
-        )
-        if not result.rows_quarantined:
-            quarantine_df = quarantine_df.where(F.lit(False))  # planned as an empty relation: no read
+        quarantine_df = bad_df.transform(filter_quarantined(args.dataset.name, result.run_id))
         _gate(args, result, measurement, quarantine_df)
         _mark_pending(spark, args, state, result.run_id, batch_fingerprint, staging_started_ms)
         with result.stage("write"), faults.killed_during_write(args.output_path):
@@ -366,6 +366,9 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
     except BaseException:
         _remove_staging_quietly(spark, args.output_path, output_existed)
         raise
+    finally:
+        if bad_df is not None:
+            bad_df.unpersist()
     result.details["conversion"] = "single_pass"
     output = dataclasses.replace(staged, path=args.output_path)
     _record_published(spark, args, result, (batch, batch_fingerprint, state), output, quarantine)
@@ -380,9 +383,8 @@ def _remove_staging_quietly(spark: "SparkSession", output_path: str, output_exis
         LOG.warning("could not remove %s (the next run will): %s", staging_root(output_path), root_cause(error))
 
 
-def _stage_good_rows(spark: "SparkSession", args: CsvToParquetArgs, batch, checks_and_labels, staging: str):
-    """Pass 1: write the good rows to ``staging`` while observing every measure of the batch."""
-    row_checks, labels = checks_and_labels
+def _stage_good_rows(spark: "SparkSession", args: CsvToParquetArgs, batch, row_checks, staging: str):
+    """Pass 1: write the good rows to ``staging`` while observing rows, bad rows and rule metrics."""
     # Only what the measures and the output need: a row's detail, line and file are for the
     # quarantine, which reads them again (observing keeps every column of its input alive).
     checked_df = _checked_rows(spark, args, batch, row_checks).select(
@@ -391,7 +393,9 @@ def _stage_good_rows(spark: "SparkSession", args: CsvToParquetArgs, batch, check
     frames, missing = quality_gate.reference_frames(
         checked_df, args.rules, args.dataset, args.references_path, args.output_format
     )
-    observed_df, observation = quality_gate.observe_metrics(checked_df, args.rules, labels, frames)
+    # Rows per reason are counted by the quarantine pass, over the bad rows only (measured: 25
+    # counters on every row cost 16 % of this pass).
+    observed_df, observation = quality_gate.observe_metrics(checked_df, args.rules, (), frames)
     valid_df = observed_df.transform(filter_valid(args.dataset)).transform(
         with_derived_columns(args.dataset.derived_columns)
     )
@@ -400,6 +404,18 @@ def _stage_good_rows(spark: "SparkSession", args: CsvToParquetArgs, batch, check
     except Exception as error:
         _raise_explained(error, args.dataset)
     return staged, observation.get, missing
+
+
+def _bad_rows(spark: "SparkSession", args: CsvToParquetArgs, batch, row_checks, bad_rows: int) -> "DataFrame":
+    """The quarantine pass: the batch's bad rows, read again and kept on disk.
+
+    They are counted per reason, then written to the quarantine. With no bad rows the frame is
+    planned as an empty relation and the CSV is not read.
+    """
+    bad_df = _checked_rows(spark, args, batch, row_checks).filter(F.col(REASON).isNotNull())
+    if not bad_rows:
+        return bad_df.where(F.lit(False))
+    return bad_df.persist(StorageLevel.DISK_ONLY)
 
 
 def _checked_rows(spark: "SparkSession", args: CsvToParquetArgs, batch, row_checks) -> "DataFrame":
