@@ -5,7 +5,13 @@ import pytest
 from lakejobs.catalog import MART_SCHEMAS, lake_tables
 from lakejobs.datasets import BUILTIN
 from lakejobs.jobs.sales_mart import SALES_PARTITIONS
-from lakejobs.transforms.sales import customer_summary, join_dimensions, sales_by_employee_month, with_order_period
+from lakejobs.transforms.sales import (
+    customer_summary,
+    join_dimensions,
+    sales_by_employee_month,
+    sales_orders,
+    with_order_period,
+)
 
 
 def names_and_types(schema):
@@ -21,10 +27,11 @@ def mart_frames(spark):
         .transform(with_order_period())
         .transform(join_dimensions(empty["customers"], empty["employees"]))
     )
+    orders_df = sales_df.transform(sales_orders(empty["customers"], empty["employees"]))
     return {
         "sales": sales_df,
-        "sales_by_employee_month": sales_by_employee_month(sales_df),
-        "customer_summary": customer_summary(sales_df),
+        "sales_by_employee_month": sales_by_employee_month(orders_df),
+        "customer_summary": customer_summary(orders_df),
     }
 
 

@@ -8,6 +8,7 @@ from lakejobs.transforms.sales import (
     join_dimensions,
     one_row_per_key,
     sales_by_employee_month,
+    sales_orders,
     with_order_period,
 )
 
@@ -63,20 +64,8 @@ ORDER_LINES = (
 )
 
 
-def sales_lines(spark):
-    """Orders 71782 (2 lines) and 71783 of employee 276 in May 2014, 44110 of 277 in Aug 2011.
-
-    Order money repeats on every line of an order, as in the raw data.
-    """
-    money_71782 = (D("92.5000"), D("7.4000"), D("2.3125"), D("102.2125"))
-    money_71783 = (D("45.0000"), D("3.6000"), D("1.1250"), D("49.7250"))
-    money_44110 = (D("9.0000"), D("0.7200"), D("0.2250"), D("9.9450"))
-    rows = [
-        (71782, 1, dt.date(2014, 5, 1), 276, 293, *money_71782, 3, D("30.0000")),
-        (71782, 2, dt.date(2014, 5, 1), 276, 293, *money_71782, 1, D("62.5000")),
-        (71783, 3, dt.date(2014, 5, 9), 276, 295, *money_71783, 2, D("45.0000")),
-        (44110, 4, dt.date(2011, 8, 1), 277, 293, *money_44110, 1, D("9.0000")),
-    ]
+def dimensions(spark):
+    """Customers 293 and 295; employees 276 and 277."""
     customers = spark.createDataFrame(
         [(293, "Catherine", "Abel", "Catherine Abel"), (295, "Kim", "Abercrombie", "Kim Abercrombie")], CUSTOMERS
     )
@@ -87,11 +76,62 @@ def sales_lines(spark):
         ],
         EMPLOYEES,
     )
+    return customers, employees
+
+
+def sales_lines(spark, rows=None):
+    """Mart lines as the job joins them; by default orders 71782 (2 lines) and 71783 of
+    employee 276 in May 2014, 44110 of 277 in Aug 2011.
+
+    Order money repeats on every line of an order, as in the raw data.
+    """
+    money_71782 = (D("92.5000"), D("7.4000"), D("2.3125"), D("102.2125"))
+    money_71783 = (D("45.0000"), D("3.6000"), D("1.1250"), D("49.7250"))
+    money_44110 = (D("9.0000"), D("0.7200"), D("0.2250"), D("9.9450"))
+    rows = rows or [
+        (71782, 1, dt.date(2014, 5, 1), 276, 293, *money_71782, 3, D("30.0000")),
+        (71782, 2, dt.date(2014, 5, 1), 276, 293, *money_71782, 1, D("62.5000")),
+        (71783, 3, dt.date(2014, 5, 9), 276, 295, *money_71783, 2, D("45.0000")),
+        (44110, 4, dt.date(2011, 8, 1), 277, 293, *money_44110, 1, D("9.0000")),
+    ]
     return (
         spark.createDataFrame(rows, ORDER_LINES)
         .transform(with_order_period())
-        .transform(join_dimensions(customers, employees))
+        .transform(join_dimensions(*dimensions(spark)))
     )
+
+
+def sales_orders_of(spark, rows=None):
+    """One row per order, as the job builds it for the summaries."""
+    return sales_lines(spark, rows).transform(sales_orders(*dimensions(spark)))
+
+
+SALES_ORDERS = (
+    "salesorderid int, employeeid int, customerid int, orderdate date, subtotal decimal(17,4), "
+    "taxamt decimal(17,4), freight decimal(17,4), totaldue decimal(17,4), line_count long, units long, "
+    "line_total decimal(27,4), order_year int, order_month int, customer_name string, customer_known boolean, "
+    "employee_name string, territory string, country string, territory_group string, employee_known boolean"
+)
+
+
+def test_sales_orders_takes_an_order_once_even_when_its_lines_disagree(spark):
+    money = (D("10.0000"), D("0.8000"), D("0.2500"), D("11.0500"))
+    rows = [
+        (900, 1, dt.date(2014, 6, 2), 277, 295, *money, 1, D("4.0000")),
+        (900, 2, dt.date(2014, 5, 31), 276, 293, *money, 2, D("6.0000")),
+        (901, 3, dt.date(2014, 5, 9), 999, 888, *money, 5, D("10.0000")),
+    ]
+    expected = spark.createDataFrame(
+        [
+            (900, 276, 293, dt.date(2014, 5, 31), *money, 2, 3, D("10.0000"), 2014, 5)
+            + ("Catherine Abel", True, "Linda Mitchell", "Southwest", "US", "North America", True),
+            (901, 999, 888, dt.date(2014, 5, 9), *money, 1, 5, D("10.0000"), 2014, 5)
+            + (None, False, None, None, None, None, False),
+        ],
+        SALES_ORDERS,
+    )
+    actual = sales_orders_of(spark, rows).select(*expected.columns)
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_sales_by_employee_month_sums_order_money_once_per_order(spark):
@@ -139,7 +179,7 @@ def test_sales_by_employee_month_sums_order_money_once_per_order(spark):
         "line_total decimal(27,4), subtotal decimal(27,4), taxamt decimal(27,4), freight decimal(27,4), "
         "totaldue decimal(27,4)",
     )
-    actual = sales_by_employee_month(sales_lines(spark))
+    actual = sales_by_employee_month(sales_orders_of(spark))
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
 
@@ -152,7 +192,7 @@ def test_customer_summary_counts_orders_and_dates_per_customer(spark):
         "customerid int, customer_name string, customer_known boolean, order_count long, line_count long, "
         "line_total decimal(27,4), total_due decimal(27,4), first_order_date date, last_order_date date",
     )
-    actual = customer_summary(sales_lines(spark))
+    actual = customer_summary(sales_orders_of(spark))
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
 

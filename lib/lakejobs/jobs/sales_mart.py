@@ -30,7 +30,14 @@ from lakejobs.io.reports import save_run_report
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.result import JobResult, OutputInfo, new_run_id
 from lakejobs.state import RunLock
-from lakejobs.transforms.sales import customer_summary, join_dimensions, sales_by_employee_month, with_order_period
+from lakejobs.transforms.sales import (
+    Transform,
+    customer_summary,
+    join_dimensions,
+    sales_by_employee_month,
+    sales_orders,
+    with_order_period,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -47,6 +54,8 @@ SALES_KEY = ("salesorderid", "salesorderdetailid")
 #: the few Parquet columns it needs and the broadcast join is cheap, while building the cache
 #: of every column costs more than it saves.
 CACHE_JOINED_LINES = False
+#: Keep the one-row-per-order frame both summaries aggregate (see ``write_summaries``).
+PERSIST_SALES_ORDERS = True
 
 
 @dataclasses.dataclass(frozen=True)
@@ -183,7 +192,8 @@ def run(spark: "SparkSession", args: SalesMartArgs) -> JobResult:
         sales_df = sales_df.persist(StorageLevel.MEMORY_AND_DISK)
     with RunLock(spark, f"{args.mart_path.rstrip('/')}_lakejobs.lock", JOB, result.run_id):
         try:
-            result.outputs, counts = publish_mart(spark, args, result, sales_df)
+            to_orders = sales_orders(customers_df, employees_df)
+            result.outputs, counts = publish_mart(spark, args, result, sales_df, to_orders)
         finally:
             sales_df.unpersist()
     result.rows_read = counts["lines"]
@@ -195,9 +205,12 @@ def run(spark: "SparkSession", args: SalesMartArgs) -> JobResult:
 
 
 def publish_mart(
-    spark, args: SalesMartArgs, result: JobResult, sales_df: "DataFrame"
+    spark, args: SalesMartArgs, result: JobResult, sales_df: "DataFrame", to_orders: Transform
 ) -> Tuple[List[OutputInfo], Dict[str, int]]:
     """Write the quarantine (by policy), mart/sales and the two summaries.
+
+    Both summaries are built from the published lines turned into one row per order by
+    ``to_orders``; that small frame is computed once and kept for the second summary.
 
     Lines per unknown-key reason are counted while the first table is written (the quarantine,
     or mart/sales as Parquet), not in a pass of their own; a Delta MERGE reads its source more
@@ -234,16 +247,28 @@ def publish_mart(
             )
             counts = counts or as_counts(observation.get)
     with result.stage("write_summaries"):
+        outputs.extend(write_summaries(args, published_df.transform(to_orders)))
+    return outputs, counts
+
+
+def write_summaries(args: SalesMartArgs, orders_df: "DataFrame") -> List[OutputInfo]:
+    """Write sales_by_employee_month and customer_summary from one row per order."""
+    outputs, mart = [], args.mart_path.rstrip("/")
+    if PERSIST_SALES_ORDERS:
+        orders_df = orders_df.persist(StorageLevel.MEMORY_AND_DISK)
+    try:
         for name, summary in (
             ("sales_by_employee_month", sales_by_employee_month),
             ("customer_summary", customer_summary),
         ):
-            summary_df, path = summary(published_df), f"{mart}/{name}"
+            summary_df, path = summary(orders_df), f"{mart}/{name}"
             if args.output_format == "delta":
                 outputs.append(overwrite_delta(summary_df, path, name, compression=args.compression))
             else:
                 outputs.append(write_table(summary_df, path, name, compression=args.compression))
-    return outputs, counts
+    finally:
+        orders_df.unpersist()
+    return outputs
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -2,10 +2,10 @@
 
 Orders has one row per order line. ``subtotal``, ``taxamt``, ``freight`` and ``totaldue``
 belong to the order and repeat on each of its lines, so aggregates sum line money
-(``linetotal``, ``orderqty``) over lines and order money once per order (``order_level``).
+(``linetotal``, ``orderqty``) over lines and order money once per order (``order_facts``).
 """
 
-from typing import Callable, Sequence
+from typing import Callable
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -90,28 +90,48 @@ def join_dimensions(customers_df: DataFrame, employees_df: DataFrame) -> Transfo
     return _
 
 
-def order_level(lines_df: DataFrame, extra: Sequence[str] = ()) -> DataFrame:
-    """One row per order: its attributes and order-level money taken once, plus line counts.
+def order_facts(lines_df: DataFrame) -> DataFrame:
+    """One row per order from its lines: attributes and order money taken once, line sums.
 
-    Lines of one order normally agree on these columns; if dirty data makes them differ, the
-    smallest value is taken so the result stays deterministic.
+    Only order-line columns are read (no dimension attributes), so the aggregate over every
+    line stays narrow. Lines of one order normally agree on the order's attributes and money;
+    if dirty data makes them differ, the smallest value is taken so the result stays
+    deterministic.
     """
-    columns = [*ORDER_ATTRIBUTES, *ORDER_MONEY, *extra]
     return lines_df.groupBy(*ORDER_KEY).agg(
-        *[F.min(column).alias(column) for column in columns],
+        *[F.min(column).alias(column) for column in (*ORDER_ATTRIBUTES, *ORDER_MONEY)],
         F.count(F.lit(1)).alias("line_count"),
         F.sum("orderqty").alias("units"),
         money_sum("linetotal").alias("line_total"),
     )
 
 
-def sales_by_employee_month(sales_df: DataFrame) -> DataFrame:
-    """Per employee and order month: orders, lines, units, line money and order money."""
+def sales_orders(customers_df: DataFrame, employees_df: DataFrame) -> Transform:
+    """Order lines -> one row per order, with its period and its customer and employee.
+
+    The order's period comes from its date and its dimension attributes from its customer and
+    employee (``order_facts``), so an order is counted once, in one month, for one employee,
+    even when its lines disagree. Dimensions are joined after the aggregate: once per order,
+    not once per line.
+    """
+
+    def _(lines_df: DataFrame) -> DataFrame:
+        return (
+            order_facts(lines_df).transform(with_order_period()).transform(join_dimensions(customers_df, employees_df))
+        )
+
+    return _
+
+
+def sales_by_employee_month(orders_df: DataFrame) -> DataFrame:
+    """Per employee and order month: orders, lines, units, line money and order money.
+
+    ``orders_df`` has one row per order, as ``sales_orders`` builds it.
+    """
     keys = ["employeeid", "order_year", "order_month"]
     attributes = ["employee_name", "territory", "country", "territory_group", "employee_known"]
-    orders = order_level(sales_df, extra=["order_year", "order_month", *attributes])
     return (
-        orders.groupBy(*keys)
+        orders_df.groupBy(*keys)
         .agg(
             *[F.min(column).alias(column) for column in attributes],
             F.count(F.lit(1)).alias("order_count"),
@@ -124,11 +144,14 @@ def sales_by_employee_month(sales_df: DataFrame) -> DataFrame:
     )
 
 
-def customer_summary(sales_df: DataFrame) -> DataFrame:
-    """Per customer: order count, lines, line money, total due (once per order), first and last order date."""
+def customer_summary(orders_df: DataFrame) -> DataFrame:
+    """Per customer: order count, lines, line money, total due, first and last order date.
+
+    ``orders_df`` has one row per order, as ``sales_orders`` builds it, so order money is
+    counted once per order.
+    """
     attributes = ["customer_name", "customer_known"]
-    orders = order_level(sales_df, extra=attributes)
-    return orders.groupBy("customerid").agg(
+    return orders_df.groupBy("customerid").agg(
         *[F.min(column).alias(column) for column in attributes],
         F.count(F.lit(1)).alias("order_count"),
         F.sum("line_count").alias("line_count"),
