@@ -13,23 +13,46 @@ import duckdb
 
 MONEY = "DECIMAL(17,4)"
 ORDERS = {
-    "salesorderid": "INTEGER", "salesorderdetailid": "INTEGER", "orderdate": "DATE", "duedate": "DATE",
-    "shipdate": "DATE", "employeeid": "INTEGER", "customerid": "INTEGER", "subtotal": MONEY, "taxamt": MONEY,
-    "freight": MONEY, "totaldue": MONEY, "productid": "INTEGER", "orderqty": "INTEGER", "unitprice": MONEY,
-    "unitpricediscount": MONEY, "linetotal": MONEY,
+    "salesorderid": "INTEGER",
+    "salesorderdetailid": "INTEGER",
+    "orderdate": "DATE",
+    "duedate": "DATE",
+    "shipdate": "DATE",
+    "employeeid": "INTEGER",
+    "customerid": "INTEGER",
+    "subtotal": MONEY,
+    "taxamt": MONEY,
+    "freight": MONEY,
+    "totaldue": MONEY,
+    "productid": "INTEGER",
+    "orderqty": "INTEGER",
+    "unitprice": MONEY,
+    "unitpricediscount": MONEY,
+    "linetotal": MONEY,
 }
 CUSTOMERS = {"customerid": "INTEGER", "firstname": "VARCHAR", "lastname": "VARCHAR", "fullname": "VARCHAR"}
 EMPLOYEES = {
-    "employeeid": "INTEGER", "managerid": "INTEGER", "firstname": "VARCHAR", "lastname": "VARCHAR",
-    "fullname": "VARCHAR", "jobtitle": "VARCHAR", "organizationlevel": "INTEGER", "maritalstatus": "VARCHAR",
-    "gender": "VARCHAR", "territory": "VARCHAR", "country": "VARCHAR", "group": "VARCHAR",
+    "employeeid": "INTEGER",
+    "managerid": "INTEGER",
+    "firstname": "VARCHAR",
+    "lastname": "VARCHAR",
+    "fullname": "VARCHAR",
+    "jobtitle": "VARCHAR",
+    "organizationlevel": "INTEGER",
+    "maritalstatus": "VARCHAR",
+    "gender": "VARCHAR",
+    "territory": "VARCHAR",
+    "country": "VARCHAR",
+    "group": "VARCHAR",
 }
 
 
 def _read_csv(folder: str, columns: Dict[str, str]) -> str:
     spec = "{" + ", ".join(f"'{name}': '{kind}'" for name, kind in columns.items()) + "}"
-    return (f"read_csv('{folder}/*.csv', header=false, columns={spec}, dateformat='%m/%d/%Y', "
-            f"auto_detect=false, quote='\"', escape='\"')")
+    return (
+        f"read_csv('{folder}/*.csv', header=false, columns={spec}, dateformat='%m/%d/%Y', "
+        f"auto_detect=false, quote='\"', escape='\"')"
+    )
 
 
 def run(raw: str, out: str, threads: int = 2) -> Dict[str, float]:
@@ -41,12 +64,16 @@ def run(raw: str, out: str, threads: int = 2) -> Dict[str, float]:
     start = time.monotonic()
     for name, columns in (("customers", CUSTOMERS), ("employees", EMPLOYEES)):
         os.makedirs(f"{out}/processedData/{name}", exist_ok=True)
-        con.execute(f"COPY (SELECT * FROM {_read_csv(f'{raw}/{name}', columns)}) "
-                    f"TO '{out}/processedData/{name}/part-0.parquet' (FORMAT parquet, COMPRESSION snappy)")
+        con.execute(
+            f"COPY (SELECT * FROM {_read_csv(f'{raw}/{name}', columns)}) "
+            f"TO '{out}/processedData/{name}/part-0.parquet' (FORMAT parquet, COMPRESSION snappy)"
+        )
         stages[f"convert_{name}"] = time.monotonic() - start
         start = time.monotonic()
-    con.execute(f"COPY (SELECT *, year(orderdate) AS order_year FROM {_read_csv(f'{raw}/orders', ORDERS)}) "
-                f"TO '{out}/processedData/orders' (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (order_year))")
+    con.execute(
+        f"COPY (SELECT *, year(orderdate) AS order_year FROM {_read_csv(f'{raw}/orders', ORDERS)}) "
+        f"TO '{out}/processedData/orders' (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (order_year))"
+    )
     stages["convert_orders"] = time.monotonic() - start
     start = time.monotonic()
     _mart(con, out)
@@ -67,8 +94,9 @@ def _mart(con, out: str) -> None:
         LEFT JOIN read_parquet('{processed}/employees/*.parquet') e USING (employeeid)
     """)
     os.makedirs(f"{out}/mart", exist_ok=True)
-    con.execute(f"COPY sales TO '{out}/mart/sales' (FORMAT parquet, COMPRESSION snappy, "
-                "PARTITION_BY (order_year, order_month))")
+    con.execute(
+        f"COPY sales TO '{out}/mart/sales' (FORMAT parquet, COMPRESSION snappy, PARTITION_BY (order_year, order_month))"
+    )
     con.execute("""
         CREATE TEMP TABLE order_level AS
         SELECT salesorderid, min(orderdate) AS orderdate, min(employeeid) AS employeeid, min(customerid) AS customerid,

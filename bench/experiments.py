@@ -4,7 +4,7 @@ Each variant runs the lakejobs sales pipeline (the same steps as ``lakejobs pipe
 fresh process and JVM, on the same generated raw zone, and reports seconds per step, session
 start-up and the bytes of the processed orders. Variants change one thing against the
 baseline (the project's settings): the Parquet codec, AQE's coalescing goal, file sizing,
-input split size, or the sales mart's cache.
+input split size, how partitioned writes are arranged, or what the sales mart keeps.
 
 The committed 2026-11-23 figures were measured when the cached join was the project's setting,
 so there ``baseline`` is cached and ``mart_no_cache`` is today's setting. Writes ``bench/results/<date>-experiments.json``.
@@ -40,6 +40,12 @@ VARIANTS = {
         [],
     ),
     "mart_cache": ("sales_mart persisting the joined lines for its three outputs", {}, []),
+    "mart_persist_orders": ("sales_mart persisting its one-row-per-order frame for both summaries", {}, []),
+    "repartition_writes": (
+        "partitioned writes shuffled by partition column and sorted (one file per value)",
+        {"spark.sql.optimizer.plannedWrite.enabled": "true", "spark.sql.maxConcurrentOutputFileWriters": "0"},
+        [],
+    ),
 }
 
 
@@ -49,10 +55,13 @@ def worker(variant: str, raw: str, lake: str) -> None:
     from lakejobs.session import build_session
 
     _what, conf, extra_args = VARIANTS[variant]
-    if variant == "mart_cache":
-        from lakejobs.jobs import sales_mart
+    from lakejobs.io import writer
+    from lakejobs.jobs import sales_mart
 
-        sales_mart.CACHE_JOINED_LINES = True
+    sales_mart.CACHE_JOINED_LINES = variant == "mart_cache"
+    sales_mart.PERSIST_SALES_ORDERS = variant == "mart_persist_orders"
+    if variant == "repartition_writes":
+        writer.PARTITIONED_WRITE = "repartition"
     runtime.configure_logging()
     started = time.monotonic()
     spark = build_session(f"bench-{variant}", "local", conf)

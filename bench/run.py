@@ -89,8 +89,9 @@ def bench_scale(scale: int, seed: int):
     subprocess.run(["rm", "-rf", str(work)], check=True)
     csv_bytes = folder_bytes(raw)
     orders_csv = folder_bytes(raw / "orders")
-    out, wall, peak_mib = run_measured([sys.executable, "-m", "lakejobs.cli", "pipeline", "--raw", str(raw),
-                                        "--lake", str(work / "lakejobs")])
+    out, wall, peak_mib = run_measured(
+        [sys.executable, "-m", "lakejobs.cli", "pipeline", "--raw", str(raw), "--lake", str(work / "lakejobs")]
+    )
     pipeline = json.loads(out.strip().splitlines()[-1])
     steps = {s["step"]: s for s in pipeline["details"]["steps"]}
     stage_s = {}
@@ -102,8 +103,9 @@ def bench_scale(scale: int, seed: int):
     ddb_started = time.monotonic()
     ddb_stage_s = duckdb_reference.run(str(raw), str(work / "duckdb"), threads=CORES)
     duckdb_s = time.monotonic() - ddb_started
-    floor_out, _floor_wall, _ = run_measured([sys.executable, str(BENCH / "spark_floor.py"), str(raw / "orders"),
-                                              str(work / "floor")])
+    floor_out, _floor_wall, _ = run_measured(
+        [sys.executable, str(BENCH / "spark_floor.py"), str(raw / "orders"), str(work / "floor")]
+    )
     floor = json.loads(floor_out.strip().splitlines()[-1])
     ours = month_totals(str(work / "lakejobs" / "mart" / "sales" / "*" / "*" / "*.parquet"))
     theirs = month_totals(str(work / "duckdb" / "mart" / "sales" / "*" / "*" / "*.parquet"))
@@ -130,11 +132,11 @@ def bench_scale(scale: int, seed: int):
         "ratio_to_duckdb": round(lakejobs_s / duckdb_s, 2),
         "mb_per_s_per_core": round(csv_bytes / 2**20 / lakejobs_s / CORES, 2),
         "s_per_million_rows": round(lakejobs_s / (scale / 1e6), 2),
-        "orders_parquet_to_csv_bytes": round(folder_bytes(work / "lakejobs" / "processedData" / "orders",
-                                                          ".parquet") / orders_csv, 3),
+        "orders_parquet_to_csv_bytes": round(
+            folder_bytes(work / "lakejobs" / "processedData" / "orders", ".parquet") / orders_csv, 3
+        ),
         "mart_sales_max_files_per_partition": files_per_partition(work / "lakejobs" / "mart" / "sales"),
-        "processed_orders_max_files_per_partition": files_per_partition(work / "lakejobs" / "processedData"
-                                                                        / "orders"),
+        "processed_orders_max_files_per_partition": files_per_partition(work / "lakejobs" / "processedData" / "orders"),
         "peak_driver_rss_mib": round(peak_mib),
         "rows": {"read": sum(s["rows_read"] for s in steps.values()), "partitions_checked": len(ours)},
     }

@@ -39,6 +39,11 @@ RUNTIME_CONF: Dict[str, str] = {
     # write one file instead of one per shuffle partition.
     "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning": "true",
     "spark.sql.parquet.compression.codec": "snappy",
+    # Partitioned writes keep up to 32 files open per task instead of sorting every row by its
+    # partition first (past 32, the rest is sorted); the planned write would add that sort to
+    # the plan, so it is off. See lakejobs.io.writer.PARTITIONED_WRITE.
+    "spark.sql.optimizer.plannedWrite.enabled": "false",
+    "spark.sql.maxConcurrentOutputFileWriters": "32",
     # Row counts are observed while tables are written (Observation). When AQE finds a shuffle
     # empty, this rule swaps the rest of the plan for an empty relation, the observing node
     # disappears, and Observation.get would wait forever: an empty partitioned write hung.
