@@ -429,10 +429,7 @@ def _checked_rows(spark: "SparkSession", args: CsvToParquetArgs, batch, row_chec
 def _repeats_a_key(staged_df: "DataFrame", dataset: Dataset) -> bool:
     """Tell whether two staged rows hold the same primary key (reads the key columns only)."""
     keys = [quote_name(key) for key in dataset.primary_key]
-    # The most rows of one key, in one aggregate whose partitions run side by side (``isEmpty``
-    # scans them one after another: measured 12 s against 9 s at 10M lines).
-    most = staged_df.groupBy(*keys).count().agg(F.max("count").alias("most")).first()["most"]
-    return (most or 0) > 1
+    return not staged_df.groupBy(*keys).count().filter(F.col("count") > 1).isEmpty()
 
 
 def _raise_explained(error: Exception, dataset: Dataset) -> None:
