@@ -433,7 +433,7 @@ def _repeats_a_key(staged_df: "DataFrame", dataset: Dataset) -> bool:
     them in each task first (Spark's partial aggregate) would reduce nothing and cost a hash
     table of every key. The shuffle keeps ``spark.sql.shuffle.partitions`` partitions; left to
     AQE it was coalesced and slower. Measured at 10M orders keys, same JVM, alternating:
-    7.7-9.0 s shuffled first, 8.2-10.5 s counted first, 11.9-14.4 s shuffled and coalesced.
+    7.3-8.3 s shuffled first, 8.3-9.8 s counted first, 11.9-14.4 s shuffled and coalesced.
     """
     keys = [quote_name(key) for key in dataset.primary_key]
     partitions = int(staged_df.sparkSession.conf.get("spark.sql.shuffle.partitions"))
