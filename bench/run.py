@@ -107,6 +107,17 @@ def bench_scale(scale: int, seed: int):
         [sys.executable, str(BENCH / "spark_floor.py"), str(raw / "orders"), str(work / "floor")]
     )
     floor = json.loads(floor_out.strip().splitlines()[-1])
+    default_out, _default_wall, _ = run_measured(
+        [
+            sys.executable,
+            str(BENCH / "spark_floor.py"),
+            str(raw / "orders"),
+            str(work / "floor"),
+            "--encoding",
+            "default",
+        ]
+    )
+    floor_default = json.loads(default_out.strip().splitlines()[-1])
     ours = month_totals(str(work / "lakejobs" / "mart" / "sales" / "*" / "*" / "*.parquet"))
     theirs = month_totals(str(work / "duckdb" / "mart" / "sales" / "*" / "*" / "*.parquet"))
     if ours != theirs:
@@ -120,6 +131,7 @@ def bench_scale(scale: int, seed: int):
         "lakejobs_startup_s": round(startup_s, 2),
         "duckdb_s": round(duckdb_s, 2),
         "floor_s": floor["floor_s"],
+        "floor_default_encoding_s": floor_default["floor_s"],
         "stages": {
             name: {
                 "lakejobs_s": stage_s.get(name),
@@ -129,6 +141,9 @@ def bench_scale(scale: int, seed: int):
             for name in ddb_stage_s
         },
         "orders_conversion_ratio_to_floor": round(stage_s["convert_orders"] / floor["floor_s"], 2),
+        "orders_conversion_ratio_to_default_encoding_floor": round(
+            stage_s["convert_orders"] / floor_default["floor_s"], 2
+        ),
         "ratio_to_duckdb": round(lakejobs_s / duckdb_s, 2),
         "mb_per_s_per_core": round(csv_bytes / 2**20 / lakejobs_s / CORES, 2),
         "s_per_million_rows": round(lakejobs_s / (scale / 1e6), 2),

@@ -57,6 +57,9 @@ class Dataset:
         One line for listings.
     rules : str
         Its quality rules, a DQDL ruleset (see ``lakejobs.dqdl``); ``--rules FILE`` replaces them.
+    plain_columns : tuple of str
+        Columns whose values are nearly all distinct (row ids, amounts), written to Parquet
+        without a dictionary (``lakejobs.io.writer.plain_encoding_options``).
     """
 
     name: str
@@ -68,6 +71,7 @@ class Dataset:
     derived_columns: Dict[str, str] = dataclasses.field(default_factory=dict)
     description: str = ""
     rules: str = ""
+    plain_columns: Tuple[str, ...] = ()
 
     @property
     def required_columns(self) -> Tuple[str, ...]:
@@ -103,6 +107,17 @@ BUILTIN: Dict[str, Dataset] = {
         foreign_keys={"customerid": "customers.customerid", "employeeid": "employees.employeeid"},
         partition_by=("order_year",),
         derived_columns={"order_year": "year(orderdate)"},
+        plain_columns=(
+            "salesorderid",
+            "salesorderdetailid",
+            "customerid",
+            "subtotal",
+            "taxamt",
+            "freight",
+            "totaldue",
+            "unitprice",
+            "linetotal",
+        ),
         description="sales order lines (order-level money repeats on every line of an order)",
         rules="""Rules = [
             ColumnValues "orderqty" > 0,

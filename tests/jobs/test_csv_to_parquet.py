@@ -8,10 +8,12 @@ from decimal import Decimal
 import pytest
 from chispa import assert_df_equality
 
+from lakejobs.datasets import builtin_dataset
 from lakejobs.errors import QualityGateError
 from lakejobs.generate import generate
 from lakejobs.jobs import csv_to_parquet
 from tests.conftest import SAMPLE_RAW
+from tests.parquet_layout import columns_without_dictionary
 
 GOOD_LINES = (SAMPLE_RAW / "orders" / "orders-00000.csv").read_bytes().splitlines()[:20]
 BAD_LINES = {
@@ -72,6 +74,10 @@ def test_dirty_orders_within_threshold_split_exactly_into_output_and_quarantine(
     )
     assert_df_equality(quarantine, expected, ignore_row_order=True, ignore_nullable=True)
     assert spark.read.parquet(str(tmp_path / "out" / "orders")).count() == 20
+    # The dataset's plain columns have no dictionary; repeating columns keep theirs.
+    without_dictionary = columns_without_dictionary(tmp_path / "out" / "orders")
+    assert set(builtin_dataset("orders").plain_columns) <= without_dictionary
+    assert {"orderdate", "employeeid", "orderqty"}.isdisjoint(without_dictionary)
 
 
 def test_dirty_orders_above_threshold_fail_and_leave_the_output_untouched(spark, dirty_orders, tmp_path):

@@ -11,6 +11,7 @@ from pyspark.sql import types as T
 
 from lakejobs.jobs import sales_mart
 from lakejobs.schemas import CUSTOMERS, EMPLOYEES, ORDERS
+from tests.parquet_layout import columns_without_dictionary
 
 KNOWN_CUSTOMER, KNOWN_EMPLOYEE = 11, 21
 #: (salesorderdetailid, customerid, employeeid): one known line and one line per unknown-key reason.
@@ -23,19 +24,22 @@ def order_line(detail_id, customer, employee):
     return (100 + detail_id, detail_id, day, day, day, employee, customer, money, money, money, money, 7, 1, money)
 
 
-@pytest.fixture(scope="module")
-def processed(spark, tmp_path_factory):
-    root = tmp_path_factory.mktemp("processed")
+def write_processed(spark, root, lines):
     orders = spark.createDataFrame(
-        [order_line(*line) + (Decimal("0.0000"), Decimal("10.0000")) for line in LINES], ORDERS
+        [order_line(*line) + (Decimal("0.0000"), Decimal("10.0000")) for line in lines], ORDERS
     ).withColumn("order_year", F.year("orderdate"))
-    orders.write.partitionBy("order_year").parquet(str(root / "orders"))
+    orders.coalesce(1).write.partitionBy("order_year").parquet(str(root / "orders"))
     spark.createDataFrame([(KNOWN_CUSTOMER, "Ada", "Byron", "Ada Byron")], CUSTOMERS).write.parquet(
         str(root / "customers")
     )
     employee = (KNOWN_EMPLOYEE, None, "Bo", "Li", "Bo Li", "Sales", 2, "S", "M", "Northwest", "US", "North America")
     spark.createDataFrame([employee], EMPLOYEES).write.parquet(str(root / "employees"))
     return root
+
+
+@pytest.fixture(scope="module")
+def processed(spark, tmp_path_factory):
+    return write_processed(spark, tmp_path_factory.mktemp("processed"), LINES)
 
 
 def run_mart(spark, processed, mart, policy):
@@ -101,3 +105,14 @@ def test_summaries_count_unknown_customers_under_their_own_key(spark, processed,
         ),
     )
     assert_df_equality(summary, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_mart_sales_writes_its_plain_columns_without_a_dictionary(spark, tmp_path):
+    # 40 lines in one month file, every value repeating: Parquet would give each column a
+    # dictionary unless told not to.
+    lines = [(1 + index % 4, KNOWN_CUSTOMER, KNOWN_EMPLOYEE) for index in range(40)]
+    processed = write_processed(spark, tmp_path / "processed", lines)
+    run_mart(spark, processed, tmp_path / "mart", "flag")
+    without_dictionary = columns_without_dictionary(tmp_path / "mart" / "sales")
+    # Booleans are never dictionary-encoded.
+    assert without_dictionary == {*sales_mart.SALES_PLAIN_COLUMNS, "customer_known", "employee_known"}

@@ -1,8 +1,10 @@
 """write_table: counts, files and the empty cases."""
 
 import pytest
+from chispa import assert_df_equality
 
 from lakejobs.io.writer import write_table
+from tests.parquet_layout import columns_without_dictionary
 
 
 @pytest.mark.timeout(180)
@@ -26,3 +28,20 @@ def test_a_partitioned_write_of_one_input_task_writes_one_file_per_partition(spa
     output = write_table(df, str(tmp_path / "table"), "numbers", partition_by=["part"])
     written = sorted(p.parent.name for p in (tmp_path / "table").rglob("*.parquet"))
     assert (output.rows, output.files, written) == (90, 3, ["part=0", "part=1", "part=2"])
+
+
+#: Both columns repeat their values, so Parquet would give each a dictionary unless told not to
+#: (a column of distinct values may fall back to PLAIN on its own).
+REPEATING = ("id % 4 AS code", "CAST(id % 3 AS STRING) AS label")
+
+
+def test_plain_columns_are_written_without_a_dictionary_and_read_back_unchanged(spark, tmp_path):
+    df = spark.range(0, 60, 1, numPartitions=2).selectExpr(*REPEATING, "CAST(id % 2 AS INT) AS part")
+    write_table(df, str(tmp_path / "table"), "numbers", partition_by=["part"], plain_columns=["code"])
+    assert columns_without_dictionary(tmp_path / "table") == {"code"}
+    assert_df_equality(spark.read.parquet(str(tmp_path / "table")), df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_without_plain_columns_every_column_has_a_dictionary(spark, tmp_path):
+    write_table(spark.range(60).selectExpr(*REPEATING), str(tmp_path / "table"), "numbers")
+    assert columns_without_dictionary(tmp_path / "table") == set()

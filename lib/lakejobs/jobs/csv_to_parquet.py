@@ -398,7 +398,15 @@ def _stage_good_rows(spark: "SparkSession", args: CsvToParquetArgs, batch, row_c
         with_derived_columns(args.dataset.derived_columns)
     )
     try:
-        staged = write_table(valid_df, staging, args.dataset.name, "parquet", args.partition_by, args.compression)
+        staged = write_table(
+            valid_df,
+            staging,
+            args.dataset.name,
+            "parquet",
+            args.partition_by,
+            args.compression,
+            plain_columns=args.dataset.plain_columns,
+        )
     except Exception as error:
         _raise_explained(error, args.dataset)
     return staged, observation.get, missing
@@ -539,7 +547,16 @@ def publish(valid_df: "DataFrame", args: CsvToParquetArgs, batch_fingerprint: st
     name, partition_by = args.dataset.name, args.partition_by
     if args.output_format == "parquet":
         mode = "append" if args.incremental else "overwrite"
-        return write_table(valid_df, args.output_path, name, "parquet", partition_by, args.compression, mode)
+        return write_table(
+            valid_df,
+            args.output_path,
+            name,
+            "parquet",
+            partition_by,
+            args.compression,
+            mode,
+            plain_columns=args.dataset.plain_columns,
+        )
     if args.dataset.primary_key:
         return merge_delta(valid_df, args.output_path, name, args.dataset.primary_key, partition_by, args.compression)
     if not args.incremental:

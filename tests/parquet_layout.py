@@ -1,0 +1,19 @@
+"""How Parquet files written by a test are encoded, read from their footers with pyarrow."""
+
+from pathlib import Path
+from typing import Set
+
+import pyarrow.parquet as pq
+
+
+def columns_without_dictionary(folder: Path) -> Set[str]:
+    """Columns that have no dictionary page in some row group of some data file below ``folder``."""
+    plain = set()
+    for path in sorted(Path(folder).rglob("*.parquet")):
+        metadata = pq.ParquetFile(path).metadata
+        for group in range(metadata.num_row_groups):
+            for index in range(metadata.num_columns):
+                column = metadata.row_group(group).column(index)
+                if not column.has_dictionary_page:
+                    plain.add(column.path_in_schema)
+    return plain
