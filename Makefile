@@ -12,13 +12,14 @@ PYTEST_ARGS ?=
 
 DEPS_STAMP := $(VENV)/.deps-stamp
 JARS_STAMP := .jars/.stamp
+ARCHIVE_STAMP := .jars/.archive-stamp
 
 .PHONY: help setup run run-s3 test lint sample clean bench bench-experiments render stepfunctions warehouse-demo run-field sample-field package cluster-demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-setup: $(DEPS_STAMP) $(JARS_STAMP) ## venv with the pinned packages, and the JVM jars in .jars/
+setup: $(DEPS_STAMP) $(JARS_STAMP) $(ARCHIVE_STAMP) ## venv with the pinned packages, the JVM jars in .jars/ and a class archive of them
 
 $(DEPS_STAMP): requirements-dev.txt requirements.lock setup.py
 	@command -v java >/dev/null || { echo "make: java not found: install a JDK 17 (Debian: apt-get install openjdk-17-jdk-headless)"; exit 1; }
@@ -32,6 +33,12 @@ $(JARS_STAMP): jars/pom.xml
 	@echo "mvn: fetching Delta, hadoop-aws, AWS SDK and PostgreSQL jars into .jars/"
 	@mkdir -p .jars
 	@mvn -q -B -f jars/pom.xml dependency:copy-dependencies > .jars/fetch.log 2>&1 || { echo "make: mvn could not fetch the jars from Maven Central: $$(grep -m1 -E 'ERROR|Could not' .jars/fetch.log) (full log: .jars/fetch.log)"; exit 1; }
+	@touch $@
+
+# Optional: sessions start faster from it, and without it when it could not be built.
+$(ARCHIVE_STAMP): $(DEPS_STAMP) $(JARS_STAMP)
+	@echo "jvm: archiving Spark's classes for faster JVM starts (.jars/spark-classes.jsa, ~1 min)"
+	@$(PY) -m lakejobs.jvm_archive
 	@touch $@
 
 run: setup ## run the sales pipeline on the bundled sample data (LAKE=dir FORMAT=parquet|delta)

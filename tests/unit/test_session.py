@@ -1,0 +1,54 @@
+"""The local driver JVM's options: warnings to stderr, and the class archive when there is one."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from lakejobs import session
+from tests.conftest import ROOT, SAMPLE_RAW, job_env
+
+
+def test_without_an_archive_the_jvm_starts_plain_and_warns_on_stderr(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKEJOBS_JARS_DIR", str(tmp_path))
+    options = session.driver_java_options().split()
+    assert options[0] == "-XX:+UseParallelGC"
+    assert options[2:] == ["-Xlog:disable", "-Xlog:all=warning:stderr"]
+
+
+def test_with_an_archive_the_jvm_starts_from_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKEJOBS_JARS_DIR", str(tmp_path))
+    (tmp_path / "spark-classes.jsa").write_bytes(b"archive")
+    options = session.driver_java_options().split()
+    assert options[2:] == [
+        "-Xlog:disable",
+        "-Xlog:all=warning:stderr",
+        f"-XX:SharedArchiveFile={tmp_path / 'spark-classes.jsa'}",
+    ]
+    assert session.session_conf("local")["spark.driver.extraJavaOptions"] == " ".join(options)
+
+
+def test_building_an_archive_writes_it_at_exit_and_keeps_errors_only(tmp_path, monkeypatch):
+    monkeypatch.setenv("LAKEJOBS_JARS_DIR", str(tmp_path))
+    (tmp_path / "spark-classes.jsa").write_bytes(b"an older archive")
+    options = session.driver_java_options(dump_to=tmp_path / "new.jsa").split()
+    assert options[2:] == [
+        "-Xlog:disable",
+        "-Xlog:all=error:stderr",
+        f"-XX:ArchiveClassesAtExit={tmp_path / 'new.jsa'}",
+    ]
+
+
+@pytest.mark.subprocess
+def test_a_job_runs_and_reports_on_stdout_with_an_unusable_archive(tmp_path):
+    jars = tmp_path / "jars"
+    jars.mkdir()
+    (jars / "spark-classes.jsa").write_bytes(b"not a class archive" * 1000)
+    argv = [sys.executable, "jobs/csv_to_parquet.py", "--dataset", "customers"]
+    argv += ["--input_path", str(SAMPLE_RAW / "customers"), "--output_path", str(tmp_path / "customers")]
+    env = {**job_env(), "LAKEJOBS_JARS_DIR": str(jars)}
+    completed = subprocess.run(argv, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr
+    result = json.loads(completed.stdout.strip().splitlines()[-1])
+    assert (result["status"], result["rows_read"], result["rows_written"]) == ("SUCCEEDED", 40, 40)
