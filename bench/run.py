@@ -83,6 +83,13 @@ def files_per_partition(folder: Path) -> int:
     return max(counts.values()) if counts else 0
 
 
+def spark_floor(raw: Path, work: Path, encoding: str) -> dict:
+    """Run ``spark_floor.py`` on orders in its own JVM; return its JSON result."""
+    argv = [sys.executable, str(BENCH / "spark_floor.py"), str(raw / "orders"), str(work / "floor")]
+    out, _wall, _peak = run_measured([*argv, "--encoding", encoding])
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def bench_scale(scale: int, seed: int):
     raw = raw_zone(scale, seed)
     work = BENCH / "work" / str(scale)
@@ -103,21 +110,8 @@ def bench_scale(scale: int, seed: int):
     ddb_started = time.monotonic()
     ddb_stage_s = duckdb_reference.run(str(raw), str(work / "duckdb"), threads=CORES)
     duckdb_s = time.monotonic() - ddb_started
-    floor_out, _floor_wall, _ = run_measured(
-        [sys.executable, str(BENCH / "spark_floor.py"), str(raw / "orders"), str(work / "floor")]
-    )
-    floor = json.loads(floor_out.strip().splitlines()[-1])
-    default_out, _default_wall, _ = run_measured(
-        [
-            sys.executable,
-            str(BENCH / "spark_floor.py"),
-            str(raw / "orders"),
-            str(work / "floor"),
-            "--encoding",
-            "default",
-        ]
-    )
-    floor_default = json.loads(default_out.strip().splitlines()[-1])
+    floor = spark_floor(raw, work, "dataset")
+    floor_default = spark_floor(raw, work, "default")
     ours = month_totals(str(work / "lakejobs" / "mart" / "sales" / "*" / "*" / "*.parquet"))
     theirs = month_totals(str(work / "duckdb" / "mart" / "sales" / "*" / "*" / "*.parquet"))
     if ours != theirs:

@@ -3,8 +3,8 @@
 A JVM started with ``-XX:SharedArchiveFile`` maps the classes it finds in the archive instead of
 reading, parsing and verifying them from the jars again. Spark loads thousands of classes while
 a session starts and while its first queries plan and compile. Measured on this machine, a fresh
-JVM each, 1M-line sample: session start 4.2-5.3 s with the archive against 6.7-8.1 s without,
-the first job (customers, 100k rows) 8.5-9.6 s against 10.2-12.9 s.
+JVM each, alternating, 1M-line data: session start 4.5-5.1 s with the archive against
+6.4-10.7 s without, the first job (customers, 100k rows) 7.3-8.9 s against 10.6-14.2 s.
 
 The archive is built by running the sales pipeline on the bundled sample with
 ``-XX:ArchiveClassesAtExit``: the JVM writes it as it exits. It belongs to this JDK and this
