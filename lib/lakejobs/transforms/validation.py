@@ -16,6 +16,7 @@ from pyspark.sql import types as T
 
 from lakejobs.datasets import Dataset
 from lakejobs.io.csv_reader import CORRUPT_RECORD, SOURCE_FILE
+from lakejobs.transforms.dates import parse_date
 
 REASON = "_reason"
 ROW_ID = "_row_id"
@@ -37,12 +38,13 @@ def typed_value(raw: Column, raw_name: str, data_type: T.DataType, dataset: Data
     """The typed value of a raw string column, null where it cannot be typed.
 
     ``try_cast`` is strict (``'3.5'`` is not an int) and never fails the job; dates and
-    timestamps use the dataset's formats when it has them.
+    timestamps use the dataset's formats when it has them (dates through ``parse_date``, which
+    skips the formatter for canonical text).
     """
     if isinstance(data_type, T.StringType):
         return raw
     if isinstance(data_type, T.DateType) and dataset.csv.date_format:
-        return F.to_date(raw, dataset.csv.date_format)
+        return parse_date(raw, dataset.csv.date_format)
     if isinstance(data_type, T.TimestampType) and dataset.csv.timestamp_format:
         return F.to_timestamp(raw, dataset.csv.timestamp_format)
     return F.expr(f"try_cast({quote_name(raw_name)} AS {data_type.simpleString()})")
