@@ -1,6 +1,7 @@
 """DQDL rules as Spark columns and the one-aggregate measurement, on tiny frames."""
 
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakejobs import quality_gate
@@ -135,3 +136,17 @@ def test_custom_sql_runs_over_the_good_rows_as_the_table_primary(spark):
     validated_df = validated(spark, [None, None, "malformed_record", None, None])
     measurement = quality_gate.measure(validated_df, DATASET, rules, [], ({}, {}), None)
     assert measurement.results == [RuleResult(rules[0].text, "dataset", "fail", "failed", 6.0)]
+
+
+def test_count_reasons_counts_bad_rows_per_reason_and_skips_the_job_without_any(spark):
+    labels = ["malformed_record", 'ColumnValues "qty" >= 0', "unused"]
+    bad_df = validated(spark, [None, 'ColumnValues "qty" >= 0', "malformed_record", None, 'ColumnValues "qty" >= 0'])
+    unreadable_df = bad_df.withColumn("_reason", F.when(F.col("id") > 0, F.raise_error(F.lit("read"))).otherwise("x"))
+
+    assert quality_gate.count_reasons(bad_df, labels) == {"reason_0": 1, "reason_1": 2, "reason_2": 0}
+    assert quality_gate.count_reasons(bad_df, labels, bad_rows=3) == {"reason_0": 1, "reason_1": 2, "reason_2": 0}
+    assert quality_gate.count_reasons(unreadable_df, labels, bad_rows=0) == {
+        "reason_0": 0,
+        "reason_1": 0,
+        "reason_2": 0,
+    }

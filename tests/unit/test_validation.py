@@ -8,6 +8,7 @@ from lakejobs.datasets import CsvOptions, Dataset
 from lakejobs.transforms.validation import (
     filter_quarantined,
     filter_valid,
+    key_for_counting,
     with_derived_columns,
     with_duplicate_keys_flagged,
     with_row_id,
@@ -182,3 +183,28 @@ def test_duplicate_keys_keep_the_first_good_row_and_quarantine_the_rest(spark):
         "_row_id long, id int, _reason string, _detail string",
     )
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_key_for_counting_packs_two_integer_keys_into_distinct_longs(spark):
+    pairs = [(1, 2), (2, 1), (-1, -1), (0, -1), (-1, 0), (2147483647, -2147483648), (-2147483648, 2147483647), (1, 2)]
+    dataset = Dataset(
+        name="lines",
+        schema=T.StructType([T.StructField("order", T.IntegerType()), T.StructField("line", T.IntegerType())]),
+        primary_key=("order", "line"),
+    )
+    df = spark.createDataFrame(pairs, "order int, line int")
+
+    packed = df.select(*key_for_counting(dataset))
+
+    assert packed.columns == ["_key"]
+    assert packed.distinct().count() == 7
+    assert packed.filter("_key = 4294967298").count() == 2  # (1, 2): 1 * 2^32 + 2
+
+
+def test_key_for_counting_keeps_other_keys_as_their_columns(spark):
+    df = spark.createDataFrame([(1, "a", 2)], "id bigint, `group` string, n int")
+    long_key = Dataset(name="a", schema=df.schema, primary_key=("id", "n"))
+    text_key = Dataset(name="b", schema=df.schema, primary_key=("group", "n"))
+
+    assert df.select(*key_for_counting(long_key)).columns == ["id", "n"]
+    assert df.select(*key_for_counting(text_key)).columns == ["group", "n"]
