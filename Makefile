@@ -63,8 +63,10 @@ run-s3: setup ## the pipeline on S3: a local S3 API server (moto), boto3 uploads
 	$(PY) -m lakejobs.s3demo --raw $(RAW) --format $(FORMAT)
 
 SCALES ?= 1000000,5000000,10000000
-bench: setup ## benchmark lakejobs vs DuckDB vs Spark's floor (SCALES=1000000,5000000,10000000)
-	$(PY) bench/run.py --scales $(SCALES)
+REPEAT ?= 1
+BENCH_LABEL ?=
+bench: setup ## benchmark lakejobs vs DuckDB vs Spark's floor (SCALES=1000000,5000000,10000000 REPEAT=1 BENCH_LABEL=)
+	$(PY) bench/run.py --scales $(SCALES) --repeat $(REPEAT) $(if $(BENCH_LABEL),--label $(BENCH_LABEL))
 
 EXPERIMENT_SCALE ?= 2000000
 bench-experiments: setup ## one tuning knob at a time on the whole pipeline (EXPERIMENT_SCALE=2000000)

@@ -11,6 +11,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import statistics
 import subprocess
 import sys
 import threading
@@ -31,6 +32,7 @@ CORES = os.cpu_count() or 1
 
 
 def folder_bytes(folder: Path, suffix: str = "") -> int:
+    """Bytes of the files under ``folder`` whose names end with ``suffix``."""
     return sum(p.stat().st_size for p in folder.rglob(f"*{suffix}") if p.is_file())
 
 
@@ -71,6 +73,7 @@ def run_measured(argv):
 
 
 def month_totals(sales_glob: str):
+    """Rows, line money and order money per (order_year, order_month), read with DuckDB."""
     rows = duckdb.sql(
         f"SELECT order_year::INT, order_month::INT, count(*), sum(linetotal), sum(totaldue) "
         f"FROM read_parquet('{sales_glob}', hive_partitioning=true) GROUP BY ALL ORDER BY ALL"
@@ -79,6 +82,7 @@ def month_totals(sales_glob: str):
 
 
 def files_per_partition(folder: Path) -> int:
+    """The most Parquet files any one partition folder under ``folder`` holds."""
     counts = Counter(p.parent for p in folder.rglob("*.parquet"))
     return max(counts.values()) if counts else 0
 
@@ -90,54 +94,75 @@ def spark_floor(raw: Path, work: Path, encoding: str) -> dict:
     return json.loads(out.strip().splitlines()[-1])
 
 
-def bench_scale(scale: int, seed: int):
-    raw = raw_zone(scale, seed)
-    work = BENCH / "work" / str(scale)
+def run_once(raw: Path, work: Path) -> dict:
+    """One sample: the lakejobs pipeline, DuckDB, then the floor in both layouts, one after the other."""
     subprocess.run(["rm", "-rf", str(work)], check=True)
-    csv_bytes = folder_bytes(raw)
-    orders_csv = folder_bytes(raw / "orders")
     out, wall, peak_mib = run_measured(
         [sys.executable, "-m", "lakejobs.cli", "pipeline", "--raw", str(raw), "--lake", str(work / "lakejobs")]
     )
     pipeline = json.loads(out.strip().splitlines()[-1])
-    steps = {s["step"]: s for s in pipeline["details"]["steps"]}
     stage_s = {}
     for report in sorted((work / "lakejobs" / "_lakejobs" / "runs").rglob("*.json")):
         result = json.loads(report.read_text())
         label = result["job"] if result["job"] == "sales_mart" else f"convert_{list(result['inputs'])[0]}"
         stage_s[label] = result["duration_s"]
-    startup_s = wall - sum(stage_s.values())
     ddb_started = time.monotonic()
     ddb_stage_s = duckdb_reference.run(str(raw), str(work / "duckdb"), threads=CORES)
-    duckdb_s = time.monotonic() - ddb_started
-    floor = spark_floor(raw, work, "dataset")
-    floor_default = spark_floor(raw, work, "default")
+    return {
+        "lakejobs_s": sum(stage_s.values()),
+        "lakejobs_wall_s": wall,
+        "startup_s": wall - sum(stage_s.values()),
+        "stage_s": stage_s,
+        "peak_mib": peak_mib,
+        "rows_read": sum(s["rows_read"] for s in pipeline["details"]["steps"]),
+        "duckdb_s": time.monotonic() - ddb_started,
+        "duckdb_stage_s": ddb_stage_s,
+        "floor_s": spark_floor(raw, work, "dataset")["floor_s"],
+        "floor_default_encoding_s": spark_floor(raw, work, "default")["floor_s"],
+    }
+
+
+def median_of(samples, key: str, stage: str = None) -> float:
+    """The median of one measure over the samples (of one stage's, when ``stage`` is given)."""
+    return statistics.median(sample[key][stage] if stage else sample[key] for sample in samples)
+
+
+def bench_scale(scale: int, seed: int, repeat: int):
+    """Measure one scale ``repeat`` times, interleaving the engines; report medians."""
+    raw = raw_zone(scale, seed)
+    work = BENCH / "work" / str(scale)
+    csv_bytes = folder_bytes(raw)
+    orders_csv = folder_bytes(raw / "orders")
+    samples = [run_once(raw, work) for _ in range(repeat)]
     ours = month_totals(str(work / "lakejobs" / "mart" / "sales" / "*" / "*" / "*.parquet"))
     theirs = month_totals(str(work / "duckdb" / "mart" / "sales" / "*" / "*" / "*.parquet"))
     if ours != theirs:
         raise SystemExit(f"bench: lakejobs and DuckDB disagree at scale {scale}; no times reported")
-    lakejobs_s = sum(stage_s.values())
+    lakejobs_s, duckdb_s = median_of(samples, "lakejobs_s"), median_of(samples, "duckdb_s")
+    floor_s, floor_default_s = median_of(samples, "floor_s"), median_of(samples, "floor_default_encoding_s")
+    wall_s = median_of(samples, "lakejobs_wall_s")
+    stage_s = {name: median_of(samples, "stage_s", name) for name in samples[0]["stage_s"]}
+    ddb_stage_s = {name: median_of(samples, "duckdb_stage_s", name) for name in samples[0]["duckdb_stage_s"]}
     return {
         "scale_rows": scale,
+        "samples": repeat,
         "csv_bytes": csv_bytes,
         "lakejobs_s": round(lakejobs_s, 2),
-        "lakejobs_wall_s": round(wall, 2),
-        "lakejobs_startup_s": round(startup_s, 2),
+        "lakejobs_wall_s": round(wall_s, 2),
+        "lakejobs_startup_s": round(median_of(samples, "startup_s"), 2),
         "duckdb_s": round(duckdb_s, 2),
-        "floor_s": floor["floor_s"],
-        "floor_default_encoding_s": floor_default["floor_s"],
+        "floor_s": round(floor_s, 3),
+        "floor_default_encoding_s": round(floor_default_s, 3),
         "stages": {
             name: {
-                "lakejobs_s": stage_s.get(name),
+                "lakejobs_s": round(stage_s[name], 3) if name in stage_s else None,
                 "duckdb_s": round(ddb_stage_s[name], 2),
                 "ratio_to_duckdb": round(stage_s[name] / ddb_stage_s[name], 2) if stage_s.get(name) else None,
             }
             for name in ddb_stage_s
         },
-        "orders_conversion_ratio_to_floor": round(stage_s["convert_orders"] / floor["floor_s"], 2),
-        "orders_conversion_ratio_to_default_encoding_floor": round(
-            stage_s["convert_orders"] / floor_default["floor_s"], 2
-        ),
+        "orders_conversion_ratio_to_floor": round(stage_s["convert_orders"] / floor_s, 2),
+        "orders_conversion_ratio_to_default_encoding_floor": round(stage_s["convert_orders"] / floor_default_s, 2),
         "ratio_to_duckdb": round(lakejobs_s / duckdb_s, 2),
         "mb_per_s_per_core": round(csv_bytes / 2**20 / lakejobs_s / CORES, 2),
         "s_per_million_rows": round(lakejobs_s / (scale / 1e6), 2),
@@ -146,12 +171,23 @@ def bench_scale(scale: int, seed: int):
         ),
         "mart_sales_max_files_per_partition": files_per_partition(work / "lakejobs" / "mart" / "sales"),
         "processed_orders_max_files_per_partition": files_per_partition(work / "lakejobs" / "processedData" / "orders"),
-        "peak_driver_rss_mib": round(peak_mib),
-        "rows": {"read": sum(s["rows_read"] for s in steps.values()), "partitions_checked": len(ours)},
+        "peak_driver_rss_mib": round(max(sample["peak_mib"] for sample in samples)),
+        "rows": {"read": samples[-1]["rows_read"], "partitions_checked": len(ours)},
+        "per_sample": [
+            {
+                "lakejobs_s": round(sample["lakejobs_s"], 2),
+                "duckdb_s": round(sample["duckdb_s"], 2),
+                "floor_s": sample["floor_s"],
+                "floor_default_encoding_s": sample["floor_default_encoding_s"],
+                "stages_s": sample["stage_s"],
+            }
+            for sample in samples
+        ],
     }
 
 
 def chart(results, path: Path) -> None:
+    """Seconds vs rows, log-log: lakejobs, DuckDB and the floor."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -171,16 +207,21 @@ def chart(results, path: Path) -> None:
 
 
 def main() -> int:
+    """Run every scale, then write the results and the chart."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scales", default="1000000,5000000,10000000")
     parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="samples per scale, engines interleaved; medians are reported"
+    )
+    parser.add_argument("--label", help="results are written as <date>-<label>.json and .png")
     args = parser.parse_args()
     results = []
     for scale in (int(part) for part in args.scales.split(",")):
         print(f"bench: {scale} order lines ...", flush=True)
-        results.append(bench_scale(scale, args.seed))
+        results.append(bench_scale(scale, args.seed, args.repeat))
         print(json.dumps(results[-1]), flush=True)
-    stamp = dt.date.today().isoformat()
+    stamp = dt.date.today().isoformat() + (f"-{args.label}" if args.label else "")
     (BENCH / "results").mkdir(exist_ok=True)
     (BENCH / "results" / f"{stamp}.json").write_text(json.dumps(results, indent=1) + "\n")
     chart(results, BENCH / "results" / f"{stamp}.png")
