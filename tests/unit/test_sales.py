@@ -1,6 +1,8 @@
 import datetime as dt
+import re
 from decimal import Decimal as D
 
+import pytest
 from chispa import assert_df_equality
 
 from lakejobs.transforms.sales import (
@@ -200,3 +202,16 @@ def test_both_dimensions_are_joined_by_broadcast(spark):
     plan = sales_lines(spark)._jdf.queryExecution().executedPlan().toString()
     assert plan.count("BroadcastHashJoin") == 2
     assert "SortMergeJoin" not in plan
+
+
+@pytest.mark.parametrize(
+    "summary, keys",
+    [
+        (customer_summary, r"customerid#\d+, customer_name#\d+"),
+        (sales_by_employee_month, r"employeeid#\d+, order_year"),
+    ],
+)
+def test_summaries_hash_their_groups_instead_of_sorting_them(spark, summary, keys):
+    plan = summary(sales_orders_of(spark))._jdf.queryExecution().executedPlan().toString()
+    assert re.search(rf"HashAggregate\(keys=\[{keys}", plan)
+    assert not re.search(rf"SortAggregate\(key=\[{keys}", plan)

@@ -126,14 +126,16 @@ def sales_orders(customers_df: DataFrame, employees_df: DataFrame) -> Transform:
 def sales_by_employee_month(orders_df: DataFrame) -> DataFrame:
     """Per employee and order month: orders, lines, units, line money and order money.
 
-    ``orders_df`` has one row per order, as ``sales_orders`` builds it.
+    ``orders_df`` has one row per order, as ``sales_orders`` builds it: an employee's attributes
+    come from the dimension (one row per employee), so grouping by them as well gives the same
+    groups. Grouped, not aggregated (``min``), so that Spark hashes the rows instead of sorting
+    them: a string aggregate buffer makes Spark fall back to a sort-based aggregate.
     """
     keys = ["employeeid", "order_year", "order_month"]
     attributes = ["employee_name", "territory", "country", "territory_group", "employee_known"]
     return (
-        orders_df.groupBy(*keys)
+        orders_df.groupBy(*keys, *attributes)
         .agg(
-            *[F.min(column).alias(column) for column in attributes],
             F.count(F.lit(1)).alias("order_count"),
             F.sum("line_count").alias("line_count"),
             F.sum("units").alias("units"),
@@ -148,11 +150,10 @@ def customer_summary(orders_df: DataFrame) -> DataFrame:
     """Per customer: order count, lines, line money, total due, first and last order date.
 
     ``orders_df`` has one row per order, as ``sales_orders`` builds it, so order money is
-    counted once per order.
+    counted once per order; the customer's attributes are grouped by, as in
+    ``sales_by_employee_month``.
     """
-    attributes = ["customer_name", "customer_known"]
-    return orders_df.groupBy("customerid").agg(
-        *[F.min(column).alias(column) for column in attributes],
+    return orders_df.groupBy("customerid", "customer_name", "customer_known").agg(
         F.count(F.lit(1)).alias("order_count"),
         F.sum("line_count").alias("line_count"),
         money_sum("line_total").alias("line_total"),
