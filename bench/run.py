@@ -18,6 +18,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
+from typing import Optional
 
 import duckdb
 import psutil
@@ -122,7 +123,7 @@ def run_once(raw: Path, work: Path) -> dict:
     }
 
 
-def median_of(samples, key: str, stage: str = None) -> float:
+def median_of(samples, key: str, stage: Optional[str] = None) -> float:
     """The median of one measure over the samples (of one stage's, when ``stage`` is given)."""
     return statistics.median(sample[key][stage] if stage else sample[key] for sample in samples)
 
