@@ -9,6 +9,7 @@ from lakejobs.transforms.validation import (
     filter_quarantined,
     filter_valid,
     key_for_counting,
+    types_strictly,
     with_derived_columns,
     with_duplicate_keys_flagged,
     with_row_id,
@@ -110,6 +111,61 @@ def test_with_typed_columns_types_good_rows_and_explains_each_bad_one(spark):
     )
     actual = source.transform(with_typed_columns(DATASET)).drop("_source_file")
     assert_df_equality(actual, expected, ignore_nullable=True)
+
+
+WIDE = Dataset(
+    name="wide",
+    schema=T.StructType(
+        [
+            T.StructField("tag", T.StringType()),
+            T.StructField("id", T.IntegerType()),
+            T.StructField("price", T.DecimalType(17, 4)),
+            T.StructField("sold", T.DateType()),
+            T.StructField("ok", T.BooleanType()),
+            T.StructField("ratio", T.DoubleType()),
+            T.StructField("at", T.TimestampType()),
+        ]
+    ),
+    csv=CsvOptions(date_format="M/d/yyyy"),
+)
+GOOD_WIDE_ROW = {
+    "tag": "good",
+    "id": "1",
+    "price": "2.5",
+    "sold": "5/1/2014",
+    "ok": "true",
+    "ratio": "0.5",
+    "at": "2014-05-01 10:00:00",
+}
+
+
+def wide_raw_df(spark, rows):
+    names = [field.name for field in WIDE.schema.fields]
+    schema = ", ".join(f"{name} string" for name in [*names, "_corrupt_record", "_source_file"])
+    data = [(*[row.get(name) for name in names], None, "f.csv") for row in rows]
+    return spark.createDataFrame(data, schema)
+
+
+def test_a_replacement_character_in_any_field_is_invalid_utf8(spark):
+    """Strictly typed fields are searched only when they fail to type: the reason stays the same."""
+    good = GOOD_WIDE_ROW
+    rows = [{**good, "tag": name, name: good[name] + "\ufffd"} for name in ("id", "price", "sold", "ok", "ratio", "at")]
+    rows += [{**good, "tag": "x\ufffd"}, {**good, "id": "1\ufffd", "ratio": "no"}, good]
+    actual = wide_raw_df(spark, rows).transform(with_typed_columns(WIDE)).select("tag", "_reason")
+    expected = [(row["tag"], "invalid_utf8") for row in rows[:-1]] + [("good", None)]
+    assert_df_equality(actual, spark.createDataFrame(expected, "tag string, _reason string"), ignore_nullable=True)
+
+
+def test_a_replacement_character_after_a_formatless_date_is_invalid_utf8(spark):
+    """``try_cast`` reads '2014-05-01 <anything>' as a date, so such dates are always searched."""
+    dataset = Dataset(name="days", schema=T.StructType([T.StructField("sold", T.DateType())]))
+    source = spark.createDataFrame(
+        [("2014-05-01 \ufffd", None, "f.csv")], "sold string, _corrupt_record string, _source_file string"
+    )
+    actual = source.transform(with_typed_columns(dataset)).select("sold", "_reason")
+    expected = spark.createDataFrame([(dt.date(2014, 5, 1), "invalid_utf8")], "sold date, _reason string")
+    assert_df_equality(actual, expected, ignore_nullable=True)
+    assert not types_strictly(T.DateType(), dataset)
 
 
 def test_filter_valid_and_filter_quarantined_split_every_row(spark):

@@ -63,19 +63,37 @@ def _expected_text(data_type: T.DataType, dataset: Dataset) -> str:
     return f"a valid {data_type.simpleString()}"
 
 
+def types_strictly(data_type: T.DataType, dataset: Dataset) -> bool:
+    """Tell whether a text holding U+FFFD always types as null (``typed_value``) for ``data_type``.
+
+    True for numbers, booleans, and dates read with the dataset's format. Not for dates without a
+    format (``try_cast`` ignores what follows ``2014-05-01 ``), timestamps
+    or strings. ``_checks`` relies on it to search for U+FFFD only in the fields that failed to
+    type (measured at 10M order lines, whose 16 fields all type strictly, in one JVM:
+    the staging pass 51.1-58.5 s against 54.1-61.9 s).
+    """
+    if isinstance(data_type, (T.NumericType, T.BooleanType)):
+        return True
+    return isinstance(data_type, T.DateType) and bool(dataset.csv.date_format)
+
+
 def _checks(dataset: Dataset, raw: Dict[str, str]) -> List[Check]:
     """(is_bad, reason, detail) for every parsing check, in priority order.
 
     ``raw`` maps each column to the name of its raw text column; typed values are under the
     columns' own names.
     """
-    names = [field.name for field in dataset.schema.fields]
     # Searched field by field: the same answer as searching the joined line (U+FFFD cannot span
     # two valid UTF-8 fields) without building a string per row (measured 13 % of the pass).
-    has_replacement = F.lit(False)
-    for column in [F.col(raw[name]) for name in names] + [F.col(CORRUPT_RECORD)]:
-        has_replacement = has_replacement | F.coalesce(column.contains(REPLACEMENT_CHAR), F.lit(False))
-    field_count = len(names)
+    has_replacement = F.coalesce(F.col(CORRUPT_RECORD).contains(REPLACEMENT_CHAR), F.lit(False))
+    for field in dataset.schema.fields:
+        found = F.coalesce(F.col(raw[field.name]).contains(REPLACEMENT_CHAR), F.lit(False))
+        if types_strictly(field.dataType, dataset):
+            # Such a field's text holds U+FFFD only where its typed value is null: search those
+            # alone (Spark skips the right side of a false AND).
+            found = F.col(quote_name(field.name)).isNull() & found
+        has_replacement = has_replacement | found
+    field_count = len(dataset.schema.fields)
     checks = [
         (
             F.col(CORRUPT_RECORD).isNotNull(),
