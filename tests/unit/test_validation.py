@@ -150,7 +150,7 @@ def test_a_replacement_character_in_any_field_is_invalid_utf8(spark):
     """Strictly typed fields are searched only when they fail to type: the reason stays the same."""
     good = GOOD_WIDE_ROW
     rows = [{**good, "tag": name, name: good[name] + "\ufffd"} for name in ("id", "price", "sold", "ok", "ratio", "at")]
-    rows += [{**good, "tag": "x\ufffd"}, {**good, "id": "1\ufffd", "ratio": "no"}, good]
+    rows += [{**good, "tag": "x\ufffd"}, {**good, "tag": "id and ratio", "id": "1\ufffd", "ratio": "no"}, good]
     actual = wide_raw_df(spark, rows).transform(with_typed_columns(WIDE)).select("tag", "_reason")
     expected = [(row["tag"], "invalid_utf8") for row in rows[:-1]] + [("good", None)]
     assert_df_equality(actual, spark.createDataFrame(expected, "tag string, _reason string"), ignore_nullable=True)
