@@ -14,7 +14,7 @@ DEPS_STAMP := $(VENV)/.deps-stamp
 JARS_STAMP := .jars/.stamp
 ARCHIVE_STAMP := .jars/.archive-stamp
 
-.PHONY: help setup run run-s3 test lint sample clean bench bench-experiments render stepfunctions warehouse-demo run-field sample-field package cluster-demo
+.PHONY: help setup run run-s3 test lint sample clean bench bench-experiments bench-profile render stepfunctions warehouse-demo run-field sample-field package cluster-demo
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -71,6 +71,14 @@ bench: setup ## benchmark lakejobs vs DuckDB vs Spark's floor (SCALES=1000000,50
 EXPERIMENT_SCALE ?= 2000000
 bench-experiments: setup ## one tuning knob at a time on the whole pipeline (EXPERIMENT_SCALE=2000000)
 	$(PY) bench/experiments.py --scale $(EXPERIMENT_SCALE)
+
+PROFILE_SCALE ?= 10000000
+PROFILER_JAR := .jars/tools/async-profiler-3.0.jar
+$(PROFILER_JAR):
+	@mkdir -p .jars/tools
+	@mvn -q -B dependency:copy -Dartifact=tools.profiler:async-profiler:3.0 -DoutputDirectory=.jars/tools > .jars/tools/fetch.log 2>&1 || { echo "make: mvn could not fetch async-profiler: $$(grep -m1 -E 'ERROR|Could not' .jars/tools/fetch.log)"; exit 1; }
+bench-profile: setup $(PROFILER_JAR) ## CPU seconds per component and job, sampled with async-profiler (PROFILE_SCALE=10000000)
+	$(PY) bench/cpu_profile.py --scale $(PROFILE_SCALE) --profiler $(PROFILER_JAR)
 
 render: setup ## rewrite the committed Glue and EMR definitions (glue/, emr/) from the pipeline description
 	$(VENV)/bin/lakejobs deploy render
