@@ -24,7 +24,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakejobs.datasets import Dataset
-from lakejobs.transforms.validation import key_for_counting, quote_name
+from lakejobs.transforms.validation import NARROW_INTEGERS, key_for_counting, quote_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
@@ -36,7 +36,7 @@ MIN_WORD_BUDGET = 1 << 20
 #: Past ``MIN_WORD_BUDGET``, at least this many rows per 64-value word on average, so that
 #: counting words stays far cheaper than counting keys.
 ROWS_PER_WORD = 4
-_INTEGERS = (T.ByteType, T.ShortType, T.IntegerType, T.LongType)
+_INTEGERS = (*NARROW_INTEGERS, T.LongType)
 
 
 def repeats_a_key(df: "DataFrame", dataset: Dataset) -> bool:

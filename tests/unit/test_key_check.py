@@ -63,8 +63,10 @@ def test_dense_key_column_names_a_column_that_can_be_distinct(values, expected):
 def test_key_ranges_skip_columns_that_are_not_integers():
     schema = T.StructType([T.StructField("code", T.StringType()), T.StructField("n", T.IntegerType())])
 
-    assert key_range_aggregates(schema, Dataset(name="codes", schema=schema, primary_key=("code",))) == []
-    assert dense_key_column(schema, Dataset(name="codes", schema=schema, primary_key=("code",)), {}) is None
+    codes = Dataset(name="codes", schema=schema, primary_key=("code",))
+
+    assert key_range_aggregates(schema, codes) == []
+    assert dense_key_column(schema, codes, {}) is None
 
 
 @pytest.mark.parametrize(

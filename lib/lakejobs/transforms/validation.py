@@ -234,7 +234,8 @@ def with_row_id() -> Transform:
     return _
 
 
-_NARROW_INTEGERS = (T.ByteType, T.ShortType, T.IntegerType)
+#: Integer types of 32 bits or fewer: two of them pack into one long (``key_for_counting``).
+NARROW_INTEGERS = (T.ByteType, T.ShortType, T.IntegerType)
 
 
 def key_for_counting(dataset: Dataset) -> List[Column]:
@@ -247,7 +248,7 @@ def key_for_counting(dataset: Dataset) -> List[Column]:
     """
     types = {field.name: field.dataType for field in dataset.schema.fields}
     keys = list(dataset.primary_key)
-    if len(keys) != 2 or not all(isinstance(types[key], _NARROW_INTEGERS) for key in keys):
+    if len(keys) != 2 or not all(isinstance(types[key], NARROW_INTEGERS) for key in keys):
         return [F.col(quote_name(key)) for key in keys]
     high, low = (F.col(quote_name(key)).cast("long") for key in keys)
     return [F.shiftleft(high, 32).bitwiseOR(low.bitwiseAND(F.lit(0xFFFFFFFF))).alias("_key")]
