@@ -16,6 +16,7 @@ fetches it into ``.jars/tools/``). A sampler costs a little: timings here are no
 
 import argparse
 import json
+import os
 import platform
 import shutil
 import subprocess
@@ -90,7 +91,8 @@ class Profiled:
     def cpu_times(self):
         """(user, system) CPU seconds of the JVM so far."""
         fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return int(fields[11]) / 100, int(fields[12]) / 100
+        ticks = os.sysconf("SC_CLK_TCK")
+        return int(fields[11]) / ticks, int(fields[12]) / ticks
 
     def run(self, label: str, work) -> dict:
         """Run ``work()`` under the sampler; write its stacks; return its times."""
