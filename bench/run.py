@@ -48,11 +48,48 @@ def raw_zone(scale: int, seed: int) -> Path:
     return raw
 
 
+class CpuTrace:
+    """CPU seconds (user + system) of a process tree, sampled against the wall clock.
+
+    Wall time on this machine drifts by a quarter within the hour (the same floor run took
+    36 s and 47 s twenty minutes apart), while the CPU a piece of work takes moves far less;
+    so every timed piece is also reported in CPU seconds, read off this trace between its start
+    and end (linear between samples, 0.1 s apart).
+    """
+
+    def __init__(self) -> None:
+        self.points = []  # (epoch seconds, CPU seconds so far)
+
+    def sample(self, parent: "psutil.Process") -> None:
+        """Add the tree's CPU seconds now (processes that already ended are not counted)."""
+        cpu = 0.0
+        for process in [parent, *parent.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            cpu += times.user + times.system
+        self.points.append((time.time(), cpu))
+
+    def at(self, epoch_s: float) -> float:
+        """CPU seconds used by ``epoch_s``."""
+        before = [point for point in self.points if point[0] <= epoch_s]
+        after = [point for point in self.points if point[0] > epoch_s]
+        if not before or not after:
+            return (before or after)[-1 if before else 0][1]
+        (t0, c0), (t1, c1) = before[-1], after[0]
+        return c0 + (c1 - c0) * (epoch_s - t0) / (t1 - t0)
+
+    def between(self, start: float, end: float) -> float:
+        """CPU seconds used from ``start`` to ``end`` (epoch seconds)."""
+        return self.at(end) - self.at(start)
+
+
 def run_measured(argv):
-    """Run a command; return (stdout, wall seconds, peak RSS in MiB of its process tree)."""
+    """Run a command; return (stdout, wall seconds, peak RSS in MiB of its process tree, CpuTrace)."""
     started = time.monotonic()
     process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    peak = [0]
+    peak, trace = [0], CpuTrace()
 
     def sample():
         parent = psutil.Process(process.pid)
@@ -60,9 +97,10 @@ def run_measured(argv):
             try:
                 rss = sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
                 peak[0] = max(peak[0], rss)
+                trace.sample(parent)
             except psutil.Error:
                 pass
-            time.sleep(0.2)
+            time.sleep(0.1)
 
     watcher = threading.Thread(target=sample, daemon=True)
     watcher.start()
@@ -70,7 +108,7 @@ def run_measured(argv):
     watcher.join()
     if process.returncode != 0:
         raise SystemExit(f"bench: {' '.join(argv[:3])} failed with exit {process.returncode}")
-    return out, time.monotonic() - started, peak[0] / 2**20
+    return out, time.monotonic() - started, peak[0] / 2**20, trace
 
 
 def month_totals(sales_glob: str):
@@ -91,35 +129,45 @@ def files_per_partition(folder: Path) -> int:
 def spark_floor(raw: Path, work: Path, encoding: str) -> dict:
     """Run ``spark_floor.py`` on orders in its own JVM; return its JSON result."""
     argv = [sys.executable, str(BENCH / "spark_floor.py"), str(raw / "orders"), str(work / "floor")]
-    out, _wall, _peak = run_measured([*argv, "--encoding", encoding])
-    return json.loads(out.strip().splitlines()[-1])
+    out, _wall, _peak, trace = run_measured([*argv, "--encoding", encoding])
+    result = json.loads(out.strip().splitlines()[-1])
+    result["floor_cpu_s"] = trace.between(result["ready_at"], result["done_at"])
+    return result
 
 
 def run_once(raw: Path, work: Path) -> dict:
     """One sample: the lakejobs pipeline, DuckDB, then the floor in both layouts, one after the other."""
     subprocess.run(["rm", "-rf", str(work)], check=True)
-    out, wall, peak_mib = run_measured(
+    out, wall, peak_mib, trace = run_measured(
         [sys.executable, "-m", "lakejobs.cli", "pipeline", "--raw", str(raw), "--lake", str(work / "lakejobs")]
     )
     pipeline = json.loads(out.strip().splitlines()[-1])
-    stage_s = {}
+    stage_s, stage_cpu_s = {}, {}
     for report in sorted((work / "lakejobs" / "_lakejobs" / "runs").rglob("*.json")):
         result = json.loads(report.read_text())
         label = result["job"] if result["job"] == "sales_mart" else f"convert_{list(result['inputs'])[0]}"
         stage_s[label] = result["duration_s"]
-    ddb_started = time.monotonic()
+        started = dt.datetime.fromisoformat(result["started_at"]).timestamp()
+        stage_cpu_s[label] = trace.between(started, started + result["duration_s"])
+    ddb_started, ddb_cpu_started = time.monotonic(), time.process_time()
     ddb_stage_s = duckdb_reference.run(str(raw), str(work / "duckdb"), threads=CORES)
+    duckdb_s, duckdb_cpu_s = time.monotonic() - ddb_started, time.process_time() - ddb_cpu_started
+    floor, floor_default = spark_floor(raw, work, "dataset"), spark_floor(raw, work, "default")
     return {
         "lakejobs_s": sum(stage_s.values()),
+        "lakejobs_cpu_s": sum(stage_cpu_s.values()),
         "lakejobs_wall_s": wall,
         "startup_s": wall - sum(stage_s.values()),
         "stage_s": stage_s,
+        "stage_cpu_s": stage_cpu_s,
         "peak_mib": peak_mib,
         "rows_read": sum(s["rows_read"] for s in pipeline["details"]["steps"]),
-        "duckdb_s": time.monotonic() - ddb_started,
+        "duckdb_s": duckdb_s,
+        "duckdb_cpu_s": duckdb_cpu_s,
         "duckdb_stage_s": ddb_stage_s,
-        "floor_s": spark_floor(raw, work, "dataset")["floor_s"],
-        "floor_default_encoding_s": spark_floor(raw, work, "default")["floor_s"],
+        "floor_s": floor["floor_s"],
+        "floor_cpu_s": floor["floor_cpu_s"],
+        "floor_default_encoding_s": floor_default["floor_s"],
     }
 
 
@@ -143,6 +191,8 @@ def bench_scale(scale: int, seed: int, repeat: int):
     floor_s, floor_default_s = median_of(samples, "floor_s"), median_of(samples, "floor_default_encoding_s")
     wall_s = median_of(samples, "lakejobs_wall_s")
     stage_s = {name: median_of(samples, "stage_s", name) for name in samples[0]["stage_s"]}
+    stage_cpu_s = {name: median_of(samples, "stage_cpu_s", name) for name in samples[0]["stage_cpu_s"]}
+    cpu_s = {key: median_of(samples, key) for key in ("lakejobs_cpu_s", "duckdb_cpu_s", "floor_cpu_s")}
     ddb_stage_s = {name: median_of(samples, "duckdb_stage_s", name) for name in samples[0]["duckdb_stage_s"]}
     return {
         "scale_rows": scale,
@@ -154,9 +204,11 @@ def bench_scale(scale: int, seed: int, repeat: int):
         "duckdb_s": round(duckdb_s, 2),
         "floor_s": round(floor_s, 3),
         "floor_default_encoding_s": round(floor_default_s, 3),
+        "cpu_s": {key[: -len("_cpu_s")]: round(value, 1) for key, value in cpu_s.items()},
         "stages": {
             name: {
                 "lakejobs_s": round(stage_s[name], 3) if name in stage_s else None,
+                "lakejobs_cpu_s": round(stage_cpu_s[name], 1) if name in stage_cpu_s else None,
                 "duckdb_s": round(ddb_stage_s[name], 2),
                 "ratio_to_duckdb": round(stage_s[name] / ddb_stage_s[name], 2) if stage_s.get(name) else None,
             }
@@ -165,6 +217,8 @@ def bench_scale(scale: int, seed: int, repeat: int):
         "orders_conversion_ratio_to_floor": round(stage_s["convert_orders"] / floor_s, 2),
         "orders_conversion_ratio_to_default_encoding_floor": round(stage_s["convert_orders"] / floor_default_s, 2),
         "ratio_to_duckdb": round(lakejobs_s / duckdb_s, 2),
+        "orders_conversion_cpu_ratio_to_floor": round(stage_cpu_s["convert_orders"] / cpu_s["floor_cpu_s"], 2),
+        "cpu_ratio_to_duckdb": round(cpu_s["lakejobs_cpu_s"] / cpu_s["duckdb_cpu_s"], 2),
         "mb_per_s_per_core": round(csv_bytes / 2**20 / lakejobs_s / CORES, 2),
         "s_per_million_rows": round(lakejobs_s / (scale / 1e6), 2),
         "orders_parquet_to_csv_bytes": round(
@@ -181,6 +235,12 @@ def bench_scale(scale: int, seed: int, repeat: int):
                 "floor_s": sample["floor_s"],
                 "floor_default_encoding_s": sample["floor_default_encoding_s"],
                 "stages_s": sample["stage_s"],
+                "cpu_s": {
+                    "lakejobs": round(sample["lakejobs_cpu_s"], 1),
+                    "duckdb": round(sample["duckdb_cpu_s"], 1),
+                    "floor": round(sample["floor_cpu_s"], 1),
+                    **{name: round(value, 1) for name, value in sample["stage_cpu_s"].items()},
+                },
             }
             for sample in samples
         ],

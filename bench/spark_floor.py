@@ -4,7 +4,8 @@ Same session settings as the jobs (``lakejobs.session``, local profile). ``--enc
 (the default) writes the Parquet layout the orders table has (its ``plain_columns`` without a
 dictionary), so the floor differs from the conversion only by the project's own work (checks,
 quarantine, reports); ``--encoding default`` keeps Spark's default of a dictionary on every
-column. Prints one JSON line: start-up seconds and conversion seconds.
+column. Prints one JSON line: start-up seconds, conversion seconds, and when the conversion
+started and ended (``ready_at``, ``done_at``: epoch seconds, for ``bench/run.py``'s CPU trace).
 """
 
 import argparse
@@ -34,10 +35,11 @@ def main() -> None:
     parser.add_argument("--encoding", choices=("dataset", "default"), default="dataset")
     args = parser.parse_args()
     spark = build_session("spark-floor", "local")
-    ready = time.monotonic()
+    ready, ready_at = time.monotonic(), time.time()
     write_floor(spark, args.raw, args.out, args.encoding)
-    done = time.monotonic()
-    print(json.dumps({"startup_s": round(ready - started, 3), "floor_s": round(done - ready, 3)}))
+    done, done_at = time.monotonic(), time.time()
+    timing = {"startup_s": round(ready - started, 3), "floor_s": round(done - ready, 3)}
+    print(json.dumps({**timing, "ready_at": ready_at, "done_at": done_at}))
 
 
 if __name__ == "__main__":
