@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from lakejobs.pipeline import run_pipeline
 from lakejobs.session import build_session
 
 # Jobs run in-process by the tests join the suite's session with the test profile's settings.
@@ -25,6 +26,24 @@ def spark():
     session = build_session("lakejobs-tests", profile="test")
     yield session
     session.stop()
+
+
+@pytest.fixture(scope="session")
+def sample_lake(spark, tmp_path_factory):
+    """The sample pipeline's Parquet lake, built once for the suite: tests only read it."""
+    lake = tmp_path_factory.mktemp("sample_lake")
+    run_pipeline(spark, str(SAMPLE_RAW), str(lake), "parquet")
+    return lake
+
+
+@pytest.fixture(scope="session")
+def sample_delta_lake(spark, tmp_path_factory):
+    """The sample pipeline's Delta lake and the first run's results, built once for the suite.
+
+    Tests may run the pipeline into it again (its data stays the same) but change nothing else.
+    """
+    lake = tmp_path_factory.mktemp("sample_delta_lake")
+    return lake, run_pipeline(spark, str(SAMPLE_RAW), str(lake), "delta")
 
 
 def read_raw_rows(folder: Path):

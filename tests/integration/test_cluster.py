@@ -17,7 +17,6 @@ import pytest
 from chispa import assert_df_equality
 
 from lakejobs import cluster, packaging, s3local
-from lakejobs.pipeline import run_pipeline
 from tests.conftest import SAMPLE_RAW
 
 # Ten applications start twenty JVMs: on a busy 2-core machine that outlasts the default limit.
@@ -50,13 +49,6 @@ def runtime_python() -> str:
 def dist(tmp_path_factory):
     folder = tmp_path_factory.mktemp("dist")
     return packaging.build_all(folder, "3.11", platform.machine(), interpreter=runtime_python())
-
-
-@pytest.fixture(scope="module")
-def local_lake(spark, tmp_path_factory):
-    lake = tmp_path_factory.mktemp("local-lake")
-    run_pipeline(spark, str(SAMPLE_RAW), str(lake), "parquet")
-    return lake
 
 
 def run_pipeline_on(running, shipping, jobs_dir, conf, logs: Path) -> dict:
@@ -117,7 +109,7 @@ def test_the_packed_environment_runs_driver_and_executors(cluster_runs):
 
 
 @pytest.mark.parametrize("mode", ["zip", "env"])
-def test_the_pipeline_on_the_cluster_equals_the_local_run(spark, cluster_runs, local_lake, mode):
+def test_the_pipeline_on_the_cluster_equals_the_local_run(spark, cluster_runs, sample_lake, mode):
     run = cluster_runs[mode]
     counts = [(r["job"], r["status"], r["rows_read"], r["rows_written"], r["rows_quarantined"]) for r in run["results"]]
     assert counts == [
@@ -128,5 +120,5 @@ def test_the_pipeline_on_the_cluster_equals_the_local_run(spark, cluster_runs, l
     ]
     for table in TABLES:
         on_cluster = spark.read.parquet(f"{run['lake']}/{table}")
-        local = spark.read.parquet(str(local_lake / table))
+        local = spark.read.parquet(str(sample_lake / table))
         assert_df_equality(on_cluster, local, ignore_row_order=True)

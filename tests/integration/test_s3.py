@@ -13,7 +13,7 @@ def keys(s3, bucket, prefix=""):
     return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 
 
-def test_whole_delta_pipeline_on_s3a_equals_the_local_run(spark, s3, bucket, tmp_path):
+def test_whole_delta_pipeline_on_s3a_equals_the_local_run(spark, s3, bucket, sample_delta_lake):
     assert s3local.upload_sales_raw(bucket, SAMPLE_RAW) == 3
     lake = f"s3a://{bucket}"
     results = run_pipeline(spark, f"{lake}/rawData", lake, "delta", incremental=True)
@@ -23,10 +23,10 @@ def test_whole_delta_pipeline_on_s3a_equals_the_local_run(spark, s3, bucket, tmp
         (300, 300, 0),
         (300, 300, 0),
     ]
-    run_pipeline(spark, str(SAMPLE_RAW), str(tmp_path / "local"), "delta")
+    local_lake, _results = sample_delta_lake
     for table in ("processedData/orders", "mart/sales", "mart/customer_summary"):
         on_s3 = spark.read.format("delta").load(f"{lake}/{table}")
-        local = spark.read.format("delta").load(str(tmp_path / "local" / table))
+        local = spark.read.format("delta").load(str(local_lake / table))
         assert_df_equality(on_s3, local, ignore_row_order=True)
     written = keys(s3, bucket)
     assert "_lakejobs/state/csv_to_parquet/orders.json" in written

@@ -9,7 +9,6 @@ from chispa import assert_df_equality
 
 from lakejobs import cli
 from lakejobs.jobs import JOBS
-from lakejobs.pipeline import run_pipeline
 from tests.conftest import ROOT, SAMPLE_RAW, VENV_BIN, job_env
 
 
@@ -125,8 +124,7 @@ def test_python_job_script_with_the_argv_glue_passes(tmp_path):
 
 
 @pytest.mark.subprocess
-def test_spark_submit_runs_the_sales_mart_script_to_the_same_mart(spark, tmp_path):
-    run_pipeline(spark, str(SAMPLE_RAW), str(tmp_path / "lake"))
+def test_spark_submit_runs_the_sales_mart_script_to_the_same_mart(spark, sample_lake, tmp_path):
     completed = run(
         [
             str(VENV_BIN / "spark-submit"),
@@ -134,7 +132,7 @@ def test_spark_submit_runs_the_sales_mart_script_to_the_same_mart(spark, tmp_pat
             "local[2]",
             "jobs/sales_mart.py",
             "--processed_path",
-            str(tmp_path / "lake" / "processedData"),
+            str(sample_lake / "processedData"),
             "--mart_path",
             str(tmp_path / "submitted"),
         ]
@@ -144,6 +142,6 @@ def test_spark_submit_runs_the_sales_mart_script_to_the_same_mart(spark, tmp_pat
     for table in ("sales", "sales_by_employee_month", "customer_summary"):
         assert_df_equality(
             spark.read.parquet(str(tmp_path / "submitted" / table)),
-            spark.read.parquet(str(tmp_path / "lake" / "mart" / table)),
+            spark.read.parquet(str(sample_lake / "mart" / table)),
             ignore_row_order=True,
         )

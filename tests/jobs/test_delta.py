@@ -14,11 +14,10 @@ from tests.conftest import SAMPLE_RAW, read_raw_rows
 SALES_KEY = ["salesorderid", "salesorderdetailid"]
 
 
-@pytest.fixture(scope="module")
-def delta_lake(spark, tmp_path_factory):
-    lake = tmp_path_factory.mktemp("delta_lake")
-    first = run_pipeline(spark, str(SAMPLE_RAW), str(lake), "delta")
-    return lake, first
+@pytest.fixture
+def delta_lake(sample_delta_lake):
+    """The suite's sample Delta lake (``tests.conftest.sample_delta_lake``) and its first results."""
+    return sample_delta_lake
 
 
 def independent_rows(path, columns):
@@ -39,12 +38,11 @@ def test_delta_pipeline_twice_leaves_the_same_mart_read_by_delta_rs(spark, delta
     assert sum(row[2] for row in after) == raw_total
 
 
-def test_delta_mart_equals_the_parquet_mart(spark, delta_lake, tmp_path):
+def test_delta_mart_equals_the_parquet_mart(spark, delta_lake, sample_lake):
     lake, _first = delta_lake
-    run_pipeline(spark, str(SAMPLE_RAW), str(tmp_path / "parquet_lake"), "parquet")
     for table in ("sales", "sales_by_employee_month", "customer_summary"):
         delta_df = spark.read.format("delta").load(str(lake / "mart" / table))
-        parquet_df = spark.read.parquet(str(tmp_path / "parquet_lake" / "mart" / table))
+        parquet_df = spark.read.parquet(str(sample_lake / "mart" / table))
         assert_df_equality(delta_df.select(*parquet_df.columns), parquet_df, ignore_row_order=True)
 
 
