@@ -8,6 +8,7 @@ before any time is reported. Writes ``bench/results/<date>.json`` and ``<date>.p
 """
 
 import argparse
+import bisect
 import datetime as dt
 import json
 import os
@@ -51,14 +52,12 @@ def raw_zone(scale: int, seed: int) -> Path:
 class CpuTrace:
     """CPU seconds (user + system) of a process tree, sampled against the wall clock.
 
-    Wall time on this machine drifts by a quarter within the hour (the same floor run took
-    36 s and 47 s twenty minutes apart), while the CPU a piece of work takes moves far less;
-    so every timed piece is also reported in CPU seconds, read off this trace between its start
-    and end (linear between samples, 0.1 s apart).
+    A piece of work's CPU seconds are read off the trace between its start and end (linear
+    between samples, 0.1 s apart); with its wall time they say how busy the cores were.
     """
 
     def __init__(self) -> None:
-        self.points = []  # (epoch seconds, CPU seconds so far)
+        self.times, self.cpu = [], []  # epoch seconds, and CPU seconds used by then
 
     def sample(self, parent: "psutil.Process") -> None:
         """Add the tree's CPU seconds now (processes that already ended are not counted)."""
@@ -69,15 +68,15 @@ class CpuTrace:
             except psutil.Error:
                 continue
             cpu += times.user + times.system
-        self.points.append((time.time(), cpu))
+        self.times.append(time.time())
+        self.cpu.append(cpu)
 
     def at(self, epoch_s: float) -> float:
-        """CPU seconds used by ``epoch_s``."""
-        before = [point for point in self.points if point[0] <= epoch_s]
-        after = [point for point in self.points if point[0] > epoch_s]
-        if not before or not after:
-            return (before or after)[-1 if before else 0][1]
-        (t0, c0), (t1, c1) = before[-1], after[0]
+        """CPU seconds used by ``epoch_s`` (the first or last sample outside the trace)."""
+        index = bisect.bisect_right(self.times, epoch_s)
+        if index == 0 or index == len(self.times):
+            return self.cpu[min(index, len(self.cpu) - 1)]
+        t0, t1, c0, c1 = self.times[index - 1], self.times[index], self.cpu[index - 1], self.cpu[index]
         return c0 + (c1 - c0) * (epoch_s - t0) / (t1 - t0)
 
     def between(self, start: float, end: float) -> float:

@@ -2,7 +2,6 @@
 
 from decimal import Decimal
 
-import pytest
 from chispa import assert_df_equality
 from deltalake import DeltaTable as RustDeltaTable
 
@@ -14,20 +13,14 @@ from tests.conftest import SAMPLE_RAW, read_raw_rows
 SALES_KEY = ["salesorderid", "salesorderdetailid"]
 
 
-@pytest.fixture
-def delta_lake(sample_delta_lake):
-    """The suite's sample Delta lake (``tests.conftest.sample_delta_lake``) and its first results."""
-    return sample_delta_lake
-
-
 def independent_rows(path, columns):
     """Rows of a Delta table read by delta-rs (no Spark), sorted."""
     table = RustDeltaTable(str(path)).to_pyarrow_table(columns=columns)
     return sorted(zip(*[table.column(c).to_pylist() for c in columns]))
 
 
-def test_delta_pipeline_twice_leaves_the_same_mart_read_by_delta_rs(spark, delta_lake):
-    lake, first = delta_lake
+def test_delta_pipeline_twice_leaves_the_same_mart_read_by_delta_rs(spark, sample_delta_lake):
+    lake, first = sample_delta_lake
     columns = ["salesorderid", "salesorderdetailid", "linetotal", "customer_name", "order_year", "order_month"]
     before = independent_rows(lake / "mart" / "sales", columns)
     second = run_pipeline(spark, str(SAMPLE_RAW), str(lake), "delta")
@@ -38,8 +31,8 @@ def test_delta_pipeline_twice_leaves_the_same_mart_read_by_delta_rs(spark, delta
     assert sum(row[2] for row in after) == raw_total
 
 
-def test_delta_mart_equals_the_parquet_mart(spark, delta_lake, sample_lake):
-    lake, _first = delta_lake
+def test_delta_mart_equals_the_parquet_mart(spark, sample_delta_lake, sample_lake):
+    lake, _first = sample_delta_lake
     for table in ("sales", "sales_by_employee_month", "customer_summary"):
         delta_df = spark.read.format("delta").load(str(lake / "mart" / table))
         parquet_df = spark.read.parquet(str(sample_lake / "mart" / table))
@@ -91,13 +84,13 @@ def test_duplicate_keys_in_one_batch_are_quarantined_before_the_merge(spark, tmp
     assert spark.read.format("delta").load(str(tmp_path / "c")).count() == 1
 
 
-def test_history_optimize_and_vacuum_commands(spark, delta_lake, capsys, tmp_path):
+def test_history_optimize_and_vacuum_commands(spark, sample_delta_lake, capsys, tmp_path):
     import json
     import shutil
 
     from lakejobs import cli
 
-    lake, _first = delta_lake
+    lake, _first = sample_delta_lake
     table = tmp_path / "orders"
     shutil.copytree(lake / "processedData" / "orders", table)
     assert cli.main(["history", str(table)]) == 0
