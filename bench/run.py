@@ -3,7 +3,8 @@
 For each scale (order lines; dimensions scale with them), with ``lakejobs generate`` and a
 fixed seed: (1) the lakejobs pipeline in its own process, each stage timed; (2) the same work
 in DuckDB (``bench/duckdb_reference.py``); (3) Spark's floor for orders
-(``bench/spark_floor.py``). Outputs are checked to agree (rows and money per month partition)
+(``bench/spark_floor.py``); (4) Spark's floor for the whole pipeline
+(``bench/spark_pipeline_floor.py``). Outputs are checked to agree (rows and money per month partition)
 before any time is reported. Writes ``bench/results/<date>.json`` and ``<date>.png``.
 """
 
@@ -134,8 +135,17 @@ def spark_floor(raw: Path, work: Path, encoding: str) -> dict:
     return result
 
 
+def spark_pipeline_floor(raw: Path, work: Path) -> dict:
+    """Run ``spark_pipeline_floor.py`` (the whole pipeline in plain Spark) in its own JVM."""
+    argv = [sys.executable, str(BENCH / "spark_pipeline_floor.py"), str(raw), str(work / "pipeline_floor")]
+    out, _wall, _peak, trace = run_measured(argv)
+    result = json.loads(out.strip().splitlines()[-1])
+    result["pipeline_floor_cpu_s"] = trace.between(result["ready_at"], result["done_at"])
+    return result
+
+
 def run_once(raw: Path, work: Path) -> dict:
-    """One sample: the lakejobs pipeline, DuckDB, then the floor in both layouts, one after the other."""
+    """One sample: lakejobs, DuckDB, the floor in both layouts, the pipeline floor, one after the other."""
     subprocess.run(["rm", "-rf", str(work)], check=True)
     out, wall, peak_mib, trace = run_measured(
         [sys.executable, "-m", "lakejobs.cli", "pipeline", "--raw", str(raw), "--lake", str(work / "lakejobs")]
@@ -152,6 +162,7 @@ def run_once(raw: Path, work: Path) -> dict:
     ddb_stage_s = duckdb_reference.run(str(raw), str(work / "duckdb"), threads=CORES)
     duckdb_s, duckdb_cpu_s = time.monotonic() - ddb_started, time.process_time() - ddb_cpu_started
     floor, floor_default = spark_floor(raw, work, "dataset"), spark_floor(raw, work, "default")
+    pipeline_floor = spark_pipeline_floor(raw, work)
     return {
         "lakejobs_s": sum(stage_s.values()),
         "lakejobs_cpu_s": sum(stage_cpu_s.values()),
@@ -167,6 +178,9 @@ def run_once(raw: Path, work: Path) -> dict:
         "floor_s": floor["floor_s"],
         "floor_cpu_s": floor["floor_cpu_s"],
         "floor_default_encoding_s": floor_default["floor_s"],
+        "pipeline_floor_s": pipeline_floor["pipeline_floor_s"],
+        "pipeline_floor_cpu_s": pipeline_floor["pipeline_floor_cpu_s"],
+        "pipeline_floor_stage_s": pipeline_floor["steps_s"],
     }
 
 
@@ -184,14 +198,18 @@ def bench_scale(scale: int, seed: int, repeat: int):
     samples = [run_once(raw, work) for _ in range(repeat)]
     ours = month_totals(str(work / "lakejobs" / "mart" / "sales" / "*" / "*" / "*.parquet"))
     theirs = month_totals(str(work / "duckdb" / "mart" / "sales" / "*" / "*" / "*.parquet"))
-    if ours != theirs:
-        raise SystemExit(f"bench: lakejobs and DuckDB disagree at scale {scale}; no times reported")
+    floor_mart = month_totals(str(work / "pipeline_floor" / "mart" / "sales" / "*" / "*" / "*.parquet"))
+    if ours != theirs or floor_mart != theirs:
+        raise SystemExit(f"bench: lakejobs, DuckDB and the pipeline floor disagree at scale {scale}; no times reported")
     lakejobs_s, duckdb_s = median_of(samples, "lakejobs_s"), median_of(samples, "duckdb_s")
     floor_s, floor_default_s = median_of(samples, "floor_s"), median_of(samples, "floor_default_encoding_s")
     wall_s = median_of(samples, "lakejobs_wall_s")
     stage_s = {name: median_of(samples, "stage_s", name) for name in samples[0]["stage_s"]}
     stage_cpu_s = {name: median_of(samples, "stage_cpu_s", name) for name in samples[0]["stage_cpu_s"]}
-    cpu_s = {key: median_of(samples, key) for key in ("lakejobs_cpu_s", "duckdb_cpu_s", "floor_cpu_s")}
+    pipeline_floor_s = median_of(samples, "pipeline_floor_s")
+    cpu_keys = ("lakejobs_cpu_s", "duckdb_cpu_s", "floor_cpu_s", "pipeline_floor_cpu_s")
+    cpu_s = {key: median_of(samples, key) for key in cpu_keys}
+    floor_stage_s = {name: median_of(samples, "pipeline_floor_stage_s", name) for name in stage_s}
     ddb_stage_s = {name: median_of(samples, "duckdb_stage_s", name) for name in samples[0]["duckdb_stage_s"]}
     return {
         "scale_rows": scale,
@@ -203,12 +221,14 @@ def bench_scale(scale: int, seed: int, repeat: int):
         "duckdb_s": round(duckdb_s, 2),
         "floor_s": round(floor_s, 3),
         "floor_default_encoding_s": round(floor_default_s, 3),
+        "pipeline_floor_s": round(pipeline_floor_s, 2),
         "cpu_s": {key[: -len("_cpu_s")]: round(value, 1) for key, value in cpu_s.items()},
         "stages": {
             name: {
                 "lakejobs_s": round(stage_s[name], 3) if name in stage_s else None,
                 "lakejobs_cpu_s": round(stage_cpu_s[name], 1) if name in stage_cpu_s else None,
                 "duckdb_s": round(ddb_stage_s[name], 2),
+                "pipeline_floor_s": round(floor_stage_s[name], 3) if name in floor_stage_s else None,
                 "ratio_to_duckdb": round(stage_s[name] / ddb_stage_s[name], 2) if stage_s.get(name) else None,
             }
             for name in ddb_stage_s
@@ -216,6 +236,8 @@ def bench_scale(scale: int, seed: int, repeat: int):
         "orders_conversion_ratio_to_floor": round(stage_s["convert_orders"] / floor_s, 2),
         "orders_conversion_ratio_to_default_encoding_floor": round(stage_s["convert_orders"] / floor_default_s, 2),
         "ratio_to_duckdb": round(lakejobs_s / duckdb_s, 2),
+        "pipeline_floor_ratio_to_duckdb": round(pipeline_floor_s / duckdb_s, 2),
+        "ratio_to_pipeline_floor": round(lakejobs_s / pipeline_floor_s, 2),
         "orders_conversion_cpu_ratio_to_floor": round(stage_cpu_s["convert_orders"] / cpu_s["floor_cpu_s"], 2),
         "cpu_ratio_to_duckdb": round(cpu_s["lakejobs_cpu_s"] / cpu_s["duckdb_cpu_s"], 2),
         "mb_per_s_per_core": round(csv_bytes / 2**20 / lakejobs_s / CORES, 2),
@@ -233,11 +255,14 @@ def bench_scale(scale: int, seed: int, repeat: int):
                 "duckdb_s": round(sample["duckdb_s"], 2),
                 "floor_s": sample["floor_s"],
                 "floor_default_encoding_s": sample["floor_default_encoding_s"],
+                "pipeline_floor_s": sample["pipeline_floor_s"],
                 "stages_s": sample["stage_s"],
+                "pipeline_floor_stages_s": sample["pipeline_floor_stage_s"],
                 "cpu_s": {
                     "lakejobs": round(sample["lakejobs_cpu_s"], 1),
                     "duckdb": round(sample["duckdb_cpu_s"], 1),
                     "floor": round(sample["floor_cpu_s"], 1),
+                    "pipeline_floor": round(sample["pipeline_floor_cpu_s"], 1),
                     **{name: round(value, 1) for name, value in sample["stage_cpu_s"].items()},
                 },
             }
@@ -255,7 +280,13 @@ def chart(results, path: Path) -> None:
 
     scales = [r["scale_rows"] for r in results]
     figure, axes = plt.subplots(figsize=(6, 4))
-    for key, label in (("lakejobs_s", "lakejobs (Spark)"), ("duckdb_s", "DuckDB"), ("floor_s", "Spark floor (orders)")):
+    series = (
+        ("lakejobs_s", "lakejobs (Spark)"),
+        ("pipeline_floor_s", "Spark floor (whole pipeline)"),
+        ("duckdb_s", "DuckDB"),
+        ("floor_s", "Spark floor (orders)"),
+    )
+    for key, label in series:
         axes.loglog(scales, [r[key] for r in results], marker="o", label=label)
     axes.set_xlabel("order lines")
     axes.set_ylabel("seconds")
