@@ -11,6 +11,7 @@ from lakejobs.deploy.render import EXAMPLE, differences, rendered_files, write_r
 from lakejobs.errors import UsageError
 from lakejobs.pipeline import pipeline_steps
 from tests.conftest import ROOT
+from tests.integration import iam_eval
 
 CONFIG = DeployConfig(
     bucket="b", prefix="p", role_arn="arn:aws:iam::123456789012:role/r", cluster_id="j-1", application_id="a1"
@@ -169,6 +170,9 @@ def test_s3_writes_are_scoped_to_the_output_folders_and_encrypted():
     assert "arn:aws:s3:::amzn-s3-demo-bucket/lakejobs/mart/*" in written
     deny = by_sid["DenyWritesWithoutServerSideEncryption"]
     assert deny["Effect"] == "Deny" and deny["Action"] == ["s3:PutObject"]
-    assert "AES256" in deny["Condition"]["StringNotEqualsIfExists"]["s3:x-amz-server-side-encryption"]
+    mart_file = "arn:aws:s3:::amzn-s3-demo-bucket/lakejobs/mart/sales/part-0.parquet"
+    for encryption, allowed in (("AES256", True), ("aws:kms", True), (None, True), ("bogus", False)):
+        context = {iam_eval.SSE: encryption} if encryption else {}  # a multipart upload's part has none
+        assert iam_eval.allowed(policy, ("s3:PutObject", mart_file, context)) is allowed, encryption
     assert glue.glue_default_arguments(sales_pipeline().jobs[0], EXAMPLE)["--encryption-type"] == "sse-s3"
     assert "spark.hadoop.fs.s3.enableServerSideEncryption" in emr.common_conf()

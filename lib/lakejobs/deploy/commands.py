@@ -10,7 +10,10 @@ from lakejobs.errors import LakejobsError, UsageError
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """The options of ``lakejobs deploy``."""
     parser.add_argument(
-        "action", nargs="?", choices=("render",), help="render: rewrite the committed glue/ and emr/ files"
+        "action",
+        nargs="?",
+        choices=("render", "policy"),
+        help="render: rewrite the committed glue/ and emr/ files; policy: print the IAM policy --target's deploy needs",
     )
     parser.add_argument("--target", help="glue, emr or emr-serverless")
     parser.add_argument("--bucket", help="S3 bucket holding the lake and the artifacts")
@@ -75,8 +78,19 @@ def cmd_render(args) -> int:
     return 0
 
 
+def cmd_policy(args, config) -> int:
+    """Print the IAM policy allowing exactly what ``lakejobs deploy --target`` sends, for these values."""
+    import json
+
+    from lakejobs.deploy.deployer_iam import DEPLOYER_POLICIES, REQUIRED
+
+    config.require(args.target, *REQUIRED[args.target])
+    print(json.dumps(DEPLOYER_POLICIES[args.target](config), indent=2))
+    return 0
+
+
 def cmd_deploy(args) -> int:
-    """Print (``--dry-run``) or send the requests of ``--target``."""
+    """Print (``--dry-run``) or send the requests of ``--target``; or print its deployer policy."""
     if args.action == "render":
         return cmd_render(args)
     from lakejobs.deploy.description import sales_pipeline
@@ -89,6 +103,8 @@ def cmd_deploy(args) -> int:
     if not args.bucket:
         raise UsageError(f"--target {args.target} needs --bucket")
     config = _config(args)
+    if args.action == "policy":
+        return cmd_policy(args, config)
     requests = TARGETS[args.target](sales_pipeline(config.output_format, config.incremental), config)
     if args.dry_run:
         for request in planned(requests):

@@ -57,14 +57,28 @@ def s3_statements(config: DeployConfig) -> List[Dict[str, object]]:
             "Condition": {"StringLike": {"s3:prefix": _listable_prefixes(config)}},
         },
         {"Sid": "LocateBucket", "Effect": "Allow", "Action": ["s3:GetBucketLocation"], "Resource": [bucket_arn]},
-        {
-            "Sid": "DenyWritesWithoutServerSideEncryption",
-            "Effect": "Deny",
-            "Action": ["s3:PutObject"],
-            "Resource": [f"{bucket_arn}/*"],
-            "Condition": {"StringNotEqualsIfExists": {"s3:x-amz-server-side-encryption": ENCRYPTIONS}},
-        },
+        deny_unencrypted_writes(config),
     ]
+
+
+def deny_unencrypted_writes(config: DeployConfig) -> Dict[str, object]:
+    """Deny a ``PutObject`` into the bucket asking for anything but SSE-S3 or SSE-KMS.
+
+    Only a request that carries the header is judged (``Null`` false: the key is present; the
+    conditions of a statement must all hold). ``StringNotEquals`` alone, or
+    ``StringNotEqualsIfExists``, is true when the key is absent, so it would deny every part
+    of a multipart upload (see the module docstring).
+    """
+    return {
+        "Sid": "DenyWritesWithoutServerSideEncryption",
+        "Effect": "Deny",
+        "Action": ["s3:PutObject"],
+        "Resource": [f"arn:aws:s3:::{config.bucket}/*"],
+        "Condition": {
+            "Null": {"s3:x-amz-server-side-encryption": "false"},
+            "StringNotEquals": {"s3:x-amz-server-side-encryption": ENCRYPTIONS},
+        },
+    }
 
 
 def _account(config: DeployConfig) -> str:

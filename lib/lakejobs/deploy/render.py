@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from lakejobs.deploy import emr, glue, iam, serverless
+from lakejobs.deploy import deployer_iam, emr, glue, iam, serverless
 from lakejobs.deploy.description import DeployConfig, Pipeline, sales_pipeline
 
 EXAMPLE_ACCOUNT = "111122223333"
@@ -80,6 +80,12 @@ def rendered_files(pipeline: Optional[Pipeline] = None) -> Dict[str, str]:
     for path, build in iam.POLICIES.items():
         config = EXAMPLE_SERVERLESS if "serverless" in path else EXAMPLE_EMR if path.startswith("emr/") else EXAMPLE
         files[path] = _json(build(config))
+    for path, target, config in (
+        ("glue/iam/deployer-glue-policy.json", "glue", EXAMPLE),
+        ("emr/iam/deployer-emr-policy.json", "emr", EXAMPLE_EMR),
+        ("emr/iam/deployer-emr-serverless-policy.json", "emr-serverless", EXAMPLE_SERVERLESS),
+    ):
+        files[path] = _json(deployer_iam.DEPLOYER_POLICIES[target](config))
     glue_files = sorted(path for path in files if path.startswith("glue/"))
     emr_files = sorted(path for path in files if path.startswith("emr/"))
     files["glue/README.md"] = _readme("glue", "Glue job definitions (CreateJob) and IAM policies", glue_files)

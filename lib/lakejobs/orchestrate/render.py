@@ -10,7 +10,9 @@ import json
 from pathlib import Path
 from typing import Dict, List, Optional
 
+from lakejobs.deploy.deployer_iam import stepfunctions_deployer_policy
 from lakejobs.deploy.description import DeployConfig, Pipeline, sales_pipeline
+from lakejobs.deploy.render import EXAMPLE
 from lakejobs.orchestrate.iam import POLICIES
 from lakejobs.orchestrate.machines import MACHINES
 
@@ -31,6 +33,9 @@ def rendered_files(pipeline: Optional[Pipeline] = None, config: DeployConfig = C
     for runtime, machine in MACHINES.items():
         files[f"{FOLDER}/{runtime}.asl.json"] = to_json(machine(pipeline, config))
         files[f"{FOLDER}/{runtime}.iam.json"] = to_json(POLICIES[runtime](pipeline, config))
+    # Who deploys them (``lakejobs deploy --target stepfunctions``): named with the example
+    # account and role of ``glue/`` and ``emr/``, since a policy cannot take execution input.
+    files[f"{FOLDER}/deployer.iam.json"] = to_json(stepfunctions_deployer_policy(EXAMPLE))
     return files
 
 

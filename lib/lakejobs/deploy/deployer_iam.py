@@ -1,0 +1,158 @@
+"""Least-privilege IAM policies for whoever runs ``lakejobs deploy --target ...``.
+
+One policy per target, allowing exactly the requests that target sends (``requests.TARGETS``)
+and nothing else:
+
+- every target but Step Functions uploads ``dist/`` to ``artifacts/`` (``s3:PutObject``, which
+  also covers a multipart upload's parts, and ``s3:AbortMultipartUpload``), encrypted (the same
+  deny as the job roles', ``iam.deny_unencrypted_writes``);
+- Glue: ``GetJob``, ``CreateJob``, ``UpdateJob`` and tagging of the ``lakejobs-*`` jobs; the job
+  role may be passed to Glue only;
+- EMR: ``AddJobFlowSteps`` on the cluster (any cluster when none is configured), and for
+  ``--transient`` ``RunJobFlow`` (no resource-level permission exists for it) with the
+  cluster's tags; the step runtime role, the service role and the instance profile's role may
+  be passed to EMR only;
+- EMR Serverless: ``StartJobRun``, ``GetJobRun`` (the deploy waits stage by stage) and tagging
+  on the application and its runs; the runtime role may be passed to EMR Serverless only;
+- Step Functions: the catalog step's Glue job as for Glue, and ``DescribeStateMachine``,
+  ``CreateStateMachine``, ``UpdateStateMachine`` and tagging of the ``lakejobs-*`` machines;
+  their role may be passed to Step Functions only.
+
+Creating the roles themselves (``glue/iam``, ``emr/iam``, ``stepfunctions/*.iam.json``) is
+left to whoever administers IAM: the deployer only passes them.
+"""
+
+from typing import Callable, Dict, List
+
+from lakejobs.deploy.description import ARTIFACTS, DeployConfig
+from lakejobs.deploy.iam import deny_unencrypted_writes, policy
+
+Statement = Dict[str, object]
+
+
+def account(config: DeployConfig) -> str:
+    """The account of ``--role-arn`` (``*`` without one)."""
+    parts = (config.role_arn or "").split(":")
+    return parts[4] if len(parts) > 4 and parts[4] else "*"
+
+
+def role_arn(config: DeployConfig, name: str) -> str:
+    """The ARN of role ``name`` in the deployment's account."""
+    return f"arn:aws:iam::{account(config)}:role/{name}"
+
+
+def pass_role(sid: str, roles: List[str], service: str) -> Statement:
+    """Allow passing ``roles`` to ``service`` (``glue.amazonaws.com``...) and to nothing else."""
+    return {
+        "Sid": sid,
+        "Effect": "Allow",
+        "Action": ["iam:PassRole"],
+        "Resource": roles,
+        "Condition": {"StringEquals": {"iam:PassedToService": service}},
+    }
+
+
+def upload_statements(config: DeployConfig) -> List[Statement]:
+    """Put ``dist/`` under ``artifacts/``, encrypted."""
+    artifacts = f"arn:aws:s3:::{config.bucket}/{config.layout.key(ARTIFACTS)}/*"
+    upload = {
+        "Sid": "UploadArtifacts",
+        "Effect": "Allow",
+        "Action": ["s3:PutObject", "s3:AbortMultipartUpload"],
+        "Resource": [artifacts],
+    }
+    return [upload, deny_unencrypted_writes(config)]
+
+
+def glue_job_statements(config: DeployConfig) -> List[Statement]:
+    """Create, update and tag the deployment's Glue jobs; pass the job role to Glue."""
+    jobs = f"arn:aws:glue:{config.region}:{account(config)}:job/{config.name_prefix}*"
+    manage = {
+        "Sid": "CreateAndUpdateGlueJobs",
+        "Effect": "Allow",
+        "Action": ["glue:GetJob", "glue:CreateJob", "glue:UpdateJob", "glue:TagResource"],
+        "Resource": [jobs],
+    }
+    return [manage, pass_role("PassJobRoleToGlue", [config.role_arn], "glue.amazonaws.com")]
+
+
+def glue_deployer_policy(config: DeployConfig) -> Dict[str, object]:
+    """``lakejobs deploy --target glue``."""
+    return policy(upload_statements(config) + glue_job_statements(config))
+
+
+def emr_deployer_policy(config: DeployConfig) -> Dict[str, object]:
+    """``lakejobs deploy --target emr`` (steps to ``--cluster-id``, or ``--transient``)."""
+    clusters = f"arn:aws:elasticmapreduce:{config.region}:{account(config)}:cluster/"
+    add_steps = {
+        "Sid": "AddStepsToTheCluster",
+        "Effect": "Allow",
+        "Action": ["elasticmapreduce:AddJobFlowSteps"],
+        "Resource": [clusters + (config.cluster_id or "*")],
+    }
+    run_job_flow = {
+        "Sid": "StartTransientClusters",
+        "Effect": "Allow",
+        "Action": ["elasticmapreduce:RunJobFlow"],
+        "Resource": "*",
+    }
+    tag = {
+        "Sid": "TagNewClusters",
+        "Effect": "Allow",
+        "Action": ["elasticmapreduce:AddTags"],
+        "Resource": [clusters + "*"],
+    }
+    roles = [role_arn(config, config.emr_service_role), role_arn(config, config.emr_instance_profile)]
+    roles += [config.role_arn] if config.role_arn else []
+    return policy(
+        upload_statements(config)
+        + [add_steps, run_job_flow, tag, pass_role("PassRolesToEmr", roles, "elasticmapreduce.amazonaws.com")]
+    )
+
+
+def serverless_deployer_policy(config: DeployConfig) -> Dict[str, object]:
+    """``lakejobs deploy --target emr-serverless``."""
+    application = f"arn:aws:emr-serverless:{config.region}:{account(config)}:/applications/{config.application_id}"
+    runs = {
+        "Sid": "StartAndWatchJobRuns",
+        "Effect": "Allow",
+        "Action": ["emr-serverless:StartJobRun", "emr-serverless:GetJobRun", "emr-serverless:TagResource"],
+        "Resource": [application, f"{application}/jobruns/*"],
+    }
+    passing = pass_role("PassRuntimeRoleToEmrServerless", [config.role_arn], "emr-serverless.amazonaws.com")
+    return policy(upload_statements(config) + [runs, passing])
+
+
+def stepfunctions_deployer_policy(config: DeployConfig) -> Dict[str, object]:
+    """``lakejobs deploy --target stepfunctions``: the catalog job and the state machines."""
+    machines = f"arn:aws:states:{config.region}:{account(config)}:stateMachine:{config.name_prefix}*"
+    manage = {
+        "Sid": "CreateAndUpdateStateMachines",
+        "Effect": "Allow",
+        "Action": [
+            "states:DescribeStateMachine",
+            "states:CreateStateMachine",
+            "states:UpdateStateMachine",
+            "states:TagResource",
+        ],
+        "Resource": [machines],
+    }
+    machine_role = role_arn(config, f"{config.name_prefix}stepfunctions")
+    passing = pass_role("PassMachineRoleToStepFunctions", [machine_role], "states.amazonaws.com")
+    return policy(glue_job_statements(config) + [manage, passing])
+
+
+#: ``--target`` -> the options its policy is built from (beyond ``--bucket``).
+REQUIRED = {
+    "glue": ("role_arn",),
+    "emr": (),
+    "emr-serverless": ("application_id", "role_arn"),
+    "stepfunctions": ("role_arn",),
+}
+#: ``--target`` -> its deployer policy.
+DEPLOYER_POLICIES: Dict[str, Callable[[DeployConfig], Dict[str, object]]] = {
+    "glue": glue_deployer_policy,
+    "emr": emr_deployer_policy,
+    "emr-serverless": serverless_deployer_policy,
+    "stepfunctions": stepfunctions_deployer_policy,
+}

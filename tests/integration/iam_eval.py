@@ -1,0 +1,127 @@
+"""What IAM authorizes for an AWS API call, and a small policy evaluator, for the deployer policy tests.
+
+``authorizations`` turns one call (as boto3 sends it) into the IAM checks AWS makes for it:
+(action, resource ARN, condition context), following AWS's Service Authorization Reference:
+a multipart upload's calls are ``s3:PutObject``; tags given to a create call are authorized as
+the service's tagging action; a role handed to a service (Glue ``Role``, EMR
+``ExecutionRoleArn``, ``ServiceRole``, ``JobFlowRole``, ...) is ``iam:PassRole`` with
+``iam:PassedToService``. ``allowed`` evaluates one identity policy: an explicit Deny wins, then
+any Allow; every condition of a statement must hold. Operators ``StringEquals``,
+``StringLike``, ``StringNotEquals`` and ``StringNotEqualsIfExists`` (both true when the key
+is absent, as AWS evaluates negated operators) and ``Null``; any other raises, so a policy is
+never passed by an operator this does not know.
+"""
+
+from fnmatch import fnmatchcase
+from typing import Dict, List, Optional, Tuple
+
+Check = Tuple[str, str, Dict[str, str]]
+PREFIX = {
+    "s3": "s3",
+    "glue": "glue",
+    "emr": "elasticmapreduce",
+    "emr-serverless": "emr-serverless",
+    "stepfunctions": "states",
+}
+S3_PUT = {"PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}
+SSE = "s3:x-amz-server-side-encryption"
+
+
+def role(account: str, name_or_arn: str) -> str:
+    """A role's ARN from its ARN or name (an EMR instance profile is named as its role)."""
+    return name_or_arn if name_or_arn.startswith("arn:") else f"arn:aws:iam::{account}:role/{name_or_arn}"
+
+
+def passes(account: str, name_or_arn: Optional[str], service: str) -> List[Check]:
+    """The PassRole check of handing a role to ``service`` (none without a role)."""
+    if not name_or_arn:
+        return []
+    return [("iam:PassRole", role(account, name_or_arn), {"iam:PassedToService": service})]
+
+
+def _s3(operation: str, params: dict) -> List[Check]:
+    arn = f"arn:aws:s3:::{params.get('Bucket')}/{params.get('Key', '')}"
+    context = {SSE: params["ServerSideEncryption"]} if "ServerSideEncryption" in params else {}
+    return [("s3:PutObject" if operation in S3_PUT else f"s3:{operation}", arn, context)]
+
+
+def _glue(action: str, params: dict, account: str, region: str) -> List[Check]:
+    arn = f"arn:aws:glue:{region}:{account}:job/{params.get('JobName') or params.get('Name')}"
+    checks = [(action, arn, {})] + ([("glue:TagResource", arn, {})] if params.get("Tags") else [])
+    job_role = params.get("Role") or params.get("JobUpdate", {}).get("Role")
+    return checks + passes(account, job_role, "glue.amazonaws.com")
+
+
+def _emr(action: str, params: dict, account: str, region: str) -> List[Check]:
+    clusters = f"arn:aws:elasticmapreduce:{region}:{account}:cluster/"
+    to_emr = "elasticmapreduce.amazonaws.com"
+    if action.endswith(":RunJobFlow"):
+        checks = [(action, "*", {})]
+        checks += [("elasticmapreduce:AddTags", clusters + "j-NEW", {})] if params.get("Tags") else []
+        for name in (params.get("ServiceRole"), params.get("JobFlowRole")):
+            checks += passes(account, name, to_emr)
+        return checks
+    return [(action, clusters + params["JobFlowId"], {})] + passes(account, params.get("ExecutionRoleArn"), to_emr)
+
+
+def _serverless(action: str, params: dict, account: str, region: str) -> List[Check]:
+    application = f"arn:aws:emr-serverless:{region}:{account}:/applications/{params['applicationId']}"
+    if action.endswith(":GetJobRun"):
+        return [(action, f"{application}/jobruns/{params['jobRunId']}", {})]
+    tags = [("emr-serverless:TagResource", f"{application}/jobruns/NEW", {})] if params.get("tags") else []
+    runtime_role = params.get("executionRoleArn")
+    return [(action, application, {})] + tags + passes(account, runtime_role, "emr-serverless.amazonaws.com")
+
+
+def _states(action: str, params: dict, account: str, region: str) -> List[Check]:
+    arn = params.get("stateMachineArn") or f"arn:aws:states:{region}:{account}:stateMachine:{params['name']}"
+    tags = [("states:TagResource", arn, {})] if params.get("tags") else []
+    return [(action, arn, {})] + tags + passes(account, params.get("roleArn"), "states.amazonaws.com")
+
+
+def authorizations(service: str, operation: str, params: dict, account: str, region: str) -> List[Check]:
+    """The IAM checks of one call."""
+    if service == "s3":
+        return _s3(operation, params)
+    builders = {"glue": _glue, "emr": _emr, "emr-serverless": _serverless, "stepfunctions": _states}
+    if service not in builders:
+        raise AssertionError(f"no IAM mapping for {service}.{operation}")
+    return builders[service](f"{PREFIX[service]}:{operation}", params, account, region)
+
+
+def _listed(value) -> List[str]:
+    return [value] if isinstance(value, str) else list(value)
+
+
+def _holds(operator: str, found: Optional[str], values: List[str]) -> bool:
+    if operator == "StringEquals":
+        return found is not None and found in values
+    if operator == "StringLike":
+        return found is not None and any(fnmatchcase(found, pattern) for pattern in values)
+    if operator == "StringNotEquals":  # a negated operator is true when the key is absent
+        return found is None or found not in values
+    if operator == "StringNotEqualsIfExists":
+        return found is None or found not in values
+    if operator == "Null":  # "true": the key is absent; "false": it is present
+        return (found is None) == (values == ["true"])
+    raise AssertionError(f"condition operator {operator} is not evaluated here")
+
+
+def _applies(statement: dict, check: Check) -> bool:
+    action, resource, context = check
+    if not any(fnmatchcase(action.lower(), pattern.lower()) for pattern in _listed(statement["Action"])):
+        return False
+    if not any(fnmatchcase(resource, pattern) for pattern in _listed(statement["Resource"])):
+        return False
+    condition = statement.get("Condition", {})
+    return all(
+        _holds(operator, context.get(key), _listed(values))
+        for operator, tests in condition.items()
+        for key, values in tests.items()
+    )
+
+
+def allowed(policy: dict, check: Check) -> bool:
+    """Whether ``policy`` allows ``check``: no Deny applies and an Allow does."""
+    applying = [statement["Effect"] for statement in policy["Statement"] if _applies(statement, check)]
+    return "Deny" not in applying and "Allow" in applying
