@@ -25,20 +25,9 @@ left to whoever administers IAM: the deployer only passes them.
 from typing import Callable, Dict, List
 
 from lakejobs.deploy.description import ARTIFACTS, DeployConfig
-from lakejobs.deploy.iam import deny_unencrypted_writes, policy
+from lakejobs.deploy.iam import account, deny_unencrypted_writes, policy, role_arn
 
 Statement = Dict[str, object]
-
-
-def account(config: DeployConfig) -> str:
-    """The account of ``--role-arn`` (``*`` without one)."""
-    parts = (config.role_arn or "").split(":")
-    return parts[4] if len(parts) > 4 and parts[4] else "*"
-
-
-def role_arn(config: DeployConfig, name: str) -> str:
-    """The ARN of role ``name`` in the deployment's account."""
-    return f"arn:aws:iam::{account(config)}:role/{name}"
 
 
 def pass_role(sid: str, roles: List[str], service: str) -> Statement:
@@ -125,6 +114,8 @@ def serverless_deployer_policy(config: DeployConfig) -> Dict[str, object]:
 
 def stepfunctions_deployer_policy(config: DeployConfig) -> Dict[str, object]:
     """``lakejobs deploy --target stepfunctions``: the catalog job and the state machines."""
+    from lakejobs.orchestrate.requests import state_machine_role_arn
+
     machines = f"arn:aws:states:{config.region}:{account(config)}:stateMachine:{config.name_prefix}*"
     manage = {
         "Sid": "CreateAndUpdateStateMachines",
@@ -137,7 +128,7 @@ def stepfunctions_deployer_policy(config: DeployConfig) -> Dict[str, object]:
         ],
         "Resource": [machines],
     }
-    machine_role = role_arn(config, f"{config.name_prefix}stepfunctions")
+    machine_role = state_machine_role_arn(config)
     passing = pass_role("PassMachineRoleToStepFunctions", [machine_role], "states.amazonaws.com")
     return policy(glue_job_statements(config) + [manage, passing])
 

@@ -81,21 +81,26 @@ def deny_unencrypted_writes(config: DeployConfig) -> Dict[str, object]:
     }
 
 
-def _account(config: DeployConfig) -> str:
-    arn = config.role_arn or ""
-    parts = arn.split(":")
+def account(config: DeployConfig) -> str:
+    """The account of ``--role-arn`` (``*`` without one)."""
+    parts = (config.role_arn or "").split(":")
     return parts[4] if len(parts) > 4 and parts[4] else "*"
 
 
+def role_arn(config: DeployConfig, name: str) -> str:
+    """The ARN of role ``name`` in the deployment's account."""
+    return f"arn:aws:iam::{account(config)}:role/{name}"
+
+
 def _logs_statement(config: DeployConfig, log_group: str) -> Dict[str, object]:
-    region, account = config.region, _account(config)
+    region, account_id = config.region, account(config)
     return {
         "Sid": "WriteLogs",
         "Effect": "Allow",
         "Action": ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"],
         "Resource": [
-            f"arn:aws:logs:{region}:{account}:log-group:{log_group}",
-            f"arn:aws:logs:{region}:{account}:log-group:{log_group}:*",
+            f"arn:aws:logs:{region}:{account_id}:log-group:{log_group}",
+            f"arn:aws:logs:{region}:{account_id}:log-group:{log_group}:*",
         ],
     }
 
@@ -144,7 +149,7 @@ def trust_policy(service: str) -> Dict[str, object]:
 
 def step_runtime_role_trust(config: DeployConfig) -> Dict[str, object]:
     """Only the cluster's instance profile role may assume a step runtime role (and tag the session)."""
-    profile_role = f"arn:aws:iam::{_account(config)}:role/{config.emr_instance_profile}"
+    profile_role = role_arn(config, config.emr_instance_profile)
     statement = {"Effect": "Allow", "Principal": {"AWS": profile_role}, "Action": ["sts:AssumeRole", "sts:TagSession"]}
     return policy([statement])
 
