@@ -13,6 +13,7 @@ PYTEST_ARGS ?=
 DEPS_STAMP := $(VENV)/.deps-stamp
 JARS_STAMP := .jars/.stamp
 ARCHIVE_STAMP := .jars/.archive-stamp
+CHROMIUM_STAMP := .jars/tools/.chromium-stamp
 
 .PHONY: help setup run run-s3 test lint sample clean bench bench-experiments bench-profile render stepfunctions warehouse-demo run-field sample-field package cluster-demo
 
@@ -41,10 +42,17 @@ $(ARCHIVE_STAMP): $(DEPS_STAMP) $(JARS_STAMP)
 	@$(PY) -m lakejobs.jvm_archive
 	@touch $@
 
+# Optional, for the test suite only: the HTML run report's screenshot test renders the page in it,
+# and is skipped (saying why) when it could not be fetched.
+$(CHROMIUM_STAMP):
+	@echo "chromium: fetching Debian's chromium into .jars/tools/chromium for the report screenshot test (no root)"
+	@bash tests/tools/fetch_chromium.sh .jars/tools/chromium || echo "chromium: not available; that test will be skipped"
+	@mkdir -p .jars/tools && touch $@
+
 run: setup ## run the sales pipeline on the bundled sample data (LAKE=dir FORMAT=parquet|delta)
 	$(VENV)/bin/lakejobs pipeline --raw $(RAW) --lake $(LAKE) --format $(FORMAT)
 
-test: setup ## run the whole test suite
+test: setup $(CHROMIUM_STAMP) ## run the whole test suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: setup ## ruff over the code

@@ -8,6 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 from lakejobs import cli, runs_report
+from tests.conftest import ROOT
 
 RUNS = [
     {
@@ -138,10 +139,19 @@ def test_html_page_is_self_contained_with_the_table_and_two_svg_charts(lake, tmp
     assert "read: 100" in texts and "quarantined: 7" in texts
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+#: The machine's chromium, else the one ``make test`` unpacks (``tests/tools/fetch_chromium.sh``).
+FETCHED_CHROMIUM = ROOT / ".jars" / "tools" / "chromium" / "chromium"
+CHROMIUM = (
+    shutil.which("chromium")
+    or shutil.which("chromium-browser")
+    or (str(FETCHED_CHROMIUM) if FETCHED_CHROMIUM.exists() else None)
+)
 
 
-@pytest.mark.skipif(CHROMIUM is None, reason="chromium is not installed (apt-get install chromium)")
+@pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="no chromium: not installed, and make test could not fetch it (tests/tools/fetch_chromium.sh)",
+)
 def test_html_page_renders_in_headless_chromium(lake, tmp_path):
     page, shot = tmp_path / "runs.html", tmp_path / "runs.png"
     page.write_text(runs_report.render_html(runs_report.load_runs(str(lake / "_lakejobs" / "runs")), "runs"))
