@@ -22,13 +22,11 @@ started = time.monotonic()
 from lakejobs.datasets import builtin_dataset  # noqa: E402
 from lakejobs.io.writer import arranged_for_partitions, plain_encoding_options  # noqa: E402
 
-DATE_FORMAT = "M/d/yyyy"
-
 
 def convert(spark, raw: str, out: str, name: str) -> None:
     """Typed CSV read of dataset ``name`` under ``raw``, written as Parquet under ``out``."""
     dataset = builtin_dataset(name)
-    df = spark.read.csv(f"{raw}/{name}", schema=dataset.schema, dateFormat=DATE_FORMAT)
+    df = spark.read.csv(f"{raw}/{name}", schema=dataset.schema, dateFormat=dataset.csv.date_format)
     for column, expression in dataset.derived_columns.items():
         df = df.selectExpr("*", f"{expression} AS {column}")
     writer = (
@@ -55,7 +53,9 @@ def sales_mart(spark, out: str) -> None:
     orders, customers, employees = (
         spark.read.parquet(f"{out}/processedData/{name}") for name in ("orders", "customers", "employees")
     )
-    sales_df = orders.drop("order_year").transform(with_order_period()).transform(join_dimensions(customers, employees))
+    sales_df = (
+        orders.drop(*SALES_PARTITIONS).transform(with_order_period()).transform(join_dimensions(customers, employees))
+    )
     arranged_for_partitions(sales_df, SALES_PARTITIONS).write.mode("overwrite").options(
         **plain_encoding_options(SALES_PLAIN_COLUMNS)
     ).partitionBy(*SALES_PARTITIONS).parquet(f"{out}/mart/sales")

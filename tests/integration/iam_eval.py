@@ -98,9 +98,7 @@ def _holds(operator: str, found: Optional[str], values: List[str]) -> bool:
         return found is not None and found in values
     if operator == "StringLike":
         return found is not None and any(fnmatchcase(found, pattern) for pattern in values)
-    if operator == "StringNotEquals":  # a negated operator is true when the key is absent
-        return found is None or found not in values
-    if operator == "StringNotEqualsIfExists":
+    if operator in ("StringNotEquals", "StringNotEqualsIfExists"):  # both true when the key is absent
         return found is None or found not in values
     if operator == "Null":  # "true": the key is absent; "false": it is present
         return (found is None) == (values == ["true"])
