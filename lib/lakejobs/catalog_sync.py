@@ -8,6 +8,7 @@ nothing.
 
 import dataclasses
 import logging
+import sys
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from lakejobs.catalog import Table
@@ -45,8 +46,19 @@ class SyncReport:
 
 
 def clients(endpoint_url: Optional[str] = None, region: Optional[str] = None):
-    """boto3 ``glue`` and ``s3`` clients (``endpoint_url`` for moto or another compatible API)."""
-    import boto3
+    """boto3 ``glue`` and ``s3`` clients (``endpoint_url`` for moto or another compatible API).
+
+    Raises ``LakejobsError`` in one line when this Python has no boto3: a packed environment
+    (EMR Serverless ``spark.archives``, Glue ``--python-virtual-env``) replaces the runtime's
+    packages, so boto3 must be packed into it.
+    """
+    try:
+        import boto3
+    except ImportError:
+        raise LakejobsError(
+            f"boto3 is not importable by {sys.executable}: in a packed environment add it "
+            "(make package EXTRA_REQUIREMENTS=<a file naming boto3>; boto3<=1.42.97 for Python 3.9)"
+        ) from None
 
     options = {"endpoint_url": endpoint_url, "region_name": region}
     return boto3.client("glue", **options), boto3.client("s3", **options)

@@ -3,12 +3,16 @@
 ``authorizations`` turns one call (as boto3 sends it) into the IAM checks AWS makes for it:
 (action, resource ARN, condition context), following AWS's Service Authorization Reference:
 a multipart upload's calls are ``s3:PutObject``; tags given to a create call are authorized as
-the service's tagging action; a role handed to a service (Glue ``Role``, EMR
-``ExecutionRoleArn``, ``ServiceRole``, ``JobFlowRole``, ...) is ``iam:PassRole`` with
-``iam:PassedToService``. ``allowed`` evaluates one identity policy: an explicit Deny wins, then
-any Allow; every condition of a statement must hold. Operators ``StringEquals``,
-``StringLike``, ``StringNotEquals`` and ``StringNotEqualsIfExists`` (both true when the key
-is absent, as AWS evaluates negated operators) and ``Null``; any other raises, so a policy is
+the service's tagging action; a listing is ``s3:ListBucket`` on the bucket with ``s3:prefix``;
+a Glue Data Catalog call is checked on the catalog, the database and (table and partition
+calls) the table; a role handed to a service (Glue ``Role``, EMR ``ExecutionRoleArn`` and
+``ServiceRole``, ...) is ``iam:PassRole`` with ``iam:PassedToService``, the role of an EMR
+cluster's instance profile (``JobFlowRole``) being passed to EC2.
+
+``allowed`` evaluates one identity policy: an explicit Deny wins, then any Allow; every
+condition of a statement must hold. Operators ``StringEquals``, ``StringLike``,
+``StringNotEquals`` and ``StringNotEqualsIfExists`` (both true when the key is absent, as AWS
+evaluates negated operators) and ``Null``; any other raises, so a policy is
 never passed by an operator this does not know.
 """
 
@@ -40,12 +44,30 @@ def passes(account: str, name_or_arn: Optional[str], service: str) -> List[Check
 
 
 def _s3(operation: str, params: dict) -> List[Check]:
+    if operation in ("ListObjectsV2", "ListObjects"):
+        return [("s3:ListBucket", f"arn:aws:s3:::{params['Bucket']}", {"s3:prefix": params.get("Prefix", "")})]
     arn = f"arn:aws:s3:::{params.get('Bucket')}/{params.get('Key', '')}"
     context = {SSE: params["ServerSideEncryption"]} if "ServerSideEncryption" in params else {}
     return [("s3:PutObject" if operation in S3_PUT else f"s3:{operation}", arn, context)]
 
 
+CATALOG_DATABASE_CALLS = {"GetDatabase", "CreateDatabase"}
+CATALOG_TABLE_CALLS = {"GetTable", "CreateTable", "UpdateTable", "GetPartitions", "BatchCreatePartition"}
+
+
+def _glue_catalog(action: str, params: dict, account: str, region: str) -> List[Check]:
+    glue = f"arn:aws:glue:{region}:{account}"
+    database = params.get("DatabaseName") or params.get("Name") or params["DatabaseInput"]["Name"]
+    resources = [f"{glue}:catalog", f"{glue}:database/{database}"]
+    if action.split(":")[1] in CATALOG_TABLE_CALLS:
+        table = params.get("TableName") or params.get("Name") or params["TableInput"]["Name"]
+        resources.append(f"{glue}:table/{database}/{table}")
+    return [(action, resource, {}) for resource in resources]
+
+
 def _glue(action: str, params: dict, account: str, region: str) -> List[Check]:
+    if action.split(":")[1] in CATALOG_DATABASE_CALLS | CATALOG_TABLE_CALLS:
+        return _glue_catalog(action, params, account, region)
     arn = f"arn:aws:glue:{region}:{account}:job/{params.get('JobName') or params.get('Name')}"
     checks = [(action, arn, {})] + ([("glue:TagResource", arn, {})] if params.get("Tags") else [])
     job_role = params.get("Role") or params.get("JobUpdate", {}).get("Role")
@@ -58,9 +80,8 @@ def _emr(action: str, params: dict, account: str, region: str) -> List[Check]:
     if action.endswith(":RunJobFlow"):
         checks = [(action, "*", {})]
         checks += [("elasticmapreduce:AddTags", clusters + "j-NEW", {})] if params.get("Tags") else []
-        for name in (params.get("ServiceRole"), params.get("JobFlowRole")):
-            checks += passes(account, name, to_emr)
-        return checks
+        checks += passes(account, params.get("ServiceRole"), to_emr)
+        return checks + passes(account, params.get("JobFlowRole"), "ec2.amazonaws.com")
     return [(action, clusters + params["JobFlowId"], {})] + passes(account, params.get("ExecutionRoleArn"), to_emr)
 
 

@@ -1,5 +1,6 @@
 """``lakejobs catalog sync|ddl`` against moto's Glue and S3 server."""
 
+import contextlib
 import subprocess
 import sys
 
@@ -7,7 +8,12 @@ import boto3
 import pytest
 
 from lakejobs import cli, s3local
+from lakejobs.deploy import iam
+from lakejobs.deploy.description import DeployConfig
+from lakejobs.deploy.execute import aws_region
 from tests.conftest import ROOT, job_env
+from tests.integration import iam_eval
+from tests.integration.test_deployer_policy import ACCOUNT, recorded_calls
 
 LAKE_BUCKET = "catalog-lake"
 PARQUET = {
@@ -190,6 +196,15 @@ def test_sync_of_a_missing_bucket_and_a_local_lake_fail_in_one_line(aws, capsys)
     )
 
 
+def test_sync_without_boto3_fails_in_one_line_saying_how_to_pack_it(aws, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "boto3", None)  # "import boto3" now raises ImportError
+    assert sync(aws) == 1
+    assert capsys.readouterr().err == (
+        f"lakejobs: error: boto3 is not importable by {sys.executable}: in a packed environment add it "
+        "(make package EXTRA_REQUIREMENTS=<a file naming boto3>; boto3<=1.42.97 for Python 3.9)\n"
+    )
+
+
 RAW_CUSTOMERS_DDL = r"""CREATE EXTERNAL TABLE IF NOT EXISTS `raw_data`.`customers` (
   `customerid` string,
   `firstname` string,
@@ -269,3 +284,34 @@ def test_the_catalog_step_script_takes_the_argv_glue_passes(aws):
     found = aws["glue"].get_partitions(DatabaseName="glue_step", TableName="sales")["Partitions"]
     assert sorted(tuple(p["Values"]) for p in found) == sorted(in_s3)
     assert completed.stdout.splitlines()[-1] == f"9 tables created, 0 updated, {len(in_s3) + 2} partitions added"
+
+
+def test_every_job_role_may_make_every_call_of_the_catalog_step(aws, capsys):
+    """The catalog step runs as the pipeline's job role on each runtime: each role allows its calls."""
+    for database in ("processed_data", "raw_data"):
+        with contextlib.suppress(aws["glue"].exceptions.EntityNotFoundException):
+            aws["glue"].delete_database(Name=database)
+    with recorded_calls() as calls:
+        assert sync(aws) == 0 and sync(aws) == 0  # creates, then updates in place
+    capsys.readouterr()
+    assert {operation for _service, operation, _params in calls} == {
+        "GetDatabase",
+        "CreateDatabase",
+        "GetTable",
+        "CreateTable",
+        "UpdateTable",
+        "GetPartitions",
+        "BatchCreatePartition",
+        "ListObjectsV2",
+    }
+    config = DeployConfig(
+        bucket=LAKE_BUCKET, prefix="lake", role_arn=f"arn:aws:iam::{ACCOUNT}:role/r", region="us-east-1"
+    )
+    checks = [check for call in calls for check in iam_eval.authorizations(*call, ACCOUNT, aws_region())]
+    roles = [path for path in iam.POLICIES if path.endswith("-policy.json") and "service-role" not in path]
+    assert len(roles) == 4
+    for path in roles:
+        policy = iam.POLICIES[path](config)
+        assert [check for check in checks if not iam_eval.allowed(policy, check)] == [], path
+        without = {**policy, "Statement": [s for s in policy["Statement"] if s.get("Sid") != "SyncLakeCatalog"]}
+        assert not all(iam_eval.allowed(without, check) for check in checks), path

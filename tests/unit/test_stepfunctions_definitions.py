@@ -9,6 +9,7 @@ import pytest
 from lakejobs.orchestrate import asl, graph, render
 from lakejobs.orchestrate.machines import RUNTIMES
 from tests.conftest import ROOT, VENV_BIN
+from tests.integration import iam_eval
 
 DEFINITIONS = {runtime: ROOT / "stepfunctions" / f"{runtime}.asl.json" for runtime in RUNTIMES}
 
@@ -146,4 +147,38 @@ def test_policies_name_only_the_pipelines_resources():
     ]
     for runtime in RUNTIMES:
         text = (ROOT / "stepfunctions" / f"{runtime}.iam.json").read_text(encoding="utf-8")
-        assert '"*"' not in text and re.findall(r"\b\d{12}\b", text) == []
+        statements = json.loads(text)["Statement"]
+        anywhere = [statement["Action"] for statement in statements if "*" in statement["Resource"]]
+        # RunJobFlow has no resource-level permission: only "*" matches it.
+        assert anywhere == ([["elasticmapreduce:RunJobFlow"]] if runtime == "emr" else [])
+        assert re.findall(r"\b\d{12}\b", text) == []
+
+
+def emr_machine_policy(account: str, region: str) -> dict:
+    text = (ROOT / "stepfunctions" / "emr.iam.json").read_text(encoding="utf-8")
+    return json.loads(text.replace("${AWS::AccountId}", account).replace("${AWS::Region}", region))
+
+
+def test_the_emr_machine_role_may_create_the_cluster_its_definition_asks_for():
+    """createCluster's request as IAM sees it: RunJobFlow, its tags, the roles passed to EMR and EC2."""
+    create = json.loads(DEFINITIONS["emr"].read_text(encoding="utf-8"))["States"]["Create cluster"]
+    request = {key: value for key, value in create["Parameters"].items() if not key.endswith(".$")}
+    checks = iam_eval.authorizations("emr", "RunJobFlow", request, "123456789012", "us-east-1")
+    assert [(action, resource) for action, resource, _context in checks] == [
+        ("elasticmapreduce:RunJobFlow", "*"),
+        ("elasticmapreduce:AddTags", "arn:aws:elasticmapreduce:us-east-1:123456789012:cluster/j-NEW"),
+        ("iam:PassRole", "arn:aws:iam::123456789012:role/lakejobs-emr-service"),
+        ("iam:PassRole", "arn:aws:iam::123456789012:role/lakejobs-emr-ec2"),
+    ]
+    policy = emr_machine_policy("123456789012", "us-east-1")
+    assert [check for check in checks if not iam_eval.allowed(policy, check)] == []
+    to_emr = {"iam:PassedToService": "elasticmapreduce.amazonaws.com"}
+    assert not iam_eval.allowed(policy, ("iam:PassRole", "arn:aws:iam::123456789012:role/lakejobs-emr-ec2", to_emr))
+    cleanup = (
+        "arn:aws:iam::123456789012:role/aws-service-role/elasticmapreduce.amazonaws.com/AWSServiceRoleForEMRCleanup"
+    )
+    service = {"iam:AWSServiceName": "elasticmapreduce.amazonaws.com"}
+    assert iam_eval.allowed(policy, ("iam:CreateServiceLinkedRole", cleanup, service))
+    assert not iam_eval.allowed(
+        policy, ("iam:CreateServiceLinkedRole", cleanup.replace("EMRCleanup", "Other"), service)
+    )

@@ -10,8 +10,8 @@ and nothing else:
   role may be passed to Glue only;
 - EMR: ``AddJobFlowSteps`` on the cluster (any cluster when none is configured), and for
   ``--transient`` ``RunJobFlow`` (no resource-level permission exists for it) with the
-  cluster's tags; the step runtime role, the service role and the instance profile's role may
-  be passed to EMR only;
+  cluster's tags; the step runtime role and the service role may be passed to EMR only, the
+  instance profile's role to EC2 only (the cluster's instances take it);
 - EMR Serverless: ``StartJobRun``, ``GetJobRun`` (the deploy waits stage by stage) and tagging
   on the application and its runs; the runtime role may be passed to EMR Serverless only;
 - Step Functions: the catalog step's Glue job as for Glue, and ``DescribeStateMachine``,
@@ -91,11 +91,17 @@ def emr_deployer_policy(config: DeployConfig) -> Dict[str, object]:
         "Action": ["elasticmapreduce:AddTags"],
         "Resource": [clusters + "*"],
     }
-    roles = [role_arn(config, config.emr_service_role), role_arn(config, config.emr_instance_profile)]
-    roles += [config.role_arn] if config.role_arn else []
+    roles = [role_arn(config, config.emr_service_role)] + ([config.role_arn] if config.role_arn else [])
+    instance_role = [role_arn(config, config.emr_instance_profile)]
     return policy(
         upload_statements(config)
-        + [add_steps, run_job_flow, tag, pass_role("PassRolesToEmr", roles, "elasticmapreduce.amazonaws.com")]
+        + [
+            add_steps,
+            run_job_flow,
+            tag,
+            pass_role("PassRolesToEmr", roles, "elasticmapreduce.amazonaws.com"),
+            pass_role("PassInstanceRoleToEc2", instance_role, "ec2.amazonaws.com"),
+        ]
     )
 
 

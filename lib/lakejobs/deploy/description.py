@@ -203,7 +203,7 @@ class DeployConfig:
     python_version: str = "3.11"
     arch: str = "x86_64"
     release_label: str = EMR_RELEASE
-    emr_service_role: str = "EMR_DefaultRole_V2"
+    emr_service_role: str = "lakejobs-emr-service"
     emr_instance_profile: str = "lakejobs-emr-ec2"
     emr_instance_type: str = "m6i.xlarge"
     name_prefix: str = "lakejobs-"

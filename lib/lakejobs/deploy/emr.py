@@ -11,6 +11,8 @@ ON_FAILURE_KEEP_CLUSTER = "CANCEL_AND_WAIT"
 ON_FAILURE_TRANSIENT = "TERMINATE_CLUSTER"
 #: EMRFS (``s3://`` on EMR) sends SSE-S3 on every write when this is set.
 EMRFS_SSE = {"fs.s3.enableServerSideEncryption": "true"}
+#: The tag AmazonEMRServicePolicy_v2 requires on clusters (and on the subnet and security groups).
+MANAGED_POLICY_TAG = "for-use-with-amazon-emr-managed-policies"
 VENV_PYTHON = "./environment/bin/python"
 
 
@@ -121,6 +123,8 @@ def run_job_flow_request(pipeline: Pipeline, config: DeployConfig, with_steps: b
         "JobFlowRole": config.emr_instance_profile,
         "ServiceRole": config.emr_service_role,
         "VisibleToAllUsers": True,
-        "Tags": [{"Key": "project", "Value": "lakejobs"}],
+        # The service role's managed policy (AmazonEMRServicePolicy_v2) acts only on resources
+        # carrying this tag; EMR propagates the cluster's tags to what it provisions.
+        "Tags": [{"Key": "project", "Value": "lakejobs"}, {"Key": MANAGED_POLICY_TAG, "Value": "true"}],
     }
     return request

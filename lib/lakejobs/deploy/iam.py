@@ -4,6 +4,10 @@ Each role may read ``artifacts/`` and ``rawData/`` and read/write the folders th
 (``processedData/``, ``quarantine/``, ``mart/``, ``_lakejobs/``, ``tmp/``, ``logs/``) under
 the deployment's root, list the bucket only under those prefixes, and nothing else in S3.
 
+Every role also gets the Glue Data Catalog calls of the pipeline's catalog step
+(``jobs/catalog_sync.py``, run as one more job of the same runtime), on the lake's two
+databases only (``catalog_statement``).
+
 Encrypted writes: every runtime is configured to send SSE-S3 (Glue ``--encryption-type
 sse-s3``, EMRFS ``fs.s3.enableServerSideEncryption``, s3a ``AES256``), and the policies deny
 a ``PutObject`` that asks for anything but SSE-S3 or SSE-KMS. They do not deny a request
@@ -14,12 +18,24 @@ large file Spark writes; the object's encryption is set by ``CreateMultipartUplo
 
 from typing import Dict, List
 
+from lakejobs.catalog import PROCESSED_DATABASE, RAW_DATABASE
 from lakejobs.deploy.description import READ_FOLDERS, WRITE_FOLDERS, DeployConfig
 
 VERSION = "2012-10-17"
 OBJECT_READ = ["s3:GetObject"]
 OBJECT_WRITE = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
 ENCRYPTIONS = ["AES256", "aws:kms", "aws:kms:dsse"]
+#: What ``lakejobs.catalog_sync`` calls: databases and tables created or updated in place,
+#: partitions listed and added. Nothing is deleted.
+CATALOG_ACTIONS = [
+    "glue:GetDatabase",
+    "glue:CreateDatabase",
+    "glue:GetTable",
+    "glue:CreateTable",
+    "glue:UpdateTable",
+    "glue:GetPartitions",
+    "glue:BatchCreatePartition",
+]
 
 
 def _objects(config: DeployConfig, folders) -> List[str]:
@@ -92,6 +108,19 @@ def role_arn(config: DeployConfig, name: str) -> str:
     return f"arn:aws:iam::{account(config)}:role/{name}"
 
 
+def catalog_statement(config: DeployConfig) -> Dict[str, object]:
+    """The catalog step's Glue Data Catalog calls, on the lake's databases and their tables.
+
+    Glue authorizes a database call on the catalog and the database, and a table or partition
+    call on the catalog, the database and the table.
+    """
+    glue = f"arn:aws:glue:{config.region}:{account(config)}"
+    resources = [f"{glue}:catalog"]
+    for database in (PROCESSED_DATABASE, RAW_DATABASE):
+        resources += [f"{glue}:database/{database}", f"{glue}:table/{database}/*"]
+    return {"Sid": "SyncLakeCatalog", "Effect": "Allow", "Action": CATALOG_ACTIONS, "Resource": resources}
+
+
 def _logs_statement(config: DeployConfig, log_group: str) -> Dict[str, object]:
     region, account_id = config.region, account(config)
     return {
@@ -123,22 +152,41 @@ def policy(statements: List[Dict[str, object]]) -> Dict[str, object]:
 
 def glue_job_role_policy(config: DeployConfig) -> Dict[str, object]:
     """The Glue job role: lake S3 access, continuous logs under ``/aws-glue/*``, Glue metrics."""
-    return policy(s3_statements(config) + [_logs_statement(config, "/aws-glue/*"), _metrics_statement("Glue")])
+    return policy(
+        s3_statements(config)
+        + [catalog_statement(config), _logs_statement(config, "/aws-glue/*"), _metrics_statement("Glue")]
+    )
 
 
 def serverless_execution_role_policy(config: DeployConfig) -> Dict[str, object]:
-    """The EMR Serverless job runtime role: lake S3 access (logs go to ``logs/`` in S3)."""
-    return policy(s3_statements(config))
+    """The EMR Serverless job runtime role: lake S3 access (logs go to ``logs/`` in S3), the catalog."""
+    return policy(s3_statements(config) + [catalog_statement(config)])
 
 
 def emr_instance_profile_policy(config: DeployConfig) -> Dict[str, object]:
     """The EC2 instance profile role of EMR clusters (what steps run as without a runtime role)."""
-    return policy(s3_statements(config))
+    return policy(s3_statements(config) + [catalog_statement(config)])
 
 
 def emr_step_runtime_role_policy(config: DeployConfig) -> Dict[str, object]:
-    """The runtime role EMR steps run as (``AddJobFlowSteps`` ``ExecutionRoleArn``): lake S3 access."""
-    return policy(s3_statements(config))
+    """The runtime role EMR steps run as (``AddJobFlowSteps`` ``ExecutionRoleArn``): lake S3, the catalog."""
+    return policy(s3_statements(config) + [catalog_statement(config)])
+
+
+def emr_service_role_policy(config: DeployConfig) -> Dict[str, object]:
+    """The EMR service role's inline policy, beside the managed ``AmazonEMRServicePolicy_v2``.
+
+    The managed policy lets EMR pass only ``EMR_EC2_DefaultRole`` to the cluster's instances;
+    this lets it pass the lakejobs instance profile's role, to EC2 only.
+    """
+    statement = {
+        "Sid": "PassInstanceProfileRole",
+        "Effect": "Allow",
+        "Action": ["iam:PassRole"],
+        "Resource": [role_arn(config, config.emr_instance_profile)],
+        "Condition": {"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+    }
+    return policy([statement])
 
 
 def trust_policy(service: str) -> Dict[str, object]:
@@ -160,6 +208,8 @@ POLICIES = {
     "glue/iam/glue-job-role-trust.json": lambda _config: trust_policy("glue.amazonaws.com"),
     "emr/iam/emr-serverless-execution-role-policy.json": serverless_execution_role_policy,
     "emr/iam/emr-serverless-execution-role-trust.json": lambda _config: trust_policy("emr-serverless.amazonaws.com"),
+    "emr/iam/emr-service-role-policy.json": emr_service_role_policy,
+    "emr/iam/emr-service-role-trust.json": lambda _config: trust_policy("elasticmapreduce.amazonaws.com"),
     "emr/iam/emr-ec2-instance-profile-policy.json": emr_instance_profile_policy,
     "emr/iam/emr-ec2-instance-profile-trust.json": lambda _config: trust_policy("ec2.amazonaws.com"),
     "emr/iam/emr-step-runtime-role-policy.json": emr_step_runtime_role_policy,

@@ -46,9 +46,13 @@ def glue_policy(pipeline: Pipeline, config: DeployConfig) -> Dict:
 
 
 def emr_policy(pipeline: Pipeline, config: DeployConfig) -> Dict:
-    """Create, use and terminate the pipeline's clusters; pass the EMR roles; publish failures."""
+    """Create, use and terminate the pipeline's clusters; pass the EMR roles; publish failures.
+
+    ``RunJobFlow`` has no resource-level permission (only ``*`` matches it). Creating a cluster
+    passes the service role to EMR and the instance profile's role to EC2, and creates EMR's
+    cleanup service-linked role in an account that lacks it.
+    """
     cluster_actions = [
-        "elasticmapreduce:RunJobFlow",
         "elasticmapreduce:DescribeCluster",
         "elasticmapreduce:TerminateJobFlows",
         "elasticmapreduce:AddJobFlowSteps",
@@ -56,8 +60,8 @@ def emr_policy(pipeline: Pipeline, config: DeployConfig) -> Dict:
         "elasticmapreduce:CancelSteps",
         "elasticmapreduce:AddTags",
     ]
-    roles = [config.emr_service_role, config.emr_instance_profile]
-    pass_roles = [f"arn:aws:iam::{ACCOUNT}:role/{name}" for name in roles]
+    role = f"arn:aws:iam::{ACCOUNT}:role/"
+    cleanup_role = f"{role}aws-service-role/elasticmapreduce.amazonaws.com*/AWSServiceRoleForEMRCleanup*"
     rules = [
         "StepFunctionsGetEventForEMRRunJobFlowRule",
         "StepFunctionsGetEventForEMRAddJobFlowStepsRule",
@@ -65,8 +69,26 @@ def emr_policy(pipeline: Pipeline, config: DeployConfig) -> Dict:
     ]
     return _document(
         [
+            _statement("CreatePipelineClusters", ["elasticmapreduce:RunJobFlow"], ["*"]),
             _statement("RunPipelineClusters", cluster_actions, [_arn("elasticmapreduce", "cluster/*")]),
-            _statement("PassEmrRoles", ["iam:PassRole"], pass_roles),
+            _statement(
+                "PassServiceRoleToEmr",
+                ["iam:PassRole"],
+                [role + config.emr_service_role],
+                Condition={"StringEquals": {"iam:PassedToService": "elasticmapreduce.amazonaws.com"}},
+            ),
+            _statement(
+                "PassInstanceRoleToEc2",
+                ["iam:PassRole"],
+                [role + config.emr_instance_profile],
+                Condition={"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
+            ),
+            _statement(
+                "CreateEmrCleanupRole",
+                ["iam:CreateServiceLinkedRole"],
+                [cleanup_role],
+                Condition={"StringLike": {"iam:AWSServiceName": "elasticmapreduce.amazonaws.com*"}},
+            ),
             _events(rules),
             _notify(),
         ]

@@ -16,6 +16,7 @@ which a direct ``aws-sdk:glue:batchCreatePartition`` Task could not compute.
 import dataclasses
 from typing import Callable, Dict, List, Tuple
 
+from lakejobs.catalog import PROCESSED_DATABASE, RAW_DATABASE
 from lakejobs.deploy import emr, glue, serverless
 from lakejobs.deploy.description import DeployConfig, Job, LakePath, Pipeline, Sizes
 from lakejobs.orchestrate import asl
@@ -38,8 +39,8 @@ def catalog_job(output_format: str, region: str) -> Job:
     """The catalog step as a job: ``jobs/catalog_sync.py --lake <root> --format ... --region ...``."""
     arguments = (
         ("lake", LakePath("")),
-        ("database", "processed_data"),
-        ("raw-database", "raw_data"),
+        ("database", PROCESSED_DATABASE),
+        ("raw-database", RAW_DATABASE),
         ("format", output_format),
         ("region", region),
     )
