@@ -2,7 +2,7 @@
 
 import dataclasses
 import os
-from typing import TYPE_CHECKING, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional
 from urllib.parse import urlparse
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -59,6 +59,41 @@ def qualify(path: str) -> str:
     if is_local(path):
         return os.path.abspath(local_path(path))
     return path
+
+
+def _comparable(path: str) -> str:
+    """``path`` for comparison: no trailing slash, one spelling for ``s3``/``s3a``/``s3n``."""
+    stripped = path.rstrip("/")
+    for scheme in ("s3a://", "s3n://"):
+        if stripped.startswith(scheme):
+            return "s3://" + stripped[len(scheme) :]
+    return stripped
+
+
+def contains(outer: str, inner: str) -> bool:
+    """Tell whether ``inner`` is ``outer`` or lies below it (qualified paths)."""
+    outer, inner = _comparable(outer), _comparable(inner)
+    return inner == outer or inner.startswith(outer + "/")
+
+
+def require_apart(paths: Dict[str, Optional[str]]) -> None:
+    """Raise ``UsageError`` when one of ``paths`` (option -> qualified path) is, or is inside, another.
+
+    A job reads its input and replaces its output, quarantine and reports: one inside another
+    would read its own files as data, or delete the input or the quarantine it just wrote.
+    """
+    from lakejobs.errors import UsageError
+
+    given = [(option, path) for option, path in paths.items() if path]
+    for index, (option, path) in enumerate(given):
+        for other_option, other in given[index + 1 :]:
+            if contains(path, other) or contains(other, path):
+                inner, outer = (other_option, option) if contains(path, other) else (option, other_option)
+                where = "the same as" if _comparable(path) == _comparable(other) else "inside"
+                raise UsageError(
+                    f"{inner} {paths[inner]} is {where} {outer} {paths[outer]}: "
+                    f"{', '.join(paths)} must each lie outside the others"
+                )
 
 
 def _hadoop_path(spark: "SparkSession", path: str):

@@ -152,6 +152,20 @@ def test_extract_reads_in_ranges_and_round_trips_every_value(spark, lake, db, sa
     assert partition_folders(tmp_path / "sales") == partition_folders(lake / "mart" / "sales")
 
 
+def test_an_extract_replaces_the_whole_output_so_a_partition_gone_from_the_source_goes(
+    spark, lake, db, sales_loaded, tmp_path
+):
+    output = ["--jdbc_url", db.url, "--output_path", str(tmp_path / "x"), "--partition_by", "order_year"]
+    extract(spark, "--table", "sales", *output)
+    assert sorted(path.name for path in (tmp_path / "x").glob("order_year=*")) == [
+        "order_year=2011", "order_year=2012", "order_year=2013", "order_year=2014"
+    ]  # fmt: skip
+    query_text = "SELECT salesorderid, salesorderdetailid, order_year FROM sales WHERE order_year = 2013"
+    result = extract(spark, "--query", query_text, *output)
+    assert [path.name for path in (tmp_path / "x").glob("order_year=*")] == ["order_year=2013"]
+    assert spark.read.parquet(str(tmp_path / "x")).count() == result.rows_written > 0
+
+
 def partition_folders(table: Path):
     return sorted(str(path.relative_to(table)) for path in table.glob("order_year=*/order_month=*"))
 

@@ -18,22 +18,22 @@ KNOWN_CUSTOMER, KNOWN_EMPLOYEE = 11, 21
 LINES = [(1, 11, 21), (2, 99, 21), (3, 11, 98), (4, 99, 98)]
 
 
-def order_line(detail_id, customer, employee):
-    day = dt.date(2013, 3, detail_id)
+def order_line(detail_id, customer, employee, month=3):
+    day = dt.date(2013, month, detail_id)
     money = Decimal("10.0000")
     return (100 + detail_id, detail_id, day, day, day, employee, customer, money, money, money, money, 7, 1, money)
 
 
-def write_processed(spark, root, lines):
+def write_processed(spark, root, lines, fmt="parquet"):
     orders = spark.createDataFrame(
         [order_line(*line) + (Decimal("0.0000"), Decimal("10.0000")) for line in lines], ORDERS
     ).withColumn("order_year", F.year("orderdate"))
-    orders.coalesce(1).write.partitionBy("order_year").parquet(str(root / "orders"))
-    spark.createDataFrame([(KNOWN_CUSTOMER, "Ada", "Byron", "Ada Byron")], CUSTOMERS).write.parquet(
+    orders.coalesce(1).write.partitionBy("order_year").format(fmt).save(str(root / "orders"))
+    spark.createDataFrame([(KNOWN_CUSTOMER, "Ada", "Byron", "Ada Byron")], CUSTOMERS).write.format(fmt).save(
         str(root / "customers")
     )
     employee = (KNOWN_EMPLOYEE, None, "Bo", "Li", "Bo Li", "Sales", 2, "S", "M", "Northwest", "US", "North America")
-    spark.createDataFrame([employee], EMPLOYEES).write.parquet(str(root / "employees"))
+    spark.createDataFrame([employee], EMPLOYEES).write.format(fmt).save(str(root / "employees"))
     return root
 
 
@@ -42,9 +42,28 @@ def processed(spark, tmp_path_factory):
     return write_processed(spark, tmp_path_factory.mktemp("processed"), LINES)
 
 
-def run_mart(spark, processed, mart, policy):
-    argv = ["--processed_path", str(processed), "--mart_path", str(mart), "--unknown_keys", policy]
+def run_mart(spark, processed, mart, policy, fmt="parquet"):
+    argv = ["--processed_path", str(processed), "--mart_path", str(mart), "--unknown_keys", policy, "--format", fmt]
     return sales_mart.run(spark, sales_mart.parse_args(argv))
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "delta"])
+def test_a_rerun_rebuilds_the_whole_mart_so_every_line_is_in_one_place(spark, tmp_path, fmt):
+    """A month whose lines all left mart/sales (here: quarantined) must not keep the old copy."""
+    run_mart(
+        spark,
+        write_processed(spark, tmp_path / "p1", [(1, 11, 21, 3), (2, 11, 21, 4)], fmt),
+        tmp_path / "mart",
+        "flag",
+        fmt,
+    )
+    processed = write_processed(spark, tmp_path / "p2", [(1, 11, 21, 3), (2, 99, 21, 4)], fmt)
+    result = run_mart(spark, processed, tmp_path / "mart", "quarantine", fmt)
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (2, 1, 1)
+    sales = spark.read.format(fmt).load(str(tmp_path / "mart" / "sales"))
+    assert [(row.salesorderdetailid, row.order_month) for row in sales.collect()] == [(1, 3)]
+    summary = spark.read.format(fmt).load(str(tmp_path / "mart" / "customer_summary"))
+    assert [(row.customerid, row.order_count) for row in summary.collect()] == [(11, 1)]
 
 
 def test_flag_policy_keeps_every_line_and_counts_each_unknown_key_reason(spark, processed, tmp_path):

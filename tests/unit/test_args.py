@@ -1,3 +1,5 @@
+import os
+
 import pytest
 
 from lakejobs.args import strip_glue_arguments
@@ -66,7 +68,10 @@ def test_job_parses_the_argv_glue_passes(tmp_path):
             ["--dataset", "orders", "--input_path", "a", "--output_path", "b", "--partition_by", "nope"],
             "orders does not have: nope",
         ),
-        (["--dataset", "orders", "--input_path", "a", "--output_path", "a"], "must differ"),
+        (
+            ["--dataset", "orders", "--input_path", "a", "--output_path", "a"],
+            "--output_path .*/a is the same as --input_path",
+        ),
         (
             ["--schema", "id INT", "--primary_key", "nope", "--input_path", "a", "--output_path", "b"],
             "primary key column\\(s\\) not in the schema: nope",
@@ -76,3 +81,55 @@ def test_job_parses_the_argv_glue_passes(tmp_path):
 def test_bad_arguments_raise_one_clear_usage_error(argv, message):
     with pytest.raises(UsageError, match=message):
         csv_to_parquet.parse_args(argv)
+
+
+def q(path: str) -> str:
+    return os.path.abspath(path)
+
+
+@pytest.mark.parametrize(
+    "paths, message",
+    [
+        # The commit replaces the output's children: an input below it would be deleted.
+        (
+            ["--input_path", "out/raw/a.csv", "--output_path", "out"],
+            f"--input_path {q('out/raw/a.csv')} is inside --output_path {q('out')}",
+        ),
+        # ... and so would a quarantine below it.
+        (
+            ["--input_path", "in", "--output_path", "out", "--quarantine_path", "out/_q"],
+            f"--quarantine_path {q('out/_q')} is inside --output_path",
+        ),
+        # An output, or its default reports and state (<output>_lakejobs), below the input would be read as data.
+        (
+            ["--input_path", "data", "--output_path", "data/table"],
+            f"--output_path {q('data/table')} is inside --input_path {q('data')}",
+        ),
+        (
+            ["--input_path", "data", "--output_path", "t", "--report_path", "data/runs"],
+            "--report_path .* is inside --input_path",
+        ),
+        (
+            ["--input_path", "s3a://b/raw", "--output_path", "s3://b/raw/t"],
+            "--output_path s3://b/raw/t is inside --input_path s3a://b/raw",
+        ),
+    ],
+)
+def test_paths_inside_one_another_are_refused_before_anything_runs(paths, message):
+    with pytest.raises(UsageError, match=message) as raised:
+        csv_to_parquet.parse_args(["--dataset", "orders", *paths])
+    assert str(raised.value).endswith(
+        "--input_path, --output_path, --quarantine_path, --report_path, --state_path must each lie outside the others"
+    )
+
+
+def test_siblings_sharing_a_name_prefix_are_apart():
+    args = csv_to_parquet.parse_args(["--dataset", "orders", "--input_path", "out_raw", "--output_path", "out"])
+    assert (args.input_path, args.output_path) == (q("out_raw"), q("out"))
+
+
+def test_a_field_job_refuses_a_quarantine_inside_its_input():
+    from lakejobs.jobs import taxi_trips
+
+    with pytest.raises(UsageError, match="--quarantine_path .* is inside --input_path"):
+        taxi_trips.parse_args(["--input_path", "trips", "--output_path", "t", "--quarantine_path", "trips/bad"])

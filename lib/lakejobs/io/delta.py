@@ -91,11 +91,14 @@ def merge_delta(
     keys: Sequence[str],
     partition_by: Sequence[str] = (),
     compression: str = "snappy",
+    delete_missing: bool = False,
 ) -> OutputInfo:
     """Upsert ``df`` into the table on ``keys``: matching rows are replaced, new rows inserted.
 
     The table is created (partitioned by ``partition_by``) when it does not exist. ``df`` must
-    hold each key once; callers quarantine duplicate keys first.
+    hold each key once; callers quarantine duplicate keys first. With ``delete_missing`` the
+    table's rows whose key ``df`` lacks are deleted in the same commit: ``df`` is the whole
+    table, rebuilt from its sources.
     """
     from delta.tables import DeltaTable
 
@@ -107,14 +110,16 @@ def merge_delta(
         _writer(df, partition_by, compression).mode("errorifexists").save(path)
         return _output_info(spark, path, name, partition_by, before)
     condition = " AND ".join(f"target.`{key}` = source.`{key}`" for key in keys)
-    (
+    merge = (
         DeltaTable.forPath(spark, path)
         .alias("target")
         .merge(df.alias("source"), condition)
         .whenMatchedUpdateAll()
         .whenNotMatchedInsertAll()
-        .execute()
     )
+    if delete_missing:
+        merge = merge.whenNotMatchedBySourceDelete()
+    merge.execute()
     return _output_info(spark, path, name, partition_by, before)
 
 

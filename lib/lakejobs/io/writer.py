@@ -58,6 +58,7 @@ def write_table(
     compression: str = "snappy",
     mode: str = "overwrite",
     plain_columns: Sequence[str] = (),
+    replace: str = "partitions",
 ) -> OutputInfo:
     """Write ``df`` to ``path`` and describe what was written.
 
@@ -81,6 +82,10 @@ def write_table(
         ``append`` adds files and replaces nothing (incremental runs).
     plain_columns : sequence of str
         Parquet columns written without a dictionary (``plain_encoding_options``).
+    replace : {'partitions', 'table'}
+        What an ``overwrite`` of a partitioned table replaces: only the partitions ``df`` has
+        rows for (a batch of a larger table), or the whole table (a table rebuilt in full from
+        its sources, where a partition that no longer has rows must go).
 
     Returns
     -------
@@ -90,6 +95,8 @@ def write_table(
     """
     if fmt not in FORMATS:
         raise UsageError(f"unknown output format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if replace not in ("partitions", "table"):
+        raise UsageError(f"replace must be 'partitions' or 'table', got {replace!r}")
     observation = Observation()
     observed_df = df.observe(observation, F.count(F.lit(1)).alias("rows"))
     observed_df = arranged_for_partitions(observed_df, partition_by)
@@ -97,7 +104,8 @@ def write_table(
     if fmt == "parquet":
         writer = writer.options(**plain_encoding_options(plain_columns))
     if partition_by:
-        writer = writer.partitionBy(*partition_by).option("partitionOverwriteMode", "dynamic")
+        overwrite_mode = "static" if replace == "table" else "dynamic"
+        writer = writer.partitionBy(*partition_by).option("partitionOverwriteMode", overwrite_mode)
     started_ms = int(time.time() * 1000)
     writer.format(fmt).save(path)
     spark = df.sparkSession

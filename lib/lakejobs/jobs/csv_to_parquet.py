@@ -169,23 +169,33 @@ def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
         raise UsageError(f"--partition_by names columns that {dataset.name} does not have: {', '.join(unknown)}")
     output_path = fs.qualify(namespace.output_path)
     input_path = fs.qualify(namespace.input_path)
-    if input_path.rstrip("/") == output_path.rstrip("/"):
-        raise UsageError("--output_path must differ from --input_path")
     rules = parse_ruleset(read_rules_text(namespace.rules) if namespace.rules else dataset.rules)
     quality_gate.check_rule_columns(rules, dataset)
     default_root = output_path.rstrip("/") + "_lakejobs"
+    report_path = fs.qualify(namespace.report_path or default_root + "/runs")
+    state_path = fs.qualify(namespace.state_path or default_root + "/state.json")
+    quarantine_path = fs.qualify(namespace.quarantine_path or output_path.rstrip("/") + "_quarantine")
+    fs.require_apart(
+        {
+            "--input_path": input_path,
+            "--output_path": output_path,
+            "--quarantine_path": quarantine_path,
+            "--report_path": report_path,
+            "--state_path": state_path,
+        }
+    )
     return CsvToParquetArgs(
         input_path=input_path,
         output_path=output_path,
         dataset=dataset,
-        quarantine_path=fs.qualify(namespace.quarantine_path or output_path.rstrip("/") + "_quarantine"),
+        quarantine_path=quarantine_path,
         partition_by=partition_by,
         compression=namespace.compression,
         output_format=namespace.output_format,
         max_bad_fraction=namespace.max_bad_fraction,
-        report_path=fs.qualify(namespace.report_path or default_root + "/runs"),
+        report_path=report_path,
         incremental=namespace.incremental,
-        state_path=fs.qualify(namespace.state_path or default_root + "/state.json"),
+        state_path=state_path,
         rules=rules,
         references_path=fs.qualify(namespace.references_path or fs.parent(output_path)),
     )

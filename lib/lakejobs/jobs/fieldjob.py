@@ -60,9 +60,7 @@ def add_common_arguments(parser, input_help: str, max_bad_fraction: float = 0.05
 def common_values(namespace) -> Dict[str, object]:
     """The ``FieldArgs`` fields from parsed arguments, paths qualified."""
     input_path, output_path = fs.qualify(namespace.input_path), fs.qualify(namespace.output_path)
-    if input_path.rstrip("/") == output_path.rstrip("/"):
-        raise UsageError("--output_path must differ from --input_path")
-    return {
+    values = {
         "input_path": input_path,
         "output_path": output_path,
         "quarantine_path": fs.qualify(namespace.quarantine_path or output_path.rstrip("/") + "_quarantine"),
@@ -70,6 +68,9 @@ def common_values(namespace) -> Dict[str, object]:
         "max_bad_fraction": namespace.max_bad_fraction,
         "report_path": fs.qualify(namespace.report_path) if namespace.report_path else None,
     }
+    fs.require_apart({f"--{name}": values[name] for name in ("input_path", "output_path", "quarantine_path")})
+    fs.require_apart({"--input_path": input_path, "--report_path": values["report_path"]})
+    return values
 
 
 def preflight(args: FieldArgs) -> None:

@@ -245,7 +245,16 @@ def publish_mart(
         if args.output_format == "delta":
             counts = counts or key_counts(sales_df)
             outputs.insert(
-                0, merge_delta(published_df, f"{mart}/sales", "sales", SALES_KEY, SALES_PARTITIONS, args.compression)
+                0,
+                merge_delta(
+                    published_df,
+                    f"{mart}/sales",
+                    "sales",
+                    SALES_KEY,
+                    SALES_PARTITIONS,
+                    args.compression,
+                    delete_missing=True,
+                ),
             )
             published_df = read_table(spark, f"{mart}/sales", "delta")
         else:
@@ -260,6 +269,7 @@ def publish_mart(
                     SALES_PARTITIONS,
                     args.compression,
                     plain_columns=SALES_PLAIN_COLUMNS,
+                    replace="table",
                 ),
             )
             counts = counts or as_counts(observation.get)

@@ -169,7 +169,9 @@ def write_partitioned_extract(source_df: "DataFrame", args: WarehouseExtractArgs
     from lakejobs.io.jdbc import database_errors
 
     with database_errors(f"cannot extract {args.name}"):
-        return write_table(source_df, args.output_path, args.name, "parquet", args.partition_by, args.compression)
+        return write_table(
+            source_df, args.output_path, args.name, "parquet", args.partition_by, args.compression, replace="table"
+        )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
