@@ -67,6 +67,16 @@ class Measurement:
         return [result for result in self.results if result.outcome == "failed"]
 
 
+def rejected_root(quarantine_path: str) -> str:
+    """Where rejected runs keep their bad rows: beside the quarantine, which each run replaces."""
+    return f"{quarantine_path.rstrip('/')}_rejected"
+
+
+def rejected_path(quarantine_path: str, run_id: str) -> str:
+    """The folder of one rejected run's bad rows (``<quarantine_path>_rejected/run_id=<id>``)."""
+    return f"{rejected_root(quarantine_path)}/run_id={run_id}"
+
+
 def check_rule_columns(rules: Sequence[Rule], dataset: Dataset) -> None:
     """Raise ``UsageError`` when a rule names a column the dataset does not have."""
     known = {field.name for field in dataset.schema.fields}

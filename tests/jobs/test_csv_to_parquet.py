@@ -91,9 +91,12 @@ def test_dirty_orders_above_threshold_fail_and_leave_the_output_untouched(spark,
     )
     assert raised.value.result.status == "FAILED"
     assert {p: p.stat().st_mtime_ns for p in (out / "orders").rglob("*")} == before
-    rejected = spark.read.json(str(out / "quarantine" / "_rejected"))
+    rejected = spark.read.json(str(out / "quarantine_rejected"))
     assert rejected.count() == 7
     assert spark.read.parquet(str(out / "orders")).count() == 300
+    run_job(spark, orders_argv(dirty_orders, out, 0.5))  # a rerun that passes replaces the quarantine...
+    assert spark.read.json(str(out / "quarantine")).count() == 7
+    assert spark.read.json(str(out / "quarantine_rejected")).count() == 7  # ...and keeps the rejected rows
 
 
 def test_headered_variant_converts_to_the_same_rows(spark, tmp_path):

@@ -3,7 +3,8 @@
 Every data line read ends up either in the output or in the quarantine with a reason, and
 the counts say so. When more than ``--max_bad_fraction`` of the lines are bad the job fails,
 publishes nothing, and keeps the rejected run's quarantine under
-``<quarantine_path>/_rejected/run_id=<id>/`` for inspection.
+``<quarantine_path>_rejected/run_id=<id>/`` for inspection (beside the quarantine, which
+the next run replaces).
 
 Parquet outputs are converted in a single pass over the CSV (``convert_batch_single_pass``): the
 good rows are staged under ``<output_path>/_staging/`` while every measure is observed, and moved
@@ -222,7 +223,7 @@ def _gate_message(args: CsvToParquetArgs, bad: int, total: int, reasons: Dict[st
     return (
         f"{args.dataset.name}: {bad} of {total} rows ({bad / total:.2%}) are bad, above "
         f"--max_bad_fraction {args.max_bad_fraction}; nothing was published (reasons: {top}; "
-        f"rows kept in {args.quarantine_path}/_rejected)"
+        f"rows kept in {quality_gate.rejected_root(args.quarantine_path)})"
     )
 
 
@@ -526,9 +527,9 @@ def _previous_rows(spark: "SparkSession", args: CsvToParquetArgs) -> Optional[in
 
 
 def _reject(args: CsvToParquetArgs, result: JobResult, quarantine_df: "DataFrame", message: str) -> None:
-    """Keep the batch's bad rows under ``_rejected/`` for inspection, publish nothing, fail the run."""
+    """Keep the batch's bad rows (``quality_gate.rejected_path``), publish nothing, fail the run."""
     if result.rows_quarantined:
-        rejected_path = f"{args.quarantine_path}/_rejected/run_id={result.run_id}"
+        rejected_path = quality_gate.rejected_path(args.quarantine_path, result.run_id)
         write_table(quarantine_df, rejected_path, "rejected", fmt="json", compression="none")
     raise QualityGateError(message, result=result.finish("FAILED", message))
 

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Dict, Optional, Sequence
 from pyspark import StorageLevel
 
 from lakejobs import args as job_args
-from lakejobs import fs
+from lakejobs import fs, quality_gate
 from lakejobs.errors import QualityGateError, UsageError
 from lakejobs.io.reports import save_run_report
 from lakejobs.io.writer import COMPRESSIONS, write_table
@@ -98,17 +98,17 @@ def account(result: JobResult, counts: Dict[Optional[str], int]) -> None:
 
 
 def gate(args: FieldArgs, result: JobResult, quarantine_df: "DataFrame", name: str) -> None:
-    """Fail, keeping the bad records under ``_rejected/``, when too many records are bad."""
+    """Fail, keeping the bad records (``quality_gate.rejected_path``), when too many records are bad."""
     bad, total = result.rows_quarantined, result.rows_read
     if not total or bad / total <= args.max_bad_fraction:
         return
-    write_table(quarantine_df, f"{args.quarantine_path}/_rejected/run_id={result.run_id}", "rejected", "json")
+    write_table(quarantine_df, quality_gate.rejected_path(args.quarantine_path, result.run_id), "rejected", "json")
     ranked = sorted(result.quarantine_reasons.items(), key=lambda item: (-item[1], item[0]))[:3]
     top = ", ".join(f"{reason}={count}" for reason, count in ranked)
     message = (
         f"{name}: {bad} of {total} records ({bad / total:.2%}) are bad, above --max_bad_fraction "
         f"{args.max_bad_fraction}; nothing was published (reasons: {top}; records kept in "
-        f"{args.quarantine_path}/_rejected)"
+        f"{quality_gate.rejected_root(args.quarantine_path)})"
     )
     raise QualityGateError(message, result=result.finish("FAILED", message))
 
