@@ -3,6 +3,7 @@
 import csv
 import datetime as dt
 import json
+import subprocess
 from decimal import Decimal
 
 import pytest
@@ -12,7 +13,7 @@ from lakejobs.datasets import builtin_dataset
 from lakejobs.errors import QualityGateError
 from lakejobs.generate import generate
 from lakejobs.jobs import csv_to_parquet
-from tests.conftest import SAMPLE_RAW
+from tests.conftest import SAMPLE_RAW, VENV_BIN, job_env
 from tests.parquet_layout import columns_without_dictionary
 
 GOOD_LINES = (SAMPLE_RAW / "orders" / "orders-00000.csv").read_bytes().splitlines()[:20]
@@ -273,3 +274,18 @@ def test_main_turns_a_failed_gate_into_exit_1_and_one_stderr_line(spark, dirty_o
     assert json.loads(captured.out.strip().splitlines()[-1])["status"] == "FAILED"
     errors = [line for line in captured.err.splitlines() if "csv_to_parquet: error:" in line]
     assert len(errors) == 1 and "7 of 27 rows" in errors[0]
+
+
+def test_a_run_failing_inside_spark_prints_one_stderr_line_not_java_stacks(tmp_path):
+    """The failure surfaces in Spark's tasks (an encoding Java lacks): its logs stay off the console."""
+    (tmp_path / "a.csv").write_text("1,x\n", encoding="utf-8")
+    argv = ["run", "csv_to_parquet", "--schema", "id INT NOT NULL, note STRING", "--encoding", "NOPE-42"]
+    argv += ["--input_path", str(tmp_path / "a.csv"), "--output_path", str(tmp_path / "out")]
+    completed = subprocess.run(
+        [str(VENV_BIN / "lakejobs"), *argv], env=job_env(), capture_output=True, text=True, timeout=300, check=False
+    )
+    assert completed.returncode == 1
+    assert completed.stderr.splitlines() == [
+        "csv_to_parquet: error: out: the run failed in stage read_validate_and_stage: "
+        "UnsupportedEncodingException: NOPE-42"
+    ]
