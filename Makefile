@@ -18,7 +18,7 @@ CHROMIUM_STAMP := .jars/tools/.chromium-stamp
 .PHONY: help setup run run-s3 test lint sample clean bench bench-experiments bench-profile render stepfunctions warehouse-demo run-field sample-field package cluster-demo
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
 setup: $(DEPS_STAMP) $(JARS_STAMP) $(ARCHIVE_STAMP) ## venv with the pinned packages, the JVM jars in .jars/ and a class archive of them
 

@@ -124,7 +124,7 @@ class JobArgumentParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` that raises ``UsageError`` (one line) instead of exiting."""
 
     def error(self, message: str) -> None:  # noqa: D102 - argparse hook
-        raise UsageError(f"{self.prog}: {message} (see --help)")
+        raise UsageError(f"{message} (see --help)")  # the runtime prefixes "<job>: error: "
 
 
 def new_parser(prog: str, description: str) -> JobArgumentParser:

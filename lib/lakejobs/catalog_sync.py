@@ -8,6 +8,7 @@ nothing.
 
 import dataclasses
 import logging
+import os
 import sys
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
@@ -60,7 +61,8 @@ def clients(endpoint_url: Optional[str] = None, region: Optional[str] = None):
             "(make package EXTRA_REQUIREMENTS=<a file naming boto3>; boto3<=1.42.97 for Python 3.9)"
         ) from None
 
-    options = {"endpoint_url": endpoint_url, "region_name": region}
+    # boto3 reads AWS_DEFAULT_REGION and the config file, not AWS_REGION (which AWS's runtimes set).
+    options = {"endpoint_url": endpoint_url, "region_name": region or os.environ.get("AWS_REGION")}
     return boto3.client("glue", **options), boto3.client("s3", **options)
 
 

@@ -7,7 +7,7 @@ import sys
 from typing import Optional, Sequence
 
 from lakejobs import fs, report_cli, runtime
-from lakejobs.errors import LakejobsError
+from lakejobs.errors import LakejobsError, UsageError
 from lakejobs.jobs import JOBS
 from lakejobs.result import JobResult, new_run_id
 
@@ -16,7 +16,7 @@ LOG = logging.getLogger(__name__)
 
 def _job_module(name: str):
     if name not in JOBS:
-        raise LakejobsError(f"unknown job {name!r}: known jobs are {', '.join(JOBS)}")
+        raise UsageError(f"unknown job {name!r}: known jobs are {', '.join(JOBS)}")
     return importlib.import_module(JOBS[name])
 
 
@@ -165,6 +165,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except LakejobsError as error:
         print(f"lakejobs: error: {error}", file=sys.stderr)
         return error.exit_code
+    except Exception as error:
+        if not is_aws_error(error):
+            raise
+        print(f"lakejobs: error: {type(error).__name__}: {error}", file=sys.stderr)
+        return 1
+
+
+def is_aws_error(error: BaseException) -> bool:
+    """An error of boto3/botocore: no region or credentials, an unreachable endpoint, a refused call."""
+    return type(error).__module__.split(".")[0] in ("botocore", "boto3")
 
 
 if __name__ == "__main__":

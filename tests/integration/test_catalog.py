@@ -205,6 +205,26 @@ def test_sync_without_boto3_fails_in_one_line_saying_how_to_pack_it(aws, capsys,
     )
 
 
+def test_sync_takes_the_region_from_aws_region_as_aws_runtimes_set_it(aws, capsys, monkeypatch):
+    monkeypatch.delenv("AWS_DEFAULT_REGION")
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    monkeypatch.setenv("AWS_REGION", "us-east-1")
+    assert sync(aws, "--database", "region_check", "--raw-database", "region_check_raw") == 0
+    assert capsys.readouterr().out.splitlines()[-1].startswith("9 tables created")
+    monkeypatch.delenv("AWS_REGION")
+    assert sync(aws) == 1
+    assert capsys.readouterr().err == "lakejobs: error: NoRegionError: You must specify a region.\n"
+
+
+def test_an_unreachable_endpoint_is_one_line(aws, capsys, monkeypatch):
+    monkeypatch.setenv("AWS_MAX_ATTEMPTS", "1")
+    argv = ["catalog", "sync", "--lake", f"s3://{LAKE_BUCKET}/lake", "--endpoint-url", "http://127.0.0.1:9"]
+    assert cli.main(argv) == 1
+    assert capsys.readouterr().err == (
+        'lakejobs: error: EndpointConnectionError: Could not connect to the endpoint URL: "http://127.0.0.1:9/"\n'
+    )
+
+
 RAW_CUSTOMERS_DDL = r"""CREATE EXTERNAL TABLE IF NOT EXISTS `raw_data`.`customers` (
   `customerid` string,
   `firstname` string,

@@ -41,11 +41,11 @@ def test_lakejobs_jobs_lists_every_job_with_a_description(capsys):
         ),
         (
             ["--dataset", "orders", "--input_path", "data"],
-            "csv_to_parquet: error: csv_to_parquet: the following arguments are required: --output_path (see --help)",
+            "csv_to_parquet: error: the following arguments are required: --output_path (see --help)",
         ),
         (
             ["--dataset", "orders", "--input_path", "data", "--output_path", "/tmp/x", "--max_bad_fraction", "x"],
-            "csv_to_parquet: error: csv_to_parquet: argument --max_bad_fraction: expected a number between 0 and 1",
+            "csv_to_parquet: error: argument --max_bad_fraction: expected a number between 0 and 1",
         ),
     ],
 )
@@ -145,3 +145,12 @@ def test_spark_submit_runs_the_sales_mart_script_to_the_same_mart(spark, sample_
             spark.read.parquet(str(sample_lake / "mart" / table)),
             ignore_row_order=True,
         )
+
+
+def test_an_unknown_job_is_a_usage_error(capsys):
+    from lakejobs import cli
+
+    assert cli.main(["run", "csv_to_parq", "--input_path", "a"]) == 2
+    assert capsys.readouterr().err.startswith(
+        "lakejobs: error: unknown job 'csv_to_parq': known jobs are csv_to_parquet, "
+    )
