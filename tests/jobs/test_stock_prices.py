@@ -38,7 +38,9 @@ def write_inputs(raw):
     days = trading_days(11)
     aapl = [YAHOO_HEADER] + [yahoo_line(day, close) for day, close in zip(days, AAPL_CLOSES)]
     aapl.append(f"{days[10]},null,null,null,null,null,null")  # Yahoo's missing day
-    (raw / "AAPL.csv").write_text("\n".join(aapl) + "\n")
+    # Blank lines before the header: Spark skips them, and so must the header lookup (it once
+    # skipped the whole file).
+    (raw / "AAPL.csv").write_text("\n \n" + "\n".join(aapl) + "\n")
     msft = ["ticker,date,open,high,low,close,adj_close,volume"] + [
         f"msft ,{line}" for line in (yahoo_line(day, close, 7) for day, close in zip(days, MSFT_CLOSES))
     ]

@@ -34,7 +34,11 @@ def normalized(name: str) -> str:
 
 
 def first_line(spark: "SparkSession", path: str, encoding: str = "UTF-8") -> str:
-    """The first line of a file on any Hadoop filesystem, decompressing ``.gz`` and the like."""
+    """The first non-blank line of a file on any Hadoop filesystem, decompressing ``.gz`` and the like.
+
+    Blank lines before it are skipped, as Spark's CSV reader skips them before the header; an
+    empty or all-blank file gives ``""``.
+    """
     jvm = spark.sparkContext._jvm
     conf = spark.sparkContext._jsc.hadoopConfiguration()
     hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
@@ -43,7 +47,10 @@ def first_line(spark: "SparkSession", path: str, encoding: str = "UTF-8") -> str
         codec = jvm.org.apache.hadoop.io.compress.CompressionCodecFactory(conf).getCodec(hadoop_path)
         source = codec.createInputStream(stream) if codec is not None else stream
         reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(source, encoding))
-        return reader.readLine() or ""
+        line = reader.readLine()
+        while line is not None and not line.strip():
+            line = reader.readLine()
+        return line or ""
     finally:
         stream.close()
 
