@@ -120,3 +120,31 @@ def test_an_input_with_no_good_record_writes_only_the_quarantine(spark, tmp_path
     assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (1, 0, {"unparsable_json": 1})
     assert [(output.rows, output.files) for output in result.outputs] == [(0, 0), (1, 1)]
     assert not (tmp_path / "fx").exists()
+
+
+def test_documents_and_branches_without_rates_are_quarantined_not_lost(spark, tmp_path):
+    rate_of_day = {"open": 1.1, "high": 1.2, "low": 1.0, "close": 1.1}
+    lines = [
+        {"USD": {"GBP": {"2010-01-01": rate_of_day}}},
+        {},
+        {"EUR": {}},
+        {"EUR": {"GBP": {}}},
+        {"EUR": None},
+        [],
+        {"EUR": {"JPY": None}},
+        {"USD": {"GBP": {"2010-01-02": rate_of_day}, "CHF": {}}},
+    ]
+    (tmp_path / "rates.jsonl").write_text("".join(json.dumps(line) + "\n" for line in lines))
+    argv = ["--input_path", str(tmp_path / "rates.jsonl"), "--output_path", str(tmp_path / "fx")]
+    result = fx_rates.run(spark, fx_rates.parse_args([*argv, "--json_lines", "true", "--max_bad_fraction", "1"]))
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (9, 2, 7)
+    assert result.quarantine_reasons == {"no_rates": 6, "unparsable_json": 1}
+    quarantine = spark.read.json(str(tmp_path / "fx_quarantine")).filter("reason = 'no_rates'")
+    assert sorted((row.raw_line, row.detail) for row in quarantine.collect()) == [
+        ('{"base":"EUR","quote":"GBP"}', '{"base":"EUR","quote":"GBP"} holds no date'),
+        ('{"base":"EUR","quote":"JPY"}', '{"base":"EUR","quote":"JPY"} holds no date'),
+        ('{"base":"EUR"}', '{"base":"EUR"} holds no date'),
+        ('{"base":"EUR"}', '{"base":"EUR"} holds no date'),
+        ('{"base":"USD","quote":"CHF"}', '{"base":"USD","quote":"CHF"} holds no date'),
+        ("{}", "{} holds no date"),
+    ]

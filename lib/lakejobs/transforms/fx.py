@@ -1,7 +1,9 @@
 """FX rates: flatten base -> quote -> date -> {open, high, low, close} documents, type, check.
 
-Flattening is three ``explode`` calls over a ``MapType`` parsed by ``from_json``: the keys
-never travel to the driver, whatever currencies a document holds.
+Flattening is three ``explode_outer`` calls over a ``MapType`` parsed by ``from_json``: the
+keys never travel to the driver, whatever currencies a document holds. A document or branch
+holding no rate (``{}``, ``{"EUR": {}}``, ``{"EUR": null}``) becomes one row with the reason
+``no_rates``, so it is counted and quarantined instead of vanishing in an ``explode``.
 """
 
 from typing import Callable, List
@@ -26,8 +28,9 @@ def flatten_fx_documents(date_format: str = "yyyy-MM-dd") -> Transform:
     """Turn documents (``_source_file``, ``value``) into one row per base, quote and date.
 
     A document that is not such a JSON object becomes one row with the reason
-    ``unparsable_json``. Rows get ``base``, ``quote`` (upper-cased), ``date_text``,
-    ``<price>_text``, the typed ``date`` and prices, and the bookkeeping columns.
+    ``unparsable_json``; a document or branch without any date, one with ``no_rates``. Rows
+    get ``base``, ``quote`` (upper-cased), ``date_text``, ``<price>_text``, the typed ``date``
+    and prices, and the bookkeeping columns.
     """
 
     def _(documents_df: DataFrame) -> DataFrame:
@@ -38,19 +41,22 @@ def flatten_fx_documents(date_format: str = "yyyy-MM-dd") -> Transform:
             F.lit("unparsable_json").alias(REASON),
             F.lit("not a JSON object of base -> quote -> date -> {open, high, low, close}").alias(DETAIL),
         )
+        empty = F.col("date_text").isNull()
+        branch = F.to_json(F.struct("base", "quote"))
         rows_df = (
-            parsed_df.select(SOURCE_FILE, F.explode("_document").alias("base", "_quotes"))
-            .select(SOURCE_FILE, "base", F.explode("_quotes").alias("quote", "_days"))
-            .select(SOURCE_FILE, "base", "quote", F.explode("_days").alias("date_text", "_ohlc"))
+            parsed_df.filter(F.col("_document").isNotNull())
+            .select(SOURCE_FILE, F.explode_outer("_document").alias("base", "_quotes"))
+            .select(SOURCE_FILE, "base", F.explode_outer("_quotes").alias("quote", "_days"))
+            .select(SOURCE_FILE, "base", "quote", F.explode_outer("_days").alias("date_text", "_ohlc"))
             .select(
                 SOURCE_FILE,
                 F.upper(F.trim("base")).alias("base"),
                 F.upper(F.trim("quote")).alias("quote"),
                 "date_text",
                 *[F.col(f"_ohlc.{name}").alias(f"{name}_text") for name in PRICES],
-                F.lit(None).cast("string").alias(RAW_LINE),
-                F.lit(None).cast("string").alias(REASON),
-                F.lit(None).cast("string").alias(DETAIL),
+                F.when(empty, branch).alias(RAW_LINE),
+                F.when(empty, F.lit("no_rates")).alias(REASON),
+                F.when(empty, F.concat(F.coalesce(branch, F.lit("{}")), F.lit(" holds no date"))).alias(DETAIL),
             )
             .withColumns(
                 {
