@@ -2,6 +2,7 @@
 
 import datetime as dt
 import json
+import shutil
 from decimal import Decimal
 
 import pytest
@@ -135,3 +136,13 @@ def test_mart_sales_writes_its_plain_columns_without_a_dictionary(spark, tmp_pat
     without_dictionary = columns_without_dictionary(tmp_path / "mart" / "sales")
     # Booleans are never dictionary-encoded.
     assert without_dictionary == {*sales_mart.SALES_PLAIN_COLUMNS, "customer_known", "employee_known"}
+
+
+def test_an_empty_processed_orders_table_gives_an_empty_mart_not_a_schema_error(spark, tmp_path):
+    """Orders converted from an empty input: a partitioned folder without a file to declare its schema."""
+    processed = write_processed(spark, tmp_path / "p", LINES)
+    for child in (processed / "orders").iterdir():
+        shutil.rmtree(child) if child.is_dir() else child.unlink()
+    result = run_mart(spark, processed, tmp_path / "mart", "flag")
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (0, 0, 0)
+    assert spark.read.parquet(str(tmp_path / "mart" / "customer_summary")).count() == 0

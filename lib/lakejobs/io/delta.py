@@ -15,6 +15,7 @@ from lakejobs.session import delta_available
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql.types import StructType
 
 LOG = logging.getLogger(__name__)
 
@@ -154,11 +155,26 @@ def batch_app_id(job: str, table: str, fingerprint: str) -> str:
     return "lakejobs-" + hashlib.sha256(f"{job}\n{table}\n{fingerprint}".encode()).hexdigest()[:32]
 
 
-def read_table(spark: "SparkSession", path: str, fmt: str) -> "DataFrame":
-    """Read a table written by the jobs, as Parquet or Delta."""
+def read_table(spark: "SparkSession", path: str, fmt: str, schema: Optional["StructType"] = None) -> "DataFrame":
+    """Read a table written by the jobs, as Parquet or Delta.
+
+    With ``schema`` a Parquet table is read with it instead of the one its files declare: a
+    partitioned table converted from an empty input has no file to declare one, and reads as
+    empty instead of failing. (A Delta table's schema is in its log.)
+    """
     if fmt == "delta":
         return spark.read.format("delta").load(path)
+    if schema is not None:
+        return spark.read.schema(schema).parquet(path)
     return spark.read.parquet(path)
+
+
+def table_schema(spark: "SparkSession", dataset) -> "StructType":
+    """The schema of ``dataset``'s table: its columns, then its derived (partition) columns."""
+    from lakejobs.transforms.validation import with_derived_columns
+
+    empty = spark.createDataFrame([], dataset.schema)
+    return empty.transform(with_derived_columns(dataset.derived_columns)).schema
 
 
 def table_history(spark: "SparkSession", path: str, limit: Optional[int] = None) -> "DataFrame":

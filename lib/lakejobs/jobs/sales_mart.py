@@ -26,7 +26,7 @@ from lakejobs import args as job_args
 from lakejobs import fs, runtime
 from lakejobs.datasets import builtin_dataset
 from lakejobs.errors import UsageError
-from lakejobs.io.delta import merge_delta, overwrite_delta, read_table, require_delta
+from lakejobs.io.delta import merge_delta, overwrite_delta, read_table, require_delta, table_schema
 from lakejobs.io.reports import save_run_report
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.result import JobResult, OutputInfo, new_run_id
@@ -190,7 +190,10 @@ def run(spark: "SparkSession", args: SalesMartArgs) -> JobResult:
             raise UsageError(f"input table does not exist: {args.input_path(name)}")
     if args.output_format == "delta":
         require_delta(spark)
-    orders_df, customers_df, employees_df = (read_table(spark, args.input_path(n), args.output_format) for n in INPUTS)
+    orders_df, customers_df, employees_df = (
+        read_table(spark, args.input_path(name), args.output_format, table_schema(spark, builtin_dataset(name)))
+        for name in INPUTS
+    )
     sales_df = (
         orders_df.drop(*SALES_PARTITIONS)
         .transform(with_order_period())
