@@ -16,6 +16,7 @@ EXPECTED_REASONS = {
     "high_below_low": 1,
     "duplicate_key:ticker,date": 1,
     "non_positive_price:low": 1,
+    "null_key:ticker": 1,
 }
 
 
@@ -46,6 +47,7 @@ def write_inputs(raw):
     ]
     msft.append(f"MSFT,{days[3]},370,360,365,366,366,7")  # high below low
     msft.append(f"MSFT,{days[0]},1,2,0.5,1.5,1.5,7")  # the same ticker and day again
+    msft.append(f"   ,{days[4]},1,2,0.5,1.5,1.5,7")  # a blank ticker: no series, not a null partition
     (raw / "watchlist.csv").write_text("\n".join(msft) + "\n")
     stooq = ["Date,Open,High,Low,Close,Volume", f"{days[0]},190,192,189,191,500", f"{days[1]},191,193,-1,0,500"]
     (raw / "ibm.us.txt").write_text("\n".join(stooq) + "\n")
@@ -79,7 +81,7 @@ def test_both_layouts_become_one_series_per_ticker_with_return_and_moving_averag
     argv = ["--input_path", str(tmp_path / "raw"), "--output_path", str(out), "--max_bad_fraction", "0.5"]
     result = stock_prices.run(spark, stock_prices.parse_args(argv))
 
-    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (18, 14, 4)
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (19, 14, 5)
     assert result.quarantine_reasons == EXPECTED_REASONS
     assert result.details == {"headers": 3, "ignored_columns": []}
     expected = spark.createDataFrame(
@@ -98,4 +100,5 @@ def test_both_layouts_become_one_series_per_ticker_with_return_and_moving_averag
         ("ibm.us.txt", "non_positive_price:low"),
         ("watchlist.csv", "duplicate_key:ticker,date"),
         ("watchlist.csv", "high_below_low"),
+        ("watchlist.csv", "null_key:ticker"),
     ]

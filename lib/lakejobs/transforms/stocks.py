@@ -37,8 +37,12 @@ def with_normalized_ticker() -> Transform:
 
 
 def price_checks() -> List[Check]:
-    """The checks of a typed price row, in priority order."""
-    return [*ohlc_checks(PRICES), check(F.col("volume") < 0, "negative_volume", values_text("volume"))]
+    """The checks of a typed price row, in priority order.
+
+    A blank ticker (spaces only) is a null key once ``with_normalized_ticker`` trimmed it.
+    """
+    blank_ticker = check(F.col("ticker") == F.lit(""), "null_key:ticker", F.lit("ticker is blank"))
+    return [blank_ticker, *ohlc_checks(PRICES), check(F.col("volume") < 0, "negative_volume", values_text("volume"))]
 
 
 def with_daily_metrics() -> Transform:
