@@ -139,9 +139,18 @@ def builtin_dataset(name: str) -> Dataset:
         raise UsageError(f"unknown dataset {name!r}: known datasets are {known}") from None
 
 
+#: Column names the jobs add while reading and checking rows (reason, detail, raw line, ...).
+RESERVED_COLUMNS = ("_reason", "_detail", "_raw_line", "_row_id", "_source_file", "_corrupt_record")
+
+
 def custom_dataset(name: str, schema: T.StructType, primary_key: Tuple[str, ...] = ()) -> Dataset:
     """Describe a user's dataset from a schema (see ``lakejobs.schemas.parse_ddl``)."""
     columns = {field.name for field in schema.fields}
+    reserved = sorted(column for column in columns if column.lower() in RESERVED_COLUMNS)
+    if reserved:
+        raise UsageError(
+            f"schema column(s) {', '.join(reserved)}: the jobs use these names for their bookkeeping; rename them"
+        )
     missing = [column for column in primary_key if column not in columns]
     if missing:
         raise UsageError(f"primary key column(s) not in the schema: {', '.join(missing)}")

@@ -73,6 +73,10 @@ def test_job_parses_the_argv_glue_passes(tmp_path):
             "--output_path .*/a is the same as --input_path",
         ),
         (
+            ["--schema", "id INT, _reason STRING", "--input_path", "a", "--output_path", "b"],
+            "schema column\\(s\\) _reason: the jobs use these names for their bookkeeping; rename them",
+        ),
+        (
             ["--schema", "id INT", "--primary_key", "nope", "--input_path", "a", "--output_path", "b"],
             "primary key column\\(s\\) not in the schema: nope",
         ),

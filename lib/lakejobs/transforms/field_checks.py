@@ -11,11 +11,12 @@ from typing import Callable, List, NamedTuple, Sequence
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
+from lakejobs.datasets import RESERVED_COLUMNS
 from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON
 
 Transform = Callable[[DataFrame], DataFrame]
 #: Bookkeeping columns that are not data (left out of ``_raw_line``).
-BOOKKEEPING = ("_source_file", "_row_id", RAW_LINE, REASON, DETAIL, "_corrupt_record")
+BOOKKEEPING = RESERVED_COLUMNS
 
 
 class Check(NamedTuple):
