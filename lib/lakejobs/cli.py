@@ -6,6 +6,7 @@ import logging
 import sys
 from typing import Optional, Sequence
 
+from lakejobs import args as job_args
 from lakejobs import fs, report_cli, runtime
 from lakejobs.errors import LakejobsError, UsageError
 from lakejobs.jobs import JOBS
@@ -119,7 +120,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("job_args", nargs=argparse.REMAINDER, help="the job's arguments (see lakejobs run JOB --help)")
     run.set_defaults(func=cmd_run)
     generate = commands.add_parser("generate", help="write a deterministic sales raw zone of any size")
-    generate.add_argument("--orders", type=int, required=True, help="order lines to write")
+    generate.add_argument("--orders", type=job_args.parse_positive, required=True, help="order lines to write")
     generate.add_argument("--out", required=True, help="output folder (receives customers/, employees/, orders/)")
     generate.add_argument("--seed", type=int, default=42)
     generate.add_argument("--header", action="store_true", help="write a header row in every file")
