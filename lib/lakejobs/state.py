@@ -48,6 +48,14 @@ class JobState:
         """Files not processed before (a file whose size or time changed counts as new)."""
         return [info for info in files if self.processed.get(info.path) != [info.size, info.modified_ms]]
 
+    def changed_files(self, files: List[FileInfo]) -> List[FileInfo]:
+        """Files processed before whose size or time has changed since."""
+        return [
+            info
+            for info in files
+            if info.path in self.processed and self.processed[info.path] != [info.size, info.modified_ms]
+        ]
+
     def record_batch(self, files: List[FileInfo], run_id: str, batch_fingerprint: str) -> None:
         """Mark ``files`` processed by ``run_id`` and clear the pending batch."""
         for info in files:

@@ -8,6 +8,7 @@ import sys
 import pytest
 from chispa import assert_df_equality
 
+from lakejobs.errors import LakejobsError
 from lakejobs.jobs import csv_to_parquet
 from lakejobs.state import ConcurrentRunError
 from tests.conftest import ROOT, SAMPLE_RAW, job_env
@@ -53,6 +54,20 @@ def test_incremental_runs_read_only_new_files(spark, tmp_path, fmt):
     assert read(spark, tmp_path, fmt).count() == 250
     state = json.loads((tmp_path / "state" / "orders.json").read_text())
     assert (len(state["processed"]), len(state["batches"]), state["pending"]) == (2, 2, None)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "delta"])
+def test_a_converted_file_that_changed_is_refused_by_an_append_and_merged_by_delta(spark, tmp_path, fmt):
+    land(tmp_path, "a.csv", LINES[:100])
+    csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
+    land(tmp_path, "a.csv", LINES[:120])  # 20 lines appended to a file converted before
+    if fmt == "parquet":
+        with pytest.raises(LakejobsError, match=r"orders: .*/raw/a.csv changed since it was converted \(1 such file"):
+            csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
+        assert read(spark, tmp_path, fmt).count() == 100
+    else:  # orders has a primary key: the MERGE replaces the 100 rows and adds the 20
+        result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
+        assert (result.rows_read, read(spark, tmp_path, fmt).count()) == (120, 120)
 
 
 def run_killed(tmp_path, fmt, point):

@@ -266,6 +266,8 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
         state = load_state(spark, args.state_path, JOB, args.input_path, args.output_path) if args.incremental else None
         if state and state.pending:
             roll_back_interrupted_append(spark, args, state)
+        if state:
+            refuse_changed_files(args, state.changed_files(files))
         batch = state.new_files(files) if state else files
         result.details.update({"input_files": len(files), "batch_files": len(batch), "incremental": args.incremental})
         if args.incremental and not batch:
@@ -273,6 +275,21 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
             return _finish(spark, args, result)
         convert_batch(spark, args, result, batch, state)
     return _finish(spark, args, result)
+
+
+def refuse_changed_files(args: CsvToParquetArgs, changed) -> None:
+    """Refuse an incremental batch holding a file converted before and changed since.
+
+    Its rows are read again whole: a Delta MERGE on the primary key replaces them, but an append
+    (Parquet, or Delta without a key) would publish the rows converted before a second time.
+    """
+    if not changed or (args.output_format == "delta" and args.dataset.primary_key):
+        return
+    raise LakejobsError(
+        f"{args.dataset.name}: {changed[0].path} changed since it was converted ({len(changed)} such file(s)); "
+        "an incremental append would publish its earlier rows twice: land changes as new files, or reset "
+        "the state (lakejobs state reset) and convert in full"
+    )
 
 
 def _finish(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> JobResult:
