@@ -58,7 +58,7 @@ def clients(endpoint_url: Optional[str] = None, region: Optional[str] = None):
     except ImportError:
         raise LakejobsError(
             f"boto3 is not importable by {sys.executable}: in a packed environment add it "
-            "(make package EXTRA_REQUIREMENTS=<a file naming boto3>; boto3<=1.42.97 for Python 3.9)"
+            "(make package packs it: env/requirements-pyX.Y.txt)"
         ) from None
 
     # boto3 reads AWS_DEFAULT_REGION and the config file, not AWS_REGION (which AWS's runtimes set).

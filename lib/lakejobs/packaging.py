@@ -13,7 +13,8 @@ Artifacts (the deploy step relies on these names)
     The entry-point scripts Glue, EMR and ``spark-submit`` run.
 ``lakejobs-env-py<X.Y>-<arch>.tar.gz``
     A packed virtual environment: ``bin/python`` links to the runtime's interpreter (not this
-    machine's), ``pyvenv.cfg``, and ``lib/pythonX.Y/site-packages`` with lakejobs and the extra
+    machine's), ``pyvenv.cfg``, and ``lib/pythonX.Y/site-packages`` with lakejobs, boto3
+    (pinned in ``env/requirements-pyX.Y.txt``, for the catalog step) and the extra
     requirements, installed by pip for the target Python and CPU from manylinux2014 /
     manylinux_2_28 (or pure) wheels only. PySpark and py4j are left out: the runtime provides
     them. Use it as EMR Serverless ``spark.archives=<s3 uri>#environment`` with
@@ -66,6 +67,11 @@ _RELOCATABLE_SHEBANG = "#!/bin/sh\n'''exec' \"$(dirname -- \"$0\")/python\" \"$0
 def project_root() -> Path:
     """The checkout this module belongs to (``lib/lakejobs/..``)."""
     return Path(__file__).resolve().parents[2]
+
+
+def runtime_requirements(python_version: str, root: Optional[Path] = None) -> Path:
+    """The pinned packages every packed environment for ``python_version`` gets (``env/``)."""
+    return (root or project_root()) / "env" / f"requirements-py{check_python_version(python_version)}.txt"
 
 
 def project_version(root: Optional[Path] = None) -> str:
@@ -162,6 +168,7 @@ def build_env(
     arch: str = DEFAULT_ARCH,
     extra_requirements: Optional[Path] = None,
     interpreter: Optional[str] = None,
+    pinned_requirements: Optional[Path] = None,
 ) -> Path:
     """Pack a virtual environment for the runtime's Python into ``dist``; see the module docstring.
 
@@ -176,6 +183,9 @@ def build_env(
         ``--find-links`` inside it work too).
     interpreter : str, optional
         What ``bin/python`` links to; default ``RUNTIME_INTERPRETERS[python_version]``.
+    pinned_requirements : Path, optional
+        A requirements file pinning every package it needs (installed without resolving
+        dependencies): ``runtime_requirements`` for ``build_all``.
     """
     check_python_version(python_version)
     arch = normalize_arch(arch)
@@ -189,6 +199,12 @@ def build_env(
         site_packages = _make_venv_layout(env, python_version, interpreter)
         target_options = _target_options(site_packages, python_version, arch)
         _run_pip(["install", "--no-deps", "--no-index", *target_options], [str(wheel)], "install the lakejobs wheel")
+        if pinned_requirements is not None:
+            _run_pip(
+                ["install", "--no-deps", *target_options],
+                ["-r", str(pinned_requirements)],
+                f"install {pinned_requirements} for Python {python_version} on {arch}",
+            )
         if extra_requirements is not None:
             _run_pip(
                 ["install", *target_options],
@@ -306,8 +322,13 @@ def build_all(
     extra_requirements: Optional[Path] = None,
     interpreter: Optional[str] = None,
     root: Optional[Path] = None,
+    with_runtime_requirements: bool = True,
 ) -> Dict[str, Path]:
-    """Build every artifact into ``dist``; returns ``{"wheel", "lib_zip", "jobs", "env"}`` -> path."""
+    """Build every artifact into ``dist``; returns ``{"wheel", "lib_zip", "jobs", "env"}`` -> path.
+
+    The environment gets ``runtime_requirements(python_version)`` (boto3, which the catalog step
+    needs) unless ``with_runtime_requirements`` is false.
+    """
     check_python_version(python_version)
     normalize_arch(arch)
     if extra_requirements is not None and not Path(extra_requirements).is_file():
@@ -315,7 +336,8 @@ def build_all(
     wheel = build_wheel(dist, root)
     lib_zip = build_lib_zip(dist, wheel)
     copy_job_scripts(dist, root)
-    env = build_env(dist, wheel, python_version, arch, extra_requirements, interpreter)
+    pinned = runtime_requirements(python_version, root) if with_runtime_requirements else None
+    env = build_env(dist, wheel, python_version, arch, extra_requirements, interpreter, pinned)
     return {"wheel": wheel, "lib_zip": lib_zip, "jobs": dist / JOBS_DIR, "env": env}
 
 
@@ -327,10 +349,20 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("--arch", default=DEFAULT_ARCH, help="x86_64 or arm64 (aarch64)")
     parser.add_argument("--extra-requirements", type=Path, help="pip requirements file of third-party packages")
     parser.add_argument("--interpreter", help="what bin/python links to (default: the runtime's, see docs)")
+    parser.add_argument(
+        "--no-runtime-requirements", action="store_true", help="leave out env/requirements-pyX.Y.txt (boto3)"
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     try:
-        built = build_all(Path(args.dist), args.pyver, args.arch, args.extra_requirements, args.interpreter)
+        built = build_all(
+            Path(args.dist),
+            args.pyver,
+            args.arch,
+            args.extra_requirements,
+            args.interpreter,
+            with_runtime_requirements=not args.no_runtime_requirements,
+        )
     except LakejobsError as error:
         print(f"lakejobs.packaging: error: {error}", file=sys.stderr)
         return error.exit_code

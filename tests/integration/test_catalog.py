@@ -201,7 +201,7 @@ def test_sync_without_boto3_fails_in_one_line_saying_how_to_pack_it(aws, capsys,
     assert sync(aws) == 1
     assert capsys.readouterr().err == (
         f"lakejobs: error: boto3 is not importable by {sys.executable}: in a packed environment add it "
-        "(make package EXTRA_REQUIREMENTS=<a file naming boto3>; boto3<=1.42.97 for Python 3.9)\n"
+        "(make package packs it: env/requirements-pyX.Y.txt)\n"
     )
 
 

@@ -210,7 +210,17 @@ def test_the_packed_environment_links_to_the_runtime_interpreter(dist):
     )
     assert "lib/python3.11/site-packages/lakejobs/__init__.py" in entries
     assert "lib/python3.11/site-packages/lakejobs/conf/log4j2.properties" in entries
-    assert wheel_tags(archive, "3.11") == {"lakejobs-0.1.0.dist-info": ["py3-none-any"]}
+    # lakejobs, and env/requirements-py3.11.txt exactly: boto3 for the catalog step, pinned.
+    assert wheel_tags(archive, "3.11") == {
+        "lakejobs-0.1.0.dist-info": ["py3-none-any"],
+        "boto3-1.44.5.dist-info": ["py3-none-any"],
+        "botocore-1.44.5.dist-info": ["py3-none-any"],
+        "jmespath-1.1.0.dist-info": ["py3-none-any"],
+        "python_dateutil-2.9.0.post0.dist-info": ["py2-none-any", "py3-none-any"],
+        "s3transfer-0.19.3.dist-info": ["py3-none-any"],
+        "six-1.17.0.dist-info": ["py2-none-any", "py3-none-any"],
+        "urllib3-2.8.0.dist-info": ["py3-none-any"],
+    }
     assert not any("pyspark" in name or "py4j" in name for name in entries)
 
 
@@ -309,6 +319,33 @@ def test_bad_options_are_one_clear_line(tmp_path):
 
 
 def test_the_archives_are_reproducible(dist, tmp_path):
-    again = packaging.build_env(tmp_path, dist / "lakejobs-0.1.0-py3-none-any.whl")
+    pinned = packaging.runtime_requirements("3.11")
+    again = packaging.build_env(tmp_path, dist / "lakejobs-0.1.0-py3-none-any.whl", pinned_requirements=pinned)
     assert again.read_bytes() == (dist / again.name).read_bytes()
     assert io.BytesIO(again.read_bytes()).read(2) == b"\x1f\x8b"
+
+
+def pins(path: Path) -> dict:
+    lines = [line for line in path.read_text(encoding="utf-8").splitlines() if line and not line.startswith("#")]
+    return dict(line.split("==") for line in lines)
+
+
+def test_the_runtime_requirements_pin_what_the_dev_environment_pins_and_python_39_can_install(dist, tmp_path):
+    """3.11: the lock's versions. 3.9: boto3's last release for it, installable for that Python."""
+    locked = pins(ROOT / "requirements.lock")
+    for name, version in pins(packaging.runtime_requirements("3.11")).items():
+        assert locked[name] == version, name
+    archive = packaging.build_env(
+        tmp_path,
+        dist / "lakejobs-0.1.0-py3-none-any.whl",
+        "3.9",
+        pinned_requirements=packaging.runtime_requirements("3.9"),
+    )
+    tags = wheel_tags(archive, "3.9")
+    assert sorted(tags) == sorted(
+        [
+            f"{name.replace('-', '_')}-{version}.dist-info"
+            for name, version in pins(packaging.runtime_requirements("3.9")).items()
+        ]
+        + ["lakejobs-0.1.0.dist-info"]
+    )
