@@ -16,6 +16,7 @@ inside a Python worker, as a lost executor or a flaky node would make it; Spark'
 import logging
 import os
 import signal
+import sys
 import threading
 import time
 from contextlib import contextmanager
@@ -54,6 +55,8 @@ def _fail_first_attempt(value):
 
     context = TaskContext.get()
     if context is not None and context.partitionId() == 0 and context.attemptNumber() == 0:
+        # Said on the worker's stderr too: local runs keep Spark's "Lost task" warnings quiet.
+        print("fault injection: the first attempt of partition 0 fails", file=sys.stderr, flush=True)
         raise RuntimeError("fault injection: the first attempt of partition 0 fails")
     return value
 
