@@ -110,9 +110,16 @@ def cmd_state(args) -> int:
     return 0
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """An ``ArgumentParser`` whose errors are one line (no usage block), exit 2."""
+
+    def error(self, message: str) -> None:  # noqa: D102 - argparse hook
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """The CLI's parser."""
-    parser = argparse.ArgumentParser(prog="lakejobs", description=__doc__)
+    """The CLI's parser (its subcommands' parsers are ``OneLineParser`` too)."""
+    parser = OneLineParser(prog="lakejobs", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     commands.add_parser("jobs", help="list the jobs").set_defaults(func=cmd_jobs)
     run = commands.add_parser("run", help="run a job: lakejobs run JOB --name value ...")

@@ -154,3 +154,15 @@ def test_an_unknown_job_is_a_usage_error(capsys):
     assert capsys.readouterr().err.startswith(
         "lakejobs: error: unknown job 'csv_to_parq': known jobs are csv_to_parquet, "
     )
+
+
+def test_a_bad_cli_option_is_one_line_without_the_usage_block(capsys):
+    from lakejobs import cli
+
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["pipeline", "--format", "csv"])
+    assert exited.value.code == 2
+    assert capsys.readouterr().err == (
+        "lakejobs pipeline: error: argument --format: invalid choice: 'csv' (choose from 'parquet', 'delta')"
+        " (see --help)\n"
+    )
