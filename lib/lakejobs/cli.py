@@ -13,6 +13,8 @@ from lakejobs.jobs import JOBS
 from lakejobs.result import JobResult, new_run_id
 
 LOG = logging.getLogger(__name__)
+#: Delta's own safety floor for VACUUM (``retentionDurationCheck``): 7 days.
+SAFE_RETENTION_HOURS = 168
 
 
 def _job_module(name: str):
@@ -88,6 +90,11 @@ def cmd_vacuum(args) -> int:
     """Delete files that no recent version of a Delta table references."""
     from lakejobs.io.delta import vacuum_table
 
+    if args.retain_hours < SAFE_RETENTION_HOURS and not args.allow_short_retention:
+        raise UsageError(
+            f"--retain-hours {args.retain_hours:g} is below Delta's {SAFE_RETENTION_HOURS} hours: a reader or writer "
+            "still on an older version would lose its files; add --allow-short-retention if none is"
+        )
     vacuum_table(_session("vacuum"), fs.qualify(args.table), args.retain_hours)
     print(f"vacuumed {args.table} (kept {args.retain_hours} hours of history)")
     return 0
@@ -149,6 +156,9 @@ def build_parser() -> argparse.ArgumentParser:
     vacuum = commands.add_parser("vacuum", help="delete files no recent version of a Delta table uses")
     vacuum.add_argument("table", help="table path")
     vacuum.add_argument("--retain-hours", "--retain_hours", dest="retain_hours", type=float, default=168.0)
+    vacuum.add_argument(
+        "--allow-short-retention", action="store_true", help=f"allow --retain-hours below {SAFE_RETENTION_HOURS}"
+    )
     vacuum.set_defaults(func=cmd_vacuum)
     state = commands.add_parser("state", help="show or reset a job's incremental state")
     state.add_argument("action", choices=("show", "reset"))

@@ -97,7 +97,12 @@ def test_history_optimize_and_vacuum_commands(spark, sample_delta_lake, capsys, 
     operations = [json.loads(line)["operation"] for line in capsys.readouterr().out.splitlines()]
     assert operations[-1] == "WRITE" and set(operations) <= {"WRITE", "MERGE"}
     assert cli.main(["optimize", str(table)]) == 0
-    assert cli.main(["vacuum", str(table), "--retain-hours", "0"]) == 0
+    assert cli.main(["vacuum", str(table), "--retain-hours", "0"]) == 2
+    assert capsys.readouterr().err == (
+        "lakejobs: error: --retain-hours 0 is below Delta's 168 hours: a reader or writer still on an older "
+        "version would lose its files; add --allow-short-retention if none is\n"
+    )
+    assert cli.main(["vacuum", str(table), "--retain-hours", "0", "--allow-short-retention"]) == 0
     capsys.readouterr()
     referenced = {
         row[0].rsplit("/", 1)[-1]
