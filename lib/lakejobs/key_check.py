@@ -13,8 +13,8 @@ the answer; both give the same one.
 Measured on the 10M order lines, one JVM: 0.8-1.0 s warm (2.0 s cold) with the words, 1.8-2.9 s
 warm (5.5 s cold) with Spark 3.5's 4 KiB bitmaps (``bitmap_construct_agg``, a sort aggregate),
 6.7-8.5 s shuffling and counting the packed key. The orders conversion's ``check_keys``
-(fresh JVMs, alternating, with the small range aggregate that picks the column): see the README,
-Performance, "Session 10".
+(fresh JVMs, alternating, with the small range aggregate that picks the column): see
+``bench/HISTORY.md``, "Session 10".
 """
 
 import logging
