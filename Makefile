@@ -24,6 +24,7 @@ setup: $(DEPS_STAMP) $(JARS_STAMP) $(ARCHIVE_STAMP) ## venv with the pinned pack
 
 $(DEPS_STAMP): requirements-dev.txt requirements.lock setup.py
 	@command -v java >/dev/null || { echo "make: java not found: install a JDK 17 (Debian: apt-get install openjdk-17-jdk-headless)"; exit 1; }
+	@test -x $(PY) || $(PYTHON) -c 'import sys; sys.exit(not (3, 9) <= sys.version_info[:2] <= (3, 11))' || { echo "make: $(PYTHON) is $$($(PYTHON) -V 2>&1); lakejobs needs Python 3.9-3.11 (PySpark 3.5; 3.11 as on Glue 5): pass PYTHON=python3.11"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c requirements.lock
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
