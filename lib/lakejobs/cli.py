@@ -95,7 +95,7 @@ def cmd_vacuum(args) -> int:
             f"--retain-hours {args.retain_hours:g} is below Delta's {SAFE_RETENTION_HOURS} hours: a reader or writer "
             "still on an older version would lose its files; add --allow-short-retention if none is"
         )
-    vacuum_table(_session("vacuum"), fs.qualify(args.table), args.retain_hours)
+    vacuum_table(_session("vacuum"), fs.qualify(args.table), args.retain_hours, args.allow_short_retention)
     print(f"vacuumed {args.table} (kept {args.retain_hours} hours of history)")
     return 0
 

@@ -139,8 +139,19 @@ def builtin_dataset(name: str) -> Dataset:
         raise UsageError(f"unknown dataset {name!r}: known datasets are {known}") from None
 
 
-#: Column names the jobs add while reading and checking rows (reason, detail, raw line, ...).
-RESERVED_COLUMNS = ("_reason", "_detail", "_raw_line", "_row_id", "_source_file", "_corrupt_record")
+#: Column names the jobs add while reading and checking rows (reason, detail, raw line, and the
+#: repeated-key check's helper columns).
+RESERVED_COLUMNS = (
+    "_reason",
+    "_detail",
+    "_raw_line",
+    "_row_id",
+    "_source_file",
+    "_corrupt_record",
+    "_first_row_id",
+    "_key_rows",
+    "_key",
+)
 
 
 def custom_dataset(name: str, schema: T.StructType, primary_key: Tuple[str, ...] = ()) -> Dataset:

@@ -76,24 +76,36 @@ def contains(outer: str, inner: str) -> bool:
     return inner == outer or inner.startswith(outer + "/")
 
 
-def require_apart(paths: Dict[str, Optional[str]]) -> None:
-    """Raise ``UsageError`` when one of ``paths`` (option -> qualified path) is, or is inside, another.
+def require_apart(
+    paths: Dict[str, Optional[str]], outside: Optional[Dict[str, Optional[str]]] = None, what: str = ""
+) -> None:
+    """Refuse paths that would read, replace or delete one another; raise ``UsageError``.
 
-    A job reads its input and replaces its output, quarantine and reports: one inside another
-    would read its own files as data, or delete the input or the quarantine it just wrote.
+    ``paths`` (option -> qualified path: inputs, and outputs a job replaces) must each lie
+    outside the others: an input inside an output is deleted by its commit, an output inside an
+    input is read back as data. ``outside`` (reports, state: folders a job only adds files to)
+    must not lie inside any of ``paths``, where a replace would delete them or a read would take
+    them for data. ``what`` names ``paths`` in the message (default: their options).
     """
-    from lakejobs.errors import UsageError
-
     given = [(option, path) for option, path in paths.items() if path]
+    what = what or ", ".join(paths)
     for index, (option, path) in enumerate(given):
         for other_option, other in given[index + 1 :]:
-            if contains(path, other) or contains(other, path):
-                inner, outer = (other_option, option) if contains(path, other) else (option, other_option)
-                where = "the same as" if _comparable(path) == _comparable(other) else "inside"
-                raise UsageError(
-                    f"{inner} {paths[inner]} is {where} {outer} {paths[outer]}: "
-                    f"{', '.join(paths)} must each lie outside the others"
-                )
+            if contains(path, other):
+                _refuse((other_option, other), (option, path), f"{what} must each lie outside the others")
+            if contains(other, path):
+                _refuse((option, path), (other_option, other), f"{what} must each lie outside the others")
+    for option, path in (outside or {}).items():
+        for other_option, other in given:
+            if path and contains(other, path):
+                _refuse((option, path), (other_option, other), f"{option} must lie outside {what}")
+
+
+def _refuse(inner, outer, rule: str) -> None:
+    from lakejobs.errors import UsageError
+
+    where = "the same as" if _comparable(inner[1]) == _comparable(outer[1]) else "inside"
+    raise UsageError(f"{inner[0]} {inner[1]} is {where} {outer[0]} {outer[1]}: {rule}")
 
 
 def _hadoop_path(spark: "SparkSession", path: str):

@@ -206,9 +206,12 @@ def build_env(
                 f"install {pinned_requirements} for Python {python_version} on {arch}",
             )
         if extra_requirements is not None:
+            # Resolved against the pins: an extra needing another boto3 fails instead of being
+            # skipped by pip --target, which leaves a package folder that already exists alone.
+            constraints = ["-c", str(pinned_requirements)] if pinned_requirements is not None else []
             _run_pip(
                 ["install", *target_options],
-                ["-r", str(extra_requirements)],
+                [*constraints, "-r", str(extra_requirements)],
                 f"install {extra_requirements} for Python {python_version} on {arch} "
                 "(manylinux2014/manylinux_2_28 or pure wheels only)",
             )

@@ -7,7 +7,8 @@ the service's tagging action; a listing is ``s3:ListBucket`` on the bucket with 
 a Glue Data Catalog call is checked on the catalog, the database and (table and partition
 calls) the table; a role handed to a service (Glue ``Role``, EMR ``ExecutionRoleArn`` and
 ``ServiceRole``, ...) is ``iam:PassRole`` with ``iam:PassedToService``, the role of an EMR
-cluster's instance profile (``JobFlowRole``) being passed to EC2.
+cluster's instance profile (``JobFlowRole``) being passed to EC2; ``RunJobFlow`` may create
+EMR's cleanup service-linked role.
 
 ``allowed`` evaluates one identity policy: an explicit Deny wins, then any Allow; every
 condition of a statement must hold. Operators ``StringEquals``, ``StringLike``,
@@ -29,6 +30,9 @@ PREFIX = {
 }
 S3_PUT = {"PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}
 SSE = "s3:x-amz-server-side-encryption"
+#: RunJobFlow creates EMR's cleanup service-linked role when the account lacks it.
+CREATE_LINKED_ROLE, SERVICE_NAME = "iam:CreateServiceLinkedRole", "iam:AWSServiceName"
+EMR_CLEANUP_ROLE = "arn:aws:iam::{}:role/aws-service-role/elasticmapreduce.amazonaws.com/AWSServiceRoleForEMRCleanup"
 
 
 def role(account: str, name_or_arn: str) -> str:
@@ -81,7 +85,8 @@ def _emr(action: str, params: dict, account: str, region: str) -> List[Check]:
         checks = [(action, "*", {})]
         checks += [("elasticmapreduce:AddTags", clusters + "j-NEW", {})] if params.get("Tags") else []
         checks += passes(account, params.get("ServiceRole"), to_emr)
-        return checks + passes(account, params.get("JobFlowRole"), "ec2.amazonaws.com")
+        checks += passes(account, params.get("JobFlowRole"), "ec2.amazonaws.com")
+        return checks + [(CREATE_LINKED_ROLE, EMR_CLEANUP_ROLE.format(account), {SERVICE_NAME: to_emr})]
     return [(action, clusters + params["JobFlowId"], {})] + passes(account, params.get("ExecutionRoleArn"), to_emr)
 
 

@@ -122,8 +122,32 @@ def q(path: str) -> str:
 def test_paths_inside_one_another_are_refused_before_anything_runs(paths, message):
     with pytest.raises(UsageError, match=message) as raised:
         csv_to_parquet.parse_args(["--dataset", "orders", *paths])
-    assert str(raised.value).endswith(
-        "--input_path, --output_path, --quarantine_path, --report_path, --state_path must each lie outside the others"
+    rules = (
+        "--input_path, --output_path, --quarantine_path must each lie outside the others",
+        "--report_path must lie outside --input_path, --output_path, --quarantine_path",
+    )
+    assert str(raised.value).endswith(rules)
+
+
+def test_reports_and_state_may_hold_the_input_but_not_lie_inside_it():
+    """A report folder only receives <job>/<run_id>.json: around the input it harms nothing."""
+    argv = ["--dataset", "orders", "--input_path", "lake/raw/orders", "--output_path", "lake/orders"]
+    args = csv_to_parquet.parse_args([*argv, "--report_path", "lake", "--state_path", "lake/_lakejobs/s.json"])
+    assert args.report_path == q("lake")
+
+
+def test_the_mart_refuses_a_quarantine_or_report_inside_a_table_it_replaces():
+    from lakejobs.jobs import sales_mart
+
+    argv = ["--processed_path", "p", "--mart_path", "m"]
+    with pytest.raises(
+        UsageError, match=f"--quarantine_path {q('m/sales/q')} is inside mart table sales {q('m/sales')}"
+    ):
+        sales_mart.parse_args([*argv, "--quarantine_path", "m/sales/q"])
+    with pytest.raises(UsageError, match="--report_path .* is inside processed table orders"):
+        sales_mart.parse_args([*argv, "--report_path", "p/orders/runs"])
+    assert sales_mart.parse_args(["--processed_path", "lake/processedData", "--mart_path", "lake"]).mart_path == q(
+        "lake"
     )
 
 

@@ -169,6 +169,7 @@ def test_the_emr_machine_role_may_create_the_cluster_its_definition_asks_for():
         ("elasticmapreduce:AddTags", "arn:aws:elasticmapreduce:us-east-1:123456789012:cluster/j-NEW"),
         ("iam:PassRole", "arn:aws:iam::123456789012:role/lakejobs-emr-service"),
         ("iam:PassRole", "arn:aws:iam::123456789012:role/lakejobs-emr-ec2"),
+        ("iam:CreateServiceLinkedRole", iam_eval.EMR_CLEANUP_ROLE.format("123456789012")),
     ]
     policy = emr_machine_policy("123456789012", "us-east-1")
     assert [check for check in checks if not iam_eval.allowed(policy, check)] == []

@@ -11,7 +11,8 @@ and nothing else:
 - EMR: ``AddJobFlowSteps`` on the cluster (any cluster when none is configured), and for
   ``--transient`` ``RunJobFlow`` (no resource-level permission exists for it) with the
   cluster's tags; the step runtime role and the service role may be passed to EMR only, the
-  instance profile's role to EC2 only (the cluster's instances take it);
+  instance profile's role to EC2 only (the cluster's instances take it); EMR's cleanup
+  service-linked role may be created (a new account lacks it);
 - EMR Serverless: ``StartJobRun``, ``GetJobRun`` (the deploy waits stage by stage) and tagging
   on the application and its runs; the runtime role may be passed to EMR Serverless only;
 - Step Functions: the catalog step's Glue job as for Glue, and ``DescribeStateMachine``,
@@ -25,7 +26,7 @@ left to whoever administers IAM: the deployer only passes them.
 from typing import Callable, Dict, List
 
 from lakejobs.deploy.description import ARTIFACTS, DeployConfig
-from lakejobs.deploy.iam import account, deny_unencrypted_writes, policy, role_arn
+from lakejobs.deploy.iam import account, deny_unencrypted_writes, emr_cleanup_role_statement, policy, role_arn
 
 Statement = Dict[str, object]
 
@@ -101,6 +102,7 @@ def emr_deployer_policy(config: DeployConfig) -> Dict[str, object]:
             tag,
             pass_role("PassRolesToEmr", roles, "elasticmapreduce.amazonaws.com"),
             pass_role("PassInstanceRoleToEc2", instance_role, "ec2.amazonaws.com"),
+            emr_cleanup_role_statement(account(config)),
         ]
     )
 

@@ -173,6 +173,20 @@ def emr_step_runtime_role_policy(config: DeployConfig) -> Dict[str, object]:
     return policy(s3_statements(config) + [catalog_statement(config)])
 
 
+def emr_cleanup_role_statement(account_id: str) -> Dict[str, object]:
+    """Let ``RunJobFlow`` create EMR's cleanup service-linked role, in an account that lacks it."""
+    role = (
+        f"arn:aws:iam::{account_id}:role/aws-service-role/elasticmapreduce.amazonaws.com*/AWSServiceRoleForEMRCleanup*"
+    )
+    return {
+        "Sid": "CreateEmrCleanupRole",
+        "Effect": "Allow",
+        "Action": ["iam:CreateServiceLinkedRole"],
+        "Resource": [role],
+        "Condition": {"StringLike": {"iam:AWSServiceName": "elasticmapreduce.amazonaws.com*"}},
+    }
+
+
 def emr_service_role_policy(config: DeployConfig) -> Dict[str, object]:
     """The EMR service role's inline policy, beside the managed ``AmazonEMRServicePolicy_v2``.
 

@@ -199,18 +199,27 @@ def optimize_table(spark: "SparkSession", path: str, zorder_by: Sequence[str] = 
     return {key: metrics.get(key) for key in ("numFilesAdded", "numFilesRemoved", "totalConsideredFiles")}
 
 
-def vacuum_table(spark: "SparkSession", path: str, retain_hours: float) -> None:
+def vacuum_table(spark: "SparkSession", path: str, retain_hours: float, allow_short_retention: bool = False) -> None:
     """Delete files no longer referenced by versions newer than ``retain_hours``.
 
-    Retention below Delta's 168-hour safety default is allowed here on purpose (the caller
-    asked for it); readers of older versions than that lose their files.
+    Delta's retention check stays on unless ``allow_short_retention``: it refuses less than the
+    table's ``delta.deletedFileRetentionDuration`` (7 days by default), a refusal reported as one
+    line. With ``allow_short_retention`` readers of older versions lose their files.
     """
     from delta.tables import DeltaTable
 
     if not is_delta_table(spark, path):
         raise UsageError(f"not a Delta table: {path}")
-    spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "false")
+    check = "spark.databricks.delta.retentionDurationCheck.enabled"
+    spark.conf.set(check, str(not allow_short_retention).lower())
     try:
         DeltaTable.forPath(spark, path).vacuum(retain_hours)
+    except Exception as error:  # noqa: BLE001 - Delta's IllegalArgumentException through py4j
+        if "retention" not in str(error).lower():
+            raise
+        raise UsageError(
+            f"--retain-hours {retain_hours:g} is below {path}'s delta.deletedFileRetentionDuration; "
+            "add --allow-short-retention if no reader or writer is on an older version"
+        ) from None
     finally:
-        spark.conf.set("spark.databricks.delta.retentionDurationCheck.enabled", "true")
+        spark.conf.set(check, "true")

@@ -2,7 +2,7 @@
 
 import logging
 import time
-from typing import TYPE_CHECKING, Dict, Sequence
+from typing import TYPE_CHECKING, Dict, List, Sequence
 
 from pyspark.sql import Observation
 from pyspark.sql import functions as F
@@ -49,6 +49,33 @@ def arranged_for_partitions(df: "DataFrame", partition_by: Sequence[str]) -> "Da
     return df.coalesce(df.sparkSession.sparkContext.defaultParallelism)
 
 
+def remove_partitions_not_rewritten(spark, path: str, levels: int, started_ms: int) -> List[str]:
+    """Delete the partition folders of ``path`` holding only files from before ``started_ms``.
+
+    After a dynamic overwrite those are the partitions the write had no rows for. Parent
+    folders left empty go too. Returns the partition folders removed (``k=v[/k2=v2]``).
+    """
+    root = path.rstrip("/")
+    stale = sorted(
+        {
+            "/".join(info.path.split("/")[-levels - 1 : -1])
+            for info in fs.list_data_files(spark, path)
+            if info.modified_ms < started_ms
+        }
+    )
+    for folder in stale:
+        fs.delete(spark, f"{root}/{folder}", recursive=True)
+        parts = folder.split("/")
+        for depth in range(len(parts) - 1, 0, -1):
+            parent = f"{root}/{'/'.join(parts[:depth])}"
+            if fs.list_children(spark, parent):
+                break
+            fs.delete(spark, parent, recursive=True)
+    if stale:
+        LOG.info("removed %d partition(s) of %s that the rebuild no longer has: %s", len(stale), path, stale)
+    return stale
+
+
 def write_table(
     df: "DataFrame",
     path: str,
@@ -85,7 +112,11 @@ def write_table(
     replace : {'partitions', 'table'}
         What an ``overwrite`` of a partitioned table replaces: only the partitions ``df`` has
         rows for (a batch of a larger table), or the whole table (a table rebuilt in full from
-        its sources, where a partition that no longer has rows must go).
+        its sources, where a partition that no longer has rows must go). Either way the write
+        itself replaces partitions (dynamic overwrite: Spark stages the new files and swaps
+        them in at commit); for ``table`` the partitions it did not rewrite are removed once it
+        has succeeded, so a failed write leaves the table as it was. (Spark's static overwrite
+        would delete the whole table before writing.)
 
     Returns
     -------
@@ -104,11 +135,12 @@ def write_table(
     if fmt == "parquet":
         writer = writer.options(**plain_encoding_options(plain_columns))
     if partition_by:
-        overwrite_mode = "static" if replace == "table" else "dynamic"
-        writer = writer.partitionBy(*partition_by).option("partitionOverwriteMode", overwrite_mode)
+        writer = writer.partitionBy(*partition_by).option("partitionOverwriteMode", "dynamic")
     started_ms = int(time.time() * 1000)
     writer.format(fmt).save(path)
     spark = df.sparkSession
+    if partition_by and replace == "table" and mode == "overwrite":
+        remove_partitions_not_rewritten(spark, path, len(partition_by), started_ms)
     written = [info for info in fs.list_data_files(spark, path) if info.modified_ms >= started_ms and info.size > 0]
     rows = int(observation.get.get("rows", 0))
     LOG.info("wrote %s: %d rows in %d files to %s", name, rows, len(written), path)

@@ -177,13 +177,8 @@ def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
     state_path = fs.qualify(namespace.state_path or default_root + "/state.json")
     quarantine_path = fs.qualify(namespace.quarantine_path or output_path.rstrip("/") + "_quarantine")
     fs.require_apart(
-        {
-            "--input_path": input_path,
-            "--output_path": output_path,
-            "--quarantine_path": quarantine_path,
-            "--report_path": report_path,
-            "--state_path": state_path,
-        }
+        {"--input_path": input_path, "--output_path": output_path, "--quarantine_path": quarantine_path},
+        outside={"--report_path": report_path, "--state_path": state_path},
     )
     return CsvToParquetArgs(
         input_path=input_path,

@@ -68,8 +68,10 @@ def common_values(namespace) -> Dict[str, object]:
         "max_bad_fraction": namespace.max_bad_fraction,
         "report_path": fs.qualify(namespace.report_path) if namespace.report_path else None,
     }
-    fs.require_apart({f"--{name}": values[name] for name in ("input_path", "output_path", "quarantine_path")})
-    fs.require_apart({"--input_path": input_path, "--report_path": values["report_path"]})
+    fs.require_apart(
+        {f"--{name}": values[name] for name in ("input_path", "output_path", "quarantine_path")},
+        outside={"--report_path": values["report_path"]},
+    )
     return values
 
 

@@ -49,6 +49,7 @@ LOG = logging.getLogger(__name__)
 INPUTS = ("orders", "customers", "employees")
 SALES_PARTITIONS = ("order_year", "order_month")
 SALES_KEY = ("salesorderid", "salesorderdetailid")
+MART_TABLES = ("sales", "sales_by_employee_month", "customer_summary")
 #: Columns of mart/sales written without a dictionary: the orders' nearly-distinct columns (see
 #: ``plain_encoding_options``). Not customer_name: the sample business reuses few names (7,587
 #: among 1M customers at 10M lines), so its dictionary saves bytes: measured at 10M lines,
@@ -108,7 +109,7 @@ def parse_args(argv: Sequence[str]) -> SalesMartArgs:
     """Build the typed configuration from ``argv``; raises ``UsageError`` on any problem."""
     namespace = job_args.parse_job_args(build_parser(), argv)
     mart_path = fs.qualify(namespace.mart_path)
-    return SalesMartArgs(
+    args = SalesMartArgs(
         processed_path=fs.qualify(namespace.processed_path),
         mart_path=mart_path,
         quarantine_path=fs.qualify(namespace.quarantine_path or f"{mart_path.rstrip('/')}/_quarantine/sales"),
@@ -117,6 +118,12 @@ def parse_args(argv: Sequence[str]) -> SalesMartArgs:
         report_path=fs.qualify(namespace.report_path or f"{mart_path.rstrip('/')}_lakejobs/runs"),
         output_format=namespace.output_format,
     )
+    # The tables read, and those the mart replaces (its three tables and the quarantine).
+    tables = {f"processed table {name}": args.input_path(name) for name in INPUTS}
+    tables.update({f"mart table {name}": f"{mart_path.rstrip('/')}/{name}" for name in MART_TABLES})
+    tables["--quarantine_path"] = args.quarantine_path
+    fs.require_apart(tables, {"--report_path": args.report_path}, "the tables read, the mart tables and the quarantine")
+    return args
 
 
 def preflight(args: SalesMartArgs) -> None:

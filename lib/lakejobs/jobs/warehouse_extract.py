@@ -101,8 +101,11 @@ def parse_args(argv: Sequence[str]) -> WarehouseExtractArgs:
         check_jdbc_url(namespace.jdbc_url)
     elif not namespace.secret_id:
         raise UsageError(f"{JOB}: give --jdbc_url (credentials from the environment) or --secret_id")
+    output_path = fs.qualify(namespace.output_path)
+    report_path = fs.qualify(namespace.report_path) if namespace.report_path else None
+    fs.require_apart({"--output_path": output_path}, outside={"--report_path": report_path})
     return WarehouseExtractArgs(
-        output_path=fs.qualify(namespace.output_path),
+        output_path=output_path,
         table=TableName.parse(namespace.table) if namespace.table else None,
         query=namespace.query.strip().rstrip(";") if namespace.query else None,
         jdbc_url=namespace.jdbc_url,
@@ -112,7 +115,7 @@ def parse_args(argv: Sequence[str]) -> WarehouseExtractArgs:
         fetch_size=namespace.fetch_size,
         partition_by=tuple(namespace.partition_by),
         compression=namespace.compression,
-        report_path=fs.qualify(namespace.report_path) if namespace.report_path else None,
+        report_path=report_path,
     )
 
 

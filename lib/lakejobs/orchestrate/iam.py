@@ -7,6 +7,7 @@ Region and account are CloudFormation pseudo parameters (``${AWS::Region}``,
 from typing import Dict, List
 
 from lakejobs.deploy.description import DeployConfig, Pipeline
+from lakejobs.deploy.iam import emr_cleanup_role_statement
 from lakejobs.orchestrate.machines import stages
 
 REGION, ACCOUNT = "${AWS::Region}", "${AWS::AccountId}"
@@ -61,7 +62,6 @@ def emr_policy(pipeline: Pipeline, config: DeployConfig) -> Dict:
         "elasticmapreduce:AddTags",
     ]
     role = f"arn:aws:iam::{ACCOUNT}:role/"
-    cleanup_role = f"{role}aws-service-role/elasticmapreduce.amazonaws.com*/AWSServiceRoleForEMRCleanup*"
     rules = [
         "StepFunctionsGetEventForEMRRunJobFlowRule",
         "StepFunctionsGetEventForEMRAddJobFlowStepsRule",
@@ -83,12 +83,7 @@ def emr_policy(pipeline: Pipeline, config: DeployConfig) -> Dict:
                 [role + config.emr_instance_profile],
                 Condition={"StringEquals": {"iam:PassedToService": "ec2.amazonaws.com"}},
             ),
-            _statement(
-                "CreateEmrCleanupRole",
-                ["iam:CreateServiceLinkedRole"],
-                [cleanup_role],
-                Condition={"StringLike": {"iam:AWSServiceName": "elasticmapreduce.amazonaws.com*"}},
-            ),
+            emr_cleanup_role_statement(ACCOUNT),
             _events(rules),
             _notify(),
         ]
