@@ -130,11 +130,13 @@ def list_data_files(spark: "SparkSession", path: str) -> List[FileInfo]:
     if not exists(spark, path):
         return []
     hadoop_path, fs = _hadoop_path(spark, path)
+    # Listed paths come back qualified (file:/..., s3a://...): cut the qualified root off them.
+    root = str(fs.makeQualified(hadoop_path).toString()).rstrip("/")
     files = []
     iterator = fs.listFiles(hadoop_path, True)
     while iterator.hasNext():
         status = iterator.next()
-        relative = str(status.getPath().toString())[len(str(hadoop_path.toString())) :]
+        relative = str(status.getPath().toString())[len(root) :]
         if any(part.startswith(("_", ".")) and "=" not in part for part in relative.split("/") if part):
             continue
         files.append(

@@ -289,3 +289,15 @@ def test_a_run_failing_inside_spark_prints_one_stderr_line_not_java_stacks(tmp_p
         "csv_to_parquet: error: out: the run failed in stage read_validate_and_stage: "
         "UnsupportedEncodingException: NOPE-42"
     ]
+
+
+def test_an_input_below_a_folder_named_like_bookkeeping_is_read_whole(spark, tmp_path):
+    """Files are skipped by name (``_SUCCESS``, ``.crc``) below the input, never for its own path."""
+    raw = tmp_path / "_in" / "o"
+    raw.mkdir(parents=True)
+    (raw / "orders.csv").write_text((SAMPLE_RAW / "orders" / "orders-00000.csv").read_text())
+    (raw / "_SUCCESS").write_text("")
+    argv = ["--dataset", "orders", "--input_path", str(raw), "--output_path", str(tmp_path / "out")]
+    result = run_job(spark, argv)
+    lines = len((raw / "orders.csv").read_text().splitlines())
+    assert (result.rows_read, result.details["input_files"], result.outputs[0].files) == (lines, 1, 4)
