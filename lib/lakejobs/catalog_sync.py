@@ -1,9 +1,10 @@
-"""Create or update the lake's Glue databases and tables, and register new partitions.
+"""Create or update the lake's Glue databases and tables, and keep their partitions in step.
 
 No crawler: table definitions come from ``lakejobs.catalog``; partitions are the
-``key=value`` folders found by listing the table's objects in S3, and only the ones Glue
-does not know yet are sent to ``BatchCreatePartition`` (100 at a time), so a rerun adds
-nothing.
+``key=value`` folders found by listing the table's objects in S3. Only the ones Glue does not
+know yet are sent to ``BatchCreatePartition`` (100 at a time), so a rerun adds nothing; the
+ones Glue knows that no longer hold a file (a month a rebuilt table no longer has) are removed
+with ``BatchDeletePartition`` (25 at a time).
 """
 
 import dataclasses
@@ -17,6 +18,7 @@ from lakejobs.errors import LakejobsError
 
 LOG = logging.getLogger(__name__)
 BATCH = 100
+DELETE_BATCH = 25
 
 
 @dataclasses.dataclass
@@ -28,6 +30,7 @@ class SyncReport:
     tables_updated: List[str] = dataclasses.field(default_factory=list)
     partitions_added: Dict[str, int] = dataclasses.field(default_factory=dict)
     partitions_existing: Dict[str, int] = dataclasses.field(default_factory=dict)
+    partitions_removed: Dict[str, int] = dataclasses.field(default_factory=dict)
 
     def lines(self) -> List[str]:
         """One human-readable line per table, then a totals line."""
@@ -38,6 +41,8 @@ class SyncReport:
             if name in self.partitions_added:
                 added, existing = self.partitions_added[name], self.partitions_existing[name]
                 partitions = f", partitions: {added} added, {existing} already registered"
+                removed = self.partitions_removed.get(name, 0)
+                partitions += f", {removed} removed (no file left)" if removed else ""
             out.append(f"table {name}: {action}{partitions}")
         out.append(
             f"{len(self.tables_created)} tables created, {len(self.tables_updated)} updated, "
@@ -79,9 +84,10 @@ def sync(tables: Sequence[Table], glue, s3) -> SyncReport:
         else:
             report.tables_updated.append(qualified)
         if table.partition_keys:
-            added, existing = register_partitions(glue, s3, table)
+            added, existing, removed = register_partitions(glue, s3, table)
             report.partitions_added[qualified] = added
             report.partitions_existing[qualified] = existing
+            report.partitions_removed[qualified] = removed
     return report
 
 
@@ -150,10 +156,26 @@ def partition_input(table: Table, values: Sequence[str]) -> Dict:
     return {"Values": list(values), "StorageDescriptor": table.storage_descriptor(f"{table.location}/{path}/")}
 
 
-def register_partitions(glue, s3, table: Table) -> Tuple[int, int]:
-    """Register the partitions in S3 that Glue lacks; return (added, already registered)."""
+def register_partitions(glue, s3, table: Table) -> Tuple[int, int, int]:
+    """Register the partitions in S3 that Glue lacks, remove those without a file left.
+
+    Returns (added, already registered, removed).
+    """
     present = partitions_in_s3(s3, table)
     known = registered_partitions(glue, table)
+    gone = sorted(known - present, key=_sort_key)
+    for batch in _chunks(gone, DELETE_BATCH):
+        response = glue.batch_delete_partition(
+            DatabaseName=table.database,
+            TableName=table.name,
+            PartitionsToDelete=[{"Values": list(values)} for values in batch],
+        )
+        errors = [e for e in response.get("Errors", []) if e["ErrorDetail"]["ErrorCode"] != "EntityNotFoundException"]
+        if errors:
+            detail = errors[0]["ErrorDetail"]
+            raise LakejobsError(
+                f"BatchDeletePartition on {table.name}: {detail['ErrorCode']}: {detail['ErrorMessage']}"
+            )
     new = sorted(present - known, key=_sort_key)
     for batch in _chunks(new, BATCH):
         response = glue.batch_create_partition(
@@ -167,8 +189,15 @@ def register_partitions(glue, s3, table: Table) -> Tuple[int, int]:
             raise LakejobsError(
                 f"BatchCreatePartition on {table.name}: {detail['ErrorCode']}: {detail['ErrorMessage']}"
             )
-    LOG.info("%s.%s: %d partitions added, %d known", table.database, table.name, len(new), len(present & known))
-    return len(new), len(present & known)
+    LOG.info(
+        "%s.%s: %d partitions added, %d known, %d removed",
+        table.database,
+        table.name,
+        len(new),
+        len(present & known),
+        len(gone),
+    )
+    return len(new), len(present & known), len(gone)
 
 
 def _sort_key(values: Tuple[str, ...]):

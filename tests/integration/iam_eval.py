@@ -56,7 +56,14 @@ def _s3(operation: str, params: dict) -> List[Check]:
 
 
 CATALOG_DATABASE_CALLS = {"GetDatabase", "CreateDatabase"}
-CATALOG_TABLE_CALLS = {"GetTable", "CreateTable", "UpdateTable", "GetPartitions", "BatchCreatePartition"}
+CATALOG_TABLE_CALLS = {
+    "GetTable",
+    "CreateTable",
+    "UpdateTable",
+    "GetPartitions",
+    "BatchCreatePartition",
+    "BatchDeletePartition",
+}
 
 
 def _glue_catalog(action: str, params: dict, account: str, region: str) -> List[Check]:

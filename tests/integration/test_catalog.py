@@ -172,6 +172,15 @@ def test_sync_creates_databases_tables_and_partitions_then_updates_in_place(aws,
         ("2014", "2"),
         ("2014", "3"),
     ]
+    # A rebuilt mart no longer has 2014-03: its folder is gone, and so goes its partition.
+    aws["s3"].delete_object(Bucket=LAKE_BUCKET, Key="lake/mart/sales/order_year=2014/order_month=3/part-0.parquet")
+    assert sync(aws) == 0
+    third = capsys.readouterr().out.splitlines()
+    assert (
+        "table processed_data.sales: updated, partitions: 0 added, 3 already registered, 1 removed (no file left)"
+        in third
+    )
+    assert [values for values, _location in partitions(glue, "sales")] == [("2013", "12"), ("2014", "1"), ("2014", "2")]
 
 
 def test_sync_of_a_delta_lake_declares_delta_tables_without_partition_keys(aws, capsys):
@@ -311,8 +320,13 @@ def test_every_job_role_may_make_every_call_of_the_catalog_step(aws, capsys):
     for database in ("processed_data", "raw_data"):
         with contextlib.suppress(aws["glue"].exceptions.EntityNotFoundException):
             aws["glue"].delete_database(Name=database)
+    extra = "lake/mart/sales/order_year=2015/order_month=1/part-0.parquet"
     with recorded_calls() as calls:
-        assert sync(aws) == 0 and sync(aws) == 0  # creates, then updates in place
+        assert sync(aws) == 0  # creates
+        aws["s3"].put_object(Bucket=LAKE_BUCKET, Key=extra, Body=b"x")
+        assert sync(aws) == 0  # updates in place, adds 2015-01
+        aws["s3"].delete_object(Bucket=LAKE_BUCKET, Key=extra)
+        assert sync(aws) == 0  # removes 2015-01
     capsys.readouterr()
     assert {operation for _service, operation, _params in calls} == {
         "GetDatabase",
@@ -322,6 +336,7 @@ def test_every_job_role_may_make_every_call_of_the_catalog_step(aws, capsys):
         "UpdateTable",
         "GetPartitions",
         "BatchCreatePartition",
+        "BatchDeletePartition",
         "ListObjectsV2",
     }
     config = DeployConfig(

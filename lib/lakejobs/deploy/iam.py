@@ -26,7 +26,7 @@ OBJECT_READ = ["s3:GetObject"]
 OBJECT_WRITE = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
 ENCRYPTIONS = ["AES256", "aws:kms", "aws:kms:dsse"]
 #: What ``lakejobs.catalog_sync`` calls: databases and tables created or updated in place,
-#: partitions listed and added. Nothing is deleted.
+#: partitions listed, added, and removed once no file is left in them.
 CATALOG_ACTIONS = [
     "glue:GetDatabase",
     "glue:CreateDatabase",
@@ -35,6 +35,7 @@ CATALOG_ACTIONS = [
     "glue:UpdateTable",
     "glue:GetPartitions",
     "glue:BatchCreatePartition",
+    "glue:BatchDeletePartition",
 ]
 
 
