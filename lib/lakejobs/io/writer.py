@@ -49,20 +49,14 @@ def arranged_for_partitions(df: "DataFrame", partition_by: Sequence[str]) -> "Da
     return df.coalesce(df.sparkSession.sparkContext.defaultParallelism)
 
 
-def remove_partitions_not_rewritten(spark, path: str, levels: int, started_ms: int) -> List[str]:
-    """Delete the partition folders of ``path`` holding only files from before ``started_ms``.
+def remove_partitions_not_rewritten(spark, path: str, levels: int, old_files: Sequence[fs.FileInfo]) -> List[str]:
+    """Delete the partition folders of ``path`` that hold ``old_files`` (files from before a write).
 
     After a dynamic overwrite those are the partitions the write had no rows for. Parent
     folders left empty go too. Returns the partition folders removed (``k=v[/k2=v2]``).
     """
     root = path.rstrip("/")
-    stale = sorted(
-        {
-            "/".join(info.path.split("/")[-levels - 1 : -1])
-            for info in fs.list_data_files(spark, path)
-            if info.modified_ms < started_ms
-        }
-    )
+    stale = sorted({"/".join(info.path.split("/")[-levels - 1 : -1]) for info in old_files})
     for folder in stale:
         fs.delete(spark, f"{root}/{folder}", recursive=True)
         parts = folder.split("/")
@@ -139,9 +133,11 @@ def write_table(
     started_ms = int(time.time() * 1000)
     writer.format(fmt).save(path)
     spark = df.sparkSession
+    files = fs.list_data_files(spark, path)
     if partition_by and replace == "table" and mode == "overwrite":
-        remove_partitions_not_rewritten(spark, path, len(partition_by), started_ms)
-    written = [info for info in fs.list_data_files(spark, path) if info.modified_ms >= started_ms and info.size > 0]
+        old_files = [info for info in files if info.modified_ms < started_ms]
+        remove_partitions_not_rewritten(spark, path, len(partition_by), old_files)
+    written = [info for info in files if info.modified_ms >= started_ms and info.size > 0]
     rows = int(observation.get.get("rows", 0))
     LOG.info("wrote %s: %d rows in %d files to %s", name, rows, len(written), path)
     return OutputInfo(
