@@ -122,6 +122,12 @@ def exists(spark: "SparkSession", path: str) -> bool:
     return bool(fs.exists(hadoop_path))
 
 
+def qualified(spark: "SparkSession", path: str) -> str:
+    """``path`` qualified by its filesystem, as ``list_data_files`` names what it lists."""
+    hadoop_path, filesystem = _hadoop_path(spark, path)
+    return str(filesystem.makeQualified(hadoop_path).toString()).rstrip("/")
+
+
 def list_data_files(spark: "SparkSession", path: str) -> List[FileInfo]:
     """List the data files below ``path`` recursively, skipping ``_*`` and ``.*`` entries.
 
@@ -131,7 +137,7 @@ def list_data_files(spark: "SparkSession", path: str) -> List[FileInfo]:
         return []
     hadoop_path, fs = _hadoop_path(spark, path)
     # Listed paths come back qualified (file:/..., s3a://...): cut the qualified root off them.
-    root = str(fs.makeQualified(hadoop_path).toString()).rstrip("/")
+    root = qualified(spark, path)
     files = []
     iterator = fs.listFiles(hadoop_path, True)
     while iterator.hasNext():

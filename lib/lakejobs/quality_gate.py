@@ -68,7 +68,7 @@ class Measurement:
 
 
 def rejected_root(quarantine_path: str) -> str:
-    """Where rejected runs keep their bad rows: beside the quarantine, which each run replaces."""
+    """Where rejected runs keep their bad rows: beside the quarantine (whose folders runs replace)."""
     return f"{quarantine_path.rstrip('/')}_rejected"
 
 

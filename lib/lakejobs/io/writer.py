@@ -56,7 +56,7 @@ def remove_partitions_not_rewritten(spark, path: str, levels: int, old_files: Se
     folders left empty go too. Returns the partition folders removed (``k=v[/k2=v2]``).
     """
     root = path.rstrip("/")
-    stale = sorted({"/".join(info.path.split("/")[-levels - 1 : -1]) for info in old_files})
+    stale = sorted({_partition_of(info, levels) for info in old_files})
     for folder in stale:
         fs.delete(spark, f"{root}/{folder}", recursive=True)
         parts = folder.split("/")
@@ -70,6 +70,11 @@ def remove_partitions_not_rewritten(spark, path: str, levels: int, old_files: Se
     return stale
 
 
+def _partition_of(info: fs.FileInfo, levels: int) -> str:
+    """The partition folder (``k=v[/k2=v2]``) of a file ``levels`` folders below its table."""
+    return "/".join(info.path.split("/")[-levels - 1 : -1])
+
+
 def write_table(
     df: "DataFrame",
     path: str,
@@ -80,6 +85,7 @@ def write_table(
     mode: str = "overwrite",
     plain_columns: Sequence[str] = (),
     replace: str = "partitions",
+    also_replace: Sequence[str] = (),
 ) -> OutputInfo:
     """Write ``df`` to ``path`` and describe what was written.
 
@@ -111,6 +117,10 @@ def write_table(
         them in at commit); for ``table`` the partitions it did not rewrite are removed once it
         has succeeded, so a failed write leaves the table as it was. (Spark's static overwrite
         would delete the whole table before writing.)
+    also_replace : sequence of str
+        Partition folders (``k=v[/k2=v2]``) that a ``partitions`` overwrite replaces even where
+        ``df`` has no rows for them: those it did not rewrite are removed once it has
+        succeeded (the quarantine folders of files read again that have no bad rows now).
 
     Returns
     -------
@@ -134,9 +144,14 @@ def write_table(
     writer.format(fmt).save(path)
     spark = df.sparkSession
     files = fs.list_data_files(spark, path)
-    if partition_by and replace == "table" and mode == "overwrite":
-        old_files = [info for info in files if info.modified_ms < started_ms]
-        remove_partitions_not_rewritten(spark, path, len(partition_by), old_files)
+    if partition_by and mode == "overwrite" and (replace == "table" or also_replace):
+        levels, replaced = len(partition_by), set(also_replace)
+        old_files = [
+            info
+            for info in files
+            if info.modified_ms < started_ms and (replace == "table" or _partition_of(info, levels) in replaced)
+        ]
+        remove_partitions_not_rewritten(spark, path, levels, old_files)
     written = [info for info in files if info.modified_ms >= started_ms and info.size > 0]
     rows = int(observation.get.get("rows", 0))
     LOG.info("wrote %s: %d rows in %d files to %s", name, rows, len(written), path)

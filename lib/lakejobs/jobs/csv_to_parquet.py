@@ -38,6 +38,7 @@ from lakejobs.dqdl import Rule, parse_ruleset
 from lakejobs.errors import LakejobsError, QualityGateError, UsageError, root_cause
 from lakejobs.io.csv_reader import header_mismatch, read_raw_csv
 from lakejobs.io.delta import append_delta_once, batch_app_id, merge_delta, overwrite_delta, require_delta
+from lakejobs.io.quarantine import write_quarantine
 from lakejobs.io.reports import previous_rows_written, read_rules_text, save_run_report
 from lakejobs.io.staging import commit_parquet, staging_path, staging_root
 from lakejobs.io.writer import COMPRESSIONS, write_table
@@ -319,9 +320,9 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
     batch_fingerprint = fs.fingerprint(batch)
     row_checks = quality.row_checks(args.rules)
     with result.stage("read_and_validate"):
-        typed_df = (
-            _checked_rows(spark, args, batch, row_checks).transform(with_row_id()).persist(StorageLevel.DISK_ONLY)
-        )
+        checked_df = _checked_rows(spark, args, batch, row_checks)
+        source_files = checked_df.inputFiles()
+        typed_df = checked_df.transform(with_row_id()).persist(StorageLevel.DISK_ONLY)
         repeated_df = None
         try:
             repeated_df = _repeated_keys(typed_df, args.dataset)
@@ -340,7 +341,7 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
                 with_derived_columns(args.dataset.derived_columns)
             )
             # The quarantine first: if it cannot be written, the output stays as it was.
-            quarantine = publish_quarantine(quarantine_df, args, batch_fingerprint)
+            quarantine = publish_quarantine(quarantine_df, args, source_files, result.rows_quarantined)
             output = publish(valid_df, args, batch_fingerprint)
     finally:
         _unpersist(typed_df, repeated_df)
@@ -368,6 +369,7 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
     try:
         with result.stage("read_validate_and_stage"):
             checked_df = _checked_rows(spark, args, batch, row_checks)
+            source_files = checked_df.inputFiles()
             staged, metrics, missing = _stage_good_rows(args, checked_df, staging)
         staged_df = spark.read.parquet(staging) if staged.files else None
         with result.stage("check_keys"):
@@ -386,7 +388,7 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
         _gate(args, result, measurement, quarantine_df)
         _mark_pending(spark, args, state, result.run_id, batch_fingerprint, staging_started_ms)
         with result.stage("write"), faults.killed_during_write(args.output_path):
-            quarantine = publish_quarantine(quarantine_df, args, batch_fingerprint)
+            quarantine = publish_quarantine(quarantine_df, args, source_files, result.rows_quarantined)
             commit_parquet(spark, staging, args.output_path, bool(args.partition_by), args.incremental)
     except BaseException:
         _remove_staging_quietly(spark, args.output_path, output_existed)
@@ -574,12 +576,16 @@ def publish(valid_df: "DataFrame", args: CsvToParquetArgs, batch_fingerprint: st
     return append_delta_once(valid_df, args.output_path, name, app_id, 0, partition_by, args.compression)
 
 
-def publish_quarantine(quarantine_df: "DataFrame", args: CsvToParquetArgs, batch_fingerprint: str) -> OutputInfo:
-    """Write the quarantine: replaced whole, or per batch (``batch=<id>/``) when incremental."""
-    path = args.quarantine_path
-    if args.incremental:
-        path = f"{path}/batch={batch_fingerprint[:16]}"
-    return write_table(quarantine_df, path, "quarantine", fmt="json", compression="none")
+def publish_quarantine(quarantine_df: "DataFrame", args: CsvToParquetArgs, source_files, rows: int) -> OutputInfo:
+    """Write the quarantine one folder per source file (``lakejobs.io.quarantine``).
+
+    The folders of the files this run read are replaced; the others are kept, as the output
+    keeps what other runs published. When the output is replaced whole (a full run into an
+    unpartitioned Parquet table, or into a Delta table without a key), so is the quarantine.
+    """
+    keyed = args.output_format == "delta" and bool(args.dataset.primary_key)
+    whole = not args.incremental and not keyed and not (args.output_format == "parquet" and args.partition_by)
+    return write_quarantine(quarantine_df, args.quarantine_path, source_files, rows, whole=whole)
 
 
 def roll_back_interrupted_append(spark: "SparkSession", args: CsvToParquetArgs, state) -> None:

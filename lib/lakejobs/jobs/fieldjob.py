@@ -15,6 +15,7 @@ from pyspark import StorageLevel
 from lakejobs import args as job_args
 from lakejobs import fs, quality_gate
 from lakejobs.errors import QualityGateError, UsageError
+from lakejobs.io.quarantine import write_quarantine
 from lakejobs.io.reports import save_run_report
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.result import JobResult, OutputInfo
@@ -125,9 +126,13 @@ def publish_split(
 ) -> None:
     """Count, gate, then write ``good_df`` (partitioned) and the quarantine of ``validated_df``.
 
+    The quarantine keeps one folder per source file (``lakejobs.io.quarantine``): the files read
+    again replace theirs, as the partitions they rewrite are replaced in the table.
+
     ``good_df`` must be derived from the rows of ``validated_df`` without a reason, so that
     ``rows_read == rows_written + rows_quarantined``.
     """
+    source_files = validated_df.inputFiles()
     validated_df = validated_df.persist(StorageLevel.DISK_ONLY)
     try:
         with result.stage("validate"):
@@ -135,8 +140,11 @@ def publish_split(
         quarantine_df = validated_df.transform(filter_quarantined(name, result.run_id))
         gate(args, result, quarantine_df, name)
         with result.stage("write"):
+            # The quarantine first: if it cannot be written, the table stays as it was.
+            quarantine = write_quarantine(
+                quarantine_df, args.quarantine_path, source_files, result.rows_quarantined, whole=not partition_by
+            )
             output = write_good_rows(good_df, args, name, partition_by, result.rows_read - result.rows_quarantined)
-            quarantine = write_table(quarantine_df, args.quarantine_path, "quarantine", "json", compression="none")
     finally:
         validated_df.unpersist()
     result.outputs = [output, quarantine]
