@@ -1,7 +1,6 @@
 """Write tables: partition-aware, rerunnable, and measured (rows, files, bytes)."""
 
 import logging
-import time
 from typing import TYPE_CHECKING, Dict, List, Sequence
 
 from pyspark.sql import Observation
@@ -140,19 +139,22 @@ def write_table(
         writer = writer.options(**plain_encoding_options(plain_columns))
     if partition_by:
         writer = writer.partitionBy(*partition_by).option("partitionOverwriteMode", "dynamic")
-    started_ms = int(time.time() * 1000)
-    writer.format(fmt).save(path)
     spark = df.sparkSession
+    # Files are told apart by name (each Spark write names its files anew), not by time: S3
+    # lists modification times in whole seconds, so a file written in the second a write
+    # started would look older than it.
+    before = {info.path for info in fs.list_data_files(spark, path)}
+    writer.format(fmt).save(path)
     files = fs.list_data_files(spark, path)
     if partition_by and mode == "overwrite" and (replace == "table" or also_replace):
         levels, replaced = len(partition_by), set(also_replace)
         old_files = [
             info
             for info in files
-            if info.modified_ms < started_ms and (replace == "table" or _partition_of(info, levels) in replaced)
+            if info.path in before and (replace == "table" or _partition_of(info, levels) in replaced)
         ]
         remove_partitions_not_rewritten(spark, path, levels, old_files)
-    written = [info for info in files if info.modified_ms >= started_ms and info.size > 0]
+    written = [info for info in files if info.path not in before and info.size > 0]
     rows = int(observation.get.get("rows", 0))
     LOG.info("wrote %s: %d rows in %d files to %s", name, rows, len(written), path)
     return OutputInfo(

@@ -598,6 +598,7 @@ def roll_back_interrupted_append(spark: "SparkSession", args: CsvToParquetArgs, 
     LOG.warning("run %s did not finish; replaying its batch", pending.get("run_id"))
     if args.output_format == "parquet":
         started = int(pending.get("started_ms", 0))
+        started -= started % 1000  # S3 lists modification times in whole seconds, rounded down
         stale = [info for info in fs.list_data_files(spark, args.output_path) if info.modified_ms >= started]
         for info in stale:
             fs.delete(spark, info.path)
