@@ -148,3 +148,14 @@ def test_documents_and_branches_without_rates_are_quarantined_not_lost(spark, tm
         ('{"base":"USD","quote":"CHF"}', '{"base":"USD","quote":"CHF"} holds no date'),
         ("{}", "{} holds no date"),
     ]
+
+
+def test_a_file_of_two_documents_is_quarantined_whole_not_read_as_its_first(spark, tmp_path):
+    rate_of_day = {"open": 1.1, "high": 1.2, "low": 1.0, "close": 1.1}
+    text = "".join(json.dumps({base: {"GBP": {"2010-01-01": rate_of_day}}}) + "\n" for base in ("USD", "EUR"))
+    (tmp_path / "rates.jsonl").write_text(text)  # JSON lines, read without --json_lines: one record
+    argv = ["--input_path", str(tmp_path / "rates.jsonl"), "--output_path", str(tmp_path / "fx")]
+    result = fx_rates.run(spark, fx_rates.parse_args([*argv, "--max_bad_fraction", "1"]))
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (1, 0, {"unparsable_json": 1})
+    quarantine = spark.read.json(str(tmp_path / "fx_quarantine")).select("raw_line", "reason")
+    assert [tuple(row) for row in quarantine.collect()] == [(text, "unparsable_json")]

@@ -28,6 +28,7 @@ BATCH_1 = [
     "",
     event("t1", "11.00", "2024-03-01T10:15:00Z"),
     '{"transaction_id": "t9", ',
+    event("t10", "1.00", "2024-03-01T00:00:00Z") + event("t11", "2.00", "2024-03-01T00:00:00Z"),  # two on one line
     json.dumps({"transaction_id": "t4", "account_id": "a1", "amount": "1.00", "event_time": "2024-03-01T00:00:00Z"}),
     event("t5", "1,5", "2024-03-01T00:00:00Z"),
     event("t6", "1.005", "2024-03-01T00:00:00Z"),
@@ -37,7 +38,7 @@ BATCH_1 = [
 ]
 REASONS_1 = {
     "duplicate_key:transaction_id": 1,
-    "malformed_record": 1,
+    "malformed_record": 2,
     "missing_value:currency": 1,
     "invalid_decimal:amount": 1,
     "too_many_decimals:amount": 1,
@@ -89,7 +90,7 @@ def test_batches_are_validated_and_loaded_once_per_id_in_parquet(spark, tmp_path
     table = tmp_path / "transactions"
 
     first = load(spark, batch_1, table)
-    assert (first.rows_read, first.rows_written, first.rows_quarantined) == (11, 3, 8)
+    assert (first.rows_read, first.rows_written, first.rows_quarantined) == (12, 3, 9)
     assert first.quarantine_reasons == REASONS_1
     assert (first.details["rows_inserted"], first.details["rows_already_loaded"]) == (3, 0)
     expected_1 = expected_table(spark, [ROW_T1, ROW_T2, ROW_T3])
@@ -108,11 +109,16 @@ def test_batches_are_validated_and_loaded_once_per_id_in_parquet(spark, tmp_path
     )
 
     quarantine = spark.read.json(str(tmp_path / "transactions_quarantine"))
-    assert quarantine.count() == 8  # the replay replaced batch 1's quarantine; batch 2 had none
+    assert quarantine.count() == 9  # the replay replaced batch 1's quarantine; batch 2 had none
     duplicate = quarantine.filter("reason = 'duplicate_key:transaction_id'").first()
     assert duplicate.detail == "key (t1) appears more than once in this batch"
-    malformed = quarantine.filter("reason = 'malformed_record'").first()
-    assert malformed.raw_line == '{"transaction_id": "t9", '
+    malformed = quarantine.filter("reason = 'malformed_record'").select("raw_line", "detail")
+    assert sorted(tuple(row) for row in malformed.collect()) == sorted(
+        [
+            ('{"transaction_id": "t9", ', "the line is not one JSON object"),
+            (BATCH_1[6], "the line is not one JSON object"),
+        ]
+    )
 
 
 def test_delta_merge_inserts_only_new_ids(spark, tmp_path):

@@ -41,6 +41,17 @@ def values_text(*columns: str) -> Column:
     return F.concat(*parts)
 
 
+def one_json_value(column: str) -> Column:
+    """True where ``column`` holds exactly one JSON value (false for none, two, or trailing text).
+
+    Spark's ``from_json`` reads the first value and ignores what follows it, so ``{..}{..}``
+    or a file of JSON lines would lose all but its first object. Wrapped in brackets, the
+    text is a JSON array of one element only if it held exactly one value.
+    """
+    wrapped = F.concat(F.lit("["), F.col(column), F.lit("]"))
+    return F.coalesce(F.json_array_length(wrapped) == 1, F.lit(False))
+
+
 def ohlc_checks(prices: Sequence[str]) -> List[Check]:
     """Checks of an open/high/low/close row: prices positive, high >= low, open and close within them."""
     checks = [check(F.col(name) <= 0, f"non_positive_price:{name}", values_text(name)) for name in prices]

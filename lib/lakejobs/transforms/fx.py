@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 
 from lakejobs.io.csv_reader import SOURCE_FILE
 from lakejobs.schemas_field import FX_DOCUMENT, RATE
-from lakejobs.transforms.field_checks import Check, check, ohlc_checks, values_text
+from lakejobs.transforms.field_checks import Check, check, ohlc_checks, one_json_value, values_text
 from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON
 
 Transform = Callable[[DataFrame], DataFrame]
@@ -27,14 +27,16 @@ RAW_TEXT_LIMIT = 2000
 def flatten_fx_documents(date_format: str = "yyyy-MM-dd") -> Transform:
     """Turn documents (``_source_file``, ``value``) into one row per base, quote and date.
 
-    A document that is not such a JSON object becomes one row with the reason
+    A document that is not one such JSON object (Spark's ``from_json`` alone would read the
+    first of two objects in a file and drop the second) becomes one row with the reason
     ``unparsable_json``; a document or branch without any date, one with ``no_rates``. Rows
     get ``base``, ``quote`` (upper-cased), ``date_text``, ``<price>_text``, the typed ``date``
     and prices, and the bookkeeping columns.
     """
 
     def _(documents_df: DataFrame) -> DataFrame:
-        parsed_df = documents_df.withColumn("_document", F.from_json("value", FX_DOCUMENT))
+        document = F.when(one_json_value("value"), F.from_json("value", FX_DOCUMENT))
+        parsed_df = documents_df.withColumn("_document", document)
         bad_df = parsed_df.filter(F.col("_document").isNull()).select(
             SOURCE_FILE,
             F.substring("value", 1, RAW_TEXT_LIMIT).alias(RAW_LINE),

@@ -8,7 +8,7 @@ from pyspark.sql import types as T
 
 from lakejobs.io.csv_reader import CORRUPT_RECORD
 from lakejobs.schemas_field import AMOUNT, TRANSACTION_FIELDS, TRANSACTION_REQUIRED, TRANSACTIONS, TRANSACTIONS_RAW
-from lakejobs.transforms.field_checks import Check, check, values_text
+from lakejobs.transforms.field_checks import Check, check, one_json_value, values_text
 from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON
 
 Transform = Callable[[DataFrame], DataFrame]
@@ -62,7 +62,11 @@ def parse_transactions() -> Transform:
 def transaction_checks() -> List[Check]:
     """The checks of a parsed transaction, in priority order."""
     checks = [
-        check(F.col(CORRUPT_RECORD).isNotNull(), "malformed_record", "the line is not a JSON object"),
+        check(
+            F.col(CORRUPT_RECORD).isNotNull() | ~one_json_value(RAW_LINE),
+            "malformed_record",
+            "the line is not one JSON object",
+        ),
     ]
     checks += [
         check(F.col(f"{name}_text").isNull(), f"missing_value:{name}", f"{name} is missing or empty")
