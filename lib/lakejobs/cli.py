@@ -3,12 +3,14 @@
 import argparse
 import importlib
 import logging
+import os
 import sys
+import traceback
 from typing import Optional, Sequence
 
 from lakejobs import args as job_args
 from lakejobs import fs, report_cli, runtime
-from lakejobs.errors import LakejobsError, UsageError
+from lakejobs.errors import LakejobsError, UsageError, root_cause
 from lakejobs.jobs import JOBS
 from lakejobs.result import JobResult, new_run_id
 
@@ -183,10 +185,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except LakejobsError as error:
         print(f"lakejobs: error: {error}", file=sys.stderr)
         return error.exit_code
-    except Exception as error:
-        if not is_aws_error(error):
-            raise
-        print(f"lakejobs: error: {type(error).__name__}: {error}", file=sys.stderr)
+    except Exception as error:  # noqa: BLE001 - any failure is one line (LAKEJOBS_DEBUG=1: the traceback too)
+        if os.environ.get("LAKEJOBS_DEBUG"):
+            traceback.print_exc()
+        cause = f"{type(error).__name__}: {error}" if is_aws_error(error) else root_cause(error)
+        print(f"lakejobs: error: {cause}", file=sys.stderr)
         return 1
 
 

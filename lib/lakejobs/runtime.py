@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterator, Optional, Sequence
 
 from lakejobs import session
 from lakejobs.args import strip_glue_arguments
-from lakejobs.errors import LakejobsError
+from lakejobs.errors import LakejobsError, UsageError, root_cause
 from lakejobs.result import JobResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -93,14 +93,21 @@ class CurrentStderrHandler(logging.StreamHandler):
         pass
 
 
+#: The values ``LAKEJOBS_LOG_LEVEL`` takes (any case).
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
 def configure_logging() -> None:
     """Log INFO lines to stderr, keeping stdout for the job's result line.
 
     Off Glue the root logger is reset (``spark-submit`` may have left a handler writing to
     stdout); Glue's own logging configuration is left alone.
     """
+    level = os.environ.get("LAKEJOBS_LOG_LEVEL", "INFO").strip().upper()
+    if level not in LOG_LEVELS:
+        raise UsageError(f"LAKEJOBS_LOG_LEVEL={level.lower()} is not a log level: use one of {', '.join(LOG_LEVELS)}")
     logging.basicConfig(
-        level=os.environ.get("LAKEJOBS_LOG_LEVEL", "INFO"),
+        level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         handlers=[CurrentStderrHandler()],
         force=not on_glue(),
@@ -129,8 +136,8 @@ def run_main(
     (set ``LAKEJOBS_DEBUG=1`` for the traceback).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    configure_logging()
     try:
+        configure_logging()
         args = parse(argv)
         if preflight:
             preflight(args)
@@ -147,6 +154,5 @@ def run_main(
     except Exception as error:  # noqa: BLE001 - the one place that turns any failure into one line
         if os.environ.get("LAKEJOBS_DEBUG"):
             LOG.exception("unexpected failure")
-        message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        print(f"{job_name}: error: {type(error).__name__}: {message}", file=sys.stderr, flush=True)
+        print(f"{job_name}: error: {root_cause(error)}", file=sys.stderr, flush=True)
         return 1

@@ -173,7 +173,9 @@ def _parse_type(type_name: str, args: str, item: str) -> T.DataType:
         known = ", ".join(sorted({t.upper() for t in _SIMPLE_TYPES}))
         raise UsageError(f"column {item.strip()!r}: unknown type {type_name.upper()} (known: {known})")
     if type_name in ("decimal", "dec", "numeric") and args:
-        numbers = [int(part) for part in args.split(",") if part.strip()]
+        if not re.fullmatch(r"\s*\d+\s*(,\s*\d+\s*)?", args):
+            raise UsageError(f"column {item.strip()!r}: DECIMAL({args}) is not DECIMAL(precision[, scale])")
+        numbers = [int(part) for part in args.split(",")]
         precision, scale = (numbers + [0])[:2]
         if not 1 <= precision <= 38 or not 0 <= scale <= precision:
             raise UsageError(f"column {item.strip()!r}: DECIMAL({args}) is out of range")

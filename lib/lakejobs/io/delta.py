@@ -160,13 +160,16 @@ def read_table(spark: "SparkSession", path: str, fmt: str, schema: Optional["Str
 
     With ``schema`` a Parquet table is read with it instead of the one its files declare: a
     partitioned table converted from an empty input has no file to declare one, and reads as
-    empty instead of failing. (A Delta table's schema is in its log.)
+    empty instead of failing. (A Delta table's schema is in its log.) Without it, partition
+    columns are typed only where no value changes (``io.partitions``: ``0700`` stays text).
     """
     if fmt == "delta":
         return spark.read.format("delta").load(path)
     if schema is not None:
         return spark.read.schema(schema).parquet(path)
-    return spark.read.parquet(path)
+    from lakejobs.io.partitions import read_parquet_table
+
+    return read_parquet_table(spark, path)
 
 
 def table_schema(spark: "SparkSession", dataset) -> "StructType":

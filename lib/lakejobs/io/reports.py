@@ -5,16 +5,17 @@ The pipeline's root is ``<lake>/_lakejobs/runs``; a job run alone defaults to
 """
 
 import json
-import os
-from typing import TYPE_CHECKING, List, Optional
-from urllib.parse import urlparse
+import logging
+from typing import TYPE_CHECKING, List, NoReturn, Optional
 
 from lakejobs import fs
-from lakejobs.errors import UsageError
+from lakejobs.errors import LakejobsError, root_cause
 from lakejobs.result import JobResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
+
+LOG = logging.getLogger(__name__)
 
 
 def save_run_report(spark: "SparkSession", report_root: Optional[str], result: JobResult) -> Optional[str]:
@@ -24,6 +25,34 @@ def save_run_report(spark: "SparkSession", report_root: Optional[str], result: J
     path = f"{report_root.rstrip('/')}/{result.job}/{result.run_id}.json"
     fs.write_text(spark, path, result.to_json() + "\n")
     return path
+
+
+def save_run_report_quietly(spark: "SparkSession", report_root: Optional[str], result: JobResult) -> None:
+    """``save_run_report`` for a run that already failed: a report that cannot be written is logged."""
+    try:
+        save_run_report(spark, report_root, result)
+    except Exception as error:  # noqa: BLE001 - the run's own error is the one to report
+        LOG.warning("could not write the run report to %s: %s", report_root, root_cause(error))
+
+
+def raise_failed_run(
+    spark: "SparkSession", report_root: Optional[str], result: JobResult, subject: str, error: Exception
+) -> NoReturn:
+    """Record a run that failed on ``error`` and raise its one-line error.
+
+    A ``LakejobsError`` is raised again as it is, once the result it carries (or ``result``)
+    is saved as FAILED. Any other error becomes a ``LakejobsError`` reading ``[<subject>: ]the
+    run failed in stage <stage>: <root cause>``, naming the innermost cause (the Java one for
+    a failure inside Spark), chained to ``error`` for ``LAKEJOBS_DEBUG``.
+    """
+    if isinstance(error, LakejobsError):
+        failed = error.result if error.result is not None else result.finish("FAILED", str(error))
+        save_run_report_quietly(spark, report_root, failed)
+        raise error
+    stage = next(reversed(result.stages_s), "start")
+    message = f"{subject + ': ' if subject else ''}the run failed in stage {stage}: {root_cause(error)}"
+    save_run_report_quietly(spark, report_root, result.finish("FAILED", message))
+    raise LakejobsError(message, result=result) from error
 
 
 def run_reports(spark: "SparkSession", report_root: str, job: str) -> List[str]:
@@ -51,18 +80,3 @@ def previous_rows_written(
         ):
             return int(report.get("rows_written", 0))
     return None
-
-
-def read_rules_text(path: str) -> str:
-    """Read a ruleset file before Spark starts: a local file, or ``s3://``/``s3a://`` through boto3."""
-    parsed = urlparse(path)
-    if parsed.scheme in ("s3", "s3a"):
-        import boto3
-
-        body = boto3.client("s3").get_object(Bucket=parsed.netloc, Key=parsed.path.lstrip("/"))["Body"]
-        return body.read().decode("utf-8")
-    local = fs.local_path(path)
-    if not os.path.isfile(local):
-        raise UsageError(f"rules file does not exist: {path}")
-    with open(local, encoding="utf-8") as handle:
-        return handle.read()

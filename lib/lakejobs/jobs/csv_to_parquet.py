@@ -37,10 +37,18 @@ from lakejobs.datasets import Dataset, builtin_dataset, custom_dataset
 from lakejobs.dqdl import Rule, parse_ruleset
 from lakejobs.errors import LakejobsError, QualityGateError, UsageError, root_cause
 from lakejobs.io.csv_reader import header_mismatch, read_raw_csv
-from lakejobs.io.delta import append_delta_once, batch_app_id, merge_delta, overwrite_delta, require_delta
+from lakejobs.io.delta import (
+    append_delta_once,
+    batch_app_id,
+    merge_delta,
+    overwrite_delta,
+    require_delta,
+    table_schema,
+)
 from lakejobs.io.quarantine import write_quarantine
-from lakejobs.io.reports import previous_rows_written, read_rules_text, save_run_report
+from lakejobs.io.reports import previous_rows_written, raise_failed_run, save_run_report
 from lakejobs.io.staging import commit_parquet, staging_path, staging_root
+from lakejobs.io.text_files import read_text_file
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.key_check import repeats_a_key
 from lakejobs.result import JobResult, OutputInfo, new_run_id
@@ -141,14 +149,12 @@ def _resolve_dataset(namespace) -> Dataset:
     if len(chosen) != 1:
         raise UsageError(f"{JOB}: give exactly one of --dataset, --schema, --schema_file (got {len(chosen)})")
     if namespace.dataset:
+        ignored = [f"--{name}" for name in ("primary_key", "dataset_name") if getattr(namespace, name)]
+        if ignored:
+            raise UsageError(f"{' and '.join(ignored)} go with --schema or --schema_file; --dataset has its own")
         dataset = builtin_dataset(namespace.dataset)
     else:
-        ddl = namespace.schema
-        if namespace.schema_file:
-            if not os.path.isfile(namespace.schema_file):
-                raise UsageError(f"schema file does not exist: {namespace.schema_file}")
-            with open(namespace.schema_file, encoding="utf-8") as handle:
-                ddl = handle.read()
+        ddl = read_text_file(namespace.schema_file, "schema file") if namespace.schema_file else namespace.schema
         name = namespace.dataset_name or os.path.basename(namespace.output_path.rstrip("/")) or "dataset"
         dataset = custom_dataset(name, parse_ddl(ddl), namespace.primary_key)
     overrides = _csv_overrides(namespace)
@@ -171,7 +177,7 @@ def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
         raise UsageError(f"--partition_by names columns that {dataset.name} does not have: {', '.join(unknown)}")
     output_path = fs.qualify(namespace.output_path)
     input_path = fs.qualify(namespace.input_path)
-    rules = parse_ruleset(read_rules_text(namespace.rules) if namespace.rules else dataset.rules)
+    rules = parse_ruleset(read_text_file(namespace.rules, "rules file") if namespace.rules else dataset.rules)
     quality_gate.check_rule_columns(rules, dataset)
     default_root = output_path.rstrip("/") + "_lakejobs"
     report_path = fs.qualify(namespace.report_path or default_root + "/runs")
@@ -234,22 +240,8 @@ def run(spark: "SparkSession", args: CsvToParquetArgs) -> JobResult:
     result.details = {"dataset": args.dataset.name}
     try:
         return _run(spark, args, result)
-    except LakejobsError as error:
-        failed = error.result if error.result is not None else result.finish("FAILED", str(error))
-        _save_report_quietly(spark, args, failed)
-        raise
-    except Exception as error:  # noqa: BLE001 - turned into one clear line, cause kept for LAKEJOBS_DEBUG
-        stage = next(reversed(result.stages_s), "start")
-        message = f"{args.dataset.name}: the run failed in stage {stage}: {root_cause(error)}"
-        _save_report_quietly(spark, args, result.finish("FAILED", message))
-        raise LakejobsError(message, result=result) from error
-
-
-def _save_report_quietly(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> None:
-    try:
-        save_run_report(spark, args.report_path, result)
-    except Exception as error:  # noqa: BLE001 - the run's own error is the one to report
-        LOG.warning("could not write the run report to %s: %s", args.report_path, root_cause(error))
+    except Exception as error:  # noqa: BLE001 - one clear line and a FAILED report, cause kept for LAKEJOBS_DEBUG
+        raise_failed_run(spark, args.report_path, result, args.dataset.name, error)
 
 
 def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> JobResult:
@@ -371,7 +363,7 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
             checked_df = _checked_rows(spark, args, batch, row_checks)
             source_files = checked_df.inputFiles()
             staged, metrics, missing = _stage_good_rows(args, checked_df, staging)
-        staged_df = spark.read.parquet(staging) if staged.files else None
+        staged_df = spark.read.schema(table_schema(spark, args.dataset)).parquet(staging) if staged.files else None
         with result.stage("check_keys"):
             if args.dataset.primary_key and staged_df is not None and repeats_a_key(staged_df, args.dataset):
                 LOG.info("%s: a key repeats in this batch; converting it over a persisted copy", args.dataset.name)

@@ -16,7 +16,7 @@ from lakejobs import args as job_args
 from lakejobs import fs, quality_gate
 from lakejobs.errors import QualityGateError, UsageError
 from lakejobs.io.quarantine import write_quarantine
-from lakejobs.io.reports import save_run_report
+from lakejobs.io.reports import raise_failed_run, save_run_report
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.result import JobResult, OutputInfo
 from lakejobs.state import RunLock
@@ -105,7 +105,8 @@ def gate(args: FieldArgs, result: JobResult, quarantine_df: "DataFrame", name: s
     bad, total = result.rows_quarantined, result.rows_read
     if not total or bad / total <= args.max_bad_fraction:
         return
-    write_table(quarantine_df, quality_gate.rejected_path(args.quarantine_path, result.run_id), "rejected", "json")
+    rejected_path = quality_gate.rejected_path(args.quarantine_path, result.run_id)
+    write_table(quarantine_df, rejected_path, "rejected", "json", compression="none")
     ranked = sorted(result.quarantine_reasons.items(), key=lambda item: (-item[1], item[0]))[:3]
     top = ", ".join(f"{reason}={count}" for reason, count in ranked)
     message = (
@@ -168,10 +169,17 @@ def empty_output(path: str, name: str, partition_by: Sequence[str], fmt: str = "
 
 
 def run_locked(spark: "SparkSession", args: FieldArgs, result: JobResult, body) -> JobResult:
-    """Check the input, run ``body()`` under the output's lock, then finish and save the report."""
-    require_input(spark, args)
-    with RunLock(spark, args.lock_path, result.job, result.run_id):
-        body()
+    """Check the input, run ``body()`` under the output's lock, then finish and save the report.
+
+    A failed run saves its FAILED report too, and fails in one line naming the stage and the
+    root cause (``io.reports.raise_failed_run``).
+    """
+    try:
+        require_input(spark, args)
+        with RunLock(spark, args.lock_path, result.job, result.run_id):
+            body()
+    except Exception as error:  # noqa: BLE001 - one clear line and a FAILED report
+        raise_failed_run(spark, args.report_path, result, "", error)
     result.finish("SUCCEEDED")
     save_run_report(spark, args.report_path, result)
     return result

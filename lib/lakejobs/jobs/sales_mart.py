@@ -27,7 +27,7 @@ from lakejobs import fs, runtime
 from lakejobs.datasets import builtin_dataset
 from lakejobs.errors import UsageError
 from lakejobs.io.delta import merge_delta, overwrite_delta, read_table, require_delta, table_schema
-from lakejobs.io.reports import save_run_report
+from lakejobs.io.reports import raise_failed_run, save_run_report
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.result import JobResult, OutputInfo, new_run_id
 from lakejobs.state import RunLock
@@ -190,8 +190,19 @@ def quarantine_records(sales_df: "DataFrame", run_id: str) -> "DataFrame":
 
 
 def run(spark: "SparkSession", args: SalesMartArgs) -> JobResult:
-    """Build the sales mart; see the module docstring."""
+    """Build the sales mart; see the module docstring.
+
+    A failed run saves its FAILED report too, and fails in one line naming the stage and the
+    root cause (``io.reports.raise_failed_run``).
+    """
     result = JobResult(job=JOB, run_id=new_run_id(), inputs={name: args.input_path(name) for name in INPUTS})
+    try:
+        return _build(spark, args, result)
+    except Exception as error:  # noqa: BLE001 - one clear line and a FAILED report
+        raise_failed_run(spark, args.report_path, result, "mart", error)
+
+
+def _build(spark: "SparkSession", args: SalesMartArgs, result: JobResult) -> JobResult:
     for name in INPUTS:
         if not fs.exists(spark, args.input_path(name)):
             raise UsageError(f"input table does not exist: {args.input_path(name)}")

@@ -14,7 +14,9 @@ Examples
         --output_path lake/processedData/taxi_trips
 """
 
+import argparse
 import dataclasses
+import math
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from lakejobs import args as job_args
@@ -51,9 +53,12 @@ class TaxiTripsArgs(fieldjob.FieldArgs):
 
 
 def _positive(text: str) -> float:
-    value = float(text)
-    if value <= 0:
-        raise ValueError(text)
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
     return value
 
 

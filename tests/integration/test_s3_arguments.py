@@ -1,0 +1,41 @@
+"""Files named by job arguments (--schema_file, --rules) are read from S3 as from a folder."""
+
+import pytest
+from pyspark.sql import types as T
+
+from lakejobs.errors import UsageError
+from lakejobs.jobs import csv_to_parquet
+
+
+def parse(bucket, *extra):
+    paths = ["--input_path", f"s3://{bucket}/raw", "--output_path", f"s3://{bucket}/processed/items"]
+    return csv_to_parquet.parse_args([*paths, *extra])
+
+
+def test_a_schema_file_and_rules_on_s3_are_read(s3, bucket):
+    s3["client"].put_object(Bucket=bucket, Key="conf/items.ddl", Body=b"id INT NOT NULL, price DECIMAL(10,2)\n")
+    s3["client"].put_object(Bucket=bucket, Key="conf/items.dqdl", Body=b'Rules = [ ColumnValues "price" >= 0 ]\n')
+    args = parse(bucket, "--schema_file", f"s3://{bucket}/conf/items.ddl", "--rules", f"s3a://{bucket}/conf/items.dqdl")
+    assert args.dataset.schema == T.StructType(
+        [T.StructField("id", T.IntegerType(), False), T.StructField("price", T.DecimalType(10, 2))]
+    )
+    assert [rule.text for rule in args.rules] == ['ColumnValues "price" >= 0']
+
+
+@pytest.mark.parametrize(
+    ("key", "body", "message"),
+    [
+        ("conf/none.ddl", None, "schema file does not exist: s3://{bucket}/conf/none.ddl"),
+        (
+            "conf/latin1.ddl",
+            "id INT, café STRING".encode("latin-1"),
+            "schema file s3://{bucket}/conf/latin1.ddl is not UTF-8 text (byte 11)",
+        ),
+    ],
+)
+def test_a_missing_or_unreadable_schema_file_on_s3_is_one_line(s3, bucket, key, body, message):
+    if body is not None:
+        s3["client"].put_object(Bucket=bucket, Key=key, Body=body)
+    with pytest.raises(UsageError) as raised:
+        parse(bucket, "--schema_file", f"s3://{bucket}/{key}")
+    assert str(raised.value) == message.format(bucket=bucket)

@@ -1,0 +1,63 @@
+"""Mistakes a user can make before Spark starts are one line, never a traceback."""
+
+import math
+import subprocess
+
+import pytest
+
+from lakejobs import cli
+from lakejobs.errors import UsageError
+from lakejobs.jobs import csv_to_parquet, taxi_trips
+from lakejobs.schemas import parse_ddl
+from tests.conftest import ROOT, VENV_BIN, job_env
+
+
+def test_an_unknown_log_level_is_one_line_and_exit_2(tmp_path):
+    completed = subprocess.run(
+        [str(VENV_BIN / "python"), str(ROOT / "jobs" / "csv_to_parquet.py"), "--dataset", "orders"],
+        capture_output=True,
+        text=True,
+        env={**job_env(), "LAKEJOBS_LOG_LEVEL": "chatty"},
+        check=False,
+    )
+    assert (completed.returncode, completed.stdout, completed.stderr) == (
+        2,
+        "",
+        "csv_to_parquet: error: LAKEJOBS_LOG_LEVEL=chatty is not a log level: "
+        "use one of DEBUG, INFO, WARNING, ERROR, CRITICAL\n",
+    )
+
+
+def test_the_cli_turns_any_failure_into_one_line(tmp_path, capsys):
+    (tmp_path / "blocker").write_text("a file, not a folder")
+    assert cli.main(["generate", "--orders", "1", "--out", str(tmp_path / "blocker" / "x")]) == 1
+    captured = capsys.readouterr()
+    assert captured.err == f"lakejobs: error: NotADirectoryError: [Errno 20] Not a directory: '{tmp_path}/blocker/x'\n"
+
+
+@pytest.mark.parametrize("arguments", ["10 5", " ", ",", "10,"])
+def test_a_malformed_decimal_names_its_column(arguments):
+    with pytest.raises(UsageError) as raised:
+        parse_ddl(f"price DECIMAL({arguments})")
+    assert (
+        str(raised.value)
+        == f"column 'price DECIMAL({arguments})': DECIMAL({arguments}) is not DECIMAL(precision[, scale])"
+    )
+
+
+@pytest.mark.parametrize("option", ["--primary_key", "--dataset_name"])
+def test_options_of_a_schema_are_refused_with_a_builtin_dataset(tmp_path, option):
+    argv = ["--dataset", "orders", "--input_path", str(tmp_path / "in"), "--output_path", str(tmp_path / "o")]
+    argv += [option, "x"]
+    with pytest.raises(UsageError) as raised:
+        csv_to_parquet.parse_args(argv)
+    assert str(raised.value) == f"{option} go with --schema or --schema_file; --dataset has its own"
+
+
+@pytest.mark.parametrize("text", ["nan", "inf", "-1", "0", "fast"])
+def test_taxi_limits_must_be_finite_and_positive(tmp_path, text):
+    argv = ["--input_path", str(tmp_path / "in"), "--output_path", str(tmp_path / "o"), "--max_speed_mph", text]
+    with pytest.raises(UsageError) as raised:
+        taxi_trips.parse_args(argv)
+    assert str(raised.value) == f"argument --max_speed_mph: expected a positive number, got {text!r} (see --help)"
+    assert math.isfinite(taxi_trips.parse_args([*argv[:4], "--max_speed_mph", "1e2"]).max_speed_mph)
