@@ -2,7 +2,9 @@
 
 import csv
 import datetime as dt
+import logging
 import os
+import re
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -10,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from lakejobs.pipeline import run_pipeline
+from lakejobs.runtime import CurrentStderrHandler
 from lakejobs.session import build_session
 
 # Jobs run in-process by the tests join the suite's session with the test profile's settings.
@@ -18,6 +21,21 @@ os.environ["LAKEJOBS_PROFILE"] = "test"
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RAW = ROOT / "data" / "sample" / "rawData"
 VENV_BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(autouse=True)
+def job_logging_reset():
+    """Undo a job's ``main()`` logging setup after each test, so no test sees another's log lines.
+
+    ``runtime.configure_logging`` puts an INFO handler on stderr, which ``capsys`` would then
+    show to every later test that asserts stderr exactly.
+    """
+    root = logging.getLogger()
+    level = root.level
+    yield
+    for handler in [h for h in root.handlers if isinstance(h, CurrentStderrHandler)]:
+        root.removeHandler(handler)
+    root.setLevel(level)
 
 
 @pytest.fixture(scope="session")
@@ -87,3 +105,11 @@ def job_env():
     env["PYSPARK_PYTHON"] = sys.executable
     env["LAKEJOBS_PROFILE"] = "test"
     return env
+
+
+LOG_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d,\d{3} ")
+
+
+def stderr_lines(err: str):
+    """Every line a job wrote to stderr, a log line without its timestamp (``INFO name: message``)."""
+    return [LOG_TIME.sub("", line) for line in err.splitlines()]

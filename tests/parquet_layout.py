@@ -17,3 +17,18 @@ def columns_without_dictionary(folder: Path) -> Set[str]:
                 if not column.has_dictionary_page:
                     plain.add(column.path_in_schema)
     return plain
+
+
+def columns_with_dictionary(folder: Path) -> Set[str]:
+    """Columns that have a dictionary page in every row group of every data file below ``folder``.
+
+    Empty when there is no data file (or no row group): a test expecting columns fails.
+    """
+    found = None
+    for path in sorted(Path(folder).rglob("*.parquet")):
+        metadata = pq.ParquetFile(path).metadata
+        for group in range(metadata.num_row_groups):
+            columns = [metadata.row_group(group).column(index) for index in range(metadata.num_columns)]
+            present = {column.path_in_schema for column in columns if column.has_dictionary_page}
+            found = present if found is None else found & present
+    return found or set()

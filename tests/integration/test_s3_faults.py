@@ -1,6 +1,7 @@
 """S3 faults: the server stops mid-run, a quarantine bucket that does not exist."""
 
 import json
+import re
 import subprocess
 import sys
 import time
@@ -13,7 +14,7 @@ from lakejobs import s3local
 from lakejobs.errors import LakejobsError
 from lakejobs.jobs import csv_to_parquet
 from lakejobs.schemas import ORDERS
-from tests.conftest import ROOT, SAMPLE_RAW, job_env, read_raw_rows, typed_order
+from tests.conftest import ROOT, SAMPLE_RAW, job_env, read_raw_rows, stderr_lines, typed_order
 
 
 def test_a_quarantine_that_cannot_be_written_fails_the_run_before_the_output_is_touched(spark, s3, tmp_path):
@@ -78,12 +79,26 @@ def test_s3_stopping_mid_run_fails_with_one_line_and_a_rerun_after_restart_succe
         wait_for(pause, process)
         server.stop()
         pause.unlink()
-        _out, err = process.communicate(timeout=600)
-        errors = [line for line in err.splitlines() if "csv_to_parquet: error:" in line]
-        assert process.returncode == 1 and len(errors) == 1, err[-3000:]
-        assert errors[0].startswith("csv_to_parquet: error: orders: the run failed in stage write: "), errors[0]
-        assert "Connection refused" in errors[0] or "Connect to 127.0.0.1" in errors[0], errors[0]
-        assert "Traceback" not in err
+        out, err = process.communicate(timeout=600)
+        lines = stderr_lines(err)
+        failed = re.fullmatch(
+            r"csv_to_parquet: error: orders: the run failed in stage write: (.+)", lines[-1] if lines else ""
+        )
+        assert process.returncode == 1 and failed, err[-3000:]
+        cause = failed.group(1)
+        assert "Connection refused" in cause or "Connect to 127.0.0.1" in cause, cause
+        run_id = json.loads(out.strip().splitlines()[-1])["run_id"]
+        # The staging write and the pause, then what could not be cleaned up or recorded, then one error line.
+        assert lines == [
+            f"INFO lakejobs.io.writer: wrote orders: 300 rows in 4 files to s3a://stops/orders/_staging/run_id={run_id}",
+            f"WARNING lakejobs.faults: fault injection: pausing at before_write until {pause} is deleted",
+            "WARNING lakejobs.jobs.csv_to_parquet: could not remove s3a://stops/orders/_staging (the next run will): "
+            + cause,
+            "WARNING lakejobs.state: could not release the lock s3a://stops/orders_lakejobs/state.lock after the run "
+            "failed",
+            f"WARNING lakejobs.io.reports: could not write the run report to s3a://stops/orders_lakejobs/runs: {cause}",
+            f"csv_to_parquet: error: orders: the run failed in stage write: {cause}",
+        ], err[-3000:]
 
         server = start_server(port)
         # Nothing published; what the failed run staged is under _staging/ (which readers skip)

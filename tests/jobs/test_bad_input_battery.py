@@ -170,6 +170,19 @@ def test_without_multiline_a_quoted_newline_splits_the_record_and_no_line_is_los
     result = run_job(spark, notes_argv(notes_file, tmp_path / "notes", "false"))
     assert (result.rows_read, result.rows_written, result.rows_quarantined) == (4, 1, 3)
     assert result.quarantine_reasons == {"malformed_record": 1, "invalid_int:id": 1, "invalid_decimal:amount": 1}
+    # The three physical lines are in the quarantine, each with its reason. A line with the right
+    # number of fields is rendered again from them (to_csv): the second comes back re-quoted, its
+    # blank before "with" kept (the file has: line two, with a comma",1.50).
+    quarantine = spark.read.json(str(tmp_path / "notes_quarantine")).select("raw_line", "reason")
+    expected = spark.createDataFrame(
+        [
+            ('1,"line one', "malformed_record"),
+            ('line two," with a comma""",1.50', "invalid_int:id"),
+            ('3,"say ""hi""",x', "invalid_decimal:amount"),
+        ],
+        "raw_line string, reason string",
+    )
+    assert_df_equality(quarantine, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_a_declared_header_that_is_missing_fails_the_run_instead_of_losing_the_first_line(spark, tmp_path):

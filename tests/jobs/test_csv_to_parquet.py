@@ -9,11 +9,10 @@ from decimal import Decimal
 import pytest
 from chispa import assert_df_equality
 
-from lakejobs.datasets import builtin_dataset
 from lakejobs.errors import QualityGateError
 from lakejobs.generate import generate
 from lakejobs.jobs import csv_to_parquet
-from tests.conftest import SAMPLE_RAW, VENV_BIN, job_env
+from tests.conftest import SAMPLE_RAW, VENV_BIN, job_env, stderr_lines
 from tests.parquet_layout import columns_without_dictionary
 
 GOOD_LINES = (SAMPLE_RAW / "orders" / "orders-00000.csv").read_bytes().splitlines()[:20]
@@ -75,10 +74,21 @@ def test_dirty_orders_within_threshold_split_exactly_into_output_and_quarantine(
     )
     assert_df_equality(quarantine, expected, ignore_row_order=True, ignore_nullable=True)
     assert spark.read.parquet(str(tmp_path / "out" / "orders")).count() == 20
-    # The dataset's plain columns have no dictionary; repeating columns keep theirs.
+    # The dataset's plain columns (spelled out) have no dictionary; productid (16 values in 20
+    # lines) falls back to PLAIN on its own; repeating columns (orderdate, employeeid, ...) keep theirs.
     without_dictionary = columns_without_dictionary(tmp_path / "out" / "orders")
-    assert set(builtin_dataset("orders").plain_columns) <= without_dictionary
-    assert {"orderdate", "employeeid", "orderqty"}.isdisjoint(without_dictionary)
+    assert without_dictionary == {
+        "productid",
+        "salesorderid",
+        "salesorderdetailid",
+        "customerid",
+        "subtotal",
+        "taxamt",
+        "freight",
+        "totaldue",
+        "unitprice",
+        "linetotal",
+    }
 
 
 def test_dirty_orders_above_threshold_fail_and_leave_the_output_untouched(spark, dirty_orders, tmp_path):
@@ -87,8 +97,10 @@ def test_dirty_orders_above_threshold_fail_and_leave_the_output_untouched(spark,
     before = {p: p.stat().st_mtime_ns for p in (out / "orders").rglob("*")}
     with pytest.raises(QualityGateError) as raised:
         run_job(spark, orders_argv(dirty_orders, out, 0.05))
-    assert str(raised.value).startswith(
-        "orders: 7 of 27 rows (25.93%) are bad, above --max_bad_fraction 0.05; nothing was published"
+    assert str(raised.value) == (
+        "orders: 7 of 27 rows (25.93%) are bad, above --max_bad_fraction 0.05; nothing was published "
+        "(reasons: malformed_record=2, invalid_utf8=1, invalid_date:orderdate=1; "
+        f"rows kept in {out / 'quarantine'}_rejected)"
     )
     assert raised.value.result.status == "FAILED"
     assert {p: p.stat().st_mtime_ns for p in (out / "orders").rglob("*")} == before
@@ -141,6 +153,12 @@ def test_a_header_row_that_was_not_declared_is_quarantined_not_lost(spark, tmp_p
         ],
     )
     assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (41, 40, {"invalid_int:customerid": 1})
+    [raw_file] = (tmp_path / "raw" / "customers").glob("*.csv")
+    header = raw_file.read_text().splitlines()[0]
+    assert header.startswith("customerid,")
+    quarantine = spark.read.json(str(tmp_path / "customers_quarantine")).select("raw_line", "reason")
+    expected = spark.createDataFrame([(header, "invalid_int:customerid")], "raw_line string, reason string")
+    assert_df_equality(quarantine, expected, ignore_nullable=True)
 
 
 UNSEEN = [
@@ -271,9 +289,17 @@ def test_main_turns_a_failed_gate_into_exit_1_and_one_stderr_line(spark, dirty_o
     code = csv_to_parquet.main(orders_argv(dirty_orders, tmp_path / "out", 0.05))
     captured = capsys.readouterr()
     assert code == 1
-    assert json.loads(captured.out.strip().splitlines()[-1])["status"] == "FAILED"
-    errors = [line for line in captured.err.splitlines() if "csv_to_parquet: error:" in line]
-    assert len(errors) == 1 and "7 of 27 rows" in errors[0]
+    result = json.loads(captured.out.strip().splitlines()[-1])
+    assert result["status"] == "FAILED"
+    run_id, out = result["run_id"], tmp_path / "out"
+    # The job's own log lines (the single pass stages the good rows before the gate), then one error line.
+    assert stderr_lines(captured.err) == [
+        f"INFO lakejobs.io.writer: wrote orders: 20 rows in 2 files to {out}/orders/_staging/run_id={run_id}",
+        f"INFO lakejobs.io.writer: wrote rejected: 7 rows in 1 files to {out}/quarantine_rejected/run_id={run_id}",
+        "csv_to_parquet: error: orders: 7 of 27 rows (25.93%) are bad, above --max_bad_fraction 0.05; "
+        "nothing was published (reasons: malformed_record=2, invalid_utf8=1, invalid_date:orderdate=1; "
+        f"rows kept in {out}/quarantine_rejected)",
+    ]
 
 
 def test_a_run_failing_inside_spark_prints_one_stderr_line_not_java_stacks(tmp_path):

@@ -1,10 +1,13 @@
 """Delta Lake tables: MERGE on keys, idempotent reruns, read back by an independent reader (delta-rs)."""
 
+import ast
+import json
 from decimal import Decimal
 
 from chispa import assert_df_equality
 from deltalake import DeltaTable as RustDeltaTable
 
+from lakejobs import cli
 from lakejobs.io.delta import table_history
 from lakejobs.jobs import csv_to_parquet
 from lakejobs.pipeline import run_pipeline
@@ -84,30 +87,53 @@ def test_duplicate_keys_in_one_batch_are_quarantined_before_the_merge(spark, tmp
     assert spark.read.format("delta").load(str(tmp_path / "c")).count() == 1
 
 
-def test_history_optimize_and_vacuum_commands(spark, sample_delta_lake, capsys, tmp_path):
-    import json
-    import shutil
-
-    from lakejobs import cli
-
-    lake, _first = sample_delta_lake
+def test_history_optimize_and_vacuum_commands(spark, capsys, tmp_path):
     table = tmp_path / "orders"
-    shutil.copytree(lake / "processedData" / "orders", table)
-    assert cli.main(["history", str(table)]) == 0
-    operations = [json.loads(line)["operation"] for line in capsys.readouterr().out.splitlines()]
-    assert operations[-1] == "WRITE" and set(operations) <= {"WRITE", "MERGE"}
+    rows = [(order_id, year, f"line {order_id}") for year in (2013, 2014) for order_id in range(year, year + 40, 2)]
+    schema = "salesorderid int, order_year int, note string"
+    for batch in (rows[0::2], rows[1::2]):  # two writes: two files in each order_year partition
+        frame = spark.createDataFrame(batch, schema).coalesce(1)
+        frame.write.format("delta").mode("append").partitionBy("order_year").save(str(table))
+    written = data_files(table)
+    assert len(written) == 4
+
+    def history():
+        assert cli.main(["history", str(table)]) == 0
+        return [json.loads(line)["operation"] for line in capsys.readouterr().out.splitlines()]
+
+    assert history() == ["WRITE", "WRITE"]
     assert cli.main(["optimize", str(table)]) == 0
+    metrics = ast.literal_eval(capsys.readouterr().out.strip())
+    assert metrics == {"numFilesAdded": 2, "numFilesRemoved": 4, "totalConsideredFiles": 4}
+    assert history() == ["OPTIMIZE", "WRITE", "WRITE"]
+    compacted = data_files(table) - written
+    assert len(compacted) == 2 and {path.split("/")[0] for path in compacted} == {"order_year=2013", "order_year=2014"}
+    assert referenced_files(spark, table) == compacted  # the 4 written files are unreferenced, still on disk
+    assert data_files(table) == written | compacted
+
     assert cli.main(["vacuum", str(table), "--retain-hours", "0"]) == 2
     assert capsys.readouterr().err == (
         "lakejobs: error: --retain-hours 0 is below Delta's 168 hours: a reader or writer still on an older "
         "version would lose its files; add --allow-short-retention if none is\n"
     )
+    assert data_files(table) == written | compacted  # refused: nothing deleted
     assert cli.main(["vacuum", str(table), "--retain-hours", "0", "--allow-short-retention"]) == 0
-    capsys.readouterr()
-    referenced = {
-        row[0].rsplit("/", 1)[-1]
-        for row in spark.read.format("delta").load(str(table)).selectExpr("input_file_name()").distinct().collect()
-    }
-    on_disk = {p.name for p in table.rglob("*.parquet")}
-    assert on_disk == referenced
-    assert spark.read.format("delta").load(str(table)).count() == 300
+    assert capsys.readouterr().out == f"vacuumed {table} (kept 0.0 hours of history)\n"
+    assert data_files(table) == referenced_files(spark, table) == compacted
+    assert_df_equality(
+        spark.read.format("delta").load(str(table)),
+        spark.createDataFrame(rows, schema),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
+
+
+def data_files(table):
+    """The table's Parquet files on disk, as ``<partition>/<name>``."""
+    return {str(path.relative_to(table)) for path in table.rglob("*.parquet")}
+
+
+def referenced_files(spark, table):
+    """The files the table's current version reads, as ``<partition>/<name>``."""
+    names = spark.read.format("delta").load(str(table)).selectExpr("input_file_name()").distinct().collect()
+    return {"/".join(row[0].rsplit("/", 2)[-2:]) for row in names}

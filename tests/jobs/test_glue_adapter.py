@@ -8,6 +8,7 @@ test_s3.py); everything else is the definition's.
 """
 
 import json
+import logging
 import random
 import runpy
 import shutil
@@ -51,6 +52,17 @@ def on_disk(definition, s3_root, local_root):
     arguments = definition["DefaultArguments"]
     for name, value in arguments.items():
         arguments[name] = value.replace(s3_root, local_root)
+
+
+class RecordedLog(logging.Handler):
+    """A log handler keeping its lines (``LEVEL name: message``)."""
+
+    def __init__(self):
+        super().__init__()
+        self.lines = []
+
+    def emit(self, record):
+        self.lines.append(f"{record.levelname} {record.name}: {record.getMessage()}")
 
 
 def run_as_glue(monkeypatch, script, argv):
@@ -104,11 +116,29 @@ def test_a_failed_run_exits_1_in_one_line_after_init_and_never_commits(monkeypat
     definition["DefaultArguments"]["--report_path"] = str(tmp_path / "runs")
     script = ROOT / "jobs" / "csv_to_parquet.py"
 
-    code = run_as_glue(monkeypatch, script, glue_argv(script, definition))
+    # Glue's own logging (left alone by the job): a handler of its own, whatever earlier tests configured.
+    glue_log = RecordedLog()
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    root.handlers[:] = [glue_log]
+    root.setLevel(logging.INFO)
+    try:
+        code = run_as_glue(monkeypatch, script, glue_argv(script, definition))
+    finally:
+        root.handlers[:] = handlers
+        root.setLevel(level)
 
-    last_line = capsys.readouterr().err.splitlines()[-1]
+    captured = capsys.readouterr()
+    run_id = json.loads(captured.out.strip().splitlines()[-1])["run_id"]
     assert code == 1
-    assert last_line.startswith("csv_to_parquet: error: orders: 1 of 1 rows (100.00%) are bad")
+    assert captured.err.splitlines() == [
+        "csv_to_parquet: error: orders: 1 of 1 rows (100.00%) are bad, above --max_bad_fraction 0.05; nothing was "
+        f"published (reasons: malformed_record=1; rows kept in {tmp_path / 'q'}_rejected)"
+    ]
+    assert glue_log.lines == [
+        f"INFO lakejobs.io.writer: wrote orders: 0 rows in 0 files to {tmp_path / 'out'}/_staging/run_id={run_id}",
+        f"INFO lakejobs.io.writer: wrote rejected: 1 rows in 1 files to {tmp_path / 'q'}_rejected/run_id={run_id}",
+    ]
     assert [call[0] for call in glue_runtime["awsglue.job"].CALLS] == ["init"]
 
 

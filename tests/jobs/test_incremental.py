@@ -8,6 +8,7 @@ import sys
 import pytest
 from chispa import assert_df_equality
 
+from lakejobs.datasets import builtin_dataset
 from lakejobs.errors import LakejobsError
 from lakejobs.jobs import csv_to_parquet
 from lakejobs.state import ConcurrentRunError
@@ -95,9 +96,7 @@ def test_a_job_killed_at_any_point_reruns_to_the_rows_of_a_clean_run(spark, tmp_
     assert run_killed(tmp_path, fmt, point) == -9
     rerun = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
     assert rerun.rows_read == 200
-    clean = spark.read.csv(
-        str(SAMPLE_RAW / "orders"), schema=csv_to_parquet.builtin_dataset("orders").schema, dateFormat="M/d/yyyy"
-    )
+    clean = spark.read.csv(str(SAMPLE_RAW / "orders"), schema=builtin_dataset("orders").schema, dateFormat="M/d/yyyy")
     actual = read(spark, tmp_path, fmt).drop("order_year")
     assert_df_equality(actual.orderBy("salesorderdetailid"), clean.orderBy("salesorderdetailid"), ignore_nullable=True)
 

@@ -2,9 +2,12 @@
 
 import json
 
+from chispa import assert_df_equality
+
 from lakejobs import cli
+from lakejobs.io.quarantine import source_value
 from lakejobs.jobs import csv_to_parquet
-from tests.conftest import SAMPLE_RAW
+from tests.conftest import SAMPLE_RAW, stderr_lines
 
 RULES = """# the user's own rules replace the dataset's
 Rules = [
@@ -22,38 +25,70 @@ def files_with_times(folder):
     return {str(p.relative_to(folder)): p.stat().st_mtime_ns for p in folder.rglob("*") if p.is_file()}
 
 
+BAD_LINE = "1,2,3"
+MALFORMED = (BAD_LINE, "malformed_record", "expected 16 fields separated by ','")
+RECORD_COLUMNS = ["dataset", "source_file", "raw_line", "reason", "detail", "run_id"]
+
+
+def write_orders(folder, lines):
+    """``folder/orders.csv`` holding ``lines``; returns the file's URL as Spark names it."""
+    folder.mkdir()
+    (folder / "orders.csv").write_text("\n".join(lines) + "\n")
+    return (folder / "orders.csv").absolute().as_uri()
+
+
+def malformed_record(spark, source_file, run_id, with_source):
+    columns = RECORD_COLUMNS + (["source"] if with_source else [])
+    row = ("orders", source_file, *MALFORMED, run_id) + ((source_value(source_file),) if with_source else ())
+    return spark.createDataFrame([row], ", ".join(f"{column} string" for column in columns))
+
+
 def test_a_failed_rule_exits_1_with_one_line_publishes_nothing_and_is_reported(spark, tmp_path, capsys):
     rules = tmp_path / "orders.dqdl"
     rules.write_text(RULES)
-    (tmp_path / "small").mkdir()
     lines = (SAMPLE_RAW / "orders" / "orders-00000.csv").read_text().splitlines()
-    (tmp_path / "small" / "orders.csv").write_text("\n".join(lines[:100]) + "\n")
+    # Both runs read one malformed line: the first publishes it to the quarantine, the failed one must not.
+    full_file = write_orders(tmp_path / "full", lines + [BAD_LINE])
+    small_file = write_orders(tmp_path / "small", lines[:100] + [BAD_LINE])
     argv = ["--dataset", "orders", "--rules", str(rules), "--output_path", str(tmp_path / "orders")]
     outside = sum(not 1 <= int(line.split(",")[12]) <= 3 for line in lines)
-    first = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv + ["--input_path", str(SAMPLE_RAW / "orders")]))
+    first = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv + ["--input_path", str(tmp_path / "full")]))
+    assert (first.rows_read, first.rows_written, first.quarantine_reasons) == (301, 300, {"malformed_record": 1})
     assert [(r["outcome"], r.get("measured")) for r in first.details["rules"]] == [
-        ("warned", round(1 - outside / 300, 6)),
+        ("warned", round(1 - outside / 301, 6)),
         ("passed", 0.0),
         ("passed", 1.0),
         ("passed", 300.0),
         ("passed", 0.0),
         ("skipped", None),
     ]
+    quarantine = tmp_path / "orders_quarantine"
+    assert_df_equality(
+        spark.read.json(str(quarantine)).select(*RECORD_COLUMNS, "source"),
+        malformed_record(spark, full_file, first.run_id, with_source=True),
+        ignore_nullable=True,
+    )
     output_before = files_with_times(tmp_path / "orders")
-    quarantine_before = files_with_times(tmp_path / "orders_quarantine")
+    quarantine_before = files_with_times(quarantine)
+    assert len([name for name in quarantine_before if name.endswith(".json")]) == 1
+    capsys.readouterr()  # the first run's log lines, if an earlier test configured logging
 
     code = csv_to_parquet.main(argv + ["--input_path", str(tmp_path / "small")])
 
     captured = capsys.readouterr()
+    result = json.loads(captured.out.strip().splitlines()[-1])
+    rejected = tmp_path / "orders_quarantine_rejected" / f"run_id={result['run_id']}"
     message = (
         "csv_to_parquet: error: orders: quality rule failed: RowCountChange between -0.5 and 0.5 "
         "(measured -0.6667); nothing was published"
     )
-    assert (code, [line for line in captured.err.splitlines() if "error:" in line]) == (1, [message])
-    result = json.loads(captured.out.strip().splitlines()[-1])
+    assert (code, stderr_lines(captured.err)) == (
+        1,
+        [f"INFO lakejobs.io.writer: wrote rejected: 1 rows in 1 files to {rejected}", message],
+    )
     assert (result["status"], result["rows_read"], result["details"]["rules"][-1]) == (
         "FAILED",
-        100,
+        101,
         {
             "rule": "RowCountChange between -0.5 and 0.5",
             "level": "dataset",
@@ -63,15 +98,21 @@ def test_a_failed_rule_exits_1_with_one_line_publishes_nothing_and_is_reported(s
         },
     )
     assert files_with_times(tmp_path / "orders") == output_before
-    assert files_with_times(tmp_path / "orders_quarantine") == quarantine_before
+    assert files_with_times(quarantine) == quarantine_before
+    assert [path.name for path in rejected.parent.iterdir()] == [rejected.name]
+    assert_df_equality(
+        spark.read.json(str(rejected)).select(*RECORD_COLUMNS),
+        malformed_record(spark, small_file, result["run_id"], with_source=False),
+        ignore_nullable=True,
+    )
     reports = sorted((tmp_path / "orders_lakejobs" / "runs" / "csv_to_parquet").glob("*.json"))
     assert [json.loads(path.read_text())["status"] for path in reports] == ["SUCCEEDED", "FAILED"]
 
     assert cli.main(["report", "--runs", str(tmp_path / "orders_lakejobs" / "runs")]) == 0
     table = capsys.readouterr().out.splitlines()
     assert [line.split()[2:8] for line in table[2:] if line[:4].isdigit()] == [
-        ["csv_to_parquet", "orders", "FAILED", "100", "0", "0"],
-        ["csv_to_parquet", "orders", "SUCCEEDED", "300", "300", "0"],
+        ["csv_to_parquet", "orders", "FAILED", "101", "0", "1"],
+        ["csv_to_parquet", "orders", "SUCCEEDED", "301", "300", "1"],
     ]
     assert "                    failed: RowCountChange between -0.5 and 0.5 (measured -0.6667)" in table
 

@@ -10,6 +10,7 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakejobs.catalog import MART_SCHEMAS
 from lakejobs.jobs import sales_mart
 from lakejobs.schemas import CUSTOMERS, EMPLOYEES, ORDERS
 from tests.parquet_layout import columns_without_dictionary
@@ -139,8 +140,21 @@ def test_mart_sales_writes_its_plain_columns_without_a_dictionary(spark, tmp_pat
     processed = write_processed(spark, tmp_path / "processed", lines)
     run_mart(spark, processed, tmp_path / "mart", "flag")
     without_dictionary = columns_without_dictionary(tmp_path / "mart" / "sales")
-    # Booleans are never dictionary-encoded.
-    assert without_dictionary == {*sales_mart.SALES_PLAIN_COLUMNS, "customer_known", "employee_known"}
+    # The orders' plain columns, spelled out (emptying the constant must fail here); booleans are
+    # never dictionary-encoded.
+    assert without_dictionary == {
+        "salesorderid",
+        "salesorderdetailid",
+        "customerid",
+        "subtotal",
+        "taxamt",
+        "freight",
+        "totaldue",
+        "unitprice",
+        "linetotal",
+        "customer_known",
+        "employee_known",
+    }
 
 
 def test_an_empty_processed_orders_table_gives_an_empty_mart_not_a_schema_error(spark, tmp_path):
@@ -150,4 +164,24 @@ def test_an_empty_processed_orders_table_gives_an_empty_mart_not_a_schema_error(
         shutil.rmtree(child) if child.is_dir() else child.unlink()
     result = run_mart(spark, processed, tmp_path / "mart", "flag")
     assert (result.rows_read, result.rows_written, result.rows_quarantined) == (0, 0, 0)
-    assert spark.read.parquet(str(tmp_path / "mart" / "customer_summary")).count() == 0
+    assert [(output.name, output.rows, output.files) for output in result.outputs] == [
+        ("sales", 0, 0),
+        ("sales_by_employee_month", 0, 1),
+        ("customer_summary", 0, 1),
+    ]
+    # Unpartitioned tables keep one empty file declaring their schema...
+    for name in ("sales_by_employee_month", "customer_summary"):
+        table = spark.read.parquet(str(tmp_path / "mart" / name))
+        assert (name, table.count(), names_and_types(table.schema)) == (
+            name,
+            0,
+            names_and_types(MART_SCHEMAS[name][0]),
+        )
+    # ...a partitioned one has no partition to hold a file: an empty folder, read with the catalog's schema.
+    sales = tmp_path / "mart" / "sales"
+    assert (sales.is_dir(), list(sales.rglob("*.parquet"))) == (True, [])
+    assert spark.read.schema(MART_SCHEMAS["sales"][0]).parquet(str(sales)).count() == 0
+
+
+def names_and_types(schema):
+    return [(field.name, field.dataType) for field in schema.fields]

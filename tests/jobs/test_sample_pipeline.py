@@ -156,9 +156,16 @@ def test_a_rerun_gives_identical_tables_and_replaces_files(spark, lake):
         "mart/customer_summary",
     ]
     before = {t: spark.read.parquet(str(path / t)).localCheckpoint() for t in tables}
-    files_before = {t: len([f for f in files_below(path / t) if f.endswith(".parquet")]) for t in tables}
+    files_before = {t: data_files(path / t) for t in tables}
     rerun = run_pipeline(spark, str(SAMPLE_RAW), str(path))
     assert [r.rows_written for r in rerun] == [40, 18, 300, 300]
     for table in tables:
         assert_df_equality(spark.read.parquet(str(path / table)), before[table], ignore_row_order=True)
-        assert len([f for f in files_below(path / table) if f.endswith(".parquet")]) == files_before[table]
+        files_after = data_files(path / table)
+        # As many files, all new: each write names its files with its own UUID.
+        assert (table, len(files_after)) == (table, len(files_before[table]))
+        assert (table, files_after & files_before[table]) == (table, set())
+
+
+def data_files(folder):
+    return {f for f in files_below(folder) if f.endswith(".parquet")}

@@ -77,13 +77,27 @@ def test_a_repeated_key_sends_the_batch_to_the_persisted_passes_which_keep_the_f
     assert not (tmp_path / "out" / "orders" / "_staging").exists()
 
 
-def test_a_rejected_single_pass_run_leaves_the_output_exactly_as_it_was(spark, tmp_path):
-    convert(spark, land(tmp_path, GOOD_LINES), tmp_path / "out")
+def test_a_rejected_single_pass_run_leaves_the_output_exactly_as_it_was(spark, tmp_path, monkeypatch):
+    assert convert(spark, land(tmp_path, GOOD_LINES), tmp_path / "out").details["conversion"] == "single_pass"
     before = {
         path: (tmp_path / "out" / "orders" / path).read_bytes() for path in files_below(tmp_path / "out" / "orders")
     }
+    # The rejected run must take the single pass (which stages its good rows before the gate), only it.
+    routes = []
+    single_pass = csv_to_parquet.convert_batch_single_pass
+
+    def spied_single_pass(*arguments):
+        routes.append("single_pass")
+        return single_pass(*arguments)
+
+    def persisted(*_arguments):
+        pytest.fail("the rejected run took the persisted passes")
+
+    monkeypatch.setattr(csv_to_parquet, "convert_batch_single_pass", spied_single_pass)
+    monkeypatch.setattr(csv_to_parquet, "convert_batch_persisted", persisted)
     with pytest.raises(QualityGateError, match="rows .* are bad, above --max_bad_fraction 0.1"):
         convert(spark, land(tmp_path, GOOD_LINES[:5] + list(BAD_LINES)), tmp_path / "out", fraction="0.1")
+    assert routes == ["single_pass"]
     after = {
         path: (tmp_path / "out" / "orders" / path).read_bytes() for path in files_below(tmp_path / "out" / "orders")
     }

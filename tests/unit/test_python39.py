@@ -1,7 +1,7 @@
 """Job code must run on EMR 7's default Python 3.9: vermin checks every construct's minimum version."""
 
+import re
 import subprocess
-import sys
 
 from tests.conftest import ROOT, VENV_BIN
 
@@ -15,7 +15,17 @@ def test_library_and_job_scripts_need_at_most_python_3_9():
         check=False,
     )
     assert completed.returncode == 0, completed.stdout + completed.stderr
-    assert sys.version_info >= (3, 9)
+    sources = [path for folder in ("lib", "jobs") for path in (ROOT / folder).rglob("*.py")]
+    lines = [re.sub(r" using \d+ processes\.\.$", "..", line) for line in completed.stdout.splitlines()]
+    minimum = re.fullmatch(r"Minimum required versions: (3\.\d+)", lines[2]) if len(lines) > 2 else None
+    assert minimum is not None, completed.stdout
+    assert lines == [
+        "Detecting python files..",
+        f"Analyzing {len(sources)} files..",  # every module of the library and every job script
+        f"Minimum required versions: {minimum.group(1)}",
+        "Incompatible versions:     2.x",
+    ]
+    assert (3, 0) <= tuple(int(part) for part in minimum.group(1).split(".")) <= (3, 9)
 
 
 def test_vermin_would_catch_a_python_3_10_construct(tmp_path):

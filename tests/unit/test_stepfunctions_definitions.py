@@ -45,7 +45,8 @@ def test_statelint_accepts_every_definition_and_rejects_a_broken_one(tmp_path):
 @pytest.mark.parametrize("runtime", RUNTIMES)
 def test_every_task_retries_with_backoff_and_catches_everything(runtime):
     tasks = list(graph.tasks(load(runtime)))
-    assert len(tasks) >= 6
+    # Five job steps plus, per runtime, failure notifications and the EMR cluster's create/terminate.
+    assert len(tasks) == 9
     for name, task in tasks:
         assert task["Retry"] and task["Catch"], name
         retried = {error for retrier in task["Retry"] for error in retrier["ErrorEquals"]}
@@ -56,10 +57,21 @@ def test_every_task_retries_with_backoff_and_catches_everything(runtime):
 
 
 def test_job_tasks_retry_throttling_and_concurrent_run_limits():
-    for _name, task in graph.tasks(load("glue")):
-        if task["Resource"].startswith("arn:aws:states:::glue:"):
-            errors = task["Retry"][0]["ErrorEquals"]
-            assert {"Glue.ConcurrentRunsExceededException", "Glue.ThrottlingException"} <= set(errors)
+    glue_tasks = [
+        (name, task)
+        for name, task in graph.tasks(load("glue"))
+        if task["Resource"].startswith("arn:aws:states:::glue:")
+    ]
+    assert [name for name, _task in glue_tasks] == [
+        "Convert customers",
+        "Convert employees",
+        "Convert orders",
+        "Sales mart",
+        "Catalog sync",
+    ]
+    for name, task in glue_tasks:
+        errors = task["Retry"][0]["ErrorEquals"]
+        assert {"Glue.ConcurrentRunsExceededException", "Glue.ThrottlingException"} <= set(errors), name
 
 
 def notify_before_fail(definition, path):

@@ -4,7 +4,7 @@ import pytest
 from chispa import assert_df_equality
 
 from lakejobs.io.writer import write_table
-from tests.parquet_layout import columns_without_dictionary
+from tests.parquet_layout import columns_with_dictionary, columns_without_dictionary
 
 
 @pytest.mark.timeout(180)
@@ -43,5 +43,10 @@ def test_plain_columns_are_written_without_a_dictionary_and_read_back_unchanged(
 
 
 def test_without_plain_columns_every_column_has_a_dictionary(spark, tmp_path):
-    write_table(spark.range(60).selectExpr(*REPEATING), str(tmp_path / "table"), "numbers")
+    df = spark.range(0, 60, 1, numPartitions=2).selectExpr(*REPEATING)
+    output = write_table(df, str(tmp_path / "table"), "numbers")
+    files = list((tmp_path / "table").rglob("*.parquet"))
+    assert (output.rows, output.files, len(files)) == (60, 2, 2)
+    assert columns_with_dictionary(tmp_path / "table") == {"code", "label"}
     assert columns_without_dictionary(tmp_path / "table") == set()
+    assert_df_equality(spark.read.parquet(str(tmp_path / "table")), df, ignore_row_order=True, ignore_nullable=True)

@@ -3,8 +3,7 @@
 Every data line read ends up either in the output or in the quarantine with a reason, and
 the counts say so. When more than ``--max_bad_fraction`` of the lines are bad the job fails,
 publishes nothing, and keeps the rejected run's quarantine under
-``<quarantine_path>_rejected/run_id=<id>/`` for inspection (beside the quarantine, which
-the next run replaces).
+``<quarantine_path>_rejected/run_id=<id>/`` for inspection (beside the quarantine, whose folders the runs replace).
 
 Parquet outputs are converted in a single pass over the CSV (``convert_batch_single_pass``): the
 good rows are staged under ``<output_path>/_staging/`` while every measure is observed, and moved
@@ -24,17 +23,14 @@ Examples
 
 import dataclasses
 import logging
-import os
 import time
-from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Dict, Optional, Sequence
 
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
 
-from lakejobs import args as job_args
 from lakejobs import faults, fs, quality_gate, runtime
-from lakejobs.datasets import Dataset, builtin_dataset, custom_dataset
-from lakejobs.dqdl import Rule, parse_ruleset
+from lakejobs.datasets import Dataset
 from lakejobs.errors import LakejobsError, QualityGateError, UsageError, root_cause
 from lakejobs.io.csv_reader import header_mismatch, read_raw_csv
 from lakejobs.io.delta import (
@@ -48,11 +44,16 @@ from lakejobs.io.delta import (
 from lakejobs.io.quarantine import write_quarantine
 from lakejobs.io.reports import previous_rows_written, raise_failed_run, save_run_report
 from lakejobs.io.staging import commit_parquet, staging_path, staging_root
-from lakejobs.io.text_files import read_text_file
-from lakejobs.io.writer import COMPRESSIONS, write_table
+from lakejobs.io.writer import write_table
+from lakejobs.jobs.csv_to_parquet_args import (  # noqa: F401 - the job's public face: DESCRIPTION, parse_args
+    DESCRIPTION,
+    JOB,
+    CsvToParquetArgs,
+    parse_args,
+    preflight,
+)
 from lakejobs.key_check import repeats_a_key
 from lakejobs.result import JobResult, OutputInfo, new_run_id
-from lakejobs.schemas import parse_ddl
 from lakejobs.state import RunLock, load_state, save_state
 from lakejobs.transforms import quality
 from lakejobs.transforms.validation import (
@@ -71,153 +72,7 @@ from lakejobs.transforms.validation import (
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
 
-JOB = "csv_to_parquet"
-DESCRIPTION = "raw CSV -> typed, partitioned Parquet; bad rows quarantined with reasons"
 LOG = logging.getLogger(__name__)
-
-
-@dataclasses.dataclass(frozen=True)
-class CsvToParquetArgs:
-    """The job's configuration, built once from its arguments."""
-
-    input_path: str
-    output_path: str
-    dataset: Dataset
-    quarantine_path: str
-    partition_by: Tuple[str, ...]
-    compression: str
-    output_format: str
-    max_bad_fraction: float
-    report_path: Optional[str]
-    incremental: bool = False
-    state_path: str = ""
-    rules: Tuple[Rule, ...] = ()
-    references_path: str = ""
-
-    @property
-    def lock_path(self) -> str:
-        """The lock file guarding the output against a concurrent run."""
-        return (
-            self.state_path[: -len(".json")] + ".lock"
-            if self.state_path.endswith(".json")
-            else self.state_path + ".lock"
-        )
-
-
-def build_parser():
-    """The job's argument parser (Glue-style ``--name value`` options)."""
-    parser = job_args.new_parser(JOB, DESCRIPTION)
-    parser.add_argument("--input_path", required=True, help="raw CSV file or folder")
-    parser.add_argument("--output_path", required=True, help="where the typed table is written")
-    parser.add_argument("--dataset", help="a built-in dataset: customers, employees, orders")
-    parser.add_argument("--schema", help="Spark DDL of the columns, e.g. 'id BIGINT NOT NULL, name STRING'")
-    parser.add_argument("--schema_file", help="a file holding such a DDL string")
-    parser.add_argument("--dataset_name", help="name of a --schema dataset (default: output folder name)")
-    parser.add_argument("--primary_key", type=job_args.parse_columns, default=(), help="key columns: c1,c2")
-    parser.add_argument("--partition_by", type=job_args.parse_columns, help="partition columns: c1,c2")
-    parser.add_argument("--compression", choices=COMPRESSIONS, default="snappy")
-    parser.add_argument("--format", dest="output_format", choices=("parquet", "delta"), default="parquet")
-    parser.add_argument("--quarantine_path", help="bad rows go here (default: <output_path>_quarantine)")
-    parser.add_argument("--max_bad_fraction", type=job_args.parse_fraction, default=0.05)
-    parser.add_argument(
-        "--report_path", help="folder for run reports, <job>/<run_id>.json (default: <output_path>_lakejobs/runs)"
-    )
-    parser.add_argument("--rules", help="a DQDL ruleset file replacing the dataset's rules (local or s3://)")
-    parser.add_argument(
-        "--references_path", help="folder of the tables ReferentialIntegrity rules name (default: the output's parent)"
-    )
-    parser.add_argument("--incremental", type=job_args.parse_bool, default=False, help="read only new input files")
-    parser.add_argument("--state_path", help="state file of --incremental (default: <output_path>_lakejobs/state.json)")
-    parser.add_argument("--header", type=job_args.parse_bool, help="first line of each file is a header")
-    parser.add_argument("--delimiter", help="field separator (default ,)")
-    parser.add_argument("--quote", help='quote character (default ")')
-    parser.add_argument("--escape", help="escape character inside quotes (default: the quote, as RFC 4180)")
-    parser.add_argument("--encoding", help="file encoding (default UTF-8)")
-    parser.add_argument("--date_format", help="format of DATE columns, e.g. M/d/yyyy")
-    parser.add_argument("--timestamp_format", help="format of TIMESTAMP columns")
-    parser.add_argument("--multiline", type=job_args.parse_bool, help="quoted fields may hold line breaks")
-    return parser
-
-
-def _csv_overrides(namespace) -> Dict[str, object]:
-    names = ("header", "delimiter", "quote", "escape", "encoding", "date_format", "timestamp_format", "multiline")
-    return {name: getattr(namespace, name) for name in names if getattr(namespace, name) is not None}
-
-
-def _resolve_dataset(namespace) -> Dataset:
-    chosen = [name for name in ("dataset", "schema", "schema_file") if getattr(namespace, name)]
-    if len(chosen) != 1:
-        raise UsageError(f"{JOB}: give exactly one of --dataset, --schema, --schema_file (got {len(chosen)})")
-    if namespace.dataset:
-        ignored = [f"--{name}" for name in ("primary_key", "dataset_name") if getattr(namespace, name)]
-        if ignored:
-            raise UsageError(f"{' and '.join(ignored)} go with --schema or --schema_file; --dataset has its own")
-        dataset = builtin_dataset(namespace.dataset)
-    else:
-        ddl = read_text_file(namespace.schema_file, "schema file") if namespace.schema_file else namespace.schema
-        name = namespace.dataset_name or os.path.basename(namespace.output_path.rstrip("/")) or "dataset"
-        dataset = custom_dataset(name, parse_ddl(ddl), namespace.primary_key)
-    overrides = _csv_overrides(namespace)
-    if overrides:
-        dataset = dataclasses.replace(dataset, csv=dataclasses.replace(dataset.csv, **overrides))
-    for option in ("delimiter", "quote", "escape"):
-        if len(getattr(dataset.csv, option)) != 1:
-            raise UsageError(f"--{option} must be one character, got {getattr(dataset.csv, option)!r}")
-    return dataset
-
-
-def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
-    """Build the typed configuration from ``argv``; raises ``UsageError`` on any problem."""
-    namespace = job_args.parse_job_args(build_parser(), argv)
-    dataset = _resolve_dataset(namespace)
-    partition_by = tuple(namespace.partition_by) if namespace.partition_by is not None else dataset.partition_by
-    known = {field.name for field in dataset.schema.fields} | set(dataset.derived_columns)
-    unknown = [column for column in partition_by if column not in known]
-    if unknown:
-        raise UsageError(f"--partition_by names columns that {dataset.name} does not have: {', '.join(unknown)}")
-    output_path = fs.qualify(namespace.output_path)
-    input_path = fs.qualify(namespace.input_path)
-    rules = parse_ruleset(read_text_file(namespace.rules, "rules file") if namespace.rules else dataset.rules)
-    quality_gate.check_rule_columns(rules, dataset)
-    default_root = output_path.rstrip("/") + "_lakejobs"
-    report_path = fs.qualify(namespace.report_path or default_root + "/runs")
-    state_path = fs.qualify(namespace.state_path or default_root + "/state.json")
-    quarantine_path = fs.qualify(namespace.quarantine_path or output_path.rstrip("/") + "_quarantine")
-    fs.require_apart(
-        {"--input_path": input_path, "--output_path": output_path, "--quarantine_path": quarantine_path},
-        outside={"--report_path": report_path, "--state_path": state_path},
-    )
-    return CsvToParquetArgs(
-        input_path=input_path,
-        output_path=output_path,
-        dataset=dataset,
-        quarantine_path=quarantine_path,
-        partition_by=partition_by,
-        compression=namespace.compression,
-        output_format=namespace.output_format,
-        max_bad_fraction=namespace.max_bad_fraction,
-        report_path=report_path,
-        incremental=namespace.incremental,
-        state_path=state_path,
-        rules=rules,
-        references_path=fs.qualify(namespace.references_path or fs.parent(output_path)),
-    )
-
-
-def preflight(args: CsvToParquetArgs) -> None:
-    """Fail fast, before Spark starts, when a local input is missing or a local target is unwritable."""
-    if fs.is_local(args.input_path) and not os.path.exists(fs.local_path(args.input_path)):
-        raise UsageError(f"input path does not exist: {args.input_path}")
-    targets = {
-        "--output_path": args.output_path,
-        "--quarantine_path": args.quarantine_path,
-        "--report_path": args.report_path,
-        "--state_path": args.state_path,
-    }
-    for option, path in targets.items():
-        problem = fs.unwritable_reason(path)
-        if problem:
-            raise UsageError(f"{option} {path} cannot be written: {problem}")
 
 
 def _gate_message(args: CsvToParquetArgs, bad: int, total: int, reasons: Dict[str, int]) -> str:

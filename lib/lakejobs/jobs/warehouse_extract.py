@@ -34,7 +34,7 @@ from lakejobs import fs, runtime
 from lakejobs.errors import UsageError
 from lakejobs.io.credentials import DbLogin, check_jdbc_url, resolve_login
 from lakejobs.io.jdbc import read_jdbc
-from lakejobs.io.reports import save_run_report
+from lakejobs.io.reports import raise_failed_run, save_run_report
 from lakejobs.io.upsert_sql import TableName, quote
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.result import JobResult, new_run_id
@@ -149,6 +149,13 @@ def range_options(spark: "SparkSession", login: DbLogin, args: WarehouseExtractA
 def run(spark: "SparkSession", args: WarehouseExtractArgs) -> JobResult:
     """Extract the table or query to Parquet; see the module docstring."""
     result = JobResult(job=JOB, run_id=new_run_id(), inputs={args.name: str(args.table) if args.table else args.query})
+    try:
+        return _extract(spark, args, result)
+    except Exception as error:  # noqa: BLE001 - one clear line and a FAILED report
+        raise_failed_run(spark, args.report_path, result, args.name, error)
+
+
+def _extract(spark: "SparkSession", args: WarehouseExtractArgs, result: JobResult) -> JobResult:
     login = resolve_login(args.jdbc_url, args.secret_id)
     with result.stage("plan"):
         ranges = range_options(spark, login, args)

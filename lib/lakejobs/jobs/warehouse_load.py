@@ -42,7 +42,7 @@ from lakejobs.io import upsert_sql
 from lakejobs.io.credentials import DbLogin, check_jdbc_url, resolve_login
 from lakejobs.io.delta import read_table, require_delta
 from lakejobs.io.jdbc import connection, transaction, write_jdbc
-from lakejobs.io.reports import save_run_report
+from lakejobs.io.reports import raise_failed_run, save_run_report
 from lakejobs.io.upsert_sql import TableName
 from lakejobs.jobs.sales_mart import SALES_KEY
 from lakejobs.result import JobResult, OutputInfo, new_run_id
@@ -166,10 +166,8 @@ def run(spark: "SparkSession", args: WarehouseLoadArgs) -> JobResult:
     result = JobResult(job=JOB, run_id=new_run_id(), inputs={str(args.target_table): args.input_path})
     try:
         load(spark, args, result)
-    except LakejobsError as error:
-        if error.result is None and result.rows_read:
-            error.result = result.finish("FAILED", str(error))
-        raise
+    except Exception as error:  # noqa: BLE001 - one clear line and a FAILED report
+        raise_failed_run(spark, args.report_path, result, str(args.target_table), error)
     result.finish("SUCCEEDED")
     save_run_report(spark, args.report_path, result)
     return result

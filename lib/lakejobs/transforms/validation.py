@@ -172,7 +172,14 @@ def with_typed_columns(dataset: Dataset, extra_checks: Sequence[Check] = ()) -> 
         reason = F.coalesce(*[F.when(bad, F.lit(label)) for bad, label, _detail in checks], F.lit(None).cast("string"))
         detail = F.coalesce(*[F.when(bad, text) for bad, _label, text in checks], F.lit(None).cast("string"))
         raw_names = [F.col(raw[field.name]) for field in fields]
-        csv_options = {"sep": dataset.csv.delimiter, "quote": dataset.csv.quote, "escape": dataset.csv.escape}
+        csv_options = {
+            "sep": dataset.csv.delimiter,
+            "quote": dataset.csv.quote,
+            "escape": dataset.csv.escape,
+            # Spark's CSV writer trims each field by default: a bad row's text must stay whole.
+            "ignoreLeadingWhiteSpace": "false",
+            "ignoreTrailingWhiteSpace": "false",
+        }
         # Only bad rows keep their line: rendering and caching it for every good row costs a
         # third of the conversion time at 10M rows (measured, see bench/README.md).
         raw_line = F.when(
