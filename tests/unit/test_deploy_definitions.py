@@ -26,9 +26,9 @@ def test_job_arguments_are_those_of_the_local_pipeline():
     assert [job.script for job in pipeline.jobs] == ["csv_to_parquet.py"] * 3 + ["sales_mart.py"]
 
 
-def test_stages_convert_in_parallel_then_build_the_mart():
+def test_stages_convert_the_dimensions_in_parallel_then_orders_then_build_the_mart():
     pipeline = sales_pipeline()
-    assert pipeline.stages == (("convert_customers", "convert_employees", "convert_orders"), ("sales_mart",))
+    assert pipeline.stages == (("convert_customers", "convert_employees"), ("convert_orders",), ("sales_mart",))
     assert [job.key for job in pipeline.ordered_jobs()] == [key for stage in pipeline.stages for key in stage]
     with pytest.raises(UsageError, match="unknown job 'nope'"):
         pipeline.job("nope")

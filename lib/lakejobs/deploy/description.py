@@ -142,7 +142,11 @@ def _mart_job(output_format: str, sizes: Sizes) -> Job:
 
 
 def sales_pipeline(output_format: str = "delta", incremental: bool = False) -> Pipeline:
-    """The sales pipeline: convert the three datasets in parallel, then build the mart.
+    """The sales pipeline: customers and employees in parallel, then orders, then the mart.
+
+    Orders wait for both: their ReferentialIntegrity rules measure the order lines' keys against
+    this run's customers and employees tables (in parallel with them, a rule would read the
+    previous run's table, none on a first run, or a Parquet table while it is replaced).
 
     The arguments are those of ``lakejobs.pipeline.pipeline_steps`` (a test keeps them equal),
     with the raw zone at ``<root>rawData/``.
@@ -152,7 +156,8 @@ def sales_pipeline(output_format: str = "delta", incremental: bool = False) -> P
     sizes = {"customers": small, "employees": small, "orders": large}
     converts = tuple(_convert_job(name, output_format, incremental, sizes[name]) for name in DATASETS)
     jobs = converts + (_mart_job(output_format, large),)
-    return Pipeline("lakejobs", jobs, (tuple(job.key for job in converts), ("sales_mart",)))
+    stages = (("convert_customers", "convert_employees"), ("convert_orders",), ("sales_mart",))
+    return Pipeline("lakejobs", jobs, stages)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -16,6 +16,7 @@ Example:
 import dataclasses
 import logging
 import os
+import uuid
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from pyspark import StorageLevel
@@ -158,7 +159,7 @@ def key_counts(sales_df: "DataFrame") -> Dict[str, int]:
 
 def observing_key_counts(sales_df: "DataFrame") -> "Tuple[DataFrame, Observation]":
     """``sales_df`` counting its lines per unknown-key reason while an action runs (no extra pass)."""
-    observation = Observation("sales_key_counts")
+    observation = Observation(f"sales_key_counts_{uuid.uuid4().hex[:12]}")  # unique: see quality_gate.observe_metrics
     return sales_df.observe(observation, *key_count_columns()), observation
 
 

@@ -159,14 +159,20 @@ def _staged_machine(comment: str, pipeline: Pipeline, config: DeployConfig, task
 def glue_machine(pipeline: Pipeline, config: DeployConfig) -> Dict:
     """The Glue state machine."""
     config = render_config(config)
-    comment = "lakejobs on AWS Glue: conversions in parallel, sales mart, catalog; input: bucket, prefix, run_date"
+    comment = (
+        "lakejobs on AWS Glue: customers and employees in parallel, orders, sales mart, catalog;"
+        " input: bucket, prefix, run_date"
+    )
     return _staged_machine(comment, pipeline, config, glue_task(config))
 
 
 def serverless_machine(pipeline: Pipeline, config: DeployConfig) -> Dict:
     """The EMR Serverless state machine."""
     config = render_config(config)
-    comment = "lakejobs on EMR Serverless: conversions in parallel, sales mart, catalog; input adds application_id"
+    comment = (
+        "lakejobs on EMR Serverless: customers and employees in parallel, orders, sales mart, catalog;"
+        " input adds application_id"
+    )
     return _staged_machine(comment, pipeline, config, serverless_task(config))
 
 
