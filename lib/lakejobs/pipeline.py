@@ -1,13 +1,10 @@
 """The local sales pipeline: raw zone -> processedData -> mart, in one Spark session.
 
 This is what ``make run`` runs. Each step is the same job a Glue or EMR run would execute,
-called through its ``run(spark, args)``. The steps run in stages (``STAGES``): customers and
-employees together, one thread each, sharing the session's cores; then orders, whose
-ReferentialIntegrity rules read both; then the mart, which reads all three.
+called through its ``run(spark, args)``.
 """
 
 import logging
-from concurrent.futures import ThreadPoolExecutor
 from typing import Dict, List, Sequence
 
 from lakejobs import fs
@@ -16,12 +13,6 @@ from lakejobs.result import JobResult
 
 LOG = logging.getLogger(__name__)
 DATASETS = ("customers", "employees", "orders")
-#: The labels of ``pipeline_steps`` by stage: a stage starts when the one before has ended.
-STAGES = (
-    ("csv_to_parquet customers", "csv_to_parquet employees"),
-    ("csv_to_parquet orders",),
-    ("sales_mart",),
-)
 
 
 def as_argv(options: Dict[str, str]) -> List[str]:
@@ -58,38 +49,14 @@ def pipeline_steps(raw: str, lake: str, output_format: str = "parquet", incremen
 def run_pipeline(
     spark, raw: str, lake: str, output_format: str = "parquet", incremental: bool = False
 ) -> List[JobResult]:
-    """Run every step, stage by stage; stop after the first stage with a failure (its error propagates).
-
-    Returns the steps' results in the order of ``pipeline_steps``.
-    """
-    steps = {step[0]: step for step in pipeline_steps(fs.qualify(raw), fs.qualify(lake), output_format, incremental)}
+    """Run every step; stop at the first failure (its error propagates)."""
     results = []
-    for labels in STAGES:
-        results.extend(run_together(spark, [steps[label] for label in labels]))
-    return results
-
-
-def run_together(spark, steps: Sequence[tuple]) -> List[JobResult]:
-    """Run ``steps`` (label, job module, argv) at once, a thread each; their results, in order.
-
-    Every step's arguments are checked before any starts. When steps fail, the others still
-    end (a running Spark job is not cut short) and the first failed step's error is raised.
-    """
-    prepared = []
-    for label, module, argv in steps:
+    for label, module, argv in pipeline_steps(fs.qualify(raw), fs.qualify(lake), output_format, incremental):
         args = module.parse_args(argv)
         module.preflight(args)
-        prepared.append((label, module, args))
-    if len(prepared) == 1:
-        return [_run_step(spark, *prepared[0])]
-    with ThreadPoolExecutor(max_workers=len(prepared), thread_name_prefix="lakejobs-step") as pool:
-        futures = [pool.submit(_run_step, spark, *step) for step in prepared]
-    return [future.result() for future in futures]
-
-
-def _run_step(spark, label: str, module, args) -> JobResult:
-    LOG.info("running %s", label)
-    return module.run(spark, args)
+        LOG.info("running %s", label)
+        results.append(module.run(spark, args))
+    return results
 
 
 def summary_table(results: Sequence[JobResult], labels: Sequence[str]) -> str:

@@ -16,7 +16,6 @@ with, e.g. RowCountChange on the first run).
 
 import dataclasses
 import logging
-import threading
 import uuid
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
@@ -186,23 +185,18 @@ def observe_metrics(
     cost 16 % of the pass, measured): ``count_reasons`` counts them over the bad rows.
     """
     flagged_df, columns = _flagged(validated_df, rules, (), references)
-    # Spark 3.5 hands an observation the metrics of any query observing its name: unique names
-    # keep the jobs a pipeline runs together in one session apart.
+    # Spark 3.5 hands an observation the metrics of any query of the session observing its name:
+    # a unique name keeps jobs run at once in one session (threads, notebooks) apart.
     observation = Observation(f"quality_{uuid.uuid4().hex[:12]}")
     return flagged_df.observe(observation, *columns), observation
-
-
-#: Held while a CustomSql statement runs over the temporary view ``primary``.
-_PRIMARY_VIEW = threading.Lock()
 
 
 def custom_sql_value(good_df: "DataFrame", rule: Rule) -> Optional[float]:
     """Run a CustomSql rule's statement over the good rows (the table ``primary``)."""
     spark = good_df.sparkSession
+    good_df.createOrReplaceTempView("primary")
     try:
-        with _PRIMARY_VIEW:  # one session-wide name: jobs run together in one session take turns
-            good_df.createOrReplaceTempView("primary")
-            row = spark.sql(rule.sql).first()
+        row = spark.sql(rule.sql).first()
     except Exception as error:  # noqa: BLE001 - Spark's AnalysisException and ParseException
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise LakejobsError(f"rule {rule.text!r}: the statement failed: {first_line}") from None
