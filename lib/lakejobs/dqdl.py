@@ -22,11 +22,14 @@ each rule measures and where its failing rows go is ``lakejobs.transforms.qualit
 import dataclasses
 import re
 from decimal import Decimal
+from fractions import Fraction
 from typing import List, Optional, Sequence, Tuple, Union
 
 from lakejobs.errors import UsageError
 
 Value = Union[int, Decimal, str, None]
+#: A measured number: exact (``int``, ``Fraction`` of two counts) or a ``float`` (CustomSql).
+Measured = Union[int, float, Fraction]
 
 #: Rule types checked row by row: failing rows are quarantined with the rule as the reason.
 ROW_RULES = ("IsComplete", "ColumnValues")
@@ -35,6 +38,10 @@ DATASET_RULES = ("Completeness", "IsUnique", "ReferentialIntegrity", "RowCount",
 SEVERITIES = ("fail", "warn")
 #: Placeholders DQDL allows inside ``in [...]`` lists.
 SPECIAL_VALUES = ("NULL", "EMPTY", "WHITESPACES_ONLY")
+#: Operators that compare numbers (every one but ``matches``).
+NUMBER_OPS = ("=", "!=", ">", ">=", "<", "<=", "between", "not between", "in", "not in")
+#: Operators that order values: ``NULL``, ``EMPTY`` and ``WHITESPACES_ONLY`` cannot follow them.
+ORDER_OPS = (">", ">=", "<", "<=", "between", "not between")
 
 _TOKEN = re.compile(
     r"""\s*(?:
@@ -73,11 +80,17 @@ class Condition:
     op: str
     values: Tuple[Value, ...]
 
-    def holds(self, measured: Optional[float]) -> bool:
-        """Tell whether a dataset-level measured number satisfies the condition."""
+    def holds(self, measured: Optional[Measured]) -> bool:
+        """Tell whether a measured number satisfies the condition.
+
+        An exact measure (an ``int`` count, a ``Fraction`` of two counts) is compared exactly
+        with the rule's numbers (``0.99`` is 99/100), so 9999996 of 10000000 is not ``= 1.0``;
+        a ``float`` (a CustomSql result) is compared as a float.
+        """
         if measured is None:
             return False
-        numbers = [float(value) for value in self.values if isinstance(value, (int, Decimal))]
+        exact = not isinstance(measured, float)
+        numbers = [Fraction(value) if exact else float(value) for value in self.values if _is_number(value)]
         comparisons = {
             "=": lambda: measured == numbers[0],
             "!=": lambda: measured != numbers[0],
@@ -162,14 +175,83 @@ class Rule:
         return " ".join(parts)
 
 
+_SQL_TOKEN = re.compile(
+    r"""\s*(?:
+        (?P<string>'(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")
+      | (?P<quoted>`(?:[^`]|``)*`)
+      | (?P<number>(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[A-Za-z]*)
+      | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+      | (?P<other>->|\S)
+    )""",
+    re.VERBOSE,
+)
+#: Words of Spark SQL filters that are not column names: keywords, type names, interval units
+#: and functions called without parentheses. A column named like one of them is not checked.
+_SQL_WORDS = frozenset(
+    """and or not is null true false unknown in between like ilike rlike regexp escape case when then else
+    end cast try_cast as distinct exists any some all div interval date timestamp timestamp_ntz
+    timestamp_ltz int integer bigint smallint tinyint long short byte string varchar char double float
+    real decimal dec numeric boolean binary array map struct year years month months week weeks day
+    days hour hours minute minutes second seconds millisecond milliseconds microsecond microseconds
+    current_date current_timestamp current_user current_timezone current_catalog current_database
+    current_schema user session_user""".split()
+)
+
+
+def where_columns(where: str) -> Tuple[str, ...]:
+    """The column names a ``where`` filter reads, as far as plain text tells (pure Python).
+
+    Skipped: string literals, keywords and type names (``_SQL_WORDS``), function names (a word
+    before ``(``), struct fields (after ``.``) and typed literals (``date '2012-01-01'``). A
+    filter that cannot be read this way (a lambda ``->``, a subquery, an unclosed quote) gives
+    no names: Spark reports what is wrong with it.
+
+    Examples
+    --------
+    >>> where_columns("orderdate >= date '2012-01-01' and upper(`status`) in ('A', 'B')")
+    ('orderdate', 'status')
+    """
+    tokens, position = [], 0
+    while position < len(where) and where[position:].strip():
+        match = _SQL_TOKEN.match(where, position)
+        if not match:
+            return ()
+        tokens.append((match.lastgroup, match.group(match.lastgroup)))
+        position = match.end()
+    if any(text in ("->", "'", '"', "`") or text.lower() == "select" for _kind, text in tokens):
+        return ()
+    names = []
+    for index, (kind, text) in enumerate(tokens):
+        before = tokens[index - 1][1].lower() if index else ""
+        after = tokens[index + 1] if index + 1 < len(tokens) else ("", "")
+        if kind == "quoted":
+            name = text[1:-1].replace("``", "`")
+        elif kind == "word" and text.lower() not in _SQL_WORDS and after[0] != "string":
+            name = text
+        else:
+            continue
+        if before not in (".", "as") and after[1] != "(" and name not in names:
+            names.append(name)
+    return tuple(names)
+
+
+def _is_number(value: Value) -> bool:
+    return isinstance(value, (int, Decimal)) and not isinstance(value, bool)
+
+
 def render_value(value: Value) -> str:
-    """A value as DQDL writes it: strings in double quotes, numbers as they are."""
+    """A value as DQDL writes it: strings in double quotes, numbers as they are.
+
+    Inside quotes only ``"`` and a backslash that would otherwise escape the next character
+    (or the closing quote) are escaped, so ``"\\d{5}"`` renders as it was written.
+    """
     if value is None:
         return "NULL"
     if isinstance(value, str):
         if value in SPECIAL_VALUES:
             return value
-        return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        escaped = re.sub(r'\\(?=[\\"]|$)', r"\\\\", value).replace('"', '\\"')
+        return '"' + escaped + '"'
     return str(value)
 
 
@@ -194,7 +276,8 @@ def tokenize(text: str) -> List[Token]:
 
 def _token_value(kind: str, raw: str) -> Value:
     if kind == "string":
-        return re.sub(r"\\(.)", r"\1", raw[1:-1])
+        # Only \" and \\ are escapes: a regular expression's \d or \. keeps its backslash.
+        return re.sub(r'\\(["\\])', r"\1", raw[1:-1])
     if kind == "number":
         return Decimal(raw) if "." in raw else int(raw)
     return raw
@@ -308,6 +391,38 @@ def _rule_body(reader: _Reader, rule_type: str) -> dict:
     raise RulesError(f"rule {reader.source!r}: unknown or unsupported rule type {rule_type!r} (known: {known})")
 
 
+def _check_number_condition(condition: Condition, source: str, subject: str) -> None:
+    """A measured number is compared with numbers only (no ``matches``, strings or NULL)."""
+    if condition.op not in NUMBER_OPS:
+        raise RulesError(f"rule {source!r}: {subject} is compared with numbers, '{condition.op}' does not apply")
+    for value in condition.values:
+        if not _is_number(value):
+            raise RulesError(f"rule {source!r}: {subject} is compared with numbers, got {render_value(value)}")
+
+
+def _check_value_condition(condition: Condition, source: str) -> None:
+    """ColumnValues: NULL, EMPTY and WHITESPACES_ONLY only with =, !=, in, not in; no mixed between."""
+    for value in condition.values:
+        if condition.op in ORDER_OPS and (value is None or value in SPECIAL_VALUES):
+            raise RulesError(
+                f"rule {source!r}: {render_value(value)} cannot follow '{condition.op}' (use =, != or in [...])"
+            )
+    if condition.op.endswith("between") and _is_number(condition.values[0]) != _is_number(condition.values[1]):
+        raise RulesError(f"rule {source!r}: between needs two numbers or two strings")
+
+
+def _check_conditions(rule: Rule, source: str) -> None:
+    """Refuse operators and values the rule type cannot compare: a bad rule never reaches Spark."""
+    if rule.threshold is not None:
+        _check_number_condition(rule.threshold, source, "with threshold")
+    if rule.condition is None:
+        return
+    if rule.rule_type == "ColumnValues":
+        _check_value_condition(rule.condition, source)
+    else:
+        _check_number_condition(rule.condition, source, rule.rule_type)
+
+
 def _clauses(reader: _Reader) -> dict:
     """The optional ``where "..."``, ``with threshold ...`` and ``severity fail|warn`` clauses."""
     clauses: dict = {}
@@ -341,6 +456,7 @@ def parse_rule(tokens: Sequence[Token]) -> Rule:
         raise RulesError(f"rule {source!r}: with threshold applies to row rules ({', '.join(ROW_RULES)}) only")
     if rule.where is not None and rule.rule_type in ("RowCountChange", "CustomSql"):
         raise RulesError(f"rule {source!r}: where does not apply to {rule.rule_type}")
+    _check_conditions(rule, source)
     return rule
 
 

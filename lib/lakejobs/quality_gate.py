@@ -16,15 +16,19 @@ with, e.g. RowCountChange on the first run).
 
 import dataclasses
 import logging
+import re
 import uuid
+from decimal import Decimal
+from fractions import Fraction
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from pyspark.sql import Column, Observation
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from lakejobs import fs
 from lakejobs.datasets import Dataset
-from lakejobs.dqdl import Condition, Rule
+from lakejobs.dqdl import SPECIAL_VALUES, Condition, Measured, Rule, render_value, where_columns
 from lakejobs.errors import LakejobsError, UsageError
 from lakejobs.transforms import quality
 from lakejobs.transforms.validation import REASON, quote_name
@@ -79,12 +83,50 @@ def rejected_path(quarantine_path: str, run_id: str) -> str:
 
 
 def check_rule_columns(rules: Sequence[Rule], dataset: Dataset) -> None:
-    """Raise ``UsageError`` when a rule names a column the dataset does not have."""
-    known = {field.name for field in dataset.schema.fields}
+    """Raise ``UsageError`` when a rule does not fit the dataset (no Spark needed).
+
+    A rule must name columns the dataset has (its ``where`` filter too, see
+    ``lakejobs.dqdl.where_columns``), and a ColumnValues rule must compare a column with values
+    of its type: numbers for a number column, text for a string column, ``"yyyy-mm-dd..."``
+    text for a date or timestamp column.
+    """
+    types = {field.name: field.dataType for field in dataset.schema.fields}
+    lowered = {name.lower() for name in types}
     for rule in rules:
-        unknown = [column for column in rule.columns if column not in known]
+        unknown = [column for column in rule.columns if column not in types]
         if unknown:
             raise UsageError(f"rule {rule.text!r}: {dataset.name} has no column {', '.join(unknown)}")
+        unknown = [column for column in where_columns(rule.where or "") if column.lower() not in lowered]
+        if unknown:
+            raise UsageError(
+                f"rule {rule.text!r}: the where filter names {unknown[0]}, a column {dataset.name} does not have"
+            )
+        if rule.rule_type == "ColumnValues" and rule.condition.op.replace("not ", "") != "matches":
+            _check_value_types(rule, types[rule.columns[0]])
+
+
+def _value_fits(value: object, data_type: T.DataType) -> bool:
+    if value is None or value in SPECIAL_VALUES:
+        return True
+    if isinstance(data_type, T.NumericType):
+        return isinstance(value, (int, Decimal))
+    if isinstance(data_type, (T.DateType, T.TimestampType, T.TimestampNTZType)):
+        return isinstance(value, str) and re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}([ T].*)?", value.strip()) is not None
+    if isinstance(data_type, T.BooleanType):
+        return isinstance(value, str) and value.lower() in ("true", "false")
+    if isinstance(data_type, T.StringType):
+        return isinstance(value, str)
+    return True
+
+
+def _check_value_types(rule: Rule, data_type: T.DataType) -> None:
+    """Refuse a ColumnValues value Spark would turn into null (every row failing silently)."""
+    for value in rule.condition.values:
+        if not _value_fits(value, data_type):
+            shown_type = data_type.simpleString()
+            raise UsageError(
+                f"rule {rule.text!r}: {render_value(value)} is not a {shown_type} value ({rule.columns[0]})"
+            )
 
 
 def reference_frames(
@@ -191,7 +233,7 @@ def observe_metrics(
     return flagged_df.observe(observation, *columns), observation
 
 
-def custom_sql_value(good_df: "DataFrame", rule: Rule) -> Optional[float]:
+def custom_sql_value(good_df: "DataFrame", rule: Rule) -> Optional[Measured]:
     """Run a CustomSql rule's statement over the good rows (the table ``primary``)."""
     spark = good_df.sparkSession
     good_df.createOrReplaceTempView("primary")
@@ -202,27 +244,47 @@ def custom_sql_value(good_df: "DataFrame", rule: Rule) -> Optional[float]:
         raise LakejobsError(f"rule {rule.text!r}: the statement failed: {first_line}") from None
     value = row[0] if row is not None and len(row) else None
     try:
-        return None if value is None else float(value)
+        if value is None:
+            return None
+        if isinstance(value, Decimal):  # compared exactly, as counts and shares are
+            return Fraction(value)
+        return value if isinstance(value, int) and not isinstance(value, bool) else float(value)
     except (TypeError, ValueError):
         raise LakejobsError(f"rule {rule.text!r}: the statement must return one number, got {value!r}") from None
 
 
-def _row_result(rule: Rule, failing: int, rows_read: int) -> RuleResult:
-    compliance = 1.0 if rows_read == 0 else round(1 - failing / rows_read, 6)
-    result = RuleResult(rule.text, "row", rule.severity, "passed", compliance, failing)
+def _shown(measured: Optional[Measured], condition: Optional[Condition]) -> Optional[float]:
+    """A measured value for the report: rounded to 6 decimals, unless that changes the verdict.
+
+    Rules are judged on the exact value: 9999996 of 10000000 keys found is not ``= 1.0``, so
+    it shows as 0.9999996, not 1.0.
+    """
+    if measured is None:
+        return None
+    rounded = round(float(measured), 6)
+    if condition is not None and condition.holds(rounded) != condition.holds(measured):
+        return float(measured)
+    return rounded
+
+
+def _row_result(rule: Rule, failing: int, checked: int) -> RuleResult:
+    """A row rule's result: ``checked`` rows were judged (see ``quality.metric_columns``)."""
+    compliance = Fraction(1) if checked == 0 else Fraction(checked - failing, checked)
+    result = RuleResult(rule.text, "row", rule.severity, "passed", _shown(compliance, rule.threshold), failing)
     if rule.threshold is not None and not rule.threshold.holds(compliance):
         result.outcome = "failed" if rule.severity == "fail" else "warned"
         result.note = (
-            f"{failing} of {rows_read} rows break it: compliance {compliance} is not {rule.threshold.render()}"
+            f"{failing} of {checked} rows checked break it: "
+            f"compliance {result.measured} is not {rule.threshold.render()}"
         )
     elif failing:
         result.outcome = "quarantined" if rule.severity == "fail" else "warned"
     return result
 
 
-def _dataset_result(rule: Rule, measured: Optional[float], note: Optional[str]) -> RuleResult:
-    result = RuleResult(rule.text, "dataset", rule.severity, "passed", measured, note=note)
+def _dataset_result(rule: Rule, measured: Optional[Measured], note: Optional[str]) -> RuleResult:
     condition = rule.condition or UNIQUE  # IsUnique has no expression: no repeated value
+    result = RuleResult(rule.text, "dataset", rule.severity, "passed", _shown(measured, condition), note=note)
     if measured is None and rule.rule_type == "RowCountChange":
         result.outcome = "skipped"
     elif measured is None or not condition.holds(measured):
@@ -230,13 +292,13 @@ def _dataset_result(rule: Rule, measured: Optional[float], note: Optional[str]) 
     return result
 
 
-def row_count_change(current: int, previous: Optional[int]) -> Tuple[Optional[float], Optional[str]]:
-    """Relative change of the good rows against the previous run's, with a note when not measurable."""
+def row_count_change(current: int, previous: Optional[int]) -> Tuple[Optional[Fraction], Optional[str]]:
+    """Relative change of the good rows against the previous run's (exact), or a note when not measurable."""
     if previous is None:
         return None, "no previous successful run to compare with"
     if previous == 0:
-        return (0.0, None) if current == 0 else (None, "the previous run wrote 0 rows")
-    return round((current - previous) / previous, 6), None
+        return (Fraction(0), None) if current == 0 else (None, "the previous run wrote 0 rows")
+    return Fraction(current - previous, previous), None
 
 
 def measure(
@@ -274,7 +336,7 @@ def judge(
     results = []
     for index, rule in enumerate(rules):
         if rule.row_level:
-            results.append(_row_result(rule, int(row[f"r{index}_failing"]), rows_read))
+            results.append(_row_result(rule, int(row[f"r{index}_failing"]), int(row[f"r{index}_checked"])))
             continue
         note = missing.get(index)
         if rule.rule_type == "CustomSql":
@@ -293,7 +355,9 @@ def format_measured(value: Optional[float]) -> str:
         return "nothing"
     if float(value).is_integer():
         return str(int(value))
-    return f"{value:.4f}".rstrip("0")
+    text = f"{value:.4f}".rstrip("0").rstrip(".")
+    # 0.9999996 is not 1: a value that is not whole never shows as a whole number.
+    return repr(float(value)) if float(text).is_integer() else text
 
 
 def gate_message(dataset_name: str, failed: Sequence[RuleResult]) -> str:

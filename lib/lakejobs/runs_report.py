@@ -108,8 +108,11 @@ def _measured(result: Dict[str, object]) -> str:
     if value is None:
         return str(result.get("note") or "not measured")
     number = float(value)
-    shown = str(int(number)) if number.is_integer() else f"{number:.4f}".rstrip("0")
-    return f"measured {shown}"
+    if number.is_integer():
+        return f"measured {int(number)}"
+    shown = f"{number:.4f}".rstrip("0").rstrip(".")
+    # 0.9999996 is not 1: a value that is not whole never shows as a whole number.
+    return f"measured {number!r}" if float(shown).is_integer() else f"measured {shown}"
 
 
 def _cells(run: Run) -> List[str]:

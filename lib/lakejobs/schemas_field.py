@@ -54,6 +54,11 @@ TAXI_AMOUNTS = (
     "total_amount",
     "congestion_surcharge",
 )
+#: The trips as typed on reading: money stays text, for ``lakejobs.transforms.taxi`` to type it
+#: exactly (a cast alone rounds ``5.555`` to ``5.56``).
+TAXI_TRIPS_READ = T.StructType(
+    [T.StructField(f.name, T.StringType() if f.name in TAXI_AMOUNTS else f.dataType, f.nullable) for f in TAXI_TRIPS]
+)
 
 #: One day's quote inside the FX document; values stay text so a bad one gets its own reason.
 FX_QUOTE = T.StructType([T.StructField(name, T.StringType()) for name in ("open", "high", "low", "close")])

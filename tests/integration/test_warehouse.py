@@ -13,13 +13,14 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from lakejobs.errors import QualityGateError
+from lakejobs.errors import QualityGateError, UsageError
 from lakejobs.io.credentials import DbLogin
-from lakejobs.io.jdbc import connection, read_jdbc
-from lakejobs.jobs import warehouse_extract, warehouse_load
+from lakejobs.io.jdbc import DatabaseError, connection, read_jdbc
+from lakejobs.jobs import sales_mart, warehouse_extract, warehouse_load
 from lakejobs.pipeline import run_pipeline
 from lakejobs.s3local import free_port
 from tests.conftest import SAMPLE_RAW, stderr_lines
+from tests.jobs.test_sales_mart import write_processed
 
 STAGING_TABLES = r"SELECT count(*) FROM pg_tables WHERE tablename LIKE '%\_\_stage\_%'"
 
@@ -86,11 +87,15 @@ def test_the_mart_lands_in_postgres_row_for_row_with_exact_decimals(spark, lake,
 
 
 def test_a_rerun_adds_no_duplicates_and_rewrites_nothing(spark, lake, db, sales_loaded):
+    # A row rewritten by the rerun would get a new version: the transaction that wrote it (xmin).
+    versions = "SELECT count(*), count(DISTINCT xmin::text), min(xmin::text) FROM sales"
+    before = query(spark, db, versions)
     rerun = load(spark, "--lake", str(lake), "--table", "sales", "--jdbc_url", db.url)
     assert upsert_counts(rerun) == {"staged": 300, "inserted": 0, "updated": 0, "unchanged": 300}
-    assert query(spark, db, "SELECT count(*), count(DISTINCT (salesorderid, salesorderdetailid)) FROM sales") == [
-        (300, 300)
-    ]
+    assert (rerun.rows_read, rerun.rows_written, rerun.rows_quarantined) == (300, 300, 0)
+    assert rerun.outputs[0].rows == 300
+    assert query(spark, db, versions) == before
+    assert before[0][:2] == (300, 1)
     mart_df = spark.read.parquet(str(lake / "mart" / "sales"))
     assert_same_rows(read_jdbc(spark, db, '"sales"'), mart_df)
 
@@ -115,13 +120,77 @@ def test_a_changed_source_row_is_updated_and_a_new_one_inserted(spark, lake, db,
     assert_same_rows(stored_df, changed_df)
 
 
-def test_a_delta_table_loads_like_a_parquet_one(spark, lake, db, tmp_path):
+def test_a_delta_table_loads_its_current_version_and_is_refused_as_parquet(spark, lake, db, tmp_path):
     employees_df = spark.read.parquet(str(lake / "processedData" / "employees"))
     employees_df.write.format("delta").save(str(tmp_path / "employees"))
-    argv = ["--input_path", str(tmp_path / "employees"), "--format", "delta", "--key", "employeeid"]
-    result = load(spark, *argv, "--target_table", "employees_delta", "--jdbc_url", db.url)
-    assert upsert_counts(result) == {"staged": 18, "inserted": 18, "updated": 0, "unchanged": 0}
-    assert_same_rows(read_jdbc(spark, db, '"employees_delta"'), employees_df)
+    # Version 1 drops an employee: its old files stay in the folder, no longer part of the table.
+    first_id = employees_df.agg(F.min("employeeid")).first()[0]
+    current_df = employees_df.filter(F.col("employeeid") != first_id)
+    current_df.write.format("delta").mode("overwrite").save(str(tmp_path / "employees"))
+    argv = ["--input_path", str(tmp_path / "employees"), "--key", "employeeid", "--jdbc_url", db.url]
+    result = load(spark, *argv, "--format", "delta", "--target_table", "employees_delta")
+    assert upsert_counts(result) == {"staged": 17, "inserted": 17, "updated": 0, "unchanged": 0}
+    assert_same_rows(read_jdbc(spark, db, '"employees_delta"'), current_df)
+    with pytest.raises(UsageError) as refused:
+        load(spark, *argv, "--target_table", "employees_as_parquet")
+    assert str(refused.value) == (
+        f"{tmp_path / 'employees'} is a Delta table (it has a _delta_log): "
+        "read it with --format delta, not --format parquet"
+    )
+    assert query(spark, db, "SELECT to_regclass('employees_as_parquet') IS NULL") == [(True,)]
+
+
+def test_the_mart_summaries_load_with_orders_missing_a_customer_or_employee(spark, db, tmp_path):
+    processed = write_processed(spark, tmp_path / "p", [(1, 11, 21), (2, None, 21), (3, 11, None)])
+    mart = sales_mart.run(
+        spark, sales_mart.parse_args(["--processed_path", str(processed), "--mart_path", str(tmp_path / "mart")])
+    )
+    assert (mart.rows_read, mart.rows_written) == (3, 3)
+    for table, target in (
+        ("customer_summary", "summary_by_customer"),
+        ("sales_by_employee_month", "summary_by_employee"),
+    ):
+        argv = ["--lake", str(tmp_path), "--table", table, "--target_table", target, "--jdbc_url", db.url]
+        result = load(spark, *argv)
+        mart_df = spark.read.parquet(str(tmp_path / "mart" / table))
+        assert (result.rows_read, result.rows_written, result.rows_quarantined) == (2, 2, 0)
+        assert_same_rows(read_jdbc(spark, db, f'"{target}"'), mart_df)
+    ids = query(spark, db, "SELECT customerid, line_count FROM summary_by_customer ORDER BY customerid")
+    assert ids == [(-1, 1), (11, 2)]
+
+
+def test_a_missing_schema_fails_the_staging_step_in_one_database_line(spark, lake, db):
+    with pytest.raises(DatabaseError) as failed:
+        load(spark, "--lake", str(lake), "--table", "sales", "--jdbc_url", db.url, "--target_table", "nosuch.sales")
+    message = re.sub(r"__stage_[0-9a-f]{8}", "__stage_<id>", str(failed.value))
+    assert message == (
+        'cannot create the staging table nosuch.sales__stage_<id>: ERROR: schema "nosuch" does not exist '
+        "(SQLSTATE 3F000)"
+    )
+
+
+def test_a_failed_extract_leaves_the_previous_extract(spark, lake, db, sales_loaded, tmp_path):
+    output = ["--jdbc_url", db.url, "--output_path", str(tmp_path / "x")]
+    first = extract(spark, "--table", "sales", *output)
+    first_df = spark.read.parquet(str(tmp_path / "x"))
+    before = spark.createDataFrame(first_df.collect(), first_df.schema)  # kept in memory, not read again
+    failing = (
+        "SELECT salesorderid, 100 / (salesorderdetailid - (SELECT max(salesorderdetailid) FROM sales)) AS y FROM sales"
+    )
+    with pytest.raises(DatabaseError, match="division by zero"):
+        extract(spark, "--query", failing, *output)
+    assert first.rows_written == 300
+    assert_same_rows(spark.read.parquet(str(tmp_path / "x")), before)
+    assert sorted(path.name for path in (tmp_path / "x").glob("_*")) == ["_SUCCESS"]
+
+
+def test_a_query_ending_in_a_comment_is_extracted(spark, lake, db, sales_loaded, tmp_path):
+    result = extract(
+        spark, "--query", "SELECT salesorderid FROM sales -- every line", "--jdbc_url", db.url,
+        "--output_path", str(tmp_path / "c"),
+    )  # fmt: skip
+    assert (result.rows_read, result.rows_written) == (300, 300)
+    assert spark.read.parquet(str(tmp_path / "c")).count() == 300
 
 
 def test_repeated_keys_stop_the_load_before_anything_is_published(spark, lake, db, tmp_path):

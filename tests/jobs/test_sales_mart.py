@@ -20,10 +20,11 @@ KNOWN_CUSTOMER, KNOWN_EMPLOYEE = 11, 21
 LINES = [(1, 11, 21), (2, 99, 21), (3, 11, 98), (4, 99, 98)]
 
 
-def order_line(detail_id, customer, employee, month=3):
+def order_line(detail_id, customer, employee, month=3, line_id=None):
     day = dt.date(2013, month, detail_id)
     money = Decimal("10.0000")
-    return (100 + detail_id, detail_id, day, day, day, employee, customer, money, money, money, money, 7, 1, money)
+    line_id = detail_id if line_id is None else line_id
+    return (100 + detail_id, line_id, day, day, day, employee, customer, money, money, money, money, 7, 1, money)
 
 
 def write_processed(spark, root, lines, fmt="parquet"):
@@ -134,9 +135,9 @@ def test_summaries_count_unknown_customers_under_their_own_key(spark, processed,
 
 
 def test_mart_sales_writes_its_plain_columns_without_a_dictionary(spark, tmp_path):
-    # 40 lines in one month file, every value repeating: Parquet would give each column a
-    # dictionary unless told not to.
-    lines = [(1 + index % 4, KNOWN_CUSTOMER, KNOWN_EMPLOYEE) for index in range(40)]
+    # 40 lines in one month file, every value but the line id repeating: Parquet would give
+    # each column a dictionary unless told not to.
+    lines = [(1 + index % 4, KNOWN_CUSTOMER, KNOWN_EMPLOYEE, 3, 1000 + index) for index in range(40)]
     processed = write_processed(spark, tmp_path / "processed", lines)
     run_mart(spark, processed, tmp_path / "mart", "flag")
     without_dictionary = columns_without_dictionary(tmp_path / "mart" / "sales")

@@ -109,10 +109,12 @@ def test_one_aggregate_measures_row_and_dataset_rules_and_counts_reasons(spark):
     measurement = quality_gate.measure(validated_df, DATASET, rules, labels, references, previous_rows=4)
     assert (measurement.rows_read, measurement.reasons) == (5, {"malformed_record": 1, 'ColumnValues "qty" >= 0': 1})
     assert measurement.results == [
-        RuleResult('ColumnValues "qty" >= 0', "row", "fail", "quarantined", 0.8, 1),
+        # Row rules are measured over the rows they checked: not the malformed row 3, nor (for the
+        # warn rule) row 2, quarantined by the rule before it.
+        RuleResult('ColumnValues "qty" >= 0', "row", "fail", "quarantined", 0.75, 1),
         RuleResult(
-            'ColumnValues "qty" > 0 with threshold >= 0.9', "row", "warn", "warned", 0.8, 1,
-            "1 of 5 rows break it: compliance 0.8 is not >= 0.9",
+            'ColumnValues "qty" > 0 with threshold >= 0.9', "row", "warn", "warned", 0.666667, 1,
+            "1 of 3 rows checked break it: compliance 0.666667 is not >= 0.9",
         ),
         RuleResult('IsComplete "code" with threshold > 0.5', "row", "fail", "passed", 1.0, 0),
         RuleResult('Completeness "code" >= 0.9', "dataset", "fail", "passed", 1.0),

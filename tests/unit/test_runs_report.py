@@ -161,3 +161,12 @@ def test_html_page_renders_in_headless_chromium(lake, tmp_path):
     )
     assert completed.returncode == 0, completed.stderr[-2000:]
     assert shot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and shot.stat().st_size > 10_000
+
+
+def test_a_share_just_below_one_is_not_shown_as_one():
+    assert [runs_report._measured({"measured": value}) for value in (0.9999996, 0.81481, 1.0, 100)] == [
+        "measured 0.9999996",
+        "measured 0.8148",
+        "measured 1",
+        "measured 100",
+    ]

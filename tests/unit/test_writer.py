@@ -50,3 +50,29 @@ def test_without_plain_columns_every_column_has_a_dictionary(spark, tmp_path):
     assert columns_with_dictionary(tmp_path / "table") == {"code", "label"}
     assert columns_without_dictionary(tmp_path / "table") == set()
     assert_df_equality(spark.read.parquet(str(tmp_path / "table")), df, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_a_failed_unpartitioned_overwrite_leaves_the_old_table_and_no_staging(spark, tmp_path):
+    old = spark.range(0, 6, 1, numPartitions=2).selectExpr("id", "id * 10 AS value")
+    write_table(old, str(tmp_path / "table"), "numbers")
+    failing = spark.range(0, 6, 1, numPartitions=2).selectExpr(
+        "id", "IF(id = 5, raise_error('simulated task failure'), id) AS value"
+    )
+    with pytest.raises(Exception, match="simulated task failure"):
+        write_table(failing, str(tmp_path / "table"), "numbers")
+    assert_df_equality(spark.read.parquet(str(tmp_path / "table")), old, ignore_row_order=True, ignore_nullable=True)
+    assert sorted(p.name for p in (tmp_path / "table").iterdir() if not p.name.startswith(".")) == [
+        "_SUCCESS",
+        *sorted(p.name for p in (tmp_path / "table").glob("*.parquet")),
+    ]
+
+
+def test_an_unpartitioned_overwrite_replaces_the_table_and_reports_only_its_own_files(spark, tmp_path):
+    write_table(spark.range(0, 9, 1, numPartitions=3).selectExpr("id"), str(tmp_path / "table"), "numbers")
+    new = spark.range(100, 104, 1, numPartitions=2).selectExpr("id")
+    output = write_table(new, str(tmp_path / "table"), "numbers", fmt="json", compression="none")
+    files = sorted((tmp_path / "table").glob("part-*"))
+    assert (output.rows, output.files, output.bytes) == (4, 2, sum(p.stat().st_size for p in files))
+    assert [p.suffix for p in files] == [".json", ".json"]
+    assert sorted(p.name for p in (tmp_path / "table").iterdir() if p.name.startswith("_")) == ["_SUCCESS"]
+    assert sorted(row.id for row in spark.read.json(str(tmp_path / "table")).collect()) == [100, 101, 102, 103]

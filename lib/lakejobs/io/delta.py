@@ -162,9 +162,17 @@ def read_table(spark: "SparkSession", path: str, fmt: str, schema: Optional["Str
     partitioned table converted from an empty input has no file to declare one, and reads as
     empty instead of failing. (A Delta table's schema is in its log.) Without it, partition
     columns are typed only where no value changes (``io.partitions``: ``0700`` stays text).
+
+    A Delta table (a folder with ``_delta_log``) is refused as Parquet with ``UsageError``:
+    its folder also holds the files of removed rows and older versions, which a Parquet read
+    would take for live rows.
     """
     if fmt == "delta":
         return spark.read.format("delta").load(path)
+    if is_delta_table(spark, path):
+        raise UsageError(
+            f"{path} is a Delta table (it has a _delta_log): read it with --format delta, not --format {fmt}"
+        )
     if schema is not None:
         return spark.read.schema(schema).parquet(path)
     from lakejobs.io.partitions import read_parquet_table

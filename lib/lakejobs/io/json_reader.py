@@ -25,12 +25,14 @@ def read_json_text(spark: "SparkSession", path: str, whole_files: bool) -> "Data
     Returns
     -------
     DataFrame
-        ``_source_file`` and ``value``; blank lines and empty files are not records and are
+        ``_source_file`` and ``value``; a leading byte order mark (U+FEFF, as Windows
+        editors save UTF-8) is dropped; blank lines and empty files are not records and are
         skipped.
     """
     return (
         spark.read.option("recursiveFileLookup", "true")
         .text(path, wholetext=whole_files)
+        .withColumn("value", F.regexp_replace("value", "^\ufeff", ""))
         .filter(F.trim("value") != "")
         .select(F.input_file_name().alias(SOURCE_FILE), F.col("value"))
     )

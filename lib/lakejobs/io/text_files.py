@@ -13,6 +13,8 @@ MISSING_OBJECT_CODES = ("NoSuchKey", "NoSuchBucket", "404")
 def read_text_file(path: str, what: str) -> str:
     """Read a UTF-8 text file: a local path, or ``s3://``/``s3a://`` through boto3.
 
+    A leading byte order mark (as some Windows editors save UTF-8) is dropped.
+
     Parameters
     ----------
     path : str
@@ -27,7 +29,7 @@ def read_text_file(path: str, what: str) -> str:
     """
     try:
         data = _read_s3(path, what) if urlparse(path).scheme in ("s3", "s3a", "s3n") else _read_local(path, what)
-        return data.decode("utf-8")
+        return data.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise UsageError(f"{what} {path} is not UTF-8 text (byte {error.start})") from error
 

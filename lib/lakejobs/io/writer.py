@@ -1,6 +1,7 @@
 """Write tables: partition-aware, rerunnable, and measured (rows, files, bytes)."""
 
 import logging
+import uuid
 from typing import TYPE_CHECKING, Dict, List, Sequence
 
 from pyspark.sql import Observation
@@ -8,6 +9,7 @@ from pyspark.sql import functions as F
 
 from lakejobs import fs
 from lakejobs.errors import UsageError
+from lakejobs.io.staging import commit_parquet, staging_path, staging_root
 from lakejobs.result import OutputInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -92,7 +94,9 @@ def write_table(
     partition value (``arranged_for_partitions``): few, large files and no shuffle. They are
     written with dynamic partition overwrite: a rerun replaces exactly the partitions it
     rewrites and leaves the others.
-    Unpartitioned tables are replaced whole.
+    Unpartitioned tables are replaced whole, through a staging folder (``_staging/`` inside the
+    table, skipped by readers) swapped in once the write has succeeded: a failed write leaves
+    the old table as it was (``_replace_through_staging``).
 
     Parameters
     ----------
@@ -140,6 +144,9 @@ def write_table(
     if partition_by:
         writer = writer.partitionBy(*partition_by).option("partitionOverwriteMode", "dynamic")
     spark = df.sparkSession
+    if not partition_by and mode == "overwrite" and fs.exists(spark, path):
+        written = _replace_through_staging(spark, writer.format(fmt), path)
+        return _output_info(name, path, fmt, observation, written, partition_by)
     # Files are told apart by name (each Spark write names its files anew), not by time: S3
     # lists modification times in whole seconds, so a file written in the second a write
     # started would look older than it.
@@ -155,6 +162,40 @@ def write_table(
         ]
         remove_partitions_not_rewritten(spark, path, levels, old_files)
     written = [info for info in files if info.path not in before and info.size > 0]
+    return _output_info(name, path, fmt, observation, written, partition_by)
+
+
+def _replace_through_staging(spark, writer, path: str) -> List[fs.FileInfo]:
+    """Write to a staging folder inside ``path``, then swap it in for the old table.
+
+    Spark's overwrite of an unpartitioned table deletes the old table before it writes, so a
+    failed write would leave nothing. Here the old files go only once the new ones are all
+    written (``staging.commit_parquet``: renames on local disks and HDFS, a copy per object on
+    S3); a failed write leaves the table as it was and removes its staging folder. Returns the
+    non-empty data files written (as staged: same names).
+    """
+    staging = staging_path(path, uuid.uuid4().hex[:12])
+    try:
+        writer.save(staging)
+        written = [info for info in fs.list_data_files(spark, staging) if info.size > 0]
+        commit_parquet(spark, staging, path, partitioned=False, append=False)
+    except BaseException:
+        _remove_quietly(spark, staging, staging_root(path))
+        raise
+    return written
+
+
+def _remove_quietly(spark, staging: str, root: str) -> None:
+    """Remove a failed write's staging folder (and the staging root, if left empty)."""
+    try:
+        fs.delete(spark, staging, recursive=True)
+        if not fs.list_children(spark, root):
+            fs.delete(spark, root, recursive=True)
+    except Exception as error:  # noqa: BLE001 - the write's own error is the one to report
+        LOG.warning("could not remove %s: %s", staging, error)
+
+
+def _output_info(name, path, fmt, observation, written: List[fs.FileInfo], partition_by) -> OutputInfo:
     rows = int(observation.get.get("rows", 0))
     LOG.info("wrote %s: %d rows in %d files to %s", name, rows, len(written), path)
     return OutputInfo(

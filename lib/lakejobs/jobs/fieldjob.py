@@ -4,19 +4,28 @@ Arguments (``--input_path``, ``--output_path``, ``--quarantine_path``, ``--compr
 ``--max_bad_fraction``, ``--report_path``), the preflight check, counting rows per reason,
 the bad-rows gate and the split write: good rows to the table, the others to the quarantine
 (JSON lines: ``dataset``, ``source_file``, ``raw_line``, ``reason``, ``detail``, ``run_id``).
+
+A load never deletes the rows of another load (``Merge``): the partitions a run touches are
+rewritten with their earlier rows merged with the run's, through a staging folder, so a failed
+run leaves the table as it was.
 """
 
 import dataclasses
+import logging
 import os
-from typing import TYPE_CHECKING, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Set, Tuple
+from urllib.parse import unquote
 
 from pyspark import StorageLevel
+from pyspark.sql import functions as F
 
 from lakejobs import args as job_args
 from lakejobs import fs, quality_gate
 from lakejobs.errors import QualityGateError, UsageError
+from lakejobs.io.partitions import NULL_VALUE
 from lakejobs.io.quarantine import write_quarantine
 from lakejobs.io.reports import raise_failed_run, save_run_report
+from lakejobs.io.staging import commit_parquet, staging_path, staging_root
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.result import JobResult, OutputInfo
 from lakejobs.state import RunLock
@@ -24,6 +33,32 @@ from lakejobs.transforms.validation import REASON, filter_quarantined
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
+
+LOG = logging.getLogger(__name__)
+#: The lineage column of tables without a key: the file each row was read from.
+LINEAGE = "source_file"
+
+
+@dataclasses.dataclass(frozen=True)
+class Merge:
+    """How a run's good rows join the rows earlier loads left in the partitions it rewrites.
+
+    Attributes
+    ----------
+    keys : tuple of str
+        The table's key: an earlier row whose key is in the run is replaced (a newer load wins),
+        the others are kept.
+    lineage : bool
+        The rows carry ``LINEAGE``: the earlier rows of the files the run reads again are
+        replaced (wherever they are), the others are kept.
+    finish : callable, optional
+        A transform applied to the merged rows of each rewritten partition (the stock windows
+        over a ticker's whole series), or to the run's rows on a first load.
+    """
+
+    keys: Tuple[str, ...] = ()
+    lineage: bool = False
+    finish: Optional[Callable[["DataFrame"], "DataFrame"]] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -124,14 +159,16 @@ def publish_split(
     good_df: "DataFrame",
     name: str,
     partition_by: Sequence[str],
+    merge: Merge,
 ) -> None:
     """Count, gate, then write ``good_df`` (partitioned) and the quarantine of ``validated_df``.
 
     The quarantine keeps one folder per source file (``lakejobs.io.quarantine``): the files read
-    again replace theirs, as the partitions they rewrite are replaced in the table.
+    again replace theirs, as their rows are replaced in the table (``merge``).
 
     ``good_df`` must be derived from the rows of ``validated_df`` without a reason, so that
-    ``rows_read == rows_written + rows_quarantined``.
+    ``rows_read == rows_written + rows_quarantined``; ``rows_written`` counts them, the table
+    output's ``rows`` also the earlier rows rewritten with them.
     """
     source_files = validated_df.inputFiles()
     validated_df = validated_df.persist(StorageLevel.DISK_ONLY)
@@ -145,22 +182,130 @@ def publish_split(
             quarantine = write_quarantine(
                 quarantine_df, args.quarantine_path, source_files, result.rows_quarantined, whole=not partition_by
             )
-            output = write_good_rows(good_df, args, name, partition_by, result.rows_read - result.rows_quarantined)
+            good_rows = result.rows_read - result.rows_quarantined
+            output = write_good_rows(good_df, args, name, partition_by, good_rows, merge, source_files, result.run_id)
     finally:
         validated_df.unpersist()
     result.outputs = [output, quarantine]
-    result.rows_written = output.rows
+    result.rows_written = good_rows
 
 
-def write_good_rows(good_df: "DataFrame", args: FieldArgs, name: str, partition_by: Sequence[str], rows: int):
-    """Write the table; with no good row, write nothing and leave the table as it was.
+def write_good_rows(
+    good_df: "DataFrame",
+    args: FieldArgs,
+    name: str,
+    partition_by: Sequence[str],
+    rows: int,
+    merge: Merge,
+    source_files: Sequence[str],
+    run_id: str,
+) -> OutputInfo:
+    """Write the run's rows into the partitions they belong to, keeping the rows of other loads.
 
-    An empty partitioned write would never return: AQE replaces the empty plan after its
-    shuffle, and the row-count ``Observation`` of ``write_table`` then waits forever.
+    The table's existing partitions that the run touches (those of its rows, and with lineage
+    those holding rows of the files it reads again) are read, the rows that ``merge`` keeps
+    are merged with the run's, and the result is written to a staging folder
+    (``lakejobs.io.staging``), then moved in place of those partitions: Spark cannot overwrite
+    the partitions it reads in the same query, and a failed write leaves the table as it was.
+    A partition left with no row is removed. A first load is written directly.
+
+    With no good row, nothing is written and the table stays as it was: an empty partitioned
+    write would never return (AQE replaces the empty plan after its shuffle, and the row-count
+    ``Observation`` of ``write_table`` then waits forever).
     """
     if rows == 0:
         return empty_output(args.output_path, name, partition_by)
-    return write_table(good_df, args.output_path, name, "parquet", partition_by, args.compression)
+    finish = merge.finish or (lambda df: df)
+    rewritten = rewritten_partitions(good_df, args.output_path, partition_by, merge, source_files)
+    if not rewritten:
+        return write_table(finish(good_df), args.output_path, name, "parquet", partition_by, args.compression)
+    spark = good_df.sparkSession
+    earlier_df = spark.read.schema(good_df.schema).option("basePath", args.output_path).parquet(*rewritten.values())
+    merged_df = finish(kept_rows(earlier_df, good_df, merge, source_files).unionByName(good_df))
+    output = replace_partitions(merged_df, rewritten, args, name, partition_by, run_id)
+    LOG.info("%s: %d new rows merged with %d rows of earlier loads", name, rows, output.rows - rows)
+    return output
+
+
+def rewritten_partitions(
+    good_df: "DataFrame", path: str, partition_by: Sequence[str], merge: Merge, source_files: Sequence[str]
+) -> Dict[str, str]:
+    """The table's partition folders a run rewrites -> their URLs.
+
+    Those of the run's rows and, with lineage, those holding rows of ``source_files`` (one
+    scan of the table's lineage column). Partition values come to the driver as one small
+    aggregate per frame.
+    """
+    spark = good_df.sparkSession
+    folders = partition_folders(spark, path, len(partition_by))
+    if not folders:
+        return {}
+    touched = partition_texts(good_df, partition_by)
+    if merge.lineage:
+        earlier_df = spark.read.schema(good_df.schema).parquet(path)
+        touched |= partition_texts(earlier_df.filter(F.col(LINEAGE).isin(*source_files)), partition_by)
+    return {folder: url for folder, url in folders.items() if folder_values(folder) in touched}
+
+
+def replace_partitions(
+    merged_df: "DataFrame",
+    rewritten: Dict[str, str],
+    args: FieldArgs,
+    name: str,
+    partition_by: Sequence[str],
+    run_id: str,
+) -> OutputInfo:
+    """Write ``merged_df`` to a staging folder, then move it in place of the ``rewritten`` partitions.
+
+    A rewritten partition that ``merged_df`` has no row for is removed.
+    """
+    spark = merged_df.sparkSession
+    staging = staging_path(args.output_path, run_id)
+    fs.delete(spark, staging_root(args.output_path), recursive=True)  # left by an interrupted run
+    staged = write_table(merged_df, staging, name, "parquet", partition_by, args.compression)
+    written = set(partition_folders(spark, staging, len(partition_by)))
+    commit_parquet(spark, staging, args.output_path, partitioned=True, append=False)
+    for folder in sorted(set(rewritten) - written):  # every row of the partition was replaced
+        fs.delete(spark, rewritten[folder], recursive=True)
+    return dataclasses.replace(staged, path=args.output_path)
+
+
+def kept_rows(earlier_df: "DataFrame", good_df: "DataFrame", merge: Merge, source_files: Sequence[str]) -> "DataFrame":
+    """The earlier rows that stay: keys the run does not hold, files the run does not read again.
+
+    Rows without lineage (written before the table had it) come from no file the run reads
+    and stay.
+    """
+    kept_df = earlier_df
+    if merge.keys:
+        kept_df = kept_df.join(good_df.select(*merge.keys), list(merge.keys), "left_anti")
+    if merge.lineage:
+        kept_df = kept_df.filter(F.coalesce(~F.col(LINEAGE).isin(*source_files), F.lit(True)))
+    return kept_df.select(*earlier_df.columns)
+
+
+def partition_texts(df: "DataFrame", partition_by: Sequence[str]) -> Set[Tuple[str, ...]]:
+    """The partitions ``df`` has rows for, as their folders spell the values (small aggregate)."""
+    columns = [F.coalesce(F.col(name).cast("string"), F.lit(NULL_VALUE)) for name in partition_by]
+    return {tuple(row) for row in df.select(*columns).distinct().collect()}
+
+
+def partition_folders(spark: "SparkSession", path: str, levels: int) -> Dict[str, str]:
+    """The partition folders (``k=v[/k2=v2]``) holding data files below ``path`` -> their URLs.
+
+    Files outside such folders (``path`` itself being a file) are not in a partition.
+    """
+    folders: Dict[str, str] = {}
+    for info in fs.list_data_files(spark, path):
+        parts: List[str] = info.path.split("/")[:-1]
+        if all("=" in part for part in parts[-levels:]):
+            folders["/".join(parts[-levels:])] = "/".join(parts)
+    return folders
+
+
+def folder_values(folder: str) -> Tuple[str, ...]:
+    """The values of a partition folder (``base=USD/quote=GBP`` -> ``('USD', 'GBP')``), unescaped."""
+    return tuple(unquote(part.split("=", 1)[1]) for part in folder.split("/"))
 
 
 def empty_output(path: str, name: str, partition_by: Sequence[str], fmt: str = "parquet") -> OutputInfo:

@@ -9,6 +9,8 @@ They are parsed with a ``MapType`` schema and flattened with three ``explode`` c
 currency and date keys never travel to the driver. Output is partitioned by base and quote.
 Unparsable documents, bad codes, dates and prices, ``high < low``, open or close outside
 [low, high], and repeats of a (base, quote, date) go to the quarantine with a reason.
+A load keeps the rates of earlier loads; a rate it holds again replaces the earlier one (the
+newer load wins for a base, quote and date), so a rerun adds nothing.
 
 Examples
 --------
@@ -80,7 +82,8 @@ def run(spark: "SparkSession", args: FxRatesArgs) -> JobResult:
             .transform(with_duplicate_keys_flagged(DATASET))
         )
         good_df = validated_df.transform(filter_good([field.name for field in FX_RATES.fields]))
-        fieldjob.publish_split(args, result, validated_df, good_df, JOB, PARTITION_BY)
+        merge = fieldjob.Merge(keys=DATASET.primary_key)
+        fieldjob.publish_split(args, result, validated_df, good_df, JOB, PARTITION_BY, merge)
 
     return fieldjob.run_locked(spark, args, result, body)
 

@@ -4,7 +4,10 @@ Writes ``<mart_path>/sales`` (one row per order line, partitioned by order_year 
 order_month), ``<mart_path>/sales_by_employee_month`` and ``<mart_path>/customer_summary``.
 Order lines whose customer or employee is unknown are kept and flagged
 (``--unknown_keys flag``, the default) or moved to the quarantine with a reason
-(``--unknown_keys quarantine``); either way every line read is accounted for.
+(``--unknown_keys quarantine``); either way every line read is accounted for. A line whose
+key (salesorderid, salesorderdetailid) an earlier line already holds (a line delivered twice)
+is quarantined as ``duplicate_key:salesorderid,salesorderdetailid`` under either policy; one
+copy stays. Every run replaces the quarantine: a run that quarantines nothing removes it.
 
 Example:
 -------
@@ -30,6 +33,7 @@ from lakejobs.errors import UsageError
 from lakejobs.io.delta import merge_delta, overwrite_delta, read_table, require_delta, table_schema
 from lakejobs.io.reports import raise_failed_run, save_run_report
 from lakejobs.io.writer import COMPRESSIONS, write_table
+from lakejobs.key_check import repeats_a_key
 from lakejobs.result import JobResult, OutputInfo, new_run_id
 from lakejobs.state import RunLock
 from lakejobs.transforms.sales import (
@@ -38,6 +42,7 @@ from lakejobs.transforms.sales import (
     join_dimensions,
     sales_by_employee_month,
     sales_orders,
+    with_later_copies_flagged,
     with_order_period,
 )
 
@@ -91,7 +96,9 @@ def build_parser():
     parser.add_argument("--processed_path", required=True, help="folder holding orders/, customers/, employees/")
     parser.add_argument("--mart_path", required=True, help="folder receiving the mart tables")
     parser.add_argument(
-        "--quarantine_path", help="quarantine of --unknown_keys quarantine (default: <mart_path>/_quarantine/sales)"
+        "--quarantine_path",
+        help="lines quarantined (unknown keys under --unknown_keys quarantine, repeated keys); "
+        "replaced by every run (default: <mart_path>/_quarantine/sales)",
     )
     parser.add_argument("--unknown_keys", choices=("flag", "quarantine"), default="flag")
     parser.add_argument("--compression", choices=COMPRESSIONS, default="snappy")
@@ -136,31 +143,47 @@ def preflight(args: SalesMartArgs) -> None:
 
 
 UNKNOWN_KEY_REASONS = ("unknown_customer", "unknown_employee", "unknown_customer_and_employee")
+DUPLICATE_KEY_REASON = "duplicate_key:" + ",".join(SALES_KEY)
+#: Column set on the later copies of a repeated order-line key (only when a key repeats).
+LATER_COPY = "_later_copy"
 
 
-def key_count_columns() -> List["F.Column"]:
-    """Aggregates giving the lines, and lines per unknown-key reason."""
+def count_names(duplicates: bool = False) -> Tuple[str, ...]:
+    """The key counts' names: lines, per unknown-key reason, and repeats when a key repeats."""
+    return ("lines", *UNKNOWN_KEY_REASONS, *((DUPLICATE_KEY_REASON,) if duplicates else ()))
+
+
+def key_count_columns(duplicates: bool = False) -> List["F.Column"]:
+    """Aggregates giving the lines, lines per unknown-key reason and later copies of a key.
+
+    With ``duplicates`` (``sales_df`` has ``LATER_COPY``) the later copies are counted apart
+    and not per unknown-key reason: each line counts under one reason.
+    """
     reason = unknown_key_reason()
-    return [
+    kept = ~F.col(LATER_COPY) if duplicates else F.lit(True)
+    columns = [
         F.count(F.lit(1)).alias("lines"),
-        *[F.sum((reason == F.lit(name)).cast("long")).alias(name) for name in UNKNOWN_KEY_REASONS],
+        *[F.sum(((reason == F.lit(name)) & kept).cast("long")).alias(name) for name in UNKNOWN_KEY_REASONS],
     ]
+    if duplicates:
+        columns.append(F.sum(F.col(LATER_COPY).cast("long")).alias(DUPLICATE_KEY_REASON))
+    return columns
 
 
-def as_counts(row) -> Dict[str, int]:
+def as_counts(row, duplicates: bool = False) -> Dict[str, int]:
     """The key counts from an aggregate row or an observation's dict."""
-    return {name: int(row[name] or 0) for name in ("lines", *UNKNOWN_KEY_REASONS)}
+    return {name: int(row[name] or 0) for name in count_names(duplicates)}
 
 
-def key_counts(sales_df: "DataFrame") -> Dict[str, int]:
+def key_counts(sales_df: "DataFrame", duplicates: bool = False) -> Dict[str, int]:
     """Lines, and lines per unknown-key reason: one small aggregate (an extra pass)."""
-    return as_counts(sales_df.agg(*key_count_columns()).first())
+    return as_counts(sales_df.agg(*key_count_columns(duplicates)).first(), duplicates)
 
 
-def observing_key_counts(sales_df: "DataFrame") -> "Tuple[DataFrame, Observation]":
+def observing_key_counts(sales_df: "DataFrame", duplicates: bool = False) -> "Tuple[DataFrame, Observation]":
     """``sales_df`` counting its lines per unknown-key reason while an action runs (no extra pass)."""
     observation = Observation(f"sales_key_counts_{uuid.uuid4().hex[:12]}")  # unique: see quality_gate.observe_metrics
-    return sales_df.observe(observation, *key_count_columns()), observation
+    return sales_df.observe(observation, *key_count_columns(duplicates)), observation
 
 
 def unknown_key_reason() -> "F.Column":
@@ -172,20 +195,40 @@ def unknown_key_reason() -> "F.Column":
     )
 
 
-def quarantine_records(sales_df: "DataFrame", run_id: str) -> "DataFrame":
-    """Lines with an unknown key, as quarantine records (the line as JSON)."""
-    original = [column for column in sales_df.columns if column not in ("customer_known", "employee_known")]
-    return sales_df.filter(unknown_key_reason().isNotNull()).select(
+def quarantine_reason(policy: str, duplicates: bool = False) -> "F.Column":
+    """Why a line goes to the quarantine: null for a published line.
+
+    The later copies of a repeated key always go (``duplicate_key:...``); lines with an
+    unknown key go under ``--unknown_keys quarantine``.
+    """
+    unknown = unknown_key_reason() if policy == "quarantine" else F.lit(None).cast("string")
+    if not duplicates:
+        return unknown
+    return F.when(F.col(LATER_COPY), F.lit(DUPLICATE_KEY_REASON)).otherwise(unknown)
+
+
+def quarantine_records(sales_df: "DataFrame", run_id: str, reason: Optional["F.Column"] = None) -> "DataFrame":
+    """Lines with a ``reason`` (default: an unknown key), as quarantine records (the line as JSON).
+
+    The JSON keeps null fields (``"customerid":null``): the line as it was read.
+    """
+    reason = unknown_key_reason() if reason is None else reason
+    helpers = ("customer_known", "employee_known", LATER_COPY)
+    original = [column for column in sales_df.columns if column not in helpers]
+    unknown_detail = F.concat(
+        F.lit("customerid="),
+        F.coalesce(F.col("customerid").cast("string"), F.lit("null")),
+        F.lit(", employeeid="),
+        F.coalesce(F.col("employeeid").cast("string"), F.lit("null")),
+    )
+    key_text = F.concat_ws(", ", *[F.col(column).cast("string") for column in SALES_KEY])
+    duplicate_detail = F.concat(F.lit("key ("), key_text, F.lit(") appears more than once in the processed orders"))
+    return sales_df.filter(reason.isNotNull()).select(
         F.lit("sales").alias("dataset"),
         F.lit(None).cast("string").alias("source_file"),
-        F.to_json(F.struct(*original)).alias("raw_line"),
-        unknown_key_reason().alias("reason"),
-        F.concat(
-            F.lit("customerid="),
-            F.coalesce(F.col("customerid").cast("string"), F.lit("null")),
-            F.lit(", employeeid="),
-            F.coalesce(F.col("employeeid").cast("string"), F.lit("null")),
-        ).alias("detail"),
+        F.to_json(F.struct(*original), {"ignoreNullFields": "false"}).alias("raw_line"),
+        reason.alias("reason"),
+        F.when(reason == F.lit(DUPLICATE_KEY_REASON), duplicate_detail).otherwise(unknown_detail).alias("detail"),
         F.lit(run_id).alias("run_id"),
     )
 
@@ -213,17 +256,19 @@ def _build(spark: "SparkSession", args: SalesMartArgs, result: JobResult) -> Job
         read_table(spark, args.input_path(name), args.output_format, table_schema(spark, builtin_dataset(name)))
         for name in INPUTS
     )
-    sales_df = (
-        orders_df.drop(*SALES_PARTITIONS)
-        .transform(with_order_period())
-        .transform(join_dimensions(customers_df, employees_df))
-    )
-    if CACHE_JOINED_LINES:
+    orders_df = orders_df.drop(*SALES_PARTITIONS)
+    with result.stage("check_keys"):
+        duplicates = repeats_a_key(orders_df.select(*SALES_KEY), builtin_dataset("orders"))
+    if duplicates:
+        LOG.warning("processed orders repeat a key (%s): the later copies go to the quarantine", ", ".join(SALES_KEY))
+        orders_df = orders_df.transform(with_later_copies_flagged(SALES_KEY, LATER_COPY))
+    sales_df = orders_df.transform(with_order_period()).transform(join_dimensions(customers_df, employees_df))
+    if CACHE_JOINED_LINES or duplicates:  # a key repeats: the window's shuffle and sort once, not per output
         sales_df = sales_df.persist(StorageLevel.MEMORY_AND_DISK)
     with RunLock(spark, f"{args.mart_path.rstrip('/')}_lakejobs.lock", JOB, result.run_id):
         try:
             to_orders = sales_orders(customers_df, employees_df)
-            result.outputs, counts = publish_mart(spark, args, result, sales_df, to_orders)
+            result.outputs, counts = publish_mart(spark, args, result, sales_df, to_orders, duplicates)
         finally:
             sales_df.unpersist()
     result.rows_read = counts["lines"]
@@ -235,12 +280,19 @@ def _build(spark: "SparkSession", args: SalesMartArgs, result: JobResult) -> Job
 
 
 def publish_mart(
-    spark, args: SalesMartArgs, result: JobResult, sales_df: "DataFrame", to_orders: Transform
+    spark,
+    args: SalesMartArgs,
+    result: JobResult,
+    sales_df: "DataFrame",
+    to_orders: Transform,
+    duplicates: bool = False,
 ) -> Tuple[List[OutputInfo], Dict[str, int]]:
-    """Write the quarantine (by policy), mart/sales and the two summaries.
+    """Write the quarantine (by policy, and the later copies of a repeated key), mart/sales and the two summaries.
 
     Both summaries are built from the published lines turned into one row per order by
-    ``to_orders``.
+    ``to_orders``. With ``duplicates``, ``sales_df`` has ``LATER_COPY``. A run that
+    quarantines nothing (``flag`` and no repeated key) removes the quarantine of an earlier run
+    once mart/sales is written, so that no line is in both.
 
     Lines per unknown-key reason are counted while the first table is written (the quarantine,
     or mart/sales as Parquet), not in a pass of their own; a Delta MERGE reads its source more
@@ -253,15 +305,22 @@ def publish_mart(
     """
     outputs = []
     published_df, counts = sales_df, None
-    if args.unknown_keys == "quarantine":
-        observed_df, observation = observing_key_counts(sales_df)
-        quarantine = quarantine_records(observed_df, result.run_id)
+    quarantines = args.unknown_keys == "quarantine" or duplicates
+    if quarantines:
+        reason = quarantine_reason(args.unknown_keys, duplicates)
+        observed_df, observation = observing_key_counts(sales_df, duplicates)
+        quarantine = quarantine_records(observed_df, result.run_id, reason)
         with result.stage("write_quarantine"):
             outputs.append(write_table(quarantine, args.quarantine_path, "quarantine", fmt="json", compression="none"))
-        counts = as_counts(observation.get)
-        published_df = sales_df.filter(unknown_key_reason().isNull())
-        result.quarantine_reasons = {name: counts[name] for name in UNKNOWN_KEY_REASONS if counts[name]}
+        counts = as_counts(observation.get, duplicates)
+        published_df = sales_df.filter(reason.isNull())
+        reasons = (UNKNOWN_KEY_REASONS if args.unknown_keys == "quarantine" else ()) + (
+            (DUPLICATE_KEY_REASON,) if duplicates else ()
+        )
+        result.quarantine_reasons = {name: counts[name] for name in reasons if counts[name]}
         result.rows_quarantined = outputs[-1].rows
+    if duplicates:
+        published_df = published_df.drop(LATER_COPY)
     mart = args.mart_path.rstrip("/")
     with result.stage("write_sales"):
         if args.output_format == "delta":
@@ -295,6 +354,8 @@ def publish_mart(
                 ),
             )
             counts = counts or as_counts(observation.get)
+        if not quarantines:
+            fs.delete(spark, args.quarantine_path, recursive=True)  # an earlier run's: stale now
     with result.stage("write_summaries"):
         outputs.extend(write_summaries(args, published_df.transform(to_orders)))
     return outputs, counts

@@ -15,6 +15,10 @@ of the last 7 trading rows) with window functions per ticker ordered by date. Ba
 negative volume, a repeated ticker and date) go to the quarantine with a reason and are not
 part of the series.
 
+A load keeps the days of earlier loads: a ticker's series is its earlier rows merged with the
+load's (a day loaded again takes the newer values), and both measures are computed again over
+the whole merged series.
+
 Examples
 --------
 ::
@@ -103,8 +107,9 @@ def run(spark: "SparkSession", args: StockPricesArgs) -> JobResult:
             .transform(with_duplicate_keys_flagged(args.dataset))
         )
         columns = [field.name for field in STOCK_PRICES.fields]
-        good_df = validated_df.transform(filter_good(columns)).transform(with_daily_metrics())
-        fieldjob.publish_split(args, result, validated_df, good_df, JOB, PARTITION_BY)
+        good_df = validated_df.transform(filter_good(columns))
+        merge = fieldjob.Merge(keys=args.dataset.primary_key, finish=with_daily_metrics())
+        fieldjob.publish_split(args, result, validated_df, good_df, JOB, PARTITION_BY, merge)
 
     return fieldjob.run_locked(spark, args, result, body)
 

@@ -6,6 +6,10 @@ alike. Impossible trips go to the quarantine with a reason: unparsable fields, d
 before pick-up, zero duration, negative distance or amounts, trips longer than
 ``--max_duration_hours`` or faster than ``--max_speed_mph``.
 
+Trips have no key, so every row keeps the file it came from (``source_file``): a load replaces
+the trips of the files it reads again and keeps every other trip, also in the pick-up dates it
+shares with other files (TLC monthly files hold pick-ups of the days around their month).
+
 Examples
 --------
 ::
@@ -17,17 +21,19 @@ Examples
 import argparse
 import dataclasses
 import math
+import zoneinfo
 from typing import TYPE_CHECKING, Optional, Sequence
 
 from lakejobs import args as job_args
 from lakejobs import runtime
 from lakejobs.datasets import CsvOptions, Dataset
+from lakejobs.io.csv_reader import SOURCE_FILE
 from lakejobs.io.headered_csv import read_headered_csv
 from lakejobs.jobs import fieldjob
 from lakejobs.result import JobResult, new_run_id
-from lakejobs.schemas_field import TAXI_OPTIONAL, TAXI_TRIPS
+from lakejobs.schemas_field import TAXI_OPTIONAL, TAXI_TRIPS, TAXI_TRIPS_READ
 from lakejobs.transforms.field_checks import filter_good, with_failed_checks
-from lakejobs.transforms.taxi import DERIVED, trip_checks, with_trip_metrics
+from lakejobs.transforms.taxi import DEFAULT_TIME_ZONE, DERIVED, trip_checks, with_trip_metrics
 from lakejobs.transforms.validation import with_typed_columns
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -45,11 +51,14 @@ class TaxiTripsArgs(fieldjob.FieldArgs):
     timestamp_format: str = "yyyy-MM-dd HH:mm:ss"
     max_speed_mph: float = 100.0
     max_duration_hours: float = 24.0
+    timezone: str = DEFAULT_TIME_ZONE
 
     @property
     def dataset(self) -> Dataset:
-        """The trips as a dataset: schema and CSV options."""
-        return Dataset(name=JOB, schema=TAXI_TRIPS, csv=CsvOptions(header=True, timestamp_format=self.timestamp_format))
+        """The trips as read: schema (money as text, typed by ``with_trip_metrics``) and CSV options."""
+        return Dataset(
+            name=JOB, schema=TAXI_TRIPS_READ, csv=CsvOptions(header=True, timestamp_format=self.timestamp_format)
+        )
 
 
 def _positive(text: str) -> float:
@@ -62,6 +71,17 @@ def _positive(text: str) -> float:
     return value
 
 
+def _time_zone(text: str) -> str:
+    """An IANA time zone name (``America/New_York``) or ``UTC``."""
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        # A host without a time zone database (no tzdata) knows no name: Spark checks it then.
+        if zoneinfo.available_timezones() or not text.strip():
+            raise argparse.ArgumentTypeError(f"expected a time zone like America/New_York, got {text!r}") from None
+    return text
+
+
 def build_parser():
     """The job's argument parser (Glue-style ``--name value`` options)."""
     parser = job_args.new_parser(JOB, DESCRIPTION)
@@ -69,6 +89,12 @@ def build_parser():
     parser.add_argument("--timestamp_format", default="yyyy-MM-dd HH:mm:ss", help="pick-up/drop-off format")
     parser.add_argument("--max_speed_mph", type=_positive, default=100.0, help="faster trips are quarantined")
     parser.add_argument("--max_duration_hours", type=_positive, default=24.0, help="longer trips are quarantined")
+    parser.add_argument(
+        "--timezone",
+        type=_time_zone,
+        default=DEFAULT_TIME_ZONE,
+        help=f"time zone of the pick-up/drop-off wall-clock times, for durations (default {DEFAULT_TIME_ZONE})",
+    )
     return parser
 
 
@@ -80,6 +106,7 @@ def parse_args(argv: Sequence[str]) -> TaxiTripsArgs:
         timestamp_format=namespace.timestamp_format,
         max_speed_mph=namespace.max_speed_mph,
         max_duration_hours=namespace.max_duration_hours,
+        timezone=namespace.timezone,
     )
 
 
@@ -92,12 +119,13 @@ def run(spark: "SparkSession", args: TaxiTripsArgs) -> JobResult:
         result.details = headers
         validated_df = (
             raw_df.transform(with_typed_columns(args.dataset))
-            .transform(with_trip_metrics())
+            .transform(with_trip_metrics(args.timezone))
             .transform(with_failed_checks(trip_checks(args.max_speed_mph, args.max_duration_hours)))
         )
-        columns = [field.name for field in TAXI_TRIPS.fields] + list(DERIVED)
-        good_df = validated_df.transform(filter_good(columns))
-        fieldjob.publish_split(args, result, validated_df, good_df, JOB, PARTITION_BY)
+        columns = [field.name for field in TAXI_TRIPS.fields] + list(DERIVED) + [SOURCE_FILE]
+        good_df = validated_df.transform(filter_good(columns)).withColumnRenamed(SOURCE_FILE, fieldjob.LINEAGE)
+        merge = fieldjob.Merge(lineage=True)
+        fieldjob.publish_split(args, result, validated_df, good_df, JOB, PARTITION_BY, merge)
 
     return fieldjob.run_locked(spark, args, result, body)
 

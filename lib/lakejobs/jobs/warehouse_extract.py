@@ -66,8 +66,12 @@ class WarehouseExtractArgs:
 
     @property
     def source(self) -> str:
-        """What Spark's ``dbtable`` option gets: the table, or the query as a subquery."""
-        return self.table.sql if self.table else f"({self.query}) AS lakejobs_extract"
+        """What Spark's ``dbtable`` option gets: the table, or the query as a subquery.
+
+        The query's closing parenthesis goes on a line of its own, so that a query ending in a
+        ``--`` comment does not comment it out.
+        """
+        return self.table.sql if self.table else f"({self.query}\n) AS lakejobs_extract"
 
     @property
     def name(self) -> str:

@@ -5,7 +5,9 @@ rows a batch, ``--num_partitions`` connections at once), then ONE transaction, r
 driver's JVM over JDBC, creates the target if missing (with a primary key on ``--key``),
 checks the staged keys, upserts into the target and drops the staging table. Readers see the
 old rows or the new ones, never a half load; a rerun changes nothing (rows whose values did
-not change are not rewritten). Rows that left the source are kept: this is an upsert.
+not change are not rewritten). Rows that left the source are kept: this is an upsert. Every
+row read is written (``rows_written``: inserted, updated, or already there unchanged; the three
+counts are in the report's details), or the load fails whole.
 
 Credentials come from ``LAKEJOBS_DB_USER`` / ``LAKEJOBS_DB_PASSWORD`` or an RDS-style Secrets
 Manager secret (``--secret_id``), never from arguments, and never reach a log line.
@@ -41,7 +43,7 @@ from lakejobs.errors import LakejobsError, QualityGateError, UsageError
 from lakejobs.io import upsert_sql
 from lakejobs.io.credentials import DbLogin, check_jdbc_url, resolve_login
 from lakejobs.io.delta import read_table, require_delta
-from lakejobs.io.jdbc import connection, transaction, write_jdbc
+from lakejobs.io.jdbc import connection, database_errors, transaction, write_jdbc
 from lakejobs.io.reports import raise_failed_run, save_run_report
 from lakejobs.io.upsert_sql import TableName
 from lakejobs.jobs.sales_mart import SALES_KEY
@@ -183,8 +185,9 @@ def load(spark: "SparkSession", args: WarehouseLoadArgs, result: JobResult) -> N
     LOG.info(
         "loading %d rows of %s into %s (staging %s)", result.rows_read, args.input_path, args.target_table, staging
     )
-    with connection(spark, login) as sql:
-        sql.execute(upsert_sql.create_staging_sql(staging, source_df.schema))
+    with result.stage("stage"):
+        with connection(spark, login) as sql, database_errors(f"cannot create the staging table {staging}"):
+            sql.execute(upsert_sql.create_staging_sql(staging, source_df.schema))
     try:
         with result.stage("stage"):
             write_jdbc(source_df, login, staging.sql, args.batch_size, args.num_partitions)
@@ -193,7 +196,8 @@ def load(spark: "SparkSession", args: WarehouseLoadArgs, result: JobResult) -> N
     finally:
         with connection(spark, login) as sql:
             sql.execute(upsert_sql.drop_sql(staging))
-    result.rows_written = counts["inserted"] + counts["updated"]
+    # Every staged row is now in the target: inserted, updated, or already there unchanged.
+    result.rows_written = counts["inserted"] + counts["updated"] + counts["unchanged"]
     result.details = {"target_table": str(args.target_table), "key": list(args.key), "upsert": args.upsert, **counts}
     result.outputs = [
         OutputInfo(str(args.target_table), f"{login.url}#{args.target_table}", "jdbc", result.rows_written, 0, 0)

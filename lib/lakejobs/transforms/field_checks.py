@@ -10,9 +10,10 @@ from typing import Callable, List, NamedTuple, Sequence
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
+from pyspark.sql import types as T
 
 from lakejobs.datasets import RESERVED_COLUMNS
-from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON
+from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON, quote_name
 
 Transform = Callable[[DataFrame], DataFrame]
 #: Bookkeeping columns that are not data (left out of ``_raw_line``).
@@ -50,6 +51,77 @@ def one_json_value(column: str) -> Column:
     """
     wrapped = F.concat(F.lit("["), F.col(column), F.lit("]"))
     return F.coalesce(F.json_array_length(wrapped) == 1, F.lit(False))
+
+
+#: One token of JSON text per match, each match starting where the last ended (``\G``): text
+#: that is neither a string nor a number, then a string (kept), a number (marked) or a lone ``-``
+#: (``-Infinity``). One token per match keeps the regex engine's recursion shallow on big documents.
+_JSON_TOKEN = (
+    r'\G([^"0-9-]*+)(?:("[^"\\]*+(?:\\.[^"\\]*+)*+")'
+    r"|(-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?+(?:[eE][+-]?[0-9]++)?+)|(-))"
+)
+#: Marks around a number: control characters a valid JSON text never holds unescaped.
+_OPEN, _CLOSE = "\u0001", "\u0002"
+#: A number as Spark's cast to decimal reads it: sign, digits, fraction digits, exponent.
+_DECIMAL_TEXT = r"^\s*[+-]?([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?)0*([0-9]+))?\s*$"
+
+
+def json_numbers_as_strings(column: str) -> Column:
+    """The JSON text of ``column`` with every number quoted: ``{"a": 1.10}`` -> ``{"a": "1.10"}``.
+
+    Spark's JSON parser turns a number read into a string field into a double first
+    (``12345678.123456789012`` -> ``1.234567812345679E7``); quoted, the number keeps its exact
+    text, to be cast to a decimal. Strings (keys included) are left as they are, and so is text
+    that is not valid JSON (a number like ``01`` or ``1.`` becomes invalid JSON again). Text
+    holding the marker characters U+0001 or U+0002 (never valid JSON) is not changed.
+    """
+    marked = F.regexp_replace(F.col(column), _JSON_TOKEN, f"$1$2{_OPEN}$3{_CLOSE}$4")
+    quoted = F.translate(F.regexp_replace(marked, _OPEN + _CLOSE, ""), _OPEN + _CLOSE, '""')
+    return F.when(F.col(column).rlike(f"[{_OPEN}{_CLOSE}]"), F.col(column)).otherwise(quoted)
+
+
+def decimal_places(text: Column) -> Column:
+    """The decimal places a number's text needs, trailing zeros aside; null if not plain number text.
+
+    ``1.50`` -> 1, ``1e-3`` -> 3, ``1000e-4`` -> 1, ``12E2`` -> 0, ``0.000`` -> 0. Computed on the
+    text, so nothing is rounded on the way (a cast to a decimal rounds to its scale).
+    """
+    fraction = F.regexp_extract(text, _DECIMAL_TEXT, 2)
+    digits = F.concat(F.regexp_extract(text, _DECIMAL_TEXT, 1), fraction)
+    significant = F.regexp_replace(digits, "0+$", "")
+    exponent_digits = F.regexp_extract(text, _DECIMAL_TEXT, 4)
+    exponent_text = F.concat(F.regexp_extract(text, _DECIMAL_TEXT, 3), exponent_digits)
+    # 18 digits always fit a bigint; a longer exponent (leading zeros aside) fails the cast to decimal.
+    exponent = F.when(exponent_digits == "", F.lit(0)).when(
+        F.length(exponent_digits) <= 18, exponent_text.cast("bigint")
+    )
+    places = F.length(fraction) - (F.length(digits) - F.length(significant)) - exponent
+    return F.when(
+        text.rlike(_DECIMAL_TEXT), F.when(significant == "", F.lit(0)).otherwise(F.greatest(places, F.lit(0)))
+    )
+
+
+def decimal_checks(column: str, text_column: str, data_type: T.DecimalType) -> List[Check]:
+    """The checks of a decimal typed from ``text_column``: it casts, and without rounding.
+
+    ``invalid_decimal:<column>`` where the text does not cast to ``data_type``;
+    ``too_many_decimals:<column>`` where it has more decimal places than the type's scale (the
+    cast would round it silently).
+    """
+    scale = data_type.scale
+    typed = F.expr(f"try_cast({quote_name(text_column)} AS {data_type.simpleString()})")
+    return [
+        check(
+            F.col(text_column).isNotNull() & typed.isNull(),
+            f"invalid_decimal:{column}",
+            values_text(text_column),
+        ),
+        check(
+            decimal_places(F.col(text_column)) > F.lit(scale),
+            f"too_many_decimals:{column}",
+            F.concat(values_text(text_column), F.lit(f" has more than {scale} decimals")),
+        ),
+    ]
 
 
 def ohlc_checks(prices: Sequence[str]) -> List[Check]:

@@ -13,7 +13,15 @@ from pyspark.sql import functions as F
 
 from lakejobs.io.csv_reader import SOURCE_FILE
 from lakejobs.schemas_field import FX_DOCUMENT, RATE
-from lakejobs.transforms.field_checks import Check, check, ohlc_checks, one_json_value, values_text
+from lakejobs.transforms.field_checks import (
+    Check,
+    check,
+    decimal_checks,
+    json_numbers_as_strings,
+    ohlc_checks,
+    one_json_value,
+    values_text,
+)
 from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON
 
 Transform = Callable[[DataFrame], DataFrame]
@@ -30,12 +38,13 @@ def flatten_fx_documents(date_format: str = "yyyy-MM-dd") -> Transform:
     A document that is not one such JSON object (Spark's ``from_json`` alone would read the
     first of two objects in a file and drop the second) becomes one row with the reason
     ``unparsable_json``; a document or branch without any date, one with ``no_rates``. Rows
-    get ``base``, ``quote`` (upper-cased), ``date_text``, ``<price>_text``, the typed ``date``
-    and prices, and the bookkeeping columns.
+    get ``base``, ``quote`` (upper-cased), ``date_text``, ``<price>_text`` (a JSON number's
+    exact text, ``json_numbers_as_strings``), the typed ``date`` and prices, and the
+    bookkeeping columns.
     """
 
     def _(documents_df: DataFrame) -> DataFrame:
-        document = F.when(one_json_value("value"), F.from_json("value", FX_DOCUMENT))
+        document = F.when(one_json_value("value"), F.from_json(json_numbers_as_strings("value"), FX_DOCUMENT))
         parsed_df = documents_df.withColumn("_document", document)
         bad_df = parsed_df.filter(F.col("_document").isNull()).select(
             SOURCE_FILE,
@@ -87,5 +96,5 @@ def rate_checks(date_format: str = "yyyy-MM-dd") -> List[Check]:
     )
     for name in PRICES:
         checks.append(check(F.col(f"{name}_text").isNull(), f"missing_value:{name}", f"{name} is missing"))
-        checks.append(check(F.col(name).isNull(), f"invalid_decimal:{name}", values_text(f"{name}_text")))
+        checks += decimal_checks(name, f"{name}_text", RATE)
     return checks + ohlc_checks(PRICES)

@@ -7,12 +7,13 @@ are computed together, with the rows per reason, in a single ``agg`` (see
 ``lakejobs.quality_gate``).
 """
 
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from fractions import Fraction
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakejobs.dqdl import Condition, Rule
+from lakejobs.dqdl import SPECIAL_VALUES, Condition, Rule
 from lakejobs.transforms.validation import REASON, quote_name
 
 Check = Tuple[Column, str, Column]
@@ -39,8 +40,8 @@ def _in_list(column: Column, values: Sequence) -> Column:
 def _positive(column: Column, condition: Condition) -> Column:
     """The un-negated test (``between`` for ``not between``); null where the value is null."""
     op, values = condition.op.replace("not ", ""), condition.values
-    if op in ("=", "!=") and values[0] is None:
-        return column.isNull()
+    if op in ("=", "!=") and (values[0] is None or values[0] in SPECIAL_VALUES):
+        return _in_list(column, values)
     comparisons = {
         "=": lambda: column == _literal(values[0]),
         "!=": lambda: column == _literal(values[0]),
@@ -50,7 +51,8 @@ def _positive(column: Column, condition: Condition) -> Column:
         "<=": lambda: column <= _literal(values[0]),
         "between": lambda: (column >= _literal(values[0])) & (column <= _literal(values[1])),
         "in": lambda: _in_list(column, values),
-        "matches": lambda: column.cast("string").rlike("^(?:" + str(values[0]) + ")$"),
+        # The whole value: java.util.regex's \z is the very end ($ also matches before a final \n).
+        "matches": lambda: column.cast("string").rlike("^(?:" + str(values[0]) + ")\\z"),
     }
     return comparisons[op]()
 
@@ -133,16 +135,26 @@ def _keys_present(rule: Rule) -> Column:
 def metric_columns(rules: Sequence[Rule], has_reference: Sequence[bool]) -> Dict[str, Column]:
     """Aggregate columns measuring every rule, keyed ``r<index>_<part>``.
 
-    Row rules: failing rows among those that reached them (rows quarantined by the rule, or
-    good rows breaking a ``warn`` rule). Dataset rules: over the good rows (those published).
+    Row rules: ``checked``, the rows a rule was judged on (those its ``where`` selects among
+    the rows that reached it: good rows, the repeated keys, which passed every rule, and the
+    rows quarantined by it or by a later rule; not rows quarantined for a parsing error or by
+    an earlier rule), and ``failing``, those of them breaking it. Dataset rules: over the good rows (those published).
     """
     good = F.col(REASON).isNull()
+    # Flagged after the rules ran (``validation.with_duplicate_keys_flagged``): they passed them.
+    repeated = F.coalesce(F.col(REASON).startswith("duplicate_key:"), F.lit(False))
     columns: Dict[str, Column] = {}
     for index, rule in enumerate(rules):
         key = f"r{index}_"
         if rule.row_level:
-            reached = good | (F.col(REASON) == F.lit(rule.text))
-            columns[key + "failing"] = _count(reached & row_violation(rule))
+            # Quarantined by a later rule: it passed this one (the first failing rule names a row).
+            later = [other.text for other in rules[index + 1 :] if other.row_level and other.severity == "fail"]
+            reached = good | repeated | (F.col(REASON) == F.lit(rule.text))
+            if later:
+                reached = reached | F.col(REASON).isin(later)
+            checked = reached & _applies(rule)
+            columns[key + "checked"] = _count(checked)
+            columns[key + "failing"] = _count(checked & row_violation(rule))
         elif rule.rule_type == "Completeness":
             selected = good & _applies(rule)
             columns[key + "total"] = _count(selected)
@@ -161,16 +173,20 @@ def metric_columns(rules: Sequence[Rule], has_reference: Sequence[bool]) -> Dict
     return columns
 
 
-def measured_value(rule: Rule, row: Dict[str, Optional[int]], index: int) -> Optional[float]:
-    """The value a dataset rule is judged on, from the aggregate row (None when not measurable)."""
+def measured_value(rule: Rule, row: Dict[str, Optional[int]], index: int) -> Optional[Union[int, Fraction]]:
+    """The value a dataset rule is judged on, from the aggregate row (None when not measurable).
+
+    Exact: a count, or a share as the ``Fraction`` of two counts (rounding happens only for
+    display, see ``lakejobs.quality_gate``).
+    """
     key = f"r{index}_"
     total = row.get(key + "total")
     if rule.rule_type in ("Completeness", "ReferentialIntegrity"):
         if total is None:
             return None
-        return 1.0 if total == 0 else round(row[key + "hits"] / total, 6)
+        return Fraction(1) if total == 0 else Fraction(int(row[key + "hits"]), int(total))
     if rule.rule_type == "IsUnique":
-        return float(total - row[key + "distinct"])
+        return int(total) - int(row[key + "distinct"])
     if rule.rule_type == "RowCount":
-        return float(total)
+        return int(total)
     return None

@@ -5,9 +5,9 @@ belong to the order and repeat on each of its lines, so aggregates sum line mone
 (``linetotal``, ``orderqty``) over lines and order money once per order (``order_facts``).
 """
 
-from typing import Callable
+from typing import Callable, Sequence
 
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -18,6 +18,10 @@ ORDER_MONEY = ("subtotal", "taxamt", "freight", "totaldue")
 ORDER_ATTRIBUTES = ("orderdate", "employeeid", "customerid")
 #: Money totals in the mart: Spark's type for a sum of decimal(17,4), kept through re-aggregation.
 MONEY_TOTAL = T.DecimalType(27, 4)
+#: The key the summaries give orders without a customer (or employee) id, so that every
+#: summary row has a key a warehouse can hold (``warehouse_load`` refuses null keys). Such
+#: orders are never known (``customer_known`` / ``employee_known`` false).
+NO_ID = -1
 
 
 def money_sum(column: str) -> "F.Column":
@@ -30,6 +34,22 @@ def with_order_period(date_col: str = "orderdate") -> Transform:
 
     def _(df: DataFrame) -> DataFrame:
         return df.withColumns({"order_year": F.year(date_col), "order_month": F.month(date_col)})
+
+    return _
+
+
+def with_later_copies_flagged(key: Sequence[str], flag: str) -> Transform:
+    """Add boolean ``flag``: true on every row of a repeated ``key`` but one.
+
+    The row kept is the smallest (all its columns compared in order), so a rerun keeps the
+    same one, and identical copies are interchangeable. A window over the key shuffles and
+    sorts every row: use it once a key is known to repeat (``key_check.repeats_a_key``).
+    """
+
+    def _(df: DataFrame) -> DataFrame:
+        others = [column for column in df.columns if column not in key]
+        window = Window.partitionBy(*key).orderBy(*others)
+        return df.withColumn(flag, F.row_number().over(window) > 1)
 
     return _
 
@@ -129,12 +149,14 @@ def sales_by_employee_month(orders_df: DataFrame) -> DataFrame:
     ``orders_df`` has one row per order, as ``sales_orders`` builds it: an employee's attributes
     come from the dimension (one row per employee), so grouping by them as well gives the same
     groups. Grouped, not aggregated (``min``), so that Spark hashes the rows instead of sorting
-    them: a string aggregate buffer makes Spark fall back to a sort-based aggregate.
+    them: a string aggregate buffer makes Spark fall back to a sort-based aggregate. Orders
+    without an employee id are summarised under ``NO_ID``.
     """
     keys = ["employeeid", "order_year", "order_month"]
     attributes = ["employee_name", "territory", "country", "territory_group", "employee_known"]
     return (
-        orders_df.groupBy(*keys, *attributes)
+        orders_df.withColumn("employeeid", F.coalesce("employeeid", F.lit(NO_ID)))
+        .groupBy(*keys, *attributes)
         .agg(
             F.count(F.lit(1)).alias("order_count"),
             F.sum("line_count").alias("line_count"),
@@ -151,9 +173,10 @@ def customer_summary(orders_df: DataFrame) -> DataFrame:
 
     ``orders_df`` has one row per order, as ``sales_orders`` builds it, so order money is
     counted once per order; the customer's attributes are grouped by, as in
-    ``sales_by_employee_month``.
+    ``sales_by_employee_month``. Orders without a customer id are summarised under ``NO_ID``.
     """
-    return orders_df.groupBy("customerid", "customer_name", "customer_known").agg(
+    with_id = orders_df.withColumn("customerid", F.coalesce("customerid", F.lit(NO_ID)))
+    return with_id.groupBy("customerid", "customer_name", "customer_known").agg(
         F.count(F.lit(1)).alias("order_count"),
         F.sum("line_count").alias("line_count"),
         money_sum("line_total").alias("line_total"),

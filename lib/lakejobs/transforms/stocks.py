@@ -20,9 +20,12 @@ def ticker_from_file_name() -> Column:
     """The ticker of a per-ticker file: its name without extensions, upper-cased.
 
     ``.../AAPL.csv`` -> ``AAPL``; ``.../BRK-B.csv.gz`` -> ``BRK-B``; Stooq's ``aapl.us.txt``
-    -> ``AAPL.US``.
+    -> ``AAPL.US``; ``^GSPC.csv`` -> ``^GSPC`` and ``BRK B.csv`` -> ``BRK B``: Spark gives the
+    file as a URI (``%5EGSPC.csv``, ``BRK%20B.csv``), decoded here. ``url_decode`` would read
+    ``+`` as a space, but a URI path keeps ``+`` literally, so ``+`` is protected first.
     """
-    name = F.regexp_extract(F.input_file_name(), r"([^/]+)$", 1)
+    encoded = F.regexp_extract(F.input_file_name(), r"([^/]+)$", 1)
+    name = F.url_decode(F.regexp_replace(encoded, r"\+", "%2B"))
     without_compression = F.regexp_replace(name, _COMPRESSION_SUFFIX, "")
     return F.upper(F.regexp_replace(without_compression, r"\.[^.]*$", ""))
 

@@ -8,7 +8,14 @@ from pyspark.sql import types as T
 
 from lakejobs.io.csv_reader import CORRUPT_RECORD
 from lakejobs.schemas_field import AMOUNT, TRANSACTION_FIELDS, TRANSACTION_REQUIRED, TRANSACTIONS, TRANSACTIONS_RAW
-from lakejobs.transforms.field_checks import Check, check, one_json_value, values_text
+from lakejobs.transforms.field_checks import (
+    Check,
+    check,
+    decimal_checks,
+    json_numbers_as_strings,
+    one_json_value,
+    values_text,
+)
 from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON
 
 Transform = Callable[[DataFrame], DataFrame]
@@ -18,20 +25,30 @@ ID = "transaction_id"
 BASE_COLUMNS = [field.name for field in TRANSACTIONS.fields if field.name in TRANSACTION_FIELDS]
 ENRICHED_COLUMNS = [field.name for field in TRANSACTIONS.fields]
 CURRENCY_CODE = r"^[A-Z]{3}$"
+#: An ISO-8601 date-time: 4-digit year, date, ``T`` (or a space, as RFC 3339 allows), time with
+#: seconds, an optional fraction (Spark keeps microseconds) and an optional ``Z`` or offset.
+ISO_DATE_TIME = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[T ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?$"
+)
 
 
 def parse_transactions() -> Transform:
     """Parse ``value`` (one JSON object per row) into typed fields plus bookkeeping columns.
 
-    Every field is read as text (a number, string or nested value alike) and typed here:
-    ``amount`` as ``decimal(18,2)``, ``event_time`` as an ISO-8601 timestamp (an offset or
-    ``Z`` is converted to UTC), ``currency`` upper-cased; text fields are trimmed and empty
-    text is null. The raw line is kept as ``_raw_line``.
+    Every field is read as text (a number, string or nested value alike; a number keeps its
+    exact text, ``json_numbers_as_strings``) and typed here: ``amount`` as ``decimal(18,2)``,
+    ``event_time`` as an ISO-8601 date-time (``ISO_DATE_TIME``; an offset or ``Z`` is
+    converted to UTC, other text is null), ``currency`` upper-cased; text fields are trimmed and
+    empty text is null. The raw line is kept as ``_raw_line``.
     """
 
     def _(lines_df: DataFrame) -> DataFrame:
         schema = T.StructType(TRANSACTIONS_RAW.fields + [T.StructField(CORRUPT_RECORD, T.StringType())])
-        parsed = F.from_json("value", schema, {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD})
+        parsed = F.from_json(
+            json_numbers_as_strings("value"),
+            schema,
+            {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD},
+        )
         texts = {name: F.nullif(F.trim(F.col(f"_event.{name}")), F.lit("")) for name in TRANSACTION_FIELDS}
         return (
             lines_df.withColumn("_event", parsed)
@@ -49,7 +66,9 @@ def parse_transactions() -> Transform:
                     "account_id": F.col("account_id_text"),
                     "amount": F.expr(f"try_cast(amount_text AS {AMOUNT.simpleString()})"),
                     "currency": F.upper(F.col("currency_text")),
-                    "event_time": F.col("event_time_text").cast("timestamp"),
+                    "event_time": F.when(
+                        F.col("event_time_text").rlike(ISO_DATE_TIME), F.col("event_time_text").cast("timestamp")
+                    ),
                     "merchant": F.col("merchant_text"),
                     "category": F.col("category_text"),
                 }
@@ -72,14 +91,8 @@ def transaction_checks() -> List[Check]:
         check(F.col(f"{name}_text").isNull(), f"missing_value:{name}", f"{name} is missing or empty")
         for name in TRANSACTION_REQUIRED
     ]
-    exact_amount = F.expr("try_cast(amount_text AS decimal(38,10))")
+    checks += decimal_checks("amount", "amount_text", AMOUNT)
     checks += [
-        check(F.col("amount").isNull(), "invalid_decimal:amount", values_text("amount_text")),
-        check(
-            exact_amount != F.col("amount").cast("decimal(38,10)"),
-            "too_many_decimals:amount",
-            F.concat(values_text("amount_text"), F.lit(" has more than 2 decimals")),
-        ),
         check(
             F.col("event_time").isNull(),
             "invalid_timestamp:event_time",

@@ -1,0 +1,262 @@
+"""What a rule measures and accepts: shares over the rows a rule checked, exact comparisons,
+rule values checked before Spark starts, regular expressions kept whole and matched whole."""
+
+import json
+from fractions import Fraction
+
+import pytest
+from chispa import assert_df_equality
+from pyspark.sql import types as T
+
+from lakejobs import quality_gate
+from lakejobs.datasets import Dataset
+from lakejobs.dqdl import RulesError, parse_ruleset, where_columns
+from lakejobs.errors import UsageError
+from lakejobs.jobs import csv_to_parquet
+from lakejobs.quality_gate import RuleResult
+from lakejobs.transforms import quality
+from tests.conftest import stderr_lines
+
+WHERE_RULE = 'ColumnValues "x" > 0 where "y = 1" with threshold >= 0.9'
+WHERE_RESULT = RuleResult(
+    WHERE_RULE, "row", "fail", "failed", 0.5, 5, "5 of 10 rows checked break it: compliance 0.5 is not >= 0.9"
+)
+
+
+def where_batch(spark):
+    """A validated batch as a run sees it: 10 rows with y = 1 (5 of them breaking ``WHERE_RULE``,
+    so quarantined with it), 2 rows with y = 1 and an unreadable x, 90 rows with y = 2."""
+    rows = [(i, 1, -1 if i < 5 else 1, WHERE_RULE if i < 5 else None) for i in range(10)]
+    rows += [(i, 1, None, "invalid_int:x") for i in range(10, 12)]
+    rows += [(i, 2, 1, None) for i in range(12, 102)]
+    return spark.createDataFrame(rows, "id int, y int, x int, _reason string")
+
+
+def test_both_measuring_paths_judge_a_threshold_over_the_rows_its_where_selects(spark):
+    rules = parse_ruleset(f"Rules = [ {WHERE_RULE} ]")
+    labels = ["invalid_int:x", WHERE_RULE]
+    batch = where_batch(spark)
+
+    aggregated = quality_gate.aggregate(batch, rules, labels, {})
+    observed_df, observation = quality_gate.observe_metrics(batch, rules, {})
+    observed_df.write.format("noop").mode("overwrite").save()
+    observed = dict(observation.get, **quality_gate.count_reasons(batch, labels))
+
+    for row in (aggregated, observed):
+        assert (row["rows"], row["r0_checked"], row["r0_failing"]) == (102, 10, 5)
+        measurement = quality_gate.judge(row, None, rules, labels, {}, None)
+        assert measurement.results == [WHERE_RESULT]
+
+
+def test_a_threshold_with_where_fails_the_run_when_half_the_selected_rows_break_it(spark, tmp_path, capsys):
+    rows = [f"{i},1,{-1 if i < 5 else 1}" for i in range(10)] + [f"{i},2,1" for i in range(10, 100)]
+    (tmp_path / "in.csv").write_text("\n".join(rows + ["100,1,abc", "101,1"]) + "\n")
+    (tmp_path / "rules.dqdl").write_text(f"Rules = [ {WHERE_RULE} ]")
+    argv = ["--schema", "id INT, y INT, x INT", "--input_path", str(tmp_path / "in.csv")]
+    argv += ["--output_path", str(tmp_path / "q1"), "--rules", str(tmp_path / "rules.dqdl"), "--max_bad_fraction", "1"]
+
+    code = csv_to_parquet.main(argv)
+
+    captured = capsys.readouterr()
+    result = json.loads(captured.out.strip().splitlines()[-1])
+    assert (code, stderr_lines(captured.err)[-1]) == (
+        1,
+        f"csv_to_parquet: error: q1: quality rule failed: {WHERE_RULE} (measured 0.5); nothing was published",
+    )
+    assert (result["rows_read"], result["details"]["rules"]) == (102, [WHERE_RESULT.to_dict()])
+    assert not (tmp_path / "q1").exists()
+
+
+def test_shares_and_changes_are_compared_exactly_and_shown_without_hiding_a_miss():
+    rules = parse_ruleset(
+        """Rules = [
+            ReferentialIntegrity "customerid" "customers.customerid" = 1.0,
+            Completeness "c" >= 1.0,
+            IsComplete "c" with threshold = 1.0,
+            RowCountChange < 0.0000001
+        ]"""
+    )
+    row = {"rows": 10_000_000, "bad": 4, "r0_total": 10_000_000, "r0_hits": 9_999_996}
+    row.update({"r1_total": 10_000_000, "r1_hits": 9_999_996, "r2_checked": 10_000_000, "r2_failing": 4})
+    row["r3_total"] = 10_000_001
+
+    measurement = quality_gate.judge(row, None, rules, [], {}, previous_rows=10_000_000)
+
+    assert measurement.results == [
+        RuleResult(rules[0].text, "dataset", "fail", "failed", 0.9999996),
+        RuleResult(rules[1].text, "dataset", "fail", "failed", 0.9999996),
+        RuleResult(
+            rules[2].text, "row", "fail", "failed", 0.9999996, 4,
+            "4 of 10000000 rows checked break it: compliance 0.9999996 is not = 1.0",
+        ),
+        RuleResult(rules[3].text, "dataset", "fail", "failed", 1e-07),
+    ]  # fmt: skip
+    assert quality_gate.gate_message("orders", measurement.failed[:1]) == (
+        f"orders: quality rule failed: {rules[0].text} (measured 0.9999996); nothing was published"
+    )
+
+
+@pytest.mark.parametrize(
+    "rule, message",
+    [
+        ("RowCount = NULL", "rule 'RowCount = NULL': RowCount is compared with numbers, got NULL"),
+        ('RowCount > "abc"', 'rule \'RowCount > "abc"\': RowCount is compared with numbers, got "abc"'),
+        ('RowCount matches "1"', "RowCount is compared with numbers, 'matches' does not apply"),
+        ('Completeness "c" in [0.5, "x"]', 'Completeness is compared with numbers, got "x"'),
+        ('IsComplete "c" with threshold > "high"', 'with threshold is compared with numbers, got "high"'),
+        ('ColumnValues "c" > NULL', "NULL cannot follow '>' (use =, != or in [...])"),
+        ('ColumnValues "c" between EMPTY and "z"', "EMPTY cannot follow 'between' (use =, != or in [...])"),
+        ('ColumnValues "c" between 1 and "z"', "between needs two numbers or two strings"),
+    ],
+)
+def test_a_value_the_rule_type_cannot_compare_is_refused_by_the_reader(rule, message):
+    with pytest.raises(RulesError) as raised:
+        parse_ruleset(f"Rules = [ {rule} ]")
+    assert message in str(raised.value)
+
+
+ITEMS = Dataset(
+    name="items",
+    schema=T.StructType(
+        [
+            T.StructField("qty", T.IntegerType()),
+            T.StructField("code", T.StringType()),
+            T.StructField("shipped", T.DateType()),
+            T.StructField("Addr", T.StructType([T.StructField("city", T.StringType())])),
+        ]
+    ),
+)
+
+
+@pytest.mark.parametrize(
+    "rule, message",
+    [
+        ('ColumnValues "qty" > "five"', 'rule \'ColumnValues "qty" > "five"\': "five" is not a int value (qty)'),
+        ('ColumnValues "qty" in [1, "2"]', '"2" is not a int value (qty)'),
+        ('ColumnValues "code" = 5', "5 is not a string value (code)"),
+        ('ColumnValues "shipped" > "yesterday"', '"yesterday" is not a date value (shipped)'),
+        ('ColumnValues "shipped" > 20120101', "20120101 is not a date value (shipped)"),
+        (
+            'IsComplete "qty" where "nosuch > 1"',
+            'rule \'IsComplete "qty" where "nosuch > 1"\': the where filter names nosuch, a column items does not have',
+        ),
+        ('Completeness "qty" > 0.5 where "upper(`cod`) = \'A\'"', "the where filter names cod, a column items"),
+    ],
+)
+def test_a_rule_that_does_not_fit_the_columns_is_a_usage_error(rule, message):
+    with pytest.raises(UsageError) as raised:
+        quality_gate.check_rule_columns(parse_ruleset(f"Rules = [ {rule} ]"), ITEMS)
+    assert message in str(raised.value)
+
+
+def test_rules_that_fit_the_columns_are_accepted():
+    rules = parse_ruleset(
+        """Rules = [
+            ColumnValues "qty" in [1, 2, NULL],
+            ColumnValues "code" in ["a", EMPTY] where "QTY > 1 and addr.city = 'Oslo' and shipped >= date '2012-01-01'",
+            ColumnValues "shipped" between "2012-01-01" and "2012-12-31 23:59:59",
+            ColumnValues "qty" matches "[0-9]+" where "exists(array(qty), v -> v > 1)",
+            ColumnValues "code" != EMPTY where "cast(qty as string) like '1%' and current_date > shipped"
+        ]"""
+    )
+    quality_gate.check_rule_columns(rules, ITEMS)
+    assert [where_columns(rule.where or "") for rule in rules] == [
+        (),
+        ("QTY", "addr", "shipped"),
+        (),
+        (),
+        ("qty", "shipped"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "rules_text, message",
+    [
+        ("Rules = [ RowCount = NULL ]", "rule 'RowCount = NULL': RowCount is compared with numbers, got NULL"),
+        (
+            'Rules = [ ColumnValues "id" > 0 where "nosuch > 1" ]',
+            'rule \'ColumnValues "id" > 0 where "nosuch > 1"\': '
+            "the where filter names nosuch, a column o does not have",
+        ),
+    ],
+)
+def test_a_bad_rules_file_exits_2_with_one_line_before_spark(tmp_path, capsys, rules_text, message):
+    (tmp_path / "bad.dqdl").write_text(rules_text)
+    argv = ["--schema", "id INT, c STRING", "--rules", str(tmp_path / "bad.dqdl")]
+    argv += ["--input_path", str(tmp_path / "missing.csv"), "--output_path", str(tmp_path / "o")]
+    assert csv_to_parquet.main(argv) == 2
+    assert capsys.readouterr().err == f"csv_to_parquet: error: {message}\n"
+
+
+def test_a_regular_expression_keeps_its_backslashes_and_renders_as_written():
+    rules = parse_ruleset(r'Rules = [ ColumnValues "zip" matches "\d{5}", ColumnValues "p" matches "a\\\"b\\" ]')
+    assert [rule.condition.values[0] for rule in rules] == [r"\d{5}", r"a\"b" + "\\"]
+    assert [rule.text for rule in rules] == [
+        r'ColumnValues "zip" matches "\d{5}"',
+        r'ColumnValues "p" matches "a\\\"b\\"',
+    ]
+    assert parse_ruleset(f"Rules = [ {rules[1].text} ]") == rules[1:]
+
+
+def test_matches_takes_the_whole_value_without_a_trailing_line_break(spark):
+    rules = parse_ruleset(
+        r'Rules = [ ColumnValues "c" matches "\d{5}", ColumnValues "c" matches "[a-z]+", '
+        r'ColumnValues "c" not matches "[a-z]+" ]'
+    )
+    source = spark.createDataFrame([("12345",), ("ddddd",), ("abc\n",), ("abc",), (None,)], "c string")
+    verdicts = source.select("c", *[(~quality.row_violation(rule)).alias(f"r{i}") for i, rule in enumerate(rules)])
+    expected = spark.createDataFrame(
+        [
+            ("12345", True, False, True),
+            ("ddddd", False, True, False),
+            ("abc\n", False, False, True),
+            ("abc", False, True, False),
+            (None, False, False, True),
+        ],
+        "c string, r0 boolean, r1 boolean, r2 boolean",
+    )
+    assert_df_equality(verdicts, expected, ignore_nullable=True, ignore_row_order=True)
+
+
+def test_equals_empty_and_whitespaces_only_test_the_value_not_the_word(spark):
+    rules = parse_ruleset('Rules = [ ColumnValues "c" = EMPTY, ColumnValues "c" != WHITESPACES_ONLY ]')
+    source = spark.createDataFrame([("",), ("  ",), ("EMPTY",), (None,)], "c string")
+    verdicts = source.select("c", *[(~quality.row_violation(rule)).alias(f"r{i}") for i, rule in enumerate(rules)])
+    expected = spark.createDataFrame(
+        [("", True, True), ("  ", False, False), ("EMPTY", False, True), (None, False, True)],
+        "c string, r0 boolean, r1 boolean",
+    )
+    assert_df_equality(verdicts, expected, ignore_nullable=True, ignore_row_order=True)
+
+
+def test_custom_sql_decimals_and_counts_are_compared_exactly(spark):
+    good_df = spark.createDataFrame([(1,), (2,)], "v int")
+    rules = parse_ruleset(
+        """Rules = [
+            CustomSql "select cast(1.00000000000000001 as decimal(20,17)) from primary limit 1" = 1,
+            CustomSql "select count(*) from primary" = 2
+        ]"""
+    )
+    assert [quality_gate.custom_sql_value(good_df, rule) for rule in rules] == [Fraction(100000000000000001, 10**17), 2]
+    measurement = quality_gate.judge({"rows": 2, "bad": 0}, good_df, rules, [], {}, None)
+    assert [(result.outcome, result.measured) for result in measurement.results] == [
+        ("failed", 1.00000000000000001),
+        ("passed", 2.0),
+    ]
+
+
+def test_repeated_keys_passed_the_row_rules_and_count_as_checked(spark):
+    rules = parse_ruleset('Rules = [ ColumnValues "x" > 0, ColumnValues "x" > 1 severity warn ]')
+    rows = [(1, 1, 1, None), (2, 1, -1, rules[0].text), (3, 1, 2, "duplicate_key:id"), (4, 1, None, "invalid_int:x")]
+    batch = spark.createDataFrame(rows, "id int, y int, x int, _reason string")
+    row = quality_gate.aggregate(batch, rules, [], {})
+    assert [(row[f"r{i}_checked"], row[f"r{i}_failing"]) for i in range(2)] == [(3, 1), (2, 1)]
+
+
+def test_a_row_quarantined_by_a_later_rule_passed_the_earlier_ones_and_counts_as_checked(spark):
+    rules = parse_ruleset('Rules = [ ColumnValues "x" > 0, ColumnValues "y" < 5 ]')
+    rows = [(1, 1, 1, None), (2, 9, 1, rules[1].text), (3, 1, -1, rules[0].text), (4, 1, None, "invalid_int:x")]
+    batch = spark.createDataFrame(rows, "id int, y int, x int, _reason string")
+    row = quality_gate.aggregate(batch, rules, [], {})
+    # x > 0 judged rows 1-3 (row 2 passed it, then broke y < 5); y < 5 judged rows 1 and 2 only.
+    assert [(row[f"r{i}_checked"], row[f"r{i}_failing"]) for i in range(2)] == [(3, 1), (2, 1)]
