@@ -203,6 +203,36 @@ def test_repeated_keys_stop_the_load_before_anything_is_published(spark, lake, d
     assert query(spark, db, STAGING_TABLES) == [(0,)]
 
 
+REFUSE_DROPS = """
+CREATE FUNCTION refuse_drops() RETURNS event_trigger LANGUAGE plpgsql AS
+$$ BEGIN RAISE EXCEPTION 'drops are refused'; END $$;
+CREATE EVENT TRIGGER refuse_drops ON ddl_command_start WHEN TAG IN ('DROP TABLE') EXECUTE FUNCTION refuse_drops();
+"""
+
+
+def test_a_failing_cleanup_does_not_hide_why_the_load_failed(spark, lake, db, tmp_path, caplog):
+    """The staging table cannot be dropped either: the run still reports the repeated keys."""
+    customers_df = spark.read.parquet(str(lake / "processedData" / "customers"))
+    customers_df.unionByName(customers_df.limit(1)).write.parquet(str(tmp_path / "dup"))
+    argv = ["--input_path", str(tmp_path / "dup"), "--key", "customerid", "--jdbc_url", db.url]
+    execute(spark, db, REFUSE_DROPS)
+    try:
+        with pytest.raises(QualityGateError, match="1 rows repeat a key .customerid.; nothing was loaded"):
+            load(spark, *argv, "--target_table", "customers_undroppable")
+        assert query(spark, db, STAGING_TABLES) == [(1,)]
+    finally:
+        execute(spark, db, "DROP EVENT TRIGGER refuse_drops; DROP FUNCTION refuse_drops()")
+    [left] = query(spark, db, r"SELECT tablename FROM pg_tables WHERE tablename LIKE '%\_\_stage\_%'")
+    execute(spark, db, f"DROP TABLE {left[0]}")
+    warnings = [
+        r.getMessage() for r in caplog.records if r.name == "lakejobs.jobs.warehouse_load" and r.levelname == "WARNING"
+    ]
+    assert warnings == [
+        f"cannot drop the staging table {left[0]}: ERROR: drops are refused (SQLSTATE P0001); it is left in the "
+        "database after the load failed"
+    ]
+
+
 def test_extract_reads_in_ranges_and_round_trips_every_value(spark, lake, db, sales_loaded, tmp_path):
     mart_df = spark.read.parquet(str(lake / "mart" / "sales"))
     low, high = mart_df.agg(F.min("salesorderid"), F.max("salesorderid")).first()

@@ -257,8 +257,8 @@ def _remove_staging_quietly(spark: "SparkSession", output_path: str, output_exis
         LOG.warning("could not remove %s (the next run will): %s", staging_root(output_path), root_cause(error))
 
 
-def _stage_good_rows(args: CsvToParquetArgs, checked_df: "DataFrame", staging: str):
-    """Pass 1: write the good rows to ``staging`` while observing rows, bad rows and rule metrics."""
+def observed_good_rows(args: CsvToParquetArgs, checked_df: "DataFrame"):
+    """The good rows pass 1 writes, observed: (frame, the observation, rules missing a reference)."""
     # Only what the measures and the output need: a row's detail, line and file are for the
     # quarantine, which reads them again (observing keeps every column of its input alive).
     checked_df = checked_df.select(*[quote_name(field.name) for field in args.dataset.schema.fields], REASON)
@@ -269,6 +269,12 @@ def _stage_good_rows(args: CsvToParquetArgs, checked_df: "DataFrame", staging: s
     valid_df = observed_df.transform(filter_valid(args.dataset)).transform(
         with_derived_columns(args.dataset.derived_columns)
     )
+    return valid_df, observation, missing
+
+
+def _stage_good_rows(args: CsvToParquetArgs, checked_df: "DataFrame", staging: str):
+    """Pass 1: write the good rows to ``staging`` while observing rows, bad rows and rule metrics."""
+    valid_df, observation, missing = observed_good_rows(args, checked_df)
     try:
         staged = write_table(
             valid_df,

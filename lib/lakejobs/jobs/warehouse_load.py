@@ -193,15 +193,29 @@ def load(spark: "SparkSession", args: WarehouseLoadArgs, result: JobResult) -> N
             write_jdbc(source_df, login, staging.sql, args.batch_size, args.num_partitions)
         with result.stage("upsert"):
             counts = upsert(spark, login, args, staging, source_df, result.rows_read)
-    finally:
-        with connection(spark, login) as sql:
-            sql.execute(upsert_sql.drop_sql(staging))
+    except BaseException:
+        # A successful upsert drops the staging table in its own transaction.
+        drop_staging_after_failure(spark, login, staging)
+        raise
     # Every staged row is now in the target: inserted, updated, or already there unchanged.
     result.rows_written = counts["inserted"] + counts["updated"] + counts["unchanged"]
     result.details = {"target_table": str(args.target_table), "key": list(args.key), "upsert": args.upsert, **counts}
     result.outputs = [
         OutputInfo(str(args.target_table), f"{login.url}#{args.target_table}", "jdbc", result.rows_written, 0, 0)
     ]
+
+
+def drop_staging_after_failure(spark, login: DbLogin, staging: TableName) -> None:
+    """Drop the staging table of a failed load; if that fails too, log it and keep the load's error.
+
+    The load's error is the one the run reports: a failed drop (the database gone, say) is a
+    warning naming the table left behind.
+    """
+    try:
+        with connection(spark, login) as sql, database_errors(f"cannot drop the staging table {staging}"):
+            sql.execute(upsert_sql.drop_sql(staging))
+    except Exception as error:  # noqa: BLE001 - the load's own error is raised by the caller
+        LOG.warning("%s; it is left in the database after the load failed", error)
 
 
 def upsert(spark, login: DbLogin, args: WarehouseLoadArgs, staging: TableName, source_df, rows_read: int) -> dict:

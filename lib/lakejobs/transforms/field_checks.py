@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakejobs.datasets import RESERVED_COLUMNS
+from lakejobs.transforms.decimals import has_more_decimals_than
 from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON, quote_name
 
 Transform = Callable[[DataFrame], DataFrame]
@@ -62,8 +63,6 @@ _JSON_TOKEN = (
 )
 #: Marks around a number: control characters a valid JSON text never holds unescaped.
 _OPEN, _CLOSE = "\u0001", "\u0002"
-#: A number as Spark's cast to decimal reads it: sign, digits, fraction digits, exponent.
-_DECIMAL_TEXT = r"^\s*[+-]?([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?)0*([0-9]+))?\s*$"
 
 
 def json_numbers_as_strings(column: str) -> Column:
@@ -78,27 +77,6 @@ def json_numbers_as_strings(column: str) -> Column:
     marked = F.regexp_replace(F.col(column), _JSON_TOKEN, f"$1$2{_OPEN}$3{_CLOSE}$4")
     quoted = F.translate(F.regexp_replace(marked, _OPEN + _CLOSE, ""), _OPEN + _CLOSE, '""')
     return F.when(F.col(column).rlike(f"[{_OPEN}{_CLOSE}]"), F.col(column)).otherwise(quoted)
-
-
-def decimal_places(text: Column) -> Column:
-    """The decimal places a number's text needs, trailing zeros aside; null if not plain number text.
-
-    ``1.50`` -> 1, ``1e-3`` -> 3, ``1000e-4`` -> 1, ``12E2`` -> 0, ``0.000`` -> 0. Computed on the
-    text, so nothing is rounded on the way (a cast to a decimal rounds to its scale).
-    """
-    fraction = F.regexp_extract(text, _DECIMAL_TEXT, 2)
-    digits = F.concat(F.regexp_extract(text, _DECIMAL_TEXT, 1), fraction)
-    significant = F.regexp_replace(digits, "0+$", "")
-    exponent_digits = F.regexp_extract(text, _DECIMAL_TEXT, 4)
-    exponent_text = F.concat(F.regexp_extract(text, _DECIMAL_TEXT, 3), exponent_digits)
-    # 18 digits always fit a bigint; a longer exponent (leading zeros aside) fails the cast to decimal.
-    exponent = F.when(exponent_digits == "", F.lit(0)).when(
-        F.length(exponent_digits) <= 18, exponent_text.cast("bigint")
-    )
-    places = F.length(fraction) - (F.length(digits) - F.length(significant)) - exponent
-    return F.when(
-        text.rlike(_DECIMAL_TEXT), F.when(significant == "", F.lit(0)).otherwise(F.greatest(places, F.lit(0)))
-    )
 
 
 def decimal_checks(column: str, text_column: str, data_type: T.DecimalType) -> List[Check]:
@@ -117,7 +95,7 @@ def decimal_checks(column: str, text_column: str, data_type: T.DecimalType) -> L
             values_text(text_column),
         ),
         check(
-            decimal_places(F.col(text_column)) > F.lit(scale),
+            has_more_decimals_than(F.col(text_column), scale),
             f"too_many_decimals:{column}",
             F.concat(values_text(text_column), F.lit(f" has more than {scale} decimals")),
         ),
