@@ -1,9 +1,11 @@
 """The conversion's generated code stays small enough for the JIT to compile (a plan check, not a timing).
 
 HotSpot leaves any method over 8000 bytes of bytecode to its interpreter
-(``-XX:-DontCompileHugeMethods`` is off by default, also on Glue and EMR). When the method Spark
-generates for typing and checking every row crossed that line (seven money columns'
-``too_many_decimals`` checks inline, session 17), converting orders took 2.3 times as long.
+(``-XX:-DontCompileHugeMethods`` is off by default, also on Glue and EMR). The method Spark
+generates for typing and checking each order line is 6,706 bytes; session 17's first try at a
+``too_many_decimals`` check took it to 8,453-32,935 bytes and the orders conversion to 1.7-2.3
+times as long (bench/HISTORY.md "Session 17"). This keeps the next change from crossing the line
+unnoticed.
 """
 
 from lakejobs.jobs import csv_to_parquet

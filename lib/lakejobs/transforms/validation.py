@@ -4,9 +4,8 @@
 types and adds ``_reason`` (null for a good row), ``_detail`` and ``_raw_line``. Reasons are
 short and countable (``invalid_date:orderdate``); details say what was found, for the person
 who fixes the source. The first failing check wins, in this order: malformed record, invalid
-UTF-8, type errors in column order (a decimal with more places than its scale is one,
-``too_many_decimals:<column>``: it is never rounded silently), missing required values, then the
-dataset's row rules (``lakejobs.dqdl``) in ruleset order; duplicate keys are flagged last, among the rows left.
+UTF-8, type errors in column order, missing required values, then the dataset's row rules
+(``lakejobs.dqdl``) in ruleset order; duplicate keys are flagged last, among the rows left.
 """
 
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
@@ -18,7 +17,6 @@ from pyspark.sql import types as T
 from lakejobs.datasets import Dataset
 from lakejobs.io.csv_reader import CORRUPT_RECORD, SOURCE_FILE
 from lakejobs.transforms.dates import parse_date
-from lakejobs.transforms.decimals import has_more_decimals_than
 
 REASON = "_reason"
 ROW_ID = "_row_id"
@@ -49,24 +47,7 @@ def typed_value(raw: Column, raw_name: str, data_type: T.DataType, dataset: Data
         return parse_date(raw, dataset.csv.date_format)
     if isinstance(data_type, T.TimestampType) and dataset.csv.timestamp_format:
         return F.to_timestamp(raw, dataset.csv.timestamp_format)
-    if isinstance(data_type, T.DecimalType):
-        # Null, not rounded, where the text has more places than the scale.
-        return F.when(~would_round(raw, data_type), _cast(raw_name, data_type))
-    return _cast(raw_name, data_type)
-
-
-def would_round(raw: Column, data_type: T.DecimalType) -> Column:
-    """True where a cast of the number text ``raw`` to ``data_type`` would round it (never null)."""
-    return F.coalesce(has_more_decimals_than(raw, data_type.scale), F.lit(False))
-
-
-def _cast(raw_name: str, data_type: T.DataType) -> Column:
     return F.expr(f"try_cast({quote_name(raw_name)} AS {data_type.simpleString()})")
-
-
-def rounding_flag(raw_name: str) -> str:
-    """The column ``with_typed_columns`` keeps ``would_round`` of a decimal's raw text in."""
-    return f"{raw_name}_rounds"
 
 
 def type_label(data_type: T.DataType) -> str:
@@ -129,23 +110,9 @@ def _checks(dataset: Dataset, raw: Dict[str, str]) -> List[Check]:
         if isinstance(field.dataType, T.StringType):
             continue
         raw_value = F.col(raw[field.name])
-        invalid = raw_value.isNotNull() & F.col(quote_name(field.name)).isNull()
-        if isinstance(field.dataType, T.DecimalType):
-            # The typed value is null where the text would round, too; that is not invalid.
-            # (The flag is read twice on purpose: see ``with_typed_columns``.)
-            rounds = F.col(rounding_flag(raw[field.name]))
-            invalid = invalid & ~rounds
-            scale = field.dataType.scale
-            checks.append(
-                (
-                    rounds,
-                    f"too_many_decimals:{field.name}",
-                    F.concat(F.lit(f"{field.name}='"), raw_value, F.lit(f"' has more than {scale} decimals")),
-                )
-            )
         checks.append(
             (
-                invalid,
+                raw_value.isNotNull() & F.col(quote_name(field.name)).isNull(),
                 f"invalid_{type_label(field.dataType)}:{field.name}",
                 F.concat(
                     F.lit(f"{field.name}='"), raw_value, F.lit(f"' is not {_expected_text(field.dataType, dataset)}")
@@ -164,11 +131,11 @@ def reason_labels(dataset: Dataset, extra_labels: Sequence[str] = ()) -> List[st
     ``extra_labels`` are the reasons of extra checks (rules), as given to ``with_typed_columns``.
     """
     labels = ["malformed_record", "invalid_utf8"]
-    for field in dataset.schema.fields:
-        if isinstance(field.dataType, T.DecimalType):
-            labels.append(f"too_many_decimals:{field.name}")
-        if not isinstance(field.dataType, T.StringType):
-            labels.append(f"invalid_{type_label(field.dataType)}:{field.name}")
+    labels += [
+        f"invalid_{type_label(field.dataType)}:{field.name}"
+        for field in dataset.schema.fields
+        if not isinstance(field.dataType, T.StringType)
+    ]
     labels += [
         f"{'null_key' if name in dataset.primary_key else 'missing_value'}:{name}" for name in dataset.required_columns
     ]
@@ -199,20 +166,6 @@ def with_typed_columns(dataset: Dataset, extra_checks: Sequence[Check] = ()) -> 
             {
                 field.name: typed_value(F.col(raw[field.name]), raw[field.name], field.dataType, dataset)
                 for field in fields
-            }
-        )
-        # Each decimal's rounding check is also a column of its own, which the checks read twice.
-        # Spark then computes it once per row in a small method of its own (a common
-        # subexpression: here and in the typed value), and still passes the checks their inputs
-        # as parameters of another method (it does so when each input is used twice). Inline,
-        # seven money columns' checks took the method that runs them over the 8000 bytes of
-        # bytecode the JIT compiles, and converting orders took 2.3 times as long
-        # (bench/HISTORY.md "Session 17"; tests/unit/test_generated_code.py).
-        typed_df = typed_df.withColumns(
-            {
-                rounding_flag(raw[field.name]): would_round(F.col(raw[field.name]), field.dataType)
-                for field in fields
-                if isinstance(field.dataType, T.DecimalType)
             }
         )
         checks = _checks(dataset, raw) + list(extra_checks)
