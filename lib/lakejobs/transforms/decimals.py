@@ -1,8 +1,10 @@
-"""Decimal places of number text, so a cast to a decimal never rounds a value silently.
+"""Decimal places of number text, so that a check can refuse a value a cast would round.
 
 Spark's cast of ``'5.555'`` to ``decimal(10,2)`` gives ``5.56`` without a word. These
 functions read the places from the text itself, before any cast, for the checks that give
-such a value the reason ``too_many_decimals:<column>``.
+such a value the reason ``too_many_decimals:<column>`` (``field_checks.decimal_checks``: the fx,
+taxi and transactions jobs). ``csv_to_parquet`` does not use them: it still rounds, a known
+limit (README; measured in bench/HISTORY.md "Session 17").
 """
 
 from pyspark.sql import Column
