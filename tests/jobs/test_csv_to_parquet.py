@@ -25,6 +25,8 @@ BAD_LINES = {
     b"44113,1735,2/30/2014,3/13/2014,3/8/2014,277,295,10,1,1,12,765,2,5,0,10": "invalid_date:orderdate",
     b",1736,8/1/2011,8/13/2011,8/8/2011,277,295,10,1,1,12,765,2,5,0,10": "null_key:salesorderid",
     b"44115,1737,8/1/2011,8/13/2011,8/8/2011,277,295,10,1,1,12,765,2,5\xff\xfe,0,10": "invalid_utf8",
+    # A cast to decimal(17,4) would round it to 5.0000 without a word.
+    b"44116,1738,8/1/2011,8/13/2011,8/8/2011,277,295,10,1,1,12,765,2,5.00001,0,10": "too_many_decimals:unitprice",
 }
 
 
@@ -57,7 +59,7 @@ def orders_argv(raw, out, fraction):
 
 def test_dirty_orders_within_threshold_split_exactly_into_output_and_quarantine(spark, dirty_orders, tmp_path):
     result = run_job(spark, orders_argv(dirty_orders, tmp_path / "out", 0.5))
-    assert (result.status, result.rows_read, result.rows_written, result.rows_quarantined) == ("SUCCEEDED", 27, 20, 7)
+    assert (result.status, result.rows_read, result.rows_written, result.rows_quarantined) == ("SUCCEEDED", 28, 20, 8)
     assert result.quarantine_reasons == {
         "malformed_record": 2,
         "invalid_int:orderqty": 1,
@@ -65,6 +67,7 @@ def test_dirty_orders_within_threshold_split_exactly_into_output_and_quarantine(
         "invalid_date:orderdate": 1,
         "null_key:salesorderid": 1,
         "invalid_utf8": 1,
+        "too_many_decimals:unitprice": 1,
     }
     quarantine = spark.read.json(str(tmp_path / "out" / "quarantine")).select("raw_line", "reason", "source_file")
     source_file = (dirty_orders / "orders-dirty.csv").as_uri()
@@ -98,18 +101,18 @@ def test_dirty_orders_above_threshold_fail_and_leave_the_output_untouched(spark,
     with pytest.raises(QualityGateError) as raised:
         run_job(spark, orders_argv(dirty_orders, out, 0.05))
     assert str(raised.value) == (
-        "orders: 7 of 27 rows (25.93%) are bad, above --max_bad_fraction 0.05; nothing was published "
+        "orders: 8 of 28 rows (28.57%) are bad, above --max_bad_fraction 0.05; nothing was published "
         "(reasons: malformed_record=2, invalid_utf8=1, invalid_date:orderdate=1; "
         f"rows kept in {out / 'quarantine'}_rejected)"
     )
     assert raised.value.result.status == "FAILED"
     assert {p: p.stat().st_mtime_ns for p in (out / "orders").rglob("*")} == before
     rejected = spark.read.json(str(out / "quarantine_rejected"))
-    assert rejected.count() == 7
+    assert rejected.count() == 8
     assert spark.read.parquet(str(out / "orders")).count() == 300
     run_job(spark, orders_argv(dirty_orders, out, 0.5))  # a rerun that passes replaces the quarantine...
-    assert spark.read.json(str(out / "quarantine")).count() == 7
-    assert spark.read.json(str(out / "quarantine_rejected")).count() == 7  # ...and keeps the rejected rows
+    assert spark.read.json(str(out / "quarantine")).count() == 8
+    assert spark.read.json(str(out / "quarantine_rejected")).count() == 8  # ...and keeps the rejected rows
 
 
 def test_headered_variant_converts_to_the_same_rows(spark, tmp_path):
@@ -295,8 +298,8 @@ def test_main_turns_a_failed_gate_into_exit_1_and_one_stderr_line(spark, dirty_o
     # The job's own log lines (the single pass stages the good rows before the gate), then one error line.
     assert stderr_lines(captured.err) == [
         f"INFO lakejobs.io.writer: wrote orders: 20 rows in 2 files to {out}/orders/_staging/run_id={run_id}",
-        f"INFO lakejobs.io.writer: wrote rejected: 7 rows in 1 files to {out}/quarantine_rejected/run_id={run_id}",
-        "csv_to_parquet: error: orders: 7 of 27 rows (25.93%) are bad, above --max_bad_fraction 0.05; "
+        f"INFO lakejobs.io.writer: wrote rejected: 8 rows in 1 files to {out}/quarantine_rejected/run_id={run_id}",
+        "csv_to_parquet: error: orders: 8 of 28 rows (28.57%) are bad, above --max_bad_fraction 0.05; "
         "nothing was published (reasons: malformed_record=2, invalid_utf8=1, invalid_date:orderdate=1; "
         f"rows kept in {out}/quarantine_rejected)",
     ]

@@ -10,7 +10,7 @@ from tests.jobs.test_csv_to_parquet import BAD_LINES, GOOD_LINES, run_job
 
 GOOD_2014 = [line for line in GOOD_LINES if b",5/1/2014," in line]
 GOOD_2011 = [line for line in GOOD_LINES if b"/2011," in line]
-BAD_A, BAD_B = list(BAD_LINES)[:3], list(BAD_LINES)[3:]
+BAD_A, BAD_B = list(BAD_LINES)[:3], list(BAD_LINES)[3:7]
 
 
 def write_csv(folder, name, lines):

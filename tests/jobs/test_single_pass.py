@@ -49,7 +49,7 @@ def test_single_pass_and_persisted_passes_give_the_same_output_quarantine_and_co
     persisted = convert(spark, raw, tmp_path / "persisted", references=references)
 
     assert (single.details["conversion"], persisted.details["conversion"]) == ("single_pass", "persisted")
-    assert outcome(single) == outcome(persisted) == (28, 20, 8, {**_reasons(), 'ColumnValues "orderqty" > 0': 1})
+    assert outcome(single) == outcome(persisted) == (29, 20, 9, {**_reasons(), 'ColumnValues "orderqty" > 0': 1})
     assert single.details["rules"] == persisted.details["rules"]
     measured = {rule["rule"].split('"')[1]: rule["measured"] for rule in single.details["rules"][3:]}
     assert measured == {"customerid": 0.35, "employeeid": 0.4}  # 7 and 8 of the 20 good rows

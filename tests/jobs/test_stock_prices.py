@@ -17,6 +17,7 @@ EXPECTED_REASONS = {
     "duplicate_key:ticker,date": 1,
     "non_positive_price:low": 1,
     "null_key:ticker": 1,
+    "too_many_decimals:close": 1,
 }
 
 
@@ -50,6 +51,7 @@ def write_inputs(raw):
     msft.append(f"   ,{days[4]},1,2,0.5,1.5,1.5,7")  # a blank ticker: no series, not a null partition
     (raw / "watchlist.csv").write_text("\n".join(msft) + "\n")
     stooq = ["Date,Open,High,Low,Close,Volume", f"{days[0]},190,192,189,191,500", f"{days[1]},191,193,-1,0,500"]
+    stooq.append(f"{days[2]},192,193,190,191.0000005,500")  # 7 decimals: rounding it would lose one
     (raw / "ibm.us.txt").write_text("\n".join(stooq) + "\n")
     return days
 
@@ -81,7 +83,7 @@ def test_both_layouts_become_one_series_per_ticker_with_return_and_moving_averag
     argv = ["--input_path", str(tmp_path / "raw"), "--output_path", str(out), "--max_bad_fraction", "0.5"]
     result = stock_prices.run(spark, stock_prices.parse_args(argv))
 
-    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (19, 14, 5)
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (20, 14, 6)
     assert result.quarantine_reasons == EXPECTED_REASONS
     assert result.details == {"headers": 3, "ignored_columns": []}
     expected = spark.createDataFrame(
@@ -98,6 +100,7 @@ def test_both_layouts_become_one_series_per_ticker_with_return_and_moving_averag
     assert sorted((row.source_file.rsplit("/", 1)[1], row.reason) for row in quarantine.collect()) == [
         ("AAPL.csv", "invalid_decimal:open"),
         ("ibm.us.txt", "non_positive_price:low"),
+        ("ibm.us.txt", "too_many_decimals:close"),
         ("watchlist.csv", "duplicate_key:ticker,date"),
         ("watchlist.csv", "high_below_low"),
         ("watchlist.csv", "null_key:ticker"),

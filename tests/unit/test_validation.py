@@ -264,3 +264,39 @@ def test_key_for_counting_keeps_other_keys_as_their_columns(spark):
 
     assert df.select(*key_for_counting(long_key)).columns == ["id", "n"]
     assert df.select(*key_for_counting(text_key)).columns == ["group", "n"]
+
+
+def test_a_decimal_with_more_places_than_its_scale_is_quarantined_not_rounded(spark):
+    """A cast would round ``5.555`` to ``5.56`` silently: such a value is not typed, and has its own reason."""
+    dataset = Dataset(name="fares", schema=T.StructType([T.StructField("fare", T.DecimalType(10, 2))]))
+    texts = ["5.555", "5.550", "1e-3", "12E2", "1000e-4", " 2.5 ", "-0.125", "0.0000000", "1.", "abc", None]
+    # The byte searches' edge: a short exponent after a short fraction; text the cast reads but
+    # the places cannot be read from (an Arabic-Indic five); garbage with a long tail.
+    texts += ["1.5e-9", "\u0665.555", "\u0665.5", "abc.defgh", "5e1"]
+    source = spark.createDataFrame(
+        [(text, None, "f.csv") for text in texts], "fare string, _corrupt_record string, _source_file string"
+    )
+    actual = source.transform(with_typed_columns(dataset)).select("fare", "_reason", "_detail")
+    too_many = "too_many_decimals:fare"
+    expected = spark.createDataFrame(
+        [
+            (None, too_many, "fare='5.555' has more than 2 decimals"),
+            (Decimal("5.55"), None, None),
+            (None, too_many, "fare='1e-3' has more than 2 decimals"),
+            (Decimal("1200.00"), None, None),
+            (Decimal("0.10"), None, None),
+            (Decimal("2.50"), None, None),
+            (None, too_many, "fare='-0.125' has more than 2 decimals"),
+            (Decimal("0.00"), None, None),
+            (Decimal("1.00"), None, None),
+            (None, "invalid_decimal:fare", "fare='abc' is not a valid decimal(10,2)"),
+            (None, None, None),
+            (None, too_many, "fare='1.5e-9' has more than 2 decimals"),
+            (None, too_many, "fare='\u0665.555' has more than 2 decimals"),
+            (Decimal("5.50"), None, None),
+            (None, "invalid_decimal:fare", "fare='abc.defgh' is not a valid decimal(10,2)"),
+            (Decimal("50.00"), None, None),
+        ],
+        "fare decimal(10,2), _reason string, _detail string",
+    )
+    assert_df_equality(actual, expected, ignore_nullable=True)

@@ -2,9 +2,9 @@
 
 Spark's cast of ``'5.555'`` to ``decimal(10,2)`` gives ``5.56`` without a word. These
 functions read the places from the text itself, before any cast, for the checks that give
-such a value the reason ``too_many_decimals:<column>`` (``field_checks.decimal_checks``: the fx,
-taxi and transactions jobs). ``csv_to_parquet`` does not use them: it still rounds, a known
-limit (README; measured in bench/HISTORY.md "Session 17").
+such a value the reason ``too_many_decimals:<column>``: ``validation.with_typed_columns``
+(csv_to_parquet, stock_prices) and ``field_checks.decimal_checks`` (the fx, taxi and
+transactions jobs).
 """
 
 from pyspark.sql import Column
@@ -33,14 +33,20 @@ def decimal_places(text: Column) -> Column:
     return F.when(text.rlike(DECIMAL_TEXT), F.when(significant == "", F.lit(0)).otherwise(F.greatest(places, F.lit(0))))
 
 
-def has_more_decimals_than(text: Column, scale: int) -> Column:
-    """True where number text needs more than ``scale`` decimal places (``decimal_places``).
+def would_round(text: Column, cast: Column, scale: int) -> Column:
+    """True where ``cast``, Spark's cast of number text to a decimal of ``scale``, rounds it; never null.
 
-    Null for text that is not a number (the cast's own check reports it). Text that cannot
-    need more (no exponent, and at most ``scale`` characters after its point) is passed by
-    string searches first, so the regular expressions run only on text that may need them.
+    That is text needing more places than the scale (``decimal_places``), and text the cast reads
+    whose places cannot be read from it: the cast also reads digits of other scripts (an
+    Arabic-Indic five, a point and ``555`` cast to ``5.56``), which ``decimal_places`` does not,
+    and such text is never passed unread. Text that cannot need more (no exponent, and at most
+    ``scale`` octets after its point) is passed by cheap byte searches first, so the regular
+    expressions run only on text that may need them. ``contains`` is a tight loop over the
+    bytes; ``instr`` compares at every position, and searching for the exponent with it cost
+    three times as much (bench/HISTORY.md "Session 18").
     """
     point = F.instr(text, ".")
-    may_need_more = ((point > 0) & (F.length(text) - point > scale)) | (F.instr(text, "e") > 0)
-    may_need_more = may_need_more | (F.instr(text, "E") > 0)
-    return F.when(may_need_more, decimal_places(text) > scale).otherwise(F.when(text.isNotNull(), F.lit(False)))
+    # Octets after the point: never fewer than its characters, so no text that needs more is passed.
+    may_need_more = ((point > 0) & (F.octet_length(text) - point > scale)) | text.contains("e") | text.contains("E")
+    read = F.coalesce(decimal_places(text) > scale, cast.isNotNull())
+    return F.coalesce(F.when(may_need_more, read), F.lit(False))

@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakejobs.datasets import RESERVED_COLUMNS
-from lakejobs.transforms.decimals import has_more_decimals_than
+from lakejobs.transforms.decimals import would_round
 from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON, quote_name
 
 Transform = Callable[[DataFrame], DataFrame]
@@ -95,7 +95,7 @@ def decimal_checks(column: str, text_column: str, data_type: T.DecimalType) -> L
             values_text(text_column),
         ),
         check(
-            has_more_decimals_than(F.col(text_column), scale),
+            would_round(F.col(text_column), typed, scale),
             f"too_many_decimals:{column}",
             F.concat(values_text(text_column), F.lit(f" has more than {scale} decimals")),
         ),
