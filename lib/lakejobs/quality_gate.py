@@ -22,6 +22,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
+from pyspark.errors import IllegalArgumentException
 from pyspark.sql import Column, Observation
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -34,7 +35,7 @@ from lakejobs.transforms import quality
 from lakejobs.transforms.validation import REASON, quote_name
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, SparkSession
 
 LOG = logging.getLogger(__name__)
 UNLISTED = "unlisted_reason"
@@ -103,6 +104,31 @@ def check_rule_columns(rules: Sequence[Rule], dataset: Dataset) -> None:
             )
         if rule.rule_type == "ColumnValues" and rule.condition.op.replace("not ", "") != "matches":
             _check_value_types(rule, types[rule.columns[0]])
+
+
+def check_rule_patterns(spark: "SparkSession", rules: Sequence[Rule]) -> None:
+    """Raise ``UsageError`` for a ``matches`` rule whose pattern Java cannot compile.
+
+    Spark's ``rlike`` uses ``java.util.regex``, whose syntax Python's ``re`` does not share
+    (``\\p{Alpha}``, possessive quantifiers), so the session's own JVM decides, before any data
+    is read. Otherwise the run failed in its first stage with Java's message about the pattern
+    as the rule wraps it (``^(?:...)\\z``), whose positions are not the user's; and a pattern
+    with an unbalanced parenthesis (``a)|(?:b``) compiled once wrapped, meaning something else.
+    """
+    pattern_class = spark.sparkContext._jvm.java.util.regex.Pattern
+    for rule in rules:
+        if rule.condition is None or not rule.condition.op.endswith("matches"):
+            continue
+        pattern = str(rule.condition.values[0])
+        try:
+            pattern_class.compile(pattern)
+        except IllegalArgumentException as error:
+            # PySpark turns Java's PatternSyntaxException into its IllegalArgumentException;
+            # the first line of its message is Java's description (index from 0).
+            java_says = str(error).strip().splitlines()[0]
+            raise UsageError(
+                f"rule {rule.text!r}: {pattern!r} is not a valid regular expression (Java: {java_says})"
+            ) from None
 
 
 def _value_fits(value: object, data_type: T.DataType) -> bool:

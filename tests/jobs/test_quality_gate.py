@@ -125,3 +125,26 @@ def test_a_rule_on_an_unknown_column_is_a_usage_error_before_spark(tmp_path, cap
     assert capsys.readouterr().err == (
         "csv_to_parquet: error: rule 'IsComplete \"quantity\"': orders has no column quantity\n"
     )
+
+
+def test_a_pattern_java_cannot_compile_fails_the_run_with_one_line_before_any_data_is_read(spark, tmp_path, capsys):
+    rules = tmp_path / "bad.dqdl"
+    rules.write_text('Rules = [ ColumnValues "productid" matches "[0-9" ]')
+    out = tmp_path / "o"
+    argv = ["--dataset", "orders", "--rules", str(rules), "--input_path", str(SAMPLE_RAW / "orders")]
+    assert csv_to_parquet.main([*argv, "--output_path", str(out)]) == 2
+    assert stderr_lines(capsys.readouterr().err) == [
+        "csv_to_parquet: error: rule 'ColumnValues \"productid\" matches \"[0-9\"': '[0-9' is not a valid "
+        "regular expression (Java: Unclosed character class near index 3)"
+    ]
+    assert not out.exists()
+    (report,) = (tmp_path / "o_lakejobs" / "runs" / "csv_to_parquet").glob("*.json")
+    assert (json.loads(report.read_text())["status"], json.loads(report.read_text())["rows_read"]) == ("FAILED", 0)
+
+
+def test_a_pattern_in_java_syntax_python_does_not_read_is_accepted(spark, tmp_path):
+    rules = tmp_path / "java.dqdl"
+    rules.write_text('Rules = [ ColumnValues "productid" matches "\\p{Digit}++" ]')
+    argv = ["--dataset", "orders", "--rules", str(rules), "--input_path", str(SAMPLE_RAW / "orders")]
+    result = csv_to_parquet.run(spark, csv_to_parquet.parse_args([*argv, "--output_path", str(tmp_path / "o")]))
+    assert (result.status, result.rows_written, result.rows_quarantined) == ("SUCCEEDED", 300, 0)

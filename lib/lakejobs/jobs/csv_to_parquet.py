@@ -102,6 +102,7 @@ def run(spark: "SparkSession", args: CsvToParquetArgs) -> JobResult:
 def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> JobResult:
     if not fs.exists(spark, args.input_path):
         raise UsageError(f"input path does not exist: {args.input_path}")
+    quality_gate.check_rule_patterns(spark, args.rules)
     if args.output_format == "delta":
         require_delta(spark)
     with RunLock(spark, args.lock_path, JOB, result.run_id):
