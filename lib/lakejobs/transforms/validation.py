@@ -64,8 +64,8 @@ def _rounds(raw: Column, raw_name: str, data_type: T.DecimalType) -> Column:
     return would_round(raw, _cast(raw_name, data_type), data_type.scale)
 
 
-def flag_columns(dataset: Dataset, raw: Dict[str, str]) -> Dict[str, Column]:
-    """The flags ``with_typed_columns`` computes beside the typed values, by column name.
+def flag_columns(dataset: Dataset, raw: Dict[str, str], typed: Dict[str, Column]) -> Dict[str, Column]:
+    """The flags ``with_typed_columns`` computes beside the typed values (``typed``), by column name.
 
     ``untyped_flag``: a date's typed value is null; ``rounding_flag``: a decimal's text would
     round (``would_round``). The checks read these instead of the expressions they stand for.
@@ -80,8 +80,7 @@ def flag_columns(dataset: Dataset, raw: Dict[str, str]) -> Dict[str, Column]:
     for field in dataset.schema.fields:
         raw_name = raw[field.name]
         if isinstance(field.dataType, T.DateType):
-            typed = typed_value(F.col(raw_name), raw_name, field.dataType, dataset)
-            flags[untyped_flag(raw_name)] = typed.isNull()
+            flags[untyped_flag(raw_name)] = typed[field.name].isNull()
         elif isinstance(field.dataType, T.DecimalType):
             flags[rounding_flag(raw_name)] = _rounds(F.col(raw_name), raw_name, field.dataType)
     return flags
@@ -233,7 +232,7 @@ def with_typed_columns(dataset: Dataset, extra_checks: Sequence[Check] = ()) -> 
             field.name: typed_value(F.col(raw[field.name]), raw[field.name], field.dataType, dataset)
             for field in fields
         }
-        typed_df = renamed_df.withColumns({**typed, **flag_columns(dataset, raw)})
+        typed_df = renamed_df.withColumns({**typed, **flag_columns(dataset, raw, typed)})
         checks = _checks(dataset, raw) + list(extra_checks)
         reason = F.coalesce(*[F.when(bad, F.lit(label)) for bad, label, _detail in checks], F.lit(None).cast("string"))
         detail = F.coalesce(*[F.when(bad, text) for bad, _label, text in checks], F.lit(None).cast("string"))
