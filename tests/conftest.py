@@ -10,9 +10,11 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from pyspark.sql import types as T
 
 from lakejobs.pipeline import run_pipeline
 from lakejobs.runtime import CurrentStderrHandler
+from lakejobs.schemas import ORDERS
 from lakejobs.session import build_session
 
 # Jobs run in-process by the tests join the suite's session with the test profile's settings.
@@ -96,6 +98,16 @@ def typed_order(row):
         else:
             out.append(money(value))
     return tuple(out)
+
+
+def expected_orders(spark, lines):
+    """The orders table a conversion of these raw lines publishes (with ``order_year``), typed independently.
+
+    ``lines`` are raw CSV lines, as bytes or text, in any order.
+    """
+    texts = [line.decode("utf-8") if isinstance(line, bytes) else line for line in lines]
+    rows = [typed + (typed[2].year,) for typed in map(typed_order, csv.reader(texts))]
+    return spark.createDataFrame(rows, T.StructType(ORDERS.fields + [T.StructField("order_year", T.IntegerType())]))
 
 
 def job_env():

@@ -72,7 +72,11 @@ def clients(endpoint_url: Optional[str] = None, region: Optional[str] = None):
 
 
 def sync(tables: Sequence[Table], glue, s3) -> SyncReport:
-    """Create or update every database and table, then register partitions found in S3."""
+    """Create or update every database and table, then register partitions found in S3.
+
+    Nothing is changed when a table's folder holds the other format (see ``check_formats``).
+    """
+    check_formats(tables, s3)
     report = SyncReport()
     for database in dict.fromkeys(table.database for table in tables):
         if _ensure_database(glue, database):
@@ -89,6 +93,34 @@ def sync(tables: Sequence[Table], glue, s3) -> SyncReport:
             report.partitions_existing[qualified] = existing
             report.partitions_removed[qualified] = removed
     return report
+
+
+def check_formats(tables: Sequence[Table], s3) -> None:
+    """Raise ``LakejobsError`` when a table's folder in S3 holds the other format than ``--format``.
+
+    A Delta table registered as Parquet reads every data file in its folder, the ones its log has
+    removed too: wrong rows without an error. A folder without written files is not checked.
+    """
+    for table in tables:
+        if table.kind not in ("parquet", "delta"):
+            continue
+        has_log = _holds_objects(s3, f"{table.location}/_delta_log/")
+        if table.kind == "parquet" and has_log:
+            raise LakejobsError(
+                f"{table.location} is a Delta table (it has a _delta_log/): sync it with --format delta"
+            )
+        if table.kind == "delta" and not has_log and _holds_objects(s3, f"{table.location}/"):
+            raise LakejobsError(
+                f"{table.location} is not a Delta table (it has no _delta_log/): sync it with --format parquet"
+            )
+
+
+def _holds_objects(s3, location: str) -> bool:
+    bucket, prefix = _bucket_and_prefix(location)
+    try:
+        return s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0) > 0
+    except s3.exceptions.NoSuchBucket:
+        raise LakejobsError(f"bucket does not exist: s3://{bucket}") from None
 
 
 def _ensure_database(glue, name: str) -> bool:

@@ -61,6 +61,10 @@ MART_KEYS = [
     "processedData/orders/order_year=2013/part-00000.snappy.parquet",
     "processedData/orders/order_year=2014/part-00000.snappy.parquet",
 ]
+DELTA_TABLES = [f"processedData/{name}" for name in ("customers", "employees", "orders")] + [
+    f"mart/{name}" for name in ("sales", "sales_by_employee_month", "customer_summary")
+]
+DELTA_KEYS = [f"{folder}/_delta_log/00000000000000000000.json" for folder in DELTA_TABLES]
 
 
 @pytest.fixture(scope="module")
@@ -71,6 +75,8 @@ def aws():
         s3.create_bucket(Bucket=LAKE_BUCKET)
         for key in MART_KEYS:
             s3.put_object(Bucket=LAKE_BUCKET, Key=f"lake/{key}", Body=b"x")
+        for key in DELTA_KEYS:
+            s3.put_object(Bucket=LAKE_BUCKET, Key=f"delta-lake/{key}", Body=b"{}")
         yield {"env": env, "s3": s3, "glue": boto3.client("glue")}
 
 
@@ -184,16 +190,31 @@ def test_sync_creates_databases_tables_and_partitions_then_updates_in_place(aws,
 
 
 def test_sync_of_a_delta_lake_declares_delta_tables_without_partition_keys(aws, capsys):
-    assert sync(aws, "--format", "delta", "--database", "processed_delta") == 0
-    assert (
-        capsys.readouterr().out.splitlines()[-1] == "6 tables created, 3 updated, 0 partitions added"
-    )  # raw tables exist
+    delta_lake = ["--lake", f"s3://{LAKE_BUCKET}/delta-lake", "--database", "processed_delta"]
+    assert sync(aws, *delta_lake, "--raw-database", "raw_delta", "--format", "delta") == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "9 tables created, 0 updated, 0 partitions added"
     found = table(aws["glue"], "processed_delta", "sales")
-    location = f"s3://{LAKE_BUCKET}/lake/mart/sales"
+    location = f"s3://{LAKE_BUCKET}/delta-lake/mart/sales"
     assert found["Parameters"] == {"EXTERNAL": "TRUE", "table_type": "DELTA", "spark.sql.sources.provider": "delta"}
     assert found["PartitionKeys"] == []
     assert found["Columns"] == columns(ORDERS_COLUMNS + [("order_year", "int"), ("order_month", "int")] + SALES_EXTRA)
     assert found["SerdeInfo"]["Parameters"] == {"serialization.format": "1", "path": location}
+
+
+def test_sync_in_the_other_format_than_the_lake_holds_fails_in_one_line_and_changes_nothing(aws, capsys):
+    databases = ["--database", "wrong_format", "--raw-database", "wrong_format_raw"]
+    assert sync(aws, "--lake", f"s3://{LAKE_BUCKET}/delta-lake", *databases) == 1  # --format parquet, the default
+    assert capsys.readouterr().err == (
+        f"lakejobs: error: s3://{LAKE_BUCKET}/delta-lake/processedData/customers is a Delta table "
+        "(it has a _delta_log/): sync it with --format delta\n"
+    )
+    assert sync(aws, *databases, "--format", "delta") == 1
+    assert capsys.readouterr().err == (
+        f"lakejobs: error: s3://{LAKE_BUCKET}/lake/processedData/orders is not a Delta table "
+        "(it has no _delta_log/): sync it with --format parquet\n"
+    )
+    names = {database["Name"] for database in aws["glue"].get_databases()["DatabaseList"]}
+    assert not names & {"wrong_format", "wrong_format_raw"}
 
 
 def test_sync_of_a_missing_bucket_and_a_local_lake_fail_in_one_line(aws, capsys):
@@ -230,7 +251,9 @@ def test_an_unreachable_endpoint_is_one_line(aws, capsys, monkeypatch):
     argv = ["catalog", "sync", "--lake", f"s3://{LAKE_BUCKET}/lake", "--endpoint-url", "http://127.0.0.1:9"]
     assert cli.main(argv) == 1
     assert capsys.readouterr().err == (
-        'lakejobs: error: EndpointConnectionError: Could not connect to the endpoint URL: "http://127.0.0.1:9/"\n'
+        "lakejobs: error: EndpointConnectionError: Could not connect to the endpoint URL: "
+        f'"http://127.0.0.1:9/{LAKE_BUCKET}?list-type=2&prefix=lake%2FprocessedData%2Fcustomers%2F_delta_log%2F'
+        '&max-keys=1&encoding-type=url"\n'  # the first request: the format check lists S3
     )
 
 

@@ -9,6 +9,7 @@ without --multiline), and a declared header that is missing.
 """
 
 import csv
+import datetime as dt
 import json
 from decimal import Decimal
 
@@ -30,8 +31,17 @@ def with_field(line, index, value):
 
 
 def typed_text(line):
-    """A duplicate's quarantine line: its typed values written back as CSV."""
-    return ",".join("" if value is None else str(value) for value in typed_order(next(csv.reader([line]))))
+    """A duplicate's quarantine line: its typed values written back as CSV, dates as M/d/yyyy."""
+    values = typed_order(next(csv.reader([line])))
+    return ",".join(_as_text(value) for value in values)
+
+
+def _as_text(value):
+    if value is None:
+        return ""
+    if isinstance(value, dt.date):
+        return f"{value.month}/{value.day}/{value.year}"
+    return str(value)
 
 
 # a.csv: UTF-8 BOM, CRLF line ends, a repeated key inside the file, a negative quantity, a 1 MB line.

@@ -12,7 +12,7 @@ from chispa import assert_df_equality
 from lakejobs.errors import QualityGateError
 from lakejobs.generate import generate
 from lakejobs.jobs import csv_to_parquet
-from tests.conftest import SAMPLE_RAW, VENV_BIN, job_env, stderr_lines
+from tests.conftest import SAMPLE_RAW, VENV_BIN, expected_orders, job_env, stderr_lines
 from tests.parquet_layout import columns_without_dictionary
 
 GOOD_LINES = (SAMPLE_RAW / "orders" / "orders-00000.csv").read_bytes().splitlines()[:20]
@@ -57,6 +57,19 @@ def orders_argv(raw, out, fraction):
     ]
 
 
+def quarantined(spark, path):
+    return spark.read.json(str(path)).select("raw_line", "reason", "source_file")
+
+
+def expected_bad_rows(spark, dirty_orders):
+    """The quarantine rows of ``dirty_orders``: each bad line as read, its reason, its file."""
+    source_file = (dirty_orders / "orders-dirty.csv").as_uri()
+    return spark.createDataFrame(
+        [(line.decode("utf-8", errors="replace"), reason, source_file) for line, reason in BAD_LINES.items()],
+        "raw_line string, reason string, source_file string",
+    )
+
+
 def test_dirty_orders_within_threshold_split_exactly_into_output_and_quarantine(spark, dirty_orders, tmp_path):
     result = run_job(spark, orders_argv(dirty_orders, tmp_path / "out", 0.5))
     assert (result.status, result.rows_read, result.rows_written, result.rows_quarantined) == ("SUCCEEDED", 28, 20, 8)
@@ -69,14 +82,14 @@ def test_dirty_orders_within_threshold_split_exactly_into_output_and_quarantine(
         "invalid_utf8": 1,
         "too_many_decimals:unitprice": 1,
     }
-    quarantine = spark.read.json(str(tmp_path / "out" / "quarantine")).select("raw_line", "reason", "source_file")
-    source_file = (dirty_orders / "orders-dirty.csv").as_uri()
-    expected = spark.createDataFrame(
-        [(line.decode("utf-8", errors="replace"), reason, source_file) for line, reason in BAD_LINES.items()],
-        "raw_line string, reason string, source_file string",
+    assert_df_equality(
+        quarantined(spark, tmp_path / "out" / "quarantine"),
+        expected_bad_rows(spark, dirty_orders),
+        ignore_row_order=True,
+        ignore_nullable=True,
     )
-    assert_df_equality(quarantine, expected, ignore_row_order=True, ignore_nullable=True)
-    assert spark.read.parquet(str(tmp_path / "out" / "orders")).count() == 20
+    output = spark.read.parquet(str(tmp_path / "out" / "orders"))
+    assert_df_equality(output, expected_orders(spark, GOOD_LINES), ignore_row_order=True, ignore_nullable=True)
     # The dataset's plain columns (spelled out) have no dictionary; productid (16 values in 20
     # lines) falls back to PLAIN on its own; repeating columns (orderdate, employeeid, ...) keep theirs.
     without_dictionary = columns_without_dictionary(tmp_path / "out" / "orders")
@@ -107,12 +120,19 @@ def test_dirty_orders_above_threshold_fail_and_leave_the_output_untouched(spark,
     )
     assert raised.value.result.status == "FAILED"
     assert {p: p.stat().st_mtime_ns for p in (out / "orders").rglob("*")} == before
-    rejected = spark.read.json(str(out / "quarantine_rejected"))
-    assert rejected.count() == 8
+    bad_rows = expected_bad_rows(spark, dirty_orders)
+    rejected_folders = [path.name for path in (out / "quarantine_rejected").iterdir()]
+    assert rejected_folders == [f"run_id={raised.value.result.run_id}"]
+    assert_df_equality(
+        quarantined(spark, out / "quarantine_rejected"), bad_rows, ignore_row_order=True, ignore_nullable=True
+    )
     assert spark.read.parquet(str(out / "orders")).count() == 300
     run_job(spark, orders_argv(dirty_orders, out, 0.5))  # a rerun that passes replaces the quarantine...
-    assert spark.read.json(str(out / "quarantine")).count() == 8
-    assert spark.read.json(str(out / "quarantine_rejected")).count() == 8  # ...and keeps the rejected rows
+    assert_df_equality(quarantined(spark, out / "quarantine"), bad_rows, ignore_row_order=True, ignore_nullable=True)
+    # ...and keeps the rejected rows
+    assert_df_equality(
+        quarantined(spark, out / "quarantine_rejected"), bad_rows, ignore_row_order=True, ignore_nullable=True
+    )
 
 
 def test_headered_variant_converts_to_the_same_rows(spark, tmp_path):

@@ -49,6 +49,20 @@ REASONS = {
     "duplicate_key:base,quote,date": 1,
 }
 
+#: (reason, detail) of every quarantined rate, sorted.
+QUARANTINE_DETAILS = [
+    ("duplicate_key:base,quote,date", "key (USD, GBP, 2010-01-01) appears more than once in this batch"),
+    ("high_below_low", "high=1.400000000000, low=1.420000000000"),
+    ("invalid_currency:quote", "quote=U$D"),
+    ("invalid_date:date", "date_text=2010-13-01 is not a date in format yyyy-MM-dd"),
+    ("invalid_decimal:open", "open_text=abc"),
+    ("missing_value:close", "close is missing"),
+    ("missing_value:open", "open is missing"),
+    ("non_positive_price:low", "low=0.000000000000"),  # written out, not Java's 0E-12
+    ("price_outside_range:open", "open=1.500000000000, low=1.420000000000, high=1.440000000000"),
+    ("unparsable_json", "not a JSON object of base -> quote -> date -> {open, high, low, close}"),
+]
+
 
 def rate(text):
     return Decimal(text).quantize(Decimal("1e-12"))
@@ -86,10 +100,9 @@ def test_documents_flatten_to_rows_partitioned_by_base_and_quote(spark, tmp_path
     quarantine = spark.read.json(str(tmp_path / "fx_quarantine"))
     broken = quarantine.filter("reason = 'unparsable_json'").select("source_file", "raw_line").first()
     assert tuple(broken) == ((raw / "c.json").as_uri(), '{"GBP": {"USD": {"2010-01-01": \n')
-    details = {row.reason: row.detail for row in quarantine.collect()}
-    assert details["high_below_low"] == "high=1.400000000000, low=1.420000000000"
-    assert details["invalid_decimal:open"] == "open_text=abc"
-    assert details["invalid_currency:quote"] == "quote=U$D"
+    assert sorted(tuple(row) for row in quarantine.select("reason", "detail").collect()) == QUARANTINE_DETAILS
+    report = json.loads((tmp_path / "fx_lakejobs" / "runs" / "fx_rates" / f"{result.run_id}.json").read_text())
+    assert (report["status"], report["rows_written"], report["quarantine_reasons"]) == ("SUCCEEDED", 4, REASONS)
 
 
 def test_the_sample_documents(spark, tmp_path):

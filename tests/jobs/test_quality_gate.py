@@ -7,7 +7,7 @@ from chispa import assert_df_equality
 from lakejobs import cli
 from lakejobs.io.quarantine import source_value
 from lakejobs.jobs import csv_to_parquet
-from tests.conftest import SAMPLE_RAW, stderr_lines
+from tests.conftest import ROOT, SAMPLE_RAW, stderr_lines
 
 RULES = """# the user's own rules replace the dataset's
 Rules = [
@@ -148,3 +148,35 @@ def test_a_pattern_in_java_syntax_python_does_not_read_is_accepted(spark, tmp_pa
     argv = ["--dataset", "orders", "--rules", str(rules), "--input_path", str(SAMPLE_RAW / "orders")]
     result = csv_to_parquet.run(spark, csv_to_parquet.parse_args([*argv, "--output_path", str(tmp_path / "o")]))
     assert (result.status, result.rows_written, result.rows_quarantined) == ("SUCCEEDED", 300, 0)
+
+
+def readme_ruleset():
+    """The ``# orders.dqdl`` example of the README, as a user would copy it."""
+    readme = (ROOT / "README.md").read_text()
+    start = readme.index("```\n# orders.dqdl\n") + len("```\n")
+    return readme[start : readme.index("```", start)]
+
+
+def test_the_readme_example_ruleset_runs_on_the_sample_orders(spark, sample_lake, tmp_path):
+    rules = tmp_path / "orders.dqdl"
+    rules.write_text(readme_ruleset())
+    argv = ["--dataset", "orders", "--rules", str(rules), "--input_path", str(SAMPLE_RAW / "orders")]
+    argv += ["--output_path", str(tmp_path / "orders"), "--references_path", str(sample_lake / "processedData")]
+    result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
+    assert (result.status, result.rows_read, result.rows_written, result.rows_quarantined) == ("SUCCEEDED", 300, 300, 0)
+    assert [(r["rule"], r["outcome"], r.get("measured")) for r in result.details["rules"]] == [
+        ('IsComplete "customerid"', "passed", 1.0),
+        ('ColumnValues "orderqty" > 0', "passed", 1.0),
+        (
+            'ColumnValues "unitpricediscount" in [0, 0.02, 0.05, 0.1, NULL] where "orderdate >= \'2012-01-01\'"',
+            "passed",
+            1.0,
+        ),
+        ('ColumnValues "productid" matches "[0-9]{3}" with threshold >= 0.99', "passed", 1.0),
+        ('ReferentialIntegrity "customerid" "customers.customerid" >= 0.99', "passed", 1.0),
+        ('IsUnique "salesorderid" "salesorderdetailid"', "passed", 0.0),
+        ('Completeness "shipdate" >= 0.9', "passed", 1.0),
+        ("RowCount between 1 and 10000000", "passed", 300.0),
+        ("RowCountChange between -0.5 and 0.5", "skipped", None),  # no previous run
+        ('CustomSql "select count(*) from primary where shipdate < orderdate" = 0', "passed", 0.0),
+    ]

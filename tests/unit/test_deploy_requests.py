@@ -95,17 +95,27 @@ def test_glue_dry_run_probes_each_job_then_creates_or_updates_it(capsys, tmp_pat
     assert {r["params"]["GlueVersion"] for r in requests if r["operation"] == "CreateJob"} == {"5.1"}
 
 
+#: The pipeline's jobs in the order its stages run them.
+PIPELINE_JOBS = [
+    "lakejobs-convert-customers",
+    "lakejobs-convert-employees",
+    "lakejobs-convert-orders",
+    "lakejobs-sales-mart",
+]
+
+
 def test_emr_and_serverless_dry_runs_follow_the_stages(capsys, tmp_path):
     dist = make_dist(tmp_path / "dist")
     steps = dry_run(capsys, "emr", dist)[-1]
     assert steps["operation"] == "AddJobFlowSteps" and steps["params"]["JobFlowId"] == "j-ABCDEFGHIJKL"
     assert steps["params"]["ExecutionRoleArn"] == ROLE
-    assert [step["Name"] for step in steps["params"]["Steps"]][-1] == "lakejobs-sales-mart"
+    assert [step["Name"] for step in steps["params"]["Steps"]] == PIPELINE_JOBS
     cluster = dry_run(capsys, "emr", dist, "--transient")[-1]
-    assert cluster["operation"] == "RunJobFlow" and len(cluster["params"]["Steps"]) == 4
+    assert cluster["operation"] == "RunJobFlow"
+    assert [step["Name"] for step in cluster["params"]["Steps"]] == PIPELINE_JOBS
     validate("emr", "RunJobFlow", cluster["params"])
     runs = [r["params"]["name"] for r in dry_run(capsys, "emr-serverless", dist) if r["operation"] == "StartJobRun"]
-    assert runs[-1] == "lakejobs-sales-mart" and len(runs) == 4
+    assert runs == PIPELINE_JOBS
 
 
 def test_committed_definitions_validate_against_botocore():

@@ -36,4 +36,8 @@ def test_vermin_would_catch_a_python_3_10_construct(tmp_path):
         text=True,
         check=False,
     )
-    assert completed.returncode != 0
+    assert completed.returncode == 1, completed.stderr
+    lines = [line.strip() for line in completed.stdout.splitlines()]
+    assert f"!2, 3.10     {tmp_path / 'newer.py'}" in lines
+    assert "pattern matching requires !2, 3.10" in lines
+    assert lines[-1] == "Target versions not met:   3.9-"

@@ -91,6 +91,7 @@ def lake(tmp_path):
 def test_report_prints_the_runs_newest_first_with_reasons_rules_and_errors(lake, capsys):
     assert cli.main(["report", "--lake", str(lake)]) == 0
     assert capsys.readouterr().out == TABLE + "\n"
+    assert f"```\n{TABLE}\n```" in (ROOT / "README.md").read_text()  # the README shows this very output
 
 
 def test_report_limit_keeps_the_newest_runs(lake):

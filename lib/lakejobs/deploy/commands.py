@@ -15,7 +15,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=("render", "policy"),
         help="render: rewrite the committed glue/ and emr/ files; policy: print the IAM policy --target's deploy needs",
     )
-    parser.add_argument("--target", help="glue, emr or emr-serverless")
+    parser.add_argument("--target", help="glue, emr, emr-serverless or stepfunctions")
     parser.add_argument("--bucket", help="S3 bucket holding the lake and the artifacts")
     parser.add_argument("--prefix", default="", help="key prefix of everything under the bucket (default: none)")
     parser.add_argument(

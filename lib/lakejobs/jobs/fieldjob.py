@@ -70,7 +70,7 @@ class FieldArgs:
     quarantine_path: str
     compression: str
     max_bad_fraction: float
-    report_path: Optional[str]
+    report_path: str
 
     @property
     def lock_path(self) -> str:
@@ -90,7 +90,9 @@ def add_common_arguments(parser, input_help: str, max_bad_fraction: float = 0.05
         default=max_bad_fraction,
         help=f"fail without publishing above this share of bad records (default {max_bad_fraction})",
     )
-    parser.add_argument("--report_path", help="folder for run reports (<job>/<run_id>.json)")
+    parser.add_argument(
+        "--report_path", help="folder for run reports, <job>/<run_id>.json (default: <output_path>_lakejobs/runs)"
+    )
 
 
 def common_values(namespace) -> Dict[str, object]:
@@ -102,7 +104,7 @@ def common_values(namespace) -> Dict[str, object]:
         "quarantine_path": fs.qualify(namespace.quarantine_path or output_path.rstrip("/") + "_quarantine"),
         "compression": namespace.compression,
         "max_bad_fraction": namespace.max_bad_fraction,
-        "report_path": fs.qualify(namespace.report_path) if namespace.report_path else None,
+        "report_path": fs.qualify(namespace.report_path or output_path.rstrip("/") + "_lakejobs/runs"),
     }
     fs.require_apart(
         {f"--{name}": values[name] for name in ("input_path", "output_path", "quarantine_path")},

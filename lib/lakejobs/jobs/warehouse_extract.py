@@ -62,7 +62,7 @@ class WarehouseExtractArgs:
     fetch_size: int
     partition_by: Tuple[str, ...]
     compression: str
-    report_path: Optional[str]
+    report_path: str
 
     @property
     def source(self) -> str:
@@ -92,7 +92,9 @@ def build_parser():
     parser.add_argument("--fetch_size", type=job_args.parse_positive, default=10000, help="rows per JDBC fetch")
     parser.add_argument("--partition_by", type=job_args.parse_columns, default=(), help="output partition columns")
     parser.add_argument("--compression", choices=COMPRESSIONS, default="snappy")
-    parser.add_argument("--report_path", help="folder for run reports (<job>/<run_id>.json)")
+    parser.add_argument(
+        "--report_path", help="folder for run reports, <job>/<run_id>.json (default: <output_path>_lakejobs/runs)"
+    )
     return parser
 
 
@@ -106,7 +108,7 @@ def parse_args(argv: Sequence[str]) -> WarehouseExtractArgs:
     elif not namespace.secret_id:
         raise UsageError(f"{JOB}: give --jdbc_url (credentials from the environment) or --secret_id")
     output_path = fs.qualify(namespace.output_path)
-    report_path = fs.qualify(namespace.report_path) if namespace.report_path else None
+    report_path = fs.qualify(namespace.report_path or output_path.rstrip("/") + "_lakejobs/runs")
     fs.require_apart({"--output_path": output_path}, outside={"--report_path": report_path})
     return WarehouseExtractArgs(
         output_path=output_path,

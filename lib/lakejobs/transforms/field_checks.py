@@ -14,7 +14,7 @@ from pyspark.sql import types as T
 
 from lakejobs.datasets import RESERVED_COLUMNS
 from lakejobs.transforms.decimals import would_round
-from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON, quote_name
+from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON, quote_name, value_text
 
 Transform = Callable[[DataFrame], DataFrame]
 #: Bookkeeping columns that are not data (left out of ``_raw_line``).
@@ -39,7 +39,7 @@ def values_text(*columns: str) -> Column:
     parts = []
     for index, name in enumerate(columns):
         prefix = ("" if index == 0 else ", ") + f"{name}="
-        parts.extend([F.lit(prefix), F.coalesce(F.col(name).cast("string"), F.lit("null"))])
+        parts.extend([F.lit(prefix), F.coalesce(value_text(name), F.lit("null"))])
     return F.concat(*parts)
 
 

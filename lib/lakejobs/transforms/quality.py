@@ -14,7 +14,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from lakejobs.dqdl import SPECIAL_VALUES, Condition, Rule
-from lakejobs.transforms.validation import REASON, quote_name
+from lakejobs.transforms.validation import REASON, quote_name, value_text
 
 Check = Tuple[Column, str, Column]
 NEGATED = ("!=", "not between", "not in", "not matches")
@@ -85,7 +85,7 @@ def _detail(rule: Rule) -> Column:
     name = rule.columns[0]
     if rule.rule_type == "IsComplete":
         return F.lit(f"{name} is empty ({rule.text})")
-    shown = F.coalesce(F.col(quote_name(name)).cast("string"), F.lit("null"))
+    shown = F.coalesce(value_text(name), F.lit("null"))
     return F.concat(F.lit(f"{name}="), shown, F.lit(f" breaks {rule.text}"))
 
 

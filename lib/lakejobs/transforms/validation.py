@@ -37,6 +37,16 @@ def quote_name(name: str) -> str:
     return "`" + name.replace("`", "``") + "`"
 
 
+def value_text(name: str) -> Column:
+    """A column's value as text, for details and lines; null where the value is null.
+
+    A decimal is written out in full (``0.000000000000``, ``0.000000100000``): ``cast`` writes
+    Java's scientific form (``0E-12``, ``1.00000E-7``) once a value needs more than six places
+    after the point, ``try_cast`` does not.
+    """
+    return F.expr(f"try_cast({quote_name(name)} AS STRING)")
+
+
 def typed_value(raw: Column, raw_name: str, data_type: T.DataType, dataset: Dataset) -> Column:
     """The typed value of a raw string column, null where it cannot be typed.
 
@@ -237,18 +247,11 @@ def with_typed_columns(dataset: Dataset, extra_checks: Sequence[Check] = ()) -> 
         reason = F.coalesce(*[F.when(bad, F.lit(label)) for bad, label, _detail in checks], F.lit(None).cast("string"))
         detail = F.coalesce(*[F.when(bad, text) for bad, _label, text in checks], F.lit(None).cast("string"))
         raw_names = [F.col(raw[field.name]) for field in fields]
-        csv_options = {
-            "sep": dataset.csv.delimiter,
-            "quote": dataset.csv.quote,
-            "escape": dataset.csv.escape,
-            # Spark's CSV writer trims each field by default: a bad row's text must stay whole.
-            "ignoreLeadingWhiteSpace": "false",
-            "ignoreTrailingWhiteSpace": "false",
-        }
         # Only bad rows keep their line: rendering and caching it for every good row costs a
         # third of the conversion time at 10M rows (measured, see bench/README.md).
         raw_line = F.when(
-            reason.isNotNull(), F.coalesce(F.col(CORRUPT_RECORD), F.to_csv(F.struct(*raw_names), csv_options))
+            reason.isNotNull(),
+            F.coalesce(F.col(CORRUPT_RECORD), F.to_csv(F.struct(*raw_names), csv_write_options(dataset))),
         )
         return typed_df.select(
             *[F.col(quote_name(field.name)) for field in fields],
@@ -259,6 +262,35 @@ def with_typed_columns(dataset: Dataset, extra_checks: Sequence[Check] = ()) -> 
         )
 
     return _
+
+
+def csv_write_options(dataset: Dataset) -> Dict[str, str]:
+    """``to_csv`` options writing a line the way the dataset's files are written."""
+    return {
+        "sep": dataset.csv.delimiter,
+        "quote": dataset.csv.quote,
+        "escape": dataset.csv.escape,
+        # Spark's CSV writer trims each field by default: a bad row's text must stay whole.
+        "ignoreLeadingWhiteSpace": "false",
+        "ignoreTrailingWhiteSpace": "false",
+    }
+
+
+def as_input_text(dataset: Dataset) -> Column:
+    """A typed row written back as a line of the dataset's CSV: same separator, quotes and formats.
+
+    For a row whose text was not kept (a good row found to repeat a key later): the line reads
+    back, through the same job, to the same values (``5/1/2014`` stays a ``M/d/yyyy`` date,
+    not ``2014-05-01``), though not always to the same characters (``1.5`` in
+    ``decimal(17,4)`` comes back as ``1.5000``).
+    """
+    formats = {"date": dataset.csv.date_format, "timestamp": dataset.csv.timestamp_format}
+    fields = []
+    for field in dataset.schema.fields:
+        text_format = formats.get(field.dataType.typeName())
+        column = F.date_format(F.col(quote_name(field.name)), text_format) if text_format else value_text(field.name)
+        fields.append(column.alias(field.name))
+    return F.to_csv(F.struct(*fields), csv_write_options(dataset))
 
 
 def filter_valid(dataset: Dataset) -> Transform:
@@ -350,9 +382,11 @@ def with_duplicate_keys_flagged(dataset: Dataset, repeated_keys_df: Optional[Dat
 
     The first good row of a key (smallest ``_row_id``, see ``with_row_id``) stays good; every
     later one is quarantined, so a batch never holds a key twice (MERGE and joins rely on it);
-    its ``_raw_line`` is the row's typed values written as CSV. ``repeated_keys_df`` (from
-    ``repeated_keys``; computed from the input when not given) is broadcast, so the rows are
-    not shuffled. Datasets without a primary key pass unchanged.
+    its ``_raw_line`` is its line as read where the input kept it (JSON lines do), else the row
+    written back as a line of the dataset's CSV (``as_input_text``: a good CSV row's text is not
+    kept).
+    ``repeated_keys_df`` (from ``repeated_keys``; computed from the input when not given) is
+    broadcast, so the rows are not shuffled. Datasets without a primary key pass unchanged.
     """
 
     def _(df: DataFrame) -> DataFrame:
@@ -362,12 +396,12 @@ def with_duplicate_keys_flagged(dataset: Dataset, repeated_keys_df: Optional[Dat
         repeated_df = repeated_keys_df if repeated_keys_df is not None else df.transform(repeated_keys(dataset))
         joined = df.join(F.broadcast(repeated_df), keys, "left").select(*df.columns, "_first_row_id")
         repeated = F.col(REASON).isNull() & (F.col(ROW_ID) != F.col("_first_row_id"))
-        key_text = F.concat_ws(", ", *[F.col(quote_name(key)).cast("string") for key in keys])
+        key_text = F.concat_ws(", ", *[value_text(key) for key in keys])
         detail = F.concat(F.lit("key ("), key_text, F.lit(") appears more than once in this batch"))
-        typed_text = F.to_csv(F.struct(*[F.col(quote_name(f.name)).cast("string") for f in dataset.schema.fields]))
+        typed_text = as_input_text(dataset)
         return joined.withColumns(
             {
-                RAW_LINE: F.when(repeated, typed_text).otherwise(F.col(RAW_LINE)),
+                RAW_LINE: F.when(repeated, F.coalesce(F.col(RAW_LINE), typed_text)).otherwise(F.col(RAW_LINE)),
                 DETAIL: F.when(repeated, detail).otherwise(F.col(DETAIL)),
                 REASON: F.when(repeated, F.lit("duplicate_key:" + ",".join(keys))).otherwise(F.col(REASON)),
             }
