@@ -96,6 +96,30 @@ def test_mart_line_money_per_month_agrees_with_the_raw_input(spark, lake):
     assert sales.filter(~F.col("customer_known") | ~F.col("employee_known")).count() == 0
 
 
+def test_mart_sales_equals_an_independent_join_of_the_raw_files(spark, lake):
+    path, _results = lake
+    customers = {int(row[0]): row[3] or None for row in read_raw_rows(SAMPLE_RAW / "customers")}
+    employees = {
+        int(row[0]): {
+            "employee_name": row[4] or None,
+            "territory": row[9] or None,
+            "country": row[10] or None,
+            "territory_group": row[11] or None,
+        }
+        for row in read_raw_rows(SAMPLE_RAW / "employees")
+    }
+    rows = []
+    for row in ORDER_LINES:
+        typed = typed_order(row)
+        line = dict(zip(ORDERS.fieldNames(), typed))
+        line.update(order_year=typed[2].year, order_month=typed[2].month, customer_known=True, employee_known=True)
+        line.update(customer_name=customers[line["customerid"]], **employees[line["employeeid"]])
+        rows.append(line)
+    sales = spark.read.parquet(str(path / "mart" / "sales"))
+    expected = spark.createDataFrame([tuple(line[name] for name in sales.columns) for line in rows], sales.schema)
+    assert_df_equality(sales, expected, ignore_row_order=True, ignore_nullable=True)
+
+
 def test_customer_summary_counts_order_money_once_per_order(spark, lake):
     path, _results = lake
     names = {row[0]: row[3] for row in read_raw_rows(SAMPLE_RAW / "customers")}

@@ -161,13 +161,13 @@ def test_a_file_changed_between_the_two_reads_stops_the_run_with_nothing_publish
     # Between the reads, one good line gets a bad quantity, the file keeping its length.
     read_bad_rows = csv_to_parquet._bad_rows
 
-    def change_then_read(checked_df, bad_rows):
+    def change_then_read(*arguments):
         line = GOOD_LINES[5]
         fields = line.split(b",")
         fields[12] = b"x" * len(fields[12])  # orderqty: no longer an int
         lines = GOOD_LINES[:5] + [b",".join(fields)] + GOOD_LINES[6:] + list(BAD_LINES)[:2]
         (raw / "orders.csv").write_bytes(b"\n".join(lines) + b"\n")
-        return read_bad_rows(checked_df, bad_rows)
+        return read_bad_rows(*arguments)
 
     monkeypatch.setattr(csv_to_parquet, "_bad_rows", change_then_read)
     with pytest.raises(LakejobsError) as raised:

@@ -66,8 +66,9 @@ from lakejobs.transforms.validation import (
     repeated_keys,
     with_derived_columns,
     with_duplicate_keys_flagged,
+    with_explanations,
+    with_reasons,
     with_row_id,
-    with_typed_columns,
 )
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -169,7 +170,7 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
     batch_fingerprint = fs.fingerprint(batch)
     row_checks = quality.row_checks(args.rules)
     with result.stage("read_and_validate"):
-        checked_df = _checked_rows(spark, args, batch, row_checks)
+        checked_df = explained_rows(_checked_rows(spark, args, batch, row_checks), args.dataset, row_checks)
         source_files = checked_df.inputFiles()
         typed_df = checked_df.transform(with_row_id()).persist(StorageLevel.DISK_ONLY)
         repeated_df = None
@@ -229,7 +230,7 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
         columns = [quote_name(field.name) for field in args.dataset.schema.fields]
         good_df = staged_df.select(*columns) if staged_df else spark.createDataFrame([], args.dataset.schema)
         with result.stage("read_bad_rows"):
-            bad_df = _bad_rows(checked_df, metrics["bad"])
+            bad_df = _bad_rows(args, checked_df, row_checks, metrics["bad"])
             metrics.update(_count_bad_rows(args, bad_df, labels, metrics["bad"]))
         measurement = quality_gate.judge(metrics, good_df, args.rules, labels, missing, _previous_rows(spark, args))
         _record_measurement(result, measurement)
@@ -292,22 +293,31 @@ def _stage_good_rows(args: CsvToParquetArgs, checked_df: "DataFrame", staging: s
     return staged, observation.get, missing
 
 
-def _bad_rows(checked_df: "DataFrame", bad_rows: int) -> "DataFrame":
+def _bad_rows(args: CsvToParquetArgs, checked_df: "DataFrame", row_checks, bad_rows: int) -> "DataFrame":
     """The quarantine pass: the batch's bad rows (of ``_checked_rows``), read again and kept on disk.
 
     They are counted per reason, then written to the quarantine. With no bad rows the frame is
     planned as an empty relation and the CSV is not read. The batch is planned once, for both
     passes: planning it again took 0.6-0.9 s per batch of 1M or 10M order lines.
-
-    The rows are observed before the filter: an observation is a node Spark's optimizer does
-    not push a filter through. Pushed below the typing projection, the filter would repeat every
-    check's typing inline, a method too large to compile, and Spark would run the whole read
-    interpreted.
     """
-    if not bad_rows:
-        return checked_df.filter(F.col(REASON).isNotNull()).where(F.lit(False))
-    observed_df = checked_df.observe(f"bad_rows_{uuid.uuid4().hex[:12]}", F.count(F.lit(1)).alias("rows"))
-    return observed_df.filter(F.col(REASON).isNotNull()).persist(StorageLevel.DISK_ONLY)
+    bad_df = explained_rows(checked_df, args.dataset, row_checks, bad_only=True)
+    return bad_df.where(F.lit(False)) if not bad_rows else bad_df.persist(StorageLevel.DISK_ONLY)
+
+
+def explained_rows(checked_df: "DataFrame", dataset: Dataset, row_checks, bad_only: bool = False) -> "DataFrame":
+    """The rows of ``_checked_rows`` (``bad_only``: those with a reason) with their details and lines.
+
+    The typing projection computes the reason; then (``bad_only``) a filter keeps the bad rows;
+    then ``with_explanations`` gives them a detail and a line. The rows are observed right after
+    the typing: an observation is a node Spark's optimizer neither pushes a filter through nor
+    merges projections across. Pushed below the typing, the filter repeated every check's
+    typing inline, a method too large to compile, and Spark ran the whole read interpreted;
+    merged into the typing, the details made its per-row method too large for the JIT
+    (``tests/unit/test_generated_code.py``).
+    """
+    observed_df = checked_df.observe(f"typed_rows_{uuid.uuid4().hex[:12]}", F.count(F.lit(1)).alias("rows"))
+    kept_df = observed_df.filter(F.col(REASON).isNotNull()) if bad_only else observed_df
+    return kept_df.transform(with_explanations(dataset, row_checks))
 
 
 def _count_bad_rows(args: CsvToParquetArgs, bad_df: "DataFrame", labels, bad_rows: int) -> Dict[str, int]:
@@ -326,12 +336,15 @@ def _count_bad_rows(args: CsvToParquetArgs, bad_df: "DataFrame", labels, bad_row
 
 
 def _checked_rows(spark: "SparkSession", args: CsvToParquetArgs, batch, row_checks) -> "DataFrame":
-    """The batch's rows, typed and checked (``_reason`` null for a good row); nothing is read yet."""
+    """The batch's rows, typed and checked (``_reason`` null for a good row); nothing is read yet.
+
+    Details and lines are not computed yet (``validation.with_explanations``).
+    """
     paths = [info.path for info in batch] if args.incremental else args.input_path
     return (
         read_raw_csv(spark, paths, args.dataset)
         .transform(faults.with_failing_first_attempt())
-        .transform(with_typed_columns(args.dataset, row_checks))
+        .transform(with_reasons(args.dataset, row_checks))
     )
 
 

@@ -227,38 +227,70 @@ def with_typed_columns(dataset: Dataset, extra_checks: Sequence[Check] = ()) -> 
     Returns a transform whose result has the dataset's typed columns, ``_source_file``,
     ``_raw_line``, ``_reason`` and ``_detail``. ``extra_checks`` (``(is_bad, reason, detail)``
     over the typed columns, e.g. ``lakejobs.transforms.quality.row_checks``) run after the
-    parsing checks; the first failing check gives the reason.
+    parsing checks; the first failing check gives the reason. The two steps,
+    ``with_reasons`` then ``with_explanations``, may also be run apart, with a filter between
+    them that keeps only the rows to explain.
     """
 
     def _(raw_df: DataFrame) -> DataFrame:
-        fields = dataset.schema.fields
-        raw = {field.name: f"__raw_{index}" for index, field in enumerate(fields)}
+        return raw_df.transform(with_reasons(dataset, extra_checks)).transform(with_explanations(dataset, extra_checks))
+
+    return _
+
+
+def _raw_names(dataset: Dataset) -> Dict[str, str]:
+    """Each column's name -> the name of its raw text column."""
+    return {field.name: f"__raw_{index}" for index, field in enumerate(dataset.schema.fields)}
+
+
+def with_reasons(dataset: Dataset, extra_checks: Sequence[Check] = ()) -> Transform:
+    """The first step of ``with_typed_columns``: the typed columns and each row's ``_reason``.
+
+    The result also keeps what ``with_explanations`` reads: ``_source_file``,
+    ``_corrupt_record``, the raw text columns and their flags (``flag_columns``).
+    """
+
+    def _(raw_df: DataFrame) -> DataFrame:
+        raw = _raw_names(dataset)
         renamed_df = raw_df.select(
-            *[F.col(quote_name(field.name)).alias(raw[field.name]) for field in fields],
+            *[F.col(quote_name(field.name)).alias(raw[field.name]) for field in dataset.schema.fields],
             F.col(CORRUPT_RECORD),
             F.col(SOURCE_FILE),
         )
         typed = {
             field.name: typed_value(F.col(raw[field.name]), raw[field.name], field.dataType, dataset)
-            for field in fields
+            for field in dataset.schema.fields
         }
         typed_df = renamed_df.withColumns({**typed, **flag_columns(dataset, raw, typed)})
         checks = _checks(dataset, raw) + list(extra_checks)
         reason = F.coalesce(*[F.when(bad, F.lit(label)) for bad, label, _detail in checks], F.lit(None).cast("string"))
-        detail = F.coalesce(*[F.when(bad, text) for bad, _label, text in checks], F.lit(None).cast("string"))
-        raw_names = [F.col(raw[field.name]) for field in fields]
-        # Only bad rows keep their line: rendering and caching it for every good row costs a
-        # third of the conversion time at 10M rows (measured, see bench/README.md).
-        raw_line = F.when(
-            reason.isNotNull(),
-            F.coalesce(F.col(CORRUPT_RECORD), F.to_csv(F.struct(*raw_names), csv_write_options(dataset))),
-        )
-        return typed_df.select(
-            *[F.col(quote_name(field.name)) for field in fields],
+        return typed_df.withColumn(REASON, reason)
+
+    return _
+
+
+def with_explanations(dataset: Dataset, extra_checks: Sequence[Check] = ()) -> Transform:
+    """The second step of ``with_typed_columns``: each bad row's ``_detail`` and ``_raw_line``.
+
+    Give it the ``extra_checks`` given to ``with_reasons``. A good row's detail and line are null
+    and cost nothing: rendering and caching every good row's line costs a third of the
+    conversion time at 10M rows (measured, see bench/README.md).
+    """
+
+    def _(reasoned_df: DataFrame) -> DataFrame:
+        raw = _raw_names(dataset)
+        checks = _checks(dataset, raw) + list(extra_checks)
+        bad = F.col(REASON).isNotNull()
+        # Chosen by the reason, not by testing each check again: smaller code, the same text.
+        detail = F.coalesce(*[F.when(F.col(REASON) == F.lit(label), text) for _bad, label, text in checks])
+        raw_texts = [F.col(raw[field.name]) for field in dataset.schema.fields]
+        line = F.coalesce(F.col(CORRUPT_RECORD), F.to_csv(F.struct(*raw_texts), csv_write_options(dataset)))
+        return reasoned_df.select(
+            *[F.col(quote_name(field.name)) for field in dataset.schema.fields],
             F.col(SOURCE_FILE),
-            raw_line.alias(RAW_LINE),
-            reason.alias(REASON),
-            detail.alias(DETAIL),
+            F.when(bad, line).alias(RAW_LINE),
+            F.col(REASON),
+            F.when(bad, detail).alias(DETAIL),
         )
 
     return _
