@@ -106,8 +106,14 @@ def expected_orders(spark, lines):
     ``lines`` are raw CSV lines, as bytes or text, in any order.
     """
     texts = [line.decode("utf-8") if isinstance(line, bytes) else line for line in lines]
-    rows = [typed + (typed[2].year,) for typed in map(typed_order, csv.reader(texts))]
-    return spark.createDataFrame(rows, T.StructType(ORDERS.fields + [T.StructField("order_year", T.IntegerType())]))
+    return expected_orders_of_rows(spark, csv.reader(texts))
+
+
+def expected_orders_of_rows(spark, rows):
+    """``expected_orders`` of raw rows already split into fields (``read_raw_rows``)."""
+    typed_rows = [typed + (typed[2].year,) for typed in map(typed_order, rows)]
+    schema = T.StructType(ORDERS.fields + [T.StructField("order_year", T.IntegerType())])
+    return spark.createDataFrame(typed_rows, schema)
 
 
 def job_env():

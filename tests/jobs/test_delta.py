@@ -14,8 +14,6 @@ from lakejobs.pipeline import run_pipeline
 from lakejobs.schemas import CUSTOMERS
 from tests.conftest import SAMPLE_RAW, expected_orders, read_raw_rows
 
-SALES_KEY = ["salesorderid", "salesorderdetailid"]
-
 
 def independent_rows(path, columns):
     """Rows of a Delta table read by delta-rs (no Spark), sorted."""

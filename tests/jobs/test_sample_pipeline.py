@@ -10,7 +10,7 @@ from pyspark.sql import types as T
 
 from lakejobs.pipeline import run_pipeline
 from lakejobs.schemas import ORDERS
-from tests.conftest import SAMPLE_RAW, read_raw_rows, typed_order
+from tests.conftest import SAMPLE_RAW, expected_orders_of_rows, read_raw_rows, typed_order
 
 ORDER_LINES = read_raw_rows(SAMPLE_RAW / "orders")
 
@@ -45,10 +45,7 @@ def test_every_step_reads_writes_and_quarantines_the_exact_counts(lake):
 
 def test_processed_orders_equal_an_independent_parse_of_the_raw_lines(spark, lake):
     path, _results = lake
-    expected_schema = T.StructType(ORDERS.fields + [T.StructField("order_year", T.IntegerType())])
-    expected = spark.createDataFrame(
-        [typed_order(row) + (typed_order(row)[2].year,) for row in ORDER_LINES], expected_schema
-    )
+    expected = expected_orders_of_rows(spark, ORDER_LINES)
     actual = spark.read.parquet(str(path / "processedData" / "orders"))
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
