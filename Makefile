@@ -58,8 +58,8 @@ test: setup $(CHROMIUM_STAMP) ## run the whole test suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: setup ## ruff over the code
-	$(VENV)/bin/ruff check lib jobs tests
-	$(VENV)/bin/ruff format --check lib jobs tests
+	$(VENV)/bin/ruff check lib jobs tests bench
+	$(VENV)/bin/ruff format --check lib jobs tests bench
 
 sample: setup ## regenerate data/sample/rawData with the generator (deterministic)
 	rm -rf data/sample/rawData

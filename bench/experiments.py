@@ -7,7 +7,8 @@ baseline (the project's settings): the Parquet codec, AQE's coalescing goal, fil
 input split size, how partitioned writes are arranged, or what the sales mart keeps.
 
 The committed 2026-11-23 figures were measured when the cached join was the project's setting,
-so there ``baseline`` is cached and ``mart_no_cache`` is today's setting. Writes ``bench/results/<date>-experiments.json``.
+so there ``baseline`` is cached and ``mart_no_cache`` is today's setting. Writes
+``bench/results/<date>-experiments.json``.
 """
 
 import argparse
@@ -88,6 +89,7 @@ def worker(variant: str, raw: str, lake: str) -> None:
 
 
 def main() -> int:
+    """Run every variant once, then write the results."""
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scale", type=int, default=2000000)
     parser.add_argument("--seed", type=int, default=42)

@@ -1,42 +1,42 @@
 """``make bench``: lakejobs vs DuckDB vs Spark's floor, at several scales, on this machine.
 
 For each scale (order lines; dimensions scale with them), with ``lakejobs generate`` and a
-fixed seed: (1) the lakejobs pipeline in its own process, each stage timed; (2) the same work
-in DuckDB (``bench/duckdb_reference.py``); (3) Spark's floor for orders
-(``bench/spark_floor.py``); (4) Spark's floor for the whole pipeline
-(``bench/spark_pipeline_floor.py``). Outputs are checked to agree (rows and money per month partition)
-before any time is reported. Writes ``bench/results/<date>.json`` and ``<date>.png``.
+fixed seed: (1) the lakejobs pipeline in its own process, each stage timed; then the paths a
+clean Parquet run does not take (``bench/other_paths.py``): the orders conversion of a dirty
+batch, and the pipeline with Delta output; (2) the same work in DuckDB
+(``bench/duckdb_reference.py``); (3) Spark's floor for orders (``bench/spark_floor.py``); (4)
+Spark's floor for the whole pipeline (``bench/spark_pipeline_floor.py``). Outputs are checked to
+agree (rows and money per month partition; the dirty run's quarantine) before any time is
+reported. Writes ``bench/results/<date>.json`` and ``<date>.png``.
 """
 
 import argparse
-import bisect
 import datetime as dt
 import json
 import os
-import statistics
 import subprocess
 import sys
-import threading
 import time
-from collections import Counter
 from pathlib import Path
-from typing import Optional
-
-import duckdb
-import psutil
+from typing import Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import duckdb_reference  # noqa: E402
+import other_paths  # noqa: E402
+from measure import (  # noqa: E402
+    files_per_partition,
+    folder_bytes,
+    job_times,
+    median_of,
+    month_totals,
+    run_measured,
+    sales_glob,
+)
 
 from lakejobs.generate import generate  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 CORES = os.cpu_count() or 1
-
-
-def folder_bytes(folder: Path, suffix: str = "") -> int:
-    """Bytes of the files under ``folder`` whose names end with ``suffix``."""
-    return sum(p.stat().st_size for p in folder.rglob(f"*{suffix}") if p.is_file())
 
 
 def raw_zone(scale: int, seed: int) -> Path:
@@ -48,82 +48,6 @@ def raw_zone(scale: int, seed: int) -> Path:
         generate(str(raw), scale, seed=seed)
         marker.write_text(f"{time.monotonic() - started:.1f}\n")
     return raw
-
-
-class CpuTrace:
-    """CPU seconds (user + system) of a process tree, sampled against the wall clock.
-
-    A piece of work's CPU seconds are read off the trace between its start and end (linear
-    between samples, 0.1 s apart); with its wall time they say how busy the cores were.
-    """
-
-    def __init__(self) -> None:
-        self.times, self.cpu = [], []  # epoch seconds, and CPU seconds used by then
-
-    def sample(self, parent: "psutil.Process") -> None:
-        """Add the tree's CPU seconds now (processes that already ended are not counted)."""
-        cpu = 0.0
-        for process in [parent, *parent.children(recursive=True)]:
-            try:
-                times = process.cpu_times()
-            except psutil.Error:
-                continue
-            cpu += times.user + times.system
-        self.times.append(time.time())
-        self.cpu.append(cpu)
-
-    def at(self, epoch_s: float) -> float:
-        """CPU seconds used by ``epoch_s`` (the first or last sample outside the trace)."""
-        index = bisect.bisect_right(self.times, epoch_s)
-        if index == 0 or index == len(self.times):
-            return self.cpu[min(index, len(self.cpu) - 1)]
-        t0, t1, c0, c1 = self.times[index - 1], self.times[index], self.cpu[index - 1], self.cpu[index]
-        return c0 + (c1 - c0) * (epoch_s - t0) / (t1 - t0)
-
-    def between(self, start: float, end: float) -> float:
-        """CPU seconds used from ``start`` to ``end`` (epoch seconds)."""
-        return self.at(end) - self.at(start)
-
-
-def run_measured(argv):
-    """Run a command; return (stdout, wall seconds, peak RSS in MiB of its process tree, CpuTrace)."""
-    started = time.monotonic()
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    peak, trace = [0], CpuTrace()
-
-    def sample():
-        parent = psutil.Process(process.pid)
-        while process.poll() is None:
-            try:
-                rss = sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
-                peak[0] = max(peak[0], rss)
-                trace.sample(parent)
-            except psutil.Error:
-                pass
-            time.sleep(0.1)
-
-    watcher = threading.Thread(target=sample, daemon=True)
-    watcher.start()
-    out, _ = process.communicate()
-    watcher.join()
-    if process.returncode != 0:
-        raise SystemExit(f"bench: {' '.join(argv[:3])} failed with exit {process.returncode}")
-    return out, time.monotonic() - started, peak[0] / 2**20, trace
-
-
-def month_totals(sales_glob: str):
-    """Rows, line money and order money per (order_year, order_month), read with DuckDB."""
-    rows = duckdb.sql(
-        f"SELECT order_year::INT, order_month::INT, count(*), sum(linetotal), sum(totaldue) "
-        f"FROM read_parquet('{sales_glob}', hive_partitioning=true) GROUP BY ALL ORDER BY ALL"
-    ).fetchall()
-    return [tuple(row) for row in rows]
-
-
-def files_per_partition(folder: Path) -> int:
-    """The most Parquet files any one partition folder under ``folder`` holds."""
-    counts = Counter(p.parent for p in folder.rglob("*.parquet"))
-    return max(counts.values()) if counts else 0
 
 
 def spark_floor(raw: Path, work: Path, encoding: str) -> dict:
@@ -144,20 +68,16 @@ def spark_pipeline_floor(raw: Path, work: Path) -> dict:
     return result
 
 
-def run_once(raw: Path, work: Path) -> dict:
-    """One sample: lakejobs, DuckDB, the floor in both layouts, the pipeline floor, one after the other."""
+def run_once(raw: Path, dirty: Tuple[Path, int], work: Path) -> dict:
+    """One sample, one after the other: lakejobs (clean, dirty orders, Delta), DuckDB, the floors."""
     subprocess.run(["rm", "-rf", str(work)], check=True)
     out, wall, peak_mib, trace = run_measured(
         [sys.executable, "-m", "lakejobs.cli", "pipeline", "--raw", str(raw), "--lake", str(work / "lakejobs")]
     )
     pipeline = json.loads(out.strip().splitlines()[-1])
-    stage_s, stage_cpu_s = {}, {}
-    for report in sorted((work / "lakejobs" / "_lakejobs" / "runs").rglob("*.json")):
-        result = json.loads(report.read_text())
-        label = result["job"] if result["job"] == "sales_mart" else f"convert_{list(result['inputs'])[0]}"
-        stage_s[label] = result["duration_s"]
-        started = dt.datetime.fromisoformat(result["started_at"]).timestamp()
-        stage_cpu_s[label] = trace.between(started, started + result["duration_s"])
+    stage_s, stage_cpu_s = job_times(work / "lakejobs" / "_lakejobs" / "runs", trace)
+    dirty_orders = other_paths.run_dirty_orders(*dirty, work / "lakejobs" / "processedData", work)
+    delta = other_paths.run_delta_pipeline(raw, work)
     ddb_started, ddb_cpu_started = time.monotonic(), time.process_time()
     ddb_stage_s = duckdb_reference.run(str(raw), str(work / "duckdb"), threads=CORES)
     duckdb_s, duckdb_cpu_s = time.monotonic() - ddb_started, time.process_time() - ddb_cpu_started
@@ -181,12 +101,9 @@ def run_once(raw: Path, work: Path) -> dict:
         "pipeline_floor_s": pipeline_floor["pipeline_floor_s"],
         "pipeline_floor_cpu_s": pipeline_floor["pipeline_floor_cpu_s"],
         "pipeline_floor_stage_s": pipeline_floor["steps_s"],
+        **dirty_orders,
+        **delta,
     }
-
-
-def median_of(samples, key: str, stage: Optional[str] = None) -> float:
-    """The median of one measure over the samples (of one stage's, when ``stage`` is given)."""
-    return statistics.median(sample[key][stage] if stage else sample[key] for sample in samples)
 
 
 def bench_scale(scale: int, seed: int, repeat: int):
@@ -195,10 +112,11 @@ def bench_scale(scale: int, seed: int, repeat: int):
     work = BENCH / "work" / str(scale)
     csv_bytes = folder_bytes(raw)
     orders_csv = folder_bytes(raw / "orders")
-    samples = [run_once(raw, work) for _ in range(repeat)]
-    ours = month_totals(str(work / "lakejobs" / "mart" / "sales" / "*" / "*" / "*.parquet"))
-    theirs = month_totals(str(work / "duckdb" / "mart" / "sales" / "*" / "*" / "*.parquet"))
-    floor_mart = month_totals(str(work / "pipeline_floor" / "mart" / "sales" / "*" / "*" / "*.parquet"))
+    dirty = other_paths.dirty_orders(raw)
+    samples = [run_once(raw, dirty, work) for _ in range(repeat)]
+    ours = month_totals([sales_glob(work / "lakejobs")])
+    theirs = month_totals([sales_glob(work / "duckdb")])
+    floor_mart = month_totals([sales_glob(work / "pipeline_floor")])
     if ours != theirs or floor_mart != theirs:
         raise SystemExit(f"bench: lakejobs, DuckDB and the pipeline floor disagree at scale {scale}; no times reported")
     lakejobs_s, duckdb_s = median_of(samples, "lakejobs_s"), median_of(samples, "duckdb_s")
@@ -249,6 +167,8 @@ def bench_scale(scale: int, seed: int, repeat: int):
         "processed_orders_max_files_per_partition": files_per_partition(work / "lakejobs" / "processedData" / "orders"),
         "peak_driver_rss_mib": round(max(sample["peak_mib"] for sample in samples)),
         "rows": {"read": samples[-1]["rows_read"], "partitions_checked": len(ours)},
+        "dirty_orders": other_paths.dirty_summary(samples, dirty[1], stage_s["convert_orders"], floor_s),
+        "delta": other_paths.delta_summary(samples, work / "delta", theirs, lakejobs_s, duckdb_s),
         "per_sample": [
             {
                 "lakejobs_s": round(sample["lakejobs_s"], 2),
@@ -258,11 +178,17 @@ def bench_scale(scale: int, seed: int, repeat: int):
                 "pipeline_floor_s": sample["pipeline_floor_s"],
                 "stages_s": sample["stage_s"],
                 "pipeline_floor_stages_s": sample["pipeline_floor_stage_s"],
+                "dirty_orders_s": sample["dirty_orders_s"],
+                "dirty_orders_stages_s": sample["dirty_orders_stages_s"],
+                "delta_s": round(sample["delta_s"], 2),
+                "delta_stages_s": sample["delta_stage_s"],
                 "cpu_s": {
                     "lakejobs": round(sample["lakejobs_cpu_s"], 1),
                     "duckdb": round(sample["duckdb_cpu_s"], 1),
                     "floor": round(sample["floor_cpu_s"], 1),
                     "pipeline_floor": round(sample["pipeline_floor_cpu_s"], 1),
+                    "dirty_orders": round(sample["dirty_orders_cpu_s"], 1),
+                    "delta": round(sample["delta_cpu_s"], 1),
                     **{name: round(value, 1) for name, value in sample["stage_cpu_s"].items()},
                 },
             }
@@ -272,7 +198,7 @@ def bench_scale(scale: int, seed: int, repeat: int):
 
 
 def chart(results, path: Path) -> None:
-    """Seconds vs rows, log-log: lakejobs, DuckDB and the floor."""
+    """Seconds vs rows, log-log: lakejobs (Parquet and Delta output), DuckDB and the floors."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -281,13 +207,14 @@ def chart(results, path: Path) -> None:
     scales = [r["scale_rows"] for r in results]
     figure, axes = plt.subplots(figsize=(6, 4))
     series = (
-        ("lakejobs_s", "lakejobs (Spark)"),
-        ("pipeline_floor_s", "Spark floor (whole pipeline)"),
-        ("duckdb_s", "DuckDB"),
-        ("floor_s", "Spark floor (orders)"),
+        ("lakejobs (Spark)", lambda result: result["lakejobs_s"]),
+        ("lakejobs, Delta output", lambda result: result["delta"]["lakejobs_s"]),
+        ("Spark floor (whole pipeline)", lambda result: result["pipeline_floor_s"]),
+        ("DuckDB", lambda result: result["duckdb_s"]),
+        ("Spark floor (orders)", lambda result: result["floor_s"]),
     )
-    for key, label in series:
-        axes.loglog(scales, [r[key] for r in results], marker="o", label=label)
+    for label, seconds in series:
+        axes.loglog(scales, [seconds(r) for r in results], marker="o", label=label)
     axes.set_xlabel("order lines")
     axes.set_ylabel("seconds")
     axes.set_title(f"lakejobs pipeline vs DuckDB, {CORES} cores")

@@ -1,0 +1,130 @@
+"""Measuring a command for the bench: wall time, peak memory and CPU seconds of its process tree."""
+
+import bisect
+import datetime as dt
+import json
+import statistics
+import subprocess
+import threading
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Dict, Optional, Sequence, Tuple
+
+import duckdb
+import psutil
+
+
+def folder_bytes(folder: Path, suffix: str = "") -> int:
+    """Bytes of the files under ``folder`` whose names end with ``suffix``."""
+    return sum(p.stat().st_size for p in folder.rglob(f"*{suffix}") if p.is_file())
+
+
+class CpuTrace:
+    """CPU seconds (user + system) of a process tree, sampled against the wall clock.
+
+    A piece of work's CPU seconds are read off the trace between its start and end (linear
+    between samples, 0.1 s apart); with its wall time they say how busy the cores were.
+    """
+
+    def __init__(self) -> None:
+        self.times, self.cpu = [], []  # epoch seconds, and CPU seconds used by then
+
+    def sample(self, parent: "psutil.Process") -> None:
+        """Add the tree's CPU seconds now (processes that already ended are not counted)."""
+        cpu = 0.0
+        for process in [parent, *parent.children(recursive=True)]:
+            try:
+                times = process.cpu_times()
+            except psutil.Error:
+                continue
+            cpu += times.user + times.system
+        self.times.append(time.time())
+        self.cpu.append(cpu)
+
+    def at(self, epoch_s: float) -> float:
+        """CPU seconds used by ``epoch_s`` (the first or last sample outside the trace)."""
+        index = bisect.bisect_right(self.times, epoch_s)
+        if index == 0 or index == len(self.times):
+            return self.cpu[min(index, len(self.cpu) - 1)]
+        t0, t1, c0, c1 = self.times[index - 1], self.times[index], self.cpu[index - 1], self.cpu[index]
+        return c0 + (c1 - c0) * (epoch_s - t0) / (t1 - t0)
+
+    def between(self, start: float, end: float) -> float:
+        """CPU seconds used from ``start`` to ``end`` (epoch seconds)."""
+        return self.at(end) - self.at(start)
+
+
+def run_measured(argv):
+    """Run a command; return (stdout, wall seconds, peak RSS in MiB of its process tree, CpuTrace)."""
+    started = time.monotonic()
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    peak, trace = [0], CpuTrace()
+
+    def sample():
+        parent = psutil.Process(process.pid)
+        while process.poll() is None:
+            try:
+                rss = sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
+                peak[0] = max(peak[0], rss)
+                trace.sample(parent)
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=sample, daemon=True)
+    watcher.start()
+    out, _ = process.communicate()
+    watcher.join()
+    if process.returncode != 0:
+        raise SystemExit(f"bench: {' '.join(argv[:3])} failed with exit {process.returncode}")
+    return out, time.monotonic() - started, peak[0] / 2**20, trace
+
+
+def job_times(runs: Path, trace: CpuTrace) -> Tuple[Dict[str, float], Dict[str, float]]:
+    """Seconds and CPU seconds of each job whose run report is under ``runs``, by stage label.
+
+    A conversion is labelled ``convert_<dataset>``, the mart ``sales_mart``.
+    """
+    seconds, cpu = {}, {}
+    for report in sorted(runs.rglob("*.json")):
+        result = json.loads(report.read_text())
+        label = result["job"] if result["job"] == "sales_mart" else f"convert_{list(result['inputs'])[0]}"
+        seconds[label] = result["duration_s"]
+        cpu[label] = result_cpu_s(result, trace)
+    return seconds, cpu
+
+
+def result_cpu_s(result: dict, trace: CpuTrace) -> float:
+    """CPU seconds a job used, read off ``trace`` between the start and end of its ``result``."""
+    started = dt.datetime.fromisoformat(result["started_at"]).timestamp()
+    return trace.between(started, started + result["duration_s"])
+
+
+def month_totals(files: Sequence[str]):
+    """Rows, line money and order money per (order_year, order_month) of the mart's sales files.
+
+    ``files`` are Parquet file paths or globs, read with DuckDB (Hive partition folders).
+    """
+    listed = ", ".join(f"'{name}'" for name in files)
+    rows = duckdb.sql(
+        f"SELECT order_year::INT, order_month::INT, count(*), sum(linetotal), sum(totaldue) "
+        f"FROM read_parquet([{listed}], hive_partitioning=true) GROUP BY ALL ORDER BY ALL"
+    ).fetchall()
+    return [tuple(row) for row in rows]
+
+
+def sales_glob(lake: Path) -> str:
+    """The Parquet files of ``<lake>/mart/sales`` (partitioned by order_year and order_month)."""
+    return str(lake / "mart" / "sales" / "*" / "*" / "*.parquet")
+
+
+def files_per_partition(folder: Path) -> int:
+    """The most Parquet files any one partition folder under ``folder`` holds."""
+    counts = Counter(p.parent for p in folder.rglob("*.parquet"))
+    return max(counts.values()) if counts else 0
+
+
+def median_of(samples, key: str, stage: Optional[str] = None) -> float:
+    """The median of one measure over the samples (of one stage's, when ``stage`` is given)."""
+    return statistics.median(sample[key][stage] if stage else sample[key] for sample in samples)
