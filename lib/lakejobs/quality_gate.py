@@ -15,6 +15,7 @@ with, e.g. RowCountChange on the first run).
 """
 
 import dataclasses
+import json
 import logging
 import re
 import uuid
@@ -243,6 +244,10 @@ def aggregate(
     return flagged_df.agg(*columns).first().asDict()
 
 
+#: The observed metric of ``observe_metrics`` listing the reasons the rows had.
+REASONS_SEEN = "reasons_seen"
+
+
 def observe_metrics(
     validated_df: "DataFrame", rules: Sequence[Rule], references: Dict[int, "DataFrame"]
 ) -> Tuple["DataFrame", Observation]:
@@ -250,13 +255,20 @@ def observe_metrics(
 
     The rows pass unchanged (plus the flag columns); ``Observation.get`` holds the values once
     an action has run the frame. Rows per reason are not observed (25 counters on every row
-    cost 16 % of the pass, measured): ``count_reasons`` counts them over the bad rows.
+    cost 16 % of the pass, measured): ``count_reasons`` counts them over the bad rows. Which
+    reasons occur is (``REASONS_SEEN``, read with ``pop_reasons_seen``: at most every label).
     """
     flagged_df, columns = _flagged(validated_df, rules, (), references)
+    columns.append(F.to_json(F.collect_set(F.col(REASON))).alias(REASONS_SEEN))
     # Spark 3.5 hands an observation the metrics of any query of the session observing its name:
     # a unique name keeps jobs run at once in one session (threads, notebooks) apart.
     observation = Observation(f"quality_{uuid.uuid4().hex[:12]}")
     return flagged_df.observe(observation, *columns), observation
+
+
+def pop_reasons_seen(metrics: Dict[str, object]) -> List[str]:
+    """Remove ``REASONS_SEEN`` from the metrics of ``observe_metrics`` and return its labels."""
+    return sorted(json.loads(metrics.pop(REASONS_SEEN)))
 
 
 def custom_sql_value(good_df: "DataFrame", rule: Rule) -> Optional[Measured]:

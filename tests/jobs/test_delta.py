@@ -13,6 +13,7 @@ from lakejobs.jobs import csv_to_parquet
 from lakejobs.pipeline import run_pipeline
 from lakejobs.schemas import CUSTOMERS
 from tests.conftest import SAMPLE_RAW, expected_orders, read_raw_rows
+from tests.parquet_layout import columns_without_dictionary
 
 
 def independent_rows(path, columns):
@@ -39,6 +40,25 @@ def test_delta_mart_equals_the_parquet_mart(spark, sample_delta_lake, sample_lak
         delta_df = spark.read.format("delta").load(str(lake / "mart" / table))
         parquet_df = spark.read.parquet(str(sample_lake / "mart" / table))
         assert_df_equality(delta_df.select(*parquet_df.columns), parquet_df, ignore_row_order=True)
+
+
+def test_delta_orders_write_the_plain_columns_without_a_dictionary_like_parquet(spark, sample_delta_lake):
+    """Delta passes Parquet no per-column option of a write: they are set in the session around it."""
+    lake, _first = sample_delta_lake
+    # As in the Parquet output (test_csv_to_parquet): productid falls back to PLAIN on its own.
+    assert columns_without_dictionary(lake / "processedData" / "orders") == {
+        "productid",
+        "salesorderid",
+        "salesorderdetailid",
+        "customerid",
+        "subtotal",
+        "taxamt",
+        "freight",
+        "totaldue",
+        "unitprice",
+        "linetotal",
+    }
+    assert spark.conf.get("parquet.enable.dictionary#salesorderid", None) is None  # restored after the write
 
 
 def test_a_correcting_file_replaces_a_line_and_adds_one_without_duplicates(spark, tmp_path):

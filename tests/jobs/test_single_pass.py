@@ -1,6 +1,7 @@
 """The single-pass conversion: the same outcome as the persisted passes, and no staging left behind."""
 
 import csv
+import re
 from pathlib import Path
 
 import pytest
@@ -156,25 +157,42 @@ def test_commit_appends_without_replacing_and_replaces_an_unpartitioned_table_wh
     assert not (flat / "_staging").exists()
 
 
-def test_a_file_changed_between_the_two_reads_stops_the_run_with_nothing_published(spark, tmp_path, monkeypatch):
-    raw = land(tmp_path, GOOD_LINES + list(BAD_LINES)[:2])
-    # Between the reads, one good line gets a bad quantity, the file keeping its length.
+@pytest.mark.parametrize(
+    ("turned_bad", "message"),
+    [
+        # A reason the first read saw (malformed_record): the second read counts one bad row more.
+        (
+            lambda fields: fields[:-2] + [fields[-2] + b"x" + fields[-1]],
+            r"\(2 bad rows in the first read, 3 in the second\)",
+        ),
+        # A reason it did not see: the second read does not look for it; the files are listed again.
+        (
+            lambda fields: fields[:12] + [b"x" * len(fields[12])] + fields[13:],
+            r"\(1 file\(s\) changed after they were listed: file:.*/orders.csv, \.\.\.\)",
+        ),
+    ],
+    ids=["seen_reason", "unseen_reason"],
+)
+def test_a_file_changed_between_the_two_reads_stops_the_run_with_nothing_published(
+    spark, tmp_path, monkeypatch, turned_bad, message
+):
+    raw = land(tmp_path, GOOD_LINES + list(BAD_LINES)[:2])  # two malformed lines
+    # Between the reads, one good line turns bad, the file keeping its length.
     read_bad_rows = csv_to_parquet._bad_rows
 
     def change_then_read(*arguments):
-        line = GOOD_LINES[5]
-        fields = line.split(b",")
-        fields[12] = b"x" * len(fields[12])  # orderqty: no longer an int
-        lines = GOOD_LINES[:5] + [b",".join(fields)] + GOOD_LINES[6:] + list(BAD_LINES)[:2]
+        changed = b",".join(turned_bad(GOOD_LINES[5].split(b",")))
+        assert len(changed) == len(GOOD_LINES[5])
+        lines = GOOD_LINES[:5] + [changed] + GOOD_LINES[6:] + list(BAD_LINES)[:2]
         (raw / "orders.csv").write_bytes(b"\n".join(lines) + b"\n")
         return read_bad_rows(*arguments)
 
     monkeypatch.setattr(csv_to_parquet, "_bad_rows", change_then_read)
     with pytest.raises(LakejobsError) as raised:
         convert(spark, raw, tmp_path / "out")
-    assert str(raised.value) == (
-        "orders: the input changed while it was converted (2 bad rows in the first read, 3 in the second); "
-        "nothing was published: run the job again"
+    assert re.fullmatch(
+        f"orders: the input changed while it was converted {message}; nothing was published: run the job again",
+        str(raised.value),
     )
     assert not (tmp_path / "out" / "orders").exists()
     assert not (tmp_path / "out" / "quarantine").exists()

@@ -13,7 +13,7 @@ change from crossing the line unnoticed.
 """
 
 from lakejobs.jobs import csv_to_parquet
-from lakejobs.transforms import quality
+from lakejobs.transforms import quality, validation
 from tests.conftest import SAMPLE_RAW
 
 #: HotSpot's HugeMethodLimit: larger methods are never JIT-compiled.
@@ -54,3 +54,18 @@ def test_the_persisted_passes_type_and_explain_every_row_in_code_small_enough(sp
     args, row_checks, checked_df = checked_orders(spark, tmp_path)
     explained_df = csv_to_parquet.explained_rows(checked_df, args.dataset, row_checks)
     assert largest_generated_method(spark, explained_df) < JIT_METHOD_LIMIT
+
+
+def test_the_bad_rows_pass_kept_by_the_largest_condition_is_small_enough(spark, tmp_path):
+    """The quarantine read keeps the rows that may fail the reasons pass 1 saw, then types them.
+
+    The largest condition it builds types two dates (6,838 bytes).
+    """
+    args, row_checks, _checked_df = checked_orders(spark, tmp_path)
+    raw_df = csv_to_parquet._raw_rows(spark, args, None)
+    seen = ["invalid_date:orderdate", "invalid_date:duedate"]
+    assert validation.failing_one_of(args.dataset, seen + ["invalid_int:orderqty"]) is None  # over the cost
+    bad_df = csv_to_parquet.quarantine_rows(args, raw_df, row_checks, seen)
+    plan = bad_df._jdf.queryExecution().optimizedPlan().toString()
+    assert plan.count("Filter ") == 2  # the kept rows' condition, then the reason's
+    assert largest_generated_method(spark, bad_df) < JIT_METHOD_LIMIT

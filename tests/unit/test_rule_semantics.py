@@ -41,6 +41,7 @@ def test_both_measuring_paths_judge_a_threshold_over_the_rows_its_where_selects(
     observed_df, observation = quality_gate.observe_metrics(batch, rules, {})
     observed_df.write.format("noop").mode("overwrite").save()
     observed = dict(observation.get, **quality_gate.count_reasons(batch, labels))
+    assert quality_gate.pop_reasons_seen(observed) == sorted(labels)
 
     for row in (aggregated, observed):
         assert (row["rows"], row["r0_checked"], row["r0_failing"]) == (102, 10, 5)

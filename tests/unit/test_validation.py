@@ -6,12 +6,16 @@ from pyspark.sql import types as T
 
 from lakejobs.datasets import CsvOptions, Dataset
 from lakejobs.transforms.validation import (
+    MAX_FAILING_COST,
+    REASON,
+    failing_one_of,
     filter_quarantined,
     filter_valid,
     key_for_counting,
     types_strictly,
     with_derived_columns,
     with_duplicate_keys_flagged,
+    with_reasons,
     with_row_id,
     with_typed_columns,
 )
@@ -300,3 +304,48 @@ def test_a_decimal_with_more_places_than_its_scale_is_quarantined_not_rounded(sp
         "fare decimal(10,2), _reason string, _detail string",
     )
     assert_df_equality(actual, expected, ignore_nullable=True)
+
+
+def test_failing_one_of_the_reasons_seen_holds_for_every_bad_row(spark):
+    source = raw_df(
+        spark,
+        [
+            ("1", "pen", "1.5", "5/1/2014", None),
+            ("2", "cup", "abc", "5/1/2014", None),
+            ("3", "mug", "x", "2/30/2014", None),  # two failures: its reason is the price's
+            ("4", "ink", "2", "13/1/2014", None),
+            (None, "box", "2", "5/1/2014", None),
+            ("6", None, None, None, "6"),
+            ("7", "kit", "2.12345", "5/1/2014", None),
+            ("3.5", "pad", "2", "5/2/2014", None),
+            ("9", "cap", "2", "5/2/2014", None),
+        ],
+    )
+    reasoned_df = source.transform(with_reasons(DATASET))
+    seen = sorted(row[0] for row in reasoned_df.where(f"{REASON} IS NOT NULL").select(REASON).distinct().collect())
+    assert seen == [
+        "invalid_date:sold",
+        "invalid_decimal:price",
+        "invalid_int:id",
+        "malformed_record",
+        "null_key:id",
+        "too_many_decimals:price",
+    ]
+    # Every bad row but the one that rounds (too_many_decimals has no cheap condition). Its
+    # reason, invalid_int:id, left out (cost 3 + 1 + 1 + 1 = 6), "3.5" is kept by null_key:id.
+    kept = ["2", "3", "4", "6", None, "3.5"]
+    cheap = ["invalid_date:sold", "invalid_decimal:price", "malformed_record", "null_key:id"]
+    kept_df = source.where(failing_one_of(DATASET, cheap)).select("id")
+    assert_df_equality(kept_df, spark.createDataFrame([(i,) for i in kept], "id string"), ignore_row_order=True)
+    kept_df = source.where(failing_one_of(DATASET, ["invalid_int:id", "null_key:id"])).select("id")
+    assert_df_equality(kept_df, spark.createDataFrame([(None,), ("3.5",)], "id string"), ignore_row_order=True)
+
+
+def test_failing_one_of_gives_no_condition_for_costly_reasons_or_too_many():
+    assert failing_one_of(DATASET, ["invalid_utf8"]) is None
+    assert failing_one_of(DATASET, ["too_many_decimals:price"]) is None
+    assert failing_one_of(DATASET, ["invalid_int:id", "row_rule:price > 0"]) is None
+    dates_and_more = ["invalid_date:sold", "missing_value:sold", "malformed_record"]  # 3 + 3 + 1
+    assert failing_one_of(DATASET, dates_and_more) is None
+    assert failing_one_of(DATASET, dates_and_more[1:]) is not None
+    assert MAX_FAILING_COST == 6

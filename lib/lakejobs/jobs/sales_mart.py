@@ -335,6 +335,7 @@ def publish_mart(
                     SALES_PARTITIONS,
                     args.compression,
                     delete_missing=True,
+                    plain_columns=SALES_PLAIN_COLUMNS,
                 ),
             )
             published_df = read_table(spark, f"{mart}/sales", "delta")

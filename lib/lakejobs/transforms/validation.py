@@ -10,7 +10,9 @@ dataset's row rules (``lakejobs.dqdl``) in ruleset order; duplicate keys are fla
 the rows left.
 """
 
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+import uuid
+from functools import reduce
+from typing import Callable, Collection, Dict, List, Optional, Sequence, Tuple
 
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
@@ -199,6 +201,75 @@ def _checks(dataset: Dataset, raw: Dict[str, str]) -> List[Check]:
         label = "null_key" if name in dataset.primary_key else "missing_value"
         checks.append((_is_null(fields[name], raw), f"{label}:{name}", F.lit(f"{name} is empty")))
     return checks
+
+
+#: The most code ``failing_one_of`` may inline, in units of one cast's check (a date's is 3:
+#: each is typed in full). Measured on orders, the method that reads and keeps the rows is
+#: 1,307 bytes with three one-unit conditions and 6,838 bytes with two dates'; the JIT compiles
+#: up to 8,000 (``tests/unit/test_generated_code.py``).
+MAX_FAILING_COST = 6
+
+
+def failing_one_of(dataset: Dataset, labels: Collection[str]) -> Optional[Column]:
+    """True at least where a row of ``read_raw_csv`` output fails a check named in ``labels``.
+
+    Given every reason the rows of a batch had (``quality_gate.REASONS_SEEN``), each bad row of
+    the same batch fails the check of its own reason, one of them; a good row may pass the
+    condition too (it is cheaper than the checks), and is dropped once typed. None (no such
+    condition) when a label has no cheap condition (``invalid_utf8`` tests every field,
+    ``too_many_decimals`` is a long computation, a rule's condition is the rule's) or the
+    conditions cost more than ``MAX_FAILING_COST``.
+    """
+    conditions = _failing_conditions(dataset)
+    if not all(label in conditions for label in labels):
+        return None
+    chosen = [conditions[label] for label in sorted(labels)]
+    if sum(cost for _condition, cost in chosen) > MAX_FAILING_COST:
+        return None
+    return reduce(lambda left, right: left | right, [condition for condition, _cost in chosen], F.lit(False))
+
+
+def _failing_conditions(dataset: Dataset) -> Dict[str, Tuple[Column, int]]:
+    """Reason label -> (true at least where a raw row fails that check, its cost)."""
+    conditions = {"malformed_record": (F.col(CORRUPT_RECORD).isNotNull(), 1)}
+    untyped = {}
+    for field in dataset.schema.fields:
+        raw = F.col(quote_name(field.name))
+        if isinstance(field.dataType, T.StringType):
+            untyped[field.name] = (raw.isNull(), 1)
+            continue
+        # A decimal's plain cast is null wherever its typed value is null and its text does not round.
+        cost = 3 if isinstance(field.dataType, (T.DateType, T.TimestampType)) else 1
+        cast = F.expr(f"try_cast({quote_name(field.name)} AS {field.dataType.simpleString()})")
+        typed = (
+            cast if isinstance(field.dataType, T.DecimalType) else typed_value(raw, field.name, field.dataType, dataset)
+        )
+        untyped[field.name] = (typed.isNull(), cost)
+        conditions[f"invalid_{type_label(field.dataType)}:{field.name}"] = (raw.isNotNull() & typed.isNull(), cost)
+    for name in dataset.required_columns:
+        label = "null_key" if name in dataset.primary_key else "missing_value"
+        conditions[f"{label}:{name}"] = untyped[name]
+    return conditions
+
+
+def keep_failing(dataset: Dataset, labels: Collection[str]) -> Optional[Transform]:
+    """Keep the rows of ``read_raw_csv`` output that may fail a check in ``labels`` (``failing_one_of``).
+
+    The rows keep their raw columns, so that ``with_reasons`` types only the few kept rows in
+    full. They are observed: an observation ends Spark's generated stage, so typing them is not
+    added to the method that reads and filters every row (with it, that method passed the 8,000
+    bytes the JIT compiles: ``tests/unit/test_generated_code.py``). None when
+    ``failing_one_of`` is.
+    """
+    condition = failing_one_of(dataset, labels)
+    if condition is None:
+        return None
+
+    def _(raw_df: DataFrame) -> DataFrame:
+        kept_df = raw_df.filter(condition)
+        return kept_df.observe(f"failing_rows_{uuid.uuid4().hex[:12]}", F.count(F.lit(1)).alias("rows"))
+
+    return _
 
 
 def reason_labels(dataset: Dataset, extra_labels: Sequence[str] = ()) -> List[str]:
