@@ -16,6 +16,20 @@ from tests.conftest import SAMPLE_RAW, VENV_BIN, expected_orders, job_env, stder
 from tests.parquet_layout import columns_without_dictionary
 
 GOOD_LINES = (SAMPLE_RAW / "orders" / "orders-00000.csv").read_bytes().splitlines()[:20]
+#: The orders columns without a dictionary in a small output: the dataset's plain columns (spelled
+#: out), and productid, which falls back to PLAIN on its own.
+ORDERS_WITHOUT_DICTIONARY = {
+    "productid",
+    "salesorderid",
+    "salesorderdetailid",
+    "customerid",
+    "subtotal",
+    "taxamt",
+    "freight",
+    "totaldue",
+    "unitprice",
+    "linetotal",
+}
 BAD_LINES = {
     b"71782,110667,5/1/2014,5/13/2014,5/8/2014,276,293": "malformed_record",
     b"44110,1732,8/1/2011,8/13/2011,8/8/2011,277,295,16667.3077,1600.6864,500.2145,18768.2086,765,2,419.4589,0,"
@@ -93,18 +107,7 @@ def test_dirty_orders_within_threshold_split_exactly_into_output_and_quarantine(
     # The dataset's plain columns (spelled out) have no dictionary; productid (16 values in 20
     # lines) falls back to PLAIN on its own; repeating columns (orderdate, employeeid, ...) keep theirs.
     without_dictionary = columns_without_dictionary(tmp_path / "out" / "orders")
-    assert without_dictionary == {
-        "productid",
-        "salesorderid",
-        "salesorderdetailid",
-        "customerid",
-        "subtotal",
-        "taxamt",
-        "freight",
-        "totaldue",
-        "unitprice",
-        "linetotal",
-    }
+    assert without_dictionary == ORDERS_WITHOUT_DICTIONARY
 
 
 def test_dirty_orders_above_threshold_fail_and_leave_the_output_untouched(spark, dirty_orders, tmp_path):

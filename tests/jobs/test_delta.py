@@ -13,6 +13,7 @@ from lakejobs.jobs import csv_to_parquet
 from lakejobs.pipeline import run_pipeline
 from lakejobs.schemas import CUSTOMERS
 from tests.conftest import SAMPLE_RAW, expected_orders, read_raw_rows
+from tests.jobs.test_csv_to_parquet import ORDERS_WITHOUT_DICTIONARY
 from tests.parquet_layout import columns_without_dictionary
 
 
@@ -46,18 +47,7 @@ def test_delta_orders_write_the_plain_columns_without_a_dictionary_like_parquet(
     """Delta passes Parquet no per-column option of a write: they are set in the session around it."""
     lake, _first = sample_delta_lake
     # As in the Parquet output (test_csv_to_parquet): productid falls back to PLAIN on its own.
-    assert columns_without_dictionary(lake / "processedData" / "orders") == {
-        "productid",
-        "salesorderid",
-        "salesorderdetailid",
-        "customerid",
-        "subtotal",
-        "taxamt",
-        "freight",
-        "totaldue",
-        "unitprice",
-        "linetotal",
-    }
+    assert columns_without_dictionary(lake / "processedData" / "orders") == ORDERS_WITHOUT_DICTIONARY
     assert spark.conf.get("parquet.enable.dictionary#salesorderid", None) is None  # restored after the write
 
 
