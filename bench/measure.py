@@ -9,7 +9,7 @@ import threading
 import time
 from collections import Counter
 from pathlib import Path
-from typing import Dict, Optional, Sequence, Tuple
+from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 import duckdb
 import psutil
@@ -121,7 +121,12 @@ def sales_glob(lake: Path) -> str:
 
 def files_per_partition(folder: Path) -> int:
     """The most Parquet files any one partition folder under ``folder`` holds."""
-    counts = Counter(p.parent for p in folder.rglob("*.parquet"))
+    return most_files_in_a_folder(folder.rglob("*.parquet"))
+
+
+def most_files_in_a_folder(files: Iterable[Path]) -> int:
+    """The most of ``files`` that share one folder (0 for none)."""
+    counts = Counter(Path(path).parent for path in files)
     return max(counts.values()) if counts else 0
 
 

@@ -18,7 +18,7 @@ import urllib.parse
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
 
-from measure import job_times, median_of, month_totals, result_cpu_s, run_measured
+from measure import job_times, median_of, month_totals, most_files_in_a_folder, result_cpu_s, run_measured
 
 from lakejobs.generate import HEADERS
 
@@ -114,8 +114,7 @@ def delta_files(table: Path) -> List[str]:
 
 def delta_files_per_partition(table: Path) -> int:
     """The most live data files any one partition of a Delta table holds."""
-    folders = [str(Path(name).parent) for name in delta_files(table)]
-    return max(folders.count(folder) for folder in set(folders)) if folders else 0
+    return most_files_in_a_folder(delta_files(table))
 
 
 def dirty_summary(samples: Sequence[dict], bad_lines: int, clean_orders_s: float, floor_s: float) -> Dict:

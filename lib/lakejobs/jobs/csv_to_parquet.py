@@ -492,14 +492,16 @@ def publish(valid_df: "DataFrame", args: CsvToParquetArgs, batch_fingerprint: st
             mode,
             plain_columns=args.dataset.plain_columns,
         )
-    plain = {"plain_columns": args.dataset.plain_columns}
+    plain = args.dataset.plain_columns
     if args.dataset.primary_key:
         keys = args.dataset.primary_key
-        return merge_delta(valid_df, args.output_path, name, keys, partition_by, args.compression, **plain)
+        return merge_delta(valid_df, args.output_path, name, keys, partition_by, args.compression, plain_columns=plain)
     if not args.incremental:
-        return overwrite_delta(valid_df, args.output_path, name, partition_by, args.compression, **plain)
+        return overwrite_delta(valid_df, args.output_path, name, partition_by, args.compression, plain_columns=plain)
     app_id = batch_app_id(JOB, args.output_path, batch_fingerprint)
-    return append_delta_once(valid_df, args.output_path, name, app_id, 0, partition_by, args.compression, **plain)
+    return append_delta_once(
+        valid_df, args.output_path, name, app_id, 0, partition_by, args.compression, plain_columns=plain
+    )
 
 
 def publish_quarantine(quarantine_df: "DataFrame", args: CsvToParquetArgs, source_files, rows: int) -> OutputInfo:

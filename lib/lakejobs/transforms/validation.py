@@ -240,10 +240,10 @@ def _failing_conditions(dataset: Dataset) -> Dict[str, Tuple[Column, int]]:
             continue
         # A decimal's plain cast is null wherever its typed value is null and its text does not round.
         cost = 3 if isinstance(field.dataType, (T.DateType, T.TimestampType)) else 1
-        cast = F.expr(f"try_cast({quote_name(field.name)} AS {field.dataType.simpleString()})")
-        typed = (
-            cast if isinstance(field.dataType, T.DecimalType) else typed_value(raw, field.name, field.dataType, dataset)
-        )
+        if isinstance(field.dataType, T.DecimalType):
+            typed = _cast(field.name, field.dataType)
+        else:
+            typed = typed_value(raw, field.name, field.dataType, dataset)
         untyped[field.name] = (typed.isNull(), cost)
         conditions[f"invalid_{type_label(field.dataType)}:{field.name}"] = (raw.isNotNull() & typed.isNull(), cost)
     for name in dataset.required_columns:
