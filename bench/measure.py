@@ -81,14 +81,18 @@ def run_measured(argv):
     return out, time.monotonic() - started, peak[0] / 2**20, trace
 
 
-def job_times(runs: Path, trace: CpuTrace) -> Tuple[Dict[str, float], Dict[str, float]]:
+def job_times(runs: Path, trace: CpuTrace, since: float = 0.0) -> Tuple[Dict[str, float], Dict[str, float]]:
     """Seconds and CPU seconds of each job whose run report is under ``runs``, by stage label.
 
-    A conversion is labelled ``convert_<dataset>``, the mart ``sales_mart``.
+    A conversion is labelled ``convert_<dataset>``, the mart ``sales_mart``. Only the jobs that
+    started at or after ``since`` (epoch seconds) count: a rerun into a lake leaves the first
+    run's reports there.
     """
     seconds, cpu = {}, {}
     for report in sorted(runs.rglob("*.json")):
         result = json.loads(report.read_text())
+        if dt.datetime.fromisoformat(result["started_at"]).timestamp() < since:
+            continue
         label = result["job"] if result["job"] == "sales_mart" else f"convert_{list(result['inputs'])[0]}"
         seconds[label] = result["duration_s"]
         cpu[label] = result_cpu_s(result, trace)

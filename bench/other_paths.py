@@ -7,13 +7,16 @@ could not compile, which the clean bench could not see; ``make bench`` now times
 
 - ``dirty_orders``: the orders conversion alone, to Parquet, on a copy of the orders files in
   which every ``BAD_EVERY``-th line's ``orderqty`` is ``x`` (one line in 100,000); it must
-  quarantine exactly those lines and write every other one;
-- ``delta``: the whole pipeline with ``--format delta``; its mart must agree with DuckDB's like
-  the Parquet pipeline's (read through the table's log: the files it adds and does not remove).
+  quarantine exactly those lines and write every other one. The clean orders are converted
+  alone the same way, as its reference;
+- ``delta``: the whole pipeline with ``--format delta``, then again into the same lake (a rerun:
+  every table takes a MERGE of the same rows); both marts must agree with DuckDB's like the
+  Parquet pipeline's (read through the table's log: the files it adds and does not remove).
 """
 
 import json
 import sys
+import time
 import urllib.parse
 from pathlib import Path
 from typing import Dict, List, Sequence, Tuple
@@ -54,41 +57,72 @@ def lakejobs_cli(*argv: str) -> List[str]:
     return [sys.executable, "-m", "lakejobs.cli", *argv]
 
 
-def run_dirty_orders(dirty: Path, bad_lines: int, references: Path, work: Path) -> dict:
-    """Convert the dirty orders to Parquet alone (its own JVM); check the quarantine; time it."""
-    out = work / "dirty_orders"
+def orders_alone(orders: Path, references: Path, out: Path) -> Tuple[dict, float]:
+    """Convert ``orders`` to Parquet in its own JVM, as the dirty run does; (result, CPU seconds)."""
     out_text, _wall, _peak, trace = run_measured(
         lakejobs_cli(
-            "run", "csv_to_parquet", "--dataset", "orders", "--input_path", str(dirty),
+            "run", "csv_to_parquet", "--dataset", "orders", "--input_path", str(orders),
             "--output_path", str(out / "orders"), "--references_path", str(references),
         )
     )  # fmt: skip
     result = json.loads(out_text.strip().splitlines()[-1])
+    return result, result_cpu_s(result, trace)
+
+
+def run_dirty_orders(dirty: Path, bad_lines: int, raw: Path, references: Path, work: Path) -> dict:
+    """The dirty orders, then the clean ones, each converted alone; check the quarantine; time both.
+
+    The clean run alone is the dirty run's like-for-like reference (a fresh JVM each), where the
+    pipeline's orders conversion runs in a JVM the dimensions warmed.
+    """
+    result, cpu_s = orders_alone(dirty, references, work / "dirty_orders")
     read, written, quarantined = result["rows_read"], result["rows_written"], result["rows_quarantined"]
     if quarantined != bad_lines or written + quarantined != read:
         raise SystemExit(
             f"bench: the dirty orders run read {read} lines, wrote {written} and quarantined {quarantined};"
             f" {bad_lines} were bad; no times reported"
         )
+    clean, clean_cpu_s = orders_alone(raw / "orders", references, work / "clean_orders")
+    if clean["rows_written"] != read or clean["rows_quarantined"] != 0:
+        raise SystemExit(f"bench: the clean orders run alone wrote {clean['rows_written']} rows; no times reported")
     return {
         "dirty_orders_s": result["duration_s"],
-        "dirty_orders_cpu_s": result_cpu_s(result, trace),
+        "dirty_orders_cpu_s": cpu_s,
         "dirty_orders_stages_s": result["stages_s"],
         "dirty_orders_quarantined": quarantined,
+        "clean_orders_alone_s": clean["duration_s"],
+        "clean_orders_alone_cpu_s": clean_cpu_s,
+        "clean_orders_alone_stages_s": clean["stages_s"],
     }
 
 
-def run_delta_pipeline(raw: Path, work: Path) -> dict:
-    """Run the whole pipeline with Delta output (its own JVM); seconds per stage."""
+def run_delta_pipeline(raw: Path, work: Path, prefix: str = "delta") -> dict:
+    """Run the whole pipeline with Delta output into ``work/delta`` (its own JVM); seconds per stage.
+
+    The first run (``prefix`` ``delta``) creates the tables; a second one (``delta_rerun``) MERGEs
+    the same rows into them, as a rerun of a day's batch does. Every row must be written.
+    """
     lake = work / "delta"
-    _out, _wall, _peak, trace = run_measured(
+    started = time.time()
+    out, _wall, _peak, trace = run_measured(
         lakejobs_cli("pipeline", "--raw", str(raw), "--lake", str(lake), "--format", "delta")
     )
-    stage_s, stage_cpu_s = job_times(lake / "_lakejobs" / "runs", trace)
+    result = json.loads(out.strip().splitlines()[-1])
+    if result["rows_written"] != result["rows_read"] or result["rows_quarantined"]:
+        raise SystemExit(f"bench: the {prefix} pipeline wrote {result['rows_written']} of {result['rows_read']} rows")
+    stage_s, stage_cpu_s = job_times(lake / "_lakejobs" / "runs", trace, since=started)
     return {
-        "delta_s": sum(stage_s.values()),
-        "delta_cpu_s": sum(stage_cpu_s.values()),
-        "delta_stage_s": stage_s,
+        f"{prefix}_s": sum(stage_s.values()),
+        f"{prefix}_cpu_s": sum(stage_cpu_s.values()),
+        f"{prefix}_stage_s": stage_s,
+        f"{prefix}_month_totals": month_totals(delta_files(lake / "mart" / "sales")),
+        f"{prefix}_orders_bytes": sum(
+            Path(name).stat().st_size for name in delta_files(lake / "processedData" / "orders")
+        ),
+        f"{prefix}_files_per_partition": {
+            "processed_orders": delta_files_per_partition(lake / "processedData" / "orders"),
+            "mart_sales": delta_files_per_partition(lake / "mart" / "sales"),
+        },
     }
 
 
@@ -117,32 +151,54 @@ def delta_files_per_partition(table: Path) -> int:
     return most_files_in_a_folder(delta_files(table))
 
 
-def dirty_summary(samples: Sequence[dict], bad_lines: int, clean_orders_s: float, floor_s: float) -> Dict:
-    """Medians of the dirty orders runs, against the clean conversion and Spark's floor."""
-    seconds = median_of(samples, "dirty_orders_s")
-    stages = samples[0]["dirty_orders_stages_s"]
+def dirty_summary(samples: Sequence[dict], bad_lines: int, floor_s: float) -> Dict:
+    """Medians of the dirty orders runs, against the clean orders run alone and Spark's floor."""
+    seconds, clean_s = median_of(samples, "dirty_orders_s"), median_of(samples, "clean_orders_alone_s")
+    stages, clean_stages = samples[0]["dirty_orders_stages_s"], samples[0]["clean_orders_alone_stages_s"]
     return {
         "bad_lines": bad_lines,
         "bad_every": BAD_EVERY,
         "lakejobs_s": round(seconds, 3),
         "lakejobs_cpu_s": round(median_of(samples, "dirty_orders_cpu_s"), 1),
-        "ratio_to_clean": round(seconds / clean_orders_s, 2),
+        "clean_alone_s": round(clean_s, 3),
+        "clean_alone_cpu_s": round(median_of(samples, "clean_orders_alone_cpu_s"), 1),
+        "ratio_to_clean": round(seconds / clean_s, 2),
         "ratio_to_floor": round(seconds / floor_s, 2),
         "stages_s": {name: round(median_of(samples, "dirty_orders_stages_s", name), 3) for name in stages},
+        "clean_alone_stages_s": {
+            name: round(median_of(samples, "clean_orders_alone_stages_s", name), 3) for name in clean_stages
+        },
     }
 
 
-def delta_summary(samples: Sequence[dict], lake: Path, duckdb_totals: list, parquet_s: float, duckdb_s: float) -> Dict:
-    """Medians of the Delta pipeline runs, after checking its mart against DuckDB's."""
-    if month_totals(delta_files(lake / "mart" / "sales")) != duckdb_totals:
-        raise SystemExit("bench: the Delta pipeline's mart and DuckDB's disagree; no times reported")
-    seconds = median_of(samples, "delta_s")
+def delta_summary(samples: Sequence[dict], duckdb_totals: list, parquet_s: float, duckdb_s: float) -> Dict:
+    """Medians of the Delta pipeline runs and their reruns, after checking every mart against DuckDB's."""
+    for sample in samples:
+        if sample["delta_month_totals"] != duckdb_totals or sample["delta_rerun_month_totals"] != duckdb_totals:
+            raise SystemExit("bench: a Delta pipeline's mart and DuckDB's disagree; no times reported")
+    seconds, rerun_s = median_of(samples, "delta_s"), median_of(samples, "delta_rerun_s")
     return {
         "lakejobs_s": round(seconds, 2),
         "lakejobs_cpu_s": round(median_of(samples, "delta_cpu_s"), 1),
         "ratio_to_parquet": round(seconds / parquet_s, 2),
         "ratio_to_duckdb": round(seconds / duckdb_s, 2),
         "stages_s": {name: round(median_of(samples, "delta_stage_s", name), 3) for name in samples[0]["delta_stage_s"]},
-        "processed_orders_max_files_per_partition": delta_files_per_partition(lake / "processedData" / "orders"),
-        "mart_sales_max_files_per_partition": delta_files_per_partition(lake / "mart" / "sales"),
+        "processed_orders_max_files_per_partition": samples[-1]["delta_files_per_partition"]["processed_orders"],
+        "mart_sales_max_files_per_partition": samples[-1]["delta_files_per_partition"]["mart_sales"],
+        "rerun": {
+            "lakejobs_s": round(rerun_s, 2),
+            "lakejobs_cpu_s": round(median_of(samples, "delta_rerun_cpu_s"), 1),
+            "ratio_to_first_run": round(rerun_s / seconds, 2),
+            "stages_s": {
+                name: round(median_of(samples, "delta_rerun_stage_s", name), 3)
+                for name in samples[0]["delta_rerun_stage_s"]
+            },
+            "processed_orders_max_files_per_partition": samples[-1]["delta_rerun_files_per_partition"][
+                "processed_orders"
+            ],
+            "mart_sales_max_files_per_partition": samples[-1]["delta_rerun_files_per_partition"]["mart_sales"],
+            "orders_bytes_to_first_run": round(
+                samples[-1]["delta_rerun_orders_bytes"] / samples[-1]["delta_orders_bytes"], 3
+            ),
+        },
     }

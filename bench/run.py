@@ -76,8 +76,9 @@ def run_once(raw: Path, dirty: Tuple[Path, int], work: Path) -> dict:
     )
     pipeline = json.loads(out.strip().splitlines()[-1])
     stage_s, stage_cpu_s = job_times(work / "lakejobs" / "_lakejobs" / "runs", trace)
-    dirty_orders = other_paths.run_dirty_orders(*dirty, work / "lakejobs" / "processedData", work)
+    dirty_orders = other_paths.run_dirty_orders(*dirty, raw, work / "lakejobs" / "processedData", work)
     delta = other_paths.run_delta_pipeline(raw, work)
+    delta_rerun = other_paths.run_delta_pipeline(raw, work, prefix="delta_rerun")
     ddb_started, ddb_cpu_started = time.monotonic(), time.process_time()
     ddb_stage_s = duckdb_reference.run(str(raw), str(work / "duckdb"), threads=CORES)
     duckdb_s, duckdb_cpu_s = time.monotonic() - ddb_started, time.process_time() - ddb_cpu_started
@@ -103,6 +104,7 @@ def run_once(raw: Path, dirty: Tuple[Path, int], work: Path) -> dict:
         "pipeline_floor_stage_s": pipeline_floor["steps_s"],
         **dirty_orders,
         **delta,
+        **delta_rerun,
     }
 
 
@@ -167,8 +169,8 @@ def bench_scale(scale: int, seed: int, repeat: int):
         "processed_orders_max_files_per_partition": files_per_partition(work / "lakejobs" / "processedData" / "orders"),
         "peak_driver_rss_mib": round(max(sample["peak_mib"] for sample in samples)),
         "rows": {"read": samples[-1]["rows_read"], "partitions_checked": len(ours)},
-        "dirty_orders": other_paths.dirty_summary(samples, dirty[1], stage_s["convert_orders"], floor_s),
-        "delta": other_paths.delta_summary(samples, work / "delta", theirs, lakejobs_s, duckdb_s),
+        "dirty_orders": other_paths.dirty_summary(samples, dirty[1], floor_s),
+        "delta": other_paths.delta_summary(samples, theirs, lakejobs_s, duckdb_s),
         "per_sample": [
             {
                 "lakejobs_s": round(sample["lakejobs_s"], 2),
@@ -180,8 +182,11 @@ def bench_scale(scale: int, seed: int, repeat: int):
                 "pipeline_floor_stages_s": sample["pipeline_floor_stage_s"],
                 "dirty_orders_s": sample["dirty_orders_s"],
                 "dirty_orders_stages_s": sample["dirty_orders_stages_s"],
+                "clean_orders_alone_s": sample["clean_orders_alone_s"],
                 "delta_s": round(sample["delta_s"], 2),
                 "delta_stages_s": sample["delta_stage_s"],
+                "delta_rerun_s": round(sample["delta_rerun_s"], 2),
+                "delta_rerun_stages_s": sample["delta_rerun_stage_s"],
                 "cpu_s": {
                     "lakejobs": round(sample["lakejobs_cpu_s"], 1),
                     "duckdb": round(sample["duckdb_cpu_s"], 1),
@@ -189,6 +194,8 @@ def bench_scale(scale: int, seed: int, repeat: int):
                     "pipeline_floor": round(sample["pipeline_floor_cpu_s"], 1),
                     "dirty_orders": round(sample["dirty_orders_cpu_s"], 1),
                     "delta": round(sample["delta_cpu_s"], 1),
+                    "delta_rerun": round(sample["delta_rerun_cpu_s"], 1),
+                    "clean_orders_alone": round(sample["clean_orders_alone_cpu_s"], 1),
                     **{name: round(value, 1) for name, value in sample["stage_cpu_s"].items()},
                 },
             }

@@ -121,15 +121,27 @@ def check_rule_patterns(spark: "SparkSession", rules: Sequence[Rule]) -> None:
         if rule.condition is None or not rule.condition.op.endswith("matches"):
             continue
         pattern = str(rule.condition.values[0])
-        try:
-            pattern_class.compile(pattern)
-        except IllegalArgumentException as error:
-            # PySpark turns Java's PatternSyntaxException into its IllegalArgumentException;
-            # the first line of its message is Java's description (index from 0).
-            java_says = str(error).strip().splitlines()[0]
+        java_says = _compile_error(pattern_class, pattern)
+        if java_says:
+            raise UsageError(f"rule {rule.text!r}: {pattern!r} is not a valid regular expression (Java: {java_says})")
+        wrapped = quality.whole_value_pattern(pattern)
+        java_says = _compile_error(pattern_class, wrapped)
+        if java_says:  # e.g. a (?x) comment running to the end takes the wrapping's ")" with it
             raise UsageError(
-                f"rule {rule.text!r}: {pattern!r} is not a valid regular expression (Java: {java_says})"
-            ) from None
+                f"rule {rule.text!r}: {pattern!r} cannot be matched against whole values"
+                f" (Java, for {wrapped!r}: {java_says})"
+            )
+
+
+def _compile_error(pattern_class, pattern: str) -> Optional[str]:
+    """Java's description of why ``pattern`` does not compile; None when it does."""
+    try:
+        pattern_class.compile(pattern)
+    except IllegalArgumentException as error:
+        # PySpark turns Java's PatternSyntaxException into its IllegalArgumentException;
+        # the first line of its message is Java's description (index from 0).
+        return str(error).strip().splitlines()[0]
+    return None
 
 
 def _value_fits(value: object, data_type: T.DataType) -> bool:

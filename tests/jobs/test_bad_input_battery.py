@@ -182,15 +182,20 @@ def test_without_multiline_a_quoted_newline_splits_the_record_and_no_line_is_los
     assert result.quarantine_reasons == {"malformed_record": 1, "invalid_int:id": 1, "invalid_decimal:amount": 1}
     # The three physical lines are in the quarantine, each with its reason. A line with the right
     # number of fields is rendered again from them (to_csv): the second comes back re-quoted, its
-    # blank before "with" kept (the file has: line two, with a comma",1.50).
-    quarantine = spark.read.json(str(tmp_path / "notes_quarantine")).select("raw_line", "reason")
+    # blank before "with" kept (the file has: line two, with a comma",1.50). The first line's
+    # quote is not closed, and its detail says how to read such a file whole.
+    quarantine = spark.read.json(str(tmp_path / "notes_quarantine")).select("raw_line", "reason", "detail")
+    unclosed = (
+        "expected 3 fields separated by ','; a quoted field is not closed on this line:"
+        " if fields hold line breaks, pass --multiline true"
+    )
     expected = spark.createDataFrame(
         [
-            ('1,"line one', "malformed_record"),
-            ('line two," with a comma""",1.50', "invalid_int:id"),
-            ('3,"say ""hi""",x', "invalid_decimal:amount"),
+            ('1,"line one', "malformed_record", unclosed),
+            ('line two," with a comma""",1.50', "invalid_int:id", "id='line two' is not a valid int"),
+            ('3,"say ""hi""",x', "invalid_decimal:amount", "amount='x' is not a valid decimal(10,2)"),
         ],
-        "raw_line string, reason string",
+        "raw_line string, reason string, detail string",
     )
     assert_df_equality(quarantine, expected, ignore_row_order=True, ignore_nullable=True)
 

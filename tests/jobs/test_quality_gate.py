@@ -142,6 +142,20 @@ def test_a_pattern_java_cannot_compile_fails_the_run_with_one_line_before_any_da
     assert (json.loads(report.read_text())["status"], json.loads(report.read_text())["rows_read"]) == ("FAILED", 0)
 
 
+def test_a_pattern_that_compiles_alone_but_not_wrapped_whole_fails_the_run_with_one_line(spark, tmp_path, capsys):
+    rules = tmp_path / "comment.dqdl"
+    rules.write_text(r'Rules = [ ColumnValues "productid" matches "(?x)\d+ # digits" ]')
+    out = tmp_path / "o"
+    argv = ["--dataset", "orders", "--rules", str(rules), "--input_path", str(SAMPLE_RAW / "orders")]
+    assert csv_to_parquet.main([*argv, "--output_path", str(out)]) == 2
+    assert stderr_lines(capsys.readouterr().err) == [
+        r"""csv_to_parquet: error: rule 'ColumnValues "productid" matches "(?x)\\d+ # digits"': '(?x)\\d+ # digits'"""
+        r""" cannot be matched against whole values (Java, for '^(?:(?x)\\d+ # digits)\\z': Unclosed group"""
+        r""" near index 23)"""
+    ]
+    assert not out.exists()
+
+
 def test_a_pattern_in_java_syntax_python_does_not_read_is_accepted(spark, tmp_path):
     rules = tmp_path / "java.dqdl"
     rules.write_text('Rules = [ ColumnValues "productid" matches "\\p{Digit}++" ]')

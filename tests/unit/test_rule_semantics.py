@@ -219,6 +219,31 @@ def test_matches_takes_the_whole_value_without_a_trailing_line_break(spark):
     assert_df_equality(verdicts, expected, ignore_nullable=True, ignore_row_order=True)
 
 
+@pytest.mark.parametrize(
+    ("pattern", "wrapped"),
+    [
+        (r"\d{5}", r"^(?:\d{5})\z"),
+        (r"\Q1.5", r"^(?:\Q1.5\E)\z"),
+        (r"a\Q.\Eb\Q*", r"^(?:a\Q.\Eb\Q*\E)\z"),
+        (r"a\Q.\E", r"^(?:a\Q.\E)\z"),
+        (r"a\\Q.", r"^(?:a\\Q.)\z"),
+        (r"[\Q]\E]", r"^(?:[\Q]\E])\z"),
+    ],
+)
+def test_a_pattern_is_wrapped_to_match_whole_values_with_an_open_quote_closed(pattern, wrapped):
+    assert quality.whole_value_pattern(pattern) == wrapped
+
+
+def test_matches_with_a_quote_left_open_takes_the_rest_literally(spark):
+    (rule,) = parse_ruleset(r'Rules = [ ColumnValues "c" matches "v\Q1.5" ]')
+    source = spark.createDataFrame([("v1.5",), ("v1x5",), ("v1.5)",), ("xv1.5",)], "c string")
+    verdicts = source.select("c", (~quality.row_violation(rule)).alias("passes"))
+    expected = spark.createDataFrame(
+        [("v1.5", True), ("v1x5", False), ("v1.5)", False), ("xv1.5", False)], "c string, passes boolean"
+    )
+    assert_df_equality(verdicts, expected, ignore_nullable=True, ignore_row_order=True)
+
+
 def test_equals_empty_and_whitespaces_only_test_the_value_not_the_word(spark):
     rules = parse_ruleset('Rules = [ ColumnValues "c" = EMPTY, ColumnValues "c" != WHITESPACES_ONLY ]')
     source = spark.createDataFrame([("",), ("  ",), ("EMPTY",), (None,)], "c string")

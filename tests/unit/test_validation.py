@@ -1,3 +1,4 @@
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 
@@ -115,6 +116,33 @@ def test_with_typed_columns_types_good_rows_and_explains_each_bad_one(spark):
     )
     actual = source.transform(with_typed_columns(DATASET)).drop("_source_file")
     assert_df_equality(actual, expected, ignore_nullable=True)
+
+
+UNCLOSED = (
+    "expected 4 fields separated by ','; a quoted field is not closed on this line:"
+    " if fields hold line breaks, pass --multiline true"
+)
+
+
+def malformed_details(spark, dataset):
+    lines = ['7,"kit', '8,"a ""b"", c",2', '9,"x""', "10,pad"]
+    source = raw_df(spark, [(line.split(",")[0], None, None, None, line) for line in lines])
+    return source.transform(with_typed_columns(dataset)).select("_raw_line", "_detail")
+
+
+def test_a_malformed_line_with_a_quote_left_open_is_told_to_pass_multiline(spark):
+    plain = "expected 4 fields separated by ','"
+    expected = spark.createDataFrame(
+        [('7,"kit', UNCLOSED), ('8,"a ""b"", c",2', plain), ('9,"x""', UNCLOSED), ("10,pad", plain)],
+        "_raw_line string, _detail string",
+    )
+    assert_df_equality(malformed_details(spark, DATASET), expected, ignore_nullable=True)
+
+
+def test_with_multiline_on_a_malformed_line_gets_the_plain_detail(spark):
+    multiline = dataclasses.replace(DATASET, csv=CsvOptions(date_format="M/d/yyyy", multiline=True))
+    details = malformed_details(spark, multiline).select("_detail").distinct().collect()
+    assert [row._detail for row in details] == ["expected 4 fields separated by ','"]
 
 
 WIDE = Dataset(

@@ -37,6 +37,32 @@ def _in_list(column: Column, values: Sequence) -> Column:
     return found
 
 
+def whole_value_pattern(pattern: str) -> str:
+    """A ``java.util.regex`` pattern that matches what ``pattern`` matches as the whole value.
+
+    ``rlike`` finds a match anywhere, so the pattern is wrapped in ``^(?:...)\\z`` (``\\z`` is the
+    very end; ``$`` also matches before a final line break). A ``\\Q`` that ``pattern`` leaves
+    open quotes to its end in Java; it is closed first, or it would quote the wrapping too.
+    """
+    return "^(?:" + pattern + ("\\E" if _ends_quoted(pattern) else "") + ")\\z"
+
+
+def _ends_quoted(pattern: str) -> bool:
+    """Whether ``pattern`` ends inside ``\\Q...\\E`` quoting."""
+    index = 0
+    while index < len(pattern):
+        if pattern[index] != "\\":
+            index += 1
+        elif pattern.startswith("\\Q", index):
+            end = pattern.find("\\E", index + 2)
+            if end < 0:
+                return True
+            index = end + 2
+        else:
+            index += 2  # an escaped character, a backslash included
+    return False
+
+
 def _positive(column: Column, condition: Condition) -> Column:
     """The un-negated test (``between`` for ``not between``); null where the value is null."""
     op, values = condition.op.replace("not ", ""), condition.values
@@ -51,8 +77,7 @@ def _positive(column: Column, condition: Condition) -> Column:
         "<=": lambda: column <= _literal(values[0]),
         "between": lambda: (column >= _literal(values[0])) & (column <= _literal(values[1])),
         "in": lambda: _in_list(column, values),
-        # The whole value: java.util.regex's \z is the very end ($ also matches before a final \n).
-        "matches": lambda: column.cast("string").rlike("^(?:" + str(values[0]) + ")\\z"),
+        "matches": lambda: column.cast("string").rlike(whole_value_pattern(str(values[0]))),
     }
     return comparisons[op]()
 

@@ -10,6 +10,7 @@ dataset's row rules (``lakejobs.dqdl``) in ruleset order; duplicate keys are fla
 the rows left.
 """
 
+import re
 import uuid
 from functools import reduce
 from typing import Callable, Collection, Dict, List, Optional, Sequence, Tuple
@@ -142,6 +143,22 @@ def types_strictly(data_type: T.DataType, dataset: Dataset) -> bool:
     return isinstance(data_type, T.DateType) and bool(dataset.csv.date_format)
 
 
+def _malformed_detail(dataset: Dataset) -> Column:
+    """Why a line is malformed; a line with an odd number of quotes is read alone, too.
+
+    Without ``--multiline`` a quoted field holding a line break ends the record at the break,
+    leaving its quote open: the detail then says how to read such files whole.
+    """
+    csv = dataset.csv
+    expected = f"expected {len(dataset.schema.fields)} fields separated by {csv.delimiter!r}"
+    if csv.multiline or csv.quote in ("", "\u0000"):
+        return F.lit(expected)
+    line = F.col(CORRUPT_RECORD)
+    quotes = F.length(line) - F.length(F.regexp_replace(line, re.escape(csv.quote), ""))
+    hint = f"{expected}; a quoted field is not closed on this line: if fields hold line breaks, pass --multiline true"
+    return F.when(quotes % 2 == 1, F.lit(hint)).otherwise(F.lit(expected))
+
+
 def _checks(dataset: Dataset, raw: Dict[str, str]) -> List[Check]:
     """(is_bad, reason, detail) for every parsing check, in priority order.
 
@@ -158,13 +175,8 @@ def _checks(dataset: Dataset, raw: Dict[str, str]) -> List[Check]:
             # alone (Spark skips the right side of a false AND).
             found = _is_null(field, raw) & found
         has_replacement = has_replacement | found
-    field_count = len(dataset.schema.fields)
     checks = [
-        (
-            F.col(CORRUPT_RECORD).isNotNull(),
-            "malformed_record",
-            F.lit(f"expected {field_count} fields separated by {dataset.csv.delimiter!r}"),
-        ),
+        (F.col(CORRUPT_RECORD).isNotNull(), "malformed_record", _malformed_detail(dataset)),
         (
             has_replacement,
             "invalid_utf8",
