@@ -27,7 +27,20 @@ from typing import List, Optional, Sequence, Tuple, Union
 
 from lakejobs.errors import UsageError
 
-Value = Union[int, Decimal, str, None]
+
+@dataclasses.dataclass(frozen=True)
+class Keyword:
+    """``EMPTY`` or ``WHITESPACES_ONLY`` in a rule: a kind of value, never the text ``"EMPTY"``."""
+
+    name: str
+
+    def __str__(self) -> str:
+        return self.name
+
+
+EMPTY, WHITESPACES_ONLY = Keyword("EMPTY"), Keyword("WHITESPACES_ONLY")
+#: A rule's value: ``NULL`` is None; a quoted ``"EMPTY"`` is the string, the bare word a ``Keyword``.
+Value = Union[int, Decimal, str, Keyword, None]
 #: A measured number: exact (``int``, ``Fraction`` of two counts) or a ``float`` (CustomSql).
 Measured = Union[int, float, Fraction]
 
@@ -36,8 +49,8 @@ ROW_RULES = ("IsComplete", "ColumnValues")
 #: Rule types measured once over the dataset: pass or fail with the measured value.
 DATASET_RULES = ("Completeness", "IsUnique", "ReferentialIntegrity", "RowCount", "RowCountChange", "CustomSql")
 SEVERITIES = ("fail", "warn")
-#: Placeholders DQDL allows inside ``in [...]`` lists.
-SPECIAL_VALUES = ("NULL", "EMPTY", "WHITESPACES_ONLY")
+#: Placeholders DQDL allows inside ``in [...]`` lists, by the word written.
+SPECIAL_VALUES = {"NULL": None, "EMPTY": EMPTY, "WHITESPACES_ONLY": WHITESPACES_ONLY}
 #: Operators that compare numbers (every one but ``matches``).
 NUMBER_OPS = ("=", "!=", ">", ">=", "<", "<=", "between", "not between", "in", "not in")
 #: Operators that order values: ``NULL``, ``EMPTY`` and ``WHITESPACES_ONLY`` cannot follow them.
@@ -247,12 +260,17 @@ def render_value(value: Value) -> str:
     """
     if value is None:
         return "NULL"
+    if isinstance(value, Keyword):
+        return value.name
     if isinstance(value, str):
-        if value in SPECIAL_VALUES:
-            return value
         escaped = re.sub(r'\\(?=[\\"]|$)', r"\\\\", value).replace('"', '\\"')
         return '"' + escaped + '"'
     return str(value)
+
+
+def is_special(value: Value) -> bool:
+    """Whether ``value`` is ``NULL``, ``EMPTY`` or ``WHITESPACES_ONLY`` (not a quoted string)."""
+    return value is None or isinstance(value, Keyword)
 
 
 def tokenize(text: str) -> List[Token]:
@@ -324,7 +342,7 @@ def _value(reader: _Reader) -> Value:
         return token.value
     if token.kind == "word" and token.value in SPECIAL_VALUES:
         reader.index += 1
-        return None if token.value == "NULL" else token.value
+        return SPECIAL_VALUES[token.value]
     raise reader.fail('a number, a "string" or NULL/EMPTY/WHITESPACES_ONLY')
 
 
@@ -403,7 +421,7 @@ def _check_number_condition(condition: Condition, source: str, subject: str) -> 
 def _check_value_condition(condition: Condition, source: str) -> None:
     """ColumnValues: NULL, EMPTY and WHITESPACES_ONLY only with =, !=, in, not in; no mixed between."""
     for value in condition.values:
-        if condition.op in ORDER_OPS and (value is None or value in SPECIAL_VALUES):
+        if condition.op in ORDER_OPS and is_special(value):
             raise RulesError(
                 f"rule {source!r}: {render_value(value)} cannot follow '{condition.op}' (use =, != or in [...])"
             )

@@ -30,7 +30,7 @@ from pyspark.sql import types as T
 
 from lakejobs import fs
 from lakejobs.datasets import Dataset
-from lakejobs.dqdl import SPECIAL_VALUES, Condition, Measured, Rule, render_value, where_columns
+from lakejobs.dqdl import Condition, Measured, Rule, is_special, render_value, where_columns
 from lakejobs.errors import LakejobsError, UsageError
 from lakejobs.transforms import quality
 from lakejobs.transforms.validation import REASON, quote_name
@@ -145,7 +145,7 @@ def _compile_error(pattern_class, pattern: str) -> Optional[str]:
 
 
 def _value_fits(value: object, data_type: T.DataType) -> bool:
-    if value is None or value in SPECIAL_VALUES:
+    if is_special(value):
         return True
     if isinstance(data_type, T.NumericType):
         return isinstance(value, (int, Decimal))

@@ -255,6 +255,34 @@ def test_equals_empty_and_whitespaces_only_test_the_value_not_the_word(spark):
     assert_df_equality(verdicts, expected, ignore_nullable=True, ignore_row_order=True)
 
 
+def test_quoted_keywords_are_the_text_they_spell_and_render_quoted(spark):
+    rules = parse_ruleset(
+        'Rules = [ ColumnValues "c" = "EMPTY", ColumnValues "c" in ["NULL", "WHITESPACES_ONLY"], '
+        'ColumnValues "c" in ["EMPTY", EMPTY], ColumnValues "c" > "NULL" ]'
+    )
+    assert [rule.text for rule in rules] == [
+        'ColumnValues "c" = "EMPTY"',
+        'ColumnValues "c" in ["NULL", "WHITESPACES_ONLY"]',
+        'ColumnValues "c" in ["EMPTY", EMPTY]',
+        'ColumnValues "c" > "NULL"',
+    ]
+    assert [parse_ruleset(f"Rules = [ {rule.text} ]") for rule in rules] == [(rule,) for rule in rules]
+    source = spark.createDataFrame([("",), ("  ",), ("EMPTY",), ("NULL",), ("WHITESPACES_ONLY",), (None,)], "c string")
+    verdicts = source.select("c", *[(~quality.row_violation(rule)).alias(f"r{i}") for i, rule in enumerate(rules)])
+    expected = spark.createDataFrame(
+        [
+            ("", False, False, True, False),
+            ("  ", False, False, False, False),
+            ("EMPTY", True, False, True, False),
+            ("NULL", False, True, False, False),
+            ("WHITESPACES_ONLY", False, True, False, True),
+            (None, False, False, False, False),
+        ],
+        "c string, r0 boolean, r1 boolean, r2 boolean, r3 boolean",
+    )
+    assert_df_equality(verdicts, expected, ignore_nullable=True, ignore_row_order=True)
+
+
 def test_custom_sql_decimals_and_counts_are_compared_exactly(spark):
     good_df = spark.createDataFrame([(1,), (2,)], "v int")
     rules = parse_ruleset(

@@ -13,7 +13,7 @@ from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from lakejobs.dqdl import SPECIAL_VALUES, Condition, Rule
+from lakejobs.dqdl import EMPTY, WHITESPACES_ONLY, Condition, Rule, is_special
 from lakejobs.transforms.validation import REASON, quote_name, value_text
 
 Check = Tuple[Column, str, Column]
@@ -25,13 +25,13 @@ def _literal(value) -> Column:
 
 
 def _in_list(column: Column, values: Sequence) -> Column:
-    plain = [value for value in values if value not in (None, "EMPTY", "WHITESPACES_ONLY")]
+    plain = [value for value in values if not is_special(value)]
     found = column.isin(*plain) if plain else F.lit(False)
     if None in values:
         found = found | column.isNull()
-    if "EMPTY" in values:
+    if EMPTY in values:
         found = found | (column.cast("string") == F.lit(""))
-    if "WHITESPACES_ONLY" in values:
+    if WHITESPACES_ONLY in values:
         text = column.cast("string")
         found = found | ((F.length(text) > 0) & (F.trim(text) == F.lit("")))
     return found
@@ -66,7 +66,7 @@ def _ends_quoted(pattern: str) -> bool:
 def _positive(column: Column, condition: Condition) -> Column:
     """The un-negated test (``between`` for ``not between``); null where the value is null."""
     op, values = condition.op.replace("not ", ""), condition.values
-    if op in ("=", "!=") and (values[0] is None or values[0] in SPECIAL_VALUES):
+    if op in ("=", "!=") and (is_special(values[0])):
         return _in_list(column, values)
     comparisons = {
         "=": lambda: column == _literal(values[0]),
