@@ -66,7 +66,7 @@ def _ends_quoted(pattern: str) -> bool:
 def _positive(column: Column, condition: Condition) -> Column:
     """The un-negated test (``between`` for ``not between``); null where the value is null."""
     op, values = condition.op.replace("not ", ""), condition.values
-    if op in ("=", "!=") and (is_special(values[0])):
+    if op in ("=", "!=") and is_special(values[0]):
         return _in_list(column, values)
     comparisons = {
         "=": lambda: column == _literal(values[0]),

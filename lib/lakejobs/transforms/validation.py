@@ -10,7 +10,6 @@ dataset's row rules (``lakejobs.dqdl``) in ruleset order; duplicate keys are fla
 the rows left.
 """
 
-import re
 import uuid
 from functools import reduce
 from typing import Callable, Collection, Dict, List, Optional, Sequence, Tuple
@@ -144,17 +143,18 @@ def types_strictly(data_type: T.DataType, dataset: Dataset) -> bool:
 
 
 def _malformed_detail(dataset: Dataset) -> Column:
-    """Why a line is malformed; a line with an odd number of quotes is read alone, too.
+    """Why a line is malformed: the field count, and for a quote left open, the likely cause.
 
     Without ``--multiline`` a quoted field holding a line break ends the record at the break,
-    leaving its quote open: the detail then says how to read such files whole.
+    leaving an odd number of quote characters on the line: the detail then says how to read such
+    files whole.
     """
     csv = dataset.csv
     expected = f"expected {len(dataset.schema.fields)} fields separated by {csv.delimiter!r}"
     if csv.multiline or csv.quote in ("", "\u0000"):
         return F.lit(expected)
     line = F.col(CORRUPT_RECORD)
-    quotes = F.length(line) - F.length(F.regexp_replace(line, re.escape(csv.quote), ""))
+    quotes = F.length(line) - F.length(F.translate(line, csv.quote, ""))
     hint = f"{expected}; a quoted field is not closed on this line: if fields hold line breaks, pass --multiline true"
     return F.when(quotes % 2 == 1, F.lit(hint)).otherwise(F.lit(expected))
 
