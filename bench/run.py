@@ -3,7 +3,8 @@
 For each scale (order lines; dimensions scale with them), with ``lakejobs generate`` and a
 fixed seed: (1) the lakejobs pipeline in its own process, each stage timed; then the paths a
 clean Parquet run does not take (``bench/other_paths.py``): the orders conversion of a dirty
-batch, and the pipeline with Delta output; (2) the same work in DuckDB
+batch (and of the clean orders alone, its reference), and the pipeline with Delta output, run
+twice into the same lake (the second run MERGEs into existing tables); (2) the same work in DuckDB
 (``bench/duckdb_reference.py``); (3) Spark's floor for orders (``bench/spark_floor.py``); (4)
 Spark's floor for the whole pipeline (``bench/spark_pipeline_floor.py``). Outputs are checked to
 agree (rows and money per month partition; the dirty run's quarantine) before any time is
@@ -69,7 +70,7 @@ def spark_pipeline_floor(raw: Path, work: Path) -> dict:
 
 
 def run_once(raw: Path, dirty: Tuple[Path, int], work: Path) -> dict:
-    """One sample, one after the other: lakejobs (clean, dirty orders, Delta), DuckDB, the floors."""
+    """One sample, one after the other: lakejobs (clean; dirty and clean orders alone; Delta twice), DuckDB, floors."""
     subprocess.run(["rm", "-rf", str(work)], check=True)
     out, wall, peak_mib, trace = run_measured(
         [sys.executable, "-m", "lakejobs.cli", "pipeline", "--raw", str(raw), "--lake", str(work / "lakejobs")]

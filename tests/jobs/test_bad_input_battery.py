@@ -186,8 +186,8 @@ def test_without_multiline_a_quoted_newline_splits_the_record_and_no_line_is_los
     # quote is not closed, and its detail says how to read such a file whole.
     quarantine = spark.read.json(str(tmp_path / "notes_quarantine")).select("raw_line", "reason", "detail")
     unclosed = (
-        "expected 3 fields separated by ','; a quoted field is not closed on this line:"
-        " if fields hold line breaks, pass --multiline true"
+        "expected 3 fields separated by ','; the line has an odd number of '\"': if quoted fields hold line"
+        " breaks, read the file as multiline (csv_to_parquet --multiline true)"
     )
     expected = spark.createDataFrame(
         [

@@ -4,14 +4,15 @@ import ast
 import json
 from decimal import Decimal
 
+import pyarrow.parquet as pq
 from chispa import assert_df_equality
 from deltalake import DeltaTable as RustDeltaTable
 
 from lakejobs import cli
-from lakejobs.io.delta import table_history
+from lakejobs.io.delta import merge_condition, table_history
 from lakejobs.jobs import csv_to_parquet
 from lakejobs.pipeline import run_pipeline
-from lakejobs.schemas import CUSTOMERS
+from lakejobs.schemas import CUSTOMERS, ORDERS
 from tests.conftest import SAMPLE_RAW, expected_orders, read_raw_rows
 from tests.jobs.test_csv_to_parquet import ORDERS_WITHOUT_DICTIONARY
 from tests.parquet_layout import columns_without_dictionary
@@ -67,6 +68,50 @@ def test_a_correcting_file_replaces_a_line_and_adds_one_without_duplicates(spark
     expected = expected_orders(spark, lines[1:10] + [corrected, added])
     assert_df_equality(orders.select(*expected.columns), expected, ignore_row_order=True, ignore_nullable=True)
     assert [row.operation for row in table_history(spark, str(table)).collect()] == ["MERGE", "WRITE"]
+
+
+def test_a_merge_joins_on_the_first_key_and_compares_later_integral_keys_as_a_difference():
+    assert merge_condition(("salesorderid", "salesorderdetailid"), ORDERS) == (
+        "target.`salesorderid` = source.`salesorderid` AND CAST(target.`salesorderdetailid` AS DECIMAL(20,0))"
+        " - CAST(source.`salesorderdetailid` AS DECIMAL(20,0)) = 0"
+    )
+    assert merge_condition(("customerid", "firstname"), CUSTOMERS) == (
+        "target.`customerid` = source.`customerid` AND target.`firstname` = source.`firstname`"
+    )
+
+
+def order_runs(table):
+    """Per live file of a Delta table: (distinct order ids, runs of equal adjacent order ids)."""
+    counts = []
+    for uri in RustDeltaTable(str(table)).file_uris():
+        ids = pq.read_table(uri.removeprefix("file://"), columns=["salesorderid"]).column(0).to_pylist()
+        counts.append((len(set(ids)), 1 + sum(a != b for a, b in zip(ids, ids[1:]))))
+    return counts
+
+
+def test_a_merge_rerun_keeps_the_lines_of_an_order_next_to_each_other(spark, tmp_path):
+    """MERGE's join tasks each write their share of a year: hashed on the order id alone, an
+    order's lines stay in one task, so a file holds each order as one run of rows."""
+    table = tmp_path / "orders"
+    argv = ["--dataset", "orders", "--format", "delta", "--input_path", str(SAMPLE_RAW / "orders")]
+    run = lambda: csv_to_parquet.run(spark, csv_to_parquet.parse_args([*argv, "--output_path", str(table)]))  # noqa: E731
+    run()
+    scattering = {"spark.sql.adaptive.enabled": "false", "spark.sql.shuffle.partitions": "4"}
+    saved = {key: spark.conf.get(key) for key in scattering}
+    try:
+        for key, value in scattering.items():
+            spark.conf.set(key, value)
+        result = run()
+    finally:
+        for key, value in saved.items():
+            spark.conf.set(key, value)
+    assert (result.outputs[0].rows, [row.operation for row in table_history(spark, str(table)).collect()]) == (
+        300,
+        ["MERGE", "WRITE"],
+    )
+    runs = order_runs(table)
+    assert sum(distinct for distinct, _runs in runs) > len(runs)  # files holding several orders
+    assert [distinct for distinct, _runs in runs] == [runs_ for _distinct, runs_ in runs]
 
 
 def test_duplicate_keys_in_one_batch_are_quarantined_before_the_merge(spark, tmp_path):

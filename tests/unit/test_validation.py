@@ -119,8 +119,8 @@ def test_with_typed_columns_types_good_rows_and_explains_each_bad_one(spark):
 
 
 UNCLOSED = (
-    "expected 4 fields separated by ','; a quoted field is not closed on this line:"
-    " if fields hold line breaks, pass --multiline true"
+    "expected 4 fields separated by ','; the line has an odd number of '\"': if quoted fields hold line breaks,"
+    " read the file as multiline (csv_to_parquet --multiline true)"
 )
 
 
@@ -137,6 +137,18 @@ def test_a_malformed_line_with_a_quote_left_open_is_told_to_pass_multiline(spark
         "_raw_line string, _detail string",
     )
     assert_df_equality(malformed_details(spark, DATASET), expected, ignore_nullable=True)
+
+
+def test_with_a_backslash_escape_escaped_quotes_neither_open_nor_close_a_field(spark):
+    escaped = dataclasses.replace(DATASET, csv=CsvOptions(date_format="M/d/yyyy", escape="\\"))
+    lines = ['7,"a\\"b', '8,"a\\"b"', '9,"a\\\\"']
+    source = raw_df(spark, [(line.split(",")[0], None, None, None, line) for line in lines])
+    details = source.transform(with_typed_columns(escaped)).select("_raw_line", "_detail")
+    plain = "expected 4 fields separated by ','"
+    expected = spark.createDataFrame(
+        [('7,"a\\"b', UNCLOSED), ('8,"a\\"b"', plain), ('9,"a\\\\"', plain)], "_raw_line string, _detail string"
+    )
+    assert_df_equality(details, expected, ignore_nullable=True)
 
 
 def test_with_multiline_on_a_malformed_line_gets_the_plain_detail(spark):

@@ -154,8 +154,14 @@ def _malformed_detail(dataset: Dataset) -> Column:
     if csv.multiline or csv.quote in ("", "\u0000"):
         return F.lit(expected)
     line = F.col(CORRUPT_RECORD)
+    if csv.escape and csv.escape != csv.quote:  # an escaped quote (or escape) neither opens nor closes
+        for escaped in (csv.escape + csv.escape, csv.escape + csv.quote):
+            line = F.replace(line, F.lit(escaped), F.lit(""))
     quotes = F.length(line) - F.length(F.translate(line, csv.quote, ""))
-    hint = f"{expected}; a quoted field is not closed on this line: if fields hold line breaks, pass --multiline true"
+    hint = (
+        f"{expected}; the line has an odd number of {csv.quote!r}: if quoted fields hold line breaks, read the"
+        " file as multiline (csv_to_parquet --multiline true)"
+    )
     return F.when(quotes % 2 == 1, F.lit(hint)).otherwise(F.lit(expected))
 
 
