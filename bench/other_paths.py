@@ -124,17 +124,16 @@ def run_delta_pipeline(raw: Path, work: Path, prefix: str = "delta") -> dict:
     if written != expected or result["rows_quarantined"]:
         raise SystemExit(f"bench: the {prefix} pipeline's commits wrote {written} rows, not {expected}")
     stage_s, stage_cpu_s = job_times(lake / "_lakejobs" / "runs", trace, since=started)
+    orders, sales = delta_files(lake / "processedData" / "orders"), delta_files(lake / "mart" / "sales")
     return {
         f"{prefix}_s": sum(stage_s.values()),
         f"{prefix}_cpu_s": sum(stage_cpu_s.values()),
         f"{prefix}_stage_s": stage_s,
-        f"{prefix}_month_totals": month_totals(delta_files(lake / "mart" / "sales")),
-        f"{prefix}_orders_bytes": sum(
-            Path(name).stat().st_size for name in delta_files(lake / "processedData" / "orders")
-        ),
+        f"{prefix}_month_totals": month_totals(sales),
+        f"{prefix}_orders_bytes": sum(Path(name).stat().st_size for name in orders),
         f"{prefix}_files_per_partition": {
-            "processed_orders": delta_files_per_partition(lake / "processedData" / "orders"),
-            "mart_sales": delta_files_per_partition(lake / "mart" / "sales"),
+            "processed_orders": most_files_in_a_folder(orders),
+            "mart_sales": most_files_in_a_folder(sales),
         },
     }
 
@@ -159,15 +158,14 @@ def delta_files(table: Path) -> List[str]:
     return [str(table / urllib.parse.unquote(path)) for path in live]
 
 
-def delta_files_per_partition(table: Path) -> int:
-    """The most live data files any one partition of a Delta table holds."""
-    return most_files_in_a_folder(delta_files(table))
+def stage_medians(samples: Sequence[dict], key: str) -> Dict[str, float]:
+    """The median of each stage's seconds under ``key`` over the samples."""
+    return {name: round(median_of(samples, key, name), 3) for name in samples[0][key]}
 
 
 def dirty_summary(samples: Sequence[dict], bad_lines: int, floor_s: float) -> Dict:
     """Medians of the dirty orders runs, against the clean orders run alone and Spark's floor."""
     seconds, clean_s = median_of(samples, "dirty_orders_s"), median_of(samples, "clean_orders_alone_s")
-    stages, clean_stages = samples[0]["dirty_orders_stages_s"], samples[0]["clean_orders_alone_stages_s"]
     return {
         "bad_lines": bad_lines,
         "bad_every": BAD_EVERY,
@@ -177,10 +175,8 @@ def dirty_summary(samples: Sequence[dict], bad_lines: int, floor_s: float) -> Di
         "clean_alone_cpu_s": round(median_of(samples, "clean_orders_alone_cpu_s"), 1),
         "ratio_to_clean": round(seconds / clean_s, 2),
         "ratio_to_floor": round(seconds / floor_s, 2),
-        "stages_s": {name: round(median_of(samples, "dirty_orders_stages_s", name), 3) for name in stages},
-        "clean_alone_stages_s": {
-            name: round(median_of(samples, "clean_orders_alone_stages_s", name), 3) for name in clean_stages
-        },
+        "stages_s": stage_medians(samples, "dirty_orders_stages_s"),
+        "clean_alone_stages_s": stage_medians(samples, "clean_orders_alone_stages_s"),
     }
 
 
@@ -195,17 +191,14 @@ def delta_summary(samples: Sequence[dict], duckdb_totals: list, parquet_s: float
         "lakejobs_cpu_s": round(median_of(samples, "delta_cpu_s"), 1),
         "ratio_to_parquet": round(seconds / parquet_s, 2),
         "ratio_to_duckdb": round(seconds / duckdb_s, 2),
-        "stages_s": {name: round(median_of(samples, "delta_stage_s", name), 3) for name in samples[0]["delta_stage_s"]},
+        "stages_s": stage_medians(samples, "delta_stage_s"),
         "processed_orders_max_files_per_partition": samples[-1]["delta_files_per_partition"]["processed_orders"],
         "mart_sales_max_files_per_partition": samples[-1]["delta_files_per_partition"]["mart_sales"],
         "rerun": {
             "lakejobs_s": round(rerun_s, 2),
             "lakejobs_cpu_s": round(median_of(samples, "delta_rerun_cpu_s"), 1),
             "ratio_to_first_run": round(rerun_s / seconds, 2),
-            "stages_s": {
-                name: round(median_of(samples, "delta_rerun_stage_s", name), 3)
-                for name in samples[0]["delta_rerun_stage_s"]
-            },
+            "stages_s": stage_medians(samples, "delta_rerun_stage_s"),
             "processed_orders_max_files_per_partition": samples[-1]["delta_rerun_files_per_partition"][
                 "processed_orders"
             ],
