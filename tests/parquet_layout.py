@@ -1,15 +1,19 @@
 """How Parquet files written by a test are encoded, read from their footers with pyarrow."""
 
 from pathlib import Path
-from typing import Set
+from typing import Iterable, Optional, Set
 
 import pyarrow.parquet as pq
 
 
-def columns_without_dictionary(folder: Path) -> Set[str]:
-    """Columns that have no dictionary page in some row group of some data file below ``folder``."""
+def columns_without_dictionary(folder: Path, names: Optional[Iterable[str]] = None) -> Set[str]:
+    """Columns that have no dictionary page in some row group of some data file below ``folder``.
+
+    ``names``, when given, are the files to read (relative to ``folder``) instead of them all.
+    """
     plain = set()
-    for path in sorted(Path(folder).rglob("*.parquet")):
+    paths = [Path(folder) / name for name in names] if names is not None else Path(folder).rglob("*.parquet")
+    for path in sorted(paths):
         metadata = pq.ParquetFile(path).metadata
         for group in range(metadata.num_row_groups):
             for index in range(metadata.num_columns):

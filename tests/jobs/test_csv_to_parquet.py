@@ -110,6 +110,25 @@ def test_dirty_orders_within_threshold_split_exactly_into_output_and_quarantine(
     assert without_dictionary == ORDERS_WITHOUT_DICTIONARY
 
 
+def test_a_corrected_file_clears_its_quarantine_without_planning_a_second_read(
+    spark, dirty_orders, tmp_path, monkeypatch
+):
+    out = tmp_path / "out"
+    run_job(spark, orders_argv(dirty_orders, out, 0.5))
+    assert quarantined(spark, out / "quarantine").count() == len(BAD_LINES)
+    (dirty_orders / "orders-dirty.csv").write_bytes(b"\n".join(GOOD_LINES) + b"\n")
+
+    def planned(*_args):
+        raise AssertionError("a clean batch planned the quarantine's read")
+
+    monkeypatch.setattr(csv_to_parquet, "quarantine_rows", planned)
+    result = run_job(spark, orders_argv(dirty_orders, out, 0.5))
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (20, 20, 0)
+    assert result.details["conversion"] == "single_pass"
+    assert list((out / "quarantine").rglob("*.json")) == []
+    assert spark.read.parquet(str(out / "orders")).count() == 20
+
+
 def test_dirty_orders_above_threshold_fail_and_leave_the_output_untouched(spark, dirty_orders, tmp_path):
     out = tmp_path / "out"
     run_job(spark, orders_argv(SAMPLE_RAW / "orders", out, 0.05))

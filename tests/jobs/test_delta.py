@@ -9,7 +9,7 @@ from chispa import assert_df_equality
 from deltalake import DeltaTable as RustDeltaTable
 
 from lakejobs import cli
-from lakejobs.io.delta import merge_condition, table_history
+from lakejobs.io.delta import merge_condition, plain_columns_written, table_history
 from lakejobs.jobs import csv_to_parquet
 from lakejobs.pipeline import run_pipeline
 from lakejobs.schemas import CUSTOMERS, ORDERS
@@ -182,6 +182,23 @@ def test_history_optimize_and_vacuum_commands(spark, capsys, tmp_path):
         ignore_row_order=True,
         ignore_nullable=True,
     )
+
+
+def test_optimize_rewrites_the_plain_columns_without_a_dictionary(spark, capsys, tmp_path):
+    """Delta's OPTIMIZE writes with Parquet's defaults: every column would get a dictionary again."""
+    table = tmp_path / "orders"
+    # Every column repeats its values: Parquet would give each a dictionary unless told not to.
+    rows = [(line // 4, year, line % 3) for year in (2013, 2014) for line in range(40)]
+    for batch in (rows[0::2], rows[1::2]):  # two writes: two files in each order_year partition
+        frame = spark.createDataFrame(batch, "salesorderid int, order_year int, orderqty int").coalesce(1)
+        with plain_columns_written(spark, ["orderqty"]):
+            frame.write.format("delta").mode("append").partitionBy("order_year").save(str(table))
+    written = data_files(table)
+    assert cli.main(["optimize", str(table)]) == 0
+    assert ast.literal_eval(capsys.readouterr().out.strip())["numFilesAdded"] == 2
+    compacted = data_files(table) - written
+    assert columns_without_dictionary(table, written) == columns_without_dictionary(table, compacted) == {"orderqty"}
+    assert spark.conf.get("parquet.enable.dictionary#orderqty", None) is None  # restored after OPTIMIZE
 
 
 def data_files(table):

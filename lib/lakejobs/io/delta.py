@@ -13,6 +13,7 @@ from pyspark.sql import types as T
 
 from lakejobs import fs
 from lakejobs.errors import UsageError
+from lakejobs.io.footers import columns_without_dictionary
 from lakejobs.io.writer import arranged_for_partitions, plain_encoding_options
 from lakejobs.result import OutputInfo
 from lakejobs.session import delta_available
@@ -22,6 +23,9 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql.types import StructType
 
 LOG = logging.getLogger(__name__)
+
+#: How many of a table's files ``optimize_table`` reads the footers of, to learn its plain columns.
+FOOTERS_READ = 4
 
 
 def require_delta(spark: "SparkSession") -> None:
@@ -260,15 +264,27 @@ def table_history(spark: "SparkSession", path: str, limit: Optional[int] = None)
 
 
 def optimize_table(spark: "SparkSession", path: str, zorder_by: Sequence[str] = ()) -> Dict[str, object]:
-    """Compact small files (and Z-order by ``zorder_by``); return the commit's metrics."""
+    """Compact small files (and Z-order by ``zorder_by``); return the commit's metrics.
+
+    The files are rewritten with their columns' encodings: a column the table's files hold
+    without a dictionary (a dataset's ``plain_columns``) is rewritten without one. Delta's
+    defaults would give it a dictionary again: the 1M-line orders table grew 38.80 -> 39.68 MB.
+    """
     from delta.tables import DeltaTable
 
     if not is_delta_table(spark, path):
         raise UsageError(f"not a Delta table: {path}")
     builder = DeltaTable.forPath(spark, path).optimize()
-    row = (builder.executeZOrderBy(*zorder_by) if zorder_by else builder.executeCompaction()).first()
+    with plain_columns_written(spark, _plain_columns_of(spark, path)):
+        row = (builder.executeZOrderBy(*zorder_by) if zorder_by else builder.executeCompaction()).first()
     metrics = row["metrics"].asDict() if row and row["metrics"] else {}
     return {key: metrics.get(key) for key in ("numFilesAdded", "numFilesRemoved", "totalConsideredFiles")}
+
+
+def _plain_columns_of(spark: "SparkSession", path: str) -> Sequence[str]:
+    """The columns the table's files hold without a dictionary (from ``FOOTERS_READ`` files' footers)."""
+    live_files = sorted(spark.read.format("delta").load(path).inputFiles())
+    return columns_without_dictionary(spark, live_files[:FOOTERS_READ])
 
 
 def vacuum_table(spark: "SparkSession", path: str, retain_hours: float, allow_short_retention: bool = False) -> None:
