@@ -196,3 +196,41 @@ def test_a_file_changed_between_the_two_reads_stops_the_run_with_nothing_publish
     )
     assert not (tmp_path / "out" / "orders").exists()
     assert not (tmp_path / "out" / "quarantine").exists()
+
+
+EMPLOYEE_LINES = [
+    b"273,,Brian,Welcker,Brian Welcker,Vice President of Sales,1,S,M,,,",
+    b"274,273,Stephen,Jiang,Stephen Jiang,North American Sales Manager,2,S,M,,US,North America",
+    b"285,273,Syed,Abbas,Syed Abbas,Pacific Sales Manager,2,M,M,,AU,Pacific",
+    b"0,273,Amy,Alberts,Amy Alberts,European Sales Manager,2,M,F,,,",  # quarantined: employeeid > 0
+    b"290,0,Ranjit,Varkey,Ranjit Varkey,Sales Representative,3,S,M,,FR,Europe",  # its manager was quarantined
+    b"291,999,Lynn,Tsoflias,Lynn Tsoflias,Sales Representative,3,S,F,,AU,Pacific",  # no such manager
+]
+
+
+def convert_employees(spark, raw, out):
+    argv = ["--dataset", "employees", "--input_path", str(raw), "--output_path", str(out / "employees")]
+    argv += ["--quarantine_path", str(out / "quarantine"), "--max_bad_fraction", "0.5"]
+    return csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
+
+
+def test_a_rule_referring_to_its_own_dataset_is_measured_by_the_single_pass_as_by_the_persisted(
+    spark, tmp_path, monkeypatch
+):
+    raw = tmp_path / "raw" / "employees"
+    raw.mkdir(parents=True)
+    (raw / "employees.csv").write_bytes(b"\n".join(EMPLOYEE_LINES) + b"\n")
+    single = convert_employees(spark, raw, tmp_path / "single")
+    monkeypatch.setattr(quality_gate, "observable", lambda rules, dataset: False)
+    persisted = convert_employees(spark, raw, tmp_path / "persisted")
+
+    assert (single.details["conversion"], persisted.details["conversion"]) == ("single_pass", "persisted")
+    assert "check_self_references" in single.stages_s
+    assert outcome(single) == outcome(persisted) == (6, 5, 1, {'ColumnValues "employeeid" > 0': 1})
+    assert single.details["rules"] == persisted.details["rules"]
+    # Of the 4 good rows with a manager, 2 name a good row (273); 0 was quarantined, 999 is absent.
+    [reference] = [rule for rule in single.details["rules"] if rule["rule"].startswith("ReferentialIntegrity")]
+    assert (reference["measured"], reference["outcome"]) == (0.5, "warned")
+    expected = spark.read.parquet(str(tmp_path / "persisted" / "employees"))
+    actual = spark.read.parquet(str(tmp_path / "single" / "employees"))
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)

@@ -153,7 +153,7 @@ def convert_batch(spark: "SparkSession", args: CsvToParquetArgs, result: JobResu
 
     Parquet outputs whose rules can all be observed take the single pass
     (``convert_batch_single_pass``); a batch that turns out to repeat a key, Delta outputs and
-    rules that need the whole batch (IsUnique, a reference to the dataset itself) take the
+    rules that need the whole batch (IsUnique) take the
     passes over a persisted batch (``convert_batch_persisted``). Both give the same output,
     quarantine and counts.
     """
@@ -234,6 +234,7 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
                 return False
         columns = [quote_name(field.name) for field in args.dataset.schema.fields]
         good_df = staged_df.select(*columns) if staged_df else spark.createDataFrame([], args.dataset.schema)
+        _measure_self_references(args, result, good_df, metrics)
         with result.stage("read_bad_rows"):
             reasons_seen = quality_gate.pop_reasons_seen(metrics)
             bad_df = _bad_rows(args, raw_df, row_checks, metrics["bad"], reasons_seen)
@@ -259,6 +260,13 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
     return True
 
 
+def _measure_self_references(args: CsvToParquetArgs, result: JobResult, good_df: "DataFrame", metrics) -> None:
+    """Add to ``metrics`` those of the rules whose reference is the batch's own good rows."""
+    if any(quality_gate.refers_to_itself(rule, args.dataset) for rule in args.rules):
+        with result.stage("check_self_references"):
+            metrics.update(quality_gate.self_reference_metrics(good_df, args.rules, args.dataset))
+
+
 def _remove_staging_quietly(spark: "SparkSession", output_path: str, output_existed: bool) -> None:
     """Remove a failed run's staging folder (and the output folder, if only staging made it)."""
     try:
@@ -273,7 +281,7 @@ def observed_good_rows(args: CsvToParquetArgs, checked_df: "DataFrame"):
     # quarantine, which reads them again (observing keeps every column of its input alive).
     checked_df = checked_df.select(*[quote_name(field.name) for field in args.dataset.schema.fields], REASON)
     frames, missing = quality_gate.reference_frames(
-        checked_df, args.rules, args.dataset, args.references_path, args.output_format
+        checked_df, args.rules, args.dataset, args.references_path, args.output_format, include_self=False
     )
     observed_df, observation = quality_gate.observe_metrics(checked_df, args.rules, frames)
     valid_df = observed_df.transform(filter_valid(args.dataset)).transform(
