@@ -191,7 +191,7 @@ def reference_frames(
             continue
         name, columns = rule.reference
         selected = [quote_name(column) for column in columns]
-        if name == dataset.name:
+        if refers_to_itself(rule, dataset):
             if include_self:
                 frames[index] = validated_df.filter(F.col(REASON).isNull()).select(*selected)
             continue

@@ -152,3 +152,25 @@ def test_count_reasons_counts_bad_rows_per_reason_and_skips_the_job_without_any(
         "reason_1": 0,
         "reason_2": 0,
     }
+
+
+def test_reference_flags_mark_found_keys_once_per_row_whatever_the_reference_holds(spark):
+    rules = parse_ruleset('Rules = [ ReferentialIntegrity "parent,code" "elsewhere.id,code" >= 0.5 ]')
+    rows_df = spark.createDataFrame(
+        [(1, "a", 10), (2, "a", 11), (3, None, 10), (4, "b", None), (5, "a", 10)], "id int, code string, parent int"
+    )
+    # Keys repeat (10, a), one is half null, one matches no row; the key columns have other names.
+    reference_df = spark.createDataFrame(
+        [(10, "a"), (10, "a"), (None, "b"), (12, "a"), (10, None)], "key int, kind string"
+    )
+
+    flagged_df = rows_df.transform(quality.with_reference_flags(rules, {0: reference_df}))
+
+    expected_df = spark.createDataFrame(
+        [(1, "a", 10, True), (2, "a", 11, None), (3, None, 10, None), (4, "b", None, None), (5, "a", 10, True)],
+        f"id int, code string, parent int, {quality.ri_flag(0)} boolean",
+    )
+    assert_df_equality(flagged_df, expected_df, ignore_row_order=True)
+    plan = flagged_df._jdf.queryExecution().executedPlan().toString()
+    assert "BroadcastHashJoin" in plan and "ExistenceJoin" in plan
+    assert not [view for view in spark.catalog.listTables() if view.name.startswith("__lakejobs_reference_")]

@@ -7,6 +7,7 @@ are computed together, with the rows per reason, in a single ``agg`` (see
 ``lakejobs.quality_gate``).
 """
 
+import uuid
 from fractions import Fraction
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -130,20 +131,34 @@ def with_reference_flags(rules: Sequence[Rule], references: Dict[int, DataFrame]
     """Add ``ri_flag(i)`` (true or null) for every ReferentialIntegrity rule with a reference frame.
 
     ``references`` maps the rule's index to the reference rows (its key columns, in the rule's
-    order). Keys are made distinct and broadcast, so no row is repeated and the rows are not
-    shuffled (references are dimension keys: customers, employees).
+    order). The flag is an ``EXISTS`` over the broadcast reference, which Spark plans as a
+    broadcast hash ExistenceJoin: each row gets a found-or-not column, so no row is repeated
+    and none shuffled, whatever the reference holds (repeated keys, nulls), and the reference
+    needs no ``distinct``. The left join of distinct keys it replaced cost 1-2.7 s more per
+    orders conversion at 10M lines (``bench/HISTORY.md``, session 24).
     """
 
     def _(df: DataFrame) -> DataFrame:
         for index, reference_df in references.items():
-            rule = rules[index]
-            keys = [f"__ri_{index}_{position}" for position in range(len(rule.columns))]
-            flagged = reference_df.toDF(*keys).dropna().distinct().withColumn(ri_flag(index), F.lit(True))
-            condition = [F.col(quote_name(own)) == F.col(key) for own, key in zip(rule.columns, keys)]
-            df = df.join(F.broadcast(flagged), condition, "left").drop(*keys)
+            df = _flag_found(df, rules[index].columns, reference_df, ri_flag(index))
         return df
 
     return _
+
+
+def _flag_found(df: DataFrame, columns: Sequence[str], reference_df: DataFrame, flag: str) -> DataFrame:
+    """``df`` with ``flag``: true when its ``columns`` equal a row of ``reference_df``, else null."""
+    keys = [f"__lakejobs_reference_key_{position}" for position in range(len(columns))]
+    # PySpark 3.5 has no DataFrame subquery: the reference is a temporary view while the
+    # expression is analysed (then it is part of the plan, and the view is dropped).
+    view = f"__lakejobs_reference_{uuid.uuid4().hex}"
+    reference_df.toDF(*keys).createOrReplaceTempView(view)
+    try:
+        matches = " AND ".join(f"reference.{key} = {quote_name(own)}" for own, key in zip(columns, keys))
+        found = F.expr(f"EXISTS (SELECT /*+ BROADCAST(reference) */ 1 FROM {view} reference WHERE {matches})")
+        return df.withColumn(flag, F.when(found, F.lit(True)))
+    finally:
+        df.sparkSession.catalog.dropTempView(view)
 
 
 def _count(condition: Column) -> Column:
