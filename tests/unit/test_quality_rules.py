@@ -155,22 +155,41 @@ def test_count_reasons_counts_bad_rows_per_reason_and_skips_the_job_without_any(
 
 
 def test_reference_flags_mark_found_keys_once_per_row_whatever_the_reference_holds(spark):
-    rules = parse_ruleset('Rules = [ ReferentialIntegrity "parent,code" "elsewhere.id,code" >= 0.5 ]')
+    rules = parse_ruleset(
+        """Rules = [
+            ReferentialIntegrity "parent id,code" "elsewhere.key,kind" >= 0.5,
+            ReferentialIntegrity "id" "others.id" >= 0.5
+        ]"""
+    )
     rows_df = spark.createDataFrame(
-        [(1, "a", 10), (2, "a", 11), (3, None, 10), (4, "b", None), (5, "a", 10)], "id int, code string, parent int"
+        [(1, "a", 10), (2, "a", 11), (3, None, 10), (4, "b", None), (5, "a", 10)],
+        "id int, code string, `parent id` int",
     )
-    # Keys repeat (10, a), one is half null, one matches no row; the key columns have other names.
+    # (10, a) twice, two keys half null, one matching no row; other names and a wider type.
     reference_df = spark.createDataFrame(
-        [(10, "a"), (10, "a"), (None, "b"), (12, "a"), (10, None)], "key int, kind string"
+        [(10, "a"), (10, "a"), (None, "b"), (12, "a"), (10, None)], "key bigint, kind string"
     )
+    ids_df = spark.createDataFrame([(2,), (5,), (5,), (None,)], "id long")
 
-    flagged_df = rows_df.transform(quality.with_reference_flags(rules, {0: reference_df}))
+    # Broadcast because the rule asks, not because the frames are small.
+    threshold = spark.conf.get("spark.sql.autoBroadcastJoinThreshold")
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+    try:
+        flagged_df = rows_df.transform(quality.with_reference_flags(rules, {0: reference_df, 1: ids_df}))
+        plan = flagged_df._jdf.queryExecution().executedPlan().toString()
+    finally:
+        spark.conf.set("spark.sql.autoBroadcastJoinThreshold", threshold)
 
     expected_df = spark.createDataFrame(
-        [(1, "a", 10, True), (2, "a", 11, None), (3, None, 10, None), (4, "b", None, None), (5, "a", 10, True)],
-        f"id int, code string, parent int, {quality.ri_flag(0)} boolean",
+        [
+            (1, "a", 10, True, None),
+            (2, "a", 11, None, True),
+            (3, None, 10, None, None),
+            (4, "b", None, None, None),
+            (5, "a", 10, True, True),
+        ],
+        f"id int, code string, `parent id` int, {quality.ri_flag(0)} boolean, {quality.ri_flag(1)} boolean",
     )
     assert_df_equality(flagged_df, expected_df, ignore_row_order=True)
-    plan = flagged_df._jdf.queryExecution().executedPlan().toString()
-    assert "BroadcastHashJoin" in plan and "ExistenceJoin" in plan
+    assert plan.count("ExistenceJoin") == 2 and plan.count("BroadcastHashJoin") == 2
     assert not [view for view in spark.catalog.listTables() if view.name.startswith("__lakejobs_reference_")]
