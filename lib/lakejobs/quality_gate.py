@@ -179,7 +179,7 @@ def reference_frames(
     """The reference keys of each ReferentialIntegrity rule, and a note for those not found.
 
     A reference to the dataset itself is the batch's good rows (left out with ``include_self``
-    false: the single pass measures those rules after staging, ``self_reference_metrics``); any
+    false: the single pass measures those rules after staging, ``staged_metrics``); any
     other is the table ``<references_path>/<dataset>`` (a sibling of the output by default).
     """
     from lakejobs.io.delta import read_table
@@ -234,14 +234,14 @@ def count_reasons(bad_df: "DataFrame", labels: Sequence[str], bad_rows: Optional
     return {name: int(row[name]) for name in row.asDict()}
 
 
-def observable(rules: Sequence[Rule], dataset: Dataset) -> bool:
-    """Tell whether every rule can be measured by the single pass (``convert_batch_single_pass``).
+def measured_after_staging(rule: Rule, dataset: Dataset) -> bool:
+    """Tell whether the single pass measures ``rule`` over the staged rows, not while writing them.
 
-    Not observable: ``IsUnique`` (a distinct count). A ReferentialIntegrity rule naming the
-    dataset itself is: its reference is the batch's good rows, so it is measured once they are
-    staged (``self_reference_metrics``).
+    ``IsUnique`` (a distinct count, which an observation cannot hold) and a ReferentialIntegrity
+    rule naming the dataset itself (its reference is the batch's good rows): see
+    ``staged_metrics``.
     """
-    return not any(rule.rule_type == "IsUnique" for rule in rules)
+    return rule.rule_type == "IsUnique" or refers_to_itself(rule, dataset)
 
 
 def refers_to_itself(rule: Rule, dataset: Dataset) -> bool:
@@ -249,18 +249,23 @@ def refers_to_itself(rule: Rule, dataset: Dataset) -> bool:
     return rule.rule_type == "ReferentialIntegrity" and rule.reference[0] == dataset.name
 
 
-def self_reference_metrics(good_df: "DataFrame", rules: Sequence[Rule], dataset: Dataset) -> Dict[str, int]:
-    """The metrics (``metric_columns``) of the rules referring to ``dataset`` itself, over ``good_df``.
+def staged_metrics(good_df: "DataFrame", rules: Sequence[Rule], dataset: Dataset) -> Dict[str, int]:
+    """The metrics (``metric_columns``) of the rules ``measured_after_staging``, over ``good_df``.
 
-    ``good_df`` is every good row of the batch (the staged rows): each such rule's reference is
-    its own keys among them. One small aggregate; nothing runs when no rule refers to itself.
-    Taking the persisted passes for such a rule cost employees (38 rows) 3.7-4.0 s as the
-    second job of a fresh JVM; the single pass with this aggregate 1.9-2.2 s (``bench/HISTORY.md``).
+    ``good_df`` is every good row of the batch (the staged rows). A rule referring to the
+    dataset itself takes its own keys among them as the reference. One small aggregate of the
+    columns these rules read; nothing runs when there is none. Taking the persisted passes for
+    such a rule cost employees (38 rows) 3.7-4.0 s as the second job of a fresh JVM; the single
+    pass with this aggregate 1.9-2.2 s (``bench/HISTORY.md``, sessions 23 and 24).
     """
-    indices = [index for index, rule in enumerate(rules) if refers_to_itself(rule, dataset)]
+    indices = [index for index, rule in enumerate(rules) if measured_after_staging(rule, dataset)]
     if not indices:
         return {}
-    references = {index: good_df.select(*[quote_name(c) for c in rules[index].reference[1]]) for index in indices}
+    references = {
+        index: good_df.select(*[quote_name(c) for c in rules[index].reference[1]])
+        for index in indices
+        if refers_to_itself(rules[index], dataset)
+    }
     has_reference = [index in references for index in range(len(rules))]
     wanted = tuple(f"r{index}_" for index in indices)
     columns = {
@@ -273,12 +278,20 @@ def self_reference_metrics(good_df: "DataFrame", rules: Sequence[Rule], dataset:
 
 
 def _flagged(
-    validated_df: "DataFrame", rules: Sequence[Rule], labels: Sequence[str], references: Dict[int, "DataFrame"]
+    validated_df: "DataFrame",
+    rules: Sequence[Rule],
+    labels: Sequence[str],
+    references: Dict[int, "DataFrame"],
+    leave_out: Tuple[str, ...] = (),
 ) -> Tuple["DataFrame", List[Column]]:
-    """The rows with their reference flags, and the named measure columns over them."""
+    """The rows with their reference flags, and the named measure columns over them.
+
+    ``leave_out``: prefixes of measure names (``r<index>_``) not to compute.
+    """
     columns = metric_columns(rules, labels, [index in references for index in range(len(rules))])
     flagged_df = validated_df.transform(quality.with_reference_flags(rules, references))
-    return flagged_df, [column.alias(name) for name, column in columns.items()]
+    kept = {name: column for name, column in columns.items() if not (leave_out and name.startswith(leave_out))}
+    return flagged_df, [column.alias(name) for name, column in kept.items()]
 
 
 def aggregate(
@@ -296,14 +309,16 @@ REASONS_SEEN = "reasons_seen"
 def observe_metrics(
     validated_df: "DataFrame", rules: Sequence[Rule], references: Dict[int, "DataFrame"]
 ) -> Tuple["DataFrame", Observation]:
-    """``validated_df`` with reference flags, observing rows, bad rows and every rule's metric.
+    """``validated_df`` with reference flags, observing rows, bad rows and the rules' metrics.
 
     The rows pass unchanged (plus the flag columns); ``Observation.get`` holds the values once
     an action has run the frame. Rows per reason are not observed (25 counters on every row
     cost 16 % of the pass, measured): ``count_reasons`` counts them over the bad rows. Which
     reasons occur is (``REASONS_SEEN``, read with ``pop_reasons_seen``: at most every label).
     """
-    flagged_df, columns = _flagged(validated_df, rules, (), references)
+    # An IsUnique rule's distinct count cannot be observed: ``staged_metrics`` measures it.
+    unique = tuple(f"r{index}_" for index, rule in enumerate(rules) if rule.rule_type == "IsUnique")
+    flagged_df, columns = _flagged(validated_df, rules, (), references, leave_out=unique)
     columns.append(F.to_json(F.collect_set(F.col(REASON))).alias(REASONS_SEEN))
     # Spark 3.5 hands an observation the metrics of any query of the session observing its name:
     # a unique name keeps jobs run at once in one session (threads, notebooks) apart.

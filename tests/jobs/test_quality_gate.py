@@ -82,10 +82,17 @@ def test_a_failed_rule_exits_1_with_one_line_publishes_nothing_and_is_reported(s
         "csv_to_parquet: error: orders: quality rule failed: RowCountChange between -0.5 and 0.5 "
         "(measured -0.6667); nothing was published"
     )
+    # The single pass staged the good rows before the gate measured them; the staging is removed.
+    staged = tmp_path / "orders" / "_staging" / f"run_id={result['run_id']}"
     assert (code, stderr_lines(captured.err)) == (
         1,
-        [f"INFO lakejobs.io.writer: wrote rejected: 1 rows in 1 files to {rejected}", message],
+        [
+            f"INFO lakejobs.io.writer: wrote orders: 100 rows in 3 files to {staged}",
+            f"INFO lakejobs.io.writer: wrote rejected: 1 rows in 1 files to {rejected}",
+            message,
+        ],
     )
+    assert not staged.parent.exists()
     assert (result["status"], result["rows_read"], result["details"]["rules"][-1]) == (
         "FAILED",
         101,

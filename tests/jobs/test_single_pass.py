@@ -7,7 +7,6 @@ from pathlib import Path
 import pytest
 from chispa import assert_df_equality
 
-from lakejobs import quality_gate
 from lakejobs.errors import LakejobsError, QualityGateError
 from lakejobs.io.staging import commit_parquet, staging_path
 from lakejobs.io.writer import write_table
@@ -47,7 +46,7 @@ def test_single_pass_and_persisted_passes_give_the_same_output_quarantine_and_co
     spark.createDataFrame([(293,), (295,)], "customerid INT").write.parquet(str(references / "customers"))
     spark.createDataFrame([(276,), (277,)], "employeeid INT").write.parquet(str(references / "employees"))
     single = convert(spark, raw, tmp_path / "single", references=references)
-    monkeypatch.setattr(quality_gate, "observable", lambda rules, dataset: False)
+    monkeypatch.setattr(csv_to_parquet, "takes_single_pass", lambda args: False)
     persisted = convert(spark, raw, tmp_path / "persisted", references=references)
 
     assert (single.details["conversion"], persisted.details["conversion"]) == ("single_pass", "persisted")
@@ -208,8 +207,9 @@ EMPLOYEE_LINES = [
 ]
 
 
-def convert_employees(spark, raw, out):
+def convert_employees(spark, raw, out, rules=None):
     argv = ["--dataset", "employees", "--input_path", str(raw), "--output_path", str(out / "employees")]
+    argv += ["--rules", str(rules)] if rules else []
     argv += ["--quarantine_path", str(out / "quarantine"), "--max_bad_fraction", "0.5"]
     return csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
 
@@ -221,16 +221,53 @@ def test_a_rule_referring_to_its_own_dataset_is_measured_by_the_single_pass_as_b
     raw.mkdir(parents=True)
     (raw / "employees.csv").write_bytes(b"\n".join(EMPLOYEE_LINES) + b"\n")
     single = convert_employees(spark, raw, tmp_path / "single")
-    monkeypatch.setattr(quality_gate, "observable", lambda rules, dataset: False)
+    monkeypatch.setattr(csv_to_parquet, "takes_single_pass", lambda args: False)
     persisted = convert_employees(spark, raw, tmp_path / "persisted")
 
     assert (single.details["conversion"], persisted.details["conversion"]) == ("single_pass", "persisted")
-    assert "check_self_references" in single.stages_s
+    assert "measure_after_staging" in single.stages_s
     assert outcome(single) == outcome(persisted) == (6, 5, 1, {'ColumnValues "employeeid" > 0': 1})
     assert single.details["rules"] == persisted.details["rules"]
     # Of the 4 good rows with a manager, 2 name a good row (273); 0 was quarantined, 999 is absent.
     [reference] = [rule for rule in single.details["rules"] if rule["rule"].startswith("ReferentialIntegrity")]
     assert (reference["measured"], reference["outcome"]) == (0.5, "warned")
+    expected = spark.read.parquet(str(tmp_path / "persisted" / "employees"))
+    actual = spark.read.parquet(str(tmp_path / "single" / "employees"))
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+UNIQUE_RULES = """Rules = [
+    ColumnValues "employeeid" > 0,
+    IsUnique "employeeid",
+    IsUnique "managerid" severity warn,
+    IsUnique "jobtitle" where "managerid = 273",
+    ReferentialIntegrity "managerid" "employees.employeeid" = 1.0 severity warn
+]"""
+
+
+def test_is_unique_rules_are_measured_by_the_single_pass_over_the_staged_rows_as_by_the_persisted(
+    spark, tmp_path, monkeypatch
+):
+    raw = tmp_path / "raw" / "employees"
+    raw.mkdir(parents=True)
+    (raw / "employees.csv").write_bytes(b"\n".join(EMPLOYEE_LINES) + b"\n")
+    rules = tmp_path / "employees.dqdl"
+    rules.write_text(UNIQUE_RULES)
+    single = convert_employees(spark, raw, tmp_path / "single", rules)
+    monkeypatch.setattr(csv_to_parquet, "takes_single_pass", lambda args: False)
+    persisted = convert_employees(spark, raw, tmp_path / "persisted", rules)
+
+    assert (single.details["conversion"], persisted.details["conversion"]) == ("single_pass", "persisted")
+    assert "measure_after_staging" in single.stages_s
+    assert outcome(single) == outcome(persisted) == (6, 5, 1, {'ColumnValues "employeeid" > 0': 1})
+    assert single.details["rules"] == persisted.details["rules"]
+    # Good rows' managers: none, 273, 273, 0, 999 (one repeat); of managerid 273, two titles.
+    measured = {rule["rule"]: (rule["measured"], rule["outcome"]) for rule in single.details["rules"][1:4]}
+    assert measured == {
+        'IsUnique "employeeid"': (0.0, "passed"),
+        'IsUnique "managerid"': (1.0, "warned"),
+        'IsUnique "jobtitle" where "managerid = 273"': (0.0, "passed"),
+    }
     expected = spark.read.parquet(str(tmp_path / "persisted" / "employees"))
     actual = spark.read.parquet(str(tmp_path / "single" / "employees"))
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)

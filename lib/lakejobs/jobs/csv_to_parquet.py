@@ -151,17 +151,20 @@ def _finish(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) ->
 def convert_batch(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult, batch, state) -> None:
     """Read, validate, measure, gate and publish one batch of input files, then record it in ``state``.
 
-    Parquet outputs whose rules can all be observed take the single pass
-    (``convert_batch_single_pass``); a batch that turns out to repeat a key, Delta outputs and
-    rules that need the whole batch (IsUnique) take the
-    passes over a persisted batch (``convert_batch_persisted``). Both give the same output,
-    quarantine and counts.
+    Parquet outputs take the single pass (``convert_batch_single_pass``); Delta outputs and a
+    batch that turns out to repeat a key take the passes over a persisted batch
+    (``convert_batch_persisted``). Both give the same output, quarantine and counts.
     """
-    if args.output_format == "parquet" and quality_gate.observable(args.rules, args.dataset):
+    if takes_single_pass(args):
         if convert_batch_single_pass(spark, args, result, batch, state):
             return
     result.details["conversion"] = "persisted"
     convert_batch_persisted(spark, args, result, batch, state)
+
+
+def takes_single_pass(args: CsvToParquetArgs) -> bool:
+    """Tell whether a batch is converted by the single pass (Parquet outputs) first."""
+    return args.output_format == "parquet"
 
 
 def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult, batch, state) -> None:
@@ -205,10 +208,12 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
 def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult, batch, state) -> bool:
     """Convert one batch reading its CSV once (twice when it has bad rows); False if a key repeats.
 
-    Pass 1 types and checks every row, observes the rows, bad rows and every rule's metric
+    Pass 1 types and checks every row, observes the rows, bad rows and the rules' metrics
     (ReferentialIntegrity keys broadcast-joined) and writes the good rows to a staging folder
     (``lakejobs.io.staging``). Then: the staged key columns are checked for repeats (a repeat
-    sends the batch to ``convert_batch_persisted``, which decides which copy stays); only when
+    sends the batch to ``convert_batch_persisted``, which decides which copy stays); the rules
+    an observation cannot measure (IsUnique, a ReferentialIntegrity rule on the dataset itself)
+    are measured in one aggregate of the staged rows (``quality_gate.staged_metrics``); only when
     pass 1 saw bad rows, the CSV is read again keeping just those (counted per reason, then
     quarantined); the gate; last the staged files are moved into the output.
     """
@@ -234,7 +239,7 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
                 return False
         columns = [quote_name(field.name) for field in args.dataset.schema.fields]
         good_df = staged_df.select(*columns) if staged_df else spark.createDataFrame([], args.dataset.schema)
-        _measure_self_references(args, result, good_df, metrics)
+        _measure_after_staging(args, result, good_df, metrics)
         with result.stage("read_bad_rows"):
             reasons_seen = quality_gate.pop_reasons_seen(metrics)
             bad_df = _bad_rows(args, raw_df, row_checks, metrics["bad"], reasons_seen)
@@ -260,11 +265,11 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
     return True
 
 
-def _measure_self_references(args: CsvToParquetArgs, result: JobResult, good_df: "DataFrame", metrics) -> None:
-    """Add to ``metrics`` those of the rules whose reference is the batch's own good rows."""
-    if any(quality_gate.refers_to_itself(rule, args.dataset) for rule in args.rules):
-        with result.stage("check_self_references"):
-            metrics.update(quality_gate.self_reference_metrics(good_df, args.rules, args.dataset))
+def _measure_after_staging(args: CsvToParquetArgs, result: JobResult, good_df: "DataFrame", metrics) -> None:
+    """Add to ``metrics`` those of the rules measured over the staged rows (IsUnique, self-references)."""
+    if any(quality_gate.measured_after_staging(rule, args.dataset) for rule in args.rules):
+        with result.stage("measure_after_staging"):
+            metrics.update(quality_gate.staged_metrics(good_df, args.rules, args.dataset))
 
 
 def _remove_staging_quietly(spark: "SparkSession", output_path: str, output_existed: bool) -> None:
