@@ -21,7 +21,7 @@ import re
 import uuid
 from decimal import Decimal
 from fractions import Fraction
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
 from pyspark.errors import IllegalArgumentException
 from pyspark.sql import Column, Observation
@@ -266,15 +266,10 @@ def staged_metrics(good_df: "DataFrame", rules: Sequence[Rule], dataset: Dataset
         for index in indices
         if refers_to_itself(rules[index], dataset)
     }
-    has_reference = [index in references for index in range(len(rules))]
     wanted = tuple(f"r{index}_" for index in indices)
-    columns = {
-        name: column for name, column in metric_columns(rules, (), has_reference).items() if name.startswith(wanted)
-    }
-    flagged_df = good_df.withColumn(REASON, F.lit(None).cast("string")).transform(
-        quality.with_reference_flags(rules, references)
-    )
-    return flagged_df.agg(*[column.alias(name) for name, column in columns.items()]).first().asDict()
+    good_df = good_df.withColumn(REASON, F.lit(None).cast("string"))
+    flagged_df, columns = _flagged(good_df, rules, (), references, keep=lambda name: name.startswith(wanted))
+    return flagged_df.agg(*columns).first().asDict()
 
 
 def _flagged(
@@ -282,16 +277,15 @@ def _flagged(
     rules: Sequence[Rule],
     labels: Sequence[str],
     references: Dict[int, "DataFrame"],
-    leave_out: Tuple[str, ...] = (),
+    keep: Callable[[str], bool] = lambda name: True,
 ) -> Tuple["DataFrame", List[Column]]:
     """The rows with their reference flags, and the named measure columns over them.
 
-    ``leave_out``: prefixes of measure names (``r<index>_``) not to compute.
+    ``keep``: which measures to compute, by name (``rows``, ``r<index>_total``...); all by default.
     """
     columns = metric_columns(rules, labels, [index in references for index in range(len(rules))])
     flagged_df = validated_df.transform(quality.with_reference_flags(rules, references))
-    kept = {name: column for name, column in columns.items() if not (leave_out and name.startswith(leave_out))}
-    return flagged_df, [column.alias(name) for name, column in kept.items()]
+    return flagged_df, [column.alias(name) for name, column in columns.items() if keep(name)]
 
 
 def aggregate(
@@ -318,7 +312,7 @@ def observe_metrics(
     """
     # An IsUnique rule's distinct count cannot be observed: ``staged_metrics`` measures it.
     unique = tuple(f"r{index}_" for index, rule in enumerate(rules) if rule.rule_type == "IsUnique")
-    flagged_df, columns = _flagged(validated_df, rules, (), references, leave_out=unique)
+    flagged_df, columns = _flagged(validated_df, rules, (), references, keep=lambda name: not name.startswith(unique))
     columns.append(F.to_json(F.collect_set(F.col(REASON))).alias(REASONS_SEEN))
     # Spark 3.5 hands an observation the metrics of any query of the session observing its name:
     # a unique name keeps jobs run at once in one session (threads, notebooks) apart.
