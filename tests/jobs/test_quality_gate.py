@@ -185,6 +185,8 @@ def test_the_readme_example_ruleset_runs_on_the_sample_orders(spark, sample_lake
     argv += ["--output_path", str(tmp_path / "orders"), "--references_path", str(sample_lake / "processedData")]
     result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
     assert (result.status, result.rows_read, result.rows_written, result.rows_quarantined) == ("SUCCEEDED", 300, 300, 0)
+    # Its one IsUnique rule is over the primary key: the key check settles it, no aggregate runs.
+    assert (result.details["conversion"], "measure_after_staging" in result.stages_s) == ("single_pass", False)
     assert [(r["rule"], r["outcome"], r.get("measured")) for r in result.details["rules"]] == [
         ('IsComplete "customerid"', "passed", 1.0),
         ('ColumnValues "orderqty" > 0', "passed", 1.0),

@@ -307,6 +307,43 @@ def test_repeated_keys_passed_the_row_rules_and_count_as_checked(spark):
     assert [(row[f"r{i}_checked"], row[f"r{i}_failing"]) for i in range(2)] == [(3, 1), (2, 1)]
 
 
+def test_is_unique_rules_covering_the_unique_key_count_rows_and_measure_what_distinct_counts_measure(spark):
+    rules = parse_ruleset(
+        """Rules = [
+            IsUnique "id", IsUnique "y" "id" where "x > 1", IsUnique "y", IsUnique "x" "y", IsUnique "x" where "x > 1"
+        ]"""
+    )
+    # Good rows: ids 1-3 once each (the repeat of 3 was quarantined); y repeats, (x, y) does not.
+    rows = [(1, 1, 1, None), (2, 1, 5, None), (3, 2, 5, None), (3, 2, 7, "duplicate_key:id"), (4, 1, None, "bad")]
+    batch = spark.createDataFrame(rows, "id int, y int, x int, _reason string")
+
+    counted = quality_gate.aggregate(batch, rules, [], {}, unique_key=("id",))
+    assert counted == quality_gate.aggregate(batch, rules, [], {})
+    assert [(counted[f"r{i}_total"], counted[f"r{i}_distinct"]) for i in range(5)] == [
+        (3, 3),
+        (2, 2),
+        (3, 2),
+        (3, 3),
+        (2, 1),
+    ]
+    columns = quality.metric_columns(rules, [False] * 5, ("id",))
+    distinct = ["count(distinct" in columns[f"r{i}_distinct"]._jc.expr().toString() for i in range(5)]
+    assert distinct == [False, False, True, True, True]
+    # Observed while written: the covering rules' counts; the others are left to staged_metrics.
+    observed_df, observation = quality_gate.observe_metrics(batch, rules, {}, unique_key=("id",))
+    observed_df.write.format("noop").mode("overwrite").save()
+    observed = dict(observation.get)
+    assert quality_gate.pop_reasons_seen(observed) == ["bad", "duplicate_key:id"]
+    assert observed == {
+        "rows": 5,
+        "bad": 2,
+        "r0_total": 3,
+        "r0_distinct": 3,
+        "r1_total": 2,
+        "r1_distinct": 2,
+    }
+
+
 def test_a_row_quarantined_by_a_later_rule_passed_the_earlier_ones_and_counts_as_checked(spark):
     rules = parse_ruleset('Rules = [ ColumnValues "x" > 0, ColumnValues "y" < 5 ]')
     rows = [(1, 1, 1, None), (2, 9, 1, rules[1].text), (3, 1, -1, rules[0].text), (4, 1, None, "invalid_int:x")]

@@ -288,7 +288,7 @@ def observed_good_rows(args: CsvToParquetArgs, checked_df: "DataFrame"):
     frames, missing = quality_gate.reference_frames(
         checked_df, args.rules, args.dataset, args.references_path, args.output_format, include_self=False
     )
-    observed_df, observation = quality_gate.observe_metrics(checked_df, args.rules, frames)
+    observed_df, observation = quality_gate.observe_metrics(checked_df, args.rules, frames, args.dataset.primary_key)
     valid_df = observed_df.transform(filter_valid(args.dataset)).transform(
         with_derived_columns(args.dataset.derived_columns)
     )

@@ -175,13 +175,27 @@ def _keys_present(rule: Rule) -> Column:
     return present
 
 
-def metric_columns(rules: Sequence[Rule], has_reference: Sequence[bool]) -> Dict[str, Column]:
+def covers_key(rule: Rule, unique_key: Sequence[str]) -> bool:
+    """Tell whether ``rule`` is an IsUnique rule whose columns include every one of ``unique_key``.
+
+    Rows that hold each value of ``unique_key`` once hold each value of such a rule's columns
+    once too (a where filter only selects fewer of them): the rule holds without counting.
+    """
+    return rule.rule_type == "IsUnique" and bool(unique_key) and set(unique_key) <= set(rule.columns)
+
+
+def metric_columns(
+    rules: Sequence[Rule], has_reference: Sequence[bool], unique_key: Sequence[str] = ()
+) -> Dict[str, Column]:
     """Aggregate columns measuring every rule, keyed ``r<index>_<part>``.
 
     Row rules: ``checked``, the rows a rule was judged on (those its ``where`` selects among
     the rows that reached it: good rows, the repeated keys, which passed every rule, and the
     rows quarantined by it or by a later rule; not rows quarantined for a parsing error or by
     an earlier rule), and ``failing``, those of them breaking it. Dataset rules: over the good rows (those published).
+    ``unique_key``: columns the good rows are known to hold each value of once (the primary
+    key, checked or deduplicated): an IsUnique rule that ``covers_key`` counts its rows as
+    distinct instead of counting distinct values (a hash aggregate of every row).
     """
     good = F.col(REASON).isNull()
     # Flagged after the rules ran (``validation.with_duplicate_keys_flagged``): they passed them.
@@ -206,7 +220,8 @@ def metric_columns(rules: Sequence[Rule], has_reference: Sequence[bool]) -> Dict
             selected = good & _applies(rule)
             columns[key + "total"] = _count(selected)
             values = F.struct(*[F.col(quote_name(column)) for column in rule.columns])
-            columns[key + "distinct"] = F.count_distinct(F.when(selected, values))
+            distinct = _count(selected) if covers_key(rule, unique_key) else F.count_distinct(F.when(selected, values))
+            columns[key + "distinct"] = distinct
         elif rule.rule_type == "ReferentialIntegrity" and has_reference[index]:
             selected = good & _applies(rule) & _keys_present(rule)
             columns[key + "total"] = _count(selected)
