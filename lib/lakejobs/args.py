@@ -7,6 +7,7 @@ job's parser then rejects anything else it does not know with one clear line.
 """
 
 import argparse
+import re
 from typing import Dict, List, Optional, Sequence, Tuple
 
 from lakejobs.errors import UsageError
@@ -110,6 +111,64 @@ def parse_positive(text: str) -> int:
     if not str(text).strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return int(text)
+
+
+def parse_hours(text: str) -> float:
+    """Read a number of hours, 0 or more."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of hours, 0 or more, got {text!r}") from None
+    if not value >= 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"expected a number of hours, 0 or more, got {text!r}")
+    return value
+
+
+def parse_seconds(text: str) -> float:
+    """Read a number of seconds above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
+    return value
+
+
+#: Pattern letters Spark 3 parses dates and timestamps with (its "Datetime Patterns"), and
+#: how many of one it takes in a row at most: the week-based ``Y``, ``w``, ``u``..., the
+#: formatting-only ``E``, ``F``, ``Q`` and letters Java does not know are refused by Spark
+#: only once the first row is read, in an error whose first line does not say which.
+PATTERN_LETTERS = {**dict.fromkeys("DdaHhKkmSsXxZzO", 99), "y": 6, "M": 4, "L": 4, "G": 4, "V": 2}
+WEEK_BASED = {"Y": "y (the year)", **dict.fromkeys("wWuec", "d (day of month) or D (day of year)")}
+
+
+def datetime_pattern_problem(pattern: str) -> Optional[str]:
+    """Why Spark 3 cannot parse with the datetime ``pattern`` (None when it can).
+
+    Text in single quotes is literal (``''`` is a quote); the letters outside are checked
+    against ``PATTERN_LETTERS``.
+    """
+    letters = re.sub(r"'[^']*'?", "", pattern)  # quoted text, '' included
+    for run in re.finditer(r"([A-Za-z])\1*", letters):
+        letter, count = run.group(1), len(run.group(0))
+        if letter in WEEK_BASED:
+            return f"{letter!r} is a week-based field, which Spark 3 does not parse: use {WEEK_BASED[letter]}"
+        if letter not in PATTERN_LETTERS:
+            return f"Spark 3 does not parse with the pattern letter {letter!r}"
+        if count > PATTERN_LETTERS[letter]:
+            return f"{letter * count!r}: Spark 3 takes at most {PATTERN_LETTERS[letter]} {letter!r} in a row"
+    if re.search(r"[#{}]", letters):
+        return "'#', '{' and '}' are reserved in datetime patterns (quote them: '#')"
+    return None
+
+
+def parse_datetime_pattern(text: str) -> str:
+    """Read a date or timestamp pattern Spark 3 can parse with (``datetime_pattern_problem``)."""
+    problem = datetime_pattern_problem(text)
+    if problem:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a pattern Spark can parse dates with: {problem}")
+    return text
 
 
 def parse_columns(text: str) -> Tuple[str, ...]:

@@ -13,8 +13,9 @@ def cmd_sync(args) -> int:
     """Create or update the databases and tables, register new partitions, print what changed."""
     from lakejobs import catalog_sync
 
+    tables = _tables(args)  # checks --lake before any AWS client is made
     glue, s3 = catalog_sync.clients(args.endpoint_url, args.region)
-    report = catalog_sync.sync(_tables(args), glue, s3)
+    report = catalog_sync.sync(tables, glue, s3)
     print("\n".join(report.lines()))
     return 0
 

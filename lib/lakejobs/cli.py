@@ -41,6 +41,8 @@ def cmd_generate(args) -> int:
     """Write a deterministic sales raw zone."""
     from lakejobs.generate import generate
 
+    if os.path.exists(fs.local_path(args.out)) and not os.path.isdir(fs.local_path(args.out)):
+        raise UsageError(f"--out {args.out} is a file, not a folder")
     counts = generate(args.out, args.orders, seed=args.seed, header=args.header)
     print(" ".join(f"{name}={count}" for name, count in counts.items()) + f" -> {args.out}")
     return 0
@@ -114,7 +116,7 @@ def cmd_state(args) -> int:
         return 0
     text = fs.read_text(spark, path)
     if text is None:
-        raise LakejobsError(f"no state at {path}")
+        raise UsageError(f"no state at {path}")
     print(text.rstrip())
     return 0
 
@@ -149,7 +151,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.set_defaults(func=cmd_pipeline)
     history = commands.add_parser("history", help="a Delta table's commits")
     history.add_argument("table", help="table path")
-    history.add_argument("--limit", type=int, default=None)
+    history.add_argument("--limit", type=job_args.parse_positive, default=None, help="newest commits to show")
     history.set_defaults(func=cmd_history)
     optimize = commands.add_parser("optimize", help="compact a Delta table's small files")
     optimize.add_argument("table", help="table path")
@@ -157,14 +159,16 @@ def build_parser() -> argparse.ArgumentParser:
     optimize.set_defaults(func=cmd_optimize)
     vacuum = commands.add_parser("vacuum", help="delete files no recent version of a Delta table uses")
     vacuum.add_argument("table", help="table path")
-    vacuum.add_argument("--retain-hours", "--retain_hours", dest="retain_hours", type=float, default=168.0)
+    vacuum.add_argument(
+        "--retain-hours", "--retain_hours", dest="retain_hours", type=job_args.parse_hours, default=168.0
+    )
     vacuum.add_argument(
         "--allow-short-retention", action="store_true", help=f"allow --retain-hours below {SAFE_RETENTION_HOURS}"
     )
     vacuum.set_defaults(func=cmd_vacuum)
     state = commands.add_parser("state", help="show or reset a job's incremental state")
     state.add_argument("action", choices=("show", "reset"))
-    state.add_argument("job", help="job name, e.g. csv_to_parquet")
+    state.add_argument("job", choices=JOBS, metavar="JOB", help="job name, e.g. csv_to_parquet")
     state.add_argument("--dataset", default="orders", help="dataset of the state (csv_to_parquet)")
     state.add_argument("--lake", default="lake", help="lake folder holding _lakejobs/state/")
     state.add_argument("--state_path", help="an explicit state file instead of --lake/--dataset")

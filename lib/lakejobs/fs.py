@@ -34,15 +34,18 @@ def parent(path: str) -> str:
     return stripped[: stripped.rfind("/")] if "/" in stripped else "."
 
 
-def unwritable_reason(path: str) -> Optional[str]:
+def unwritable_reason(path: str, folder: bool = False) -> Optional[str]:
     """Why a local ``path`` cannot be created or written (None when it can, or is not local).
 
     Walks up to the nearest existing ancestor: it must be a folder this process may write.
+    ``folder``: ``path`` is to be a folder, so an existing file there is a reason too.
     """
     if not is_local(path):
         return None
     target = os.path.abspath(local_path(path))
     if os.path.exists(target):
+        if folder and not os.path.isdir(target):
+            return f"{target} is a file, not a folder"
         return None if os.access(target, os.W_OK) else f"{target} is not writable"
     current = target
     while not os.path.exists(current):
@@ -120,6 +123,14 @@ def exists(spark: "SparkSession", path: str) -> bool:
         return os.path.exists(local_path(path))
     hadoop_path, fs = _hadoop_path(spark, path)
     return bool(fs.exists(hadoop_path))
+
+
+def is_folder(spark: "SparkSession", path: str) -> bool:
+    """Tell whether ``path`` is an existing folder, on any Hadoop filesystem."""
+    if is_local(path):
+        return os.path.isdir(local_path(path))
+    hadoop_path, filesystem = _hadoop_path(spark, path)
+    return bool(filesystem.exists(hadoop_path)) and bool(filesystem.getFileStatus(hadoop_path).isDirectory())
 
 
 def qualified(spark: "SparkSession", path: str) -> str:

@@ -1,5 +1,6 @@
 """``lakejobs report``: recent runs of a lake as a table, and optionally as an HTML page."""
 
+from lakejobs import args as job_args
 from lakejobs import runs_report
 
 
@@ -20,6 +21,6 @@ def register(commands) -> None:
     report = commands.add_parser("report", help="recent runs: rows, quarantine reasons, rule results, seconds")
     report.add_argument("--lake", default="lake", help="lake folder or s3:// URI holding _lakejobs/runs/")
     report.add_argument("--runs", help="a runs folder instead (e.g. a job's <output_path>_lakejobs/runs)")
-    report.add_argument("--limit", type=int, default=20, help="newest runs to show (default 20)")
+    report.add_argument("--limit", type=job_args.parse_positive, default=20, help="newest runs to show (default 20)")
     report.add_argument("--html", help="also write a self-contained HTML page here")
     report.set_defaults(func=cmd_report)

@@ -22,7 +22,7 @@ def test_a_quarantine_that_cannot_be_written_fails_the_run_before_the_output_is_
     with pytest.raises(LakejobsError) as raised:
         csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv + ["--quarantine_path", "s3a://no-such-bucket/q"]))
     assert re.fullmatch(
-        r"orders: the run failed in stage write: AmazonS3Exception: The specified bucket does not exist "
+        r"orders: the run failed in stage start: AmazonS3Exception: The specified bucket does not exist "
         r"\(Service: Amazon S3; Status Code: 404; Error Code: NoSuchBucket; Request ID: \S+; "
         r"S3 Extended Request ID: \S+; Proxy: null\)",
         str(raised.value),

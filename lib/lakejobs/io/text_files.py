@@ -36,6 +36,8 @@ def read_text_file(path: str, what: str) -> str:
 
 def _read_local(path: str, what: str) -> bytes:
     local = fs.local_path(path)
+    if os.path.isdir(local):
+        raise UsageError(f"{what} {path} is a folder, not a file")
     if not os.path.isfile(local):
         raise UsageError(f"{what} does not exist: {path}")
     with open(local, "rb") as handle:

@@ -46,6 +46,7 @@ from lakejobs.io.delta import (
 from lakejobs.io.quarantine import write_quarantine
 from lakejobs.io.reports import previous_rows_written, raise_failed_run, save_run_report
 from lakejobs.io.staging import commit_parquet, staging_path, staging_root
+from lakejobs.io.table_folder import refuse_foreign_folders
 from lakejobs.io.writer import write_table
 from lakejobs.jobs.csv_to_parquet_args import (  # noqa: F401 - the job's public face: DESCRIPTION, parse_args
     DESCRIPTION,
@@ -108,11 +109,17 @@ def run(spark: "SparkSession", args: CsvToParquetArgs) -> JobResult:
 def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> JobResult:
     if not fs.exists(spark, args.input_path):
         raise UsageError(f"input path does not exist: {args.input_path}")
+    refuse_foreign_folders(spark, {"--output_path": args.output_path, "--quarantine_path": args.quarantine_path})
     quality_gate.check_rule_patterns(spark, args.rules)
     if args.output_format == "delta":
         require_delta(spark)
     with RunLock(spark, args.lock_path, JOB, result.run_id):
         files = fs.list_data_files(spark, args.input_path)
+        if not files and not args.incremental and fs.exists(spark, args.output_path):
+            raise UsageError(
+                f"no data files below {args.input_path}: "
+                f"a full run would replace {args.output_path} with an empty table"
+            )
         state = load_state(spark, args.state_path, JOB, args.input_path, args.output_path) if args.incremental else None
         if state and state.pending:
             roll_back_interrupted_append(spark, args, state)

@@ -70,25 +70,35 @@ def build_parser():
     parser.add_argument("--incremental", type=job_args.parse_bool, default=False, help="read only new input files")
     parser.add_argument("--state_path", help="state file of --incremental (default: <output_path>_lakejobs/state.json)")
     parser.add_argument("--header", type=job_args.parse_bool, help="first line of each file is a header")
-    parser.add_argument("--delimiter", help="field separator (default ,)")
+    parser.add_argument("--delimiter", help="field separator (default ,; \\t for a tab)")
     parser.add_argument("--quote", help='quote character (default ")')
     parser.add_argument("--escape", help="escape character inside quotes (default: the quote, as RFC 4180)")
     parser.add_argument("--encoding", help="file encoding (default UTF-8)")
-    parser.add_argument("--date_format", help="format of DATE columns, e.g. M/d/yyyy")
-    parser.add_argument("--timestamp_format", help="format of TIMESTAMP columns")
+    parser.add_argument(
+        "--date_format", type=job_args.parse_datetime_pattern, help="format of DATE columns, e.g. M/d/yyyy"
+    )
+    parser.add_argument("--timestamp_format", type=job_args.parse_datetime_pattern, help="format of TIMESTAMP columns")
     parser.add_argument("--multiline", type=job_args.parse_bool, help="quoted fields may hold line breaks")
     return parser
 
 
+#: How a character option may name a character a shell or a Glue console makes hard to type.
+CHARACTER_ESCAPES = {"\\t": "\t"}
+
+
 def _csv_overrides(namespace) -> Dict[str, object]:
     names = ("header", "delimiter", "quote", "escape", "encoding", "date_format", "timestamp_format", "multiline")
-    return {name: getattr(namespace, name) for name in names if getattr(namespace, name) is not None}
+    overrides = {name: getattr(namespace, name) for name in names if getattr(namespace, name) is not None}
+    for name in ("delimiter", "quote", "escape"):
+        if name in overrides:
+            overrides[name] = CHARACTER_ESCAPES.get(overrides[name], overrides[name])
+    return overrides
 
 
 def _resolve_dataset(namespace) -> Dataset:
     chosen = [name for name in ("dataset", "schema", "schema_file") if getattr(namespace, name)]
     if len(chosen) != 1:
-        raise UsageError(f"{JOB}: give exactly one of --dataset, --schema, --schema_file (got {len(chosen)})")
+        raise UsageError(f"give exactly one of --dataset, --schema, --schema_file (got {len(chosen)})")
     if namespace.dataset:
         ignored = [f"--{name}" for name in ("primary_key", "dataset_name") if getattr(namespace, name)]
         if ignored:
@@ -156,6 +166,6 @@ def preflight(args: CsvToParquetArgs) -> None:
         "--state_path": args.state_path,
     }
     for option, path in targets.items():
-        problem = fs.unwritable_reason(path)
+        problem = fs.unwritable_reason(path, folder=option != "--state_path")
         if problem:
             raise UsageError(f"{option} {path} cannot be written: {problem}")

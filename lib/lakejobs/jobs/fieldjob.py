@@ -26,6 +26,7 @@ from lakejobs.io.partitions import NULL_VALUE
 from lakejobs.io.quarantine import write_quarantine
 from lakejobs.io.reports import raise_failed_run, save_run_report
 from lakejobs.io.staging import commit_parquet, staging_path, staging_root
+from lakejobs.io.table_folder import refuse_foreign_folders
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.result import JobResult, OutputInfo
 from lakejobs.state import RunLock
@@ -114,9 +115,13 @@ def common_values(namespace) -> Dict[str, object]:
 
 
 def preflight(args: FieldArgs) -> None:
-    """Fail fast, before Spark starts, when a local input path is missing."""
+    """Fail fast, before Spark starts, when a local input is missing or a local output folder is unwritable."""
     if fs.is_local(args.input_path) and not os.path.exists(fs.local_path(args.input_path)):
         raise UsageError(f"input path does not exist: {args.input_path}")
+    for option, path in {"--output_path": args.output_path, "--quarantine_path": args.quarantine_path}.items():
+        problem = fs.unwritable_reason(path, folder=True)
+        if problem:
+            raise UsageError(f"{option} {path} cannot be written: {problem}")
 
 
 def require_input(spark: "SparkSession", args: FieldArgs) -> None:
@@ -323,6 +328,7 @@ def run_locked(spark: "SparkSession", args: FieldArgs, result: JobResult, body) 
     """
     try:
         require_input(spark, args)
+        refuse_foreign_folders(spark, {"--output_path": args.output_path, "--quarantine_path": args.quarantine_path})
         with RunLock(spark, args.lock_path, result.job, result.run_id):
             body()
     except Exception as error:  # noqa: BLE001 - one clear line and a FAILED report

@@ -57,7 +57,9 @@ def build_parser():
     parser.add_argument(
         "--json_lines", type=job_args.parse_bool, default=False, help="one document per line (default: per file)"
     )
-    parser.add_argument("--date_format", default="yyyy-MM-dd", help="format of the date keys")
+    parser.add_argument(
+        "--date_format", type=job_args.parse_datetime_pattern, default="yyyy-MM-dd", help="format of the date keys"
+    )
     return parser
 
 

@@ -32,6 +32,7 @@ from lakejobs.datasets import builtin_dataset
 from lakejobs.errors import UsageError
 from lakejobs.io.delta import merge_delta, overwrite_delta, read_table, require_delta, table_schema
 from lakejobs.io.reports import raise_failed_run, save_run_report
+from lakejobs.io.table_folder import refuse_foreign_folders
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.key_check import repeats_a_key
 from lakejobs.result import JobResult, OutputInfo, new_run_id
@@ -250,6 +251,8 @@ def _build(spark: "SparkSession", args: SalesMartArgs, result: JobResult) -> Job
     for name in INPUTS:
         if not fs.exists(spark, args.input_path(name)):
             raise UsageError(f"input table does not exist: {args.input_path(name)}")
+    outputs = {f"mart table {name}": f"{args.mart_path.rstrip('/')}/{name}" for name in MART_TABLES}
+    refuse_foreign_folders(spark, {**outputs, "--quarantine_path": args.quarantine_path})
     if args.output_format == "delta":
         require_delta(spark)
     orders_df, customers_df, employees_df = (

@@ -75,7 +75,9 @@ def build_parser():
     """The job's argument parser (Glue-style ``--name value`` options)."""
     parser = job_args.new_parser(JOB, DESCRIPTION)
     fieldjob.add_common_arguments(parser, "headered OHLCV CSV file or folder")
-    parser.add_argument("--date_format", default="yyyy-MM-dd", help="format of the date column")
+    parser.add_argument(
+        "--date_format", type=job_args.parse_datetime_pattern, default="yyyy-MM-dd", help="format of the date column"
+    )
     return parser
 
 

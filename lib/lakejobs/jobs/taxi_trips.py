@@ -86,7 +86,12 @@ def build_parser():
     """The job's argument parser (Glue-style ``--name value`` options)."""
     parser = job_args.new_parser(JOB, DESCRIPTION)
     fieldjob.add_common_arguments(parser, "green-taxi CSV file or folder (headered, .csv or .csv.gz)")
-    parser.add_argument("--timestamp_format", default="yyyy-MM-dd HH:mm:ss", help="pick-up/drop-off format")
+    parser.add_argument(
+        "--timestamp_format",
+        type=job_args.parse_datetime_pattern,
+        default="yyyy-MM-dd HH:mm:ss",
+        help="pick-up/drop-off format",
+    )
     parser.add_argument("--max_speed_mph", type=_positive, default=100.0, help="faster trips are quarantined")
     parser.add_argument("--max_duration_hours", type=_positive, default=24.0, help="longer trips are quarantined")
     parser.add_argument(

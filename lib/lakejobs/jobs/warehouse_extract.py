@@ -35,6 +35,7 @@ from lakejobs.errors import UsageError
 from lakejobs.io.credentials import DbLogin, check_jdbc_url, resolve_login
 from lakejobs.io.jdbc import read_jdbc
 from lakejobs.io.reports import raise_failed_run, save_run_report
+from lakejobs.io.table_folder import refuse_foreign_folders
 from lakejobs.io.upsert_sql import TableName, quote
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.result import JobResult, new_run_id
@@ -102,11 +103,11 @@ def parse_args(argv: Sequence[str]) -> WarehouseExtractArgs:
     """Build the typed configuration from ``argv``; raises ``UsageError`` on any problem."""
     namespace = job_args.parse_job_args(build_parser(), argv)
     if bool(namespace.table) == bool(namespace.query):
-        raise UsageError(f"{JOB}: give exactly one of --table and --query")
+        raise UsageError("give exactly one of --table and --query")
     if namespace.jdbc_url:
         check_jdbc_url(namespace.jdbc_url)
     elif not namespace.secret_id:
-        raise UsageError(f"{JOB}: give --jdbc_url (credentials from the environment) or --secret_id")
+        raise UsageError("give --jdbc_url (credentials from the environment) or --secret_id")
     output_path = fs.qualify(namespace.output_path)
     report_path = fs.qualify(namespace.report_path or output_path.rstrip("/") + "_lakejobs/runs")
     fs.require_apart({"--output_path": output_path}, outside={"--report_path": report_path})
@@ -162,6 +163,7 @@ def run(spark: "SparkSession", args: WarehouseExtractArgs) -> JobResult:
 
 
 def _extract(spark: "SparkSession", args: WarehouseExtractArgs, result: JobResult) -> JobResult:
+    refuse_foreign_folders(spark, {"--output_path": args.output_path})
     login = resolve_login(args.jdbc_url, args.secret_id)
     with result.stage("plan"):
         ranges = range_options(spark, login, args)

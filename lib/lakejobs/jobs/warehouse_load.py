@@ -107,16 +107,16 @@ def build_parser():
 def _source(namespace) -> Tuple[str, str, Tuple[str, ...]]:
     """(input path, default target name, key) from --lake/--table or --input_path/--key."""
     if bool(namespace.table) == bool(namespace.input_path):
-        raise UsageError(f"{JOB}: give either --lake with --table, or --input_path with --key")
+        raise UsageError("give either --lake with --table, or --input_path with --key")
     if namespace.table:
         if namespace.table not in LAKE_TABLES:
             raise UsageError(f"unknown --table {namespace.table!r}: known tables are {', '.join(LAKE_TABLES)}")
         if not namespace.lake:
-            raise UsageError(f"{JOB}: --table needs --lake (the lake root)")
+            raise UsageError("--table needs --lake (the lake root)")
         folder, key = LAKE_TABLES[namespace.table]
         return f"{fs.qualify(namespace.lake).rstrip('/')}/{folder}", namespace.table, tuple(namespace.key or key)
     if not namespace.key:
-        raise UsageError(f"{JOB}: --input_path needs --key (the primary key columns)")
+        raise UsageError("--input_path needs --key (the primary key columns)")
     path = fs.qualify(namespace.input_path)
     return path, os.path.basename(path.rstrip("/")), tuple(namespace.key)
 
@@ -128,7 +128,7 @@ def parse_args(argv: Sequence[str]) -> WarehouseLoadArgs:
     if namespace.jdbc_url:
         check_jdbc_url(namespace.jdbc_url)
     elif not namespace.secret_id:
-        raise UsageError(f"{JOB}: give --jdbc_url (credentials from the environment) or --secret_id")
+        raise UsageError("give --jdbc_url (credentials from the environment) or --secret_id")
     return WarehouseLoadArgs(
         input_path=input_path,
         input_format=namespace.input_format,

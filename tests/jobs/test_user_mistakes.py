@@ -1,0 +1,171 @@
+"""Mistakes found by trying the tools as a user would: each is refused in one line, nothing is lost."""
+
+import pytest
+
+from lakejobs import cli
+from lakejobs.args import datetime_pattern_problem
+from lakejobs.errors import UsageError
+from lakejobs.io.table_folder import foreign_entries
+from lakejobs.jobs import csv_to_parquet, stock_prices
+from tests.conftest import SAMPLE_RAW, stderr_lines
+
+SCHEMA = "sku STRING NOT NULL, price DECIMAL(10,2)"
+
+
+def files_under(folder):
+    return sorted(str(path.relative_to(folder)) for path in folder.rglob("*") if path.is_file())
+
+
+def convert_argv(tmp_path, output, *more):
+    return ["--schema", SCHEMA, "--input_path", str(tmp_path / "in"), "--output_path", str(output), *more]
+
+
+@pytest.fixture
+def products(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "p.csv").write_text("a1,1.50\nb2,2.00\n")
+    return tmp_path
+
+
+def test_an_output_folder_holding_more_than_a_table_is_refused_and_kept_whole(spark, products, capsys):
+    # The zone above the tables, as a user might give it instead of the table's own folder.
+    zone = products / "processedData"
+    (zone / "orders" / "year=2014").mkdir(parents=True)
+    (zone / "orders" / "year=2014" / "part-0.parquet").write_bytes(b"PAR1")
+    (zone / "notes.txt").write_text("kept")
+    before = files_under(zone)
+
+    assert csv_to_parquet.main(convert_argv(products, zone)) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: --output_path {zone} holds notes.txt, orders, which a table's folder does not: "
+        "the run would replace them; give the table's own folder (e.g. a new sub-folder), or empty it first"
+    )
+    assert files_under(zone) == before
+
+
+def test_a_table_folder_written_before_is_replaced_as_always(spark, products):
+    output = products / "out"
+    argv = convert_argv(products, output, "--partition_by", "sku")
+    for _ in range(2):  # the second run finds the first one's table: partitions, _SUCCESS
+        result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
+        assert (result.status, result.rows_written) == ("SUCCEEDED", 2)
+    assert foreign_entries(spark, str(output)) == []
+    assert {name.split("/")[0] for name in files_under(output)} == {"sku=a1", "sku=b2"}
+
+
+def test_the_names_a_table_folder_may_hold(spark, tmp_path):
+    for name in ("part-00000-x.snappy.parquet", ".part-00000-x.crc", "_SUCCESS", "_delta_log", "year=2014", "a=b"):
+        (tmp_path / name).mkdir()
+    assert foreign_entries(spark, str(tmp_path)) == []
+    (tmp_path / "customers").mkdir()
+    (tmp_path / "data.csv").write_text("x")
+    assert foreign_entries(spark, str(tmp_path)) == ["customers", "data.csv"]
+    assert foreign_entries(spark, str(tmp_path / "missing")) == []
+
+
+def test_a_full_run_over_an_empty_input_folder_is_refused_and_the_table_kept(spark, products, capsys):
+    output = products / "out"
+    assert csv_to_parquet.main(convert_argv(products, output)) == 0
+    before = files_under(output)
+    (products / "in" / "p.csv").unlink()
+    capsys.readouterr()
+
+    assert csv_to_parquet.main(convert_argv(products, output)) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: no data files below {products / 'in'}: "
+        f"a full run would replace {output} with an empty table"
+    )
+    assert files_under(output) == before
+
+
+def test_an_output_path_that_is_a_file_is_refused_before_spark_starts(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "outfile").write_text("x")
+    args = csv_to_parquet.parse_args(convert_argv(tmp_path, tmp_path / "outfile"))
+    with pytest.raises(UsageError) as raised:
+        csv_to_parquet.preflight(args)
+    assert str(raised.value) == (
+        f"--output_path {tmp_path / 'outfile'} cannot be written: {tmp_path / 'outfile'} is a file, not a folder"
+    )
+
+
+@pytest.mark.parametrize(
+    "pattern, problem",
+    [
+        ("M/d/yyyy", None),
+        ("yyyy-MM-dd'T'HH:mm:ss.SSSXXX", None),
+        ("yyyy-MM-DD", None),  # D is the day of the year: legal, if rarely meant
+        ("dd 'Week' yyyy", None),
+        ("YYYY-MM-DD", "'Y' is a week-based field, which Spark 3 does not parse: use y (the year)"),
+        ("yyyy ww", "'w' is a week-based field, which Spark 3 does not parse: use d (day of month) or D (day of year)"),
+        ("EEE, d MMM yyyy", "Spark 3 does not parse with the pattern letter 'E'"),
+        ("yyyyyyy", "'yyyyyyy': Spark 3 takes at most 6 'y' in a row"),
+        ("dd#MM", "'#', '{' and '}' are reserved in datetime patterns (quote them: '#')"),
+    ],
+)
+def test_datetime_patterns_spark_refuses_are_named_before_it_starts(pattern, problem):
+    assert datetime_pattern_problem(pattern) == problem
+
+
+def test_a_date_format_spark_would_refuse_in_its_first_stage_is_an_argument_error(tmp_path):
+    argv = ["--input_path", str(tmp_path), "--output_path", str(tmp_path / "o"), "--date_format", "YYYY-MM-DD"]
+    with pytest.raises(UsageError) as raised:
+        stock_prices.parse_args(argv)
+    assert str(raised.value) == (
+        "argument --date_format: 'YYYY-MM-DD' is not a pattern Spark can parse dates with: "
+        "'Y' is a week-based field, which Spark 3 does not parse: use y (the year) (see --help)"
+    )
+
+
+def test_a_tab_delimiter_may_be_given_as_backslash_t(tmp_path):
+    argv = convert_argv(tmp_path, tmp_path / "o", "--delimiter", "\\t")
+    assert csv_to_parquet.parse_args(argv).dataset.csv.delimiter == "\t"
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["vacuum", "t", "--retain-hours", "-5"],
+            "argument --retain-hours/--retain_hours: expected a number of hours, 0 or more",
+        ),
+        (["history", "t", "--limit", "-1"], "argument --limit: expected a positive whole number, got '-1'"),
+        (["report", "--limit", "0"], "argument --limit: expected a positive whole number, got '0'"),
+        (
+            ["pipeline", "start", "--poll-seconds", "-1"],
+            "argument --poll-seconds: expected a number of seconds above 0",
+        ),
+        (["state", "show", "csv_to_parqet"], "argument JOB: invalid choice: 'csv_to_parqet' (choose from"),
+    ],
+)
+def test_cli_numbers_and_names_are_checked_before_anything_starts(argv, message, capsys):
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 2
+    [line] = stderr_lines(capsys.readouterr().err)
+    assert line.startswith(f"lakejobs {argv[0]}") and message in line, line
+
+
+def test_generate_refuses_an_out_that_is_a_file(tmp_path, capsys):
+    (tmp_path / "afile").write_text("x")
+    assert cli.main(["generate", "--orders", "1", "--out", str(tmp_path / "afile")]) == 2
+    assert stderr_lines(capsys.readouterr().err) == [
+        f"lakejobs: error: --out {tmp_path / 'afile'} is a file, not a folder"
+    ]
+
+
+def test_catalog_sync_checks_the_lake_before_it_needs_a_region(monkeypatch, capsys):
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    assert cli.main(["catalog", "sync", "--lake", str(SAMPLE_RAW)]) == 2
+    assert stderr_lines(capsys.readouterr().err) == [
+        f"lakejobs: error: --lake must be an s3:// location for the Glue Data Catalog, got {str(SAMPLE_RAW)!r}"
+    ]
+
+
+def test_a_rules_file_that_is_a_folder_says_so(tmp_path):
+    argv = ["--dataset", "orders", "--input_path", "a", "--output_path", "b", "--rules", str(tmp_path)]
+    with pytest.raises(UsageError) as raised:
+        csv_to_parquet.parse_args(argv)
+    assert str(raised.value) == f"rules file {tmp_path} is a folder, not a file"
