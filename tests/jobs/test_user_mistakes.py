@@ -169,3 +169,18 @@ def test_a_rules_file_that_is_a_folder_says_so(tmp_path):
     with pytest.raises(UsageError) as raised:
         csv_to_parquet.parse_args(argv)
     assert str(raised.value) == f"rules file {tmp_path} is a folder, not a file"
+
+
+def test_an_encoding_java_does_not_know_is_refused_before_anything_is_read(spark, products, capsys):
+    assert csv_to_parquet.main(convert_argv(products, products / "out", "--encoding", "utf-9")) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        "csv_to_parquet: error: --encoding 'utf-9' is not an encoding Java knows (e.g. UTF-8, ISO-8859-1, windows-1252)"
+    )
+    assert not (products / "out").exists()
+
+
+@pytest.mark.parametrize("name, message", [("missing", "table path does not exist"), ("plain", "not a Delta table")])
+def test_history_of_a_missing_path_or_a_plain_folder_says_which(tmp_path, capsys, name, message):
+    (tmp_path / "plain").mkdir()
+    assert cli.main(["history", str(tmp_path / name)]) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == f"lakejobs: error: {message}: {tmp_path / name}"

@@ -7,13 +7,30 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakejobs.datasets import Dataset
-from lakejobs.errors import LakejobsError
+from lakejobs.errors import LakejobsError, UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
 
 CORRUPT_RECORD = "_corrupt_record"
 SOURCE_FILE = "_source_file"
+
+
+def require_known_encoding(spark: "SparkSession", encoding: str) -> None:
+    """Raise ``UsageError`` when the session's JVM has no charset named ``encoding``.
+
+    Spark would fail in its first stage instead (``UnsupportedEncodingException``). Java's
+    names are the ones that count (``windows-1252``, ``x-UTF-16LE-BOM``), so the JVM decides.
+    """
+    charset = spark.sparkContext._jvm.java.nio.charset.Charset
+    try:
+        known = bool(charset.isSupported(encoding))
+    except Exception:  # noqa: BLE001 - Java's IllegalCharsetNameException: not a name at all
+        known = False
+    if not known:
+        raise UsageError(
+            f"--encoding {encoding!r} is not an encoding Java knows (e.g. UTF-8, ISO-8859-1, windows-1252)"
+        )
 
 
 def raw_schema(dataset: Dataset) -> T.StructType:

@@ -253,12 +253,19 @@ def table_schema(spark: "SparkSession", dataset) -> "StructType":
     return empty.transform(with_derived_columns(dataset.derived_columns)).schema
 
 
+def require_delta_table(spark: "SparkSession", path: str) -> None:
+    """Raise ``UsageError`` when ``path`` does not exist or is not a Delta table (one line each)."""
+    if not fs.exists(spark, path):
+        raise UsageError(f"table path does not exist: {path}")
+    if not is_delta_table(spark, path):
+        raise UsageError(f"not a Delta table: {path}")
+
+
 def table_history(spark: "SparkSession", path: str, limit: Optional[int] = None) -> "DataFrame":
     """The table's commits, newest first: version, timestamp, operation, parameters, metrics."""
     from delta.tables import DeltaTable
 
-    if not is_delta_table(spark, path):
-        raise UsageError(f"not a Delta table: {path}")
+    require_delta_table(spark, path)
     history = DeltaTable.forPath(spark, path).history(limit) if limit else DeltaTable.forPath(spark, path).history()
     return history.select("version", "timestamp", "operation", "operationParameters", "operationMetrics")
 
@@ -273,8 +280,7 @@ def optimize_table(spark: "SparkSession", path: str, zorder_by: Sequence[str] = 
     """
     from delta.tables import DeltaTable
 
-    if not is_delta_table(spark, path):
-        raise UsageError(f"not a Delta table: {path}")
+    require_delta_table(spark, path)
     builder = DeltaTable.forPath(spark, path).optimize()
     with plain_columns_written(spark, _plain_columns_of(spark, path)):
         row = (builder.executeZOrderBy(*zorder_by) if zorder_by else builder.executeCompaction()).first()
@@ -297,8 +303,7 @@ def vacuum_table(spark: "SparkSession", path: str, retain_hours: float, allow_sh
     """
     from delta.tables import DeltaTable
 
-    if not is_delta_table(spark, path):
-        raise UsageError(f"not a Delta table: {path}")
+    require_delta_table(spark, path)
     check = "spark.databricks.delta.retentionDurationCheck.enabled"
     spark.conf.set(check, str(not allow_short_retention).lower())
     try:

@@ -34,7 +34,7 @@ from pyspark.sql import types as T
 from lakejobs import faults, fs, quality_gate, runtime
 from lakejobs.datasets import Dataset
 from lakejobs.errors import LakejobsError, QualityGateError, UsageError, root_cause
-from lakejobs.io.csv_reader import SOURCE_FILE, header_mismatch, read_raw_csv
+from lakejobs.io.csv_reader import SOURCE_FILE, header_mismatch, read_raw_csv, require_known_encoding
 from lakejobs.io.delta import (
     append_delta_once,
     batch_app_id,
@@ -111,6 +111,7 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
         raise UsageError(f"input path does not exist: {args.input_path}")
     refuse_foreign_folders(spark, {"--output_path": args.output_path, "--quarantine_path": args.quarantine_path})
     quality_gate.check_rule_patterns(spark, args.rules)
+    require_known_encoding(spark, args.dataset.csv.encoding)
     if args.output_format == "delta":
         require_delta(spark)
     with RunLock(spark, args.lock_path, JOB, result.run_id):
