@@ -7,8 +7,9 @@ job's parser then rejects anything else it does not know with one clear line.
 """
 
 import argparse
+import math
 import re
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from lakejobs.errors import UsageError
 
@@ -95,15 +96,30 @@ def parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
-def parse_fraction(text: str) -> float:
-    """Read a number between 0 and 1."""
+def _number(text: str, expected: str, accept: Callable[[float], bool]) -> float:
+    """Read a number that ``accept`` takes (nan never is), else say what was ``expected``."""
     try:
         value = float(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}") from None
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"expected a number between 0 and 1, got {text!r}")
+        value = math.nan
+    if math.isnan(value) or not accept(value):
+        raise argparse.ArgumentTypeError(f"expected {expected}, got {text!r}")
     return value
+
+
+def parse_fraction(text: str) -> float:
+    """Read a number between 0 and 1."""
+    return _number(text, "a number between 0 and 1", lambda value: 0.0 <= value <= 1.0)
+
+
+def parse_positive_number(text: str) -> float:
+    """Read a finite number above 0 (seconds, a speed)."""
+    return _number(text, "a positive number", lambda value: 0.0 < value < math.inf)
+
+
+def parse_hours(text: str) -> float:
+    """Read a finite number of hours, 0 or more."""
+    return _number(text, "a number of hours, 0 or more", lambda value: 0.0 <= value < math.inf)
 
 
 def parse_positive(text: str) -> int:
@@ -111,28 +127,6 @@ def parse_positive(text: str) -> int:
     if not str(text).strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
     return int(text)
-
-
-def parse_hours(text: str) -> float:
-    """Read a number of hours, 0 or more."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of hours, 0 or more, got {text!r}") from None
-    if not value >= 0:  # also refuses nan
-        raise argparse.ArgumentTypeError(f"expected a number of hours, 0 or more, got {text!r}")
-    return value
-
-
-def parse_seconds(text: str) -> float:
-    """Read a number of seconds above 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds above 0, got {text!r}")
-    return value
 
 
 #: Pattern letters Spark 3 parses dates and timestamps with (its "Datetime Patterns"), and

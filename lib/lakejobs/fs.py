@@ -57,6 +57,21 @@ def unwritable_reason(path: str, folder: bool = False) -> Optional[str]:
     return None
 
 
+def require_writable(folders: Dict[str, str], files: Optional[Dict[str, str]] = None) -> None:
+    """Raise ``UsageError`` naming the first local target that cannot be written (``unwritable_reason``).
+
+    ``folders`` and ``files`` map an option (``--output_path``) to its path.
+    """
+    from lakejobs.errors import UsageError
+
+    targets = [(option, path, True) for option, path in folders.items()]
+    targets += [(option, path, False) for option, path in (files or {}).items()]
+    for option, path, folder in targets:
+        problem = unwritable_reason(path, folder)
+        if problem:
+            raise UsageError(f"{option} {path} cannot be written: {problem}")
+
+
 def qualify(path: str) -> str:
     """Make a local path absolute; leave URIs (``s3a://...``) as they are."""
     if is_local(path):

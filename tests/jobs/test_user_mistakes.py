@@ -133,7 +133,7 @@ def test_a_tab_delimiter_may_be_given_as_backslash_t(tmp_path):
         (["report", "--limit", "0"], "argument --limit: expected a positive whole number, got '0'"),
         (
             ["pipeline", "start", "--poll-seconds", "-1"],
-            "argument --poll-seconds: expected a number of seconds above 0",
+            "argument --poll-seconds: expected a positive number, got '-1'",
         ),
         (["state", "show", "csv_to_parqet"], "argument JOB: invalid choice: 'csv_to_parqet' (choose from"),
     ],

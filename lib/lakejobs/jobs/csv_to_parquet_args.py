@@ -159,13 +159,9 @@ def preflight(args: CsvToParquetArgs) -> None:
     """Fail fast, before Spark starts, when a local input is missing or a local target is unwritable."""
     if fs.is_local(args.input_path) and not os.path.exists(fs.local_path(args.input_path)):
         raise UsageError(f"input path does not exist: {args.input_path}")
-    targets = {
+    folders = {
         "--output_path": args.output_path,
         "--quarantine_path": args.quarantine_path,
         "--report_path": args.report_path,
-        "--state_path": args.state_path,
     }
-    for option, path in targets.items():
-        problem = fs.unwritable_reason(path, folder=option != "--state_path")
-        if problem:
-            raise UsageError(f"{option} {path} cannot be written: {problem}")
+    fs.require_writable(folders, files={"--state_path": args.state_path})

@@ -118,10 +118,7 @@ def preflight(args: FieldArgs) -> None:
     """Fail fast, before Spark starts, when a local input is missing or a local output folder is unwritable."""
     if fs.is_local(args.input_path) and not os.path.exists(fs.local_path(args.input_path)):
         raise UsageError(f"input path does not exist: {args.input_path}")
-    for option, path in {"--output_path": args.output_path, "--quarantine_path": args.quarantine_path}.items():
-        problem = fs.unwritable_reason(path, folder=True)
-        if problem:
-            raise UsageError(f"{option} {path} cannot be written: {problem}")
+    fs.require_writable({"--output_path": args.output_path, "--quarantine_path": args.quarantine_path})
 
 
 def require_input(spark: "SparkSession", args: FieldArgs) -> None:

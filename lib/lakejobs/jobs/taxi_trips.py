@@ -20,7 +20,6 @@ Examples
 
 import argparse
 import dataclasses
-import math
 import zoneinfo
 from typing import TYPE_CHECKING, Optional, Sequence
 
@@ -61,16 +60,6 @@ class TaxiTripsArgs(fieldjob.FieldArgs):
         )
 
 
-def _positive(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        value = math.nan
-    if not (math.isfinite(value) and value > 0):
-        raise argparse.ArgumentTypeError(f"expected a positive number, got {text!r}")
-    return value
-
-
 def _time_zone(text: str) -> str:
     """An IANA time zone name (``America/New_York``) or ``UTC``."""
     try:
@@ -92,8 +81,12 @@ def build_parser():
         default="yyyy-MM-dd HH:mm:ss",
         help="pick-up/drop-off format",
     )
-    parser.add_argument("--max_speed_mph", type=_positive, default=100.0, help="faster trips are quarantined")
-    parser.add_argument("--max_duration_hours", type=_positive, default=24.0, help="longer trips are quarantined")
+    parser.add_argument(
+        "--max_speed_mph", type=job_args.parse_positive_number, default=100.0, help="faster trips are quarantined"
+    )
+    parser.add_argument(
+        "--max_duration_hours", type=job_args.parse_positive_number, default=24.0, help="longer trips are quarantined"
+    )
     parser.add_argument(
         "--timezone",
         type=_time_zone,
