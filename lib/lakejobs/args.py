@@ -134,7 +134,7 @@ def parse_positive(text: str) -> int:
 #: formatting-only ``E``, ``F``, ``Q`` and letters Java does not know are refused by Spark
 #: only once the first row is read, in an error whose first line does not say which.
 PATTERN_LETTERS = {**dict.fromkeys("DdaHhKkmSsXxZzO", 99), "y": 6, "M": 4, "L": 4, "G": 4, "V": 2}
-WEEK_BASED = {"Y": "y (the year)", **dict.fromkeys("wWuec", "d (day of month) or D (day of year)")}
+WEEK_BASED = {**dict.fromkeys("Yu", "y (the year)"), **dict.fromkeys("wWec", "d (day of month) or D (day of year)")}
 
 
 def datetime_pattern_problem(pattern: str) -> Optional[str]:

@@ -5,7 +5,7 @@ import pytest
 from lakejobs import cli
 from lakejobs.args import datetime_pattern_problem
 from lakejobs.errors import UsageError
-from lakejobs.io.table_folder import foreign_entries
+from lakejobs.io.table_folder import foreign_entries, refuse_foreign_folders
 from lakejobs.jobs import csv_to_parquet, stock_prices
 from tests.conftest import SAMPLE_RAW, stderr_lines
 
@@ -53,28 +53,59 @@ def test_a_table_folder_written_before_is_replaced_as_always(spark, products):
     assert {name.split("/")[0] for name in files_under(output)} == {"sku=a1", "sku=b2"}
 
 
+TABLE_NAMES = [
+    "part-00000-x.snappy.parquet",  # Spark, Delta
+    ".part-00000-x.snappy.parquet.crc",
+    "_SUCCESS",
+    "_temporary",
+    "year=2014",
+    "year=2014_$folder$",  # EMRFS
+    "run-1700000000000-part-r-00000",  # Glue
+    "000000_0",  # Hive
+    "20240101_093000_00012_abcde_1d7e9e8a-2b3c-4d5e-8f90-123456789abc",  # Athena
+    "export.parquet",
+]
+
+
 def test_the_names_a_table_folder_may_hold(spark, tmp_path):
-    for name in ("part-00000-x.snappy.parquet", ".part-00000-x.crc", "_SUCCESS", "_delta_log", "year=2014", "a=b"):
-        (tmp_path / name).mkdir()
+    for name in TABLE_NAMES:
+        (tmp_path / name).write_text("x")
     assert foreign_entries(spark, str(tmp_path)) == []
-    (tmp_path / "customers").mkdir()
-    (tmp_path / "data.csv").write_text("x")
-    assert foreign_entries(spark, str(tmp_path)) == ["customers", "data.csv"]
+    for name in ("customers", "_backup", ".git", "data.csv", "notes.txt"):
+        (tmp_path / name).write_text("x")  # hidden from readers is not a table's: a full run deleted them
+    assert foreign_entries(spark, str(tmp_path)) == [".git", "_backup", "customers", "data.csv", "notes.txt"]
     assert foreign_entries(spark, str(tmp_path / "missing")) == []
 
 
-def test_a_full_run_over_an_empty_input_folder_is_refused_and_the_table_kept(spark, products, capsys):
+def test_a_delta_table_is_left_to_delta_and_refused_to_a_parquet_run(spark, tmp_path):
+    (tmp_path / "_delta_log").mkdir()
+    (tmp_path / "ab").mkdir()  # Delta's random file prefixes are not partition folders
+    assert foreign_entries(spark, str(tmp_path), "delta") == []
+    with pytest.raises(UsageError) as raised:
+        refuse_foreign_folders(spark, {"--output_path": str(tmp_path)})
+    assert str(raised.value) == (
+        f"--output_path {tmp_path} is a Delta table: write it with --format delta (a parquet run would replace it)"
+    )
+
+
+@pytest.mark.parametrize("partitioned", [False, True])
+def test_a_full_run_over_an_empty_input_folder_never_empties_the_table(spark, products, capsys, partitioned):
     output = products / "out"
-    assert csv_to_parquet.main(convert_argv(products, output)) == 0
+    more = ["--partition_by", "sku"] if partitioned else []
+    assert csv_to_parquet.main(convert_argv(products, output, *more)) == 0
     before = files_under(output)
     (products / "in" / "p.csv").unlink()
     capsys.readouterr()
 
-    assert csv_to_parquet.main(convert_argv(products, output)) == 2
-    assert stderr_lines(capsys.readouterr().err)[-1] == (
-        f"csv_to_parquet: error: no data files below {products / 'in'}: "
-        f"a full run would replace {output} with an empty table"
-    )
+    code = csv_to_parquet.main(convert_argv(products, output, *more))
+    if partitioned:  # it replaces only the partitions it has rows for: none, a no-op
+        assert code == 0
+    else:
+        assert code == 2
+        assert stderr_lines(capsys.readouterr().err)[-1] == (
+            f"csv_to_parquet: error: no data files below {products / 'in'}: "
+            f"a full run would replace {output} with an empty table"
+        )
     assert files_under(output) == before
 
 
@@ -97,6 +128,7 @@ def test_an_output_path_that_is_a_file_is_refused_before_spark_starts(tmp_path):
         ("yyyy-MM-DD", None),  # D is the day of the year: legal, if rarely meant
         ("dd 'Week' yyyy", None),
         ("YYYY-MM-DD", "'Y' is a week-based field, which Spark 3 does not parse: use y (the year)"),
+        ("uuuu-MM-dd", "'u' is a week-based field, which Spark 3 does not parse: use y (the year)"),
         ("yyyy ww", "'w' is a week-based field, which Spark 3 does not parse: use d (day of month) or D (day of year)"),
         ("EEE, d MMM yyyy", "Spark 3 does not parse with the pattern letter 'E'"),
         ("yyyyyyy", "'yyyyyyy': Spark 3 takes at most 6 'y' in a row"),

@@ -1,15 +1,17 @@
 """Refuse to write a table into a folder that holds more than a table.
 
-A run replaces what its output folder holds: an unpartitioned table whole, a rebuilt
-partitioned table every partition it no longer has. Pointed by mistake at a folder holding
-other things (the zone above the table, ``processedData/`` instead of
-``processedData/customers``; a folder of documents), a run would delete them. So before any
-write, every output folder that exists must hold only what a table written by Spark or Delta
-holds: data files (``part-*``, Delta's ``deletion_vector_*``), partition folders
-(``column=value``) and hidden entries (``_SUCCESS``, ``_delta_log``, ``_staging``, ``.crc``
-files). One listing of the folder's top level, no recursion.
+A run replaces what its output folder holds: an unpartitioned Parquet table whole (every entry
+but ``_staging``), a rebuilt partitioned table every partition it no longer has. Pointed by
+mistake at a folder holding other things (the zone above the table, ``processedData/``
+instead of ``processedData/customers``; a folder of documents; a Delta table given to a
+Parquet run), a run would delete them. So before any write, every output folder that exists
+must hold only what a table holds (``is_table_entry``): data files as Spark, Glue, Hive and
+Athena name them, ``column=value`` partition folders, and the markers, logs and checksums of
+Spark, Hadoop's committers and Delta. A Delta table is left to Delta, whose writes never
+delete files its log does not name. One listing of the folder's top level, no recursion.
 """
 
+import re
 from typing import TYPE_CHECKING, Dict, List
 
 from lakejobs import fs
@@ -18,26 +20,44 @@ from lakejobs.errors import UsageError
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
-#: How the names of a table's data files begin (Spark's writers and Delta's).
-DATA_FILE_PREFIXES = ("part-", "deletion_vector_")
-#: Names a table's readers skip (Spark, Hive, Athena): markers, logs, staging, checksums.
-HIDDEN_PREFIXES = ("_", ".")
+DELTA_LOG = "_delta_log"
+#: Data files: Spark's and Delta's ``part-*``, Glue's ``run-*-part-r-*``, Delta's deletion
+#: vectors, Hive's ``000000_0`` (``_copy_1``), Athena's ``20240101_093000_00012_abcde_<uuid>``,
+#: and any file of a columnar or row format by its extension.
+DATA_FILE = re.compile(
+    r"(part-|run-|deletion_vector_).*|\d+_\d+(_copy_\d+)?|\d{8}_\d{6}_\d{5}_\w{5}_.*|.*\.(parquet|orc|avro|json)(\.\w+)?"
+)
+#: Hidden entries a table's writers make: Spark's marker and staging, Hadoop's committers,
+#: Delta's log and change data, checksums, EMRFS folder markers, macOS's folder metadata.
+MARKER = re.compile(
+    r"_SUCCESS|_staging|_temporary|__magic.*|_committed_.*|_started_.*|_delta_log|_change_data"
+    r"|\..*\.crc|\.spark-staging-.*|\.DS_Store|.*_\$folder\$"
+)
 
 
 def is_table_entry(name: str) -> bool:
     """Tell whether ``name``, directly below a table's folder, is something a table holds."""
-    return name.startswith(DATA_FILE_PREFIXES + HIDDEN_PREFIXES) or "=" in name
+    return bool(DATA_FILE.fullmatch(name) or MARKER.fullmatch(name)) or (
+        "=" in name and not name.startswith(("_", "."))
+    )
 
 
-def foreign_entries(spark: "SparkSession", path: str) -> List[str]:
-    """The names directly below ``path`` that no table holds (sorted; empty unless it is a folder)."""
-    if not fs.is_folder(spark, path):  # missing; a file there fails the write itself
+def foreign_entries(spark: "SparkSession", path: str, output_format: str = "parquet") -> List[str]:
+    """The names directly below ``path`` that no table of ``output_format`` holds (sorted).
+
+    Empty when ``path`` is not a folder (missing; a file there fails the write itself: a
+    folder cannot be made below a file, locally or on S3A) and for a Delta table written as
+    Delta. A Delta table written as anything else answers its ``_delta_log``.
+    """
+    if not fs.is_folder(spark, path):
         return []
-    names = (child.rstrip("/").rsplit("/", 1)[-1] for child in fs.list_children(spark, path))
+    names = [child.rstrip("/").rsplit("/", 1)[-1] for child in fs.list_children(spark, path)]
+    if DELTA_LOG in names:
+        return [] if output_format == "delta" else [DELTA_LOG]
     return sorted(name for name in names if not is_table_entry(name))
 
 
-def refuse_foreign_folders(spark: "SparkSession", outputs: Dict[str, str]) -> None:
+def refuse_foreign_folders(spark: "SparkSession", outputs: Dict[str, str], output_format: str = "parquet") -> None:
     """Raise ``UsageError`` when an output folder holds something no table holds.
 
     Parameters
@@ -45,9 +65,16 @@ def refuse_foreign_folders(spark: "SparkSession", outputs: Dict[str, str]) -> No
     spark : SparkSession
     outputs : dict of str to str
         The folders a run writes, keyed by the option that named them (``--output_path``).
+    output_format : str
+        How the run writes them: only a ``delta`` run may write into a Delta table.
     """
     for option, path in outputs.items():
-        foreign = foreign_entries(spark, path)
+        foreign = foreign_entries(spark, path, output_format)
+        if foreign == [DELTA_LOG]:
+            raise UsageError(
+                f"{option} {path} is a Delta table: write it with --format delta "
+                f"(a {output_format} run would replace it)"
+            )
         if foreign:
             shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
             raise UsageError(

@@ -109,14 +109,15 @@ def run(spark: "SparkSession", args: CsvToParquetArgs) -> JobResult:
 def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> JobResult:
     if not fs.exists(spark, args.input_path):
         raise UsageError(f"input path does not exist: {args.input_path}")
-    refuse_foreign_folders(spark, {"--output_path": args.output_path, "--quarantine_path": args.quarantine_path})
+    refuse_foreign_folders(spark, {"--output_path": args.output_path}, args.output_format)
+    refuse_foreign_folders(spark, {"--quarantine_path": args.quarantine_path}, "json")
     quality_gate.check_rule_patterns(spark, args.rules)
     require_known_encoding(spark, args.dataset.csv.encoding)
     if args.output_format == "delta":
         require_delta(spark)
     with RunLock(spark, args.lock_path, JOB, result.run_id):
         files = fs.list_data_files(spark, args.input_path)
-        if not files and not args.incremental and fs.exists(spark, args.output_path):
+        if not files and replaces_whole(args) and fs.exists(spark, args.output_path):
             raise UsageError(
                 f"no data files below {args.input_path}: "
                 f"a full run would replace {args.output_path} with an empty table"
@@ -546,9 +547,17 @@ def publish_quarantine(quarantine_df: "DataFrame", args: CsvToParquetArgs, sourc
     keeps what other runs published. When the output is replaced whole (a full run into an
     unpartitioned Parquet table, or into a Delta table without a key), so is the quarantine.
     """
+    return write_quarantine(quarantine_df, args.quarantine_path, source_files, rows, whole=replaces_whole(args))
+
+
+def replaces_whole(args: CsvToParquetArgs) -> bool:
+    """Tell whether a run replaces its output whole.
+
+    A full run into an unpartitioned Parquet table or a Delta table without a key does; the
+    others replace partitions, merge on the key or append.
+    """
     keyed = args.output_format == "delta" and bool(args.dataset.primary_key)
-    whole = not args.incremental and not keyed and not (args.output_format == "parquet" and args.partition_by)
-    return write_quarantine(quarantine_df, args.quarantine_path, source_files, rows, whole=whole)
+    return not args.incremental and not keyed and not (args.output_format == "parquet" and args.partition_by)
 
 
 def roll_back_interrupted_append(spark: "SparkSession", args: CsvToParquetArgs, state) -> None:

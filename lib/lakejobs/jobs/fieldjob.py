@@ -325,7 +325,8 @@ def run_locked(spark: "SparkSession", args: FieldArgs, result: JobResult, body) 
     """
     try:
         require_input(spark, args)
-        refuse_foreign_folders(spark, {"--output_path": args.output_path, "--quarantine_path": args.quarantine_path})
+        refuse_foreign_folders(spark, {"--output_path": args.output_path})
+        refuse_foreign_folders(spark, {"--quarantine_path": args.quarantine_path}, "json")
         with RunLock(spark, args.lock_path, result.job, result.run_id):
             body()
     except Exception as error:  # noqa: BLE001 - one clear line and a FAILED report

@@ -252,7 +252,8 @@ def _build(spark: "SparkSession", args: SalesMartArgs, result: JobResult) -> Job
         if not fs.exists(spark, args.input_path(name)):
             raise UsageError(f"input table does not exist: {args.input_path(name)}")
     outputs = {f"mart table {name}": f"{args.mart_path.rstrip('/')}/{name}" for name in MART_TABLES}
-    refuse_foreign_folders(spark, {**outputs, "--quarantine_path": args.quarantine_path})
+    refuse_foreign_folders(spark, outputs, args.output_format)
+    refuse_foreign_folders(spark, {"--quarantine_path": args.quarantine_path}, "json")
     if args.output_format == "delta":
         require_delta(spark)
     orders_df, customers_df, employees_df = (
