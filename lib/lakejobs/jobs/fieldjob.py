@@ -317,15 +317,19 @@ def empty_output(path: str, name: str, partition_by: Sequence[str], fmt: str = "
     return OutputInfo(name, path, fmt, rows=0, files=0, bytes=0, partition_by=list(partition_by))
 
 
-def run_locked(spark: "SparkSession", args: FieldArgs, result: JobResult, body) -> JobResult:
+def run_locked(
+    spark: "SparkSession", args: FieldArgs, result: JobResult, body, output_format: str = "parquet"
+) -> JobResult:
     """Check the input, run ``body()`` under the output's lock, then finish and save the report.
+
+    ``output_format``: how the output is written (``lakejobs.io.table_folder`` checks its folder).
 
     A failed run saves its FAILED report too, and fails in one line naming the stage and the
     root cause (``io.reports.raise_failed_run``).
     """
     try:
         require_input(spark, args)
-        refuse_foreign_folders(spark, {"--output_path": args.output_path})
+        refuse_foreign_folders(spark, {"--output_path": args.output_path}, output_format)
         refuse_foreign_folders(spark, {"--quarantine_path": args.quarantine_path}, "json")
         with RunLock(spark, args.lock_path, result.job, result.run_id):
             body()

@@ -107,7 +107,7 @@ def run(spark: "SparkSession", args: TransactionsArgs) -> JobResult:
         finally:
             validated_df.unpersist()
 
-    return fieldjob.run_locked(spark, args, result, body)
+    return fieldjob.run_locked(spark, args, result, body, args.output_format)
 
 
 def load_batch(args: TransactionsArgs, result: JobResult, validated_df: "DataFrame", batch_id: str) -> None:
