@@ -28,9 +28,10 @@ DATA_FILE = re.compile(
     r"(part-|run-|deletion_vector_).*|\d+_\d+(_copy_\d+)?|\d{8}_\d{6}_\d{5}_\w{5}_.*|.*\.(parquet|orc|avro|json)(\.\w+)?"
 )
 #: Hidden entries a table's writers make: Spark's marker and staging, Hadoop's committers,
-#: Delta's log and change data, checksums, EMRFS folder markers, macOS's folder metadata.
+#: Delta's change data (its log counts only in a Delta run, ``foreign_entries``), checksums,
+#: EMRFS folder markers, macOS's folder metadata.
 MARKER = re.compile(
-    r"_SUCCESS|_staging|_temporary|__magic.*|_committed_.*|_started_.*|_delta_log|_change_data"
+    r"_SUCCESS|_staging|_temporary|__magic.*|_committed_.*|_started_.*|_change_data"
     r"|\..*\.crc|\.spark-staging-.*|\.DS_Store|.*_\$folder\$"
 )
 
@@ -47,13 +48,13 @@ def foreign_entries(spark: "SparkSession", path: str, output_format: str = "parq
 
     Empty when ``path`` is not a folder (missing; a file there fails the write itself: a
     folder cannot be made below a file, locally or on S3A) and for a Delta table written as
-    Delta. A Delta table written as anything else answers its ``_delta_log``.
+    Delta. Written as anything else, a Delta table's ``_delta_log`` is foreign.
     """
     if not fs.is_folder(spark, path):
         return []
     names = [child.rstrip("/").rsplit("/", 1)[-1] for child in fs.list_children(spark, path)]
-    if DELTA_LOG in names:
-        return [] if output_format == "delta" else [DELTA_LOG]
+    if DELTA_LOG in names and output_format == "delta":
+        return []
     return sorted(name for name in names if not is_table_entry(name))
 
 
@@ -70,7 +71,7 @@ def refuse_foreign_folders(spark: "SparkSession", outputs: Dict[str, str], outpu
     """
     for option, path in outputs.items():
         foreign = foreign_entries(spark, path, output_format)
-        if foreign == [DELTA_LOG]:
+        if DELTA_LOG in foreign:
             raise UsageError(
                 f"{option} {path} is a Delta table: write it with --format delta "
                 f"(a {output_format} run would replace it)"
