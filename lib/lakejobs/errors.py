@@ -5,6 +5,13 @@ path, an unknown dataset, a bad schema), 1 for a run that failed (a quality gate
 unexpected error).
 """
 
+import re
+from typing import Optional
+
+#: Spark wraps a failure to read an input file in an error naming the file (3.5's
+#: ``cannotReadFilesError``; 4.0 prefixes ``[FAILED_READ_FILE...]``).
+_FILE_READ = re.compile(r"error while reading file (.+?)\. Details:")
+
 
 class LakejobsError(Exception):
     """Base class for errors that carry their own exit code and a one-line message."""
@@ -34,20 +41,36 @@ def root_cause(error: BaseException) -> str:
 
     For errors raised by the JVM (py4j's ``Py4JJavaError``) the Java cause chain is followed,
     so ``An error occurred while calling o87.save`` becomes, e.g.,
-    ``ConnectException: Connection refused``.
+    ``ConnectException: Connection refused``. When Spark failed to read an input file, the file
+    is named: ``IOException: not a gzip file (reading file:/raw/orders/bad.csv.gz)``.
     """
     java = getattr(error, "java_exception", None)
     if java is not None:
         try:
-            cause = java
-            while cause.getCause() is not None and cause.getCause() is not cause:
-                cause = cause.getCause()
-            return _one_line(cause.getClass().getSimpleName(), cause.getMessage())
+            return _java_root_cause(java)
         except Exception:  # noqa: BLE001 - the JVM may be gone; fall back to Python's view
             pass
     while error.__cause__ is not None:
         error = error.__cause__
     return _one_line(type(error).__name__, str(error))
+
+
+def _java_root_cause(java: object) -> str:
+    cause, file_read = java, None
+    while True:
+        file_read = file_read or _file_read(cause.getMessage())
+        deeper = cause.getCause()
+        if deeper is None or deeper is cause:
+            break
+        cause = deeper
+    line = _one_line(cause.getClass().getSimpleName(), cause.getMessage())
+    return f"{line} (reading {file_read})" if file_read else line
+
+
+def _file_read(message: Optional[str]) -> Optional[str]:
+    """The file of Spark's ``Encountered error while reading file <path>. Details:``, if any."""
+    match = _FILE_READ.search(message or "")
+    return match.group(1) if match else None
 
 
 def _one_line(kind: str, message: object) -> str:

@@ -357,7 +357,8 @@ def test_a_run_failing_inside_spark_prints_one_stderr_line_not_java_stacks(tmp_p
     )
     assert completed.returncode == 1
     assert completed.stderr.splitlines() == [
-        "csv_to_parquet: error: out: the run failed in stage read_validate_and_stage: IOException: not a gzip file"
+        "csv_to_parquet: error: out: the run failed in stage read_validate_and_stage: IOException: not a gzip file "
+        f"(reading {(tmp_path / 'a.csv.gz').as_uri()})"
     ]
 
 

@@ -6,7 +6,7 @@ import subprocess
 import pytest
 
 from lakejobs import cli
-from lakejobs.errors import UsageError
+from lakejobs.errors import UsageError, root_cause
 from lakejobs.jobs import csv_to_parquet, taxi_trips
 from lakejobs.schemas import parse_ddl
 from tests.conftest import ROOT, VENV_BIN, job_env
@@ -61,3 +61,38 @@ def test_taxi_limits_must_be_finite_and_positive(tmp_path, text):
         taxi_trips.parse_args(argv)
     assert str(raised.value) == f"argument --max_speed_mph: expected a positive number, got {text!r} (see --help)"
     assert math.isfinite(taxi_trips.parse_args([*argv[:4], "--max_speed_mph", "1e2"]).max_speed_mph)
+
+
+class _JavaError:
+    """What ``root_cause`` reads of a JVM exception: class name, message and cause."""
+
+    def __init__(self, kind, message, cause=None):
+        self.kind, self.message, self.cause = kind, message, cause
+
+    def getClass(self):  # noqa: N802 - the Java method's name
+        return type("JavaClass", (), {"getSimpleName": lambda _: self.kind})()
+
+    def getMessage(self):  # noqa: N802
+        return self.message
+
+    def getCause(self):  # noqa: N802
+        return self.cause
+
+
+class _Py4JError(Exception):
+    def __init__(self, java_exception):
+        super().__init__("An error occurred while calling o87.save")
+        self.java_exception = java_exception
+
+
+def test_a_failed_read_names_the_file_spark_was_reading():
+    gzip = _JavaError("IOException", "not a gzip file")
+    read = _JavaError("SparkException", "Encountered error while reading file s3a://b/raw/x 1.gz. Details:\n", gzip)
+    job = _JavaError("SparkException", "Job aborted due to stage failure: Task 1 in stage 0.0 failed\n\tat ...", read)
+    assert root_cause(_Py4JError(job)) == "IOException: not a gzip file (reading s3a://b/raw/x 1.gz)"
+
+
+def test_a_failure_that_is_not_a_read_names_only_its_innermost_cause():
+    refused = _JavaError("ConnectException", "Connection refused\nmore detail")
+    job = _JavaError("SparkException", "Job aborted due to stage failure", refused)
+    assert root_cause(_Py4JError(job)) == "ConnectException: Connection refused"
