@@ -5,8 +5,10 @@ SHELL := /bin/bash
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
-LAKE   ?= lake
 FORMAT ?= parquet
+# One lake per format: a Parquet run refuses a Delta table, and a Delta table started over a
+# Parquet table's folder would leave its files beside it.
+LAKE   ?= $(if $(filter delta,$(FORMAT)),lake-delta,lake)
 RAW    ?= data/sample/rawData
 PYTEST_ARGS ?=
 
@@ -51,7 +53,7 @@ $(CHROMIUM_STAMP):
 	  bash tests/tools/fetch_chromium.sh .jars/tools/chromium || echo "chromium: not available; that test will be skipped"; fi
 	@mkdir -p .jars/tools && touch $@
 
-run: setup ## run the sales pipeline on the bundled sample data (LAKE=dir FORMAT=parquet|delta)
+run: setup ## run the sales pipeline on the bundled sample data (FORMAT=parquet|delta LAKE=dir, default lake or lake-delta)
 	$(VENV)/bin/lakejobs pipeline --raw $(RAW) --lake $(LAKE) --format $(FORMAT)
 
 test: setup $(CHROMIUM_STAMP) ## run the whole test suite
@@ -67,7 +69,7 @@ sample: setup ## regenerate data/sample/rawData with the generator (deterministi
 	$(PY) -m lakejobs.generate_field --seed 7 --out data/sample/rawData
 
 clean: ## remove the venv, jars, lake and build outputs
-	rm -rf $(VENV) .jars $(LAKE) dist build lib/*.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) .jars $(LAKE) $(if $(filter file,$(origin LAKE)),lake lake-delta) dist build lib/*.egg-info .pytest_cache .ruff_cache
 
 run-s3: setup ## the pipeline on S3: a local S3 API server (moto), boto3 uploads, Spark via s3a (FORMAT=...)
 	$(PY) -m lakejobs.s3demo --raw $(RAW) --format $(FORMAT)

@@ -57,7 +57,7 @@ def cmd_pipeline(args) -> int:
         results = pipeline.run_pipeline(spark, options.raw, options.lake, options.format, options.incremental)
         labels = [label for label, _module, _argv in pipeline.pipeline_steps(options.raw, options.lake)]
         print(pipeline.summary_table(results, labels))
-        print(f"lake: {options.lake} (processedData/, mart/, quarantine/, _lakejobs/runs/)")
+        print(pipeline.lake_line(spark, options.lake))
         return pipeline.pipeline_result(total, results, labels)
 
     return runtime.run_main("pipeline", [], lambda _argv: args, run)

@@ -71,6 +71,12 @@ def summary_table(results: Sequence[JobResult], labels: Sequence[str]) -> str:
     return "\n".join(lines)
 
 
+def lake_line(spark, lake: str) -> str:
+    """``lake: <lake> (<its top-level folders>)``, the line ``lakejobs pipeline`` ends with."""
+    names = [child.rstrip("/").rsplit("/", 1)[-1] + "/" for child in fs.list_children(spark, lake)]
+    return f"lake: {lake} ({', '.join(names)})"
+
+
 def pipeline_result(total: JobResult, results: Sequence[JobResult], labels: Sequence[str]) -> JobResult:
     """Fill ``total`` (started before the first step) with totals and one short entry per step."""
     total.rows_read = sum(result.rows_read for result in results)

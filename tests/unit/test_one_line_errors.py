@@ -96,3 +96,18 @@ def test_a_failure_that_is_not_a_read_names_only_its_innermost_cause():
     refused = _JavaError("ConnectException", "Connection refused\nmore detail")
     job = _JavaError("SparkException", "Job aborted due to stage failure", refused)
     assert root_cause(_Py4JError(job)) == "ConnectException: Connection refused"
+
+
+def test_a_delta_run_in_a_session_without_delta_says_which_settings_it_needs():
+    from lakejobs.io import delta
+
+    session_without_delta = type(
+        "Session", (), {"conf": type("Conf", (), {"get": lambda _self, _key, _default: ""})()}
+    )()
+    with pytest.raises(UsageError) as raised:
+        delta.require_delta(session_without_delta)
+    assert str(raised.value) == (
+        "--format delta needs Delta Lake in the Spark session: start it with Delta's jars and "
+        "--conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension "
+        "--conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog"
+    )

@@ -17,3 +17,9 @@ def test_the_local_steps_follow_the_deployed_stages():
             "sales_mart",
         ]
     )
+
+
+def test_the_closing_line_names_the_folders_the_lake_holds(spark, tmp_path):
+    for folder in ("processedData/orders", "mart", "_lakejobs/runs"):
+        (tmp_path / folder).mkdir(parents=True)
+    assert pipeline.lake_line(spark, str(tmp_path)) == f"lake: {tmp_path} (_lakejobs/, mart/, processedData/)"
