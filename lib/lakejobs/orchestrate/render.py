@@ -61,5 +61,7 @@ def write_rendered(root: Path) -> List[str]:
 if __name__ == "__main__":
     from lakejobs.session import project_root
 
-    for changed_path in write_rendered(project_root()):
+    changed_paths = write_rendered(project_root())
+    for changed_path in changed_paths:
         print(f"rendered: {changed_path}")
+    print(f"{len(changed_paths)} file(s) changed under {project_root() / FOLDER}")
