@@ -2,7 +2,7 @@
 
 import dataclasses
 import os
-from typing import TYPE_CHECKING, Dict, List, Optional
+from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 from urllib.parse import urlparse
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -159,22 +159,31 @@ def list_data_files(spark: "SparkSession", path: str) -> List[FileInfo]:
 
     Returns an empty list when ``path`` does not exist.
     """
+    return list_files(spark, path)[0]
+
+
+def list_files(spark: "SparkSession", path: str) -> Tuple[List[FileInfo], List[FileInfo]]:
+    """The files below ``path`` in one recursive listing: data files, and hidden ones.
+
+    Hidden files are those Spark and Hadoop skip when they read a folder: below ``path``, a
+    name (of the file or of a folder above it) starting with ``_`` or ``.``, unless it is a
+    ``column=value`` partition folder. ``path`` itself is never hidden. Both lists are sorted
+    by path; both are empty when ``path`` does not exist.
+    """
     if not exists(spark, path):
-        return []
+        return [], []
     hadoop_path, fs = _hadoop_path(spark, path)
     # Listed paths come back qualified (file:/..., s3a://...): cut the qualified root off them.
     root = qualified(spark, path)
-    files = []
+    data, hidden = [], []
     iterator = fs.listFiles(hadoop_path, True)
     while iterator.hasNext():
         status = iterator.next()
         relative = str(status.getPath().toString())[len(root) :]
-        if any(part.startswith(("_", ".")) and "=" not in part for part in relative.split("/") if part):
-            continue
-        files.append(
-            FileInfo(str(status.getPath().toString()), int(status.getLen()), int(status.getModificationTime()))
-        )
-    return sorted(files, key=lambda info: info.path)
+        info = FileInfo(str(status.getPath().toString()), int(status.getLen()), int(status.getModificationTime()))
+        is_hidden = any(part.startswith(("_", ".")) and "=" not in part for part in relative.split("/") if part)
+        (hidden if is_hidden else data).append(info)
+    return sorted(data, key=lambda info: info.path), sorted(hidden, key=lambda info: info.path)
 
 
 def list_children(spark: "SparkSession", path: str) -> List[str]:

@@ -43,6 +43,7 @@ from lakejobs.io.delta import (
     require_delta,
     table_schema,
 )
+from lakejobs.io.input_folder import input_data_files
 from lakejobs.io.quarantine import write_quarantine
 from lakejobs.io.reports import previous_rows_written, raise_failed_run, save_run_report
 from lakejobs.io.staging import commit_parquet, staging_path, staging_root
@@ -116,7 +117,7 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
     if args.output_format == "delta":
         require_delta(spark)
     with RunLock(spark, args.lock_path, JOB, result.run_id):
-        files = fs.list_data_files(spark, args.input_path)
+        files = input_data_files(spark, args.input_path)
         if not files and replaces_whole(args) and fs.exists(spark, args.output_path):
             raise UsageError(
                 f"no data files below {args.input_path}: "

@@ -22,6 +22,7 @@ from pyspark.sql import functions as F
 from lakejobs import args as job_args
 from lakejobs import fs, quality_gate
 from lakejobs.errors import QualityGateError, UsageError
+from lakejobs.io.input_folder import input_data_files
 from lakejobs.io.partitions import NULL_VALUE
 from lakejobs.io.quarantine import write_quarantine
 from lakejobs.io.reports import raise_failed_run, save_run_report
@@ -125,6 +126,7 @@ def require_input(spark: "SparkSession", args: FieldArgs) -> None:
     """Raise ``UsageError`` when the input path does not exist (any filesystem)."""
     if not fs.exists(spark, args.input_path):
         raise UsageError(f"input path does not exist: {args.input_path}")
+    input_data_files(spark, args.input_path)
 
 
 def count_by_reason(validated_df: "DataFrame") -> Dict[Optional[str], int]:

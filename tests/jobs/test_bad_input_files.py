@@ -1,0 +1,52 @@
+"""Input files found wanting by trying realistic bad data: each is read exactly, or refused in one line."""
+
+import pytest
+
+from lakejobs.jobs import csv_to_parquet, taxi_trips
+from tests.conftest import SAMPLE_RAW, stderr_lines
+
+SCHEMA = "sku STRING NOT NULL, price DECIMAL(10,2)"
+
+
+def convert_argv(tmp_path, *more, schema=SCHEMA):
+    return ["--schema", schema, "--input_path", str(tmp_path / "in"), "--output_path", str(tmp_path / "out"), *more]
+
+
+@pytest.fixture
+def products(tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "p.csv").write_text("a1,1.50\nb2,2.00\n")
+    return tmp_path
+
+
+def test_data_files_spark_would_skip_stop_the_run_before_anything_is_read(spark, products, capsys):
+    (products / "in" / "_late.csv").write_text("c3,3.00\n")
+    (products / "in" / "_backfill").mkdir()
+    (products / "in" / "_backfill" / "d.csv").write_text("d4,4.00\n")
+    assert csv_to_parquet.main(convert_argv(products)) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: {products / 'in'} holds 2 file(s) that Spark skips (a name starting with _ or .): "
+        "_backfill/d.csv, _late.csv; rename them, or move them out of the input"
+    )
+    assert not (products / "out").exists()
+
+
+def test_markers_and_empty_hidden_files_are_skipped_as_spark_skips_them(spark, products):
+    for name, text in [("_SUCCESS", ""), (".gitkeep", ""), (".p.csv.crc", "crc"), (".DS_Store", "mac")]:
+        (products / "in" / name).write_text(text)
+    (products / "in" / "_temporary" / "0").mkdir(parents=True)
+    (products / "in" / "_temporary" / "0" / "part-0.csv").write_text("x9,9.00\n")
+    result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(convert_argv(products)))
+    assert (result.status, result.rows_read, result.rows_written) == ("SUCCEEDED", 2, 2)
+
+
+def test_a_field_job_refuses_skipped_data_files_too(spark, tmp_path, capsys):
+    (tmp_path / "taxi").mkdir()
+    sample = SAMPLE_RAW / "taxi" / "green_tripdata_2019-01a.csv"
+    (tmp_path / "taxi" / ".green_tripdata_2019-01a.csv").write_bytes(sample.read_bytes())
+    argv = ["--input_path", str(tmp_path / "taxi"), "--output_path", str(tmp_path / "out")]
+    assert taxi_trips.main(argv) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"taxi_trips: error: {tmp_path / 'taxi'} holds 1 file(s) that Spark skips (a name starting with _ or .): "
+        ".green_tripdata_2019-01a.csv; rename them, or move them out of the input"
+    )
