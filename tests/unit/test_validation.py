@@ -200,16 +200,42 @@ def test_a_replacement_character_in_any_field_is_invalid_utf8(spark):
     assert_df_equality(actual, spark.createDataFrame(expected, "tag string, _reason string"), ignore_nullable=True)
 
 
-def test_a_replacement_character_after_a_formatless_date_is_invalid_utf8(spark):
-    """``try_cast`` reads '2014-05-01 <anything>' as a date, so such dates are always searched."""
+def test_a_date_without_a_format_is_a_whole_iso_date_or_quarantined(spark):
+    """``try_cast`` would read '2014-05-01 junk' and '2014-05-01T10:00' as 2014-05-01, '2014' as 2014-01-01."""
     dataset = Dataset(name="days", schema=T.StructType([T.StructField("sold", T.DateType())]))
+    texts = ["2014-05-01", " 2014-5-1 ", "2014-05-01 junk", "2014-05-01T10:00", "2014", "2014-05-01 \ufffd"]
     source = spark.createDataFrame(
-        [("2014-05-01 \ufffd", None, "f.csv")], "sold string, _corrupt_record string, _source_file string"
+        [(text, None, "f.csv") for text in texts], "sold string, _corrupt_record string, _source_file string"
     )
     actual = source.transform(with_typed_columns(dataset)).select("sold", "_reason")
-    expected = spark.createDataFrame([(dt.date(2014, 5, 1), "invalid_utf8")], "sold date, _reason string")
+    may_day = dt.date(2014, 5, 1)
+    reasons = [None, None, "invalid_date:sold", "invalid_date:sold", "invalid_date:sold", "invalid_utf8"]
+    expected = spark.createDataFrame(
+        [(may_day if reason is None else None, reason) for reason in reasons], "sold date, _reason string"
+    )
     assert_df_equality(actual, expected, ignore_nullable=True)
-    assert not types_strictly(T.DateType(), dataset)
+    assert types_strictly(T.DateType())
+
+
+def test_a_number_too_large_for_a_double_or_float_is_quarantined_not_infinite(spark):
+    schema = T.StructType([T.StructField("d", T.DoubleType()), T.StructField("f", T.FloatType())])
+    dataset = Dataset(name="floats", schema=schema)
+    rows = [("1e400", "1.5"), ("-Infinity", "inf"), ("NaN", "3.5e39"), ("2.5", " -INF ")]
+    source = spark.createDataFrame(
+        [(*row, None, "f.csv") for row in rows], "d string, f string, _corrupt_record string, _source_file string"
+    )
+    actual = source.transform(with_typed_columns(dataset)).select("d", "f", "_reason")
+    inf = float("inf")
+    expected = spark.createDataFrame(
+        [
+            (None, 1.5, "invalid_double:d"),
+            (-inf, inf, None),
+            (float("nan"), None, "invalid_float:f"),
+            (2.5, -inf, None),
+        ],
+        "d double, f float, _reason string",
+    )
+    assert_df_equality(actual, expected, ignore_nullable=True, allow_nan_equality=True)
 
 
 def test_filter_valid_and_filter_quarantined_split_every_row(spark):

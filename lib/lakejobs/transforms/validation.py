@@ -28,6 +28,10 @@ ROW_ID = "_row_id"
 DETAIL = "_detail"
 RAW_LINE = "_raw_line"
 REPLACEMENT_CHAR = "\ufffd"
+#: How a date column without ``--date_format`` is read: ISO 8601's ``2014-05-01`` (``2014-5-1`` too).
+ISO_DATE = "yyyy-M-d"
+#: The texts Spark's cast reads as infinity by name (after trimming, in any case).
+INFINITY_NAMES = ("inf", "+inf", "-inf", "infinity", "+infinity", "-infinity")
 
 Transform = Callable[[DataFrame], DataFrame]
 #: A row check: (true where the row is bad, its reason, a column explaining it).
@@ -60,12 +64,28 @@ def typed_value(raw: Column, raw_name: str, data_type: T.DataType, dataset: Data
         return raw
     if isinstance(data_type, T.DateType) and dataset.csv.date_format:
         return parse_date(raw, dataset.csv.date_format)
+    if isinstance(data_type, T.DateType):
+        # Not ``try_cast``: it reads ``2014-05-01 junk`` and ``2014-05-01T10:00`` as 2014-05-01,
+        # and ``2014`` as 2014-01-01.
+        return parse_date(F.trim(raw), ISO_DATE)
+    if isinstance(data_type, (T.DoubleType, T.FloatType)):
+        return _finite_unless_spelled(raw, _cast(raw_name, data_type))
     if isinstance(data_type, T.TimestampType) and dataset.csv.timestamp_format:
         return F.to_timestamp(raw, dataset.csv.timestamp_format)
     if isinstance(data_type, T.DecimalType):
         # Null, not rounded, where the cast would round (``rounding_flag``).
         return F.when(~_rounds(raw, raw_name, data_type), _cast(raw_name, data_type))
     return _cast(raw_name, data_type)
+
+
+def _finite_unless_spelled(raw: Column, value: Column) -> Column:
+    """``value``, null where it is infinite but its text is a number too large for the type.
+
+    ``try_cast`` reads ``1e400`` as a double's infinity (``3.5e39`` as a float's): only the
+    text Spark reads as infinity by name (``Infinity``, ``-inf``, any case) stays infinite.
+    """
+    spelled = F.lower(F.trim(raw)).isin(*INFINITY_NAMES)
+    return F.when((F.abs(value) != F.lit(float("inf"))) | spelled, value)
 
 
 def _cast(raw_name: str, data_type: T.DataType) -> Column:
@@ -128,18 +148,16 @@ def _expected_text(data_type: T.DataType, dataset: Dataset) -> str:
     return f"a valid {data_type.simpleString()}"
 
 
-def types_strictly(data_type: T.DataType, dataset: Dataset) -> bool:
+def types_strictly(data_type: T.DataType) -> bool:
     """Tell whether a text holding U+FFFD always types as null (``typed_value``) for ``data_type``.
 
-    True for numbers, booleans, and dates read with the dataset's format. Not for dates without a
-    format (``try_cast`` ignores what follows ``2014-05-01 ``), timestamps or strings.
+    True for numbers, booleans and dates (with or without the dataset's format: never through
+    ``try_cast``, which ignores what follows ``2014-05-01 ``). Not for timestamps or strings.
     ``_checks`` relies on it to search for U+FFFD only in the fields that failed to type.
     Measured at 10M order lines (all 16 fields type strictly), five warm pairs in two JVMs: the
     staging pass 57.2 s against 58.8 s on average.
     """
-    if isinstance(data_type, (T.NumericType, T.BooleanType)):
-        return True
-    return isinstance(data_type, T.DateType) and bool(dataset.csv.date_format)
+    return isinstance(data_type, (T.NumericType, T.BooleanType, T.DateType))
 
 
 def _malformed_detail(dataset: Dataset) -> Column:
@@ -176,7 +194,7 @@ def _checks(dataset: Dataset, raw: Dict[str, str]) -> List[Check]:
     has_replacement = F.coalesce(F.col(CORRUPT_RECORD).contains(REPLACEMENT_CHAR), F.lit(False))
     for field in dataset.schema.fields:
         found = F.coalesce(F.col(raw[field.name]).contains(REPLACEMENT_CHAR), F.lit(False))
-        if types_strictly(field.dataType, dataset):
+        if types_strictly(field.dataType):
             # Such a field's text holds U+FFFD only where its typed value is null: search those
             # alone (Spark skips the right side of a false AND).
             found = _is_null(field, raw) & found
