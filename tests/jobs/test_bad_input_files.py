@@ -50,3 +50,17 @@ def test_a_field_job_refuses_skipped_data_files_too(spark, tmp_path, capsys):
         f"taxi_trips: error: {tmp_path / 'taxi'} holds 1 file(s) that Spark skips (a name starting with _ or .): "
         ".green_tripdata_2019-01a.csv; rename them, or move them out of the input"
     )
+
+
+@pytest.mark.parametrize("extra", [True, False])
+def test_a_header_with_more_or_fewer_columns_than_the_schema_names_the_file(spark, tmp_path, capsys, extra):
+    (tmp_path / "in").mkdir()
+    header, row = ("sku,price,note", "a1,1.50,x") if extra else ("sku", "a1")
+    (tmp_path / "in" / "p.csv").write_text(f"{header}\n{row}\n")
+    assert csv_to_parquet.main(convert_argv(tmp_path, "--header", "true")) == 1
+    source, columns = (tmp_path / "in" / "p.csv").as_uri(), "3 columns" if extra else "1 column"
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: out: --header true, but the first line of {source} names {columns} "
+        "where the schema has 2; give the file's columns in the schema; nothing was published"
+    )
+    assert not (tmp_path / "out").exists()

@@ -75,15 +75,27 @@ def read_raw_csv(spark: "SparkSession", path: str, dataset: Dataset) -> "DataFra
 
 
 def header_mismatch(error: BaseException, dataset: Dataset) -> Optional[LakejobsError]:
-    """Explain Spark's "CSV header does not conform to the schema" as one line (None for other errors)."""
+    """Explain Spark's complaints about a CSV header as one line (None for other errors).
+
+    Spark checks a header against the schema by names ("does not conform to the schema") and by
+    count ("Number of column in CSV header is not equal to ..."); both name the file.
+    """
     text = str(error)
-    if "CSV header does not conform to the schema" not in text:
-        return None
-    found = re.search(r"Expected: (.*?) but found: (.*?)\s*\n", text)
     source = re.search(r"CSV file: (\S+)", text)
-    what = f" (expected {found.group(1)!r}, found {found.group(2)!r})" if found else ""
     where = source.group(1) if source else "a file"
-    return LakejobsError(
-        f"{dataset.name}: --header true, but the first line of {where} does not name the columns{what}; "
-        "add the header row, or pass --header false; nothing was published"
-    )
+    if "CSV header does not conform to the schema" in text:
+        found = re.search(r"Expected: (.*?) but found: (.*?)\s*\n", text)
+        what = f" (expected {found.group(1)!r}, found {found.group(2)!r})" if found else ""
+        problem = (
+            f"the first line of {where} does not name the columns{what}; add the header row, or pass --header false"
+        )
+    elif "Number of column in CSV header is not equal" in text:
+        sizes = re.search(r"Header length: (\d+), schema size: (\d+)", text)
+        what = "another number of columns"
+        if sizes:
+            columns = "1 column" if sizes.group(1) == "1" else f"{sizes.group(1)} columns"
+            what = f"{columns} where the schema has {sizes.group(2)}"
+        problem = f"the first line of {where} names {what}; give the file's columns in the schema"
+    else:
+        return None
+    return LakejobsError(f"{dataset.name}: --header true, but {problem}; nothing was published")
