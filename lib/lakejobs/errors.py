@@ -74,5 +74,9 @@ def _file_read(message: Optional[str]) -> Optional[str]:
 
 
 def _one_line(kind: str, message: object) -> str:
-    text = str(message or "").strip()
-    return f"{kind}: {text.splitlines()[0]}" if text else kind
+    """``kind: first line``; for a Python traceback (a Python worker's error), its last line."""
+    lines = [line for line in str(message or "").strip().splitlines() if line.strip()]
+    if not lines:
+        return kind
+    line = lines[-1] if lines[0].startswith("Traceback (most recent call last)") else lines[0]
+    return f"{kind}: {line.strip()}"

@@ -1,7 +1,12 @@
 """Input files found wanting by trying realistic bad data: each is read exactly, or refused in one line."""
 
-import pytest
+import gzip
+from decimal import Decimal
 
+import pytest
+from chispa import assert_df_equality
+
+from lakejobs.errors import UsageError
 from lakejobs.jobs import csv_to_parquet, taxi_trips
 from tests.conftest import SAMPLE_RAW, stderr_lines
 
@@ -64,3 +69,30 @@ def test_a_header_with_more_or_fewer_columns_than_the_schema_names_the_file(spar
         "where the schema has 2; give the file's columns in the schema; nothing was published"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_a_utf16_file_is_read_whole_since_its_line_breaks_are_two_bytes(spark, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "p.csv").write_bytes("a1,1.50\nb€,2.00\n".encode("utf-16"))
+    result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(convert_argv(tmp_path, "--encoding", "UTF-16")))
+    assert (result.status, result.rows_read, result.rows_quarantined) == ("SUCCEEDED", 2, 0)
+    expected = spark.createDataFrame([("a1", Decimal("1.50")), ("b€", Decimal("2.00"))], SCHEMA)
+    assert_df_equality(spark.read.parquet(str(tmp_path / "out")), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_a_utf16_file_with_multiline_false_is_refused(tmp_path):
+    with pytest.raises(UsageError) as raised:
+        csv_to_parquet.parse_args(convert_argv(tmp_path, "--encoding", "utf-16le", "--multiline", "false"))
+    assert str(raised.value) == "--encoding utf-16le is read only with --multiline true (or without it)"
+
+
+def test_a_truncated_archive_is_named_in_the_one_line(spark, products, capsys):
+    whole = gzip.compress(b"c3,3.00\n" * 5000)
+    (products / "in" / "q.csv.gz").write_bytes(whole[: len(whole) // 2])
+    (products / "in" / "r.csv.gz").write_bytes(gzip.compress(b"d4,4.00\n"))
+    assert csv_to_parquet.main(convert_argv(products)) == 1
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: out: {(products / 'in' / 'q.csv.gz').as_uri()} cannot be decompressed "
+        "(EOFException: Unexpected end of input stream); nothing was published"
+    )
+    assert not (products / "out").exists()

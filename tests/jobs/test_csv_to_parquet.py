@@ -348,17 +348,24 @@ def test_main_turns_a_failed_gate_into_exit_1_and_one_stderr_line(spark, dirty_o
 
 
 def test_a_run_failing_inside_spark_prints_one_stderr_line_not_java_stacks(tmp_path):
-    """The failure surfaces in Spark's tasks (a ``.gz`` file that is not gzip): its logs stay off the console."""
-    (tmp_path / "a.csv.gz").write_text("1,this line is text, not gzip\n", encoding="utf-8")
+    """The failure surfaces in Spark's tasks (an injected Python worker error): its logs stay off the console."""
+    (tmp_path / "a.csv").write_text("1,note\n", encoding="utf-8")
     argv = ["run", "csv_to_parquet", "--schema", "id INT NOT NULL, note STRING"]
-    argv += ["--input_path", str(tmp_path / "a.csv.gz"), "--output_path", str(tmp_path / "out")]
+    argv += ["--input_path", str(tmp_path / "a.csv"), "--output_path", str(tmp_path / "out")]
     completed = subprocess.run(
-        [str(VENV_BIN / "lakejobs"), *argv], env=job_env(), capture_output=True, text=True, timeout=300, check=False
+        [str(VENV_BIN / "lakejobs"), *argv],
+        env={**job_env(), "LAKEJOBS_FAIL_TASK": "first_attempt"},  # one attempt per task locally: the run fails
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     assert completed.returncode == 1
+    # The injected fault says so on the worker's stderr first; then the job's one line.
     assert completed.stderr.splitlines() == [
-        "csv_to_parquet: error: out: the run failed in stage read_validate_and_stage: IOException: not a gzip file "
-        f"(reading {(tmp_path / 'a.csv.gz').as_uri()})"
+        "fault injection: the first attempt of partition 0 fails",
+        "csv_to_parquet: error: out: the run failed in stage read_validate_and_stage: "
+        "PythonException: RuntimeError: fault injection: the first attempt of partition 0 fails",
     ]
 
 

@@ -111,3 +111,15 @@ def test_a_delta_run_in_a_session_without_delta_says_which_settings_it_needs():
         "--conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension "
         "--conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog"
     )
+
+
+def test_a_python_worker_error_names_the_exception_its_traceback_ends_with():
+    worker = _JavaError(
+        "PythonException",
+        'Traceback (most recent call last):\n  File "udf.py", line 3, in check\n    raise RuntimeError\n'
+        "RuntimeError: fault injection: the first attempt of partition 0 fails\n",
+    )
+    job = _JavaError("SparkException", "Job aborted due to stage failure", worker)
+    assert root_cause(_Py4JError(job)) == (
+        "PythonException: RuntimeError: fault injection: the first attempt of partition 0 fails"
+    )

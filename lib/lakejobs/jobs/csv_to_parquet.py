@@ -25,7 +25,7 @@ import dataclasses
 import logging
 import time
 import uuid
-from typing import TYPE_CHECKING, Dict, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
@@ -34,6 +34,7 @@ from pyspark.sql import types as T
 from lakejobs import faults, fs, quality_gate, runtime
 from lakejobs.datasets import Dataset
 from lakejobs.errors import LakejobsError, QualityGateError, UsageError, root_cause
+from lakejobs.io.compressed import first_undecompressable, may_be_decompression
 from lakejobs.io.csv_reader import SOURCE_FILE, header_mismatch, read_raw_csv, require_known_encoding
 from lakejobs.io.delta import (
     append_delta_once,
@@ -197,7 +198,7 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
             measurement = _measure(spark, args, validated_df, [label for _bad, label, _detail in row_checks])
         except Exception as error:
             _unpersist(typed_df, repeated_df)
-            _raise_explained(error, args.dataset)
+            _raise_explained(error, args.dataset, spark, [info.path for info in batch])
     _record_measurement(result, measurement)
     quarantine_df = validated_df.transform(filter_quarantined(args.dataset.name, result.run_id))
     try:
@@ -319,7 +320,7 @@ def _stage_good_rows(args: CsvToParquetArgs, checked_df: "DataFrame", staging: s
             plain_columns=args.dataset.plain_columns,
         )
     except Exception as error:
-        _raise_explained(error, args.dataset)
+        _raise_explained(error, args.dataset, checked_df.sparkSession, checked_df.inputFiles())
     return staged, observation.get, missing
 
 
@@ -421,11 +422,21 @@ def _raw_rows(spark: "SparkSession", args: CsvToParquetArgs, batch) -> "DataFram
     return read_raw_csv(spark, paths, args.dataset).transform(faults.with_failing_first_attempt())
 
 
-def _raise_explained(error: Exception, dataset: Dataset) -> None:
-    """Re-raise ``error``, as one clear line when it is Spark's CSV header complaint."""
+def _raise_explained(error: Exception, dataset: Dataset, spark: "SparkSession", paths: List[str]) -> None:
+    """Re-raise ``error``, as one line when Spark's CSV header complaint or a broken archive.
+
+    A broken archive: one of ``paths`` cannot be decompressed (the task's error does not name it).
+    """
     explained = header_mismatch(error, dataset)
     if explained is not None:
         raise explained from error
+    cause = root_cause(error)
+    undecompressable = first_undecompressable(spark, paths) if may_be_decompression(cause) else None
+    if undecompressable is not None:
+        path, problem = undecompressable
+        raise LakejobsError(
+            f"{dataset.name}: {path} cannot be decompressed ({problem}); nothing was published"
+        ) from error
     raise error
 
 
