@@ -469,7 +469,11 @@ def with_derived_columns(expressions: Dict[str, str]) -> Transform:
 
 
 def with_row_id() -> Transform:
-    """Add ``_row_id``: unique per row of one read, increasing with file position."""
+    """Add ``_row_id``: unique per row of one read, increasing in the order Spark reads it.
+
+    That order is the read tasks' (Spark packs files into tasks largest first, not by name),
+    and within a file, by position: the same on every read of the same files.
+    """
 
     def _(df: DataFrame) -> DataFrame:
         return df.withColumn(ROW_ID, F.monotonically_increasing_id())
