@@ -7,10 +7,13 @@ unexpected error).
 
 import re
 from typing import Optional
+from urllib.parse import unquote
 
-#: Spark wraps a failure to read an input file in an error naming the file (3.5's
-#: ``cannotReadFilesError``; 4.0 prefixes ``[FAILED_READ_FILE...]``).
-_FILE_READ = re.compile(r"error while reading file (.+?)\. Details:")
+#: Spark wraps a failure to read an input file in an error naming the file, URL-encoded (3.5's
+#: ``cannotReadFilesError``: ``... reading file <path>. Details:``; 4.0 ends at the period).
+_FILE_READ = re.compile(r"error while reading file (.+?)\.(?:\s|$)")
+#: The line of a Python traceback that names its exception (``ValueError: bad``).
+_EXCEPTION_LINE = re.compile(r"[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt|Warning)\b.*")
 
 
 class LakejobsError(Exception):
@@ -70,13 +73,16 @@ def _java_root_cause(java: object) -> str:
 def _file_read(message: Optional[str]) -> Optional[str]:
     """The file of Spark's ``Encountered error while reading file <path>. Details:``, if any."""
     match = _FILE_READ.search(message or "")
-    return match.group(1) if match else None
+    return unquote(match.group(1)) if match else None
 
 
 def _one_line(kind: str, message: object) -> str:
-    """``kind: first line``; for a Python traceback (a Python worker's error), its last line."""
+    """``kind: first line``; for a Python traceback (a Python worker's error), its exception's line."""
     lines = [line for line in str(message or "").strip().splitlines() if line.strip()]
     if not lines:
         return kind
-    line = lines[-1] if lines[0].startswith("Traceback (most recent call last)") else lines[0]
+    line = lines[0]
+    if line.startswith("Traceback (most recent call last)"):
+        named = [text for text in lines[1:] if _EXCEPTION_LINE.fullmatch(text)]
+        line = named[-1] if named else lines[-1]
     return f"{kind}: {line.strip()}"

@@ -162,28 +162,38 @@ def list_data_files(spark: "SparkSession", path: str) -> List[FileInfo]:
     return list_files(spark, path)[0]
 
 
-def list_files(spark: "SparkSession", path: str) -> Tuple[List[FileInfo], List[FileInfo]]:
-    """The files below ``path`` in one recursive listing: data files, and hidden ones.
+def spark_skips(name: str) -> bool:
+    """Tell whether Spark leaves out a file or folder of this name when it lists an input.
 
-    Hidden files are those Spark and Hadoop skip when they read a folder: below ``path``, a
-    name (of the file or of a folder above it) starting with ``_`` or ``.``, unless it is a
-    ``column=value`` partition folder. ``path`` itself is never hidden. Both lists are sorted
-    by path; both are empty when ``path`` does not exist.
+    Spark's own rule (``InMemoryFileIndex.shouldFilterOutPathName``): a name starting with ``.``,
+    or with ``_`` unless it holds ``=`` (a partition folder), or ending with ``._COPYING_``; but
+    not Parquet's ``_metadata`` and ``_common_metadata`` summaries.
+    """
+    excluded = (name.startswith("_") and "=" not in name) or name.startswith(".") or name.endswith("._COPYING_")
+    return excluded and not name.startswith(("_common_metadata", "_metadata"))
+
+
+def list_files(spark: "SparkSession", path: str) -> Tuple[List[FileInfo], List[FileInfo]]:
+    """The files below ``path`` in one recursive listing: data files, and the ones Spark skips.
+
+    Skipped files are those ``spark_skips`` a name of, below ``path``: the file's or a folder's
+    on the way to it. ``path`` itself counts only when it is a file (Spark skips a file given
+    by name too). Both lists are sorted by path; both are empty when ``path`` does not exist.
     """
     if not exists(spark, path):
         return [], []
     hadoop_path, fs = _hadoop_path(spark, path)
     # Listed paths come back qualified (file:/..., s3a://...): cut the qualified root off them.
     root = qualified(spark, path)
-    data, hidden = [], []
+    data, skipped = [], []
     iterator = fs.listFiles(hadoop_path, True)
     while iterator.hasNext():
         status = iterator.next()
-        relative = str(status.getPath().toString())[len(root) :]
-        info = FileInfo(str(status.getPath().toString()), int(status.getLen()), int(status.getModificationTime()))
-        is_hidden = any(part.startswith(("_", ".")) and "=" not in part for part in relative.split("/") if part)
-        (hidden if is_hidden else data).append(info)
-    return sorted(data, key=lambda info: info.path), sorted(hidden, key=lambda info: info.path)
+        full = str(status.getPath().toString())
+        relative = full[len(root) :] or full.rsplit("/", 1)[-1]
+        info = FileInfo(full, int(status.getLen()), int(status.getModificationTime()))
+        (skipped if any(spark_skips(part) for part in relative.split("/") if part) else data).append(info)
+    return sorted(data, key=lambda info: info.path), sorted(skipped, key=lambda info: info.path)
 
 
 def list_children(spark: "SparkSession", path: str) -> List[str]:

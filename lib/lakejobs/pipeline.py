@@ -73,7 +73,8 @@ def summary_table(results: Sequence[JobResult], labels: Sequence[str]) -> str:
 
 def lake_line(spark, lake: str) -> str:
     """``lake: <lake> (<its top-level folders>)``, the line ``lakejobs pipeline`` ends with."""
-    names = [child.rstrip("/").rsplit("/", 1)[-1] + "/" for child in fs.list_children(spark, lake)]
+    folders = [child for child in fs.list_children(spark, lake) if fs.is_folder(spark, child)]
+    names = [child.rstrip("/").rsplit("/", 1)[-1] + "/" for child in folders]
     return f"lake: {lake} ({', '.join(names)})"
 
 

@@ -6,7 +6,6 @@ from decimal import Decimal
 import pytest
 from chispa import assert_df_equality
 
-from lakejobs.errors import UsageError
 from lakejobs.jobs import csv_to_parquet, taxi_trips
 from tests.conftest import SAMPLE_RAW, stderr_lines
 
@@ -26,21 +25,39 @@ def products(tmp_path):
 
 def test_data_files_spark_would_skip_stop_the_run_before_anything_is_read(spark, products, capsys):
     (products / "in" / "_late.csv").write_text("c3,3.00\n")
-    (products / "in" / "_backfill").mkdir()
-    (products / "in" / "_backfill" / "d.csv").write_text("d4,4.00\n")
+    (products / "in" / "2024").mkdir()
+    (products / "in" / "2024" / ".fix.csv").write_text("d4,4.00\n")
     assert csv_to_parquet.main(convert_argv(products)) == 2
     assert stderr_lines(capsys.readouterr().err)[-1] == (
         f"csv_to_parquet: error: {products / 'in'} holds 2 file(s) that Spark skips (a name starting with _ or .): "
-        "_backfill/d.csv, _late.csv; rename them, or move them out of the input"
+        "2024/.fix.csv, _late.csv; rename them, or move them out of the input"
     )
     assert not (products / "out").exists()
 
 
-def test_markers_and_empty_hidden_files_are_skipped_as_spark_skips_them(spark, products):
-    for name, text in [("_SUCCESS", ""), (".gitkeep", ""), (".p.csv.crc", "crc"), (".DS_Store", "mac")]:
+def test_a_single_input_file_spark_would_skip_is_refused(spark, products, capsys):
+    (products / "in" / "p.csv").rename(products / "in" / "_p.csv")
+    argv = convert_argv(products)
+    argv[argv.index("--input_path") + 1] = str(products / "in" / "_p.csv")
+    assert csv_to_parquet.main(argv) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: {products / 'in' / '_p.csv'}: Spark does not read a file whose name starts with "
+        "_ or . (it would read no rows); rename it"
+    )
+
+
+def test_markers_empty_files_and_skipped_folders_are_left_out_as_spark_leaves_them(spark, products):
+    for name, text in [
+        ("_SUCCESS", ""),
+        (".gitkeep", ""),
+        (".p.csv.crc", "crc"),
+        (".DS_Store", "mac"),
+        ("._p.csv", "x"),
+    ]:
         (products / "in" / name).write_text(text)
-    (products / "in" / "_temporary" / "0").mkdir(parents=True)
-    (products / "in" / "_temporary" / "0" / "part-0.csv").write_text("x9,9.00\n")
+    for folder in ("_temporary/0", "_archive", ".ipynb_checkpoints", "__MACOSX"):
+        (products / "in" / folder).mkdir(parents=True)
+        (products / "in" / folder / "old.csv").write_text("x9,9.00\n")
     result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(convert_argv(products)))
     assert (result.status, result.rows_read, result.rows_written) == ("SUCCEEDED", 2, 2)
 
@@ -80,19 +97,13 @@ def test_a_utf16_file_is_read_whole_since_its_line_breaks_are_two_bytes(spark, t
     assert_df_equality(spark.read.parquet(str(tmp_path / "out")), expected, ignore_row_order=True, ignore_nullable=True)
 
 
-def test_a_utf16_file_with_multiline_false_is_refused(tmp_path):
-    with pytest.raises(UsageError) as raised:
-        csv_to_parquet.parse_args(convert_argv(tmp_path, "--encoding", "utf-16le", "--multiline", "false"))
-    assert str(raised.value) == "--encoding utf-16le is read only with --multiline true (or without it)"
-
-
 def test_a_truncated_archive_is_named_in_the_one_line(spark, products, capsys):
     whole = gzip.compress(b"c3,3.00\n" * 5000)
     (products / "in" / "q.csv.gz").write_bytes(whole[: len(whole) // 2])
     (products / "in" / "r.csv.gz").write_bytes(gzip.compress(b"d4,4.00\n"))
     assert csv_to_parquet.main(convert_argv(products)) == 1
     assert stderr_lines(capsys.readouterr().err)[-1] == (
-        f"csv_to_parquet: error: out: {(products / 'in' / 'q.csv.gz').as_uri()} cannot be decompressed "
+        f"csv_to_parquet: error: out: {products / 'in' / 'q.csv.gz'} cannot be decompressed "
         "(EOFException: Unexpected end of input stream); nothing was published"
     )
     assert not (products / "out").exists()

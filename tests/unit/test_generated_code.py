@@ -70,3 +70,17 @@ def test_the_bad_rows_pass_kept_by_the_largest_condition_is_small_enough(spark, 
     plan = bad_df._jdf.queryExecution().optimizedPlan().toString()
     assert plan.count("Filter ") == 2  # the kept rows' condition, then the reason's
     assert largest_generated_method(spark, bad_df) < JIT_METHOD_LIMIT
+
+
+def test_iso_dates_and_doubles_of_a_user_schema_type_in_code_small_enough(spark, tmp_path):
+    """Dates without a format are guarded by a pattern, doubles by the infinity check: both inline."""
+    (tmp_path / "in.csv").write_text("1,2014-05-01,2014-05-02,2014-05-03,1.5,2.5,3.5,4.5,x,2,3\n")
+    schema = "id INT NOT NULL, a DATE, b DATE, c DATE, p DOUBLE, q DOUBLE, r FLOAT, s DOUBLE, t STRING, u INT, v BIGINT"
+    argv = ["--schema", schema, "--primary_key", "id", "--input_path", str(tmp_path / "in.csv")]
+    args = csv_to_parquet.parse_args([*argv, "--output_path", str(tmp_path / "o")])
+    row_checks = quality.row_checks(args.rules)
+    checked_df = csv_to_parquet._checked_rows(spark, args, None, row_checks)
+    valid_df, _observation, _missing = csv_to_parquet.observed_good_rows(args, checked_df)
+    assert largest_generated_method(spark, valid_df) < JIT_METHOD_LIMIT
+    explained_df = csv_to_parquet.explained_rows(checked_df, args.dataset, row_checks)
+    assert largest_generated_method(spark, explained_df) < JIT_METHOD_LIMIT

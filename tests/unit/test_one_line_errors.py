@@ -87,7 +87,7 @@ class _Py4JError(Exception):
 
 def test_a_failed_read_names_the_file_spark_was_reading():
     gzip = _JavaError("IOException", "not a gzip file")
-    read = _JavaError("SparkException", "Encountered error while reading file s3a://b/raw/x 1.gz. Details:\n", gzip)
+    read = _JavaError("SparkException", "Encountered error while reading file s3a://b/raw/x%201.gz. Details:\n", gzip)
     job = _JavaError("SparkException", "Job aborted due to stage failure: Task 1 in stage 0.0 failed\n\tat ...", read)
     assert root_cause(_Py4JError(job)) == "IOException: not a gzip file (reading s3a://b/raw/x 1.gz)"
 
@@ -107,7 +107,8 @@ def test_a_delta_run_in_a_session_without_delta_says_which_settings_it_needs():
     with pytest.raises(UsageError) as raised:
         delta.require_delta(session_without_delta)
     assert str(raised.value) == (
-        "--format delta needs Delta Lake in the Spark session: start it with Delta's jars and "
+        "--format delta needs Delta Lake in the Spark session: start it with Delta's jars "
+        "('make setup' fetches them into .jars/) and "
         "--conf spark.sql.extensions=io.delta.sql.DeltaSparkSessionExtension "
         "--conf spark.sql.catalog.spark_catalog=org.apache.spark.sql.delta.catalog.DeltaCatalog"
     )
@@ -117,7 +118,7 @@ def test_a_python_worker_error_names_the_exception_its_traceback_ends_with():
     worker = _JavaError(
         "PythonException",
         'Traceback (most recent call last):\n  File "udf.py", line 3, in check\n    raise RuntimeError\n'
-        "RuntimeError: fault injection: the first attempt of partition 0 fails\n",
+        "RuntimeError: fault injection: the first attempt of partition 0 fails\nsaid twice\n",
     )
     job = _JavaError("SparkException", "Job aborted due to stage failure", worker)
     assert root_cause(_Py4JError(job)) == (

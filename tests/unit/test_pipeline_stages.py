@@ -22,4 +22,5 @@ def test_the_local_steps_follow_the_deployed_stages():
 def test_the_closing_line_names_the_folders_the_lake_holds(spark, tmp_path):
     for folder in ("processedData/orders", "mart", "_lakejobs/runs"):
         (tmp_path / folder).mkdir(parents=True)
+    (tmp_path / ".DS_Store").write_text("not a folder")
     assert pipeline.lake_line(spark, str(tmp_path)) == f"lake: {tmp_path} (_lakejobs/, mart/, processedData/)"

@@ -74,6 +74,17 @@ def read_raw_csv(spark: "SparkSession", path: str, dataset: Dataset) -> "DataFra
     return reader.csv(path).withColumn(SOURCE_FILE, F.input_file_name())
 
 
+def breaks_lines_with_one_byte(spark: "SparkSession", encoding: str) -> bool:
+    """Tell whether ``encoding`` writes a line break as the one byte ``\\n``.
+
+    Spark splits a file into lines at that byte before decoding them, unless it reads each file
+    whole (``multiLine``): UTF-16 and UTF-32 (two or four bytes) and EBCDIC (another byte) are
+    only read right whole. The JVM's charset decides.
+    """
+    encoded = spark.sparkContext._jvm.java.nio.charset.Charset.forName(encoding).encode("\n")
+    return encoded.remaining() == 1 and encoded.get(0) == ord("\n")
+
+
 def header_mismatch(error: BaseException, dataset: Dataset) -> Optional[LakejobsError]:
     """Explain Spark's complaints about a CSV header as one line (None for other errors).
 

@@ -16,7 +16,7 @@ from lakejobs.errors import UsageError
 from lakejobs.io.footers import columns_without_dictionary
 from lakejobs.io.writer import arranged_for_partitions, plain_encoding_options
 from lakejobs.result import OutputInfo
-from lakejobs.session import DELTA_CONF, delta_available
+from lakejobs.session import DELTA_CONF
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -32,13 +32,10 @@ def require_delta(spark: "SparkSession") -> None:
     """Raise ``UsageError`` when the session cannot write Delta tables."""
     extensions = spark.conf.get("spark.sql.extensions", "") or ""
     if "DeltaSparkSessionExtension" not in extensions:
-        if not delta_available():
-            raise UsageError(
-                "--format delta needs Delta Lake in the Spark session (run 'make setup' to fetch the jars)"
-            )
         settings = " ".join(f"--conf {key}={value}" for key, value in DELTA_CONF.items())
         raise UsageError(
-            f"--format delta needs Delta Lake in the Spark session: start it with Delta's jars and {settings}"
+            "--format delta needs Delta Lake in the Spark session: start it with Delta's jars "
+            f"('make setup' fetches them into .jars/) and {settings}"
         )
 
 

@@ -1,14 +1,17 @@
-"""Refuse an input folder holding data Spark would skip without a word.
+"""Refuse an input holding a data file Spark would skip without a word.
 
-Spark and Hadoop read a folder without the files whose name, or a folder's name on the way to
-them, starts with ``_`` or ``.``: writers' markers and checksums (``_SUCCESS``, ``.crc``).
-A data file named that way (``_late.csv``, ``.orders-fix.csv``, a ``_backfill/`` folder) would
-be neither converted nor quarantined, and the run would report the rows it read as if they were
-all. So an input may hold hidden entries only where they are empty or are what writers and
-operating systems leave (``table_folder.MARKER``); any other stops the run before anything is
-read, naming the files.
+Spark leaves out of a read every file whose name, or a folder's name on the way to it, starts
+with ``_`` or ``.`` (``fs.spark_skips``): writers' markers and checksums (``_SUCCESS``,
+``.crc``), and folders kept out of reads on purpose (``_archive/``, ``.git/``,
+``_spark_metadata/``, ``__MACOSX/``). A data *file* named that way in a folder that is read
+(``_late.csv``, ``.orders-fix.csv``), or given as the input itself, would be neither converted
+nor quarantined, and the run would report the rows it read as if they were all. So such a file
+stops the run before anything is read, naming it, unless it is empty or is what writers and
+operating systems leave (``SKIPPED_ON_PURPOSE``). Files inside skipped folders are left to the
+folder's convention.
 """
 
+import re
 from typing import TYPE_CHECKING, List, Tuple
 
 from lakejobs import fs
@@ -18,35 +21,46 @@ from lakejobs.io.table_folder import MARKER
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
+#: Skipped file names that hold no data to convert: table markers and checksums (``MARKER``),
+#: macOS's AppleDouble ``._x.csv``, files still being written (Hadoop's ``._COPYING_``,
+#: Flink's ``.part-*.inprogress.*``) and placeholders.
+SKIPPED_ON_PURPOSE = re.compile(rf"{MARKER.pattern}|\._.*|.*\._COPYING_|\..*\.inprogress.*|\.gitkeep|\.keep")
+
 
 def input_data_files(spark: "SparkSession", path: str) -> List[fs.FileInfo]:
     """The data files below ``path`` (``fs.list_data_files``), after ``refuse_skipped_data``."""
-    data, hidden = fs.list_files(spark, path)
+    data, skipped = fs.list_files(spark, path)
     root = fs.qualified(spark, path)
-    refuse_skipped_data(path, [(info.path[len(root) :].lstrip("/"), info.size) for info in hidden])
+    refuse_skipped_data(path, [(info.path[len(root) :].lstrip("/") or "", info.size) for info in skipped])
     return data
 
 
-def refuse_skipped_data(path: str, hidden: List[Tuple[str, int]]) -> None:
-    """Raise ``UsageError`` when a hidden file holds bytes and is no marker.
+def refuse_skipped_data(path: str, skipped: List[Tuple[str, int]]) -> None:
+    """Raise ``UsageError`` when a file Spark skips looks like data the user meant to convert.
 
     Parameters
     ----------
     path : str
         The input, as the user gave it.
-    hidden : list of (str, int)
-        Each hidden file's path below ``path`` and its size in bytes (``fs.list_files``).
+    skipped : list of (str, int)
+        Each skipped file's path below ``path`` (``""`` for ``path`` itself, a file) and its
+        size in bytes (``fs.list_files``).
     """
-    skipped = [name for name, size in hidden if size > 0 and not _is_marker(name)]
-    if not skipped:
+    if any(relative == "" and size > 0 for relative, size in skipped):
+        raise UsageError(
+            f"{path}: Spark does not read a file whose name starts with _ or . (it would read no rows); rename it"
+        )
+    refused = [relative for relative, size in skipped if size > 0 and _looks_like_data(relative)]
+    if not refused:
         return
-    shown = ", ".join(skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+    shown = ", ".join(refused[:3]) + (f" and {len(refused) - 3} more" if len(refused) > 3 else "")
     raise UsageError(
-        f"{path} holds {len(skipped)} file(s) that Spark skips (a name starting with _ or .): {shown}; "
+        f"{path} holds {len(refused)} file(s) that Spark skips (a name starting with _ or .): {shown}; "
         "rename them, or move them out of the input"
     )
 
 
-def _is_marker(relative: str) -> bool:
-    """Tell whether a hidden part of ``relative`` is a writer's or an operating system's marker."""
-    return any(MARKER.fullmatch(part) for part in relative.split("/") if part.startswith(("_", ".")))
+def _looks_like_data(relative: str) -> bool:
+    """True for a skipped file in read folders whose own name is not skipped on purpose."""
+    *folders, name = relative.split("/")
+    return not any(fs.spark_skips(folder) for folder in folders if folder) and not SKIPPED_ON_PURPOSE.fullmatch(name)

@@ -35,7 +35,13 @@ from lakejobs import faults, fs, quality_gate, runtime
 from lakejobs.datasets import Dataset
 from lakejobs.errors import LakejobsError, QualityGateError, UsageError, root_cause
 from lakejobs.io.compressed import first_undecompressable, may_be_decompression
-from lakejobs.io.csv_reader import SOURCE_FILE, header_mismatch, read_raw_csv, require_known_encoding
+from lakejobs.io.csv_reader import (
+    SOURCE_FILE,
+    breaks_lines_with_one_byte,
+    header_mismatch,
+    read_raw_csv,
+    require_known_encoding,
+)
 from lakejobs.io.delta import (
     append_delta_once,
     batch_app_id,
@@ -115,6 +121,7 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
     refuse_foreign_folders(spark, {"--quarantine_path": args.quarantine_path}, "json")
     quality_gate.check_rule_patterns(spark, args.rules)
     require_known_encoding(spark, args.dataset.csv.encoding)
+    args = _read_whole_files_where_needed(spark, args)
     if args.output_format == "delta":
         require_delta(spark)
     with RunLock(spark, args.lock_path, JOB, result.run_id):
@@ -136,6 +143,16 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
             return _finish(spark, args, result)
         convert_batch(spark, args, result, batch, state)
     return _finish(spark, args, result)
+
+
+def _read_whole_files_where_needed(spark: "SparkSession", args: CsvToParquetArgs) -> CsvToParquetArgs:
+    """``args`` reading each file whole when its encoding's line break is not the byte ``\\n``."""
+    csv = args.dataset.csv
+    if csv.multiline or breaks_lines_with_one_byte(spark, csv.encoding):
+        return args
+    LOG.info("%s files are read whole (as --multiline true): a line break is not one byte there", csv.encoding)
+    dataset = dataclasses.replace(args.dataset, csv=dataclasses.replace(csv, multiline=True))
+    return dataclasses.replace(args, dataset=dataset)
 
 
 def refuse_changed_files(args: CsvToParquetArgs, changed) -> None:
@@ -198,7 +215,7 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
             measurement = _measure(spark, args, validated_df, [label for _bad, label, _detail in row_checks])
         except Exception as error:
             _unpersist(typed_df, repeated_df)
-            _raise_explained(error, args.dataset, spark, [info.path for info in batch])
+            _raise_explained(error, args.dataset, spark, batch)
     _record_measurement(result, measurement)
     quarantine_df = validated_df.transform(filter_quarantined(args.dataset.name, result.run_id))
     try:
@@ -241,7 +258,7 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
             raw_df = _raw_rows(spark, args, batch)
             checked_df = raw_df.transform(with_reasons(args.dataset, row_checks))
             source_files = checked_df.inputFiles()
-            staged, metrics, missing = _stage_good_rows(args, checked_df, staging)
+            staged, metrics, missing = _stage_good_rows(args, checked_df, staging, batch)
         staged_df = spark.read.schema(table_schema(spark, args.dataset)).parquet(staging) if staged.files else None
         with result.stage("check_keys"):
             if args.dataset.primary_key and staged_df is not None and repeats_a_key(staged_df, args.dataset):
@@ -306,7 +323,7 @@ def observed_good_rows(args: CsvToParquetArgs, checked_df: "DataFrame"):
     return valid_df, observation, missing
 
 
-def _stage_good_rows(args: CsvToParquetArgs, checked_df: "DataFrame", staging: str):
+def _stage_good_rows(args: CsvToParquetArgs, checked_df: "DataFrame", staging: str, batch: List[fs.FileInfo]):
     """Pass 1: write the good rows to ``staging`` while observing rows, bad rows and rule metrics."""
     valid_df, observation, missing = observed_good_rows(args, checked_df)
     try:
@@ -320,7 +337,7 @@ def _stage_good_rows(args: CsvToParquetArgs, checked_df: "DataFrame", staging: s
             plain_columns=args.dataset.plain_columns,
         )
     except Exception as error:
-        _raise_explained(error, args.dataset, checked_df.sparkSession, checked_df.inputFiles())
+        _raise_explained(error, args.dataset, checked_df.sparkSession, batch)
     return staged, observation.get, missing
 
 
@@ -422,18 +439,19 @@ def _raw_rows(spark: "SparkSession", args: CsvToParquetArgs, batch) -> "DataFram
     return read_raw_csv(spark, paths, args.dataset).transform(faults.with_failing_first_attempt())
 
 
-def _raise_explained(error: Exception, dataset: Dataset, spark: "SparkSession", paths: List[str]) -> None:
+def _raise_explained(error: Exception, dataset: Dataset, spark: "SparkSession", batch: List[fs.FileInfo]) -> None:
     """Re-raise ``error``, as one line when Spark's CSV header complaint or a broken archive.
 
-    A broken archive: one of ``paths`` cannot be decompressed (the task's error does not name it).
+    A broken archive: a file of ``batch`` cannot be decompressed (the task's error does not name it).
     """
     explained = header_mismatch(error, dataset)
     if explained is not None:
         raise explained from error
     cause = root_cause(error)
-    undecompressable = first_undecompressable(spark, paths) if may_be_decompression(cause) else None
+    undecompressable = first_undecompressable(spark, batch) if may_be_decompression(cause) else None
     if undecompressable is not None:
         path, problem = undecompressable
+        path = fs.local_path(path) if fs.is_local(path) else path
         raise LakejobsError(
             f"{dataset.name}: {path} cannot be decompressed ({problem}); nothing was published"
         ) from error

@@ -2,7 +2,6 @@
 
 import dataclasses
 import os
-import re
 from typing import Dict, Optional, Sequence, Tuple
 
 from lakejobs import args as job_args
@@ -75,7 +74,8 @@ def build_parser():
     parser.add_argument("--quote", help='quote character (default ")')
     parser.add_argument("--escape", help="escape character inside quotes (default: the quote, as RFC 4180)")
     parser.add_argument(
-        "--encoding", help="file encoding (default UTF-8; UTF-16 and UTF-32 files are read whole, as --multiline true)"
+        "--encoding",
+        help="file encoding (default UTF-8; UTF-16, UTF-32 and EBCDIC files are read whole, as --multiline true)",
     )
     parser.add_argument(
         "--date_format", type=job_args.parse_datetime_pattern, help="format of DATE columns, e.g. M/d/yyyy"
@@ -89,22 +89,12 @@ def build_parser():
 CHARACTER_ESCAPES = {"\\t": "\t"}
 
 
-#: Encodings whose line break is more than the byte ``\n`` (Java's names and aliases).
-WIDE_ENCODING = re.compile(r"(x-)?utf[-_]?(16|32).*|unicode.*", re.IGNORECASE)
-
-
 def _csv_overrides(namespace) -> Dict[str, object]:
     names = ("header", "delimiter", "quote", "escape", "encoding", "date_format", "timestamp_format", "multiline")
     overrides = {name: getattr(namespace, name) for name in names if getattr(namespace, name) is not None}
     for name in ("delimiter", "quote", "escape"):
         if name in overrides:
             overrides[name] = CHARACTER_ESCAPES.get(overrides[name], overrides[name])
-    if WIDE_ENCODING.fullmatch(str(overrides.get("encoding", ""))):
-        # Spark splits a file into lines at the byte \n before decoding it unless it reads the
-        # file whole: a UTF-16 line break is two bytes, so only whole-file reads decode it.
-        if overrides.get("multiline") is False:
-            raise UsageError(f"--encoding {overrides['encoding']} is read only with --multiline true (or without it)")
-        overrides["multiline"] = True
     return overrides
 
 

@@ -123,7 +123,10 @@ def preflight(args: FieldArgs) -> None:
 
 
 def require_input(spark: "SparkSession", args: FieldArgs) -> None:
-    """Raise ``UsageError`` when the input path does not exist (any filesystem)."""
+    """Raise ``UsageError`` when the input is missing or holds a data file Spark would skip.
+
+    Any filesystem; the second check is one recursive listing (``input_folder.input_data_files``).
+    """
     if not fs.exists(spark, args.input_path):
         raise UsageError(f"input path does not exist: {args.input_path}")
     input_data_files(spark, args.input_path)

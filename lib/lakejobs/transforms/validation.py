@@ -28,8 +28,9 @@ ROW_ID = "_row_id"
 DETAIL = "_detail"
 RAW_LINE = "_raw_line"
 REPLACEMENT_CHAR = "\ufffd"
-#: How a date column without ``--date_format`` is read: ISO 8601's ``2014-05-01`` (``2014-5-1`` too).
-ISO_DATE = "yyyy-M-d"
+#: The text of a date without ``--date_format``: ISO 8601's ``2014-05-01`` (``2014-5-1`` too),
+#: whitespace around it allowed, as the cast trims it.
+ISO_DATE = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}\s*$"
 #: The texts Spark's cast reads as infinity by name (after trimming, in any case).
 INFINITY_NAMES = ("inf", "+inf", "-inf", "infinity", "+infinity", "-infinity")
 
@@ -65,9 +66,9 @@ def typed_value(raw: Column, raw_name: str, data_type: T.DataType, dataset: Data
     if isinstance(data_type, T.DateType) and dataset.csv.date_format:
         return parse_date(raw, dataset.csv.date_format)
     if isinstance(data_type, T.DateType):
-        # Not ``try_cast``: it reads ``2014-05-01 junk`` and ``2014-05-01T10:00`` as 2014-05-01,
-        # and ``2014`` as 2014-01-01.
-        return parse_date(F.trim(raw), ISO_DATE)
+        # ``try_cast`` alone reads ``2014-05-01 junk`` and ``2014-05-01T10:00`` as 2014-05-01,
+        # and ``2014`` as 2014-01-01: it is given whole dates only.
+        return F.when(raw.rlike(ISO_DATE), _cast(raw_name, data_type))
     if isinstance(data_type, (T.DoubleType, T.FloatType)):
         return _finite_unless_spelled(raw, _cast(raw_name, data_type))
     if isinstance(data_type, T.TimestampType) and dataset.csv.timestamp_format:
