@@ -1,6 +1,7 @@
 """Input files found wanting by trying realistic bad data: each is read exactly, or refused in one line."""
 
 import gzip
+import json
 from decimal import Decimal
 
 import pytest
@@ -102,8 +103,12 @@ def test_a_truncated_archive_is_named_in_the_one_line(spark, products, capsys):
     (products / "in" / "q.csv.gz").write_bytes(whole[: len(whole) // 2])
     (products / "in" / "r.csv.gz").write_bytes(gzip.compress(b"d4,4.00\n"))
     assert csv_to_parquet.main(convert_argv(products)) == 1
-    assert stderr_lines(capsys.readouterr().err)[-1] == (
-        f"csv_to_parquet: error: out: {products / 'in' / 'q.csv.gz'} cannot be decompressed "
+    captured = capsys.readouterr()
+    message = (
+        f"out: {products / 'in' / 'q.csv.gz'} cannot be decompressed "
         "(EOFException: Unexpected end of input stream); nothing was published"
     )
+    assert stderr_lines(captured.err)[-1] == f"csv_to_parquet: error: {message}"
+    result = json.loads(captured.out.splitlines()[-1])  # a failed run prints its result, as every failed run
+    assert (result["status"], result["error"], result["rows_written"]) == ("FAILED", message, 0)
     assert not (products / "out").exists()

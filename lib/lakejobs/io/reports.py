@@ -9,7 +9,7 @@ import logging
 from typing import TYPE_CHECKING, List, NoReturn, Optional
 
 from lakejobs import fs
-from lakejobs.errors import LakejobsError, root_cause
+from lakejobs.errors import LakejobsError, UsageError, root_cause
 from lakejobs.result import JobResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -48,6 +48,8 @@ def raise_failed_run(
     if isinstance(error, LakejobsError):
         failed = error.result if error.result is not None else result.finish("FAILED", str(error))
         save_run_report_quietly(spark, report_root, failed)
+        if not isinstance(error, UsageError):  # a failed run prints its result (exit 1); a refused one does not
+            error.result = failed
         raise error
     stage = next(reversed(result.stages_s), "start")
     message = f"{subject + ': ' if subject else ''}the run failed in stage {stage}: {root_cause(error)}"
