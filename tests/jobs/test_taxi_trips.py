@@ -124,3 +124,17 @@ def test_a_file_without_a_required_column_is_a_usage_error(spark, tmp_path):
     source.write_text("VendorID,lpep_pickup_datetime,trip_distance\n1,2019-01-01 00:00:00,1.0\n")
     with pytest.raises(UsageError, match=r"trips.csv: the header has no column for lpep_dropoff_datetime, "):
         run_job(spark, ["--input_path", str(source), "--output_path", str(tmp_path / "out")])
+
+
+def test_two_header_columns_matching_one_column_are_a_usage_error(spark, tmp_path):
+    """``Fare Amount`` before ``fare_amount``: using either would silently drop the other's values."""
+    sample = (SAMPLE_RAW / "taxi" / "green_tripdata_2019-01a.csv").read_text().splitlines()
+    lines = [f"Fare Amount,{sample[0]}"] + [f"99.99,{line}" for line in sample[1:3]]
+    source = tmp_path / "trips.csv"
+    source.write_text("\n".join(lines) + "\n")
+    with pytest.raises(UsageError) as raised:
+        run_job(spark, ["--input_path", str(source), "--output_path", str(tmp_path / "out")])
+    assert str(raised.value).endswith(
+        "trips.csv: the header has two columns for fare_amount: 'Fare Amount' and 'fare_amount'; keep one of them"
+    )
+    assert not (tmp_path / "out").exists()

@@ -78,16 +78,25 @@ def raw_column_names(header: Sequence[str]) -> List[str]:
 
 
 def column_positions(
-    header: Sequence[str], dataset: Dataset, aliases: Mapping[str, str]
+    header: Sequence[str], dataset: Dataset, aliases: Mapping[str, str], source: str = "a file"
 ) -> Tuple[Dict[str, int], List[str]]:
-    """Map each dataset column to its position in ``header``; also list the unused header names."""
+    """Map each dataset column to its position in ``header``; also list the unused header names.
+
+    Raises ``UsageError`` naming ``source`` when two header names match one column
+    (``Fare Amount`` and ``fare_amount``): which one holds the values cannot be told.
+    """
     wanted = {normalized(field.name): field.name for field in dataset.schema.fields}
     wanted.update({alias: column for alias, column in aliases.items() if normalized(column) in wanted})
     positions: Dict[str, int] = {}
     unused = []
     for index, name in enumerate(header):
         column = wanted.get(normalized(name))
-        if column is not None and column not in positions:
+        if column is not None and column in positions:
+            raise UsageError(
+                f"{source}: the header has two columns for {column}: {header[positions[column]]!r} and {name!r}; "
+                "keep one of them"
+            )
+        if column is not None:
             positions[column] = index
         else:
             unused.append(name)
@@ -133,7 +142,7 @@ def read_headered_csv(
     groups = _files_by_header(spark, path, dataset)
     frames, ignored = [], set()
     for header, files in groups.items():
-        positions, unused = column_positions(header, dataset, aliases or {})
+        positions, unused = column_positions(header, dataset, aliases or {}, files[0])
         ignored.update(unused)
         _require_columns(dataset, positions, optional, fill_missing or {}, files[0], header)
         frames.append(_read_group(spark, files, header, positions, dataset, fill_missing or {}))
