@@ -17,13 +17,6 @@ def convert_argv(tmp_path, *more, schema=SCHEMA):
     return ["--schema", schema, "--input_path", str(tmp_path / "in"), "--output_path", str(tmp_path / "out"), *more]
 
 
-@pytest.fixture
-def products(tmp_path):
-    (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "p.csv").write_text("a1,1.50\nb2,2.00\n")
-    return tmp_path
-
-
 def test_data_files_spark_would_skip_stop_the_run_before_anything_is_read(spark, products, capsys):
     (products / "in" / "_late.csv").write_text("c3,3.00\n")
     (products / "in" / "2024").mkdir()

@@ -20,13 +20,6 @@ def convert_argv(tmp_path, output, *more):
     return ["--schema", SCHEMA, "--input_path", str(tmp_path / "in"), "--output_path", str(output), *more]
 
 
-@pytest.fixture
-def products(tmp_path):
-    (tmp_path / "in").mkdir()
-    (tmp_path / "in" / "p.csv").write_text("a1,1.50\nb2,2.00\n")
-    return tmp_path
-
-
 def test_an_output_folder_holding_more_than_a_table_is_refused_and_kept_whole(spark, products, capsys):
     # The zone above the tables, as a user might give it instead of the table's own folder.
     zone = products / "processedData"

@@ -31,7 +31,7 @@ def input_data_files(spark: "SparkSession", path: str) -> List[fs.FileInfo]:
     """The data files below ``path`` (``fs.list_data_files``), after ``refuse_skipped_data``."""
     data, skipped = fs.list_files(spark, path)
     root = fs.qualified(spark, path)
-    refuse_skipped_data(path, [(info.path[len(root) :].lstrip("/") or "", info.size) for info in skipped])
+    refuse_skipped_data(path, [(info.path[len(root) :].lstrip("/"), info.size) for info in skipped])
     return data
 
 
