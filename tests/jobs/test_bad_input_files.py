@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 from chispa import assert_df_equality
 
+from lakejobs import fs
 from lakejobs.jobs import csv_to_parquet, taxi_trips
 from tests.conftest import SAMPLE_RAW, stderr_lines
 
@@ -66,6 +67,19 @@ def test_a_field_job_refuses_skipped_data_files_too(spark, tmp_path, capsys):
         f"taxi_trips: error: {tmp_path / 'taxi'} holds 1 file(s) that Spark skips (a name starting with _ or .): "
         ".green_tripdata_2019-01a.csv; rename them, or move them out of the input"
     )
+
+
+def test_a_field_job_lists_its_input_once_for_the_check_and_the_read(spark, tmp_path, monkeypatch):
+    (tmp_path / "taxi").mkdir()
+    sample = SAMPLE_RAW / "taxi" / "green_tripdata_2019-01a.csv"
+    (tmp_path / "taxi" / sample.name).write_bytes(sample.read_bytes())
+    listed = []
+    list_files = fs.list_files
+    monkeypatch.setattr(fs, "list_files", lambda spark, path: listed.append(path) or list_files(spark, path))
+    argv = ["--input_path", str(tmp_path / "taxi"), "--output_path", str(tmp_path / "out")]
+    result = taxi_trips.run(spark, taxi_trips.parse_args(argv))
+    assert result.status == "SUCCEEDED"
+    assert listed.count(str(tmp_path / "taxi")) == 1
 
 
 @pytest.mark.parametrize("extra", [True, False])

@@ -21,6 +21,7 @@ from lakejobs import fs
 from lakejobs.datasets import Dataset
 from lakejobs.errors import UsageError
 from lakejobs.io.csv_reader import CORRUPT_RECORD, SOURCE_FILE
+from lakejobs.io.input_folder import input_data_files
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -110,8 +111,9 @@ def read_headered_csv(
     optional: Sequence[str] = (),
     aliases: Optional[Mapping[str, str]] = None,
     fill_missing: Optional[Mapping[str, "Column"]] = None,
+    files: Optional[Sequence[fs.FileInfo]] = None,
 ) -> Tuple["DataFrame", Dict[str, object]]:
-    """Read the headered CSV files below ``path`` as the dataset's columns, all text.
+    """Read headered CSV files as the dataset's columns, all text.
 
     Parameters
     ----------
@@ -127,6 +129,9 @@ def read_headered_csv(
     fill_missing : mapping, optional
         Column -> expression giving the column when a file lacks it (e.g. the ticker from
         the file name).
+    files : sequence of FileInfo, optional
+        The data files below ``path`` when the caller listed them already
+        (``input_folder.input_data_files``); listed here otherwise.
 
     Returns
     -------
@@ -137,9 +142,10 @@ def read_headered_csv(
     Raises
     ------
     UsageError
-        When there are no files, or a file lacks a required column.
+        When there are no files, none has a header, or a file lacks a required column.
     """
-    groups = _files_by_header(spark, path, dataset)
+    listed = input_data_files(spark, path) if files is None else files
+    groups = _files_by_header(spark, path, [info.path for info in listed], dataset)
     frames, ignored = [], set()
     for header, files in groups.items():
         positions, unused = column_positions(header, dataset, aliases or {}, files[0])
@@ -152,8 +158,7 @@ def read_headered_csv(
     return union_df, {"headers": len(groups), "ignored_columns": sorted(ignored)}
 
 
-def _files_by_header(spark, path: str, dataset: Dataset) -> Dict[Tuple[str, ...], List[str]]:
-    files = [info.path for info in fs.list_data_files(spark, path)]
+def _files_by_header(spark, path: str, files: Sequence[str], dataset: Dataset) -> Dict[Tuple[str, ...], List[str]]:
     if not files:
         raise UsageError(f"no data files below {path}")
     groups: Dict[Tuple[str, ...], List[str]] = {}

@@ -122,14 +122,15 @@ def preflight(args: FieldArgs) -> None:
     fs.require_writable({"--output_path": args.output_path, "--quarantine_path": args.quarantine_path})
 
 
-def require_input(spark: "SparkSession", args: FieldArgs) -> None:
-    """Raise ``UsageError`` when the input is missing or holds a data file Spark would skip.
+def require_input(spark: "SparkSession", args: FieldArgs) -> List[fs.FileInfo]:
+    """The input's data files; raise ``UsageError`` when it is missing or holds one Spark would skip.
 
-    Any filesystem; the second check is one recursive listing (``input_folder.input_data_files``).
+    Any filesystem; the second check is the job's one recursive listing of its input
+    (``input_folder.input_data_files``), whose files the job reads or fingerprints.
     """
     if not fs.exists(spark, args.input_path):
         raise UsageError(f"input path does not exist: {args.input_path}")
-    input_data_files(spark, args.input_path)
+    return input_data_files(spark, args.input_path)
 
 
 def count_by_reason(validated_df: "DataFrame") -> Dict[Optional[str], int]:
@@ -325,7 +326,9 @@ def empty_output(path: str, name: str, partition_by: Sequence[str], fmt: str = "
 def run_locked(
     spark: "SparkSession", args: FieldArgs, result: JobResult, body, output_format: str = "parquet"
 ) -> JobResult:
-    """Check the input, run ``body()`` under the output's lock, then finish and save the report.
+    """Check the input, run ``body(files)`` under the output's lock, then finish and save the report.
+
+    ``files`` are the input's data files (``require_input``), listed once for the run.
 
     ``output_format``: how the output is written (``lakejobs.io.table_folder`` checks its folder).
 
@@ -333,11 +336,11 @@ def run_locked(
     root cause (``io.reports.raise_failed_run``).
     """
     try:
-        require_input(spark, args)
+        files = require_input(spark, args)
         refuse_foreign_folders(spark, {"--output_path": args.output_path}, output_format)
         refuse_foreign_folders(spark, {"--quarantine_path": args.quarantine_path}, "json")
         with RunLock(spark, args.lock_path, result.job, result.run_id):
-            body()
+            body(files)
     except Exception as error:  # noqa: BLE001 - one clear line and a FAILED report
         raise_failed_run(spark, args.report_path, result, "", error)
     result.finish("SUCCEEDED")

@@ -75,7 +75,7 @@ def run(spark: "SparkSession", args: FxRatesArgs) -> JobResult:
     """Flatten the rates; see the module docstring."""
     result = JobResult(job=JOB, run_id=new_run_id(), inputs={JOB: args.input_path})
 
-    def body() -> None:
+    def body(_files) -> None:
         validated_df = (
             read_json_text(spark, args.input_path, whole_files=not args.json_lines)
             .transform(flatten_fx_documents(args.date_format))

@@ -27,11 +27,12 @@ Examples
 """
 
 import dataclasses
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
 from lakejobs import args as job_args
 from lakejobs import runtime
 from lakejobs.datasets import CsvOptions, Dataset
+from lakejobs.fs import FileInfo
 from lakejobs.io.headered_csv import read_headered_csv
 from lakejobs.jobs import fieldjob
 from lakejobs.result import JobResult, new_run_id
@@ -43,10 +44,14 @@ from lakejobs.transforms.stocks import (
     with_daily_metrics,
     with_normalized_ticker,
 )
-from lakejobs.transforms.validation import with_duplicate_keys_flagged, with_row_id, with_typed_columns
+from lakejobs.transforms.validation import (
+    with_duplicate_keys_flagged,
+    with_row_id,
+    with_typed_columns,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 JOB = "stock_prices"
 DESCRIPTION = "daily OHLCV CSV -> Parquet by ticker, with daily return and 7-day moving average"
@@ -87,27 +92,43 @@ def parse_args(argv: Sequence[str]) -> StockPricesArgs:
     return StockPricesArgs(**fieldjob.common_values(namespace), date_format=namespace.date_format)
 
 
-def run(spark: "SparkSession", args: StockPricesArgs) -> JobResult:
-    """Convert the prices; see the module docstring."""
-    result = JobResult(job=JOB, run_id=new_run_id(), inputs={JOB: args.input_path})
+def read_raw(
+    spark: "SparkSession", args: StockPricesArgs, files: Sequence[FileInfo]
+) -> Tuple["DataFrame", Dict[str, object]]:
+    """The prices of ``files`` as text, and the headers found (``read_headered_csv``)."""
+    return read_headered_csv(
+        spark,
+        args.input_path,
+        args.dataset,
+        optional=OPTIONAL,
+        aliases=STOCK_ALIASES,
+        fill_missing={"ticker": ticker_from_file_name()},
+        files=files,
+    )
 
-    def body() -> None:
-        raw_df, headers = read_headered_csv(
-            spark,
-            args.input_path,
-            args.dataset,
-            optional=OPTIONAL,
-            aliases=STOCK_ALIASES,
-            fill_missing={"ticker": ticker_from_file_name()},
-        )
-        result.details = headers
-        validated_df = (
+
+def validated_rows(args: StockPricesArgs) -> Callable[["DataFrame"], "DataFrame"]:
+    """Typed prices, each bad or repeated one with its reason."""
+
+    def _(raw_df: "DataFrame") -> "DataFrame":
+        return (
             raw_df.transform(with_typed_columns(args.dataset))
             .transform(with_normalized_ticker())
             .transform(with_failed_checks(price_checks()))
             .transform(with_row_id())
             .transform(with_duplicate_keys_flagged(args.dataset))
         )
+
+    return _
+
+
+def run(spark: "SparkSession", args: StockPricesArgs) -> JobResult:
+    """Convert the prices; see the module docstring."""
+    result = JobResult(job=JOB, run_id=new_run_id(), inputs={JOB: args.input_path})
+
+    def body(files: List[FileInfo]) -> None:
+        raw_df, result.details = read_raw(spark, args, files)
+        validated_df = raw_df.transform(validated_rows(args))
         columns = [field.name for field in STOCK_PRICES.fields]
         good_df = validated_df.transform(filter_good(columns))
         merge = fieldjob.Merge(keys=args.dataset.primary_key, finish=with_daily_metrics())

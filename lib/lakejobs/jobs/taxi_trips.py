@@ -21,11 +21,12 @@ Examples
 import argparse
 import dataclasses
 import zoneinfo
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
 from lakejobs import args as job_args
 from lakejobs import runtime
 from lakejobs.datasets import CsvOptions, Dataset
+from lakejobs.fs import FileInfo
 from lakejobs.io.csv_reader import SOURCE_FILE
 from lakejobs.io.headered_csv import read_headered_csv
 from lakejobs.jobs import fieldjob
@@ -36,7 +37,7 @@ from lakejobs.transforms.taxi import DEFAULT_TIME_ZONE, DERIVED, trip_checks, wi
 from lakejobs.transforms.validation import with_typed_columns
 
 if TYPE_CHECKING:  # pragma: no cover
-    from pyspark.sql import SparkSession
+    from pyspark.sql import DataFrame, SparkSession
 
 JOB = "taxi_trips"
 DESCRIPTION = "NYC green-taxi CSV -> Parquet by pickup_date, with duration and speed; impossible trips quarantined"
@@ -108,18 +109,33 @@ def parse_args(argv: Sequence[str]) -> TaxiTripsArgs:
     )
 
 
-def run(spark: "SparkSession", args: TaxiTripsArgs) -> JobResult:
-    """Convert the trips; see the module docstring."""
-    result = JobResult(job=JOB, run_id=new_run_id(), inputs={JOB: args.input_path})
+def read_raw(
+    spark: "SparkSession", args: TaxiTripsArgs, files: Sequence[FileInfo]
+) -> Tuple["DataFrame", Dict[str, object]]:
+    """The trips of ``files`` as text, and the headers found (``read_headered_csv``)."""
+    return read_headered_csv(spark, args.input_path, args.dataset, optional=TAXI_OPTIONAL, files=files)
 
-    def body() -> None:
-        raw_df, headers = read_headered_csv(spark, args.input_path, args.dataset, optional=TAXI_OPTIONAL)
-        result.details = headers
-        validated_df = (
+
+def validated_rows(args: TaxiTripsArgs) -> Callable[["DataFrame"], "DataFrame"]:
+    """Typed trips with their metrics, each impossible one with its reason."""
+
+    def _(raw_df: "DataFrame") -> "DataFrame":
+        return (
             raw_df.transform(with_typed_columns(args.dataset))
             .transform(with_trip_metrics(args.timezone))
             .transform(with_failed_checks(trip_checks(args.max_speed_mph, args.max_duration_hours)))
         )
+
+    return _
+
+
+def run(spark: "SparkSession", args: TaxiTripsArgs) -> JobResult:
+    """Convert the trips; see the module docstring."""
+    result = JobResult(job=JOB, run_id=new_run_id(), inputs={JOB: args.input_path})
+
+    def body(files: List[FileInfo]) -> None:
+        raw_df, result.details = read_raw(spark, args, files)
+        validated_df = raw_df.transform(validated_rows(args))
         columns = [field.name for field in TAXI_TRIPS.fields] + list(DERIVED) + [SOURCE_FILE]
         good_df = validated_df.transform(filter_good(columns)).withColumnRenamed(SOURCE_FILE, fieldjob.LINEAGE)
         merge = fieldjob.Merge(lineage=True)

@@ -22,7 +22,7 @@ Examples
 """
 
 import dataclasses
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 from pyspark import StorageLevel
 from pyspark.sql import types as T
@@ -30,6 +30,7 @@ from pyspark.sql import types as T
 from lakejobs import args as job_args
 from lakejobs import fs, runtime
 from lakejobs.datasets import Dataset
+from lakejobs.fs import FileInfo
 from lakejobs.io.delta import require_delta
 from lakejobs.io.insert_new import insert_new_rows
 from lakejobs.io.json_reader import read_json_text
@@ -98,8 +99,8 @@ def run(spark: "SparkSession", args: TransactionsArgs) -> JobResult:
     if args.output_format == "delta":
         require_delta(spark)
 
-    def body() -> None:
-        batch_id = fs.fingerprint(fs.list_data_files(spark, args.input_path))[:16]
+    def body(files: List[FileInfo]) -> None:
+        batch_id = fs.fingerprint(files)[:16]
         validated_df = validated_transactions(read_json_text(spark, args.input_path, whole_files=False))
         validated_df = validated_df.persist(StorageLevel.DISK_ONLY)
         try:
