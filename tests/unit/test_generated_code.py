@@ -13,7 +13,12 @@ quarantine pass may first keep the rows failing a cheap condition, in a stage of
 6,838 bytes). This keeps the next change from crossing the line unnoticed.
 """
 
-from lakejobs.jobs import csv_to_parquet
+import contextlib
+
+import pytest
+
+from lakejobs.io.input_folder import input_data_files
+from lakejobs.jobs import csv_to_parquet, stock_prices, taxi_trips
 from lakejobs.transforms import quality, validation
 from tests.conftest import SAMPLE_RAW
 
@@ -84,3 +89,32 @@ def test_iso_dates_and_doubles_of_a_user_schema_type_in_code_small_enough(spark,
     assert largest_generated_method(spark, valid_df) < JIT_METHOD_LIMIT
     explained_df = csv_to_parquet.explained_rows(checked_df, args.dataset, row_checks)
     assert largest_generated_method(spark, explained_df) < JIT_METHOD_LIMIT
+
+
+@contextlib.contextmanager
+def adaptive_execution_off(spark):
+    """Plan whole: with AQE, a plan holding a shuffle shows no generated stage before it runs."""
+    before = spark.conf.get("spark.sql.adaptive.enabled")
+    spark.conf.set("spark.sql.adaptive.enabled", "false")
+    try:
+        yield
+    finally:
+        spark.conf.set("spark.sql.adaptive.enabled", before)
+
+
+@pytest.mark.parametrize(
+    ("job", "folder"),
+    [(taxi_trips, "taxi"), (stock_prices, "stocks")],
+    ids=["taxi_trips", "stock_prices"],
+)
+def test_the_field_jobs_type_and_check_their_rows_in_code_small_enough(spark, tmp_path, job, folder):
+    """Until session 28 taxi_trips' method was 8,212 and 8,375 bytes (its two headers), stock_prices' 8,188.
+
+    Their invalid-UTF-8 check searched each text field on its own; joined, the taxi job took 0.8 times
+    as long on 3M trips (bench/HISTORY.md "Session 28").
+    """
+    args = job.parse_args(["--input_path", str(SAMPLE_RAW / folder), "--output_path", str(tmp_path / "o")])
+    raw_df, _headers = job.read_raw(spark, args, input_data_files(spark, args.input_path))
+    validated_df = raw_df.transform(job.validated_rows(args))
+    with adaptive_execution_off(spark):
+        assert largest_generated_method(spark, validated_df) < JIT_METHOD_LIMIT

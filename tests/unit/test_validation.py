@@ -200,6 +200,27 @@ def test_a_replacement_character_in_any_field_is_invalid_utf8(spark):
     assert_df_equality(actual, spark.createDataFrame(expected, "tag string, _reason string"), ignore_nullable=True)
 
 
+def test_the_joined_search_skips_null_fields_and_finds_nothing_in_clean_rows(spark):
+    """The text fields are searched joined (``concat_ws``): a null one must not hide another's U+FFFD."""
+    good = GOOD_WIDE_ROW
+    rows = [
+        {**good, "tag": None, "at": good["at"] + "\ufffd"},
+        {**good, "tag": None, "id": "1\ufffd"},
+        {**good, "tag": "junk id", "id": "x"},
+        {**good, "tag": "junk id, no time", "id": "x", "at": None},
+        {**good, "tag": "no time", "at": None},
+    ]
+    actual = wide_raw_df(spark, rows).transform(with_typed_columns(WIDE)).select("tag", "_reason")
+    expected = [
+        (None, "invalid_utf8"),
+        (None, "invalid_utf8"),
+        ("junk id", "invalid_int:id"),
+        ("junk id, no time", "invalid_int:id"),
+        ("no time", None),
+    ]
+    assert_df_equality(actual, spark.createDataFrame(expected, "tag string, _reason string"), ignore_nullable=True)
+
+
 def test_a_date_without_a_format_is_a_whole_iso_date_or_quarantined(spark):
     """``try_cast`` would read '2014-05-01 junk' and '2014-05-01T10:00' as 2014-05-01, '2014' as 2014-01-01."""
     dataset = Dataset(name="days", schema=T.StructType([T.StructField("sold", T.DateType())]))

@@ -154,7 +154,7 @@ def types_strictly(data_type: T.DataType) -> bool:
 
     True for numbers, booleans and dates (with or without the dataset's format: never through
     ``try_cast``, which ignores what follows ``2014-05-01 ``). Not for timestamps or strings.
-    ``_checks`` relies on it to search for U+FFFD only in the fields that failed to type.
+    ``_has_replacement`` relies on it to search for U+FFFD only in rows where a field failed to type.
     Measured at 10M order lines (all 16 fields type strictly), five warm pairs in two JVMs: the
     staging pass 57.2 s against 58.8 s on average.
     """
@@ -184,26 +184,46 @@ def _malformed_detail(dataset: Dataset) -> Column:
     return F.when(quotes % 2 == 1, F.lit(hint)).otherwise(F.lit(expected))
 
 
+def _has_replacement(dataset: Dataset, raw: Dict[str, str]) -> Column:
+    """True where a field holds U+FFFD: bytes not valid in the encoding.
+
+    The fields that may hold it in a good row (text, timestamps: ``types_strictly``) are
+    searched joined, on every row; the others only in a row where one of them failed to type,
+    and joined too: a strict field holding U+FFFD is one that failed. Joining gives the same
+    answer as searching field by field (U+FFFD cannot span two valid UTF-8 fields) in much
+    smaller code: searched field by field, taxi_trips' 12 text and timestamp fields made the
+    method that types a trip 8,212 bytes, over the 8,000 the JIT compiles, and its validation
+    pass 1.55 times as long (bench/HISTORY.md "Session 28"). A malformed line is not searched:
+    its first reason is ``malformed_record``.
+    """
+    fields = dataset.schema.fields
+    strict = [field for field in fields if types_strictly(field.dataType)]
+    loose = [F.col(raw[field.name]) for field in fields if field not in strict]
+    found = _any_holds_replacement(loose) if loose else F.lit(False)
+    if strict:
+        # Spark skips the right side of an AND whose left side is false: a good row joins nothing here.
+        untyped = reduce(lambda left, right: left | right, [_is_null(field, raw) for field in strict])
+        found = found | (untyped & _any_holds_replacement([F.col(raw[field.name]) for field in strict]))
+    return found
+
+
+def _any_holds_replacement(texts: List[Column]) -> Column:
+    """True where one of ``texts`` (nulls skipped) holds U+FFFD; false, never null, otherwise."""
+    if len(texts) == 1:
+        return F.coalesce(texts[0].contains(REPLACEMENT_CHAR), F.lit(False))
+    return F.concat_ws("", *texts).contains(REPLACEMENT_CHAR)
+
+
 def _checks(dataset: Dataset, raw: Dict[str, str]) -> List[Check]:
     """(is_bad, reason, detail) for every parsing check, in priority order.
 
     ``raw`` maps each column to the name of its raw text column; typed values are under the
     columns' own names.
     """
-    # Searched field by field: the same answer as searching the joined line (U+FFFD cannot span
-    # two valid UTF-8 fields) without building a string per row (measured 13 % of the pass).
-    has_replacement = F.coalesce(F.col(CORRUPT_RECORD).contains(REPLACEMENT_CHAR), F.lit(False))
-    for field in dataset.schema.fields:
-        found = F.coalesce(F.col(raw[field.name]).contains(REPLACEMENT_CHAR), F.lit(False))
-        if types_strictly(field.dataType):
-            # Such a field's text holds U+FFFD only where its typed value is null: search those
-            # alone (Spark skips the right side of a false AND).
-            found = _is_null(field, raw) & found
-        has_replacement = has_replacement | found
     checks = [
         (F.col(CORRUPT_RECORD).isNotNull(), "malformed_record", _malformed_detail(dataset)),
         (
-            has_replacement,
+            _has_replacement(dataset, raw),
             "invalid_utf8",
             F.lit(f"the line has bytes that are not valid {dataset.csv.encoding}"),
         ),
