@@ -17,7 +17,7 @@ JARS_STAMP := .jars/.stamp
 ARCHIVE_STAMP := .jars/.archive-stamp
 CHROMIUM_STAMP := .jars/tools/.chromium-stamp
 
-.PHONY: help setup run run-s3 test lint sample clean bench bench-experiments bench-profile render stepfunctions warehouse-demo run-field sample-field package cluster-demo
+.PHONY: help setup run run-s3 test lint sample clean bench bench-field bench-experiments bench-profile render stepfunctions warehouse-demo run-field sample-field package cluster-demo
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -81,6 +81,13 @@ bench: setup ## benchmark lakejobs vs DuckDB vs Spark's floor (SCALES=1000000,50
 	$(PY) bench/run.py --scales $(SCALES) --repeat $(REPEAT) $(if $(BENCH_LABEL),--label $(BENCH_LABEL))
 
 EXPERIMENT_SCALE ?= 2000000
+FIELD_TRIPS ?= 3000000
+FIELD_PRICES ?= 2000000
+FIELD_REPEAT ?= 3
+bench-field: setup ## taxi_trips and stock_prices timed on generated data (FIELD_TRIPS=3000000 FIELD_PRICES=2000000 FIELD_REPEAT=3)
+	$(PY) bench/field_jobs.py --trips $(FIELD_TRIPS) --prices $(FIELD_PRICES) --repeat $(FIELD_REPEAT) \
+	  $(if $(BENCH_LABEL),--label $(BENCH_LABEL))
+
 bench-experiments: setup ## one tuning knob at a time on the whole pipeline (EXPERIMENT_SCALE=2000000)
 	$(PY) bench/experiments.py --scale $(EXPERIMENT_SCALE)
 

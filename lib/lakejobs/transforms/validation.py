@@ -192,9 +192,9 @@ def _has_replacement(dataset: Dataset, raw: Dict[str, str]) -> Column:
     and joined too: a strict field holding U+FFFD is one that failed. Joining gives the same
     answer as searching field by field (U+FFFD cannot span two valid UTF-8 fields) in much
     smaller code: searched field by field, taxi_trips' 12 text and timestamp fields made the
-    method that types a trip 8,212 bytes, over the 8,000 the JIT compiles, and its validation
-    pass 1.55 times as long (bench/HISTORY.md "Session 28"). A malformed line is not searched:
-    its first reason is ``malformed_record``.
+    method that types a trip 8,212 bytes, over the 8,000 the JIT compiles (its job's validate
+    stage 31.0 against 27.8 s on 3M trips, ``make bench-field``; bench/HISTORY.md "Session 28").
+    A malformed line is not searched: its first reason is ``malformed_record``.
     """
     fields = dataset.schema.fields
     strict = [field for field in fields if types_strictly(field.dataType)]
