@@ -24,7 +24,6 @@ Examples
 import dataclasses
 import logging
 import time
-import uuid
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 from pyspark import StorageLevel
@@ -67,6 +66,7 @@ from lakejobs.key_check import repeats_a_key
 from lakejobs.result import JobResult, OutputInfo, new_run_id
 from lakejobs.state import RunLock, load_state, save_state
 from lakejobs.transforms import quality
+from lakejobs.transforms.stages import end_generated_stage
 from lakejobs.transforms.validation import (
     DETAIL,
     RAW_LINE,
@@ -387,7 +387,7 @@ def explained_rows(checked_df: "DataFrame", dataset: Dataset, row_checks, bad_on
     merged into the typing, the details made its per-row method too large for the JIT
     (``tests/unit/test_generated_code.py``).
     """
-    observed_df = checked_df.observe(f"typed_rows_{uuid.uuid4().hex[:12]}", F.count(F.lit(1)).alias("rows"))
+    observed_df = end_generated_stage(checked_df, "typed_rows")
     kept_df = observed_df.filter(F.col(REASON).isNotNull()) if bad_only else observed_df
     return kept_df.transform(with_explanations(dataset, row_checks))
 

@@ -10,7 +10,6 @@ dataset's row rules (``lakejobs.dqdl``) in ruleset order; duplicate keys are fla
 the rows left.
 """
 
-import uuid
 from functools import reduce
 from typing import Callable, Collection, Dict, List, Optional, Sequence, Tuple
 
@@ -22,6 +21,7 @@ from lakejobs.datasets import Dataset
 from lakejobs.io.csv_reader import CORRUPT_RECORD, SOURCE_FILE
 from lakejobs.transforms.dates import parse_date
 from lakejobs.transforms.decimals import would_round
+from lakejobs.transforms.stages import end_generated_stage
 
 REASON = "_reason"
 ROW_ID = "_row_id"
@@ -324,7 +324,7 @@ def keep_failing(dataset: Dataset, labels: Collection[str]) -> Optional[Transfor
 
     def _(raw_df: DataFrame) -> DataFrame:
         kept_df = raw_df.filter(condition)
-        return kept_df.observe(f"failing_rows_{uuid.uuid4().hex[:12]}", F.count(F.lit(1)).alias("rows"))
+        return end_generated_stage(kept_df, "failing_rows")
 
     return _
 
