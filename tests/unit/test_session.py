@@ -52,3 +52,15 @@ def test_a_job_runs_and_reports_on_stdout_with_an_unusable_archive(tmp_path):
     assert completed.returncode == 0, completed.stderr
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert (result["status"], result["rows_read"], result["rows_written"]) == ("SUCCEEDED", 40, 40)
+
+
+def test_a_session_made_elsewhere_gets_the_runtime_settings(spark):
+    """Glue's and spark-submit's sessions are built outside lakejobs: ``apply_runtime_conf`` sets them."""
+    key = "spark.sql.inMemoryColumnarStorage.compressed"
+    spark.conf.set(key, "true")  # Spark's default, as a session made elsewhere has it
+    try:
+        session.apply_runtime_conf(spark)
+        assert {name: spark.conf.get(name) for name in session.RUNTIME_CONF} == session.RUNTIME_CONF
+        assert spark.conf.get(key) == "false"
+    finally:
+        spark.conf.set(key, session.RUNTIME_CONF[key])
