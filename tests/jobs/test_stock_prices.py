@@ -7,6 +7,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from chispa import assert_df_equality
 
 from lakejobs.jobs import stock_prices
+from tests.parquet_layout import columns_without_dictionary
 
 YAHOO_HEADER = "Date,Open,High,Low,Close,Adj Close,Volume"
 AAPL_CLOSES = ["185.64", "184.25", "181.91", "181.18", "185.56", "185.14", "186.19", "185.59", "185.92", "183.63"]
@@ -105,3 +106,17 @@ def test_both_layouts_become_one_series_per_ticker_with_return_and_moving_averag
         ("watchlist.csv", "high_below_low"),
         ("watchlist.csv", "null_key:ticker"),
     ]
+
+
+def test_a_series_is_written_without_a_dictionary(spark, tmp_path):
+    # Thirty days at one price: every value repeats, so the columns keep a dictionary unless the
+    # job writes them plain (spelled out: emptying the constant must fail here).
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    lines = [YAHOO_HEADER] + [yahoo_line(day, "100.00") for day in trading_days(30)]
+    (raw / "FLAT.csv").write_text("\n".join(lines) + "\n")
+    out = tmp_path / "stocks"
+    result = stock_prices.run(spark, stock_prices.parse_args(["--input_path", str(raw), "--output_path", str(out)]))
+    assert result.rows_written == 30
+    plain = {"date", "open", "high", "low", "close", "adj_close", "volume", "daily_return", "close_ma_7d"}
+    assert columns_without_dictionary(out) == plain

@@ -13,6 +13,7 @@ from lakejobs.generate_field import TAXI_COLUMNS
 from lakejobs.jobs import taxi_trips
 from lakejobs.schemas_field import TAXI_TRIPS
 from tests.conftest import SAMPLE_RAW
+from tests.parquet_layout import columns_without_dictionary
 
 GOOD = [
     "2,2019-01-01 00:18:40,2019-01-01 00:40:00,N,1,264,264,5,4.00,15.5,0.5,0.5,3,0,,0.3,19.8,1,1",
@@ -98,6 +99,21 @@ def test_trips_are_typed_measured_and_impossible_ones_quarantined_with_reasons(s
     partitions = sorted(p.name for p in (out / "trips").iterdir() if p.is_dir())
     assert partitions == ["pickup_date=2019-01-01", "pickup_date=2019-01-02"]
     assert all(len(list((out / "trips" / p).glob("*.parquet"))) == 1 for p in partitions)
+
+
+def test_times_and_speeds_are_written_without_a_dictionary_also_when_a_reload_rewrites_the_day(spark, tmp_path):
+    # One trip repeated: every column would keep a dictionary (one value), so only the job's
+    # plain columns (spelled out: emptying the constant must fail here) and the columns without
+    # any value have none.
+    source = tmp_path / "raw" / "green_tripdata_2019-01.csv"
+    source.parent.mkdir()
+    source.write_text("\n".join([",".join(TAXI_COLUMNS), *[GOOD[0]] * 40]) + "\n")
+    plain = {"lpep_pickup_datetime", "lpep_dropoff_datetime", "trip_duration_min", "avg_speed_mph"}
+    out = tmp_path / "trips"
+    for load in ("first load", "reload: the day rewritten through staging"):
+        result = run_job(spark, ["--input_path", str(source.parent), "--output_path", str(out)])
+        assert (load, result.rows_written) == (load, 40)
+        assert (load, columns_without_dictionary(out)) == (load, plain | {"ehail_fee", "congestion_surcharge"})
 
 
 def test_the_sample_mixes_both_tlc_layouts_and_accounts_for_every_line(spark, tmp_path):

@@ -64,6 +64,26 @@ class Merge:
 
 
 @dataclasses.dataclass(frozen=True)
+class TableLayout:
+    """How a field job's table is written.
+
+    Attributes
+    ----------
+    name : str
+        The output's name in the job result.
+    partition_by : tuple of str
+        Its partition columns.
+    plain_columns : tuple of str
+        Columns whose values are nearly all distinct, written without a Parquet dictionary
+        (``lakejobs.io.writer.plain_encoding_options``).
+    """
+
+    name: str
+    partition_by: Tuple[str, ...]
+    plain_columns: Tuple[str, ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
 class FieldArgs:
     """Configuration every field job has; each job's own arguments extend it."""
 
@@ -167,8 +187,7 @@ def publish_split(
     result: JobResult,
     validated_df: "DataFrame",
     good_df: "DataFrame",
-    name: str,
-    partition_by: Sequence[str],
+    table: TableLayout,
     merge: Merge,
 ) -> None:
     """Count, gate, then write ``good_df`` (partitioned) and the quarantine of ``validated_df``.
@@ -185,15 +204,15 @@ def publish_split(
     try:
         with result.stage("validate"):
             account(result, count_by_reason(validated_df))
-        quarantine_df = validated_df.transform(filter_quarantined(name, result.run_id))
-        gate(args, result, quarantine_df, name)
+        quarantine_df = validated_df.transform(filter_quarantined(table.name, result.run_id))
+        gate(args, result, quarantine_df, table.name)
         with result.stage("write"):
             # The quarantine first: if it cannot be written, the table stays as it was.
             quarantine = write_quarantine(
-                quarantine_df, args.quarantine_path, source_files, result.rows_quarantined, whole=not partition_by
+                quarantine_df, args.quarantine_path, source_files, result.rows_quarantined, whole=not table.partition_by
             )
             good_rows = result.rows_read - result.rows_quarantined
-            output = write_good_rows(good_df, args, name, partition_by, good_rows, merge, source_files, result.run_id)
+            output = write_good_rows(good_df, args, table, good_rows, merge, source_files, result.run_id)
     finally:
         validated_df.unpersist()
     result.outputs = [output, quarantine]
@@ -203,8 +222,7 @@ def publish_split(
 def write_good_rows(
     good_df: "DataFrame",
     args: FieldArgs,
-    name: str,
-    partition_by: Sequence[str],
+    table: TableLayout,
     rows: int,
     merge: Merge,
     source_files: Sequence[str],
@@ -224,16 +242,16 @@ def write_good_rows(
     ``Observation`` of ``write_table`` then waits forever).
     """
     if rows == 0:
-        return empty_output(args.output_path, name, partition_by)
+        return empty_output(args.output_path, table.name, table.partition_by)
     finish = merge.finish or (lambda df: df)
-    rewritten = rewritten_partitions(good_df, args.output_path, partition_by, merge, source_files)
+    rewritten = rewritten_partitions(good_df, args.output_path, table.partition_by, merge, source_files)
     if not rewritten:
-        return write_table(finish(good_df), args.output_path, name, "parquet", partition_by, args.compression)
+        return _write(finish(good_df), args.output_path, table, args.compression)
     spark = good_df.sparkSession
     earlier_df = spark.read.schema(good_df.schema).option("basePath", args.output_path).parquet(*rewritten.values())
     merged_df = finish(kept_rows(earlier_df, good_df, merge, source_files).unionByName(good_df))
-    output = replace_partitions(merged_df, rewritten, args, name, partition_by, run_id)
-    LOG.info("%s: %d new rows merged with %d rows of earlier loads", name, rows, output.rows - rows)
+    output = replace_partitions(merged_df, rewritten, args, table, run_id)
+    LOG.info("%s: %d new rows merged with %d rows of earlier loads", table.name, rows, output.rows - rows)
     return output
 
 
@@ -261,8 +279,7 @@ def replace_partitions(
     merged_df: "DataFrame",
     rewritten: Dict[str, str],
     args: FieldArgs,
-    name: str,
-    partition_by: Sequence[str],
+    table: TableLayout,
     run_id: str,
 ) -> OutputInfo:
     """Write ``merged_df`` to a staging folder, then move it in place of the ``rewritten`` partitions.
@@ -272,12 +289,19 @@ def replace_partitions(
     spark = merged_df.sparkSession
     staging = staging_path(args.output_path, run_id)
     fs.delete(spark, staging_root(args.output_path), recursive=True)  # left by an interrupted run
-    staged = write_table(merged_df, staging, name, "parquet", partition_by, args.compression)
-    written = set(partition_folders(spark, staging, len(partition_by)))
+    staged = _write(merged_df, staging, table, args.compression)
+    written = set(partition_folders(spark, staging, len(table.partition_by)))
     commit_parquet(spark, staging, args.output_path, partitioned=True, append=False)
     for folder in sorted(set(rewritten) - written):  # every row of the partition was replaced
         fs.delete(spark, rewritten[folder], recursive=True)
     return dataclasses.replace(staged, path=args.output_path)
+
+
+def _write(df: "DataFrame", path: str, table: TableLayout, compression: str) -> OutputInfo:
+    """Write ``df`` to ``path`` in ``table``'s layout (``write_table``)."""
+    return write_table(
+        df, path, table.name, "parquet", table.partition_by, compression, plain_columns=table.plain_columns
+    )
 
 
 def kept_rows(earlier_df: "DataFrame", good_df: "DataFrame", merge: Merge, source_files: Sequence[str]) -> "DataFrame":

@@ -39,6 +39,7 @@ if TYPE_CHECKING:  # pragma: no cover
 JOB = "fx_rates"
 DESCRIPTION = "nested FX JSON (base -> quote -> date -> OHLC) -> Parquet rows by base/quote; bad rates quarantined"
 PARTITION_BY = ("base", "quote")
+TABLE = fieldjob.TableLayout(JOB, PARTITION_BY)
 DATASET = Dataset(name=JOB, schema=FX_RATES, primary_key=("base", "quote", "date"))
 
 
@@ -85,7 +86,7 @@ def run(spark: "SparkSession", args: FxRatesArgs) -> JobResult:
         )
         good_df = validated_df.transform(filter_good([field.name for field in FX_RATES.fields]))
         merge = fieldjob.Merge(keys=DATASET.primary_key)
-        fieldjob.publish_split(args, result, validated_df, good_df, JOB, PARTITION_BY, merge)
+        fieldjob.publish_split(args, result, validated_df, good_df, TABLE, merge)
 
     return fieldjob.run_locked(spark, args, result, body)
 

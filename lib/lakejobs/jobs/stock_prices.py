@@ -56,6 +56,11 @@ if TYPE_CHECKING:  # pragma: no cover
 JOB = "stock_prices"
 DESCRIPTION = "daily OHLCV CSV -> Parquet by ticker, with daily return and 7-day moving average"
 PARTITION_BY = ("ticker",)
+#: A ticker's dates, prices, volumes and metrics hardly repeat, so a dictionary only costs
+#: time: 2M prices of 200 tickers wrote in 9.0 s without one against 10.9 s, in files of
+#: the same size (bench/HISTORY.md, "Session 29").
+PLAIN_COLUMNS = ("date", "open", "high", "low", "close", "adj_close", "volume", "daily_return", "close_ma_7d")
+TABLE = fieldjob.TableLayout(JOB, PARTITION_BY, PLAIN_COLUMNS)
 OPTIONAL = ("adj_close", "volume")
 
 
@@ -132,7 +137,7 @@ def run(spark: "SparkSession", args: StockPricesArgs) -> JobResult:
         columns = [field.name for field in STOCK_PRICES.fields]
         good_df = validated_df.transform(filter_good(columns))
         merge = fieldjob.Merge(keys=args.dataset.primary_key, finish=with_daily_metrics())
-        fieldjob.publish_split(args, result, validated_df, good_df, JOB, PARTITION_BY, merge)
+        fieldjob.publish_split(args, result, validated_df, good_df, TABLE, merge)
 
     return fieldjob.run_locked(spark, args, result, body)
 
