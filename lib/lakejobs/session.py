@@ -38,9 +38,11 @@ RUNTIME_CONF: Dict[str, str] = {
     # Let AQE coalesce the shuffles inside cached (persisted) plans too: small inputs then
     # write one file instead of one per shuffle partition.
     "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning": "true",
-    # Persisted frames (all DISK_ONLY: the field jobs' validated rows, a Delta conversion's
-    # typed rows) are stored without the columnar cache's encodings: 10-20 % more disk, and the
-    # pass that fills the cache 2-5 s faster per 2-3M rows (bench/HISTORY.md, "Session 29").
+    # Persisted frames are stored without the columnar cache's encodings. The large ones are
+    # DISK_ONLY (the field jobs' validated rows, a Delta conversion's typed rows): 10-20 % more
+    # disk, and the pass that fills the cache 2-5 s faster per 2-3M rows (bench/HISTORY.md,
+    # "Session 29"). Those kept in memory (repeated keys; the mart's lines when a key repeats)
+    # take more of it, and spill sooner.
     "spark.sql.inMemoryColumnarStorage.compressed": "false",
     "spark.sql.parquet.compression.codec": "snappy",
     # Partitioned writes keep up to 32 files open per task instead of sorting every row by its
