@@ -10,10 +10,11 @@ rewritten with their earlier rows merged with the run's, through a staging folde
 run leaves the table as it was.
 """
 
+import contextlib
 import dataclasses
 import logging
 import os
-from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 from urllib.parse import unquote
 
 from pyspark import StorageLevel
@@ -21,6 +22,7 @@ from pyspark.sql import functions as F
 
 from lakejobs import args as job_args
 from lakejobs import fs, quality_gate
+from lakejobs.datasets import Dataset
 from lakejobs.errors import QualityGateError, UsageError
 from lakejobs.io.input_folder import input_data_files
 from lakejobs.io.partitions import NULL_VALUE
@@ -31,7 +33,7 @@ from lakejobs.io.table_folder import refuse_foreign_folders
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.result import JobResult, OutputInfo
 from lakejobs.state import RunLock
-from lakejobs.transforms.validation import REASON, filter_quarantined
+from lakejobs.transforms.validation import REASON, filter_quarantined, repeated_keys, with_duplicate_keys_flagged
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -151,6 +153,26 @@ def require_input(spark: "SparkSession", args: FieldArgs) -> List[fs.FileInfo]:
     if not fs.exists(spark, args.input_path):
         raise UsageError(f"input path does not exist: {args.input_path}")
     return input_data_files(spark, args.input_path)
+
+
+@contextlib.contextmanager
+def repeats_flagged_once(checked_df: "DataFrame", dataset: Dataset) -> Iterator["DataFrame"]:
+    """``checked_df`` persisted (``DISK_ONLY``), with every repeat of ``dataset``'s key flagged.
+
+    The repeated keys (``validation.repeated_keys``, a small frame kept in memory) are found in
+    the persisted rows: flagged from the input instead, the input is read and typed twice (once
+    for the keys), about half of a transactions run (bench/HISTORY.md, "Session 29"). Both
+    frames are unpersisted on leaving.
+    """
+    checked_df = checked_df.persist(StorageLevel.DISK_ONLY)
+    repeated_df = None
+    try:
+        repeated_df = checked_df.transform(repeated_keys(dataset)).persist()
+        yield checked_df.transform(with_duplicate_keys_flagged(dataset, repeated_df))
+    finally:
+        checked_df.unpersist()
+        if repeated_df is not None:
+            repeated_df.unpersist()
 
 
 def count_by_reason(validated_df: "DataFrame") -> Dict[Optional[str], int]:

@@ -24,7 +24,6 @@ Examples
 import dataclasses
 from typing import TYPE_CHECKING, List, Optional, Sequence
 
-from pyspark import StorageLevel
 from pyspark.sql import types as T
 
 from lakejobs import args as job_args
@@ -47,12 +46,7 @@ from lakejobs.transforms.transactions import (
     transaction_checks,
     with_enrichment,
 )
-from lakejobs.transforms.validation import (
-    filter_quarantined,
-    repeated_keys,
-    with_duplicate_keys_flagged,
-    with_row_id,
-)
+from lakejobs.transforms.validation import filter_quarantined, with_row_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -105,20 +99,9 @@ def run(spark: "SparkSession", args: TransactionsArgs) -> JobResult:
 
     def body(files: List[FileInfo]) -> None:
         batch_id = fs.fingerprint(files)[:16]
-        # The repeated ids are found in the persisted events: flagged from the input instead,
-        # the batch was parsed twice (once for the ids), about half the run (bench/HISTORY.md,
-        # "Session 29").
         checked_df = checked_transactions(read_json_text(spark, args.input_path, whole_files=False))
-        checked_df = checked_df.persist(StorageLevel.DISK_ONLY)
-        repeated_df = None
-        try:
-            repeated_df = checked_df.transform(repeated_keys(DATASET)).persist()
-            validated_df = checked_df.transform(with_duplicate_keys_flagged(DATASET, repeated_df))
+        with fieldjob.repeats_flagged_once(checked_df, DATASET) as validated_df:
             load_batch(args, result, validated_df, batch_id)
-        finally:
-            checked_df.unpersist()
-            if repeated_df is not None:
-                repeated_df.unpersist()
 
     return fieldjob.run_locked(spark, args, result, body, args.output_format)
 
