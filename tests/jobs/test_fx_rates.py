@@ -8,6 +8,7 @@ from chispa import assert_df_equality
 
 from lakejobs.jobs import fx_rates
 from tests.conftest import SAMPLE_RAW
+from tests.spark_reads import records_read
 
 GOOD_DOCUMENT = """{
   "USD": {
@@ -172,3 +173,25 @@ def test_a_file_of_two_documents_is_quarantined_whole_not_read_as_its_first(spar
     assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (1, 0, {"unparsable_json": 1})
     quarantine = spark.read.json(str(tmp_path / "fx_quarantine")).select("raw_line", "reason")
     assert [tuple(row) for row in quarantine.collect()] == [(text, "unparsable_json")]
+
+
+def test_the_documents_are_read_and_flattened_once_also_when_a_rate_repeats(spark, tmp_path):
+    """Until session 30 every document was parsed twice, and the whole input twice again for repeats.
+
+    Unparsable documents were a second branch of a union (1,009 records read here), and the
+    repeated rates were found in a second read and flattening of the input.
+    """
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    days = [dt.date(2010, 1, 1) + dt.timedelta(days=index) for index in range(500)]
+    documents = [{"USD": {"GBP": {day.isoformat(): OK}}} for day in days] + [REPEATED_DOCUMENT]
+    (raw / "rates.jsonl").write_text("".join(json.dumps(document) + "\n" for document in documents))
+    argv = ["--input_path", str(raw), "--output_path", str(tmp_path / "out"), "--json_lines", "true"]
+    with records_read(spark) as read:
+        result = fx_rates.run(spark, fx_rates.parse_args(argv))
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (
+        501,
+        500,
+        {"duplicate_key:base,quote,date": 1},
+    )
+    assert 501 <= read[0] < 550  # the lines once and a few cached batches (twice: over 1,000)

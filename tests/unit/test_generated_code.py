@@ -107,11 +107,11 @@ def adaptive_execution_off(spark):
         spark.conf.set("spark.sql.adaptive.enabled", before)
 
 
-def validated_field_rows(spark, tmp_path, job, folder):
-    """A field job's validated rows of the sample ``folder``, and the headers it found."""
+def checked_field_rows(spark, tmp_path, job, folder):
+    """A field job's checked rows of the sample ``folder``, and the headers it found."""
     args = job.parse_args(["--input_path", str(SAMPLE_RAW / folder), "--output_path", str(tmp_path / "o")])
     raw_df, headers = job.read_raw(spark, args, input_data_files(spark, args.input_path))
-    return raw_df.transform(job.validated_rows(args)), headers
+    return raw_df.transform(job.checked_rows(args)), headers
 
 
 @pytest.mark.parametrize(
@@ -125,9 +125,9 @@ def test_the_field_jobs_type_and_check_their_rows_in_code_small_enough(spark, tm
     Their invalid-UTF-8 check searched each text field on its own; joined, taxi's validate stage takes
     27.8 s instead of 31.0 s on 3M trips (bench/HISTORY.md "Session 28").
     """
-    validated_df, _headers = validated_field_rows(spark, tmp_path, job, folder)
+    checked_df, _headers = checked_field_rows(spark, tmp_path, job, folder)
     with adaptive_execution_off(spark):
-        assert largest_generated_method(spark, validated_df) < JIT_METHOD_LIMIT
+        assert largest_generated_method(spark, checked_df) < JIT_METHOD_LIMIT
 
 
 def test_taxi_trips_types_both_header_layouts_in_one_generated_class(spark, tmp_path):
@@ -136,8 +136,8 @@ def test_taxi_trips_types_both_header_layouts_in_one_generated_class(spark, tmp_
     Two classes of about 6,900 bytes each were two for the JIT to compile in every fresh JVM
     (``headered_csv._one_stage_after``).
     """
-    validated_df, headers = validated_field_rows(spark, tmp_path, taxi_trips, "taxi")
+    checked_df, headers = checked_field_rows(spark, tmp_path, taxi_trips, "taxi")
     with adaptive_execution_off(spark):
-        sizes = generated_method_sizes(spark, validated_df)
+        sizes = generated_method_sizes(spark, checked_df)
     assert headers["headers"] == 2
     assert len([size for size in sizes if size > 4000]) == 1

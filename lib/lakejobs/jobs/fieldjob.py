@@ -156,19 +156,22 @@ def require_input(spark: "SparkSession", args: FieldArgs) -> List[fs.FileInfo]:
 
 
 @contextlib.contextmanager
-def repeats_flagged_once(checked_df: "DataFrame", dataset: Dataset) -> Iterator["DataFrame"]:
+def repeats_flagged_once(checked_df: "DataFrame", dataset: Optional[Dataset]) -> Iterator["DataFrame"]:
     """``checked_df`` persisted (``DISK_ONLY``), with every repeat of ``dataset``'s key flagged.
 
     The repeated keys (``validation.repeated_keys``, a small frame kept in memory) are found in
     the persisted rows: flagged from the input instead, the input is read and typed twice (once
-    for the keys), about half of a transactions run (bench/HISTORY.md, "Session 29"). Both
-    frames are unpersisted on leaving.
+    for the keys), about half of a transactions run (bench/HISTORY.md, "Session 29"). Without a
+    dataset or a key, the rows are only persisted. Both frames are unpersisted on leaving.
     """
     checked_df = checked_df.persist(StorageLevel.DISK_ONLY)
     repeated_df = None
     try:
-        repeated_df = checked_df.transform(repeated_keys(dataset)).persist()
-        yield checked_df.transform(with_duplicate_keys_flagged(dataset, repeated_df))
+        if dataset is None or not dataset.primary_key:
+            yield checked_df
+        else:
+            repeated_df = checked_df.transform(repeated_keys(dataset)).persist()
+            yield checked_df.transform(with_duplicate_keys_flagged(dataset, repeated_df))
     finally:
         checked_df.unpersist()
         if repeated_df is not None:
@@ -207,23 +210,27 @@ def gate(args: FieldArgs, result: JobResult, quarantine_df: "DataFrame", name: s
 def publish_split(
     args: FieldArgs,
     result: JobResult,
-    validated_df: "DataFrame",
-    good_df: "DataFrame",
+    checked_df: "DataFrame",
+    good_rows: Callable[["DataFrame"], "DataFrame"],
     table: TableLayout,
     merge: Merge,
+    dataset: Optional[Dataset] = None,
 ) -> None:
-    """Count, gate, then write ``good_df`` (partitioned) and the quarantine of ``validated_df``.
+    """Flag repeated keys, count, gate, then write the good rows (partitioned) and the quarantine.
+
+    ``checked_df`` holds every input row, each bad one with its reason; with a ``dataset`` that
+    has a key, also ``_row_id`` (``validation.with_row_id``), and every repeat of a key is
+    flagged here, from the persisted rows (``repeats_flagged_once``), so the input is typed once.
+    ``good_rows`` turns the flagged rows into the table's: it must keep exactly those without a
+    reason (``field_checks.filter_good``), so that ``rows_read == rows_written +
+    rows_quarantined``; ``rows_written`` counts them, the table output's ``rows`` also the
+    earlier rows rewritten with them.
 
     The quarantine keeps one folder per source file (``lakejobs.io.quarantine``): the files read
     again replace theirs, as their rows are replaced in the table (``merge``).
-
-    ``good_df`` must be derived from the rows of ``validated_df`` without a reason, so that
-    ``rows_read == rows_written + rows_quarantined``; ``rows_written`` counts them, the table
-    output's ``rows`` also the earlier rows rewritten with them.
     """
-    source_files = validated_df.inputFiles()
-    validated_df = validated_df.persist(StorageLevel.DISK_ONLY)
-    try:
+    source_files = checked_df.inputFiles()
+    with repeats_flagged_once(checked_df, dataset) as validated_df:
         with result.stage("validate"):
             account(result, count_by_reason(validated_df))
         quarantine_df = validated_df.transform(filter_quarantined(table.name, result.run_id))
@@ -233,12 +240,11 @@ def publish_split(
             quarantine = write_quarantine(
                 quarantine_df, args.quarantine_path, source_files, result.rows_quarantined, whole=not table.partition_by
             )
-            good_rows = result.rows_read - result.rows_quarantined
-            output = write_good_rows(good_df, args, table, good_rows, merge, source_files, result.run_id)
-    finally:
-        validated_df.unpersist()
+            good_count = result.rows_read - result.rows_quarantined
+            good_df = validated_df.transform(good_rows)
+            output = write_good_rows(good_df, args, table, good_count, merge, source_files, result.run_id)
     result.outputs = [output, quarantine]
-    result.rows_written = good_rows
+    result.rows_written = good_count
 
 
 def write_good_rows(

@@ -31,7 +31,7 @@ from lakejobs.result import JobResult, new_run_id
 from lakejobs.schemas_field import FX_RATES
 from lakejobs.transforms.field_checks import filter_good, with_failed_checks
 from lakejobs.transforms.fx import flatten_fx_documents, rate_checks
-from lakejobs.transforms.validation import with_duplicate_keys_flagged, with_row_id
+from lakejobs.transforms.validation import with_row_id
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -77,16 +77,15 @@ def run(spark: "SparkSession", args: FxRatesArgs) -> JobResult:
     result = JobResult(job=JOB, run_id=new_run_id(), inputs={JOB: args.input_path})
 
     def body(_files) -> None:
-        validated_df = (
+        checked_df = (
             read_json_text(spark, args.input_path, whole_files=not args.json_lines)
             .transform(flatten_fx_documents(args.date_format))
             .transform(with_failed_checks(rate_checks(args.date_format)))
             .transform(with_row_id())
-            .transform(with_duplicate_keys_flagged(DATASET))
         )
-        good_df = validated_df.transform(filter_good([field.name for field in FX_RATES.fields]))
+        good_rows = filter_good([field.name for field in FX_RATES.fields])
         merge = fieldjob.Merge(keys=DATASET.primary_key)
-        fieldjob.publish_split(args, result, validated_df, good_df, TABLE, merge)
+        fieldjob.publish_split(args, result, checked_df, good_rows, TABLE, merge, DATASET)
 
     return fieldjob.run_locked(spark, args, result, body)
 

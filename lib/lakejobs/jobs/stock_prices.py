@@ -44,11 +44,7 @@ from lakejobs.transforms.stocks import (
     with_daily_metrics,
     with_normalized_ticker,
 )
-from lakejobs.transforms.validation import (
-    with_duplicate_keys_flagged,
-    with_row_id,
-    with_typed_columns,
-)
+from lakejobs.transforms.validation import with_row_id, with_typed_columns
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -112,8 +108,8 @@ def read_raw(
     )
 
 
-def validated_rows(args: StockPricesArgs) -> Callable[["DataFrame"], "DataFrame"]:
-    """Typed prices, each bad or repeated one with its reason."""
+def checked_rows(args: StockPricesArgs) -> Callable[["DataFrame"], "DataFrame"]:
+    """Typed prices, each bad one with its reason (repeats are flagged by ``fieldjob.publish_split``)."""
 
     def _(raw_df: "DataFrame") -> "DataFrame":
         return (
@@ -121,7 +117,6 @@ def validated_rows(args: StockPricesArgs) -> Callable[["DataFrame"], "DataFrame"
             .transform(with_normalized_ticker())
             .transform(with_failed_checks(price_checks()))
             .transform(with_row_id())
-            .transform(with_duplicate_keys_flagged(args.dataset))
         )
 
     return _
@@ -133,11 +128,10 @@ def run(spark: "SparkSession", args: StockPricesArgs) -> JobResult:
 
     def body(files: List[FileInfo]) -> None:
         raw_df, result.details = read_raw(spark, args, files)
-        validated_df = raw_df.transform(validated_rows(args))
-        columns = [field.name for field in STOCK_PRICES.fields]
-        good_df = validated_df.transform(filter_good(columns))
+        checked_df = raw_df.transform(checked_rows(args))
+        good_rows = filter_good([field.name for field in STOCK_PRICES.fields])
         merge = fieldjob.Merge(keys=args.dataset.primary_key, finish=with_daily_metrics())
-        fieldjob.publish_split(args, result, validated_df, good_df, TABLE, merge)
+        fieldjob.publish_split(args, result, checked_df, good_rows, TABLE, merge, args.dataset)
 
     return fieldjob.run_locked(spark, args, result, body)
 

@@ -122,7 +122,7 @@ def read_raw(
     return read_headered_csv(spark, args.input_path, args.dataset, optional=TAXI_OPTIONAL, files=files)
 
 
-def validated_rows(args: TaxiTripsArgs) -> Callable[["DataFrame"], "DataFrame"]:
+def checked_rows(args: TaxiTripsArgs) -> Callable[["DataFrame"], "DataFrame"]:
     """Typed trips with their metrics, each impossible one with its reason."""
 
     def _(raw_df: "DataFrame") -> "DataFrame":
@@ -135,17 +135,25 @@ def validated_rows(args: TaxiTripsArgs) -> Callable[["DataFrame"], "DataFrame"]:
     return _
 
 
+def good_trips() -> Callable[["DataFrame"], "DataFrame"]:
+    """The table's rows: the good trips, with the file each was read from as ``source_file``."""
+    columns = [field.name for field in TAXI_TRIPS.fields] + list(DERIVED) + [SOURCE_FILE]
+
+    def _(checked_df: "DataFrame") -> "DataFrame":
+        return checked_df.transform(filter_good(columns)).withColumnRenamed(SOURCE_FILE, fieldjob.LINEAGE)
+
+    return _
+
+
 def run(spark: "SparkSession", args: TaxiTripsArgs) -> JobResult:
     """Convert the trips; see the module docstring."""
     result = JobResult(job=JOB, run_id=new_run_id(), inputs={JOB: args.input_path})
 
     def body(files: List[FileInfo]) -> None:
         raw_df, result.details = read_raw(spark, args, files)
-        validated_df = raw_df.transform(validated_rows(args))
-        columns = [field.name for field in TAXI_TRIPS.fields] + list(DERIVED) + [SOURCE_FILE]
-        good_df = validated_df.transform(filter_good(columns)).withColumnRenamed(SOURCE_FILE, fieldjob.LINEAGE)
+        checked_df = raw_df.transform(checked_rows(args))
         merge = fieldjob.Merge(lineage=True)
-        fieldjob.publish_split(args, result, validated_df, good_df, TABLE, merge)
+        fieldjob.publish_split(args, result, checked_df, good_trips(), TABLE, merge)
 
     return fieldjob.run_locked(spark, args, result, body)
 

@@ -30,6 +30,7 @@ PRICES = ("open", "high", "low", "close")
 CURRENCY_CODE = r"^[A-Z0-9]{2,12}$"
 #: Characters of an unparsable document kept as its raw line.
 RAW_TEXT_LIMIT = 2000
+UNPARSABLE_DETAIL = "not a JSON object of base -> quote -> date -> {open, high, low, close}"
 
 
 def flatten_fx_documents(date_format: str = "yyyy-MM-dd") -> Transform:
@@ -44,30 +45,22 @@ def flatten_fx_documents(date_format: str = "yyyy-MM-dd") -> Transform:
     """
 
     def _(documents_df: DataFrame) -> DataFrame:
-        document = F.when(one_json_value("value"), F.from_json(json_numbers_as_strings("value"), FX_DOCUMENT))
-        parsed_df = documents_df.withColumn("_document", document)
-        bad_df = parsed_df.filter(F.col("_document").isNull()).select(
-            SOURCE_FILE,
-            F.substring("value", 1, RAW_TEXT_LIMIT).alias(RAW_LINE),
-            F.lit("unparsable_json").alias(REASON),
-            F.lit("not a JSON object of base -> quote -> date -> {open, high, low, close}").alias(DETAIL),
-        )
+        unparsable = F.col("_unparsable").isNotNull()
         empty = F.col("date_text").isNull()
         branch = F.to_json(F.struct("base", "quote"))
-        rows_df = (
-            parsed_df.filter(F.col("_document").isNotNull())
-            .select(SOURCE_FILE, F.explode_outer("_document").alias("base", "_quotes"))
-            .select(SOURCE_FILE, "base", F.explode_outer("_quotes").alias("quote", "_days"))
-            .select(SOURCE_FILE, "base", "quote", F.explode_outer("_days").alias("date_text", "_ohlc"))
+        return (
+            documents_df.transform(_exploded_documents)
             .select(
                 SOURCE_FILE,
                 F.upper(F.trim("base")).alias("base"),
                 F.upper(F.trim("quote")).alias("quote"),
                 "date_text",
                 *[F.col(f"_ohlc.{name}").alias(f"{name}_text") for name in PRICES],
-                F.when(empty, branch).alias(RAW_LINE),
-                F.when(empty, F.lit("no_rates")).alias(REASON),
-                F.when(empty, F.concat(F.coalesce(branch, F.lit("{}")), F.lit(" holds no date"))).alias(DETAIL),
+                F.when(unparsable, F.col("_unparsable")).when(empty, branch).alias(RAW_LINE),
+                F.when(unparsable, F.lit("unparsable_json")).when(empty, F.lit("no_rates")).alias(REASON),
+                F.when(unparsable, F.lit(UNPARSABLE_DETAIL))
+                .when(empty, F.concat(F.coalesce(branch, F.lit("{}")), F.lit(" holds no date")))
+                .alias(DETAIL),
             )
             .withColumns(
                 {
@@ -76,9 +69,26 @@ def flatten_fx_documents(date_format: str = "yyyy-MM-dd") -> Transform:
                 }
             )
         )
-        return rows_df.unionByName(bad_df, allowMissingColumns=True)
 
     return _
+
+
+def _exploded_documents(documents_df: DataFrame) -> DataFrame:
+    """One row per base, quote and date (``_ohlc``), in one pass over the documents.
+
+    The explodes are outer: a document or branch without a date still gives one row, and so
+    does an unparsable document, with the start of its text as ``_unparsable`` (null for the
+    others, so that a document's text is not copied to each of its rates). Before session 30
+    unparsable documents were a second branch of a union, which parsed every document twice.
+    """
+    document = F.when(one_json_value("value"), F.from_json(json_numbers_as_strings("value"), FX_DOCUMENT))
+    unparsable_text = F.when(F.col("_document").isNull(), F.substring("value", 1, RAW_TEXT_LIMIT))
+    return (
+        documents_df.select(SOURCE_FILE, "value", document.alias("_document"))
+        .select(SOURCE_FILE, unparsable_text.alias("_unparsable"), F.explode_outer("_document").alias("base", "_q"))
+        .select(SOURCE_FILE, "_unparsable", "base", F.explode_outer("_q").alias("quote", "_days"))
+        .select(SOURCE_FILE, "_unparsable", "base", "quote", F.explode_outer("_days").alias("date_text", "_ohlc"))
+    )
 
 
 def rate_checks(date_format: str = "yyyy-MM-dd") -> List[Check]:
