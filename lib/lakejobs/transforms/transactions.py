@@ -12,7 +12,7 @@ from lakejobs.transforms.field_checks import (
     Check,
     check,
     decimal_checks,
-    json_numbers_as_strings,
+    json_numbers_of_keys_as_strings,
     one_json_value,
     values_text,
 )
@@ -36,7 +36,7 @@ def parse_transactions() -> Transform:
     """Parse ``value`` (one JSON object per row) into typed fields plus bookkeeping columns.
 
     Every field is read as text (a number, string or nested value alike; a number keeps its
-    exact text, ``json_numbers_as_strings``) and typed here: ``amount`` as ``decimal(18,2)``,
+    exact text, ``json_numbers_of_keys_as_strings``) and typed here: ``amount`` as ``decimal(18,2)``,
     ``event_time`` as an ISO-8601 date-time (``ISO_DATE_TIME``; an offset or ``Z`` is
     converted to UTC, other text is null), ``currency`` upper-cased; text fields are trimmed and
     empty text is null. The raw line is kept as ``_raw_line``.
@@ -45,7 +45,7 @@ def parse_transactions() -> Transform:
     def _(lines_df: DataFrame) -> DataFrame:
         schema = T.StructType(TRANSACTIONS_RAW.fields + [T.StructField(CORRUPT_RECORD, T.StringType())])
         parsed = F.from_json(
-            json_numbers_as_strings("value"),
+            json_numbers_of_keys_as_strings("value", TRANSACTION_FIELDS),
             schema,
             {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD},
         )
