@@ -83,9 +83,12 @@ bench: setup ## benchmark lakejobs vs DuckDB vs Spark's floor (SCALES=1000000,50
 EXPERIMENT_SCALE ?= 2000000
 FIELD_TRIPS ?= 3000000
 FIELD_PRICES ?= 2000000
+FIELD_RATES ?= 1000000
+FIELD_EVENTS ?= 1000000
 FIELD_REPEAT ?= 3
-bench-field: setup ## taxi_trips and stock_prices timed on generated data (FIELD_TRIPS=3000000 FIELD_PRICES=2000000 FIELD_REPEAT=3)
-	$(PY) bench/field_jobs.py --trips $(FIELD_TRIPS) --prices $(FIELD_PRICES) --repeat $(FIELD_REPEAT) \
+bench-field: setup ## the four field jobs timed on generated data (FIELD_TRIPS FIELD_PRICES FIELD_RATES FIELD_EVENTS FIELD_REPEAT)
+	$(PY) bench/field_jobs.py --trips $(FIELD_TRIPS) --prices $(FIELD_PRICES) --rates $(FIELD_RATES) \
+	  --events $(FIELD_EVENTS) --repeat $(FIELD_REPEAT) \
 	  $(if $(BENCH_LABEL),--label $(BENCH_LABEL))
 
 bench-experiments: setup ## one tuning knob at a time on the whole pipeline (EXPERIMENT_SCALE=2000000)

@@ -1,14 +1,20 @@
-"""``make bench-field``: the taxi_trips and stock_prices jobs timed on generated data.
+"""``make bench-field``: the four field jobs timed on generated data.
 
-``make bench`` times the sales pipeline only. This times the two field jobs that type CSV by
-header, each run ``REPEAT`` times in its own JVM (``lakejobs run``, as a user runs it), on
-inputs generated once per size and seed under ``bench/data/field-<trips>-<prices>-<seed>/``:
+``make bench`` times the sales pipeline only. This times the field jobs, each run ``REPEAT``
+times in its own JVM (``lakejobs run``, as a user runs it), on inputs generated once per size
+and seed under ``bench/data/``:
 
-- ``taxi``: ``TRIPS`` green-taxi trips (``lakejobs.generate_field.taxi_trip``) in two files, one
-  per TLC layout (19 columns, and 2019's with ``congestion_surcharge``); every ``BAD_EVERY``-th
-  trip's distance is ``n/a``;
-- ``stocks``: ``PRICES`` daily rows of ``TICKERS`` tickers in one file with a ticker column
-  (``price_rows``); every ``BAD_EVERY``-th row's volume is ``many``.
+- ``taxi`` (``field-<trips>-<prices>-<seed>/``): ``TRIPS`` green-taxi trips
+  (``lakejobs.generate_field.taxi_trip``) in two files, one per TLC layout (19 columns, and
+  2019's with ``congestion_surcharge``); every ``BAD_EVERY``-th trip's distance is ``n/a``;
+- ``stocks`` (the same folder): ``PRICES`` daily rows of ``TICKERS`` tickers in one file with a
+  ticker column (``price_rows``); every ``BAD_EVERY``-th row's volume is ``many``;
+- ``fx`` (``field-fx-<rates>-<seed>/``, since session 30): about ``RATES`` rates, one
+  pretty-printed document per base currency (``fx_document``: ``FX_BASES`` bases, ``FX_QUOTES``
+  quotes each, whole days); every ``BAD_EVERY``-th rate's close is ``n/a``;
+- ``transactions`` (``field-transactions-<events>-<seed>/``, since session 30): ``EVENTS`` card
+  events over two days in one JSON-lines batch (``transaction``); every ``BAD_EVERY``-th
+  event's amount is ``n/a``.
 
 Each run must read every row and quarantine exactly the bad ones before any time is reported.
 Reports per job the median seconds, seconds per million rows, CPU seconds, peak RSS of the
@@ -24,18 +30,20 @@ import statistics
 import subprocess
 import sys
 from pathlib import Path
-from typing import Dict, List
+from typing import Callable, Dict, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from measure import result_cpu_s, run_measured  # noqa: E402
 
-from lakejobs.generate_field import TAXI_COLUMNS, price_rows, taxi_trip  # noqa: E402
+from lakejobs.generate_field import TAXI_COLUMNS, fx_document, price_rows, taxi_trip, transaction  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
 BAD_EVERY = 100_000
 TICKERS = 200
 DISTANCE_FIELD = TAXI_COLUMNS.index("trip_distance")
 PRICE_HEADER = "ticker,date,open,high,low,close,adj_close,volume\n"
+FX_BASES = 20
+FX_QUOTES = 20
 
 
 def write_taxi(folder: Path, trips: int, rng: random.Random) -> int:
@@ -72,21 +80,77 @@ def write_stocks(folder: Path, prices: int, rng: random.Random) -> int:
     return bad
 
 
-def inputs(trips: int, prices: int, seed: int) -> Dict[str, dict]:
-    """Generate the inputs once per (trips, prices, seed) and reuse them: job -> folder and counts."""
-    root = BENCH / "data" / f"field-{trips}-{prices}-{seed}"
+def write_fx(folder: Path, rates: int, rng: random.Random) -> Tuple[int, int]:
+    """About ``rates`` rates, one document per base (whole days); returns the rates' and the bad ones' count."""
+    folder.mkdir(parents=True, exist_ok=True)
+    days = max(1, rates // (FX_BASES * FX_QUOTES))
+    quotes = {f"Q{quote:02d}": 1.0 + quote for quote in range(FX_QUOTES)}
+    bad, number = 0, 0
+    for base in range(FX_BASES):
+        document = fx_document(rng, f"B{base:02d}", quotes, days)
+        for series in document[f"B{base:02d}"].values():
+            for rate in series.values():
+                number += 1
+                if number % BAD_EVERY == 0:
+                    rate["close"], bad = "n/a", bad + 1
+        with (folder / f"B{base:02d}.json").open("w") as out:
+            json.dump(document, out, indent=1)
+    return number, bad
+
+
+def write_transactions(folder: Path, events: int, rng: random.Random) -> int:
+    """``events`` events over two days in one JSON-lines batch; returns the bad ones' count."""
+    folder.mkdir(parents=True, exist_ok=True)
+    bad = 0
+    with (folder / "events.jsonl").open("w") as out:
+        for number in range(1, events + 1):
+            event = transaction(rng, number, dt.date(2024, 3, 1 + number % 2))
+            if number % BAD_EVERY == 0:
+                event["amount"], bad = "n/a", bad + 1
+            out.write(json.dumps(event) + "\n")
+    return bad
+
+
+def generated(root: Path, write: Callable[[random.Random], Dict[str, dict]], seed: int) -> Dict[str, dict]:
+    """``write``'s inputs below ``root``, generated once (``done.json`` marks them): job -> folder and counts."""
     marker = root / "done.json"
     if not marker.exists():
-        rng = random.Random(seed)
-        counts = {
-            "taxi_trips": {"rows": trips, "bad": write_taxi(root / "taxi", trips, rng), "folder": "taxi"},
-            "stock_prices": {"rows": prices, "bad": write_stocks(root / "stocks", prices, rng), "folder": "stocks"},
-        }
-        marker.write_text(json.dumps(counts))
+        marker.parent.mkdir(parents=True, exist_ok=True)
+        marker.write_text(json.dumps(write(random.Random(seed))))
     counts = json.loads(marker.read_text())
     for job in counts.values():
         job["folder"] = str(root / job["folder"])
     return counts
+
+
+def inputs(trips: int, prices: int, rates: int, events: int, seed: int) -> Dict[str, dict]:
+    """Every job's input, generated once per size and seed: job -> folder and counts."""
+    data = BENCH / "data"
+    root = data / f"field-{trips}-{prices}-{seed}"
+
+    def csv_inputs(rng: random.Random) -> Dict[str, dict]:
+        return {
+            "taxi_trips": {"rows": trips, "bad": write_taxi(root / "taxi", trips, rng), "folder": "taxi"},
+            "stock_prices": {"rows": prices, "bad": write_stocks(root / "stocks", prices, rng), "folder": "stocks"},
+        }
+
+    fx_root = data / f"field-fx-{rates}-{seed}"
+
+    def fx_inputs(rng: random.Random) -> Dict[str, dict]:
+        rows, bad = write_fx(fx_root / "fx", rates, rng)
+        return {"fx_rates": {"rows": rows, "bad": bad, "folder": "fx"}}
+
+    events_root = data / f"field-transactions-{events}-{seed}"
+
+    def event_inputs(rng: random.Random) -> Dict[str, dict]:
+        bad = write_transactions(events_root / "transactions", events, rng)
+        return {"transactions": {"rows": events, "bad": bad, "folder": "transactions"}}
+
+    return {
+        **generated(root, csv_inputs, seed),
+        **generated(fx_root, fx_inputs, seed),
+        **generated(events_root, event_inputs, seed),
+    }
 
 
 def run_job(job: str, expected: dict, work: Path) -> dict:
@@ -138,11 +202,13 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--trips", type=int, default=3_000_000)
     parser.add_argument("--prices", type=int, default=2_000_000)
+    parser.add_argument("--rates", type=int, default=1_000_000)
+    parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--seed", type=int, default=11)
     parser.add_argument("--repeat", type=int, default=3, help="runs per job, alternating; medians are reported")
     parser.add_argument("--label", help="results are written as <date>-field-<label>.json")
     args = parser.parse_args()
-    jobs = inputs(args.trips, args.prices, args.seed)
+    jobs = inputs(args.trips, args.prices, args.rates, args.events, args.seed)
     samples: Dict[str, List[dict]] = {job: [] for job in jobs}
     for round_number in range(args.repeat):
         for job, expected in jobs.items():
