@@ -36,10 +36,10 @@ def parse_transactions() -> Transform:
     """Parse ``value`` (one JSON object per row) into typed fields plus bookkeeping columns.
 
     Every field is read as text (a number, string or nested value alike; a number given as a
-    field's value keeps its exact text, ``json_numbers_of_keys_as_strings``) and typed here: ``amount`` as ``decimal(18,2)``,
-    ``event_time`` as an ISO-8601 date-time (``ISO_DATE_TIME``; an offset or ``Z`` is
-    converted to UTC, other text is null), ``currency`` upper-cased; text fields are trimmed and
-    empty text is null. The raw line is kept as ``_raw_line``.
+    field's value keeps its exact text, ``json_numbers_of_keys_as_strings``) and typed here:
+    ``amount`` as ``decimal(18,2)``, ``event_time`` as an ISO-8601 date-time (``ISO_DATE_TIME``;
+    an offset or ``Z`` is converted to UTC, other text is null), ``currency`` upper-cased; text
+    fields are trimmed and empty text is null. The raw line is kept as ``_raw_line``.
     """
 
     def _(lines_df: DataFrame) -> DataFrame:
