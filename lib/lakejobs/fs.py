@@ -2,6 +2,7 @@
 
 import dataclasses
 import os
+import re
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
 from urllib.parse import urlparse
 
@@ -26,6 +27,16 @@ def is_local(path: str) -> bool:
 def local_path(path: str) -> str:
     """The local filesystem path of ``path`` (strips ``file://``)."""
     return urlparse(path).path if path.startswith("file:") else path
+
+
+def literal(path: str) -> str:
+    """``path`` as a pattern Spark matches to that one path only, for a file listed by name.
+
+    Spark reads every path it is given as a Hadoop glob: a file named ``sales[1].csv`` would
+    read ``sales1.csv`` instead, and ``orders_{eu}.csv`` nothing. A backslash before each of
+    ``\\{}[]*?`` makes it match itself.
+    """
+    return re.sub(r"([\\{}\[\]*?])", r"\\\1", path)
 
 
 def parent(path: str) -> str:

@@ -62,6 +62,17 @@ def test_incremental_runs_read_only_new_files(spark, tmp_path, fmt):
     assert (len(state["processed"]), len(state["batches"]), state["pending"]) == (2, 2, None)
 
 
+def test_file_names_with_glob_characters_are_read_as_named(spark, tmp_path):
+    """Spark reads a path as a glob: ``a[1].csv`` would match ``a1.csv``, ``b{eu}.csv`` nothing."""
+    land(tmp_path, "a1.csv", LINES[:100])
+    first = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    land(tmp_path, "a[1].csv", LINES[100:150])
+    land(tmp_path, "b{eu}*?.csv", LINES[150:160])
+    second = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    assert [(r.details["batch_files"], r.rows_read) for r in (first, second)] == [(1, 100), (2, 60)]
+    assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:160])
+
+
 @pytest.mark.parametrize("fmt", ["parquet", "delta"])
 def test_a_converted_file_that_changed_is_refused_by_an_append_and_merged_by_delta(spark, tmp_path, fmt):
     land(tmp_path, "a.csv", LINES[:100])

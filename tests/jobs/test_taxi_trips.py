@@ -73,6 +73,15 @@ def expected_trip(line):
     return (*out, None, pickup.date(), seconds, seconds / 60.0, distance / (seconds / 3600.0))
 
 
+def expected_trips(spark, lines):
+    """The trips of ``lines`` as the table holds them (``expected_trip``), timestamps typed by Spark."""
+    typed_schema = ", ".join(
+        f"{f.name} {'string' if f.name.endswith('datetime') else f.dataType.simpleString()}" for f in TAXI_TRIPS
+    )
+    expected = spark.createDataFrame([expected_trip(line) for line in lines], f"{typed_schema}, {DERIVED_SCHEMA}")
+    return expected.withColumns({c: F.to_timestamp(c) for c in ("lpep_pickup_datetime", "lpep_dropoff_datetime")})
+
+
 def test_trips_are_typed_measured_and_impossible_ones_quarantined_with_reasons(spark, tmp_path):
     source = tmp_path / "raw" / "green_tripdata_2019-01.csv"
     source.parent.mkdir()
@@ -85,11 +94,7 @@ def test_trips_are_typed_measured_and_impossible_ones_quarantined_with_reasons(s
 
     assert (result.rows_read, result.rows_written, result.rows_quarantined) == (10, 3, 7)
     assert result.quarantine_reasons == {reason: 1 for reason in BAD.values()}
-    typed_schema = ", ".join(
-        f"{f.name} {'string' if f.name.endswith('datetime') else f.dataType.simpleString()}" for f in TAXI_TRIPS
-    )
-    expected = spark.createDataFrame([expected_trip(line) for line in GOOD], f"{typed_schema}, {DERIVED_SCHEMA}")
-    expected = expected.withColumns({c: F.to_timestamp(c) for c in ("lpep_pickup_datetime", "lpep_dropoff_datetime")})
+    expected = expected_trips(spark, GOOD)
     actual = spark.read.parquet(str(out / "trips")).select(*expected.columns)
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
@@ -133,6 +138,19 @@ def test_the_sample_mixes_both_tlc_layouts_and_accounts_for_every_line(spark, tm
     surcharges = trips.groupBy(F.col("congestion_surcharge").isNull().alias("absent")).count()
     assert sorted(tuple(row) for row in surcharges.collect()) == [(False, 120), (True, 180)]
     assert trips.agg(F.max("avg_speed_mph")).first()[0] <= 100
+
+
+def test_file_names_with_glob_characters_are_read_as_named(spark, tmp_path):
+    """Each listed file is read by its name, not as a glob (``trips[1].csv`` would read ``trips1.csv``)."""
+    header = ",".join(TAXI_COLUMNS)
+    for name, line in zip(["trips1.csv", "trips[1].csv", "trips{2}*?.csv"], GOOD):
+        (tmp_path / "raw").mkdir(exist_ok=True)
+        (tmp_path / "raw" / name).write_text(f"{header}\n{line}\n")
+    result = run_job(spark, ["--input_path", str(tmp_path / "raw"), "--output_path", str(tmp_path / "trips")])
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (3, 3, 0)
+    expected = expected_trips(spark, GOOD)
+    trips = spark.read.parquet(str(tmp_path / "trips")).select(*expected.columns)
+    assert_df_equality(trips, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 def test_a_file_without_a_required_column_is_a_usage_error(spark, tmp_path):

@@ -212,7 +212,7 @@ def _read_group(spark, files, header, positions, dataset: Dataset, fill_missing)
         .option("encoding", csv_options.encoding)
         .option("mode", "PERMISSIVE")
         .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
-        .csv(files)
+        .csv([fs.literal(file) for file in files])
         .withColumn(SOURCE_FILE, F.input_file_name())
     )
     columns = []

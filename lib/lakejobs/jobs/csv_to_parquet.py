@@ -435,7 +435,7 @@ def _checked_rows(spark: "SparkSession", args: CsvToParquetArgs, batch, row_chec
 
 def _raw_rows(spark: "SparkSession", args: CsvToParquetArgs, batch) -> "DataFrame":
     """The batch's rows as text (``read_raw_csv``); nothing is read yet."""
-    paths = [info.path for info in batch] if args.incremental else args.input_path
+    paths = [fs.literal(info.path) for info in batch] if args.incremental else args.input_path
     return read_raw_csv(spark, paths, args.dataset).transform(faults.with_failing_first_attempt())
 
 
