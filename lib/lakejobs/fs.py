@@ -216,12 +216,25 @@ def list_children(spark: "SparkSession", path: str) -> List[str]:
 
 
 def write_text(spark: "SparkSession", path: str, text: str) -> None:
-    """Write a small text file (a run report, a state file), replacing it if present."""
+    """Write a small text file (a run report, a state file), replacing it if present.
+
+    A reader sees the old text or the new, never a part: locally the text goes to a file next
+    to ``path`` first, which then replaces it (a full disk or a killed process leaves the old
+    file); an object store (S3) publishes an object whole when its upload completes.
+    """
     if is_local(path):
         target = local_path(path)
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
-        with open(target, "w", encoding="utf-8") as handle:
-            handle.write(text)
+        temporary = os.path.join(os.path.dirname(target) or ".", f".{os.path.basename(target)}.{os.getpid()}.tmp")
+        try:
+            with open(temporary, "w", encoding="utf-8") as handle:
+                handle.write(text)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(temporary, target)
+        finally:
+            if os.path.exists(temporary):
+                os.remove(temporary)
         return
     hadoop_path, filesystem = _hadoop_path(spark, path)
     stream = filesystem.create(hadoop_path, True)

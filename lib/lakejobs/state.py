@@ -72,11 +72,26 @@ class JobState:
 
 
 def load_state(spark: "SparkSession", path: str, job: str, input_path: str, output_path: str) -> JobState:
-    """Read the state at ``path``, or a fresh one when there is none."""
+    """Read the state at ``path``, or a fresh one when there is none.
+
+    Raises
+    ------
+    LakejobsError
+        When the file exists but holds no state (empty, cut short, not JSON). Starting afresh
+        would append every input file again; ``lakejobs state reset`` starts afresh on purpose.
+    """
     text = fs.read_text(spark, path)
-    if not text:
+    if text is None:
         return JobState(job=job, input_path=input_path, output_path=output_path)
-    data = json.loads(text)
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if not isinstance(data, dict):
+        raise LakejobsError(
+            f"the incremental state {path} is damaged (empty, cut short or not JSON): restore it, or run"
+            " `lakejobs state reset` to read every input file again"
+        )
     return JobState(
         **{field.name: data.get(field.name) for field in dataclasses.fields(JobState) if field.name in data}
     )

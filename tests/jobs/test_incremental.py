@@ -8,6 +8,7 @@ import sys
 import pytest
 from chispa import assert_df_equality
 
+from lakejobs import fs
 from lakejobs.datasets import builtin_dataset
 from lakejobs.errors import LakejobsError
 from lakejobs.jobs import csv_to_parquet
@@ -71,6 +72,30 @@ def test_file_names_with_glob_characters_are_read_as_named(spark, tmp_path):
     second = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
     assert [(r.details["batch_files"], r.rows_read) for r in (first, second)] == [(1, 100), (2, 60)]
     assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:160])
+
+
+@pytest.mark.parametrize("damage", ["", '{"job": "csv_to_par', "[]"])
+def test_a_damaged_state_stops_the_run_instead_of_reading_every_file_again(spark, tmp_path, damage):
+    land(tmp_path, "a.csv", LINES[:100])
+    csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    (tmp_path / "state" / "orders.json").write_text(damage)
+    with pytest.raises(LakejobsError, match=r"the incremental state .*orders.json is damaged .*lakejobs state reset"):
+        csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:100])
+
+
+def test_a_state_write_that_fails_leaves_the_previous_state(spark, tmp_path, monkeypatch):
+    path = tmp_path / "state.json"
+    fs.write_text(spark, str(path), '{"old": 1}')
+
+    def disk_full(_descriptor):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", disk_full)
+    with pytest.raises(OSError, match="No space left"):
+        fs.write_text(spark, str(path), '{"new": 2}')
+    assert [p.name for p in tmp_path.iterdir()] == ["state.json"]
+    assert path.read_text() == '{"old": 1}'
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "delta"])
