@@ -190,4 +190,18 @@ def parse_job_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]
     import sys
 
     own, _glue = strip_glue_arguments(sys.argv[1:] if argv is None else argv)
-    return parser.parse_args(own)
+    namespace = parser.parse_args(own)
+    refuse_empty_paths(namespace)
+    return namespace
+
+
+def refuse_empty_paths(namespace: argparse.Namespace, also: Sequence[str] = ()) -> None:
+    """Refuse a path option given as an empty text (an unset shell variable: ``--input_path "$IN"``).
+
+    An empty path would otherwise name the working directory: read recursively as input, or
+    written into as output.
+    """
+    for name, value in sorted(vars(namespace).items()):
+        is_path = name.endswith("_path") or name in also
+        if is_path and isinstance(value, str) and not value.strip():
+            raise UsageError(f"--{name} is empty: give a file or folder (local, s3://, s3a://)")

@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 from lakejobs import args as job_args
 from lakejobs import fs, report_cli, runtime
-from lakejobs.errors import LakejobsError, UsageError, root_cause
+from lakejobs.errors import LakejobsError, UsageError, debug_enabled, root_cause
 from lakejobs.jobs import JOBS
 from lakejobs.result import JobResult, new_run_id
 
@@ -41,9 +41,12 @@ def cmd_generate(args) -> int:
     """Write a deterministic sales raw zone."""
     from lakejobs.generate import generate
 
-    if os.path.exists(fs.local_path(args.out)) and not os.path.isdir(fs.local_path(args.out)):
+    if not fs.is_local(args.out):
+        raise UsageError(f"--out {args.out}: generate writes to a local folder (copy it to S3 afterwards)")
+    out = fs.local_path(args.out)
+    if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {args.out} is a file, not a folder")
-    counts = generate(args.out, args.orders, seed=args.seed, header=args.header)
+    counts = generate(out, args.orders, seed=args.seed, header=args.header)
     print(" ".join(f"{name}={count}" for name, count in counts.items()) + f" -> {args.out}")
     return 0
 
@@ -85,7 +88,7 @@ def cmd_optimize(args) -> int:
     """Compact a Delta table's small files (optionally Z-ordered)."""
     from lakejobs.io.delta import optimize_table
 
-    zorder = [column for column in (args.zorder_by or "").split(",") if column]
+    zorder = list(args.zorder_by or ())
     print(optimize_table(_session("optimize"), fs.qualify(args.table), zorder))
     return 0
 
@@ -155,7 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
     history.set_defaults(func=cmd_history)
     optimize = commands.add_parser("optimize", help="compact a Delta table's small files")
     optimize.add_argument("table", help="table path")
-    optimize.add_argument("--zorder_by", help="columns to Z-order by: c1,c2")
+    optimize.add_argument("--zorder_by", type=job_args.parse_columns, help="columns to Z-order by: c1,c2")
     optimize.set_defaults(func=cmd_optimize)
     vacuum = commands.add_parser("vacuum", help="delete files no recent version of a Delta table uses")
     vacuum.add_argument("table", help="table path")
@@ -185,12 +188,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``lakejobs`` console script."""
     args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
+        job_args.refuse_empty_paths(args, also=("out", "raw", "lake", "table", "runs", "html"))
         return args.func(args)
     except LakejobsError as error:
         print(f"lakejobs: error: {error}", file=sys.stderr)
         return error.exit_code
     except Exception as error:  # noqa: BLE001 - any failure is one line (LAKEJOBS_DEBUG=1: the traceback too)
-        if os.environ.get("LAKEJOBS_DEBUG"):
+        if debug_enabled():
             traceback.print_exc()
         cause = f"{type(error).__name__}: {error}" if is_aws_error(error) else root_cause(error)
         print(f"lakejobs: error: {cause}", file=sys.stderr)

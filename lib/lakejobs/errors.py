@@ -5,6 +5,7 @@ path, an unknown dataset, a bad schema), 1 for a run that failed (a quality gate
 unexpected error).
 """
 
+import os
 import re
 from typing import Optional
 from urllib.parse import unquote
@@ -37,6 +38,11 @@ class QualityGateError(LakejobsError):
     """The input broke a declared rule, so nothing was published."""
 
     exit_code = 1
+
+
+def debug_enabled() -> bool:
+    """Tell whether ``LAKEJOBS_DEBUG`` asks for tracebacks (``1``, ``true``; not ``0``, ``false``, unset)."""
+    return os.environ.get("LAKEJOBS_DEBUG", "").strip().lower() not in ("", "0", "false", "no", "off")
 
 
 def root_cause(error: BaseException) -> str:

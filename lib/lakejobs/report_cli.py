@@ -1,15 +1,23 @@
 """``lakejobs report``: recent runs of a lake as a table, and optionally as an HTML page."""
 
+import os
+
 from lakejobs import args as job_args
-from lakejobs import runs_report
+from lakejobs import fs, runs_report
+from lakejobs.errors import UsageError
 
 
 def cmd_report(args) -> int:
     """Print the recent runs; with ``--html`` also write the page."""
     root = args.runs or f"{args.lake.rstrip('/')}/_lakejobs/runs"
+    if args.html:  # before anything prints: a page that cannot be written is a usage error
+        if os.path.isdir(args.html):
+            raise UsageError(f"--html {args.html} is a folder: give the page's file name")
+        fs.require_writable({}, {"--html": args.html})
     runs = runs_report.load_runs(root, args.limit)
     print(runs_report.format_table(runs))
     if args.html:
+        os.makedirs(os.path.dirname(os.path.abspath(args.html)), exist_ok=True)
         with open(args.html, "w", encoding="utf-8") as handle:
             handle.write(runs_report.render_html(runs, f"lakejobs runs: {root}"))
         print(f"wrote {args.html}")

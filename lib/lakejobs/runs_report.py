@@ -34,7 +34,7 @@ STAGE_COLORS = {"read": "#4e79a7", "written": "#59a14f", "quarantined": "#e15759
 def _read_local(root: str) -> List[str]:
     texts = []
     for path in sorted(glob.glob(os.path.join(root, "*", "*.json"))):
-        with open(path, encoding="utf-8") as handle:
+        with open(path, encoding="utf-8", errors="replace") as handle:  # not UTF-8: not JSON, skipped
             texts.append(handle.read())
     return texts
 
@@ -49,7 +49,9 @@ def _read_s3(root: str) -> List[str]:
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=parsed.netloc, Prefix=prefix):
         for item in page.get("Contents", []):
             if item["Key"].endswith(".json"):
-                texts.append(client.get_object(Bucket=parsed.netloc, Key=item["Key"])["Body"].read().decode("utf-8"))
+                texts.append(
+                    client.get_object(Bucket=parsed.netloc, Key=item["Key"])["Body"].read().decode("utf-8", "replace")
+                )
     return texts
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterator, Optional, Sequence
 
 from lakejobs import session
 from lakejobs.args import strip_glue_arguments
-from lakejobs.errors import LakejobsError, UsageError, root_cause
+from lakejobs.errors import LakejobsError, UsageError, debug_enabled, root_cause
 from lakejobs.result import JobResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -152,7 +152,7 @@ def run_main(
         print(f"{job_name}: error: {error}", file=sys.stderr, flush=True)
         return error.exit_code
     except Exception as error:  # noqa: BLE001 - the one place that turns any failure into one line
-        if os.environ.get("LAKEJOBS_DEBUG"):
+        if debug_enabled():
             LOG.exception("unexpected failure")
         print(f"{job_name}: error: {root_cause(error)}", file=sys.stderr, flush=True)
         return 1

@@ -179,6 +179,82 @@ def test_generate_refuses_an_out_that_is_a_file(tmp_path, capsys):
     ]
 
 
+@pytest.mark.parametrize("out", ["s3://bucket/rawData", "s3a://bucket/rawData"])
+def test_generate_refuses_an_out_on_s3_instead_of_making_a_local_folder_of_that_name(
+    tmp_path, monkeypatch, capsys, out
+):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["generate", "--orders", "1", "--out", out]) == 2
+    assert stderr_lines(capsys.readouterr().err) == [
+        f"lakejobs: error: --out {out}: generate writes to a local folder (copy it to S3 afterwards)"
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_generate_writes_a_file_uri_to_that_folder(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["generate", "--orders", "3", "--out", f"file://{tmp_path}/raw"]) == 0
+    assert sorted(path.name for path in (tmp_path / "raw").iterdir()) == ["customers", "employees", "orders"]
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["raw"]
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["pipeline", "--lake", ""], "--lake"),
+        (["generate", "--orders", "1", "--out", " "], "--out"),
+        (["report", "--runs", ""], "--runs"),
+        (["state", "show", "csv_to_parquet", "--dataset", "orders", "--state_path", ""], "--state_path"),
+        (["run", "taxi_trips", "--input_path", "", "--output_path", "out"], "--input_path"),
+        (["run", "csv_to_parquet", "--dataset", "orders", "--input_path", "in", "--output_path", ""], "--output_path"),
+    ],
+)
+def test_an_empty_path_is_refused_instead_of_naming_the_working_directory(tmp_path, monkeypatch, capsys, argv, option):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 2
+    [line] = stderr_lines(capsys.readouterr().err)
+    assert line.endswith(f"error: {option} is empty: give a file or folder (local, s3://, s3a://)"), line
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["pipeline", "--runtime", "glue", "--bucket", "b"],
+            "--runtime, --bucket: not an option of `lakejobs pipeline run` (of `start`)",
+        ),
+        (
+            ["pipeline", "start", "--runtime", "glue", "--bucket", "b", "--raw", "x", "--format", "delta"],
+            "--raw, --format: not an option of `lakejobs pipeline start` (of `run`)",
+        ),
+    ],
+)
+def test_pipeline_options_of_the_other_action_are_refused_not_ignored(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 2
+    assert stderr_lines(capsys.readouterr().err) == [f"lakejobs: error: {message}"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_report_refuses_an_html_page_it_cannot_write_before_printing_anything(tmp_path, capsys):
+    (tmp_path / "runs").mkdir()
+    (tmp_path / "a_file").write_text("x")
+    page = tmp_path / "a_file" / "runs.html"
+    assert cli.main(["report", "--runs", str(tmp_path / "runs"), "--html", str(page)]) == 2
+    captured = capsys.readouterr()
+    problem = f"--html {page} cannot be written: {tmp_path / 'a_file'} is a file, not a folder"
+    assert (captured.out, stderr_lines(captured.err)) == ("", [f"lakejobs: error: {problem}"])
+
+
+def test_report_writes_its_page_into_a_new_folder_and_skips_reports_that_are_not_utf8(tmp_path, capsys):
+    (tmp_path / "runs" / "csv_to_parquet").mkdir(parents=True)
+    (tmp_path / "runs" / "csv_to_parquet" / "broken.json").write_bytes(b"\xff\xfe{")
+    page = tmp_path / "pages" / "runs.html"
+    assert cli.main(["report", "--runs", str(tmp_path / "runs"), "--html", str(page)]) == 0
+    assert "<html" in page.read_text()
+
+
 def test_catalog_sync_checks_the_lake_before_it_needs_a_region(monkeypatch, capsys):
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(name, raising=False)

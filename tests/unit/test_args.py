@@ -161,3 +161,34 @@ def test_a_field_job_refuses_a_quarantine_inside_its_input():
 
     with pytest.raises(UsageError, match="--quarantine_path .* is inside --input_path"):
         taxi_trips.parse_args(["--input_path", "trips", "--output_path", "t", "--quarantine_path", "trips/bad"])
+
+
+def test_a_time_zone_naming_a_folder_of_tzdata_is_a_usage_error(monkeypatch):
+    """With the ``tzdata`` package, ``ZoneInfo("America")`` opens a folder: IsADirectoryError."""
+    from lakejobs.jobs import taxi_trips
+
+    def opens_a_folder(name):
+        raise IsADirectoryError(21, "Is a directory", f"/tzdata/zoneinfo/{name}")
+
+    monkeypatch.setattr(taxi_trips.zoneinfo, "ZoneInfo", opens_a_folder)
+    monkeypatch.setattr(taxi_trips.zoneinfo, "available_timezones", lambda: {"America/New_York"})
+    argv = ["--input_path", "in", "--output_path", "out", "--timezone", "America"]
+    with pytest.raises(
+        UsageError, match="argument --timezone: expected a time zone like America/New_York, got 'America'"
+    ):
+        taxi_trips.parse_args(argv)
+
+
+@pytest.mark.parametrize("value, enabled", [("1", True), ("true", True), ("0", False), ("false", False), ("", False)])
+def test_lakejobs_debug_zero_or_false_keeps_tracebacks_off(monkeypatch, value, enabled):
+    from lakejobs.errors import debug_enabled
+
+    monkeypatch.setenv("LAKEJOBS_DEBUG", value)
+    assert debug_enabled() is enabled
+
+
+def test_optimize_zorder_columns_are_trimmed():
+    from lakejobs.cli import build_parser
+
+    args = build_parser().parse_args(["optimize", "lake/orders", "--zorder_by", "customerid, orderdate ,"])
+    assert args.zorder_by == ("customerid", "orderdate")

@@ -71,7 +71,7 @@ def _time_zone(text: str) -> str:
     """An IANA time zone name (``America/New_York``) or ``UTC``."""
     try:
         zoneinfo.ZoneInfo(text)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder (America) of tzdata
         # A host without a time zone database (no tzdata) knows no name: Spark checks it then.
         if zoneinfo.available_timezones() or not text.strip():
             raise argparse.ArgumentTypeError(f"expected a time zone like America/New_York, got {text!r}") from None

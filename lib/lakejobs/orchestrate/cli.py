@@ -53,4 +53,41 @@ def register(commands) -> None:
     group.add_argument("--poll-seconds", dest="poll_seconds", type=job_args.parse_positive_number, default=5.0)
     group.add_argument("--endpoint-url", dest="endpoint_url", help="an AWS-compatible endpoint (e.g. moto)")
     group.add_argument("--region", help="AWS region (default: AWS_REGION or us-east-1)")
-    pipe.set_defaults(func=lambda args: cmd_start(args) if args.action == "start" else run_local(args))
+    pipe.set_defaults(func=lambda args: cmd_start(args) if own_action(args, pipe) == "start" else run_local(args))
+
+
+#: Options of each action of ``lakejobs pipeline``; the other action would ignore them.
+ACTION_OPTIONS = {
+    "start": (
+        "runtime",
+        "bucket",
+        "prefix",
+        "run_date",
+        "notify_topic_arn",
+        "application_id",
+        "execution_role_arn",
+        "name_prefix",
+        "wait",
+        "poll_seconds",
+        "endpoint_url",
+        "region",
+    ),
+    "run": ("raw", "lake", "format", "incremental"),
+}
+
+
+def own_action(args, parser) -> str:
+    """The action of ``args``; refuses an option of the other action, which it would ignore.
+
+    ``lakejobs pipeline --runtime glue --bucket b`` (``start`` forgotten) would run the local
+    pipeline on the sample; ``start --raw x`` would start the deployed one on its own input.
+    An option counts as given when its value is not the default.
+    """
+    from lakejobs.errors import UsageError
+
+    other = "run" if args.action == "start" else "start"
+    stray = [name for name in ACTION_OPTIONS[other] if getattr(args, name) != parser.get_default(name)]
+    if stray:
+        options = ", ".join("--" + name.replace("_", "-") for name in stray)
+        raise UsageError(f"{options}: not an option of `lakejobs pipeline {args.action}` (of `{other}`)")
+    return args.action
