@@ -175,6 +175,27 @@ def test_a_file_of_two_documents_is_quarantined_whole_not_read_as_its_first(spar
     assert [tuple(row) for row in quarantine.collect()] == [(text, "unparsable_json")]
 
 
+def test_a_document_followed_by_a_bracket_and_another_or_single_quoted_is_quarantined_whole(spark, tmp_path):
+    """``json_array_length`` stops at the first ``]``; single quotes escape the numbers' quoting."""
+    rate_of_day = {"open": 1.1, "high": 1.2, "low": 1.0, "close": 1.1}
+    texts = {
+        "a.json": json.dumps({"USD": {"GBP": {"2010-01-01": rate_of_day}}})
+        + "]"
+        + json.dumps({"EUR": {"GBP": {"2010-01-01": rate_of_day}}}),
+        "b.json": "{'USD': {'GBP': {'2010-01-01': {'open': 1.1, 'high': 1.2, 'low': 1.0, 'close': 1.105}}}}",
+    }
+    for name, text in texts.items():
+        (tmp_path / "raw").mkdir(exist_ok=True)
+        (tmp_path / "raw" / name).write_text(text)
+    argv = ["--input_path", str(tmp_path / "raw"), "--output_path", str(tmp_path / "fx"), "--max_bad_fraction", "1"]
+    result = fx_rates.run(spark, fx_rates.parse_args(argv))
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (2, 0, {"unparsable_json": 2})
+    quarantine = spark.read.json(str(tmp_path / "fx_quarantine")).select("raw_line", "reason")
+    assert sorted(tuple(row) for row in quarantine.collect()) == sorted(
+        (text, "unparsable_json") for text in texts.values()
+    )
+
+
 def test_the_documents_are_read_and_flattened_once_also_when_a_rate_repeats(spark, tmp_path):
     """Until session 30 every document was parsed twice, and the whole input twice again for repeats.
 

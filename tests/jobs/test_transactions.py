@@ -136,6 +136,25 @@ def test_delta_merge_inserts_only_new_ids(spark, tmp_path):
     )
 
 
+def test_a_line_closing_a_bracket_before_another_event_or_in_single_quotes_is_malformed(spark, tmp_path):
+    """``json_array_length`` stops at the first ``]`` (t11 was lost); single quotes escape the numbers' quoting."""
+    lines = [
+        event("t10", "1.00", "2024-03-01T00:00:00Z") + "]" + event("t11", "2.00", "2024-03-01T00:00:00Z"),
+        event("t12", "1.00", "2024-03-01T00:00:00Z") + "," + event("t13", "2.00", "2024-03-01T00:00:00Z") + "]",
+        "{'transaction_id': 't14', 'account_id': 'a1', 'amount': 1.005, 'currency': 'EUR',"
+        " 'event_time': '2024-03-01T00:00:00Z'}",
+        event("t15", 3.25, "2024-03-01T00:00:00Z"),
+    ]
+    result = load(spark, write_batch(tmp_path / "raw" / "batch=1", lines), tmp_path / "transactions")
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (4, 1, {"malformed_record": 3})
+    table = spark.read.parquet(str(tmp_path / "transactions")).select("transaction_id", "amount")
+    assert [tuple(row) for row in table.collect()] == [("t15", Decimal("3.25"))]
+    quarantine = spark.read.json(str(tmp_path / "transactions_quarantine")).select("raw_line", "reason")
+    assert sorted(tuple(row) for row in quarantine.collect()) == sorted(
+        (line, "malformed_record") for line in lines[:3]
+    )
+
+
 def test_the_field_jobs_are_listed_and_bad_arguments_are_one_line():
     assert {"taxi_trips", "fx_rates", "stock_prices", "transactions"} <= set(JOBS)
     assert cli.main(["jobs"]) == 0

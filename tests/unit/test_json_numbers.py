@@ -3,7 +3,7 @@
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from lakejobs.transforms.field_checks import json_numbers_as_strings, json_numbers_of_keys_as_strings
+from lakejobs.transforms.field_checks import json_numbers_as_strings, json_numbers_of_keys_as_strings, one_json_value
 
 KEYED = [
     ('{"amount": 1.10, "x": 2.50}', '{"amount": "1.10", "x": 2.50}'),
@@ -35,3 +35,27 @@ def test_quoting_the_named_keys_reads_the_same_values_as_quoting_every_number(sp
     every = df.select(F.from_json(json_numbers_as_strings("text"), schema).alias("value"))
     keyed = df.select(F.from_json(json_numbers_of_keys_as_strings("text", ("amount", "id")), schema).alias("value"))
     assert_df_equality(keyed, every, ignore_nullable=True)
+
+
+ONE_VALUE = [
+    ('{"a": 1}', True),
+    ('  {"a": [1, 2]} ', True),
+    ('[{"a": 1}, {"a": 2}]', True),  # one array: from_json of an object reads no field of it
+    ('{"a": "]"}', True),
+    ('{"a": 1}{"a": 2}', False),
+    ('{"a": 1}\n{"a": 2}', False),
+    ('{"a": 1}, {"a": 2}', False),
+    ('{"a": 1}]{"a": 2}', False),  # json_array_length alone stops at the first "]"
+    ('{"a": 1}, {"a": 2}]', False),
+    ('{"a": 1},0]{"a": 2}', False),
+    ('{"a": [1]}]', False),
+    ("", False),
+    ("]", False),
+    (None, False),
+]
+
+
+def test_one_json_value_refuses_any_text_after_the_value(spark):
+    df = spark.createDataFrame(ONE_VALUE, "text string, expected boolean")
+    actual = df.select("text", one_json_value("text").alias("expected"))
+    assert_df_equality(actual, df, ignore_nullable=True)

@@ -49,12 +49,25 @@ def one_json_value(column: str) -> Column:
 
     Spark's ``from_json`` reads the first value and ignores what follows it, so ``{..}{..}``
     or a file of JSON lines would lose all but its first object. Wrapped in brackets, the
-    text is a JSON array of one element only if it held exactly one value.
+    text is a JSON array of one element only if it held exactly one value, except when a
+    ``]`` follows that value: ``json_array_length`` stops at the first closing bracket, so
+    ``{..}]{..}`` also reads as one element. A text holding a ``]`` is therefore wrapped a
+    second time, followed by a second element (``[text,0]``), which must then count two: the
+    first wrapping needs ``]`` right after the first value, the second a ``,``.
     """
-    wrapped = F.concat(F.lit("["), F.col(column), F.lit("]"))
-    return F.coalesce(F.json_array_length(wrapped) == 1, F.lit(False))
+    text = F.col(column)
+
+    def elements(after: str) -> Column:
+        return F.json_array_length(F.concat(F.lit("["), text, F.lit(after)))
+
+    closes_early = text.contains("]") & (elements(",0]") != 2)
+    return F.coalesce((elements("]") == 1) & ~closes_early, F.lit(False))
 
 
+#: ``from_json`` options for standard JSON only. By default Spark also reads single-quoted
+#: names and strings, which the quoting of numbers below does not know: ``{'amount': 1.005}``
+#: would reach the decimal through a double (1.005 read as 1.00 or 1.01, not refused).
+STRICT_JSON = {"allowSingleQuotes": "false"}
 #: A JSON number's text, read possessively.
 _JSON_NUMBER = r"-?(?:0|[1-9][0-9]*+)(?:\.[0-9]++)?+(?:[eE][+-]?[0-9]++)?+"
 #: One token of JSON text per match, each match starting where the last ended (``\G``): text

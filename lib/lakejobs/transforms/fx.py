@@ -14,6 +14,7 @@ from pyspark.sql import functions as F
 from lakejobs.io.csv_reader import SOURCE_FILE
 from lakejobs.schemas_field import FX_DOCUMENT, RATE
 from lakejobs.transforms.field_checks import (
+    STRICT_JSON,
     Check,
     check,
     decimal_checks,
@@ -81,7 +82,7 @@ def _exploded_documents(documents_df: DataFrame) -> DataFrame:
     others, so that a document's text is not copied to each of its rates). Before session 30
     unparsable documents were a second branch of a union, which parsed every document twice.
     """
-    document = F.when(one_json_value("value"), F.from_json(json_numbers_as_strings("value"), FX_DOCUMENT))
+    document = F.when(one_json_value("value"), F.from_json(json_numbers_as_strings("value"), FX_DOCUMENT, STRICT_JSON))
     unparsable_text = F.when(F.col("_document").isNull(), F.substring("value", 1, RAW_TEXT_LIMIT))
     return (
         documents_df.select(SOURCE_FILE, "value", document.alias("_document"))

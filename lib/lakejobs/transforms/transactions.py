@@ -9,6 +9,7 @@ from pyspark.sql import types as T
 from lakejobs.io.csv_reader import CORRUPT_RECORD
 from lakejobs.schemas_field import AMOUNT, TRANSACTION_FIELDS, TRANSACTION_REQUIRED, TRANSACTIONS, TRANSACTIONS_RAW
 from lakejobs.transforms.field_checks import (
+    STRICT_JSON,
     Check,
     check,
     decimal_checks,
@@ -47,7 +48,7 @@ def parse_transactions() -> Transform:
         parsed = F.from_json(
             json_numbers_of_keys_as_strings("value", TRANSACTION_FIELDS),
             schema,
-            {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD},
+            {"mode": "PERMISSIVE", "columnNameOfCorruptRecord": CORRUPT_RECORD, **STRICT_JSON},
         )
         texts = {name: F.nullif(F.trim(F.col(f"_event.{name}")), F.lit("")) for name in TRANSACTION_FIELDS}
         return (
