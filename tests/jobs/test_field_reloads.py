@@ -139,6 +139,30 @@ def test_taxi_files_share_a_pickup_date_without_losing_trips_and_a_reread_file_r
     assert partitions == ["pickup_date=2019-01-29", "pickup_date=2019-01-31", "pickup_date=2019-02-01"]
 
 
+def test_a_reread_taxi_file_now_all_bad_or_empty_leaves_none_of_its_earlier_trips(spark, tmp_path):
+    out = tmp_path / "trips"
+    jan = taxi_file(tmp_path / "jan", "green_tripdata_2019-01.csv", JAN)
+    feb = taxi_file(tmp_path / "feb", "green_tripdata_2019-02.csv", FEB)
+    run_taxi(spark, jan, out)
+    run_taxi(spark, feb, out)
+
+    # February again, every trip now bad: its two trips leave the table, January's stay.
+    taxi_file(tmp_path / "feb", "green_tripdata_2019-02.csv", [trip("2019-02-01 08:00:00", "2019-02-01 08:10:00", "x")])
+    result = taxi.run_job(spark, ["--input_path", str(feb), "--output_path", str(out), "--max_bad_fraction", "1"])
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (1, 0, 1)
+    assert_df_equality(
+        taxi_table(spark, out), taxi_rows(spark, [(jan, JAN)]), ignore_row_order=True, ignore_nullable=True
+    )
+    partitions = sorted(p.name for p in out.iterdir() if p.is_dir())
+    assert partitions == ["pickup_date=2019-01-30", "pickup_date=2019-01-31"]
+
+    # January again, emptied to its header: no trip is left.
+    taxi_file(tmp_path / "jan", "green_tripdata_2019-01.csv", [])
+    result = run_taxi(spark, jan, out)
+    assert (result.rows_read, result.rows_written) == (0, 0)
+    assert sorted(p.name for p in out.iterdir() if p.is_dir()) == []
+
+
 def stock_file(folder, ticker, days, closes):
     folder.mkdir(parents=True, exist_ok=True)
     lines = [stocks.YAHOO_HEADER] + [stocks.yahoo_line(day, close) for day, close in zip(days, closes)]

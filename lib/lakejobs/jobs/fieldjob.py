@@ -265,19 +265,27 @@ def write_good_rows(
     the partitions it reads in the same query, and a failed write leaves the table as it was.
     A partition left with no row is removed. A first load is written directly.
 
-    With no good row, nothing is written and the table stays as it was: an empty partitioned
+    With no good row nothing is written, and the table stays as it was unless ``merge`` has
+    lineage: the rows of the files read again are still removed (a file now all bad, or empty,
+    leaves no row of its earlier load). Nothing empty is ever written: an empty partitioned
     write would never return (AQE replaces the empty plan after its shuffle, and the row-count
     ``Observation`` of ``write_table`` then waits forever).
     """
-    if rows == 0:
+    if rows == 0 and not merge.lineage:
         return empty_output(args.output_path, table.name, table.partition_by)
     finish = merge.finish or (lambda df: df)
     rewritten = rewritten_partitions(good_df, args.output_path, table.partition_by, merge, source_files)
     if not rewritten:
+        if rows == 0:
+            return empty_output(args.output_path, table.name, table.partition_by)
         return _write(finish(good_df), args.output_path, table, args.compression)
     spark = good_df.sparkSession
     earlier_df = spark.read.schema(good_df.schema).option("basePath", args.output_path).parquet(*rewritten.values())
     merged_df = finish(kept_rows(earlier_df, good_df, merge, source_files).unionByName(good_df))
+    if rows == 0 and merged_df.isEmpty():  # the files read again held every row of those partitions
+        for url in rewritten.values():
+            fs.delete(spark, url, recursive=True)
+        return empty_output(args.output_path, table.name, table.partition_by)
     output = replace_partitions(merged_df, rewritten, args, table, run_id)
     LOG.info("%s: %d new rows merged with %d rows of earlier loads", table.name, rows, output.rows - rows)
     return output
