@@ -8,7 +8,7 @@ import sys
 import pytest
 from chispa import assert_df_equality
 
-from lakejobs import fs
+from lakejobs import faults, fs
 from lakejobs.datasets import builtin_dataset
 from lakejobs.errors import LakejobsError
 from lakejobs.jobs import csv_to_parquet
@@ -111,6 +111,40 @@ def test_a_converted_file_that_changed_is_refused_by_an_append_and_merged_by_del
         result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
         assert result.rows_read == 120
         assert_same_orders(spark, read(spark, tmp_path, fmt), LINES[:120])
+
+
+class Killed(BaseException):
+    """Stands for SIGKILL in-process: no handler of the job catches it."""
+
+
+def test_a_keyless_delta_append_that_committed_before_a_crash_is_not_appended_again(spark, tmp_path, monkeypatch):
+    """The rerun's batch has a file more, hence another transaction id: Delta alone would append b.csv twice."""
+
+    def land_rows(name, ids):
+        (tmp_path / "raw").mkdir(exist_ok=True)
+        (tmp_path / "raw" / name).write_text("".join(f"{i},v{i}\n" for i in ids))
+
+    argv = ["--schema", "id BIGINT, v STRING", "--format", "delta", "--incremental", "true"]
+    argv += ["--input_path", str(tmp_path / "raw"), "--output_path", str(tmp_path / "table")]
+    land_rows("a.csv", [1, 2])
+    csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
+    land_rows("b.csv", [3, 4])
+
+    def killed():
+        raise Killed()
+
+    monkeypatch.setattr(faults, "_kill", killed)
+    monkeypatch.setenv(faults.ENV, "before_state")  # after the Delta commit, before the state
+    with pytest.raises(Killed):
+        csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
+    monkeypatch.delenv(faults.ENV)
+    land_rows("c.csv", [5])
+    rerun = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
+    assert (rerun.details["batch_files"], rerun.rows_read) == (1, 1)
+    table = spark.read.format("delta").load(str(tmp_path / "table"))
+    assert sorted(row.id for row in table.collect()) == [1, 2, 3, 4, 5]
+    again = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
+    assert (again.details["batch_files"], table.count()) == (0, 5)
 
 
 def run_killed(tmp_path, fmt, point):

@@ -218,6 +218,19 @@ def append_delta_once(
     return _output_info(spark, path, name, partition_by, before)
 
 
+def committed_transaction(spark: "SparkSession", path: str, txn_app_id: str) -> bool:
+    """Tell whether the Delta table at ``path`` committed a write with ``txn_app_id`` (``append_delta_once``).
+
+    Read from the table's snapshot (its ``txn`` actions; Delta keeps them for
+    ``delta.setTransactionRetentionDuration``, by default forever).
+    """
+    if not is_delta_table(spark, path):
+        return False
+    delta_log = spark.sparkContext._jvm.org.apache.spark.sql.delta.DeltaLog
+    snapshot = delta_log.forTableWithSnapshot(spark._jsparkSession, path)._2()
+    return bool(snapshot.transactions().contains(txn_app_id))
+
+
 def batch_app_id(job: str, table: str, fingerprint: str) -> str:
     """A Delta ``txnAppId`` for one batch of input files written by ``job`` into ``table``."""
     return "lakejobs-" + hashlib.sha256(f"{job}\n{table}\n{fingerprint}".encode()).hexdigest()[:32]

@@ -44,6 +44,7 @@ from lakejobs.io.csv_reader import (
 from lakejobs.io.delta import (
     append_delta_once,
     batch_app_id,
+    committed_transaction,
     merge_delta,
     overwrite_delta,
     require_delta,
@@ -220,7 +221,7 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
     quarantine_df = validated_df.transform(filter_quarantined(args.dataset.name, result.run_id))
     try:
         _gate(args, result, measurement, quarantine_df)
-        _mark_pending(spark, args, state, result.run_id, batch_fingerprint)
+        _mark_pending(spark, args, state, result.run_id, batch)
         with result.stage("write"), faults.killed_during_write(args.output_path):
             valid_df = validated_df.transform(filter_valid(args.dataset)).transform(
                 with_derived_columns(args.dataset.derived_columns)
@@ -277,7 +278,7 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
         _record_measurement(result, measurement)
         quarantine_df = bad_df.transform(filter_quarantined(args.dataset.name, result.run_id))
         _gate(args, result, measurement, quarantine_df)
-        _mark_pending(spark, args, state, result.run_id, batch_fingerprint, staging_started_ms)
+        _mark_pending(spark, args, state, result.run_id, batch, staging_started_ms)
         with result.stage("write"), faults.killed_during_write(args.output_path):
             quarantine = publish_quarantine(quarantine_df, args, source_files, result.rows_quarantined)
             commit_parquet(spark, staging, args.output_path, bool(args.partition_by), args.incremental)
@@ -477,16 +478,23 @@ def _gate(
 
 
 def _mark_pending(
-    spark: "SparkSession", args: CsvToParquetArgs, state, run_id: str, batch_fingerprint: str, started_ms: int = 0
+    spark: "SparkSession", args: CsvToParquetArgs, state, run_id: str, batch, started_ms: int = 0
 ) -> None:
     """Record in ``state`` that this batch is being published (an interrupted append is undone).
 
     ``started_ms``: when the files this run may publish started to be written (default: now);
-    a rerun deletes the output's files written since then.
+    a rerun deletes the output's files written since then. The batch's files are recorded too:
+    a rerun marks them converted if their Delta append committed.
     """
     if state is not None:
         started_ms = started_ms or int(time.time() * 1000)
-        state.pending = {"run_id": run_id, "started_ms": started_ms, "fingerprint": batch_fingerprint}
+        files = [[info.path, info.size, info.modified_ms] for info in batch]
+        state.pending = {
+            "run_id": run_id,
+            "started_ms": started_ms,
+            "fingerprint": fs.fingerprint(batch),
+            "files": files,
+        }
         save_state(spark, args.state_path, state)
     faults.point("before_write")
 
@@ -593,11 +601,15 @@ def replaces_whole(args: CsvToParquetArgs) -> bool:
 def roll_back_interrupted_append(spark: "SparkSession", args: CsvToParquetArgs, state) -> None:
     """Undo what an interrupted run wrote before its state was saved.
 
-    Delta needs nothing (its commit is atomic and the replay is idempotent). A Parquet append
-    is undone by deleting the data files written since the interrupted batch started.
+    A Parquet append is undone by deleting the data files written since the interrupted batch
+    started. A Delta commit is atomic: a MERGE on the key replays to the same rows, and an
+    append without a key that committed has its files marked converted (a replay would append
+    them again if new files joined the batch, since its transaction id is the batch's files).
     """
     pending = state.pending
-    LOG.warning("run %s did not finish; replaying its batch", pending.get("run_id"))
+    LOG.warning("run %s did not finish; its batch is converted again", pending.get("run_id"))
+    if args.output_format == "delta" and not args.dataset.primary_key:
+        _keep_committed_append(spark, args, state)
     if args.output_format == "parquet":
         started = int(pending.get("started_ms", 0))
         started -= started % 1000  # S3 lists modification times in whole seconds, rounded down
@@ -607,6 +619,18 @@ def roll_back_interrupted_append(spark: "SparkSession", args: CsvToParquetArgs, 
         fs.delete(spark, f"{args.output_path.rstrip('/')}/_temporary", recursive=True)
         LOG.warning("removed %d files of the interrupted append", len(stale))
     state.pending = None
+
+
+def _keep_committed_append(spark: "SparkSession", args: CsvToParquetArgs, state) -> None:
+    """Mark the interrupted batch's files converted if its Delta append committed (``append_delta_once``)."""
+    pending = state.pending
+    files = [fs.FileInfo(path, size, modified_ms) for path, size, modified_ms in pending.get("files") or []]
+    app_id = batch_app_id(JOB, args.output_path, str(pending.get("fingerprint")))
+    if files and committed_transaction(spark, args.output_path, app_id):
+        state.record_batch(files, str(pending.get("run_id")), str(pending.get("fingerprint")))
+        LOG.warning(
+            "run %s committed its %d files before it stopped: they count as converted", pending["run_id"], len(files)
+        )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
