@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from chispa import assert_df_equality
 
+from lakejobs import fs
 from lakejobs.errors import LakejobsError, QualityGateError
 from lakejobs.io.staging import commit_parquet, staging_path
 from lakejobs.io.writer import write_table
@@ -154,6 +155,26 @@ def test_commit_appends_without_replacing_and_replaces_an_unpartitioned_table_wh
     commit_parquet(spark, stage(spark, flat, "r2", [(5, 1), (6, 1)], False), str(flat), False, False)
     assert sorted(row.id for row in spark.read.parquet(str(flat)).collect()) == [5, 6]
     assert not (flat / "_staging").exists()
+
+
+def test_a_commit_stopped_part_way_names_the_partitions_it_left_and_the_repair(spark, tmp_path, monkeypatch):
+    output = tmp_path / "t"
+    staging = stage(spark, output, "r1", [(1, 1), (2, 2), (3, 3)])
+    real_rename, renames = fs.rename, []
+
+    def rename_fails_second(spark_, source, target):
+        renames.append(target)
+        if len(renames) == 2:
+            raise OSError("S3 throttled the copy")
+        real_rename(spark_, source, target)
+
+    monkeypatch.setattr(fs, "rename", rename_fails_second)
+    with pytest.raises(LakejobsError) as raised:
+        commit_parquet(spark, staging, str(output), True, False)
+    assert str(raised.value) == (
+        f"moving the staged rows into {output} stopped part-way (OSError: S3 throttled the copy), before p=2, p=3: "
+        "run the same input again to replace them whole"
+    )
 
 
 @pytest.mark.parametrize(

@@ -14,6 +14,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Dict, List
 
 from lakejobs import fs
+from lakejobs.errors import LakejobsError, root_cause
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -59,19 +60,41 @@ def commit_parquet(spark: "SparkSession", staging: str, output_path: str, partit
         Add the staged files to the output and replace nothing (incremental runs).
     """
     output = output_path.rstrip("/")
-    if not partitioned and not append:
-        for path in fs.list_children(spark, output):
-            if path.rstrip("/").rsplit("/", 1)[-1] != "_staging":
-                fs.delete(spark, path, recursive=True)
-    for folder, files in sorted(_files_per_folder(spark, staging).items()):
-        target = f"{output}/{folder}" if folder else output
-        if append or not folder:
-            for path in files:
-                fs.rename(spark, path, f"{target}/{path.rsplit('/', 1)[-1]}")
-            continue
-        fs.delete(spark, target, recursive=True)
-        fs.rename(spark, f"{staging.rstrip('/')}/{folder}", target)
+    folders = sorted(_files_per_folder(spark, staging).items())
+    moved = 0
+    try:
+        if not partitioned and not append:
+            for path in fs.list_children(spark, output):
+                if path.rstrip("/").rsplit("/", 1)[-1] != "_staging":
+                    fs.delete(spark, path, recursive=True)
+        for folder, files in folders:
+            target = f"{output}/{folder}" if folder else output
+            if append or not folder:
+                for path in files:
+                    fs.rename(spark, path, f"{target}/{path.rsplit('/', 1)[-1]}")
+            else:
+                fs.delete(spark, target, recursive=True)
+                fs.rename(spark, f"{staging.rstrip('/')}/{folder}", target)
+            moved += 1
+    except Exception as error:
+        unfinished = [folder or "(top)" for folder, _files in folders[moved:]]
+        raise partly_committed(output, unfinished, append, root_cause(error)) from error
     fs.delete(spark, f"{output}/{SUCCESS}")
     if fs.exists(spark, f"{staging.rstrip('/')}/{SUCCESS}"):
         fs.rename(spark, f"{staging.rstrip('/')}/{SUCCESS}", f"{output}/{SUCCESS}")
     fs.delete(spark, staging_root(output_path), recursive=True)
+
+
+def partly_committed(output: str, unfinished: List[str], append: bool, cause: str) -> LakejobsError:
+    """The error of a commit that stopped part-way: which folders it left, and how to repair them.
+
+    Moving is a rename per folder locally, a copy per object on S3; like Spark's own dynamic
+    partition overwrite, a failure in between leaves the folders being replaced part-written.
+    """
+    shown = ", ".join(unfinished[:5]) + (f" and {len(unfinished) - 5} more" if len(unfinished) > 5 else "")
+    repair = (
+        "the next incremental run removes the files of this batch and converts it again"
+        if append
+        else "run the same input again to replace them whole"
+    )
+    return LakejobsError(f"moving the staged rows into {output} stopped part-way ({cause}), before {shown}: {repair}")
