@@ -4,9 +4,11 @@ import datetime as dt
 from collections import defaultdict
 from decimal import ROUND_HALF_UP, Decimal
 
+import pytest
 from chispa import assert_df_equality
 
 from lakejobs.jobs import stock_prices
+from lakejobs.transforms import validation
 from tests.parquet_layout import columns_without_dictionary
 from tests.spark_reads import records_read
 
@@ -123,12 +125,15 @@ def test_a_series_is_written_without_a_dictionary(spark, tmp_path):
     assert columns_without_dictionary(out) == plain
 
 
-def test_the_prices_are_read_and_typed_once_also_when_a_key_repeats(spark, tmp_path):
+@pytest.mark.parametrize("broadcast_limit", [validation.BROADCAST_REPEATS_LIMIT, 0])
+def test_the_prices_are_read_and_typed_once_also_when_a_key_repeats(spark, tmp_path, monkeypatch, broadcast_limit):
     """Until session 30 the repeated keys were found in a second read and typing of the input.
 
     That second pass was 2.5 s of the 7.9 s validate stage of 2M prices (bench/HISTORY.md,
-    "Session 30").
+    "Session 30"). Past ``BROADCAST_REPEATS_LIMIT`` repeated keys (0 here) they are joined by a
+    shuffle instead of a broadcast, with the same result.
     """
+    monkeypatch.setattr(validation, "BROADCAST_REPEATS_LIMIT", broadcast_limit)
     raw = tmp_path / "raw"
     raw.mkdir()
     days = trading_days(1000)
@@ -146,3 +151,6 @@ def test_the_prices_are_read_and_typed_once_also_when_a_key_repeats(spark, tmp_p
         {"duplicate_key:ticker,date": 1},
     )
     assert 1001 <= read[0] < 1100  # the lines once, the header lookup, a few cached batches (twice: 2005)
+    quarantine = spark.read.json(str(tmp_path / "out_quarantine")).select("raw_line", "reason")
+    later_copy = f"AAA,{days[0]},1.000000,2.000000,0.500000,1.500000,1.500000,7"  # a good row as typed
+    assert [tuple(row) for row in quarantine.collect()] == [(later_copy, "duplicate_key:ticker,date")]

@@ -72,6 +72,7 @@ from lakejobs.transforms.validation import (
     DETAIL,
     RAW_LINE,
     REASON,
+    few_repeats,
     filter_quarantined,
     filter_valid,
     keep_failing,
@@ -212,7 +213,8 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
         repeated_df = None
         try:
             repeated_df = _repeated_keys(typed_df, args.dataset)
-            validated_df = typed_df.transform(with_duplicate_keys_flagged(args.dataset, repeated_df))
+            broadcast = repeated_df is None or few_repeats(repeated_df)
+            validated_df = typed_df.transform(with_duplicate_keys_flagged(args.dataset, repeated_df, broadcast))
             measurement = _measure(spark, args, validated_df, [label for _bad, label, _detail in row_checks])
         except Exception as error:
             _unpersist(typed_df, repeated_df)

@@ -33,7 +33,13 @@ from lakejobs.io.table_folder import refuse_foreign_folders
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.result import JobResult, OutputInfo
 from lakejobs.state import RunLock
-from lakejobs.transforms.validation import REASON, filter_quarantined, repeated_keys, with_duplicate_keys_flagged
+from lakejobs.transforms.validation import (
+    REASON,
+    few_repeats,
+    filter_quarantined,
+    repeated_keys,
+    with_duplicate_keys_flagged,
+)
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -171,7 +177,7 @@ def repeats_flagged_once(checked_df: "DataFrame", dataset: Optional[Dataset]) ->
             yield checked_df
         else:
             repeated_df = checked_df.transform(repeated_keys(dataset)).persist()
-            yield checked_df.transform(with_duplicate_keys_flagged(dataset, repeated_df))
+            yield checked_df.transform(with_duplicate_keys_flagged(dataset, repeated_df, few_repeats(repeated_df)))
     finally:
         checked_df.unpersist()
         if repeated_df is not None:

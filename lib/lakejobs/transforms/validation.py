@@ -541,7 +541,20 @@ def repeated_keys(dataset: Dataset) -> Transform:
     return _
 
 
-def with_duplicate_keys_flagged(dataset: Dataset, repeated_keys_df: Optional[DataFrame] = None) -> Transform:
+#: Repeated keys up to this many are broadcast to the rows they flag (no shuffle of the rows);
+#: more, as when a batch holds the same file twice, are joined by a shuffle, which needs no
+#: driver memory for them (a broadcast of 10M keys could take the driver down).
+BROADCAST_REPEATS_LIMIT = 1_000_000
+
+
+def few_repeats(repeated_keys_df: DataFrame) -> bool:
+    """Tell whether ``repeated_keys_df`` (persisted) is small enough to broadcast; one count of it."""
+    return repeated_keys_df.count() <= BROADCAST_REPEATS_LIMIT
+
+
+def with_duplicate_keys_flagged(
+    dataset: Dataset, repeated_keys_df: Optional[DataFrame] = None, broadcast: bool = True
+) -> Transform:
     """Give every repeat of a primary key among the good rows the reason ``duplicate_key``.
 
     The first good row of a key (smallest ``_row_id``, see ``with_row_id``) stays good; every
@@ -550,7 +563,8 @@ def with_duplicate_keys_flagged(dataset: Dataset, repeated_keys_df: Optional[Dat
     written back as a line of the dataset's CSV (``as_input_text``: a good CSV row's text is not
     kept).
     ``repeated_keys_df`` (from ``repeated_keys``; computed from the input when not given) is
-    broadcast, so the rows are not shuffled. Datasets without a primary key pass unchanged.
+    broadcast, so the rows are not shuffled, unless ``broadcast`` is false (``few_repeats``).
+    Datasets without a primary key pass unchanged.
     """
 
     def _(df: DataFrame) -> DataFrame:
@@ -558,7 +572,8 @@ def with_duplicate_keys_flagged(dataset: Dataset, repeated_keys_df: Optional[Dat
             return df
         keys = list(dataset.primary_key)
         repeated_df = repeated_keys_df if repeated_keys_df is not None else df.transform(repeated_keys(dataset))
-        joined = df.join(F.broadcast(repeated_df), keys, "left").select(*df.columns, "_first_row_id")
+        repeated_df = F.broadcast(repeated_df) if broadcast else repeated_df
+        joined = df.join(repeated_df, keys, "left").select(*df.columns, "_first_row_id")
         repeated = F.col(REASON).isNull() & (F.col(ROW_ID) != F.col("_first_row_id"))
         key_text = F.concat_ws(", ", *[value_text(key) for key in keys])
         detail = F.concat(F.lit("key ("), key_text, F.lit(") appears more than once in this batch"))
