@@ -150,13 +150,16 @@ def hive_type(data_type: T.DataType) -> str:
     return data_type.simpleString()
 
 
-def s3_uri(path: str) -> str:
-    """``s3a://`` / ``s3n://`` -> ``s3://`` (what Glue and Athena expect), without a trailing slash."""
+def s3_uri(path: str, option: str = "--lake") -> str:
+    """``s3a://`` / ``s3n://`` -> ``s3://`` (what Glue and Athena expect), without a trailing slash.
+
+    ``option`` names the argument in the error when ``path`` is not on S3.
+    """
     for scheme in ("s3a://", "s3n://"):
         if path.startswith(scheme):
             path = "s3://" + path[len(scheme) :]
     if not path.startswith("s3://"):
-        raise UsageError(f"--lake must be an s3:// location for the Glue Data Catalog, got {path!r}")
+        raise UsageError(f"{option} must be an s3:// location for the Glue Data Catalog, got {path!r}")
     return path.rstrip("/")
 
 
@@ -207,7 +210,7 @@ def lake_tables(
     if output_format not in FORMATS:
         raise UsageError(f"unknown format {output_format!r}: expected one of {', '.join(FORMATS)}")
     lake = s3_uri(lake)
-    raw = s3_uri(raw) if raw else f"{lake}/rawData"
+    raw = s3_uri(raw, "--raw") if raw else f"{lake}/rawData"
     datasets = [BUILTIN[name] for name in DATASET_ORDER]
     return (
         [raw_table(dataset, raw, raw_database) for dataset in datasets]

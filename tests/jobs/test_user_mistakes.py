@@ -255,13 +255,17 @@ def test_report_writes_its_page_into_a_new_folder_and_skips_reports_that_are_not
     assert "<html" in page.read_text()
 
 
-def test_catalog_sync_checks_the_lake_before_it_needs_a_region(monkeypatch, capsys):
+@pytest.mark.parametrize(
+    "argv, option",
+    [(["--lake", str(SAMPLE_RAW)], "--lake"), (["--lake", "s3://bucket/lake", "--raw", str(SAMPLE_RAW)], "--raw")],
+)
+def test_catalog_sync_checks_the_lake_before_it_needs_a_region(monkeypatch, capsys, argv, option):
     for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
-    assert cli.main(["catalog", "sync", "--lake", str(SAMPLE_RAW)]) == 2
+    assert cli.main(["catalog", "sync", *argv]) == 2
     assert stderr_lines(capsys.readouterr().err) == [
-        f"lakejobs: error: --lake must be an s3:// location for the Glue Data Catalog, got {str(SAMPLE_RAW)!r}"
+        f"lakejobs: error: {option} must be an s3:// location for the Glue Data Catalog, got {str(SAMPLE_RAW)!r}"
     ]
 
 
