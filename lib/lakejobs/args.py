@@ -31,6 +31,7 @@ GLUE_ARGUMENTS = frozenset(
         "--additional-python-modules",
         "--python-modules-installer-option",
         "--python-virtual-env",
+        "--python-virtual-env-storage-prefix",  # Glue 6
         "--datalake-formats",
         "--conf",
         "--spark-event-logs-path",

@@ -21,6 +21,8 @@ GLUE_ARGV = [
     "true",
     "--job-language",
     "python",
+    "--python-virtual-env-storage-prefix",
+    "s3://bucket/envs/",
     "--JOB_NAME",
     "convert-orders",
 ]
@@ -37,6 +39,7 @@ def test_strip_glue_arguments_keeps_the_jobs_own_and_returns_glue_values():
         "--enable-metrics": "",
         "--enable-continuous-cloudwatch-log": "true",
         "--job-language": "python",
+        "--python-virtual-env-storage-prefix": "s3://bucket/envs/",
         "--JOB_NAME": "convert-orders",
     }
 
