@@ -162,13 +162,17 @@ def require_input(spark: "SparkSession", args: FieldArgs) -> List[fs.FileInfo]:
 
 
 @contextlib.contextmanager
-def repeats_flagged_once(checked_df: "DataFrame", dataset: Optional[Dataset]) -> Iterator["DataFrame"]:
+def repeats_flagged_once(
+    checked_df: "DataFrame", dataset: Optional[Dataset], result: Optional[JobResult] = None
+) -> Iterator["DataFrame"]:
     """``checked_df`` persisted (``DISK_ONLY``), with every repeat of ``dataset``'s key flagged.
 
     The repeated keys (``validation.repeated_keys``, a small frame kept in memory) are found in
     the persisted rows: flagged from the input instead, the input is read and typed twice (once
     for the keys), about half of a transactions run (bench/HISTORY.md, "Session 29"). Without a
     dataset or a key, the rows are only persisted. Both frames are unpersisted on leaving.
+    Counting the repeated keys (``validation.few_repeats``) reads the input: with a ``result``,
+    that time counts in its ``validate`` stage.
     """
     checked_df = checked_df.persist(StorageLevel.DISK_ONLY)
     repeated_df = None
@@ -177,7 +181,9 @@ def repeats_flagged_once(checked_df: "DataFrame", dataset: Optional[Dataset]) ->
             yield checked_df
         else:
             repeated_df = checked_df.transform(repeated_keys(dataset)).persist()
-            yield checked_df.transform(with_duplicate_keys_flagged(dataset, repeated_df, few_repeats(repeated_df)))
+            with result.stage("validate") if result is not None else contextlib.nullcontext():
+                broadcast = few_repeats(repeated_df)
+            yield checked_df.transform(with_duplicate_keys_flagged(dataset, repeated_df, broadcast))
     finally:
         checked_df.unpersist()
         if repeated_df is not None:
@@ -236,7 +242,7 @@ def publish_split(
     again replace theirs, as their rows are replaced in the table (``merge``).
     """
     source_files = checked_df.inputFiles()
-    with repeats_flagged_once(checked_df, dataset) as validated_df:
+    with repeats_flagged_once(checked_df, dataset, result) as validated_df:
         with result.stage("validate"):
             account(result, count_by_reason(validated_df))
         quarantine_df = validated_df.transform(filter_quarantined(table.name, result.run_id))

@@ -100,7 +100,7 @@ def run(spark: "SparkSession", args: TransactionsArgs) -> JobResult:
     def body(files: List[FileInfo]) -> None:
         batch_id = fs.fingerprint(files)[:16]
         checked_df = checked_transactions(read_json_text(spark, args.input_path, whole_files=False))
-        with fieldjob.repeats_flagged_once(checked_df, DATASET) as validated_df:
+        with fieldjob.repeats_flagged_once(checked_df, DATASET, result) as validated_df:
             load_batch(args, result, validated_df, batch_id)
 
     return fieldjob.run_locked(spark, args, result, body, args.output_format)
