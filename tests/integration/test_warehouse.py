@@ -6,6 +6,7 @@ loopback port, password authentication); Secrets Manager is moto's server (``s3`
 
 import json
 import re
+from decimal import Decimal
 from pathlib import Path
 
 import boto3
@@ -204,6 +205,23 @@ def test_repeated_keys_stop_the_load_before_anything_is_published(spark, lake, d
     assert query(spark, db, STAGING_TABLES) == [(0,)]
 
 
+def test_a_target_made_before_with_other_column_types_is_refused_not_converted_into(spark, lake, db, tmp_path):
+    """``numeric(10,2)`` would round the lake's 4 decimals without an error."""
+    employees_df = spark.read.parquet(str(lake / "processedData" / "employees")).select("employeeid", "fullname")
+    employees_df = employees_df.withColumn("bonus", F.lit(Decimal("1.2345")).cast("decimal(17,4)"))
+    employees_df.write.parquet(str(tmp_path / "employees"))
+    execute(spark, db, "CREATE TABLE staff (employeeid integer PRIMARY KEY, fullname text, bonus numeric(10,2))")
+    argv = ["--input_path", str(tmp_path / "employees"), "--key", "employeeid", "--jdbc_url", db.url]
+    with pytest.raises(UsageError) as raised:
+        load(spark, *argv, "--target_table", "staff")
+    assert str(raised.value) == (
+        "staff exists with other columns than the lake's: bonus numeric(10,2) (the lake's: numeric(17,4)); "
+        "loading would convert their values: give it the lake's types, or load into a new table; nothing was loaded"
+    )
+    assert query(spark, db, "SELECT count(*) FROM staff") == [(0,)]
+    assert query(spark, db, STAGING_TABLES) == [(0,)]
+
+
 REFUSE_DROPS = """
 CREATE FUNCTION refuse_drops() RETURNS event_trigger LANGUAGE plpgsql AS
 $$ BEGIN RAISE EXCEPTION 'drops are refused'; END $$;
@@ -365,8 +383,30 @@ LOADING_CUSTOMERS += "(staging customers__stage_<id>)"
                 "exist (SQLSTATE 42P01)",
             ],
         ),
+        (
+            warehouse_load,
+            ["--lake", "{lake}", "--table", "customers", "--jdbc_url", "{url}?sslmode=require&sslpassword={password}"],
+            2,
+            ["warehouse_load: error: --jdbc_url must not hold a password: set LAKEJOBS_DB_PASSWORD or use --secret_id"],
+        ),
+        (
+            warehouse_extract,
+            [
+                "--query",
+                "SELECT nosuch\nFROM (SELECT 1 AS one) AS t",
+                "--jdbc_url",
+                "{url}",
+                "--output_path",
+                "{lake}/x",
+            ],
+            1,
+            [
+                "INFO lakejobs.jobs.warehouse_extract: extracting query to {lake}/x (one read)",
+                'warehouse_extract: error: cannot read --query: ERROR: column "nosuch" does not exist (SQLSTATE 42703)',
+            ],
+        ),
     ],
-    ids=["missing-table", "bad-url", "password-in-url", "no-server", "missing-db-table"],
+    ids=["missing-table", "bad-url", "password-in-url", "no-server", "missing-db-table", "sslpassword", "bad-query"],
 )
 def test_a_bad_input_or_url_ends_in_one_clear_line(spark, lake, db, capfd, job, argv, code, lines):
     values = {"url": db.url, "lake": str(lake), "password": db.password, "closed": free_port()}

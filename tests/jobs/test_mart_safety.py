@@ -120,3 +120,35 @@ def test_a_quarantined_line_keeps_its_null_fields_and_a_summary_keys_a_missing_i
         (-1, False, 1),
         (21, True, 1),
     ]
+
+
+def test_processed_parquet_tables_read_as_delta_are_refused_in_one_line(spark, tmp_path, capsys):
+    processed = write_processed(spark, tmp_path / "p", [(1, 11, 21)])
+    argv = ["--processed_path", str(processed), "--mart_path", str(tmp_path / "mart"), "--format", "delta"]
+    capsys.readouterr()
+    code = sales_mart.main(argv)
+    captured = capsys.readouterr()
+    assert (code, stderr_lines(captured.err)) == (
+        2,
+        [
+            f"sales_mart: error: {processed}/orders is not a Delta table (it has no _delta_log): "
+            "read it with --format parquet"
+        ],
+    )
+    assert not (tmp_path / "mart" / "sales").exists()
+
+
+@pytest.mark.parametrize("option", ["--quarantine_path", "--mart_path"])
+def test_a_mart_output_that_is_a_file_is_refused_before_spark_starts_and_kept(spark, tmp_path, capsys, option):
+    processed = write_processed(spark, tmp_path / "p", [(1, 11, 21)])
+    notes = tmp_path / "notes.txt"
+    notes.write_text("kept")
+    paths = {"--mart_path": str(tmp_path / "mart"), "--quarantine_path": str(tmp_path / "q"), option: str(notes)}
+    argv = ["--processed_path", str(processed), *[token for item in paths.items() for token in item]]
+    capsys.readouterr()
+    code = sales_mart.main(argv)
+    assert (code, stderr_lines(capsys.readouterr().err)) == (
+        2,
+        [f"sales_mart: error: {option} {notes} cannot be written: {notes} is a file, not a folder"],
+    )
+    assert notes.read_text() == "kept"

@@ -175,4 +175,4 @@ def test_s3_writes_are_scoped_to_the_output_folders_and_encrypted():
         context = {iam_eval.SSE: encryption} if encryption else {}  # a multipart upload's part has none
         assert iam_eval.allowed(policy, ("s3:PutObject", mart_file, context)) is allowed, encryption
     assert glue.glue_default_arguments(sales_pipeline().jobs[0], EXAMPLE)["--encryption-type"] == "sse-s3"
-    assert "spark.hadoop.fs.s3.enableServerSideEncryption" in emr.common_conf()
+    assert emr.common_conf()["spark.hadoop.fs.s3.enableServerSideEncryption"] == "true"

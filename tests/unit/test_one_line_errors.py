@@ -1,6 +1,5 @@
 """Mistakes a user can make before Spark starts are one line, never a traceback."""
 
-import math
 import subprocess
 
 import pytest
@@ -60,7 +59,8 @@ def test_taxi_limits_must_be_finite_and_positive(tmp_path, text):
     with pytest.raises(UsageError) as raised:
         taxi_trips.parse_args(argv)
     assert str(raised.value) == f"argument --max_speed_mph: expected a positive number, got {text!r} (see --help)"
-    assert math.isfinite(taxi_trips.parse_args([*argv[:4], "--max_speed_mph", "1e2"]).max_speed_mph)
+    given = taxi_trips.parse_args([*argv[:4], "--max_speed_mph", "7.5e1", "--max_duration_hours", "1.5"])
+    assert (given.max_speed_mph, given.max_duration_hours) == (75.0, 1.5)  # not the defaults, 100 and 24
 
 
 class _JavaError:

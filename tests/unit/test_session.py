@@ -56,11 +56,13 @@ def test_a_job_runs_and_reports_on_stdout_with_an_unusable_archive(tmp_path):
 
 def test_a_session_made_elsewhere_gets_the_runtime_settings(spark):
     """Glue's and spark-submit's sessions are built outside lakejobs: ``apply_runtime_conf`` sets them."""
-    key = "spark.sql.inMemoryColumnarStorage.compressed"
-    spark.conf.set(key, "true")  # Spark's default, as a session made elsewhere has it
+    elsewhere = {name: spark.conf.get(name) for name in session.RUNTIME_CONF}
+    for name in session.RUNTIME_CONF:  # every setting unset first, as a session made elsewhere has it
+        spark.conf.unset(name)
     try:
+        assert {name: spark.conf.get(name, None) for name in session.RUNTIME_CONF} != session.RUNTIME_CONF
         session.apply_runtime_conf(spark)
         assert {name: spark.conf.get(name) for name in session.RUNTIME_CONF} == session.RUNTIME_CONF
-        assert spark.conf.get(key) == "false"
     finally:
-        spark.conf.set(key, session.RUNTIME_CONF[key])
+        for name, value in elsewhere.items():
+            spark.conf.set(name, value)

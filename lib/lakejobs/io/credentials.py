@@ -25,7 +25,7 @@ from lakejobs.errors import UsageError
 USER_ENV = "LAKEJOBS_DB_USER"
 PASSWORD_ENV = "LAKEJOBS_DB_PASSWORD"
 URL_PREFIX = "jdbc:postgresql:"
-_PASSWORD_IN_URL = re.compile(r"[?&;]password=|//[^/@]*:[^/@]*@", re.IGNORECASE)
+_PASSWORD_IN_URL = re.compile(r"[?&;][a-z_]*password=|//[^/@]*:[^/@]*@", re.IGNORECASE)  # password=, sslpassword=
 
 
 @dataclasses.dataclass(frozen=True)

@@ -246,9 +246,11 @@ def read_table(spark: "SparkSession", path: str, fmt: str, schema: Optional["Str
 
     A Delta table (a folder with ``_delta_log``) is refused as Parquet with ``UsageError``:
     its folder also holds the files of removed rows and older versions, which a Parquet read
-    would take for live rows.
+    would take for live rows. A folder without one is refused as Delta, in one line too.
     """
     if fmt == "delta":
+        if not is_delta_table(spark, path):
+            raise UsageError(f"{path} is not a Delta table (it has no _delta_log): read it with --format parquet")
         return spark.read.format("delta").load(path)
     if is_delta_table(spark, path):
         raise UsageError(

@@ -157,7 +157,17 @@ def write_jdbc(df: "DataFrame", login: DbLogin, table: str, batch_size: int, num
         df.write.format("jdbc").options(**options).mode("append").save()
 
 
-def read_jdbc(spark: "SparkSession", login: DbLogin, source: str, options: Optional[Dict[str, object]] = None):
-    """Spark's JDBC reader on ``source`` (a table name or ``(query) alias``) with ``options``."""
-    with database_errors(f"cannot read {source}"):
+def read_jdbc(
+    spark: "SparkSession",
+    login: DbLogin,
+    source: str,
+    options: Optional[Dict[str, object]] = None,
+    named: Optional[str] = None,
+):
+    """Spark's JDBC reader on ``source`` (a table name or ``(query) alias``) with ``options``.
+
+    An error names the source as ``named`` when given (a query: its text may span lines, and
+    an error is one line).
+    """
+    with database_errors(f"cannot read {named or source}"):
         return spark.read.format("jdbc").options(**jdbc_options(login, {"dbtable": source, **(options or {})})).load()

@@ -96,7 +96,8 @@ def move_earlier_layout(spark, path: str) -> int:
 
     They go to ``source=earlier-layout/`` (a file in a folder, such as an incremental run's
     ``batch=<id>/``, keeps that folder in its name), so the quarantine stays one readable
-    table and keeps them. Returns the number of files moved.
+    table and keeps them, until a run replaces the whole quarantine (``whole``, with its
+    output). Returns the number of files moved.
     """
     root = fs.qualified(spark, path)
     moved = 0

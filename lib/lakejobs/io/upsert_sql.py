@@ -114,6 +114,14 @@ def drop_sql(table: TableName) -> str:
     return f"DROP TABLE IF EXISTS {table.sql}"
 
 
+def column_types_sql(table: TableName) -> str:
+    """Rows (column, type as PostgreSQL names it: ``numeric(17,4)``, ``text``) of ``table``'s columns."""
+    return (
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+        f"WHERE attrelid = '{table.sql}'::regclass AND attnum > 0 AND NOT attisdropped"
+    )
+
+
 def key_check_sql(staging: TableName, key: Sequence[str]) -> str:
     """One row: staged rows, rows with a null key column, rows beyond the first of each key."""
     null_key = " OR ".join(f"{quote(column)} IS NULL" for column in key)

@@ -7,7 +7,8 @@ Order lines whose customer or employee is unknown are kept and flagged
 (``--unknown_keys quarantine``); either way every line read is accounted for. A line whose
 key (salesorderid, salesorderdetailid) an earlier line already holds (a line delivered twice)
 is quarantined as ``duplicate_key:salesorderid,salesorderdetailid`` under either policy; one
-copy stays. Every run replaces the quarantine: a run that quarantines nothing removes it.
+copy stays. Every run replaces the quarantine: a run that quarantines nothing (``--unknown_keys
+flag``, no repeated key) removes it.
 
 Example:
 -------
@@ -136,11 +137,12 @@ def parse_args(argv: Sequence[str]) -> SalesMartArgs:
 
 
 def preflight(args: SalesMartArgs) -> None:
-    """Fail fast, before Spark starts, when a local input table is missing."""
+    """Fail fast, before Spark starts, when a local input table is missing or a local output is unwritable."""
     for dataset in INPUTS:
         path = args.input_path(dataset)
         if fs.is_local(path) and not os.path.exists(fs.local_path(path)):
             raise UsageError(f"input table does not exist: {path} (run csv_to_parquet --dataset {dataset} first)")
+    fs.require_writable({"--mart_path": args.mart_path, "--quarantine_path": args.quarantine_path})
 
 
 UNKNOWN_KEY_REASONS = ("unknown_customer", "unknown_employee", "unknown_customer_and_employee")
@@ -359,7 +361,7 @@ def publish_mart(
                 ),
             )
             counts = counts or as_counts(observation.get)
-        if not quarantines:
+        if not quarantines and fs.is_folder(spark, args.quarantine_path):
             fs.delete(spark, args.quarantine_path, recursive=True)  # an earlier run's: stale now
     with result.stage("write_summaries"):
         outputs.extend(write_summaries(args, published_df.transform(to_orders)))

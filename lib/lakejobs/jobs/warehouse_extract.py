@@ -75,6 +75,11 @@ class WarehouseExtractArgs:
         return self.table.sql if self.table else f"({self.query}\n) AS lakejobs_extract"
 
     @property
+    def shown(self) -> str:
+        """The source as an error names it: the table, or ``--query`` (its text may span lines)."""
+        return self.table.sql if self.table else "--query"
+
+    @property
     def name(self) -> str:
         """The output's name in the job result."""
         return self.table.name if self.table else "query"
@@ -135,7 +140,8 @@ def range_options(spark: "SparkSession", login: DbLogin, args: WarehouseExtractA
     if not args.partition_column:
         return {}
     column = quote(args.partition_column)
-    bounds_df = read_jdbc(spark, login, f"(SELECT min({column}) AS lo, max({column}) AS hi FROM {args.source}) AS b")
+    bounds = f"(SELECT min({column}) AS lo, max({column}) AS hi FROM {args.source}) AS b"
+    bounds_df = read_jdbc(spark, login, bounds, named=f"the bounds of {args.partition_column} in {args.shown}")
     data_type = bounds_df.schema["lo"].dataType
     if not isinstance(data_type, RANGE_TYPES):
         raise UsageError(
@@ -168,7 +174,7 @@ def _extract(spark: "SparkSession", args: WarehouseExtractArgs, result: JobResul
     with result.stage("plan"):
         ranges = range_options(spark, login, args)
     LOG.info("extracting %s to %s (%s)", args.name, args.output_path, ranges or "one read")
-    source_df = read_jdbc(spark, login, args.source, {"fetchsize": args.fetch_size, **ranges})
+    source_df = read_jdbc(spark, login, args.source, {"fetchsize": args.fetch_size, **ranges}, named=args.shown)
     missing = [column for column in args.partition_by if column not in source_df.columns]
     if missing:
         raise UsageError(f"--partition_by names columns the source does not have: {', '.join(missing)}")

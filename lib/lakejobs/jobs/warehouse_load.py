@@ -4,8 +4,9 @@ The way Glue jobs load RDS: Spark's JDBC writer fills a fresh staging table (``b
 rows a batch, ``--num_partitions`` connections at once), then ONE transaction, run from the
 driver's JVM over JDBC, creates the target if missing (with a primary key on ``--key``),
 checks the staged keys, upserts into the target and drops the staging table. Readers see the
-old rows or the new ones, never a half load; a rerun changes nothing (rows whose values did
-not change are not rewritten). Rows that left the source are kept: this is an upsert. Every
+old rows or the new ones, never a half load; a rerun changes no value (with the default
+upsert, rows whose values did not change are not rewritten either; ``--upsert merge`` updates
+every matched row). Rows that left the source are kept: this is an upsert. Every
 row read is written (``rows_written``: inserted, updated, or already there unchanged; the three
 counts are in the report's details), or the load fails whole.
 
@@ -223,6 +224,7 @@ def upsert(spark, login: DbLogin, args: WarehouseLoadArgs, staging: TableName, s
     target, key, columns = args.target_table, args.key, source_df.columns
     with transaction(spark, login, f"cannot load {target}") as sql:
         sql.execute(upsert_sql.create_target_sql(target, source_df.schema, key))
+        refuse_other_column_types(sql, target, staging, columns)
         staged, null_keys, duplicate_keys = sql.query(upsert_sql.key_check_sql(staging, key))[0]
         if staged != rows_read:
             raise LakejobsError(f"staged {staged} rows but read {rows_read}; nothing was loaded into {target}")
@@ -238,6 +240,27 @@ def upsert(spark, login: DbLogin, args: WarehouseLoadArgs, staging: TableName, s
             inserted, updated = sql.query(upsert_sql.on_conflict_sql(target, staging, columns, key))[0]
         sql.execute(upsert_sql.drop_sql(staging))
     return {"staged": staged, "inserted": inserted, "updated": updated, "unchanged": staged - inserted - updated}
+
+
+def refuse_other_column_types(sql, target: TableName, staging: TableName, columns: Sequence[str]) -> None:
+    """Refuse a target created before whose columns' types are not the lake's (the staged ones).
+
+    ``CREATE TABLE IF NOT EXISTS`` keeps such a target, and inserting would convert each value
+    to its type: ``numeric(17,4)`` rounds 1.234567 to 1.2346, ``timestamp`` drops the zone,
+    ``real`` digits, all without an error. A load creates its target with the lake's types.
+    """
+    target_types = dict(sql.query(upsert_sql.column_types_sql(target)))
+    staged_types = dict(sql.query(upsert_sql.column_types_sql(staging)))
+    differ = [
+        f"{column} {target_types.get(column, 'missing')} (the lake's: {staged_types[column]})"
+        for column in columns
+        if target_types.get(column) != staged_types[column]
+    ]
+    if differ:
+        raise UsageError(
+            f"{target} exists with other columns than the lake's: {', '.join(differ)}; loading would convert "
+            "their values: give it the lake's types, or load into a new table; nothing was loaded"
+        )
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
