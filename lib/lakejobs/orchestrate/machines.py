@@ -29,6 +29,10 @@ GLUE_RETRY = [
     "States.Timeout",
 ]
 EMR_RETRY = ["EMR.AmazonElasticMapReduceException", "EMR.ThrottlingException", "States.Timeout"]
+#: Creating the cluster is retried on EMR's errors, not on a timeout: Step Functions does not
+#: terminate a cluster whose createCluster.sync timed out, so each retry would leave one running
+#: (until its idle auto-termination), unknown to the states that terminate the cluster.
+CREATE_CLUSTER_RETRY = [error for error in EMR_RETRY if error != "States.Timeout"]
 SERVERLESS_RETRY = ["EMRServerless.ThrottlingException", "EMRServerless.InternalServerException", "States.Timeout"]
 #: Minutes a Task may wait for its run beyond the job's own timeout (queueing, start-up).
 TIMEOUT_MARGIN_MIN = 15
@@ -211,7 +215,7 @@ def emr_machine(pipeline: Pipeline, config: DeployConfig) -> Dict:
     create = asl.task(
         "arn:aws:states:::elasticmapreduce:createCluster.sync",
         cluster_parameters(pipeline, config),
-        EMR_RETRY,
+        CREATE_CLUSTER_RETRY,
         3600,
         asl.NOTIFY_FAILURE,
         ResultSelector={"ClusterId.$": "$.ClusterId"},
