@@ -82,19 +82,26 @@ def test_a_repeated_order_line_key_is_quarantined_once_and_not_summed_twice(spar
     )
 
 
-def test_processed_delta_tables_read_as_parquet_are_refused_in_one_line(spark, tmp_path, capsys):
-    processed = write_processed(spark, tmp_path / "p", [(1, 11, 21)], fmt="delta")
-    argv = ["--processed_path", str(processed), "--mart_path", str(tmp_path / "mart")]
+@pytest.mark.parametrize(
+    "written, read, message",
+    [
+        (
+            "delta",
+            "parquet",
+            "is a Delta table (it has a _delta_log): read it with --format delta, not --format parquet",
+        ),
+        ("parquet", "delta", "is not a Delta table (it has no _delta_log): read it with --format parquet"),
+    ],
+)
+def test_processed_tables_read_in_the_other_format_are_refused_in_one_line(
+    spark, tmp_path, capsys, written, read, message
+):
+    processed = write_processed(spark, tmp_path / "p", [(1, 11, 21)], fmt=written)
+    argv = ["--processed_path", str(processed), "--mart_path", str(tmp_path / "mart"), "--format", read]
     capsys.readouterr()
     code = sales_mart.main(argv)
     captured = capsys.readouterr()
-    assert (code, stderr_lines(captured.err)) == (
-        2,
-        [
-            f"sales_mart: error: {processed}/orders is a Delta table (it has a _delta_log): "
-            "read it with --format delta, not --format parquet"
-        ],
-    )
+    assert (code, stderr_lines(captured.err)) == (2, [f"sales_mart: error: {processed}/orders {message}"])
     assert not (tmp_path / "mart" / "sales").exists()
 
 
@@ -120,22 +127,6 @@ def test_a_quarantined_line_keeps_its_null_fields_and_a_summary_keys_a_missing_i
         (-1, False, 1),
         (21, True, 1),
     ]
-
-
-def test_processed_parquet_tables_read_as_delta_are_refused_in_one_line(spark, tmp_path, capsys):
-    processed = write_processed(spark, tmp_path / "p", [(1, 11, 21)])
-    argv = ["--processed_path", str(processed), "--mart_path", str(tmp_path / "mart"), "--format", "delta"]
-    capsys.readouterr()
-    code = sales_mart.main(argv)
-    captured = capsys.readouterr()
-    assert (code, stderr_lines(captured.err)) == (
-        2,
-        [
-            f"sales_mart: error: {processed}/orders is not a Delta table (it has no _delta_log): "
-            "read it with --format parquet"
-        ],
-    )
-    assert not (tmp_path / "mart" / "sales").exists()
 
 
 @pytest.mark.parametrize("option", ["--quarantine_path", "--mart_path"])
