@@ -6,6 +6,7 @@ loopback port, password authentication); Secrets Manager is moto's server (``s3`
 
 import json
 import re
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -269,6 +270,21 @@ def test_extract_reads_in_ranges_and_round_trips_every_value(spark, lake, db, sa
     assert (result.rows_read, result.rows_written) == (300, 300)
     assert_same_rows(spark.read.parquet(str(tmp_path / "sales")), mart_df)
     assert partition_folders(tmp_path / "sales") == partition_folders(lake / "mart" / "sales")
+
+
+def test_timestamp_bounds_are_written_in_the_session_time_zone_not_the_drivers(spark, db, monkeypatch):
+    """Spark reads the bounds in the session's zone (UTC); a timestamp collected to Python is local."""
+    execute(spark, db, "CREATE TABLE events (id integer PRIMARY KEY, at timestamptz)")
+    execute(spark, db, "INSERT INTO events VALUES (1, '2024-03-01 10:00:00+00'), (2, '2024-03-02 12:30:00+00')")
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        argv = ["--table", "events", "--jdbc_url", db.url, "--partition_column", "at", "--output_path", "x"]
+        ranges = warehouse_extract.range_options(spark, db, warehouse_extract.parse_args(argv))
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
+    assert (ranges["lowerBound"], ranges["upperBound"]) == ("2024-03-01 10:00:00", "2024-03-02 12:30:00")
 
 
 def test_an_extract_replaces_the_whole_output_so_a_partition_gone_from_the_source_goes(

@@ -148,13 +148,15 @@ def range_options(spark: "SparkSession", login: DbLogin, args: WarehouseExtractA
             f"--partition_column {args.partition_column} is {data_type.simpleString()}: "
             "expected an integer, date or timestamp column"
         )
-    low, high = bounds_df.first()
+    # As text written by Spark in the session's time zone, the one Spark reads the bounds in (a
+    # timestamp collected to Python would be in the driver's local time zone instead).
+    low, high = bounds_df.selectExpr("CAST(lo AS STRING)", "CAST(hi AS STRING)").first()
     if low is None:
         return {}
     return {
         "partitionColumn": args.partition_column,
-        "lowerBound": str(low),
-        "upperBound": str(high),
+        "lowerBound": low,
+        "upperBound": high,
         "numPartitions": args.num_partitions,
     }
 
