@@ -445,6 +445,12 @@ def _clauses(reader: _Reader) -> dict:
     """The optional ``where "..."``, ``with threshold ...`` and ``severity fail|warn`` clauses."""
     clauses: dict = {}
     while not reader.done():
+        for name in ("where", "with", "severity"):
+            key = "threshold" if name == "with" else name
+            if key in clauses and reader.accept_word(name):
+                raise RulesError(
+                    f"rule {reader.source!r}: {name} is given twice (one each of where, with threshold, severity)"
+                )
         if reader.accept_word("where"):
             clauses["where"] = str(reader.take("string", 'a "condition" after where').value)
         elif reader.accept_word("with"):

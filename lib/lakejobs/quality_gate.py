@@ -32,6 +32,7 @@ from lakejobs import fs
 from lakejobs.datasets import Dataset
 from lakejobs.dqdl import Condition, Measured, Rule, is_special, render_value, where_columns
 from lakejobs.errors import LakejobsError, UsageError
+from lakejobs.runs_report import format_measured, one_line
 from lakejobs.transforms import quality
 from lakejobs.transforms.validation import REASON, quote_name
 
@@ -477,20 +478,10 @@ def judge(
     return Measurement(rows_read, reasons, results)
 
 
-def format_measured(value: Optional[float]) -> str:
-    """A measured value for people: whole numbers without decimals, fractions with up to 4."""
-    if value is None:
-        return "nothing"
-    if float(value).is_integer():
-        return str(int(value))
-    text = f"{value:.4f}".rstrip("0").rstrip(".")
-    # 0.9999996 is not 1: a value that is not whole never shows as a whole number.
-    return repr(float(value)) if float(text).is_integer() else text
-
-
 def gate_message(dataset_name: str, failed: Sequence[RuleResult]) -> str:
     """One line naming the first failed rule and its measured value."""
     first = failed[0]
     measured = first.note if first.measured is None and first.note else f"measured {format_measured(first.measured)}"
     more = f" (and {len(failed) - 1} more failed rules, see the run report)" if len(failed) > 1 else ""
-    return f"{dataset_name}: quality rule failed: {first.rule} ({measured}){more}; nothing was published"
+    rule = one_line(first.rule)
+    return f"{dataset_name}: quality rule failed: {rule} ({measured}){more}; nothing was published"

@@ -105,16 +105,32 @@ def rules_summary(run: Run) -> str:
     return ", ".join(parts) or "-"
 
 
+def format_measured(value: Optional[float]) -> str:
+    """A measured value for people, as the run report holds it (``nothing`` for none).
+
+    Whole numbers without decimals, fractions with up to 6 (the report rounds to 6 unless that
+    changes the verdict, ``quality_gate``), more when the value needs them: a value is never
+    shown rounded, since 0.989996 shown as 0.99 would seem to meet ``>= 0.99``.
+    """
+    if value is None:
+        return "nothing"
+    number = float(value)
+    if number.is_integer():
+        return str(int(number))
+    shown = f"{number:.6f}".rstrip("0").rstrip(".")
+    return shown if float(shown) == number else repr(number)
+
+
+def one_line(text: str) -> str:
+    """``text`` with its line breaks written as ``\\n`` (a rule's quoted SQL may span lines)."""
+    return text.replace("\r", "\\r").replace("\n", "\\n")
+
+
 def _measured(result: Dict[str, object]) -> str:
     value = result.get("measured")
     if value is None:
         return str(result.get("note") or "not measured")
-    number = float(value)
-    if number.is_integer():
-        return f"measured {int(number)}"
-    shown = f"{number:.4f}".rstrip("0").rstrip(".")
-    # 0.9999996 is not 1: a value that is not whole never shows as a whole number.
-    return f"measured {number!r}" if float(shown).is_integer() else f"measured {shown}"
+    return f"measured {format_measured(value)}"
 
 
 def _cells(run: Run) -> List[str]:
@@ -140,7 +156,7 @@ def detail_lines(run: Run) -> List[str]:
         lines.append("quarantined: " + ", ".join(f"{reason}={count}" for reason, count in sorted(reasons.items())))
     for result in rule_results(run):
         if result.get("outcome") in ("failed", "warned", "quarantined"):
-            lines.append(f"{result['outcome']}: {result['rule']} ({_measured(result)})")
+            lines.append(f"{result['outcome']}: {one_line(str(result['rule']))} ({_measured(result)})")
     if run.get("error"):
         lines.append(f"error: {run['error']}")
     return lines

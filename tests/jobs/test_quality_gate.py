@@ -80,7 +80,7 @@ def test_a_failed_rule_exits_1_with_one_line_publishes_nothing_and_is_reported(s
     rejected = tmp_path / "orders_quarantine_rejected" / f"run_id={result['run_id']}"
     message = (
         "csv_to_parquet: error: orders: quality rule failed: RowCountChange between -0.5 and 0.5 "
-        "(measured -0.6667); nothing was published"
+        "(measured -0.666667); nothing was published"
     )
     # The single pass staged the good rows before the gate measured them; the staging is removed.
     staged = tmp_path / "orders" / "_staging" / f"run_id={result['run_id']}"
@@ -121,7 +121,7 @@ def test_a_failed_rule_exits_1_with_one_line_publishes_nothing_and_is_reported(s
         ["csv_to_parquet", "orders", "FAILED", "101", "0", "1"],
         ["csv_to_parquet", "orders", "SUCCEEDED", "301", "300", "1"],
     ]
-    assert "                    failed: RowCountChange between -0.5 and 0.5 (measured -0.6667)" in table
+    assert "                    failed: RowCountChange between -0.5 and 0.5 (measured -0.666667)" in table
 
 
 def test_a_rule_on_an_unknown_column_is_a_usage_error_before_spark(tmp_path, capsys):

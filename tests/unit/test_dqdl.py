@@ -99,3 +99,20 @@ def test_a_bad_rule_is_one_clear_error(text, message):
 def test_every_builtin_dataset_has_rules_that_read():
     counts = {name: len(parse_ruleset(dataset.rules)) for name, dataset in BUILTIN.items()}
     assert counts == {"customers": 1, "employees": 2, "orders": 5}
+
+
+@pytest.mark.parametrize(
+    "text, clause",
+    [
+        ('ColumnValues "qty" > 0 where "region = \'EU\'" where "year = 2024"', "where"),
+        ('ColumnValues "qty" > 0 severity warn severity fail', "severity"),
+        ('ColumnValues "qty" > 0 with threshold > 0.5 with threshold > 0.9', "with"),
+    ],
+)
+def test_a_clause_given_twice_is_refused_not_replaced(text, clause):
+    """The second ``where`` replaced the first: the rule then checked rows outside the EU."""
+    with pytest.raises(RulesError) as raised:
+        parse_ruleset(f"Rules = [ {text} ]")
+    assert str(raised.value) == (
+        f"rule {text!r}: {clause} is given twice (one each of where, with threshold, severity)"
+    )

@@ -74,7 +74,7 @@ started             job             dataset    status      rows in      out quar
                     error: orders: quality rule failed: RowCount > 200 (measured 100)
 2026-11-23 10:00:00 csv_to_parquet  orders     SUCCEEDED        27       20           7     3.50  1 warned, 1 quarantined, 1 passed
                     quarantined: ColumnValues "orderqty" > 0=5, malformed_record=2
-                    quarantined: ColumnValues "orderqty" > 0 (measured 0.8148)
+                    quarantined: ColumnValues "orderqty" > 0 (measured 0.814815)
                     warned: ReferentialIntegrity "customerid" "c.customerid" >= 0.99 (reference table not found: /c)"""  # noqa: E501
 
 
@@ -167,7 +167,7 @@ def test_html_page_renders_in_headless_chromium(lake, tmp_path):
 def test_a_share_just_below_one_is_not_shown_as_one():
     assert [runs_report._measured({"measured": value}) for value in (0.9999996, 0.81481, 1.0, 100)] == [
         "measured 0.9999996",
-        "measured 0.8148",
+        "measured 0.81481",
         "measured 1",
         "measured 100",
     ]
