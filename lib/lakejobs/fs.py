@@ -174,14 +174,16 @@ def list_data_files(spark: "SparkSession", path: str) -> List[FileInfo]:
 
 
 def spark_skips(name: str) -> bool:
-    """Tell whether Spark leaves out a file or folder of this name when it lists an input.
+    """Tell whether Spark reads no rows from a file or folder of this name below an input.
 
-    Spark's own rule (``InMemoryFileIndex.shouldFilterOutPathName``): a name starting with ``.``,
-    or with ``_`` unless it holds ``=`` (a partition folder), or ending with ``._COPYING_``; but
-    not Parquet's ``_metadata`` and ``_common_metadata`` summaries.
+    Spark's listing rule (``InMemoryFileIndex.shouldFilterOutPathName``): a name starting with
+    ``.``, or with ``_`` unless it holds ``=`` (a partition folder), or ending with
+    ``._COPYING_``. The listing keeps Parquet's ``_metadata`` and ``_common_metadata``
+    summaries, but the scan then reads no rows from them
+    (``PartitioningAwareFileIndex.isDataPath``), so they count as skipped too: a CSV file named
+    ``_metadata_2024.csv`` would be read by nothing.
     """
-    excluded = (name.startswith("_") and "=" not in name) or name.startswith(".") or name.endswith("._COPYING_")
-    return excluded and not name.startswith(("_common_metadata", "_metadata"))
+    return (name.startswith("_") and "=" not in name) or name.startswith(".") or name.endswith("._COPYING_")
 
 
 def list_files(spark: "SparkSession", path: str) -> Tuple[List[FileInfo], List[FileInfo]]:

@@ -20,12 +20,13 @@ def convert_argv(tmp_path, *more, schema=SCHEMA):
 
 def test_data_files_spark_would_skip_stop_the_run_before_anything_is_read(spark, products, capsys):
     (products / "in" / "_late.csv").write_text("c3,3.00\n")
+    (products / "in" / "_metadata_2024.csv").write_text("e5,5.00\n")  # listed by Spark, but never read
     (products / "in" / "2024").mkdir()
     (products / "in" / "2024" / ".fix.csv").write_text("d4,4.00\n")
     assert csv_to_parquet.main(convert_argv(products)) == 2
     assert stderr_lines(capsys.readouterr().err)[-1] == (
-        f"csv_to_parquet: error: {products / 'in'} holds 2 file(s) that Spark skips (a name starting with _ or .): "
-        "2024/.fix.csv, _late.csv; rename them, or move them out of the input"
+        f"csv_to_parquet: error: {products / 'in'} holds 3 file(s) that Spark skips (a name starting with _ or .): "
+        "2024/.fix.csv, _late.csv, _metadata_2024.csv; rename them, or move them out of the input"
     )
     assert not (products / "out").exists()
 

@@ -76,3 +76,19 @@ def test_an_unpartitioned_overwrite_replaces_the_table_and_reports_only_its_own_
     assert [p.suffix for p in files] == [".json", ".json"]
     assert sorted(p.name for p in (tmp_path / "table").iterdir() if p.name.startswith("_")) == ["_SUCCESS"]
     assert sorted(row.id for row in spark.read.json(str(tmp_path / "table")).collect()) == [100, 101, 102, 103]
+
+
+@pytest.mark.parametrize("before", [("a",), ()])
+def test_a_table_rebuilt_in_another_layout_keeps_no_file_of_the_old_one(spark, tmp_path, before):
+    """Dynamic overwrite replaces only ``a=1/b=x`` folders: the old ``a=1/part-*`` files stayed, read with the new."""
+    path = str(tmp_path / "t")
+    old = spark.createDataFrame([(1, "x", 10), (2, "y", 20)], "a INT, b STRING, v INT")
+    write_table(old, path, "t", partition_by=before)
+    new = spark.createDataFrame([(1, "x", 11), (3, "z", 30)], "a INT, b STRING, v INT")
+    result = write_table(new, path, "t", partition_by=("a", "b"), replace="table")
+    assert result.rows == 2
+    assert_df_equality(spark.read.parquet(path).select("a", "b", "v"), new, ignore_row_order=True, ignore_nullable=True)
+    folders = sorted(str(p.relative_to(tmp_path / "t")) for p in (tmp_path / "t").rglob("*") if p.is_dir())
+    assert folders == ["a=1", "a=1/b=x", "a=3", "a=3/b=z"]
+    files = sorted(str(p.relative_to(tmp_path / "t")).split("/")[:-1] for p in (tmp_path / "t").rglob("*.parquet"))
+    assert files == [["a=1", "b=x"], ["a=3", "b=z"]]  # none left at the old depth (Spark would skip root files)

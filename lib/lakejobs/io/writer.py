@@ -53,22 +53,34 @@ def arranged_for_partitions(df: "DataFrame", partition_by: Sequence[str]) -> "Da
 def remove_partitions_not_rewritten(spark, path: str, levels: int, old_files: Sequence[fs.FileInfo]) -> List[str]:
     """Delete the partition folders of ``path`` that hold ``old_files`` (files from before a write).
 
-    After a dynamic overwrite those are the partitions the write had no rows for. Parent
-    folders left empty go too. Returns the partition folders removed (``k=v[/k2=v2]``).
+    After a dynamic overwrite those are the partitions the write had no rows for. An old file
+    at another depth than ``levels`` (the table was partitioned otherwise before, or not at
+    all) is deleted on its own: its folder may hold the new partitions too, and left there it
+    would be read with them (or make Spark refuse the table's mixed layout). Parent folders left
+    empty go too. Returns the partition folders removed (``k=v[/k2=v2]``).
     """
     root = path.rstrip("/")
-    stale = sorted({_partition_of(info, levels) for info in old_files})
-    for folder in stale:
+    qualified_root = fs.qualified(spark, path)
+    stale, emptied = set(), set()
+    for info in old_files:
+        folders = info.path[len(qualified_root) :].strip("/").split("/")[:-1]
+        if len(folders) == levels:
+            stale.add("/".join(folders))
+        else:
+            fs.delete(spark, info.path)
+            emptied.add("/".join(folders))
+    for folder in sorted(stale):
         fs.delete(spark, f"{root}/{folder}", recursive=True)
-        parts = folder.split("/")
-        for depth in range(len(parts) - 1, 0, -1):
+    for folder in sorted(stale | emptied, key=len, reverse=True):
+        parts = folder.split("/") if folder else []
+        for depth in range(len(parts), 0, -1):
             parent = f"{root}/{'/'.join(parts[:depth])}"
-            if fs.list_children(spark, parent):
+            if fs.exists(spark, parent) and fs.list_data_files(spark, parent):
                 break
             fs.delete(spark, parent, recursive=True)
-    if stale:
-        LOG.info("removed %d partition(s) of %s that the rebuild no longer has: %s", len(stale), path, stale)
-    return stale
+    if stale or emptied:
+        LOG.info("removed %d partition(s) of %s that the rebuild no longer has: %s", len(stale), path, sorted(stale))
+    return sorted(stale)
 
 
 def _partition_of(info: fs.FileInfo, levels: int) -> str:
@@ -96,7 +108,8 @@ def write_table(
     rewrites and leaves the others.
     Unpartitioned tables are replaced whole, through a staging folder (``_staging/`` inside the
     table, skipped by readers) swapped in once the write has succeeded: a failed write leaves
-    the old table as it was (``_replace_through_staging``).
+    the old table as it was (``_replace_through_staging``), except a failure while the staged
+    files are moved in, which the error names (``staging.partly_committed``).
 
     Parameters
     ----------
@@ -171,8 +184,10 @@ def _replace_through_staging(spark, writer, path: str) -> List[fs.FileInfo]:
     Spark's overwrite of an unpartitioned table deletes the old table before it writes, so a
     failed write would leave nothing. Here the old files go only once the new ones are all
     written (``staging.commit_parquet``: renames on local disks and HDFS, a copy per object on
-    S3); a failed write leaves the table as it was and removes its staging folder. Returns the
-    non-empty data files written (as staged: same names).
+    S3); a failed write leaves the table as it was and removes its staging folder. A move that
+    stops part-way has already removed the old files: its error says which files were left and
+    that running the same input again repairs the table. Returns the non-empty data files
+    written (as staged: same names).
     """
     staging = staging_path(path, uuid.uuid4().hex[:12])
     try:
