@@ -128,11 +128,12 @@ run-field: setup ## taxi_trips, fx_rates, stock_prices and transactions (two bat
 	    --report_path $(LAKE)/_lakejobs/runs || exit 1; \
 	done
 
-PYVER ?= 3.11
+PYVER ?= 3.9,3.11
 ARCH  ?= x86_64
 EXTRA_REQUIREMENTS ?=
-package: setup ## build dist/: wheel, lib zip, job scripts, packed env (PYVER=3.9|3.11 ARCH=x86_64|arm64 EXTRA_REQUIREMENTS=file)
+DEMO_PYVER ?= 3.11
+package: setup ## build dist/: wheel, lib zip, job scripts, packed envs (PYVER=3.9,3.11 ARCH=x86_64|arm64 EXTRA_REQUIREMENTS=file)
 	$(PY) -m lakejobs.packaging --dist dist --pyver $(PYVER) --arch $(ARCH) $(if $(EXTRA_REQUIREMENTS),--extra-requirements $(EXTRA_REQUIREMENTS))
 
 cluster-demo: package ## the jobs from dist/ on a local Spark standalone cluster, reading and writing S3 (moto)
-	$(PY) -m lakejobs.clusterdemo --dist dist --pyver $(PYVER) --arch $(ARCH)
+	$(PY) -m lakejobs.clusterdemo --dist dist --pyver $(DEMO_PYVER) --arch $(ARCH)

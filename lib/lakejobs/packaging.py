@@ -12,7 +12,8 @@ Artifacts (the deploy step relies on these names)
 ``jobs/<job>.py``
     The entry-point scripts Glue, EMR and ``spark-submit`` run.
 ``lakejobs-env-py<X.Y>-<arch>.tar.gz``
-    A packed virtual environment: ``bin/python`` links to the runtime's interpreter (not this
+    One per runtime Python by default (3.9 for EMR 7, 3.11 for Glue 5). A packed virtual
+    environment: ``bin/python`` links to the runtime's interpreter (not this
     machine's), ``pyvenv.cfg``, and ``lib/pythonX.Y/site-packages`` with lakejobs, boto3
     (pinned in ``env/requirements-pyX.Y.txt``, for the catalog step) and the extra
     requirements, installed by pip for the target Python and CPU from manylinux2014 /
@@ -320,35 +321,53 @@ def _run_pip(args: Sequence[str], targets: Sequence[str], what: str) -> None:
 
 def build_all(
     dist: Path,
-    python_version: str = DEFAULT_PYTHON_VERSION,
+    python_versions: Sequence[str] = PYTHON_VERSIONS,
     arch: str = DEFAULT_ARCH,
     extra_requirements: Optional[Path] = None,
     interpreter: Optional[str] = None,
     root: Optional[Path] = None,
     with_runtime_requirements: bool = True,
 ) -> Dict[str, Path]:
-    """Build every artifact into ``dist``; returns ``{"wheel", "lib_zip", "jobs", "env"}`` -> path.
+    """Build every artifact into ``dist``: ``{"wheel", "lib_zip", "jobs"}`` -> path, ``"envs"`` -> paths.
 
-    The environment gets ``runtime_requirements(python_version)`` (boto3, which the catalog step
-    needs) unless ``with_runtime_requirements`` is false.
+    One packed environment per Python of ``python_versions``; each gets
+    ``runtime_requirements(python_version)`` (boto3, which the catalog step needs) unless
+    ``with_runtime_requirements`` is false.
     """
-    check_python_version(python_version)
+    for python_version in python_versions:
+        check_python_version(python_version)
+    if interpreter and len(python_versions) != 1:
+        raise UsageError("--interpreter links bin/python of every environment to it: give one --pyver")
     normalize_arch(arch)
     if extra_requirements is not None and not Path(extra_requirements).is_file():
         raise UsageError(f"extra requirements file does not exist: {extra_requirements}")
     wheel = build_wheel(dist, root)
     lib_zip = build_lib_zip(dist, wheel)
     copy_job_scripts(dist, root)
-    pinned = runtime_requirements(python_version, root) if with_runtime_requirements else None
-    env = build_env(dist, wheel, python_version, arch, extra_requirements, interpreter, pinned)
-    return {"wheel": wheel, "lib_zip": lib_zip, "jobs": dist / JOBS_DIR, "env": env}
+    envs = [
+        build_env(
+            dist,
+            wheel,
+            python_version,
+            arch,
+            extra_requirements,
+            interpreter,
+            runtime_requirements(python_version, root) if with_runtime_requirements else None,
+        )
+        for python_version in python_versions
+    ]
+    return {"wheel": wheel, "lib_zip": lib_zip, "jobs": dist / JOBS_DIR, "envs": envs}
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m lakejobs.packaging``: build ``dist/`` and list what was written."""
     parser = argparse.ArgumentParser(prog="python -m lakejobs.packaging", description=__doc__.splitlines()[0])
     parser.add_argument("--dist", default="dist", help="output folder (default dist)")
-    parser.add_argument("--pyver", default=DEFAULT_PYTHON_VERSION, help="the runtime's Python: 3.9 or 3.11")
+    parser.add_argument(
+        "--pyver",
+        default=",".join(PYTHON_VERSIONS),
+        help="the runtimes' Pythons, comma-separated (default 3.9,3.11: one environment each)",
+    )
     parser.add_argument("--arch", default=DEFAULT_ARCH, help="x86_64 or arm64 (aarch64)")
     parser.add_argument("--extra-requirements", type=Path, help="pip requirements file of third-party packages")
     parser.add_argument("--interpreter", help="what bin/python links to (default: the runtime's, see docs)")
@@ -360,7 +379,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         built = build_all(
             Path(args.dist),
-            args.pyver,
+            [version.strip() for version in args.pyver.split(",")],
             args.arch,
             args.extra_requirements,
             args.interpreter,
@@ -369,7 +388,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except LakejobsError as error:
         print(f"lakejobs.packaging: error: {error}", file=sys.stderr)
         return error.exit_code
-    for path in (built["wheel"], built["lib_zip"], *sorted(built["jobs"].glob("*.py")), built["env"]):
+    for path in (built["wheel"], built["lib_zip"], *sorted(built["jobs"].glob("*.py")), *built["envs"]):
         print(f"{path.stat().st_size:>12,}  {path}")
     return 0
 

@@ -45,14 +45,15 @@ def deploy(capsys, *argv):
 def test_glue_deploy_uploads_encrypted_artifacts_creates_jobs_then_updates_them_in_place(s3, bucket, dist, capsys):
     options = ["--target", "glue", "--bucket", bucket, "--prefix", "prod", "--role-arn", ROLE, "--dist", str(dist)]
     sent, summary = deploy(capsys, *options)
-    assert [r["operation"] for r in sent] == ["PutObject"] * 5 + ["CreateJob"] * 4
-    assert summary.startswith(f"deployed to glue under s3://{bucket}/prod/: CreateJob x4, GetJob x4, PutObject x5")
+    assert [r["operation"] for r in sent] == ["PutObject"] * 6 + ["CreateJob"] * 4
+    assert summary.startswith(f"deployed to glue under s3://{bucket}/prod/: CreateJob x4, GetJob x4, PutObject x6")
     keys = [item["Key"] for item in s3["client"].list_objects_v2(Bucket=bucket)["Contents"]]
     assert sorted(keys) == [
         "prod/artifacts/jobs/csv_to_parquet.py",
         "prod/artifacts/jobs/sales_mart.py",
         "prod/artifacts/lakejobs-0.1.0-py3-none-any.whl",
         "prod/artifacts/lakejobs-env-py3.11-x86_64.tar.gz",
+        "prod/artifacts/lakejobs-env-py3.9-x86_64.tar.gz",
         "prod/artifacts/lakejobs-lib.zip",
     ]
     zip_object = s3["client"].get_object(Bucket=bucket, Key="prod/artifacts/lakejobs-lib.zip")
@@ -69,7 +70,7 @@ def test_glue_deploy_uploads_encrypted_artifacts_creates_jobs_then_updates_them_
     assert orders["Command"]["ScriptLocation"] == f"s3://{bucket}/prod/artifacts/jobs/csv_to_parquet.py"
 
     sent, _summary = deploy(capsys, *options, "--glue-version", "5.1", "--format", "parquet")
-    assert [r["operation"] for r in sent] == ["PutObject"] * 5 + ["UpdateJob"] * 4
+    assert [r["operation"] for r in sent] == ["PutObject"] * 6 + ["UpdateJob"] * 4
     jobs = {job["Name"]: job for job in glue.get_jobs()["Jobs"]}
     assert sorted(jobs) == JOB_NAMES
     assert {job["GlueVersion"] for job in jobs.values()} == {"5.1"}
@@ -112,7 +113,7 @@ def test_serverless_deploy_starts_one_run_per_job_stage_by_stage(s3, bucket, dis
     sent, summary = deploy(capsys, *options, "--dist", str(dist))
 
     assert [r["params"]["name"] for r in sent if r["operation"] == "StartJobRun"] == JOB_NAMES
-    assert summary.endswith("PutObject x5, StartJobRun x4")
+    assert summary.endswith("PutObject x6, StartJobRun x4")
     runs = client.list_job_runs(applicationId=application)["jobRuns"]
     assert sorted(run["name"] for run in runs) == JOB_NAMES
     run = client.get_job_run(applicationId=application, jobRunId=runs[0]["id"])["jobRun"]

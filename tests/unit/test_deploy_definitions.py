@@ -73,6 +73,19 @@ def test_glue_5_1_and_the_packed_environment_are_selectable():
         dataclasses.replace(CONFIG, glue_version="4.0").validate()
 
 
+def test_each_runtime_gets_the_environment_of_its_python_unless_one_is_chosen():
+    config = dataclasses.replace(CONFIG, library="venv")
+    step = " ".join(emr.spark_submit_args(sales_pipeline().job("sales_mart"), config))
+    assert "--archives s3://b/p/artifacts/lakejobs-env-py3.9-x86_64.tar.gz#environment" in step
+    chosen = dataclasses.replace(config, python_version="3.11").validate()
+    serverless_conf = serverless.serverless_conf(sales_pipeline().job("sales_mart"), chosen)
+    assert serverless_conf["spark.archives"] == "s3://b/p/artifacts/lakejobs-env-py3.11-x86_64.tar.gz#environment"
+    glue_arguments = glue.glue_default_arguments(sales_pipeline().job("sales_mart"), config)
+    assert glue_arguments["--python-virtual-env"] == "s3://b/p/artifacts/lakejobs-env-py3.11-x86_64.tar.gz"
+    with pytest.raises(UsageError, match=r"^--python-version must be one of 3.9, 3.11, got '3.10'$"):
+        dataclasses.replace(CONFIG, python_version="3.10").validate()
+
+
 def test_emr_step_runs_spark_submit_in_cluster_mode_and_stops_the_flow_on_failure():
     job = sales_pipeline().job("convert_customers")
     step = emr.emr_step(job, CONFIG)
@@ -107,7 +120,8 @@ def test_serverless_run_uses_the_packed_environment_and_logs_to_s3():
     parameters = submit["sparkSubmitParameters"].split(" ")
     assert submit["entryPoint"] == "s3://b/p/artifacts/jobs/sales_mart.py"
     assert submit["entryPointArguments"] == job.argv("s3://b/p/")
-    assert "spark.archives=s3://b/p/artifacts/lakejobs-env-py3.11-x86_64.tar.gz#environment" in parameters
+    # EMR 7 runs Amazon Linux 2023, whose python3 is 3.9: the packed environment must match it.
+    assert "spark.archives=s3://b/p/artifacts/lakejobs-env-py3.9-x86_64.tar.gz#environment" in parameters
     assert "spark.emr-serverless.driverEnv.PYSPARK_PYTHON=./environment/bin/python" in parameters
     assert "spark.executorEnv.PYSPARK_PYTHON=./environment/bin/python" in parameters
     assert "spark.submit.pyFiles=s3://b/p/artifacts/lakejobs-lib.zip" in parameters

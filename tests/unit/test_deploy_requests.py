@@ -29,8 +29,9 @@ def make_dist(folder, env=True):
     (folder / "lakejobs-0.1.0-py3-none-any.whl").write_bytes(b"wheel")
     for script in ("csv_to_parquet.py", "sales_mart.py"):
         (folder / "jobs" / script).write_text("print('job')\n")
-    if env:
-        (folder / "lakejobs-env-py3.11-x86_64.tar.gz").write_bytes(b"env")
+    if env:  # make package packs one environment per runtime Python
+        for python in ("3.9", "3.11"):
+            (folder / f"lakejobs-env-py{python}-x86_64.tar.gz").write_bytes(b"env")
     return folder
 
 
@@ -77,6 +78,7 @@ def test_every_dry_run_request_validates_against_botocore(capsys, tmp_path, monk
         "prod/artifacts/jobs/sales_mart.py",
         "prod/artifacts/lakejobs-0.1.0-py3-none-any.whl",
         "prod/artifacts/lakejobs-env-py3.11-x86_64.tar.gz",
+        "prod/artifacts/lakejobs-env-py3.9-x86_64.tar.gz",
         "prod/artifacts/lakejobs-lib.zip",
     ]
     assert {upload["ServerSideEncryption"] for upload in uploads} == {"AES256"}
@@ -84,7 +86,7 @@ def test_every_dry_run_request_validates_against_botocore(capsys, tmp_path, monk
 
 def test_glue_dry_run_probes_each_job_then_creates_or_updates_it(capsys, tmp_path):
     requests = dry_run(capsys, "glue", make_dist(tmp_path / "dist"), "--glue-version", "5.1")
-    glue = [(r["operation"], r["params"].get("JobName") or r["params"].get("Name")) for r in requests[5:]]
+    glue = [(r["operation"], r["params"].get("JobName") or r["params"].get("Name")) for r in requests[6:]]
     names = [
         "lakejobs-convert-customers",
         "lakejobs-convert-employees",
@@ -185,5 +187,6 @@ def test_missing_dist_says_to_run_make_package(capsys, tmp_path):
     serverless = ["--target", "emr-serverless", "--application-id", "a"]
     assert cli.main(argv[:1] + serverless + argv[3:]) == 2
     assert capsys.readouterr().err == (
-        f"lakejobs: error: {tmp_path / 'd' / 'lakejobs-env-py3.11-x86_64.tar.gz'} is missing: run make package first\n"
+        f"lakejobs: error: {tmp_path / 'd' / 'lakejobs-env-py3.9-x86_64.tar.gz'} is missing: "
+        "run make package PYVER=3.9 ARCH=x86_64 first\n"
     )

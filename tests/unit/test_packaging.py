@@ -35,7 +35,7 @@ WHEEL_TAG = re.compile(
 
 @pytest.fixture(scope="module")
 def dist(tmp_path_factory):
-    """``python -m lakejobs.packaging`` run as ``make package`` runs it (default: 3.11, x86_64)."""
+    """``python -m lakejobs.packaging`` run as ``make package`` runs it (default: 3.9 and 3.11, x86_64)."""
     folder = tmp_path_factory.mktemp("dist")
     completed = subprocess.run(
         [sys.executable, "-m", "lakejobs.packaging", "--dist", str(folder)],
@@ -146,6 +146,7 @@ def test_make_package_writes_the_four_artifacts(dist):
         *scripts,
         "lakejobs-0.1.0-py3-none-any.whl",
         "lakejobs-env-py3.11-x86_64.tar.gz",
+        "lakejobs-env-py3.9-x86_64.tar.gz",
         "lakejobs-lib.zip",
     ]
     assert (dist / "jobs" / "sales_mart.py").read_bytes() == (ROOT / "jobs" / "sales_mart.py").read_bytes()
@@ -317,6 +318,18 @@ def test_bad_options_are_one_clear_line(tmp_path):
         2,
         "lakejobs.packaging: error: unsupported Python '3.12': expected one of 3.9, 3.11\n",
     )
+    completed = subprocess.run(
+        [sys.executable, "-m", "lakejobs.packaging", "--dist", str(tmp_path), "--interpreter", "/opt/py/bin/python3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (completed.returncode, completed.stderr) == (
+        2,
+        "lakejobs.packaging: error: --interpreter links bin/python of every environment to it: give one --pyver\n",
+    )
+    assert not list(tmp_path.iterdir())
 
 
 def test_the_archives_are_reproducible(dist, tmp_path):
@@ -331,17 +344,13 @@ def pins(path: Path) -> dict:
     return dict(line.split("==") for line in lines)
 
 
-def test_the_runtime_requirements_pin_what_the_dev_environment_pins_and_python_39_can_install(dist, tmp_path):
+def test_the_runtime_requirements_pin_what_the_dev_environment_pins_and_python_39_can_install(dist):
     """3.11: the lock's versions. 3.9: boto3's last release for it, installable for that Python."""
     locked = pins(ROOT / "requirements.lock")
     for name, version in pins(packaging.runtime_requirements("3.11")).items():
         assert locked[name] == version, name
-    archive = packaging.build_env(
-        tmp_path,
-        dist / "lakejobs-0.1.0-py3-none-any.whl",
-        "3.9",
-        pinned_requirements=packaging.runtime_requirements("3.9"),
-    )
+    archive = dist / "lakejobs-env-py3.9-x86_64.tar.gz"  # make package's environment for EMR 7
+    assert members(archive)["bin/python"].linkname == "/usr/bin/python3.9"
     tags = wheel_tags(archive, "3.9")
     assert sorted(tags) == sorted(
         [

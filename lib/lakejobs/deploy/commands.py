@@ -30,7 +30,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--dry-run", action="store_true", help="print every request as one JSON line; send nothing")
     parser.add_argument("--glue-version", default="5.0", help="5.0 (default) or 5.1")
     parser.add_argument("--library", help="zip or venv (default: zip on Glue and EMR, venv on EMR Serverless)")
-    parser.add_argument("--python-version", default="3.11", help="Python of the packed environment (default 3.11)")
+    parser.add_argument(
+        "--python-version", help="Python of the packed environment (default: 3.11 on Glue, 3.9 on EMR/EMR Serverless)"
+    )
     parser.add_argument("--arch", default="x86_64", help="architecture of the packed environment: x86_64 or arm64")
     parser.add_argument("--format", default="delta", choices=("parquet", "delta"), help="table format (default delta)")
     parser.add_argument("--incremental", action="store_true", help="jobs convert only raw files not seen before")

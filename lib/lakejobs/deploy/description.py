@@ -37,6 +37,10 @@ GLUE_VERSIONS = ("5.0", "5.1")
 #: EMR 7.12 ships Spark 3.5 and Delta 3.3.2, the versions this project pins.
 EMR_RELEASE = "emr-7.12.0"
 DATASETS = ("customers", "employees", "orders")
+PYTHON_VERSIONS = ("3.9", "3.11")
+#: The Python each runtime runs, which a packed environment must match: Glue 5.0/5.1 run Python
+#: 3.11; EMR 7 (on EC2 and Serverless) runs Amazon Linux 2023, whose ``python3`` is 3.9.
+RUNTIME_PYTHON = {"glue": "3.11", "emr": "3.9", "emr-serverless": "3.9"}
 
 
 def env_archive_name(python_version: str = "3.11", arch: str = "x86_64") -> str:
@@ -193,7 +197,8 @@ class DeployConfig:
 
     ``library`` chooses how the library reaches the runtime: ``zip`` (``--py-files`` /
     ``--extra-py-files``) or ``venv`` (the packed environment, plus the zip); ``None`` picks
-    per target (``zip`` for Glue and EMR, ``venv`` for EMR Serverless).
+    per target (``zip`` for Glue and EMR, ``venv`` for EMR Serverless). ``python_version`` is
+    the packed environment's Python; ``None`` picks the runtime's (``RUNTIME_PYTHON``).
     """
 
     bucket: str
@@ -205,7 +210,7 @@ class DeployConfig:
     application_id: Optional[str] = None
     glue_version: str = "5.0"
     library: Optional[str] = None
-    python_version: str = "3.11"
+    python_version: Optional[str] = None
     arch: str = "x86_64"
     release_label: str = EMR_RELEASE
     emr_service_role: str = "lakejobs-emr-service"
@@ -238,15 +243,17 @@ class DeployConfig:
         """The library zip on S3."""
         return self.artifact_uri(LIB_ZIP)
 
-    @property
-    def env_archive(self) -> str:
-        """The packed environment's file name."""
-        return env_archive_name(self.python_version, self.arch)
+    def python_for(self, target: str) -> str:
+        """The Python of the packed environment used on ``target``: ``--python-version``, else the runtime's."""
+        return self.python_version or RUNTIME_PYTHON[target]
 
-    @property
-    def env_uri(self) -> str:
-        """The packed environment on S3."""
-        return self.artifact_uri(self.env_archive)
+    def env_archive_for(self, target: str) -> str:
+        """The file name of the packed environment used on ``target``."""
+        return env_archive_name(self.python_for(target), self.arch)
+
+    def env_uri_for(self, target: str) -> str:
+        """The packed environment used on ``target``, on S3."""
+        return self.artifact_uri(self.env_archive_for(target))
 
     def script_uri(self, job: Job) -> str:
         """The job's entry-point script on S3."""
@@ -271,6 +278,10 @@ class DeployConfig:
         """Check the choices; return self."""
         if self.glue_version not in GLUE_VERSIONS:
             raise UsageError(f"--glue-version must be one of {', '.join(GLUE_VERSIONS)}, got {self.glue_version!r}")
+        if self.python_version not in (None,) + PYTHON_VERSIONS:
+            raise UsageError(
+                f"--python-version must be one of {', '.join(PYTHON_VERSIONS)}, got {self.python_version!r}"
+            )
         if self.library not in (None,) + LIBRARY_FORMS:
             raise UsageError(f"--library must be one of {', '.join(LIBRARY_FORMS)}, got {self.library!r}")
         if not self.bucket or "/" in self.bucket:

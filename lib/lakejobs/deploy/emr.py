@@ -53,7 +53,7 @@ def spark_submit_args(job: Job, config: DeployConfig) -> List[str]:
     ]
     conf = sizing_conf(job)
     if config.library_for("emr") == "venv":
-        args += ["--archives", f"{config.env_uri}#environment"]
+        args += ["--archives", config.env_uri_for("emr") + "#environment"]
         conf["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] = VENV_PYTHON
         conf["spark.executorEnv.PYSPARK_PYTHON"] = VENV_PYTHON
     conf.update(common_conf())

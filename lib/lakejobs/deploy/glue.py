@@ -37,7 +37,7 @@ def glue_default_arguments(job: Job, config: DeployConfig) -> Dict[str, str]:
     }
     if config.library_for("glue") == "venv":
         # Glue 5.0+: a manually built environment replaces Glue's Python packages entirely.
-        arguments["--python-virtual-env"] = config.env_uri
+        arguments["--python-virtual-env"] = config.env_uri_for("glue")
     arguments.update(
         {
             "--datalake-formats": "delta",

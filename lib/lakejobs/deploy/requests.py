@@ -67,12 +67,12 @@ def upload_requests(config: DeployConfig, pipeline: Pipeline, target: str) -> Li
     files = dist_files(config)
     dist = Path(config.dist)
     relative = {path.relative_to(dist).as_posix() for path in files}
-    needed = [LIB_ZIP] + [f"{SCRIPTS_FOLDER}/{job.script}" for job in pipeline.jobs]
+    needed = {name: "make package" for name in [LIB_ZIP] + [f"{SCRIPTS_FOLDER}/{job.script}" for job in pipeline.jobs]}
     if config.library_for(target) == "venv":
-        needed.append(config.env_archive)
-    for name in needed:
+        needed[config.env_archive_for(target)] = f"make package PYVER={config.python_for(target)} ARCH={config.arch}"
+    for name, command in needed.items():
         if name not in relative:
-            raise UsageError(f"{dist / name} is missing: run make package first")
+            raise UsageError(f"{dist / name} is missing: run {command} first")
     return [
         Request(
             "s3",

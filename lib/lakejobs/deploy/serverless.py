@@ -13,7 +13,7 @@ def serverless_conf(job: Job, config: DeployConfig) -> Dict[str, str]:
     """The Spark settings of ``job`` on EMR Serverless."""
     conf = {"spark.jars": DELTA_JARS, "spark.submit.pyFiles": config.lib_zip_uri}
     if config.library_for("emr-serverless") == "venv":
-        conf["spark.archives"] = f"{config.env_uri}#environment"
+        conf["spark.archives"] = config.env_uri_for("emr-serverless") + "#environment"
         conf["spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON"] = VENV_PYTHON
         conf["spark.emr-serverless.driverEnv.PYSPARK_PYTHON"] = VENV_PYTHON
         conf["spark.executorEnv.PYSPARK_PYTHON"] = VENV_PYTHON
