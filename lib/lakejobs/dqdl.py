@@ -51,6 +51,8 @@ DATASET_RULES = ("Completeness", "IsUnique", "ReferentialIntegrity", "RowCount",
 SEVERITIES = ("fail", "warn")
 #: Placeholders DQDL allows inside ``in [...]`` lists, by the word written.
 SPECIAL_VALUES = {"NULL": None, "EMPTY": EMPTY, "WHITESPACES_ONLY": WHITESPACES_ONLY}
+#: How the keywords may be written: upper or lower case, as Glue's grammar takes them.
+_KEYWORD_SPELLINGS = {spelling for word in SPECIAL_VALUES for spelling in (word, word.lower())}
 #: Operators that compare numbers (every one but ``matches``).
 NUMBER_OPS = ("=", "!=", ">", ">=", "<", "<=", "between", "not between", "in", "not in")
 #: Operators that order values: ``NULL``, ``EMPTY`` and ``WHITESPACES_ONLY`` cannot follow them.
@@ -67,6 +69,9 @@ _TOKEN = re.compile(
     )""",
     re.VERBOSE,
 )
+
+
+_NO_NOW = "dates relative to now() are not supported; compare with a date"
 
 
 class RulesError(UsageError):
@@ -282,6 +287,8 @@ def tokenize(text: str) -> List[Token]:
         match = _TOKEN.match(text, position)
         if not match or match.end() == position:
             line = text.count("\n", 0, position) + 1
+            if [token.text for token in tokens[-3:]] == ["now", "(", ")"]:
+                raise RulesError(f"line {line}: {_NO_NOW}")
             raise RulesError(f"cannot read the rules at line {line}: {text[position:].strip()[:40]!r}")
         position = match.end()
         kind = match.lastgroup
@@ -340,9 +347,9 @@ def _value(reader: _Reader) -> Value:
     if token.kind in ("string", "number"):
         reader.index += 1
         return token.value
-    if token.kind == "word" and token.value in SPECIAL_VALUES:
+    if token.kind == "word" and token.value in _KEYWORD_SPELLINGS:
         reader.index += 1
-        return SPECIAL_VALUES[token.value]
+        return SPECIAL_VALUES[str(token.value).upper()]
     raise reader.fail('a number, a "string" or NULL/EMPTY/WHITESPACES_ONLY')
 
 
@@ -365,7 +372,8 @@ def _condition(reader: _Reader) -> Condition:
     negated = "not " if reader.accept_word("not") else ""
     if reader.accept_word("between"):
         low = _value(reader)
-        reader.take("word", "'and'", "and")
+        if not reader.accept_word("AND"):
+            reader.take("word", "'and'", "and")
         return Condition(negated + "between", (low, _value(reader)))
     if reader.accept_word("in"):
         return Condition(negated + "in", _value_list(reader))
@@ -470,6 +478,8 @@ def parse_rule(tokens: Sequence[Token]) -> Rule:
     """Read one rule from its tokens."""
     source = " ".join(token.text for token in tokens)
     reader = _Reader(tokens, source)
+    if any(token.kind == "word" and str(token.value).lower() == "now" for token in tokens):
+        raise RulesError(f"rule {source!r}: {_NO_NOW}")
     if any(token.kind == "punct" and token.value in "()" for token in tokens):
         raise RulesError(f"rule {source!r}: composite rules (and/or with parentheses) are not supported")
     rule_type = str(reader.take("word", "a rule type").value)

@@ -5,7 +5,7 @@ from decimal import Decimal
 import pytest
 
 from lakejobs.datasets import BUILTIN
-from lakejobs.dqdl import Condition, Rule, RulesError, parse_ruleset
+from lakejobs.dqdl import EMPTY, WHITESPACES_ONLY, Condition, Rule, RulesError, parse_ruleset
 
 RULESET = """
 # orders: comments run to the end of a line
@@ -82,6 +82,11 @@ def test_conditions_judge_a_measured_number(condition, measured, holds):
             'Rules = [ (IsComplete "a") and (IsComplete "b") ]',
             "composite rules (and/or with parentheses) are not supported",
         ),
+        (
+            'Rules = [ ColumnValues "d" > (now() - 3 days) ]',
+            "dates relative to now() are not supported; compare with a date",
+        ),
+        ('Rules = [ ColumnValues "x" in [Null] ]', 'expected a number, a "string" or NULL/EMPTY/WHITESPACES_ONLY'),
         ('IsComplete "a"', "a ruleset must read Rules = [ rule, rule, ... ]"),
         ("Rules = [ RowCount > 0 with threshold > 0.5 ]", "with threshold applies to row rules"),
         ('Rules = [ IsComplete "a" severity high ]', "severity must be fail or warn, got 'high'"),
@@ -94,6 +99,16 @@ def test_a_bad_rule_is_one_clear_error(text, message):
     with pytest.raises(RulesError) as raised:
         parse_ruleset(text)
     assert message in str(raised.value)
+
+
+def test_keywords_read_in_upper_or_lower_case_as_in_glue():
+    lower = parse_ruleset('Rules = [ ColumnValues "c" in ["a", null, empty] ]')
+    upper = parse_ruleset('Rules = [ ColumnValues "c" in ["a", NULL, EMPTY] ]')
+    assert lower[0].condition == upper[0].condition == Condition("in", ("a", None, EMPTY))
+    assert parse_ruleset('Rules = [ ColumnValues "c" != whitespaces_only ]')[0].condition == Condition(
+        "!=", (WHITESPACES_ONLY,)
+    )
+    assert parse_ruleset('Rules = [ ColumnValues "n" between 1 AND 5 ]')[0].condition == Condition("between", (1, 5))
 
 
 def test_every_builtin_dataset_has_rules_that_read():

@@ -212,7 +212,7 @@ def test_matches_takes_the_whole_value_without_a_trailing_line_break(spark):
             ("ddddd", False, True, False),
             ("abc\n", False, False, True),
             ("abc", False, True, False),
-            (None, False, False, True),
+            (None, False, False, False),  # Glue: a null fails every condition but != and not in
         ],
         "c string, r0 boolean, r1 boolean, r2 boolean",
     )
@@ -241,6 +241,22 @@ def test_matches_with_a_quote_left_open_takes_the_rest_literally(spark):
     expected = spark.createDataFrame(
         [("v1.5", True), ("v1x5", False), ("v1.5)", False), ("xv1.5", False)], "c string, passes boolean"
     )
+    assert_df_equality(verdicts, expected, ignore_nullable=True, ignore_row_order=True)
+
+
+def test_a_null_passes_only_not_equal_and_not_in_as_glue_documents(spark):
+    """Glue's ColumnValues "Null behavior": a null fails every condition other than != and NOT IN."""
+    rules = parse_ruleset(
+        'Rules = [ ColumnValues "x" != 3, ColumnValues "x" not in [1, 2], ColumnValues "x" not between 1 and 5, '
+        'ColumnValues "x" between 1 and 5, ColumnValues "x" != NULL, ColumnValues "x" not in [1, null] ]'
+    )
+    source = spark.createDataFrame([(None,), (3,), (7,)], "x int")
+    verdicts = source.select("x", *[(~quality.row_violation(rule)).alias(f"r{i}") for i, rule in enumerate(rules)])
+    expected = spark.createDataFrame(
+        [(None, True, True, False, False, False, False), (3, False, True, False, True, True, True),
+         (7, True, True, True, False, True, True)],
+        "x int, r0 boolean, r1 boolean, r2 boolean, r3 boolean, r4 boolean, r5 boolean",
+    )  # fmt: skip
     assert_df_equality(verdicts, expected, ignore_nullable=True, ignore_row_order=True)
 
 

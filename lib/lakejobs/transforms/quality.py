@@ -18,7 +18,9 @@ from lakejobs.dqdl import EMPTY, WHITESPACES_ONLY, Condition, Rule, is_special
 from lakejobs.transforms.validation import REASON, quote_name, value_text
 
 Check = Tuple[Column, str, Column]
-NEGATED = ("!=", "not between", "not in", "not matches")
+#: The conditions a null value passes (unless the condition names NULL itself), as Glue's
+#: ColumnValues documentation says ("Null behavior"): every other condition fails a null.
+NULL_PASSES = ("!=", "not in")
 
 
 def _literal(value) -> Column:
@@ -86,14 +88,13 @@ def _positive(column: Column, condition: Condition) -> Column:
 def value_passes(column: Column, condition: Condition) -> Column:
     """True where a column value satisfies ``condition``, never null.
 
-    As in Glue Data Quality, a null value fails every condition except the negated ones
-    (``!=``, ``not in``, ``not between``, ``not matches``), which it passes unless the
-    condition names ``NULL`` itself.
+    As in Glue Data Quality, a null value fails every condition except ``!=`` and ``not in``
+    (``NULL_PASSES``), which it passes unless the condition names ``NULL`` itself; it fails
+    ``not between`` and ``not matches`` (until session 32 it passed them here).
     """
     positive = _positive(column, condition)
-    if condition.op in NEGATED:
-        return F.coalesce(~positive, F.lit(True))
-    return F.coalesce(positive, F.lit(False))
+    negated = condition.op == "!=" or condition.op.startswith("not ")
+    return F.coalesce(~positive if negated else positive, F.lit(condition.op in NULL_PASSES))
 
 
 def _applies(rule: Rule) -> Column:
