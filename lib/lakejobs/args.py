@@ -46,23 +46,31 @@ GLUE_ARGUMENTS = frozenset(
         "--write-shuffle-spills-to-s3",
         "--source-map",
         "--security_configuration",
+        "--RedshiftTempDir",  # awsglue.utils.getResolvedOptions reserves these two
+        "--continuation-option",
     }
 )
 #: Prefixes of Glue's families of arguments (``--enable-metrics``, ``--continuous-log-logGroup``).
 GLUE_PREFIXES = ("--enable-", "--continuous-log-", "--JOB_", "--job-")
+#: Glue's run identifiers are upper case (``--SECURITY_CONFIGURATION``, a workflow's
+#: ``--WORKFLOW_NAME`` and ``--WORKFLOW_RUN_ID``); a job's own arguments never are.
+_UPPER_CASE_NAME = re.compile(r"--[A-Z][A-Z0-9_]*")
+#: Glue arguments whose value may itself start with ``--`` (pip options such as ``--upgrade``).
+VALUE_MAY_LOOK_LIKE_AN_OPTION = frozenset({"--python-modules-installer-option"})
 
 
 def is_glue_argument(token: str) -> bool:
     """Tell whether ``token`` (``--name`` or ``--name=value``) is one of Glue's own arguments."""
     name = token.split("=", 1)[0]
-    return name in GLUE_ARGUMENTS or name.startswith(GLUE_PREFIXES)
+    return name in GLUE_ARGUMENTS or name.startswith(GLUE_PREFIXES) or bool(_UPPER_CASE_NAME.fullmatch(name))
 
 
 def strip_glue_arguments(argv: Sequence[str]) -> Tuple[List[str], Dict[str, str]]:
     """Split ``argv`` into the job's own arguments and Glue's.
 
     A Glue argument takes the next token as its value unless that token is another
-    ``--option`` (Glue passes flags such as ``--enable-metrics`` with an empty value).
+    ``--option`` (Glue passes flags such as ``--enable-metrics`` with an empty value); one of
+    ``VALUE_MAY_LOOK_LIKE_AN_OPTION`` always takes it.
 
     Returns
     -------
@@ -77,8 +85,9 @@ def strip_glue_arguments(argv: Sequence[str]) -> Tuple[List[str], Dict[str, str]
         token = tokens[index]
         if token.startswith("--") and is_glue_argument(token):
             name, has_value, value = token.partition("=")
-            if not has_value and index + 1 < len(tokens) and not tokens[index + 1].startswith("--"):
-                value = tokens[index + 1]
+            following = tokens[index + 1] if not has_value and index + 1 < len(tokens) else None
+            if following is not None and (name in VALUE_MAY_LOOK_LIKE_AN_OPTION or not following.startswith("--")):
+                value = following
                 index += 1
             glue[name] = value
         else:

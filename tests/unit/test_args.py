@@ -44,6 +44,26 @@ def test_strip_glue_arguments_keeps_the_jobs_own_and_returns_glue_values():
     }
 
 
+def test_glue_run_identifiers_and_pip_options_are_glues_not_the_jobs():
+    """A security configuration or a workflow adds upper-case names; a pip option's value starts with --."""
+    glue_argv = [
+        "--SECURITY_CONFIGURATION", "sc", "--WORKFLOW_NAME", "wf", "--WORKFLOW_RUN_ID", "wr_1",
+        "--python-modules-installer-option", "--upgrade", "--RedshiftTempDir", "s3://b/r/",
+        "--continuation-option", "continuation-disabled", "--enable-glue-datacatalog",
+    ]  # fmt: skip
+    own, glue = strip_glue_arguments([*glue_argv, "--input_path", "x"])
+    assert own == ["--input_path", "x"]
+    assert glue == {
+        "--SECURITY_CONFIGURATION": "sc",
+        "--WORKFLOW_NAME": "wf",
+        "--WORKFLOW_RUN_ID": "wr_1",
+        "--python-modules-installer-option": "--upgrade",
+        "--RedshiftTempDir": "s3://b/r/",
+        "--continuation-option": "continuation-disabled",
+        "--enable-glue-datacatalog": "",
+    }
+
+
 def test_job_parses_the_argv_glue_passes(tmp_path):
     args = csv_to_parquet.parse_args(
         GLUE_ARGV + ["--dataset", "orders", "--input_path", "raw/orders", "--output_path", str(tmp_path / "o")]
