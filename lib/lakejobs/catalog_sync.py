@@ -31,6 +31,7 @@ class SyncReport:
     partitions_added: Dict[str, int] = dataclasses.field(default_factory=dict)
     partitions_existing: Dict[str, int] = dataclasses.field(default_factory=dict)
     partitions_removed: Dict[str, int] = dataclasses.field(default_factory=dict)
+    partitions_moved: Dict[str, int] = dataclasses.field(default_factory=dict)
 
     def lines(self) -> List[str]:
         """One human-readable line per table, then a totals line."""
@@ -41,8 +42,9 @@ class SyncReport:
             if name in self.partitions_added:
                 added, existing = self.partitions_added[name], self.partitions_existing[name]
                 partitions = f", partitions: {added} added, {existing} already registered"
-                removed = self.partitions_removed.get(name, 0)
+                removed, moved = self.partitions_removed.get(name, 0), self.partitions_moved.get(name, 0)
                 partitions += f", {removed} removed (no file left)" if removed else ""
+                partitions += f", {moved} re-pointed to this lake" if moved else ""
             out.append(f"table {name}: {action}{partitions}")
         out.append(
             f"{len(self.tables_created)} tables created, {len(self.tables_updated)} updated, "
@@ -88,10 +90,11 @@ def sync(tables: Sequence[Table], glue, s3) -> SyncReport:
         else:
             report.tables_updated.append(qualified)
         if table.partition_keys:
-            added, existing, removed = register_partitions(glue, s3, table)
+            added, existing, removed, moved = register_partitions(glue, s3, table)
             report.partitions_added[qualified] = added
             report.partitions_existing[qualified] = existing
             report.partitions_removed[qualified] = removed
+            report.partitions_moved[qualified] = moved
     return report
 
 
@@ -167,8 +170,14 @@ def partitions_in_s3(s3, table: Table) -> Set[Tuple[str, ...]]:
 
 
 def _partition_values(relative_key: str, names: Sequence[str]) -> Optional[Tuple[str, ...]]:
+    """The partition values of a data file's key, or None.
+
+    None for a folder marker (``k=v/``) and for a file Spark skips (its name, or a folder below
+    the partition folders, starts with ``_`` or ``.``).
+    """
     parts = relative_key.split("/")
-    if len(parts) <= len(names) or parts[-1].startswith(("_", ".")):
+    below = parts[len(names) :]
+    if not below or any(part == "" or part.startswith(("_", ".")) for part in below):
         return None
     pairs = [part.partition("=") for part in parts[: len(names)]]
     if [key for key, _eq, _value in pairs] != list(names):
@@ -176,38 +185,47 @@ def _partition_values(relative_key: str, names: Sequence[str]) -> Optional[Tuple
     return tuple(value for _key, _eq, value in pairs)
 
 
-def registered_partitions(glue, table: Table) -> Set[Tuple[str, ...]]:
-    """Partition values Glue already has for ``table``."""
+def registered_partitions(glue, table: Table) -> Dict[Tuple[str, ...], str]:
+    """Partition values Glue already has for ``table``, and where each points."""
     pages = glue.get_paginator("get_partitions").paginate(DatabaseName=table.database, TableName=table.name)
-    return {tuple(partition["Values"]) for page in pages for partition in page["Partitions"]}
+    return {
+        tuple(partition["Values"]): partition.get("StorageDescriptor", {}).get("Location", "")
+        for page in pages
+        for partition in page["Partitions"]
+    }
+
+
+def partition_location(table: Table, values: Sequence[str]) -> str:
+    """Where one partition's files are: ``<location>/k=v/.../``."""
+    path = "/".join(f"{name}={value}" for (name, _kind), value in zip(table.partition_keys, values))
+    return f"{table.location}/{path}/"
 
 
 def partition_input(table: Table, values: Sequence[str]) -> Dict:
-    """``PartitionInput`` of one partition: the table's storage at ``<location>/k=v/...``."""
-    path = "/".join(f"{name}={value}" for (name, _kind), value in zip(table.partition_keys, values))
-    return {"Values": list(values), "StorageDescriptor": table.storage_descriptor(f"{table.location}/{path}/")}
+    """``PartitionInput`` of one partition: the table's storage at ``partition_location``."""
+    return {"Values": list(values), "StorageDescriptor": table.storage_descriptor(partition_location(table, values))}
 
 
-def register_partitions(glue, s3, table: Table) -> Tuple[int, int, int]:
+def register_partitions(glue, s3, table: Table) -> Tuple[int, int, int, int]:
     """Register the partitions in S3 that Glue lacks, remove those without a file left.
 
-    Returns (added, already registered, removed).
+    A partition Glue has but pointing elsewhere (the lake moved to another bucket or prefix,
+    or another deployment registered it) is re-pointed: deleted and registered again here.
+
+    Returns (added, already registered, removed, re-pointed).
     """
     present = partitions_in_s3(s3, table)
-    known = registered_partitions(glue, table)
-    gone = sorted(known - present, key=_sort_key)
-    for batch in _chunks(gone, DELETE_BATCH):
+    registered = registered_partitions(glue, table)
+    known = {values for values, location in registered.items() if location == partition_location(table, values)}
+    moved = sorted((set(registered) - known) & present, key=_sort_key)
+    gone = sorted(set(registered) - present, key=_sort_key)
+    for batch in _chunks(gone + moved, DELETE_BATCH):
         response = glue.batch_delete_partition(
             DatabaseName=table.database,
             TableName=table.name,
             PartitionsToDelete=[{"Values": list(values)} for values in batch],
         )
-        errors = [e for e in response.get("Errors", []) if e["ErrorDetail"]["ErrorCode"] != "EntityNotFoundException"]
-        if errors:
-            detail = errors[0]["ErrorDetail"]
-            raise LakejobsError(
-                f"BatchDeletePartition on {table.name}: {detail['ErrorCode']}: {detail['ErrorMessage']}"
-            )
+        _raise_batch_errors(response, f"BatchDeletePartition on {table.name}", "EntityNotFoundException")
     new = sorted(present - known, key=_sort_key)
     for batch in _chunks(new, BATCH):
         response = glue.batch_create_partition(
@@ -215,21 +233,33 @@ def register_partitions(glue, s3, table: Table) -> Tuple[int, int, int]:
             TableName=table.name,
             PartitionInputList=[partition_input(table, values) for values in batch],
         )
-        errors = [e for e in response.get("Errors", []) if e["ErrorDetail"]["ErrorCode"] != "AlreadyExistsException"]
-        if errors:
-            detail = errors[0]["ErrorDetail"]
-            raise LakejobsError(
-                f"BatchCreatePartition on {table.name}: {detail['ErrorCode']}: {detail['ErrorMessage']}"
-            )
+        _raise_batch_errors(response, f"BatchCreatePartition on {table.name}", "AlreadyExistsException")
+    added = len(new) - len(moved)
     LOG.info(
-        "%s.%s: %d partitions added, %d known, %d removed",
+        "%s.%s: %d partitions added, %d known, %d removed, %d re-pointed",
         table.database,
         table.name,
-        len(new),
+        added,
         len(present & known),
         len(gone),
+        len(moved),
     )
-    return len(new), len(present & known), len(gone)
+    return added, len(present & known), len(gone), len(moved)
+
+
+def _raise_batch_errors(response: Dict, call: str, tolerated: str) -> None:
+    """Raise ``LakejobsError`` for the first error of a batch call other than ``tolerated``.
+
+    Glue reports a batch's failed entries in ``Errors`` (the call itself succeeds), and its
+    ``ErrorDetail`` fields are optional.
+    """
+    for error in response.get("Errors", []):
+        detail = error.get("ErrorDetail", {})
+        if detail.get("ErrorCode") != tolerated:
+            values = ", ".join(error.get("PartitionValues", []))
+            raise LakejobsError(
+                f"{call}: partition ({values}): {detail.get('ErrorCode', 'error')}: {detail.get('ErrorMessage', '')}"
+            )
 
 
 def _sort_key(values: Tuple[str, ...]):

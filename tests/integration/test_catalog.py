@@ -105,8 +105,8 @@ def table(glue, database, name):
     }
 
 
-def partitions(glue, name):
-    found = glue.get_partitions(DatabaseName="processed_data", TableName=name)["Partitions"]
+def partitions(glue, name, database="processed_data"):
+    found = glue.get_partitions(DatabaseName=database, TableName=name)["Partitions"]
     return sorted((tuple(p["Values"]), p["StorageDescriptor"]["Location"]) for p in found)
 
 
@@ -187,6 +187,37 @@ def test_sync_creates_databases_tables_and_partitions_then_updates_in_place(aws,
         in third
     )
     assert [values for values, _location in partitions(glue, "sales")] == [("2013", "12"), ("2014", "1"), ("2014", "2")]
+
+
+def test_a_lake_moved_elsewhere_re_points_its_partitions_and_folder_markers_are_no_partitions(aws, capsys):
+    """Partitions were compared by value only: after a move Athena kept reading the old lake's files."""
+    glue, s3 = aws["glue"], aws["s3"]
+    databases = ["--database", "moved_db", "--raw-database", "moved_raw"]
+    for key in (
+        "moved/a/mart/sales/order_year=2014/order_month=1/part-0.parquet",
+        "moved/a/mart/sales/order_year=2015/order_month=1/",  # a folder marker: no data
+        "moved/a/mart/sales/order_year=2016/order_month=1/_temporary/0/part-0.parquet",  # Spark skips it
+        "moved/b/mart/sales/order_year=2014/order_month=1/part-0.parquet",
+        "moved/b/mart/sales/order_year=2014/order_month=2/part-0.parquet",
+    ):
+        s3.put_object(Bucket=LAKE_BUCKET, Key=key, Body=b"x")
+    lake = f"s3://{LAKE_BUCKET}/moved"
+    assert sync(aws, "--lake", f"{lake}/a", *databases) == 0
+    capsys.readouterr()
+    assert partitions(glue, "sales", "moved_db") == [
+        (("2014", "1"), f"{lake}/a/mart/sales/order_year=2014/order_month=1/")
+    ]
+    assert sync(aws, "--lake", f"{lake}/b", *databases) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert (
+        "table moved_db.sales: updated, partitions: 1 added, 0 already registered, 1 re-pointed to this lake" in lines
+    )
+    assert partitions(glue, "sales", "moved_db") == [
+        (("2014", "1"), f"{lake}/b/mart/sales/order_year=2014/order_month=1/"),
+        (("2014", "2"), f"{lake}/b/mart/sales/order_year=2014/order_month=2/"),
+    ]
+    assert sync(aws, "--lake", f"{lake}/b", *databases) == 0
+    assert "table moved_db.sales: updated, partitions: 0 added, 2 already registered" in capsys.readouterr().out
 
 
 def test_sync_of_a_delta_lake_declares_delta_tables_without_partition_keys(aws, capsys):
