@@ -2,7 +2,9 @@
 
 Reads the raw zone with explicit types, writes typed Parquet (orders partitioned by
 order_year), then the sales mart: order lines joined with customers and employees, partitioned
-by order_year/order_month, plus the two summaries (order money counted once per order).
+by order_year/order_month, plus the two summaries (order money counted once per order), built
+as the Spark mart builds them (``_mart``). Until session 32 the summaries skipped the
+dimension join per order and the attribute columns: DuckDB did less work than lakejobs.
 """
 
 import os
@@ -12,6 +14,8 @@ from typing import Dict
 import duckdb
 
 MONEY = "DECIMAL(17,4)"
+#: The key the summaries give orders without an id (``lakejobs.transforms.sales.NO_ID``).
+NO_ID = -1
 ORDERS = {
     "salesorderid": "INTEGER",
     "salesorderdetailid": "INTEGER",
@@ -82,16 +86,35 @@ def run(raw: str, out: str, threads: int = 2) -> Dict[str, float]:
 
 
 def _mart(con, out: str) -> None:
+    """mart/sales, then the summaries from one row per order, as ``lakejobs.transforms.sales`` builds them.
+
+    The same work as the Spark mart: dimensions reduced to one row per key (the smallest row),
+    every line kept (unknown keys flagged), an order's attributes and money taken once (the
+    smallest of its lines'), its period from its date, its dimensions joined once per order,
+    and the summaries grouped by the dimension attributes too, with missing ids as ``NO_ID``.
+    """
     processed = f"{out}/processedData"
+    con.execute(f"""
+        CREATE TEMP TABLE customer_dim AS
+        SELECT DISTINCT ON (customerid) customerid, fullname AS customer_name, true AS customer_known
+        FROM read_parquet('{processed}/customers/*.parquet') ORDER BY customerid, fullname
+    """)
+    con.execute(f"""
+        CREATE TEMP TABLE employee_dim AS
+        SELECT DISTINCT ON (employeeid) employeeid, fullname AS employee_name, territory, country,
+               "group" AS territory_group, true AS employee_known
+        FROM read_parquet('{processed}/employees/*.parquet')
+        ORDER BY employeeid, fullname, territory, country, "group"
+    """)
     con.execute(f"""
         CREATE TEMP TABLE sales AS
         SELECT o.* EXCLUDE (order_year), year(o.orderdate) AS order_year, month(o.orderdate) AS order_month,
-               c.fullname AS customer_name, c.customerid IS NOT NULL AS customer_known,
-               e.fullname AS employee_name, e.territory, e.country, e."group" AS territory_group,
-               e.employeeid IS NOT NULL AS employee_known
+               c.customer_name, coalesce(c.customer_known, false) AS customer_known,
+               e.employee_name, e.territory, e.country, e.territory_group,
+               coalesce(e.employee_known, false) AS employee_known
         FROM read_parquet('{processed}/orders/*/*.parquet', hive_partitioning=true) o
-        LEFT JOIN read_parquet('{processed}/customers/*.parquet') c USING (customerid)
-        LEFT JOIN read_parquet('{processed}/employees/*.parquet') e USING (employeeid)
+        LEFT JOIN customer_dim c USING (customerid)
+        LEFT JOIN employee_dim e USING (employeeid)
     """)
     os.makedirs(f"{out}/mart", exist_ok=True)
     con.execute(
@@ -99,20 +122,38 @@ def _mart(con, out: str) -> None:
     )
     con.execute("""
         CREATE TEMP TABLE order_level AS
-        SELECT salesorderid, min(orderdate) AS orderdate, min(employeeid) AS employeeid, min(customerid) AS customerid,
-               min(order_year) AS order_year, min(order_month) AS order_month, min(subtotal) AS subtotal,
-               min(taxamt) AS taxamt, min(freight) AS freight, min(totaldue) AS totaldue,
-               count(*) AS line_count, sum(orderqty) AS units, sum(linetotal) AS line_total
-        FROM sales GROUP BY salesorderid
+        SELECT o.*, year(o.orderdate) AS order_year, month(o.orderdate) AS order_month,
+               c.customer_name, coalesce(c.customer_known, false) AS customer_known,
+               e.employee_name, e.territory, e.country, e.territory_group,
+               coalesce(e.employee_known, false) AS employee_known
+        FROM (
+            SELECT salesorderid, min(orderdate) AS orderdate, min(employeeid) AS employeeid,
+                   min(customerid) AS customerid, min(subtotal) AS subtotal, min(taxamt) AS taxamt,
+                   min(freight) AS freight, min(totaldue) AS totaldue,
+                   count(*) AS line_count, sum(orderqty) AS units, sum(linetotal) AS line_total
+            FROM sales GROUP BY salesorderid
+        ) o
+        LEFT JOIN customer_dim c USING (customerid)
+        LEFT JOIN employee_dim e USING (employeeid)
     """)
-    con.execute(f"""
-        COPY (SELECT employeeid, order_year, order_month, count(*) AS order_count, sum(line_count) AS line_count,
-                     sum(units) AS units, sum(line_total) AS line_total, sum(subtotal) AS subtotal,
-                     sum(taxamt) AS taxamt, sum(freight) AS freight, sum(totaldue) AS totaldue
-              FROM order_level GROUP BY ALL) TO '{out}/mart/sales_by_employee_month.parquet' (FORMAT parquet)
-    """)
-    con.execute(f"""
-        COPY (SELECT customerid, count(*) AS order_count, sum(line_count) AS line_count, sum(line_total) AS line_total,
-                     sum(totaldue) AS total_due, min(orderdate) AS first_order_date, max(orderdate) AS last_order_date
-              FROM order_level GROUP BY ALL) TO '{out}/mart/customer_summary.parquet' (FORMAT parquet)
-    """)
+    for name, query in (
+        (
+            "sales_by_employee_month",
+            f"""SELECT coalesce(employeeid, {NO_ID}) AS employeeid, order_year, order_month, employee_name, territory,
+                       country, territory_group, employee_known, count(*) AS order_count,
+                       sum(line_count) AS line_count, sum(units) AS units, sum(line_total) AS line_total,
+                       sum(subtotal) AS subtotal, sum(taxamt) AS taxamt, sum(freight) AS freight,
+                       sum(totaldue) AS totaldue
+                FROM order_level GROUP BY ALL""",
+        ),
+        (
+            "customer_summary",
+            f"""SELECT coalesce(customerid, {NO_ID}) AS customerid, customer_name, customer_known,
+                       count(*) AS order_count, sum(line_count) AS line_count, sum(line_total) AS line_total,
+                       sum(totaldue) AS total_due, min(orderdate) AS first_order_date,
+                       max(orderdate) AS last_order_date
+                FROM order_level GROUP BY ALL""",
+        ),
+    ):
+        os.makedirs(f"{out}/mart/{name}", exist_ok=True)
+        con.execute(f"COPY ({query}) TO '{out}/mart/{name}/part-0.parquet' (FORMAT parquet, COMPRESSION snappy)")

@@ -21,26 +21,39 @@ def folder_bytes(folder: Path, suffix: str = "") -> int:
 
 
 class CpuTrace:
-    """CPU seconds (user + system) of a process tree, sampled against the wall clock.
+    """CPU seconds (user + system) and resident memory of a process tree, against the wall clock.
 
     A piece of work's CPU seconds are read off the trace between its start and end (linear
-    between samples, 0.1 s apart); with its wall time they say how busy the cores were.
+    between samples, 0.1 s apart); with its wall time they say how busy the cores were. Its
+    peak memory is the largest sample taken while it ran.
     """
 
     def __init__(self) -> None:
-        self.times, self.cpu = [], []  # epoch seconds, and CPU seconds used by then
+        self.times, self.cpu, self.rss = [], [], []  # epoch seconds, CPU seconds used by then, bytes
 
-    def sample(self, parent: "psutil.Process") -> None:
-        """Add the tree's CPU seconds now (processes that already ended are not counted)."""
-        cpu = 0.0
+    def sample(self, parent: "psutil.Process") -> int:
+        """Add the tree's CPU seconds and resident bytes now; return the bytes.
+
+        Processes that already ended are not counted. In local mode the tree is the Python
+        driver and its JVM, which runs the executors too.
+        """
+        cpu, rss = 0.0, 0
         for process in [parent, *parent.children(recursive=True)]:
             try:
-                times = process.cpu_times()
+                times, memory = process.cpu_times(), process.memory_info()
             except psutil.Error:
                 continue
             cpu += times.user + times.system
+            rss += memory.rss
         self.times.append(time.time())
         self.cpu.append(cpu)
+        self.rss.append(rss)
+        return rss
+
+    def peak_mib(self, start: float, end: float) -> float:
+        """The largest resident memory sampled from ``start`` to ``end`` (epoch seconds), in MiB."""
+        low, high = bisect.bisect_left(self.times, start), bisect.bisect_right(self.times, end)
+        return max(self.rss[low:high], default=0) / 2**20
 
     def at(self, epoch_s: float) -> float:
         """CPU seconds used by ``epoch_s`` (the first or last sample outside the trace)."""
@@ -65,9 +78,7 @@ def run_measured(argv):
         parent = psutil.Process(process.pid)
         while process.poll() is None:
             try:
-                rss = sum(p.memory_info().rss for p in [parent, *parent.children(recursive=True)])
-                peak[0] = max(peak[0], rss)
-                trace.sample(parent)
+                peak[0] = max(peak[0], trace.sample(parent))
             except psutil.Error:
                 pass
             time.sleep(0.1)
@@ -89,20 +100,35 @@ def job_times(runs: Path, trace: CpuTrace, since: float = 0.0) -> Tuple[Dict[str
     run's reports there.
     """
     seconds, cpu = {}, {}
-    for report in sorted(runs.rglob("*.json")):
-        result = json.loads(report.read_text())
-        if dt.datetime.fromisoformat(result["started_at"]).timestamp() < since:
-            continue
-        label = result["job"] if result["job"] == "sales_mart" else f"convert_{list(result['inputs'])[0]}"
+    for label, result in job_reports(runs, since):
         seconds[label] = result["duration_s"]
         cpu[label] = result_cpu_s(result, trace)
     return seconds, cpu
 
 
+def job_peaks(runs: Path, trace: CpuTrace, since: float = 0.0) -> Dict[str, float]:
+    """Peak resident MiB of the process tree while each job under ``runs`` ran, by stage label."""
+    return {label: round(trace.peak_mib(*result_span(result)), 1) for label, result in job_reports(runs, since)}
+
+
+def job_reports(runs: Path, since: float = 0.0) -> Iterable[Tuple[str, dict]]:
+    """(stage label, run report) of each job under ``runs`` that started at or after ``since``."""
+    for report in sorted(runs.rglob("*.json")):
+        result = json.loads(report.read_text())
+        if result_span(result)[0] < since:
+            continue
+        yield (result["job"] if result["job"] == "sales_mart" else f"convert_{list(result['inputs'])[0]}"), result
+
+
+def result_span(result: dict) -> Tuple[float, float]:
+    """When a job (or the pipeline) of a run report started and ended, in epoch seconds."""
+    started = dt.datetime.fromisoformat(result["started_at"]).timestamp()
+    return started, started + result["duration_s"]
+
+
 def result_cpu_s(result: dict, trace: CpuTrace) -> float:
     """CPU seconds a job used, read off ``trace`` between the start and end of its ``result``."""
-    started = dt.datetime.fromisoformat(result["started_at"]).timestamp()
-    return trace.between(started, started + result["duration_s"])
+    return trace.between(*result_span(result))
 
 
 def month_totals(files: Sequence[str]):

@@ -6,9 +6,11 @@ clean Parquet run does not take (``bench/other_paths.py``): the orders conversio
 batch (and of the clean orders alone, its reference), and the pipeline with Delta output, run
 twice into the same lake (the second run MERGEs into existing tables); (2) the same work in DuckDB
 (``bench/duckdb_reference.py``); (3) Spark's floor for orders (``bench/spark_floor.py``); (4)
-Spark's floor for the whole pipeline (``bench/spark_pipeline_floor.py``). Outputs are checked to
-agree (rows and money per month partition; the dirty run's quarantine) before any time is
-reported. Writes ``bench/results/<date>.json`` and ``<date>.png``.
+Spark's floor for the whole pipeline (``bench/spark_pipeline_floor.py``). Every sample's outputs
+are checked before any time is reported: every table of lakejobs' lake and of the pipeline
+floor's against DuckDB's (``bench/agreement.py``: rows, money and keys per partition), nothing
+quarantined, the orders floor's row count, the dirty run's quarantine. Writes
+``bench/results/<date>.json`` and ``<date>.png``.
 """
 
 import argparse
@@ -22,14 +24,17 @@ from pathlib import Path
 from typing import Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import agreement  # noqa: E402
 import duckdb_reference  # noqa: E402
 import other_paths  # noqa: E402
 from measure import (  # noqa: E402
     files_per_partition,
     folder_bytes,
+    job_peaks,
     job_times,
     median_of,
     month_totals,
+    result_cpu_s,
     run_measured,
     sales_glob,
 )
@@ -37,7 +42,9 @@ from measure import (  # noqa: E402
 from lakejobs.generate import generate  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
-CORES = os.cpu_count() or 1
+#: The cores this process may run on (what Spark's ``local[*]`` sees), not the machine's.
+CORES = len(os.sched_getaffinity(0))
+DATASETS = ("customers", "employees", "orders")
 
 
 def raw_zone(scale: int, seed: int) -> Path:
@@ -53,10 +60,11 @@ def raw_zone(scale: int, seed: int) -> Path:
 
 def spark_floor(raw: Path, work: Path, encoding: str) -> dict:
     """Run ``spark_floor.py`` on orders in its own JVM; return its JSON result."""
-    argv = [sys.executable, str(BENCH / "spark_floor.py"), str(raw / "orders"), str(work / "floor")]
+    argv = [sys.executable, str(BENCH / "spark_floor.py"), str(raw / "orders"), str(work / f"floor_{encoding}")]
     out, _wall, _peak, trace = run_measured([*argv, "--encoding", encoding])
     result = json.loads(out.strip().splitlines()[-1])
     result["floor_cpu_s"] = trace.between(result["ready_at"], result["done_at"])
+    result["floor_rows"] = agreement.row_count(work / f"floor_{encoding}", "*.parquet")
     return result
 
 
@@ -77,6 +85,7 @@ def run_once(raw: Path, dirty: Tuple[Path, int], work: Path) -> dict:
     )
     pipeline = json.loads(out.strip().splitlines()[-1])
     stage_s, stage_cpu_s = job_times(work / "lakejobs" / "_lakejobs" / "runs", trace)
+    stage_peak_mib = job_peaks(work / "lakejobs" / "_lakejobs" / "runs", trace)
     dirty_orders = other_paths.run_dirty_orders(*dirty, raw, work / "lakejobs" / "processedData", work)
     delta = other_paths.run_delta_pipeline(raw, work)
     delta_rerun = other_paths.run_delta_pipeline(raw, work, prefix="delta_rerun")
@@ -85,15 +94,23 @@ def run_once(raw: Path, dirty: Tuple[Path, int], work: Path) -> dict:
     duckdb_s, duckdb_cpu_s = time.monotonic() - ddb_started, time.process_time() - ddb_cpu_started
     floor, floor_default = spark_floor(raw, work, "dataset"), spark_floor(raw, work, "default")
     pipeline_floor = spark_pipeline_floor(raw, work)
+    check_sample(work, pipeline, (floor, floor_default))
     return {
-        "lakejobs_s": sum(stage_s.values()),
-        "lakejobs_cpu_s": sum(stage_cpu_s.values()),
+        # From the pipeline's start, after the session is up, to its end: the jobs and what runs
+        # between them (argument parsing, preflight, run reports). Until session 32 this was the
+        # sum of the jobs' own times, which left those out.
+        "lakejobs_s": pipeline["duration_s"],
+        "lakejobs_stages_s": sum(stage_s.values()),
+        "lakejobs_cpu_s": result_cpu_s(pipeline, trace),
         "lakejobs_wall_s": wall,
-        "startup_s": wall - sum(stage_s.values()),
+        "startup_s": wall - pipeline["duration_s"],
         "stage_s": stage_s,
         "stage_cpu_s": stage_cpu_s,
+        "stage_peak_mib": stage_peak_mib,
         "peak_mib": peak_mib,
-        "rows_read": sum(s["rows_read"] for s in pipeline["details"]["steps"]),
+        "rows_read": sum(
+            step["rows_read"] for step in pipeline["details"]["steps"] if step["step"].startswith("csv_to_parquet")
+        ),
         "duckdb_s": duckdb_s,
         "duckdb_cpu_s": duckdb_cpu_s,
         "duckdb_stage_s": ddb_stage_s,
@@ -109,6 +126,23 @@ def run_once(raw: Path, dirty: Tuple[Path, int], work: Path) -> dict:
     }
 
 
+def check_sample(work: Path, pipeline: dict, floors) -> None:
+    """Stop the bench unless this sample's outputs agree (see the module docstring)."""
+    problems = [f"lakejobs and DuckDB: {line}" for line in agreement.disagreements(work / "lakejobs", work / "duckdb")]
+    problems += [
+        f"the pipeline floor and DuckDB: {line}"
+        for line in agreement.disagreements(work / "pipeline_floor", work / "duckdb")
+    ]
+    if pipeline["rows_quarantined"]:
+        problems.append(f"the clean pipeline quarantined {pipeline['rows_quarantined']} rows")
+    orders = agreement.row_count(work / "duckdb" / "processedData" / "orders", "*/*.parquet")
+    problems += [
+        f"an orders floor wrote {f['floor_rows']} of {orders} rows" for f in floors if f["floor_rows"] != orders
+    ]
+    if problems:
+        raise SystemExit("bench: outputs disagree; no times reported:\n  " + "\n  ".join(problems))
+
+
 def bench_scale(scale: int, seed: int, repeat: int):
     """Measure one scale ``repeat`` times, interleaving the engines; report medians."""
     raw = raw_zone(scale, seed)
@@ -117,11 +151,7 @@ def bench_scale(scale: int, seed: int, repeat: int):
     orders_csv = folder_bytes(raw / "orders")
     dirty = other_paths.dirty_orders(raw)
     samples = [run_once(raw, dirty, work) for _ in range(repeat)]
-    ours = month_totals([sales_glob(work / "lakejobs")])
     theirs = month_totals([sales_glob(work / "duckdb")])
-    floor_mart = month_totals([sales_glob(work / "pipeline_floor")])
-    if ours != theirs or floor_mart != theirs:
-        raise SystemExit(f"bench: lakejobs, DuckDB and the pipeline floor disagree at scale {scale}; no times reported")
     lakejobs_s, duckdb_s = median_of(samples, "lakejobs_s"), median_of(samples, "duckdb_s")
     floor_s, floor_default_s = median_of(samples, "floor_s"), median_of(samples, "floor_default_encoding_s")
     wall_s = median_of(samples, "lakejobs_wall_s")
@@ -132,6 +162,7 @@ def bench_scale(scale: int, seed: int, repeat: int):
     cpu_s = {key: median_of(samples, key) for key in cpu_keys}
     floor_stage_s = {name: median_of(samples, "pipeline_floor_stage_s", name) for name in stage_s}
     ddb_stage_s = {name: median_of(samples, "duckdb_stage_s", name) for name in samples[0]["duckdb_stage_s"]}
+    stage_bytes = stage_input_output_bytes(raw, work / "lakejobs")
     return {
         "scale_rows": scale,
         "samples": repeat,
@@ -151,6 +182,10 @@ def bench_scale(scale: int, seed: int, repeat: int):
                 "duckdb_s": round(ddb_stage_s[name], 2),
                 "pipeline_floor_s": round(floor_stage_s[name], 3) if name in floor_stage_s else None,
                 "ratio_to_duckdb": round(stage_s[name] / ddb_stage_s[name], 2) if stage_s.get(name) else None,
+                "ratio_to_pipeline_floor": round(stage_s[name] / floor_stage_s[name], 2),
+                "input_mib_per_s_per_core": round(stage_bytes[name][0] / 2**20 / stage_s[name] / CORES, 2),
+                "output_to_input_bytes": round(stage_bytes[name][1] / stage_bytes[name][0], 3),
+                "peak_driver_rss_mib": round(max(sample["stage_peak_mib"][name] for sample in samples)),
             }
             for name in ddb_stage_s
         },
@@ -161,7 +196,8 @@ def bench_scale(scale: int, seed: int, repeat: int):
         "ratio_to_pipeline_floor": round(lakejobs_s / pipeline_floor_s, 2),
         "orders_conversion_cpu_ratio_to_floor": round(stage_cpu_s["convert_orders"] / cpu_s["floor_cpu_s"], 2),
         "cpu_ratio_to_duckdb": round(cpu_s["lakejobs_cpu_s"] / cpu_s["duckdb_cpu_s"], 2),
-        "mb_per_s_per_core": round(csv_bytes / 2**20 / lakejobs_s / CORES, 2),
+        "mb_per_s_per_core": round(csv_bytes / 2**20 / lakejobs_s / CORES, 2),  # MiB of raw CSV
+        "cores": CORES,
         "s_per_million_rows": round(lakejobs_s / (scale / 1e6), 2),
         "orders_parquet_to_csv_bytes": round(
             folder_bytes(work / "lakejobs" / "processedData" / "orders", ".parquet") / orders_csv, 3
@@ -169,7 +205,8 @@ def bench_scale(scale: int, seed: int, repeat: int):
         "mart_sales_max_files_per_partition": files_per_partition(work / "lakejobs" / "mart" / "sales"),
         "processed_orders_max_files_per_partition": files_per_partition(work / "lakejobs" / "processedData" / "orders"),
         "peak_driver_rss_mib": round(max(sample["peak_mib"] for sample in samples)),
-        "rows": {"read": samples[-1]["rows_read"], "partitions_checked": len(ours)},
+        "rows": {"converted": samples[-1]["rows_read"], "sales_month_partitions": len(theirs)},
+        "tables_checked": sorted(agreement.CHECKS),
         "dirty_orders": other_paths.dirty_summary(samples, dirty[1], floor_s),
         "delta": other_paths.delta_summary(samples, theirs, lakejobs_s, duckdb_s),
         "per_sample": [
@@ -203,6 +240,18 @@ def bench_scale(scale: int, seed: int, repeat: int):
             for sample in samples
         ],
     }
+
+
+def stage_input_output_bytes(raw: Path, lake: Path) -> dict:
+    """Per stage: (bytes read, bytes written).
+
+    A conversion reads its CSV and writes its table; the mart reads the three tables and writes
+    mart/ (sales and both summaries).
+    """
+    tables = {name: folder_bytes(lake / "processedData" / name, ".parquet") for name in DATASETS}
+    result = {f"convert_{name}": (folder_bytes(raw / name), tables[name]) for name in DATASETS}
+    result["sales_mart"] = (sum(tables.values()), folder_bytes(lake / "mart", ".parquet"))
+    return result
 
 
 def chart(results, path: Path) -> None:

@@ -1,0 +1,129 @@
+"""Do two lakes hold the same pipeline outputs? The bench's check before it reports any time.
+
+Every table the pipeline writes is compared between two lakes (lakejobs' and DuckDB's, or the
+Spark pipeline floor's and DuckDB's), per partition where the table has partitions: row counts,
+the exact sum of every money column (decimals, never rounded), sums of the keys, and counts of
+the columns a lost join or a lost parse would leave null. A dimension row lost in a conversion
+shows in the dimension's counts; a mart line whose customer went missing shows in
+``customer_known``; a summary that drops or double counts orders shows in its sums.
+"""
+
+from pathlib import Path
+from typing import Dict, List, NamedTuple, Tuple
+
+import duckdb
+
+LINE_MONEY = ("subtotal", "taxamt", "freight", "totaldue", "unitprice", "unitpricediscount", "linetotal")
+ORDER_MONEY = ("subtotal", "taxamt", "freight", "totaldue")
+
+
+class Check(NamedTuple):
+    """What is compared of one table: its files under a lake, its partitions, its measures (SQL)."""
+
+    files: str
+    partitions: Tuple[str, ...]
+    measures: Tuple[str, ...]
+
+
+def _sums(columns) -> Tuple[str, ...]:
+    return tuple(f"sum({column})" for column in columns)
+
+
+CHECKS: Dict[str, Check] = {
+    "processedData/customers": Check(
+        "processedData/customers/*.parquet", (), ("count(*)", "sum(customerid)", "count(fullname)")
+    ),
+    "processedData/employees": Check(
+        "processedData/employees/*.parquet",
+        (),
+        ("count(*)", "sum(employeeid)", "sum(managerid)", "count(territory)", 'count("group")'),
+    ),
+    "processedData/orders": Check(
+        "processedData/orders/*/*.parquet",
+        ("order_year",),
+        ("count(*)", "sum(salesorderdetailid)", "sum(orderqty)", "count(shipdate)", *_sums(LINE_MONEY)),
+    ),
+    "mart/sales": Check(
+        "mart/sales/*/*/*.parquet",
+        ("order_year", "order_month"),
+        (
+            "count(*)",
+            "sum(salesorderdetailid)",
+            "count_if(customer_known)",
+            "count_if(employee_known)",
+            "count(customer_name)",
+            "count(territory_group)",
+            *_sums(LINE_MONEY),
+        ),
+    ),
+    "mart/sales_by_employee_month": Check(
+        "mart/sales_by_employee_month/*.parquet",
+        ("order_year", "order_month"),
+        (
+            "count(*)",
+            "sum(employeeid)",
+            "count_if(employee_known)",
+            "count(employee_name)",
+            *_sums(("order_count", "line_count", "units", "line_total", *ORDER_MONEY)),
+        ),
+    ),
+    "mart/customer_summary": Check(
+        "mart/customer_summary/*.parquet",
+        (),
+        (
+            "count(*)",
+            "sum(customerid)",
+            "count_if(customer_known)",
+            "count(customer_name)",
+            "min(first_order_date)",
+            "max(last_order_date)",
+            *_sums(("order_count", "line_count", "line_total", "total_due")),
+        ),
+    ),
+}
+
+
+def row_count(folder: Path, files: str) -> int:
+    """Rows of the Parquet files ``files`` (a glob) under ``folder``; 0 when there are none."""
+    if not list(folder.glob(files)):
+        return 0
+    return duckdb.sql(f"SELECT count(*) FROM read_parquet('{folder / files}')").fetchall()[0][0]
+
+
+def table_totals(lake: Path, check: Check) -> List[tuple]:
+    """The measures of one table under ``lake``, one row per partition, in partition order."""
+    files = lake / check.files
+    if not list(lake.glob(check.files)):
+        return []
+    keys = [f"{column}::INT" for column in check.partitions]
+    select = ", ".join([*keys, *check.measures])
+    group = " GROUP BY ALL ORDER BY ALL" if keys else ""
+    rows = duckdb.sql(
+        f"SELECT {select} FROM read_parquet('{files}', hive_partitioning=true, union_by_name=true){group}"
+    ).fetchall()
+    return [tuple(row) for row in rows]
+
+
+def disagreements(ours: Path, theirs: Path, checks: Dict[str, Check] = CHECKS) -> List[str]:
+    """One line per table whose measures differ between the lakes ``ours`` and ``theirs`` (none: they agree).
+
+    A table missing from one lake, or holding no rows, differs from one that has rows.
+    """
+    found = []
+    for table, check in checks.items():
+        mine, other = table_totals(ours, check), table_totals(theirs, check)
+        if not mine or mine != other:
+            found.append(f"{table}: {_first_difference(mine, other, len(check.partitions))}")
+    return found
+
+
+def _first_difference(mine: List[tuple], other: List[tuple], partition_columns: int) -> str:
+    if not mine:
+        return "no rows in the first lake"
+    by_partition = {row[:partition_columns]: row[partition_columns:] for row in other}
+    for row in mine:
+        key, measures = row[:partition_columns], row[partition_columns:]
+        if by_partition.get(key) != measures:
+            return f"partition {key or 'all'}: {measures} against {by_partition.get(key, 'nothing')}"
+    extra = sorted(set(by_partition) - {row[:partition_columns] for row in mine})
+    return f"partitions {extra} only in the second lake"
