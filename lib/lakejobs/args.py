@@ -176,10 +176,13 @@ def parse_datetime_pattern(text: str) -> str:
 
 
 def parse_columns(text: str) -> Tuple[str, ...]:
-    """Read a comma-separated column list (``c1,c2``)."""
+    """Read a comma-separated column list (``c1,c2``); a name given twice is refused."""
     columns = tuple(part.strip() for part in text.split(",") if part.strip())
     if not columns:
         raise argparse.ArgumentTypeError("expected one or more column names separated by commas")
+    repeated = sorted({column for column in columns if columns.count(column) > 1})
+    if repeated:
+        raise argparse.ArgumentTypeError(f"a column is named twice: {', '.join(repeated)}")
     return columns
 
 

@@ -152,12 +152,16 @@ RESERVED_COLUMNS = (
     "_key_rows",
     "_key",
 )
+#: The raw text columns of a conversion are ``__raw_<n>`` (and ``__raw_<n>_untyped``, ...).
+RESERVED_PREFIX = "__raw_"
 
 
 def custom_dataset(name: str, schema: T.StructType, primary_key: Tuple[str, ...] = ()) -> Dataset:
     """Describe a user's dataset from a schema (see ``lakejobs.schemas.parse_ddl``)."""
     columns = {field.name for field in schema.fields}
-    reserved = sorted(column for column in columns if column.lower() in RESERVED_COLUMNS)
+    reserved = sorted(
+        column for column in columns if column.lower() in RESERVED_COLUMNS or column.lower().startswith(RESERVED_PREFIX)
+    )
     if reserved:
         raise UsageError(
             f"schema column(s) {', '.join(reserved)}: the jobs use these names for their bookkeeping; rename them"

@@ -17,6 +17,7 @@ import csv
 import datetime as dt
 import os
 import random
+import shutil
 from typing import Dict, Iterator, List, Sequence, TextIO, Tuple
 
 UNITS = 10000  # money is handled as integers of 1/10000
@@ -475,11 +476,15 @@ def _detail_id_counter(skip: Sequence[int]) -> Iterator[int]:
 def generate(out_dir: str, orders: int, seed: int = 42, header: bool = False) -> Dict[str, int]:
     """Write the sales raw zone below ``out_dir``; return the line count of each dataset.
 
+    The zone is written into a hidden folder of ``out_dir`` first; each dataset's folder then
+    replaces the one ``out_dir`` had, so no file of an earlier, larger run is left beside the
+    new ones, and a run stopped part-way leaves the earlier zone as it was.
+
     Parameters
     ----------
     out_dir : str
         Receives ``customers/customers.csv``, ``employees/employees.csv`` and
-        ``orders/orders-NNNNN.csv``.
+        ``orders/orders-NNNNN.csv``, replacing those three folders.
     orders : int
         Order lines to write (at least the course's lines and their fillers are written).
     seed : int
@@ -487,6 +492,23 @@ def generate(out_dir: str, orders: int, seed: int = 42, header: bool = False) ->
     header : bool
         Write a header row in every file (the variant catalog crawlers like).
     """
+    staging = os.path.join(out_dir, f".lakejobs-generate-{os.getpid()}")
+    shutil.rmtree(staging, ignore_errors=True)
+    try:
+        counts = _write_zone(staging, orders, seed, header)
+        for name in counts:
+            target = os.path.join(out_dir, name)
+            if os.path.isdir(target):
+                shutil.rmtree(target)
+            elif os.path.lexists(target):
+                os.remove(target)
+            os.replace(os.path.join(staging, name), target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return counts
+
+
+def _write_zone(out_dir: str, orders: int, seed: int, header: bool) -> Dict[str, int]:
     rng = random.Random(seed)
     sizes = scale_sizes(orders)
     counts = {"customers": 0, "employees": 0, "orders": 0}

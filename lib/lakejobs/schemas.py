@@ -180,4 +180,7 @@ def _parse_type(type_name: str, args: str, item: str) -> T.DataType:
         if not 1 <= precision <= 38 or not 0 <= scale <= precision:
             raise UsageError(f"column {item.strip()!r}: DECIMAL({args}) is out of range")
         return T.DecimalType(precision, scale)
+    if args is not None and not (type_name in ("char", "varchar") and re.fullmatch(r"\s*\d+\s*", args)):
+        hint = ": for 64-bit floating point use DOUBLE" if type_name in ("float", "real") else ""
+        raise UsageError(f"column {item.strip()!r}: {type_name.upper()}({args}) takes no size here{hint}")
     return _SIMPLE_TYPES[type_name]

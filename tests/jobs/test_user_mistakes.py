@@ -2,7 +2,7 @@
 
 import pytest
 
-from lakejobs import cli
+from lakejobs import cli, generate
 from lakejobs.args import datetime_pattern_problem
 from lakejobs.errors import UsageError
 from lakejobs.io.table_folder import foreign_entries, refuse_foreign_folders
@@ -169,6 +169,18 @@ def test_cli_numbers_and_names_are_checked_before_anything_starts(argv, message,
     assert exited.value.code == 2
     [line] = stderr_lines(capsys.readouterr().err)
     assert line.startswith(f"lakejobs {argv[0]}") and message in line, line
+
+
+def test_generate_into_a_used_folder_leaves_only_the_new_zone(tmp_path, monkeypatch):
+    """A smaller run into the same folder kept the larger run's later order files beside its own."""
+    monkeypatch.setattr(generate, "ORDER_LINES_PER_FILE", 100)
+    raw = tmp_path / "raw"
+    assert generate.generate(str(raw), 350, seed=7)["orders"] == 350
+    assert len(list((raw / "orders").glob("*.csv"))) == 4
+    counts = generate.generate(str(raw), 120, seed=8)
+    lines = {name: sum(1 for path in (raw / name).glob("*.csv") for _ in path.open()) for name in counts}
+    assert lines == counts and counts["orders"] == 120
+    assert sorted(path.name for path in raw.iterdir()) == ["customers", "employees", "orders"]
 
 
 def test_generate_refuses_an_out_that_is_a_file(tmp_path, capsys):

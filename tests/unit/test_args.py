@@ -92,12 +92,37 @@ def test_job_parses_the_argv_glue_passes(tmp_path):
             "orders does not have: nope",
         ),
         (
+            [
+                "--dataset",
+                "orders",
+                "--input_path",
+                "a",
+                "--output_path",
+                "b",
+                "--partition_by",
+                "order_year,order_year",
+            ],
+            "argument --partition_by: a column is named twice: order_year",
+        ),
+        (
+            ["--schema", "id INT, v INT", "--primary_key", "id, id", "--input_path", "a", "--output_path", "b"],
+            "argument --primary_key: a column is named twice: id",
+        ),
+        (
+            ["--schema", "d DATE, v INT", "--partition_by", "v,d", "--input_path", "a", "--output_path", "b"],
+            "--partition_by names every column: a partitioned table needs a column that is not one",
+        ),
+        (
             ["--dataset", "orders", "--input_path", "a", "--output_path", "a"],
             "--output_path .*/a is the same as --input_path",
         ),
         (
             ["--schema", "id INT, _reason STRING", "--input_path", "a", "--output_path", "b"],
             "schema column\\(s\\) _reason: the jobs use these names for their bookkeeping; rename them",
+        ),
+        (
+            ["--schema", "id INT, __raw_1 STRING", "--input_path", "a", "--output_path", "b"],
+            "schema column\\(s\\) __raw_1: the jobs use these names for their bookkeeping; rename them",
         ),
         (
             ["--schema", "id INT", "--primary_key", "nope", "--input_path", "a", "--output_path", "b"],

@@ -38,6 +38,11 @@ def test_parse_ddl_matches_the_orders_schema_written_as_ddl():
         ("x ARRAY<INT>", "nested types cannot be read from CSV"),
         ("x DECIMAL(40,2)", "DECIMAL(40,2) is out of range"),
         ("x INT PRIMARY", "unexpected 'PRIMARY'"),
+        # A size was dropped silently: FLOAT(53) (SQL's double) became a 32-bit float.
+        ("x FLOAT(53)", "column 'x FLOAT(53)': FLOAT(53) takes no size here: for 64-bit floating point use DOUBLE"),
+        ("x INT(11)", "column 'x INT(11)': INT(11) takes no size here"),
+        ("x TIMESTAMP(3)", "TIMESTAMP(3) takes no size here"),
+        ("x CHAR(3,2)", "CHAR(3,2) takes no size here"),
     ],
 )
 def test_parse_ddl_rejects_bad_ddl_with_a_clear_message(ddl, message):

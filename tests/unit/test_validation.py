@@ -3,6 +3,7 @@ import datetime as dt
 from decimal import Decimal
 
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakejobs.datasets import CsvOptions, Dataset
@@ -236,6 +237,31 @@ def test_a_date_without_a_format_is_a_whole_iso_date_or_quarantined(spark):
     )
     assert_df_equality(actual, expected, ignore_nullable=True)
     assert types_strictly(T.DateType())
+
+
+def test_a_timestamp_without_a_format_needs_a_whole_date_or_is_quarantined(spark):
+    """Spark's cast reads '10:30:00' as today at 10:30 (a new value each day), '2014' as 2014-01-01."""
+    dataset = Dataset(name="events", schema=T.StructType([T.StructField("at", T.TimestampType())]))
+    read = {
+        "2014-05-01 10:30:00": "2014-05-01 10:30:00",
+        "2014-05-01T10:30:00Z": "2014-05-01 10:30:00",
+        "2014-05-01 10:30:00+02:00": "2014-05-01 08:30:00",
+        " 2014-5-1 ": "2014-05-01 00:00:00",
+        "10:30:00": None,
+        "T10:30": None,
+        "2014": None,
+        "2014-05": None,
+        "2014-05-01 junk": None,
+    }
+    source = spark.createDataFrame(
+        [(text, None, "f.csv") for text in read], "at string, _corrupt_record string, _source_file string"
+    )
+    typed = source.transform(with_typed_columns(dataset))
+    actual = typed.select(F.date_format("at", "yyyy-MM-dd HH:mm:ss").alias("at"), "_reason")
+    expected = spark.createDataFrame(
+        [(value, None if value else "invalid_timestamp:at") for value in read.values()], "at string, _reason string"
+    )
+    assert_df_equality(actual, expected, ignore_nullable=True)
 
 
 def test_a_number_too_large_for_a_double_or_float_is_quarantined_not_infinite(spark):

@@ -129,6 +129,8 @@ def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
     unknown = [column for column in partition_by if column not in known]
     if unknown:
         raise UsageError(f"--partition_by names columns that {dataset.name} does not have: {', '.join(unknown)}")
+    if partition_by and set(partition_by) >= {field.name for field in dataset.schema.fields}:
+        raise UsageError("--partition_by names every column: a partitioned table needs a column that is not one")
     output_path = fs.qualify(namespace.output_path)
     input_path = fs.qualify(namespace.input_path)
     rules = parse_ruleset(read_text_file(namespace.rules, "rules file") if namespace.rules else dataset.rules)

@@ -31,6 +31,15 @@ REPLACEMENT_CHAR = "\ufffd"
 #: The text of a date without ``--date_format``: ISO 8601's ``2014-05-01`` (``2014-5-1`` too),
 #: whitespace around it allowed, as the cast trims it.
 ISO_DATE = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}\s*$"
+#: The text of a timestamp without ``--timestamp_format``: a whole ISO date, then optionally a
+#: time (``T`` or a space, hours, minutes, seconds, a fraction) and a zone (``Z``, ``+02:00``,
+#: ``Europe/Paris``). Spark's cast alone reads a time without a date as today's date at that
+#: time, and ``2014`` or ``2014-05`` as the first day.
+ISO_TIMESTAMP = (
+    r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
+    r"([ T][0-9]{1,2}(:[0-9]{1,2}(:[0-9]{1,2}(\.[0-9]{0,9})?)?)?"
+    r"\s*(Z|[+-][0-9]{1,2}(:?[0-9]{2}){0,2}|[A-Za-z][A-Za-z0-9_/+:-]*)?)?\s*$"
+)
 #: The texts Spark's cast reads as infinity by name (after trimming, in any case).
 INFINITY_NAMES = ("inf", "+inf", "-inf", "infinity", "+infinity", "-infinity")
 
@@ -73,6 +82,8 @@ def typed_value(raw: Column, raw_name: str, data_type: T.DataType, dataset: Data
         return _finite_unless_spelled(raw, _cast(raw_name, data_type))
     if isinstance(data_type, T.TimestampType) and dataset.csv.timestamp_format:
         return F.to_timestamp(raw, dataset.csv.timestamp_format)
+    if isinstance(data_type, T.TimestampType):
+        return F.when(raw.rlike(ISO_TIMESTAMP), _cast(raw_name, data_type))
     if isinstance(data_type, T.DecimalType):
         # Null, not rounded, where the cast would round (``rounding_flag``).
         return F.when(~_rounds(raw, raw_name, data_type), _cast(raw_name, data_type))
@@ -145,7 +156,7 @@ def _expected_text(data_type: T.DataType, dataset: Dataset) -> str:
     if isinstance(data_type, T.DateType):
         return f"a date in format {dataset.csv.date_format or 'yyyy-MM-dd'}"
     if isinstance(data_type, T.TimestampType):
-        return f"a timestamp in format {dataset.csv.timestamp_format or 'yyyy-MM-dd HH:mm:ss'}"
+        return f"a timestamp in format {dataset.csv.timestamp_format or 'yyyy-MM-dd[ HH:mm[:ss]][zone]'}"
     return f"a valid {data_type.simpleString()}"
 
 
