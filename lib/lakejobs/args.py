@@ -139,6 +139,13 @@ def parse_positive(text: str) -> int:
     return int(text)
 
 
+def parse_seed(text: str) -> int:
+    """Read a random seed: a whole number, 0 or more (Python seeds -n exactly as n)."""
+    if not str(text).strip().isdigit():
+        raise argparse.ArgumentTypeError(f"expected a whole number, 0 or more, got {text!r}")
+    return int(text)
+
+
 #: Pattern letters Spark 3 parses dates and timestamps with (its "Datetime Patterns"), and
 #: how many of one it takes in a row at most: the week-based ``Y``, ``w``, ``u``..., the
 #: formatting-only ``E``, ``F``, ``Q`` and letters Java does not know are refused by Spark

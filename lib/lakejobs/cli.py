@@ -143,7 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate", help="write a deterministic sales raw zone of any size")
     generate.add_argument("--orders", type=job_args.parse_positive, required=True, help="order lines to write")
     generate.add_argument("--out", required=True, help="output folder (receives customers/, employees/, orders/)")
-    generate.add_argument("--seed", type=int, default=42)
+    generate.add_argument("--seed", type=job_args.parse_seed, default=42, help="0 or more (default 42)")
     generate.add_argument("--header", action="store_true", help="write a header row in every file")
     generate.set_defaults(func=cmd_generate)
     pipe = commands.add_parser("pipeline", help="run the local sales pipeline: raw -> processed -> mart")

@@ -12,8 +12,10 @@ import datetime as dt
 import json
 import os
 import random
+import sys
 from typing import Dict, List, Sequence
 
+from lakejobs.args import parse_seed
 from lakejobs.schemas_field import TAXI_TRIPS
 
 #: The columns of the 2019-01 files written before congestion_surcharge was added.
@@ -222,9 +224,16 @@ def main(argv=None) -> int:
     """``python -m lakejobs.generate_field --out DIR [--seed N]``."""
     parser = argparse.ArgumentParser(prog="lakejobs.generate_field", description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="raw zone folder (receives taxi/, fx/, stocks/, transactions/)")
-    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--seed", type=parse_seed, default=7)
     options = parser.parse_args(argv)
-    counts = generate_field_samples(options.out, options.seed)
+    if os.path.exists(options.out) and not os.path.isdir(options.out):
+        print(f"lakejobs.generate_field: error: --out {options.out} is a file, not a folder", file=sys.stderr)
+        return 2
+    try:
+        counts = generate_field_samples(options.out, options.seed)
+    except OSError as error:
+        print(f"lakejobs.generate_field: error: cannot write {options.out}: {error}", file=sys.stderr)
+        return 1
     print(" ".join(f"{name}={count}" for name, count in counts.items()))
     return 0
 

@@ -117,7 +117,7 @@ def parse_ddl(ddl: str) -> T.StructType:
     Raises
     ------
     UsageError
-        When the string is empty, a column or type cannot be read, a type is nested (CSV
+        When the string is empty, a column or type cannot be read, a name has a dot, a type is nested (CSV
         holds only flat values) or a column name repeats.
     """
     if not ddl or not ddl.strip():
@@ -155,6 +155,8 @@ def _parse_column(item: str) -> T.StructField:
     if not match:
         raise UsageError(f"cannot read schema column {item.strip()!r}: expected 'name TYPE'")
     name = match.group("name").strip("`")
+    if "." in name:
+        raise UsageError(f"column {name!r}: a name with a dot is not supported (Spark reads a.b as field b of a)")
     data_type = _parse_type(match.group("type").lower(), match.group("args"), item)
     rest = match.group("rest").strip()
     nullable = True

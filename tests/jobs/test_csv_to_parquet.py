@@ -347,6 +347,21 @@ def test_main_turns_a_failed_gate_into_exit_1_and_one_stderr_line(spark, dirty_o
     ]
 
 
+def test_a_column_name_with_a_space_converts_and_its_repeated_key_is_quarantined(spark, tmp_path):
+    """Backticked names are advertised; the repeated-key path names columns in selects and joins."""
+    source = tmp_path / "items.csv"
+    source.write_text("1,5/1/2014,a\n2,5/2/2014,b\n1,5/3/2014,c\n", encoding="utf-8")
+    argv = ["--schema", "`item id` INT NOT NULL, `sold on` DATE, note STRING", "--primary_key", "item id"]
+    argv += ["--date_format", "M/d/yyyy", "--partition_by", "sold on"]
+    result = run_job(spark, [*argv, "--input_path", str(source), "--output_path", str(tmp_path / "items")])
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (3, 2, {"duplicate_key:item id": 1})
+    expected = spark.createDataFrame(
+        [(1, "a", dt.date(2014, 5, 1)), (2, "b", dt.date(2014, 5, 2))], "`item id` int, note string, `sold on` date"
+    )
+    written = spark.read.parquet(str(tmp_path / "items"))
+    assert_df_equality(written, expected, ignore_row_order=True, ignore_nullable=True)
+
+
 def test_a_run_failing_inside_spark_prints_one_stderr_line_not_java_stacks(tmp_path):
     """The failure surfaces in Spark's tasks (an injected Python worker error): its logs stay off the console."""
     (tmp_path / "a.csv").write_text("1,note\n", encoding="utf-8")

@@ -2,7 +2,7 @@
 
 import pytest
 
-from lakejobs import cli, generate
+from lakejobs import cli, generate, generate_field
 from lakejobs.args import datetime_pattern_problem
 from lakejobs.errors import UsageError
 from lakejobs.io.table_folder import foreign_entries, refuse_foreign_folders
@@ -181,6 +181,17 @@ def test_generate_into_a_used_folder_leaves_only_the_new_zone(tmp_path, monkeypa
     lines = {name: sum(1 for path in (raw / name).glob("*.csv") for _ in path.open()) for name in counts}
     assert lines == counts and counts["orders"] == 120
     assert sorted(path.name for path in raw.iterdir()) == ["customers", "employees", "orders"]
+
+
+def test_a_negative_seed_is_refused_and_generate_field_errors_are_one_line(tmp_path, capsys):
+    """Python seeds -42 exactly as 42, so a negative seed would silently repeat another zone."""
+    with pytest.raises(SystemExit):
+        cli.main(["generate", "--orders", "3", "--out", str(tmp_path / "raw"), "--seed", "-42"])
+    assert "argument --seed: expected a whole number, 0 or more, got '-42'" in capsys.readouterr().err
+    afile = tmp_path / "afile"
+    afile.write_text("x")
+    assert generate_field.main(["--out", str(afile)]) == 2
+    assert capsys.readouterr().err == f"lakejobs.generate_field: error: --out {afile} is a file, not a folder\n"
 
 
 def test_generate_refuses_an_out_that_is_a_file(tmp_path, capsys):

@@ -121,6 +121,14 @@ def test_job_parses_the_argv_glue_passes(tmp_path):
             "schema column\\(s\\) _reason: the jobs use these names for their bookkeeping; rename them",
         ),
         (
+            ["--schema", "`a.b` INT, v INT", "--primary_key", "a.b", "--input_path", "a", "--output_path", "b"],
+            "column 'a.b': a name with a dot is not supported",
+        ),
+        (
+            ["--schema", "`order date` DATE, v INT", "--format", "delta", "--input_path", "a", "--output_path", "b"],
+            "--format delta cannot write column\\(s\\) 'order date': Delta refuses",
+        ),
+        (
             ["--schema", "id INT, __raw_1 STRING", "--input_path", "a", "--output_path", "b"],
             "schema column\\(s\\) __raw_1: the jobs use these names for their bookkeeping; rename them",
         ),

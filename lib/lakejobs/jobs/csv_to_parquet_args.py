@@ -120,6 +120,18 @@ def _resolve_dataset(namespace) -> Dataset:
     return dataset
 
 
+#: Characters Delta refuses in a column name of a table without column mapping.
+DELTA_INVALID_NAME_CHARACTERS = " ,;{}()\n\t="
+
+
+def refuse_names_delta_cannot_write(dataset) -> None:
+    """Raise ``UsageError`` when a column name has a character Delta refuses (before any read)."""
+    bad = [field.name for field in dataset.schema.fields if set(field.name) & set(DELTA_INVALID_NAME_CHARACTERS)]
+    if bad:
+        names = ", ".join(repr(name) for name in bad)
+        raise UsageError(f"--format delta cannot write column(s) {names}: Delta refuses ' ,;{{}}()=' in names")
+
+
 def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
     """Build the typed configuration from ``argv``; raises ``UsageError`` on any problem."""
     namespace = job_args.parse_job_args(build_parser(), argv)
@@ -129,6 +141,8 @@ def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
     unknown = [column for column in partition_by if column not in known]
     if unknown:
         raise UsageError(f"--partition_by names columns that {dataset.name} does not have: {', '.join(unknown)}")
+    if namespace.output_format == "delta":
+        refuse_names_delta_cannot_write(dataset)
     if partition_by and set(partition_by) >= {field.name for field in dataset.schema.fields}:
         raise UsageError("--partition_by names every column: a partitioned table needs a column that is not one")
     output_path = fs.qualify(namespace.output_path)
