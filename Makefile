@@ -17,7 +17,7 @@ JARS_STAMP := .jars/.stamp
 ARCHIVE_STAMP := .jars/.archive-stamp
 CHROMIUM_STAMP := .jars/tools/.chromium-stamp
 
-.PHONY: help setup run run-s3 test lint sample clean bench bench-field bench-experiments bench-profile render stepfunctions warehouse-demo run-field sample-field package cluster-demo
+.PHONY: help setup run run-s3 test lint sample clean bench bench-field bench-experiments bench-profile render stepfunctions postgresql warehouse-demo run-field sample-field package cluster-demo
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -27,7 +27,7 @@ setup: $(DEPS_STAMP) $(JARS_STAMP) $(ARCHIVE_STAMP) ## venv with the pinned pack
 $(DEPS_STAMP): requirements-dev.txt requirements.lock setup.py
 	@command -v java >/dev/null || { echo "make: java not found: install a JDK 17 (Debian: apt-get install openjdk-17-jdk-headless)"; exit 1; }
 	@test -x $(PY) || $(PYTHON) -c 'import sys; sys.exit(not (3, 9) <= sys.version_info[:2] <= (3, 11))' || { echo "make: $(PYTHON) is $$($(PYTHON) -V 2>&1); lakejobs needs Python 3.9-3.11 (PySpark 3.5; 3.11 as on Glue 5): pass PYTHON=python3.11"; exit 1; }
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@test -x $(VENV)/bin/pip || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV) >/dev/null 2>&1; } || { rm -rf $(VENV); echo "make: $(PYTHON) -m venv failed: install the venv module (Debian: apt-get install python3-venv)"; exit 1; }
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c requirements.lock
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .
 	@touch $@
@@ -35,7 +35,7 @@ $(DEPS_STAMP): requirements-dev.txt requirements.lock setup.py
 $(JARS_STAMP): jars/pom.xml
 	@command -v mvn >/dev/null || { echo "make: mvn not found: install Maven (Debian: apt-get install maven) to fetch the JVM jars"; exit 1; }
 	@echo "mvn: fetching Delta, hadoop-aws, AWS SDK and PostgreSQL jars into .jars/"
-	@mkdir -p .jars
+	@mkdir -p .jars && rm -f .jars/*.jar  # a changed pin must not leave the old jar on the classpath
 	@mvn -q -B -f jars/pom.xml dependency:copy-dependencies > .jars/fetch.log 2>&1 || { echo "make: mvn could not fetch the jars from Maven Central: $$(grep -m1 -E 'ERROR|Could not' .jars/fetch.log) (full log: .jars/fetch.log)"; exit 1; }
 	@touch $@
 
@@ -48,15 +48,25 @@ $(ARCHIVE_STAMP): $(DEPS_STAMP) $(JARS_STAMP)
 # Optional, for the test suite only: the HTML run report's screenshot test renders the page in it,
 # and is skipped (saying why) when it could not be fetched.
 $(CHROMIUM_STAMP):
-	@if command -v chromium chromium-browser >/dev/null; then echo "chromium: the report screenshot test uses the PATH's"; else \
+	@if command -v chromium chromium-browser >/dev/null; then echo "chromium: the report screenshot test uses the PATH's"; \
+	  mkdir -p .jars/tools && touch $@; else \
 	  echo "chromium: fetching Debian's chromium into .jars/tools/chromium for the report screenshot test (no root)"; \
-	  bash tests/tools/fetch_chromium.sh .jars/tools/chromium || echo "chromium: not available; that test will be skipped"; fi
-	@mkdir -p .jars/tools && touch $@
+	  if bash tests/tools/fetch_chromium.sh .jars/tools/chromium; then mkdir -p .jars/tools && touch $@; \
+	  else echo "chromium: not available; that test will be skipped (fetched again next time)"; fi; fi
+
+# The warehouse tests and demo start a private PostgreSQL server from Debian's packages: they
+# are installed when missing (as root, or through sudo).
+postgresql:
+	@if ! command -v initdb >/dev/null && ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  echo "postgresql: installing Debian's postgresql for the warehouse tests"; \
+	  SUDO=""; [ "$$(id -u)" -eq 0 ] || SUDO=sudo; \
+	  { $$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql; } >/dev/null \
+	    || { echo "make: could not install postgresql, which the warehouse tests start: apt-get install postgresql"; exit 1; }; fi
 
 run: setup ## run the sales pipeline on the bundled sample data (FORMAT=parquet|delta LAKE=dir, default lake or lake-delta)
 	$(VENV)/bin/lakejobs pipeline --raw $(RAW) --lake $(LAKE) --format $(FORMAT)
 
-test: setup $(CHROMIUM_STAMP) ## run the whole test suite
+test: setup $(CHROMIUM_STAMP) postgresql ## run the whole test suite
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 lint: setup ## ruff over the code
@@ -108,7 +118,7 @@ render: setup ## rewrite the committed Glue and EMR definitions (glue/, emr/) fr
 stepfunctions: setup ## rewrite the committed state machines and their IAM policies (stepfunctions/)
 	$(PY) -m lakejobs.orchestrate.render
 
-warehouse-demo: setup ## a private PostgreSQL: run the pipeline, load the mart, rerun, extract it back, stop
+warehouse-demo: setup postgresql ## a private PostgreSQL: run the pipeline, load the mart, rerun, extract it back, stop
 	$(PY) -u -m lakejobs.warehousedemo --raw $(RAW) --lake $(LAKE) --format $(FORMAT)
 
 sample-field: setup ## regenerate only the taxi, fx, stocks and transactions samples (deterministic)

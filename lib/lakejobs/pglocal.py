@@ -167,14 +167,14 @@ def postgres_server(
         os.remove(pwfile)
         port = free_port()
         options = " ".join([f"-p {port}", f"-k {root}", *[f"-c {setting}" for setting in SERVER_SETTINGS]])
+        started = True  # a start that times out may leave a postmaster running: stop it below
         run("pg_ctl", "-D", data_dir, "-l", log_file, "-o", options, "-w", "-t", "60", "start")
-        started = True
         login = {"PGPASSWORD": password}
         run("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", user, database, env=login)
         yield PgServer("127.0.0.1", port, database, user, password, data_dir)
     finally:
         try:
-            if started:
+            if started and os.path.exists(os.path.join(data_dir, "postmaster.pid")):
                 run("pg_ctl", "-D", data_dir, "-m", "fast", "-w", "stop")
         finally:
             shutil.rmtree(root, ignore_errors=True)

@@ -10,18 +10,29 @@ from lakejobs.errors import UsageError
 def cmd_report(args) -> int:
     """Print the recent runs; with ``--html`` also write the page."""
     root = args.runs or f"{args.lake.rstrip('/')}/_lakejobs/runs"
-    if args.html:  # before anything prints: a page that cannot be written is a usage error
-        if os.path.isdir(args.html):
-            raise UsageError(f"--html {args.html} is a folder: give the page's file name")
-        fs.require_writable({}, {"--html": args.html})
+    page = _page_path(args.html) if args.html else None
     runs = runs_report.load_runs(root, args.limit)
     print(runs_report.format_table(runs))
-    if args.html:
-        os.makedirs(os.path.dirname(os.path.abspath(args.html)), exist_ok=True)
-        with open(args.html, "w", encoding="utf-8") as handle:
+    if page:
+        os.makedirs(os.path.dirname(os.path.abspath(page)), exist_ok=True)
+        with open(page, "w", encoding="utf-8") as handle:
             handle.write(runs_report.render_html(runs, f"lakejobs runs: {root}"))
-        print(f"wrote {args.html}")
+        print(f"wrote {page}")
     return 0
+
+
+def _page_path(html: str) -> str:
+    """The local file ``--html`` names, checked before anything prints (a usage error otherwise).
+
+    A page is written locally: ``s3://...`` would have made a folder named ``s3:`` here.
+    """
+    if not fs.is_local(html):
+        raise UsageError(f"--html {html}: the page is written to a local file (copy it to S3 afterwards)")
+    page = fs.local_path(html)
+    if os.path.isdir(page):
+        raise UsageError(f"--html {html} is a folder: give the page's file name")
+    fs.require_writable({}, {"--html": page})
+    return page
 
 
 def register(commands) -> None:

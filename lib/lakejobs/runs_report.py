@@ -32,8 +32,10 @@ STAGE_COLORS = {"read": "#4e79a7", "written": "#59a14f", "quarantined": "#e15759
 
 
 def _read_local(root: str) -> List[str]:
+    """The reports of ``root`` (``<job>/<run_id>.json``), or of one job's folder (``<run_id>.json``)."""
     texts = []
-    for path in sorted(glob.glob(os.path.join(root, "*", "*.json"))):
+    paths = glob.glob(os.path.join(root, "*", "*.json")) + glob.glob(os.path.join(root, "*.json"))
+    for path in sorted(paths):
         with open(path, encoding="utf-8", errors="replace") as handle:  # not UTF-8: not JSON, skipped
             texts.append(handle.read())
     return texts
@@ -59,11 +61,13 @@ def load_runs(runs_root: str, limit: Optional[int] = None) -> List[Run]:
     """The run results below ``runs_root`` (``<root>/<job>/<run_id>.json``), newest first.
 
     Files that are not JSON objects are skipped. Raises ``UsageError`` when a local root does
-    not exist.
+    not exist, or an S3 one holds no report.
     """
     scheme = urlparse(runs_root).scheme
     if scheme in ("s3", "s3a"):
         texts = _read_s3(runs_root)
+        if not texts:  # as a local root that does not exist: a mistyped lake is not "no runs"
+            raise UsageError(f"no run reports at {runs_root} (run a job with --report_path, or the pipeline)")
     else:
         local = urlparse(runs_root).path if scheme == "file" else runs_root
         if not os.path.isdir(local):

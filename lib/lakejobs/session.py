@@ -96,7 +96,7 @@ def project_root() -> Path:
 
 
 def jars_dir() -> Path:
-    """Where ``make jars`` put the JVM dependencies (``LAKEJOBS_JARS_DIR`` overrides)."""
+    """Where ``make setup`` put the JVM dependencies (``LAKEJOBS_JARS_DIR`` overrides)."""
     return Path(os.environ.get("LAKEJOBS_JARS_DIR", project_root() / ".jars"))
 
 
@@ -126,7 +126,8 @@ def driver_java_options(dump_to: Optional[Path] = None) -> str:
         # Writing an archive warns once per class it skips: keep errors only.
         options += ["-Xlog:all=error:stderr", f"-XX:ArchiveClassesAtExit={dump_to}"]
         return " ".join(options)
-    options.append("-Xlog:all=warning:stderr")
+    # An archive the JVM cannot use (another JDK build, other jars) is only slower: no warning line.
+    options += ["-Xlog:all=warning:stderr", "-Xlog:cds*=off:stderr"]
     if class_archive().is_file():
         options.append(f"-XX:SharedArchiveFile={class_archive()}")
     return " ".join(options)

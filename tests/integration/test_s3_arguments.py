@@ -39,3 +39,19 @@ def test_a_missing_or_unreadable_schema_file_on_s3_is_one_line(s3, bucket, key, 
     with pytest.raises(UsageError) as raised:
         parse(bucket, "--schema_file", f"s3://{bucket}/{key}")
     assert str(raised.value) == message.format(bucket=bucket)
+
+
+def test_a_runs_report_of_a_mistyped_s3_lake_is_refused_not_shown_empty(s3, bucket, capsys):
+    """An empty listing printed "(no runs)" with exit 0, where a mistyped local lake exits 2."""
+    from lakejobs import cli
+
+    key = "lake/_lakejobs/runs/csv_to_parquet/r1.json"
+    body = '{"job": "csv_to_parquet", "run_id": "r1", "status": "SUCCEEDED", "started_at": "2026-12-05T10:00:00+00:00"}'
+    s3["client"].put_object(Bucket=bucket, Key=key, Body=body.encode())
+    assert cli.main(["report", "--lake", f"s3://{bucket}/lake"]) == 0
+    assert "csv_to_parquet  -          SUCCEEDED" in capsys.readouterr().out
+    assert cli.main(["report", "--lake", f"s3://{bucket}/laek"]) == 2
+    assert capsys.readouterr().err.strip().splitlines()[-1] == (
+        f"lakejobs: error: no run reports at s3://{bucket}/laek/_lakejobs/runs "
+        "(run a job with --report_path, or the pipeline)"
+    )

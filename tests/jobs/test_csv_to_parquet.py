@@ -352,7 +352,7 @@ def test_a_column_name_with_a_space_converts_and_its_repeated_key_is_quarantined
     source = tmp_path / "items.csv"
     source.write_text("1,5/1/2014,a\n2,5/2/2014,b\n1,5/3/2014,c\n", encoding="utf-8")
     argv = ["--schema", "`item id` INT NOT NULL, `sold on` DATE, note STRING", "--primary_key", "item id"]
-    argv += ["--date_format", "M/d/yyyy", "--partition_by", "sold on"]
+    argv += ["--date_format", "M/d/yyyy", "--partition_by", "sold on", "--max_bad_fraction", "0.5"]
     result = run_job(spark, [*argv, "--input_path", str(source), "--output_path", str(tmp_path / "items")])
     assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (3, 2, {"duplicate_key:item id": 1})
     expected = spark.createDataFrame(
@@ -360,6 +360,30 @@ def test_a_column_name_with_a_space_converts_and_its_repeated_key_is_quarantined
     )
     written = spark.read.parquet(str(tmp_path / "items"))
     assert_df_equality(written, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_a_report_that_cannot_be_written_after_the_commit_leaves_the_run_succeeded(
+    spark, tmp_path, monkeypatch, caplog
+):
+    """The rows and state were published; turning the run FAILED (exit 1) then misled the scheduler."""
+    from lakejobs.io import reports
+
+    written = reports.fs.write_text
+
+    def refuse_reports(spark_, path, text):
+        if "/runs/" in path:
+            raise OSError("AccessDenied")
+        written(spark_, path, text)
+
+    monkeypatch.setattr(reports.fs, "write_text", refuse_reports)
+    source = tmp_path / "a.csv"
+    source.write_text("1,x\n2,y\n", encoding="utf-8")
+    argv = ["--schema", "id INT NOT NULL, note STRING", "--input_path", str(source)]
+    result = run_job(spark, [*argv, "--output_path", str(tmp_path / "out"), "--report_path", str(tmp_path / "runs")])
+    assert (result.status, result.rows_written) == ("SUCCEEDED", 2)
+    assert spark.read.parquet(str(tmp_path / "out")).count() == 2
+    assert not (tmp_path / "runs").exists()
+    assert "could not write the run report to" in caplog.text
 
 
 def test_a_run_failing_inside_spark_prints_one_stderr_line_not_java_stacks(tmp_path):

@@ -1,5 +1,7 @@
 """Mistakes found by trying the tools as a user would: each is refused in one line, nothing is lost."""
 
+import json
+
 import pytest
 
 from lakejobs import cli, generate, generate_field
@@ -268,6 +270,22 @@ def test_report_refuses_an_html_page_it_cannot_write_before_printing_anything(tm
     captured = capsys.readouterr()
     problem = f"--html {page} cannot be written: {tmp_path / 'a_file'} is a file, not a folder"
     assert (captured.out, stderr_lines(captured.err)) == ("", [f"lakejobs: error: {problem}"])
+
+
+def test_report_refuses_a_page_on_s3_and_reads_a_job_folder(tmp_path, monkeypatch, capsys):
+    """``--html s3://b/x.html`` made a local folder named ``s3:`` and said it wrote to S3."""
+    monkeypatch.chdir(tmp_path)
+    runs = tmp_path / "runs" / "csv_to_parquet"
+    runs.mkdir(parents=True)
+    report = {"job": "csv_to_parquet", "run_id": "r1", "status": "SUCCEEDED", "started_at": "2026-12-05T10:00:00+00:00"}
+    (runs / "r1.json").write_text(json.dumps(report))
+    assert cli.main(["report", "--runs", str(runs.parent), "--html", "s3://b/x.html"]) == 2
+    captured = capsys.readouterr()
+    message = "--html s3://b/x.html: the page is written to a local file (copy it to S3 afterwards)"
+    assert (captured.out, stderr_lines(captured.err)) == ("", [f"lakejobs: error: {message}"])
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["runs"]
+    assert cli.main(["report", "--runs", str(runs)]) == 0  # one job's folder
+    assert "2026-12-05 10:00:00 csv_to_parquet  -          SUCCEEDED" in capsys.readouterr().out
 
 
 def test_report_writes_its_page_into_a_new_folder_and_skips_reports_that_are_not_utf8(tmp_path, capsys):

@@ -28,7 +28,12 @@ def save_run_report(spark: "SparkSession", report_root: Optional[str], result: J
 
 
 def save_run_report_quietly(spark: "SparkSession", report_root: Optional[str], result: JobResult) -> None:
-    """``save_run_report`` for a run that already failed: a report that cannot be written is logged."""
+    """``save_run_report`` for a run whose outcome is decided: a report that cannot be written is logged.
+
+    A failed run's own error is the one to report; a run that published its output and state
+    stays SUCCEEDED (until session 32 a report write failing after the commit turned such a run
+    into a FAILED one, exit 1, although its rows were published).
+    """
     try:
         save_run_report(spark, report_root, result)
     except Exception as error:  # noqa: BLE001 - the run's own error is the one to report

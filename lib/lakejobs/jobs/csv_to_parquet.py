@@ -52,7 +52,7 @@ from lakejobs.io.delta import (
 )
 from lakejobs.io.input_folder import input_data_files
 from lakejobs.io.quarantine import write_quarantine
-from lakejobs.io.reports import previous_rows_written, raise_failed_run, save_run_report
+from lakejobs.io.reports import previous_rows_written, raise_failed_run, save_run_report_quietly
 from lakejobs.io.staging import commit_parquet, staging_path, staging_root
 from lakejobs.io.table_folder import refuse_foreign_folders
 from lakejobs.io.writer import write_table
@@ -143,6 +143,10 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
         if args.incremental and not batch:
             LOG.info("no new input files below %s", args.input_path)
             return _finish(spark, args, result)
+        if state is not None and not state.processed:
+            LOG.info("no file converted into %s yet: this batch replaces it, as a full run does", args.output_path)
+            args = dataclasses.replace(args, first_batch=True)
+            result.details["first_batch"] = True
         convert_batch(spark, args, result, batch, state)
     return _finish(spark, args, result)
 
@@ -174,7 +178,7 @@ def refuse_changed_files(args: CsvToParquetArgs, changed) -> None:
 
 def _finish(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> JobResult:
     result.finish("SUCCEEDED")
-    save_run_report(spark, args.report_path, result)
+    save_run_report_quietly(spark, args.report_path, result)
     return result
 
 
@@ -283,7 +287,7 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
         _mark_pending(spark, args, state, result.run_id, batch, staging_started_ms)
         with result.stage("write"), faults.killed_during_write(args.output_path):
             quarantine = publish_quarantine(quarantine_df, args, source_files, result.rows_quarantined)
-            commit_parquet(spark, staging, args.output_path, bool(args.partition_by), args.incremental)
+            commit_parquet(spark, staging, args.output_path, bool(args.partition_by), args.appends)
     except BaseException:
         _remove_staging_quietly(spark, args.output_path, output_existed)
         raise
@@ -551,13 +555,13 @@ def _reject(args: CsvToParquetArgs, result: JobResult, quarantine_df: "DataFrame
 def publish(valid_df: "DataFrame", args: CsvToParquetArgs, batch_fingerprint: str) -> OutputInfo:
     """Write the good rows the way the format and mode call for.
 
-    Parquet replaces the partitions it rewrites (or appends, when incremental). Delta merges on
-    the primary key; without one it replaces the table, or, when incremental, appends once per
-    batch of input files (a replayed batch adds nothing).
+    Parquet replaces the partitions it rewrites (or appends, when ``args.appends``). Delta merges
+    on the primary key; without one it replaces the table, or, when ``args.appends``, appends once
+    per batch of input files (a replayed batch adds nothing).
     """
     name, partition_by = args.dataset.name, args.partition_by
     if args.output_format == "parquet":
-        mode = "append" if args.incremental else "overwrite"
+        mode = "append" if args.appends else "overwrite"
         return write_table(
             valid_df,
             args.output_path,
@@ -572,7 +576,7 @@ def publish(valid_df: "DataFrame", args: CsvToParquetArgs, batch_fingerprint: st
     if args.dataset.primary_key:
         keys = args.dataset.primary_key
         return merge_delta(valid_df, args.output_path, name, keys, partition_by, args.compression, plain_columns=plain)
-    if not args.incremental:
+    if not args.appends:
         return overwrite_delta(valid_df, args.output_path, name, partition_by, args.compression, plain_columns=plain)
     app_id = batch_app_id(JOB, args.output_path, batch_fingerprint)
     return append_delta_once(
@@ -597,7 +601,7 @@ def replaces_whole(args: CsvToParquetArgs) -> bool:
     others replace partitions, merge on the key or append.
     """
     keyed = args.output_format == "delta" and bool(args.dataset.primary_key)
-    return not args.incremental and not keyed and not (args.output_format == "parquet" and args.partition_by)
+    return not args.appends and not keyed and not (args.output_format == "parquet" and args.partition_by)
 
 
 def roll_back_interrupted_append(spark: "SparkSession", args: CsvToParquetArgs, state) -> None:

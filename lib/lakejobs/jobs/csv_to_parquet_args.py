@@ -34,6 +34,18 @@ class CsvToParquetArgs:
     state_path: str = ""
     rules: Tuple[Rule, ...] = ()
     references_path: str = ""
+    #: Set by the job when the incremental state records no converted file yet (none, or reset).
+    first_batch: bool = False
+
+    @property
+    def appends(self) -> bool:
+        """Whether the run adds to its output: incremental, once a batch has been converted.
+
+        The first batch of an incremental output (no state, or a reset one) is every input
+        file, written as a full run writes it: appended to an output a full run had filled, it
+        would publish every row twice.
+        """
+        return self.incremental and not self.first_batch
 
     @property
     def lock_path(self) -> str:

@@ -27,7 +27,7 @@ from lakejobs.errors import QualityGateError, UsageError
 from lakejobs.io.input_folder import input_data_files
 from lakejobs.io.partitions import NULL_VALUE
 from lakejobs.io.quarantine import write_quarantine
-from lakejobs.io.reports import raise_failed_run, save_run_report
+from lakejobs.io.reports import raise_failed_run, save_run_report_quietly
 from lakejobs.io.staging import commit_parquet, staging_path, staging_root
 from lakejobs.io.table_folder import refuse_foreign_folders
 from lakejobs.io.writer import COMPRESSIONS, write_table
@@ -416,5 +416,5 @@ def run_locked(
     except Exception as error:  # noqa: BLE001 - one clear line and a FAILED report
         raise_failed_run(spark, args.report_path, result, "", error)
     result.finish("SUCCEEDED")
-    save_run_report(spark, args.report_path, result)
+    save_run_report_quietly(spark, args.report_path, result)
     return result

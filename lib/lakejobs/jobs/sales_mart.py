@@ -32,7 +32,7 @@ from lakejobs import fs, runtime
 from lakejobs.datasets import builtin_dataset
 from lakejobs.errors import UsageError
 from lakejobs.io.delta import merge_delta, overwrite_delta, read_table, require_delta, table_schema
-from lakejobs.io.reports import raise_failed_run, save_run_report
+from lakejobs.io.reports import raise_failed_run, save_run_report_quietly
 from lakejobs.io.table_folder import refuse_foreign_folders
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.key_check import repeats_a_key
@@ -281,7 +281,7 @@ def _build(spark: "SparkSession", args: SalesMartArgs, result: JobResult) -> Job
     result.details = {**counts, "unknown_keys_policy": args.unknown_keys}
     result.rows_written = result.rows_read - result.rows_quarantined
     result.finish("SUCCEEDED")
-    save_run_report(spark, args.report_path, result)
+    save_run_report_quietly(spark, args.report_path, result)
     return result
 
 

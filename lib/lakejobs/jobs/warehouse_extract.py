@@ -34,7 +34,7 @@ from lakejobs import fs, runtime
 from lakejobs.errors import UsageError
 from lakejobs.io.credentials import DbLogin, check_jdbc_url, resolve_login
 from lakejobs.io.jdbc import read_jdbc
-from lakejobs.io.reports import raise_failed_run, save_run_report
+from lakejobs.io.reports import raise_failed_run, save_run_report_quietly
 from lakejobs.io.table_folder import refuse_foreign_folders
 from lakejobs.io.upsert_sql import TableName, quote
 from lakejobs.io.writer import COMPRESSIONS, write_table
@@ -186,7 +186,7 @@ def _extract(spark: "SparkSession", args: WarehouseExtractArgs, result: JobResul
     result.rows_read = result.rows_written = output.rows
     result.details = {"ranges": {key: str(value) for key, value in ranges.items()}, "fetch_size": args.fetch_size}
     result.finish("SUCCEEDED")
-    save_run_report(spark, args.report_path, result)
+    save_run_report_quietly(spark, args.report_path, result)
     return result
 
 

@@ -45,7 +45,7 @@ from lakejobs.io import upsert_sql
 from lakejobs.io.credentials import DbLogin, check_jdbc_url, resolve_login
 from lakejobs.io.delta import read_table, require_delta
 from lakejobs.io.jdbc import connection, database_errors, transaction, write_jdbc
-from lakejobs.io.reports import raise_failed_run, save_run_report
+from lakejobs.io.reports import raise_failed_run, save_run_report_quietly
 from lakejobs.io.upsert_sql import TableName
 from lakejobs.jobs.sales_mart import SALES_KEY
 from lakejobs.result import JobResult, OutputInfo, new_run_id
@@ -172,7 +172,7 @@ def run(spark: "SparkSession", args: WarehouseLoadArgs) -> JobResult:
     except Exception as error:  # noqa: BLE001 - one clear line and a FAILED report
         raise_failed_run(spark, args.report_path, result, str(args.target_table), error)
     result.finish("SUCCEEDED")
-    save_run_report(spark, args.report_path, result)
+    save_run_report_quietly(spark, args.report_path, result)
     return result
 
 
