@@ -2,9 +2,10 @@
 
 Same session settings as the jobs (``lakejobs.session``, local profile). ``--encoding dataset``
 (the default) writes the Parquet layout the orders table has (its ``plain_columns`` without a
-dictionary), so the floor differs from the conversion only by the project's own work (checks,
-quarantine, reports); ``--encoding default`` keeps Spark's default of a dictionary on every
-column. Prints one JSON line: start-up seconds, conversion seconds, and when the conversion
+dictionary); ``--encoding default`` keeps Spark's default of a dictionary on every column. As
+the issue defines it, the floor writes one unpartitioned folder: the conversion's ratio to it
+also holds the cost of partitioning by order_year (the pipeline floor, ``spark_pipeline_floor.py``,
+partitions as the jobs do). Prints one JSON line: start-up seconds, conversion seconds, and when the conversion
 started and ended (``ready_at``, ``done_at``: epoch seconds, for ``bench/run.py``'s CPU trace).
 """
 

@@ -157,12 +157,13 @@ def detail_lines(run: Run) -> List[str]:
     lines = []
     reasons = run.get("quarantine_reasons") or {}
     if reasons:
-        lines.append("quarantined: " + ", ".join(f"{reason}={count}" for reason, count in sorted(reasons.items())))
+        counts = ", ".join(f"{one_line(reason)}={count}" for reason, count in sorted(reasons.items()))
+        lines.append("quarantined: " + counts)
     for result in rule_results(run):
         if result.get("outcome") in ("failed", "warned", "quarantined"):
             lines.append(f"{result['outcome']}: {one_line(str(result['rule']))} ({_measured(result)})")
     if run.get("error"):
-        lines.append(f"error: {run['error']}")
+        lines.append(f"error: {one_line(str(run['error']))}")
     return lines
 
 

@@ -33,3 +33,13 @@ def test_a_failed_rule_spanning_lines_is_named_on_one_line():
     assert detail_lines(run) == [
         'failed: CustomSql "select count(*)\\n from primary\\n where shipdate < orderdate" = 0 (measured 3)'
     ]
+
+
+def test_a_quarantine_reason_and_an_error_spanning_lines_stay_on_their_line():
+    """A row rule's reason is its text: a ``where`` spanning lines broke the table's layout."""
+    reason = 'ColumnValues "qty" > 0 where "region = \'EU\'\n and year > 2020"'
+    run = {"quarantine_reasons": {reason: 2}, "error": "orders: failed\nsecond line"}
+    assert detail_lines(run) == [
+        'quarantined: ColumnValues "qty" > 0 where "region = \'EU\'\\n and year > 2020"=2',
+        "error: orders: failed\\nsecond line",
+    ]
