@@ -200,6 +200,19 @@ def test_without_multiline_a_quoted_newline_splits_the_record_and_no_line_is_los
     assert_df_equality(quarantine, expected, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_a_header_naming_the_columns_in_another_order_asks_for_the_files_order(spark, tmp_path):
+    """The old advice, --header false, loads the header as a row of text and swaps the columns."""
+    source = tmp_path / "people.csv"
+    source.write_text("last,first\nLovelace,Ada\n", encoding="utf-8")
+    argv = ["--schema", "first STRING, last STRING", "--header", "true", "--input_path", str(source)]
+    with pytest.raises(LakejobsError) as raised:
+        run_job(spark, argv + ["--output_path", str(tmp_path / "people")])
+    assert str(raised.value) == (
+        f"people: --header true, but the first line of {source.as_uri()} names the schema's columns in another "
+        "order (expected 'first', found 'last'); give the schema's columns in the file's order; nothing was published"
+    )
+
+
 def test_a_declared_header_that_is_missing_fails_the_run_instead_of_losing_the_first_line(spark, tmp_path):
     argv = ["--dataset", "orders", "--header", "true", "--input_path", str(SAMPLE_RAW / "orders")]
     with pytest.raises(LakejobsError) as raised:

@@ -85,6 +85,18 @@ def breaks_lines_with_one_byte(spark: "SparkSession", encoding: str) -> bool:
     return encoded.remaining() == 1 and encoded.get(0) == ord("\n")
 
 
+def _same_names_in_another_order(text: str) -> bool:
+    """Whether Spark's header complaint lists the schema's names, in another order.
+
+    ``--header false`` would then load the header as a row of data (text columns take it).
+    """
+    header, schema = re.search(r"Header: (.*)", text), re.search(r"Schema: (.*)", text)
+    if not header or not schema:
+        return False
+    names = [sorted(name.strip().lower() for name in match.group(1).split(",")) for match in (header, schema)]
+    return names[0] == names[1]
+
+
 def header_mismatch(error: BaseException, dataset: Dataset) -> Optional[LakejobsError]:
     """Explain Spark's complaints about a CSV header as one line (None for other errors).
 
@@ -100,6 +112,11 @@ def header_mismatch(error: BaseException, dataset: Dataset) -> Optional[Lakejobs
         problem = (
             f"the first line of {where} does not name the columns{what}; add the header row, or pass --header false"
         )
+        if _same_names_in_another_order(text):
+            problem = (
+                f"the first line of {where} names the schema's columns in another order{what}; "
+                "give the schema's columns in the file's order"
+            )
     elif "Number of column in CSV header is not equal" in text:
         sizes = re.search(r"Header length: (\d+), schema size: (\d+)", text)
         what = "another number of columns"
