@@ -296,30 +296,21 @@ def test_a_package_without_a_loadable_linux_wheel_fails_the_build(dist, wheelhou
     assert not list(tmp_path.glob("*.tar.gz"))
 
 
-def test_bad_options_are_one_clear_line(tmp_path):
-    missing = tmp_path / "nope.txt"
+@pytest.mark.parametrize(
+    "options, message",
+    [
+        (["--extra-requirements", "{tmp}/nope.txt"], "extra requirements file does not exist: {tmp}/nope.txt"),
+        (["--pyver", "3.12"], "unsupported Python '3.12': expected one of 3.9, 3.11"),
+        (
+            ["--interpreter", "/opt/py/bin/python3"],
+            "--interpreter links bin/python of every environment to it: give one --pyver",
+        ),
+    ],
+)
+def test_bad_options_are_one_clear_line(tmp_path, options, message):
+    argv = [option.format(tmp=tmp_path) for option in options]
     completed = subprocess.run(
-        [sys.executable, "-m", "lakejobs.packaging", "--dist", str(tmp_path), "--extra-requirements", str(missing)],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert completed.returncode == 2
-    assert completed.stderr == f"lakejobs.packaging: error: extra requirements file does not exist: {missing}\n"
-    completed = subprocess.run(
-        [sys.executable, "-m", "lakejobs.packaging", "--dist", str(tmp_path), "--pyver", "3.12"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert (completed.returncode, completed.stderr) == (
-        2,
-        "lakejobs.packaging: error: unsupported Python '3.12': expected one of 3.9, 3.11\n",
-    )
-    completed = subprocess.run(
-        [sys.executable, "-m", "lakejobs.packaging", "--dist", str(tmp_path), "--interpreter", "/opt/py/bin/python3"],
+        [sys.executable, "-m", "lakejobs.packaging", "--dist", str(tmp_path), *argv],
         cwd=ROOT,
         capture_output=True,
         text=True,
@@ -327,7 +318,7 @@ def test_bad_options_are_one_clear_line(tmp_path):
     )
     assert (completed.returncode, completed.stderr) == (
         2,
-        "lakejobs.packaging: error: --interpreter links bin/python of every environment to it: give one --pyver\n",
+        f"lakejobs.packaging: error: {message.format(tmp=tmp_path)}\n",
     )
     assert not list(tmp_path.iterdir())
 
