@@ -216,7 +216,11 @@ def register_partitions(glue, s3, table: Table) -> Tuple[int, int, int, int]:
     """
     present = partitions_in_s3(s3, table)
     registered = registered_partitions(glue, table)
-    known = {values for values, location in registered.items() if location == partition_location(table, values)}
+    known = {
+        values
+        for values, location in registered.items()
+        if location.rstrip("/") == partition_location(table, values).rstrip("/")
+    }
     moved = sorted((set(registered) - known) & present, key=_sort_key)
     gone = sorted(set(registered) - present, key=_sort_key)
     for batch in _chunks(gone + moved, DELETE_BATCH):

@@ -114,8 +114,11 @@ def cmd_state(args) -> int:
     path = fs.qualify(args.state_path or f"{args.lake.rstrip('/')}/_lakejobs/state/{args.job}/{args.dataset}.json")
     spark = _session("state")
     if args.action == "reset":
-        existed = job_state.reset_state(spark, path)
-        print(f"{'reset' if existed else 'no state at'} {path}")
+        existed = job_state.reset_state(spark, path, args.job)
+        print(
+            f"{'reset' if existed else 'no state was at'} {path}: the next incremental run converts every input "
+            "file and replaces the output"
+        )
         return 0
     text = fs.read_text(spark, path)
     if text is None:

@@ -43,6 +43,8 @@ class JobState:
     processed: Dict[str, List[int]] = dataclasses.field(default_factory=dict)  # path -> [size, mtime]
     batches: List[Dict[str, object]] = dataclasses.field(default_factory=list)
     pending: Optional[Dict[str, object]] = None  # the batch being written, until it commits
+    #: Written by ``lakejobs state reset``: the next run converts every input file and replaces the output.
+    reset: bool = False
 
     def new_files(self, files: List[FileInfo]) -> List[FileInfo]:
         """Files not processed before (a file whose size or time changed counts as new)."""
@@ -69,6 +71,7 @@ class JobState:
             }
         )
         self.pending = None
+        self.reset = False
 
 
 def load_state(spark: "SparkSession", path: str, job: str, input_path: str, output_path: str) -> JobState:
@@ -102,11 +105,15 @@ def save_state(spark: "SparkSession", path: str, state: JobState) -> None:
     fs.write_text(spark, path, json.dumps(dataclasses.asdict(state), indent=1, sort_keys=True) + "\n")
 
 
-def reset_state(spark: "SparkSession", path: str) -> bool:
-    """Delete the state so the next incremental run reads every file; tell whether one existed."""
+def reset_state(spark: "SparkSession", path: str, job: str) -> bool:
+    """Start the state afresh; tell whether one existed.
+
+    The state is replaced by an empty one marked ``reset`` (not deleted): the next incremental
+    run then converts every input file and replaces the output, as asked. A run that finds no
+    state at all next to an output holding data refuses instead (see ``csv_to_parquet``).
+    """
     existed = fs.exists(spark, path)
-    if existed:
-        fs.delete(spark, path)
+    save_state(spark, path, JobState(job=job, input_path="", output_path="", reset=True))
     return existed
 
 

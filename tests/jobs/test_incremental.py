@@ -8,11 +8,11 @@ import sys
 import pytest
 from chispa import assert_df_equality
 
-from lakejobs import faults, fs
+from lakejobs import cli, faults, fs
 from lakejobs.datasets import builtin_dataset
-from lakejobs.errors import LakejobsError
+from lakejobs.errors import LakejobsError, UsageError
 from lakejobs.jobs import csv_to_parquet
-from lakejobs.state import ConcurrentRunError
+from lakejobs.state import ConcurrentRunError, reset_state
 from tests.conftest import ROOT, SAMPLE_RAW, expected_orders, job_env
 
 LINES = (SAMPLE_RAW / "orders" / "orders-00000.csv").read_text().splitlines()
@@ -64,11 +64,13 @@ def test_incremental_runs_read_only_new_files(spark, tmp_path, fmt):
 
 
 @pytest.mark.parametrize("fmt", ["parquet", "delta"])
-def test_a_first_incremental_batch_replaces_what_a_full_run_or_a_reset_state_left(spark, tmp_path, fmt):
-    """Appended, the first batch put every row in twice: after a full run, or after ``state reset``.
+def test_an_output_without_state_is_refused_and_a_reset_state_replaces_it(spark, tmp_path, fmt):
+    """The first incremental batch was appended: after a full run every row went in twice.
 
-    Delta's orders have a key (MERGE replaces rows), so the Delta case runs keyless, where the
-    batch was appended.
+    Without a state next to an output holding data the run is refused (appending would repeat
+    rows, replacing could drop rows of archived files); after ``state reset`` the first batch
+    replaces the output. Delta's orders have a key (MERGE replaces rows), so the Delta case runs
+    keyless, where the batch was appended.
     """
     land(tmp_path, "a.csv", LINES[:100])
     options = argv(tmp_path, fmt)
@@ -78,18 +80,25 @@ def test_a_first_incremental_batch_replaces_what_a_full_run_or_a_reset_state_lef
         options = [*options[2:], "--schema", schema, "--date_format", "M/d/yyyy"]
     full = [option for option in options if option not in ("--incremental", "true")]
     csv_to_parquet.run(spark, csv_to_parquet.parse_args(full))
-    first = csv_to_parquet.run(spark, csv_to_parquet.parse_args(options))
-    assert (first.details["batch_files"], first.details["first_batch"]) == (1, True)
+    state_path = str(tmp_path / "state" / "orders.json")
+    with pytest.raises(UsageError) as refused:
+        csv_to_parquet.run(spark, csv_to_parquet.parse_args(options))
+    assert str(refused.value) == (
+        f"{tmp_path / 'orders'} already holds data but {state_path} has no incremental state: appending every "
+        "input file would publish their rows twice. To replace the output with a conversion of every input file, "
+        "run lakejobs state reset (or pass the output's own --state_path)"
+    )
     assert read(spark, tmp_path, fmt).count() == 100
-    fs.delete(spark, str(tmp_path / "state" / "orders.json"))  # what lakejobs state reset does
+    reset_state(spark, state_path, "csv_to_parquet")
     land(tmp_path, "b.csv", LINES[100:150])
-    again = csv_to_parquet.run(spark, csv_to_parquet.parse_args(options))
-    assert (again.details["batch_files"], again.rows_read) == (2, 150)
+    first = csv_to_parquet.run(spark, csv_to_parquet.parse_args(options))
+    assert (first.details["batch_files"], first.details["first_batch"], first.rows_read) == (2, True, 150)
     assert_same_lines(spark, read(spark, tmp_path, fmt), LINES[:150])
     land(tmp_path, "c.csv", LINES[150:160])
     last = csv_to_parquet.run(spark, csv_to_parquet.parse_args(options))
     assert ("first_batch" in last.details, last.rows_read) == (False, 10)
     assert_same_lines(spark, read(spark, tmp_path, fmt), LINES[:160])
+    assert json.loads((tmp_path / "state" / "orders.json").read_text())["reset"] is False
 
 
 def assert_same_lines(spark, table, lines):
@@ -231,3 +240,14 @@ def test_a_second_concurrent_run_is_refused_with_a_clear_message(spark, tmp_path
     with pytest.raises(ConcurrentRunError, match="another csv_to_parquet run \\(r1, pid .*\\) is writing the same"):
         csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
     assert not (tmp_path / "orders").exists()
+
+
+def test_state_reset_leaves_a_state_marked_reset_and_says_what_follows(tmp_path, capsys):
+    path = tmp_path / "state" / "orders.json"
+    argv = ["state", "reset", "csv_to_parquet", "--dataset", "orders", "--state_path", str(path)]
+    assert cli.main(argv) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        f"no state was at {path}: the next incremental run converts every input file and replaces the output"
+    )
+    state = json.loads(path.read_text())
+    assert (state["job"], state["processed"], state["reset"]) == ("csv_to_parquet", {}, True)

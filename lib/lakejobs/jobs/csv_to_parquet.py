@@ -133,6 +133,7 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
                 f"no data files below {args.input_path}: "
                 f"a full run would replace {args.output_path} with an empty table"
             )
+        state_found = args.incremental and fs.exists(spark, args.state_path)
         state = load_state(spark, args.state_path, JOB, args.input_path, args.output_path) if args.incremental else None
         if state and state.pending:
             roll_back_interrupted_append(spark, args, state)
@@ -144,11 +145,28 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
             LOG.info("no new input files below %s", args.input_path)
             return _finish(spark, args, result)
         if state is not None and not state.processed:
-            LOG.info("no file converted into %s yet: this batch replaces it, as a full run does", args.output_path)
+            if not state_found:
+                refuse_output_without_state(spark, args)
+            LOG.warning("no file converted into %s yet: this batch replaces it, as a full run does", args.output_path)
             args = dataclasses.replace(args, first_batch=True)
             result.details["first_batch"] = True
         convert_batch(spark, args, result, batch, state)
     return _finish(spark, args, result)
+
+
+def refuse_output_without_state(spark: "SparkSession", args: CsvToParquetArgs) -> None:
+    """Refuse a first incremental batch into an output that already holds data but has no state.
+
+    Appended, the batch would publish every row a full run (or a lost state) had published
+    again; replacing the output would lose the rows of input files since archived. Which one is
+    meant is the user's call: ``lakejobs state reset`` (or the right ``--state_path``).
+    """
+    if fs.list_data_files(spark, args.output_path):
+        raise UsageError(
+            f"{args.output_path} already holds data but {args.state_path} has no incremental state: "
+            "appending every input file would publish their rows twice. To replace the output with a conversion "
+            "of every input file, run lakejobs state reset (or pass the output's own --state_path)"
+        )
 
 
 def _read_whole_files_where_needed(spark: "SparkSession", args: CsvToParquetArgs) -> CsvToParquetArgs:
