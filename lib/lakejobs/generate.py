@@ -15,6 +15,7 @@ Synthetic rules: ``linetotal = orderqty * unitprice * (1 - unitpricediscount)`` 
 
 import csv
 import datetime as dt
+import glob
 import os
 import random
 import shutil
@@ -492,16 +493,17 @@ def generate(out_dir: str, orders: int, seed: int = 42, header: bool = False) ->
     header : bool
         Write a header row in every file (the variant catalog crawlers like).
     """
+    for stale in glob.glob(os.path.join(glob.escape(out_dir), ".lakejobs-generate-*")):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a run that was killed
     staging = os.path.join(out_dir, f".lakejobs-generate-{os.getpid()}")
-    shutil.rmtree(staging, ignore_errors=True)
     try:
         counts = _write_zone(staging, orders, seed, header)
         for name in counts:
             target = os.path.join(out_dir, name)
-            if os.path.isdir(target):
+            if os.path.isdir(target) and not os.path.islink(target):
                 shutil.rmtree(target)
             elif os.path.lexists(target):
-                os.remove(target)
+                os.remove(target)  # a file, or a link (to a folder too): the link goes, not what it names
             os.replace(os.path.join(staging, name), target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)

@@ -1,6 +1,7 @@
 """Mistakes found by trying the tools as a user would: each is refused in one line, nothing is lost."""
 
 import json
+import shutil
 
 import pytest
 
@@ -183,6 +184,15 @@ def test_generate_into_a_used_folder_leaves_only_the_new_zone(tmp_path, monkeypa
     lines = {name: sum(1 for path in (raw / name).glob("*.csv") for _ in path.open()) for name in counts}
     assert lines == counts and counts["orders"] == 120
     assert sorted(path.name for path in raw.iterdir()) == ["customers", "employees", "orders"]
+    (raw / ".lakejobs-generate-999999" / "orders").mkdir(parents=True)  # a killed run's
+    elsewhere = tmp_path / "kept"
+    elsewhere.mkdir()
+    (elsewhere / "keep.csv").write_text("x\n")
+    shutil.rmtree(raw / "orders")
+    (raw / "orders").symlink_to(elsewhere)  # a link is replaced; what it names is kept
+    generate.generate(str(raw), 30, seed=9)
+    assert sorted(path.name for path in raw.iterdir()) == ["customers", "employees", "orders"]
+    assert not (raw / "orders").is_symlink() and (elsewhere / "keep.csv").read_text() == "x\n"
 
 
 def test_a_negative_seed_is_refused_and_generate_field_errors_are_one_line(tmp_path, capsys):
