@@ -21,6 +21,7 @@ import dataclasses
 from typing import Dict, Optional, Tuple, Union
 
 from lakejobs.errors import UsageError
+from lakejobs.packaging import PYTHON_VERSIONS
 
 #: Folders under the root (see the module docstring).
 RAW, PROCESSED, QUARANTINE, MART, STATE = "rawData", "processedData", "quarantine", "mart", "_lakejobs"
@@ -37,7 +38,6 @@ GLUE_VERSIONS = ("5.0", "5.1")
 #: EMR 7.12 ships Spark 3.5 and Delta 3.3.2, the versions this project pins.
 EMR_RELEASE = "emr-7.12.0"
 DATASETS = ("customers", "employees", "orders")
-PYTHON_VERSIONS = ("3.9", "3.11")
 #: The Python each runtime runs, which a packed environment must match: Glue 5.0/5.1 run Python
 #: 3.11; EMR 7 (on EC2 and Serverless) runs Amazon Linux 2023, whose ``python3`` is 3.9.
 RUNTIME_PYTHON = {"glue": "3.11", "emr": "3.9", "emr-serverless": "3.9"}
