@@ -4,7 +4,8 @@ No crawler: table definitions come from ``lakejobs.catalog``; partitions are the
 ``key=value`` folders found by listing the table's objects in S3. Only the ones Glue does not
 know yet are sent to ``BatchCreatePartition`` (100 at a time), so a rerun adds nothing; the
 ones Glue knows that no longer hold a file (a month a rebuilt table no longer has) are removed
-with ``BatchDeletePartition`` (25 at a time).
+with ``BatchDeletePartition`` (25 at a time); the ones Glue has pointing elsewhere are
+re-pointed in place with ``BatchUpdatePartition`` (100 at a time), so Athena never misses them.
 """
 
 import dataclasses
@@ -210,7 +211,8 @@ def register_partitions(glue, s3, table: Table) -> Tuple[int, int, int, int]:
     """Register the partitions in S3 that Glue lacks, remove those without a file left.
 
     A partition Glue has but pointing elsewhere (the lake moved to another bucket or prefix,
-    or another deployment registered it) is re-pointed: deleted and registered again here.
+    or another deployment registered it) is re-pointed here in place, in one call per 100
+    partitions: a failed call leaves it registered where it was, never missing.
 
     Returns (added, already registered, removed, re-pointed).
     """
@@ -223,14 +225,24 @@ def register_partitions(glue, s3, table: Table) -> Tuple[int, int, int, int]:
     }
     moved = sorted((set(registered) - known) & present, key=_sort_key)
     gone = sorted(set(registered) - present, key=_sort_key)
-    for batch in _chunks(gone + moved, DELETE_BATCH):
+    for batch in _chunks(gone, DELETE_BATCH):
         response = glue.batch_delete_partition(
             DatabaseName=table.database,
             TableName=table.name,
             PartitionsToDelete=[{"Values": list(values)} for values in batch],
         )
         _raise_batch_errors(response, f"BatchDeletePartition on {table.name}", "EntityNotFoundException")
-    new = sorted(present - known, key=_sort_key)
+    for batch in _chunks(moved, BATCH):
+        response = glue.batch_update_partition(
+            DatabaseName=table.database,
+            TableName=table.name,
+            Entries=[
+                {"PartitionValueList": list(values), "PartitionInput": partition_input(table, values)}
+                for values in batch
+            ],
+        )
+        _raise_batch_errors(response, f"BatchUpdatePartition on {table.name}")
+    new = sorted(present - set(registered), key=_sort_key)
     for batch in _chunks(new, BATCH):
         response = glue.batch_create_partition(
             DatabaseName=table.database,
@@ -238,7 +250,7 @@ def register_partitions(glue, s3, table: Table) -> Tuple[int, int, int, int]:
             PartitionInputList=[partition_input(table, values) for values in batch],
         )
         _raise_batch_errors(response, f"BatchCreatePartition on {table.name}", "AlreadyExistsException")
-    added = len(new) - len(moved)
+    added = len(new)
     LOG.info(
         "%s.%s: %d partitions added, %d known, %d removed, %d re-pointed",
         table.database,
@@ -251,16 +263,17 @@ def register_partitions(glue, s3, table: Table) -> Tuple[int, int, int, int]:
     return added, len(present & known), len(gone), len(moved)
 
 
-def _raise_batch_errors(response: Dict, call: str, tolerated: str) -> None:
+def _raise_batch_errors(response: Dict, call: str, tolerated: Optional[str] = None) -> None:
     """Raise ``LakejobsError`` for the first error of a batch call other than ``tolerated``.
 
     Glue reports a batch's failed entries in ``Errors`` (the call itself succeeds), and its
-    ``ErrorDetail`` fields are optional.
+    ``ErrorDetail`` fields are optional. The partition's values are in ``PartitionValues``
+    (create, delete) or ``PartitionValueList`` (update).
     """
     for error in response.get("Errors", []):
         detail = error.get("ErrorDetail", {})
         if detail.get("ErrorCode") != tolerated:
-            values = ", ".join(error.get("PartitionValues", []))
+            values = ", ".join(error.get("PartitionValues") or error.get("PartitionValueList") or [])
             raise LakejobsError(
                 f"{call}: partition ({values}): {detail.get('ErrorCode', 'error')}: {detail.get('ErrorMessage', '')}"
             )

@@ -63,6 +63,7 @@ CATALOG_TABLE_CALLS = {
     "GetPartitions",
     "BatchCreatePartition",
     "BatchDeletePartition",
+    "BatchUpdatePartition",
 }
 
 

@@ -110,6 +110,18 @@ def partitions(glue, name, database="processed_data"):
     return sorted((tuple(p["Values"]), p["StorageDescriptor"]["Location"]) for p in found)
 
 
+def point_elsewhere(glue, name, values, database="processed_data"):
+    """Point a registered partition at another lake's folder, as another deployment would."""
+    found = glue.get_partition(DatabaseName=database, TableName=name, PartitionValues=values)["Partition"]
+    storage = {**found["StorageDescriptor"], "Location": "s3://another-lake/" + "/".join(values) + "/"}
+    glue.update_partition(
+        DatabaseName=database,
+        TableName=name,
+        PartitionValueList=values,
+        PartitionInput={"Values": values, "StorageDescriptor": storage},
+    )
+
+
 def test_sync_creates_databases_tables_and_partitions_then_updates_in_place(aws, capsys):
     glue = aws["glue"]
     assert sync(aws) == 0
@@ -207,11 +219,33 @@ def test_a_lake_moved_elsewhere_re_points_its_partitions_and_folder_markers_are_
     assert partitions(glue, "sales", "moved_db") == [
         (("2014", "1"), f"{lake}/a/mart/sales/order_year=2014/order_month=1/")
     ]
-    assert sync(aws, "--lake", f"{lake}/b", *databases) == 0
+    with recorded_calls() as calls:
+        assert sync(aws, "--lake", f"{lake}/b", *databases) == 0
     lines = capsys.readouterr().out.splitlines()
     assert (
         "table moved_db.sales: updated, partitions: 1 added, 0 already registered, 1 re-pointed to this lake" in lines
     )
+    # Re-pointed in place: the partition is never missing, even if a call fails.
+    sales_partition_calls = [
+        (operation, params)
+        for _service, operation, params in calls
+        if "Partition" in operation and operation != "GetPartitions" and params["TableName"] == "sales"
+    ]
+    assert [operation for operation, _params in sales_partition_calls] == [
+        "BatchUpdatePartition",
+        "BatchCreatePartition",
+    ]
+    assert sales_partition_calls[0][1]["Entries"] == [
+        {
+            "PartitionValueList": ["2014", "1"],
+            "PartitionInput": sales_partition_calls[1][1]["PartitionInputList"][0]
+            | {
+                "Values": ["2014", "1"],
+                "StorageDescriptor": sales_partition_calls[1][1]["PartitionInputList"][0]["StorageDescriptor"]
+                | {"Location": f"{lake}/b/mart/sales/order_year=2014/order_month=1/"},
+            },
+        }
+    ]
     assert partitions(glue, "sales", "moved_db") == [
         (("2014", "1"), f"{lake}/b/mart/sales/order_year=2014/order_month=1/"),
         (("2014", "2"), f"{lake}/b/mart/sales/order_year=2014/order_month=2/"),
@@ -381,6 +415,10 @@ def test_every_job_role_may_make_every_call_of_the_catalog_step(aws, capsys):
         assert sync(aws) == 0  # updates in place, adds 2015-01
         aws["s3"].delete_object(Bucket=LAKE_BUCKET, Key=extra)
         assert sync(aws) == 0  # removes 2015-01
+        point_elsewhere(aws["glue"], "sales", ["2014", "1"])
+        assert sync(aws) == 0  # re-points 2014-01 to this lake
+    here = f"s3://{LAKE_BUCKET}/lake/mart/sales/order_year=2014/order_month=1/"
+    assert (("2014", "1"), here) in partitions(aws["glue"], "sales")
     capsys.readouterr()
     # Exactly the Glue actions the roles grant (each one used), and the S3 listing.
     granted = {action.split(":", 1)[1] for action in iam.CATALOG_ACTIONS}

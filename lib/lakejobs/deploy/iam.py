@@ -26,7 +26,7 @@ OBJECT_READ = ["s3:GetObject"]
 OBJECT_WRITE = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
 ENCRYPTIONS = ["AES256", "aws:kms", "aws:kms:dsse"]
 #: What ``lakejobs.catalog_sync`` calls: databases and tables created or updated in place,
-#: partitions listed, added, and removed once no file is left in them.
+#: partitions listed, added, re-pointed to this lake, and removed once no file is left in them.
 CATALOG_ACTIONS = [
     "glue:GetDatabase",
     "glue:CreateDatabase",
@@ -36,6 +36,7 @@ CATALOG_ACTIONS = [
     "glue:GetPartitions",
     "glue:BatchCreatePartition",
     "glue:BatchDeletePartition",
+    "glue:BatchUpdatePartition",
 ]
 
 
