@@ -33,8 +33,9 @@ from pathlib import Path
 from typing import Callable, Dict, List, Tuple
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from measure import result_cpu_s, run_measured  # noqa: E402
+from measure import result_cpu_s, run_measured, source_digest  # noqa: E402
 
+import lakejobs.generate_field  # noqa: E402
 from lakejobs.generate_field import TAXI_COLUMNS, fx_document, price_rows, taxi_trip, transaction  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
@@ -111,13 +112,18 @@ def write_transactions(folder: Path, events: int, rng: random.Random) -> int:
     return bad
 
 
+WRITERS = (write_taxi, write_stocks, write_fx, write_transactions)
+
+
 def generated(root: Path, write: Callable[[random.Random], Dict[str, dict]], seed: int) -> Dict[str, dict]:
-    """``write``'s inputs below ``root``, generated once (``done.json`` marks them): job -> folder and counts."""
+    """``write``'s inputs below ``root``, made once per generator code (``done.json``): job -> folder, counts."""
     marker = root / "done.json"
-    if not marker.exists():
-        marker.parent.mkdir(parents=True, exist_ok=True)
-        marker.write_text(json.dumps(write(random.Random(seed))))
-    counts = json.loads(marker.read_text())
+    generator = source_digest(lakejobs.generate_field, *WRITERS)
+    if not marker.exists() or json.loads(marker.read_text()).get("generator") != generator:
+        shutil.rmtree(root, ignore_errors=True)  # a changed generator may write fewer files
+        root.mkdir(parents=True)
+        marker.write_text(json.dumps({"generator": generator, "jobs": write(random.Random(seed))}))
+    counts = json.loads(marker.read_text())["jobs"]
     for job in counts.values():
         job["folder"] = str(root / job["folder"])
     return counts

@@ -2,6 +2,8 @@
 
 import bisect
 import datetime as dt
+import hashlib
+import inspect
 import json
 import statistics
 import subprocess
@@ -13,6 +15,16 @@ from typing import Dict, Iterable, Optional, Sequence, Tuple
 
 import duckdb
 import psutil
+
+
+def source_digest(*objects) -> str:
+    """A digest of the source code of ``objects`` (modules, functions).
+
+    Generated inputs are cached under it, so a change to their generator makes them anew
+    instead of benching the old data.
+    """
+    text = "".join(inspect.getsource(obj) for obj in objects)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
 def folder_bytes(folder: Path, suffix: str = "") -> int:

@@ -37,8 +37,10 @@ from measure import (  # noqa: E402
     result_cpu_s,
     run_measured,
     sales_glob,
+    source_digest,
 )
 
+import lakejobs.generate  # noqa: E402
 from lakejobs.generate import generate  # noqa: E402
 
 BENCH = Path(__file__).resolve().parent
@@ -48,13 +50,14 @@ DATASETS = ("customers", "employees", "orders")
 
 
 def raw_zone(scale: int, seed: int) -> Path:
-    """Generate the raw zone once per (scale, seed) and reuse it."""
+    """Generate the raw zone once per (scale, seed, generator's code) and reuse it."""
     raw = BENCH / "data" / f"{scale}-{seed}" / "rawData"
-    marker = raw.parent / "done"
-    if not marker.exists():
+    marker = raw.parent / "done.json"
+    generator = source_digest(lakejobs.generate)
+    if not marker.exists() or json.loads(marker.read_text()).get("generator") != generator:
         started = time.monotonic()
         generate(str(raw), scale, seed=seed)
-        marker.write_text(f"{time.monotonic() - started:.1f}\n")
+        marker.write_text(json.dumps({"generator": generator, "seconds": round(time.monotonic() - started, 1)}))
     return raw
 
 

@@ -1,0 +1,31 @@
+"""``bench/field_jobs.py``'s cache of generated inputs: reused while the generator's code is the same."""
+
+import json
+import random
+import sys
+from pathlib import Path
+
+BENCH = Path(__file__).resolve().parents[2] / "bench"
+sys.path.insert(0, str(BENCH))
+import field_jobs  # noqa: E402
+
+
+def test_inputs_are_made_once_and_anew_when_the_generator_changed(tmp_path):
+    root = tmp_path / "inputs"
+    made = []
+
+    def write(rng: random.Random):
+        made.append(rng.random())
+        (root / "trips").mkdir()
+        (root / "trips" / f"part-{len(made)}.csv").write_text("x\n")
+        return {"taxi_trips": {"rows": 1, "bad": 0, "folder": "trips"}}
+
+    expected = {"taxi_trips": {"rows": 1, "bad": 0, "folder": str(root / "trips")}}
+    assert field_jobs.generated(root, write, seed=5) == expected
+    assert field_jobs.generated(root, write, seed=5) == expected
+    assert len(made) == 1
+    marker = root / "done.json"
+    marker.write_text(json.dumps({**json.loads(marker.read_text()), "generator": "an older generator"}))
+    assert field_jobs.generated(root, write, seed=5) == expected
+    assert made == [random.Random(5).random()] * 2
+    assert sorted(path.name for path in (root / "trips").iterdir()) == ["part-2.csv"]  # the old files went
