@@ -29,6 +29,7 @@ class SyncReport:
     databases_created: List[str] = dataclasses.field(default_factory=list)
     tables_created: List[str] = dataclasses.field(default_factory=list)
     tables_updated: List[str] = dataclasses.field(default_factory=list)
+    tables_unchanged: List[str] = dataclasses.field(default_factory=list)
     partitions_added: Dict[str, int] = dataclasses.field(default_factory=dict)
     partitions_existing: Dict[str, int] = dataclasses.field(default_factory=dict)
     partitions_removed: Dict[str, int] = dataclasses.field(default_factory=dict)
@@ -37,8 +38,8 @@ class SyncReport:
     def lines(self) -> List[str]:
         """One human-readable line per table, then a totals line."""
         out = [f"database {name}: created" for name in self.databases_created]
-        for name in self.tables_created + self.tables_updated:
-            action = "created" if name in self.tables_created else "updated"
+        actions = {"created": self.tables_created, "updated": self.tables_updated, "unchanged": self.tables_unchanged}
+        for name, action in [(name, action) for action, names in actions.items() for name in names]:
             partitions = ""
             if name in self.partitions_added:
                 added, existing = self.partitions_added[name], self.partitions_existing[name]
@@ -49,7 +50,7 @@ class SyncReport:
             out.append(f"table {name}: {action}{partitions}")
         out.append(
             f"{len(self.tables_created)} tables created, {len(self.tables_updated)} updated, "
-            f"{sum(self.partitions_added.values())} partitions added"
+            f"{len(self.tables_unchanged)} unchanged, {sum(self.partitions_added.values())} partitions added"
         )
         return out
 
@@ -86,10 +87,9 @@ def sync(tables: Sequence[Table], glue, s3) -> SyncReport:
             report.databases_created.append(database)
     for table in tables:
         qualified = f"{table.database}.{table.name}"
-        if _upsert_table(glue, table):
-            report.tables_created.append(qualified)
-        else:
-            report.tables_updated.append(qualified)
+        action = _upsert_table(glue, table)
+        tables = {"created": report.tables_created, "updated": report.tables_updated}
+        tables.get(action, report.tables_unchanged).append(qualified)
         if table.partition_keys:
             added, existing, removed, moved = register_partitions(glue, s3, table)
             report.partitions_added[qualified] = added
@@ -137,15 +137,33 @@ def _ensure_database(glue, name: str) -> bool:
         return True
 
 
-def _upsert_table(glue, table: Table) -> bool:
-    """Create the table, or update it in place; tell whether it was created."""
+def _upsert_table(glue, table: Table) -> str:
+    """Create the table, or update it in place when its definition differs; say which.
+
+    An unchanged table is left alone: every ``UpdateTable`` archives a table version, and Glue
+    limits how many a table and an account keep.
+    """
+    wanted = table.table_input()
     try:
-        glue.get_table(DatabaseName=table.database, Name=table.name)
+        found = glue.get_table(DatabaseName=table.database, Name=table.name)["Table"]
     except glue.exceptions.EntityNotFoundException:
-        glue.create_table(DatabaseName=table.database, TableInput=table.table_input())
-        return True
-    glue.update_table(DatabaseName=table.database, TableInput=table.table_input())
-    return False
+        glue.create_table(DatabaseName=table.database, TableInput=wanted)
+        return "created"
+    if _covers(found, wanted):
+        return "unchanged"
+    glue.update_table(DatabaseName=table.database, TableInput=wanted)
+    return "updated"
+
+
+def _covers(found, wanted) -> bool:
+    """Tell whether ``found`` (what Glue returns) holds every field of ``wanted`` with its value.
+
+    Fields Glue adds (``CreateTime``, a descriptor's ``Compressed``, ...) do not count; in a
+    list, each item must be equal.
+    """
+    if isinstance(wanted, dict):
+        return isinstance(found, dict) and all(key in found and _covers(found[key], wanted[key]) for key in wanted)
+    return found == wanted
 
 
 def _bucket_and_prefix(location: str) -> Tuple[str, str]:

@@ -129,7 +129,7 @@ def test_sync_creates_databases_tables_and_partitions_then_updates_in_place(aws,
     assert first[:2] == ["database raw_data: created", "database processed_data: created"]
     assert "table processed_data.sales: created, partitions: 3 added, 0 already registered" in first
     assert "table processed_data.orders: created, partitions: 2 added, 0 already registered" in first
-    assert first[-1] == "9 tables created, 0 updated, 5 partitions added"
+    assert first[-1] == "9 tables created, 0 updated, 0 unchanged, 5 partitions added"
     assert sorted(t["Name"] for t in glue.get_tables(DatabaseName="raw_data")["TableList"]) == [
         "customers",
         "employees",
@@ -181,8 +181,10 @@ def test_sync_creates_databases_tables_and_partitions_then_updates_in_place(aws,
     assert sync(aws) == 0
     second = capsys.readouterr().out.splitlines()
     assert "table processed_data.sales: updated, partitions: 1 added, 3 already registered" in second
-    assert "table processed_data.orders: updated, partitions: 0 added, 2 already registered" in second
-    assert second[-1] == "0 tables created, 9 updated, 1 partitions added"
+    # Only the changed table is updated: every UpdateTable archives a table version.
+    assert "table processed_data.orders: unchanged, partitions: 0 added, 2 already registered" in second
+    assert "table raw_data.orders: unchanged" in second
+    assert second[-1] == "0 tables created, 1 updated, 8 unchanged, 1 partitions added"
     assert table(glue, "processed_data", "sales")["Columns"] == columns(ORDERS_COLUMNS + SALES_EXTRA)
     assert [values for values, _location in partitions(glue, "sales")] == [
         ("2013", "12"),
@@ -195,7 +197,7 @@ def test_sync_creates_databases_tables_and_partitions_then_updates_in_place(aws,
     assert sync(aws) == 0
     third = capsys.readouterr().out.splitlines()
     assert (
-        "table processed_data.sales: updated, partitions: 0 added, 3 already registered, 1 removed (no file left)"
+        "table processed_data.sales: unchanged, partitions: 0 added, 3 already registered, 1 removed (no file left)"
         in third
     )
     assert [values for values, _location in partitions(glue, "sales")] == [("2013", "12"), ("2014", "1"), ("2014", "2")]
@@ -251,13 +253,13 @@ def test_a_lake_moved_elsewhere_re_points_its_partitions_and_folder_markers_are_
         (("2014", "2"), f"{lake}/b/mart/sales/order_year=2014/order_month=2/"),
     ]
     assert sync(aws, "--lake", f"{lake}/b", *databases) == 0
-    assert "table moved_db.sales: updated, partitions: 0 added, 2 already registered" in capsys.readouterr().out
+    assert "table moved_db.sales: unchanged, partitions: 0 added, 2 already registered" in capsys.readouterr().out
 
 
 def test_sync_of_a_delta_lake_declares_delta_tables_without_partition_keys(aws, capsys):
     delta_lake = ["--lake", f"s3://{LAKE_BUCKET}/delta-lake", "--database", "processed_delta"]
     assert sync(aws, *delta_lake, "--raw-database", "raw_delta", "--format", "delta") == 0
-    assert capsys.readouterr().out.splitlines()[-1] == "9 tables created, 0 updated, 0 partitions added"
+    assert capsys.readouterr().out.splitlines()[-1] == "9 tables created, 0 updated, 0 unchanged, 0 partitions added"
     found = table(aws["glue"], "processed_delta", "sales")
     location = f"s3://{LAKE_BUCKET}/delta-lake/mart/sales"
     assert found["Parameters"] == {"EXTERNAL": "TRUE", "table_type": "DELTA", "spark.sql.sources.provider": "delta"}
@@ -400,7 +402,8 @@ def test_the_catalog_step_script_takes_the_argv_glue_passes(aws):
     in_s3 = {tuple(part.split("=")[1] for part in item["Key"].split("/")[3:5]) for item in keys}
     found = aws["glue"].get_partitions(DatabaseName="glue_step", TableName="sales")["Partitions"]
     assert sorted(tuple(p["Values"]) for p in found) == sorted(in_s3)
-    assert completed.stdout.splitlines()[-1] == f"9 tables created, 0 updated, {len(in_s3) + 2} partitions added"
+    totals = f"9 tables created, 0 updated, 0 unchanged, {len(in_s3) + 2} partitions added"
+    assert completed.stdout.splitlines()[-1] == totals
 
 
 def test_every_job_role_may_make_every_call_of_the_catalog_step(aws, capsys):
@@ -412,7 +415,8 @@ def test_every_job_role_may_make_every_call_of_the_catalog_step(aws, capsys):
     with recorded_calls() as calls:
         assert sync(aws) == 0  # creates
         aws["s3"].put_object(Bucket=LAKE_BUCKET, Key=extra, Body=b"x")
-        assert sync(aws) == 0  # updates in place, adds 2015-01
+        aws["glue"].update_table(DatabaseName="processed_data", TableInput={"Name": "sales"})
+        assert sync(aws) == 0  # updates the changed table in place, adds 2015-01
         aws["s3"].delete_object(Bucket=LAKE_BUCKET, Key=extra)
         assert sync(aws) == 0  # removes 2015-01
         point_elsewhere(aws["glue"], "sales", ["2014", "1"])

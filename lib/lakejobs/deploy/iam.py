@@ -25,8 +25,8 @@ VERSION = "2012-10-17"
 OBJECT_READ = ["s3:GetObject"]
 OBJECT_WRITE = ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"]
 ENCRYPTIONS = ["AES256", "aws:kms", "aws:kms:dsse"]
-#: What ``lakejobs.catalog_sync`` calls: databases and tables created or updated in place,
-#: partitions listed, added, re-pointed to this lake, and removed once no file is left in them.
+#: What ``lakejobs.catalog_sync`` calls: databases and tables created or (when changed) updated
+#: in place, partitions listed, added, re-pointed to this lake, and removed once no file is left.
 CATALOG_ACTIONS = [
     "glue:GetDatabase",
     "glue:CreateDatabase",
