@@ -10,8 +10,10 @@ from botocore.exceptions import ParamValidationError
 from botocore.validate import validate_parameters
 
 from lakejobs import cli
+from lakejobs.deploy.execute import execute
 from lakejobs.deploy.render import rendered_files
-from lakejobs.deploy.requests import TARGETS
+from lakejobs.deploy.requests import TARGETS, Request
+from lakejobs.errors import LakejobsError
 
 SESSION = botocore.session.get_session()
 ROLE = "arn:aws:iam::123456789012:role/lakejobs-job"
@@ -190,3 +192,41 @@ def test_missing_dist_says_to_run_make_package(capsys, tmp_path):
         f"lakejobs: error: {tmp_path / 'd' / 'lakejobs-env-py3.9-x86_64.tar.gz'} is missing: "
         "run make package PYVER=3.9 ARCH=x86_64 first\n"
     )
+
+
+class RunsEndingAs:
+    """An EMR Serverless client stub whose runs end in the given states, in start order."""
+
+    def __init__(self, *states):
+        self.states, self.started, self.polled = list(states), [], []
+
+    def start_job_run(self, **params):
+        self.started.append(params["name"])
+        return {"jobRunId": f"run-{len(self.started)}"}
+
+    def get_job_run(self, applicationId, jobRunId):
+        self.polled.append(jobRunId)
+        return {"jobRun": {"state": self.states[int(jobRunId.split("-")[1]) - 1]}}
+
+
+def serverless_runs(*stages):
+    return [
+        Request("emr-serverless", "StartJobRun", {"applicationId": "a", "name": name}, stage=stage)
+        for stage, name in stages
+    ]
+
+
+def test_a_deploy_waits_for_every_stage_and_fails_on_the_last_stage_failing():
+    stub = RunsEndingAs("SUCCESS", "SUCCESS", "FAILED")
+    requests = serverless_runs((0, "customers"), (0, "orders"), (1, "sales_mart"))
+    with pytest.raises(LakejobsError) as failed:
+        execute(requests, lambda service: stub, emit=lambda line: None, poll_s=0)
+    assert str(failed.value) == "EMR Serverless run run-3 (sales_mart) ended FAILED"
+    assert (stub.started, stub.polled) == (["customers", "orders", "sales_mart"], ["run-1", "run-2", "run-3"])
+
+
+def test_a_failed_stage_starts_nothing_of_the_next():
+    stub = RunsEndingAs("FAILED", "SUCCESS")
+    with pytest.raises(LakejobsError, match=r"^EMR Serverless run run-1 \(orders\) ended FAILED$"):
+        execute(serverless_runs((0, "orders"), (1, "sales_mart")), lambda service: stub, emit=lambda line: None)
+    assert stub.started == ["orders"]

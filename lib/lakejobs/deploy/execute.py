@@ -106,15 +106,20 @@ def execute(
     """Send ``requests`` in order, printing each as sent; return how many of each operation were sent.
 
     A request with a ``probe`` is an upsert (its ``otherwise`` goes when the probe finds the
-    resource). Before a request of a later ``stage``, what the earlier stage started is waited for.
+    resource). Before a request of a later ``stage``, what the earlier stage started is waited for;
+    what the last stage started is waited for before returning.
     """
     sent: collections.Counter = collections.Counter()
     pending = []
     stage = 0
+
+    def wait_for_pending() -> None:
+        for started, response in pending:
+            WAITERS[(started.service, started.operation)](started, response, client_for, poll_s, timeout_s)
+
     for request in requests:
         if request.stage != stage:
-            for started, response in pending:
-                WAITERS[(started.service, started.operation)](started, response, client_for, poll_s, timeout_s)
+            wait_for_pending()
             pending, stage = [], request.stage
         chosen = request
         if request.probe is not None:
@@ -126,4 +131,5 @@ def execute(
         sent[chosen.operation] += 1
         if (chosen.service, chosen.operation) in WAITERS:
             pending.append((chosen, response))
+    wait_for_pending()  # the last stage's runs too: a deploy that ends is one whose runs all succeeded
     return sent

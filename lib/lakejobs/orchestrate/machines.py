@@ -6,9 +6,10 @@
   every failure after the cluster exists goes through a termination before the notification.
 - EMR Serverless: the Glue structure with ``emr-serverless:startJobRun.sync`` Tasks.
 
-Every Task retries throttling, concurrent-run limits and its own timeout with exponential
-backoff, and catches every error into a notification (SNS, with the error and the execution
-input) followed by a Fail state. The catalog step runs ``jobs/catalog_sync.py`` (``lakejobs
+Every Task retries throttling and concurrent-run limits with exponential backoff (a job Task
+never its timeout, which would start the job again beside the run that timed out), and
+catches every error into a notification (SNS, with the error and the execution input)
+followed by a Fail state. The catalog step runs ``jobs/catalog_sync.py`` (``lakejobs
 catalog sync``) as one more job of the same runtime: it needs the lake's object listing,
 which a direct ``aws-sdk:glue:batchCreatePartition`` Task could not compute.
 """
@@ -21,19 +22,22 @@ from lakejobs.deploy import emr, glue, serverless
 from lakejobs.deploy.description import DeployConfig, Job, LakePath, Pipeline, Sizes
 from lakejobs.orchestrate import asl
 
+#: A job Task retries what kept its run from starting, never its timeout: the timed-out run may
+#: still be queued or running, and a retry would start the job again beside it.
 GLUE_RETRY = [
     "Glue.ConcurrentRunsExceededException",
     "Glue.ThrottlingException",
     "Glue.InternalServiceException",
     "Glue.OperationTimeoutException",
-    "States.Timeout",
 ]
-EMR_RETRY = ["EMR.AmazonElasticMapReduceException", "EMR.ThrottlingException", "States.Timeout"]
-#: Creating the cluster is retried on EMR's errors, not on a timeout: Step Functions does not
-#: terminate a cluster whose createCluster.sync timed out, so each retry would leave one running
-#: (until its idle auto-termination), unknown to the states that terminate the cluster.
-CREATE_CLUSTER_RETRY = [error for error in EMR_RETRY if error != "States.Timeout"]
-SERVERLESS_RETRY = ["EMRServerless.ThrottlingException", "EMRServerless.InternalServerException", "States.Timeout"]
+EMR_RETRY = ["EMR.AmazonElasticMapReduceException", "EMR.ThrottlingException"]
+#: Creating the cluster is not retried on a timeout either: Step Functions does not terminate a
+#: cluster whose createCluster.sync timed out, so each retry would leave one running (until its
+#: idle auto-termination), unknown to the states that terminate the cluster.
+CREATE_CLUSTER_RETRY = EMR_RETRY
+#: Terminating the cluster may be retried on its timeout: terminating twice does no harm.
+TERMINATE_RETRY = EMR_RETRY + ["States.Timeout"]
+SERVERLESS_RETRY = ["EMRServerless.ThrottlingException", "EMRServerless.InternalServerException"]
 #: Minutes a Task may wait for its run beyond the job's own timeout (queueing, start-up).
 TIMEOUT_MARGIN_MIN = 15
 RUNTIMES = ("glue", "emr", "emr-serverless")
@@ -203,7 +207,7 @@ def _terminate(next_state: str, on_error: str, error_path: str) -> Dict:
         "Parameters": {"ClusterId.$": CLUSTER_ID},
         "ResultPath": None,
         "TimeoutSeconds": 1800,
-        "Retry": asl.retry(EMR_RETRY),
+        "Retry": asl.retry(TERMINATE_RETRY),
         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": error_path, "Next": on_error}],
         "Next": next_state,
     }
