@@ -8,6 +8,8 @@ import uuid
 from contextlib import contextmanager
 from typing import Any, Dict, Iterator, List, Optional
 
+from lakejobs.errors import LakejobsError
+
 
 def new_run_id() -> str:
     """A sortable, unique run id: UTC timestamp plus a random suffix."""
@@ -69,6 +71,19 @@ class JobResult:
             yield
         finally:
             self.stages_s[name] = round(self.stages_s.get(name, 0.0) + time.monotonic() - start, 3)
+
+    def check_rows_add_up(self, written: int, where: str) -> None:
+        """Raise ``LakejobsError`` unless ``written`` (counted by the write) is read minus quarantined.
+
+        ``rows_read`` and ``rows_quarantined`` come from the checks; ``written`` is what the
+        write itself counted into ``where``, so a row lost or repeated between them is caught.
+        """
+        expected = self.rows_read - self.rows_quarantined
+        if written != expected:
+            raise LakejobsError(
+                f"{self.rows_read} rows read and {self.rows_quarantined} quarantined, but {written} written to "
+                f"{where} instead of {expected}: the counts do not add up, so this run is not complete"
+            )
 
     def finish(self, status: str, error: Optional[str] = None) -> "JobResult":
         """Set the final status and the duration; returns ``self``."""

@@ -18,7 +18,7 @@ import socket
 from typing import TYPE_CHECKING, Dict, List, Optional
 
 from lakejobs import fs
-from lakejobs.errors import LakejobsError
+from lakejobs.errors import LakejobsError, UsageError
 from lakejobs.fs import FileInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -95,9 +95,28 @@ def load_state(spark: "SparkSession", path: str, job: str, input_path: str, outp
             f"the incremental state {path} is damaged (empty, cut short or not JSON): restore it, or run"
             " `lakejobs state reset` to read every input file again"
         )
-    return JobState(
+    state = JobState(
         **{field.name: data.get(field.name) for field in dataclasses.fields(JobState) if field.name in data}
     )
+    _refuse_other_paths(state, path, {"--input_path": input_path, "--output_path": output_path})
+    state.input_path, state.output_path = state.input_path or input_path, state.output_path or output_path
+    return state
+
+
+def _refuse_other_paths(state: JobState, path: str, given: Dict[str, str]) -> None:
+    """Refuse a state written for another input or output (a reset state names none).
+
+    Its files are recorded by their path as listed under its input: read under another
+    spelling (``s3://`` for ``s3a://``, a moved prefix) every file would count as new and its
+    rows be published again; into another output, the files it lists would be missing there.
+    """
+    stored = {"--input_path": state.input_path, "--output_path": state.output_path}
+    for option, value in given.items():
+        if stored[option] and stored[option].rstrip("/") != value.rstrip("/"):
+            raise UsageError(
+                f"the incremental state {path} is for {option} {stored[option]}, not {value}: pass the same "
+                f"{option}, another --state_path, or run lakejobs state reset to convert every input file again"
+            )
 
 
 def save_state(spark: "SparkSession", path: str, state: JobState) -> None:

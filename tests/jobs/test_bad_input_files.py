@@ -58,6 +58,25 @@ def test_markers_empty_files_and_skipped_folders_are_left_out_as_spark_leaves_th
     assert (result.status, result.rows_read, result.rows_written) == ("SUCCEEDED", 2, 2)
 
 
+@pytest.mark.parametrize("name", ["in[1]", "orders_{eu}", "in*"])
+def test_an_input_folder_named_like_a_pattern_is_read_as_named(spark, products, name):
+    """Spark reads a path as a glob: ``in[1]`` would read ``in1``, ``orders_{eu}`` ``orders_eu``."""
+    (products / "in").rename(products / name)
+    decoy = name.replace("[", "").replace("]", "").replace("{", "").replace("}", "").replace("*", "-decoy")
+    (products / decoy).mkdir()
+    (products / decoy / "d.csv").write_text("z9,9.00\n")
+    argv = convert_argv(products)
+    argv[argv.index("--input_path") + 1] = str(products / name)
+    result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
+    assert (result.status, result.rows_read, result.rows_written) == ("SUCCEEDED", 2, 2)
+    assert_df_equality(
+        spark.read.parquet(str(products / "out")),
+        spark.createDataFrame([("a1", Decimal("1.50")), ("b2", Decimal("2.00"))], "sku string, price decimal(10,2)"),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
+
+
 def test_a_field_job_refuses_skipped_data_files_too(spark, tmp_path, capsys):
     (tmp_path / "taxi").mkdir()
     sample = SAMPLE_RAW / "taxi" / "green_tripdata_2019-01a.csv"

@@ -129,6 +129,28 @@ def test_a_damaged_state_stops_the_run_instead_of_reading_every_file_again(spark
     assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:100])
 
 
+def test_a_state_of_another_input_is_refused_instead_of_publishing_its_files_again(spark, tmp_path):
+    land(tmp_path, "a.csv", LINES[:100])
+    csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    (tmp_path / "raw").rename(tmp_path / "moved")
+    raw, moved = str(tmp_path / "raw"), str(tmp_path / "moved")
+    moved = [moved if value == raw else value for value in argv(tmp_path, "parquet")]
+    with pytest.raises(UsageError) as refused:
+        csv_to_parquet.run(spark, csv_to_parquet.parse_args(moved))
+    assert str(refused.value) == (
+        f"the incremental state {tmp_path}/state/orders.json is for --input_path {tmp_path}/raw, not "
+        f"{tmp_path}/moved: pass the same --input_path, another --state_path, or run lakejobs state reset "
+        "to convert every input file again"
+    )
+    assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:100])
+    # After a reset the state names no paths: the next run takes (and records) its own.
+    reset_state(spark, str(tmp_path / "state" / "orders.json"), "csv_to_parquet")
+    again = csv_to_parquet.run(spark, csv_to_parquet.parse_args(moved))
+    assert (again.rows_read, again.details["first_batch"]) == (100, True)
+    assert json.loads((tmp_path / "state" / "orders.json").read_text())["input_path"] == f"{tmp_path}/moved"
+    assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:100])
+
+
 def test_a_state_write_that_fails_leaves_the_previous_state(spark, tmp_path, monkeypatch):
     path = tmp_path / "state.json"
     fs.write_text(spark, str(path), '{"old": 1}')

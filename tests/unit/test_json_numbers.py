@@ -3,7 +3,13 @@
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from lakejobs.transforms.field_checks import json_numbers_as_strings, json_numbers_of_keys_as_strings, one_json_value
+from lakejobs.transforms.field_checks import (
+    check,
+    json_numbers_as_strings,
+    json_numbers_of_keys_as_strings,
+    one_json_value,
+    with_failed_checks,
+)
 
 KEYED = [
     ('{"amount": 1.10, "x": 2.50}', '{"amount": "1.10", "x": 2.50}'),
@@ -59,3 +65,24 @@ def test_one_json_value_refuses_any_text_after_the_value(spark):
     df = spark.createDataFrame(ONE_VALUE, "text string, expected boolean")
     actual = df.select("text", one_json_value("text").alias("expected"))
     assert_df_equality(actual, df, ignore_nullable=True)
+
+
+def test_a_failed_check_keeps_the_row_whole_as_its_raw_line_null_fields_too(spark):
+    df = spark.createDataFrame(
+        [
+            ("t1", -2.5, None, None, None, None),
+            ("t2", 1.0, None, None, None, None),
+            ("t3", -1.0, 3.0, "a,b", None, "x"),
+        ],
+        "trip string, distance double, ehail_fee double, _raw_line string, _reason string, _detail string",
+    )
+    checked = df.transform(with_failed_checks([check(F.col("distance") < 0, "negative_distance", "below 0")]))
+    expected = spark.createDataFrame(
+        [
+            ("t1", '{"trip":"t1","distance":-2.5,"ehail_fee":null}', "negative_distance", "below 0"),
+            ("t2", None, None, None),
+            ("t3", "a,b", "x", None),
+        ],
+        "trip string, _raw_line string, _reason string, _detail string",
+    )
+    assert_df_equality(checked.select("trip", "_raw_line", "_reason", "_detail"), expected, ignore_row_order=True)

@@ -253,6 +253,7 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
             # The quarantine first: if it cannot be written, the output stays as it was.
             quarantine = publish_quarantine(quarantine_df, args, source_files, result.rows_quarantined)
             output = publish(valid_df, args, batch_fingerprint)
+            _check_published_rows(args, result, output)
     finally:
         _unpersist(typed_df, repeated_df)
     _record_published(spark, args, result, (batch, batch_fingerprint, state), output, quarantine)
@@ -300,6 +301,7 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
             _refuse_changed_input(spark, args, batch, metrics["bad"])
         measurement = quality_gate.judge(metrics, good_df, args.rules, labels, missing, _previous_rows(spark, args))
         _record_measurement(result, measurement)
+        result.check_rows_add_up(staged.rows, f"{args.output_path}'s staging folder")
         quarantine_df = bad_df.transform(filter_quarantined(args.dataset.name, result.run_id))
         _gate(args, result, measurement, quarantine_df)
         _mark_pending(spark, args, state, result.run_id, batch, staging_started_ms)
@@ -460,7 +462,7 @@ def _checked_rows(spark: "SparkSession", args: CsvToParquetArgs, batch, row_chec
 
 def _raw_rows(spark: "SparkSession", args: CsvToParquetArgs, batch) -> "DataFrame":
     """The batch's rows as text (``read_raw_csv``); nothing is read yet."""
-    paths = [fs.literal(info.path) for info in batch] if args.incremental else args.input_path
+    paths = [fs.literal(info.path) for info in batch] if args.incremental else fs.literal(args.input_path)
     return read_raw_csv(spark, paths, args.dataset).transform(faults.with_failing_first_attempt())
 
 
@@ -521,6 +523,13 @@ def _mark_pending(
         }
         save_state(spark, args.state_path, state)
     faults.point("before_write")
+
+
+def _check_published_rows(args: CsvToParquetArgs, result: JobResult, output: OutputInfo) -> None:
+    """Check the rows the write counted (a replayed Delta append commits none: nothing to check)."""
+    replayed = args.output_format == "delta" and args.appends and output.files == 0 and output.rows == 0
+    if not replayed:
+        result.check_rows_add_up(output.rows, args.output_path)
 
 
 def _record_published(spark: "SparkSession", args, result: JobResult, batch_info, output, quarantine) -> None:

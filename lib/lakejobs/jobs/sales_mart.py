@@ -279,6 +279,7 @@ def _build(spark: "SparkSession", args: SalesMartArgs, result: JobResult) -> Job
             sales_df.unpersist()
     result.rows_read = counts["lines"]
     result.details = {**counts, "unknown_keys_policy": args.unknown_keys}
+    result.check_rows_add_up(result.outputs[0].rows, f"{args.mart_path.rstrip('/')}/sales")
     result.rows_written = result.rows_read - result.rows_quarantined
     result.finish("SUCCEEDED")
     save_run_report_quietly(spark, args.report_path, result)

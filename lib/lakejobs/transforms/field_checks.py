@@ -3,7 +3,7 @@
 Works on the frames of ``lakejobs.transforms.validation.with_typed_columns`` (or any frame
 with ``_reason``, ``_detail`` and ``_raw_line``): rows that already have a reason keep it;
 the others get the reason of the first check they fail, a detail, and their values as JSON
-as ``_raw_line`` when they have no raw line yet.
+as ``_raw_line`` when they have no raw line yet (null fields kept).
 """
 
 import re
@@ -20,6 +20,8 @@ from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON, quote_name,
 Transform = Callable[[DataFrame], DataFrame]
 #: Bookkeeping columns that are not data (left out of ``_raw_line``).
 BOOKKEEPING = RESERVED_COLUMNS
+#: ``to_json`` options keeping a null field (``"ehail_fee":null``): the record whole, every key.
+WITH_NULLS = {"ignoreNullFields": "false"}
 
 
 class Check(NamedTuple):
@@ -161,7 +163,7 @@ def with_failed_checks(checks: Sequence[Check]) -> Transform:
         fresh = F.col(REASON).isNull() & failed.isNotNull()
         return df.withColumns(
             {
-                RAW_LINE: F.when(fresh & F.col(RAW_LINE).isNull(), F.to_json(F.struct(*data))).otherwise(
+                RAW_LINE: F.when(fresh & F.col(RAW_LINE).isNull(), F.to_json(F.struct(*data), WITH_NULLS)).otherwise(
                     F.col(RAW_LINE)
                 ),
                 DETAIL: F.when(fresh, detail).otherwise(F.col(DETAIL)),
