@@ -72,7 +72,7 @@ def test_a_failed_check_keeps_the_row_whole_as_its_raw_line_null_fields_too(spar
         [
             ("t1", -2.5, None, None, None, None),
             ("t2", 1.0, None, None, None, None),
-            ("t3", -1.0, 3.0, "a,b", None, "x"),
+            ("t3", -1.0, 3.0, "a,b", "x", None),
         ],
         "trip string, distance double, ehail_fee double, _raw_line string, _reason string, _detail string",
     )
