@@ -8,6 +8,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
+from lakejobs import fs
 from lakejobs.errors import LakejobsError
 from lakejobs.generate_field import TAXI_COLUMNS
 from lakejobs.jobs import fieldjob, fx_rates, stock_prices
@@ -225,6 +226,36 @@ def test_a_load_that_fails_after_staging_leaves_the_table_as_it_was_and_the_next
     run_fx(spark, second, out)
     both = [("USD", "GBP", "2010-01-01", "0.5"), ("USD", "GBP", "2010-01-02", "0.63")]
     assert_df_equality(fx_table(spark, out), fx_rows(spark, both), ignore_row_order=True, ignore_nullable=True)
+    assert not (out / "_staging").exists()
+
+
+def test_a_commit_stopped_part_way_is_finished_by_the_next_load_so_no_pair_loses_its_rows(spark, tmp_path, monkeypatch):
+    """The second load's commit replaced USD/EUR's folder, then stopped: its rows were only staged."""
+    out = tmp_path / "fx"
+    pairs = {("USD", "EUR"): {"2010-01-01": "0.7"}, ("USD", "GBP"): {"2010-01-01": "0.62"}}
+    run_fx(spark, fx_document(tmp_path / "raw1", "day1.json", pairs), out)
+    second = {("USD", "EUR"): {"2010-01-02": "0.71"}, ("USD", "GBP"): {"2010-01-02": "0.63"}}
+    second = fx_document(tmp_path / "raw2", "day2.json", second)
+    real_rename = fs.rename
+
+    def copy_fails(spark_, source, target):
+        if "/_staging/" in source and "quote=GBP" in source:  # the folders move in order: EUR, then GBP
+            raise OSError("S3 throttled the copy")
+        real_rename(spark_, source, target)
+
+    monkeypatch.setattr(fs, "rename", copy_fails)
+    with pytest.raises(LakejobsError, match="stopped part-way"):
+        fx_rates.run(spark, fx_rates.parse_args(["--input_path", str(second), "--output_path", str(out)]))
+    monkeypatch.undo()
+    run_fx(spark, fx_document(tmp_path / "raw3", "day3.json", {("USD", "JPY"): {"2010-01-03": "92"}}), out)
+    every_row = [
+        ("USD", "EUR", "2010-01-01", "0.7"),
+        ("USD", "EUR", "2010-01-02", "0.71"),
+        ("USD", "GBP", "2010-01-01", "0.62"),
+        ("USD", "GBP", "2010-01-02", "0.63"),
+        ("USD", "JPY", "2010-01-03", "92"),
+    ]
+    assert_df_equality(fx_table(spark, out), fx_rows(spark, every_row), ignore_row_order=True, ignore_nullable=True)
     assert not (out / "_staging").exists()
 
 

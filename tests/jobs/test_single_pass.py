@@ -9,7 +9,7 @@ from chispa import assert_df_equality
 
 from lakejobs import fs
 from lakejobs.errors import LakejobsError, QualityGateError
-from lakejobs.io.staging import commit_parquet, staging_path
+from lakejobs.io.staging import clear_staging, commit_parquet, holds_unfinished_commit, staging_path
 from lakejobs.io.writer import write_table
 from lakejobs.jobs import csv_to_parquet
 from tests.conftest import expected_orders, typed_order
@@ -173,8 +173,47 @@ def test_a_commit_stopped_part_way_names_the_partitions_it_left_and_the_repair(s
         commit_parquet(spark, staging, str(output), True, False)
     assert str(raised.value) == (
         f"moving the staged rows into {output} stopped part-way (OSError: S3 throttled the copy), before p=2, p=3: "
-        "run the same input again to replace them whole"
+        "the next run into it finishes this commit first (its staged rows are kept until then)"
     )
+
+
+@pytest.mark.parametrize("partitioned", [True, False])
+def test_a_commit_stopped_part_way_is_finished_by_the_next_run_not_dropped(spark, tmp_path, monkeypatch, partitioned):
+    """The old rows of a replaced folder are gone and the new ones are only staged: finish, never delete."""
+    output = tmp_path / "t"
+    commit_parquet(
+        spark, stage(spark, output, "r1", [(1, 1), (2, 2), (3, 3)], partitioned), str(output), partitioned, False
+    )
+    staging = stage(spark, output, "r2", [(11, 1), (12, 2), (13, 2), (14, 3)], partitioned)
+    real_rename, renames = fs.rename, []
+
+    def rename_fails_second(spark_, source, target):
+        renames.append(target)
+        if len(renames) == 2:
+            raise OSError("S3 throttled the copy")
+        real_rename(spark_, source, target)
+
+    monkeypatch.setattr(fs, "rename", rename_fails_second)
+    with pytest.raises(LakejobsError, match="stopped part-way"):
+        commit_parquet(spark, staging, str(output), partitioned, False)
+    monkeypatch.undo()
+    assert holds_unfinished_commit(spark, str(output))
+
+    clear_staging(spark, str(output))
+
+    rows = sorted(tuple(row) for row in spark.read.parquet(str(output)).select("id", "p").collect())
+    assert rows == [(11, 1), (12, 2), (13, 2), (14, 3)]
+    assert not (output / "_staging").exists()
+    assert not holds_unfinished_commit(spark, str(output))
+
+
+def test_a_staging_folder_that_was_never_committed_is_removed_unpublished(spark, tmp_path):
+    output = tmp_path / "t"
+    commit_parquet(spark, stage(spark, output, "r1", [(1, 1)]), str(output), True, False)
+    stage(spark, output, "r2", [(2, 1), (3, 2)])  # a run that stopped before its gate
+    clear_staging(spark, str(output))
+    assert sorted(tuple(row) for row in spark.read.parquet(str(output)).select("id", "p").collect()) == [(1, 1)]
+    assert not (output / "_staging").exists()
 
 
 @pytest.mark.parametrize(

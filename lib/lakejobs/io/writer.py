@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from lakejobs import fs
 from lakejobs.errors import UsageError
-from lakejobs.io.staging import commit_parquet, staging_path, staging_root
+from lakejobs.io.staging import clear_staging, commit_parquet, holds_unfinished_commit, staging_path, staging_root
 from lakejobs.result import OutputInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -189,6 +189,7 @@ def _replace_through_staging(spark, writer, path: str) -> List[fs.FileInfo]:
     that running the same input again repairs the table. Returns the non-empty data files
     written (as staged: same names).
     """
+    clear_staging(spark, path)  # a commit that stopped part-way is finished first
     staging = staging_path(path, uuid.uuid4().hex[:12])
     try:
         writer.save(staging)
@@ -201,8 +202,13 @@ def _replace_through_staging(spark, writer, path: str) -> List[fs.FileInfo]:
 
 
 def _remove_quietly(spark, staging: str, root: str) -> None:
-    """Remove a failed write's staging folder (and the staging root, if left empty)."""
+    """Remove a failed write's staging folder (and the staging root, if left empty).
+
+    Kept when its commit stopped part-way: the next write finishes it.
+    """
     try:
+        if holds_unfinished_commit(spark, root.rsplit("/", 1)[0]):
+            return
         fs.delete(spark, staging, recursive=True)
         if not fs.list_children(spark, root):
             fs.delete(spark, root, recursive=True)

@@ -53,7 +53,7 @@ from lakejobs.io.delta import (
 from lakejobs.io.input_folder import input_data_files
 from lakejobs.io.quarantine import write_quarantine
 from lakejobs.io.reports import previous_rows_written, raise_failed_run, save_run_report_quietly
-from lakejobs.io.staging import commit_parquet, staging_path, staging_root
+from lakejobs.io.staging import clear_staging, commit_parquet, holds_unfinished_commit, staging_path, staging_root
 from lakejobs.io.table_folder import refuse_foreign_folders
 from lakejobs.io.writer import write_table
 from lakejobs.jobs.csv_to_parquet_args import (  # noqa: F401 - the job's public face: DESCRIPTION, parse_args
@@ -127,6 +127,7 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
     if args.output_format == "delta":
         require_delta(spark)
     with RunLock(spark, args.lock_path, JOB, result.run_id):
+        clear_staging(spark, args.output_path)  # left by an interrupted run; a commit is finished first
         files = input_data_files(spark, args.input_path)
         if not files and replaces_whole(args) and fs.exists(spark, args.output_path):
             raise UsageError(
@@ -275,7 +276,6 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
     row_checks = quality.row_checks(args.rules)
     labels = reason_labels(args.dataset, [label for _bad, label, _detail in row_checks])
     staging = staging_path(args.output_path, result.run_id)
-    fs.delete(spark, staging_root(args.output_path), recursive=True)  # left by an interrupted run
     staging_started_ms = int(time.time() * 1000)  # moving keeps the files' times (local, HDFS)
     output_existed = fs.exists(spark, args.output_path)
     bad_df = None
@@ -328,8 +328,13 @@ def _measure_after_staging(args: CsvToParquetArgs, result: JobResult, good_df: "
 
 
 def _remove_staging_quietly(spark: "SparkSession", output_path: str, output_existed: bool) -> None:
-    """Remove a failed run's staging folder (and the output folder, if only staging made it)."""
+    """Remove a failed run's staging folder (and the output folder, if only staging made it).
+
+    The staging folder of a commit that stopped part-way is kept: the next run finishes it.
+    """
     try:
+        if output_existed and holds_unfinished_commit(spark, output_path):
+            return
         fs.delete(spark, output_path if not output_existed else staging_root(output_path), recursive=True)
     except Exception as error:  # noqa: BLE001 - the run's own error is the one to report
         LOG.warning("could not remove %s (the next run will): %s", staging_root(output_path), root_cause(error))

@@ -28,7 +28,7 @@ from lakejobs.io.input_folder import input_data_files
 from lakejobs.io.partitions import NULL_VALUE
 from lakejobs.io.quarantine import write_quarantine
 from lakejobs.io.reports import raise_failed_run, save_run_report_quietly
-from lakejobs.io.staging import commit_parquet, staging_path, staging_root
+from lakejobs.io.staging import clear_staging, commit_parquet, staging_path
 from lakejobs.io.table_folder import refuse_foreign_folders
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.result import JobResult, OutputInfo
@@ -336,12 +336,10 @@ def replace_partitions(
     """
     spark = merged_df.sparkSession
     staging = staging_path(args.output_path, run_id)
-    fs.delete(spark, staging_root(args.output_path), recursive=True)  # left by an interrupted run
     staged = _write(merged_df, staging, table, args.compression)
     written = set(partition_folders(spark, staging, len(table.partition_by)))
-    commit_parquet(spark, staging, args.output_path, partitioned=True, append=False)
-    for folder in sorted(set(rewritten) - written):  # every row of the partition was replaced
-        fs.delete(spark, rewritten[folder], recursive=True)
+    emptied = sorted(set(rewritten) - written)  # every row of these partitions was replaced
+    commit_parquet(spark, staging, args.output_path, partitioned=True, append=False, remove=emptied)
     return dataclasses.replace(staged, path=args.output_path)
 
 
@@ -412,6 +410,7 @@ def run_locked(
         refuse_foreign_folders(spark, {"--output_path": args.output_path}, output_format)
         refuse_foreign_folders(spark, {"--quarantine_path": args.quarantine_path}, "json")
         with RunLock(spark, args.lock_path, result.job, result.run_id):
+            clear_staging(spark, args.output_path)  # left by an interrupted run; a commit is finished first
             body(files)
     except Exception as error:  # noqa: BLE001 - one clear line and a FAILED report
         raise_failed_run(spark, args.report_path, result, "", error)
