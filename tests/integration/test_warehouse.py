@@ -142,6 +142,22 @@ def test_a_delta_table_loads_its_current_version_and_is_refused_as_parquet(spark
     assert query(spark, db, "SELECT to_regclass('employees_as_parquet') IS NULL") == [(True,)]
 
 
+@pytest.mark.parametrize("name", ['x") VALUES (1); DROP TABLE victim; --', "n" * 64])
+def test_a_column_name_spark_would_write_unquoted_is_refused_before_any_sql(spark, db, tmp_path, name):
+    with connection(spark, db) as sql:
+        sql.execute("CREATE TABLE IF NOT EXISTS victim (id int)")
+    spark.createDataFrame([(1, "a")], "id int, v string").withColumnRenamed("v", name).write.parquet(
+        str(tmp_path / "t")
+    )
+    with pytest.raises(UsageError) as refused:
+        load(spark, "--input_path", str(tmp_path / "t"), "--key", "id", "--jdbc_url", db.url, "--target_table", "t")
+    assert str(refused.value) == (
+        f"{tmp_path / 't'}: column {name!r} cannot be a warehouse column as it is (a double quote, a NUL "
+        "or more than 63 bytes): rename it in the table"
+    )
+    assert query(spark, db, "SELECT to_regclass('victim') IS NOT NULL, to_regclass('t') IS NULL") == [(True, True)]
+
+
 def test_the_mart_summaries_load_with_orders_missing_a_customer_or_employee(spark, db, tmp_path):
     processed = write_processed(spark, tmp_path / "p", [(1, 11, 21), (2, None, 21), (3, 11, None)])
     mart = sales_mart.run(

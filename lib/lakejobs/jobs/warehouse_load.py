@@ -160,8 +160,28 @@ def read_source(spark: "SparkSession", args: WarehouseLoadArgs) -> "DataFrame":
     missing = [column for column in args.key if column not in source_df.columns]
     if missing:
         raise UsageError(f"--key names columns that {args.input_path} does not have: {', '.join(missing)}")
+    refuse_unsafe_column_names(args.input_path, source_df.columns)
     upsert_sql.column_definitions(source_df.schema, args.key)  # raises UsageError for an unmappable type
     return source_df
+
+
+#: PostgreSQL keeps the first 63 bytes of a name (``NAMEDATALEN - 1``): two longer names could become one.
+MAX_NAME_BYTES = 63
+
+
+def refuse_unsafe_column_names(input_path: str, columns) -> None:
+    """Refuse column names the warehouse cannot take as they are.
+
+    Our SQL quotes names by doubling ``"``, but Spark's JDBC writer puts each name between
+    ``"`` as it is: a ``"`` in a name would end the name inside Spark's INSERT and run the rest
+    as SQL. NUL cannot be in a PostgreSQL name, and a longer name is cut to 63 bytes.
+    """
+    for name in columns:
+        if '"' in name or "\x00" in name or len(name.encode("utf-8")) > MAX_NAME_BYTES:
+            raise UsageError(
+                f"{input_path}: column {name!r} cannot be a warehouse column as it is (a double quote, a NUL "
+                f"or more than {MAX_NAME_BYTES} bytes): rename it in the table"
+            )
 
 
 def run(spark: "SparkSession", args: WarehouseLoadArgs) -> JobResult:
