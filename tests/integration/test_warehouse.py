@@ -158,6 +158,23 @@ def test_a_column_name_spark_would_write_unquoted_is_refused_before_any_sql(spar
     assert query(spark, db, "SELECT to_regclass('victim') IS NOT NULL, to_regclass('t') IS NULL") == [(True, True)]
 
 
+@pytest.mark.parametrize("upsert", ["on_conflict", "merge"])
+def test_a_target_made_before_without_a_key_is_refused_not_upserted_into(spark, db, tmp_path, upsert):
+    table = f"no_key_{upsert}"
+    with connection(spark, db) as sql:
+        sql.execute(f"CREATE TABLE {table} (id integer, v text)")
+        sql.execute(f"INSERT INTO {table} VALUES (1, 'a'), (1, 'b')")
+    spark.createDataFrame([(1, "c")], "id int, v string").write.parquet(str(tmp_path / "t"))
+    argv = ["--input_path", str(tmp_path / "t"), "--key", "id", "--jdbc_url", db.url, "--target_table", table]
+    with pytest.raises(UsageError) as refused:
+        load(spark, *argv, "--upsert", upsert)
+    assert str(refused.value) == (
+        f"{table} exists without a primary key or unique index on (id): an upsert could update several of its "
+        "rows for one key; give it one, or load into a new table; nothing was loaded"
+    )
+    assert query(spark, db, f"SELECT id, v FROM {table} ORDER BY v") == [(1, "a"), (1, "b")]
+
+
 def test_the_mart_summaries_load_with_orders_missing_a_customer_or_employee(spark, db, tmp_path):
     processed = write_processed(spark, tmp_path / "p", [(1, 11, 21), (2, None, 21), (3, 11, None)])
     mart = sales_mart.run(

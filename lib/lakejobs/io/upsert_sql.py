@@ -122,6 +122,22 @@ def column_types_sql(table: TableName) -> str:
     )
 
 
+def key_indexes_sql(table: TableName, key: Sequence[str]) -> str:
+    """One row: how many unique indexes of ``table`` (its primary key among them) are on exactly ``key``.
+
+    An upsert on ``key`` must find at most one target row per staged row: without such an index
+    a MERGE updates every target row of a key, and ``ON CONFLICT`` has nothing to conflict on.
+    """
+    names = "ARRAY[" + ", ".join("'" + column.replace("'", "''") + "'" for column in key) + "]::text[]"
+    columns = (
+        "ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey))"
+    )
+    return (
+        f"SELECT count(*) FROM pg_index i WHERE i.indrelid = '{table.sql}'::regclass AND i.indisunique "
+        f"AND i.indpred IS NULL AND i.indnatts = {len(key)} AND {columns} @> {names} AND {columns} <@ {names}"
+    )
+
+
 def key_check_sql(staging: TableName, key: Sequence[str]) -> str:
     """One row: staged rows, rows with a null key column, rows beyond the first of each key."""
     null_key = " OR ".join(f"{quote(column)} IS NULL" for column in key)

@@ -245,6 +245,11 @@ def upsert(spark, login: DbLogin, args: WarehouseLoadArgs, staging: TableName, s
     with transaction(spark, login, f"cannot load {target}") as sql:
         sql.execute(upsert_sql.create_target_sql(target, source_df.schema, key))
         refuse_other_column_types(sql, target, staging, columns)
+        if not sql.query(upsert_sql.key_indexes_sql(target, key))[0][0]:
+            raise UsageError(
+                f"{target} exists without a primary key or unique index on ({', '.join(key)}): an upsert could "
+                "update several of its rows for one key; give it one, or load into a new table; nothing was loaded"
+            )
         staged, null_keys, duplicate_keys = sql.query(upsert_sql.key_check_sql(staging, key))[0]
         if staged != rows_read:
             raise LakejobsError(f"staged {staged} rows but read {rows_read}; nothing was loaded into {target}")
