@@ -31,8 +31,9 @@ WORKER_MEMORY = "2g"
 EXECUTOR_MEMORY = "768m"
 DRIVER_MEMORY = "1g"
 DAEMON_MEMORY = "256m"
-#: Short-lived JVMs on a small machine start faster with the client compiler and serial GC.
-JVM_OPTIONS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1"
+#: Short-lived JVMs on a small machine start faster with the client compiler and serial GC; UTC
+#: as the local driver (``session.driver_java_options``).
+JVM_OPTIONS = "-XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Duser.timezone=UTC"
 
 #: Environment variables a cluster process must not inherit from the caller.
 _NOT_INHERITED = ("PYTHONPATH", "PYTHONHOME", "PYSPARK_PYTHON", "PYSPARK_DRIVER_PYTHON", "VIRTUAL_ENV", "SPARK_HOME")

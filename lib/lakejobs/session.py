@@ -118,10 +118,13 @@ def driver_java_options(dump_to: Optional[Path] = None) -> str:
       41.4-44.9 s with ParallelGC.
     - The project's log4j settings (quiet logs).
     - The JVM's own warnings go to stderr, not stdout: a job's last stdout line is its result.
+    - The JVM's time zone is UTC, as Glue's and EMR's are: JDBC reads a database's ``timestamp``
+      (without time zone) in it, so a laptop in New York would shift every such value 5 hours.
     - Start from ``class_archive()`` when it exists, or write one to ``dump_to`` at exit.
     """
     log4j = Path(__file__).with_name("conf") / "log4j2.properties"
-    options = ["-XX:+UseParallelGC", f"-Dlog4j2.configurationFile={log4j.as_uri()}", "-Xlog:disable"]
+    options = ["-XX:+UseParallelGC", f"-Dlog4j2.configurationFile={log4j.as_uri()}", "-Duser.timezone=UTC"]
+    options.append("-Xlog:disable")
     if dump_to is not None:
         # Writing an archive warns once per class it skips: keep errors only.
         options += ["-Xlog:all=error:stderr", f"-XX:ArchiveClassesAtExit={dump_to}"]

@@ -13,16 +13,16 @@ from tests.conftest import ROOT, SAMPLE_RAW, job_env
 def test_without_an_archive_the_jvm_starts_plain_and_warns_on_stderr(tmp_path, monkeypatch):
     monkeypatch.setenv("LAKEJOBS_JARS_DIR", str(tmp_path))
     options = session.driver_java_options().split()
-    assert options[0] == "-XX:+UseParallelGC"
+    assert (options[0], options[2]) == ("-XX:+UseParallelGC", "-Duser.timezone=UTC")
     # An archive the JVM cannot use (another JDK build) would only be slower: its warning is off.
-    assert options[2:] == ["-Xlog:disable", "-Xlog:all=warning:stderr", "-Xlog:cds*=off:stderr"]
+    assert options[3:] == ["-Xlog:disable", "-Xlog:all=warning:stderr", "-Xlog:cds*=off:stderr"]
 
 
 def test_with_an_archive_the_jvm_starts_from_it(tmp_path, monkeypatch):
     monkeypatch.setenv("LAKEJOBS_JARS_DIR", str(tmp_path))
     (tmp_path / "spark-classes.jsa").write_bytes(b"archive")
     options = session.driver_java_options().split()
-    assert options[2:] == [
+    assert options[3:] == [
         "-Xlog:disable",
         "-Xlog:all=warning:stderr",
         "-Xlog:cds*=off:stderr",
@@ -35,7 +35,7 @@ def test_building_an_archive_writes_it_at_exit_and_keeps_errors_only(tmp_path, m
     monkeypatch.setenv("LAKEJOBS_JARS_DIR", str(tmp_path))
     (tmp_path / "spark-classes.jsa").write_bytes(b"an older archive")
     options = session.driver_java_options(dump_to=tmp_path / "new.jsa").split()
-    assert options[2:] == [
+    assert options[3:] == [
         "-Xlog:disable",
         "-Xlog:all=error:stderr",
         f"-XX:ArchiveClassesAtExit={tmp_path / 'new.jsa'}",
@@ -54,6 +54,21 @@ def test_a_job_runs_and_reports_on_stdout_with_an_unusable_archive(tmp_path):
     assert completed.returncode == 0, completed.stderr
     result = json.loads(completed.stdout.strip().splitlines()[-1])
     assert (result["status"], result["rows_read"], result["rows_written"]) == ("SUCCEEDED", 40, 40)
+
+
+@pytest.mark.subprocess
+def test_a_local_jvm_keeps_utc_on_a_machine_in_another_time_zone():
+    """JDBC reads ``timestamp without time zone`` in the JVM's zone: a New York laptop shifted them."""
+    script = (
+        "from lakejobs import session; spark = session.build_session('tz', 'local'); "
+        "print(spark.sparkContext._jvm.java.util.TimeZone.getDefault().getID()); spark.stop()"
+    )
+    env = {**job_env(), "TZ": "America/New_York"}
+    completed = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
+    )
+    assert completed.returncode == 0, completed.stderr
+    assert completed.stdout.splitlines()[-1] == "UTC"
 
 
 def test_a_session_made_elsewhere_gets_the_runtime_settings(spark):
