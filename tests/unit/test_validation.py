@@ -252,16 +252,52 @@ def test_a_timestamp_without_a_format_needs_a_whole_date_or_is_quarantined(spark
         "2014": None,
         "2014-05": None,
         "2014-05-01 junk": None,
+        # Spark keeps microseconds: a seventh digit would be dropped, unless it is a zero.
+        "2014-05-01 10:30:00.123456": "2014-05-01 10:30:00.123456",
+        "2014-05-01 10:30:00.123456000": "2014-05-01 10:30:00.123456",
+        "2014-05-01 10:30:00.1234567": None,
     }
     source = spark.createDataFrame(
         [(text, None, "f.csv") for text in read], "at string, _corrupt_record string, _source_file string"
     )
     typed = source.transform(with_typed_columns(dataset))
-    actual = typed.select(F.date_format("at", "yyyy-MM-dd HH:mm:ss").alias("at"), "_reason")
+    actual = typed.select(F.date_format("at", "yyyy-MM-dd HH:mm:ss.SSSSSS").alias("at"), "_reason")
+    with_fraction = [value if value is None or "." in value else value + ".000000" for value in read.values()]
     expected = spark.createDataFrame(
-        [(value, None if value else "invalid_timestamp:at") for value in read.values()], "at string, _reason string"
+        [(value, None if value else "invalid_timestamp:at") for value in with_fraction], "at string, _reason string"
     )
     assert_df_equality(actual, expected, ignore_nullable=True)
+
+
+def test_a_timestamp_format_with_nanoseconds_quarantines_digits_spark_would_drop(spark):
+    csv = dataclasses.replace(CsvOptions(), timestamp_format="yyyy-MM-dd HH:mm:ss.SSSSSSS")
+    dataset = Dataset(name="events", schema=T.StructType([T.StructField("at", T.TimestampType())]), csv=csv)
+    texts = ["2014-05-01 10:30:00.1234560", "2014-05-01 10:30:00.1234567"]
+    source = spark.createDataFrame(
+        [(text, None, "f.csv") for text in texts], "at string, _corrupt_record string, _source_file string"
+    )
+    typed = source.transform(with_typed_columns(dataset))
+    actual = typed.select(F.date_format("at", "yyyy-MM-dd HH:mm:ss.SSSSSS").alias("at"), "_reason")
+    expected = spark.createDataFrame(
+        [("2014-05-01 10:30:00.123456", None), (None, "invalid_timestamp:at")], "at string, _reason string"
+    )
+    assert_df_equality(actual, expected, ignore_nullable=True)
+
+
+def test_java_only_number_forms_and_underflow_are_quarantined_not_read(spark):
+    """Java's parser reads '12d' as 12, '0x1p3' as 8 and '1e-400' as 0: no CSV writer means those."""
+    dataset = Dataset(name="floats", schema=T.StructType([T.StructField("d", T.DoubleType())]))
+    read = {"12d": None, "2F": None, "0x1p3": None, "1e-400": None, "0.5e-3": 0.0005, "-0": -0.0, "0e7": 0.0}
+    read.update({" 1.5E2 ": 150.0, "NaN": float("nan")})
+    source = spark.createDataFrame(
+        [(text, None, "f.csv") for text in read], "d string, _corrupt_record string, _source_file string"
+    )
+    actual = source.transform(with_typed_columns(dataset)).select("d", "_reason")
+    expected = spark.createDataFrame(
+        [(value, None if value is not None else "invalid_double:d") for value in read.values()],
+        "d double, _reason string",
+    )
+    assert_df_equality(actual, expected, ignore_nullable=True, allow_nan_equality=True)
 
 
 def test_a_number_too_large_for_a_double_or_float_is_quarantined_not_infinite(spark):

@@ -34,14 +34,20 @@ ISO_DATE = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}\s*$"
 #: The text of a timestamp without ``--timestamp_format``: a whole ISO date, then optionally a
 #: time (``T`` or a space, hours, minutes, seconds, a fraction) and a zone (``Z``, ``+02:00``,
 #: ``Europe/Paris``). Spark's cast alone reads a time without a date as today's date at that
-#: time, and ``2014`` or ``2014-05`` as the first day.
+#: time, and ``2014`` or ``2014-05`` as the first day. A fraction's digits past the sixth must be
+#: zeros: Spark keeps microseconds and drops the rest (``.1234567`` would become ``.123456``).
 ISO_TIMESTAMP = (
     r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
-    r"([ T][0-9]{1,2}(:[0-9]{1,2}(:[0-9]{1,2}(\.[0-9]{0,9})?)?)?"
+    r"([ T][0-9]{1,2}(:[0-9]{1,2}(:[0-9]{1,2}(\.[0-9]{0,6}0{0,3})?)?)?"
     r"\s*(Z|[+-][0-9]{1,2}(:?[0-9]{2}){0,2}|[A-Za-z][A-Za-z0-9_/+:-]*)?)?\s*$"
 )
 #: The texts Spark's cast reads as infinity by name (after trimming, in any case).
 INFINITY_NAMES = ("inf", "+inf", "-inf", "infinity", "+infinity", "-infinity")
+#: Letters Java's number parser (Spark's cast to double) takes that no CSV writer means in a
+#: number: a type suffix (``12d``, ``2f``) and hexadecimal (``0x1p3``).
+JAVA_NUMBER_LETTERS = "[dDfFxXpP]"
+#: A fraction of more than six digits whose digits past the sixth are not all zeros.
+FINER_THAN_MICROSECONDS = r"\.[0-9]{6}0*[1-9]"
 
 Transform = Callable[[DataFrame], DataFrame]
 #: A row check: (true where the row is bad, its reason, a column explaining it).
@@ -81,7 +87,11 @@ def typed_value(raw: Column, raw_name: str, data_type: T.DataType, dataset: Data
     if isinstance(data_type, (T.DoubleType, T.FloatType)):
         return _finite_unless_spelled(raw, _cast(raw_name, data_type))
     if isinstance(data_type, T.TimestampType) and dataset.csv.timestamp_format:
-        return F.to_timestamp(raw, dataset.csv.timestamp_format)
+        parsed = F.to_timestamp(raw, dataset.csv.timestamp_format)
+        if "SSSSSSS" not in dataset.csv.timestamp_format:
+            return parsed
+        # With 7 to 9 ``S`` the format reads nanoseconds, and Spark drops those past microseconds.
+        return F.when(~raw.rlike(FINER_THAN_MICROSECONDS), parsed)
     if isinstance(data_type, T.TimestampType):
         return F.when(raw.rlike(ISO_TIMESTAMP), _cast(raw_name, data_type))
     if isinstance(data_type, T.DecimalType):
@@ -94,10 +104,14 @@ def _finite_unless_spelled(raw: Column, value: Column) -> Column:
     """``value``, null where it is infinite but its text is a number too large for the type.
 
     ``try_cast`` reads ``1e400`` as a double's infinity (``3.5e39`` as a float's): only the
-    text Spark reads as infinity by name (``Infinity``, ``-inf``, any case) stays infinite.
+    text Spark reads as infinity by name (``Infinity``, ``-inf``, any case) stays infinite. It is
+    Java's parser, so it also reads ``12d`` as 12, ``0x1p3`` as 8 (``JAVA_NUMBER_LETTERS``) and
+    ``1e-400`` as 0: those are null too, as is any zero whose digits before the exponent are not.
     """
     spelled = F.lower(F.trim(raw)).isin(*INFINITY_NAMES)
-    return F.when((F.abs(value) != F.lit(float("inf"))) | spelled, value)
+    underflow = (value == F.lit(0.0)) & raw.rlike("^[^eE]*[1-9]")
+    plain = (F.abs(value) != F.lit(float("inf"))) & ~raw.rlike(JAVA_NUMBER_LETTERS) & ~underflow
+    return F.when(plain | spelled, value)
 
 
 def _cast(raw_name: str, data_type: T.DataType) -> Column:
