@@ -169,3 +169,23 @@ def test_the_field_jobs_are_listed_and_bad_arguments_are_one_line():
     assert completed.returncode == 2
     assert len(completed.stderr.strip().splitlines()) == 1
     assert completed.stderr.startswith("transactions: error: input path does not exist: ")
+
+
+def test_bytes_that_are_not_utf8_are_quarantined_not_merged_into_another_id(spark, tmp_path):
+    """Read as U+FFFD, ``T\\xff1`` and ``T\\xfe1`` became one id: the second was counted as already loaded."""
+    batch = tmp_path / "raw" / "batch=1"
+    batch.mkdir(parents=True)
+    lines = [
+        event(tid, "1.00", "2024-03-01T00:00:00Z").encode().replace(b"@", raw)
+        for tid, raw in [("T@1", b"\xff"), ("T@2", b"\xfe"), ("ok", b"")]
+    ]
+    lines.append(event("cafe", "2.00", "2024-03-01T00:00:00Z", merchant="Caf@").encode().replace(b"@", b"\xe9"))
+    (batch / "events.jsonl").write_bytes(b"\n".join(lines) + b"\n")
+    result = load(spark, batch, tmp_path / "transactions")
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (4, 1, {"invalid_utf8": 3})
+    table = spark.read.parquet(str(tmp_path / "transactions")).select("transaction_id", "amount")
+    assert [tuple(row) for row in table.collect()] == [("ok", Decimal("1.00"))]
+    quarantine = spark.read.json(str(tmp_path / "transactions_quarantine")).select("reason", "detail")
+    assert [tuple(row) for row in quarantine.collect()] == [
+        ("invalid_utf8", "the line has bytes that are not valid UTF-8")
+    ] * 3

@@ -17,7 +17,7 @@ from lakejobs.transforms.field_checks import (
     one_json_value,
     values_text,
 )
-from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON
+from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON, REPLACEMENT_CHAR
 
 Transform = Callable[[DataFrame], DataFrame]
 #: The deduplication id: one row per id in the table, whatever the batches repeat.
@@ -86,6 +86,10 @@ def transaction_checks() -> List[Check]:
             F.col(CORRUPT_RECORD).isNotNull() | ~one_json_value(RAW_LINE),
             "malformed_record",
             "the line is not one JSON object",
+        ),
+        # Bytes that are not UTF-8 are read as U+FFFD: two ids differing only there would become one.
+        check(
+            F.col(RAW_LINE).contains(REPLACEMENT_CHAR), "invalid_utf8", "the line has bytes that are not valid UTF-8"
         ),
     ]
     checks += [
