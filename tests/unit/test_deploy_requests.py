@@ -117,7 +117,11 @@ def test_emr_and_serverless_dry_runs_follow_the_stages(capsys, tmp_path):
     cluster = dry_run(capsys, "emr", dist, "--transient")[-1]
     assert cluster["operation"] == "RunJobFlow"
     assert [step["Name"] for step in cluster["params"]["Steps"]] == PIPELINE_JOBS
+    assert "Ec2SubnetId" not in cluster["params"]["Instances"]  # the default VPC's subnet
     validate("emr", "RunJobFlow", cluster["params"])
+    in_subnet = dry_run(capsys, "emr", dist, "--transient", "--subnet-id", "subnet-0a1b2c3d4e5f60718")[-1]
+    assert in_subnet["params"]["Instances"]["Ec2SubnetId"] == "subnet-0a1b2c3d4e5f60718"
+    validate("emr", "RunJobFlow", in_subnet["params"])
     runs = [r["params"]["name"] for r in dry_run(capsys, "emr-serverless", dist) if r["operation"] == "StartJobRun"]
     assert runs == PIPELINE_JOBS
 
@@ -160,6 +164,10 @@ def test_a_misspelt_field_fails_validation():
         (
             ["deploy", "--target", "glue", "--bucket", "s3://b", "--role-arn", ROLE],
             "lakejobs: error: --bucket must be a bucket name (no s3:// and no /), got 's3://b'\n",
+        ),
+        (
+            ["deploy", "--target", "emr", "--bucket", "b", "--transient", "--subnet-id", "vpc-123"],
+            "lakejobs: error: --subnet-id must be a subnet id (subnet-0123abcd...), got 'vpc-123'\n",
         ),
     ],
 )

@@ -6,8 +6,9 @@ import subprocess
 
 import pytest
 
+from lakejobs.deploy.description import DeployConfig, sales_pipeline
 from lakejobs.orchestrate import asl, graph, render
-from lakejobs.orchestrate.machines import RUNTIMES
+from lakejobs.orchestrate.machines import CREATE_CLUSTER, RUNTIMES, emr_machine
 from tests.conftest import ROOT, VENV_BIN
 from tests.integration import iam_eval
 
@@ -204,3 +205,11 @@ def test_the_emr_machine_role_may_create_the_cluster_its_definition_asks_for():
     assert not iam_eval.allowed(
         policy, ("iam:CreateServiceLinkedRole", cleanup.replace("EMRCleanup", "Other"), service)
     )
+
+
+def test_the_emr_machine_creates_its_cluster_in_the_subnet_deployed_with():
+    def instances(config):
+        return emr_machine(sales_pipeline(), config)["States"][CREATE_CLUSTER]["Parameters"]["Instances"]
+
+    assert "Ec2SubnetId" not in instances(DeployConfig(bucket="b"))
+    assert instances(DeployConfig(bucket="b", subnet_id="subnet-0a1b2c3d"))["Ec2SubnetId"] == "subnet-0a1b2c3d"

@@ -25,6 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--cluster-id", help="running EMR cluster receiving the steps (j-...)")
     parser.add_argument("--transient", action="store_true", help="emr: start a cluster that runs the steps and ends")
     parser.add_argument("--application-id", help="EMR Serverless application running the jobs")
+    parser.add_argument(
+        "--subnet-id", help="emr --transient, stepfunctions: the cluster's subnet (default: the default VPC's)"
+    )
     parser.add_argument("--endpoint-url", help="an AWS-compatible endpoint (default: AWS, or AWS_ENDPOINT_URL)")
     parser.add_argument("--region", help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or us-east-1)")
     parser.add_argument("--dry-run", action="store_true", help="print every request as one JSON line; send nothing")
@@ -53,6 +56,7 @@ def _config(args):
         cluster_id=args.cluster_id,
         transient=args.transient,
         application_id=args.application_id,
+        subnet_id=args.subnet_id,
         glue_version=args.glue_version,
         library=args.library,
         python_version=args.python_version,

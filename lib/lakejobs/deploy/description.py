@@ -18,6 +18,7 @@ renders to any bucket and prefix, or to a template root such as ``s3://{bucket}/
 """
 
 import dataclasses
+import re
 from typing import Dict, Optional, Tuple, Union
 
 from lakejobs.errors import UsageError
@@ -216,6 +217,9 @@ class DeployConfig:
     emr_service_role: str = "lakejobs-emr-service"
     emr_instance_profile: str = "lakejobs-emr-ec2"
     emr_instance_type: str = "m6i.xlarge"
+    #: The subnet of a transient EMR cluster (``Ec2SubnetId``); None: the default VPC's. With
+    #: ``AmazonEMRServicePolicy_v2`` it must carry the tag ``for-use-with-amazon-emr-managed-policies=true``.
+    subnet_id: Optional[str] = None
     name_prefix: str = "lakejobs-"
     dist: str = "dist"
     output_format: str = "delta"
@@ -286,4 +290,6 @@ class DeployConfig:
             raise UsageError(f"--library must be one of {', '.join(LIBRARY_FORMS)}, got {self.library!r}")
         if not self.bucket or "/" in self.bucket:
             raise UsageError(f"--bucket must be a bucket name (no s3:// and no /), got {self.bucket!r}")
+        if self.subnet_id is not None and not re.fullmatch(r"subnet-[0-9a-f]{8,17}", self.subnet_id):
+            raise UsageError(f"--subnet-id must be a subnet id (subnet-0123abcd...), got {self.subnet_id!r}")
         return self

@@ -116,6 +116,7 @@ def run_job_flow_request(pipeline: Pipeline, config: DeployConfig, with_steps: b
             ],
             "KeepJobFlowAliveWhenNoSteps": False,
             "TerminationProtected": False,
+            **({"Ec2SubnetId": config.subnet_id} if config.subnet_id else {}),
         },
         "Steps": emr_steps(pipeline, config, ON_FAILURE_TRANSIENT) if with_steps else [],
         # A safety net when steps are added later (Step Functions): idle for 1 hour -> terminated.

@@ -43,7 +43,8 @@ def glue_default_arguments(job: Job, config: DeployConfig) -> Dict[str, str]:
             "--datalake-formats": "delta",
             "--conf": glue_conf_value(DELTA_CONF),
             "--enable-metrics": "true",
-            "--enable-continuous-cloudwatch-log": "true",
+            # No --enable-continuous-cloudwatch-log: a Glue 4.0-and-earlier flag; Glue 5 logs in
+            # real time to /aws-glue/jobs/error and /aws-glue/jobs/output anyway.
             # The project keeps its own incremental state (_lakejobs/state/), so no bookmarks.
             "--job-bookmark-option": "job-bookmark-disable",
             "--TempDir": config.layout.uri(f"{TEMP}/glue/"),
