@@ -8,8 +8,10 @@ import pytest
 from chispa import assert_df_equality
 
 from lakejobs import fs
+from lakejobs.generate_field import TAXI_COLUMNS
 from lakejobs.jobs import csv_to_parquet, taxi_trips
 from tests.conftest import SAMPLE_RAW, stderr_lines
+from tests.jobs.test_taxi_trips import GOOD
 
 SCHEMA = "sku STRING NOT NULL, price DECIMAL(10,2)"
 
@@ -139,3 +141,19 @@ def test_a_truncated_archive_is_named_in_the_one_line(spark, products, capsys):
     result = json.loads(captured.out.splitlines()[-1])  # a failed run prints its result, as every failed run
     assert (result["status"], result["error"], result["rows_written"]) == ("FAILED", message, 0)
     assert not (products / "out").exists()
+
+
+def test_a_field_jobs_truncated_archive_is_named_in_the_one_line(spark, tmp_path, capsys):
+    """The task's ``EOFException: Unexpected end of input stream`` did not say which file."""
+    (tmp_path / "raw").mkdir()
+    header = ",".join(TAXI_COLUMNS).encode()
+    whole = gzip.compress(header + b"\n" + b"\n".join([GOOD[0].encode()] * 4000) + b"\n")
+    (tmp_path / "raw" / "green_2019-02.csv.gz").write_bytes(whole[: len(whole) // 2])
+    (tmp_path / "raw" / "green_2019-01.csv.gz").write_bytes(gzip.compress(header + b"\n" + GOOD[0].encode() + b"\n"))
+    argv = ["--input_path", str(tmp_path / "raw"), "--output_path", str(tmp_path / "trips")]
+    assert taxi_trips.main(argv) == 1
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"taxi_trips: error: {tmp_path / 'raw' / 'green_2019-02.csv.gz'} cannot be decompressed "
+        "(EOFException: Unexpected end of input stream); nothing was published"
+    )
+    assert not (tmp_path / "trips").exists()

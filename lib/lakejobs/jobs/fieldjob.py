@@ -23,7 +23,8 @@ from pyspark.sql import functions as F
 from lakejobs import args as job_args
 from lakejobs import fs, quality_gate
 from lakejobs.datasets import Dataset
-from lakejobs.errors import QualityGateError, UsageError
+from lakejobs.errors import LakejobsError, QualityGateError, UsageError, root_cause
+from lakejobs.io.compressed import first_undecompressable, may_be_decompression
 from lakejobs.io.input_folder import input_data_files
 from lakejobs.io.partitions import NULL_VALUE
 from lakejobs.io.quarantine import write_quarantine
@@ -393,6 +394,24 @@ def empty_output(path: str, name: str, partition_by: Sequence[str], fmt: str = "
     return OutputInfo(name, path, fmt, rows=0, files=0, bytes=0, partition_by=list(partition_by))
 
 
+def named_broken_archive(spark: "SparkSession", error: Exception, files: List[fs.FileInfo]) -> Exception:
+    """``error``, or one naming the input file that cannot be decompressed when that caused it.
+
+    A truncated ``.gz`` fails its task with ``EOFException: Unexpected end of input stream``,
+    which does not say which file.
+    """
+    if isinstance(error, LakejobsError) or not may_be_decompression(root_cause(error)):
+        return error
+    broken = first_undecompressable(spark, files)
+    if broken is None:
+        return error
+    path, problem = broken
+    path = fs.local_path(path) if fs.is_local(path) else path
+    named = LakejobsError(f"{path} cannot be decompressed ({problem}); nothing was published")
+    named.__cause__ = error
+    return named
+
+
 def run_locked(
     spark: "SparkSession", args: FieldArgs, result: JobResult, body, output_format: str = "parquet"
 ) -> JobResult:
@@ -405,6 +424,7 @@ def run_locked(
     A failed run saves its FAILED report too, and fails in one line naming the stage and the
     root cause (``io.reports.raise_failed_run``).
     """
+    files: List[fs.FileInfo] = []
     try:
         files = require_input(spark, args)
         refuse_foreign_folders(spark, {"--output_path": args.output_path}, output_format)
@@ -413,7 +433,7 @@ def run_locked(
             clear_staging(spark, args.output_path)  # left by an interrupted run; a commit is finished first
             body(files)
     except Exception as error:  # noqa: BLE001 - one clear line and a FAILED report
-        raise_failed_run(spark, args.report_path, result, "", error)
+        raise_failed_run(spark, args.report_path, result, "", named_broken_archive(spark, error, files))
     result.finish("SUCCEEDED")
     save_run_report_quietly(spark, args.report_path, result)
     return result
