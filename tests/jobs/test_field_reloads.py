@@ -164,6 +164,20 @@ def test_a_reread_taxi_file_now_all_bad_or_empty_leaves_none_of_its_earlier_trip
     assert sorted(p.name for p in out.iterdir() if p.is_dir()) == []
 
 
+@pytest.mark.parametrize("emptied", [b"", b"\n\n"], ids=["no_bytes", "blank_lines"])
+def test_a_taxi_file_emptied_of_its_header_too_leaves_none_of_its_trips(spark, tmp_path, emptied):
+    """Without a header line the file gives no row, so Spark never reads it; its trips must go all the same."""
+    out, raw = tmp_path / "trips", tmp_path / "raw"
+    jan = taxi_file(raw, "green_tripdata_2019-01.csv", JAN)
+    run_taxi(spark, raw, out)
+    feb = taxi_file(raw, "green_tripdata_2019-02.csv", FEB)
+    jan.write_bytes(emptied)
+    result = run_taxi(spark, raw, out)
+    assert (result.rows_read, result.rows_written) == (len(FEB), len(FEB))
+    expected = taxi_rows(spark, [(feb, FEB)])
+    assert_df_equality(taxi_table(spark, out), expected, ignore_row_order=True, ignore_nullable=True)
+
+
 def stock_file(folder, ticker, days, closes):
     folder.mkdir(parents=True, exist_ok=True)
     lines = [stocks.YAHOO_HEADER] + [stocks.yahoo_line(day, close) for day, close in zip(days, closes)]

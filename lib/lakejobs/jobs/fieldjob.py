@@ -220,6 +220,15 @@ def gate(args: FieldArgs, result: JobResult, quarantine_df: "DataFrame", name: s
     raise QualityGateError(message, result=result.finish("FAILED", message))
 
 
+def source_files_of(checked_df: "DataFrame", listed: Sequence[fs.FileInfo]) -> List[str]:
+    """The files ``checked_df`` reads and the ``listed`` ones, spelled as Spark spells input files."""
+    spelled = set(checked_df.inputFiles())
+    if listed:
+        spark = checked_df.sparkSession
+        spelled |= set(spark.read.text([fs.literal(info.path) for info in listed]).inputFiles())
+    return sorted(spelled)
+
+
 def publish_split(
     args: FieldArgs,
     result: JobResult,
@@ -228,6 +237,7 @@ def publish_split(
     table: TableLayout,
     merge: Merge,
     dataset: Optional[Dataset] = None,
+    listed: Sequence[fs.FileInfo] = (),
 ) -> None:
     """Flag repeated keys, count, gate, then write the good rows (partitioned) and the quarantine.
 
@@ -240,9 +250,11 @@ def publish_split(
     earlier rows rewritten with them.
 
     The quarantine keeps one folder per source file (``lakejobs.io.quarantine``): the files read
-    again replace theirs, as their rows are replaced in the table (``merge``).
+    again replace theirs, as their rows are replaced in the table (``merge``). The source files
+    are those Spark read and the ``listed`` input files: a file emptied since (no header line,
+    no record) gives no row, but its earlier rows and quarantine must go all the same.
     """
-    source_files = checked_df.inputFiles()
+    source_files = source_files_of(checked_df, listed)
     with repeats_flagged_once(checked_df, dataset, result) as validated_df:
         with result.stage("validate"):
             account(result, count_by_reason(validated_df))

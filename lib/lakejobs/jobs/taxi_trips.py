@@ -153,7 +153,7 @@ def run(spark: "SparkSession", args: TaxiTripsArgs) -> JobResult:
         raw_df, result.details = read_raw(spark, args, files)
         checked_df = raw_df.transform(checked_rows(args))
         merge = fieldjob.Merge(lineage=True)
-        fieldjob.publish_split(args, result, checked_df, good_trips(), TABLE, merge)
+        fieldjob.publish_split(args, result, checked_df, good_trips(), TABLE, merge, listed=files)
 
     return fieldjob.run_locked(spark, args, result, body)
 
