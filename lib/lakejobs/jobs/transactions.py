@@ -10,8 +10,8 @@ and append (Parquet). Rerunning a batch adds nothing; an overlapping batch adds 
 ids. ``rows_written`` counts the batch's good events (all present in the table after the
 run); ``details`` says how many were inserted and how many were already loaded.
 
-The quarantine of a batch is written under ``<quarantine_path>/batch=<id of the input
-files>/``, so a replay replaces it and other batches' quarantines stay.
+The quarantine keeps one folder per source file (``lakejobs.io.quarantine``), so a replay of a
+file replaces its bad rows, re-uploaded or not, and other files' stay.
 
 Examples
 --------
@@ -33,7 +33,7 @@ from lakejobs.fs import FileInfo
 from lakejobs.io.delta import require_delta
 from lakejobs.io.insert_new import insert_new_rows
 from lakejobs.io.json_reader import read_json_text
-from lakejobs.io.writer import write_table
+from lakejobs.io.quarantine import write_quarantine
 from lakejobs.jobs import fieldjob
 from lakejobs.result import JobResult, new_run_id
 from lakejobs.schemas_field import TRANSACTIONS
@@ -100,14 +100,17 @@ def run(spark: "SparkSession", args: TransactionsArgs) -> JobResult:
     def body(files: List[FileInfo]) -> None:
         batch_id = fs.fingerprint(files)[:16]
         checked_df = checked_transactions(read_json_text(spark, args.input_path, whole_files=False))
+        source_files = fieldjob.source_files_of(checked_df, files)
         with fieldjob.repeats_flagged_once(checked_df, DATASET, result) as validated_df:
-            load_batch(args, result, validated_df, batch_id)
+            load_batch(args, result, validated_df, batch_id, source_files)
 
     return fieldjob.run_locked(spark, args, result, body, args.output_format)
 
 
-def load_batch(args: TransactionsArgs, result: JobResult, validated_df: "DataFrame", batch_id: str) -> None:
-    """Count, gate, insert the new events and write the batch's quarantine."""
+def load_batch(
+    args: TransactionsArgs, result: JobResult, validated_df: "DataFrame", batch_id: str, source_files: Sequence[str]
+) -> None:
+    """Count, gate, insert the new events and write the batch's quarantine (one folder per source file)."""
     with result.stage("validate"):
         fieldjob.account(result, fieldjob.count_by_reason(validated_df))
     quarantine_df = validated_df.transform(filter_quarantined(JOB, result.run_id))
@@ -117,9 +120,7 @@ def load_batch(args: TransactionsArgs, result: JobResult, validated_df: "DataFra
         output = insert_new_rows(
             good_df, args.output_path, JOB, args.output_format, (ID,), PARTITION_BY, args.compression
         )
-        quarantine = write_table(
-            quarantine_df, f"{args.quarantine_path}/batch={batch_id}", "quarantine", "json", compression="none"
-        )
+        quarantine = write_quarantine(quarantine_df, args.quarantine_path, source_files, result.rows_quarantined)
     result.outputs = [output, quarantine]
     result.rows_written = result.rows_read - result.rows_quarantined
     result.details = {
