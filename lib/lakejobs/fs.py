@@ -222,7 +222,9 @@ def write_text(spark: "SparkSession", path: str, text: str) -> None:
 
     A reader sees the old text or the new, never a part: locally the text goes to a file next
     to ``path`` first, which then replaces it (a full disk or a killed process leaves the old
-    file); an object store (S3) publishes an object whole when its upload completes.
+    file); an object store (S3) publishes an object whole when its upload completes; on any
+    other Hadoop filesystem (HDFS), whose ``create`` truncates the old file as it starts, a
+    file next to ``path`` replaces it by an atomic rename (``replace_by_rename``).
     """
     if is_local(path):
         target = local_path(path)
@@ -238,12 +240,47 @@ def write_text(spark: "SparkSession", path: str, text: str) -> None:
             if os.path.exists(temporary):
                 os.remove(temporary)
         return
+    if urlparse(path).scheme not in OBJECT_STORES:
+        replace_by_rename(spark, path, text)
+        return
+    _create(spark, path, text)
+
+
+#: Schemes whose writes publish an object whole: writing it in place is atomic.
+OBJECT_STORES = ("s3", "s3a", "s3n", "gs", "abfs", "abfss", "wasb", "wasbs")
+
+
+def _create(spark: "SparkSession", path: str, text: str) -> None:
     hadoop_path, filesystem = _hadoop_path(spark, path)
     stream = filesystem.create(hadoop_path, True)
     try:
         stream.write(bytearray(text.encode("utf-8")))
     finally:
         stream.close()
+
+
+def replace_by_rename(spark: "SparkSession", path: str, text: str) -> None:
+    """Write ``text`` to a file next to ``path``, then rename it over ``path`` in one step.
+
+    Hadoop's ``FileContext.rename`` with ``OVERWRITE`` replaces the target atomically on HDFS
+    (``FileSystem.rename`` refuses an existing target). A failed write leaves the old file.
+    """
+    hadoop_path, _filesystem = _hadoop_path(spark, path)
+    name = hadoop_path.getName()
+    temporary = f"{path[: len(path) - len(name)]}.{name}.{os.getpid()}.tmp"
+    jvm = spark.sparkContext._jvm
+    temporary_path, _ = _hadoop_path(spark, temporary)
+    context = jvm.org.apache.hadoop.fs.FileContext.getFileContext(
+        hadoop_path.toUri(), spark.sparkContext._jsc.hadoopConfiguration()
+    )
+    options = spark.sparkContext._gateway.new_array(jvm.org.apache.hadoop.fs.Options.Rename, 1)
+    options[0] = jvm.org.apache.hadoop.fs.Options.Rename.OVERWRITE
+    try:
+        _create(spark, temporary, text)
+        context.rename(temporary_path, hadoop_path, options)
+    except Exception:
+        delete(spark, temporary)
+        raise
 
 
 def read_text(spark: "SparkSession", path: str) -> Optional[str]:

@@ -165,6 +165,33 @@ def test_a_state_write_that_fails_leaves_the_previous_state(spark, tmp_path, mon
     assert path.read_text() == '{"old": 1}'
 
 
+def test_off_object_stores_a_state_is_replaced_by_an_atomic_rename_not_truncated(spark, tmp_path, monkeypatch):
+    """HDFS's create truncates the old file as it starts: a killed write left an empty state."""
+    path = tmp_path / "state.json"
+    path.write_text('{"old": 1}')
+    fs.replace_by_rename(spark, path.as_uri(), '{"new": 2}')  # through Hadoop's FileContext, as on HDFS
+    assert path.read_text() == '{"new": 2}'
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".crc")) == ["state.json"]
+    written = []
+    monkeypatch.setattr(fs, "replace_by_rename", lambda spark_, target, text: written.append(("rename", target)))
+    monkeypatch.setattr(fs, "_create", lambda spark_, target, text: written.append(("in place", target)))
+    for target in ("hdfs://namenode/lake/state.json", "s3a://bucket/lake/state.json"):
+        fs.write_text(spark, target, "{}")
+    assert written == [("rename", "hdfs://namenode/lake/state.json"), ("in place", "s3a://bucket/lake/state.json")]
+    monkeypatch.undo()
+    create = fs._create
+
+    def fails_midway(spark_, target, text):
+        create(spark_, target, text[:3])
+        raise OSError("the datanode went away")
+
+    monkeypatch.setattr(fs, "_create", fails_midway)
+    with pytest.raises(OSError, match="datanode"):
+        fs.replace_by_rename(spark, path.as_uri(), '{"newer": 3}')
+    assert path.read_text() == '{"new": 2}'
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".crc")) == ["state.json"]
+
+
 @pytest.mark.parametrize("fmt", ["parquet", "delta"])
 def test_a_converted_file_that_changed_is_refused_by_an_append_and_merged_by_delta(spark, tmp_path, fmt):
     land(tmp_path, "a.csv", LINES[:100])
