@@ -49,6 +49,22 @@ def test_a_table_folder_written_before_is_replaced_as_always(spark, products):
     assert {name.split("/")[0] for name in files_under(output)} == {"sku=a1", "sku=b2"}
 
 
+@pytest.mark.parametrize("before", [(), ("--partition_by", "price")], ids=["unpartitioned", "by_price"])
+def test_a_table_partitioned_otherwise_is_refused_not_mixed_with_the_new_layout(spark, products, capsys, before):
+    output = products / "out"
+    assert csv_to_parquet.main(convert_argv(products, output, *before)) == 0
+    kept = files_under(output)
+    capsys.readouterr()
+    assert csv_to_parquet.main(convert_argv(products, output, "--partition_by", "sku")) == 2
+    first = next(name for name in kept if name.endswith(".parquet"))
+    layout = "price" if before else "nothing"
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: {output} is partitioned by {layout} ({first}), not by sku: "
+        "write to a new output, or delete it and convert every input again"
+    )
+    assert files_under(output) == kept
+
+
 TABLE_NAMES = [
     "part-00000-x.snappy.parquet",  # Spark, Delta
     ".part-00000-x.snappy.parquet.crc",

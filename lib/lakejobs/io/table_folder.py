@@ -12,7 +12,7 @@ delete files its log does not name. One listing of the folder's top level, no re
 """
 
 import re
-from typing import TYPE_CHECKING, Dict, List
+from typing import TYPE_CHECKING, Dict, List, Sequence
 
 from lakejobs import fs
 from lakejobs.errors import UsageError
@@ -81,4 +81,25 @@ def refuse_foreign_folders(spark: "SparkSession", outputs: Dict[str, str], outpu
             raise UsageError(
                 f"{option} {path} holds {shown}, which a table's folder does not: the run would replace them; "
                 "give the table's own folder (e.g. a new sub-folder), or empty it first"
+            )
+
+
+def refuse_other_layout(spark: "SparkSession", path: str, partition_by: Sequence[str]) -> None:
+    """Raise ``UsageError`` when the Parquet table at ``path`` is partitioned otherwise than ``partition_by``.
+
+    A partitioned run replaces (or adds to) only the partitions it writes: the old layout's
+    files would stay beside the new folders (``order_year=2014/part-0`` next to
+    ``order_year=2014/order_month=5/``), a table Spark refuses to read and Athena reads twice.
+    One recursive listing of the table's data files.
+    """
+    wanted = list(partition_by)
+    root = fs.qualified(spark, path).rstrip("/")
+    for info in fs.list_data_files(spark, path):
+        folders = info.path[len(root) :].strip("/").split("/")[:-1]
+        found = [folder.split("=", 1)[0] for folder in folders]
+        if found != wanted:
+            layout = ", ".join(found) or "nothing"
+            raise UsageError(
+                f"{path} is partitioned by {layout} ({info.path[len(root) :].lstrip('/')}), not by "
+                f"{', '.join(wanted)}: write to a new output, or delete it and convert every input again"
             )

@@ -54,7 +54,7 @@ from lakejobs.io.input_folder import input_data_files
 from lakejobs.io.quarantine import write_quarantine
 from lakejobs.io.reports import previous_rows_written, raise_failed_run, save_run_report_quietly
 from lakejobs.io.staging import clear_staging, commit_parquet, holds_unfinished_commit, staging_path, staging_root
-from lakejobs.io.table_folder import refuse_foreign_folders
+from lakejobs.io.table_folder import refuse_foreign_folders, refuse_other_layout
 from lakejobs.io.writer import write_table
 from lakejobs.jobs.csv_to_parquet_args import (  # noqa: F401 - the job's public face: DESCRIPTION, parse_args
     DESCRIPTION,
@@ -120,6 +120,8 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
     if not fs.exists(spark, args.input_path):
         raise UsageError(f"input path does not exist: {args.input_path}")
     refuse_foreign_folders(spark, {"--output_path": args.output_path}, args.output_format)
+    if args.output_format == "parquet" and args.partition_by:
+        refuse_other_layout(spark, args.output_path, args.partition_by)
     refuse_foreign_folders(spark, {"--quarantine_path": args.quarantine_path}, "json")
     quality_gate.check_rule_patterns(spark, args.rules)
     require_known_encoding(spark, args.dataset.csv.encoding)
