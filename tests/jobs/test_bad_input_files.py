@@ -118,6 +118,24 @@ def test_a_header_with_more_or_fewer_columns_than_the_schema_names_the_file(spar
     assert not (tmp_path / "out").exists()
 
 
+def test_a_header_line_read_with_header_false_is_refused_not_published_as_a_row(spark, tmp_path, capsys):
+    """Every column is text here: the header line would have been a row of the table."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "p.csv").write_text("first_name,Last Name\nAda,Lovelace\n")
+    argv = ["--schema", "first_name STRING, last_name STRING", "--input_path", str(tmp_path / "in")]
+    assert csv_to_parquet.main([*argv, "--output_path", str(tmp_path / "out")]) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: out: {tmp_path / 'in' / 'p.csv'} "
+        "starts with a line naming the schema's columns, but --header is false: "
+        "pass --header true (read as data, that line would be a row)"
+    )
+    assert not (tmp_path / "out").exists()  # (names are matched loosely: "Last Name" is last_name)
+    (tmp_path / "in" / "p.csv").write_text("first_name,last_name\nAda,Lovelace\n")
+    out = str(tmp_path / "out")
+    result = csv_to_parquet.run(spark, csv_to_parquet.parse_args([*argv, "--output_path", out, "--header", "true"]))
+    assert (result.rows_read, result.rows_written) == (1, 1)
+
+
 def test_a_utf16_file_is_read_whole_since_its_line_breaks_are_two_bytes(spark, tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "p.csv").write_bytes("a1,1.50\nb€,2.00\n".encode("utf-16"))

@@ -1,7 +1,8 @@
 """Read raw CSV as text columns, keeping what is needed to quarantine any row."""
 
 import re
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Sequence
+from urllib.parse import urlparse
 
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -127,3 +128,29 @@ def header_mismatch(error: BaseException, dataset: Dataset) -> Optional[Lakejobs
     else:
         return None
     return LakejobsError(f"{dataset.name}: --header true, but {problem}; nothing was published")
+
+
+#: How many of a batch's files ``refuse_header_as_data`` opens (one small read each).
+HEADER_CHECKED_FILES = 3
+
+
+def refuse_header_as_data(spark: "SparkSession", dataset: Dataset, files: Sequence[str]) -> None:
+    """Raise ``UsageError`` when, with ``--header false``, a file starts with the schema's column names.
+
+    Read as data, the header line would be a row: quarantined where a column is typed, but
+    published as it is when every column is text. The first line of the first
+    ``HEADER_CHECKED_FILES`` files is compared, names matched as ``headered_csv.normalized`` does.
+    """
+    from lakejobs.io.headered_csv import first_line, header_fields, normalized
+
+    if dataset.csv.header:
+        return
+    names = [normalized(field.name) for field in dataset.schema.fields]
+    for path in list(files)[:HEADER_CHECKED_FILES]:
+        fields = header_fields(first_line(spark, path, dataset.csv.encoding), dataset.csv.delimiter)
+        if [normalized(field) for field in fields] == names:
+            shown = urlparse(path).path if path.startswith("file:") else path
+            raise UsageError(
+                f"{dataset.name}: {shown} starts with a line naming the schema's columns, but --header is false: "
+                "pass --header true (read as data, that line would be a row)"
+            )

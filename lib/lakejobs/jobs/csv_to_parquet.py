@@ -39,6 +39,7 @@ from lakejobs.io.csv_reader import (
     breaks_lines_with_one_byte,
     header_mismatch,
     read_raw_csv,
+    refuse_header_as_data,
     require_known_encoding,
 )
 from lakejobs.io.delta import (
@@ -143,6 +144,7 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
         if state:
             refuse_changed_files(args, state.changed_files(files))
         batch = state.new_files(files) if state else files
+        refuse_header_as_data(spark, args.dataset, [info.path for info in batch])
         result.details.update({"input_files": len(files), "batch_files": len(batch), "incremental": args.incremental})
         if args.incremental and not batch:
             LOG.info("no new input files below %s", args.input_path)
