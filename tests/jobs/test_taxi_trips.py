@@ -8,7 +8,7 @@ import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
-from lakejobs.errors import UsageError
+from lakejobs.errors import QualityGateError, UsageError
 from lakejobs.generate_field import TAXI_COLUMNS
 from lakejobs.jobs import taxi_trips
 from lakejobs.schemas_field import TAXI_TRIPS
@@ -172,3 +172,33 @@ def test_two_header_columns_matching_one_column_are_a_usage_error(spark, tmp_pat
         "trips.csv: the header has two columns for fare_amount: 'Fare Amount' and 'fare_amount'; keep one of them"
     )
     assert not (tmp_path / "out").exists()
+
+
+def table_and_quarantine_files(out):
+    return sorted(
+        str(p.relative_to(out)) for folder in ("trips", "trips_quarantine") for p in (out / folder).rglob("*")
+    )
+
+
+def test_too_many_bad_trips_fail_the_gate_keep_them_aside_and_leave_the_table_as_it_was(spark, tmp_path):
+    source = tmp_path / "raw" / "green_tripdata_2019-01.csv"
+    source.parent.mkdir()
+    source.write_text("\n".join([",".join(TAXI_COLUMNS), *GOOD]) + "\n")
+    out, argv = tmp_path / "out", ["--input_path", str(source.parent), "--output_path", str(tmp_path / "out" / "trips")]
+    run_job(spark, argv)
+    before = table_and_quarantine_files(out)
+    source.write_text("\n".join([",".join(TAXI_COLUMNS), *GOOD, *BAD]) + "\n")  # 7 of 10 bad
+
+    with pytest.raises(QualityGateError) as failed:
+        run_job(spark, [*argv, "--max_bad_fraction", "0.5"])
+    assert str(failed.value) == (
+        "taxi_trips: 7 of 10 records (70.00%) are bad, above --max_bad_fraction 0.5; nothing was published "
+        "(reasons: absurd_duration=1, absurd_speed=1, dropoff_before_pickup=1; records kept in "
+        f"{out / 'trips_quarantine'}_rejected)"
+    )
+    assert (failed.value.result.status, failed.value.result.rows_read) == ("FAILED", 10)
+    rejected = spark.read.json(str(out / "trips_quarantine_rejected"))
+    assert sorted(row.reason for row in rejected.collect()) == sorted(BAD.values())
+    assert table_and_quarantine_files(out) == before
+    # At exactly the limit a run passes: 7 bad of 10 is 0.7.
+    assert run_job(spark, [*argv, "--max_bad_fraction", "0.7"]).rows_quarantined == 7
