@@ -1,6 +1,7 @@
 import pytest
 from pyspark.sql import types as T
 
+from lakejobs import key_check
 from lakejobs.datasets import Dataset
 from lakejobs.key_check import dense_key_column, distinct_by_bits, key_range_aggregates, repeats_a_key
 
@@ -70,15 +71,24 @@ def test_key_ranges_skip_columns_that_are_not_integers():
 
 
 @pytest.mark.parametrize(
-    ("rows", "repeats"),
+    ("rows", "repeats", "checks"),
     [
-        ([(1, 1), (1, 2), (2, 3), (2, 4), (3, 5)], False),  # dense line ids: the bits answer
-        ([(1, 1), (2, 1), (3, 5)], False),  # the bits show a repeated line id, the pairs differ
-        ([(1, 1), (1, 2), (2, 3), (1, 2)], True),
-        ([(1, None), (1, None), (2, 3)], True),  # null keys count as equal
+        ([(1, 1), (1, 2), (2, 3), (2, 4), (3, 5)], False, ["bits"]),  # dense line ids: the bits answer
+        ([(1, 1), (2, 1), (3, 5)], False, ["bits"]),  # orders span 3 values for 3 rows: their bits answer
+        ([(1, 1), (2, 1), (2, 3)], False, ["bits", "counting"]),  # line's bits see 1 twice; the pairs differ
+        ([(1, 1), (1, 2), (2, 3), (1, 2)], True, ["counting"]),  # 4 rows: no column spans 4 values
+        ([(1, None), (1, None), (2, 3)], True, ["counting"]),  # null keys count as equal; no column qualifies
+        ([(1, 1), (1, 1), (2, 3)], True, ["bits", "counting"]),  # line's bits see 1 twice; so does the pair
     ],
 )
-def test_repeats_a_key_agrees_with_counting_every_key(spark, rows, repeats):
+def test_repeats_a_key_agrees_with_counting_every_key(spark, monkeypatch, rows, repeats, checks):
     df = spark.createDataFrame(rows, LINES)
+    taken = []
+    for name, label in (("distinct_by_bits", "bits"), ("repeats_by_counting", "counting")):
+        check = getattr(key_check, name)
+        monkeypatch.setattr(
+            key_check, name, lambda *args, _check=check, _label=label: taken.append(_label) or _check(*args)
+        )
 
     assert repeats_a_key(df, LINES_DATASET) is repeats
+    assert taken == checks
