@@ -34,7 +34,8 @@ BAD_DOCUMENT = {
             "2010-01-06": None,
         },
         "U$D": {"2010-01-01": OK},
-    }
+    },
+    "E_R": {"USD": {"2010-01-01": OK}},
 }
 REPEATED_DOCUMENT = {"USD": {"GBP": {"2010-01-01": {"open": 0.62, "high": 0.63, "low": 0.61, "close": 0.625}}}}
 REASONS = {
@@ -46,6 +47,7 @@ REASONS = {
     "price_outside_range:open": 1,
     "missing_value:open": 1,
     "invalid_currency:quote": 1,
+    "invalid_currency:base": 1,
     "unparsable_json": 1,
     "duplicate_key:base,quote,date": 1,
 }
@@ -54,6 +56,7 @@ REASONS = {
 QUARANTINE_DETAILS = [
     ("duplicate_key:base,quote,date", "key (USD, GBP, 2010-01-01) appears more than once in this batch"),
     ("high_below_low", "high=1.400000000000, low=1.420000000000"),
+    ("invalid_currency:base", "base=E_R"),
     ("invalid_currency:quote", "quote=U$D"),
     ("invalid_date:date", "date_text=2010-13-01 is not a date in format yyyy-MM-dd"),
     ("invalid_decimal:open", "open_text=abc"),
@@ -80,7 +83,7 @@ def test_documents_flatten_to_rows_partitioned_by_base_and_quote(spark, tmp_path
     argv = ["--input_path", str(raw), "--output_path", str(out), "--max_bad_fraction", "1"]
     result = fx_rates.run(spark, fx_rates.parse_args(argv))
 
-    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (14, 4, 10)
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (15, 4, 11)
     assert result.quarantine_reasons == REASONS
     day1, day2 = dt.date(2010, 1, 1), dt.date(2010, 1, 2)
     expected = spark.createDataFrame(

@@ -22,6 +22,7 @@ EXPECTED_REASONS = {
     "non_positive_price:low": 1,
     "null_key:ticker": 1,
     "too_many_decimals:close": 1,
+    "negative_volume": 1,
 }
 
 
@@ -53,6 +54,7 @@ def write_inputs(raw):
     msft.append(f"MSFT,{days[3]},370,360,365,366,366,7")  # high below low
     msft.append(f"MSFT,{days[0]},1,2,0.5,1.5,1.5,7")  # the same ticker and day again
     msft.append(f"   ,{days[4]},1,2,0.5,1.5,1.5,7")  # a blank ticker: no series, not a null partition
+    msft.append(f"MSFT,{days[5]},1,2,0.5,1.5,1.5,-7")  # a negative volume
     (raw / "watchlist.csv").write_text("\n".join(msft) + "\n")
     stooq = ["Date,Open,High,Low,Close,Volume", f"{days[0]},190,192,189,191,500", f"{days[1]},191,193,-1,0,500"]
     stooq.append(f"{days[2]},192,193,190,191.0000005,500")  # 7 decimals: rounding it would lose one
@@ -87,7 +89,7 @@ def test_both_layouts_become_one_series_per_ticker_with_return_and_moving_averag
     argv = ["--input_path", str(tmp_path / "raw"), "--output_path", str(out), "--max_bad_fraction", "0.5"]
     result = stock_prices.run(spark, stock_prices.parse_args(argv))
 
-    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (20, 14, 6)
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (21, 14, 7)
     assert result.quarantine_reasons == EXPECTED_REASONS
     assert result.details == {"headers": 3, "ignored_columns": []}
     expected = spark.createDataFrame(
@@ -107,6 +109,7 @@ def test_both_layouts_become_one_series_per_ticker_with_return_and_moving_averag
         ("ibm.us.txt", "too_many_decimals:close"),
         ("watchlist.csv", "duplicate_key:ticker,date"),
         ("watchlist.csv", "high_below_low"),
+        ("watchlist.csv", "negative_volume"),
         ("watchlist.csv", "null_key:ticker"),
     ]
 

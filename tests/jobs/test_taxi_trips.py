@@ -202,3 +202,23 @@ def test_too_many_bad_trips_fail_the_gate_keep_them_aside_and_leave_the_table_as
     assert table_and_quarantine_files(out) == before
     # At exactly the limit a run passes: 7 bad of 10 is 0.7.
     assert run_job(spark, [*argv, "--max_bad_fraction", "0.7"]).rows_quarantined == 7
+
+
+def test_a_negative_distance_and_lower_speed_and_duration_limits_quarantine_their_trips(spark, tmp_path):
+    negative = "2,2019-01-01 09:00:00,2019-01-01 09:10:00,N,1,1,2,1,-1.5,6,0,0.5,0,0,,0.3,6.8,1,1"
+    source = tmp_path / "raw" / "green_tripdata_2019-01.csv"
+    source.parent.mkdir()
+    source.write_text("\n".join([",".join(TAXI_COLUMNS), *GOOD, negative]) + "\n")
+    argv = ["--input_path", str(source.parent), "--output_path", str(tmp_path / "trips"), "--max_bad_fraction", "1"]
+    # GOOD's trips: 4.00 mi in 21m20s (11.25 mph), 10.50 mi in 30 min (21 mph), 1.25 mi in 10 min (7.5 mph).
+    result = run_job(spark, [*argv, "--max_speed_mph", "10", "--max_duration_hours", "0.4"])
+    assert result.quarantine_reasons == {"negative_distance": 1, "absurd_speed": 1, "absurd_duration": 1}
+    quarantine = spark.read.json(str(tmp_path / "trips_quarantine")).select("reason", "detail")
+    assert sorted(tuple(row) for row in quarantine.collect()) == [
+        ("absurd_duration", "trip_duration_s=1800 is above 0.4 hours"),
+        ("absurd_speed", "trip_distance=4.0, trip_duration_s=1280, avg_speed_mph=11.25 is above 10 mph"),
+        ("negative_distance", "trip_distance=-1.5"),
+    ]
+    expected = expected_trips(spark, [GOOD[2]])
+    actual = spark.read.parquet(str(tmp_path / "trips")).select(*expected.columns)
+    assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)

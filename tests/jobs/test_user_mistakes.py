@@ -213,9 +213,13 @@ def test_generate_into_a_used_folder_leaves_only_the_new_zone(tmp_path, monkeypa
 
 def test_a_negative_seed_is_refused_and_generate_field_errors_are_one_line(tmp_path, capsys):
     """Python seeds -42 exactly as 42, so a negative seed would silently repeat another zone."""
-    with pytest.raises(SystemExit):
+    with pytest.raises(SystemExit) as refused:
         cli.main(["generate", "--orders", "3", "--out", str(tmp_path / "raw"), "--seed", "-42"])
-    assert "argument --seed: expected a whole number, 0 or more, got '-42'" in capsys.readouterr().err
+    assert refused.value.code == 2
+    assert stderr_lines(capsys.readouterr().err) == [
+        "lakejobs generate: error: argument --seed: expected a whole number, 0 or more, got '-42' (see --help)"
+    ]
+    assert not (tmp_path / "raw").exists()
     afile = tmp_path / "afile"
     afile.write_text("x")
     assert generate_field.main(["--out", str(afile)]) == 2
@@ -319,7 +323,12 @@ def test_report_writes_its_page_into_a_new_folder_and_skips_reports_that_are_not
     (tmp_path / "runs" / "csv_to_parquet" / "broken.json").write_bytes(b"\xff\xfe{")
     page = tmp_path / "pages" / "runs.html"
     assert cli.main(["report", "--runs", str(tmp_path / "runs"), "--html", str(page)]) == 0
-    assert "<html" in page.read_text()
+    assert capsys.readouterr().out.splitlines()[-2:] == ["(no runs)", f"wrote {page}"]
+    assert "<h2>Runs (0, newest first)</h2>" in page.read_text()
+    good = {"job": "csv_to_parquet", "run_id": "20261205T000000Z-a", "status": "SUCCEEDED", "rows_read": 3}
+    (tmp_path / "runs" / "csv_to_parquet" / "good.json").write_text(json.dumps(good))
+    assert cli.main(["report", "--runs", str(tmp_path / "runs"), "--html", str(page)]) == 0
+    assert "<h2>Runs (1, newest first)</h2>" in page.read_text()
 
 
 @pytest.mark.parametrize(
