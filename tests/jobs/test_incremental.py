@@ -4,6 +4,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 import pytest
 from chispa import assert_df_equality
@@ -239,6 +240,30 @@ def test_a_keyless_delta_append_that_committed_before_a_crash_is_not_appended_ag
     assert sorted(row.id for row in table.collect()) == [1, 2, 3, 4, 5]
     again = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
     assert (again.details["batch_files"], table.count()) == (0, 5)
+
+
+def test_an_interrupted_append_removes_exactly_its_own_files(spark, tmp_path, monkeypatch):
+    """Not every file newer than its start: on S3 a batch published in the same second, or a store's
+    clock behind the driver's, would have had its files removed (and its rows lost) too."""
+    land(tmp_path, "a.csv", LINES[:100])
+    csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    first = sorted(str(p) for p in (tmp_path / "orders").rglob("*.parquet"))
+    land(tmp_path, "b.csv", LINES[100:150])
+
+    def killed():
+        raise Killed()
+
+    monkeypatch.setattr(faults, "_kill", killed)
+    monkeypatch.setenv(faults.ENV, "before_state")  # published, state not saved
+    with pytest.raises(Killed):
+        csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    monkeypatch.delenv(faults.ENV)
+    future = time.time() + 3600  # the first batch's files now look newer than the interrupted run
+    for path in first:
+        os.utime(path, (future, future))
+    rerun = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    assert (rerun.details["batch_files"], rerun.rows_read) == (1, 50)
+    assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:150])
 
 
 def run_killed(tmp_path, fmt, point):

@@ -53,6 +53,15 @@ def _files_per_folder(spark: "SparkSession", staging: str) -> Dict[str, List[str
     return folders
 
 
+def staged_files(spark: "SparkSession", staging: str) -> List[str]:
+    """The staged data files, as paths below the output they will be moved into (``k=v/part-...``)."""
+    return sorted(
+        f"{folder}/{path.rsplit('/', 1)[-1]}" if folder else path.rsplit("/", 1)[-1]
+        for folder, paths in _files_per_folder(spark, staging).items()
+        for path in paths
+    )
+
+
 def commit_parquet(
     spark: "SparkSession",
     staging: str,

@@ -54,7 +54,14 @@ from lakejobs.io.delta import (
 from lakejobs.io.input_folder import input_data_files
 from lakejobs.io.quarantine import write_quarantine
 from lakejobs.io.reports import previous_rows_written, raise_failed_run, save_run_report_quietly
-from lakejobs.io.staging import clear_staging, commit_parquet, holds_unfinished_commit, staging_path, staging_root
+from lakejobs.io.staging import (
+    clear_staging,
+    commit_parquet,
+    holds_unfinished_commit,
+    staged_files,
+    staging_path,
+    staging_root,
+)
 from lakejobs.io.table_folder import refuse_foreign_folders, refuse_other_layout
 from lakejobs.io.writer import write_table
 from lakejobs.jobs.csv_to_parquet_args import (  # noqa: F401 - the job's public face: DESCRIPTION, parse_args
@@ -308,7 +315,7 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
         result.check_rows_add_up(staged.rows, f"{args.output_path}'s staging folder")
         quarantine_df = bad_df.transform(filter_quarantined(args.dataset.name, result.run_id))
         _gate(args, result, measurement, quarantine_df)
-        _mark_pending(spark, args, state, result.run_id, batch, staging_started_ms)
+        _mark_pending(spark, args, state, result.run_id, batch, staging_started_ms, staged_files(spark, staging))
         with result.stage("write"), faults.killed_during_write(args.output_path):
             quarantine = publish_quarantine(quarantine_df, args, source_files, result.rows_quarantined)
             commit_parquet(spark, staging, args.output_path, bool(args.partition_by), args.appends)
@@ -513,13 +520,22 @@ def _gate(
 
 
 def _mark_pending(
-    spark: "SparkSession", args: CsvToParquetArgs, state, run_id: str, batch, started_ms: int = 0
+    spark: "SparkSession",
+    args: CsvToParquetArgs,
+    state,
+    run_id: str,
+    batch,
+    started_ms: int = 0,
+    written: Optional[List[str]] = None,
 ) -> None:
     """Record in ``state`` that this batch is being published (an interrupted append is undone).
 
-    ``started_ms``: when the files this run may publish started to be written (default: now);
-    a rerun deletes the output's files written since then. The batch's files are recorded too:
-    a rerun marks them converted if their Delta append committed.
+    ``written``: the files this run will publish, below the output (the single pass knows them
+    from its staging folder); a rerun deletes exactly those. Without them (the persisted
+    passes, which write into the output directly), ``started_ms``: when the files this run may
+    publish started to be written (default: now); a rerun deletes the output's files written
+    since then. The batch's files are recorded too: a rerun marks them converted if their Delta
+    append committed.
     """
     if state is not None:
         started_ms = started_ms or int(time.time() * 1000)
@@ -530,6 +546,8 @@ def _mark_pending(
             "fingerprint": fs.fingerprint(batch),
             "files": files,
         }
+        if written is not None and args.appends:
+            state.pending["written"] = written
         save_state(spark, args.state_path, state)
     faults.point("before_write")
 
@@ -653,14 +671,29 @@ def roll_back_interrupted_append(spark: "SparkSession", args: CsvToParquetArgs, 
     if args.output_format == "delta" and not args.dataset.primary_key:
         _keep_committed_append(spark, args, state)
     if args.output_format == "parquet":
-        started = int(pending.get("started_ms", 0))
-        started -= started % 1000  # S3 lists modification times in whole seconds, rounded down
-        stale = [info for info in fs.list_data_files(spark, args.output_path) if info.modified_ms >= started]
+        stale = _interrupted_files(spark, args.output_path, pending)
         for info in stale:
             fs.delete(spark, info.path)
         fs.delete(spark, f"{args.output_path.rstrip('/')}/_temporary", recursive=True)
         LOG.warning("removed %d files of the interrupted append", len(stale))
     state.pending = None
+
+
+def _interrupted_files(spark: "SparkSession", output_path: str, pending: dict) -> List[fs.FileInfo]:
+    """The output's files an interrupted run may have published.
+
+    Those it named (``written``, the single pass's staged files), else those written since it
+    started: a time that S3 rounds down to the second, so a batch published within the same
+    second before it, or a driver clock ahead of the store's, could be taken for it or missed.
+    """
+    files = fs.list_data_files(spark, output_path)
+    if pending.get("written") is not None:
+        root = fs.qualified(spark, output_path).rstrip("/")
+        named = set(pending["written"])
+        return [info for info in files if info.path[len(root) :].lstrip("/") in named]
+    started = int(pending.get("started_ms", 0))
+    started -= started % 1000  # S3 lists modification times in whole seconds, rounded down
+    return [info for info in files if info.modified_ms >= started]
 
 
 def _keep_committed_append(spark: "SparkSession", args: CsvToParquetArgs, state) -> None:
