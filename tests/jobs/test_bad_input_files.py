@@ -9,6 +9,7 @@ from chispa import assert_df_equality
 
 from lakejobs import fs
 from lakejobs.generate_field import TAXI_COLUMNS
+from lakejobs.io.headered_csv import first_line
 from lakejobs.jobs import csv_to_parquet, taxi_trips
 from tests.conftest import SAMPLE_RAW, stderr_lines
 from tests.jobs.test_taxi_trips import GOOD
@@ -175,3 +176,11 @@ def test_a_field_jobs_truncated_archive_is_named_in_the_one_line(spark, tmp_path
         "(EOFException: Unexpected end of input stream); nothing was published"
     )
     assert not (tmp_path / "trips").exists()
+
+
+def test_a_headers_lookup_skips_the_lines_spark_skips_and_no_others(spark, tmp_path):
+    """Spark skips lines Java's trim empties; a no-break space is not one of those characters."""
+    (tmp_path / "a.csv").write_text(" \t\n\nDate,Open\n1,2\n")
+    (tmp_path / "b.csv").write_text("\u00a0\nDate,Open\n")
+    assert first_line(spark, str(tmp_path / "a.csv")) == "Date,Open"
+    assert first_line(spark, str(tmp_path / "b.csv")) == "\u00a0"

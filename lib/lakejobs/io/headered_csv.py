@@ -28,6 +28,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Column, DataFrame, SparkSession
 
 LOG = logging.getLogger(__name__)
+#: The characters Java's ``String.trim`` removes (code points up to U+0020).
+JAVA_TRIMMED = "".join(map(chr, range(0x21)))
 
 
 def normalized(name: str) -> str:
@@ -38,8 +40,10 @@ def normalized(name: str) -> str:
 def first_line(spark: "SparkSession", path: str, encoding: str = "UTF-8") -> str:
     """The first non-blank line of a file on any Hadoop filesystem, decompressing ``.gz`` and the like.
 
-    Blank lines before it are skipped, as Spark's CSV reader skips them before the header; an
-    empty or all-blank file gives ``""``.
+    Blank lines before it are skipped, as Spark's CSV reader skips them before the header: a
+    line is blank when Java's ``trim`` empties it (``JAVA_TRIMMED``; Python's ``strip`` also
+    takes a no-break space, and a line of one was then skipped here but read as the header by
+    Spark); an empty or all-blank file gives ``""``.
     """
     jvm = spark.sparkContext._jvm
     conf = spark.sparkContext._jsc.hadoopConfiguration()
@@ -50,7 +54,7 @@ def first_line(spark: "SparkSession", path: str, encoding: str = "UTF-8") -> str
         source = codec.createInputStream(stream) if codec is not None else stream
         reader = jvm.java.io.BufferedReader(jvm.java.io.InputStreamReader(source, encoding))
         line = reader.readLine()
-        while line is not None and not line.strip():
+        while line is not None and not line.strip(JAVA_TRIMMED):
             line = reader.readLine()
         return line or ""
     finally:
