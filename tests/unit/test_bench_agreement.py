@@ -43,8 +43,12 @@ def rewrite(files: str, where: str = "true", select: str = "*") -> None:
 
 def test_a_lake_agrees_with_its_copy_and_every_table_is_measured(reference, copy):
     assert agreement.disagreements(copy, reference) == []
-    for table, check in agreement.CHECKS.items():
-        assert agreement.table_totals(copy, check), table
+    rows = {
+        table: sum(row[len(check.partitions)] for row in agreement.table_totals(copy, check))
+        for table, check in agreement.CHECKS.items()
+    }
+    assert (rows["processedData/orders"], rows["mart/sales"]) == (400, 400)  # every generated line
+    assert all(rows.values()), rows
 
 
 def test_a_lost_dimension_row_is_found_although_the_mart_is_the_same(reference, copy):
@@ -76,6 +80,11 @@ def test_an_empty_or_missing_table_never_agrees(reference, copy, tmp_path):
     empty = tmp_path / "empty"
     (empty / "mart").mkdir(parents=True)
     assert len(agreement.disagreements(empty, empty)) == len(agreement.CHECKS)
+    # Files with no rows in both lakes: no partition has rows, so the tables do not agree either.
+    other = Path(shutil.copytree(reference, tmp_path / "other"))  # the module's reference stays whole
+    for lake in (copy, other):
+        rewrite(f"{lake}/processedData/customers/*.parquet", where="false")
+    assert agreement.disagreements(copy, other)[0] == "processedData/customers: no rows in the first lake"
 
 
 def test_summary_rows_merged_by_a_lost_attribute_are_found(reference, copy):
