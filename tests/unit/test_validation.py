@@ -392,6 +392,22 @@ def test_duplicate_keys_keep_the_first_good_row_and_quarantine_the_rest(spark):
         "_row_id long, id int, _reason string, _detail string",
     )
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+    # Past BROADCAST_REPEATS_LIMIT the repeated keys are joined by a shuffle: the same rows.
+    previous = spark.conf.get("spark.sql.autoBroadcastJoinThreshold")
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+    try:
+        typed = source.transform(with_typed_columns(DATASET)).transform(with_row_id())
+        shuffled = typed.transform(with_duplicate_keys_flagged(DATASET, broadcast=False))
+        plan = shuffled._jdf.queryExecution().executedPlan().toString()
+        assert "BroadcastHashJoin" not in plan and "SortMergeJoin" in plan, plan
+        assert (
+            "BroadcastHashJoin"
+            in typed.transform(with_duplicate_keys_flagged(DATASET))._jdf.queryExecution().executedPlan().toString()
+        )
+        selected = shuffled.select("_row_id", "id", "_reason", "_detail")
+        assert_df_equality(selected, expected, ignore_row_order=True, ignore_nullable=True)
+    finally:
+        spark.conf.set("spark.sql.autoBroadcastJoinThreshold", previous)
 
 
 def test_key_for_counting_packs_two_integer_keys_into_distinct_longs(spark):
