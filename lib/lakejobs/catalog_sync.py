@@ -155,14 +155,17 @@ def _upsert_table(glue, table: Table) -> str:
     return "updated"
 
 
-def _covers(found, wanted) -> bool:
+def _covers(found, wanted, key: str = "") -> bool:
     """Tell whether ``found`` (what Glue returns) holds every field of ``wanted`` with its value.
 
     Fields Glue adds (``CreateTime``, a descriptor's ``Compressed``, ...) do not count; in a
-    list, each item must be equal.
+    list, each item must be equal; a ``Parameters`` map must be equal as a whole (a parameter
+    the definition dropped, such as ``skip.header.line.count``, must go).
     """
-    if isinstance(wanted, dict):
-        return isinstance(found, dict) and all(key in found and _covers(found[key], wanted[key]) for key in wanted)
+    if isinstance(wanted, dict) and key != "Parameters":
+        return isinstance(found, dict) and all(
+            name in found and _covers(found[name], wanted[name], name) for name in wanted
+        )
     return found == wanted
 
 
@@ -290,7 +293,7 @@ def _raise_batch_errors(response: Dict, call: str, tolerated: Optional[str] = No
     """
     for error in response.get("Errors", []):
         detail = error.get("ErrorDetail", {})
-        if detail.get("ErrorCode") != tolerated:
+        if tolerated is None or detail.get("ErrorCode") != tolerated:
             values = ", ".join(error.get("PartitionValues") or error.get("PartitionValueList") or [])
             raise LakejobsError(
                 f"{call}: partition ({values}): {detail.get('ErrorCode', 'error')}: {detail.get('ErrorMessage', '')}"

@@ -256,6 +256,23 @@ def test_a_lake_moved_elsewhere_re_points_its_partitions_and_folder_markers_are_
     assert "table moved_db.sales: unchanged, partitions: 0 added, 2 already registered" in capsys.readouterr().out
 
 
+def test_a_table_parameter_the_definition_lacks_is_removed_not_kept_as_unchanged(aws, capsys):
+    """Found parameters are compared whole: a dropped ``skip.header.line.count`` would drop a row per file."""
+    databases = ["--database", "params_db", "--raw-database", "params_raw"]
+    assert sync(aws, *databases) == 0
+    found = aws["glue"].get_table(DatabaseName="params_raw", Name="orders")["Table"]
+    table_input = {
+        key: found[key] for key in ("Name", "Description", "TableType", "PartitionKeys", "StorageDescriptor")
+    }
+    parameters = {**found["Parameters"], "skip.header.line.count": "1"}
+    aws["glue"].update_table(DatabaseName="params_raw", TableInput={**table_input, "Parameters": parameters})
+    capsys.readouterr()
+    assert sync(aws, *databases) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert "table params_raw.orders: updated" in lines and "table params_raw.customers: unchanged" in lines
+    assert table(aws["glue"], "params_raw", "orders")["Parameters"] == {"EXTERNAL": "TRUE", "classification": "csv"}
+
+
 def test_sync_of_a_delta_lake_declares_delta_tables_without_partition_keys(aws, capsys):
     delta_lake = ["--lake", f"s3://{LAKE_BUCKET}/delta-lake", "--database", "processed_delta"]
     assert sync(aws, *delta_lake, "--raw-database", "raw_delta", "--format", "delta") == 0

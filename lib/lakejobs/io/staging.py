@@ -148,7 +148,8 @@ def _resume(spark: "SparkSession", staging: str, output: str, journal: Dict) -> 
     """Redo a journaled commit: in each staged folder keep only its new files, move the rest in.
 
     Spark names each file of a write uniquely, so a file of a replaced folder that the journal
-    does not name is an old one; a staged file still in ``staging`` was not moved yet.
+    does not name is an old one; a staged file still in ``staging`` was not moved yet, unless
+    its copy is in place too (S3 copies, then deletes).
     """
     for folder, names in sorted(journal["files"].items()):
         target = f"{output}/{folder}" if folder else output
@@ -158,7 +159,13 @@ def _resume(spark: "SparkSession", staging: str, output: str, journal: Dict) -> 
                 fs.delete(spark, path, recursive=True)
         for name in names:
             source = f"{staging}/{folder}/{name}" if folder else f"{staging}/{name}"
-            if fs.exists(spark, source):
+            if not fs.exists(spark, source):
+                continue
+            if fs.exists(spark, f"{target}/{name}"):
+                # On S3 a folder moves as a copy of each object, then their deletion: a copy is
+                # whole or absent, so a file in both places is in place; its staged copy goes.
+                fs.delete(spark, source)
+            else:
                 fs.rename(spark, source, f"{target}/{name}")
     if not journal["partitioned"] and not journal["files"]:  # an empty table replaced whole
         for path in fs.list_children(spark, output):
