@@ -9,7 +9,8 @@ from chispa import assert_df_equality
 from deltalake import DeltaTable as RustDeltaTable
 
 from lakejobs import cli
-from lakejobs.io.delta import merge_condition, plain_columns_written, table_history
+from lakejobs.io import delta as delta_io
+from lakejobs.io.delta import merge_condition, merge_delta, plain_columns_written, table_history
 from lakejobs.jobs import csv_to_parquet
 from lakejobs.pipeline import run_pipeline
 from lakejobs.schemas import CUSTOMERS, ORDERS
@@ -210,3 +211,14 @@ def referenced_files(spark, table):
     """The files the table's current version reads, as ``<partition>/<name>``."""
     names = spark.read.format("delta").load(str(table)).selectExpr("input_file_name()").distinct().collect()
     return {"/".join(row[0].rsplit("/", 2)[-2:]) for row in names}
+
+
+def test_a_writes_counts_come_from_its_own_commit_not_a_later_optimize(spark, tmp_path):
+    """``lakejobs optimize`` takes no lock: its commit may land between the job's commit and the count check."""
+    path = str(tmp_path / "t")
+    spark.createDataFrame([(1, "a"), (2, "b")], "id int, v string").write.format("delta").save(path)
+    source = spark.createDataFrame([(2, "c"), (3, "d"), (4, "e")], "id int, v string")
+    merge_delta(source, path, "t", ["id"])  # version 1: 2 inserted, 1 updated
+    spark.sql(f"OPTIMIZE delta.`{path}`")  # version 2, right after it
+    info = delta_io._output_info(spark, path, "t", (), before=0)
+    assert (info.rows, info.files) == (3, 1)

@@ -9,6 +9,7 @@ import hashlib
 import logging
 from typing import TYPE_CHECKING, Dict, Optional, Sequence
 
+from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakejobs import fs
@@ -53,18 +54,35 @@ def table_version(spark: "SparkSession", path: str) -> int:
     return int(DeltaTable.forPath(spark, path).history(1).select("version").first()[0])
 
 
-def _last_commit_metrics(spark: "SparkSession", path: str) -> Dict[str, str]:
+#: Commits of table maintenance (``lakejobs optimize|vacuum``, which take no run lock).
+MAINTENANCE = ("OPTIMIZE", "VACUUM START", "VACUUM END")
+
+
+def _commit_metrics_since(spark: "SparkSession", path: str, before: int, now: int) -> Dict[str, str]:
+    """The metrics of the first commit after version ``before`` that is not table maintenance.
+
+    Not simply the newest commit: an OPTIMIZE committed right after the job's would give its
+    metrics (no rows written), and the job's count check would fail a published run.
+    """
     from delta.tables import DeltaTable
 
-    row = DeltaTable.forPath(spark, path).history(1).select("operation", "operationMetrics").first()
-    return {"operation": row["operation"], **(row["operationMetrics"] or {})}
+    rows = (
+        DeltaTable.forPath(spark, path)
+        .history(now - before)
+        .filter(~F.col("operation").isin(*MAINTENANCE))
+        .orderBy("version")
+        .select("operation", "operationMetrics")
+        .first()
+    )
+    return {"operation": rows["operation"], **(rows["operationMetrics"] or {})} if rows else {"operation": ""}
 
 
 def _output_info(spark, path: str, name: str, partition_by: Sequence[str], before: int) -> OutputInfo:
     """Describe the commit made since version ``before`` (nothing, if none was made)."""
-    if table_version(spark, path) == before:
+    now = table_version(spark, path)
+    if now == before:
         return OutputInfo(name, path, "delta", rows=0, files=0, bytes=0, partition_by=list(partition_by))
-    metrics = _last_commit_metrics(spark, path)
+    metrics = _commit_metrics_since(spark, path, before, now)
     if metrics["operation"] == "MERGE":
         rows = int(metrics.get("numTargetRowsInserted", 0)) + int(metrics.get("numTargetRowsUpdated", 0))
         files, size = metrics.get("numTargetFilesAdded", 0), metrics.get("numTargetBytesAdded", 0)
