@@ -165,12 +165,13 @@ def qualified(spark: "SparkSession", path: str) -> str:
     return str(filesystem.makeQualified(hadoop_path).toString()).rstrip("/")
 
 
-def list_data_files(spark: "SparkSession", path: str) -> List[FileInfo]:
+def list_data_files(spark: "SparkSession", path: str, limit: Optional[int] = None) -> List[FileInfo]:
     """List the data files below ``path`` recursively, skipping ``_*`` and ``.*`` entries.
 
-    Returns an empty list when ``path`` does not exist.
+    Returns an empty list when ``path`` does not exist; with ``limit``, at most that many
+    files, the first ones the listing returns (unsorted beyond them).
     """
-    return list_files(spark, path)[0]
+    return list_files(spark, path, limit)[0]
 
 
 def spark_skips(name: str) -> bool:
@@ -186,12 +187,13 @@ def spark_skips(name: str) -> bool:
     return (name.startswith("_") and "=" not in name) or name.startswith(".") or name.endswith("._COPYING_")
 
 
-def list_files(spark: "SparkSession", path: str) -> Tuple[List[FileInfo], List[FileInfo]]:
+def list_files(spark: "SparkSession", path: str, limit: Optional[int] = None) -> Tuple[List[FileInfo], List[FileInfo]]:
     """The files below ``path`` in one recursive listing: data files, and the ones Spark skips.
 
     Skipped files are those ``spark_skips`` a name of, below ``path``: the file's or a folder's
     on the way to it. ``path`` itself counts only when it is a file (Spark skips a file given
     by name too). Both lists are sorted by path; both are empty when ``path`` does not exist.
+    With ``limit`` the listing stops once it has that many data files (S3 lists 1,000 a request).
     """
     if not exists(spark, path):
         return [], []
@@ -200,7 +202,7 @@ def list_files(spark: "SparkSession", path: str) -> Tuple[List[FileInfo], List[F
     root = qualified(spark, path)
     data, skipped = [], []
     iterator = fs.listFiles(hadoop_path, True)
-    while iterator.hasNext():
+    while iterator.hasNext() and (limit is None or len(data) < limit):
         status = iterator.next()
         full = str(status.getPath().toString())
         relative = full[len(root) :] or full.rsplit("/", 1)[-1]

@@ -8,7 +8,7 @@ import pytest
 from lakejobs import cli, generate, generate_field
 from lakejobs.args import datetime_pattern_problem
 from lakejobs.errors import UsageError
-from lakejobs.io.table_folder import foreign_entries, refuse_foreign_folders
+from lakejobs.io.table_folder import foreign_entries, refuse_foreign_folders, refuse_other_layout
 from lakejobs.jobs import csv_to_parquet, stock_prices
 from tests.conftest import SAMPLE_RAW, stderr_lines
 
@@ -365,3 +365,11 @@ def test_history_of_a_missing_path_or_a_plain_folder_says_which(tmp_path, capsys
     (tmp_path / "plain").mkdir()
     assert cli.main(["history", str(tmp_path / name)]) == 2
     assert stderr_lines(capsys.readouterr().err)[-1] == f"lakejobs: error: {message}: {tmp_path / name}"
+
+
+def test_a_partition_column_spark_escapes_in_its_folders_is_the_same_layout(spark, tmp_path):
+    (tmp_path / "t" / "a%3Ab=1").mkdir(parents=True)
+    (tmp_path / "t" / "a%3Ab=1" / "part-0.parquet").write_bytes(b"PAR1")
+    refuse_other_layout(spark, str(tmp_path / "t"), ["a:b"])
+    with pytest.raises(UsageError, match=r"is partitioned by a:b \(a%3Ab=1/part-0.parquet\), not by ab:"):
+        refuse_other_layout(spark, str(tmp_path / "t"), ["ab"])

@@ -13,6 +13,7 @@ delete files its log does not name. One listing of the folder's top level, no re
 
 import re
 from typing import TYPE_CHECKING, Dict, List, Sequence
+from urllib.parse import unquote
 
 from lakejobs import fs
 from lakejobs.errors import UsageError
@@ -84,19 +85,25 @@ def refuse_foreign_folders(spark: "SparkSession", outputs: Dict[str, str], outpu
             )
 
 
+#: How many of a table's files ``refuse_other_layout`` looks at.
+LAYOUT_CHECKED_FILES = 1000
+
+
 def refuse_other_layout(spark: "SparkSession", path: str, partition_by: Sequence[str]) -> None:
     """Raise ``UsageError`` when the Parquet table at ``path`` is partitioned otherwise than ``partition_by``.
 
     A partitioned run replaces (or adds to) only the partitions it writes: the old layout's
     files would stay beside the new folders (``order_year=2014/part-0`` next to
     ``order_year=2014/order_month=5/``), a table Spark refuses to read and Athena reads twice.
-    One recursive listing of the table's data files.
+    A layout change leaves every old file in the old layout, so the first ``LAYOUT_CHECKED_FILES``
+    the listing returns tell (one listing request on S3, not the whole table's).
+    Spark escapes characters of a column's name in its folders (``a:b`` is ``a%3Ab``).
     """
     wanted = list(partition_by)
     root = fs.qualified(spark, path).rstrip("/")
-    for info in fs.list_data_files(spark, path):
+    for info in fs.list_data_files(spark, path, limit=LAYOUT_CHECKED_FILES):
         folders = info.path[len(root) :].strip("/").split("/")[:-1]
-        found = [folder.split("=", 1)[0] for folder in folders]
+        found = [unquote(folder.split("=", 1)[0]) for folder in folders]
         if found != wanted:
             layout = ", ".join(found) or "nothing"
             raise UsageError(

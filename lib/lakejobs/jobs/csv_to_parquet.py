@@ -315,7 +315,8 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
         result.check_rows_add_up(staged.rows, f"{args.output_path}'s staging folder")
         quarantine_df = bad_df.transform(filter_quarantined(args.dataset.name, result.run_id))
         _gate(args, result, measurement, quarantine_df)
-        _mark_pending(spark, args, state, result.run_id, batch, staging_started_ms, staged_files(spark, staging))
+        written = staged_files(spark, staging) if state is not None and args.appends else None
+        _mark_pending(spark, args, state, result.run_id, batch, staging_started_ms, written)
         with result.stage("write"), faults.killed_during_write(args.output_path):
             quarantine = publish_quarantine(quarantine_df, args, source_files, result.rows_quarantined)
             commit_parquet(spark, staging, args.output_path, bool(args.partition_by), args.appends)

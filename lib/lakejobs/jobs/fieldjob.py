@@ -14,6 +14,7 @@ import contextlib
 import dataclasses
 import logging
 import os
+import re
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 from urllib.parse import unquote
 
@@ -221,12 +222,22 @@ def gate(args: FieldArgs, result: JobResult, quarantine_df: "DataFrame", name: s
 
 
 def source_files_of(checked_df: "DataFrame", listed: Sequence[fs.FileInfo]) -> List[str]:
-    """The files ``checked_df`` reads and the ``listed`` ones, spelled as Spark spells input files."""
+    """The files ``checked_df`` reads and the ``listed`` ones, spelled as Spark spells input files.
+
+    Only listed files Spark does not read (emptied ones) are spelled by Spark again: a listing
+    of those few paths.
+    """
     spelled = set(checked_df.inputFiles())
-    if listed:
-        spark = checked_df.sparkSession
-        spelled |= set(spark.read.text([fs.literal(info.path) for info in listed]).inputFiles())
+    read = {_same_file(path) for path in spelled}
+    unread = [fs.literal(info.path) for info in listed if _same_file(info.path) not in read]
+    if unread:
+        spelled |= set(checked_df.sparkSession.read.text(unread).inputFiles())
     return sorted(spelled)
+
+
+def _same_file(path: str) -> str:
+    """``path`` as listed or as Spark's input files spell it: ``file:/x`` for ``file:///x``, unescaped."""
+    return re.sub(r"^file:/+", "file:/", unquote(path))
 
 
 def publish_split(
