@@ -137,13 +137,14 @@ HEADER_CHECKED_FILES = 3
 def refuse_header_as_data(spark: "SparkSession", dataset: Dataset, files: Sequence[str]) -> None:
     """Raise ``UsageError`` when, with ``--header false``, a file starts with the schema's column names.
 
-    Read as data, the header line would be a row: quarantined where a column is typed, but
-    published as it is when every column is text. The first line of the first
-    ``HEADER_CHECKED_FILES`` files is compared, names matched as ``headered_csv.normalized`` does.
+    Read as data, the header line would be a row: quarantined where a column is typed (its
+    name is no number or date), but published as it is when every column is text, which is
+    when this refuses. The first line of the first ``HEADER_CHECKED_FILES`` files is compared,
+    names matched as ``headered_csv.normalized`` does.
     """
     from lakejobs.io.headered_csv import first_line, header_fields, normalized
 
-    if dataset.csv.header:
+    if dataset.csv.header or not all(isinstance(field.dataType, T.StringType) for field in dataset.schema.fields):
         return
     names = [normalized(field.name) for field in dataset.schema.fields]
     for path in list(files)[:HEADER_CHECKED_FILES]:
