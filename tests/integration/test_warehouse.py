@@ -175,6 +175,16 @@ def test_a_target_made_before_without_a_key_is_refused_not_upserted_into(spark, 
     assert query(spark, db, f"SELECT id, v FROM {table} ORDER BY v") == [(1, "a"), (1, "b")]
 
 
+def test_a_target_made_before_with_a_key_that_includes_other_columns_is_upserted_into(spark, db, tmp_path):
+    with connection(spark, db) as sql:
+        sql.execute("CREATE TABLE included_key (id integer, v text, PRIMARY KEY (id) INCLUDE (v))")
+        sql.execute("INSERT INTO included_key VALUES (1, 'a')")
+    spark.createDataFrame([(1, "b"), (2, "c")], "id int, v string").write.parquet(str(tmp_path / "t"))
+    argv = ["--input_path", str(tmp_path / "t"), "--key", "id", "--jdbc_url", db.url, "--target_table", "included_key"]
+    assert upsert_counts(load(spark, *argv)) == {"staged": 2, "inserted": 1, "updated": 1, "unchanged": 0}
+    assert query(spark, db, "SELECT id, v FROM included_key ORDER BY id") == [(1, "b"), (2, "c")]
+
+
 def test_the_mart_summaries_load_with_orders_missing_a_customer_or_employee(spark, db, tmp_path):
     processed = write_processed(spark, tmp_path / "p", [(1, 11, 21), (2, None, 21), (3, 11, None)])
     mart = sales_mart.run(

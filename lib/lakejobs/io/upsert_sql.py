@@ -129,12 +129,16 @@ def key_indexes_sql(table: TableName, key: Sequence[str]) -> str:
     a MERGE updates every target row of a key, and ``ON CONFLICT`` has nothing to conflict on.
     """
     names = "ARRAY[" + ", ".join("'" + column.replace("'", "''") + "'" for column in key) + "]::text[]"
+    # The key columns are the first ``indnkeyatts`` of ``indkey`` (INCLUDE columns follow them);
+    # a deferrable constraint (not ``indimmediate``) cannot serve ON CONFLICT.
     columns = (
-        "ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey))"
+        "ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = i.indrelid "
+        "AND a.attnum = ANY((i.indkey::int2[])[0:i.indnkeyatts - 1]))"
     )
     return (
         f"SELECT count(*) FROM pg_index i WHERE i.indrelid = '{table.sql}'::regclass AND i.indisunique "
-        f"AND i.indpred IS NULL AND i.indnatts = {len(key)} AND {columns} @> {names} AND {columns} <@ {names}"
+        f"AND i.indimmediate AND i.indpred IS NULL AND i.indnkeyatts = {len(key)} "
+        f"AND {columns} @> {names} AND {columns} <@ {names}"
     )
 
 
