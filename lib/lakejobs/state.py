@@ -98,12 +98,12 @@ def load_state(spark: "SparkSession", path: str, job: str, input_path: str, outp
     state = JobState(
         **{field.name: data.get(field.name) for field in dataclasses.fields(JobState) if field.name in data}
     )
-    _refuse_other_paths(state, path, {"--input_path": input_path, "--output_path": output_path})
+    _refuse_other_paths(spark, state, path, {"--input_path": input_path, "--output_path": output_path})
     state.input_path, state.output_path = state.input_path or input_path, state.output_path or output_path
     return state
 
 
-def _refuse_other_paths(state: JobState, path: str, given: Dict[str, str]) -> None:
+def _refuse_other_paths(spark: "SparkSession", state: JobState, path: str, given: Dict[str, str]) -> None:
     """Refuse a state written for another input or output (a reset state names none).
 
     Its files are recorded by their path as listed under its input: read under another
@@ -112,11 +112,18 @@ def _refuse_other_paths(state: JobState, path: str, given: Dict[str, str]) -> No
     """
     stored = {"--input_path": state.input_path, "--output_path": state.output_path}
     for option, value in given.items():
-        if stored[option] and stored[option].rstrip("/") != value.rstrip("/"):
+        if stored[option] and not _same_location(spark, stored[option], value):
             raise UsageError(
                 f"the incremental state {path} is for {option} {stored[option]}, not {value}: pass the same "
                 f"{option}, another --state_path, or run lakejobs state reset to convert every input file again"
             )
+
+
+def _same_location(spark: "SparkSession", first: str, second: str) -> bool:
+    """Tell whether two spellings name one location (``hdfs:///x`` and ``hdfs://nn:8020/x``; not ``s3://`` and ``s3a://``)."""
+    if first.rstrip("/") == second.rstrip("/"):
+        return True
+    return fs.qualified(spark, first).rstrip("/") == fs.qualified(spark, second).rstrip("/")
 
 
 def save_state(spark: "SparkSession", path: str, state: JobState) -> None:

@@ -150,6 +150,12 @@ def test_a_state_of_another_input_is_refused_instead_of_publishing_its_files_aga
     assert (again.rows_read, again.details["first_batch"]) == (100, True)
     assert json.loads((tmp_path / "state" / "orders.json").read_text())["input_path"] == f"{tmp_path}/moved"
     assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:100])
+    # Another spelling of the same folder is the same input.
+    spelled = [
+        (tmp_path / "moved").as_uri() + "/" if value == moved[moved.index("--input_path") + 1] else value
+        for value in moved
+    ]
+    assert csv_to_parquet.run(spark, csv_to_parquet.parse_args(spelled)).details["batch_files"] == 0
 
 
 def test_a_state_write_that_fails_leaves_the_previous_state(spark, tmp_path, monkeypatch):
