@@ -158,9 +158,8 @@ def test_commit_appends_without_replacing_and_replaces_an_unpartitioned_table_wh
     assert not (flat / "_staging").exists()
 
 
-def test_a_commit_stopped_part_way_names_the_partitions_it_left_and_the_repair(spark, tmp_path, monkeypatch):
-    output = tmp_path / "t"
-    staging = stage(spark, output, "r1", [(1, 1), (2, 2), (3, 3)])
+def second_rename_fails(monkeypatch) -> None:
+    """Make the second ``fs.rename`` fail, as an S3 copy can part-way through a commit."""
     real_rename, renames = fs.rename, []
 
     def rename_fails_second(spark_, source, target):
@@ -170,6 +169,12 @@ def test_a_commit_stopped_part_way_names_the_partitions_it_left_and_the_repair(s
         real_rename(spark_, source, target)
 
     monkeypatch.setattr(fs, "rename", rename_fails_second)
+
+
+def test_a_commit_stopped_part_way_names_the_partitions_it_left_and_the_repair(spark, tmp_path, monkeypatch):
+    output = tmp_path / "t"
+    staging = stage(spark, output, "r1", [(1, 1), (2, 2), (3, 3)])
+    second_rename_fails(monkeypatch)
     with pytest.raises(LakejobsError) as raised:
         commit_parquet(spark, staging, str(output), True, False)
     assert str(raised.value) == (
@@ -186,15 +191,7 @@ def test_a_commit_stopped_part_way_is_finished_by_the_next_run_not_dropped(spark
         spark, stage(spark, output, "r1", [(1, 1), (2, 2), (3, 3)], partitioned), str(output), partitioned, False
     )
     staging = stage(spark, output, "r2", [(11, 1), (12, 2), (13, 2), (14, 3)], partitioned)
-    real_rename, renames = fs.rename, []
-
-    def rename_fails_second(spark_, source, target):
-        renames.append(target)
-        if len(renames) == 2:
-            raise OSError("S3 throttled the copy")
-        real_rename(spark_, source, target)
-
-    monkeypatch.setattr(fs, "rename", rename_fails_second)
+    second_rename_fails(monkeypatch)
     with pytest.raises(LakejobsError, match="stopped part-way"):
         commit_parquet(spark, staging, str(output), partitioned, False)
     monkeypatch.undo()
