@@ -98,7 +98,9 @@ def test_a_field_job_lists_its_input_once_for_the_check_and_the_read(spark, tmp_
     (tmp_path / "taxi" / sample.name).write_bytes(sample.read_bytes())
     listed = []
     list_files = fs.list_files
-    monkeypatch.setattr(fs, "list_files", lambda spark, path: listed.append(path) or list_files(spark, path))
+    monkeypatch.setattr(
+        fs, "list_files", lambda spark, path, *more: listed.append(path) or list_files(spark, path, *more)
+    )
     argv = ["--input_path", str(tmp_path / "taxi"), "--output_path", str(tmp_path / "out")]
     result = taxi_trips.run(spark, taxi_trips.parse_args(argv))
     assert result.status == "SUCCEEDED"
