@@ -10,7 +10,7 @@ failure path; a run that succeeds never pays for it.
 from typing import TYPE_CHECKING, Optional, Sequence, Tuple
 
 from lakejobs.errors import root_cause
-from lakejobs.fs import FileInfo
+from lakejobs.fs import FileInfo, local_path
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -68,3 +68,16 @@ def _read_to_end(jvm, conf, codec, path: str) -> Optional[str]:
         return root_cause(error)
     finally:
         raw.close()
+
+
+def broken_archive(spark: "SparkSession", error: BaseException, files: Sequence[FileInfo]) -> Optional[str]:
+    """``<file> cannot be decompressed (<why>); nothing was published`` when that caused ``error``, else None.
+
+    A truncated ``.gz`` fails its task with ``EOFException: Unexpected end of input stream``,
+    which does not say which file: the first of ``files`` that cannot be read to its end does.
+    """
+    found = first_undecompressable(spark, files) if may_be_decompression(root_cause(error)) else None
+    if found is None:
+        return None
+    path, problem = found
+    return f"{local_path(path)} cannot be decompressed ({problem}); nothing was published"

@@ -2,11 +2,11 @@
 
 import re
 from typing import TYPE_CHECKING, Optional, Sequence
-from urllib.parse import urlparse
 
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
+from lakejobs import fs
 from lakejobs.datasets import Dataset
 from lakejobs.errors import LakejobsError, UsageError
 
@@ -150,7 +150,7 @@ def refuse_header_as_data(spark: "SparkSession", dataset: Dataset, files: Sequen
     for path in list(files)[:HEADER_CHECKED_FILES]:
         fields = header_fields(first_line(spark, path, dataset.csv.encoding), dataset.csv.delimiter)
         if [normalized(field) for field in fields] == names:
-            shown = urlparse(path).path if path.startswith("file:") else path
+            shown = fs.local_path(path)
             raise UsageError(
                 f"{dataset.name}: {shown} starts with a line naming the schema's columns, but --header is false: "
                 "pass --header true (read as data, that line would be a row)"

@@ -33,7 +33,7 @@ from pyspark.sql import types as T
 from lakejobs import faults, fs, quality_gate, runtime
 from lakejobs.datasets import Dataset
 from lakejobs.errors import LakejobsError, QualityGateError, UsageError, root_cause
-from lakejobs.io.compressed import first_undecompressable, may_be_decompression
+from lakejobs.io.compressed import broken_archive
 from lakejobs.io.csv_reader import (
     SOURCE_FILE,
     breaks_lines_with_one_byte,
@@ -491,14 +491,9 @@ def _raise_explained(error: Exception, dataset: Dataset, spark: "SparkSession", 
     explained = header_mismatch(error, dataset)
     if explained is not None:
         raise explained from error
-    cause = root_cause(error)
-    undecompressable = first_undecompressable(spark, batch) if may_be_decompression(cause) else None
-    if undecompressable is not None:
-        path, problem = undecompressable
-        path = fs.local_path(path) if fs.is_local(path) else path
-        raise LakejobsError(
-            f"{dataset.name}: {path} cannot be decompressed ({problem}); nothing was published"
-        ) from error
+    broken = broken_archive(spark, error, batch)
+    if broken is not None:
+        raise LakejobsError(f"{dataset.name}: {broken}") from error
     raise error
 
 

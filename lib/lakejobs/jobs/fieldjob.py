@@ -24,8 +24,8 @@ from pyspark.sql import functions as F
 from lakejobs import args as job_args
 from lakejobs import fs, quality_gate
 from lakejobs.datasets import Dataset
-from lakejobs.errors import LakejobsError, QualityGateError, UsageError, root_cause
-from lakejobs.io.compressed import first_undecompressable, may_be_decompression
+from lakejobs.errors import LakejobsError, QualityGateError, UsageError
+from lakejobs.io.compressed import broken_archive
 from lakejobs.io.input_folder import input_data_files
 from lakejobs.io.partitions import NULL_VALUE
 from lakejobs.io.quarantine import write_quarantine
@@ -418,19 +418,11 @@ def empty_output(path: str, name: str, partition_by: Sequence[str], fmt: str = "
 
 
 def named_broken_archive(spark: "SparkSession", error: Exception, files: List[fs.FileInfo]) -> Exception:
-    """``error``, or one naming the input file that cannot be decompressed when that caused it.
-
-    A truncated ``.gz`` fails its task with ``EOFException: Unexpected end of input stream``,
-    which does not say which file.
-    """
-    if isinstance(error, LakejobsError) or not may_be_decompression(root_cause(error)):
-        return error
-    broken = first_undecompressable(spark, files)
+    """``error``, or one naming the input file that cannot be decompressed when that caused it (``broken_archive``)."""
+    broken = None if isinstance(error, LakejobsError) else broken_archive(spark, error, files)
     if broken is None:
         return error
-    path, problem = broken
-    path = fs.local_path(path) if fs.is_local(path) else path
-    named = LakejobsError(f"{path} cannot be decompressed ({problem}); nothing was published")
+    named = LakejobsError(broken)
     named.__cause__ = error
     return named
 
