@@ -102,6 +102,42 @@ def test_an_output_without_state_is_refused_and_a_reset_state_replaces_it(spark,
     assert json.loads((tmp_path / "state" / "orders.json").read_text())["reset"] is False
 
 
+@pytest.mark.parametrize("killed_before_state", [False, True])
+def test_a_full_run_between_incremental_runs_replaces_their_state(spark, tmp_path, monkeypatch, killed_before_state):
+    """The state was kept: the next incremental run appended again every file the full run had converted.
+
+    A full run killed after publishing, before its state is saved, leaves a reset state: the
+    next incremental run converts every file and replaces the output.
+    """
+    options = argv(tmp_path, "parquet")
+    full = [option for option in options if option not in ("--incremental", "true")]
+    land(tmp_path, "a.csv", LINES[:100])
+    csv_to_parquet.run(spark, csv_to_parquet.parse_args(options))
+    land(tmp_path, "b.csv", LINES[100:150])
+    if killed_before_state:
+        monkeypatch.setattr(faults, "_kill", _raise_killed)
+        monkeypatch.setenv(faults.ENV, "before_state")
+        with pytest.raises(Killed):
+            csv_to_parquet.run(spark, csv_to_parquet.parse_args(full))
+        monkeypatch.delenv(faults.ENV)
+    else:
+        csv_to_parquet.run(spark, csv_to_parquet.parse_args(full))
+    land(tmp_path, "c.csv", LINES[150:160])
+    last = csv_to_parquet.run(spark, csv_to_parquet.parse_args(options))
+    assert (last.details["batch_files"], last.rows_read) == ((3, 160) if killed_before_state else (1, 10))
+    assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:160])
+    state = json.loads((tmp_path / "state" / "orders.json").read_text())
+    assert (sorted(os.path.basename(path) for path in state["processed"]), state["pending"], state["reset"]) == (
+        ["a.csv", "b.csv", "c.csv"],
+        None,
+        False,
+    )
+
+
+def _raise_killed():
+    raise Killed()
+
+
 def assert_same_lines(spark, table, lines):
     """``assert_same_orders`` over the columns ``table`` has (a table of a user schema has no order_year)."""
     expected = expected_orders(spark, lines)

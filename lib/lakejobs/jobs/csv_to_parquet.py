@@ -73,7 +73,7 @@ from lakejobs.jobs.csv_to_parquet_args import (  # noqa: F401 - the job's public
 )
 from lakejobs.key_check import repeats_a_key
 from lakejobs.result import JobResult, OutputInfo, new_run_id
-from lakejobs.state import RunLock, load_state, save_state
+from lakejobs.state import JobState, RunLock, load_state, save_state
 from lakejobs.transforms import quality
 from lakejobs.transforms.stages import end_generated_stage
 from lakejobs.transforms.validation import (
@@ -144,19 +144,20 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
                 f"no data files below {args.input_path}: "
                 f"a full run would replace {args.output_path} with an empty table"
             )
-        state_found = args.incremental and fs.exists(spark, args.state_path)
-        state = load_state(spark, args.state_path, JOB, args.input_path, args.output_path) if args.incremental else None
-        if state and state.pending:
+        state_found = fs.exists(spark, args.state_path)
+        state = _state_of_run(spark, args, state_found)
+        if args.incremental and state.pending:
             roll_back_interrupted_append(spark, args, state)
-        if state:
+            save_state(spark, args.state_path, state)  # rolled back once, even if no batch follows
+        if args.incremental:
             refuse_changed_files(args, state.changed_files(files))
-        batch = state.new_files(files) if state else files
+        batch = state.new_files(files) if args.incremental else files
         refuse_header_as_data(spark, args.dataset, [info.path for info in batch])
         result.details.update({"input_files": len(files), "batch_files": len(batch), "incremental": args.incremental})
         if args.incremental and not batch:
             LOG.info("no new input files below %s", args.input_path)
             return _finish(spark, args, result)
-        if state is not None and not state.processed:
+        if args.incremental and not state.processed:
             if not state_found:
                 refuse_output_without_state(spark, args)
             LOG.warning("no file converted into %s yet: this batch replaces it, as a full run does", args.output_path)
@@ -164,6 +165,19 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
             result.details["first_batch"] = True
         convert_batch(spark, args, result, batch, state)
     return _finish(spark, args, result)
+
+
+def _state_of_run(spark: "SparkSession", args: CsvToParquetArgs, state_found: bool) -> Optional[JobState]:
+    """The incremental state this run reads and records its batch in.
+
+    An incremental run's is the stored one. A full run has none, unless a state exists at
+    ``--state_path``: then the run replaces it (every input file converted, nothing pending),
+    since incremental runs go on from what it published; kept, the next incremental run would
+    append again every file the full run converted that the state did not list.
+    """
+    if args.incremental:
+        return load_state(spark, args.state_path, JOB, args.input_path, args.output_path)
+    return JobState(job=JOB, input_path=args.input_path, output_path=args.output_path) if state_found else None
 
 
 def refuse_output_without_state(spark: "SparkSession", args: CsvToParquetArgs) -> None:
@@ -533,7 +547,11 @@ def _mark_pending(
     since then. The batch's files are recorded too: a rerun marks them converted if their Delta
     append committed.
     """
-    if state is not None:
+    if state is not None and not args.incremental:
+        # A full run replacing a state: until the run has recorded its files, the next
+        # incremental run converts every input file and replaces the output.
+        save_state(spark, args.state_path, JobState(job=JOB, input_path="", output_path="", reset=True))
+    elif state is not None:
         started_ms = started_ms or int(time.time() * 1000)
         files = [[info.path, info.size, info.modified_ms] for info in batch]
         state.pending = {
