@@ -9,7 +9,7 @@ from pyspark.sql import functions as F
 
 from lakejobs.errors import LakejobsError
 from lakejobs.jobs import sales_mart
-from lakejobs.schemas import ORDERS
+from lakejobs.schemas import CUSTOMERS, ORDERS
 from tests.conftest import stderr_lines
 from tests.jobs.test_sales_mart import order_line, run_mart, write_processed
 
@@ -42,6 +42,42 @@ def test_a_flag_run_after_a_quarantine_run_removes_the_stale_quarantine(spark, t
     sales = spark.read.parquet(str(tmp_path / "mart" / "sales"))
     assert sorted(row.salesorderdetailid for row in sales.collect()) == [1, 2]
     assert not (tmp_path / "mart" / "_quarantine" / "sales").exists()
+
+
+def test_a_line_an_earlier_run_quarantined_stays_there_until_the_mart_holds_it(spark, tmp_path, monkeypatch):
+    """The quarantine was replaced first: a failed sales write left such a line in neither place."""
+    mart, quarantine = tmp_path / "mart", tmp_path / "mart" / "_quarantine" / "sales"
+    processed = write_processed(spark, tmp_path / "p", [(1, 11, 21), (2, 99, 21), (3, 77, 21)])
+    first = run_mart(spark, processed, mart, "quarantine")
+    spark.createDataFrame([(99, "Cy", "Doe", "Cy Doe")], CUSTOMERS).write.mode("append").parquet(
+        str(processed / "customers")
+    )
+    real = sales_mart.write_table
+
+    def failing_sales(df, path, name, *args, **kwargs):
+        if name == "sales":
+            raise RuntimeError("simulated write failure")
+        return real(df, path, name, *args, **kwargs)
+
+    monkeypatch.setattr(sales_mart, "write_table", failing_sales)
+    with pytest.raises(LakejobsError, match="the run failed in stage write_sales: .*simulated write failure"):
+        run_mart(spark, processed, mart, "quarantine")
+    assert sorted(row.salesorderdetailid for row in spark.read.parquet(str(mart / "sales")).collect()) == [1]
+    records = spark.read.schema("raw_line string, reason string, run_id string").json(str(quarantine)).collect()
+    # Line 2 only in the earlier run's record; line 3 (still unknown) in both runs' records.
+    assert sorted((json.loads(r.raw_line)["salesorderdetailid"], r.run_id == first.run_id) for r in records) == [
+        (2, True),
+        (3, False),
+        (3, True),
+    ]
+    monkeypatch.undo()
+    second = run_mart(spark, processed, mart, "quarantine")
+    assert (second.rows_read, second.rows_written, second.rows_quarantined) == (3, 2, 1)
+    assert sorted(row.salesorderdetailid for row in spark.read.parquet(str(mart / "sales")).collect()) == [1, 2]
+    records = spark.read.schema("raw_line string, reason string, run_id string").json(str(quarantine)).collect()
+    assert [(json.loads(r.raw_line)["salesorderdetailid"], r.reason, r.run_id) for r in records] == [
+        (3, "unknown_customer", second.run_id)
+    ]
 
 
 def processed_with_a_line_delivered_twice(spark, root):

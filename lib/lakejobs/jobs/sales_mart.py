@@ -57,6 +57,8 @@ LOG = logging.getLogger(__name__)
 INPUTS = ("orders", "customers", "employees")
 SALES_PARTITIONS = ("order_year", "order_month")
 SALES_KEY = ("salesorderid", "salesorderdetailid")
+#: The columns of a quarantine record (``quarantine_records``), all text.
+QUARANTINE_SCHEMA = "dataset string, source_file string, raw_line string, reason string, detail string, run_id string"
 MART_TABLES = ("sales", "sales_by_employee_month", "customer_summary")
 #: Columns of mart/sales written without a dictionary: the orders' nearly-distinct columns (see
 #: ``plain_encoding_options``). Not customer_name: the sample business reuses few names (7,587
@@ -311,21 +313,24 @@ def publish_mart(
         What was written, and the key counts (``lines`` and one entry per reason).
     """
     outputs = []
-    published_df, counts = sales_df, None
+    published_df, counts, earlier = sales_df, None, None
     quarantines = args.unknown_keys == "quarantine" or duplicates
     if quarantines:
         reason = quarantine_reason(args.unknown_keys, duplicates)
         observed_df, observation = observing_key_counts(sales_df, duplicates)
         quarantine = quarantine_records(observed_df, result.run_id, reason)
+        earlier = earlier_quarantine(spark, args.quarantine_path)
         with result.stage("write_quarantine"):
-            outputs.append(write_table(quarantine, args.quarantine_path, "quarantine", fmt="json", compression="none"))
+            # An earlier run's records stay until mart/sales is written: a line it quarantined
+            # that this run publishes must not be in neither place if that write fails.
+            kept = quarantine if earlier is None else quarantine.unionByName(earlier)
+            outputs.append(write_quarantine_table(kept, args.quarantine_path))
         counts = as_counts(observation.get, duplicates)
         published_df = sales_df.filter(reason.isNull())
         reasons = (UNKNOWN_KEY_REASONS if args.unknown_keys == "quarantine" else ()) + (
             (DUPLICATE_KEY_REASON,) if duplicates else ()
         )
         result.quarantine_reasons = {name: counts[name] for name in reasons if counts[name]}
-        result.rows_quarantined = outputs[-1].rows
     if duplicates:
         published_df = published_df.drop(LATER_COPY)
     mart = args.mart_path.rstrip("/")
@@ -364,9 +369,30 @@ def publish_mart(
             counts = counts or as_counts(observation.get)
         if not quarantines and fs.is_folder(spark, args.quarantine_path):
             fs.delete(spark, args.quarantine_path, recursive=True)  # an earlier run's: stale now
+    if earlier is not None:
+        with result.stage("write_quarantine"):
+            this_run = read_quarantine(spark, args.quarantine_path).filter(F.col("run_id") == result.run_id)
+            outputs[-1] = write_quarantine_table(this_run, args.quarantine_path)
+    if quarantines:
+        result.rows_quarantined = outputs[-1].rows
     with result.stage("write_summaries"):
         outputs.extend(write_summaries(args, published_df.transform(to_orders)))
     return outputs, counts
+
+
+def write_quarantine_table(quarantine_df: "DataFrame", path: str) -> OutputInfo:
+    """Replace the quarantine at ``path`` with ``quarantine_df`` (JSON lines)."""
+    return write_table(quarantine_df, path, "quarantine", fmt="json", compression="none")
+
+
+def read_quarantine(spark: "SparkSession", path: str) -> "DataFrame":
+    """The quarantine records at ``path``, typed as ``quarantine_records`` writes them."""
+    return spark.read.schema(QUARANTINE_SCHEMA).json(fs.literal(path))
+
+
+def earlier_quarantine(spark: "SparkSession", path: str) -> Optional["DataFrame"]:
+    """The records an earlier run left at ``path``, or None when there is no quarantine there."""
+    return read_quarantine(spark, path) if fs.is_folder(spark, path) else None
 
 
 def write_summaries(args: SalesMartArgs, orders_df: "DataFrame") -> List[OutputInfo]:
