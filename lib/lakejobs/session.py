@@ -45,6 +45,11 @@ RUNTIME_CONF: Dict[str, str] = {
     # take more of it, and spill sooner.
     "spark.sql.inMemoryColumnarStorage.compressed": "false",
     "spark.sql.parquet.compression.codec": "snappy",
+    # Dates before 1582-10-15 and timestamps before 1900 (``0001-01-01``, a common "no date")
+    # are written as they are (proleptic Gregorian, as Spark 3, Trino and Athena read them);
+    # Spark's default refuses them, so one such value failed every run of its table.
+    "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
+    "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
     # Partitioned writes keep up to 32 files open per task instead of sorting every row by its
     # partition first (past 32, the rest is sorted); the planned write would add that sort to
     # the plan, so it is off. See lakejobs.io.writer.PARTITIONED_WRITE.

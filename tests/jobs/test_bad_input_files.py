@@ -186,3 +186,21 @@ def test_a_headers_lookup_skips_the_lines_spark_skips_and_no_others(spark, tmp_p
     (tmp_path / "b.csv").write_text("\u00a0\nDate,Open\n")
     assert first_line(spark, str(tmp_path / "a.csv")) == "Date,Open"
     assert first_line(spark, str(tmp_path / "b.csv")) == "\u00a0"
+
+
+def test_dates_before_the_gregorian_calendar_are_published_as_read(spark, tmp_path):
+    """Spark refuses by default to write such a date to Parquet: a run failed on every rerun.
+
+    ``0001-01-01`` is a common "no date" sentinel (Go, .NET).
+    """
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "d.csv").write_text("1,0001-01-01,0001-01-01 00:00:00\n2,1582-10-04,1899-12-31 23:59:59\n")
+    schema = "id INT, day DATE, at TIMESTAMP"
+    result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(convert_argv(tmp_path, schema=schema)))
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (2, 2, 0)
+    # Compared as text: Python's datetime cannot hold year 1 moved to the test's time zone.
+    got = spark.read.parquet(str(tmp_path / "out")).selectExpr("id", "string(day)", "string(at)")
+    expected = spark.createDataFrame(
+        [(1, "0001-01-01", "0001-01-01 00:00:00"), (2, "1582-10-04", "1899-12-31 23:59:59")], got.schema
+    )
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
