@@ -51,7 +51,8 @@ GLUE_ARGUMENTS = frozenset(
     }
 )
 #: Prefixes of Glue's families of arguments (``--enable-metrics``, ``--continuous-log-logGroup``).
-GLUE_PREFIXES = ("--enable-", "--continuous-log-", "--JOB_", "--job-")
+#: Glue 5's ``--custom-logGroup-prefix`` and ``--custom-logStream-prefix`` too.
+GLUE_PREFIXES = ("--enable-", "--continuous-log-", "--custom-log", "--JOB_", "--job-")
 #: Glue's run identifiers are upper case (``--SECURITY_CONFIGURATION``, a workflow's
 #: ``--WORKFLOW_NAME`` and ``--WORKFLOW_RUN_ID``); a job's own arguments never are.
 _UPPER_CASE_NAME = re.compile(r"--[A-Z][A-Z0-9_]*")
@@ -101,8 +102,8 @@ def parse_bool(text: str) -> bool:
     lowered = str(text).strip().lower()
     if lowered in ("true", "1", "yes", "y"):
         return True
-    if lowered in ("false", "0", "no", "n", ""):
-        return False
+    if lowered in ("false", "0", "no", "n"):
+        return False  # not an empty text: an unset shell variable (``--header "$HEADER"``) is no answer
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
@@ -209,10 +210,24 @@ def parse_job_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]
     """Parse ``argv`` (default: ``sys.argv[1:]``) after removing Glue's own arguments."""
     import sys
 
-    own, _glue = strip_glue_arguments(sys.argv[1:] if argv is None else argv)
+    own, glue = strip_glue_arguments(sys.argv[1:] if argv is None else argv)
+    refuse_own_options_set_aside(parser, glue)
     namespace = parser.parse_args(own)
     refuse_empty_paths(namespace)
     return namespace
+
+
+def refuse_own_options_set_aside(parser: argparse.ArgumentParser, glue: Dict[str, str]) -> None:
+    """Refuse a job option spelled as one of Glue's (``--FORMAT delta``, ``--INCREMENTAL true``).
+
+    Upper-case names are set aside as Glue's, so such an option was dropped without a word
+    and its default used: a Parquet run for ``--FORMAT delta``, a full run for an incremental one.
+    """
+    own = {option for option in parser._option_string_actions if option.startswith("--")}
+    for name in glue:
+        spelled = "--" + name[2:].lower().replace("-", "_")
+        if spelled in own and name != spelled:
+            raise UsageError(f"{name} is not an option of this job; did you mean {spelled}? (see --help)")
 
 
 def refuse_empty_paths(namespace: argparse.Namespace, also: Sequence[str] = ()) -> None:

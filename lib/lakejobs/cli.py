@@ -10,7 +10,7 @@ from typing import Optional, Sequence
 
 from lakejobs import args as job_args
 from lakejobs import fs, report_cli, runtime
-from lakejobs.errors import LakejobsError, UsageError, debug_enabled, root_cause
+from lakejobs.errors import LakejobsError, UsageError, debug_enabled, joined_lines, root_cause
 from lakejobs.jobs import JOBS
 from lakejobs.result import JobResult, new_run_id
 
@@ -111,7 +111,12 @@ def cmd_state(args) -> int:
     """Show or reset the incremental state of a job's output."""
     from lakejobs import state as job_state
 
-    path = fs.qualify(args.state_path or f"{args.lake.rstrip('/')}/_lakejobs/state/{args.job}/{args.dataset}.json")
+    if args.state_path and (args.lake or args.dataset):
+        given = " and ".join(option for option, value in (("--lake", args.lake), ("--dataset", args.dataset)) if value)
+        verb = "name" if " and " in given else "names"
+        raise UsageError(f"{given} {verb} a lake's state; --state_path names the file itself: give one or the other")
+    lake, dataset = (args.lake or "lake").rstrip("/"), args.dataset or "orders"
+    path = fs.qualify(args.state_path or f"{lake}/_lakejobs/state/{args.job}/{dataset}.json")
     spark = _session("state")
     if args.action == "reset":
         existed = job_state.reset_state(spark, path, args.job)
@@ -175,8 +180,8 @@ def build_parser() -> argparse.ArgumentParser:
     state = commands.add_parser("state", help="show or reset a job's incremental state")
     state.add_argument("action", choices=("show", "reset"))
     state.add_argument("job", choices=JOBS, metavar="JOB", help="job name, e.g. csv_to_parquet")
-    state.add_argument("--dataset", default="orders", help="dataset of the state (csv_to_parquet)")
-    state.add_argument("--lake", default="lake", help="lake folder holding _lakejobs/state/")
+    state.add_argument("--dataset", help="dataset of the state (csv_to_parquet; default orders)")
+    state.add_argument("--lake", help="lake folder holding _lakejobs/state/ (default lake)")
     state.add_argument("--state_path", help="an explicit state file instead of --lake/--dataset")
     state.set_defaults(func=cmd_state)
     importlib.import_module("lakejobs.deploy.commands").register(commands)
@@ -194,12 +199,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         job_args.refuse_empty_paths(args, also=("out", "raw", "lake", "table", "runs", "html"))
         return args.func(args)
     except LakejobsError as error:
-        print(f"lakejobs: error: {error}", file=sys.stderr)
+        print(f"lakejobs: error: {joined_lines(error)}", file=sys.stderr)
         return error.exit_code
     except Exception as error:  # noqa: BLE001 - any failure is one line (LAKEJOBS_DEBUG=1: the traceback too)
         if debug_enabled():
             traceback.print_exc()
-        cause = f"{type(error).__name__}: {error}" if is_aws_error(error) else root_cause(error)
+        cause = f"{type(error).__name__}: {joined_lines(error)}" if is_aws_error(error) else root_cause(error)
         print(f"lakejobs: error: {cause}", file=sys.stderr)
         return 1
 

@@ -82,6 +82,11 @@ def _file_read(message: Optional[str]) -> Optional[str]:
     return unquote(match.group(1)) if match else None
 
 
+def joined_lines(message: object) -> str:
+    """``message`` on one line: its non-blank lines joined by a space (botocore's validation errors span several)."""
+    return " ".join(line.strip() for line in str(message).splitlines() if line.strip())
+
+
 def _one_line(kind: str, message: object) -> str:
     """``kind: first line``; for a Python traceback (a Python worker's error), its exception's line."""
     lines = [line for line in str(message or "").strip().splitlines() if line.strip()]

@@ -9,7 +9,9 @@ from lakejobs.errors import UsageError
 
 def cmd_report(args) -> int:
     """Print the recent runs; with ``--html`` also write the page."""
-    root = args.runs or f"{args.lake.rstrip('/')}/_lakejobs/runs"
+    if args.runs and args.lake:
+        raise UsageError("--lake names a lake's runs folder; --runs names the folder itself: give one or the other")
+    root = args.runs or f"{(args.lake or 'lake').rstrip('/')}/_lakejobs/runs"
     page = _page_path(args.html) if args.html else None
     runs = runs_report.load_runs(root, args.limit)
     print(runs_report.format_table(runs))
@@ -38,7 +40,7 @@ def _page_path(html: str) -> str:
 def register(commands) -> None:
     """Add the ``report`` command to the CLI's subparsers."""
     report = commands.add_parser("report", help="recent runs: rows, quarantine reasons, rule results, seconds")
-    report.add_argument("--lake", default="lake", help="lake folder or s3:// URI holding _lakejobs/runs/")
+    report.add_argument("--lake", help="lake folder or s3:// URI holding _lakejobs/runs/ (default lake)")
     report.add_argument("--runs", help="a runs folder instead (e.g. a job's <output_path>_lakejobs/runs)")
     report.add_argument("--limit", type=job_args.parse_positive, default=20, help="newest runs to show (default 20)")
     report.add_argument("--html", help="also write a self-contained HTML page here")

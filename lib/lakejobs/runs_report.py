@@ -60,19 +60,17 @@ def _read_s3(root: str) -> List[str]:
 def load_runs(runs_root: str, limit: Optional[int] = None) -> List[Run]:
     """The run results below ``runs_root`` (``<root>/<job>/<run_id>.json``), newest first.
 
-    Files that are not JSON objects are skipped. Raises ``UsageError`` when a local root does
-    not exist, or an S3 one holds no report.
+    Files that are not JSON objects are skipped. Raises ``UsageError`` when the root holds no
+    report file (a local root that does not exist, or an empty one, or an S3 prefix).
     """
     scheme = urlparse(runs_root).scheme
     if scheme in ("s3", "s3a"):
         texts = _read_s3(runs_root)
-        if not texts:  # as a local root that does not exist: a mistyped lake is not "no runs"
-            raise UsageError(f"no run reports at {runs_root} (run a job with --report_path, or the pipeline)")
     else:
         local = urlparse(runs_root).path if scheme == "file" else runs_root
-        if not os.path.isdir(local):
-            raise UsageError(f"no run reports at {runs_root} (run a job with --report_path, or the pipeline)")
-        texts = _read_local(local)
+        texts = _read_local(local) if os.path.isdir(local) else []
+    if not texts:  # a mistyped lake, or a folder of something else, is not "no runs"
+        raise UsageError(f"no run reports at {runs_root} (run a job with --report_path, or the pipeline)")
     runs = []
     for text in texts:
         try:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterator, Optional, Sequence
 
 from lakejobs import session
 from lakejobs.args import strip_glue_arguments
-from lakejobs.errors import LakejobsError, UsageError, debug_enabled, root_cause
+from lakejobs.errors import LakejobsError, UsageError, debug_enabled, joined_lines, root_cause
 from lakejobs.result import JobResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -36,8 +36,11 @@ def launched_by_spark_submit() -> bool:
 
 
 def current_profile() -> str:
-    """The session profile: ``LAKEJOBS_PROFILE``, or ``local``."""
-    return os.environ.get("LAKEJOBS_PROFILE", "local")
+    """The session profile: ``LAKEJOBS_PROFILE``, or ``local``; another value is a ``UsageError``."""
+    profile = os.environ.get("LAKEJOBS_PROFILE", "local")
+    if profile not in session.PROFILES:
+        raise UsageError(f"LAKEJOBS_PROFILE={profile} is not a profile: use one of {', '.join(session.PROFILES)}")
+    return profile
 
 
 @contextmanager
@@ -51,7 +54,8 @@ def glue_session(app_name: str, glue_args: Dict[str, str]) -> Iterator["SparkSes
     spark = glue_context.spark_session
     session.apply_runtime_conf(spark)
     job = Job(glue_context)
-    job_args = {name.lstrip("-"): value for name, value in glue_args.items()}
+    # Keyed as awsglue.utils.getResolvedOptions keys them (argparse's names: job_bookmark_option).
+    job_args = {name.lstrip("-").replace("-", "_"): value for name, value in glue_args.items()}
     job.init(job_args.get("JOB_NAME", app_name), job_args)
     yield spark
     job.commit()
@@ -138,6 +142,7 @@ def run_main(
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         configure_logging()
+        current_profile()  # a mistyped profile is a usage error (exit 2), before anything runs
         args = parse(argv)
         if preflight:
             preflight(args)
@@ -149,7 +154,7 @@ def run_main(
         result = getattr(error, "result", None)
         if result is not None:
             print(result.to_json(), flush=True)
-        print(f"{job_name}: error: {error}", file=sys.stderr, flush=True)
+        print(f"{job_name}: error: {joined_lines(error)}", file=sys.stderr, flush=True)
         return error.exit_code
     except Exception as error:  # noqa: BLE001 - the one place that turns any failure into one line
         if debug_enabled():

@@ -204,3 +204,15 @@ def test_dates_before_the_gregorian_calendar_are_published_as_read(spark, tmp_pa
         [(1, "0001-01-01", "0001-01-01 00:00:00"), (2, "1582-10-04", "1899-12-31 23:59:59")], got.schema
     )
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_a_quote_given_alone_is_also_its_own_escape_as_the_help_says(spark, tmp_path):
+    """``--quote "'"`` left ``"`` as the escape: ``'O''Brien'`` was not read as O'Brien."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "n.csv").write_text("1,'O''Brien'\n2,'say \"hi\"'\n")
+    argv = convert_argv(tmp_path, "--quote", "'", schema="id INT, name STRING")
+    result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
+    assert (result.rows_read, result.rows_written) == (2, 2)
+    got = spark.read.parquet(str(tmp_path / "out"))
+    expected = spark.createDataFrame([(1, "O'Brien"), (2, 'say "hi"')], got.schema)
+    assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)

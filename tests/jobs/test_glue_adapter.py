@@ -94,6 +94,8 @@ def test_job_script_runs_through_job_init_and_commit_with_glues_argv(
     assert [call[0] for call in calls] == ["init", "commit"]
     assert calls[0][1] == "lakejobs-convert-customers"
     assert calls[0][2]["JOB_RUN_ID"] == JOB_RUN_ID and calls[0][2]["TempDir"] == f"{lake}/tmp/glue/"
+    # Keyed as awsglue's getResolvedOptions keys them, which Job.init reads (not "job-bookmark-option").
+    assert calls[0][2]["job_bookmark_option"] == "job-bookmark-disable"
     rows = [(int(r[0]), r[1] or None, r[2] or None, r[3] or None) for r in read_raw_rows(SAMPLE_RAW / "customers")]
     expected = spark.createDataFrame(rows, CUSTOMERS)
     written = spark.read.parquet(str(lake / "processedData" / "customers"))

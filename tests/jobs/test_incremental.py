@@ -365,7 +365,7 @@ def test_a_second_concurrent_run_is_refused_with_a_clear_message(spark, tmp_path
 
 def test_state_reset_leaves_a_state_marked_reset_and_says_what_follows(tmp_path, capsys):
     path = tmp_path / "state" / "orders.json"
-    argv = ["state", "reset", "csv_to_parquet", "--dataset", "orders", "--state_path", str(path)]
+    argv = ["state", "reset", "csv_to_parquet", "--state_path", str(path)]
     assert cli.main(argv) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
         f"no state was at {path}: the next incremental run converts every input file and replaces the output"

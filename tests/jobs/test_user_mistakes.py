@@ -373,3 +373,26 @@ def test_a_partition_column_spark_escapes_in_its_folders_is_the_same_layout(spar
     refuse_other_layout(spark, str(tmp_path / "t"), ["a:b"])
     with pytest.raises(UsageError, match=r"is partitioned by a:b \(a%3Ab=1/part-0.parquet\), not by ab:"):
         refuse_other_layout(spark, str(tmp_path / "t"), ["ab"])
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["state", "reset", "csv_to_parquet", "--lake", "L", "--state_path", "s.json"],
+            "--lake names a lake's state; --state_path names the file itself: give one or the other",
+        ),
+        (
+            ["state", "show", "csv_to_parquet", "--dataset", "customers", "--state_path", "s.json"],
+            "--dataset names a lake's state; --state_path names the file itself: give one or the other",
+        ),
+        (
+            ["report", "--lake", "A", "--runs", "B"],
+            "--lake names a lake's runs folder; --runs names the folder itself: give one or the other",
+        ),
+    ],
+)
+def test_a_location_given_two_ways_is_refused_not_half_ignored(argv, message, capsys):
+    """``--lake`` and ``--dataset`` were dropped without a word beside ``--state_path`` (or ``--runs``)."""
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == f"lakejobs: error: {message}\n"

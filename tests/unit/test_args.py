@@ -248,3 +248,25 @@ def test_optimize_zorder_columns_are_trimmed():
 
     args = build_parser().parse_args(["optimize", "lake/orders", "--zorder_by", "customerid, orderdate ,"])
     assert args.zorder_by == ("customerid", "orderdate")
+
+
+def test_glue_5_custom_logging_arguments_are_set_aside():
+    own, glue = strip_glue_arguments(["--custom-logGroup-prefix", "/team/etl", "--custom-logStream-prefix", "x", "--a"])
+    assert (own, glue) == (["--a"], {"--custom-logGroup-prefix": "/team/etl", "--custom-logStream-prefix": "x"})
+
+
+@pytest.mark.parametrize("spelled", ["--FORMAT", "--INCREMENTAL", "--MAX_BAD_FRACTION"])
+def test_a_jobs_own_option_spelled_upper_case_is_refused_not_dropped(tmp_path, spelled):
+    """Set aside as Glue's, ``--FORMAT delta`` wrote Parquet and ``--INCREMENTAL true`` ran in full."""
+    argv = ["--dataset", "orders", "--input_path", "in", "--output_path", str(tmp_path / "o"), spelled, "true"]
+    own = "--" + spelled[2:].lower().replace("-", "_")
+    with pytest.raises(UsageError) as refused:
+        csv_to_parquet.parse_args(argv)
+    assert str(refused.value) == f"{spelled} is not an option of this job; did you mean {own}? (see --help)"
+
+
+def test_an_empty_true_or_false_is_refused_not_read_as_false(tmp_path):
+    argv = ["--dataset", "orders", "--input_path", "in", "--output_path", str(tmp_path / "o"), "--incremental", ""]
+    with pytest.raises(UsageError) as refused:
+        csv_to_parquet.parse_args(argv)
+    assert str(refused.value) == "argument --incremental: expected true or false, got '' (see --help)"

@@ -124,3 +124,26 @@ def test_a_python_worker_error_names_the_exception_its_traceback_ends_with():
     assert root_cause(_Py4JError(job)) == (
         "PythonException: RuntimeError: fault injection: the first attempt of partition 0 fails"
     )
+
+
+def test_a_mistyped_profile_is_a_usage_error_in_one_line(monkeypatch, capsys):
+    """It was a ValueError raised while the session was built: exit 1, as if the run had failed."""
+    monkeypatch.setenv("LAKEJOBS_PROFILE", "prod")
+    assert csv_to_parquet.main(["--dataset", "orders", "--input_path", "in", "--output_path", "out"]) == 2
+    assert capsys.readouterr().err == (
+        "csv_to_parquet: error: LAKEJOBS_PROFILE=prod is not a profile: use one of local, test, emr, emr-serverless\n"
+    )
+
+
+def test_an_aws_error_of_several_lines_is_printed_on_one(monkeypatch, capsys):
+    from botocore.exceptions import ParamValidationError
+
+    def refused(_args):
+        raise ParamValidationError(report='Invalid bucket name "": Bucket name must match the regex')
+
+    monkeypatch.setattr(cli, "cmd_jobs", refused)
+    assert cli.main(["jobs"]) == 1
+    assert capsys.readouterr().err == (
+        'lakejobs: error: ParamValidationError: Parameter validation failed: Invalid bucket name "": '
+        "Bucket name must match the regex\n"
+    )

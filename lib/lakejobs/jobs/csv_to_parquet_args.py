@@ -124,6 +124,8 @@ def _resolve_dataset(namespace) -> Dataset:
         name = namespace.dataset_name or os.path.basename(namespace.output_path.rstrip("/")) or "dataset"
         dataset = custom_dataset(name, parse_ddl(ddl), namespace.primary_key)
     overrides = _csv_overrides(namespace)
+    if "quote" in overrides and "escape" not in overrides and dataset.csv.escape == dataset.csv.quote:
+        overrides["escape"] = overrides["quote"]  # RFC 4180's doubled quote, for the new quote too
     if overrides:
         dataset = dataclasses.replace(dataset, csv=dataclasses.replace(dataset.csv, **overrides))
     for option in ("delimiter", "quote", "escape"):
