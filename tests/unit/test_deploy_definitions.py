@@ -104,6 +104,9 @@ def test_emr_step_runs_spark_submit_in_cluster_mode_and_stops_the_flow_on_failur
     ]
     script_at = args.index("s3://b/p/artifacts/jobs/csv_to_parquet.py")
     assert args[script_at + 1 :] == job.argv("s3://b/p/")
+    # One YARN attempt: a failed driver was started again, a failed run ran twice.
+    conf = [args[index + 1] for index, token in enumerate(args[:script_at]) if token == "--conf"]
+    assert "spark.yarn.maxAppAttempts=1" in conf
     transient = emr.run_job_flow_request(sales_pipeline(), CONFIG)
     assert {step["ActionOnFailure"] for step in transient["Steps"]} == {"TERMINATE_CLUSTER"}
     assert transient["Instances"]["KeepJobFlowAliveWhenNoSteps"] is False

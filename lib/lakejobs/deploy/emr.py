@@ -52,6 +52,9 @@ def spark_submit_args(job: Job, config: DeployConfig) -> List[str]:
         config.lib_zip_uri,
     ]
     conf = sizing_conf(job)
+    # One attempt: in cluster mode YARN starts a failed driver again (2 attempts by default), so
+    # a failed run (a quality gate, a usage error) ran twice before its step failed.
+    conf["spark.yarn.maxAppAttempts"] = "1"
     if config.library_for("emr") == "venv":
         args += ["--archives", config.env_uri_for("emr") + "#environment"]
         conf["spark.yarn.appMasterEnv.PYSPARK_PYTHON"] = VENV_PYTHON
