@@ -2,7 +2,7 @@
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
 
-PYTHON ?= python3
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || echo python3)
 VENV   := .venv
 PY     := $(VENV)/bin/python
 FORMAT ?= parquet
@@ -26,7 +26,7 @@ setup: $(DEPS_STAMP) $(JARS_STAMP) $(ARCHIVE_STAMP) ## venv with the pinned pack
 
 $(DEPS_STAMP): requirements-dev.txt requirements.lock setup.py
 	@command -v java >/dev/null || { echo "make: java not found: install a JDK 17 (Debian: apt-get install openjdk-17-jdk-headless)"; exit 1; }
-	@test -x $(VENV)/bin/pip || $(PYTHON) -c 'import sys; sys.exit(not (3, 9) <= sys.version_info[:2] <= (3, 11))' || { echo "make: $(PYTHON) is $$($(PYTHON) -V 2>&1); lakejobs needs Python 3.9-3.11 (PySpark 3.5; 3.11 as on Glue 5): pass PYTHON=python3.11"; exit 1; }
+	@test -x $(VENV)/bin/pip || $(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo "make: $(PYTHON) is $$($(PYTHON) -V 2>&1); the development environment's pinned packages need Python 3.11 (as on Glue 5; job code also runs on EMR 7's 3.9): pass PYTHON=python3.11"; exit 1; }
 	@test -x $(VENV)/bin/pip || { rm -rf $(VENV); $(PYTHON) -m venv $(VENV) >/dev/null 2>&1; } || { rm -rf $(VENV); echo "make: $(PYTHON) -m venv failed: install the venv module (Debian: apt-get install python3-venv)"; exit 1; }
 	$(PY) -m pip install -q --disable-pip-version-check -r requirements-dev.txt -c requirements.lock
 	$(PY) -m pip install -q --disable-pip-version-check --no-deps -e .

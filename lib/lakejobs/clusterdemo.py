@@ -65,8 +65,23 @@ def run_demo(args) -> int:
             if args.pause:
                 input("the cluster is up: press Enter to stop it ")
         print_objects(client, args.bucket)
+    remove_all_but_logs(work)
     print(f"stopped the cluster and the S3 server; Spark logs are in {work}")
     return 0
+
+
+def remove_all_but_logs(work: Path) -> None:
+    """Delete what the run unpacked and shipped (environments, the worker's copies), keep its logs.
+
+    The worker's folder keeps each executor's ``stdout``/``stderr``; the rest is hundreds of MB a run.
+    """
+    for path in sorted(work.rglob("*"), reverse=True):  # files before their folders
+        if path.is_file() and not path.is_symlink() and (path.suffix == ".log" or path.name in ("stdout", "stderr")):
+            continue
+        if path.is_symlink() or path.is_file():
+            path.unlink()
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
 
 
 def run_pipeline(running, shipping, bucket: str, jobs_dir: Path, work: Path) -> None:

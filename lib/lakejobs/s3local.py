@@ -5,11 +5,29 @@ Development only: moto is a dev dependency and is imported when a server is star
 
 import os
 import socket
+import tempfile
+import threading
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Dict, Iterator
 
-ENV_KEYS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_REGION", "AWS_DEFAULT_REGION", "AWS_ENDPOINT_URL")
+#: The variables set while a server runs. Those the machine may set that would send a request
+#: elsewhere (``AWS_ENDPOINT_URL_S3`` wins over ``AWS_ENDPOINT_URL``) or fail it (an
+#: ``AWS_PROFILE`` without its profile) are cleared, and no config file is read.
+ENV_KEYS = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_ENDPOINT_URL",
+    "AWS_ENDPOINT_URL_S3",
+    "AWS_PROFILE",
+    "AWS_SESSION_TOKEN",
+    "AWS_CONFIG_FILE",
+    "AWS_SHARED_CREDENTIALS_FILE",
+)
+#: Seconds a server may take to listen before starting it counts as failed.
+START_TIMEOUT_S = 60.0
 
 
 def free_port() -> int:
@@ -28,12 +46,12 @@ def s3_server() -> Iterator[Dict[str, str]]:
     """
     import logging
 
-    from moto.server import ThreadedMotoServer
-
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request otherwise
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
+    no_config = tempfile.TemporaryDirectory(prefix="lakejobs-aws-")
+    empty = os.path.join(no_config.name, "empty")  # a file, as the Java SDK wants (not /dev/null)
+    open(empty, "w").close()
+    server = start_moto_server()
+    port = server.get_host_and_port()[1]
     saved = {key: os.environ.get(key) for key in ENV_KEYS}
     env = {
         "AWS_ACCESS_KEY_ID": "testing",
@@ -41,7 +59,11 @@ def s3_server() -> Iterator[Dict[str, str]]:
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
+        "AWS_CONFIG_FILE": empty,
+        "AWS_SHARED_CREDENTIALS_FILE": empty,
     }
+    for key in ENV_KEYS:
+        os.environ.pop(key, None)
     os.environ.update(env)
     try:
         yield env
@@ -52,6 +74,24 @@ def s3_server() -> Iterator[Dict[str, str]]:
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
+        no_config.cleanup()
+
+
+def start_moto_server(port: int = 0):
+    """Start moto's server on 127.0.0.1 (``port`` 0: one the system picks as it binds) and return it.
+
+    moto's own ``start`` waits forever when the port cannot be bound (the error ends its
+    thread); here that fails after ``START_TIMEOUT_S``.
+    """
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    starter = threading.Thread(target=server.start, daemon=True)
+    starter.start()
+    starter.join(START_TIMEOUT_S)
+    if starter.is_alive():
+        raise RuntimeError(f"the S3 API server (moto) did not listen on 127.0.0.1:{port} within {START_TIMEOUT_S:g} s")
+    return server
 
 
 def upload_folder(bucket: str, prefix: str, folder: Path) -> int:

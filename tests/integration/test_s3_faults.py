@@ -32,14 +32,6 @@ def test_a_quarantine_that_cannot_be_written_fails_the_run_before_the_output_is_
     assert json.loads(report.read_text())["status"] == "FAILED"
 
 
-def start_server(port):
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    return server
-
-
 def run_job(env, argv, pause_file=None):
     extra = {"LAKEJOBS_PAUSE_AT": "before_write", "LAKEJOBS_PAUSE_FILE": str(pause_file)} if pause_file else {}
     return subprocess.Popen(
@@ -62,7 +54,8 @@ def wait_for(path, process, seconds=600):
 
 @pytest.mark.subprocess
 def test_s3_stopping_mid_run_fails_with_one_line_and_a_rerun_after_restart_succeeds(spark, tmp_path):
-    port = s3local.free_port()
+    server = s3local.start_moto_server()  # a port the system picks as it binds: no race for it
+    port = server.get_host_and_port()[1]
     aws = {
         "AWS_ACCESS_KEY_ID": "testing",
         "AWS_SECRET_ACCESS_KEY": "testing",
@@ -71,13 +64,12 @@ def test_s3_stopping_mid_run_fails_with_one_line_and_a_rerun_after_restart_succe
         "AWS_ENDPOINT_URL": f"http://127.0.0.1:{port}",
     }
     env = {**job_env(), **aws}
-    server = start_server(port)
     client = boto3.client("s3", endpoint_url=aws["AWS_ENDPOINT_URL"], region_name="us-east-1",
                           aws_access_key_id="testing", aws_secret_access_key="testing")  # fmt: skip
     client.create_bucket(Bucket="stops")
     client.upload_file(str(SAMPLE_RAW / "orders" / "orders-00000.csv"), "stops", "raw/orders/orders-00000.csv")
     argv = ["--dataset", "orders", "--input_path", "s3a://stops/raw/orders", "--output_path", "s3a://stops/orders"]
-    pause = tmp_path / "paused"
+    pause, process = tmp_path / "paused", None
     try:
         process = run_job(env, argv, pause)
         wait_for(pause, process)
@@ -104,12 +96,12 @@ def test_s3_stopping_mid_run_fails_with_one_line_and_a_rerun_after_restart_succe
             f"csv_to_parquet: error: orders: the run failed in stage write: {cause}",
         ], err[-3000:]
 
-        server = start_server(port)
+        server = s3local.start_moto_server(port)
         # Nothing published; what the failed run staged is under _staging/ (which readers skip)
         # because the server was down when it tried to remove it. The rerun removes it.
         assert not [k for k in keys(client, "orders/") if k.endswith(".parquet") and "/_staging/" not in k]
         assert [k for k in keys(client, "orders/") if "/_staging/" in k]
-        rerun = run_job(env, argv)
+        rerun = process = run_job(env, argv)
         out, err = rerun.communicate(timeout=600)
         assert rerun.returncode == 0, err[-3000:]
         assert json.loads(out.strip().splitlines()[-1])["rows_written"] == 300
@@ -119,6 +111,8 @@ def test_s3_stopping_mid_run_fails_with_one_line_and_a_rerun_after_restart_succe
             target.parent.mkdir(parents=True, exist_ok=True)
             client.download_file("stops", key, str(target))
     finally:
+        if process is not None and process.poll() is None:
+            process.kill()  # a job left paused or hung would hold a core for the rest of the suite
         server.stop()
     expected = spark.createDataFrame([typed_order(row) for row in read_raw_rows(SAMPLE_RAW / "orders")], ORDERS)
     actual = spark.read.parquet(str(tmp_path / "copy" / "orders")).drop("order_year")

@@ -29,20 +29,22 @@ def aws():
     with s3local.s3_server() as env:
         endpoint = env["AWS_ENDPOINT_URL"]
         moto_sfn.enable(endpoint)
-        config = DeployConfig(bucket=DEPLOY_BUCKET, prefix="other", role_arn=ROLE)
-        execute(
-            [upsert_job(job, config) for job in sales_pipeline().jobs],
-            client_factory("us-east-1", endpoint),
-            lambda _line: None,
-        )
-        assert cli.main(DEPLOY + ["--endpoint-url", endpoint]) == 0
-        sns, sqs = boto3.client("sns"), boto3.client("sqs")
-        topic = sns.create_topic(Name="lakejobs-alerts")["TopicArn"]
-        queue = sqs.create_queue(QueueName="lakejobs-alerts")["QueueUrl"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=queue_arn)
-        yield {"endpoint": endpoint, "topic": topic, "queue": queue, "glue": boto3.client("glue"), "sqs": sqs}
-        moto_sfn.disable(endpoint)
+        try:  # disabled even when the set-up fails: MOTO_PORT would name a stopped server
+            config = DeployConfig(bucket=DEPLOY_BUCKET, prefix="other", role_arn=ROLE)
+            execute(
+                [upsert_job(job, config) for job in sales_pipeline().jobs],
+                client_factory("us-east-1", endpoint),
+                lambda _line: None,
+            )
+            assert cli.main(DEPLOY + ["--endpoint-url", endpoint]) == 0
+            sns, sqs = boto3.client("sns"), boto3.client("sqs")
+            topic = sns.create_topic(Name="lakejobs-alerts")["TopicArn"]
+            queue = sqs.create_queue(QueueName="lakejobs-alerts")["QueueUrl"]
+            attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
+            sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=attributes["QueueArn"])
+            yield {"endpoint": endpoint, "topic": topic, "queue": queue, "glue": boto3.client("glue"), "sqs": sqs}
+        finally:
+            moto_sfn.disable(endpoint)
 
 
 def upsert_job(job, config):

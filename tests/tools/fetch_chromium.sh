@@ -14,7 +14,10 @@ packages=(
 )
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-if ! (cd "$work" && apt-get download "${packages[@]}" >"$work/apt.log" 2>&1); then
+download() { (cd "$work" && apt-get download "${packages[@]}" >"$work/apt.log" 2>&1); }
+# A fresh image may have no package lists yet: read them once (as root, or through sudo) and retry.
+refresh() { if [ "$(id -u)" -eq 0 ]; then apt-get update -q; else sudo -n apt-get update -q; fi >/dev/null 2>&1; }
+if ! download && ! { refresh && download; }; then
   echo "chromium: apt-get download failed: $(grep -m1 -E '^E:' "$work/apt.log" || tail -n1 "$work/apt.log")"
   exit 1
 fi

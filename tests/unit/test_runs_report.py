@@ -48,7 +48,7 @@ RUNS = [
         "inputs": {"orders": "/raw/orders"},
         "started_at": "2026-11-23T11:00:00.000000+00:00",
         "details": {"dataset": "orders", "rules": [{"rule": "RowCount > 200", "outcome": "failed", "measured": 100}]},
-        "error": "orders: quality rule failed: RowCount > 200 (measured 100)",
+        "error": "orders: quality rule failed: RowCount > 200 (measured 100); nothing was published",
     },
     {
         "job": "sales_mart",
@@ -71,7 +71,7 @@ started             job             dataset    status      rows in      out quar
 2026-11-23 12:00:00 sales_mart      -          SUCCEEDED        20       20           0     7.00  -
 2026-11-23 11:00:00 csv_to_parquet  orders     FAILED          100        0           0    12.25  1 failed
                     failed: RowCount > 200 (measured 100)
-                    error: orders: quality rule failed: RowCount > 200 (measured 100)
+                    error: orders: quality rule failed: RowCount > 200 (measured 100); nothing was published
 2026-11-23 10:00:00 csv_to_parquet  orders     SUCCEEDED        27       20           7     3.50  1 warned, 1 quarantined, 1 passed
                     quarantined: ColumnValues "orderqty" > 0=5, malformed_record=2
                     quarantined: ColumnValues "orderqty" > 0 (measured 0.814815)
