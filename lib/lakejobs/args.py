@@ -183,6 +183,26 @@ def parse_datetime_pattern(text: str) -> str:
     return text
 
 
+#: Pattern letters that read a zone or an offset (``XXX``, ``Z``, ``VV``...).
+ZONE_LETTERS = "XxZzOV"
+
+
+def parse_local_datetime_pattern(text: str) -> str:
+    """Read a pattern of wall-clock dates or times: ``parse_datetime_pattern``, without a zone or offset.
+
+    The field jobs read such values in a time zone of their own (taxi's ``--timezone``) or as
+    calendar days; a value parsed with its offset is already an instant, which they would shift
+    a second time (a taxi trip across a DST change 7x too fast, a date moved to UTC's).
+    """
+    pattern = parse_datetime_pattern(text)
+    zones = sorted(set(re.sub(r"'[^']*'?", "", pattern)) & set(ZONE_LETTERS))
+    if zones:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} reads a zone or offset ({', '.join(zones)}); this job reads wall-clock values: leave it out"
+        )
+    return pattern
+
+
 def parse_columns(text: str) -> Tuple[str, ...]:
     """Read a comma-separated column list (``c1,c2``); a name given twice is refused."""
     columns = tuple(part.strip() for part in text.split(",") if part.strip())

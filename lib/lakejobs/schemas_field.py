@@ -90,8 +90,16 @@ STOCK_PRICES = T.StructType(
         T.StructField("volume", T.LongType()),
     ]
 )
-#: Header spellings of real downloads -> column (Yahoo ``Adj Close``, Kaggle ``Name``, ...).
-STOCK_ALIASES = {"symbol": "ticker", "name": "ticker", "adjclose": "adj_close", "price": "date", "datetime": "date"}
+#: Header spellings of real downloads -> column (Yahoo ``Adj Close``, Kaggle ``Name``, Stooq's
+#: bulk ``<VOL>``, ...).
+STOCK_ALIASES = {
+    "symbol": "ticker",
+    "name": "ticker",
+    "adjclose": "adj_close",
+    "price": "date",
+    "datetime": "date",
+    "vol": "volume",
+}
 
 #: Transaction events as they land: every field is read as text, typed in the transform.
 TRANSACTION_FIELDS = ("transaction_id", "account_id", "amount", "currency", "event_time", "merchant", "category")

@@ -219,3 +219,15 @@ def test_the_documents_are_read_and_flattened_once_also_when_a_rate_repeats(spar
         {"duplicate_key:base,quote,date": 1},
     )
     assert 501 <= read[0] < 550  # the lines once and a few cached batches (twice: over 1,000)
+
+
+def test_a_currency_code_ending_in_a_line_break_is_quarantined_not_a_partition_of_its_own(spark, tmp_path):
+    """Java's ``$`` also matches before a final line break: ``USD\\n`` passed as a code of 3 letters."""
+    day = {"open": 1.1, "high": 1.2, "low": 1.0, "close": 1.1}
+    (tmp_path / "fx.json").write_text(
+        json.dumps({"USD\n": {"GBP": {"2010-01-01": day}}, "EUR": {"GBP\n": {"2010-01-01": day}}})
+    )
+    argv = ["--input_path", str(tmp_path / "fx.json"), "--output_path", str(tmp_path / "fx"), "--max_bad_fraction", "1"]
+    result = fx_rates.run(spark, fx_rates.parse_args(argv))
+    assert (result.rows_read, result.rows_written) == (2, 0)
+    assert result.quarantine_reasons == {"invalid_currency:base": 1, "invalid_currency:quote": 1}

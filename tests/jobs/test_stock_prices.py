@@ -157,3 +157,16 @@ def test_the_prices_are_read_and_typed_once_also_when_a_key_repeats(spark, tmp_p
     quarantine = spark.read.json(str(tmp_path / "out_quarantine")).select("raw_line", "reason")
     later_copy = f"AAA,{days[0]},1.000000,2.000000,0.500000,1.500000,1.500000,7"  # a good row as typed
     assert [tuple(row) for row in quarantine.collect()] == [(later_copy, "duplicate_key:ticker,date")]
+
+
+def test_stooqs_bulk_layout_keeps_its_volume(spark, tmp_path):
+    """``<VOL>`` matched no column: every row's volume was null, said only in ignored_columns."""
+    (tmp_path / "raw").mkdir()
+    lines = ["<TICKER>,<PER>,<DATE>,<TIME>,<OPEN>,<HIGH>,<LOW>,<CLOSE>,<VOL>,<OPENINT>"]
+    lines.append("IBM.US,D,20240102,000000,190,192,189,191,5000,0")
+    (tmp_path / "raw" / "ibm.us.txt").write_text("\n".join(lines) + "\n")
+    argv = ["--input_path", str(tmp_path / "raw"), "--output_path", str(tmp_path / "stocks")]
+    result = stock_prices.run(spark, stock_prices.parse_args([*argv, "--date_format", "yyyyMMdd"]))
+    assert (result.rows_written, result.details["ignored_columns"]) == (1, ["<OPENINT>", "<PER>", "<TIME>"])
+    [row] = spark.read.parquet(str(tmp_path / "stocks")).select("ticker", "date", "volume").collect()
+    assert (row.ticker, row.date, row.volume) == ("IBM.US", dt.date(2024, 1, 2), 5000)

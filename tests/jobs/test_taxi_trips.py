@@ -249,3 +249,21 @@ def test_a_negative_distance_and_lower_speed_and_duration_limits_quarantine_thei
     expected = expected_trips(spark, [GOOD[2]])
     actual = spark.read.parquet(str(tmp_path / "trips")).select(*expected.columns)
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_a_duration_with_fractions_of_a_second_is_measured_between_the_exact_times(spark, tmp_path):
+    """Each end was rounded down to its second first: a drop-off 0.4 s before its pick-up was a
+    zero-length trip, and 9.2 s counted as 10."""
+    rest = "N,1,1,2,1,0.01,3,0,0.5,0,0,,0.3,3.8,2,1"
+    lines = [
+        f"2,2019-01-01 10:00:00.900,2019-01-01 10:00:00.500,{rest}",  # 0.4 s back
+        f"2,2019-01-01 11:00:00.900,2019-01-01 11:00:10.100,{rest}",  # 9.2 s
+    ]
+    source = tmp_path / "raw" / "green_tripdata_2019-01.csv"
+    source.parent.mkdir()
+    source.write_text("\n".join([",".join(TAXI_COLUMNS), *lines]) + "\n")
+    argv = ["--input_path", str(source.parent), "--output_path", str(tmp_path / "trips"), "--max_bad_fraction", "1"]
+    result = run_job(spark, [*argv, "--timestamp_format", "yyyy-MM-dd HH:mm:ss.SSS"])
+    assert (result.rows_written, result.quarantine_reasons) == (1, {"dropoff_before_pickup": 1})
+    [trip] = spark.read.parquet(str(tmp_path / "trips")).select("trip_duration_s").collect()
+    assert trip.trip_duration_s == 9

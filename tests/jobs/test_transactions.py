@@ -194,3 +194,14 @@ def test_bytes_that_are_not_utf8_are_quarantined_not_merged_into_another_id(spar
     assert [tuple(row) for row in quarantine.collect()] == [
         ("invalid_utf8", "the line has bytes that are not valid UTF-8")
     ] * 3
+
+
+def test_a_currency_ending_in_a_line_break_is_quarantined_not_published(spark, tmp_path):
+    """Java's ``$`` also matches before a final line break: ``EUR\\n`` passed as a 3-letter code."""
+    batch = write_batch(tmp_path / "raw", [event("t1", "1.00", "2024-03-01T00:00:00Z", currency="EUR\n")])
+    result = load(spark, batch, tmp_path / "transactions")
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (
+        1,
+        0,
+        {"invalid_currency:currency": 1},
+    )

@@ -1,3 +1,4 @@
+import importlib
 import os
 
 import pytest
@@ -270,3 +271,31 @@ def test_an_empty_true_or_false_is_refused_not_read_as_false(tmp_path):
     with pytest.raises(UsageError) as refused:
         csv_to_parquet.parse_args(argv)
     assert str(refused.value) == "argument --incremental: expected true or false, got '' (see --help)"
+
+
+@pytest.mark.parametrize(
+    "job, option, pattern, zones",
+    [
+        ("taxi_trips", "--timestamp_format", "yyyy-MM-dd'T'HH:mm:ssXXX", "X"),
+        ("fx_rates", "--date_format", "yyyy-MM-ddZ", "Z"),
+        ("stock_prices", "--date_format", "yyyy-MM-dd VV", "V"),
+    ],
+)
+def test_a_field_jobs_wall_clock_format_with_a_zone_is_refused(job, option, pattern, zones):
+    """Parsed with its offset a value is an instant, which the job shifted again (taxi: by --timezone)."""
+    module = importlib.import_module(f"lakejobs.jobs.{job}")
+    with pytest.raises(UsageError) as refused:
+        module.parse_args(["--input_path", "in", "--output_path", "out", option, pattern])
+    assert str(refused.value) == (
+        f"argument {option}: {pattern!r} reads a zone or offset ({zones}); this job reads wall-clock values: "
+        "leave it out (see --help)"
+    )
+
+
+def test_a_zone_letter_in_quoted_text_is_literal_not_a_zone():
+    from lakejobs.jobs import taxi_trips
+
+    args = taxi_trips.parse_args(
+        ["--input_path", "in", "--output_path", "out", "--timestamp_format", "yyyy-MM-dd'Z'HH"]
+    )
+    assert args.timestamp_format == "yyyy-MM-dd'Z'HH"

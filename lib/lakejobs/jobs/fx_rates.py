@@ -59,7 +59,10 @@ def build_parser():
         "--json_lines", type=job_args.parse_bool, default=False, help="one document per line (default: per file)"
     )
     parser.add_argument(
-        "--date_format", type=job_args.parse_datetime_pattern, default="yyyy-MM-dd", help="format of the date keys"
+        "--date_format",
+        type=job_args.parse_local_datetime_pattern,
+        default="yyyy-MM-dd",
+        help="format of the date keys",
     )
     return parser
 

@@ -82,7 +82,10 @@ def build_parser():
     parser = job_args.new_parser(JOB, DESCRIPTION)
     fieldjob.add_common_arguments(parser, "headered OHLCV CSV file or folder")
     parser.add_argument(
-        "--date_format", type=job_args.parse_datetime_pattern, default="yyyy-MM-dd", help="format of the date column"
+        "--date_format",
+        type=job_args.parse_local_datetime_pattern,
+        default="yyyy-MM-dd",
+        help="format of the date column",
     )
     return parser
 

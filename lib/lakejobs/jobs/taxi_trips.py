@@ -84,7 +84,7 @@ def build_parser():
     fieldjob.add_common_arguments(parser, "green-taxi CSV file or folder (headered, .csv or .csv.gz)")
     parser.add_argument(
         "--timestamp_format",
-        type=job_args.parse_datetime_pattern,
+        type=job_args.parse_local_datetime_pattern,
         default="yyyy-MM-dd HH:mm:ss",
         help="pick-up/drop-off format",
     )

@@ -27,8 +27,9 @@ from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON
 
 Transform = Callable[[DataFrame], DataFrame]
 PRICES = ("open", "high", "low", "close")
-#: Pattern of a currency or coin code after upper-casing (USD, BTC, USDT, 1INCH).
-CURRENCY_CODE = r"^[A-Z0-9]{2,12}$"
+#: Pattern of a currency or coin code after upper-casing (USD, BTC, USDT, 1INCH); ``\z``, not
+#: ``$``, which in Java also matches before a final line break.
+CURRENCY_CODE = r"^[A-Z0-9]{2,12}\z"
 #: Characters of an unparsable document kept as its raw line.
 RAW_TEXT_LIMIT = 2000
 UNPARSABLE_DETAIL = "not a JSON object of base -> quote -> date -> {open, high, low, close}"

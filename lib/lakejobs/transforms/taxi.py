@@ -53,7 +53,7 @@ def with_trip_metrics(time_zone: str = DEFAULT_TIME_ZONE) -> Transform:
 
     Pick-up and drop-off are wall-clock times in ``time_zone``, kept as they are (as is
     ``pickup_date``, the pick-up's local date); the duration is measured between the instants
-    they stand for (``instant``), in whole seconds, so a trip across a daylight-saving change
+    they stand for (``instant``), in whole seconds rounded down, so a trip across a daylight-saving change
     lasts what it lasted. An ambiguous pick-up is read at the earlier offset; an ambiguous
     drop-off too, unless that puts it before the pick-up, then at the later offset (01:50 ->
     01:05 on the night clocks go back is a 15-minute trip). The speed is
@@ -66,7 +66,8 @@ def with_trip_metrics(time_zone: str = DEFAULT_TIME_ZONE) -> Transform:
         pickup = instant(F.col(PICKUP), time_zone)
         dropoff_early, dropoff_late = (instant(F.col(DROPOFF), time_zone, later) for later in (False, True))
         dropoff = F.when(dropoff_early < pickup, dropoff_late).otherwise(dropoff_early)
-        seconds = F.unix_timestamp(dropoff) - F.unix_timestamp(pickup)
+        # Whole seconds of the exact difference (each end rounded first made 0.4 s back a zero-length trip).
+        seconds = F.floor((F.unix_micros(dropoff) - F.unix_micros(pickup)) / F.lit(1_000_000))
         return df.withColumn("trip_duration_s", seconds).withColumns(
             {
                 "pickup_date": F.to_date(PICKUP),

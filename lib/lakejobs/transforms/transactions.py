@@ -25,7 +25,8 @@ ID = "transaction_id"
 #: The typed fields before enrichment (the columns of the raw event).
 BASE_COLUMNS = [field.name for field in TRANSACTIONS.fields if field.name in TRANSACTION_FIELDS]
 ENRICHED_COLUMNS = [field.name for field in TRANSACTIONS.fields]
-CURRENCY_CODE = r"^[A-Z]{3}$"
+#: ``\z``, not ``$``: Java's ``$`` also matches before a final line break (``EUR\n`` passed).
+CURRENCY_CODE = r"^[A-Z]{3}\z"
 #: An ISO-8601 date-time: 4-digit year, date, ``T`` (or a space, as RFC 3339 allows), time with
 #: seconds, an optional fraction (Spark keeps microseconds) and an optional ``Z`` or offset.
 ISO_DATE_TIME = (
