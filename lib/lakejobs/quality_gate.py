@@ -9,14 +9,17 @@ rows per reason counted over the bad rows alone (``count_reasons``). Each
 the run before anything is written.
 
 Outcomes: ``passed``; ``quarantined`` (a ``fail`` row rule whose breaking rows went to the
-quarantine); ``warned`` (a ``warn`` rule that did not hold); ``failed`` (a ``fail`` rule that did
+quarantine); ``warned`` (a ``warn`` rule that did not hold; one its ``with threshold`` holds
+is ``passed``); ``failed`` (a ``fail`` rule that did
 not hold, or a row rule below its ``with threshold``: the gate); ``skipped`` (nothing to compare
 with, e.g. RowCountChange on the first run).
 """
 
 import dataclasses
+import datetime
 import json
 import logging
+import math
 import re
 import uuid
 from decimal import Decimal
@@ -145,13 +148,41 @@ def _compile_error(pattern_class, pattern: str) -> Optional[str]:
     return None
 
 
+#: A date value (Glue's DATE token is ``"YYYY-MM-DD"``), and the time a timestamp value may add.
+_DATE_VALUE = r"(\d{4})-(\d{1,2})-(\d{1,2})"
+_TIME_VALUE = r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
+
+
+def _is_date_value(value: object, with_time: bool) -> bool:
+    """Whether Spark casts ``value`` to a date (or timestamp) as written, not to null.
+
+    A timestamp given as ``2014-05-01 10am`` or a date ``2014-02-30`` became null, and every
+    row failed the rule (or, with ``!=``, passed it). A date may be followed by a time, which a
+    date column's cast ignores.
+    """
+    if not isinstance(value, str):
+        return False
+    # Casting to a date, Spark reads the date and ignores what follows a space or a T.
+    match = re.fullmatch(_DATE_VALUE + (_TIME_VALUE if with_time else r"(?:[ T].*)?()()()"), value.strip())
+    if match is None:
+        return False
+    year, month, day, hour, minute, second = (int(part or 0) for part in match.groups()[:6])
+    try:
+        datetime.datetime(year, month, day, hour, minute, second)
+    except ValueError:
+        return False
+    return True
+
+
 def _value_fits(value: object, data_type: T.DataType) -> bool:
     if is_special(value):
         return True
     if isinstance(data_type, T.NumericType):
         return isinstance(value, (int, Decimal))
-    if isinstance(data_type, (T.DateType, T.TimestampType, T.TimestampNTZType)):
-        return isinstance(value, str) and re.fullmatch(r"\d{4}-\d{1,2}-\d{1,2}([ T].*)?", value.strip()) is not None
+    if isinstance(data_type, T.DateType):
+        return _is_date_value(value, with_time=False)
+    if isinstance(data_type, (T.TimestampType, T.TimestampNTZType)):
+        return _is_date_value(value, with_time=True)
     if isinstance(data_type, T.BooleanType):
         return isinstance(value, str) and value.lower() in ("true", "false")
     if isinstance(data_type, T.StringType):
@@ -367,11 +398,16 @@ def custom_sql_value(good_df: "DataFrame", rule: Rule) -> Optional[Measured]:
     spark = good_df.sparkSession
     good_df.createOrReplaceTempView("primary")
     try:
-        row = spark.sql(rule.sql).first()
+        rows = spark.sql(rule.sql).take(2)
     except Exception as error:  # noqa: BLE001 - Spark's AnalysisException and ParseException
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         raise LakejobsError(f"rule {rule.text!r}: the statement failed: {first_line}") from None
-    value = row[0] if row is not None and len(row) else None
+    finally:
+        spark.catalog.dropTempView("primary")
+    if len(rows) > 1 or (rows and len(rows[0]) != 1):  # judging the first of several would be arbitrary
+        shape = "more than one row" if len(rows) > 1 else f"{len(rows[0])} columns"
+        raise LakejobsError(f"rule {rule.text!r}: the statement must return one number, got {shape}")
+    value = rows[0][0] if rows else None
     try:
         if value is None:
             return None
@@ -406,14 +442,17 @@ def _row_result(rule: Rule, failing: int, checked: int) -> RuleResult:
             f"{failing} of {checked} rows checked break it: "
             f"compliance {result.measured} is not {rule.threshold.render()}"
         )
-    elif failing:
-        result.outcome = "quarantined" if rule.severity == "fail" else "warned"
+    elif failing and rule.severity == "fail":
+        result.outcome = "quarantined"
+    elif failing and rule.threshold is None:
+        result.outcome = "warned"  # a warn rule met by its threshold holds, as in Glue: passed
     return result
 
 
 def _dataset_result(rule: Rule, measured: Optional[Measured], note: Optional[str]) -> RuleResult:
     condition = rule.condition or UNIQUE  # IsUnique has no expression: no repeated value
-    result = RuleResult(rule.text, "dataset", rule.severity, "passed", _shown(measured, condition), note=note)
+    shown = None if measured == math.inf else _shown(measured, condition)  # the report is JSON: no Infinity
+    result = RuleResult(rule.text, "dataset", rule.severity, "passed", shown, note=note)
     if measured is None and rule.rule_type == "RowCountChange":
         result.outcome = "skipped"
     elif measured is None or not condition.holds(measured):
@@ -421,12 +460,12 @@ def _dataset_result(rule: Rule, measured: Optional[Measured], note: Optional[str
     return result
 
 
-def row_count_change(current: int, previous: Optional[int]) -> Tuple[Optional[Fraction], Optional[str]]:
+def row_count_change(current: int, previous: Optional[int]) -> Tuple[Optional[Measured], Optional[str]]:
     """Relative change of the good rows against the previous run's (exact), or a note when not measurable."""
     if previous is None:
         return None, "no previous successful run to compare with"
-    if previous == 0:
-        return (Fraction(0), None) if current == 0 else (None, "the previous run wrote 0 rows")
+    if previous == 0:  # growth from nothing: beyond any bound (it was skipped, so it passed every rule)
+        return (Fraction(0), None) if current == 0 else (math.inf, "the previous run wrote 0 rows: unbounded growth")
     return Fraction(current - previous, previous), None
 
 

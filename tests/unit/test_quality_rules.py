@@ -1,5 +1,6 @@
 """DQDL rules as Spark columns and the one-aggregate measurement, on tiny frames."""
 
+import pytest
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -193,3 +194,29 @@ def test_reference_flags_mark_found_keys_once_per_row_whatever_the_reference_hol
     assert_df_equality(flagged_df, expected_df, ignore_row_order=True)
     assert plan.count("ExistenceJoin") == 2 and plan.count("BroadcastHashJoin") == 2
     assert not [view for view in spark.catalog.listTables() if view.name.startswith("__lakejobs_reference_")]
+
+
+def test_a_warn_rule_met_by_its_threshold_passes_as_in_glue(spark):
+    """It was reported ``warned`` although it held: 2 of 4 rows checked breaking it is within >= 0.5."""
+    rules = parse_ruleset('Rules = [ ColumnValues "qty" > 0 with threshold >= 0.5 severity warn ]')
+    validated_df = validated(spark, [None, None, "malformed_record", None, None])
+    references = quality_gate.reference_frames(validated_df, rules, DATASET, "/no/such/folder", "parquet")
+    measurement = quality_gate.measure(validated_df, DATASET, rules, ["malformed_record"], references, None)
+    assert measurement.results == [
+        RuleResult('ColumnValues "qty" > 0 with threshold >= 0.5', "row", "warn", "passed", 0.5, 2)
+    ]
+
+
+@pytest.mark.parametrize(
+    "rule, outcome",
+    [("RowCountChange between -0.5 and 0.5", "failed"), ("RowCountChange > -0.5", "passed")],
+)
+def test_growth_from_a_previous_run_of_zero_rows_is_judged_not_skipped(spark, rule, outcome):
+    """Skipped, it passed every bound: a million rows after an empty run went through."""
+    rules = parse_ruleset(f"Rules = [ {rule} ]")
+    validated_df = validated(spark, [None] * 5)
+    references = quality_gate.reference_frames(validated_df, rules, DATASET, "/no/such/folder", "parquet")
+    measurement = quality_gate.measure(validated_df, DATASET, rules, [], references, previous_rows=0)
+    assert measurement.results == [
+        RuleResult(rule, "dataset", "fail", outcome, None, note="the previous run wrote 0 rows: unbounded growth")
+    ]

@@ -1,6 +1,7 @@
 """What a rule measures and accepts: shares over the rows a rule checked, exact comparisons,
 rule values checked before Spark starts, regular expressions kept whole and matched whole."""
 
+import datetime as dt
 import json
 from fractions import Fraction
 
@@ -11,7 +12,7 @@ from pyspark.sql import types as T
 from lakejobs import quality_gate
 from lakejobs.datasets import Dataset
 from lakejobs.dqdl import RulesError, parse_ruleset, where_columns
-from lakejobs.errors import UsageError
+from lakejobs.errors import LakejobsError, UsageError
 from lakejobs.jobs import csv_to_parquet
 from lakejobs.quality_gate import RuleResult
 from lakejobs.transforms import quality
@@ -123,6 +124,7 @@ ITEMS = Dataset(
             T.StructField("qty", T.IntegerType()),
             T.StructField("code", T.StringType()),
             T.StructField("shipped", T.DateType()),
+            T.StructField("at", T.TimestampType()),
             T.StructField("Addr", T.StructType([T.StructField("city", T.StringType())])),
         ]
     ),
@@ -137,6 +139,9 @@ ITEMS = Dataset(
         ('ColumnValues "code" = 5', "5 is not a string value (code)"),
         ('ColumnValues "shipped" > "yesterday"', '"yesterday" is not a date value (shipped)'),
         ('ColumnValues "shipped" > 20120101', "20120101 is not a date value (shipped)"),
+        ('ColumnValues "shipped" = "2014-02-30"', '"2014-02-30" is not a date value (shipped)'),
+        ('ColumnValues "at" > "2014-05-01 10am"', '"2014-05-01 10am" is not a timestamp value (at)'),
+        ('ColumnValues "at" in ["2014-05-01 25:00"]', '"2014-05-01 25:00" is not a timestamp value (at)'),
         (
             'IsComplete "qty" where "nosuch > 1"',
             'rule \'IsComplete "qty" where "nosuch > 1"\': the where filter names nosuch, a column items does not have',
@@ -367,3 +372,35 @@ def test_a_row_quarantined_by_a_later_rule_passed_the_earlier_ones_and_counts_as
     row = quality_gate.aggregate(batch, rules, [], {})
     # x > 0 judged rows 1-3 (row 2 passed it, then broke y < 5); y < 5 judged rows 1 and 2 only.
     assert [(row[f"r{i}_checked"], row[f"r{i}_failing"]) for i in range(2)] == [(3, 1), (2, 1)]
+
+
+@pytest.mark.parametrize(
+    "statement, shape",
+    [("select v from primary", "more than one row"), ("select count(*), 1 from primary", "2 columns")],
+)
+def test_a_custom_sql_statement_of_more_than_one_value_is_refused_not_judged_by_its_first(spark, statement, shape):
+    """``select count(*) ... group by region`` = 0 judged one arbitrary group."""
+    good_df = spark.createDataFrame([(1,), (2,)], "v int")
+    [rule] = parse_ruleset(f'Rules = [ CustomSql "{statement}" = 0 ]')
+    with pytest.raises(LakejobsError) as refused:
+        quality_gate.custom_sql_value(good_df, rule)
+    assert str(refused.value) == f"rule {rule.text!r}: the statement must return one number, got {shape}"
+    assert not spark.catalog.tableExists("primary")  # not left behind for another job of the session
+
+
+def test_an_in_list_of_dates_or_timestamps_compares_them_as_dates_not_as_text(spark):
+    """Spark compared an ``in`` list of text with a date column as text: ``2014-5-1`` matched no
+    row, nor ``2012-01-05`` a timestamp at midnight, while ``=`` matched both."""
+    rows = spark.createDataFrame(
+        [(1, dt.date(2014, 5, 1), dt.datetime(2012, 1, 5)), (2, dt.date(2014, 5, 2), dt.datetime(2012, 1, 5, 1))],
+        "id int, shipped date, at timestamp",
+    )
+    rules = parse_ruleset(
+        """Rules = [
+            ColumnValues "shipped" in ["2014-5-1"],
+            ColumnValues "at" in ["2012-01-05", "2012-01-06 00:00:00"],
+            ColumnValues "shipped" not in ["2014-05-01"]
+        ]"""
+    )
+    passing = rows.select("id", *[(~quality.row_violation(rule)).alias(f"r{i}") for i, rule in enumerate(rules)])
+    assert [tuple(row) for row in passing.orderBy("id").collect()] == [(1, True, True, False), (2, False, False, True)]

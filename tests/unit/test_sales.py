@@ -199,7 +199,13 @@ def test_customer_summary_counts_orders_and_dates_per_customer(spark):
 
 
 def test_both_dimensions_are_joined_by_broadcast(spark):
-    plan = sales_lines(spark)._jdf.queryExecution().executedPlan().toString()
+    """By the transform's hints: tiny test frames are broadcast by size alone, so size is switched off."""
+    threshold = spark.conf.get("spark.sql.autoBroadcastJoinThreshold")
+    spark.conf.set("spark.sql.autoBroadcastJoinThreshold", "-1")
+    try:
+        plan = sales_lines(spark)._jdf.queryExecution().executedPlan().toString()
+    finally:
+        spark.conf.set("spark.sql.autoBroadcastJoinThreshold", threshold)
     assert plan.count("BroadcastHashJoin") == 2
     assert "SortMergeJoin" not in plan
 

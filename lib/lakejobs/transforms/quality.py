@@ -7,6 +7,8 @@ are computed together, with the rows per reason, in a single ``agg`` (see
 ``lakejobs.quality_gate``).
 """
 
+import functools
+import operator
 import uuid
 from fractions import Fraction
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -28,8 +30,14 @@ def _literal(value) -> Column:
 
 
 def _in_list(column: Column, values: Sequence) -> Column:
+    """Whether the column's value is one of ``values``, each compared as ``=`` compares it.
+
+    Not ``isin``: Spark compares an ``in`` list of text with a date or timestamp column as text
+    (``2014-05-01`` against ``2014-5-1``, ``2012-01-05 00:00:00`` against ``2012-01-05``), while
+    ``=`` reads the text as the column's type.
+    """
     plain = [value for value in values if not is_special(value)]
-    found = column.isin(*plain) if plain else F.lit(False)
+    found = functools.reduce(operator.or_, [column == _literal(value) for value in plain]) if plain else F.lit(False)
     if None in values:
         found = found | column.isNull()
     if EMPTY in values:
