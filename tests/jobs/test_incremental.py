@@ -372,3 +372,25 @@ def test_state_reset_leaves_a_state_marked_reset_and_says_what_follows(tmp_path,
     )
     state = json.loads(path.read_text())
     assert (state["job"], state["processed"], state["reset"]) == ("csv_to_parquet", {}, True)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "delta"])
+def test_a_file_that_grows_while_its_batch_is_converted_stops_the_run(spark, tmp_path, monkeypatch, fmt):
+    """A clean batch was not listed again: the file was recorded at the size listed, with the rows
+    read after it, and every later run refused it as changed."""
+    land(tmp_path, "a.csv", LINES[:100])
+    grow = lambda: (tmp_path / "raw" / "a.csv").write_text("\n".join(LINES[:120]) + "\n")  # noqa: E731
+    for name in ("_count_bad_rows", "_gate"):  # the single pass, and the persisted passes (Delta)
+        real = getattr(csv_to_parquet, name)
+        monkeypatch.setattr(csv_to_parquet, name, lambda *a, real=real, **k: (grow(), real(*a, **k))[1])
+    with pytest.raises(LakejobsError) as stopped:
+        csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
+    assert str(stopped.value).startswith(
+        "orders: the input changed while it was converted (1 file(s) changed after they were listed: "
+    )
+    # Nothing published, nothing recorded.
+    assert (os.path.exists(tmp_path / "orders"), os.path.exists(tmp_path / "state" / "orders.json")) == (False, False)
+    monkeypatch.undo()
+    rerun = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
+    assert rerun.rows_read == 120
+    assert_same_orders(spark, read(spark, tmp_path, fmt), LINES[:120])

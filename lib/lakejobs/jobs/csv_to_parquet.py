@@ -271,6 +271,8 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
     quarantine_df = validated_df.transform(filter_quarantined(args.dataset.name, result.run_id))
     try:
         _gate(args, result, measurement, quarantine_df)
+        if state is not None:
+            _refuse_changed_input(spark, args, batch)
         _mark_pending(spark, args, state, result.run_id, batch)
         with result.stage("write"), faults.killed_during_write(args.output_path):
             valid_df = validated_df.transform(filter_valid(args.dataset)).transform(
@@ -323,7 +325,8 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
             reasons_seen = quality_gate.pop_reasons_seen(metrics)
             bad_df = _bad_rows(args, raw_df, row_checks, metrics["bad"], reasons_seen)
             metrics.update(_count_bad_rows(args, bad_df, labels, metrics["bad"]))
-            _refuse_changed_input(spark, args, batch, metrics["bad"])
+            if metrics["bad"] or state is not None:
+                _refuse_changed_input(spark, args, batch)
         measurement = quality_gate.judge(metrics, good_df, args.rules, labels, missing, _previous_rows(spark, args))
         _record_measurement(result, measurement)
         result.check_rows_add_up(staged.rows, f"{args.output_path}'s staging folder")
@@ -450,15 +453,16 @@ def explained_rows(checked_df: "DataFrame", dataset: Dataset, row_checks, bad_on
     return kept_df.transform(with_explanations(dataset, row_checks))
 
 
-def _refuse_changed_input(spark: "SparkSession", args: CsvToParquetArgs, batch, bad_rows: int) -> None:
+def _refuse_changed_input(spark: "SparkSession", args: CsvToParquetArgs, batch) -> None:
     """Stop the run when a file of the batch changed (size or time) since it was listed.
 
-    Only a batch with bad rows is read twice. The second read keeps only the rows that may fail
-    a reason the first read saw (``quarantine_rows``), so a line turned bad in between for
-    another reason would not show in the counts (``_count_bad_rows``): the files are listed again.
+    Called when a batch with bad rows was read twice: the second read keeps only the rows that
+    may fail a reason the first read saw (``quarantine_rows``), so a line turned bad in between
+    for another reason would not show in the counts (``_count_bad_rows``). And before a batch
+    is recorded in a state: a file still being written when it was listed (a copy to a local
+    disk, NFS or HDFS) would be recorded at its listed size with more of its rows read, then
+    refused as changed by every later run.
     """
-    if not bad_rows:
-        return
     now = {info.path: info for info in fs.list_data_files(spark, args.input_path)}
     changed = [info.path for info in batch if now.get(info.path) != info]
     if changed:
