@@ -123,6 +123,33 @@ SERVER_SETTINGS = (
 )
 
 
+#: Starts tried when the port picked was taken before the server bound it.
+START_ATTEMPTS = 3
+
+
+def _start(run: "_Runner", data_dir: str, log_file: str, socket_dir: str) -> int:
+    """Start the server on a free port and return it; another port when the one picked was taken meanwhile."""
+    for attempt in range(1, START_ATTEMPTS + 1):
+        port = free_port()
+        options = " ".join([f"-p {port}", f"-k {socket_dir}", *[f"-c {setting}" for setting in SERVER_SETTINGS]])
+        try:
+            run("pg_ctl", "-D", data_dir, "-l", log_file, "-o", options, "-w", "-t", "60", "start")
+            return port
+        except RuntimeError:
+            if attempt == START_ATTEMPTS or not _port_was_taken(log_file):
+                raise
+    raise AssertionError("unreachable")
+
+
+def _port_was_taken(log_file: str) -> bool:
+    """Whether the server's log says its port was in use (another process bound it first)."""
+    try:
+        with open(log_file, encoding="utf-8", errors="replace") as handle:
+            return "Address already in use" in handle.read()
+    except OSError:
+        return False
+
+
 @contextmanager
 def postgres_server(
     database: str = "warehouse", user: str = "lakejobs", password: Optional[str] = None
@@ -165,10 +192,8 @@ def postgres_server(
             "--no-sync",
         )
         os.remove(pwfile)
-        port = free_port()
-        options = " ".join([f"-p {port}", f"-k {root}", *[f"-c {setting}" for setting in SERVER_SETTINGS]])
         started = True  # a start that times out may leave a postmaster running: stop it below
-        run("pg_ctl", "-D", data_dir, "-l", log_file, "-o", options, "-w", "-t", "60", "start")
+        port = _start(run, data_dir, log_file, root)
         login = {"PGPASSWORD": password}
         run("createdb", "-h", "127.0.0.1", "-p", str(port), "-U", user, database, env=login)
         yield PgServer("127.0.0.1", port, database, user, password, data_dir)

@@ -492,3 +492,20 @@ def test_a_wrong_password_is_refused_in_one_line_that_does_not_echo_it(spark, la
 def job_stderr(err):
     """stderr's lines, log lines without their time, a load's random staging table name as ``<id>``."""
     return [re.sub(r"__stage_[0-9a-f]{8}\)$", "__stage_<id>)", line) for line in stderr_lines(err)]
+
+
+def test_a_port_taken_before_the_server_binds_it_gives_way_to_another(monkeypatch):
+    """The port is picked free, then bound by the server later: a process taking it in between
+    failed the session's warehouse fixture, and with it every warehouse test."""
+    import socket
+
+    from lakejobs import pglocal
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        ports = iter([taken.getsockname()[1], free_port()])
+        monkeypatch.setattr(pglocal, "free_port", lambda: next(ports))
+        with pglocal.postgres_server() as server:
+            assert server.port != taken.getsockname()[1]
+            socket.create_connection(("127.0.0.1", server.port), timeout=10).close()  # it listens there
