@@ -46,6 +46,14 @@ class JobState:
     #: Written by ``lakejobs state reset``: the next run converts every input file and replaces the output.
     reset: bool = False
 
+    @property
+    def series(self) -> str:
+        """The run that converted the first batch since the output was last replaced ("" before one).
+
+        A reset state has no batches, so the runs after a reset are a new series.
+        """
+        return str(self.batches[0].get("run_id", "")) if self.batches else ""
+
     def new_files(self, files: List[FileInfo]) -> List[FileInfo]:
         """Files not processed before (a file whose size or time changed counts as new)."""
         return [info for info in files if self.processed.get(info.path) != [info.size, info.modified_ms]]

@@ -394,3 +394,24 @@ def test_a_file_that_grows_while_its_batch_is_converted_stops_the_run(spark, tmp
     rerun = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
     assert rerun.rows_read == 120
     assert_same_orders(spark, read(spark, tmp_path, fmt), LINES[:120])
+
+
+def test_a_keyless_delta_file_landed_again_after_a_reset_is_appended_not_taken_for_a_replay(spark, tmp_path):
+    """Its Delta transaction id was the batch's files alone: the append before the reset made the
+    new one look committed already, and the file was recorded with its rows missing."""
+    fields = builtin_dataset("orders").schema.fields
+    schema = ", ".join(f"{field.name} {field.dataType.simpleString()}" for field in fields)
+    options = [*argv(tmp_path, "delta")[2:], "--schema", schema, "--date_format", "M/d/yyyy"]
+    land(tmp_path, "a.csv", LINES[:100])
+    csv_to_parquet.run(spark, csv_to_parquet.parse_args(options))
+    land(tmp_path, "b.csv", LINES[100:150])
+    times = os.stat(tmp_path / "raw" / "b.csv")
+    assert csv_to_parquet.run(spark, csv_to_parquet.parse_args(options)).rows_read == 50
+    (tmp_path / "raw" / "b.csv").rename(tmp_path / "b.csv")  # archived
+    reset_state(spark, str(tmp_path / "state" / "orders.json"), "csv_to_parquet")
+    assert csv_to_parquet.run(spark, csv_to_parquet.parse_args(options)).rows_read == 100  # replaces the table
+    (tmp_path / "b.csv").rename(tmp_path / "raw" / "b.csv")  # landed again as it was
+    os.utime(tmp_path / "raw" / "b.csv", ns=(times.st_atime_ns, times.st_mtime_ns))
+    again = csv_to_parquet.run(spark, csv_to_parquet.parse_args(options))
+    assert (again.details["batch_files"], again.rows_written) == (1, 50)
+    assert_same_lines(spark, read(spark, tmp_path, "delta"), LINES[:150])

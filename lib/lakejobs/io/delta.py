@@ -249,9 +249,15 @@ def committed_transaction(spark: "SparkSession", path: str, txn_app_id: str) -> 
     return bool(snapshot.transactions().contains(txn_app_id))
 
 
-def batch_app_id(job: str, table: str, fingerprint: str) -> str:
-    """A Delta ``txnAppId`` for one batch of input files written by ``job`` into ``table``."""
-    return "lakejobs-" + hashlib.sha256(f"{job}\n{table}\n{fingerprint}".encode()).hexdigest()[:32]
+def batch_app_id(job: str, table: str, fingerprint: str, series: str = "") -> str:
+    """A Delta ``txnAppId`` for one batch of input files written by ``job`` into ``table``.
+
+    ``series`` names the incremental runs since the table was last replaced (``JobState.series``):
+    a file appended before a ``state reset``, left out of the replacing batch and landed again
+    as it was (same path, size and time) is a new batch, not a replay of the old one.
+    """
+    text = f"{job}\n{table}\n{fingerprint}" + (f"\n{series}" if series else "")
+    return "lakejobs-" + hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
 def read_table(spark: "SparkSession", path: str, fmt: str, schema: Optional["StructType"] = None) -> "DataFrame":

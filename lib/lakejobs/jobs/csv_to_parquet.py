@@ -280,7 +280,7 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
             )
             # The quarantine first: if it cannot be written, the output stays as it was.
             quarantine = publish_quarantine(quarantine_df, args, source_files, result.rows_quarantined)
-            output = publish(valid_df, args, batch_fingerprint)
+            output = publish(valid_df, args, batch_fingerprint, state.series if state is not None else "")
             _check_published_rows(args, result, output)
     finally:
         _unpersist(typed_df, repeated_df)
@@ -624,12 +624,12 @@ def _reject(args: CsvToParquetArgs, result: JobResult, quarantine_df: "DataFrame
     raise QualityGateError(message, result=result.finish("FAILED", message))
 
 
-def publish(valid_df: "DataFrame", args: CsvToParquetArgs, batch_fingerprint: str) -> OutputInfo:
+def publish(valid_df: "DataFrame", args: CsvToParquetArgs, batch_fingerprint: str, series: str = "") -> OutputInfo:
     """Write the good rows the way the format and mode call for.
 
     Parquet replaces the partitions it rewrites (or appends, when ``args.appends``). Delta merges
     on the primary key; without one it replaces the table, or, when ``args.appends``, appends once
-    per batch of input files (a replayed batch adds nothing).
+    per batch of input files and ``series`` (``JobState.series``): a replayed batch adds nothing.
     """
     name, partition_by = args.dataset.name, args.partition_by
     if args.output_format == "parquet":
@@ -650,7 +650,7 @@ def publish(valid_df: "DataFrame", args: CsvToParquetArgs, batch_fingerprint: st
         return merge_delta(valid_df, args.output_path, name, keys, partition_by, args.compression, plain_columns=plain)
     if not args.appends:
         return overwrite_delta(valid_df, args.output_path, name, partition_by, args.compression, plain_columns=plain)
-    app_id = batch_app_id(JOB, args.output_path, batch_fingerprint)
+    app_id = batch_app_id(JOB, args.output_path, batch_fingerprint, series)
     return append_delta_once(
         valid_df, args.output_path, name, app_id, 0, partition_by, args.compression, plain_columns=plain
     )
@@ -718,7 +718,7 @@ def _keep_committed_append(spark: "SparkSession", args: CsvToParquetArgs, state)
     """Mark the interrupted batch's files converted if its Delta append committed (``append_delta_once``)."""
     pending = state.pending
     files = [fs.FileInfo(path, size, modified_ms) for path, size, modified_ms in pending.get("files") or []]
-    app_id = batch_app_id(JOB, args.output_path, str(pending.get("fingerprint")))
+    app_id = batch_app_id(JOB, args.output_path, str(pending.get("fingerprint")), state.series)
     if files and committed_transaction(spark, args.output_path, app_id):
         state.record_batch(files, str(pending.get("run_id")), str(pending.get("fingerprint")))
         LOG.warning(
