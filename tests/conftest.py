@@ -5,6 +5,7 @@ import datetime as dt
 import logging
 import os
 import re
+import signal
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -23,6 +24,21 @@ os.environ["LAKEJOBS_PROFILE"] = "test"
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE_RAW = ROOT / "data" / "sample" / "rawData"
 VENV_BIN = Path(sys.executable).parent
+
+
+def _interrupt(signum, _frame):
+    raise KeyboardInterrupt(f"signal {signum}")
+
+
+def pytest_configure(config):
+    """Turn SIGTERM and SIGHUP (a CI timeout, a cancelled job) into an interrupt.
+
+    Python's default for them ends the process without running ``finally`` blocks, so the
+    fixtures' servers (PostgreSQL, whose postmaster is in a session of its own, the Spark
+    master and worker) were left running; an interrupt unwinds the fixtures, which stop them.
+    """
+    for signum in (signal.SIGTERM, signal.SIGHUP):
+        signal.signal(signum, _interrupt)
 
 
 @pytest.fixture(autouse=True)
