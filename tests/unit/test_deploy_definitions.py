@@ -93,14 +93,17 @@ def test_emr_step_runs_spark_submit_in_cluster_mode_and_stops_the_flow_on_failur
     args = step["HadoopJarStep"]["Args"]
     assert step["HadoopJarStep"]["Jar"] == "command-runner.jar"
     assert step["ActionOnFailure"] == "CANCEL_AND_WAIT"
-    assert args[:7] == [
+    # Delta's jars by name (a cluster made without delta-defaults), its Python API from delta-spark.jar.
+    assert args[:9] == [
         "spark-submit",
         "--deploy-mode",
         "cluster",
         "--name",
         "lakejobs-convert-customers",
+        "--jars",
+        "/usr/share/aws/delta/lib/delta-spark.jar,/usr/share/aws/delta/lib/delta-storage.jar",
         "--py-files",
-        "s3://b/p/artifacts/lakejobs-lib.zip",
+        "s3://b/p/artifacts/lakejobs-lib.zip,/usr/share/aws/delta/lib/delta-spark.jar",
     ]
     script_at = args.index("s3://b/p/artifacts/jobs/csv_to_parquet.py")
     assert args[script_at + 1 :] == job.argv("s3://b/p/")
@@ -128,7 +131,10 @@ def test_serverless_run_uses_the_packed_environment_and_logs_to_s3():
     assert "spark.archives=s3://b/p/artifacts/lakejobs-env-py3.9-x86_64.tar.gz#environment" in parameters
     assert "spark.emr-serverless.driverEnv.PYSPARK_PYTHON=./environment/bin/python" in parameters
     assert "spark.executorEnv.PYSPARK_PYTHON=./environment/bin/python" in parameters
-    assert "spark.submit.pyFiles=s3://b/p/artifacts/lakejobs-lib.zip" in parameters
+    assert (
+        "spark.submit.pyFiles=s3://b/p/artifacts/lakejobs-lib.zip,/usr/share/aws/delta/lib/delta-spark.jar"
+        in parameters
+    )
     logs = request["configurationOverrides"]["monitoringConfiguration"]["s3MonitoringConfiguration"]
     assert logs == {"logUri": "s3://b/p/logs/emr-serverless/"}
 

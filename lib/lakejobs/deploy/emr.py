@@ -28,6 +28,11 @@ def sizing_conf(job: Job) -> Dict[str, str]:
     }
 
 
+#: EMR 7 keeps Delta's jars here (on EMR Serverless too); a job gets them only when asked.
+DELTA_SPARK_JAR = "/usr/share/aws/delta/lib/delta-spark.jar"
+DELTA_JARS = f"{DELTA_SPARK_JAR},/usr/share/aws/delta/lib/delta-storage.jar"
+
+
 def common_conf() -> Dict[str, str]:
     """Settings every EMR and EMR Serverless run gets: Delta's session, encrypted writes."""
     conf = dict(DELTA_CONF)
@@ -41,15 +46,22 @@ def conf_args(conf: Dict[str, str]) -> List[str]:
 
 
 def spark_submit_args(job: Job, config: DeployConfig) -> List[str]:
-    """The ``spark-submit`` command line of ``job`` on an EMR cluster (YARN, cluster mode)."""
+    """The ``spark-submit`` command line of ``job`` on an EMR cluster (YARN, cluster mode).
+
+    Delta's jars are named (``--jars``), so a cluster made without the ``delta-defaults``
+    classification runs the steps too, and its Python API (``delta.tables``, inside
+    ``delta-spark.jar``) is on the Python path (``--py-files``), as ``--packages`` would put it.
+    """
     args = [
         "spark-submit",
         "--deploy-mode",
         "cluster",
         "--name",
         config.job_name(job),
+        "--jars",
+        DELTA_JARS,
         "--py-files",
-        config.lib_zip_uri,
+        f"{config.lib_zip_uri},{DELTA_SPARK_JAR}",
     ]
     conf = sizing_conf(job)
     # One attempt: in cluster mode YARN starts a failed driver again (2 attempts by default), so

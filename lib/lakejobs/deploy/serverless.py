@@ -3,15 +3,13 @@
 from typing import Dict
 
 from lakejobs.deploy.description import DeployConfig, Job
-from lakejobs.deploy.emr import VENV_PYTHON, common_conf, conf_args, sizing_conf
-
-#: EMR 7 keeps Delta's jars here; EMR Serverless adds them only when asked (``spark.jars``).
-DELTA_JARS = "/usr/share/aws/delta/lib/delta-spark.jar,/usr/share/aws/delta/lib/delta-storage.jar"
+from lakejobs.deploy.emr import DELTA_JARS, DELTA_SPARK_JAR, VENV_PYTHON, common_conf, conf_args, sizing_conf
 
 
 def serverless_conf(job: Job, config: DeployConfig) -> Dict[str, str]:
     """The Spark settings of ``job`` on EMR Serverless."""
-    conf = {"spark.jars": DELTA_JARS, "spark.submit.pyFiles": config.lib_zip_uri}
+    # delta-spark.jar holds Delta's Python API too (delta.tables), which the jobs import.
+    conf = {"spark.jars": DELTA_JARS, "spark.submit.pyFiles": f"{config.lib_zip_uri},{DELTA_SPARK_JAR}"}
     if config.library_for("emr-serverless") == "venv":
         conf["spark.archives"] = config.env_uri_for("emr-serverless") + "#environment"
         conf["spark.emr-serverless.driverEnv.PYSPARK_DRIVER_PYTHON"] = VENV_PYTHON
