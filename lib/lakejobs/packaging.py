@@ -110,13 +110,15 @@ def env_archive_name(python_version: str = DEFAULT_PYTHON_VERSION, arch: str = D
 
 
 def platform_tags(arch: str) -> List[str]:
-    """The pip ``--platform`` values for ``arch``: manylinux2014 and manylinux_2_28.
+    """The pip ``--platform`` values for ``arch``: manylinux2014 and manylinux_2_17 to _2_28.
 
-    pip also accepts the older manylinux tags these imply (glibc 2.28 and below); Amazon Linux
-    2023 has glibc 2.34, so every such wheel loads there.
+    Each glibc level is named: pip takes ``--platform`` tags as they are (it adds only
+    manylinux2010 and manylinux1 for manylinux2014), so a wheel tagged ``manylinux_2_24`` alone
+    was refused and an older release (or none) taken instead. Amazon Linux 2023 has glibc 2.34,
+    so every such wheel loads there.
     """
     machine = _MANYLINUX_ARCH[normalize_arch(arch)]
-    return [f"manylinux2014_{machine}", f"manylinux_2_28_{machine}"]
+    return [f"manylinux2014_{machine}"] + [f"manylinux_2_{minor}_{machine}" for minor in range(17, 29)]
 
 
 def build_wheel(dist: Path, root: Optional[Path] = None) -> Path:

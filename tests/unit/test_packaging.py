@@ -117,6 +117,7 @@ def wheelhouse(tmp_path_factory):
     ):
         make_wheel(folder, "native", "1.0", tag)
     make_wheel(folder, "muslonly", "1.0", "cp311-cp311-musllinux_1_2_x86_64")
+    make_wheel(folder, "glibc224", "1.0", "cp311-cp311-manylinux_2_24_x86_64")
     make_wheel(folder, "needs_spark", "1.0", "py3-none-any", requires=["pyspark"])
     make_wheel(folder, "pyspark", "3.5.6", "py3-none-any")
     return folder
@@ -284,6 +285,14 @@ def test_extra_requirements_get_the_wheel_for_the_target_python_and_cpu(
     assert read_member(archive, f"{site}/native/__init__.py") == f"TAG = {native_tag!r}\n"
     # pyspark came in as a dependency of needs_spark and was left out: the runtime has its own.
     assert not [name for name in members(archive) if name.startswith(f"{site}/pyspark")]
+
+
+def test_a_wheel_for_a_glibc_between_2_17_and_2_28_is_taken(dist, wheelhouse, tmp_path):
+    """pip takes --platform tags as given: manylinux_2_24 alone was refused."""
+    wheel = dist / "lakejobs-0.1.0-py3-none-any.whl"
+    extra = requirements(tmp_path, wheelhouse, "glibc224==1.0")
+    archive = packaging.build_env(tmp_path / "out", wheel, "3.11", "x86_64", extra)
+    assert wheel_tags(archive, "3.11")["glibc224-1.0.dist-info"] == ["cp311-cp311-manylinux_2_24_x86_64"]
 
 
 def test_a_package_without_a_loadable_linux_wheel_fails_the_build(dist, wheelhouse, tmp_path):
