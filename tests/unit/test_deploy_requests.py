@@ -238,3 +238,22 @@ def test_a_failed_stage_starts_nothing_of_the_next():
     with pytest.raises(LakejobsError, match=r"^EMR Serverless run run-1 \(orders\) ended FAILED$"):
         execute(serverless_runs((0, "orders"), (1, "sales_mart")), lambda service: stub, emit=lambda line: None)
     assert stub.started == ["orders"]
+
+
+def test_an_arch_alias_names_the_archive_make_package_writes(capsys, tmp_path):
+    """``--arch aarch64`` asked for ``...-aarch64.tar.gz``; ``make package ARCH=aarch64`` writes ``...-arm64``."""
+    dist = make_dist(tmp_path / "d", env=False)
+    (dist / "lakejobs-env-py3.9-arm64.tar.gz").write_bytes(b"env")
+    requests = dry_run(capsys, "emr-serverless", dist, "--arch", "aarch64")
+    runs = [r["params"] for r in requests if "jobDriver" in r.get("params", {})]
+    archive = "spark.archives=s3://lake-bucket/prod/artifacts/lakejobs-env-py3.9-arm64.tar.gz#environment"
+    assert runs and all(archive in run["jobDriver"]["sparkSubmit"]["sparkSubmitParameters"] for run in runs)
+
+
+def test_a_glue_environment_for_another_python_is_refused(capsys, tmp_path):
+    """Glue 5 runs 3.11: a 3.9 environment links /usr/bin/python3.9, which Glue does not have."""
+    argv = ["deploy", "--target", "glue", "--bucket", "b", "--role-arn", ROLE, "--library", "venv"]
+    assert cli.main([*argv, "--python-version", "3.9", "--dry-run", "--dist", str(make_dist(tmp_path / "d"))]) == 2
+    assert capsys.readouterr().err == (
+        "lakejobs: error: --target glue runs Python 3.11: a --python-version 3.9 environment would not start there\n"
+    )

@@ -5,6 +5,7 @@ import uuid
 from pathlib import Path
 
 from lakejobs.errors import LakejobsError, UsageError
+from lakejobs.packaging import normalize_arch
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -60,7 +61,7 @@ def _config(args):
         glue_version=args.glue_version,
         library=args.library,
         python_version=args.python_version,
-        arch=args.arch,
+        arch=normalize_arch(args.arch),  # aarch64 names the arm64 archive make package writes
         dist=args.dist,
         output_format=args.format,
         incremental=args.incremental,

@@ -248,7 +248,15 @@ class DeployConfig:
         return self.artifact_uri(LIB_ZIP)
 
     def python_for(self, target: str) -> str:
-        """The Python of the packed environment used on ``target``: ``--python-version``, else the runtime's."""
+        """The Python of the packed environment used on ``target``: ``--python-version``, else the runtime's.
+
+        Glue 5 runs Python 3.11 only: an environment for another links an interpreter it lacks.
+        """
+        if target == "glue" and self.python_version not in (None, RUNTIME_PYTHON["glue"]):
+            raise UsageError(
+                f"--target glue runs Python {RUNTIME_PYTHON['glue']}: a --python-version {self.python_version} "
+                "environment would not start there"
+            )
         return self.python_version or RUNTIME_PYTHON[target]
 
     def env_archive_for(self, target: str) -> str:
