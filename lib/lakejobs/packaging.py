@@ -275,7 +275,7 @@ def _make_relocatable(env: Path, site_packages: Path) -> None:
     if scripts.is_dir():
         for script in sorted(scripts.iterdir()):
             lines = script.read_text(encoding="utf-8").splitlines(keepends=True)
-            if lines and lines[0].startswith("#!"):
+            if lines and lines[0].startswith("#!") and "python" in lines[0]:  # a shell script keeps its own
                 lines[0] = _RELOCATABLE_SHEBANG
             target = env / "bin" / script.name
             target.write_text("".join(lines), encoding="utf-8")

@@ -295,6 +295,18 @@ def test_a_wheel_for_a_glibc_between_2_17_and_2_28_is_taken(dist, wheelhouse, tm
     assert wheel_tags(archive, "3.11")["glibc224-1.0.dist-info"] == ["cp311-cp311-manylinux_2_24_x86_64"]
 
 
+def test_a_shell_script_keeps_its_shell_and_a_python_one_starts_the_environments_python(tmp_path):
+    """Every first ``#!`` line was replaced by the Python launcher: a bash script ran as Python."""
+    site_packages = tmp_path / "lib" / "python3.11" / "site-packages"
+    (site_packages / "bin").mkdir(parents=True)
+    (tmp_path / "bin").mkdir()
+    (site_packages / "bin" / "run-tool").write_text("#!/bin/bash\necho tool\n")
+    (site_packages / "bin" / "py-tool").write_text("#!/build/venv/bin/python3.11\nprint('tool')\n")
+    packaging._make_relocatable(tmp_path, site_packages)
+    assert (tmp_path / "bin" / "run-tool").read_text() == "#!/bin/bash\necho tool\n"
+    assert (tmp_path / "bin" / "py-tool").read_text() == packaging._RELOCATABLE_SHEBANG + "print('tool')\n"
+
+
 def test_a_package_without_a_loadable_linux_wheel_fails_the_build(dist, wheelhouse, tmp_path):
     wheel = dist / "lakejobs-0.1.0-py3-none-any.whl"
     with pytest.raises(LakejobsError, match=r"could not install .* on x86_64 .*: ERROR: .*muslonly"):
