@@ -392,7 +392,9 @@ def test_a_partition_column_spark_escapes_in_its_folders_is_the_same_layout(spar
         ),
     ],
 )
-def test_a_location_given_two_ways_is_refused_not_half_ignored(argv, message, capsys):
+def test_a_location_given_two_ways_is_refused_not_half_ignored(argv, message, capsys, tmp_path, monkeypatch):
     """``--lake`` and ``--dataset`` were dropped without a word beside ``--state_path`` (or ``--runs``)."""
+    monkeypatch.chdir(tmp_path)  # the relative paths name nothing in the checkout, even if one were used
     assert cli.main(argv) == 2
     assert capsys.readouterr().err == f"lakejobs: error: {message}\n"
+    assert list(tmp_path.iterdir()) == []
