@@ -132,20 +132,22 @@ def _start(run: "_Runner", data_dir: str, log_file: str, socket_dir: str) -> int
     for attempt in range(1, START_ATTEMPTS + 1):
         port = free_port()
         options = " ".join([f"-p {port}", f"-k {socket_dir}", *[f"-c {setting}" for setting in SERVER_SETTINGS]])
+        logged = os.path.getsize(log_file) if os.path.exists(log_file) else 0
         try:
             run("pg_ctl", "-D", data_dir, "-l", log_file, "-o", options, "-w", "-t", "60", "start")
             return port
         except RuntimeError:
-            if attempt == START_ATTEMPTS or not _port_was_taken(log_file):
+            if attempt == START_ATTEMPTS or not _port_was_taken(log_file, logged):
                 raise
     raise AssertionError("unreachable")
 
 
-def _port_was_taken(log_file: str) -> bool:
-    """Whether the server's log says its port was in use (another process bound it first)."""
+def _port_was_taken(log_file: str, since: int) -> bool:
+    """Whether this attempt's part of the log (past byte ``since``) says its port was in use."""
     try:
-        with open(log_file, encoding="utf-8", errors="replace") as handle:
-            return "Address already in use" in handle.read()
+        with open(log_file, "rb") as handle:
+            handle.seek(since)
+            return b"Address already in use" in handle.read()
     except OSError:
         return False
 

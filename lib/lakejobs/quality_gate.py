@@ -19,7 +19,6 @@ import dataclasses
 import datetime
 import json
 import logging
-import math
 import re
 import uuid
 from decimal import Decimal
@@ -150,7 +149,10 @@ def _compile_error(pattern_class, pattern: str) -> Optional[str]:
 
 #: A date value (Glue's DATE token is ``"YYYY-MM-DD"``), and the time a timestamp value may add.
 _DATE_VALUE = r"(\d{4})-(\d{1,2})-(\d{1,2})"
-_TIME_VALUE = r"(?:[ T](\d{1,2}):(\d{2})(?::(\d{2})(?:\.\d{1,6})?)?(?:Z|[+-]\d{2}(?::?\d{2})?)?)?"
+_TIME_VALUE = (
+    r"(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.\d{1,9})?)?"
+    r"\s*(?:Z|[+-]\d{1,2}(?::?\d{2})?|(?:UTC|GMT|UT)(?:[+-]\d{1,2}(?::?\d{2})?)?|[A-Za-z]+/[A-Za-z_/+-]+)?)?"
+)
 
 
 def _is_date_value(value: object, with_time: bool) -> bool:
@@ -451,8 +453,7 @@ def _row_result(rule: Rule, failing: int, checked: int) -> RuleResult:
 
 def _dataset_result(rule: Rule, measured: Optional[Measured], note: Optional[str]) -> RuleResult:
     condition = rule.condition or UNIQUE  # IsUnique has no expression: no repeated value
-    shown = None if measured == math.inf else _shown(measured, condition)  # the report is JSON: no Infinity
-    result = RuleResult(rule.text, "dataset", rule.severity, "passed", shown, note=note)
+    result = RuleResult(rule.text, "dataset", rule.severity, "passed", _shown(measured, condition), note=note)
     if measured is None and rule.rule_type == "RowCountChange":
         result.outcome = "skipped"
     elif measured is None or not condition.holds(measured):
@@ -460,12 +461,12 @@ def _dataset_result(rule: Rule, measured: Optional[Measured], note: Optional[str
     return result
 
 
-def row_count_change(current: int, previous: Optional[int]) -> Tuple[Optional[Measured], Optional[str]]:
+def row_count_change(current: int, previous: Optional[int]) -> Tuple[Optional[Fraction], Optional[str]]:
     """Relative change of the good rows against the previous run's (exact), or a note when not measurable."""
     if previous is None:
         return None, "no previous successful run to compare with"
-    if previous == 0:  # growth from nothing: beyond any bound (it was skipped, so it passed every rule)
-        return (Fraction(0), None) if current == 0 else (math.inf, "the previous run wrote 0 rows: unbounded growth")
+    if previous == 0:  # not a baseline (io.reports.previous_rows_written passes over such runs)
+        return (Fraction(0), None) if current == 0 else (None, "the previous run wrote 0 rows")
     return Fraction(current - previous, previous), None
 
 

@@ -60,8 +60,9 @@ def _read_s3(root: str) -> List[str]:
 def load_runs(runs_root: str, limit: Optional[int] = None) -> List[Run]:
     """The run results below ``runs_root`` (``<root>/<job>/<run_id>.json``), newest first.
 
-    Files that are not JSON objects are skipped. Raises ``UsageError`` when the root holds no
-    report file (a local root that does not exist, or an empty one, or an S3 prefix).
+    Files that are not run reports (JSON objects with a ``run_id``) are skipped. Raises
+    ``UsageError`` when the root holds no report (a local root that does not exist, an empty
+    one or one of other files, an S3 prefix alike).
     """
     scheme = urlparse(runs_root).scheme
     if scheme in ("s3", "s3a"):
@@ -69,8 +70,6 @@ def load_runs(runs_root: str, limit: Optional[int] = None) -> List[Run]:
     else:
         local = urlparse(runs_root).path if scheme == "file" else runs_root
         texts = _read_local(local) if os.path.isdir(local) else []
-    if not texts:  # a mistyped lake, or a folder of something else, is not "no runs"
-        raise UsageError(f"no run reports at {runs_root} (run a job with --report_path, or the pipeline)")
     runs = []
     for text in texts:
         try:
@@ -79,6 +78,8 @@ def load_runs(runs_root: str, limit: Optional[int] = None) -> List[Run]:
             continue
         if isinstance(run, dict) and "run_id" in run:
             runs.append(run)
+    if not runs:  # a mistyped lake, or a folder of something else (states), is not "no runs"
+        raise UsageError(f"no run reports at {runs_root} (run a job with --report_path, or the pipeline)")
     runs.sort(key=lambda run: (str(run.get("started_at", "")), str(run["run_id"])), reverse=True)
     return runs[:limit] if limit else runs
 

@@ -60,16 +60,18 @@ def test_a_line_an_earlier_run_quarantined_stays_there_until_the_mart_holds_it(s
         return real(df, path, name, *args, **kwargs)
 
     monkeypatch.setattr(sales_mart, "write_table", failing_sales)
-    with pytest.raises(LakejobsError, match="the run failed in stage write_sales: .*simulated write failure"):
-        run_mart(spark, processed, mart, "quarantine")
-    assert sorted(row.salesorderdetailid for row in spark.read.parquet(str(mart / "sales")).collect()) == [1]
-    records = spark.read.schema("raw_line string, reason string, run_id string").json(str(quarantine)).collect()
-    # Line 2 only in the earlier run's record; line 3 (still unknown) in both runs' records.
-    assert sorted((json.loads(r.raw_line)["salesorderdetailid"], r.run_id == first.run_id) for r in records) == [
-        (2, True),
-        (3, False),
-        (3, True),
-    ]
+    for _failed_run in range(2):  # each failed run: the earlier record of line 2, its own of line 3
+        with pytest.raises(LakejobsError, match="the run failed in stage write_sales: .*simulated write failure"):
+            run_mart(spark, processed, mart, "quarantine")
+        assert sorted(row.salesorderdetailid for row in spark.read.parquet(str(mart / "sales")).collect()) == [1]
+        records = spark.read.schema("raw_line string, reason string, run_id string").json(str(quarantine)).collect()
+        assert sorted((json.loads(r.raw_line)["salesorderdetailid"], r.run_id == first.run_id) for r in records) == [
+            (2, True),
+            (3, False),
+        ]
+    [failed_run] = [r.run_id for r in records if r.run_id != first.run_id]
+    report = json.loads((mart.parent / "mart_lakejobs" / "runs" / "sales_mart" / f"{failed_run}.json").read_text())
+    assert (report["status"], report["rows_quarantined"]) == ("FAILED", 1)
     monkeypatch.undo()
     second = run_mart(spark, processed, mart, "quarantine")
     assert (second.rows_read, second.rows_written, second.rows_quarantined) == (3, 2, 1)

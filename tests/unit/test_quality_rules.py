@@ -1,6 +1,7 @@
 """DQDL rules as Spark columns and the one-aggregate measurement, on tiny frames."""
 
-import pytest
+import json
+
 from chispa import assert_df_equality
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
@@ -207,16 +208,17 @@ def test_a_warn_rule_met_by_its_threshold_passes_as_in_glue(spark):
     ]
 
 
-@pytest.mark.parametrize(
-    "rule, outcome",
-    [("RowCountChange between -0.5 and 0.5", "failed"), ("RowCountChange > -0.5", "passed")],
-)
-def test_growth_from_a_previous_run_of_zero_rows_is_judged_not_skipped(spark, rule, outcome):
-    """Skipped, it passed every bound: a million rows after an empty run went through."""
-    rules = parse_ruleset(f"Rules = [ {rule} ]")
-    validated_df = validated(spark, [None] * 5)
-    references = quality_gate.reference_frames(validated_df, rules, DATASET, "/no/such/folder", "parquet")
-    measurement = quality_gate.measure(validated_df, DATASET, rules, [], references, previous_rows=0)
-    assert measurement.results == [
-        RuleResult(rule, "dataset", "fail", outcome, None, note="the previous run wrote 0 rows: unbounded growth")
-    ]
+def test_a_run_that_wrote_no_rows_is_not_the_baseline_of_row_count_change(spark, tmp_path):
+    """Against 0 rows the rule was skipped: after an empty run any batch went through it."""
+    from lakejobs.io.reports import previous_rows_written
+
+    folder = tmp_path / "runs" / "csv_to_parquet"
+    folder.mkdir(parents=True)
+    out = str(tmp_path / "orders")
+    for run_id, status, rows in [("r1", "SUCCEEDED", 10), ("r2", "SUCCEEDED", 0), ("r3", "FAILED", 5)]:
+        report = {"run_id": run_id, "status": status, "inputs": {"orders": "in"}, "rows_written": rows}
+        report["outputs"] = [{"path": out}]
+        (folder / f"{run_id}.json").write_text(json.dumps(report))
+    assert previous_rows_written(spark, str(tmp_path / "runs"), "csv_to_parquet", "orders", out) == 10
+    (folder / "r1.json").unlink()
+    assert previous_rows_written(spark, str(tmp_path / "runs"), "csv_to_parquet", "orders", out) is None

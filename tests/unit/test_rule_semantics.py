@@ -161,6 +161,7 @@ def test_rules_that_fit_the_columns_are_accepted():
             ColumnValues "qty" in [1, 2, NULL],
             ColumnValues "code" in ["a", EMPTY] where "QTY > 1 and addr.city = 'Oslo' and shipped >= date '2012-01-01'",
             ColumnValues "shipped" between "2012-01-01" and "2012-12-31 23:59:59",
+            ColumnValues "at" in ["2014-05-01 10:5", "2014-05-01 10:30:00 UTC", "2014-5-1 1:2:3.123456789+01:00"],
             ColumnValues "qty" matches "[0-9]+" where "exists(array(qty), v -> v > 1)",
             ColumnValues "code" != EMPTY where "cast(qty as string) like '1%' and current_date > shipped"
         ]"""
@@ -169,6 +170,7 @@ def test_rules_that_fit_the_columns_are_accepted():
     assert [where_columns(rule.where or "") for rule in rules] == [
         (),
         ("QTY", "addr", "shipped"),
+        (),
         (),
         (),
         ("qty", "shipped"),

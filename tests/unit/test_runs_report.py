@@ -101,7 +101,7 @@ def test_report_limit_keeps_the_newest_runs(lake):
     ]
 
 
-@pytest.mark.parametrize("runs_folder", ["missing", "empty", "of other files"])
+@pytest.mark.parametrize("runs_folder", ["missing", "empty", "of other files", "of states"])
 def test_a_lake_without_runs_is_one_clear_error(tmp_path, capsys, runs_folder):
     """An existing folder without reports printed an empty table and exited 0 (S3 already refused it)."""
     runs = tmp_path / "_lakejobs" / "runs"
@@ -109,6 +109,8 @@ def test_a_lake_without_runs_is_one_clear_error(tmp_path, capsys, runs_folder):
         (runs / "csv_to_parquet").mkdir(parents=True)
     if runs_folder == "of other files":
         (runs / "csv_to_parquet" / "notes.txt").write_text("not a report")
+    if runs_folder == "of states":  # JSON, but no run_id
+        (runs / "csv_to_parquet" / "orders.json").write_text('{"job": "csv_to_parquet", "processed": {}}')
     assert cli.main(["report", "--lake", str(tmp_path)]) == 2
     assert capsys.readouterr().err == (
         f"lakejobs: error: no run reports at {tmp_path}/_lakejobs/runs "

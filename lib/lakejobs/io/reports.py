@@ -71,7 +71,12 @@ def run_reports(spark: "SparkSession", report_root: str, job: str) -> List[str]:
 def previous_rows_written(
     spark: "SparkSession", report_root: Optional[str], job: str, dataset: str, output_path: str
 ) -> Optional[int]:
-    """Rows the latest successful run of ``job`` wrote for ``dataset`` to ``output_path`` (None: no such run)."""
+    """Rows the latest successful run of ``job`` that wrote any wrote for ``dataset`` to ``output_path``.
+
+    None when there is no such run. A run that wrote no rows (an empty export, an incremental run
+    without new files) is passed over: against 0 rows no change can be measured, so a
+    RowCountChange rule was skipped after it, whatever the next batch held.
+    """
     if not report_root:
         return None
     for path in run_reports(spark, report_root, job):
@@ -84,6 +89,7 @@ def previous_rows_written(
             report.get("status") == "SUCCEEDED"
             and dataset in report.get("inputs", {})
             and any(output.get("path") == output_path for output in outputs)
+            and int(report.get("rows_written") or 0) > 0
         ):
-            return int(report.get("rows_written", 0))
+            return int(report["rows_written"])
     return None

@@ -24,7 +24,7 @@ import uuid
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Tuple
 
 from pyspark import StorageLevel
-from pyspark.sql import Observation
+from pyspark.sql import Observation, Window
 from pyspark.sql import functions as F
 
 from lakejobs import args as job_args
@@ -318,14 +318,18 @@ def publish_mart(
     if quarantines:
         reason = quarantine_reason(args.unknown_keys, duplicates)
         observed_df, observation = observing_key_counts(sales_df, duplicates)
-        quarantine = quarantine_records(observed_df, result.run_id, reason)
+        records = Observation(f"sales_quarantined_{uuid.uuid4().hex[:12]}")
+        quarantine = quarantine_records(observed_df, result.run_id, reason).observe(
+            records, F.count(F.lit(1)).alias("n")
+        )
         earlier = earlier_quarantine(spark, args.quarantine_path)
         with result.stage("write_quarantine"):
             # An earlier run's records stay until mart/sales is written: a line it quarantined
             # that this run publishes must not be in neither place if that write fails.
-            kept = quarantine if earlier is None else quarantine.unionByName(earlier)
+            kept = quarantine if earlier is None else with_earlier_records(quarantine, earlier, result.run_id)
             outputs.append(write_quarantine_table(kept, args.quarantine_path))
         counts = as_counts(observation.get, duplicates)
+        result.rows_quarantined = int(records.get["n"])  # this run's records (a failed run's report too)
         published_df = sales_df.filter(reason.isNull())
         reasons = (UNKNOWN_KEY_REASONS if args.unknown_keys == "quarantine" else ()) + (
             (DUPLICATE_KEY_REASON,) if duplicates else ()
@@ -373,11 +377,25 @@ def publish_mart(
         with result.stage("write_quarantine"):
             this_run = read_quarantine(spark, args.quarantine_path).filter(F.col("run_id") == result.run_id)
             outputs[-1] = write_quarantine_table(this_run, args.quarantine_path)
-    if quarantines:
-        result.rows_quarantined = outputs[-1].rows
     with result.stage("write_summaries"):
         outputs.extend(write_summaries(args, published_df.transform(to_orders)))
     return outputs, counts
+
+
+def with_earlier_records(quarantine_df: "DataFrame", earlier_df: "DataFrame", run_id: str) -> "DataFrame":
+    """The run's own quarantine records, and the earlier ones of lines the run does not quarantine.
+
+    Those are the lines the run is about to publish; the others' earlier records would only
+    repeat them (once per failed run, run after run).
+    """
+    line = Window.partitionBy("raw_line")
+    this_run = F.col("run_id") == F.lit(run_id)
+    return (
+        quarantine_df.unionByName(earlier_df)
+        .withColumn("_quarantined_now", F.max(this_run.cast("int")).over(line))
+        .filter(this_run | (F.col("_quarantined_now") == 0))
+        .drop("_quarantined_now")
+    )
 
 
 def write_quarantine_table(quarantine_df: "DataFrame", path: str) -> OutputInfo:

@@ -9,6 +9,7 @@ are computed together, with the rows per reason, in a single ``agg`` (see
 
 import functools
 import operator
+import re
 import uuid
 from fractions import Fraction
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
@@ -29,15 +30,23 @@ def _literal(value) -> Column:
     return F.lit(value)
 
 
+#: Text that a date or timestamp column reads as one (``quality_gate`` checks such values).
+_DATE_TEXT = re.compile(r"\s*\d{4}-\d{1,2}-\d{1,2}")
+
+
 def _in_list(column: Column, values: Sequence) -> Column:
     """Whether the column's value is one of ``values``, each compared as ``=`` compares it.
 
-    Not ``isin``: Spark compares an ``in`` list of text with a date or timestamp column as text
-    (``2014-05-01`` against ``2014-5-1``, ``2012-01-05 00:00:00`` against ``2012-01-05``), while
-    ``=`` reads the text as the column's type.
+    Spark compares an ``in`` list of text with a date or timestamp column as text (``2014-05-01``
+    against ``2014-5-1``, ``2012-01-05 00:00:00`` against ``2012-01-05``), while ``=`` reads the
+    text as the column's type: a list holding dates is a chain of ``=``. Other lists stay one
+    ``isin``, which Spark turns into a hash lookup past 10 values.
     """
     plain = [value for value in values if not is_special(value)]
-    found = functools.reduce(operator.or_, [column == _literal(value) for value in plain]) if plain else F.lit(False)
+    if any(isinstance(value, str) and _DATE_TEXT.match(value) for value in plain):
+        found = functools.reduce(operator.or_, [column == _literal(value) for value in plain])
+    else:
+        found = column.isin(*plain) if plain else F.lit(False)
     if None in values:
         found = found | column.isNull()
     if EMPTY in values:
