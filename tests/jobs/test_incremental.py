@@ -386,7 +386,7 @@ def test_a_file_that_grows_while_its_batch_is_converted_stops_the_run(spark, tmp
     with pytest.raises(LakejobsError) as stopped:
         csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
     assert str(stopped.value).startswith(
-        "orders: the input changed while it was converted (1 file(s) changed after they were listed: "
+        "orders: the input changed while it was converted (1 file(s) changed or landed after the listing: "
     )
     # Nothing published, nothing recorded.
     assert (os.path.exists(tmp_path / "orders"), os.path.exists(tmp_path / "state" / "orders.json")) == (False, False)
@@ -415,3 +415,26 @@ def test_a_keyless_delta_file_landed_again_after_a_reset_is_appended_not_taken_f
     again = csv_to_parquet.run(spark, csv_to_parquet.parse_args(options))
     assert (again.details["batch_files"], again.rows_written) == (1, 50)
     assert_same_lines(spark, read(spark, tmp_path, "delta"), LINES[:150])
+
+
+def test_a_file_landing_while_a_full_run_replaces_a_state_stops_it(spark, tmp_path, monkeypatch):
+    """A full run reads the whole folder: a file landing after the listing was published but not
+    recorded, and the next incremental run appended it again."""
+    land(tmp_path, "a.csv", LINES[:100])
+    csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    full = [option for option in argv(tmp_path, "parquet") if option not in ("--incremental", "true")]
+    real = csv_to_parquet._count_bad_rows
+    monkeypatch.setattr(
+        csv_to_parquet, "_count_bad_rows", lambda *a, **k: (land(tmp_path, "b.csv", LINES[100:150]), real(*a, **k))[1]
+    )
+    with pytest.raises(LakejobsError) as stopped:
+        csv_to_parquet.run(spark, csv_to_parquet.parse_args(full))
+    assert str(stopped.value) == (
+        "orders: the input changed while it was converted (1 file(s) changed or landed after the listing: "
+        f"file:{tmp_path}/raw/b.csv, ...); nothing was published: run the job again"
+    )
+    monkeypatch.undo()
+    csv_to_parquet.run(spark, csv_to_parquet.parse_args(full))
+    last = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    assert last.details["batch_files"] == 0
+    assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:150])
