@@ -24,7 +24,9 @@ Artifacts (the deploy step relies on these names)
 """
 
 import argparse
+import base64
 import gzip
+import hashlib
 import logging
 import os
 import re
@@ -212,8 +214,9 @@ def build_env(
             # Resolved against the pins: an extra needing another boto3 fails instead of being
             # skipped by pip --target, which leaves a package folder that already exists alone.
             constraints = ["-c", str(pinned_requirements)] if pinned_requirements is not None else []
+            placeholders = _runtime_placeholders(Path(tmp) / "placeholders")
             _run_pip(
-                ["install", *target_options],
+                ["install", *target_options, "--find-links", str(placeholders)],
                 [*constraints, "-r", str(extra_requirements)],
                 f"install {extra_requirements} for Python {python_version} on {arch} "
                 "(manylinux2014/manylinux_2_28 or pure wheels only)",
@@ -251,6 +254,37 @@ def _target_options(site_packages: Path, python_version: str, arch: str) -> List
     for tag in platform_tags(arch):
         options += ["--platform", tag]
     return options
+
+
+#: The PySpark version a placeholder stands for (the runtime brings its own; see ``_runtime_placeholders``).
+PYSPARK_PLACEHOLDER_VERSION = "3.5.6"
+
+
+def _runtime_placeholders(folder: Path) -> Path:
+    """A folder holding an empty ``pyspark`` wheel, for extras that require PySpark.
+
+    PyPI has PySpark only as source, which ``--only-binary=:all:`` refuses: an extra requiring
+    it (``delta-spark``) could not be installed at all. The placeholder satisfies the
+    requirement and is removed with the runtime's packages (``_remove_runtime_packages``).
+    """
+    folder.mkdir(parents=True, exist_ok=True)
+    name, version = "pyspark", PYSPARK_PLACEHOLDER_VERSION
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{info}/WHEEL": "Wheel-Version: 1.0\nGenerator: lakejobs\nRoot-Is-Purelib: true\nTag: py2.py3-none-any\n",
+    }
+    record = [f"{path},sha256={_record_digest(text)},{len(text.encode())}" for path, text in files.items()]
+    files[f"{info}/RECORD"] = "\n".join([*record, f"{info}/RECORD,,"]) + "\n"
+    with zipfile.ZipFile(folder / f"{name}-{version}-py2.py3-none-any.whl", "w") as wheel:
+        for path, text in files.items():
+            wheel.writestr(path, text)
+    return folder
+
+
+def _record_digest(text: str) -> str:
+    """A wheel RECORD's hash of ``text``: urlsafe base64 of its SHA-256, without padding."""
+    return base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=").decode()
 
 
 def _remove_runtime_packages(site_packages: Path) -> None:
