@@ -16,6 +16,8 @@ import duckdb
 MONEY = "DECIMAL(17,4)"
 #: The key the summaries give orders without an id (``lakejobs.transforms.sales.NO_ID``).
 NO_ID = -1
+#: The mart summaries' money sums, typed as Spark types them (a sum of decimal(17,4) is decimal(27,4)).
+MONEY_SUM = "DECIMAL(27,4)"
 ORDERS = {
     "salesorderid": "INTEGER",
     "salesorderdetailid": "INTEGER",
@@ -122,7 +124,7 @@ def _mart(con, out: str) -> None:
     )
     con.execute("""
         CREATE TEMP TABLE order_level AS
-        SELECT o.*, year(o.orderdate) AS order_year, month(o.orderdate) AS order_month,
+        SELECT o.*, year(o.orderdate)::INTEGER AS order_year, month(o.orderdate)::INTEGER AS order_month,
                c.customer_name, coalesce(c.customer_known, false) AS customer_known,
                e.employee_name, e.territory, e.country, e.territory_group,
                coalesce(e.employee_known, false) AS employee_known
@@ -130,7 +132,7 @@ def _mart(con, out: str) -> None:
             SELECT salesorderid, min(orderdate) AS orderdate, min(employeeid) AS employeeid,
                    min(customerid) AS customerid, min(subtotal) AS subtotal, min(taxamt) AS taxamt,
                    min(freight) AS freight, min(totaldue) AS totaldue,
-                   count(*) AS line_count, sum(orderqty) AS units, sum(linetotal) AS line_total
+                   count(*) AS line_count, sum(orderqty)::BIGINT AS units, sum(linetotal) AS line_total
             FROM sales GROUP BY salesorderid
         ) o
         LEFT JOIN customer_dim c USING (customerid)
@@ -141,16 +143,18 @@ def _mart(con, out: str) -> None:
             "sales_by_employee_month",
             f"""SELECT coalesce(employeeid, {NO_ID}) AS employeeid, order_year, order_month, employee_name, territory,
                        country, territory_group, employee_known, count(*) AS order_count,
-                       sum(line_count) AS line_count, sum(units) AS units, sum(line_total) AS line_total,
-                       sum(subtotal) AS subtotal, sum(taxamt) AS taxamt, sum(freight) AS freight,
-                       sum(totaldue) AS totaldue
+                       sum(line_count)::BIGINT AS line_count, sum(units)::BIGINT AS units,
+                       sum(line_total)::{MONEY_SUM} AS line_total, sum(subtotal)::{MONEY_SUM} AS subtotal,
+                       sum(taxamt)::{MONEY_SUM} AS taxamt, sum(freight)::{MONEY_SUM} AS freight,
+                       sum(totaldue)::{MONEY_SUM} AS totaldue
                 FROM order_level GROUP BY ALL""",
         ),
         (
             "customer_summary",
             f"""SELECT coalesce(customerid, {NO_ID}) AS customerid, customer_name, customer_known,
-                       count(*) AS order_count, sum(line_count) AS line_count, sum(line_total) AS line_total,
-                       sum(totaldue) AS total_due, min(orderdate) AS first_order_date,
+                       count(*) AS order_count, sum(line_count)::BIGINT AS line_count,
+                       sum(line_total)::{MONEY_SUM} AS line_total, sum(totaldue)::{MONEY_SUM} AS total_due,
+                       min(orderdate) AS first_order_date,
                        max(orderdate) AS last_order_date
                 FROM order_level GROUP BY ALL""",
         ),

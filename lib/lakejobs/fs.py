@@ -4,7 +4,7 @@ import dataclasses
 import os
 import re
 from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
-from urllib.parse import urlparse
+from urllib.parse import unquote, urlparse
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -27,6 +27,11 @@ def is_local(path: str) -> bool:
 def local_path(path: str) -> str:
     """The local filesystem path of ``path`` (strips ``file://``)."""
     return urlparse(path).path if path.startswith("file:") else path
+
+
+def same_file_key(path: str) -> str:
+    """``path`` as listed or as Spark's input files spell it, alike: ``file:/x`` for ``file:///x``, unescaped."""
+    return re.sub(r"^file:/+", "file:/", unquote(path))
 
 
 def literal(path: str) -> str:

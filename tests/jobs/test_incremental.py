@@ -418,8 +418,30 @@ def test_a_keyless_delta_file_landed_again_after_a_reset_is_appended_not_taken_f
 
 
 def test_a_file_landing_while_a_full_run_replaces_a_state_stops_it(spark, tmp_path, monkeypatch):
-    """A full run reads the whole folder: a file landing after the listing was published but not
-    recorded, and the next incremental run appended it again."""
+    """A full run reads the whole folder: a file landing between the run's listing and Spark's was
+    published but not recorded, and the next incremental run appended it again."""
+    land(tmp_path, "a.csv", LINES[:100])
+    csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    full = [option for option in argv(tmp_path, "parquet") if option not in ("--incremental", "true")]
+    real = csv_to_parquet.input_data_files
+    monkeypatch.setattr(
+        csv_to_parquet, "input_data_files", lambda *a: (real(*a), land(tmp_path, "b.csv", LINES[100:150]))[0]
+    )
+    with pytest.raises(LakejobsError) as stopped:
+        csv_to_parquet.run(spark, csv_to_parquet.parse_args(full))
+    assert str(stopped.value) == (
+        "orders: the input changed while it was converted (1 file(s) changed or landed after the listing: "
+        f"file://{tmp_path}/raw/b.csv, ...); nothing was published: run the job again"
+    )
+    monkeypatch.undo()
+    csv_to_parquet.run(spark, csv_to_parquet.parse_args(full))
+    last = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    assert last.details["batch_files"] == 0
+    assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:150])
+
+
+def test_a_file_landing_after_spark_listed_the_folder_waits_for_the_next_run(spark, tmp_path, monkeypatch):
+    """Not read, it is neither published nor recorded: the next incremental run converts it once."""
     land(tmp_path, "a.csv", LINES[:100])
     csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
     full = [option for option in argv(tmp_path, "parquet") if option not in ("--incremental", "true")]
@@ -427,14 +449,8 @@ def test_a_file_landing_while_a_full_run_replaces_a_state_stops_it(spark, tmp_pa
     monkeypatch.setattr(
         csv_to_parquet, "_count_bad_rows", lambda *a, **k: (land(tmp_path, "b.csv", LINES[100:150]), real(*a, **k))[1]
     )
-    with pytest.raises(LakejobsError) as stopped:
-        csv_to_parquet.run(spark, csv_to_parquet.parse_args(full))
-    assert str(stopped.value) == (
-        "orders: the input changed while it was converted (1 file(s) changed or landed after the listing: "
-        f"file:{tmp_path}/raw/b.csv, ...); nothing was published: run the job again"
-    )
+    assert csv_to_parquet.run(spark, csv_to_parquet.parse_args(full)).rows_read == 100
     monkeypatch.undo()
-    csv_to_parquet.run(spark, csv_to_parquet.parse_args(full))
     last = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
-    assert last.details["batch_files"] == 0
+    assert (last.details["batch_files"], last.rows_read) == (1, 50)
     assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:150])

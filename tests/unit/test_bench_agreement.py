@@ -97,3 +97,23 @@ def test_row_count_reads_the_files_of_a_glob(reference, tmp_path):
     lines = sum(1 for path in (reference.parent / "raw" / "orders").glob("*.csv") for _ in path.open())
     assert orders == lines
     assert agreement.row_count(tmp_path, "*.parquet") == 0
+
+
+@pytest.mark.parametrize(
+    "files, change",
+    [
+        ("processedData/orders/*/*.parquet", "* REPLACE (NULL::INT AS productid)"),
+        ("processedData/orders/*/*.parquet", "* REPLACE (orderdate AS duedate)"),
+        ("mart/sales/*/*/*.parquet", "* REPLACE (reverse(customer_name) AS customer_name)"),
+        ("processedData/employees/*.parquet", "* REPLACE ('?' AS firstname)"),
+    ],
+)
+def test_a_changed_value_in_a_column_no_other_measure_reads_is_found(reference, copy, files, change):
+    """Only counts, keys and money were compared: a lost product id or a wrong name agreed."""
+    rewrite(f"{copy}/{files}", select=change)
+    assert [line.split(":")[0] for line in agreement.disagreements(copy, reference)] == [files.split("/*")[0]]
+
+
+def test_a_column_of_another_name_is_found(reference, copy):
+    rewrite(f"{copy}/processedData/customers/*.parquet", select="* RENAME (fullname AS full_name)")
+    assert agreement.disagreements(copy, reference)[0].startswith("processedData/customers: columns [")

@@ -272,7 +272,7 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
     try:
         _gate(args, result, measurement, quarantine_df)
         if state is not None:
-            _refuse_changed_input(spark, args, batch, landed_too=not args.incremental)
+            _refuse_changed_input(spark, args, batch, () if args.incremental else source_files)
         _mark_pending(spark, args, state, result.run_id, batch)
         with result.stage("write"), faults.killed_during_write(args.output_path):
             valid_df = validated_df.transform(filter_valid(args.dataset)).transform(
@@ -326,7 +326,8 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
             bad_df = _bad_rows(args, raw_df, row_checks, metrics["bad"], reasons_seen)
             metrics.update(_count_bad_rows(args, bad_df, labels, metrics["bad"]))
             if metrics["bad"] or state is not None:
-                _refuse_changed_input(spark, args, batch, landed_too=state is not None and not args.incremental)
+                read = source_files if state is not None and not args.incremental else ()
+                _refuse_changed_input(spark, args, batch, read)
         measurement = quality_gate.judge(metrics, good_df, args.rules, labels, missing, _previous_rows(spark, args))
         _record_measurement(result, measurement)
         result.check_rows_add_up(staged.rows, f"{args.output_path}'s staging folder")
@@ -453,7 +454,7 @@ def explained_rows(checked_df: "DataFrame", dataset: Dataset, row_checks, bad_on
     return kept_df.transform(with_explanations(dataset, row_checks))
 
 
-def _refuse_changed_input(spark: "SparkSession", args: CsvToParquetArgs, batch, landed_too: bool = False) -> None:
+def _refuse_changed_input(spark: "SparkSession", args: CsvToParquetArgs, batch, read: Sequence[str] = ()) -> None:
     """Stop the run when a file of the batch changed (size or time) since it was listed.
 
     Called when a batch with bad rows was read twice: the second read keeps only the rows that
@@ -461,15 +462,15 @@ def _refuse_changed_input(spark: "SparkSession", args: CsvToParquetArgs, batch, 
     for another reason would not show in the counts (``_count_bad_rows``). And before a batch
     is recorded in a state: a file still being written when it was listed (a copy to a local
     disk, NFS or HDFS) would be recorded at its listed size with more of its rows read, then
-    refused as changed by every later run. With ``landed_too`` (a full run, which reads the whole
-    folder, replacing a state) a file that landed after the listing stops it too: its rows would
-    be published but not recorded, and appended again by the next incremental run.
+    refused as changed by every later run. ``read``: the files Spark read (a full run, which
+    reads the whole folder, replacing a state): one that landed between the listing and Spark's
+    own stops the run too, as its rows would be published but not recorded, and appended again
+    by the next incremental run.
     """
     now = {info.path: info for info in fs.list_data_files(spark, args.input_path)}
     changed = [info.path for info in batch if now.get(info.path) != info]
-    if landed_too:
-        listed = {info.path for info in batch}
-        changed += sorted(path for path in now if path not in listed)
+    listed = {fs.same_file_key(info.path) for info in batch}
+    changed += sorted(path for path in read if fs.same_file_key(path) not in listed)
     if changed:
         raise LakejobsError(
             f"{args.dataset.name}: the input changed while it was converted ({len(changed)} file(s) changed or "

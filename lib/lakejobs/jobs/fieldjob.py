@@ -14,7 +14,6 @@ import contextlib
 import dataclasses
 import logging
 import os
-import re
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
 from urllib.parse import unquote
 
@@ -228,16 +227,11 @@ def source_files_of(checked_df: "DataFrame", listed: Sequence[fs.FileInfo]) -> L
     of those few paths.
     """
     spelled = set(checked_df.inputFiles())
-    read = {_same_file(path) for path in spelled}
-    unread = [fs.literal(info.path) for info in listed if _same_file(info.path) not in read]
+    read = {fs.same_file_key(path) for path in spelled}
+    unread = [fs.literal(info.path) for info in listed if fs.same_file_key(info.path) not in read]
     if unread:
         spelled |= set(checked_df.sparkSession.read.text(unread).inputFiles())
     return sorted(spelled)
-
-
-def _same_file(path: str) -> str:
-    """``path`` as listed or as Spark's input files spell it: ``file:/x`` for ``file:///x``, unescaped."""
-    return re.sub(r"^file:/+", "file:/", unquote(path))
 
 
 def publish_split(
