@@ -309,7 +309,9 @@ def _make_relocatable(env: Path, site_packages: Path) -> None:
     if scripts.is_dir():
         for script in sorted(scripts.iterdir()):
             lines = script.read_text(encoding="utf-8").splitlines(keepends=True)
-            if lines and lines[0].startswith("#!") and "python" in lines[0]:  # a shell script keeps its own
+            if lines[1:2] and lines[0].startswith("#!/bin/sh") and lines[1].startswith("'''exec'"):
+                lines[:3] = [_RELOCATABLE_SHEBANG]  # pip's launcher for a long or spaced interpreter path
+            elif lines and lines[0].startswith("#!") and "python" in lines[0]:  # a shell script keeps its own
                 lines[0] = _RELOCATABLE_SHEBANG
             target = env / "bin" / script.name
             target.write_text("".join(lines), encoding="utf-8")

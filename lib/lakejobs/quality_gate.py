@@ -21,6 +21,7 @@ import json
 import logging
 import re
 import uuid
+import zoneinfo
 from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
@@ -147,12 +148,25 @@ def _compile_error(pattern_class, pattern: str) -> Optional[str]:
     return None
 
 
-#: A date value (Glue's DATE token is ``"YYYY-MM-DD"``), and the time a timestamp value may add.
+#: A date value (Glue's DATE token is ``"YYYY-MM-DD"``), and the time a timestamp value may add:
+#: ``h:m``, or ``h:m:s`` with an optional fraction and zone (Spark reads a zone only after seconds).
 _DATE_VALUE = r"(\d{4})-(\d{1,2})-(\d{1,2})"
-_TIME_VALUE = (
-    r"(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.\d{1,9})?)?"
-    r"\s*(?:Z|[+-]\d{1,2}(?::?\d{2})?|(?:UTC|GMT|UT)(?:[+-]\d{1,2}(?::?\d{2})?)?|[A-Za-z]+/[A-Za-z_/+-]+)?)?"
-)
+_TIME_VALUE = r"(?:[ T](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:\.\d{1,9})?(?P<zone>\s*\S+)?)?)?"
+_OFFSET = re.compile(r"Z|(?:UTC|GMT|UT)?[+-](?:(\d{2})(?::?(\d{2}))?|(\d))")
+
+
+def _is_zone(text: str) -> bool:
+    """Whether Spark reads ``text`` as a zone: ``Z``, an offset up to 18 hours, or a zone name."""
+    text = text.strip()
+    offset = _OFFSET.fullmatch(text)
+    if offset:
+        hours, minutes = offset.group(1) or offset.group(3) or "0", offset.group(2) or "0"
+        return int(hours) * 60 + int(minutes) <= 18 * 60 and int(minutes) < 60
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, IsADirectoryError):
+        return False
+    return True
 
 
 def _is_date_value(value: object, with_time: bool) -> bool:
@@ -166,7 +180,7 @@ def _is_date_value(value: object, with_time: bool) -> bool:
         return False
     # Casting to a date, Spark reads the date and ignores what follows a space or a T.
     match = re.fullmatch(_DATE_VALUE + (_TIME_VALUE if with_time else r"(?:[ T].*)?()()()"), value.strip())
-    if match is None:
+    if match is None or (with_time and match.group("zone") and not _is_zone(match.group("zone"))):
         return False
     year, month, day, hour, minute, second = (int(part or 0) for part in match.groups()[:6])
     try:

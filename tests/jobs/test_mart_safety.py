@@ -47,11 +47,12 @@ def test_a_flag_run_after_a_quarantine_run_removes_the_stale_quarantine(spark, t
 def test_a_line_an_earlier_run_quarantined_stays_there_until_the_mart_holds_it(spark, tmp_path, monkeypatch):
     """The quarantine was replaced first: a failed sales write left such a line in neither place."""
     mart, quarantine = tmp_path / "mart", tmp_path / "mart" / "_quarantine" / "sales"
-    processed = write_processed(spark, tmp_path / "p", [(1, 11, 21), (2, 99, 21), (3, 77, 21)])
+    processed = write_processed(spark, tmp_path / "p", [(1, 11, 21), (2, 99, 21), (3, 77, 21), (4, 88, 98)])
     first = run_mart(spark, processed, mart, "quarantine")
-    spark.createDataFrame([(99, "Cy", "Doe", "Cy Doe")], CUSTOMERS).write.mode("append").parquet(
-        str(processed / "customers")
-    )
+    # Customers 99 and 88 arrive: line 2 is published now, line 4 quarantined for its employee alone
+    # (its record's JSON now holds the customer's name: another text for the same line).
+    new_customers = [(99, "Cy", "Doe", "Cy Doe"), (88, "Di", "Roe", "Di Roe")]
+    spark.createDataFrame(new_customers, CUSTOMERS).write.mode("append").parquet(str(processed / "customers"))
     real = sales_mart.write_table
 
     def failing_sales(df, path, name, *args, **kwargs):
@@ -60,7 +61,7 @@ def test_a_line_an_earlier_run_quarantined_stays_there_until_the_mart_holds_it(s
         return real(df, path, name, *args, **kwargs)
 
     monkeypatch.setattr(sales_mart, "write_table", failing_sales)
-    for _failed_run in range(2):  # each failed run: the earlier record of line 2, its own of line 3
+    for _failed_run in range(2):  # each failed run: the earlier record of line 2, its own of 3 and 4
         with pytest.raises(LakejobsError, match="the run failed in stage write_sales: .*simulated write failure"):
             run_mart(spark, processed, mart, "quarantine")
         assert sorted(row.salesorderdetailid for row in spark.read.parquet(str(mart / "sales")).collect()) == [1]
@@ -68,17 +69,19 @@ def test_a_line_an_earlier_run_quarantined_stays_there_until_the_mart_holds_it(s
         assert sorted((json.loads(r.raw_line)["salesorderdetailid"], r.run_id == first.run_id) for r in records) == [
             (2, True),
             (3, False),
+            (4, False),
         ]
-    [failed_run] = [r.run_id for r in records if r.run_id != first.run_id]
+    [failed_run] = {r.run_id for r in records if r.run_id != first.run_id}
     report = json.loads((mart.parent / "mart_lakejobs" / "runs" / "sales_mart" / f"{failed_run}.json").read_text())
-    assert (report["status"], report["rows_quarantined"]) == ("FAILED", 1)
+    assert (report["status"], report["rows_read"], report["rows_quarantined"]) == ("FAILED", 4, 2)
     monkeypatch.undo()
     second = run_mart(spark, processed, mart, "quarantine")
-    assert (second.rows_read, second.rows_written, second.rows_quarantined) == (3, 2, 1)
+    assert (second.rows_read, second.rows_written, second.rows_quarantined) == (4, 2, 2)
     assert sorted(row.salesorderdetailid for row in spark.read.parquet(str(mart / "sales")).collect()) == [1, 2]
     records = spark.read.schema("raw_line string, reason string, run_id string").json(str(quarantine)).collect()
-    assert [(json.loads(r.raw_line)["salesorderdetailid"], r.reason, r.run_id) for r in records] == [
-        (3, "unknown_customer", second.run_id)
+    assert sorted((json.loads(r.raw_line)["salesorderdetailid"], r.reason, r.run_id) for r in records) == [
+        (3, "unknown_customer", second.run_id),
+        (4, "unknown_employee", second.run_id),
     ]
 
 

@@ -93,15 +93,13 @@ def test_emr_step_runs_spark_submit_in_cluster_mode_and_stops_the_flow_on_failur
     args = step["HadoopJarStep"]["Args"]
     assert step["HadoopJarStep"]["Jar"] == "command-runner.jar"
     assert step["ActionOnFailure"] == "CANCEL_AND_WAIT"
-    # Delta's jars by name (a cluster made without delta-defaults), its Python API from delta-spark.jar.
-    assert args[:9] == [
+    # Delta's Python API (delta.tables) from the cluster's delta-spark.jar.
+    assert args[:7] == [
         "spark-submit",
         "--deploy-mode",
         "cluster",
         "--name",
         "lakejobs-convert-customers",
-        "--jars",
-        "/usr/share/aws/delta/lib/delta-spark.jar,/usr/share/aws/delta/lib/delta-storage.jar",
         "--py-files",
         "s3://b/p/artifacts/lakejobs-lib.zip,/usr/share/aws/delta/lib/delta-spark.jar",
     ]

@@ -302,9 +302,13 @@ def test_a_shell_script_keeps_its_shell_and_a_python_one_starts_the_environments
     (tmp_path / "bin").mkdir()
     (site_packages / "bin" / "run-tool").write_text("#!/bin/bash\necho tool\n")
     (site_packages / "bin" / "py-tool").write_text("#!/build/venv/bin/python3.11\nprint('tool')\n")
+    # pip's launcher when the interpreter's path is long or has a space: no "python" on line 1.
+    launcher = "#!/bin/sh\n'''exec' \"/build dir/venv/bin/python3.11\" \"$0\" \"$@\"\n' '''\n"
+    (site_packages / "bin" / "long-tool").write_text(launcher + "print('tool')\n")
     packaging._make_relocatable(tmp_path, site_packages)
     assert (tmp_path / "bin" / "run-tool").read_text() == "#!/bin/bash\necho tool\n"
     assert (tmp_path / "bin" / "py-tool").read_text() == packaging._RELOCATABLE_SHEBANG + "print('tool')\n"
+    assert (tmp_path / "bin" / "long-tool").read_text() == packaging._RELOCATABLE_SHEBANG + "print('tool')\n"
 
 
 def test_a_package_without_a_loadable_linux_wheel_fails_the_build(dist, wheelhouse, tmp_path):

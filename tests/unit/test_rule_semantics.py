@@ -142,6 +142,9 @@ ITEMS = Dataset(
         ('ColumnValues "shipped" = "2014-02-30"', '"2014-02-30" is not a date value (shipped)'),
         ('ColumnValues "at" > "2014-05-01 10am"', '"2014-05-01 10am" is not a timestamp value (at)'),
         ('ColumnValues "at" in ["2014-05-01 25:00"]', '"2014-05-01 25:00" is not a timestamp value (at)'),
+        ('ColumnValues "at" = "2014-05-01 10:30 UTC"', '"2014-05-01 10:30 UTC" is not a timestamp value (at)'),
+        ('ColumnValues "at" = "2014-05-01 10:30:00 Europe/Pariss"', 'Pariss" is not a timestamp value (at)'),
+        ('ColumnValues "at" = "2014-05-01 10:30:00+19:00"', '"2014-05-01 10:30:00+19:00" is not a timestamp'),
         (
             'IsComplete "qty" where "nosuch > 1"',
             'rule \'IsComplete "qty" where "nosuch > 1"\': the where filter names nosuch, a column items does not have',
@@ -394,15 +397,22 @@ def test_an_in_list_of_dates_or_timestamps_compares_them_as_dates_not_as_text(sp
     """Spark compared an ``in`` list of text with a date column as text: ``2014-5-1`` matched no
     row, nor ``2012-01-05`` a timestamp at midnight, while ``=`` matched both."""
     rows = spark.createDataFrame(
-        [(1, dt.date(2014, 5, 1), dt.datetime(2012, 1, 5)), (2, dt.date(2014, 5, 2), dt.datetime(2012, 1, 5, 1))],
-        "id int, shipped date, at timestamp",
+        [
+            (1, dt.date(2014, 5, 1), dt.datetime(2012, 1, 5), True),
+            (2, dt.date(2014, 5, 2), dt.datetime(2012, 1, 5, 1), False),
+        ],
+        "id int, shipped date, at timestamp, refund boolean",
     )
     rules = parse_ruleset(
         """Rules = [
             ColumnValues "shipped" in ["2014-5-1"],
             ColumnValues "at" in ["2012-01-05", "2012-01-06 00:00:00"],
-            ColumnValues "shipped" not in ["2014-05-01"]
+            ColumnValues "shipped" not in ["2014-05-01"],
+            ColumnValues "refund" in ["true"]
         ]"""
     )
     passing = rows.select("id", *[(~quality.row_violation(rule)).alias(f"r{i}") for i, rule in enumerate(rules)])
-    assert [tuple(row) for row in passing.orderBy("id").collect()] == [(1, True, True, False), (2, False, False, True)]
+    assert [tuple(row) for row in passing.orderBy("id").collect()] == [
+        (1, True, True, False, True),
+        (2, False, False, True, False),
+    ]

@@ -48,9 +48,10 @@ def conf_args(conf: Dict[str, str]) -> List[str]:
 def spark_submit_args(job: Job, config: DeployConfig) -> List[str]:
     """The ``spark-submit`` command line of ``job`` on an EMR cluster (YARN, cluster mode).
 
-    Delta's jars are named (``--jars``), so a cluster made without the ``delta-defaults``
-    classification runs the steps too, and its Python API (``delta.tables``, inside
-    ``delta-spark.jar``) is on the Python path (``--py-files``), as ``--packages`` would put it.
+    Delta's Python API (``delta.tables``, inside ``delta-spark.jar``) is put on the Python path
+    (``--py-files``), as ``--packages`` would put it. Its jars come from the cluster's
+    ``delta-defaults`` classification (a ``--jars`` here would replace any ``spark.jars`` the
+    cluster sets for other jobs).
     """
     args = [
         "spark-submit",
@@ -58,8 +59,6 @@ def spark_submit_args(job: Job, config: DeployConfig) -> List[str]:
         "cluster",
         "--name",
         config.job_name(job),
-        "--jars",
-        DELTA_JARS,
         "--py-files",
         f"{config.lib_zip_uri},{DELTA_SPARK_JAR}",
     ]

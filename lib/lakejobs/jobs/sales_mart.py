@@ -329,7 +329,8 @@ def publish_mart(
             kept = quarantine if earlier is None else with_earlier_records(quarantine, earlier, result.run_id)
             outputs.append(write_quarantine_table(kept, args.quarantine_path))
         counts = as_counts(observation.get, duplicates)
-        result.rows_quarantined = int(records.get["n"])  # this run's records (a failed run's report too)
+        # A failed run's report counts them too.
+        result.rows_read, result.rows_quarantined = counts["lines"], int(records.get["n"])
         published_df = sales_df.filter(reason.isNull())
         reasons = (UNKNOWN_KEY_REASONS if args.unknown_keys == "quarantine" else ()) + (
             (DUPLICATE_KEY_REASON,) if duplicates else ()
@@ -386,10 +387,11 @@ def with_earlier_records(quarantine_df: "DataFrame", earlier_df: "DataFrame", ru
     """The run's own quarantine records, and the earlier ones of lines the run does not quarantine.
 
     Those are the lines the run is about to publish; the others' earlier records would only
-    repeat them (once per failed run, run after run).
+    repeat them (once per failed run, run after run). A line is told by its key, read from the
+    record's JSON (its other fields may have changed since: a customer that became known).
     """
-    line = Window.partitionBy("raw_line")
-    this_run = F.col("run_id") == F.lit(run_id)
+    line = Window.partitionBy(*[F.get_json_object("raw_line", f"$.{column}") for column in SALES_KEY])
+    this_run = F.coalesce(F.col("run_id") == F.lit(run_id), F.lit(False))
     return (
         quarantine_df.unionByName(earlier_df)
         .withColumn("_quarantined_now", F.max(this_run.cast("int")).over(line))

@@ -30,20 +30,22 @@ def _literal(value) -> Column:
     return F.lit(value)
 
 
-#: Text that a date or timestamp column reads as one (``quality_gate`` checks such values).
-_DATE_TEXT = re.compile(r"\s*\d{4}-\d{1,2}-\d{1,2}")
+#: Text that a date, timestamp or boolean column reads as one of its values
+#: (``quality_gate`` checks such values).
+_TYPED_TEXT = re.compile(r"\s*(\d{4}-\d{1,2}-\d{1,2}|true\s*$|false\s*$)", re.IGNORECASE)
 
 
 def _in_list(column: Column, values: Sequence) -> Column:
     """Whether the column's value is one of ``values``, each compared as ``=`` compares it.
 
     Spark compares an ``in`` list of text with a date or timestamp column as text (``2014-05-01``
-    against ``2014-5-1``, ``2012-01-05 00:00:00`` against ``2012-01-05``), while ``=`` reads the
-    text as the column's type: a list holding dates is a chain of ``=``. Other lists stay one
-    ``isin``, which Spark turns into a hash lookup past 10 values.
+    against ``2014-5-1``, ``2012-01-05 00:00:00`` against ``2012-01-05``) and refuses one with a
+    boolean column, while ``=`` reads the text as the column's type: a list holding such text is
+    a chain of ``=``. Other lists stay one ``isin``, which Spark turns into a hash lookup past 10
+    values.
     """
     plain = [value for value in values if not is_special(value)]
-    if any(isinstance(value, str) and _DATE_TEXT.match(value) for value in plain):
+    if any(isinstance(value, str) and _TYPED_TEXT.match(value) for value in plain):
         found = functools.reduce(operator.or_, [column == _literal(value) for value in plain])
     else:
         found = column.isin(*plain) if plain else F.lit(False)
