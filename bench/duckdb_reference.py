@@ -90,7 +90,8 @@ def run(raw: str, out: str, threads: int = 2) -> Dict[str, float]:
 def _mart(con, out: str) -> None:
     """mart/sales, then the summaries from one row per order, as ``lakejobs.transforms.sales`` builds them.
 
-    The same work as the Spark mart: dimensions reduced to one row per key (the smallest row),
+    The same work as the Spark mart: dimensions reduced to one row per key (the smallest row,
+    nulls first, as Spark orders a struct),
     every line kept (unknown keys flagged), an order's attributes and money taken once (the
     smallest of its lines'), its period from its date, its dimensions joined once per order,
     and the summaries grouped by the dimension attributes too, with missing ids as ``NO_ID``.
@@ -99,14 +100,14 @@ def _mart(con, out: str) -> None:
     con.execute(f"""
         CREATE TEMP TABLE customer_dim AS
         SELECT DISTINCT ON (customerid) customerid, fullname AS customer_name, true AS customer_known
-        FROM read_parquet('{processed}/customers/*.parquet') ORDER BY customerid, fullname
+        FROM read_parquet('{processed}/customers/*.parquet') ORDER BY customerid, fullname NULLS FIRST
     """)
     con.execute(f"""
         CREATE TEMP TABLE employee_dim AS
         SELECT DISTINCT ON (employeeid) employeeid, fullname AS employee_name, territory, country,
                "group" AS territory_group, true AS employee_known
         FROM read_parquet('{processed}/employees/*.parquet')
-        ORDER BY employeeid, fullname, territory, country, "group"
+        ORDER BY employeeid, fullname NULLS FIRST, territory NULLS FIRST, country NULLS FIRST, "group" NULLS FIRST
     """)
     con.execute(f"""
         CREATE TEMP TABLE sales AS

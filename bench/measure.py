@@ -5,6 +5,7 @@ import datetime as dt
 import hashlib
 import inspect
 import json
+import os
 import statistics
 import subprocess
 import threading
@@ -83,7 +84,10 @@ class CpuTrace:
 def run_measured(argv):
     """Run a command; return (stdout, wall seconds, peak RSS in MiB of its process tree, CpuTrace)."""
     started = time.monotonic()
-    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    # Every engine's session as the bench means it: the local profile on local[*], whatever
+    # this shell exports (LAKEJOBS_PROFILE=test would give lakejobs 2 cores and 2 GB, not the floors).
+    env = {key: value for key, value in os.environ.items() if key not in ("LAKEJOBS_PROFILE", "LAKEJOBS_MASTER")}
+    process = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     peak, trace = [0], CpuTrace()
 
     def sample():
