@@ -232,6 +232,7 @@ def parse_job_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]
 
     own, glue = strip_glue_arguments(sys.argv[1:] if argv is None else argv)
     refuse_own_options_set_aside(parser, glue)
+    refuse_spark_submit_options_off_glue(glue)
     namespace = parser.parse_args(own)
     refuse_empty_paths(namespace)
     return namespace
@@ -248,6 +249,26 @@ def refuse_own_options_set_aside(parser: argparse.ArgumentParser, glue: Dict[str
         spelled = "--" + name[2:].lower().replace("-", "_")
         if spelled in own and name != spelled:
             raise UsageError(f"{name} is not an option of this job; did you mean {spelled}? (see --help)")
+
+
+#: Glue arguments that are also spark-submit's options: after the script they reach the job.
+SPARK_SUBMIT_OPTIONS = ("--conf", "--class")
+
+
+def refuse_spark_submit_options_off_glue(glue: Dict[str, str]) -> None:
+    """Refuse ``--conf`` (or ``--class``) given to the job off Glue: spark-submit's, misplaced.
+
+    On Glue they are the job's settings; under ``spark-submit`` a ``--conf`` written after the
+    script is passed to the script, and was set aside without a word, its setting never applied.
+    """
+    import importlib.util
+
+    misplaced = [name for name in SPARK_SUBMIT_OPTIONS if name in glue]
+    if misplaced and importlib.util.find_spec("awsglue") is None:
+        raise UsageError(
+            f"{misplaced[0]} is a spark-submit option, given after the script: it reached the job, not "
+            "spark-submit; put it before the script"
+        )
 
 
 def refuse_empty_paths(namespace: argparse.Namespace, also: Sequence[str] = ()) -> None:

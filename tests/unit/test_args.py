@@ -299,3 +299,14 @@ def test_a_zone_letter_in_quoted_text_is_literal_not_a_zone():
         ["--input_path", "in", "--output_path", "out", "--timestamp_format", "yyyy-MM-dd'Z'HH"]
     )
     assert args.timestamp_format == "yyyy-MM-dd'Z'HH"
+
+
+def test_a_spark_submit_conf_after_the_script_is_refused_off_glue(tmp_path):
+    """Under spark-submit it reached the job and was set aside as Glue's: the setting never applied."""
+    argv = ["--dataset", "orders", "--input_path", "in", "--output_path", str(tmp_path / "o")]
+    with pytest.raises(UsageError) as refused:
+        csv_to_parquet.parse_args([*argv, "--conf", "spark.sql.shuffle.partitions=400"])
+    assert str(refused.value) == (
+        "--conf is a spark-submit option, given after the script: it reached the job, not spark-submit; "
+        "put it before the script"
+    )
