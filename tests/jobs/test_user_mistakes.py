@@ -322,9 +322,12 @@ def test_report_writes_its_page_into_a_new_folder_and_skips_reports_that_are_not
     (tmp_path / "runs" / "csv_to_parquet").mkdir(parents=True)
     (tmp_path / "runs" / "csv_to_parquet" / "broken.json").write_bytes(b"\xff\xfe{")
     page = tmp_path / "pages" / "runs.html"
-    assert cli.main(["report", "--runs", str(tmp_path / "runs"), "--html", str(page)]) == 0
-    assert capsys.readouterr().out.splitlines()[-2:] == ["(no runs)", f"wrote {page}"]
-    assert "<h2>Runs (0, newest first)</h2>" in page.read_text()
+    # A folder of nothing but a broken report holds no run: one line, no page (since session 34).
+    assert cli.main(["report", "--runs", str(tmp_path / "runs"), "--html", str(page)]) == 2
+    assert capsys.readouterr().err == (
+        f"lakejobs: error: no run reports at {tmp_path / 'runs'} (run a job with --report_path, or the pipeline)\n"
+    )
+    assert not page.exists()
     good = {"job": "csv_to_parquet", "run_id": "20261205T000000Z-a", "status": "SUCCEEDED", "rows_read": 3}
     (tmp_path / "runs" / "csv_to_parquet" / "good.json").write_text(json.dumps(good))
     assert cli.main(["report", "--runs", str(tmp_path / "runs"), "--html", str(page)]) == 0
