@@ -9,6 +9,7 @@ job's parser then rejects anything else it does not know with one clear line.
 import argparse
 import math
 import re
+import zoneinfo
 from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 from lakejobs.errors import UsageError
@@ -105,6 +106,19 @@ def parse_bool(text: str) -> bool:
     if lowered in ("false", "0", "no", "n"):
         return False  # not an empty text: an unset shell variable (``--header "$HEADER"``) is no answer
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
+
+
+def is_time_zone_name(text: str) -> bool:
+    """Whether ``text`` names a time zone (``America/New_York``, ``UTC``).
+
+    A host without a time zone database (no tzdata) knows no name: every non-empty one is
+    taken then, and Spark, which has its own, checks it.
+    """
+    try:
+        zoneinfo.ZoneInfo(text)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder (America) of tzdata
+        return bool(text.strip()) and not zoneinfo.available_timezones()
+    return True
 
 
 def _number(text: str, expected: str, accept: Callable[[float], bool]) -> float:

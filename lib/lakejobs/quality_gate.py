@@ -21,7 +21,6 @@ import json
 import logging
 import re
 import uuid
-import zoneinfo
 from decimal import Decimal
 from fractions import Fraction
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
@@ -32,6 +31,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakejobs import fs
+from lakejobs.args import is_time_zone_name
 from lakejobs.datasets import Dataset
 from lakejobs.dqdl import Condition, Measured, Rule, is_special, render_value, where_columns
 from lakejobs.errors import LakejobsError, UsageError
@@ -162,11 +162,7 @@ def _is_zone(text: str) -> bool:
     if offset:
         hours, minutes = offset.group(1) or offset.group(3) or "0", offset.group(2) or "0"
         return int(hours) * 60 + int(minutes) <= 18 * 60 and int(minutes) < 60
-    try:
-        zoneinfo.ZoneInfo(text)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, IsADirectoryError):
-        return False
-    return True
+    return is_time_zone_name(text)
 
 
 def _is_date_value(value: object, with_time: bool) -> bool:

@@ -1,5 +1,6 @@
 import importlib
 import os
+import zoneinfo
 
 import pytest
 
@@ -227,8 +228,8 @@ def test_a_time_zone_naming_a_folder_of_tzdata_is_a_usage_error(monkeypatch):
     def opens_a_folder(name):
         raise IsADirectoryError(21, "Is a directory", f"/tzdata/zoneinfo/{name}")
 
-    monkeypatch.setattr(taxi_trips.zoneinfo, "ZoneInfo", opens_a_folder)
-    monkeypatch.setattr(taxi_trips.zoneinfo, "available_timezones", lambda: {"America/New_York"})
+    monkeypatch.setattr(zoneinfo, "ZoneInfo", opens_a_folder)
+    monkeypatch.setattr(zoneinfo, "available_timezones", lambda: {"America/New_York"})
     argv = ["--input_path", "in", "--output_path", "out", "--timezone", "America"]
     with pytest.raises(
         UsageError, match="argument --timezone: expected a time zone like America/New_York, got 'America'"

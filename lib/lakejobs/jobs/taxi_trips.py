@@ -20,7 +20,6 @@ Examples
 
 import argparse
 import dataclasses
-import zoneinfo
 from typing import TYPE_CHECKING, Callable, Dict, List, Optional, Sequence, Tuple
 
 from lakejobs import args as job_args
@@ -69,12 +68,8 @@ class TaxiTripsArgs(fieldjob.FieldArgs):
 
 def _time_zone(text: str) -> str:
     """An IANA time zone name (``America/New_York``) or ``UTC``."""
-    try:
-        zoneinfo.ZoneInfo(text)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder (America) of tzdata
-        # A host without a time zone database (no tzdata) knows no name: Spark checks it then.
-        if zoneinfo.available_timezones() or not text.strip():
-            raise argparse.ArgumentTypeError(f"expected a time zone like America/New_York, got {text!r}") from None
+    if not job_args.is_time_zone_name(text):
+        raise argparse.ArgumentTypeError(f"expected a time zone like America/New_York, got {text!r}")
     return text
 
 
