@@ -3,7 +3,7 @@
 import dataclasses
 import os
 import re
-from typing import TYPE_CHECKING, Dict, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import unquote, urlparse
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -102,6 +102,20 @@ def _comparable(path: str) -> str:
         if stripped.startswith(scheme):
             return "s3://" + stripped[len(scheme) :]
     return stripped
+
+
+def every_spelling(paths: Iterable[str]) -> List[str]:
+    """``paths`` with each S3 URL also spelled with the other schemes (``s3``, ``s3a``, ``s3n``).
+
+    One object read as ``s3a://b/k`` from a laptop and as ``s3://b/k`` on Glue or EMR is one
+    file: a comparison of recorded file names with a run's matches any of them.
+    """
+    spelled = []
+    for path in paths:
+        match = re.match(r"s3[an]?://", path)
+        rest = path[match.end() :] if match else None
+        spelled += [f"{scheme}://{rest}" for scheme in ("s3", "s3a", "s3n")] if match else [path]
+    return sorted(set(spelled))
 
 
 def contains(outer: str, inner: str) -> bool:

@@ -66,7 +66,8 @@ def write_quarantine(
         The quarantine's root folder.
     source_files : iterable of str
         Every file the run read, as Spark names them: their folders are replaced, including
-        those of files that have no bad rows any more.
+        those of files that have no bad rows any more, and those of the same files read under
+        another S3 scheme (``s3a://`` from a laptop, ``s3://`` on Glue or EMR).
     rows : int
         The number of records (known from the run's counts): with none, nothing is written.
     whole : bool
@@ -79,7 +80,7 @@ def write_quarantine(
     """
     spark = quarantine_df.sparkSession
     move_earlier_layout(spark, path)
-    replaced = {f"{SOURCE}={source_value(url)}" for url in source_files}
+    replaced = {f"{SOURCE}={source_value(url)}" for url in fs.every_spelling(source_files)}
     replace = "table" if whole else "partitions"
     if rows:
         keyed_df = quarantine_df.transform(with_source)

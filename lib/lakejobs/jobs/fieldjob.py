@@ -337,7 +337,8 @@ def rewritten_partitions(
     touched = partition_texts(good_df, partition_by)
     if merge.lineage:
         earlier_df = spark.read.schema(good_df.schema).parquet(path)
-        touched |= partition_texts(earlier_df.filter(F.col(LINEAGE).isin(*source_files)), partition_by)
+        read_again = F.col(LINEAGE).isin(*fs.every_spelling(source_files))
+        touched |= partition_texts(earlier_df.filter(read_again), partition_by)
     return {folder: url for folder, url in folders.items() if folder_values(folder) in touched}
 
 
@@ -371,14 +372,14 @@ def _write(df: "DataFrame", path: str, table: TableLayout, compression: str) -> 
 def kept_rows(earlier_df: "DataFrame", good_df: "DataFrame", merge: Merge, source_files: Sequence[str]) -> "DataFrame":
     """The earlier rows that stay: keys the run does not hold, files the run does not read again.
 
-    Rows without lineage (written before the table had it) come from no file the run reads
-    and stay.
+    A file is the same under any S3 scheme (``fs.every_spelling``). Rows without lineage
+    (written before the table had it) come from no file the run reads and stay.
     """
     kept_df = earlier_df
     if merge.keys:
         kept_df = kept_df.join(good_df.select(*merge.keys), list(merge.keys), "left_anti")
     if merge.lineage:
-        kept_df = kept_df.filter(F.coalesce(~F.col(LINEAGE).isin(*source_files), F.lit(True)))
+        kept_df = kept_df.filter(F.coalesce(~F.col(LINEAGE).isin(*fs.every_spelling(source_files)), F.lit(True)))
     return kept_df.select(*earlier_df.columns)
 
 
