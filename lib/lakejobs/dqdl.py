@@ -518,7 +518,8 @@ def parse_ruleset(text: str) -> Tuple[Rule, ...]:
     Raises
     ------
     RulesError
-        With the rule and what was expected, for anything that is not a supported rule.
+        With the rule and what was expected, for anything that is not a supported rule, and
+        for a rule given twice (whatever its severity: its rows would be counted twice).
 
     Examples
     --------
@@ -530,4 +531,9 @@ def parse_ruleset(text: str) -> Tuple[Rule, ...]:
         return ()
     if [token.text for token in tokens[:3]] != ["Rules", "=", "["] or tokens[-1].text != "]":
         raise RulesError("a ruleset must read Rules = [ rule, rule, ... ]")
-    return tuple(parse_rule(rule_tokens) for rule_tokens in _split_rules(tokens[3:-1]))
+    rules = tuple(parse_rule(rule_tokens) for rule_tokens in _split_rules(tokens[3:-1]))
+    texts = [rule.text for rule in rules]
+    repeated = sorted({text for text in texts if texts.count(text) > 1})
+    if repeated:
+        raise RulesError(f"a rule is given twice (each rule is one check; keep one): {'; '.join(repeated)}")
+    return rules

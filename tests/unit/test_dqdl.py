@@ -93,6 +93,10 @@ def test_conditions_judge_a_measured_number(condition, measured, holds):
         ('Rules = [ IsComplete "a" ; ]', "cannot read the rules at line 1: '; ]'"),
         ('Rules = [ ReferentialIntegrity "a" "customers" >= 1 ]', 'expected "dataset.column"'),
         ('Rules = [ CustomSql "select 1" = 1 where "x > 1" ]', "where does not apply to CustomSql"),
+        (
+            'Rules = [ ColumnValues "qty" > 0, IsComplete "a", ColumnValues "qty" > 0 severity warn ]',
+            'a rule is given twice (each rule is one check; keep one): ColumnValues "qty" > 0',
+        ),
     ],
 )
 def test_a_bad_rule_is_one_clear_error(text, message):
