@@ -302,3 +302,38 @@ def test_trips_of_a_table_written_before_lineage_are_kept(spark, tmp_path):
         "source_file", F.when(F.col("source_file").contains("2019-02"), F.col("source_file"))
     )
     assert_df_equality(table, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+@pytest.mark.parametrize("emptied", [b"", b"\n\n"], ids=["no_bytes", "blank_lines"])
+def test_a_stock_file_emptied_since_leaves_no_bad_records_in_the_quarantine(spark, tmp_path, emptied):
+    """An emptied file gives no row, so Spark never reads it; its quarantine folder must go all the same."""
+    raw, out = tmp_path / "raw", tmp_path / "stocks"
+    stock_file(raw, "AAPL", ["2024-01-02", "2024-01-03"], ["185.64", "184.25"])
+    with (raw / "AAPL.csv").open("a") as lines:
+        lines.write("2024-01-04,x,1,1,1,1,1\n")
+    argv = ["--input_path", str(raw), "--output_path", str(out), "--max_bad_fraction", "1"]
+    first = stock_prices.run(spark, stock_prices.parse_args(argv))
+    assert (first.rows_read, first.rows_written, first.rows_quarantined) == (3, 2, 1)
+    assert spark.read.json(str(tmp_path / "stocks_quarantine")).count() == 1
+
+    stock_file(raw, "MSFT", ["2024-01-02"], ["370.87"])
+    (raw / "AAPL.csv").write_bytes(emptied)
+    second = stock_prices.run(spark, stock_prices.parse_args(argv))
+    assert (second.rows_read, second.rows_written, second.rows_quarantined) == (1, 1, 0)
+    assert not list((tmp_path / "stocks_quarantine").rglob("*.json"))
+
+
+@pytest.mark.parametrize("emptied", [b"", b"\n\n"], ids=["no_bytes", "blank_lines"])
+def test_an_fx_file_emptied_since_leaves_no_bad_records_in_the_quarantine(spark, tmp_path, emptied):
+    raw, out = tmp_path / "raw", tmp_path / "fx"
+    fx_document(raw, "a.json", {("USD", "EUR"): {"2024-01-02": "0.9", "2024-01-03": "-1"}})
+    argv = ["--input_path", str(raw), "--output_path", str(out), "--max_bad_fraction", "1"]
+    first = fx_rates.run(spark, fx_rates.parse_args(argv))
+    assert (first.rows_read, first.rows_written, first.rows_quarantined) == (2, 1, 1)
+    assert spark.read.json(str(tmp_path / "fx_quarantine")).count() == 1
+
+    fx_document(raw, "b.json", {("USD", "GBP"): {"2024-01-02": "0.8"}})
+    (raw / "a.json").write_bytes(emptied)
+    second = fx_rates.run(spark, fx_rates.parse_args(argv))
+    assert (second.rows_read, second.rows_written, second.rows_quarantined) == (1, 1, 0)
+    assert not list((tmp_path / "fx_quarantine").rglob("*.json"))

@@ -26,13 +26,14 @@ def read_json_text(spark: "SparkSession", path: str, whole_files: bool) -> "Data
     -------
     DataFrame
         ``_source_file`` and ``value``; a leading byte order mark (U+FEFF, as Windows
-        editors save UTF-8) is dropped; blank lines and empty files are not records and are
-        skipped.
+        editors save UTF-8) is dropped; blank lines and empty files (nothing but characters
+        up to U+0020: spaces, tabs, line breaks, as the CSV reader counts them) are not
+        records and are skipped.
     """
     return (
         spark.read.option("recursiveFileLookup", "true")
         .text(path, wholetext=whole_files)
         .withColumn("value", F.regexp_replace("value", "^\ufeff", ""))
-        .filter(F.trim("value") != "")
+        .filter(F.col("value").rlike("[^\\x00-\\x20]"))
         .select(F.input_file_name().alias(SOURCE_FILE), F.col("value"))
     )

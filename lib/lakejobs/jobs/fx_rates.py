@@ -79,7 +79,7 @@ def run(spark: "SparkSession", args: FxRatesArgs) -> JobResult:
     """Flatten the rates; see the module docstring."""
     result = JobResult(job=JOB, run_id=new_run_id(), inputs={JOB: args.input_path})
 
-    def body(_files) -> None:
+    def body(files) -> None:
         checked_df = (
             read_json_text(spark, args.input_path, whole_files=not args.json_lines)
             .transform(flatten_fx_documents(args.date_format))
@@ -88,7 +88,7 @@ def run(spark: "SparkSession", args: FxRatesArgs) -> JobResult:
         )
         good_rows = filter_good([field.name for field in FX_RATES.fields])
         merge = fieldjob.Merge(keys=DATASET.primary_key)
-        fieldjob.publish_split(args, result, checked_df, good_rows, TABLE, merge, DATASET)
+        fieldjob.publish_split(args, result, checked_df, good_rows, TABLE, merge, DATASET, listed=files)
 
     return fieldjob.run_locked(spark, args, result, body)
 

@@ -134,7 +134,7 @@ def run(spark: "SparkSession", args: StockPricesArgs) -> JobResult:
         checked_df = raw_df.transform(checked_rows(args))
         good_rows = filter_good([field.name for field in STOCK_PRICES.fields])
         merge = fieldjob.Merge(keys=args.dataset.primary_key, finish=with_daily_metrics())
-        fieldjob.publish_split(args, result, checked_df, good_rows, TABLE, merge, args.dataset)
+        fieldjob.publish_split(args, result, checked_df, good_rows, TABLE, merge, args.dataset, listed=files)
 
     return fieldjob.run_locked(spark, args, result, body)
 
