@@ -34,7 +34,7 @@ from lakejobs import fs
 from lakejobs.args import is_time_zone_name
 from lakejobs.datasets import Dataset
 from lakejobs.dqdl import Condition, Measured, Rule, is_special, render_value, where_columns
-from lakejobs.errors import LakejobsError, UsageError
+from lakejobs.errors import LakejobsError, UsageError, root_cause
 from lakejobs.runs_report import format_measured, one_line
 from lakejobs.transforms import quality
 from lakejobs.transforms.validation import REASON, quote_name
@@ -405,6 +405,14 @@ def pop_reasons_seen(metrics: Dict[str, object]) -> List[str]:
     return sorted(json.loads(metrics.pop(REASONS_SEEN)))
 
 
+def _failure_line(error: BaseException) -> str:
+    """Spark's first line for an analysis or parse error; the root cause of a failure while running."""
+    if getattr(error, "java_exception", None) is not None:  # py4j: "An error occurred while calling ..."
+        return root_cause(error)
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
 def custom_sql_value(good_df: "DataFrame", rule: Rule) -> Optional[Measured]:
     """Run a CustomSql rule's statement over the good rows (the table ``primary``)."""
     spark = good_df.sparkSession
@@ -412,8 +420,7 @@ def custom_sql_value(good_df: "DataFrame", rule: Rule) -> Optional[Measured]:
     try:
         rows = spark.sql(rule.sql).take(2)
     except Exception as error:  # noqa: BLE001 - Spark's AnalysisException and ParseException
-        first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise LakejobsError(f"rule {rule.text!r}: the statement failed: {first_line}") from None
+        raise LakejobsError(f"rule {rule.text!r}: the statement failed: {_failure_line(error)}") from None
     finally:
         spark.catalog.dropTempView("primary")
     if len(rows) > 1 or (rows and len(rows[0]) != 1):  # judging the first of several would be arbitrary

@@ -170,7 +170,7 @@ def test_a_quarantined_line_keeps_its_null_fields_and_a_summary_keys_a_missing_i
     ]
 
 
-@pytest.mark.parametrize("option", ["--quarantine_path", "--mart_path"])
+@pytest.mark.parametrize("option", ["--quarantine_path", "--mart_path", "--report_path"])
 def test_a_mart_output_that_is_a_file_is_refused_before_spark_starts_and_kept(spark, tmp_path, capsys, option):
     processed = write_processed(spark, tmp_path / "p", [(1, 11, 21)])
     notes = tmp_path / "notes.txt"

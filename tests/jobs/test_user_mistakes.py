@@ -401,3 +401,38 @@ def test_a_location_given_two_ways_is_refused_not_half_ignored(argv, message, ca
     assert cli.main(argv) == 2
     assert capsys.readouterr().err == f"lakejobs: error: {message}\n"
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("job", ["taxi_trips", "transactions", "warehouse_extract", "warehouse_load"])
+def test_a_report_folder_that_is_a_file_is_refused_before_spark_starts(tmp_path, capsys, job):
+    """Every job refuses it as csv_to_parquet does; the report was lost with a warning and exit 0."""
+    import importlib
+
+    notes = tmp_path / "notes.txt"
+    notes.write_text("kept")
+    raw = tmp_path / "raw.csv"
+    raw.write_text("x\n")
+    argv = {
+        "taxi_trips": ["--input_path", str(raw), "--output_path", str(tmp_path / "out")],
+        "transactions": ["--input_path", str(raw), "--output_path", str(tmp_path / "out")],
+        "warehouse_extract": ["--table", "t", "--jdbc_url", "jdbc:postgresql://127.0.0.1:1/d"],
+        "warehouse_load": [
+            "--input_path",
+            str(tmp_path),
+            "--key",
+            "id",
+            "--jdbc_url",
+            "jdbc:postgresql://127.0.0.1:1/d",
+        ],
+    }[job]
+    if job == "warehouse_extract":
+        argv += ["--output_path", str(tmp_path / "out")]
+    module = importlib.import_module(f"lakejobs.jobs.{job}")
+    capsys.readouterr()
+    code = module.main([*argv, "--report_path", str(notes)])
+    assert (code, stderr_lines(capsys.readouterr().err)) == (
+        2,
+        [f"{job}: error: --report_path {notes} cannot be written: {notes} is a file, not a folder"],
+    )
+    assert notes.read_text() == "kept"
+    assert not (tmp_path / "out").exists()

@@ -70,7 +70,7 @@ class _JavaError:
         self.kind, self.message, self.cause = kind, message, cause
 
     def getClass(self):  # noqa: N802 - the Java method's name
-        return type("JavaClass", (), {"getSimpleName": lambda _: self.kind})()
+        return type("JavaClass", (), {"getSimpleName": lambda _: self.kind, "getName": lambda _: f"x.{self.kind}"})()
 
     def getMessage(self):  # noqa: N802
         return self.message
@@ -146,4 +146,37 @@ def test_an_aws_error_of_several_lines_is_printed_on_one(monkeypatch, capsys):
     assert capsys.readouterr().err == (
         'lakejobs: error: ParamValidationError: Parameter validation failed: Invalid bucket name "": '
         "Bucket name must match the regex\n"
+    )
+
+
+def test_a_jdbc_failure_that_is_not_the_databases_names_its_root_cause_not_the_py4j_call():
+    """py4j's first line, ``An error occurred while calling o87.save``, was all the user saw."""
+    from lakejobs.io.jdbc import sql_error_message
+
+    missing = _JavaError("ClassNotFoundException", "org.postgresql.Driver")
+    job = _JavaError("SparkException", "Job aborted", missing)
+    assert sql_error_message(_Py4JError(job)) == "ClassNotFoundException: org.postgresql.Driver"
+    assert sql_error_message(ValueError("no rows\nmore")) == "no rows"
+
+
+def test_a_custom_sql_statement_failing_while_it_runs_names_its_root_cause(monkeypatch):
+    from lakejobs import quality_gate
+    from lakejobs.dqdl import parse_ruleset
+    from lakejobs.errors import LakejobsError
+
+    overflow = _JavaError("ArithmeticException", "long overflow")
+    failing = type(
+        "Session",
+        (),
+        {
+            "sql": lambda _self, _text: (_ for _ in ()).throw(_Py4JError(overflow)),
+            "catalog": type("Catalog", (), {"dropTempView": lambda _self, _name: None})(),
+        },
+    )()
+    good = type("Frame", (), {"sparkSession": failing, "createOrReplaceTempView": lambda _self, _name: None})()
+    (rule,) = parse_ruleset('Rules = [ CustomSql "select sum(x) from primary" > 0 ]')
+    with pytest.raises(LakejobsError) as raised:
+        quality_gate.custom_sql_value(good, rule)
+    assert str(raised.value) == (
+        "rule 'CustomSql \"select sum(x) from primary\" > 0': the statement failed: ArithmeticException: long overflow"
     )

@@ -10,7 +10,7 @@ import logging
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Dict, Iterator, List, Optional
 
-from lakejobs.errors import LakejobsError
+from lakejobs.errors import LakejobsError, root_cause
 from lakejobs.io.credentials import DbLogin
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -33,7 +33,9 @@ def sql_error_message(error: BaseException) -> str:
     """One line describing the innermost ``java.sql.SQLException`` behind ``error``.
 
     Walks the causes (and a batch's next exceptions) to the database's own message, e.g.
-    ``ERROR: relation "sales" does not exist (SQLSTATE 42P01)``.
+    ``ERROR: relation "sales" does not exist (SQLSTATE 42P01)``. A JVM error without one is
+    told by its root cause (``ClassNotFoundException: org.postgresql.Driver``, a file the
+    write could not create), not by py4j's ``An error occurred while calling o71.save``.
     """
     java, found, seen = _java_exception(error), None, 0
     while java is not None and seen < 20:
@@ -44,12 +46,16 @@ def sql_error_message(error: BaseException) -> str:
             java = following if following is not None else java.getCause()
             continue
         java = java.getCause()
-    if found is None:
-        text = str(error).strip().splitlines()
-        return text[0] if text else type(error).__name__
+    if found is None:  # not the database's: py4j's first line names only the call, the cause says what
+        return root_cause(error) if _java_exception(error) is not None else _first_line(error)
     message = (found.getMessage() or found.getClass().getSimpleName()).strip().splitlines()[0]
     state = found.getSQLState()
     return f"{message} (SQLSTATE {state})" if state else message
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__
 
 
 @contextmanager

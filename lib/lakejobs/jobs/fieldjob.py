@@ -148,7 +148,8 @@ def preflight(args: FieldArgs) -> None:
     """Fail fast, before Spark starts, when a local input is missing or a local output folder is unwritable."""
     if fs.is_local(args.input_path) and not os.path.exists(fs.local_path(args.input_path)):
         raise UsageError(f"input path does not exist: {args.input_path}")
-    fs.require_writable({"--output_path": args.output_path, "--quarantine_path": args.quarantine_path})
+    folders = {"--output_path": args.output_path, "--quarantine_path": args.quarantine_path}
+    fs.require_writable({**folders, "--report_path": args.report_path})
 
 
 def require_input(spark: "SparkSession", args: FieldArgs) -> List[fs.FileInfo]:

@@ -144,7 +144,8 @@ def preflight(args: SalesMartArgs) -> None:
         path = args.input_path(dataset)
         if fs.is_local(path) and not os.path.exists(fs.local_path(path)):
             raise UsageError(f"input table does not exist: {path} (run csv_to_parquet --dataset {dataset} first)")
-    fs.require_writable({"--mart_path": args.mart_path, "--quarantine_path": args.quarantine_path})
+    folders = {"--mart_path": args.mart_path, "--quarantine_path": args.quarantine_path}
+    fs.require_writable({**folders, "--report_path": args.report_path})
 
 
 UNKNOWN_KEY_REASONS = ("unknown_customer", "unknown_employee", "unknown_customer_and_employee")

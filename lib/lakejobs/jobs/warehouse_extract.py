@@ -200,6 +200,11 @@ def write_partitioned_extract(source_df: "DataFrame", args: WarehouseExtractArgs
         )
 
 
+def preflight(args: WarehouseExtractArgs) -> None:
+    """Fail fast, before Spark starts, when a local output or report folder cannot be written."""
+    fs.require_writable({"--output_path": args.output_path, "--report_path": args.report_path})
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point for every runtime; returns the exit code."""
-    return runtime.run_main(JOB, argv, parse_args, run)
+    return runtime.run_main(JOB, argv, parse_args, run, preflight)

@@ -148,6 +148,8 @@ def preflight(args: WarehouseLoadArgs) -> None:
     """Fail fast, before Spark starts, when a local input table is missing."""
     if fs.is_local(args.input_path) and not os.path.exists(fs.local_path(args.input_path)):
         raise UsageError(f"input table does not exist: {args.input_path}")
+    if args.report_path:
+        fs.require_writable({"--report_path": args.report_path})
 
 
 def read_source(spark: "SparkSession", args: WarehouseLoadArgs) -> "DataFrame":
