@@ -331,7 +331,10 @@ def read_text(spark: "SparkSession", path: str) -> Optional[str]:
 
 
 def create_exclusive(spark: "SparkSession", path: str, text: str) -> bool:
-    """Create a small file only if it does not exist yet; tell whether this call created it."""
+    """Create a small file only if it does not exist yet; tell whether this call created it.
+
+    Any other failure (no permission, no such bucket) is raised, not taken for a file that exists.
+    """
     if is_local(path):
         target = local_path(path)
         os.makedirs(os.path.dirname(target) or ".", exist_ok=True)
@@ -345,13 +348,27 @@ def create_exclusive(spark: "SparkSession", path: str, text: str) -> bool:
     hadoop_path, filesystem = _hadoop_path(spark, path)
     try:
         stream = filesystem.create(hadoop_path, False)
-    except Exception:  # noqa: BLE001 - FileAlreadyExistsException arrives as a Py4J error
-        return False
+    except Exception as error:  # noqa: BLE001 - FileAlreadyExistsException arrives as a Py4J error
+        if _is_already_there(error):
+            return False
+        raise  # no permission, no bucket: not a file someone else holds
     try:
         stream.write(bytearray(text.encode("utf-8")))
     finally:
         stream.close()
     return True
+
+
+def _is_already_there(error: BaseException) -> bool:
+    """Tell whether a JVM error is Hadoop's ``FileAlreadyExistsException`` (or wraps one)."""
+    java = getattr(error, "java_exception", None)
+    for _ in range(10):
+        if java is None:
+            return False
+        if java.getClass().getName().endswith("FileAlreadyExistsException"):
+            return True
+        java = java.getCause()
+    return False
 
 
 def delete(spark: "SparkSession", path: str, recursive: bool = False) -> None:

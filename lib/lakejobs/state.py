@@ -179,18 +179,31 @@ class RunLock:
         }
         if fs.create_exclusive(self.spark, self.path, json.dumps(me)):
             return self
-        holder = json.loads(fs.read_text(self.spark, self.path) or "{}")
+        holder = self._holder()
         if holder and _holder_is_dead(holder):
             LOG.warning("taking over the lock of run %s (process %s is gone)", holder.get("run_id"), holder.get("pid"))
             fs.delete(self.spark, self.path)
             if fs.create_exclusive(self.spark, self.path, json.dumps(me)):
                 return self
-            holder = json.loads(fs.read_text(self.spark, self.path) or "{}")
+            holder = self._holder()
+        if not holder:
+            raise ConcurrentRunError(
+                f"another run holds the lock {self.path} (what it says of that run is not readable, or not written "
+                "yet); wait for it, or delete the lock if no run is writing the same output"
+            )
         raise ConcurrentRunError(
             f"another {holder.get('job', 'lakejobs')} run ({holder.get('run_id')}, pid {holder.get('pid')} on "
             f"{holder.get('host')}, since {holder.get('since')}) is writing the same output; wait for it, or "
             f"delete {self.path} if that run is dead"
         )
+
+    def _holder(self) -> Dict[str, object]:
+        """What the lock file says of the run holding it (empty when not readable as such)."""
+        try:
+            holder = json.loads(fs.read_text(self.spark, self.path) or "{}")
+        except ValueError:  # half written by a run killed while creating it
+            return {}
+        return holder if isinstance(holder, dict) else {}
 
     def __exit__(self, exc_type, exc_value, traceback) -> None:
         try:

@@ -454,3 +454,19 @@ def test_a_file_landing_after_spark_listed_the_folder_waits_for_the_next_run(spa
     last = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
     assert (last.details["batch_files"], last.rows_read) == (1, 50)
     assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:150])
+
+
+@pytest.mark.parametrize("text", ['{"job": "cs', "", "[1]"], ids=["half_written", "empty", "not_an_object"])
+def test_a_lock_whose_holder_cannot_be_read_is_still_held_and_named(tmp_path, text):
+    from lakejobs.state import RunLock
+
+    lock = tmp_path / "orders.lock"
+    lock.write_text(text)
+    with pytest.raises(ConcurrentRunError) as raised:
+        with RunLock(None, str(lock), "csv_to_parquet", "r2"):
+            pass
+    assert str(raised.value) == (
+        f"another run holds the lock {lock} (what it says of that run is not readable, or not written yet); "
+        "wait for it, or delete the lock if no run is writing the same output"
+    )
+    assert lock.read_text() == text

@@ -180,3 +180,22 @@ def test_a_custom_sql_statement_failing_while_it_runs_names_its_root_cause(monke
     assert str(raised.value) == (
         "rule 'CustomSql \"select sum(x) from primary\" > 0': the statement failed: ArithmeticException: long overflow"
     )
+
+
+@pytest.mark.parametrize(
+    "kind, created", [("FileAlreadyExistsException", False), ("AccessDeniedException", None)], ids=["held", "denied"]
+)
+def test_a_lock_create_refused_for_another_reason_than_an_existing_file_is_raised(monkeypatch, kind, created):
+    """Any failure of the exclusive create was taken for a lock someone holds: exit 3, 'another run'."""
+    from lakejobs import fs
+
+    class Refusing:
+        def create(self, _path, _overwrite):
+            raise _Py4JError(_JavaError("IOException", "create failed", _JavaError(kind, "s3a://b/orders.lock")))
+
+    monkeypatch.setattr(fs, "_hadoop_path", lambda _spark, path: (path, Refusing()))
+    if created is None:
+        with pytest.raises(_Py4JError):
+            fs.create_exclusive(None, "s3a://b/orders.lock", "{}")
+    else:
+        assert fs.create_exclusive(None, "s3a://b/orders.lock", "{}") is created
