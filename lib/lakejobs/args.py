@@ -249,6 +249,7 @@ def parse_job_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]
     refuse_spark_submit_options_off_glue(glue)
     namespace = parser.parse_args(own)
     refuse_empty_paths(namespace)
+    refuse_empty_values(parser, namespace)
     return namespace
 
 
@@ -283,6 +284,18 @@ def refuse_spark_submit_options_off_glue(glue: Dict[str, str]) -> None:
             f"{misplaced[0]} is a spark-submit option, given after the script: it reached the job, not "
             "spark-submit; put it before the script"
         )
+
+
+def refuse_empty_values(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> None:
+    """Refuse any other option given as an empty text, rather than read it as not given.
+
+    ``--rules "$RULES"`` with ``RULES`` unset ran the dataset's own rules (a ``--schema``
+    dataset: none), ``--target_table ""`` loaded the default table, ``--query ""`` read a table.
+    """
+    for action in parser._actions:  # noqa: SLF001 - argparse keeps its options there, with their spelling
+        value = getattr(namespace, action.dest, None)
+        if action.option_strings and isinstance(value, str) and not value.strip() and value != action.default:
+            raise UsageError(f"{action.option_strings[0]} is empty: give a value, or leave the option out")
 
 
 def refuse_empty_paths(namespace: argparse.Namespace, also: Sequence[str] = ()) -> None:

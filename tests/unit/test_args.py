@@ -311,3 +311,33 @@ def test_a_spark_submit_conf_after_the_script_is_refused_off_glue(tmp_path):
         "--conf is a spark-submit option, given after the script: it reached the job, not spark-submit; "
         "put it before the script"
     )
+
+
+@pytest.mark.parametrize(
+    "job, argv, option",
+    [
+        ("csv_to_parquet", ["--dataset", "orders", "--input_path", "in", "--output_path", "o"], "--rules"),
+        ("csv_to_parquet", ["--input_path", "in", "--output_path", "o", "--schema_file", "s.ddl"], "--dataset_name"),
+        (
+            "warehouse_load",
+            ["--lake", "l", "--table", "sales", "--jdbc_url", "jdbc:postgresql://h/d"],
+            "--target_table",
+        ),
+        (
+            "warehouse_extract",
+            ["--table", "t", "--output_path", "o", "--jdbc_url", "jdbc:postgresql://h/d"],
+            "--secret_id",
+        ),
+        (
+            "warehouse_extract",
+            ["--table", "t", "--output_path", "o", "--jdbc_url", "jdbc:postgresql://h/d"],
+            "--partition_column",
+        ),
+    ],
+)
+def test_an_option_given_an_empty_value_is_refused_not_read_as_left_out(job, argv, option):
+    """``--rules "$RULES"`` with RULES unset ran the dataset's own rules; a --schema dataset has none."""
+    module = importlib.import_module(f"lakejobs.jobs.{job}")
+    with pytest.raises(UsageError) as refused:
+        module.parse_args([*argv, option, " "])
+    assert str(refused.value) == f"{option} is empty: give a value, or leave the option out"
