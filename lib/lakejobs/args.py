@@ -154,6 +154,19 @@ def parse_positive(text: str) -> int:
     return int(text)
 
 
+def parse_iso_date(text: str) -> str:
+    """Read a calendar date written ``YYYY-MM-DD``; return it as given."""
+    import datetime as dt
+
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", text):
+            dt.date.fromisoformat(text)
+            return text
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}")
+
+
 def parse_seed(text: str) -> int:
     """Read a random seed: a whole number, 0 or more (Python seeds -n exactly as n)."""
     if not str(text).strip().isdigit():

@@ -160,6 +160,8 @@ def s3_uri(path: str, option: str = "--lake") -> str:
             path = "s3://" + path[len(scheme) :]
     if not path.startswith("s3://"):
         raise UsageError(f"{option} must be an s3:// location for the Glue Data Catalog, got {path!r}")
+    if not path[len("s3://") :].split("/", 1)[0]:
+        raise UsageError(f"{option} names no bucket: {path!r} (s3://bucket/folder)")
     return path.rstrip("/")
 
 

@@ -15,6 +15,8 @@ from lakejobs.jobs import JOBS
 from lakejobs.result import JobResult, new_run_id
 
 LOG = logging.getLogger(__name__)
+#: The jobs that keep an incremental state (``lakejobs state``).
+STATE_JOBS = ("csv_to_parquet",)
 #: Delta's own safety floor for VACUUM (``retentionDurationCheck``): 7 days.
 SAFE_RETENTION_HOURS = 168
 
@@ -179,7 +181,7 @@ def build_parser() -> argparse.ArgumentParser:
     vacuum.set_defaults(func=cmd_vacuum)
     state = commands.add_parser("state", help="show or reset a job's incremental state")
     state.add_argument("action", choices=("show", "reset"))
-    state.add_argument("job", choices=JOBS, metavar="JOB", help="job name, e.g. csv_to_parquet")
+    state.add_argument("job", choices=STATE_JOBS, metavar="JOB", help="a job that keeps a state: csv_to_parquet")
     state.add_argument("--dataset", help="dataset of the state (csv_to_parquet; default orders)")
     state.add_argument("--lake", help="lake folder holding _lakejobs/state/ (default lake)")
     state.add_argument("--state_path", help="an explicit state file instead of --lake/--dataset")

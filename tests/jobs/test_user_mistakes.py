@@ -180,6 +180,9 @@ def test_a_tab_delimiter_may_be_given_as_backslash_t(tmp_path):
             "argument --poll-seconds: expected a positive number, got '-1'",
         ),
         (["state", "show", "csv_to_parqet"], "argument JOB: invalid choice: 'csv_to_parqet' (choose from"),
+        (["state", "reset", "taxi_trips"], "argument JOB: invalid choice: 'taxi_trips' (choose from 'csv_to_parquet')"),
+        (["pipeline", "start", "--run-date", "2024/01/01"], "argument --run-date: expected a date YYYY-MM-DD, got"),
+        (["pipeline", "start", "--run-date", "2024-02-30"], "argument --run-date: expected a date YYYY-MM-DD, got"),
     ],
 )
 def test_cli_numbers_and_names_are_checked_before_anything_starts(argv, message, capsys):
@@ -436,3 +439,12 @@ def test_a_report_folder_that_is_a_file_is_refused_before_spark_starts(tmp_path,
     )
     assert notes.read_text() == "kept"
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("lake", ["s3://", "s3:///lake", "s3a://"])
+def test_a_catalog_lake_without_a_bucket_is_refused(capsys, lake):
+    """``catalog ddl --lake s3://`` printed DDL with LOCATION 's3:/rawData/...' and exit 0."""
+    assert cli.main(["catalog", "ddl", "--lake", lake]) == 2
+    assert stderr_lines(capsys.readouterr().err) == [
+        f"lakejobs: error: --lake names no bucket: {lake.replace('s3a', 's3')!r} (s3://bucket/folder)"
+    ]

@@ -44,7 +44,13 @@ def register(commands) -> None:
     group.add_argument("--runtime", choices=("glue", "emr", "emr-serverless"), help="which state machine")
     group.add_argument("--bucket", help="bucket of the lake and the artifacts (execution input)")
     group.add_argument("--prefix", default="", help="key prefix under the bucket (default: none)")
-    group.add_argument("--run-date", dest="run_date", default="", help="run date (default: today, UTC)")
+    group.add_argument(
+        "--run-date",
+        dest="run_date",
+        type=job_args.parse_iso_date,
+        default="",
+        help="run date YYYY-MM-DD (default: today, UTC)",
+    )
     group.add_argument("--notify-topic-arn", dest="notify_topic_arn", default="", help="SNS topic told of failures")
     group.add_argument("--application-id", dest="application_id", help="EMR Serverless application")
     group.add_argument("--execution-role-arn", dest="execution_role_arn", help="EMR Serverless job runtime role")
