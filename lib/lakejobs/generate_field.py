@@ -6,7 +6,6 @@ quarantine. The same seed always gives the same bytes. Run as
 ``python -m lakejobs.generate_field --out data/sample/rawData`` (``make sample-field``).
 """
 
-import argparse
 import csv
 import datetime as dt
 import json
@@ -222,7 +221,9 @@ def generate_field_samples(out_dir: str, seed: int = 7) -> Dict[str, int]:
 
 def main(argv=None) -> int:
     """``python -m lakejobs.generate_field --out DIR [--seed N]``."""
-    parser = argparse.ArgumentParser(prog="lakejobs.generate_field", description=__doc__.splitlines()[0])
+    from lakejobs.cli import OneLineParser
+
+    parser = OneLineParser(prog="lakejobs.generate_field", description=__doc__.splitlines()[0])
     parser.add_argument("--out", required=True, help="raw zone folder (receives taxi/, fx/, stocks/, transactions/)")
     parser.add_argument("--seed", type=parse_seed, default=7)
     options = parser.parse_args(argv)

@@ -23,7 +23,6 @@ Artifacts (the deploy step relies on these names)
     ``--python-virtual-env <s3 uri>``.
 """
 
-import argparse
 import base64
 import gzip
 import hashlib
@@ -123,6 +122,14 @@ def platform_tags(arch: str) -> List[str]:
     return [f"manylinux2014_{machine}"] + [f"manylinux_2_{minor}_{machine}" for minor in range(17, 29)]
 
 
+def _require_requirements_file(path: Optional[Path]) -> None:
+    """Raise ``UsageError`` unless ``path`` (when given) is a file."""
+    if path is not None and Path(path).is_dir():
+        raise UsageError(f"extra requirements file is a folder: {path}")
+    if path is not None and not Path(path).is_file():
+        raise UsageError(f"extra requirements file does not exist: {path}")
+
+
 def build_wheel(dist: Path, root: Optional[Path] = None) -> Path:
     """Build the wheel into ``dist`` from a copy of ``setup.py`` and ``lib/`` (the tree stays clean)."""
     root = root or project_root()
@@ -197,8 +204,7 @@ def build_env(
     interpreter = interpreter or RUNTIME_INTERPRETERS[python_version]
     if not os.path.isabs(interpreter):
         raise UsageError(f"--interpreter must be an absolute path, got {interpreter!r}")
-    if extra_requirements is not None and not Path(extra_requirements).is_file():
-        raise UsageError(f"extra requirements file does not exist: {extra_requirements}")
+    _require_requirements_file(extra_requirements)
     with tempfile.TemporaryDirectory(prefix="lakejobs-env-") as tmp:
         env = Path(tmp) / "env"
         site_packages = _make_venv_layout(env, python_version, interpreter)
@@ -377,8 +383,7 @@ def build_all(
     if interpreter and len(python_versions) != 1:
         raise UsageError("--interpreter links bin/python of every environment to it: give one --pyver")
     normalize_arch(arch)
-    if extra_requirements is not None and not Path(extra_requirements).is_file():
-        raise UsageError(f"extra requirements file does not exist: {extra_requirements}")
+    _require_requirements_file(extra_requirements)
     wheel = build_wheel(dist, root)
     lib_zip = build_lib_zip(dist, wheel)
     copy_job_scripts(dist, root)
@@ -399,7 +404,9 @@ def build_all(
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """``python -m lakejobs.packaging``: build ``dist/`` and list what was written."""
-    parser = argparse.ArgumentParser(prog="python -m lakejobs.packaging", description=__doc__.splitlines()[0])
+    from lakejobs.cli import OneLineParser
+
+    parser = OneLineParser(prog="python -m lakejobs.packaging", description=__doc__.splitlines()[0])
     parser.add_argument("--dist", default="dist", help="output folder (default dist)")
     parser.add_argument(
         "--pyver",
@@ -414,6 +421,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
+    if Path(args.dist).exists() and not Path(args.dist).is_dir():
+        print(f"lakejobs.packaging: error: --dist {args.dist} is a file, not a folder", file=sys.stderr)
+        return 2
     try:
         built = build_all(
             Path(args.dist),
@@ -426,6 +436,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except LakejobsError as error:
         print(f"lakejobs.packaging: error: {error}", file=sys.stderr)
         return error.exit_code
+    except OSError as error:  # --dist not writable, disk full
+        print(f"lakejobs.packaging: error: cannot write {args.dist}: {error}", file=sys.stderr)
+        return 1
     for path in (built["wheel"], built["lib_zip"], *sorted(built["jobs"].glob("*.py")), *built["envs"]):
         print(f"{path.stat().st_size:>12,}  {path}")
     return 0

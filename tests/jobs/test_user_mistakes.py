@@ -1,5 +1,6 @@
 """Mistakes found by trying the tools as a user would: each is refused in one line, nothing is lost."""
 
+import contextlib
 import json
 import shutil
 
@@ -448,3 +449,31 @@ def test_a_catalog_lake_without_a_bucket_is_refused(capsys, lake):
     assert stderr_lines(capsys.readouterr().err) == [
         f"lakejobs: error: --lake names no bucket: {lake.replace('s3a', 's3')!r} (s3://bucket/folder)"
     ]
+
+
+@pytest.mark.parametrize(
+    "module, argv, message",
+    [
+        ("packaging", ["--pyver"], "python -m lakejobs.packaging: error: argument --pyver: expected one argument"),
+        ("packaging", ["--dist", "{file}"], "lakejobs.packaging: error: --dist {file} is a file, not a folder"),
+        (
+            "packaging",
+            ["--dist", "{tmp}/d", "--extra-requirements", "{tmp}"],
+            "lakejobs.packaging: error: extra requirements file is a folder: {tmp}",
+        ),
+        ("generate_field", ["--seed", "-1", "--out", "x"], "lakejobs.generate_field: error: argument --seed: expected"),
+    ],
+)
+def test_packaging_and_generate_field_mistakes_are_one_line_and_exit_2(tmp_path, capsys, module, argv, message):
+    """Plain argparse printed a usage block; a --dist that is a file, a traceback."""
+    import importlib
+
+    afile = tmp_path / "afile"
+    afile.write_text("kept")
+    fill = {"file": afile, "tmp": tmp_path}
+    with pytest.raises(SystemExit) if argv == ["--pyver"] or "--seed" in argv else contextlib.nullcontext() as ended:
+        code = importlib.import_module(f"lakejobs.{module}").main([text.format(**fill) for text in argv])
+    code = ended.value.code if ended else code
+    [line] = stderr_lines(capsys.readouterr().err)
+    assert (code, line.startswith(message.format(**fill))) == (2, True), line
+    assert afile.read_text() == "kept"
