@@ -137,6 +137,24 @@ def check_rule_patterns(spark: "SparkSession", rules: Sequence[Rule]) -> None:
             )
 
 
+def check_rule_filters(rules: Sequence[Rule]) -> None:
+    """Raise ``UsageError`` for a ``where`` filter that Spark's SQL parser cannot read.
+
+    Its columns are checked without Spark (``check_rule_columns``); its syntax only Spark's
+    parser knows, so the session parses it before any data is read. Otherwise the run failed
+    with Spark's ``ParseException``, naming no rule.
+    """
+    from pyspark.errors import ParseException
+
+    for rule in rules:
+        try:
+            if rule.where:
+                F.expr(rule.where)
+        except ParseException as error:
+            said = str(error).strip().splitlines()[0] if str(error).strip() else "ParseException"
+            raise UsageError(f"rule {rule.text!r}: the where filter is not a Spark SQL condition: {said}") from None
+
+
 def _compile_error(pattern_class, pattern: str) -> Optional[str]:
     """Java's description of why ``pattern`` does not compile; None when it does."""
     try:
@@ -226,8 +244,6 @@ def reference_frames(
     false: the single pass measures those rules after staging, ``staged_metrics``); any
     other is the table ``<references_path>/<dataset>`` (a sibling of the output by default).
     """
-    from lakejobs.io.delta import read_table
-
     spark = validated_df.sparkSession
     frames, missing = {}, {}
     for index, rule in enumerate(rules):
@@ -243,8 +259,30 @@ def reference_frames(
         if not fs.exists(spark, path):
             missing[index] = f"reference table not found: {path}"
             continue
-        frames[index] = read_table(spark, path, output_format).select(*selected)
+        frames[index] = _reference_keys(_read_reference(spark, path, output_format, rule), rule, path)
     return frames, missing
+
+
+def _read_reference(spark: "SparkSession", path: str, output_format: str, rule: Rule) -> "DataFrame":
+    """The reference table at ``path``; ``UsageError`` naming the rule when it is not a table."""
+    from pyspark.errors import AnalysisException
+
+    from lakejobs.io.delta import read_table
+
+    try:
+        return read_table(spark, path, output_format)
+    except AnalysisException as error:  # a folder without Parquet files, not a Delta table
+        said = str(error).strip().splitlines()[0] if str(error).strip() else "AnalysisException"
+        raise UsageError(f"rule {rule.text!r}: cannot read the reference table {path}: {said}") from None
+
+
+def _reference_keys(table_df: "DataFrame", rule: Rule, path: str) -> "DataFrame":
+    """The reference columns of ``rule`` from its table at ``path``; ``UsageError`` if it lacks one."""
+    has = {name.lower() for name in table_df.columns}
+    unknown = [column for column in rule.reference[1] if column.lower() not in has]
+    if unknown:
+        raise UsageError(f"rule {rule.text!r}: the reference table {path} has no column {', '.join(unknown)}")
+    return table_df.select(*[quote_name(column) for column in rule.reference[1]])
 
 
 def metric_columns(

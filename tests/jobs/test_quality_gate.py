@@ -203,3 +203,43 @@ def test_the_readme_example_ruleset_runs_on_the_sample_orders(spark, sample_lake
         ("RowCountChange between -0.5 and 0.5", "skipped", None),  # no previous run
         ('CustomSql "select count(*) from primary where shipdate < orderdate" = 0', "passed", 0.0),
     ]
+
+
+def run_with_rules(tmp_path, text, references=None):
+    rules = tmp_path / "rules.dqdl"
+    rules.write_text(text)
+    argv = ["--dataset", "orders", "--rules", str(rules), "--input_path", str(SAMPLE_RAW / "orders")]
+    argv += ["--output_path", str(tmp_path / "o")]
+    return csv_to_parquet.main([*argv, "--references_path", str(references)] if references else argv)
+
+
+def test_a_where_filter_spark_cannot_parse_is_one_line_naming_the_rule(spark, tmp_path, capsys):
+    """It failed with Spark's ParseException, exit 1, naming no rule."""
+    assert run_with_rules(tmp_path, 'Rules = [ ColumnValues "orderqty" > 0 where "orderdate >= " ]') == 2
+    [line] = stderr_lines(capsys.readouterr().err)
+    assert line.startswith(
+        'csv_to_parquet: error: rule \'ColumnValues "orderqty" > 0 where "orderdate >= "\': the where filter is '
+        "not a Spark SQL condition: [PARSE_SYNTAX_ERROR]"
+    ), line
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_reference_column_the_reference_table_lacks_is_one_line_naming_the_rule(spark, sample_lake, tmp_path, capsys):
+    """It failed in the staging stage with Spark's UNRESOLVED_COLUMN, exit 1, naming neither rule nor table."""
+    rule = 'ReferentialIntegrity "customerid" "customers.custid" >= 0.99'
+    assert run_with_rules(tmp_path, f"Rules = [ {rule} ]", sample_lake / "processedData") == 2
+    assert stderr_lines(capsys.readouterr().err) == [
+        f"csv_to_parquet: error: rule {rule!r}: the reference table {sample_lake / 'processedData' / 'customers'} "
+        "has no column custid"
+    ]
+    assert not (tmp_path / "o").exists()
+
+
+def test_a_reference_folder_holding_no_table_is_one_line_naming_the_rule(spark, tmp_path, capsys):
+    (tmp_path / "refs" / "customers").mkdir(parents=True)  # an empty folder: no Parquet file to read a schema from
+    rule = 'ReferentialIntegrity "customerid" "customers.customerid" >= 0.99'
+    assert run_with_rules(tmp_path, f"Rules = [ {rule} ]", tmp_path / "refs") == 2
+    [line] = stderr_lines(capsys.readouterr().err)
+    assert line.startswith(
+        f"csv_to_parquet: error: rule {rule!r}: cannot read the reference table {tmp_path / 'refs' / 'customers'}: "
+    ), line
