@@ -220,5 +220,26 @@ def test_a_writes_counts_come_from_its_own_commit_not_a_later_optimize(spark, tm
     source = spark.createDataFrame([(2, "c"), (3, "d"), (4, "e")], "id int, v string")
     merge_delta(source, path, "t", ["id"])  # version 1: 2 inserted, 1 updated
     spark.sql(f"OPTIMIZE delta.`{path}`")  # version 2, right after it
-    info = delta_io._output_info(spark, path, "t", (), before=0)
+    info = delta_io.commit_output_info(spark, path, "t", (), before=0)
     assert (info.rows, info.files) == (3, 1)
+
+
+def test_an_insert_of_new_rows_counts_its_own_commit_not_an_optimize_right_after_it(spark, tmp_path, monkeypatch):
+    """transactions' Delta loads read ``history(1)``: an OPTIMIZE landing first reported 0 rows inserted."""
+    from delta.tables import DeltaMergeBuilder
+
+    from lakejobs.io.insert_new import insert_new_rows
+
+    path = str(tmp_path / "t")
+    spark.createDataFrame([(1, "a"), (2, "b")], "id int, v string").repartition(2).write.format("delta").save(path)
+    merged = DeltaMergeBuilder.execute
+
+    def then_optimize(builder):
+        merged(builder)
+        spark.sql(f"OPTIMIZE delta.`{path}`")
+
+    monkeypatch.setattr(DeltaMergeBuilder, "execute", then_optimize)
+    source = spark.createDataFrame([(2, "c"), (3, "d"), (4, "e")], "id int, v string")
+    info = insert_new_rows(source, path, "t", "delta", ["id"])
+    assert info.rows == 2
+    assert spark.read.format("delta").load(path).count() == 4

@@ -77,7 +77,7 @@ def _commit_metrics_since(spark: "SparkSession", path: str, before: int, now: in
     return {"operation": rows["operation"], **(rows["operationMetrics"] or {})} if rows else {"operation": ""}
 
 
-def _output_info(spark, path: str, name: str, partition_by: Sequence[str], before: int) -> OutputInfo:
+def commit_output_info(spark, path: str, name: str, partition_by: Sequence[str], before: int) -> OutputInfo:
     """Describe the commit made since version ``before`` (nothing, if none was made)."""
     now = table_version(spark, path)
     if now == before:
@@ -142,7 +142,7 @@ def overwrite_delta(
     before = table_version(spark, path)
     with plain_columns_written(spark, plain_columns):
         _writer(df, partition_by, compression).mode("overwrite").option("overwriteSchema", "true").save(path)
-    return _output_info(spark, path, name, partition_by, before)
+    return commit_output_info(spark, path, name, partition_by, before)
 
 
 def merge_delta(
@@ -172,7 +172,7 @@ def merge_delta(
     if before < 0:
         with plain_columns_written(spark, plain_columns):
             _writer(df, partition_by, compression).mode("errorifexists").save(path)
-        return _output_info(spark, path, name, partition_by, before)
+        return commit_output_info(spark, path, name, partition_by, before)
     merge = (
         DeltaTable.forPath(spark, path)
         .alias("target")
@@ -184,7 +184,7 @@ def merge_delta(
         merge = merge.whenNotMatchedBySourceDelete()
     with plain_columns_written(spark, plain_columns):
         merge.execute()
-    return _output_info(spark, path, name, partition_by, before)
+    return commit_output_info(spark, path, name, partition_by, before)
 
 
 def merge_condition(keys: Sequence[str], schema: "StructType") -> str:
@@ -233,7 +233,7 @@ def append_delta_once(
             .option("txnVersion", txn_version)
             .save(path)
         )
-    return _output_info(spark, path, name, partition_by, before)
+    return commit_output_info(spark, path, name, partition_by, before)
 
 
 def committed_transaction(spark: "SparkSession", path: str, txn_app_id: str) -> bool:

@@ -10,7 +10,7 @@ import logging
 from typing import TYPE_CHECKING, Sequence
 
 from lakejobs import fs
-from lakejobs.io.delta import merge_delta, table_version
+from lakejobs.io.delta import commit_output_info, merge_delta, table_version
 from lakejobs.io.writer import write_table
 from lakejobs.result import OutputInfo
 
@@ -58,11 +58,5 @@ def _insert_new_delta(df, path: str, name: str, keys, partition_by, compression)
     condition = " AND ".join(f"target.`{key}` = source.`{key}`" for key in keys)
     table = DeltaTable.forPath(spark, path)
     table.alias("target").merge(df.alias("source"), condition).whenNotMatchedInsertAll().execute()
-    info = OutputInfo(name, path, "delta", rows=0, files=0, bytes=0, partition_by=list(partition_by))
-    if table_version(spark, path) == before:
-        return info
-    metrics = table.history(1).select("operationMetrics").first()[0] or {}
-    info.rows = int(metrics.get("numTargetRowsInserted", 0))
-    info.files = int(metrics.get("numTargetFilesAdded", 0))
-    info.bytes = int(metrics.get("numTargetBytesAdded", 0))
-    return info
+    # The MERGE's own commit, not the newest: an OPTIMIZE may have committed since (no lock).
+    return commit_output_info(spark, path, name, partition_by, before)
