@@ -216,3 +216,35 @@ def test_a_quote_given_alone_is_also_its_own_escape_as_the_help_says(spark, tmp_
     got = spark.read.parquet(str(tmp_path / "out"))
     expected = spark.createDataFrame([(1, "O'Brien"), (2, 'say "hi"')], got.schema)
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+@pytest.mark.parametrize("header", ["true", "false"])
+def test_a_header_repeated_inside_a_file_of_text_columns_is_quarantined_not_published(spark, tmp_path, header):
+    """``cat a.csv b.csv``: Spark drops only a file's first line; every column being text, the second passed."""
+    (tmp_path / "in").mkdir()
+    lines = ["sku,title", "A1,x", "SKU , Title", "B1,y"] if header == "true" else ["A1,x", "sku,title", "B1,y"]
+    (tmp_path / "in" / "all.csv").write_text("\n".join(lines) + "\n")
+    argv = convert_argv(
+        tmp_path, "--header", header, "--max_bad_fraction", "1", schema="sku STRING NOT NULL, title STRING"
+    )
+    result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (3, 2, {"header_line": 1})
+    table = spark.read.parquet(str(tmp_path / "out"))
+    assert sorted(tuple(row) for row in table.collect()) == [("A1", "x"), ("B1", "y")]
+    records = spark.read.json(str(tmp_path / "out_quarantine")).select("raw_line", "reason", "detail")
+    repeated = "SKU , Title" if header == "true" else "sku,title"
+    assert [tuple(row) for row in records.collect()] == [
+        (
+            repeated,
+            "header_line",
+            "the line names the schema's columns: a header line inside a file, or files joined together",
+        )
+    ]
+
+
+def test_a_one_column_text_schema_keeps_a_value_equal_to_its_name(spark, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "words.csv").write_text("word\nbird\nword\n")
+    argv = convert_argv(tmp_path, "--header", "true", schema="word STRING")
+    result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (2, 2, 0)

@@ -239,6 +239,29 @@ def _any_holds_replacement(texts: List[Column]) -> Column:
     return F.concat_ws("", *texts).contains(REPLACEMENT_CHAR)
 
 
+#: The reason of a line that repeats the header, in a dataset whose columns are all text.
+HEADER_LINE = "header_line"
+
+
+def header_names(dataset: Dataset) -> Optional[List[str]]:
+    """The schema's column names as a header line spells them, when a line repeating it would pass.
+
+    Spark drops the first line of each file only (``--header true``; none with ``false``): a
+    header repeated inside a file, or files joined with ``cat``, gives a row of the column
+    names. A typed column refuses its name (no number, no date); when every column is text,
+    the row would be published, so it gets the reason ``header_line``. Names are matched as
+    ``headered_csv.normalized`` matches them. None for a schema of one column (a word list may
+    hold its column's name) or with a typed column, or whose names do not spell letters or digits.
+    """
+    from lakejobs.io.headered_csv import normalized
+
+    fields = dataset.schema.fields
+    names = [normalized(field.name) for field in fields]
+    if len(fields) < 2 or not all(isinstance(field.dataType, T.StringType) for field in fields) or not all(names):
+        return None
+    return names
+
+
 def _checks(dataset: Dataset, raw: Dict[str, str]) -> List[Check]:
     """(is_bad, reason, detail) for every parsing check, in priority order.
 
@@ -253,6 +276,14 @@ def _checks(dataset: Dataset, raw: Dict[str, str]) -> List[Check]:
             F.lit(f"the line has bytes that are not valid {dataset.csv.encoding}"),
         ),
     ]
+    names = header_names(dataset)
+    if names:
+        repeats = [
+            F.regexp_replace(F.lower(F.col(raw[field.name])), "[^a-z0-9]", "") == F.lit(name)
+            for field, name in zip(dataset.schema.fields, names)
+        ]
+        detail = F.lit("the line names the schema's columns: a header line inside a file, or files joined together")
+        checks.append((F.coalesce(reduce(lambda a, b: a & b, repeats), F.lit(False)), HEADER_LINE, detail))
     for field in dataset.schema.fields:
         if isinstance(field.dataType, T.StringType):
             continue
@@ -359,7 +390,7 @@ def reason_labels(dataset: Dataset, extra_labels: Sequence[str] = ()) -> List[st
 
     ``extra_labels`` are the reasons of extra checks (rules), as given to ``with_typed_columns``.
     """
-    labels = ["malformed_record", "invalid_utf8"]
+    labels = ["malformed_record", "invalid_utf8"] + ([HEADER_LINE] if header_names(dataset) else [])
     for field in dataset.schema.fields:
         if isinstance(field.dataType, T.DecimalType):
             labels.append(f"too_many_decimals:{field.name}")
