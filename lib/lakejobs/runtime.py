@@ -124,6 +124,32 @@ def configure_logging() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def refuse_local_paths_on_a_cluster(spark: "SparkSession", args: object) -> None:
+    """Raise ``UsageError`` for a local path when the cluster's default filesystem is not local.
+
+    On EMR (``fs.defaultFS`` is ``hdfs://...``) Spark writes a path without a scheme to HDFS,
+    while lakejobs' own listing, state and commit read the driver's disk (``fs.is_local``): a
+    full run's old files were never deleted, and every rerun doubled the rows. A local folder
+    is not shared by a cluster's nodes anyway. The paths are the ``args`` fields named
+    ``*_path`` (and ``lake``).
+    """
+    import dataclasses
+
+    from lakejobs import fs
+
+    default_fs = spark.sparkContext._jsc.hadoopConfiguration().get("fs.defaultFS") or "file:///"
+    if default_fs.startswith("file:") or not dataclasses.is_dataclass(args):
+        return
+    for field in dataclasses.fields(args):
+        value = getattr(args, field.name)
+        if (field.name.endswith("_path") or field.name == "lake") and isinstance(value, str) and fs.is_local(value):
+            option = f"--{field.name}"
+            raise UsageError(
+                f"{option} {value} is a local path, but this cluster's default filesystem is {default_fs}: "
+                f"give an s3:// (or {default_fs.split(':')[0]}://) location the cluster's nodes share"
+            )
+
+
 def run_main(
     job_name: str,
     argv: Optional[Sequence[str]],
@@ -147,6 +173,7 @@ def run_main(
         if preflight:
             preflight(args)
         with job_session(job_name, argv) as spark:
+            refuse_local_paths_on_a_cluster(spark, args)
             result = run(spark, args)
         print(result.to_json(), flush=True)
         return 0

@@ -199,3 +199,29 @@ def test_a_lock_create_refused_for_another_reason_than_an_existing_file_is_raise
             fs.create_exclusive(None, "s3a://b/orders.lock", "{}")
     else:
         assert fs.create_exclusive(None, "s3a://b/orders.lock", "{}") is created
+
+
+def _session_with_default_fs(default_fs):
+    conf = type("Conf", (), {"get": lambda _self, key: default_fs if key == "fs.defaultFS" else None})()
+    jsc = type("Jsc", (), {"hadoopConfiguration": lambda _self: conf})()
+    context = type("Context", (), {"_jsc": jsc})()
+    return type("Session", (), {"sparkContext": context})()
+
+
+def test_a_local_path_on_a_cluster_whose_filesystem_is_hdfs_is_refused():
+    """Spark wrote it to HDFS while the commit listed the driver's disk: each full run doubled its rows."""
+    from lakejobs.jobs import csv_to_parquet
+    from lakejobs.runtime import refuse_local_paths_on_a_cluster
+
+    args = csv_to_parquet.parse_args(["--dataset", "orders", "--input_path", "s3://b/raw", "--output_path", "/tmp/o"])
+    with pytest.raises(UsageError) as refused:
+        refuse_local_paths_on_a_cluster(_session_with_default_fs("hdfs://ip-10-0-0-1:8020"), args)
+    assert str(refused.value) == (
+        "--output_path /tmp/o is a local path, but this cluster's default filesystem is hdfs://ip-10-0-0-1:8020: "
+        "give an s3:// (or hdfs://) location the cluster's nodes share"
+    )
+    refuse_local_paths_on_a_cluster(_session_with_default_fs("file:///"), args)  # locally: fine
+    on_s3 = csv_to_parquet.parse_args(
+        ["--dataset", "orders", "--input_path", "s3://b/raw", "--output_path", "s3://b/o"]
+    )
+    refuse_local_paths_on_a_cluster(_session_with_default_fs("hdfs://ip-10-0-0-1:8020"), on_s3)
