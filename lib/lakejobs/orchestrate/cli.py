@@ -21,7 +21,7 @@ def cmd_start(args) -> int:
     run_input = RunInput(
         bucket=args.bucket,
         prefix=args.prefix,
-        run_date=args.run_date,
+        run_date=args.run_date or "",
         notify_topic_arn=args.notify_topic_arn,
         application_id=args.application_id,
         execution_role_arn=args.execution_role_arn,
@@ -48,7 +48,7 @@ def register(commands) -> None:
         "--run-date",
         dest="run_date",
         type=job_args.parse_iso_date,
-        default="",
+        default=None,
         help="run date YYYY-MM-DD (default: today, UTC)",
     )
     group.add_argument("--notify-topic-arn", dest="notify_topic_arn", default="", help="SNS topic told of failures")
