@@ -92,3 +92,18 @@ def test_a_table_rebuilt_in_another_layout_keeps_no_file_of_the_old_one(spark, t
     assert folders == ["a=1", "a=1/b=x", "a=3", "a=3/b=z"]
     files = sorted(str(p.relative_to(tmp_path / "t")).split("/")[:-1] for p in (tmp_path / "t").rglob("*.parquet"))
     assert files == [["a=1", "b=x"], ["a=3", "b=z"]]  # none left at the old depth (Spark would skip root files)
+
+
+def test_a_partition_overwrite_removes_the_copy_an_earlier_one_left_when_it_stopped(spark, tmp_path):
+    """Spark's dynamic overwrite writes into .spark-staging-<job> first; a killed driver left that copy forever."""
+    path = tmp_path / "t"
+    first = spark.createDataFrame([(1, "a"), (2, "b")], "k int, v string")
+    write_table(first, str(path), "t", "parquet", ["k"], "snappy")
+    left = path / ".spark-staging-0b1c" / "k=1"
+    left.mkdir(parents=True)
+    (left / "part-00000.snappy.parquet").write_bytes(b"a copy")
+    second = spark.createDataFrame([(2, "c")], "k int, v string")
+    info = write_table(second, str(path), "t", "parquet", ["k"], "snappy")
+    assert (info.rows, sorted(p.name for p in path.iterdir() if p.is_dir())) == (1, ["k=1", "k=2"])
+    table = spark.read.parquet(str(path)).select("k", "v")
+    assert sorted(tuple(row) for row in table.collect()) == [(1, "a"), (2, "c")]

@@ -129,11 +129,17 @@ def holds_unfinished_commit(spark: "SparkSession", output_path: str) -> bool:
     return any(fs.exists(spark, f"{run.rstrip('/')}/{JOURNAL}") for run in runs)
 
 
+#: The folder Spark's dynamic partition overwrite writes into before it moves partitions in.
+SPARK_STAGING = ".spark-staging-"
+
+
 def clear_staging(spark: "SparkSession", output_path: str) -> None:
     """Finish a commit into ``output_path`` that stopped part-way, then remove every staging folder.
 
     A staging folder without a journal was never being committed (a run stopped before its
-    gate, or an append): its rows are not published, and it goes.
+    gate, or an append): its rows are not published, and it goes. So does a folder Spark's
+    dynamic partition overwrite left (``SPARK_STAGING``, a whole copy of a write when the
+    driver stopped before moving it in; readers skip it, so it only cost storage).
     """
     output = output_path.rstrip("/")
     for run in fs.list_children(spark, staging_root(output)):
@@ -142,6 +148,15 @@ def clear_staging(spark: "SparkSession", output_path: str) -> None:
             LOG.warning("%s: finishing the commit of %s, which stopped part-way", output, run.rsplit("/", 1)[-1])
             _resume(spark, run.rstrip("/"), output, json.loads(text))
     fs.delete(spark, staging_root(output), recursive=True)
+    remove_spark_staging(spark, output)
+
+
+def remove_spark_staging(spark: "SparkSession", output_path: str) -> None:
+    """Remove the folders a dynamic partition overwrite into ``output_path`` left (``SPARK_STAGING``)."""
+    for left in fs.list_children(spark, output_path):
+        if left.rstrip("/").rsplit("/", 1)[-1].startswith(SPARK_STAGING):
+            LOG.warning("%s: removing %s, left by a partition overwrite that stopped part-way", output_path, left)
+            fs.delete(spark, left, recursive=True)
 
 
 def _resume(spark: "SparkSession", staging: str, output: str, journal: Dict) -> None:

@@ -9,7 +9,14 @@ from pyspark.sql import functions as F
 
 from lakejobs import fs
 from lakejobs.errors import UsageError
-from lakejobs.io.staging import clear_staging, commit_parquet, holds_unfinished_commit, staging_path, staging_root
+from lakejobs.io.staging import (
+    clear_staging,
+    commit_parquet,
+    holds_unfinished_commit,
+    remove_spark_staging,
+    staging_path,
+    staging_root,
+)
 from lakejobs.result import OutputInfo
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -154,9 +161,14 @@ def write_table(
     writer = observed_df.write.mode(mode).option("compression", compression)
     if fmt == "parquet":
         writer = writer.options(**plain_encoding_options(plain_columns))
-    if partition_by:
-        writer = writer.partitionBy(*partition_by).option("partitionOverwriteMode", "dynamic")
     spark = df.sparkSession
+    if partition_by:
+        writer = writer.partitionBy(*partition_by)
+    if partition_by and fs.exists(spark, path):
+        # Into a new folder (every staged write) the default, static, mode writes the same
+        # files without the extra layer dynamic mode renames from (a copy of each on S3).
+        writer = writer.option("partitionOverwriteMode", "dynamic")
+        remove_spark_staging(spark, path)  # a copy of an earlier write that stopped part-way
     if not partition_by and mode == "overwrite" and fs.exists(spark, path):
         written = _replace_through_staging(spark, writer.format(fmt), path)
         return _output_info(name, path, fmt, observation, written, partition_by)
