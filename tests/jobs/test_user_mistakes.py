@@ -477,3 +477,70 @@ def test_packaging_and_generate_field_mistakes_are_one_line_and_exit_2(tmp_path,
     [line] = stderr_lines(capsys.readouterr().err)
     assert (code, line.startswith(message.format(**fill))) == (2, True), line
     assert afile.read_text() == "kept"
+
+
+def test_an_unpartitioned_run_into_a_partitioned_table_is_refused_not_replacing_it(spark, products, capsys):
+    output = products / "out"
+    assert csv_to_parquet.main(convert_argv(products, output, "--partition_by", "sku")) == 0
+    kept = files_under(output)
+    capsys.readouterr()
+    assert csv_to_parquet.main(convert_argv(products, output)) == 2
+    first = next(name for name in kept if name.endswith(".parquet"))
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: {output} is partitioned by sku ({first}), not by nothing: "
+        "write to a new output, or delete it and convert every input again"
+    )
+    assert files_under(output) == kept
+
+
+@pytest.mark.parametrize("partition", [(), ("--partition_by", "sku")], ids=["unpartitioned", "partitioned"])
+def test_a_quarantine_path_naming_a_parquet_table_is_refused_and_the_table_kept(spark, products, capsys, partition):
+    """The table's files were moved aside as an 'earlier quarantine layout', or deleted with it."""
+    table = products / "customers"
+    assert csv_to_parquet.main(convert_argv(products, table, *partition)) == 0
+    kept = files_under(table)
+    capsys.readouterr()
+    argv = convert_argv(products, products / "other", "--quarantine_path", str(table))
+    assert csv_to_parquet.main(argv) == 2
+    first = next(name for name in kept if name.endswith(".parquet"))
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: --quarantine_path {table} holds parquet files ({first}), not json: it is another "
+        "table, which the run would replace; give this output its own folder"
+    )
+    assert files_under(table) == kept
+
+
+def test_an_output_path_naming_a_quarantine_is_refused_and_the_records_kept(spark, products, capsys):
+    (products / "in" / "bad.csv").write_text("c3,not a price\n")
+    argv = convert_argv(products, products / "out", "--max_bad_fraction", "1")
+    assert csv_to_parquet.main(argv) == 0
+    quarantine = products / "out_quarantine"
+    kept = files_under(quarantine)
+    capsys.readouterr()
+    assert csv_to_parquet.main(convert_argv(products, quarantine)) == 2
+    first = next(name for name in kept if name.endswith(".json"))
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: --output_path {quarantine} holds json files ({first}), not parquet: it is "
+        "another table, which the run would replace; give this output its own folder"
+    )
+    assert files_under(quarantine) == kept
+
+
+@pytest.mark.parametrize("second", ["stock_prices", "taxi_trips"])
+def test_a_field_job_into_another_jobs_table_is_refused_not_mixing_layouts(spark, tmp_path, capsys, second):
+    """stock_prices into fx's output left ticker= folders beside base=: a table Spark refuses to read."""
+    from lakejobs.jobs import fx_rates, taxi_trips
+
+    out = tmp_path / "fx"
+    assert fx_rates.main(["--input_path", str(SAMPLE_RAW / "fx"), "--output_path", str(out)]) == 0
+    kept = files_under(out)
+    capsys.readouterr()
+    module = {"stock_prices": stock_prices, "taxi_trips": taxi_trips}[second]
+    source = SAMPLE_RAW / {"stock_prices": "stocks", "taxi_trips": "taxi"}[second]
+    quarantine = ["--quarantine_path", str(tmp_path / "q")]
+    assert module.main(["--input_path", str(source), "--output_path", str(out), *quarantine]) == 2
+    [line] = stderr_lines(capsys.readouterr().err)
+    wanted = {"stock_prices": "ticker", "taxi_trips": "pickup_date"}[second]
+    assert line.startswith(f"{second}: error: {out} is partitioned by base, quote (base="), line
+    assert line.endswith(f"not by {wanted}: write to a new output, or delete it and convert every input again"), line
+    assert files_under(out) == kept

@@ -83,6 +83,29 @@ def refuse_foreign_folders(spark: "SparkSession", outputs: Dict[str, str], outpu
                 f"{option} {path} holds {shown}, which a table's folder does not: the run would replace them; "
                 "give the table's own folder (e.g. a new sub-folder), or empty it first"
             )
+        _refuse_other_format(spark, option, path, output_format)
+
+
+#: A data file's format, by its name's last extensions (``.c000.json``, ``.snappy.parquet``, ``.json.gz``).
+_FILE_FORMAT = re.compile(r"\.(parquet|json|orc|avro|csv)(\.\w+)?$")
+
+
+def _refuse_other_format(spark: "SparkSession", option: str, path: str, output_format: str) -> None:
+    """Raise ``UsageError`` when the table at ``path`` holds data files of another format.
+
+    A quarantine path naming a Parquet table (or an output naming a quarantine) passes the
+    folder check, both being tables: the run then moved the table's files aside as an earlier
+    quarantine layout, or replaced them. The first ``LAYOUT_CHECKED_FILES`` files listed tell.
+    """
+    wanted = "parquet" if output_format == "delta" else output_format
+    root = fs.qualified(spark, path).rstrip("/")
+    for info in fs.list_data_files(spark, path, limit=LAYOUT_CHECKED_FILES):
+        found = _FILE_FORMAT.search(info.path.rsplit("/", 1)[-1])
+        if found and found.group(1) != wanted:
+            raise UsageError(
+                f"{option} {path} holds {found.group(1)} files ({info.path[len(root) :].lstrip('/')}), not "
+                f"{wanted}: it is another table, which the run would replace; give this output its own folder"
+            )
 
 
 #: How many of a table's files ``refuse_other_layout`` looks at.
@@ -108,5 +131,5 @@ def refuse_other_layout(spark: "SparkSession", path: str, partition_by: Sequence
             layout = ", ".join(found) or "nothing"
             raise UsageError(
                 f"{path} is partitioned by {layout} ({info.path[len(root) :].lstrip('/')}), not by "
-                f"{', '.join(wanted)}: write to a new output, or delete it and convert every input again"
+                f"{', '.join(wanted) or 'nothing'}: write to a new output, or delete it and convert every input again"
             )

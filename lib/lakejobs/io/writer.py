@@ -163,12 +163,8 @@ def write_table(
         writer = writer.options(**plain_encoding_options(plain_columns))
     spark = df.sparkSession
     if partition_by:
-        writer = writer.partitionBy(*partition_by)
-    if partition_by and fs.exists(spark, path):
-        # Into a new folder (every staged write) the default, static, mode writes the same
-        # files without the extra layer dynamic mode renames from (a copy of each on S3).
-        writer = writer.option("partitionOverwriteMode", "dynamic")
-        remove_spark_staging(spark, path)  # a copy of an earlier write that stopped part-way
+        writer = writer.partitionBy(*partition_by).option("partitionOverwriteMode", "dynamic")
+        remove_spark_staging(spark, path)  # a copy of an earlier overwrite that stopped part-way
     if not partition_by and mode == "overwrite" and fs.exists(spark, path):
         written = _replace_through_staging(spark, writer.format(fmt), path)
         return _output_info(name, path, fmt, observation, written, partition_by)

@@ -128,7 +128,7 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
     if not fs.exists(spark, args.input_path):
         raise UsageError(f"input path does not exist: {args.input_path}")
     refuse_foreign_folders(spark, {"--output_path": args.output_path}, args.output_format)
-    if args.output_format == "parquet" and args.partition_by:
+    if args.output_format == "parquet":  # unpartitioned into a partitioned table too: it was replaced
         refuse_other_layout(spark, args.output_path, args.partition_by)
     refuse_foreign_folders(spark, {"--quarantine_path": args.quarantine_path}, "json")
     quality_gate.check_rule_patterns(spark, args.rules)

@@ -30,7 +30,7 @@ from lakejobs.io.partitions import NULL_VALUE
 from lakejobs.io.quarantine import write_quarantine
 from lakejobs.io.reports import raise_failed_run, save_run_report_quietly
 from lakejobs.io.staging import clear_staging, commit_parquet, staging_path
-from lakejobs.io.table_folder import refuse_foreign_folders
+from lakejobs.io.table_folder import refuse_foreign_folders, refuse_other_layout
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.result import JobResult, OutputInfo
 from lakejobs.state import RunLock
@@ -424,13 +424,20 @@ def named_broken_archive(spark: "SparkSession", error: Exception, files: List[fs
 
 
 def run_locked(
-    spark: "SparkSession", args: FieldArgs, result: JobResult, body, output_format: str = "parquet"
+    spark: "SparkSession",
+    args: FieldArgs,
+    result: JobResult,
+    body,
+    partition_by: Sequence[str],
+    output_format: str = "parquet",
 ) -> JobResult:
     """Check the input, run ``body(files)`` under the output's lock, then finish and save the report.
 
     ``files`` are the input's data files (``require_input``), listed once for the run.
 
-    ``output_format``: how the output is written (``lakejobs.io.table_folder`` checks its folder).
+    ``partition_by``, ``output_format``: how the output is written (``lakejobs.io.table_folder``
+    checks its folder, and an existing Parquet table's partition layout: another job's table
+    there, ``ticker=`` folders beside ``base=``, made a table Spark refuses to read).
 
     A failed run saves its FAILED report too, and fails in one line naming the stage and the
     root cause (``io.reports.raise_failed_run``).
@@ -440,6 +447,8 @@ def run_locked(
         files = require_input(spark, args)
         refuse_foreign_folders(spark, {"--output_path": args.output_path}, output_format)
         refuse_foreign_folders(spark, {"--quarantine_path": args.quarantine_path}, "json")
+        if output_format == "parquet":
+            refuse_other_layout(spark, args.output_path, partition_by)
         with RunLock(spark, args.lock_path, result.job, result.run_id):
             clear_staging(spark, args.output_path)  # left by an interrupted run; a commit is finished first
             body(files)

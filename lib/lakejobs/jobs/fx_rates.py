@@ -90,7 +90,7 @@ def run(spark: "SparkSession", args: FxRatesArgs) -> JobResult:
         merge = fieldjob.Merge(keys=DATASET.primary_key)
         fieldjob.publish_split(args, result, checked_df, good_rows, TABLE, merge, DATASET, listed=files)
 
-    return fieldjob.run_locked(spark, args, result, body)
+    return fieldjob.run_locked(spark, args, result, body, PARTITION_BY)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

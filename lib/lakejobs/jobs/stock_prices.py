@@ -136,7 +136,7 @@ def run(spark: "SparkSession", args: StockPricesArgs) -> JobResult:
         merge = fieldjob.Merge(keys=args.dataset.primary_key, finish=with_daily_metrics())
         fieldjob.publish_split(args, result, checked_df, good_rows, TABLE, merge, args.dataset, listed=files)
 
-    return fieldjob.run_locked(spark, args, result, body)
+    return fieldjob.run_locked(spark, args, result, body, PARTITION_BY)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

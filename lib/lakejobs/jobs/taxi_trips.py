@@ -150,7 +150,7 @@ def run(spark: "SparkSession", args: TaxiTripsArgs) -> JobResult:
         merge = fieldjob.Merge(lineage=True)
         fieldjob.publish_split(args, result, checked_df, good_trips(), TABLE, merge, listed=files)
 
-    return fieldjob.run_locked(spark, args, result, body)
+    return fieldjob.run_locked(spark, args, result, body, PARTITION_BY)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -104,7 +104,7 @@ def run(spark: "SparkSession", args: TransactionsArgs) -> JobResult:
         with fieldjob.repeats_flagged_once(checked_df, DATASET, result) as validated_df:
             load_batch(args, result, validated_df, batch_id, source_files)
 
-    return fieldjob.run_locked(spark, args, result, body, args.output_format)
+    return fieldjob.run_locked(spark, args, result, body, PARTITION_BY, args.output_format)
 
 
 def load_batch(
