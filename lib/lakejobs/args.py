@@ -260,10 +260,29 @@ def parse_job_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]
     own, glue = strip_glue_arguments(sys.argv[1:] if argv is None else argv)
     refuse_own_options_set_aside(parser, glue)
     refuse_spark_submit_options_off_glue(glue)
+    refuse_repeated_options(parser, own)
     namespace = parser.parse_args(own)
     refuse_empty_paths(namespace)
     refuse_empty_values(parser, namespace)
     return namespace
+
+
+def refuse_repeated_options(parser: argparse.ArgumentParser, tokens: Sequence[str]) -> None:
+    """Refuse a job option given twice: argparse keeps the last, and the first is dropped unseen.
+
+    ``--dataset customers ... --dataset employees`` converted employees; ``--output_path A
+    --output_path B`` wrote to B. Both spellings of one option (``--x v``, ``--x=v``) count.
+    """
+    dests = {name: action.dest for action in parser._actions for name in action.option_strings}  # noqa: SLF001
+    seen = set()
+    for token in tokens:
+        name = token.split("=", 1)[0]
+        dest = dests.get(name)
+        if dest is None or name in ("-h", "--help"):
+            continue
+        if dest in seen:
+            raise UsageError(f"{name} is given twice: give it once (only the last was used)")
+        seen.add(dest)
 
 
 def refuse_own_options_set_aside(parser: argparse.ArgumentParser, glue: Dict[str, str]) -> None:

@@ -341,3 +341,13 @@ def test_an_option_given_an_empty_value_is_refused_not_read_as_left_out(job, arg
     with pytest.raises(UsageError) as refused:
         module.parse_args([*argv, option, " "])
     assert str(refused.value) == f"{option} is empty: give a value, or leave the option out"
+
+
+@pytest.mark.parametrize("second", ["--dataset", "--dataset=employees"])
+def test_an_option_given_twice_is_refused_not_silently_the_last(second):
+    """``--dataset customers ... --dataset employees`` converted employees."""
+    argv = ["--dataset", "customers", "--input_path", "in", "--output_path", "o"]
+    argv += [second] if "=" in second else [second, "employees"]
+    with pytest.raises(UsageError) as refused:
+        csv_to_parquet.parse_args(argv)
+    assert str(refused.value) == "--dataset is given twice: give it once (only the last was used)"
