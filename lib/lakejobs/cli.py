@@ -154,7 +154,11 @@ def build_parser() -> argparse.ArgumentParser:
     generate.add_argument("--orders", type=job_args.parse_positive, required=True, help="order lines to write")
     generate.add_argument("--out", required=True, help="output folder (receives customers/, employees/, orders/)")
     generate.add_argument("--seed", type=job_args.parse_seed, default=42, help="0 or more (default 42)")
-    generate.add_argument("--header", action="store_true", help="write a header row in every file")
+    generate.add_argument(
+        "--header",
+        action="store_true",
+        help="a header row in every file (for jobs run with --header true; lakejobs pipeline reads files without)",
+    )
     generate.set_defaults(func=cmd_generate)
     pipe = commands.add_parser("pipeline", help="run the local sales pipeline: raw -> processed -> mart")
     pipe.add_argument("--raw", default="data/sample/rawData", help="raw zone folder")
