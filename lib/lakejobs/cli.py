@@ -119,6 +119,12 @@ def cmd_state(args) -> int:
         raise UsageError(f"{given} {verb} a lake's state; --state_path names the file itself: give one or the other")
     lake, dataset = (args.lake or "lake").rstrip("/"), args.dataset or "orders"
     path = fs.qualify(args.state_path or f"{lake}/_lakejobs/state/{args.job}/{dataset}.json")
+    if fs.is_local(path) and os.path.isdir(fs.local_path(path)):
+        raise UsageError(
+            f"--state_path {path} is a folder: give the state file (<lake>/_lakejobs/state/<job>/<name>.json)"
+        )
+    if not args.state_path and fs.is_local(lake) and not os.path.isdir(fs.local_path(lake)):
+        raise UsageError(f"--lake {lake} does not exist: give the lake folder (the one holding processedData/)")
     spark = _session("state")
     if args.action == "reset":
         existed = job_state.reset_state(spark, path, args.job)

@@ -544,3 +544,18 @@ def test_a_field_job_into_another_jobs_table_is_refused_not_mixing_layouts(spark
     assert line.startswith(f"{second}: error: {out} is partitioned by base, quote (base="), line
     assert line.endswith(f"not by {wanted}: write to a new output, or delete it and convert every input again"), line
     assert files_under(out) == kept
+
+
+def test_state_of_a_mistyped_lake_or_a_folder_is_refused_writing_nothing(tmp_path, capsys):
+    """A typo'd --lake printed 'no state was at ...', exit 0, and made the folders and a state file."""
+    typo = tmp_path / "typo_lake"
+    assert cli.main(["state", "reset", "csv_to_parquet", "--lake", str(typo), "--dataset", "orders"]) == 2
+    assert stderr_lines(capsys.readouterr().err) == [
+        f"lakejobs: error: --lake {typo} does not exist: give the lake folder (the one holding processedData/)"
+    ]
+    assert not typo.exists()
+    assert cli.main(["state", "show", "csv_to_parquet", "--state_path", str(tmp_path)]) == 2
+    assert stderr_lines(capsys.readouterr().err) == [
+        f"lakejobs: error: --state_path {tmp_path} is a folder: give the state file "
+        "(<lake>/_lakejobs/state/<job>/<name>.json)"
+    ]

@@ -225,3 +225,24 @@ def test_a_local_path_on_a_cluster_whose_filesystem_is_hdfs_is_refused():
         ["--dataset", "orders", "--input_path", "s3://b/raw", "--output_path", "s3://b/o"]
     )
     refuse_local_paths_on_a_cluster(_session_with_default_fs("hdfs://ip-10-0-0-1:8020"), on_s3)
+
+
+def test_a_rules_file_that_cannot_be_read_is_a_usage_error_naming_it(tmp_path, monkeypatch):
+    """``PermissionError: [Errno 13] ...`` reached the user, exit 1, without saying which file it was."""
+    import builtins
+
+    from lakejobs.io.text_files import read_text_file
+
+    rules = tmp_path / "rules.dqdl"
+    rules.write_text("Rules = [ ]")
+    opened = builtins.open
+
+    def refusing(file, *args, **kwargs):
+        if str(file) == str(rules):
+            raise PermissionError(13, "Permission denied", str(file))
+        return opened(file, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "open", refusing)
+    with pytest.raises(UsageError) as refused:
+        read_text_file(str(rules), "rules file")
+    assert str(refused.value) == f"cannot read rules file {rules}: Permission denied"

@@ -40,8 +40,11 @@ def _read_local(path: str, what: str) -> bytes:
         raise UsageError(f"{what} {path} is a folder, not a file")
     if not os.path.isfile(local):
         raise UsageError(f"{what} does not exist: {path}")
-    with open(local, "rb") as handle:
-        return handle.read()
+    try:
+        with open(local, "rb") as handle:
+            return handle.read()
+    except OSError as error:  # no permission, an I/O error
+        raise UsageError(f"cannot read {what} {path}: {error.strerror or error}") from error
 
 
 def _read_s3(path: str, what: str) -> bytes:
