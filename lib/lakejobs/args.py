@@ -167,6 +167,20 @@ def parse_iso_date(text: str) -> str:
     raise argparse.ArgumentTypeError(f"expected a date YYYY-MM-DD, got {text!r}")
 
 
+def parse_endpoint_url(text: str) -> str:
+    """Read an endpoint URL: ``http(s)://host[:port]`` (what botocore takes as ``endpoint_url``)."""
+    from urllib.parse import urlparse
+
+    parsed = urlparse(text.strip())
+    try:
+        port_ok = parsed.port is None or 0 < parsed.port < 65536
+    except ValueError:
+        port_ok = False
+    if parsed.scheme not in ("http", "https") or not parsed.hostname or not port_ok:
+        raise argparse.ArgumentTypeError(f"expected an endpoint URL like http://127.0.0.1:5000, got {text!r}")
+    return text.strip()
+
+
 def parse_seed(text: str) -> int:
     """Read a random seed: a whole number, 0 or more (Python seeds -n exactly as n)."""
     if not str(text).strip().isdigit():

@@ -2,6 +2,7 @@
 
 import argparse
 
+from lakejobs import args as job_args
 from lakejobs import catalog
 
 
@@ -40,7 +41,12 @@ def register(commands) -> None:
     actions = group.add_subparsers(dest="catalog_action", required=True, metavar="ACTION")
     sync = actions.add_parser("sync", help="create or update Glue databases/tables, register new partitions")
     _common(sync)
-    sync.add_argument("--endpoint-url", dest="endpoint_url", help="Glue and S3 endpoint (e.g. a moto server)")
+    sync.add_argument(
+        "--endpoint-url",
+        dest="endpoint_url",
+        type=job_args.parse_endpoint_url,
+        help="Glue and S3 endpoint (e.g. a moto server)",
+    )
     sync.add_argument("--region", help="AWS region (default: the AWS configuration's)")
     sync.set_defaults(func=cmd_sync)
     ddl = actions.add_parser("ddl", help="print Athena CREATE EXTERNAL TABLE statements")

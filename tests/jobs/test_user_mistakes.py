@@ -184,6 +184,9 @@ def test_a_tab_delimiter_may_be_given_as_backslash_t(tmp_path):
         (["state", "reset", "taxi_trips"], "argument JOB: invalid choice: 'taxi_trips' (choose from 'csv_to_parquet')"),
         (["pipeline", "start", "--run-date", "2024/01/01"], "argument --run-date: expected a date YYYY-MM-DD, got"),
         (["pipeline", "start", "--run-date", "2024-02-30"], "argument --run-date: expected a date YYYY-MM-DD, got"),
+        (["pipeline", "start", "--endpoint-url", "notaurl"], "argument --endpoint-url: expected an endpoint URL like"),
+        (["deploy", "--endpoint-url", "localhost:5000"], "argument --endpoint-url: expected an endpoint URL like"),
+        (["catalog", "sync", "--endpoint-url", "http://h:99999"], "argument --endpoint-url: expected an endpoint URL"),
     ],
 )
 def test_cli_numbers_and_names_are_checked_before_anything_starts(argv, message, capsys):

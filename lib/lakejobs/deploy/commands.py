@@ -4,6 +4,7 @@ import argparse
 import uuid
 from pathlib import Path
 
+from lakejobs import args as job_args
 from lakejobs.errors import LakejobsError, UsageError
 from lakejobs.packaging import normalize_arch
 
@@ -29,7 +30,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--subnet-id", help="emr --transient, stepfunctions: the cluster's subnet (default: the default VPC's)"
     )
-    parser.add_argument("--endpoint-url", help="an AWS-compatible endpoint (default: AWS, or AWS_ENDPOINT_URL)")
+    parser.add_argument(
+        "--endpoint-url",
+        type=job_args.parse_endpoint_url,
+        help="an AWS-compatible endpoint (default: AWS, or AWS_ENDPOINT_URL)",
+    )
     parser.add_argument("--region", help="AWS region (default: AWS_REGION, AWS_DEFAULT_REGION or us-east-1)")
     parser.add_argument("--dry-run", action="store_true", help="print every request as one JSON line; send nothing")
     parser.add_argument("--glue-version", default="5.0", help="5.0 (default) or 5.1")

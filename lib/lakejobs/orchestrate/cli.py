@@ -57,7 +57,12 @@ def register(commands) -> None:
     group.add_argument("--name-prefix", dest="name_prefix", default="lakejobs-", help="state machine name prefix")
     group.add_argument("--wait", action="store_true", help="show the states as they pass; exit 1 if it fails")
     group.add_argument("--poll-seconds", dest="poll_seconds", type=job_args.parse_positive_number, default=5.0)
-    group.add_argument("--endpoint-url", dest="endpoint_url", help="an AWS-compatible endpoint (e.g. moto)")
+    group.add_argument(
+        "--endpoint-url",
+        dest="endpoint_url",
+        type=job_args.parse_endpoint_url,
+        help="an AWS-compatible endpoint (e.g. moto)",
+    )
     group.add_argument("--region", help="AWS region (default: AWS_REGION or us-east-1)")
     pipe.set_defaults(func=lambda args: cmd_start(args) if own_action(args, pipe) == "start" else run_local(args))
 
