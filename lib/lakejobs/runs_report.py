@@ -46,14 +46,19 @@ def _read_s3(root: str) -> List[str]:
 
     parsed = urlparse(root)
     client = boto3.client("s3")
-    prefix = parsed.path.strip("/") + "/"
+    try:
+        return _read_s3_reports(client, parsed.netloc, parsed.path.strip("/") + "/")
+    except client.exceptions.NoSuchBucket:
+        raise UsageError(f"there is no bucket {parsed.netloc!r} ({root})") from None
+
+
+def _read_s3_reports(client, bucket: str, prefix: str) -> List[str]:
     texts = []
-    for page in client.get_paginator("list_objects_v2").paginate(Bucket=parsed.netloc, Prefix=prefix):
+    for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             if item["Key"].endswith(".json"):
-                texts.append(
-                    client.get_object(Bucket=parsed.netloc, Key=item["Key"])["Body"].read().decode("utf-8", "replace")
-                )
+                body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
+                texts.append(body.decode("utf-8", "replace"))
     return texts
 
 

@@ -55,3 +55,13 @@ def test_a_runs_report_of_a_mistyped_s3_lake_is_refused_not_shown_empty(s3, buck
         f"lakejobs: error: no run reports at s3://{bucket}/laek/_lakejobs/runs "
         "(run a job with --report_path, or the pipeline)"
     )
+
+
+def test_a_runs_report_of_a_bucket_that_does_not_exist_is_one_line_and_exit_2(s3, capsys):
+    """botocore's NoSuchBucket ClientError was printed as it came, exit 1."""
+    from lakejobs import cli
+
+    assert cli.main(["report", "--lake", "s3://no-such-bucket-for-reports/lake"]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "lakejobs: error: there is no bucket 'no-such-bucket-for-reports' (s3://no-such-bucket-for-reports/lake/_lakejobs/runs)"
+    ]
