@@ -213,6 +213,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except LakejobsError as error:
         print(f"lakejobs: error: {joined_lines(error)}", file=sys.stderr)
         return error.exit_code
+    except KeyboardInterrupt:  # Ctrl-C (pipeline start --wait): the work goes on or stops, no traceback
+        print("lakejobs: interrupted", file=sys.stderr)
+        return 130
     except Exception as error:  # noqa: BLE001 - any failure is one line (LAKEJOBS_DEBUG=1: the traceback too)
         if debug_enabled():
             traceback.print_exc()

@@ -243,3 +243,20 @@ def test_an_insert_of_new_rows_counts_its_own_commit_not_an_optimize_right_after
     info = insert_new_rows(source, path, "t", "delta", ["id"])
     assert info.rows == 2
     assert spark.read.format("delta").load(path).count() == 4
+
+
+def test_optimize_refuses_a_z_order_column_the_table_lacks_or_partitions_by(spark, capsys, tmp_path):
+    """Delta's AnalysisException came out as it was, exit 1."""
+    table = tmp_path / "orders"
+    frame = spark.createDataFrame([(1, 2014, "a")], "salesorderid int, order_year int, note string")
+    frame.write.format("delta").partitionBy("order_year").save(str(table))
+    capsys.readouterr()
+    assert cli.main(["optimize", str(table), "--zorder_by", "nosuch"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"lakejobs: error: --zorder_by names nosuch, not a column of {table} (salesorderid, order_year, note)"
+    )
+    assert cli.main(["optimize", str(table), "--zorder_by", "Order_Year"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"lakejobs: error: --zorder_by cannot name a partition column of {table} (order_year)"
+    )
+    assert cli.main(["optimize", str(table), "--zorder_by", "salesorderid"]) == 0

@@ -246,3 +246,14 @@ def test_a_rules_file_that_cannot_be_read_is_a_usage_error_naming_it(tmp_path, m
     with pytest.raises(UsageError) as refused:
         read_text_file(str(rules), "rules file")
     assert str(refused.value) == f"cannot read rules file {rules}: Permission denied"
+
+
+def test_ctrl_c_in_the_cli_is_one_line_and_exit_130(monkeypatch, capsys):
+    from lakejobs import cli
+
+    def interrupted(_args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "cmd_jobs", interrupted)
+    assert cli.main(["jobs"]) == 130
+    assert capsys.readouterr().err == "lakejobs: interrupted\n"

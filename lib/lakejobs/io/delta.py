@@ -323,7 +323,17 @@ def optimize_table(spark: "SparkSession", path: str, zorder_by: Sequence[str] = 
     from delta.tables import DeltaTable
 
     require_delta_table(spark, path)
-    builder = DeltaTable.forPath(spark, path).optimize()
+    table = DeltaTable.forPath(spark, path)
+    columns = {name.lower(): name for name in table.toDF().columns}
+    unknown = [column for column in zorder_by if column.lower() not in columns]
+    if unknown:
+        raise UsageError(
+            f"--zorder_by names {', '.join(unknown)}, not a column of {path} ({', '.join(columns.values())})"
+        )
+    partitions = set(table.detail().select("partitionColumns").first()[0] or ()) if zorder_by else set()
+    if partitions & {columns[column.lower()] for column in zorder_by}:
+        raise UsageError(f"--zorder_by cannot name a partition column of {path} ({', '.join(sorted(partitions))})")
+    builder = table.optimize()
     with plain_columns_written(spark, _plain_columns_of(spark, path)):
         row = (builder.executeZOrderBy(*zorder_by) if zorder_by else builder.executeCompaction()).first()
     metrics = row["metrics"].asDict() if row and row["metrics"] else {}
