@@ -299,6 +299,19 @@ def metric_columns(
     return columns
 
 
+def top_reasons(reasons: Dict[str, int], shown: int = 3) -> str:
+    """The most frequent reasons as ``a=3, b=2, c=1``, and how many more there are (a gate's message).
+
+    Reasons counted alike keep the order of ``reasons``.
+    """
+    ranked = sorted(((reason, count) for reason, count in reasons.items() if count), key=lambda kv: -kv[1])
+    text = ", ".join(f"{reason}={count}" for reason, count in ranked[:shown])
+    rest = ranked[shown:]
+    if rest:
+        text += f" and {len(rest)} more reason{'s' if len(rest) > 1 else ''} ({sum(c for _r, c in rest)} in all)"
+    return text
+
+
 def reason_columns(labels: Sequence[str]) -> Dict[str, Column]:
     """``reason_<i>``: the rows whose reason is ``labels[i]``."""
     return {f"reason_{i}": F.count(F.when(F.col(REASON) == F.lit(label), 1)) for i, label in enumerate(labels)}

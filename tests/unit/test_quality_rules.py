@@ -222,3 +222,13 @@ def test_a_run_that_wrote_no_rows_is_not_the_baseline_of_row_count_change(spark,
     assert previous_rows_written(spark, str(tmp_path / "runs"), "csv_to_parquet", "orders", out) == 10
     (folder / "r1.json").unlink()
     assert previous_rows_written(spark, str(tmp_path / "runs"), "csv_to_parquet", "orders", out) is None
+
+
+def test_a_gates_reasons_show_the_top_three_and_how_many_more():
+    """'reasons: a=1, b=1, c=1' hid that 3 more rows had other reasons."""
+    from lakejobs.quality_gate import top_reasons
+
+    reasons = {"a": 1, "b": 5, "f": 2, "d": 1, "e": 0, "c": 2}
+    assert top_reasons(reasons) == "b=5, f=2, c=2 and 2 more reasons (2 in all)"
+    assert top_reasons({"a": 1, "b": 2, "c": 1, "d": 3}) == "d=3, b=2, a=1 and 1 more reason (1 in all)"
+    assert top_reasons({"a": 1, "b": 0}) == "a=1"

@@ -101,7 +101,7 @@ LOG = logging.getLogger(__name__)
 
 
 def _gate_message(args: CsvToParquetArgs, bad: int, total: int, reasons: Dict[str, int]) -> str:
-    top = ", ".join(f"{reason}={count}" for reason, count in sorted(reasons.items(), key=lambda kv: -kv[1])[:3])
+    top = quality_gate.top_reasons(reasons)
     return (
         f"{args.dataset.name}: {bad} of {total} rows ({bad / total:.2%}) are bad, above "
         f"--max_bad_fraction {args.max_bad_fraction}; nothing was published (reasons: {top}; "

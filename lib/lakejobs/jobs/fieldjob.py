@@ -211,8 +211,7 @@ def gate(args: FieldArgs, result: JobResult, quarantine_df: "DataFrame", name: s
         return
     rejected_path = quality_gate.rejected_path(args.quarantine_path, result.run_id)
     write_table(quarantine_df, rejected_path, "rejected", "json", compression="none")
-    ranked = sorted(result.quarantine_reasons.items(), key=lambda item: (-item[1], item[0]))[:3]
-    top = ", ".join(f"{reason}={count}" for reason, count in ranked)
+    top = quality_gate.top_reasons(dict(sorted(result.quarantine_reasons.items())))
     message = (
         f"{name}: {bad} of {total} records ({bad / total:.2%}) are bad, above --max_bad_fraction "
         f"{args.max_bad_fraction}; nothing was published (reasons: {top}; records kept in "
