@@ -193,6 +193,12 @@ def test_missing_dist_says_to_run_make_package(capsys, tmp_path):
     ]
     assert cli.main(argv) == 2
     assert capsys.readouterr().err == f"lakejobs: error: {tmp_path / 'd'}/ does not exist: run make package first\n"
+    (tmp_path / "d").write_text("not a folder")
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"lakejobs: error: --dist {tmp_path / 'd'} is a file, not the folder make package writes\n"
+    )
+    (tmp_path / "d").unlink()
     make_dist(tmp_path / "d", env=False)
     serverless = ["--target", "emr-serverless", "--application-id", "a"]
     assert cli.main(argv[:1] + serverless + argv[3:]) == 2

@@ -57,6 +57,8 @@ def planned(requests: List[Request]) -> List[Request]:
 def dist_files(config: DeployConfig) -> List[Path]:
     """The files of ``dist/`` to upload, sorted; a clear error when ``dist/`` is missing or incomplete."""
     dist = Path(config.dist)
+    if dist.exists() and not dist.is_dir():
+        raise UsageError(f"--dist {dist} is a file, not the folder make package writes")
     if not dist.is_dir():
         raise UsageError(f"{dist}/ does not exist: run make package first")
     return sorted(path for path in dist.rglob("*") if path.is_file())
