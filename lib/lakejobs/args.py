@@ -332,6 +332,10 @@ def refuse_spark_submit_options_off_glue(glue: Dict[str, str]) -> None:
         )
 
 
+#: Options whose value is one character, which may be a space or a tab (``--delimiter $'\t'``).
+ONE_CHARACTER_OPTIONS = ("delimiter", "quote", "escape")
+
+
 def refuse_empty_values(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> None:
     """Refuse any other option given as an empty text, rather than read it as not given.
 
@@ -340,7 +344,9 @@ def refuse_empty_values(parser: argparse.ArgumentParser, namespace: argparse.Nam
     """
     for action in parser._actions:  # noqa: SLF001 - argparse keeps its options there, with their spelling
         value = getattr(namespace, action.dest, None)
-        if action.option_strings and isinstance(value, str) and not value.strip() and value != action.default:
+        if not action.option_strings or not isinstance(value, str) or value == action.default:
+            continue
+        if value == "" or (not value.strip() and action.dest not in ONE_CHARACTER_OPTIONS):
             raise UsageError(f"{action.option_strings[0]} is empty: give a value, or leave the option out")
 
 

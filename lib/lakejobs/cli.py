@@ -6,7 +6,7 @@ import logging
 import os
 import sys
 import traceback
-from typing import Optional, Sequence
+from typing import List, Optional, Sequence
 
 from lakejobs import args as job_args
 from lakejobs import fs, report_cli, runtime
@@ -206,9 +206,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``lakejobs`` console script."""
-    args = build_parser().parse_args(list(sys.argv[1:] if argv is None else argv))
+    parser = build_parser()
+    args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         job_args.refuse_empty_paths(args, also=("out", "raw", "lake", "table", "runs", "html"))
+        refuse_empty_options(parser, args)
         return args.func(args)
     except LakejobsError as error:
         print(f"lakejobs: error: {joined_lines(error)}", file=sys.stderr)
@@ -222,6 +224,28 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         cause = f"{type(error).__name__}: {joined_lines(error)}" if is_aws_error(error) else root_cause(error)
         print(f"lakejobs: error: {cause}", file=sys.stderr)
         return 1
+
+
+def refuse_empty_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """Refuse an option of any subcommand given as an empty text, rather than read it as left out.
+
+    ``lakejobs state reset csv_to_parquet --dataset "$DS"`` with ``DS`` unset reset the orders
+    state. Options whose default is empty (``--prefix``) may be given empty.
+    """
+    for action in _every_action(parser):
+        value = getattr(args, action.dest, None)
+        if action.option_strings and value == "" and action.default != "":
+            raise UsageError(f"{action.option_strings[0]} is empty: give a value, or leave the option out")
+
+
+def _every_action(parser: argparse.ArgumentParser) -> List[argparse.Action]:
+    """The actions of ``parser`` and of its subcommands' parsers, recursively."""
+    actions = list(parser._actions)  # noqa: SLF001 - argparse keeps them there
+    for action in parser._actions:  # noqa: SLF001
+        if isinstance(action, argparse._SubParsersAction):  # noqa: SLF001
+            for sub in dict.fromkeys(action.choices.values()):
+                actions += _every_action(sub)
+    return actions
 
 
 def is_aws_error(error: BaseException) -> bool:

@@ -349,7 +349,7 @@ def create_exclusive(spark: "SparkSession", path: str, text: str) -> bool:
     try:
         stream = filesystem.create(hadoop_path, False)
     except Exception as error:  # noqa: BLE001 - FileAlreadyExistsException arrives as a Py4J error
-        if _is_already_there(error):
+        if _is_already_there(error) or filesystem.exists(hadoop_path):  # HDFS: AlreadyBeingCreated, wrapped
             return False
         raise  # no permission, no bucket: not a file someone else holds
     try:

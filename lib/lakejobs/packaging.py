@@ -437,7 +437,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print(f"lakejobs.packaging: error: {error}", file=sys.stderr)
         return error.exit_code
     except OSError as error:  # --dist not writable, disk full
-        print(f"lakejobs.packaging: error: cannot write {args.dist}: {error}", file=sys.stderr)
+        print(f"lakejobs.packaging: error: cannot build {args.dist}: {error}", file=sys.stderr)
         return 1
     for path in (built["wheel"], built["lib_zip"], *sorted(built["jobs"].glob("*.py")), *built["envs"]):
         print(f"{path.stat().st_size:>12,}  {path}")

@@ -562,3 +562,36 @@ def test_state_of_a_mistyped_lake_or_a_folder_is_refused_writing_nothing(tmp_pat
         f"lakejobs: error: --state_path {tmp_path} is a folder: give the state file "
         "(<lake>/_lakejobs/state/<job>/<name>.json)"
     ]
+
+
+@pytest.mark.parametrize(
+    "argv, option",
+    [
+        (["state", "reset", "csv_to_parquet", "--lake", "L", "--dataset", ""], "--dataset"),
+        (["pipeline", "start", "--runtime", "glue", "--bucket", ""], "--bucket"),
+        (["deploy", "--target", "glue", "--bucket", "b", "--prefix", "", "--role-arn", ""], "--role-arn"),
+    ],
+)
+def test_a_cli_option_given_an_empty_value_is_refused_not_read_as_left_out(argv, option, capsys):
+    """``state reset ... --dataset "$DS"`` with DS unset reset the orders state (--prefix may be empty)."""
+    assert cli.main(argv) == 2
+    assert stderr_lines(capsys.readouterr().err) == [
+        f"lakejobs: error: {option} is empty: give a value, or leave the option out"
+    ]
+
+
+@pytest.mark.parametrize("delimiter", ["\t", " ", ";"])
+def test_a_tab_or_a_space_is_a_delimiter_not_an_empty_value(delimiter):
+    argv = ["--schema", SCHEMA, "--input_path", "in", "--output_path", "o", "--delimiter", delimiter]
+    assert csv_to_parquet.parse_args(argv).dataset.csv.delimiter == delimiter
+
+
+def test_emrfs_folder_markers_beside_partitions_are_not_taken_for_another_layout(spark, products):
+    """S3A lists EMRFS's ``sku=a1_$folder$`` objects as files: 'partitioned by nothing' refused the table."""
+    output = products / "out"
+    argv = convert_argv(products, output, "--partition_by", "sku")
+    assert csv_to_parquet.main(argv) == 0
+    (output / "sku=a1_$folder$").write_bytes(b"")
+    refuse_other_layout(spark, str(output), ["sku"])
+    refuse_foreign_folders(spark, {"--output_path": str(output)})
+    assert csv_to_parquet.main(argv) == 0

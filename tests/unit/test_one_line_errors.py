@@ -183,15 +183,24 @@ def test_a_custom_sql_statement_failing_while_it_runs_names_its_root_cause(monke
 
 
 @pytest.mark.parametrize(
-    "kind, created", [("FileAlreadyExistsException", False), ("AccessDeniedException", None)], ids=["held", "denied"]
+    "kind, there, created",
+    [
+        ("FileAlreadyExistsException", True, False),
+        ("RemoteException", True, False),
+        ("AccessDeniedException", False, None),
+    ],
+    ids=["held", "being_created_on_hdfs", "denied"],
 )
-def test_a_lock_create_refused_for_another_reason_than_an_existing_file_is_raised(monkeypatch, kind, created):
+def test_a_lock_create_refused_for_another_reason_than_an_existing_file_is_raised(monkeypatch, kind, there, created):
     """Any failure of the exclusive create was taken for a lock someone holds: exit 3, 'another run'."""
     from lakejobs import fs
 
     class Refusing:
         def create(self, _path, _overwrite):
             raise _Py4JError(_JavaError("IOException", "create failed", _JavaError(kind, "s3a://b/orders.lock")))
+
+        def exists(self, _path):
+            return there
 
     monkeypatch.setattr(fs, "_hadoop_path", lambda _spark, path: (path, Refusing()))
     if created is None:
