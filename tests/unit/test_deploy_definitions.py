@@ -198,3 +198,15 @@ def test_s3_writes_are_scoped_to_the_output_folders_and_encrypted():
         assert iam_eval.allowed(policy, ("s3:PutObject", mart_file, context)) is allowed, encryption
     assert glue.glue_default_arguments(sales_pipeline().jobs[0], EXAMPLE)["--encryption-type"] == "sse-s3"
     assert emr.common_conf()["spark.hadoop.fs.s3.enableServerSideEncryption"] == "true"
+
+
+def test_render_into_a_folder_that_is_not_a_checkout_is_refused_writing_nothing(tmp_path, capsys):
+    from lakejobs import cli
+
+    typo = tmp_path / "typo"
+    assert cli.main(["deploy", "render", "--root", str(typo)]) == 2
+    assert capsys.readouterr().err == (
+        f"lakejobs: error: --root {typo} is not a lakejobs checkout (no setup.py): "
+        "give the folder holding glue/ and emr/\n"
+    )
+    assert not typo.exists()

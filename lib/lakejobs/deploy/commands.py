@@ -80,6 +80,10 @@ def cmd_render(args) -> int:
     from lakejobs.session import project_root
 
     root = Path(args.root) if args.root else project_root()
+    if not (root / "setup.py").is_file():  # a mistyped --root got the whole glue/, emr/ tree written there
+        raise UsageError(
+            f"--root {root} is not a lakejobs checkout (no setup.py): give the folder holding glue/ and emr/"
+        )
     changed = differences(root) if args.check else write_rendered(root)
     for path in changed:
         print(f"{'differs' if args.check else 'rendered'}: {path}")
