@@ -141,6 +141,9 @@ def _table_files(spark: "SparkSession", path: str) -> List[fs.FileInfo]:
     """The first ``LAYOUT_CHECKED_FILES`` data files listed below ``path``, markers left out.
 
     EMRFS writes a ``ticker=AAPL_$folder$`` object beside each folder, which S3A lists as a file.
+    None when ``path`` is not a folder: a file there fails the write itself (``foreign_entries``).
     """
+    if not fs.is_folder(spark, path):
+        return []
     files = fs.list_data_files(spark, path, limit=LAYOUT_CHECKED_FILES)
     return [info for info in files if not MARKER.fullmatch(info.path.rstrip("/").rsplit("/", 1)[-1])]
