@@ -220,6 +220,7 @@ def test_a_declared_header_that_is_missing_fails_the_run_instead_of_losing_the_f
     source = (SAMPLE_RAW / "orders" / "orders-00000.csv").as_uri()
     assert str(raised.value) == (
         f"orders: --header true, but the first line of {source} does not name the columns (expected "
-        "'salesorderid', found '71782'); add the header row, or pass --header false; nothing was published"
+        "'salesorderid', found '71782'); if the file has no header row, pass --header false; if that line is "
+        "its header, give the schema the file's column names; nothing was published"
     )
     assert not (tmp_path / "orders").exists()

@@ -111,7 +111,8 @@ def header_mismatch(error: BaseException, dataset: Dataset) -> Optional[Lakejobs
         found = re.search(r"Expected: (.*?) but found: (.*?)\s*\n", text)
         what = f" (expected {found.group(1)!r}, found {found.group(2)!r})" if found else ""
         problem = (
-            f"the first line of {where} does not name the columns{what}; add the header row, or pass --header false"
+            f"the first line of {where} does not name the columns{what}; if the file has no header row, pass "
+            "--header false; if that line is its header, give the schema the file's column names"
         )
         if _same_names_in_another_order(text):
             problem = (
