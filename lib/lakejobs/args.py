@@ -10,7 +10,7 @@ import argparse
 import math
 import re
 import zoneinfo
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from lakejobs.errors import UsageError
 
@@ -277,7 +277,7 @@ def parse_job_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]
     refuse_repeated_options(parser, own)
     namespace = parser.parse_args(own)
     refuse_empty_paths(namespace)
-    refuse_empty_values(parser, namespace)
+    refuse_empty_values(parser._actions, namespace)  # noqa: SLF001 - argparse keeps its options there
     return namespace
 
 
@@ -336,13 +336,15 @@ def refuse_spark_submit_options_off_glue(glue: Dict[str, str]) -> None:
 ONE_CHARACTER_OPTIONS = ("delimiter", "quote", "escape")
 
 
-def refuse_empty_values(parser: argparse.ArgumentParser, namespace: argparse.Namespace) -> None:
-    """Refuse any other option given as an empty text, rather than read it as not given.
+def refuse_empty_values(actions: Iterable[argparse.Action], namespace: argparse.Namespace) -> None:
+    """Refuse an option given as an empty text (or only blanks), rather than read it as not given.
 
     ``--rules "$RULES"`` with ``RULES`` unset ran the dataset's own rules (a ``--schema``
-    dataset: none), ``--target_table ""`` loaded the default table, ``--query ""`` read a table.
+    dataset: none), ``--target_table ""`` loaded the default table, ``lakejobs state reset
+    csv_to_parquet --dataset ""`` reset the orders state. ``actions`` are the parser's (a job's,
+    or every subcommand's); an option whose default is that same text (``--prefix ""``) may be given.
     """
-    for action in parser._actions:  # noqa: SLF001 - argparse keeps its options there, with their spelling
+    for action in actions:
         value = getattr(namespace, action.dest, None)
         if not action.option_strings or not isinstance(value, str) or value == action.default:
             continue

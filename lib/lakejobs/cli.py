@@ -210,7 +210,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     try:
         job_args.refuse_empty_paths(args, also=("out", "raw", "lake", "table", "runs", "html"))
-        refuse_empty_options(parser, args)
+        job_args.refuse_empty_values(_every_action(parser), args)
         return args.func(args)
     except LakejobsError as error:
         print(f"lakejobs: error: {joined_lines(error)}", file=sys.stderr)
@@ -224,18 +224,6 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         cause = f"{type(error).__name__}: {joined_lines(error)}" if is_aws_error(error) else root_cause(error)
         print(f"lakejobs: error: {cause}", file=sys.stderr)
         return 1
-
-
-def refuse_empty_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
-    """Refuse an option of any subcommand given as an empty text, rather than read it as left out.
-
-    ``lakejobs state reset csv_to_parquet --dataset "$DS"`` with ``DS`` unset reset the orders
-    state. Options whose default is empty (``--prefix``) may be given empty.
-    """
-    for action in _every_action(parser):
-        value = getattr(args, action.dest, None)
-        if action.option_strings and value == "" and action.default != "":
-            raise UsageError(f"{action.option_strings[0]} is empty: give a value, or leave the option out")
 
 
 def _every_action(parser: argparse.ArgumentParser) -> List[argparse.Action]:
