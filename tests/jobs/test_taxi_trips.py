@@ -2,6 +2,7 @@
 
 import csv
 import datetime as dt
+import json
 import math
 from decimal import Decimal
 
@@ -45,6 +46,7 @@ DETAILS = {
     ),
     "malformed_record": "expected 20 fields separated by ','",
 }
+TIME_COLUMNS = ("lpep_pickup_datetime", "lpep_dropoff_datetime")
 DERIVED_SCHEMA = "pickup_date date, trip_duration_s bigint, trip_duration_min double, avg_speed_mph double"
 
 
@@ -73,6 +75,24 @@ def expected_trip(line):
     distance = float(values[8])
     out += [None] * (len(TAXI_TRIPS.fields) - len(out))  # a 19-column file has no congestion_surcharge
     return (*out, pickup.date(), seconds, seconds / 60.0, distance / (seconds / 3600.0))
+
+
+def trip_fields_of_line(line):
+    """The input columns of a CSV trip line: text, numbers as exact decimals, None where empty."""
+    values = next(csv.reader([line])) + [""]  # a 19-field line has no congestion_surcharge
+    numeric = {f.name for f in TAXI_TRIPS.fields if f.dataType.simpleString() != "string"} - set(TIME_COLUMNS)
+    return {
+        name: None if text == "" else Decimal(text) if name in numeric else text
+        for name, text in zip(TAXI_COLUMNS, values)
+    }
+
+
+def trip_fields_of_json(document):
+    """The input columns of a quarantined trip kept as its typed row in JSON (times in UTC)."""
+    row = json.loads(document, parse_float=Decimal)
+    for name in TIME_COLUMNS:
+        row[name] = dt.datetime.strptime(row[name], "%Y-%m-%dT%H:%M:%S.000Z").strftime("%Y-%m-%d %H:%M:%S")
+    return {name: row[name] for name in TAXI_COLUMNS}
 
 
 def plausible_trip(line):
@@ -120,9 +140,18 @@ def test_trips_are_typed_measured_and_impossible_ones_quarantined_with_reasons(s
     actual = spark.read.parquet(str(out / "trips")).select(*expected.columns)
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
 
-    quarantine = spark.read.json(str(out / "trips_quarantine"))
-    assert sorted(row.reason for row in quarantine.collect()) == sorted(BAD.values())
-    assert {row.reason: row.detail for row in quarantine.collect()} == DETAILS
+    quarantine = spark.read.json(str(out / "trips_quarantine")).collect()
+    assert sorted(row.reason for row in quarantine) == sorted(BAD.values())
+    assert {row.reason: row.detail for row in quarantine} == DETAILS
+    # A line Spark could not type is kept as text (a 19-field line as the 20 fields read); a trip
+    # typed but impossible as its typed row in JSON, whose input fields must be the line's.
+    kept = {row.reason: row.raw_line for row in quarantine}
+    by_reason = {reason: line for line, reason in BAD.items()}
+    text_reasons = ("malformed_record", "invalid_timestamp:lpep_pickup_datetime")
+    assert kept["malformed_record"] == by_reason["malformed_record"]
+    assert kept[text_reasons[1]] == by_reason[text_reasons[1]] + ","
+    typed = {reason: trip_fields_of_json(line) for reason, line in kept.items() if reason not in text_reasons}
+    assert typed == {reason: trip_fields_of_line(by_reason[reason]) for reason in typed}
     partitions = sorted(p.name for p in (out / "trips").iterdir() if p.is_dir())
     assert partitions == ["pickup_date=2019-01-01", "pickup_date=2019-01-02"]
     assert all(len(list((out / "trips" / p).glob("*.parquet"))) == 1 for p in partitions)
