@@ -321,6 +321,17 @@ def test_a_stock_file_emptied_since_leaves_no_bad_records_in_the_quarantine(spar
     second = stock_prices.run(spark, stock_prices.parse_args(argv))
     assert (second.rows_read, second.rows_written, second.rows_quarantined) == (1, 1, 0)
     assert not list((tmp_path / "stocks_quarantine").rglob("*.json"))
+    # A keyed row a file no longer holds stays (README: rebuild the table to drop it).
+    table = spark.read.parquet(str(out)).select("ticker", "date", "close")
+    expected = spark.createDataFrame(
+        [
+            ("AAPL", dt.date(2024, 1, 2), Decimal("185.64")),
+            ("AAPL", dt.date(2024, 1, 3), Decimal("184.25")),
+            ("MSFT", dt.date(2024, 1, 2), Decimal("370.87")),
+        ],
+        "ticker string, date date, close decimal(18,6)",
+    )
+    assert_df_equality(table, expected, ignore_row_order=True, ignore_nullable=True)
 
 
 @pytest.mark.parametrize("emptied", [b"", b"\n\n"], ids=["no_bytes", "blank_lines"])
@@ -337,3 +348,5 @@ def test_an_fx_file_emptied_since_leaves_no_bad_records_in_the_quarantine(spark,
     second = fx_rates.run(spark, fx_rates.parse_args(argv))
     assert (second.rows_read, second.rows_written, second.rows_quarantined) == (1, 1, 0)
     assert not list((tmp_path / "fx_quarantine").rglob("*.json"))
+    kept = [("USD", "EUR", "2024-01-02", "0.9"), ("USD", "GBP", "2024-01-02", "0.8")]
+    assert_df_equality(fx_table(spark, out), fx_rows(spark, kept), ignore_row_order=True, ignore_nullable=True)
