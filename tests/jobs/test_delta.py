@@ -14,7 +14,7 @@ from lakejobs.io.delta import merge_condition, merge_delta, plain_columns_writte
 from lakejobs.jobs import csv_to_parquet
 from lakejobs.pipeline import run_pipeline
 from lakejobs.schemas import CUSTOMERS, ORDERS
-from tests.conftest import SAMPLE_RAW, expected_orders, read_raw_rows
+from tests.conftest import SAMPLE_RAW, expected_orders, expected_orders_of_rows, read_raw_rows
 from tests.jobs.test_csv_to_parquet import ORDERS_WITHOUT_DICTIONARY
 from tests.parquet_layout import columns_without_dictionary
 
@@ -35,6 +35,25 @@ def test_delta_pipeline_twice_leaves_the_same_mart_read_by_delta_rs(spark, sampl
     assert [r.rows_read for r in first] == [r.rows_read for r in second] == [40, 18, 300, 300]
     raw_total = sum(Decimal(row[15]) for row in read_raw_rows(SAMPLE_RAW / "orders"))
     assert sum(row[2] for row in after) == raw_total
+    # The processed tables after the MERGE rerun, against the raw files (the mart's joins would
+    # hide a dimension's duplicated keys).
+    processed = lake / "processedData"
+    orders = expected_orders_of_rows(spark, read_raw_rows(SAMPLE_RAW / "orders"))
+    assert_df_equality(delta_table(spark, processed / "orders"), orders, ignore_row_order=True, ignore_nullable=True)
+    customers = [(int(r[0]), r[1] or None, r[2] or None, r[3] or None) for r in read_raw_rows(SAMPLE_RAW / "customers")]
+    assert_df_equality(
+        delta_table(spark, processed / "customers"),
+        spark.createDataFrame(customers, CUSTOMERS),
+        ignore_row_order=True,
+        ignore_nullable=True,
+    )
+    employee_ids = sorted(int(row[0]) for row in read_raw_rows(SAMPLE_RAW / "employees"))
+    employees = delta_table(spark, processed / "employees").select("employeeid").collect()
+    assert sorted(row.employeeid for row in employees) == employee_ids
+
+
+def delta_table(spark, path):
+    return spark.read.format("delta").load(str(path))
 
 
 def test_delta_mart_equals_the_parquet_mart(spark, sample_delta_lake, sample_lake):
@@ -109,6 +128,14 @@ def test_a_merge_rerun_keeps_the_lines_of_an_order_next_to_each_other(spark, tmp
     assert (result.outputs[0].rows, [row.operation for row in table_history(spark, str(table)).collect()]) == (
         300,
         ["MERGE", "WRITE"],
+    )
+    merge = table_history(spark, str(table)).collect()[0].operationMetrics  # the rerun matched every line
+    assert (merge["numTargetRowsInserted"], merge["numTargetRowsUpdated"]) == ("0", "300")
+    assert_df_equality(
+        spark.read.format("delta").load(str(table)),
+        expected_orders_of_rows(spark, read_raw_rows(SAMPLE_RAW / "orders")),
+        ignore_row_order=True,
+        ignore_nullable=True,
     )
     runs = order_runs(table)
     assert sum(distinct for distinct, _runs in runs) > len(runs)  # files holding several orders
