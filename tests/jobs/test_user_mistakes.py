@@ -3,6 +3,7 @@
 import contextlib
 import json
 import shutil
+from decimal import Decimal
 
 import pytest
 
@@ -43,11 +44,17 @@ def test_an_output_folder_holding_more_than_a_table_is_refused_and_kept_whole(sp
 def test_a_table_folder_written_before_is_replaced_as_always(spark, products):
     output = products / "out"
     argv = convert_argv(products, output, "--partition_by", "sku")
+    first_files = None
     for _ in range(2):  # the second run finds the first one's table: partitions, _SUCCESS
         result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
         assert (result.status, result.rows_written) == ("SUCCEEDED", 2)
+        first_files = first_files or set(files_under(output))
     assert foreign_entries(spark, str(output)) == []
-    assert {name.split("/")[0] for name in files_under(output)} == {"sku=a1", "sku=b2"}
+    data_files = [name for name in files_under(output) if name.endswith(".parquet")]
+    assert [name.split("/")[0] for name in data_files] == ["sku=a1", "sku=b2"]  # one file each, both new
+    assert not first_files & set(data_files)
+    table = spark.read.parquet(str(output)).select("sku", "price")
+    assert sorted(tuple(row) for row in table.collect()) == [("a1", Decimal("1.50")), ("b2", Decimal("2.00"))]
 
 
 @pytest.mark.parametrize("before", [(), ("--partition_by", "price")], ids=["unpartitioned", "by_price"])
