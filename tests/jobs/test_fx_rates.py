@@ -37,7 +37,7 @@ BAD_DOCUMENT = {
     },
     "E_R": {"USD": {"2010-01-01": OK}},
 }
-REPEATED_DOCUMENT = {"USD": {"GBP": {"2010-01-01": {"open": 0.62, "high": 0.63, "low": 0.61, "close": 0.625}}}}
+REPEATED_DOCUMENT = {"USD": {"GBP": {"2010-01-01": {"open": 0.62, "high": 0.63, "low": 0.61, "close": 0.626}}}}
 REASONS = {
     "high_below_low": 1,
     "non_positive_price:low": 1,
@@ -105,6 +105,12 @@ def test_documents_flatten_to_rows_partitioned_by_base_and_quote(spark, tmp_path
     broken = quarantine.filter("reason = 'unparsable_json'").select("source_file", "raw_line").first()
     assert tuple(broken) == ((raw / "c.json").as_uri(), '{"GBP": {"USD": {"2010-01-01": \n')
     assert sorted(tuple(row) for row in quarantine.select("reason", "detail").collect()) == QUARANTINE_DETAILS
+    # The repeated key's two copies differ (close 0.625 in a.json, 0.626 in d.json): one is in the
+    # table (a.json's, read first: the larger file), the other here with its own values.
+    repeat = quarantine.filter("reason like 'duplicate_key%'").select("source_file", "raw_line").collect()
+    assert [tuple(row) for row in repeat] == [
+        ((raw / "d.json").as_uri(), "USD,GBP,2010-01-01,0.620000000000,0.630000000000,0.610000000000,0.626000000000")
+    ]
     report = json.loads((tmp_path / "fx_lakejobs" / "runs" / "fx_rates" / f"{result.run_id}.json").read_text())
     assert (report["status"], report["rows_written"], report["quarantine_reasons"]) == ("SUCCEEDED", 4, REASONS)
 
