@@ -7,12 +7,16 @@ job's parser then rejects anything else it does not know with one clear line.
 """
 
 import argparse
+import importlib.util
+import logging
 import math
 import re
 import zoneinfo
 from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 from lakejobs.errors import UsageError
+
+LOG = logging.getLogger(__name__)
 
 #: Exact names of arguments that the Glue service or a Glue job definition passes.
 GLUE_ARGUMENTS = frozenset(
@@ -272,6 +276,8 @@ def parse_job_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]
     import sys
 
     own, glue = strip_glue_arguments(sys.argv[1:] if argv is None else argv)
+    if importlib.util.find_spec("awsglue") is not None:  # on Glue (runtime.on_glue, not imported here)
+        own = set_aside_other_glue_arguments(parser, own, glue)
     refuse_own_options_set_aside(parser, glue)
     refuse_spark_submit_options_off_glue(glue)
     refuse_repeated_options(parser, own)
@@ -279,6 +285,38 @@ def parse_job_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]
     refuse_empty_paths(namespace)
     refuse_empty_values(parser._actions, namespace)  # noqa: SLF001 - argparse keeps its options there
     return namespace
+
+
+def set_aside_other_glue_arguments(
+    parser: argparse.ArgumentParser, own: Sequence[str], glue: Dict[str, str]
+) -> List[str]:
+    """On Glue, set aside (into ``glue``, with a warning) a ``--kebab-case`` option the job lacks.
+
+    Glue may add arguments ``GLUE_ARGUMENTS`` does not list yet (a new service flag); refusing
+    them would fail every run at its start, as ``getResolvedOptions`` never does. A job's own
+    options are snake_case, so a kebab-case name is not one of them; one that is a job option
+    spelled with dashes (``--input-path``) is still refused, naming the right spelling.
+    """
+    options = {option for option in parser._option_string_actions if option.startswith("--")}  # noqa: SLF001
+    kept: List[str] = []
+    index = 0
+    while index < len(own):
+        token = own[index]
+        name, has_value, value = token.partition("=")
+        if not (name.startswith("--") and "-" in name[2:]) or name in options:
+            kept.append(token)
+            index += 1
+            continue
+        spelled = "--" + name[2:].replace("-", "_")
+        if spelled in options:
+            raise UsageError(f"{name} is not an option of this job; did you mean {spelled}? (see --help)")
+        following = own[index + 1] if not has_value and index + 1 < len(own) else None
+        if following is not None and not following.startswith("--"):
+            value, index = following, index + 1
+        glue[name] = value
+        LOG.warning("%s is not an argument this job knows: set aside as one of Glue's", name)
+        index += 1
+    return kept
 
 
 def refuse_repeated_options(parser: argparse.ArgumentParser, tokens: Sequence[str]) -> None:

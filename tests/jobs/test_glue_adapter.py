@@ -9,6 +9,7 @@ test_s3.py); everything else is the definition's.
 
 import json
 import logging
+import os
 import random
 import runpy
 import shutil
@@ -20,6 +21,8 @@ from chispa import assert_df_equality
 from lakejobs.args import strip_glue_arguments
 from lakejobs.deploy.description import DeployConfig, sales_pipeline
 from lakejobs.deploy.glue import glue_job_definition
+from lakejobs.errors import UsageError
+from lakejobs.jobs import csv_to_parquet_args
 from lakejobs.schemas import CUSTOMERS
 from tests.conftest import ROOT, SAMPLE_RAW, read_raw_rows
 
@@ -162,3 +165,24 @@ def test_glue_arguments_are_set_aside_in_any_order():
         kept, glue = strip_glue_arguments(shuffled)
         assert dict(zip(kept[::2], kept[1::2])) == dict(zip(own[::2], own[1::2]))
         assert glue["--enable-metrics"] == "" and glue["--JOB_RUN_ID"] == JOB_RUN_ID
+
+
+def test_on_glue_an_unknown_kebab_case_argument_is_set_aside_with_a_warning(glue_runtime, caplog):
+    argv = ["--dataset", "orders", "--input_path", "in", "--output_path", "out"]
+    # A Glue argument this project does not list yet, as a pair and as a flag before another option.
+    with caplog.at_level(logging.WARNING, logger="lakejobs.args"):
+        parsed = csv_to_parquet_args.parse_args(["--new-service-flag", "on", *argv, "--glue-flag", "--format", "delta"])
+    assert (parsed.dataset.name, parsed.output_format) == ("orders", "delta")
+    assert (parsed.input_path, parsed.output_path) == (os.path.abspath("in"), os.path.abspath("out"))
+    assert caplog.messages == [
+        "--new-service-flag is not an argument this job knows: set aside as one of Glue's",
+        "--glue-flag is not an argument this job knows: set aside as one of Glue's",
+    ]
+    with pytest.raises(UsageError, match=r"^--output-path is not an option of this job; did you mean --output_path\?"):
+        csv_to_parquet_args.parse_args(["--dataset", "orders", "--input_path", "in", "--output-path", "out"])
+
+
+def test_off_glue_an_unknown_kebab_case_argument_is_refused():
+    argv = ["--dataset", "orders", "--input_path", "in", "--output_path", "out", "--new-service-flag", "on"]
+    with pytest.raises(UsageError, match="unrecognized arguments: --new-service-flag on"):
+        csv_to_parquet_args.parse_args(argv)
