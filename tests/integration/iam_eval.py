@@ -8,7 +8,8 @@ a Glue Data Catalog call is checked on the catalog, the database and (table and 
 calls) the table; a role handed to a service (Glue ``Role``, EMR ``ExecutionRoleArn`` and
 ``ServiceRole``, ...) is ``iam:PassRole`` with ``iam:PassedToService``, the role of an EMR
 cluster's instance profile (``JobFlowRole``) being passed to EC2; ``RunJobFlow`` may create
-EMR's cleanup service-linked role.
+EMR's cleanup service-linked role, and one with an ``AutoTerminationPolicy`` needs
+``PutAutoTerminationPolicy`` on the new cluster (EMR's guide, "Using an auto-termination policy").
 
 ``allowed`` evaluates one identity policy: an explicit Deny wins, then any Allow; every
 condition of a statement must hold. Operators ``StringEquals``, ``StringLike``,
@@ -92,6 +93,8 @@ def _emr(action: str, params: dict, account: str, region: str) -> List[Check]:
     if action.endswith(":RunJobFlow"):
         checks = [(action, "*", {})]
         checks += [("elasticmapreduce:AddTags", clusters + "j-NEW", {})] if params.get("Tags") else []
+        if params.get("AutoTerminationPolicy"):  # EMR's guide: applying one needs this permission
+            checks += [("elasticmapreduce:PutAutoTerminationPolicy", clusters + "j-NEW", {})]
         checks += passes(account, params.get("ServiceRole"), to_emr)
         checks += passes(account, params.get("JobFlowRole"), "ec2.amazonaws.com")
         return checks + [(CREATE_LINKED_ROLE, EMR_CLEANUP_ROLE.format(account), {SERVICE_NAME: to_emr})]

@@ -189,6 +189,7 @@ def test_the_emr_machine_role_may_create_the_cluster_its_definition_asks_for():
     assert [(action, resource) for action, resource, _context in checks] == [
         ("elasticmapreduce:RunJobFlow", "*"),
         ("elasticmapreduce:AddTags", "arn:aws:elasticmapreduce:us-east-1:123456789012:cluster/j-NEW"),
+        ("elasticmapreduce:PutAutoTerminationPolicy", "arn:aws:elasticmapreduce:us-east-1:123456789012:cluster/j-NEW"),
         ("iam:PassRole", "arn:aws:iam::123456789012:role/lakejobs-emr-service"),
         ("iam:PassRole", "arn:aws:iam::123456789012:role/lakejobs-emr-ec2"),
         ("iam:CreateServiceLinkedRole", iam_eval.EMR_CLEANUP_ROLE.format("123456789012")),

@@ -86,10 +86,10 @@ def emr_deployer_policy(config: DeployConfig) -> Dict[str, object]:
         "Action": ["elasticmapreduce:RunJobFlow"],
         "Resource": "*",
     }
-    tag = {
+    tag = {  # a new cluster's tags and idle timeout (AutoTerminationPolicy) are set as it is created
         "Sid": "TagNewClusters",
         "Effect": "Allow",
-        "Action": ["elasticmapreduce:AddTags"],
+        "Action": ["elasticmapreduce:AddTags", "elasticmapreduce:PutAutoTerminationPolicy"],
         "Resource": [clusters + "*"],
     }
     roles = [role_arn(config, config.emr_service_role)] + ([config.role_arn] if config.role_arn else [])

@@ -60,6 +60,7 @@ def emr_policy(pipeline: Pipeline, config: DeployConfig) -> Dict:
         "elasticmapreduce:DescribeStep",
         "elasticmapreduce:CancelSteps",
         "elasticmapreduce:AddTags",
+        "elasticmapreduce:PutAutoTerminationPolicy",  # the cluster's idle timeout, set when created
     ]
     role = f"arn:aws:iam::{ACCOUNT}:role/"
     rules = [
