@@ -276,7 +276,7 @@ def parse_job_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]
     import sys
 
     own, glue = strip_glue_arguments(sys.argv[1:] if argv is None else argv)
-    if importlib.util.find_spec("awsglue") is not None:  # on Glue (runtime.on_glue, not imported here)
+    if run_by_glue(glue):
         own = set_aside_other_glue_arguments(parser, own, glue)
     refuse_own_options_set_aside(parser, glue)
     refuse_spark_submit_options_off_glue(glue)
@@ -354,16 +354,24 @@ def refuse_own_options_set_aside(parser: argparse.ArgumentParser, glue: Dict[str
 SPARK_SUBMIT_OPTIONS = ("--conf", "--class")
 
 
+def run_by_glue(glue: Dict[str, str]) -> bool:
+    """Tell whether Glue started this run: ``awsglue`` is importable, or Glue's ``--JOB_RUN_ID`` came.
+
+    A Glue job run with a packed environment (``--python-virtual-env``) may lack ``awsglue``
+    (``runtime.on_glue`` is then false and the job runs as on EMR) and still gets Glue's
+    arguments, ``--conf`` included.
+    """
+    return "--JOB_RUN_ID" in glue or importlib.util.find_spec("awsglue") is not None
+
+
 def refuse_spark_submit_options_off_glue(glue: Dict[str, str]) -> None:
     """Refuse ``--conf`` (or ``--class``) given to the job off Glue: spark-submit's, misplaced.
 
     On Glue they are the job's settings; under ``spark-submit`` a ``--conf`` written after the
     script is passed to the script, and was set aside without a word, its setting never applied.
     """
-    import importlib.util
-
     misplaced = [name for name in SPARK_SUBMIT_OPTIONS if name in glue]
-    if misplaced and importlib.util.find_spec("awsglue") is None:
+    if misplaced and not run_by_glue(glue):
         raise UsageError(
             f"{misplaced[0]} is a spark-submit option, given after the script: it reached the job, not "
             "spark-submit; put it before the script"

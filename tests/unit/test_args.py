@@ -313,6 +313,14 @@ def test_a_spark_submit_conf_after_the_script_is_refused_off_glue(tmp_path):
     )
 
 
+def test_a_glue_run_without_awsglue_takes_glues_conf_and_new_flags():
+    """A Glue run with a packed environment (``--python-virtual-env``) may lack awsglue: its
+    ``--JOB_RUN_ID`` still says Glue started it, so Glue's ``--conf`` is not refused."""
+    glue = ["--JOB_ID", "j_1", "--JOB_RUN_ID", "jr_1", "--conf", "spark.sql.extensions=x", "--new-flag", "on"]
+    args = csv_to_parquet.parse_args([*glue, "--dataset", "orders", "--input_path", "in", "--output_path", "o"])
+    assert (args.dataset.name, args.output_format) == ("orders", "parquet")
+
+
 @pytest.mark.parametrize(
     "job, argv, option",
     [
