@@ -10,6 +10,7 @@ from lakejobs.deploy import glue
 from lakejobs.deploy.description import DeployConfig, sales_pipeline
 from lakejobs.deploy.execute import client_factory, execute
 from lakejobs.deploy.requests import Request
+from tests.conftest import ROOT
 from tests.integration import moto_glue, moto_sfn
 
 BUCKET = "sfn-lake"
@@ -82,7 +83,7 @@ def test_deployed_machine_is_the_committed_definition(aws):
     machines = {m["name"]: m["stateMachineArn"] for m in sfn.list_state_machines()["stateMachines"]}
     assert sorted(machines) == ["lakejobs-pipeline-emr", "lakejobs-pipeline-emr-serverless", "lakejobs-pipeline-glue"]
     deployed = json.loads(sfn.describe_state_machine(stateMachineArn=machines["lakejobs-pipeline-glue"])["definition"])
-    committed = json.loads(open("stepfunctions/glue.asl.json", encoding="utf-8").read())
+    committed = json.loads((ROOT / "stepfunctions" / "glue.asl.json").read_text(encoding="utf-8"))
     assert deployed == committed  # the deploy defaults (Delta tables, us-east-1) are the committed rendering
 
 

@@ -62,6 +62,13 @@ def test_single_pass_and_persisted_passes_give_the_same_output_quarantine_and_co
         actual = reader(str(tmp_path / "single" / name)).drop("run_id")
         assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
     assert [path for path in files_below(tmp_path / "single" / "orders") if "_staging" in path] == []
+    # And both equal what the input says, not only each other.
+    published = spark.read.parquet(str(tmp_path / "single" / "orders"))
+    assert_df_equality(published, expected_orders(spark, GOOD_LINES), ignore_row_order=True, ignore_nullable=True)
+    kept = spark.read.json(str(tmp_path / "single" / "quarantine")).select("raw_line", "reason").collect()
+    bad = [(line.decode("utf-8", "replace"), reason) for line, reason in BAD_LINES.items()]
+    bad.append((RULE_BREAKING_LINE.decode(), 'ColumnValues "orderqty" > 0'))
+    assert sorted(tuple(row) for row in kept) == sorted(bad)
 
 
 def _reasons():
@@ -270,6 +277,16 @@ EMPLOYEE_LINES = [
 ]
 
 
+def assert_employees_as_written(spark, out):
+    """Every employee line but employeeid 0 published with its fields; that one quarantined whole."""
+    table = spark.read.parquet(str(out / "employees")).select("employeeid", "managerid", "fullname", "country")
+    rows = [line.decode().split(",") for line in EMPLOYEE_LINES if not line.startswith(b"0,")]
+    expected = [(int(r[0]), int(r[1]) if r[1] else None, r[4], r[10] or None) for r in rows]
+    assert sorted(tuple(row) for row in table.collect()) == sorted(expected)
+    kept = spark.read.json(str(out / "quarantine")).select("raw_line", "reason").collect()
+    assert [tuple(row) for row in kept] == [(EMPLOYEE_LINES[3].decode(), 'ColumnValues "employeeid" > 0')]
+
+
 def convert_employees(spark, raw, out, rules=None):
     argv = ["--dataset", "employees", "--input_path", str(raw), "--output_path", str(out / "employees")]
     argv += ["--rules", str(rules)] if rules else []
@@ -297,6 +314,7 @@ def test_a_rule_referring_to_its_own_dataset_is_measured_by_the_single_pass_as_b
     expected = spark.read.parquet(str(tmp_path / "persisted" / "employees"))
     actual = spark.read.parquet(str(tmp_path / "single" / "employees"))
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+    assert_employees_as_written(spark, tmp_path / "single")
 
 
 UNIQUE_RULES = """Rules = [
@@ -337,3 +355,4 @@ def test_is_unique_rules_are_measured_by_the_single_pass_over_the_staged_rows_as
     expected = spark.read.parquet(str(tmp_path / "persisted" / "employees"))
     actual = spark.read.parquet(str(tmp_path / "single" / "employees"))
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
+    assert_employees_as_written(spark, tmp_path / "single")
