@@ -59,6 +59,8 @@ def test_markers_empty_files_and_skipped_folders_are_left_out_as_spark_leaves_th
         (products / "in" / folder / "old.csv").write_text("x9,9.00\n")
     result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(convert_argv(products)))
     assert (result.status, result.rows_read, result.rows_written) == ("SUCCEEDED", 2, 2)
+    table = spark.read.parquet(str(products / "out")).select("sku")
+    assert sorted(row.sku for row in table.collect()) == ["a1", "b2"]  # p.csv's rows only
 
 
 @pytest.mark.parametrize("name", ["in[1]", "orders_{eu}", "in*"])
@@ -248,3 +250,5 @@ def test_a_one_column_text_schema_keeps_a_value_equal_to_its_name(spark, tmp_pat
     argv = convert_argv(tmp_path, "--header", "true", schema="word STRING")
     result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
     assert (result.rows_read, result.rows_written, result.rows_quarantined) == (2, 2, 0)
+    table = spark.read.parquet(str(tmp_path / "out"))
+    assert sorted(row.word for row in table.collect()) == ["bird", "word"]
