@@ -6,9 +6,11 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 from chispa import assert_df_equality
+from pyspark.sql import functions as F
 
 from lakejobs.jobs import stock_prices
 from lakejobs.transforms import validation
+from tests.conftest import SAMPLE_RAW
 from tests.parquet_layout import columns_without_dictionary
 from tests.spark_reads import records_read
 
@@ -170,3 +172,36 @@ def test_stooqs_bulk_layout_keeps_its_volume(spark, tmp_path):
     assert (result.rows_written, result.details["ignored_columns"]) == (1, ["<OPENINT>", "<PER>", "<TIME>"])
     [row] = spark.read.parquet(str(tmp_path / "stocks")).select("ticker", "date", "volume").collect()
     assert (row.ticker, row.date, row.volume) == ("IBM.US", dt.date(2024, 1, 2), 5000)
+
+
+def test_the_sample_files(spark, tmp_path):
+    """The bundled sample (two Yahoo files and a watchlist): every day published once, four quarantined."""
+    sample = SAMPLE_RAW / "stocks"
+    days = []  # (ticker, date) of every data line, as the files give them
+    for path in sorted(sample.glob("*.csv")):
+        lines = path.read_text().splitlines()[1:]
+        days += [
+            (path.stem, line.split(",")[0]) if path.stem != "watchlist" else tuple(line.split(",")[:2])
+            for line in lines
+        ]
+    argv = ["--input_path", str(sample), "--output_path", str(tmp_path / "stocks")]
+    result = stock_prices.run(spark, stock_prices.parse_args(argv))
+
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (len(days), 197, 4) == (201, 197, 4)
+    assert result.quarantine_reasons == {
+        "high_below_low": 1,
+        "invalid_decimal:open": 1,
+        "negative_volume": 1,
+        "duplicate_key:ticker,date": 1,
+    }
+    bad = {("ACME", "2024-01-16"), ("MSFT", "2024-02-13"), ("AAPL", "2024-01-30")}
+    table = spark.read.parquet(str(tmp_path / "stocks")).select("ticker", F.col("date").cast("string"))
+    published = sorted(tuple(row) for row in table.collect())
+    assert published == sorted(set(days) - bad)  # ZETA's repeated day once
+    quarantine = spark.read.json(str(tmp_path / "stocks_quarantine")).select("source_file", "reason")
+    assert sorted((row.source_file.rsplit("/", 1)[1], row.reason) for row in quarantine.collect()) == [
+        ("AAPL.csv", "invalid_decimal:open"),
+        ("MSFT.csv", "high_below_low"),
+        ("watchlist.csv", "duplicate_key:ticker,date"),
+        ("watchlist.csv", "negative_volume"),
+    ]

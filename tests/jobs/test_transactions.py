@@ -209,3 +209,23 @@ def test_a_currency_ending_in_a_line_break_is_quarantined_not_published(spark, t
         0,
         {"invalid_currency:currency": 1},
     )
+
+
+def test_the_sample_batches(spark, tmp_path):
+    """The bundled sample's two batches: each id published once, the second batch's repeats not again."""
+    ids = []
+    for path in sorted((ROOT / "data" / "sample" / "rawData" / "transactions").glob("batch=*/events.jsonl")):
+        ids += [line.split('"transaction_id": "', 1)[1].split('"', 1)[0] for line in path.read_text().splitlines()]
+    table = tmp_path / "transactions"
+    first, second = (
+        load(spark, ROOT / "data" / "sample" / "rawData" / "transactions" / batch, table)
+        for batch in ("batch=2024-03-02", "batch=2024-03-03")
+    )
+    assert (first.rows_read, first.rows_written, first.rows_quarantined) == (100, 96, 4)
+    assert (second.rows_read, second.rows_written, second.rows_quarantined) == (60, 59, 1)
+    assert (first.details["rows_inserted"], second.details["rows_inserted"]) == (96, 44)
+    assert second.details["rows_already_loaded"] == 15
+    bad = {"tx-900001", "tx-900002", "tx-900003", "tx-900004"}
+    published = sorted(row.transaction_id for row in spark.read.parquet(str(table)).select("transaction_id").collect())
+    assert published == sorted(set(ids) - bad)  # one row per id: the batch's repeat and the replays not again
+    assert len(ids) == 160 and len(published) == 140
