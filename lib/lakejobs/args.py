@@ -338,16 +338,33 @@ def refuse_repeated_options(parser: argparse.ArgumentParser, tokens: Sequence[st
 
 
 def refuse_own_options_set_aside(parser: argparse.ArgumentParser, glue: Dict[str, str]) -> None:
-    """Refuse a job option spelled as one of Glue's (``--FORMAT delta``, ``--INCREMENTAL true``).
+    """Refuse a job option spelled as one of Glue's (``--FORMAT delta``, ``--enable-incremental true``).
 
-    Upper-case names are set aside as Glue's, so such an option was dropped without a word
-    and its default used: a Parquet run for ``--FORMAT delta``, a full run for an incremental one.
+    Upper-case names and Glue's prefixes (``--enable-``, ``--job-``, ...) are set aside as Glue's,
+    so such an option was dropped without a word and its default used: a Parquet run for
+    ``--FORMAT delta`` or ``--job-format delta``, a full run for an incremental one. Also warns
+    that Glue's job bookmarks, if enabled, are not what lakejobs' incremental runs follow.
     """
     own = {option for option in parser._option_string_actions if option.startswith("--")}
     for name in glue:
-        spelled = "--" + name[2:].lower().replace("-", "_")
-        if spelled in own and name != spelled:
+        spelled = _own_spelling(name, own)
+        if spelled is not None and name != spelled:
             raise UsageError(f"{name} is not an option of this job; did you mean {spelled}? (see --help)")
+    if glue.get("--job-bookmark-option", "job-bookmark-disable") != "job-bookmark-disable":
+        LOG.warning(
+            "--job-bookmark-option %s is ignored: lakejobs keeps its own incremental state (--incremental true)",
+            glue["--job-bookmark-option"],
+        )
+
+
+def _own_spelling(name: str, own: Iterable[str]) -> Optional[str]:
+    """The job option ``name`` spells, in upper case or behind a Glue prefix (``--enable-incremental``)."""
+    rests = [name[2:]] + [name[len(prefix) :] for prefix in GLUE_PREFIXES if name.startswith(prefix)]
+    for rest in rests:
+        spelled = "--" + rest.lower().replace("-", "_")
+        if spelled in own:
+            return spelled
+    return None
 
 
 #: Glue arguments that are also spark-submit's options: after the script they reach the job.

@@ -129,6 +129,28 @@ def test_a_full_run_over_an_empty_input_folder_never_empties_the_table(spark, pr
     assert files_under(output) == before
 
 
+@pytest.mark.parametrize("output_format", ["parquet", "delta"])
+@pytest.mark.parametrize("content", ["sku,price\n", "", "\n \n"], ids=["header_only", "no_bytes", "blank_lines"])
+def test_a_full_run_over_files_without_rows_never_empties_the_table(spark, products, capsys, output_format, content):
+    output = products / "out"
+    argv = convert_argv(products, output, "--format", output_format, "--header", "true")
+    (products / "in" / "p.csv").write_text("sku,price\na1,1.50\nb2,2.00\n")
+    assert csv_to_parquet.main(argv) == 0
+    before = files_under(output)
+    (products / "in" / "p.csv").write_text(content)  # "nothing today"
+    capsys.readouterr()
+
+    assert csv_to_parquet.main(argv) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: no data rows in the 1 file(s) below {products / 'in'} (only header lines, "
+        f"blank lines or empty files): a full run would replace {output} with an empty table; "
+        "delete the table first if that is what you want"
+    )
+    assert files_under(output) == before
+    table = spark.read.format(output_format).load(str(output)).select("sku")
+    assert sorted(row.sku for row in table.collect()) == ["a1", "b2"]
+
+
 def test_an_output_path_that_is_a_file_is_refused_before_spark_starts(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "outfile").write_text("x")

@@ -359,3 +359,27 @@ def test_an_option_given_twice_is_refused_not_silently_the_last(second):
     with pytest.raises(UsageError) as refused:
         csv_to_parquet.parse_args(argv)
     assert str(refused.value) == "--dataset is given twice: give it once (only the last was used)"
+
+
+@pytest.mark.parametrize(
+    "given, spelled",
+    [("--enable-incremental", "--incremental"), ("--job-format", "--format"), ("--JOB_FORMAT", "--format")],
+)
+def test_a_job_option_behind_a_glue_prefix_is_refused_not_dropped(given, spelled):
+    """Set aside as Glue's, it was dropped: a full run for an incremental one, Parquet for Delta."""
+    argv = ["--dataset", "orders", "--input_path", "in", "--output_path", "o", given, "true"]
+    with pytest.raises(UsageError) as refused:
+        csv_to_parquet.parse_args(argv)
+    assert str(refused.value) == f"{given} is not an option of this job; did you mean {spelled}? (see --help)"
+
+
+def test_glues_own_prefixed_arguments_still_pass_and_bookmarks_get_a_warning(caplog):
+    glue = ["--job-language", "python", "--enable-metrics", "true", "--JOB_NAME", "n", "--JOB_RUN_ID", "jr_1"]
+    glue += ["--job-bookmark-option", "job-bookmark-enable", "--continuous-log-logGroup", "g"]
+    with caplog.at_level("WARNING", logger="lakejobs.args"):
+        args = csv_to_parquet.parse_args([*glue, "--dataset", "orders", "--input_path", "in", "--output_path", "o"])
+    assert (args.incremental, args.output_format) == (False, "parquet")
+    assert caplog.messages == [
+        "--job-bookmark-option job-bookmark-enable is ignored: lakejobs keeps its own incremental state "
+        "(--incremental true)"
+    ]

@@ -271,6 +271,7 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
     _record_measurement(result, measurement)
     quarantine_df = validated_df.transform(filter_quarantined(args.dataset.name, result.run_id))
     try:
+        refuse_emptying(spark, args, result, batch)
         _gate(args, result, measurement, quarantine_df)
         if state is not None:
             _refuse_changed_input(spark, args, batch, () if args.incremental else source_files)
@@ -333,6 +334,7 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
         _record_measurement(result, measurement)
         result.check_rows_add_up(staged.rows, f"{args.output_path}'s staging folder")
         quarantine_df = bad_df.transform(filter_quarantined(args.dataset.name, result.run_id))
+        refuse_emptying(spark, args, result, batch)
         _gate(args, result, measurement, quarantine_df)
         written = staged_files(spark, staging) if state is not None and args.appends else None
         _mark_pending(spark, args, state, result.run_id, batch, staging_started_ms, written)
@@ -527,6 +529,20 @@ def _record_measurement(result: JobResult, measurement: quality_gate.Measurement
     result.quarantine_reasons = measurement.reasons
     result.rows_quarantined = sum(result.quarantine_reasons.values())
     result.details["rules"] = [rule_result.to_dict() for rule_result in measurement.results]
+
+
+def refuse_emptying(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult, batch) -> None:
+    """Refuse a full run that read no row at all and would replace an existing table whole.
+
+    Header lines, blank lines and empty files give no row: such a batch ("nothing today") emptied
+    the table, as a folder without data files is refused for doing (``_run``).
+    """
+    if result.rows_read == 0 and replaces_whole(args) and fs.exists(spark, args.output_path):
+        raise UsageError(
+            f"no data rows in the {len(batch)} file(s) below {args.input_path} (only header lines, blank "
+            f"lines or empty files): a full run would replace {args.output_path} with an empty table; "
+            "delete the table first if that is what you want"
+        )
 
 
 def _gate(
