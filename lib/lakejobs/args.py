@@ -425,3 +425,26 @@ def refuse_empty_paths(namespace: argparse.Namespace, also: Sequence[str] = ()) 
         is_path = name.endswith("_path") or name in also
         if is_path and isinstance(value, str) and not value.strip():
             raise UsageError(f"--{name} is empty: give a file or folder (local, s3://, s3a://)")
+        if is_path and isinstance(value, str):
+            refuse_malformed_s3_uri(f"--{name}", value)
+
+
+#: An S3 URI's scheme, in any case, and what follows it.
+_S3_SCHEME = re.compile(r"(?i)(s3[an]?):(.*)", re.DOTALL)
+
+
+def refuse_malformed_s3_uri(option: str, value: str) -> None:
+    """Refuse an S3 path Hadoop would take apart late or wrongly (``S3://b/k``, ``s3:/b/k``, ``s3:///k``).
+
+    Spark started and the run failed with ``bucket is null/empty`` or ``No FileSystem for
+    scheme "S3"`` (exit 1, after the session's start-up) instead of one line at once.
+    """
+    found = _S3_SCHEME.fullmatch(value)
+    if found is None:
+        return
+    scheme, rest = found.groups()
+    if scheme != scheme.lower() or not rest.startswith("//") or not rest[2:].split("/", 1)[0]:
+        raise UsageError(
+            f"{option} {value} is not an S3 URI as Hadoop reads one: write {scheme.lower()}://bucket/key "
+            "(a lower-case scheme, two slashes, then the bucket)"
+        )

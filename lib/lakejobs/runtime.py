@@ -67,7 +67,13 @@ def spark_session(app_name: str) -> Iterator["SparkSession"]:
     profile = current_profile()
     if launched_by_spark_submit() and profile in ("local", "test"):
         profile = "emr"  # spark-submit already chose the master, memory and jars
-    yield session.build_session(app_name, profile)
+    spark = session.build_session(app_name, profile)
+    if launched_by_spark_submit() and spark.sparkContext.master.startswith("local"):
+        # spark-submit on a laptop: S3 as the local profile reaches it (s3:// mapped to s3a, the
+        # AWS SDK's endpoint and region, short retries), not left to EMR's defaults, which hung
+        # for minutes against a local S3 server. A cluster's master keeps its own S3 settings.
+        session.configure_s3a(spark)
+    yield spark
 
 
 def job_session(app_name: str, argv: Sequence[str]):

@@ -1,11 +1,16 @@
 """The pipeline on S3 for real: moto's S3 server, boto3 uploads, Spark through s3a://."""
 
+import json
+import subprocess
+
+import pytest
 from chispa import assert_df_equality
 
-from lakejobs import s3local
+from lakejobs import s3local, session
 from lakejobs.jobs import csv_to_parquet
 from lakejobs.pipeline import run_pipeline
-from tests.conftest import SAMPLE_RAW
+from lakejobs.schemas import CUSTOMERS
+from tests.conftest import ROOT, SAMPLE_RAW, VENV_BIN, job_env, read_raw_rows
 
 
 def keys(s3, bucket, prefix=""):
@@ -85,3 +90,19 @@ def test_a_missing_s3_input_is_one_clear_error(spark, s3, bucket):
                 ["--dataset", "orders", "--input_path", f"s3a://{bucket}/nothing", "--output_path", f"s3a://{bucket}/o"]
             ),
         )
+
+
+@pytest.mark.subprocess
+def test_spark_submit_on_a_laptop_reaches_the_local_s3_server(spark, s3, bucket):
+    """spark-submit's session took EMR's S3 settings: no s3:// mapping, no endpoint; it hung for minutes."""
+    s3local.upload_folder(bucket, "raw/customers", SAMPLE_RAW / "customers")
+    jars = ",".join(str(jar) for jar in session.local_jars())
+    script = ["jobs/csv_to_parquet.py", "--dataset", "customers", "--input_path", f"s3://{bucket}/raw/customers"]
+    argv = [str(VENV_BIN / "spark-submit"), "--master", "local[1]", "--jars", jars, *script]
+    argv += ["--output_path", f"s3://{bucket}/out/customers"]
+    completed = subprocess.run(argv, cwd=ROOT, env=job_env(), capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(completed.stdout.strip().splitlines()[-1])["rows_written"] == 40
+    submitted = spark.read.parquet(f"s3a://{bucket}/out/customers")
+    rows = [(int(r[0]), r[1] or None, r[2] or None, r[3] or None) for r in read_raw_rows(SAMPLE_RAW / "customers")]
+    assert_df_equality(submitted, spark.createDataFrame(rows, CUSTOMERS), ignore_row_order=True, ignore_nullable=True)

@@ -624,3 +624,39 @@ def test_emrfs_folder_markers_beside_partitions_are_not_taken_for_another_layout
     refuse_other_layout(spark, str(output), ["sku"])
     refuse_foreign_folders(spark, {"--output_path": str(output)})
     assert csv_to_parquet.main(argv) == 0
+
+
+@pytest.mark.parametrize(
+    "output_format, more",
+    [("delta", ["--primary_key", "sku"]), ("parquet", ["--partition_by", "sku"]), ("delta", [])],
+    ids=["delta_merge", "parquet_partitions", "delta_overwrite"],
+)
+def test_a_table_of_other_columns_is_refused_not_cast_or_mixed(spark, products, capsys, output_format, more):
+    # A MERGE cast 1.239 to the table's decimal(10,2) (1.24) and dropped currency; a partition
+    # overwrite left files Spark cannot read together.
+    output = products / "out"
+    first = convert_argv(products, output, "--format", output_format, *more)
+    assert csv_to_parquet.main(first) == 0
+    before = files_under(output)
+    (products / "in" / "p.csv").write_text("c3,1.239,EUR\n")
+    changed = [*first]
+    changed[changed.index("--schema") + 1] = "sku STRING NOT NULL, price DECIMAL(12,3), currency STRING"
+    capsys.readouterr()
+
+    assert csv_to_parquet.main(changed) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: --output_path {output} holds a table with other columns than this run's: "
+        "price is decimal(10,2) there, decimal(12,3) here; currency is not in the table; writing into it would "
+        "cast, drop or mix them: write to a new output, or delete the table and convert every input again"
+    )
+    assert files_under(output) == before
+
+
+def test_an_unpartitioned_parquet_table_is_replaced_whatever_its_columns(spark, products):
+    output = products / "out"
+    assert csv_to_parquet.main(convert_argv(products, output)) == 0
+    (products / "in" / "p.csv").write_text("c3,1.239,EUR\n")
+    argv = convert_argv(products, output)
+    argv[argv.index("--schema") + 1] = "sku STRING NOT NULL, price DECIMAL(12,3), currency STRING"
+    assert csv_to_parquet.main(argv) == 0
+    assert [tuple(row) for row in spark.read.parquet(str(output)).collect()] == [("c3", Decimal("1.239"), "EUR")]

@@ -383,3 +383,29 @@ def test_glues_own_prefixed_arguments_still_pass_and_bookmarks_get_a_warning(cap
         "--job-bookmark-option job-bookmark-enable is ignored: lakejobs keeps its own incremental state "
         "(--incremental true)"
     ]
+
+
+@pytest.mark.parametrize("path", ["S3://b/raw", "s3:/b/raw", "s3:///raw", "S3A://b/raw", "s3a:b/raw"])
+def test_a_malformed_s3_uri_is_refused_in_one_line(path):
+    with pytest.raises(UsageError) as refused:
+        csv_to_parquet.parse_args(["--dataset", "orders", "--input_path", path, "--output_path", "o"])
+    scheme = path.split(":")[0].lower()
+    assert str(refused.value) == (
+        f"--input_path {path} is not an S3 URI as Hadoop reads one: write {scheme}://bucket/key "
+        "(a lower-case scheme, two slashes, then the bucket)"
+    )
+
+
+@pytest.mark.parametrize(
+    "path, kept",
+    [
+        ("s3://b/raw", "s3://b/raw"),
+        ("s3a://b", "s3a://b"),
+        ("s3n://b/k/", "s3n://b/k/"),
+        ("s3_exports/raw", os.path.abspath("s3_exports/raw")),
+        ("data/s3:x", os.path.abspath("data/s3:x")),
+    ],
+)
+def test_s3_uris_and_local_paths_pass(path, kept):
+    args = csv_to_parquet.parse_args(["--dataset", "orders", "--input_path", path, "--output_path", "o"])
+    assert args.input_path == kept

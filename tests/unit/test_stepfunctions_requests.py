@@ -9,7 +9,7 @@ from botocore.validate import validate_parameters
 from lakejobs import cli
 from lakejobs.deploy.description import DeployConfig, sales_pipeline
 from lakejobs.orchestrate.machines import MACHINES
-from lakejobs.orchestrate.run import RunInput, describe_event
+from lakejobs.orchestrate.run import RunInput, describe_event, follow
 
 SESSION = botocore.session.get_session()
 ROLE = "arn:aws:iam::123456789012:role/lakejobs-glue-job"
@@ -115,3 +115,32 @@ def test_progress_lines_name_the_state_and_the_error():
     assert describe_event(entered) == "started              Sales mart"
     assert describe_event(failed) == "task failed          Glue.EntityNotFoundException: no job"
     assert describe_event({"type": "TaskScheduled", "taskScheduledEventDetails": {}}) is None
+
+
+class StaleStatus:
+    """A Step Functions client whose DescribeExecution still says RUNNING after the history ended."""
+
+    def __init__(self, ending):
+        self.events = [
+            {"type": "ExecutionStarted"},
+            {"type": "TaskStateEntered", "stateEnteredEventDetails": {"name": "Sales mart"}},
+        ]
+        self.events.append({"type": ending, "executionSucceededEventDetails": {}})
+        self.described = 0
+
+    def describe_execution(self, executionArn):
+        self.described += 1
+        if self.described > 3:
+            raise AssertionError("still following an execution whose history ended")
+        return {"status": "RUNNING"}
+
+    def get_paginator(self, name):
+        events = self.events
+        return type("Pages", (), {"paginate": lambda self, executionArn: [{"events": events}]})()
+
+
+@pytest.mark.parametrize("ending, status", [("ExecutionSucceeded", "SUCCEEDED"), ("ExecutionFailed", "FAILED")])
+def test_following_stops_at_the_history_event_that_ends_the_execution(ending, status):
+    lines = list(follow(StaleStatus(ending), "arn:aws:states:us-east-1:1:execution:m:e", poll_s=0))
+    assert lines[0] == "started              Sales mart"
+    assert lines[-1] == f"status: {status}"

@@ -63,6 +63,7 @@ from lakejobs.io.staging import (
     staging_root,
 )
 from lakejobs.io.table_folder import refuse_foreign_folders, refuse_other_layout
+from lakejobs.io.table_schema import refuse_other_schema
 from lakejobs.io.writer import write_table
 from lakejobs.jobs.csv_to_parquet_args import (  # noqa: F401 - the job's public face: DESCRIPTION, parse_args
     DESCRIPTION,
@@ -137,6 +138,10 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
     args = _read_whole_files_where_needed(spark, args)
     if args.output_format == "delta":
         require_delta(spark)
+    if args.output_format == "delta" or not replaces_whole(args):  # a write keeping the table's rows
+        refuse_other_schema(
+            spark, args.output_path, table_schema(spark, args.dataset), args.output_format, args.partition_by
+        )
     with RunLock(spark, args.lock_path, JOB, result.run_id):
         clear_staging(spark, args.output_path)  # left by an interrupted run; a commit is finished first
         files = input_data_files(spark, args.input_path)
@@ -537,12 +542,17 @@ def refuse_emptying(spark: "SparkSession", args: CsvToParquetArgs, result: JobRe
     Header lines, blank lines and empty files give no row: such a batch ("nothing today") emptied
     the table, as a folder without data files is refused for doing (``_run``).
     """
-    if result.rows_read == 0 and replaces_whole(args) and fs.exists(spark, args.output_path):
+    if result.rows_read == 0 and replaces_whole(args) and _holds_rows(spark, args.output_path):
         raise UsageError(
             f"no data rows in the {len(batch)} file(s) below {args.input_path} (only header lines, blank "
             f"lines or empty files): a full run would replace {args.output_path} with an empty table; "
             "delete the table first if that is what you want"
         )
+
+
+def _holds_rows(spark: "SparkSession", path: str) -> bool:
+    """Tell whether ``path`` holds a table's data: a Delta log, or a data file (this run's staging aside)."""
+    return fs.exists(spark, f"{path.rstrip('/')}/_delta_log") or bool(fs.list_data_files(spark, path, limit=1))
 
 
 def _gate(

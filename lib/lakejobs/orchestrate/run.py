@@ -85,8 +85,21 @@ def describe_event(event: Dict) -> Optional[str]:
     return f"{SHOWN[kind]:<20} {subject}".rstrip()
 
 
+#: The history event that ends an execution -> the execution's status.
+ENDED = {
+    "ExecutionSucceeded": "SUCCEEDED",
+    "ExecutionFailed": "FAILED",
+    "ExecutionTimedOut": "TIMED_OUT",
+    "ExecutionAborted": "ABORTED",
+}
+
+
 def follow(sfn, execution_arn: str, poll_s: float = 5.0) -> Iterator[str]:
-    """Yield a line per shown history event as the execution runs, then the final status."""
+    """Yield a line per shown history event as the execution runs, then the final status.
+
+    The execution has ended when ``DescribeExecution`` says so or its history holds the ending
+    event (moto's server may report ``RUNNING`` after ``ExecutionSucceeded``: it was followed forever).
+    """
     seen = 0
     while True:
         status = sfn.describe_execution(executionArn=execution_arn)["status"]
@@ -95,6 +108,7 @@ def follow(sfn, execution_arn: str, poll_s: float = 5.0) -> Iterator[str]:
             line = describe_event(event)
             if line:
                 yield line
+            status = ENDED.get(event["type"], status)
         seen = len(events)
         if status in DONE:
             yield f"status: {status}"

@@ -1,0 +1,84 @@
+"""Refuse to write rows into a table whose columns are not the run's.
+
+A run that keeps a table's earlier rows (a Delta MERGE or append, a Parquet partition overwrite
+or append) mixes them with its own. With another schema than the table's, Delta's MERGE casts
+the run's values to the table's types and drops its new columns (``1.239`` in a
+``decimal(12,3)`` column merged into a ``decimal(10,2)`` one was stored as ``1.24``), and a
+Parquet table is left with files of two types for one column, which Spark refuses to read
+(``Parquet column cannot be converted``). So before such a write, the table's column names and
+types (nullability aside) must be the run's: Delta's from its log, Parquet's from the footer of
+one data file (partition columns are folder names, checked by the layout check).
+"""
+
+from typing import TYPE_CHECKING, Dict, List, Sequence
+
+from lakejobs import fs
+from lakejobs.errors import UsageError
+from lakejobs.io.table_folder import DELTA_LOG, MARKER
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import SparkSession
+    from pyspark.sql.types import StructType
+
+
+def refuse_other_schema(
+    spark: "SparkSession", path: str, schema: "StructType", output_format: str, partition_by: Sequence[str] = ()
+) -> None:
+    """Raise ``UsageError`` when the table at ``path`` has other columns or types than ``schema``.
+
+    Parameters
+    ----------
+    spark : SparkSession
+        The session.
+    path : str
+        The output table's folder; nothing is checked when it holds no table yet.
+    schema : StructType
+        The columns the run writes, partition columns included.
+    output_format : str
+        ``parquet`` or ``delta``.
+    partition_by : Sequence[str]
+        The run's partition columns, left out of a Parquet file's comparison.
+    """
+    table = _table_columns(spark, path, output_format)
+    if table is None:
+        return
+    skipped = {name.lower() for name in partition_by} if output_format == "parquet" else set()
+    run = {field.name.lower(): field.dataType.simpleString() for field in schema.fields}
+    run = {name: kind for name, kind in run.items() if name not in skipped}
+    differences = _differences(table, run)
+    if differences:
+        raise UsageError(
+            f"--output_path {path} holds a table with other columns than this run's: {'; '.join(differences)}; "
+            "writing into it would cast, drop or mix them: write to a new output, or delete the table and convert "
+            "every input again"
+        )
+
+
+def _table_columns(spark: "SparkSession", path: str, output_format: str):
+    """``{column (lower case): type}`` of the table at ``path``; None when it holds no table."""
+    if output_format == "delta":
+        if not fs.exists(spark, f"{path.rstrip('/')}/{DELTA_LOG}"):
+            return None
+        schema = spark.read.format("delta").load(path).schema
+    else:
+        if not fs.is_folder(spark, path):
+            return None
+        files = [
+            info
+            for info in fs.list_data_files(spark, path, limit=20)
+            if not MARKER.fullmatch(info.path.rstrip("/").rsplit("/", 1)[-1])
+        ]
+        if not files:
+            return None
+        schema = spark.read.parquet(files[0].path).schema
+    return {field.name.lower(): field.dataType.simpleString() for field in schema.fields}
+
+
+def _differences(table: Dict[str, str], run: Dict[str, str]) -> List[str]:
+    """What differs, column by column: a type, a column only in the run, one only in the table."""
+    found = [
+        f"{name} is {table[name]} there, {kind} here" for name, kind in run.items() if table.get(name, kind) != kind
+    ]
+    found += [f"{name} is not in the table" for name in run if name not in table]
+    found += [f"{name} is not in this run's rows" for name in table if name not in run]
+    return found
