@@ -308,7 +308,8 @@ def top_reasons(reasons: Dict[str, int], shown: int = 3) -> str:
     text = ", ".join(f"{reason}={count}" for reason, count in ranked[:shown])
     rest = ranked[shown:]
     if rest:
-        text += f" and {len(rest)} more reason{'s' if len(rest) > 1 else ''} ({sum(c for _r, c in rest)} in all)"
+        rows = sum(count for _reason, count in rest)
+        text += f" and {len(rest)} more reason{'s' if len(rest) > 1 else ''} ({rows} row{'s' if rows > 1 else ''})"
     return text
 
 

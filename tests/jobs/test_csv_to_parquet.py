@@ -147,7 +147,7 @@ def test_dirty_orders_above_threshold_fail_and_leave_the_output_untouched(spark,
         run_job(spark, orders_argv(dirty_orders, out, 0.05))
     assert str(raised.value) == (
         "orders: 8 of 28 rows (28.57%) are bad, above --max_bad_fraction 0.05; nothing was published "
-        "(reasons: malformed_record=2, invalid_utf8=1, invalid_date:orderdate=1 and 4 more reasons (4 in all); "
+        "(reasons: malformed_record=2, invalid_utf8=1, invalid_date:orderdate=1 and 4 more reasons (4 rows); "
         f"rows kept in {out / 'quarantine'}_rejected)"
     )
     assert raised.value.result.status == "FAILED"
@@ -366,7 +366,7 @@ def test_main_turns_a_failed_gate_into_exit_1_and_one_stderr_line(spark, dirty_o
         f"INFO lakejobs.io.writer: wrote rejected: 8 rows in 1 files to {out}/quarantine_rejected/run_id={run_id}",
         "csv_to_parquet: error: orders: 8 of 28 rows (28.57%) are bad, above --max_bad_fraction 0.05; "
         "nothing was published (reasons: malformed_record=2, invalid_utf8=1, invalid_date:orderdate=1 "
-        "and 4 more reasons (4 in all); "
+        "and 4 more reasons (4 rows); "
         f"rows kept in {out}/quarantine_rejected)",
     ]
 

@@ -249,7 +249,7 @@ def test_too_many_bad_trips_fail_the_gate_keep_them_aside_and_leave_the_table_as
         run_job(spark, [*argv, "--max_bad_fraction", "0.5"])
     assert str(failed.value) == (
         "taxi_trips: 7 of 10 records (70.00%) are bad, above --max_bad_fraction 0.5; nothing was published "
-        "(reasons: absurd_duration=1, absurd_speed=1, dropoff_before_pickup=1 and 4 more reasons (4 in all); "
+        "(reasons: absurd_duration=1, absurd_speed=1, dropoff_before_pickup=1 and 4 more reasons (4 rows); "
         "records kept in "
         f"{out / 'trips_quarantine'}_rejected)"
     )

@@ -229,6 +229,6 @@ def test_a_gates_reasons_show_the_top_three_and_how_many_more():
     from lakejobs.quality_gate import top_reasons
 
     reasons = {"a": 1, "b": 5, "f": 2, "d": 1, "e": 0, "c": 2}
-    assert top_reasons(reasons) == "b=5, f=2, c=2 and 2 more reasons (2 in all)"
-    assert top_reasons({"a": 1, "b": 2, "c": 1, "d": 3}) == "d=3, b=2, a=1 and 1 more reason (1 in all)"
+    assert top_reasons(reasons) == "b=5, f=2, c=2 and 2 more reasons (2 rows)"
+    assert top_reasons({"a": 1, "b": 2, "c": 1, "d": 3}) == "d=3, b=2, a=1 and 1 more reason (1 row)"
     assert top_reasons({"a": 1, "b": 0}) == "a=1"

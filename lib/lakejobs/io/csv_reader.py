@@ -72,7 +72,28 @@ def read_raw_csv(spark: "SparkSession", path: str, dataset: Dataset) -> "DataFra
         .option("recursiveFileLookup", "true")
         .option("enforceSchema", str(not csv.header).lower())
     )
-    return reader.csv(path).withColumn(SOURCE_FILE, F.input_file_name())
+    raw_df = reader.csv(path)
+    if csv.multiline:
+        raw_df = raw_df.filter(~_blank_record(dataset))
+    return raw_df.withColumn(SOURCE_FILE, F.input_file_name())
+
+
+#: Text of only characters up to U+0020 (spaces, tabs, line breaks): what Java's ``trim`` empties.
+_BLANK = "^[\\x00-\\x20]*$"
+
+
+def _blank_record(dataset: Dataset):
+    """A record that is a blank line (only spaces or tabs), as ``multiLine`` parsing returns it.
+
+    Read line by line, Spark skips a line its ``trim`` empties; read whole, its parser returns
+    such a line as a record: one field, so a malformed record (a one-column schema: a value).
+    """
+    corrupt = F.col(CORRUPT_RECORD)
+    blank = corrupt.isNotNull() & corrupt.rlike(_BLANK)
+    if len(dataset.schema.fields) == 1:
+        only = F.col(f"`{dataset.schema.fields[0].name}`")
+        blank = blank | (corrupt.isNull() & only.isNotNull() & only.rlike(_BLANK))
+    return blank
 
 
 def breaks_lines_with_one_byte(spark: "SparkSession", encoding: str) -> bool:
