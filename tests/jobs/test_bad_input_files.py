@@ -267,3 +267,16 @@ def test_lines_of_only_spaces_or_tabs_are_blank_whether_read_by_line_or_whole(sp
     assert (result.rows_read, result.rows_written, result.rows_quarantined) == (3, 3, 0)
     table = spark.read.parquet(str(tmp_path / "out")).select("sku")
     assert sorted(row.sku for row in table.collect()) == ["a1", "b2", "c3"]
+
+
+@pytest.mark.parametrize("name", ["p.zip", "2024/p.tar.gz", "p.CSV.ZIP", "p.xz"])
+def test_an_archive_in_the_input_is_refused_in_one_line_before_it_is_read(spark, products, capsys, name):
+    archive = products / "in" / name
+    archive.parent.mkdir(parents=True, exist_ok=True)
+    archive.write_bytes(b"PK\x03\x04 not a csv")
+    assert csv_to_parquet.main(convert_argv(products)) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: {products / 'in'} holds 1 archive(s) Spark cannot open: {name}; extract the "
+        "files (Spark reads .gz, .bz2, .deflate, .lz4, .snappy and .zst files, one file each)"
+    )
+    assert not (products / "out").exists()

@@ -32,7 +32,25 @@ def input_data_files(spark: "SparkSession", path: str) -> List[fs.FileInfo]:
     data, skipped = fs.list_files(spark, path)
     root = fs.qualified(spark, path)
     refuse_skipped_data(path, [(info.path[len(root) :].lstrip("/"), info.size) for info in skipped])
+    refuse_archives(path, [info.path[len(root) :].lstrip("/") or info.path for info in data])
     return data
+
+
+#: Archives Spark's text readers cannot open: it reads their bytes as text (a ``.zip`` of a CSV
+#: file was reported as a header of one column). Spark decompresses ``.gz``, ``.bz2``, ``.deflate``,
+#: ``.lz4``, ``.snappy`` and ``.zst`` files, one file each; a tar inside ``.tgz`` is not one file.
+ARCHIVE = re.compile(r"(?i).*\.(zip|7z|rar|tar|tgz|tar\.gz|tar\.bz2|xz|z)")
+
+
+def refuse_archives(path: str, relatives: List[str]) -> None:
+    """Raise ``UsageError`` when an input file is an archive Spark would read as text."""
+    archives = [relative for relative in relatives if ARCHIVE.fullmatch(relative.rsplit("/", 1)[-1])]
+    if archives:
+        shown = ", ".join(archives[:3]) + (f" and {len(archives) - 3} more" if len(archives) > 3 else "")
+        raise UsageError(
+            f"{path} holds {len(archives)} archive(s) Spark cannot open: {shown}; extract the files "
+            "(Spark reads .gz, .bz2, .deflate, .lz4, .snappy and .zst files, one file each)"
+        )
 
 
 def refuse_skipped_data(path: str, skipped: List[Tuple[str, int]]) -> None:
