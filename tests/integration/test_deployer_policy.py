@@ -129,8 +129,8 @@ def test_every_allow_statement_is_needed(deployments, target):
         assert not all(iam_eval.allowed(without, check) for check in checks), statement["Sid"]
 
 
-GLUE = DeployConfig(bucket="b", prefix="prod", role_arn=ROLE, region="us-east-1")
-ARTIFACT = "arn:aws:s3:::b/prod/artifacts/jobs/sales_mart.py"
+GLUE = DeployConfig(bucket="bkt", prefix="prod", role_arn=ROLE, region="us-east-1")
+ARTIFACT = "arn:aws:s3:::bkt/prod/artifacts/jobs/sales_mart.py"
 JOB = f"arn:aws:glue:us-east-1:{ACCOUNT}:job/lakejobs-sales-mart"
 
 
@@ -140,7 +140,7 @@ JOB = f"arn:aws:glue:us-east-1:{ACCOUNT}:job/lakejobs-sales-mart"
         (("s3:PutObject", ARTIFACT, {iam_eval.SSE: "AES256"}), True),
         (("s3:PutObject", ARTIFACT, {}), True),  # a part of a multipart upload carries no header
         (("s3:PutObject", ARTIFACT, {iam_eval.SSE: "none"}), False),
-        (("s3:PutObject", "arn:aws:s3:::b/prod/rawData/orders/x.csv", {iam_eval.SSE: "AES256"}), False),
+        (("s3:PutObject", "arn:aws:s3:::bkt/prod/rawData/orders/x.csv", {iam_eval.SSE: "AES256"}), False),
         (("s3:GetObject", ARTIFACT, {}), False),
         (("glue:CreateJob", JOB, {}), True),
         (("glue:DeleteJob", JOB, {}), False),
@@ -155,8 +155,8 @@ def test_the_glue_policy_refuses_what_the_deploy_does_not_do(check, expected):
 
 
 def test_deploy_policy_prints_the_targets_policy_for_your_values(capsys):
-    argv = ["deploy", "policy", "--target", "glue", "--bucket", "b", "--prefix", "prod", "--role-arn", ROLE]
+    argv = ["deploy", "policy", "--target", "glue", "--bucket", "bkt", "--prefix", "prod", "--role-arn", ROLE]
     assert cli.main([*argv, "--region", "us-east-1"]) == 0
     assert json.loads(capsys.readouterr().out) == glue_deployer_policy(GLUE)
-    assert cli.main(["deploy", "policy", "--target", "emr-serverless", "--bucket", "b", "--role-arn", ROLE]) == 2
+    assert cli.main(["deploy", "policy", "--target", "emr-serverless", "--bucket", "bkt", "--role-arn", ROLE]) == 2
     assert capsys.readouterr().err == "lakejobs: error: --target emr-serverless needs --application-id\n"

@@ -312,11 +312,11 @@ def test_an_empty_path_is_refused_instead_of_naming_the_working_directory(tmp_pa
     "argv, message",
     [
         (
-            ["pipeline", "--runtime", "glue", "--bucket", "b"],
+            ["pipeline", "--runtime", "glue", "--bucket", "bkt"],
             "--runtime, --bucket: not an option of `lakejobs pipeline run` (of `start`)",
         ),
         (
-            ["pipeline", "start", "--runtime", "glue", "--bucket", "b", "--raw", "x", "--format", "delta"],
+            ["pipeline", "start", "--runtime", "glue", "--bucket", "bkt", "--raw", "x", "--format", "delta"],
             "--raw, --format: not an option of `lakejobs pipeline start` (of `run`)",
         ),
     ],
@@ -598,7 +598,7 @@ def test_state_of_a_mistyped_lake_or_a_folder_is_refused_writing_nothing(tmp_pat
     [
         (["state", "reset", "csv_to_parquet", "--lake", "L", "--dataset", ""], "--dataset"),
         (["pipeline", "start", "--runtime", "glue", "--bucket", ""], "--bucket"),
-        (["deploy", "--target", "glue", "--bucket", "b", "--prefix", "", "--role-arn", ""], "--role-arn"),
+        (["deploy", "--target", "glue", "--bucket", "bkt", "--prefix", "", "--role-arn", ""], "--role-arn"),
     ],
 )
 def test_a_cli_option_given_an_empty_value_is_refused_not_read_as_left_out(argv, option, capsys):

@@ -78,7 +78,8 @@ def test_each_runtime_gets_the_environment_of_its_python_unless_one_is_chosen():
     config = dataclasses.replace(CONFIG, library="venv")
     step = " ".join(emr.spark_submit_args(sales_pipeline().job("sales_mart"), config))
     assert "--archives s3://b/p/artifacts/lakejobs-env-py3.9-x86_64.tar.gz#environment" in step
-    chosen = dataclasses.replace(config, python_version="3.11").validate()
+    chosen = dataclasses.replace(config, python_version="3.11")
+    assert dataclasses.replace(chosen, bucket="bkt").validate().python_version == "3.11"
     serverless_conf = serverless.serverless_conf(sales_pipeline().job("sales_mart"), chosen)
     assert serverless_conf["spark.archives"] == "s3://b/p/artifacts/lakejobs-env-py3.11-x86_64.tar.gz#environment"
     glue_arguments = glue.glue_default_arguments(sales_pipeline().job("sales_mart"), config)

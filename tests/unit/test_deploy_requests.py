@@ -146,19 +146,19 @@ def test_a_misspelt_field_fails_validation():
 @pytest.mark.parametrize(
     "argv, message",
     [
-        (["deploy", "--bucket", "b"], f"lakejobs: error: deploy needs --target ({', '.join(TARGETS)})\n"),
+        (["deploy", "--bucket", "bkt"], f"lakejobs: error: deploy needs --target ({', '.join(TARGETS)})\n"),
         (["deploy", "--target", "glue"], "lakejobs: error: --target glue needs --bucket\n"),
-        (["deploy", "--target", "lambda", "--bucket", "b"], "lakejobs: error: unknown --target 'lambda': "),
+        (["deploy", "--target", "lambda", "--bucket", "bkt"], "lakejobs: error: unknown --target 'lambda': "),
         (
-            ["deploy", "--target", "glue", "--bucket", "b", "--dry-run"],
+            ["deploy", "--target", "glue", "--bucket", "bkt", "--dry-run"],
             "lakejobs: error: --target glue needs --role-arn\n",
         ),
         (
-            ["deploy", "--target", "emr", "--bucket", "b", "--dry-run"],
+            ["deploy", "--target", "emr", "--bucket", "bkt", "--dry-run"],
             "lakejobs: error: --target emr needs --cluster-id (or --transient: ",
         ),
         (
-            ["deploy", "--target", "emr-serverless", "--bucket", "b", "--role-arn", ROLE],
+            ["deploy", "--target", "emr-serverless", "--bucket", "bkt", "--role-arn", ROLE],
             "lakejobs: error: --target emr-serverless needs --application-id\n",
         ),
         (
@@ -166,7 +166,7 @@ def test_a_misspelt_field_fails_validation():
             "lakejobs: error: --bucket must be a bucket name (no s3:// and no /), got 's3://b'\n",
         ),
         (
-            ["deploy", "--target", "emr", "--bucket", "b", "--transient", "--subnet-id", "vpc-123"],
+            ["deploy", "--target", "emr", "--bucket", "bkt", "--transient", "--subnet-id", "vpc-123"],
             "lakejobs: error: --subnet-id must be a subnet id (subnet-0123abcd...), got 'vpc-123'\n",
         ),
     ],
@@ -184,7 +184,7 @@ def test_missing_dist_says_to_run_make_package(capsys, tmp_path):
         "--target",
         "glue",
         "--bucket",
-        "b",
+        "bkt",
         "--role-arn",
         ROLE,
         "--dry-run",
@@ -258,8 +258,38 @@ def test_an_arch_alias_names_the_archive_make_package_writes(capsys, tmp_path):
 
 def test_a_glue_environment_for_another_python_is_refused(capsys, tmp_path):
     """Glue 5 runs 3.11: a 3.9 environment links /usr/bin/python3.9, which Glue does not have."""
-    argv = ["deploy", "--target", "glue", "--bucket", "b", "--role-arn", ROLE, "--library", "venv"]
+    argv = ["deploy", "--target", "glue", "--bucket", "bkt", "--role-arn", ROLE, "--library", "venv"]
     assert cli.main([*argv, "--python-version", "3.9", "--dry-run", "--dist", str(make_dist(tmp_path / "d"))]) == 2
     assert capsys.readouterr().err == (
         "lakejobs: error: --target glue runs Python 3.11: a --python-version 3.9 environment would not start there\n"
     )
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            ["--bucket", "Lake_Bk"],
+            "--bucket 'Lake_Bk' is not an S3 bucket name (3 to 63 lower-case letters, digits, dots, hyphens)",
+        ),
+        (
+            ["--bucket", "lake", "--prefix", "my lake"],
+            "--prefix 'my lake' holds whitespace: EMR Serverless' sparkSubmitParameters and spark-submit lines split "
+            "at it; choose a prefix without spaces",
+        ),
+        (
+            ["--bucket", "lake", "--region", "mars-1"],
+            "--region 'mars-1' is not an AWS region name (e.g. us-east-1, eu-west-1)",
+        ),
+        (
+            ["--bucket", "lake", "--role-arn", "lakejobs-emr-serverless-job"],
+            "--role-arn must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), got 'lakejobs-emr-serverless-job'",
+        ),
+    ],
+)
+def test_values_aws_would_refuse_are_refused_before_any_request(capsys, extra, message):
+    argv = ["deploy", "--target", "emr-serverless", "--application-id", "00f1", "--dry-run"]
+    argv += [] if "--role-arn" in extra else ["--role-arn", ROLE]
+    assert cli.main([*argv, *extra]) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == ("", f"lakejobs: error: {message}\n")

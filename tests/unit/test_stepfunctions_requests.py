@@ -16,7 +16,7 @@ ROLE = "arn:aws:iam::123456789012:role/lakejobs-glue-job"
 
 
 def dry_run(capsys, *extra):
-    code = cli.main(["deploy", "--target", "stepfunctions", "--bucket", "b", "--dry-run", *extra])
+    code = cli.main(["deploy", "--target", "stepfunctions", "--bucket", "bkt", "--dry-run", *extra])
     captured = capsys.readouterr()
     return code, captured
 
@@ -74,7 +74,7 @@ def test_dry_run_without_a_role_arn_fails_in_one_line(capsys, extra, message):
             "--bucket must be a bucket name (no s3:// and no /), got 's3://b'",
         ),
         (
-            ["pipeline", "start", "--runtime", "emr-serverless", "--bucket", "b"],
+            ["pipeline", "start", "--runtime", "emr-serverless", "--bucket", "bkt"],
             "--runtime emr-serverless needs --application-id and --execution-role-arn",
         ),
     ],
@@ -88,9 +88,9 @@ def test_pipeline_without_an_action_is_the_local_run_and_start_is_step_functions
     parser = cli.build_parser()
     local = parser.parse_args(["pipeline", "--raw", "r", "--lake", "l"])
     explicit = parser.parse_args(["pipeline", "run", "--lake", "l"])
-    start = parser.parse_args(["pipeline", "start", "--runtime", "emr", "--bucket", "b", "--wait"])
+    start = parser.parse_args(["pipeline", "start", "--runtime", "emr", "--bucket", "bkt", "--wait"])
     assert (local.action, local.raw, local.lake, explicit.action, start.action) == ("run", "r", "l", "run", "start")
-    assert (start.runtime, start.bucket, start.wait, start.prefix) == ("emr", "b", True, "")
+    assert (start.runtime, start.bucket, start.wait, start.prefix) == ("emr", "bkt", True, "")
 
 
 def test_run_input_normalises_the_prefix_and_carries_serverless_ids():

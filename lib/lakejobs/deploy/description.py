@@ -49,6 +49,14 @@ def env_archive_name(python_version: str = "3.11", arch: str = "x86_64") -> str:
     return f"lakejobs-env-py{python_version}-{arch}.tar.gz"
 
 
+#: S3's bucket naming rules (general purpose buckets): 3-63 characters, lower case, digits, dots, hyphens.
+BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+#: An AWS region's name: ``us-east-1``, ``ap-southeast-2``, ``us-gov-west-1``, ``cn-north-1``.
+REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
+#: An IAM role's ARN, in any partition (``aws``, ``aws-cn``, ``aws-us-gov``); a path may precede the name.
+ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/\S+")
+
+
 @dataclasses.dataclass(frozen=True)
 class LakePath:
     """A location relative to the deployment's root, e.g. ``LakePath("rawData/orders")``."""
@@ -298,6 +306,21 @@ class DeployConfig:
             raise UsageError(f"--library must be one of {', '.join(LIBRARY_FORMS)}, got {self.library!r}")
         if not self.bucket or "/" in self.bucket:
             raise UsageError(f"--bucket must be a bucket name (no s3:// and no /), got {self.bucket!r}")
+        if not BUCKET_NAME.fullmatch(self.bucket):
+            raise UsageError(
+                f"--bucket {self.bucket!r} is not an S3 bucket name (3 to 63 lower-case letters, digits, dots, hyphens)"
+            )
+        if re.search(r"\s", self.prefix or ""):
+            raise UsageError(
+                f"--prefix {self.prefix!r} holds whitespace: EMR Serverless' sparkSubmitParameters and spark-submit "
+                "lines split at it; choose a prefix without spaces"
+            )
+        if not REGION_NAME.fullmatch(self.region or ""):
+            raise UsageError(f"--region {self.region!r} is not an AWS region name (e.g. us-east-1, eu-west-1)")
+        if self.role_arn and not ROLE_ARN.fullmatch(self.role_arn):
+            raise UsageError(
+                f"--role-arn must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), got {self.role_arn!r}"
+            )
         if self.subnet_id is not None and not re.fullmatch(r"subnet-[0-9a-f]{8,17}", self.subnet_id):
             raise UsageError(f"--subnet-id must be a subnet id (subnet-0123abcd...), got {self.subnet_id!r}")
         return self
