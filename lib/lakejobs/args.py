@@ -333,7 +333,7 @@ def refuse_repeated_options(parser: argparse.ArgumentParser, tokens: Sequence[st
         if dest is None or name in ("-h", "--help"):
             continue
         if dest in seen:
-            raise UsageError(f"{name} is given twice: give it once (only the last was used)")
+            raise UsageError(f"{name} is given twice: give it once (argparse would keep only the last)")
         seen.add(dest)
 
 

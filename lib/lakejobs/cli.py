@@ -2,6 +2,7 @@
 
 import argparse
 import importlib
+import json
 import logging
 import os
 import sys
@@ -91,7 +92,7 @@ def cmd_optimize(args) -> int:
     from lakejobs.io.delta import optimize_table
 
     zorder = list(args.zorder_by or ())
-    print(optimize_table(_session("optimize"), fs.qualify(args.table), zorder))
+    print(json.dumps(optimize_table(_session("optimize"), fs.qualify(args.table), zorder)))
     return 0
 
 

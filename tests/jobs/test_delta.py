@@ -1,6 +1,5 @@
 """Delta Lake tables: MERGE on keys, idempotent reruns, read back by an independent reader (delta-rs)."""
 
-import ast
 import json
 from decimal import Decimal
 
@@ -187,7 +186,7 @@ def test_history_optimize_and_vacuum_commands(spark, capsys, tmp_path):
 
     assert history() == ["WRITE", "WRITE"]
     assert cli.main(["optimize", str(table)]) == 0
-    metrics = ast.literal_eval(capsys.readouterr().out.strip())
+    metrics = json.loads(capsys.readouterr().out.strip())
     assert metrics == {"numFilesAdded": 2, "numFilesRemoved": 4, "totalConsideredFiles": 4}
     assert history() == ["OPTIMIZE", "WRITE", "WRITE"]
     compacted = data_files(table) - written
@@ -223,7 +222,7 @@ def test_optimize_rewrites_the_plain_columns_without_a_dictionary(spark, capsys,
             frame.write.format("delta").mode("append").partitionBy("order_year").save(str(table))
     written = data_files(table)
     assert cli.main(["optimize", str(table)]) == 0
-    assert ast.literal_eval(capsys.readouterr().out.strip())["numFilesAdded"] == 2
+    assert json.loads(capsys.readouterr().out.strip())["numFilesAdded"] == 2
     compacted = data_files(table) - written
     assert columns_without_dictionary(table, written) == columns_without_dictionary(table, compacted) == {"orderqty"}
     assert spark.conf.get("parquet.enable.dictionary#orderqty", None) is None  # restored after OPTIMIZE

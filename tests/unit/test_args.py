@@ -358,7 +358,7 @@ def test_an_option_given_twice_is_refused_not_silently_the_last(second):
     argv += [second] if "=" in second else [second, "employees"]
     with pytest.raises(UsageError) as refused:
         csv_to_parquet.parse_args(argv)
-    assert str(refused.value) == "--dataset is given twice: give it once (only the last was used)"
+    assert str(refused.value) == "--dataset is given twice: give it once (argparse would keep only the last)"
 
 
 @pytest.mark.parametrize(
