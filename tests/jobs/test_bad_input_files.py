@@ -280,3 +280,19 @@ def test_an_archive_in_the_input_is_refused_in_one_line_before_it_is_read(spark,
         "files (Spark reads .gz, .bz2, .deflate, .lz4, .snappy and .zst files, one file each)"
     )
     assert not (products / "out").exists()
+
+
+def test_a_zone_needs_seconds_and_the_detail_says_so(spark, tmp_path):
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "t.csv").write_text("1,2024-01-15 10:30:00Z\n2,2024-01-15T10:00Z\n3,2024-01-15 10:30\n")
+    argv = convert_argv(tmp_path, "--max_bad_fraction", "0.5", schema="id INT, at TIMESTAMP")
+    result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
+    assert (result.rows_read, result.rows_written, result.rows_quarantined) == (3, 2, 1)
+    table = spark.read.parquet(str(tmp_path / "out")).selectExpr("id", "cast(at as string)")
+    assert sorted(tuple(row) for row in table.collect()) == [(1, "2024-01-15 10:30:00"), (3, "2024-01-15 10:30:00")]
+    [bad] = spark.read.json(str(tmp_path / "out_quarantine")).select("raw_line", "reason", "detail").collect()
+    assert tuple(bad) == (
+        "2,2024-01-15T10:00Z",
+        "invalid_timestamp:at",
+        "at='2024-01-15T10:00Z' is not a timestamp in format yyyy-MM-dd[ HH:mm[:ss[.SSSSSS][zone]]]",
+    )

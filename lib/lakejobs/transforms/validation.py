@@ -170,7 +170,7 @@ def _expected_text(data_type: T.DataType, dataset: Dataset) -> str:
     if isinstance(data_type, T.DateType):
         return f"a date in format {dataset.csv.date_format or 'yyyy-MM-dd'}"
     if isinstance(data_type, T.TimestampType):
-        return f"a timestamp in format {dataset.csv.timestamp_format or 'yyyy-MM-dd[ HH:mm[:ss]][zone]'}"
+        return f"a timestamp in format {dataset.csv.timestamp_format or 'yyyy-MM-dd[ HH:mm[:ss[.SSSSSS][zone]]]'}"
     return f"a valid {data_type.simpleString()}"
 
 
