@@ -131,7 +131,7 @@ def cmd_state(args) -> int:
         existed = job_state.reset_state(spark, path, args.job)
         print(
             f"{'reset' if existed else 'no state was at'} {path}: the next incremental run converts every input "
-            "file and replaces the output"
+            "file and writes them as a full run does (a partitioned Parquet table: the partitions they hold)"
         )
         return 0
     text = fs.read_text(spark, path)

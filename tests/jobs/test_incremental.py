@@ -368,7 +368,8 @@ def test_state_reset_leaves_a_state_marked_reset_and_says_what_follows(tmp_path,
     argv = ["state", "reset", "csv_to_parquet", "--state_path", str(path)]
     assert cli.main(argv) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
-        f"no state was at {path}: the next incremental run converts every input file and replaces the output"
+        f"no state was at {path}: the next incremental run converts every input file and writes them as a full "
+        "run does (a partitioned Parquet table: the partitions they hold)"
     )
     state = json.loads(path.read_text())
     assert (state["job"], state["processed"], state["reset"]) == ("csv_to_parquet", {}, True)
