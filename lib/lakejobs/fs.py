@@ -6,6 +6,8 @@ import re
 from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
 from urllib.parse import unquote, urlparse
 
+from lakejobs.errors import UsageError
+
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
@@ -167,7 +169,19 @@ def exists(spark: "SparkSession", path: str) -> bool:
     if is_local(path):
         return os.path.exists(local_path(path))
     hadoop_path, fs = _hadoop_path(spark, path)
-    return bool(fs.exists(hadoop_path))
+    try:
+        return bool(fs.exists(hadoop_path))
+    except Exception as error:  # noqa: BLE001 - a Py4J error; only a missing bucket is explained
+        if _no_such_bucket(error):
+            bucket = urlparse(path).netloc
+            raise UsageError(f"{path}: the bucket {bucket} does not exist (check its name, and the region)") from None
+        raise
+
+
+def _no_such_bucket(error: BaseException) -> bool:
+    """Tell whether a store's error says the bucket does not exist (S3's ``NoSuchBucket``)."""
+    text = str(error)
+    return any(sign in text for sign in ("NoSuchBucket", "UnknownStoreException", "bucket does not exist"))
 
 
 def is_folder(spark: "SparkSession", path: str) -> bool:
@@ -175,7 +189,7 @@ def is_folder(spark: "SparkSession", path: str) -> bool:
     if is_local(path):
         return os.path.isdir(local_path(path))
     hadoop_path, filesystem = _hadoop_path(spark, path)
-    return bool(filesystem.exists(hadoop_path)) and bool(filesystem.getFileStatus(hadoop_path).isDirectory())
+    return exists(spark, path) and bool(filesystem.getFileStatus(hadoop_path).isDirectory())
 
 
 def qualified(spark: "SparkSession", path: str) -> str:

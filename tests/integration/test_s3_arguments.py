@@ -65,3 +65,18 @@ def test_a_runs_report_of_a_bucket_that_does_not_exist_is_one_line_and_exit_2(s3
     assert capsys.readouterr().err.strip().splitlines() == [
         "lakejobs: error: there is no bucket 'no-such-bucket-for-reports' (s3://no-such-bucket-for-reports/lake/_lakejobs/runs)"
     ]
+
+
+@pytest.mark.parametrize("which", ["--input_path", "--output_path"])
+def test_a_bucket_that_does_not_exist_is_one_line_before_the_run(spark, s3, bucket, capsys, tmp_path, which):
+    """It was AmazonS3Exception's whole text ("The specified bucket does not exist (Service: ...)"), exit 1."""
+    paths = {"--input_path": f"s3://{bucket}/raw", "--output_path": f"s3://{bucket}/processed/customers"}
+    s3["client"].put_object(Bucket=bucket, Key="raw/c.csv", Body=b"1,Ann,Lee,Ann Lee\n")
+    paths[which] = paths[which].replace(bucket, "no-such-bucket-at-all", 1)
+    argv = ["--dataset", "customers", "--report_path", str(tmp_path / "reports")]
+    argv += [token for option, path in paths.items() for token in (option, path)]
+    assert csv_to_parquet.main(argv) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"csv_to_parquet: error: {paths[which]}: the bucket no-such-bucket-at-all does not exist (check its name, "
+        "and the region)"
+    )
