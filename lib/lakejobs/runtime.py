@@ -184,10 +184,12 @@ def run_main(
         print(result.to_json(), flush=True)
         return 0
     except LakejobsError as error:
+        # The error line first: spark-submit's Python runner merges stderr into stdout, where the
+        # result must stay the last line.
+        print(f"{job_name}: error: {joined_lines(error)}", file=sys.stderr, flush=True)
         result = getattr(error, "result", None)
         if result is not None:
             print(result.to_json(), flush=True)
-        print(f"{job_name}: error: {joined_lines(error)}", file=sys.stderr, flush=True)
         return error.exit_code
     except Exception as error:  # noqa: BLE001 - the one place that turns any failure into one line
         if debug_enabled():

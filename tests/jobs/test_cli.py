@@ -166,3 +166,18 @@ def test_a_bad_cli_option_is_one_line_without_the_usage_block(capsys):
         "lakejobs pipeline: error: argument --format: invalid choice: 'csv' (choose from 'parquet', 'delta')"
         " (see --help)\n"
     )
+
+
+@pytest.mark.subprocess
+def test_under_spark_submit_a_failed_runs_result_is_still_the_last_stdout_line(tmp_path):
+    """spark-submit's Python runner merges stderr into stdout: the error line came after the result."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "p.csv").write_text("a1,1.50\nb2,oops\n")
+    script = ["jobs/csv_to_parquet.py", "--schema", "sku STRING, price DECIMAL(10,2)", "--input_path"]
+    script += [str(tmp_path / "in"), "--output_path", str(tmp_path / "out")]
+    completed = run([str(VENV_BIN / "spark-submit"), "--master", "local[1]", *script])
+    assert completed.returncode == 1, completed.stderr[-2000:]
+    lines = completed.stdout.strip().splitlines()
+    assert lines[-2].startswith("csv_to_parquet: error: out: 1 of 2 rows (50.00%) are bad, above --max_bad_fraction")
+    result = json.loads(lines[-1])
+    assert (result["status"], result["rows_read"], result["rows_quarantined"]) == ("FAILED", 2, 1)
