@@ -660,3 +660,21 @@ def test_an_unpartitioned_parquet_table_is_replaced_whatever_its_columns(spark, 
     argv[argv.index("--schema") + 1] = "sku STRING NOT NULL, price DECIMAL(12,3), currency STRING"
     assert csv_to_parquet.main(argv) == 0
     assert [tuple(row) for row in spark.read.parquet(str(output)).collect()] == [("c3", Decimal("1.239"), "EUR")]
+
+
+@pytest.mark.parametrize("incremental", [False, True])
+def test_a_run_without_the_key_of_a_merged_delta_table_is_refused(spark, products, capsys, incremental):
+    """It replaced the merged table whole with its batch (or appended beside the rows to update)."""
+    output = products / "out"
+    assert csv_to_parquet.main(convert_argv(products, output, "--format", "delta", "--primary_key", "sku")) == 0
+    assert csv_to_parquet.main(convert_argv(products, output, "--format", "delta", "--primary_key", "sku")) == 0
+    before = files_under(output)
+    (products / "in" / "p.csv").write_text("c3,3.00\n")
+    capsys.readouterr()
+    more = ["--incremental", "true", "--state_path", str(products / "state.json")] if incremental else []
+    assert csv_to_parquet.main(convert_argv(products, output, "--format", "delta", *more)) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: --output_path {output} is a Delta table merged on a key before (MERGE in its "
+        "history), and this run has none: give its --primary_key, or delete the table to replace it whole"
+    )
+    assert files_under(output) == before

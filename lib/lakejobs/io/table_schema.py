@@ -82,3 +82,24 @@ def _differences(table: Dict[str, str], run: Dict[str, str]) -> List[str]:
     found += [f"{name} is not in the table" for name in run if name not in table]
     found += [f"{name} is not in this run's rows" for name in table if name not in run]
     return found
+
+
+def refuse_keyless_write_into_a_merged_table(spark: "SparkSession", path: str) -> None:
+    """Raise ``UsageError`` when a run without a key would write into a Delta table merged on one.
+
+    A table does not remember its key: a rerun that forgot ``--primary_key`` replaced a merged
+    table whole with its batch (or appended beside the rows it should have updated). A MERGE in
+    the table's history tells it was kept by key.
+    """
+    from pyspark.sql import functions as F
+
+    from lakejobs.io.delta import table_history
+
+    if not fs.exists(spark, f"{path.rstrip('/')}/{DELTA_LOG}"):
+        return
+    merges = table_history(spark, path).filter(F.col("operation") == "MERGE").limit(1).count()
+    if merges:
+        raise UsageError(
+            f"--output_path {path} is a Delta table merged on a key before (MERGE in its history), and this run "
+            "has none: give its --primary_key, or delete the table to replace it whole"
+        )
