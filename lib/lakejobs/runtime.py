@@ -72,7 +72,7 @@ def spark_session(app_name: str) -> Iterator["SparkSession"]:
         # spark-submit on a laptop: S3 as the local profile reaches it (s3:// mapped to s3a, the
         # AWS SDK's endpoint and region, short retries), not left to EMR's defaults, which hung
         # for minutes against a local S3 server. A cluster's master keeps its own S3 settings.
-        session.configure_s3a(spark)
+        session.configure_s3a(spark, keep_given=True)
     yield spark
 
 

@@ -188,11 +188,13 @@ def s3a_conf(environ: Optional[Dict[str, str]] = None) -> Dict[str, str]:
     return conf
 
 
-def configure_s3a(spark: "SparkSession", environ: Optional[Dict[str, str]] = None) -> None:
+def configure_s3a(spark: "SparkSession", environ: Optional[Dict[str, str]] = None, keep_given: bool = False) -> None:
     """Apply ``s3a_conf`` to a running session (before its first ``s3a://`` access).
 
     The JVM read its environment when it started, so credentials set since then are passed
-    as s3a keys (Spark redacts them from its UI and logs).
+    as s3a keys (Spark redacts them from its UI and logs). With ``keep_given`` (a session
+    ``spark-submit`` made), a key given as ``--conf spark.hadoop.<key>`` keeps its value, and so
+    does an ``fs.s3.impl`` the cluster's own configuration sets (EMRFS).
     """
     env = os.environ if environ is None else environ
     conf = s3a_conf(env)
@@ -201,7 +203,10 @@ def configure_s3a(spark: "SparkSession", environ: Optional[Dict[str, str]] = Non
         conf["fs.s3a.access.key"] = env["AWS_ACCESS_KEY_ID"]
         conf["fs.s3a.secret.key"] = env["AWS_SECRET_ACCESS_KEY"]
     hadoop_conf = spark.sparkContext._jsc.hadoopConfiguration()
+    given = spark.sparkContext.getConf()
     for key, value in conf.items():
+        if keep_given and (given.contains(f"spark.hadoop.{key}") or (key == "fs.s3.impl" and hadoop_conf.get(key))):
+            continue
         hadoop_conf.set(key, value)
 
 

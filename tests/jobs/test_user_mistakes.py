@@ -151,6 +151,16 @@ def test_a_full_run_over_files_without_rows_never_empties_the_table(spark, produ
     assert sorted(row.sku for row in table.collect()) == ["a1", "b2"]
 
 
+@pytest.mark.parametrize("output_format", ["parquet", "delta"])
+def test_an_empty_table_may_be_replaced_by_another_empty_one(spark, products, output_format):
+    output = products / "out"
+    (products / "in" / "p.csv").write_text("sku,price\n")  # no rows on the first day either
+    argv = convert_argv(products, output, "--format", output_format, "--header", "true")
+    assert csv_to_parquet.main(argv) == 0
+    assert csv_to_parquet.main(argv) == 0
+    assert spark.read.format(output_format).load(str(output)).count() == 0
+
+
 def test_an_output_path_that_is_a_file_is_refused_before_spark_starts(tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "outfile").write_text("x")
@@ -628,13 +638,18 @@ def test_emrfs_folder_markers_beside_partitions_are_not_taken_for_another_layout
 
 @pytest.mark.parametrize(
     "output_format, more",
-    [("delta", ["--primary_key", "sku"]), ("parquet", ["--partition_by", "sku"]), ("delta", [])],
-    ids=["delta_merge", "parquet_partitions", "delta_overwrite"],
+    [
+        ("delta", ["--primary_key", "sku"]),
+        ("parquet", ["--partition_by", "sku"]),
+        ("delta", ["--incremental", "true", "--state_path", "STATE"]),
+    ],
+    ids=["delta_merge", "parquet_partitions", "delta_append"],
 )
 def test_a_table_of_other_columns_is_refused_not_cast_or_mixed(spark, products, capsys, output_format, more):
     # A MERGE cast 1.239 to the table's decimal(10,2) (1.24) and dropped currency; a partition
     # overwrite left files Spark cannot read together.
     output = products / "out"
+    more = [str(products / "state.json") if value == "STATE" else value for value in more]
     first = convert_argv(products, output, "--format", output_format, *more)
     assert csv_to_parquet.main(first) == 0
     before = files_under(output)
@@ -652,29 +667,33 @@ def test_a_table_of_other_columns_is_refused_not_cast_or_mixed(spark, products, 
     assert files_under(output) == before
 
 
-def test_an_unpartitioned_parquet_table_is_replaced_whatever_its_columns(spark, products):
+@pytest.mark.parametrize("output_format", ["parquet", "delta"])
+def test_a_table_replaced_whole_takes_the_runs_columns(spark, products, output_format):
+    # An unpartitioned Parquet table, a keyless Delta table (overwritten with its new schema).
     output = products / "out"
-    assert csv_to_parquet.main(convert_argv(products, output)) == 0
+    assert csv_to_parquet.main(convert_argv(products, output, "--format", output_format)) == 0
     (products / "in" / "p.csv").write_text("c3,1.239,EUR\n")
-    argv = convert_argv(products, output)
+    argv = convert_argv(products, output, "--format", output_format)
     argv[argv.index("--schema") + 1] = "sku STRING NOT NULL, price DECIMAL(12,3), currency STRING"
     assert csv_to_parquet.main(argv) == 0
-    assert [tuple(row) for row in spark.read.parquet(str(output)).collect()] == [("c3", Decimal("1.239"), "EUR")]
+    table = spark.read.format(output_format).load(str(output))
+    assert [tuple(row) for row in table.collect()] == [("c3", Decimal("1.239"), "EUR")]
 
 
+@pytest.mark.parametrize("runs", [1, 2])
 @pytest.mark.parametrize("incremental", [False, True])
-def test_a_run_without_the_key_of_a_merged_delta_table_is_refused(spark, products, capsys, incremental):
+def test_a_run_without_the_key_of_a_merged_delta_table_is_refused(spark, products, capsys, incremental, runs):
     """It replaced the merged table whole with its batch (or appended beside the rows to update)."""
     output = products / "out"
-    assert csv_to_parquet.main(convert_argv(products, output, "--format", "delta", "--primary_key", "sku")) == 0
-    assert csv_to_parquet.main(convert_argv(products, output, "--format", "delta", "--primary_key", "sku")) == 0
+    for _ in range(runs):  # one: created by a keyed run (a WRITE); two: merged too
+        assert csv_to_parquet.main(convert_argv(products, output, "--format", "delta", "--primary_key", "sku")) == 0
     before = files_under(output)
     (products / "in" / "p.csv").write_text("c3,3.00\n")
     capsys.readouterr()
     more = ["--incremental", "true", "--state_path", str(products / "state.json")] if incremental else []
     assert csv_to_parquet.main(convert_argv(products, output, "--format", "delta", *more)) == 2
     assert stderr_lines(capsys.readouterr().err)[-1] == (
-        f"csv_to_parquet: error: --output_path {output} is a Delta table merged on a key before (MERGE in its "
-        "history), and this run has none: give its --primary_key, or delete the table to replace it whole"
+        f"csv_to_parquet: error: --output_path {output} is a Delta table kept by a key (merged, or created by a "
+        "keyed run), and this run has none: give its --primary_key, or delete the table to replace it whole"
     )
     assert files_under(output) == before

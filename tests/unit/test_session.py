@@ -83,3 +83,39 @@ def test_a_session_made_elsewhere_gets_the_runtime_settings(spark):
     finally:
         for name, value in elsewhere.items():
             spark.conf.set(name, value)
+
+
+class _Conf:
+    """A stand-in for SparkConf and Hadoop's Configuration: a dict with their calls."""
+
+    def __init__(self, values):
+        self.values = dict(values)
+
+    def contains(self, key):
+        return key in self.values
+
+    def get(self, key):
+        return self.values.get(key)
+
+    def set(self, key, value):
+        self.values[key] = value
+
+
+def test_spark_submits_session_keeps_the_s3_settings_it_was_given():
+    """Under spark-submit (a local master), --conf spark.hadoop.fs.s3a.* and EMRFS's fs.s3.impl stay."""
+    given = _Conf({"spark.hadoop.fs.s3a.server-side-encryption-algorithm": "SSE-KMS"})
+    hadoop = _Conf(
+        {
+            "fs.s3.impl": "com.amazon.ws.emr.hadoop.fs.EmrFileSystem",
+            "fs.s3a.server-side-encryption-algorithm": "SSE-KMS",
+        }
+    )
+    context = type("Context", (), {"getConf": lambda self: given})()
+    context._jsc = type("Jsc", (), {"hadoopConfiguration": lambda self: hadoop})()
+    spark = type("Spark", (), {"sparkContext": context})()
+    session.configure_s3a(spark, {"AWS_ENDPOINT_URL": "http://127.0.0.1:9000"}, keep_given=True)
+    assert hadoop.values["fs.s3a.server-side-encryption-algorithm"] == "SSE-KMS"
+    assert hadoop.values["fs.s3.impl"] == "com.amazon.ws.emr.hadoop.fs.EmrFileSystem"
+    assert hadoop.values["fs.s3a.endpoint"] == "http://127.0.0.1:9000"  # what was not given is set
+    session.configure_s3a(spark, {"AWS_ENDPOINT_URL": "http://127.0.0.1:9000"})  # the local profile's call: every key
+    assert hadoop.values["fs.s3.impl"] == "org.apache.hadoop.fs.s3a.S3AFileSystem"

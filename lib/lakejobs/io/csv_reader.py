@@ -83,17 +83,15 @@ _BLANK = "^[\\x00-\\x20]*$"
 
 
 def _blank_record(dataset: Dataset):
-    """A record that is a blank line (only spaces or tabs), as ``multiLine`` parsing returns it.
+    """A malformed record that is a blank line (only spaces or tabs), as ``multiLine`` parsing returns it.
 
     Read line by line, Spark skips a line its ``trim`` empties; read whole, its parser returns
-    such a line as a record: one field, so a malformed record (a one-column schema: a value).
+    such a line as a record of one field, malformed for a schema of more columns. Records the
+    parser reads as the schema's fields stay rows: a one-column file's value of spaces, or a
+    tab-separated line of tabs, may be a quoted value, which the parsed row no longer shows.
     """
     corrupt = F.col(CORRUPT_RECORD)
-    blank = corrupt.isNotNull() & corrupt.rlike(_BLANK)
-    if len(dataset.schema.fields) == 1:
-        only = F.col(f"`{dataset.schema.fields[0].name}`")
-        blank = blank | (corrupt.isNull() & only.isNotNull() & only.rlike(_BLANK))
-    return blank
+    return corrupt.isNotNull() & corrupt.rlike(_BLANK)
 
 
 def breaks_lines_with_one_byte(spark: "SparkSession", encoding: str) -> bool:

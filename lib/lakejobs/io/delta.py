@@ -97,6 +97,10 @@ def commit_output_info(spark, path: str, name: str, partition_by: Sequence[str],
     )
 
 
+#: The commit message (``userMetadata``) of a table's first commit when a keyed MERGE creates it.
+KEYED_BY = "lakejobs primary_key="
+
+
 def _writer(df: "DataFrame", partition_by: Sequence[str], compression: str):
     """A Delta writer whose rows meet their partitions as in ``lakejobs.io.writer``'s Parquet writes.
 
@@ -171,7 +175,8 @@ def merge_delta(
     before = table_version(spark, path)
     if before < 0:
         with plain_columns_written(spark, plain_columns):
-            _writer(df, partition_by, compression).mode("errorifexists").save(path)
+            writer = _writer(df, partition_by, compression).option("userMetadata", KEYED_BY + ",".join(keys))
+            writer.mode("errorifexists").save(path)
         return commit_output_info(spark, path, name, partition_by, before)
     merge = (
         DeltaTable.forPath(spark, path)

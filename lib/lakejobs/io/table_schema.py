@@ -71,7 +71,12 @@ def _table_columns(spark: "SparkSession", path: str, output_format: str):
         if not files:
             return None
         schema = spark.read.parquet(files[0].path).schema
-    return {field.name.lower(): field.dataType.simpleString() for field in schema.fields}
+    filled = [field for field in schema.fields if any(key.startswith(DELTA_FILLED) for key in field.metadata)]
+    return {field.name.lower(): field.dataType.simpleString() for field in schema.fields if field not in filled}
+
+
+#: Metadata of a Delta column that Delta fills itself (generated, identity): no run writes it.
+DELTA_FILLED = ("delta.generationExpression", "delta.identity.")
 
 
 def _differences(table: Dict[str, str], run: Dict[str, str]) -> List[str]:
@@ -84,22 +89,29 @@ def _differences(table: Dict[str, str], run: Dict[str, str]) -> List[str]:
     return found
 
 
+#: How many of a Delta table's latest commits ``refuse_keyless_write_into_a_merged_table`` reads.
+KEY_HISTORY_COMMITS = 20
+
+
 def refuse_keyless_write_into_a_merged_table(spark: "SparkSession", path: str) -> None:
-    """Raise ``UsageError`` when a run without a key would write into a Delta table merged on one.
+    """Raise ``UsageError`` when a run without a key would write into a Delta table kept by one.
 
     A table does not remember its key: a rerun that forgot ``--primary_key`` replaced a merged
-    table whole with its batch (or appended beside the rows it should have updated). A MERGE in
-    the table's history tells it was kept by key.
+    table whole with its batch (or appended beside the rows it should have updated). Its latest
+    ``KEY_HISTORY_COMMITS`` commits tell: a MERGE, or the first commit of a keyed run
+    (``delta.KEYED_BY`` in its message). A longer history is not read (one request per commit).
     """
+    from delta.tables import DeltaTable
     from pyspark.sql import functions as F
 
-    from lakejobs.io.delta import table_history
+    from lakejobs.io.delta import KEYED_BY
 
     if not fs.exists(spark, f"{path.rstrip('/')}/{DELTA_LOG}"):
         return
-    merges = table_history(spark, path).filter(F.col("operation") == "MERGE").limit(1).count()
-    if merges:
+    history = DeltaTable.forPath(spark, path).history(KEY_HISTORY_COMMITS)
+    keyed = (F.col("operation") == "MERGE") | F.coalesce(F.col("userMetadata").startswith(KEYED_BY), F.lit(False))
+    if history.filter(keyed).limit(1).count():
         raise UsageError(
-            f"--output_path {path} is a Delta table merged on a key before (MERGE in its history), and this run "
-            "has none: give its --primary_key, or delete the table to replace it whole"
+            f"--output_path {path} is a Delta table kept by a key (merged, or created by a keyed run), and this "
+            "run has none: give its --primary_key, or delete the table to replace it whole"
         )

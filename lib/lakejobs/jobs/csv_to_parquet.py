@@ -138,7 +138,7 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
     args = _read_whole_files_where_needed(spark, args)
     if args.output_format == "delta":
         require_delta(spark)
-    if args.output_format == "delta" or not replaces_whole(args):  # a write keeping the table's rows
+    if not replaces_whole(args):  # a write keeping the table's rows (a whole Delta overwrite sets its schema)
         refuse_other_schema(
             spark, args.output_path, table_schema(spark, args.dataset), args.output_format, args.partition_by
         )
@@ -544,7 +544,7 @@ def refuse_emptying(spark: "SparkSession", args: CsvToParquetArgs, result: JobRe
     Header lines, blank lines and empty files give no row: such a batch ("nothing today") emptied
     the table, as a folder without data files is refused for doing (``_run``).
     """
-    if result.rows_read == 0 and replaces_whole(args) and _holds_rows(spark, args.output_path):
+    if result.rows_read == 0 and replaces_whole(args) and _holds_rows(spark, args.output_path, args.output_format):
         raise UsageError(
             f"no data rows in the {len(batch)} file(s) below {args.input_path} (only header lines, blank "
             f"lines or empty files): a full run would replace {args.output_path} with an empty table; "
@@ -552,9 +552,13 @@ def refuse_emptying(spark: "SparkSession", args: CsvToParquetArgs, result: JobRe
         )
 
 
-def _holds_rows(spark: "SparkSession", path: str) -> bool:
-    """Tell whether ``path`` holds a table's data: a Delta log, or a data file (this run's staging aside)."""
-    return fs.exists(spark, f"{path.rstrip('/')}/_delta_log") or bool(fs.list_data_files(spark, path, limit=1))
+def _holds_rows(spark: "SparkSession", path: str, output_format: str) -> bool:
+    """Tell whether the table at ``path`` holds a row (an empty table may be replaced by another).
+
+    Read only when a batch gave no row; this run's staging folder is skipped (``_staging``).
+    """
+    table_files = fs.exists(spark, f"{path.rstrip('/')}/_delta_log") or fs.list_data_files(spark, path, limit=1)
+    return bool(table_files) and spark.read.format(output_format).load(path).limit(1).count() > 0
 
 
 def _gate(
