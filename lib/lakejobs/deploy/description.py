@@ -53,8 +53,9 @@ def env_archive_name(python_version: str = "3.11", arch: str = "x86_64") -> str:
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
 #: An AWS region's name: ``us-east-1``, ``ap-southeast-2``, ``us-gov-west-1``, ``cn-north-1``.
 REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
-#: An IAM role's ARN, in any partition (``aws``, ``aws-cn``, ``aws-us-gov``); a path may precede the name.
-ROLE_ARN = re.compile(r"arn:aws[a-z-]*:iam::\d{12}:role/\S+")
+#: An IAM role's ARN in the ``aws`` partition (the policies the deploy writes name ``arn:aws:``; China
+#: and GovCloud are not supported); a path may precede the name.
+ROLE_ARN = re.compile(r"arn:aws:iam::\d{12}:role/\S+")
 
 
 @dataclasses.dataclass(frozen=True)
