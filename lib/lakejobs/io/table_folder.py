@@ -101,7 +101,7 @@ def _refuse_other_format(spark: "SparkSession", option: str, path: str, output_f
     if output_format == "delta" and fs.exists(spark, f"{path.rstrip('/')}/{DELTA_LOG}"):
         return  # a Delta table (foreign_entries let it through): Parquet files by definition
     root = fs.qualified(spark, path).rstrip("/")
-    for info in _table_files(spark, path):
+    for info in table_files(spark, path):
         found = _FILE_FORMAT.search(info.path.rsplit("/", 1)[-1])
         if found and found.group(1) != wanted:
             raise UsageError(
@@ -126,7 +126,7 @@ def refuse_other_layout(spark: "SparkSession", path: str, partition_by: Sequence
     """
     wanted = list(partition_by)
     root = fs.qualified(spark, path).rstrip("/")
-    for info in _table_files(spark, path):
+    for info in table_files(spark, path):
         folders = info.path[len(root) :].strip("/").split("/")[:-1]
         found = [unquote(folder.split("=", 1)[0]) for folder in folders]
         if found != wanted:
@@ -137,13 +137,13 @@ def refuse_other_layout(spark: "SparkSession", path: str, partition_by: Sequence
             )
 
 
-def _table_files(spark: "SparkSession", path: str) -> List[fs.FileInfo]:
-    """The first ``LAYOUT_CHECKED_FILES`` data files listed below ``path``, markers left out.
+def table_files(spark: "SparkSession", path: str, limit: int = LAYOUT_CHECKED_FILES) -> List[fs.FileInfo]:
+    """The first ``limit`` data files listed below ``path``, markers left out.
 
     EMRFS writes a ``ticker=AAPL_$folder$`` object beside each folder, which S3A lists as a file.
     None when ``path`` is not a folder: a file there fails the write itself (``foreign_entries``).
     """
     if not fs.is_folder(spark, path):
         return []
-    files = fs.list_data_files(spark, path, limit=LAYOUT_CHECKED_FILES)
+    files = fs.list_data_files(spark, path, limit=limit)
     return [info for info in files if not MARKER.fullmatch(info.path.rstrip("/").rsplit("/", 1)[-1])]

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Dict, List, Sequence
 
 from lakejobs import fs
 from lakejobs.errors import UsageError
-from lakejobs.io.table_folder import DELTA_LOG, MARKER
+from lakejobs.io.table_folder import DELTA_LOG, table_files
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -61,13 +61,7 @@ def _table_columns(spark: "SparkSession", path: str, output_format: str):
             return None
         schema = spark.read.format("delta").load(path).schema
     else:
-        if not fs.is_folder(spark, path):
-            return None
-        files = [
-            info
-            for info in fs.list_data_files(spark, path, limit=20)
-            if not MARKER.fullmatch(info.path.rstrip("/").rsplit("/", 1)[-1])
-        ]
+        files = table_files(spark, path, limit=20)
         if not files:
             return None
         schema = spark.read.parquet(files[0].path).schema
