@@ -141,7 +141,8 @@ def table_files(spark: "SparkSession", path: str, limit: int = LAYOUT_CHECKED_FI
     """The first ``limit`` data files listed below ``path``, markers left out.
 
     EMRFS writes a ``ticker=AAPL_$folder$`` object beside each folder, which S3A lists as a file.
-    None when ``path`` is not a folder: a file there fails the write itself (``foreign_entries``).
+    An empty list when ``path`` is not a folder: a file there fails the write itself
+    (``foreign_entries``).
     """
     if not fs.is_folder(spark, path):
         return []
