@@ -3,7 +3,7 @@
 import dataclasses
 import os
 import re
-from typing import TYPE_CHECKING, Dict, Iterable, List, Optional, Tuple
+from typing import TYPE_CHECKING, Dict, Iterable, Iterator, List, Optional, Tuple
 from urllib.parse import unquote, urlparse
 
 from lakejobs.errors import UsageError
@@ -230,18 +230,59 @@ def list_files(spark: "SparkSession", path: str, limit: Optional[int] = None) ->
     """
     if not exists(spark, path):
         return [], []
-    hadoop_path, fs = _hadoop_path(spark, path)
     # Listed paths come back qualified (file:/..., s3a://...): cut the qualified root off them.
     root = qualified(spark, path)
+    listing = _local_listing(root) if is_local(root) else _hadoop_listing(spark, path)
     data, skipped = [], []
-    iterator = fs.listFiles(hadoop_path, True)
-    while iterator.hasNext() and (limit is None or len(data) < limit):
-        status = iterator.next()
-        full = str(status.getPath().toString())
-        relative = full[len(root) :] or full.rsplit("/", 1)[-1]
-        info = FileInfo(full, int(status.getLen()), int(status.getModificationTime()))
+    for info in listing:
+        if limit is not None and len(data) >= limit:
+            break
+        relative = info.path[len(root) :] or info.path.rsplit("/", 1)[-1]
         (skipped if any(spark_skips(part) for part in relative.split("/") if part) else data).append(info)
     return sorted(data, key=lambda info: info.path), sorted(skipped, key=lambda info: info.path)
+
+
+def _hadoop_listing(spark: "SparkSession", path: str) -> Iterator[FileInfo]:
+    """Every file below ``path``, from Hadoop's recursive listing (one request per 1,000 on S3)."""
+    hadoop_path, fs = _hadoop_path(spark, path)
+    iterator = fs.listFiles(hadoop_path, True)
+    while iterator.hasNext():
+        status = iterator.next()
+        yield FileInfo(str(status.getPath().toString()), int(status.getLen()), int(status.getModificationTime()))
+
+
+def _local_listing(root: str) -> Iterator[FileInfo]:
+    """Every file below the qualified local ``root`` (``file:/...``), as Hadoop's listing gives it.
+
+    Read with ``os`` instead: without Hadoop's native library its local listing starts an
+    ``ls -ld`` process per file for the permissions (4 ms a file, measured: 207 ms for 50
+    files, against 0.3 ms). Same paths (``root`` + ``/`` + the relative path), sizes and
+    modification times (milliseconds, rounded down, as Java's ``File.lastModified``), symbolic
+    links followed, and Hadoop's checksum files (``.name.crc``) left out as its listing leaves
+    them out. A file that disappears while listed is left out, as Hadoop leaves it out.
+    """
+    top = local_path(root)
+    if not os.path.isdir(top):
+        yield from _local_info(root, top)
+        return
+    for folder, _, names in os.walk(top, followlinks=True, onerror=_raise):
+        below = os.path.relpath(folder, top)
+        for name in names:
+            if not (name.startswith(".") and name.endswith(".crc")):
+                relative = name if below == "." else f"{below}/{name}"
+                yield from _local_info(f"{root}/{relative}", os.path.join(folder, name))
+
+
+def _local_info(listed: str, local: str) -> Iterator[FileInfo]:
+    try:
+        stat = os.stat(local)
+    except FileNotFoundError:
+        return
+    yield FileInfo(listed, stat.st_size, stat.st_mtime_ns // 1_000_000)
+
+
+def _raise(error: OSError) -> None:
+    raise error
 
 
 def list_children(spark: "SparkSession", path: str) -> List[str]:

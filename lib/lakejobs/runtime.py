@@ -53,6 +53,7 @@ def glue_session(app_name: str, glue_args: Dict[str, str]) -> Iterator["SparkSes
     glue_context = GlueContext(SparkContext.getOrCreate())
     spark = glue_context.spark_session
     session.apply_runtime_conf(spark)
+    session.import_jvm_classes(spark)
     job = Job(glue_context)
     # Keyed as awsglue.utils.getResolvedOptions keys them (argparse's names: job_bookmark_option).
     job_args = {name.lstrip("-").replace("-", "_"): value for name, value in glue_args.items()}

@@ -61,6 +61,14 @@ RUNTIME_CONF: Dict[str, str] = {
     "spark.sql.adaptive.optimizer.excludedRules": "org.apache.spark.sql.execution.adaptive.AQEPropagateEmptyRelation",
 }
 
+#: JVM classes PySpark names by their short name on every call: each ``functions.col``, ``lit``,
+#: ``when``... looks up ``functions`` again. Py4J tries the bare name, then the name under each
+#: package PySpark imports with a wildcard, before ``org.apache.spark.sql.`` finds it, and every
+#: miss searches all 250-odd jars of the class path: 0.27 ms a lookup (0.49 ms an ``F.col``),
+#: 9 s of a 105 s Delta test file (31,790 lookups). Imported by their full names, a lookup takes
+#: 0.07 ms (``F.col`` 0.24 ms).
+JVM_IMPORTS = ("org.apache.spark.sql.functions", "org.apache.spark.api.python.PythonUtils")
+
 #: Delta Lake's session extension and catalog, shared with the Glue and EMR definitions.
 DELTA_CONF: Dict[str, str] = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -251,6 +259,7 @@ def build_session(app_name: str, profile: str = "local", extra_conf: Optional[Di
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     apply_runtime_conf(spark)
+    import_jvm_classes(spark)
     LOG.debug("spark session %s ready (profile %s)", spark.version, profile)
     return spark
 
@@ -259,3 +268,11 @@ def apply_runtime_conf(spark: "SparkSession") -> None:
     """Set ``RUNTIME_CONF`` on an existing session (Glue's, or one made by spark-submit)."""
     for key, value in RUNTIME_CONF.items():
         spark.conf.set(key, value)
+
+
+def import_jvm_classes(spark: "SparkSession") -> None:
+    """Import ``JVM_IMPORTS`` by their full names into the session's JVM view (Py4J's ``java_import``)."""
+    from py4j.java_gateway import java_import
+
+    for name in JVM_IMPORTS:
+        java_import(spark.sparkContext._jvm, name)
