@@ -257,7 +257,9 @@ def run_submit(command: Sequence[str], shipping: LibraryShipping, log_path: Path
             raise LakejobsError(f"spark-submit still running after {timeout_s:.0f} s (log: {log_path})") from None
     stdout = completed.stdout.decode("utf-8", "replace").strip().splitlines()
     if completed.returncode != 0:
-        errors = [line for line in log_path.read_text(errors="replace").splitlines() if ": error: " in line]
+        # spark-submit's Python runner sends the job's stderr to stdout: its error line may be in either.
+        lines = stdout + log_path.read_text(errors="replace").splitlines()
+        errors = [line for line in lines if ": error: " in line]
         detail = errors[-1] if errors else f"see {log_path}"
         raise LakejobsError(f"spark-submit exited with {completed.returncode}: {detail}")
     if not stdout:

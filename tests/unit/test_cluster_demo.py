@@ -1,6 +1,12 @@
-"""``make cluster-demo`` keeps its logs and removes what it unpacked and shipped."""
+"""``make cluster-demo`` keeps its logs and removes what it unpacked and shipped; a failed submit says why."""
 
+import sys
+
+import pytest
+
+from lakejobs import cluster
 from lakejobs.clusterdemo import remove_all_but_logs
+from lakejobs.errors import LakejobsError
 
 
 def test_only_the_logs_of_a_demo_run_are_kept(tmp_path):
@@ -26,3 +32,12 @@ def test_only_the_logs_of_a_demo_run_are_kept(tmp_path):
         "zip: convert-orders.log",
     ]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["spark", "zip: convert-orders.log"]
+
+
+def test_a_failed_submit_names_the_jobs_error_line_which_spark_submit_sent_to_stdout(tmp_path):
+    """spark-submit's Python runner sends a job's stderr to stdout: the error was "see <log>" only."""
+    job = "import sys; print('csv_to_parquet: error: orders: no such input'); sys.exit(2)"
+    shipping = cluster.LibraryShipping(name="zip", options=(), cwd=tmp_path)
+    with pytest.raises(LakejobsError) as raised:
+        cluster.run_submit([sys.executable, "-c", job], shipping, tmp_path / "job.log")
+    assert str(raised.value) == "spark-submit exited with 2: csv_to_parquet: error: orders: no such input"
