@@ -261,24 +261,25 @@ def _local_listing(root: str) -> Iterator[FileInfo]:
     links followed, and Hadoop's checksum files (``.name.crc``) left out as its listing leaves
     them out. A file that disappears while listed is left out, as Hadoop leaves it out.
     """
+    for listed, local in _local_paths(root):
+        try:
+            stat = os.stat(local)
+        except FileNotFoundError:
+            continue
+        yield FileInfo(listed, stat.st_size, stat.st_mtime_ns // 1_000_000)
+
+
+def _local_paths(root: str) -> Iterator[Tuple[str, str]]:
+    """(listed path, local path) of ``root`` when it is a file, else of every file below it."""
     top = local_path(root)
     if not os.path.isdir(top):
-        yield from _local_info(root, top)
+        yield root, top
         return
     for folder, _, names in os.walk(top, followlinks=True, onerror=_raise):
         below = os.path.relpath(folder, top)
         for name in names:
             if not (name.startswith(".") and name.endswith(".crc")):
-                relative = name if below == "." else f"{below}/{name}"
-                yield from _local_info(f"{root}/{relative}", os.path.join(folder, name))
-
-
-def _local_info(listed: str, local: str) -> Iterator[FileInfo]:
-    try:
-        stat = os.stat(local)
-    except FileNotFoundError:
-        return
-    yield FileInfo(listed, stat.st_size, stat.st_mtime_ns // 1_000_000)
+                yield f"{root}/{name}" if below == "." else f"{root}/{below}/{name}", os.path.join(folder, name)
 
 
 def _raise(error: OSError) -> None:
