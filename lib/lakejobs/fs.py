@@ -233,6 +233,13 @@ def list_files(spark: "SparkSession", path: str, limit: Optional[int] = None) ->
     # Listed paths come back qualified (file:/..., s3a://...): cut the qualified root off them.
     root = qualified(spark, path)
     listing = _local_listing(root) if is_local(root) else _hadoop_listing(spark, path)
+    return _classify(root, listing, limit)
+
+
+def _classify(
+    root: str, listing: Iterable[FileInfo], limit: Optional[int] = None
+) -> Tuple[List[FileInfo], List[FileInfo]]:
+    """(data, skipped) of a listing below the qualified ``root``, each sorted by path."""
     data, skipped = [], []
     for info in listing:
         if limit is not None and len(data) >= limit:

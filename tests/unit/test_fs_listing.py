@@ -9,12 +9,7 @@ from lakejobs import fs
 
 def hadoop_listing(spark, path):
     """(data, skipped) from Hadoop's recursive listing, classified as ``fs.list_files`` does."""
-    root = fs.qualified(spark, path)
-    data, skipped = [], []
-    for info in fs._hadoop_listing(spark, path):
-        relative = info.path[len(root) :] or info.path.rsplit("/", 1)[-1]
-        (skipped if any(fs.spark_skips(part) for part in relative.split("/") if part) else data).append(info)
-    return sorted(data, key=lambda info: info.path), sorted(skipped, key=lambda info: info.path)
+    return fs._classify(fs.qualified(spark, path), fs._hadoop_listing(spark, path))
 
 
 def names(infos, root):
