@@ -11,6 +11,9 @@ FORMAT ?= parquet
 LAKE   ?= $(if $(filter delta,$(FORMAT)),lake-delta,lake)
 RAW    ?= data/sample/rawData
 PYTEST_ARGS ?=
+# Two pytest-xdist workers: the tests that start servers or JVMs of their own beside the
+# in-process ones (tests/conftest.py, pytest_xdist_make_scheduler). TEST_WORKERS= runs one.
+TEST_WORKERS ?= -n 2 --dist loadgroup
 
 DEPS_STAMP := $(VENV)/.deps-stamp
 JARS_STAMP := .jars/.stamp
@@ -68,7 +71,7 @@ run: setup ## run the sales pipeline on the bundled sample data (FORMAT=parquet|
 	$(VENV)/bin/lakejobs pipeline --raw $(RAW) --lake $(LAKE) --format $(FORMAT)
 
 test: setup $(CHROMIUM_STAMP) postgresql ## run the whole test suite
-	$(VENV)/bin/pytest $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(TEST_WORKERS) $(PYTEST_ARGS)
 
 lint: setup ## ruff over the code
 	$(VENV)/bin/ruff check lib jobs tests bench

@@ -2,6 +2,7 @@
 
 import csv
 import datetime as dt
+import importlib
 import logging
 import os
 import re
@@ -39,6 +40,56 @@ def pytest_configure(config):
     """
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config, log):
+    """``--dist loadgroup``: tests that start servers or JVMs on one worker, the rest on the other.
+
+    ``make test`` runs two pytest-xdist workers. The tests under ``tests/integration`` (S3,
+    PostgreSQL, a Spark cluster) and those marked ``subprocess`` (spark-submit, a killed job)
+    spend much of their time starting processes, leaving a core idle; the others run in their
+    worker's SparkSession, whose JIT warm-up a second worker running them would pay again.
+    So each group is one work unit, and each worker gets one.
+
+    (pytest-xdist's own ``loadgroup`` reads ``xdist_group`` marks through node ids that
+    pytest 9.2 no longer lets it change: pytest-xdist issue 1386.)
+    """
+    if config.getvalue("dist") != "loadgroup":
+        return None
+    from xdist.scheduler import LoadScopeScheduling
+
+    class TwoWorkers(LoadScopeScheduling):
+        def _split_scope(self, nodeid):
+            return work_unit(nodeid)
+
+    return TwoWorkers(config, log)
+
+
+def work_unit(nodeid: str) -> str:
+    """The work unit of a test under ``make test``'s two workers (``pytest_xdist_make_scheduler``)."""
+    apart = nodeid.startswith("tests/integration/") or marked_subprocess(nodeid)
+    return "servers_and_own_jvms" if apart else "in_process"
+
+
+def marked_subprocess(nodeid: str) -> bool:
+    """Whether the test of this node id (``path::[Class::]name[params]``) is marked ``subprocess``.
+
+    Read from the test module's own marks (module ``pytestmark``, class and function
+    decorators): the controller of pytest-xdist collects no items to ask.
+    """
+    path, *names = nodeid.split("[", 1)[0].split("::")
+    node = importlib.import_module(path[: -len(".py")].replace("/", "."))
+    marks = list(_marks_of(node))
+    for name in names:
+        node = getattr(node, name)
+        marks.extend(_marks_of(node))
+    return any(mark.name == "subprocess" for mark in marks)
+
+
+def _marks_of(node):
+    marks = getattr(node, "pytestmark", [])
+    return [getattr(mark, "mark", mark) for mark in (marks if isinstance(marks, list) else [marks])]
 
 
 @pytest.fixture(autouse=True)
