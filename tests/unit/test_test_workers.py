@@ -1,6 +1,5 @@
 """``make test``'s two workers: which tests share a worker (``tests/conftest.py``)."""
 
-import collections
 import json
 import subprocess
 import sys
@@ -46,9 +45,9 @@ def collected(tmp_path_factory):
 
 def test_the_marks_read_from_the_modules_are_the_marks_pytest_collected(collected):
     assert {nodeid: marked_subprocess(nodeid) for nodeid in collected} == collected
-    assert sum(collected.values()) == 32
+    assert any(collected.values()) and not all(collected.values())
 
 
 def test_every_test_is_in_one_of_the_two_units(collected):
-    sizes = collections.Counter(work_unit(nodeid) for nodeid in collected)
-    assert sizes == {"in_process": 713, "servers_and_own_jvms": 116}
+    # Not counts pinned here: a new test must not have to change this one.
+    assert {work_unit(nodeid) for nodeid in collected} == {"in_process", "servers_and_own_jvms"}
