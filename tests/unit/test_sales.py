@@ -221,3 +221,20 @@ def test_summaries_hash_their_groups_instead_of_sorting_them(spark, summary, key
     plan = summary(sales_orders_of(spark))._jdf.queryExecution().executedPlan().toString()
     assert re.search(rf"HashAggregate\(keys=\[{keys}", plan)
     assert not re.search(rf"SortAggregate\(key=\[{keys}", plan)
+
+
+@pytest.mark.parametrize(
+    "summary, dimension_key",
+    [(sales_by_employee_month, "employeeid"), (customer_summary, "customerid")],
+)
+def test_a_summary_joins_only_its_own_dimension_and_once_per_order(spark, summary, dimension_key):
+    """The job builds the summaries from mart/sales' joined lines (``sales_lines``), whose
+    joins the summaries do not need: Spark drops a left join none of whose columns is used when
+    the other side is distinct on the key, and ``one_row_per_key``'s aggregate is what tells it
+    so. Without it, each summary joined every line with both dimensions, then each order again.
+    """
+    plan = summary(sales_orders_of(spark))._jdf.queryExecution().optimizedPlan().toString()
+    joins = [line for line in plan.splitlines() if "Join LeftOuter" in line]
+    assert len(joins) == 1 and f"({dimension_key}#" in joins[0], plan
+    below_the_join = plan.split("Join LeftOuter", 1)[1]
+    assert "Aggregate [salesorderid" in below_the_join, plan

@@ -58,6 +58,10 @@ def one_row_per_key(key: str) -> Transform:
     """Keep one row per ``key`` (the smallest row), deterministically.
 
     Dimensions should have unique keys; if one does not, joining it would multiply fact rows.
+    The aggregate also tells Spark that the result is distinct on ``key``, so a left join of it
+    whose columns a plan never reads is dropped: the summaries, built from mart/sales' joined
+    lines, join no line with a dimension (``test_sales``). Skipping it for a table already
+    known to be unique would put those joins back, one per line.
     """
 
     def _(df: DataFrame) -> DataFrame:
