@@ -313,66 +313,17 @@ def publish_mart(
     (list of OutputInfo, dict)
         What was written, and the key counts (``lines`` and one entry per reason).
     """
-    outputs = []
+    outputs: List[OutputInfo] = []
     published_df, counts, earlier = sales_df, None, None
     quarantines = args.unknown_keys == "quarantine" or duplicates
     if quarantines:
-        reason = quarantine_reason(args.unknown_keys, duplicates)
-        observed_df, observation = observing_key_counts(sales_df, duplicates)
-        records = Observation(f"sales_quarantined_{uuid.uuid4().hex[:12]}")
-        quarantine = quarantine_records(observed_df, result.run_id, reason).observe(
-            records, F.count(F.lit(1)).alias("n")
-        )
-        earlier = earlier_quarantine(spark, args.quarantine_path)
-        with result.stage("write_quarantine"):
-            # An earlier run's records stay until mart/sales is written: a line it quarantined
-            # that this run publishes must not be in neither place if that write fails.
-            kept = quarantine if earlier is None else with_earlier_records(quarantine, earlier, result.run_id)
-            outputs.append(write_quarantine_table(kept, args.quarantine_path))
-        counts = as_counts(observation.get, duplicates)
-        # A failed run's report counts them too.
-        result.rows_read, result.rows_quarantined = counts["lines"], int(records.get["n"])
-        published_df = sales_df.filter(reason.isNull())
-        reasons = (UNKNOWN_KEY_REASONS if args.unknown_keys == "quarantine" else ()) + (
-            (DUPLICATE_KEY_REASON,) if duplicates else ()
-        )
-        result.quarantine_reasons = {name: counts[name] for name in reasons if counts[name]}
+        published_df, counts, earlier, written = write_mart_quarantine(spark, args, result, sales_df, duplicates)
+        outputs.append(written)
     if duplicates:
         published_df = published_df.drop(LATER_COPY)
-    mart = args.mart_path.rstrip("/")
     with result.stage("write_sales"):
-        if args.output_format == "delta":
-            counts = counts or key_counts(sales_df)
-            outputs.insert(
-                0,
-                merge_delta(
-                    published_df,
-                    f"{mart}/sales",
-                    "sales",
-                    SALES_KEY,
-                    SALES_PARTITIONS,
-                    args.compression,
-                    delete_missing=True,
-                    plain_columns=SALES_PLAIN_COLUMNS,
-                ),
-            )
-            published_df = read_table(spark, f"{mart}/sales", "delta")
-        else:
-            sales_out_df, observation = observing_key_counts(published_df) if counts is None else (published_df, None)
-            outputs.insert(
-                0,
-                write_table(
-                    sales_out_df,
-                    f"{mart}/sales",
-                    "sales",
-                    "parquet",
-                    SALES_PARTITIONS,
-                    args.compression,
-                    plain_columns=SALES_PLAIN_COLUMNS,
-                    replace="table",
-                ),
-            )
-            counts = counts or as_counts(observation.get)
+        written, published_df, counts = write_sales(spark, args, sales_df, published_df, counts)
+        outputs.insert(0, written)
         if not quarantines and fs.is_folder(spark, args.quarantine_path):
             fs.delete(spark, args.quarantine_path, recursive=True)  # an earlier run's: stale now
     if earlier is not None:
@@ -382,6 +333,81 @@ def publish_mart(
     with result.stage("write_summaries"):
         outputs.extend(write_summaries(args, published_df.transform(to_orders)))
     return outputs, counts
+
+
+def write_mart_quarantine(
+    spark, args: SalesMartArgs, result: JobResult, sales_df: "DataFrame", duplicates: bool
+) -> Tuple["DataFrame", Dict[str, int], Optional["DataFrame"], OutputInfo]:
+    """Write the quarantined lines (with an earlier run's records of lines still not published).
+
+    Counts the lines per reason while it writes and puts them in ``result`` (rows read and
+    quarantined, reasons), so that a run failing later reports them too.
+
+    Returns
+    -------
+    (DataFrame, dict, DataFrame or None, OutputInfo)
+        The lines to publish, the key counts, the earlier run's records (None without any) and
+        what was written.
+    """
+    reason = quarantine_reason(args.unknown_keys, duplicates)
+    observed_df, observation = observing_key_counts(sales_df, duplicates)
+    records = Observation(f"sales_quarantined_{uuid.uuid4().hex[:12]}")
+    quarantine = quarantine_records(observed_df, result.run_id, reason).observe(records, F.count(F.lit(1)).alias("n"))
+    earlier = earlier_quarantine(spark, args.quarantine_path)
+    with result.stage("write_quarantine"):
+        # An earlier run's records stay until mart/sales is written: a line it quarantined
+        # that this run publishes must not be in neither place if that write fails.
+        kept = quarantine if earlier is None else with_earlier_records(quarantine, earlier, result.run_id)
+        written = write_quarantine_table(kept, args.quarantine_path)
+    counts = as_counts(observation.get, duplicates)
+    result.rows_read, result.rows_quarantined = counts["lines"], int(records.get["n"])
+    reasons = (UNKNOWN_KEY_REASONS if args.unknown_keys == "quarantine" else ()) + (
+        (DUPLICATE_KEY_REASON,) if duplicates else ()
+    )
+    result.quarantine_reasons = {name: counts[name] for name in reasons if counts[name]}
+    return sales_df.filter(reason.isNull()), counts, earlier, written
+
+
+def write_sales(
+    spark, args: SalesMartArgs, sales_df: "DataFrame", published_df: "DataFrame", counts: Optional[Dict[str, int]]
+) -> Tuple[OutputInfo, "DataFrame", Dict[str, int]]:
+    """Write ``published_df`` as mart/sales: a Delta MERGE, or a Parquet table replaced whole.
+
+    ``counts`` are the key counts the quarantine's write observed, or None: then they are
+    counted here (Parquet: while writing; Delta: in a pass over ``sales_df`` first).
+
+    Returns
+    -------
+    (OutputInfo, DataFrame, dict)
+        What was written, the published lines as the summaries read them (for Delta, the
+        table after the MERGE), and the key counts.
+    """
+    path = f"{args.mart_path.rstrip('/')}/sales"
+    if args.output_format == "delta":
+        counts = counts or key_counts(sales_df)
+        written = merge_delta(
+            published_df,
+            path,
+            "sales",
+            SALES_KEY,
+            SALES_PARTITIONS,
+            args.compression,
+            delete_missing=True,
+            plain_columns=SALES_PLAIN_COLUMNS,
+        )
+        return written, read_table(spark, path, "delta"), counts
+    observed_df, observation = observing_key_counts(published_df) if counts is None else (published_df, None)
+    written = write_table(
+        observed_df,
+        path,
+        "sales",
+        "parquet",
+        SALES_PARTITIONS,
+        args.compression,
+        plain_columns=SALES_PLAIN_COLUMNS,
+        replace="table",
+    )
+    return written, published_df, counts or as_counts(observation.get)
 
 
 def with_earlier_records(quarantine_df: "DataFrame", earlier_df: "DataFrame", run_id: str) -> "DataFrame":
