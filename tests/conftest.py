@@ -7,6 +7,7 @@ import logging
 import os
 import re
 import signal
+import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
@@ -27,8 +28,30 @@ SAMPLE_RAW = ROOT / "data" / "sample" / "rawData"
 VENV_BIN = Path(sys.executable).parent
 
 
+#: True in pytest-xdist's controller, the process that starts the workers (``pytest_configure``).
+_starts_workers = False
+
+
 def _interrupt(signum, _frame):
+    # pytest-xdist tears a worker down by interrupting it (SIGINT) 5 s after asking it to stop,
+    # then kills it 5 s later: a second interrupt would cut its fixtures' teardown short.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if _starts_workers:
+        _pass_on_to_workers(signum)
     raise KeyboardInterrupt(f"signal {signum}")
+
+
+def _pass_on_to_workers(signum):
+    """Send ``signum`` to this process's children: pytest-xdist's workers, under ``make test``."""
+    try:
+        children = subprocess.run(["pgrep", "-P", str(os.getpid())], capture_output=True, text=True, timeout=5)
+    except (OSError, subprocess.SubprocessError):
+        return
+    for pid in children.stdout.split():
+        try:
+            os.kill(int(pid), signum)
+        except ProcessLookupError:
+            pass
 
 
 def pytest_configure(config):
@@ -37,9 +60,14 @@ def pytest_configure(config):
     Python's default for them ends the process without running ``finally`` blocks, so the
     fixtures' servers (PostgreSQL, whose postmaster is in a session of its own, the Spark
     master and worker) were left running; an interrupt unwinds the fixtures, which stop them.
+    pytest-xdist's controller passes the signal on to its workers at once: otherwise a signal
+    to the controller alone reached a worker as xdist's own interrupt 5 s later, and a worker
+    not done unwinding 5 s after that was killed, its PostgreSQL server left running.
     """
+    global _starts_workers
     for signum in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(signum, _interrupt)
+    _starts_workers = bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
 
 
 @pytest.hookimpl(optionalhook=True)

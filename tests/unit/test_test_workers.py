@@ -1,8 +1,10 @@
 """``make test``'s two workers: which tests share a worker (``tests/conftest.py``)."""
 
 import json
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -51,3 +53,46 @@ def test_the_marks_read_from_the_modules_are_the_marks_pytest_collected(collecte
 def test_every_test_is_in_one_of_the_two_units(collected):
     # Not counts pinned here: a new test must not have to change this one.
     assert {work_unit(nodeid) for nodeid in collected} == {"in_process", "servers_and_own_jvms"}
+
+
+SLOW_TEARDOWN_TESTS = """
+import os, pathlib, time
+import pytest
+
+@pytest.fixture(scope="session")
+def server():
+    marks = pathlib.Path(os.environ["MARKS"])
+    (marks / f"started-{os.getpid()}").touch()
+    yield
+    time.sleep(6.5)  # longer than xdist's 5 s before it interrupts a worker it asked to stop
+    (marks / f"stopped-{os.getpid()}").touch()
+
+@pytest.mark.parametrize("n", range(2))
+def test_waits(server, n):
+    time.sleep(120)
+"""
+
+
+@pytest.mark.subprocess
+def test_a_sigterm_to_the_xdist_controller_alone_lets_every_worker_tear_its_fixtures_down(tmp_path):
+    """A CI timeout may signal pytest's first process only: each worker's fixtures still stop their servers."""
+    tests, marks = tmp_path / "tests", tmp_path / "marks"
+    tests.mkdir()
+    marks.mkdir()
+    (tests / "conftest.py").write_text("from tests.conftest import pytest_configure  # noqa: F401\n")
+    (tests / "test_slow_teardown.py").write_text(SLOW_TEARDOWN_TESTS)
+    env = {**job_env(), "PYTHONPATH": str(ROOT), "MARKS": str(marks)}
+    command = [sys.executable, "-m", "pytest", "-n", "2", "-q", "-p", "no:cacheprovider", str(tests)]
+    pytest_run = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while len(list(marks.glob("started-*"))) < 2 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        started = sorted(path.name.split("-")[1] for path in marks.glob("started-*"))
+        assert len(started) == 2
+        pytest_run.send_signal(signal.SIGTERM)
+        pytest_run.wait(timeout=60)
+    finally:
+        pytest_run.kill()
+        output = pytest_run.communicate()[0].decode()
+    assert sorted(path.name.split("-")[1] for path in marks.glob("stopped-*")) == started, output
