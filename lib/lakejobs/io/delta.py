@@ -18,6 +18,7 @@ from lakejobs.io.footers import columns_without_dictionary
 from lakejobs.io.writer import arranged_for_partitions, plain_encoding_options
 from lakejobs.result import OutputInfo
 from lakejobs.session import DELTA_CONF
+from lakejobs.transforms.validation import quote_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -178,18 +179,29 @@ def merge_delta(
             writer = _writer(df, partition_by, compression).option("userMetadata", KEYED_BY + ",".join(keys))
             writer.mode("errorifexists").save(path)
         return commit_output_info(spark, path, name, partition_by, before)
+    columns = source_columns(df)
     merge = (
         DeltaTable.forPath(spark, path)
         .alias("target")
         .merge(df.alias("source"), merge_condition(keys, df.schema))
-        .whenMatchedUpdateAll()
-        .whenNotMatchedInsertAll()
+        .whenMatchedUpdate(set=columns)
+        .whenNotMatchedInsert(values=columns)
     )
     if delete_missing:
         merge = merge.whenNotMatchedBySourceDelete()
     with plain_columns_written(spark, plain_columns):
         merge.execute()
     return commit_output_info(spark, path, name, partition_by, before)
+
+
+def source_columns(df: "DataFrame") -> Dict[str, str]:
+    """A MERGE's ``set`` / ``values`` for the run's own columns, by name.
+
+    Not Delta's ``UpdateAll`` / ``InsertAll``, which name every column of the table: a
+    generated or identity column (which no run writes) then failed the MERGE, unresolved in
+    the source. Named, those are left to Delta to fill.
+    """
+    return {quote_name(column): f"source.{quote_name(column)}" for column in df.columns}
 
 
 def merge_condition(keys: Sequence[str], schema: "StructType") -> str:
@@ -203,13 +215,13 @@ def merge_condition(keys: Sequence[str], schema: "StructType") -> str:
     which Spark keeps as a filter after the join on the first key; other types stay equalities.
     """
     first, *rest = keys
-    parts = [f"target.`{first}` = source.`{first}`"]
+    parts = [f"target.{quote_name(first)} = source.{quote_name(first)}"]
     for key in rest:
+        name = quote_name(key)
         if isinstance(schema[key].dataType, T.IntegralType):
-            difference = f"CAST(target.`{key}` AS DECIMAL(20,0)) - CAST(source.`{key}` AS DECIMAL(20,0))"
-            parts.append(f"{difference} = 0")
+            parts.append(f"CAST(target.{name} AS DECIMAL(20,0)) - CAST(source.{name} AS DECIMAL(20,0)) = 0")
         else:
-            parts.append(f"target.`{key}` = source.`{key}`")
+            parts.append(f"target.{name} = source.{name}")
     return " AND ".join(parts)
 
 

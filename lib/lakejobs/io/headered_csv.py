@@ -23,6 +23,7 @@ from lakejobs.errors import UsageError
 from lakejobs.io.csv_reader import CORRUPT_RECORD, SOURCE_FILE
 from lakejobs.io.input_folder import input_data_files
 from lakejobs.transforms.stages import end_generated_stage
+from lakejobs.transforms.validation import quote_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import Column, DataFrame, SparkSession
@@ -64,11 +65,6 @@ def first_line(spark: "SparkSession", path: str, encoding: str = "UTF-8") -> str
 def header_fields(line: str, delimiter: str) -> Tuple[str, ...]:
     """The names in a header line (quoted as CSV)."""
     return tuple(next(csv.reader([line], delimiter=delimiter), []))
-
-
-def quote_name(name: str) -> str:
-    """Backtick-quote a column name (``Adj Close`` -> ```Adj Close```)."""
-    return "`" + name.replace("`", "``") + "`"
 
 
 def raw_column_names(header: Sequence[str]) -> List[str]:

@@ -10,9 +10,10 @@ import logging
 from typing import TYPE_CHECKING, Sequence
 
 from lakejobs import fs
-from lakejobs.io.delta import commit_output_info, merge_delta, table_version
+from lakejobs.io.delta import commit_output_info, merge_delta, source_columns, table_version
 from lakejobs.io.writer import write_table
 from lakejobs.result import OutputInfo
+from lakejobs.transforms.validation import quote_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame
@@ -55,8 +56,8 @@ def _insert_new_delta(df, path: str, name: str, keys, partition_by, compression)
     before = table_version(spark, path)
     if before < 0:
         return merge_delta(df, path, name, keys, partition_by, compression)  # creates the table
-    condition = " AND ".join(f"target.`{key}` = source.`{key}`" for key in keys)
+    condition = " AND ".join(f"target.{quote_name(key)} = source.{quote_name(key)}" for key in keys)
     table = DeltaTable.forPath(spark, path)
-    table.alias("target").merge(df.alias("source"), condition).whenNotMatchedInsertAll().execute()
+    table.alias("target").merge(df.alias("source"), condition).whenNotMatchedInsert(values=source_columns(df)).execute()
     # The MERGE's own commit, not the newest: an OPTIMIZE may have committed since (no lock).
     return commit_output_info(spark, path, name, partition_by, before)

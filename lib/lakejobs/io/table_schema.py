@@ -10,6 +10,8 @@ types (nullability aside) must be the run's: Delta's from its log, Parquet's fro
 one data file (partition columns are folder names, checked by the layout check).
 """
 
+import json
+import logging
 from typing import TYPE_CHECKING, Dict, List, Sequence
 
 from lakejobs import fs
@@ -19,6 +21,8 @@ from lakejobs.io.table_folder import DELTA_LOG, table_files
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
     from pyspark.sql.types import StructType
+
+LOG = logging.getLogger(__name__)
 
 
 def refuse_other_schema(
@@ -59,7 +63,7 @@ def _table_columns(spark: "SparkSession", path: str, output_format: str):
     if output_format == "delta":
         if not fs.exists(spark, f"{path.rstrip('/')}/{DELTA_LOG}"):
             return None
-        schema = spark.read.format("delta").load(path).schema
+        schema = delta_log_schema(spark, path)
     else:
         files = table_files(spark, path, limit=20)
         if not files:
@@ -71,6 +75,26 @@ def _table_columns(spark: "SparkSession", path: str, output_format: str):
 
 #: Metadata of a Delta column that Delta fills itself (generated, identity): no run writes it.
 DELTA_FILLED = ("delta.generationExpression", "delta.identity.")
+
+
+def delta_log_schema(spark: "SparkSession", path: str) -> "StructType":
+    """The schema of the Delta table at ``path`` as its log holds it, Delta's column metadata included.
+
+    Spark's read of a Delta table leaves out the metadata that marks generated and identity
+    columns (``DELTA_FILLED``), so it is taken from the table's latest snapshot, through Delta's
+    JVM ``DeltaLog`` (no Python API gives it). On a Delta release without that call, the read
+    schema: such columns then count as columns a run must write, and the check refuses the run.
+    """
+    from py4j.protocol import Py4JError
+    from pyspark.sql.types import StructType
+
+    try:
+        delta_log = spark._jvm.org.apache.spark.sql.delta.DeltaLog
+        snapshot = delta_log.forTableWithSnapshot(spark._jsparkSession, path)._2()
+        return StructType.fromJson(json.loads(snapshot.schema().json()))
+    except Py4JError:
+        LOG.warning("could not read the Delta log's schema of %s: generated columns are compared too", path)
+        return spark.read.format("delta").load(path).schema
 
 
 def _differences(table: Dict[str, str], run: Dict[str, str]) -> List[str]:
