@@ -158,7 +158,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("job_args", nargs=argparse.REMAINDER, help="the job's arguments (see lakejobs run JOB --help)")
     run.set_defaults(func=cmd_run)
     generate = commands.add_parser("generate", help="write a deterministic sales raw zone of any size")
-    generate.add_argument("--orders", type=job_args.parse_positive, required=True, help="order lines to write")
+    generate.add_argument(
+        "--orders",
+        type=job_args.parse_positive,
+        required=True,
+        help="order lines to write (at least 10: a fixed set of lines comes first)",
+    )
     generate.add_argument("--out", required=True, help="output folder (receives customers/, employees/, orders/)")
     generate.add_argument("--seed", type=job_args.parse_seed, default=42, help="0 or more (default 42)")
     generate.add_argument(

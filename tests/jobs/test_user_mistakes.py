@@ -556,6 +556,23 @@ def test_a_quarantine_path_naming_a_parquet_table_is_refused_and_the_table_kept(
     assert files_under(table) == kept
 
 
+@pytest.mark.parametrize("partition", [(), ("--partition_by", "sku")], ids=["unpartitioned", "partitioned"])
+def test_a_delta_run_into_a_parquet_table_is_refused_and_the_table_kept(spark, products, capsys, partition):
+    """Until session 40 Delta started its log beside the Parquet files: read as Parquet, the rows twice."""
+    table = products / "customers"
+    assert csv_to_parquet.main(convert_argv(products, table, *partition)) == 0
+    kept = files_under(table)
+    capsys.readouterr()
+    assert csv_to_parquet.main(convert_argv(products, table, *partition, "--format", "delta")) == 2
+    first = next(name for name in kept if name.endswith(".parquet"))
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: --output_path {table} holds parquet files ({first}) and no _delta_log: it is not a "
+        "Delta table, and a delta run would add one beside its files; write it with --format parquet, or give this "
+        "output its own folder"
+    )
+    assert files_under(table) == kept
+
+
 def test_an_output_path_naming_a_quarantine_is_refused_and_the_records_kept(spark, products, capsys):
     (products / "in" / "bad.csv").write_text("c3,not a price\n")
     argv = convert_argv(products, products / "out", "--max_bad_fraction", "1")

@@ -96,17 +96,27 @@ def _refuse_other_format(spark: "SparkSession", option: str, path: str, output_f
     A quarantine path naming a Parquet table (or an output naming a quarantine) passes the
     folder check, both being tables: the run then moved the table's files aside as an earlier
     quarantine layout, or replaced them. The first ``LAYOUT_CHECKED_FILES`` files listed tell.
+    A Delta run refuses data files without a ``_delta_log`` (a Parquet table): Delta would start
+    its log beside them, and the folder read as Parquet would then hold both runs' rows. (A
+    Delta write makes its ``_delta_log`` before its first data file, so a first write that
+    stopped part-way is still a Delta table here.)
     """
-    wanted = "parquet" if output_format == "delta" else output_format
     if output_format == "delta" and fs.exists(spark, f"{path.rstrip('/')}/{DELTA_LOG}"):
         return  # a Delta table (foreign_entries let it through): Parquet files by definition
     root = fs.qualified(spark, path).rstrip("/")
     for info in table_files(spark, path):
         found = _FILE_FORMAT.search(info.path.rsplit("/", 1)[-1])
-        if found and found.group(1) != wanted:
+        example = info.path[len(root) :].lstrip("/")
+        if found and output_format == "delta":
             raise UsageError(
-                f"{option} {path} holds {found.group(1)} files ({info.path[len(root) :].lstrip('/')}), not "
-                f"{wanted}: it is another table, which the run would replace; give this output its own folder"
+                f"{option} {path} holds {found.group(1)} files ({example}) and no {DELTA_LOG}: it is not a Delta "
+                f"table, and a delta run would add one beside its files; write it with --format {found.group(1)}, "
+                "or give this output its own folder"
+            )
+        if found and found.group(1) != output_format:
+            raise UsageError(
+                f"{option} {path} holds {found.group(1)} files ({example}), not {output_format}: it is another "
+                "table, which the run would replace; give this output its own folder"
             )
 
 
