@@ -131,7 +131,9 @@ def cmd_state(args) -> int:
         existed = job_state.reset_state(spark, path, args.job)
         print(
             f"{'reset' if existed else 'no state was at'} {path}: the next incremental run converts every input "
-            "file and writes them as a full run does (a partitioned Parquet table: the partitions they hold)"
+            "file and writes them as a full run does (an unpartitioned Parquet table or a keyless Delta table is "
+            "replaced, a partitioned Parquet table gets the partitions the files hold replaced, a keyed Delta table "
+            "is merged)"
         )
         return 0
     text = fs.read_text(spark, path)

@@ -369,7 +369,8 @@ def test_state_reset_leaves_a_state_marked_reset_and_says_what_follows(tmp_path,
     assert cli.main(argv) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
         f"no state was at {path}: the next incremental run converts every input file and writes them as a full "
-        "run does (a partitioned Parquet table: the partitions they hold)"
+        "run does (an unpartitioned Parquet table or a keyless Delta table is replaced, a partitioned Parquet "
+        "table gets the partitions the files hold replaced, a keyed Delta table is merged)"
     )
     state = json.loads(path.read_text())
     assert (state["job"], state["processed"], state["reset"]) == ("csv_to_parquet", {}, True)

@@ -150,7 +150,7 @@ def preflight(args: SalesMartArgs) -> None:
 
 UNKNOWN_KEY_REASONS = ("unknown_customer", "unknown_employee", "unknown_customer_and_employee")
 DUPLICATE_KEY_REASON = "duplicate_key:" + ",".join(SALES_KEY)
-#: Column set on the later copies of a repeated order-line key (only when a key repeats).
+#: Column set on every copy of a repeated order-line key but the smallest (only when a key repeats).
 LATER_COPY = "_later_copy"
 
 
@@ -269,7 +269,11 @@ def _build(spark: "SparkSession", args: SalesMartArgs, result: JobResult) -> Job
     with result.stage("check_keys"):
         duplicates = repeats_a_key(orders_df.select(*SALES_KEY), builtin_dataset("orders"))
     if duplicates:
-        LOG.warning("processed orders repeat a key (%s): the later copies go to the quarantine", ", ".join(SALES_KEY))
+        LOG.warning(
+            "processed orders repeat a key (%s): one copy of each (the smallest row) is kept, the others go to "
+            "the quarantine",
+            ", ".join(SALES_KEY),
+        )
         orders_df = orders_df.transform(with_later_copies_flagged(SALES_KEY, LATER_COPY))
     sales_df = orders_df.transform(with_order_period()).transform(join_dimensions(customers_df, employees_df))
     if CACHE_JOINED_LINES or duplicates:  # a key repeats: the window's shuffle and sort once, not per output
