@@ -162,6 +162,11 @@ def s3_uri(path: str, option: str = "--lake") -> str:
         raise UsageError(f"{option} must be an s3:// location for the Glue Data Catalog, got {path!r}")
     if not path[len("s3://") :].split("/", 1)[0]:
         raise UsageError(f"{option} names no bucket: {path!r} (s3://bucket/folder)")
+    if "//" in path[len("s3://") :].rstrip("/"):
+        raise UsageError(
+            f"{option} {path!r} holds an empty folder name (//): the jobs write s3://bucket/a/b for s3://bucket//a//b "
+            "(Hadoop drops it), so the tables would point at keys no job writes"
+        )
     return path.rstrip("/")
 
 

@@ -35,11 +35,8 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--format", default="parquet", choices=catalog.FORMATS, help="format the jobs wrote")
 
 
-def register(commands) -> None:
-    """Add ``catalog`` with its ``sync`` and ``ddl`` actions to the CLI's subcommands."""
-    group = commands.add_parser("catalog", help="Glue Data Catalog tables of the lake: sync, ddl")
-    actions = group.add_subparsers(dest="catalog_action", required=True, metavar="ACTION")
-    sync = actions.add_parser("sync", help="create or update Glue databases/tables, register new partitions")
+def add_sync_arguments(sync: argparse.ArgumentParser) -> None:
+    """The options of ``lakejobs catalog sync``."""
     _common(sync)
     sync.add_argument(
         "--endpoint-url",
@@ -48,6 +45,21 @@ def register(commands) -> None:
         help="Glue and S3 endpoint (e.g. a moto server)",
     )
     sync.add_argument("--region", help="AWS region (default: the AWS configuration's)")
+
+
+def sync_parser() -> argparse.ArgumentParser:
+    """A parser of ``catalog sync``'s options alone (the catalog step sets Glue's own aside with it)."""
+    parser = argparse.ArgumentParser(prog="lakejobs catalog sync", add_help=False)
+    add_sync_arguments(parser)
+    return parser
+
+
+def register(commands) -> None:
+    """Add ``catalog`` with its ``sync`` and ``ddl`` actions to the CLI's subcommands."""
+    group = commands.add_parser("catalog", help="Glue Data Catalog tables of the lake: sync, ddl")
+    actions = group.add_subparsers(dest="catalog_action", required=True, metavar="ACTION")
+    sync = actions.add_parser("sync", help="create or update Glue databases/tables, register new partitions")
+    add_sync_arguments(sync)
     sync.set_defaults(func=cmd_sync)
     ddl = actions.add_parser("ddl", help="print Athena CREATE EXTERNAL TABLE statements")
     _common(ddl)

@@ -223,6 +223,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except LakejobsError as error:
         print(f"lakejobs: error: {joined_lines(error)}", file=sys.stderr)
         return error.exit_code
+    except BrokenPipeError:  # `lakejobs ... | head`: the reader has gone, as with any command in a pipe
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit would fail too
+        return 141  # 128 + SIGPIPE: what a shell reports for a command whose reader left
     except KeyboardInterrupt:  # Ctrl-C (pipeline start --wait): the work goes on or stops, no traceback
         print("lakejobs: interrupted", file=sys.stderr)
         return 130

@@ -34,7 +34,8 @@ SENT = {
     "glue": UPLOAD | {"GetJob", "CreateJob", "UpdateJob"},
     "emr": UPLOAD | {"AddJobFlowSteps", "RunJobFlow"},
     "emr-serverless": UPLOAD | {"StartJobRun", "GetJobRun"},
-    "stepfunctions": {"GetJob", "CreateJob", "UpdateJob", "DescribeStateMachine", "CreateStateMachine"}
+    "stepfunctions": UPLOAD
+    | {"GetJob", "CreateJob", "UpdateJob", "DescribeStateMachine", "CreateStateMachine"}
     | {"UpdateStateMachine"},
 }
 
@@ -73,7 +74,7 @@ def deployments(s3, tmp_path_factory):
     add_update_job()  # moto 5.2.5 lacks Glue UpdateJob: see tests/integration/moto_glue.py
     reset_moto(s3["env"])
     s3["client"].create_bucket(Bucket=BUCKET)
-    dist = make_dist(tmp_path_factory.mktemp("deployer") / "dist")
+    dist = make_dist(tmp_path_factory.mktemp("deployer") / "dist", catalog_step=True)
     (dist / "lakejobs-env-py3.11-x86_64.tar.gz").write_bytes(b"\0" * LARGE_FILE_BYTES)
     base = DeployConfig(bucket=BUCKET, role_arn=ROLE, region=aws_region())
     common = ["--bucket", BUCKET, "--dist", str(dist)]

@@ -12,6 +12,7 @@ from lakejobs.deploy.execute import client_factory, execute
 from lakejobs.deploy.requests import Request
 from tests.conftest import ROOT
 from tests.integration import moto_glue, moto_sfn
+from tests.unit.test_deploy_requests import make_dist
 
 BUCKET = "sfn-lake"
 #: The jobs are deployed with another bucket: the locations a run gets can only come from the execution input.
@@ -23,27 +24,36 @@ ALL_JOBS = JOBS + ["lakejobs-sales-mart", "lakejobs-catalog-sync"]
 
 
 @pytest.fixture(scope="module")
-def aws():
+def aws(tmp_path_factory):
     """moto's server with execution on, the pipeline's Glue jobs and state machines deployed, an alert topic."""
     moto_sfn.patch_glue_sync()
     moto_glue.add_update_job()
+    dist = make_dist(tmp_path_factory.mktemp("sfn") / "dist", catalog_step=True)
     with s3local.s3_server() as env:
         endpoint = env["AWS_ENDPOINT_URL"]
         moto_sfn.enable(endpoint)
         try:  # disabled even when the set-up fails: MOTO_PORT would name a stopped server
+            boto3.client("s3").create_bucket(Bucket=DEPLOY_BUCKET)
             config = DeployConfig(bucket=DEPLOY_BUCKET, prefix="other", role_arn=ROLE)
             execute(
                 [upsert_job(job, config) for job in sales_pipeline().jobs],
                 client_factory("us-east-1", endpoint),
                 lambda _line: None,
             )
-            assert cli.main(DEPLOY + ["--endpoint-url", endpoint]) == 0
+            assert cli.main(DEPLOY + ["--dist", str(dist), "--endpoint-url", endpoint]) == 0
             sns, sqs = boto3.client("sns"), boto3.client("sqs")
             topic = sns.create_topic(Name="lakejobs-alerts")["TopicArn"]
             queue = sqs.create_queue(QueueName="lakejobs-alerts")["QueueUrl"]
             attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
             sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=attributes["QueueArn"])
-            yield {"endpoint": endpoint, "topic": topic, "queue": queue, "glue": boto3.client("glue"), "sqs": sqs}
+            yield {
+                "endpoint": endpoint,
+                "topic": topic,
+                "queue": queue,
+                "glue": boto3.client("glue"),
+                "sqs": sqs,
+                "dist": dist,
+            }
         finally:
             moto_sfn.disable(endpoint)
 
@@ -87,12 +97,20 @@ def test_deployed_machine_is_the_committed_definition(aws):
     assert deployed == committed  # the deploy defaults (Delta tables, us-east-1) are the committed rendering
 
 
+def test_the_deploy_uploaded_what_the_machines_runs_load(aws):
+    listed = boto3.client("s3").list_objects_v2(Bucket=DEPLOY_BUCKET, Prefix="artifacts/")["Contents"]
+    dist = aws["dist"]
+    expected = sorted(f"artifacts/{path.relative_to(dist).as_posix()}" for path in dist.rglob("*") if path.is_file())
+    assert sorted(item["Key"] for item in listed) == expected
+    assert "artifacts/jobs/catalog_sync.py" in expected
+
+
 def test_a_second_deploy_updates_the_machines_and_the_catalog_job_in_place(aws, capsys):
     arns = sorted(m["stateMachineArn"] for m in boto3.client("stepfunctions").list_state_machines()["stateMachines"])
-    assert cli.main(DEPLOY + ["--endpoint-url", aws["endpoint"]]) == 0
+    assert cli.main(DEPLOY + ["--dist", str(aws["dist"]), "--endpoint-url", aws["endpoint"]]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
         f"deployed to stepfunctions under s3://{DEPLOY_BUCKET}/: "
-        "DescribeStateMachine x3, GetJob x1, UpdateJob x1, UpdateStateMachine x3"
+        "DescribeStateMachine x3, GetJob x1, PutObject x7, UpdateJob x1, UpdateStateMachine x3"
     )
     assert (
         sorted(m["stateMachineArn"] for m in boto3.client("stepfunctions").list_state_machines()["stateMachines"])
@@ -168,3 +186,17 @@ def test_a_missing_job_sends_the_execution_through_notify_to_failed(aws, capsys)
         "prefix": "lake/",
         "run_date": "2026-11-23",
     }
+
+
+def test_starting_a_machine_never_deployed_is_one_line_and_a_missing_topic_is_warned_of(aws, capsys):
+    argv = ["pipeline", "start", "--runtime", "glue", "--bucket", BUCKET, "--name-prefix", "other-"]
+    assert cli.main(argv + ["--endpoint-url", aws["endpoint"]]) == 1
+    captured = capsys.readouterr()
+    arn = "arn:aws:states:us-east-1:123456789012:stateMachine:other-pipeline-glue"
+    assert captured.err.splitlines() == [
+        "lakejobs: warning: no --notify-topic-arn: a failed execution tells no one (its Notify failure state fails "
+        "and is caught); only the execution's status shows it",
+        f"lakejobs: error: no state machine 'other-pipeline-glue' at {arn}: run lakejobs deploy --target "
+        "stepfunctions first",
+    ]
+    assert captured.out == ""

@@ -1,6 +1,7 @@
 """``jobs/catalog_sync.py``: a SparkContext only when ``spark-submit`` started it (YARN cluster mode needs one)."""
 
 import importlib.util
+import sys
 
 import pyspark
 
@@ -37,3 +38,28 @@ def test_the_catalog_step_makes_a_spark_context_under_spark_submit_and_none_othe
     monkeypatch.delenv("PYSPARK_GATEWAY_PORT")
     assert script.sync(argv) == 0
     assert events == [["catalog", "sync", "--lake", "s3://b/lake"]]
+
+
+def test_on_glue_a_flag_the_library_does_not_know_is_set_aside_as_in_the_other_jobs(monkeypatch, caplog):
+    script, calls = load_script(), []
+    monkeypatch.setattr(script, "main", lambda argv: calls.append(argv) or 0)
+    monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
+    argv = ["--JOB_RUN_ID", "jr_1", "--some-new-glue-flag", "x", "--lake", "s3://b/lake", "--raw-database", "raw"]
+    assert script.sync(argv) == 0
+    assert calls == [["catalog", "sync", "--lake", "s3://b/lake", "--raw-database", "raw"]]
+    assert "--some-new-glue-flag is not an argument this job knows: set aside as one of Glue's" in caplog.text
+    # Off Glue (no --JOB_RUN_ID, no awsglue) the flag is left to argparse, which refuses it.
+    monkeypatch.delitem(sys.modules, "awsglue", raising=False)  # a Glue adapter test's stand-in
+    calls.clear()
+    assert script.sync(["--some-new-glue-flag", "x", "--lake", "s3://b/lake"]) == 0
+    assert calls == [["catalog", "sync", "--some-new-glue-flag", "x", "--lake", "s3://b/lake"]]
+
+
+def test_a_lake_with_an_empty_folder_name_is_refused_in_one_line(capsys):
+    from lakejobs import cli
+
+    assert cli.main(["catalog", "ddl", "--lake", "s3://lake//x"]) == 2
+    assert capsys.readouterr().err == (
+        "lakejobs: error: --lake 's3://lake//x' holds an empty folder name (//): the jobs write s3://bucket/a/b for "
+        "s3://bucket//a//b (Hadoop drops it), so the tables would point at keys no job writes\n"
+    )

@@ -64,11 +64,11 @@ def test_glue_definition_has_the_library_delta_logging_and_no_bookmarks():
 
 
 def test_glue_5_1_and_the_packed_environment_are_selectable():
-    config = dataclasses.replace(CONFIG, glue_version="5.1", library="venv", arch="arm64")
+    config = dataclasses.replace(CONFIG, glue_version="5.1", library="venv")
     definition = glue.glue_job_definition(sales_pipeline().job("sales_mart"), config)
     assert definition["GlueVersion"] == "5.1"
     assert definition["DefaultArguments"]["--python-virtual-env"] == (
-        "s3://b/p/artifacts/lakejobs-env-py3.11-arm64.tar.gz"
+        "s3://b/p/artifacts/lakejobs-env-py3.11-x86_64.tar.gz"
     )
     with pytest.raises(UsageError, match="--glue-version must be one of 5.0, 5.1"):
         dataclasses.replace(CONFIG, glue_version="4.0").validate()
@@ -199,6 +199,25 @@ def test_s3_writes_are_scoped_to_the_output_folders_and_encrypted():
         assert iam_eval.allowed(policy, ("s3:PutObject", mart_file, context)) is allowed, encryption
     assert glue.glue_default_arguments(sales_pipeline().jobs[0], EXAMPLE)["--encryption-type"] == "sse-s3"
     assert emr.common_conf()["spark.hadoop.fs.s3.enableServerSideEncryption"] == "true"
+
+
+def test_the_cluster_may_assume_the_step_runtime_role_that_trusts_it():
+    """Both sides of a runtime role: its trust names the instance profile's role, whose policy allows it."""
+    committed = {
+        name: json.loads((ROOT / name).read_text())
+        for name in (
+            "emr/iam/emr-ec2-instance-profile-policy.json",
+            "emr/iam/emr-step-runtime-role-trust.json",
+        )
+    }
+    step_role = "arn:aws:iam::111122223333:role/lakejobs-emr-step"
+    profile = committed["emr/iam/emr-ec2-instance-profile-policy.json"]
+    for action in ("sts:AssumeRole", "sts:TagSession"):
+        assert iam_eval.allowed(profile, (action, step_role, {}))
+        assert not iam_eval.allowed(profile, (action, "arn:aws:iam::111122223333:role/admin", {}))
+    (trust,) = committed["emr/iam/emr-step-runtime-role-trust.json"]["Statement"]
+    assert trust["Principal"] == {"AWS": "arn:aws:iam::111122223333:role/lakejobs-emr-ec2"}
+    assert trust["Action"] == ["sts:AssumeRole", "sts:TagSession"]
 
 
 def test_render_into_a_folder_that_is_not_a_checkout_is_refused_writing_nothing(tmp_path, capsys):

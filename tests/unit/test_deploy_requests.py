@@ -24,12 +24,12 @@ TARGET_OPTIONS = {
 }
 
 
-def make_dist(folder, env=True):
-    """A tiny stand-in for what make package builds."""
+def make_dist(folder, env=True, catalog_step=False):
+    """A tiny stand-in for what make package builds (the catalog step's script: what Step Functions runs)."""
     (folder / "jobs").mkdir(parents=True)
     (folder / "lakejobs-lib.zip").write_bytes(b"PK\x05\x06" + b"\x00" * 18)
     (folder / "lakejobs-0.1.0-py3-none-any.whl").write_bytes(b"wheel")
-    for script in ("csv_to_parquet.py", "sales_mart.py"):
+    for script in ("csv_to_parquet.py", "sales_mart.py") + (("catalog_sync.py",) if catalog_step else ()):
         (folder / "jobs" / script).write_text("print('job')\n")
     if env:  # make package packs one environment per runtime Python
         for python in ("3.9", "3.11"):
@@ -43,7 +43,7 @@ def validate(service: str, operation: str, params: dict) -> None:
     validate_parameters(params, model.operation_model(operation).input_shape)
 
 
-def dry_run(capsys, target, dist, *extra):
+def dry_run(capsys, target, dist, *extra, options=None):
     argv = [
         "deploy",
         "--target",
@@ -56,7 +56,7 @@ def dry_run(capsys, target, dist, *extra):
         "--dist",
         str(dist),
     ]
-    code = cli.main(argv + TARGET_OPTIONS[target] + list(extra))
+    code = cli.main(argv + (TARGET_OPTIONS[target] if options is None else options) + list(extra))
     captured = capsys.readouterr()
     assert code == 0, captured.err
     return [json.loads(line) for line in captured.out.splitlines()]
@@ -114,12 +114,12 @@ def test_emr_and_serverless_dry_runs_follow_the_stages(capsys, tmp_path):
     assert steps["operation"] == "AddJobFlowSteps" and steps["params"]["JobFlowId"] == "j-ABCDEFGHIJKL"
     assert steps["params"]["ExecutionRoleArn"] == ROLE
     assert [step["Name"] for step in steps["params"]["Steps"]] == PIPELINE_JOBS
-    cluster = dry_run(capsys, "emr", dist, "--transient")[-1]
+    cluster = dry_run(capsys, "emr", dist, "--transient", options=[])[-1]
     assert cluster["operation"] == "RunJobFlow"
     assert [step["Name"] for step in cluster["params"]["Steps"]] == PIPELINE_JOBS
     assert "Ec2SubnetId" not in cluster["params"]["Instances"]  # the default VPC's subnet
     validate("emr", "RunJobFlow", cluster["params"])
-    in_subnet = dry_run(capsys, "emr", dist, "--transient", "--subnet-id", "subnet-0a1b2c3d4e5f60718")[-1]
+    in_subnet = dry_run(capsys, "emr", dist, "--transient", "--subnet-id", "subnet-0a1b2c3d4e5f60718", options=[])[-1]
     assert in_subnet["params"]["Instances"]["Ec2SubnetId"] == "subnet-0a1b2c3d4e5f60718"
     validate("emr", "RunJobFlow", in_subnet["params"])
     runs = [r["params"]["name"] for r in dry_run(capsys, "emr-serverless", dist) if r["operation"] == "StartJobRun"]
@@ -168,6 +168,34 @@ def test_a_misspelt_field_fails_validation():
         (
             ["deploy", "--target", "emr", "--bucket", "bkt", "--transient", "--subnet-id", "vpc-123"],
             "lakejobs: error: --subnet-id must be a subnet id (subnet-0123abcd...), got 'vpc-123'\n",
+        ),
+        (
+            ["deploy", "--target", "emr-serverless", "--bucket", "bkt", "--role-arn", ROLE, "--application-id", "a b"],
+            "lakejobs: error: --application-id must be an EMR Serverless application id (lower-case letters and ",
+        ),
+        # Options the target would ignore: a new cluster started instead of the one named, steps
+        # run as the instance profile instead of the runtime role given, and so on.
+        (
+            ["deploy", "--target", "emr", "--bucket", "bkt", "--transient", "--cluster-id", "j-ABC", "--dry-run"],
+            "lakejobs: error: --transient starts a new cluster, --cluster-id names a running one: give one or the "
+            "other\n",
+        ),
+        (
+            ["deploy", "--target", "emr", "--bucket", "bkt", "--transient", "--role-arn", ROLE, "--dry-run"],
+            "lakejobs: error: --role-arn is the steps' runtime role, which only steps added to a running cluster "
+            "take (--cluster-id); a --transient cluster's steps run as its instance profile (lakejobs-emr-ec2)\n",
+        ),
+        (
+            ["deploy", "--target", "emr", "--bucket", "bkt", "--cluster-id", "j-ABC", "--subnet-id", "subnet-0a1b2c3d"],
+            "lakejobs: error: --subnet-id places a --transient cluster; a running cluster (--cluster-id) has its own\n",
+        ),
+        (
+            ["deploy", "--target", "glue", "--bucket", "bkt", "--role-arn", ROLE, "--cluster-id", "j-A", "--transient"],
+            "lakejobs: error: --cluster-id, --transient: not an option of --target glue, which would ignore it\n",
+        ),
+        (
+            ["deploy", "policy", "--target", "emr-serverless", "--bucket", "bkt", "--subnet-id", "subnet-0a1b2c3d"],
+            "lakejobs: error: --subnet-id: not an option of --target emr-serverless, which would ignore it\n",
         ),
     ],
 )
@@ -262,6 +290,17 @@ def test_a_glue_environment_for_another_python_is_refused(capsys, tmp_path):
     assert cli.main([*argv, "--python-version", "3.9", "--dry-run", "--dist", str(make_dist(tmp_path / "d"))]) == 2
     assert capsys.readouterr().err == (
         "lakejobs: error: --target glue runs Python 3.11: a --python-version 3.9 environment would not start there\n"
+    )
+
+
+def test_a_glue_environment_for_another_architecture_is_refused(capsys, tmp_path):
+    """Glue 5 runs on x86_64: an arm64 environment's compiled packages would not load there."""
+    dist = make_dist(tmp_path / "d")
+    (dist / "lakejobs-env-py3.11-arm64.tar.gz").write_bytes(b"env")
+    argv = ["deploy", "--target", "glue", "--bucket", "bkt", "--role-arn", ROLE, "--library", "venv"]
+    assert cli.main([*argv, "--arch", "arm64", "--dry-run", "--dist", str(dist)]) == 2
+    assert capsys.readouterr().err == (
+        "lakejobs: error: Glue runs on x86_64: an --arch arm64 environment's compiled packages would not load there\n"
     )
 
 

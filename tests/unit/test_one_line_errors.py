@@ -266,3 +266,16 @@ def test_ctrl_c_in_the_cli_is_one_line_and_exit_130(monkeypatch, capsys):
     monkeypatch.setattr(cli, "cmd_jobs", interrupted)
     assert cli.main(["jobs"]) == 130
     assert capsys.readouterr().err == "lakejobs: interrupted\n"
+
+
+def test_a_reader_that_leaves_the_pipe_early_gets_no_error_line():
+    """``lakejobs deploy policy ... | head``: the write fails with EPIPE; a shell's exit status, nothing said."""
+    argv = ["deploy", "policy", "--target", "glue", "--bucket", "bkt", "--role-arn", "arn:aws:iam::123456789012:role/j"]
+    process = subprocess.Popen(
+        [str(VENV_BIN / "python"), "-m", "lakejobs.cli", *argv],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=job_env(),
+    )
+    process.stdout.close()  # the reader is gone before the first write
+    assert (process.wait(timeout=60), process.stderr.read()) == (141, b"")

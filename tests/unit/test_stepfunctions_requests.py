@@ -10,21 +10,38 @@ from lakejobs import cli
 from lakejobs.deploy.description import DeployConfig, sales_pipeline
 from lakejobs.orchestrate.machines import MACHINES
 from lakejobs.orchestrate.run import RunInput, describe_event, follow
+from tests.unit.test_deploy_requests import make_dist
 
 SESSION = botocore.session.get_session()
 ROLE = "arn:aws:iam::123456789012:role/lakejobs-glue-job"
 
 
-def dry_run(capsys, *extra):
-    code = cli.main(["deploy", "--target", "stepfunctions", "--bucket", "bkt", "--dry-run", *extra])
+def dry_run(capsys, *extra, dist=None):
+    argv = ["deploy", "--target", "stepfunctions", "--bucket", "bkt", "--dry-run", *extra]
+    code = cli.main(argv + (["--dist", str(dist)] if dist else []))
     captured = capsys.readouterr()
     return code, captured
 
 
-def test_dry_run_creates_or_updates_the_catalog_job_and_three_state_machines(capsys):
-    code, captured = dry_run(capsys, "--role-arn", ROLE, "--region", "eu-west-1")
+def test_dry_run_uploads_dist_and_creates_or_updates_the_catalog_job_and_three_state_machines(capsys, tmp_path):
+    code, captured = dry_run(
+        capsys, "--role-arn", ROLE, "--region", "eu-west-1", dist=make_dist(tmp_path / "dist", catalog_step=True)
+    )
     assert code == 0, captured.err
     requests = [json.loads(line) for line in captured.out.splitlines()]
+    uploads = [r["params"]["Key"] for r in requests if r["operation"] == "PutObject"]
+    # What the three machines' runs load: the library, the scripts (the catalog step's too), and
+    # the environment EMR Serverless runs in (Glue and EMR take the zip by default).
+    assert uploads == [
+        "artifacts/jobs/catalog_sync.py",
+        "artifacts/jobs/csv_to_parquet.py",
+        "artifacts/jobs/sales_mart.py",
+        "artifacts/lakejobs-0.1.0-py3-none-any.whl",
+        "artifacts/lakejobs-env-py3.11-x86_64.tar.gz",
+        "artifacts/lakejobs-env-py3.9-x86_64.tar.gz",
+        "artifacts/lakejobs-lib.zip",
+    ]
+    requests = requests[len(uploads) :]
     assert [(r["service"], r["operation"]) for r in requests] == [("glue", "GetJob"), ("glue", "CreateJob")] + [
         ("glue", "UpdateJob")
     ] + [("stepfunctions", op) for op in ("DescribeStateMachine", "CreateStateMachine", "UpdateStateMachine")] * 3
@@ -45,6 +62,16 @@ def test_dry_run_creates_or_updates_the_catalog_job_and_three_state_machines(cap
     assert requests[3]["params"] == {
         "stateMachineArn": "arn:aws:states:eu-west-1:123456789012:stateMachine:lakejobs-pipeline-glue"
     }
+
+
+def test_a_dist_without_the_catalog_step_script_is_refused(capsys, tmp_path):
+    dist = make_dist(tmp_path / "dist")
+    code, captured = dry_run(capsys, "--role-arn", ROLE, dist=dist)
+    assert (code, captured.out) == (2, "")
+    assert (
+        captured.err
+        == f"lakejobs: error: {tmp_path / 'dist' / 'jobs' / 'catalog_sync.py'} is missing: run make package first\n"
+    )
 
 
 @pytest.mark.parametrize(
@@ -77,6 +104,31 @@ def test_dry_run_without_a_role_arn_fails_in_one_line(capsys, extra, message):
             ["pipeline", "start", "--runtime", "emr-serverless", "--bucket", "bkt"],
             "--runtime emr-serverless needs --application-id and --execution-role-arn",
         ),
+        # What deploy refuses is refused here too: the machines put these values in their requests.
+        (
+            ["pipeline", "start", "--runtime", "glue", "--bucket", "Lake_Bk"],
+            "--bucket 'Lake_Bk' is not an S3 bucket name (3 to 63 lower-case letters, digits, dots, hyphens)",
+        ),
+        (
+            ["pipeline", "start", "--runtime", "glue", "--bucket", "lake", "--prefix", "my lake"],
+            "--prefix 'my lake' holds whitespace: EMR Serverless' sparkSubmitParameters and spark-submit lines "
+            "split at it; choose a prefix without spaces",
+        ),
+        (
+            ["pipeline", "start", "--runtime", "emr-serverless", "--bucket", "lake", "--application-id", "a b"]
+            + ["--execution-role-arn", ROLE],
+            "--application-id must be an EMR Serverless application id (lower-case letters and digits, e.g. "
+            "00fexample0app01), got 'a b'",
+        ),
+        (
+            ["pipeline", "start", "--runtime", "emr-serverless", "--bucket", "lake", "--application-id", "00fapp01"]
+            + ["--execution-role-arn", "notarole"],
+            "--execution-role-arn must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), got 'notarole'",
+        ),
+        (
+            ["pipeline", "start", "--runtime", "glue", "--bucket", "lake", "--notify-topic-arn", "lakejobs-alerts"],
+            "--notify-topic-arn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), got 'lakejobs-alerts'",
+        ),
     ],
 )
 def test_pipeline_start_usage_errors_are_one_line(capsys, argv, message):
@@ -94,16 +146,17 @@ def test_pipeline_without_an_action_is_the_local_run_and_start_is_step_functions
 
 
 def test_run_input_normalises_the_prefix_and_carries_serverless_ids():
-    document = RunInput("b", "/lake/", "2026-11-23", "arn:topic", "app", "arn:role").document("emr-serverless")
+    topic, role = "arn:aws:sns:us-east-1:123456789012:lakejobs-alerts", ROLE
+    document = RunInput("bkt", "/lake/", "2026-11-23", topic, "00fapp01", role).document("emr-serverless")
     assert document == {
-        "bucket": "b",
+        "bucket": "bkt",
         "prefix": "lake/",
         "run_date": "2026-11-23",
-        "notify_topic_arn": "arn:topic",
-        "application_id": "app",
-        "execution_role_arn": "arn:role",
+        "notify_topic_arn": topic,
+        "application_id": "00fapp01",
+        "execution_role_arn": role,
     }
-    assert RunInput("b").document("glue")["prefix"] == ""
+    assert RunInput("bkt").document("glue")["prefix"] == ""
 
 
 def test_progress_lines_name_the_state_and_the_error():

@@ -50,6 +50,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--check", action="store_true", help="render: only report differences (exit 1 if any)")
 
 
+#: Options only some targets read (attribute -> those targets): any other target would ignore them.
+TARGET_ONLY_OPTIONS = {
+    "cluster_id": ("emr",),
+    "transient": ("emr",),
+    "application_id": ("emr-serverless",),
+    "subnet_id": ("emr", "stepfunctions"),
+}
+
+
+def refuse_ignored_options(args) -> None:
+    """One line naming the given options that ``--target`` would ignore (``--cluster-id`` on Glue...)."""
+    stray = [name for name, only in TARGET_ONLY_OPTIONS.items() if getattr(args, name) and args.target not in only]
+    if stray:
+        options = ", ".join("--" + name.replace("_", "-") for name in stray)
+        raise UsageError(f"{options}: not an option of --target {args.target}, which would ignore it")
+
+
 def _config(args):
     from lakejobs.deploy.description import DeployConfig
     from lakejobs.deploy.execute import aws_region
@@ -118,6 +135,7 @@ def cmd_deploy(args) -> int:
         raise UsageError(f"unknown --target {args.target!r}: expected one of {', '.join(TARGETS)}")
     if not args.bucket:
         raise UsageError(f"--target {args.target} needs --bucket")
+    refuse_ignored_options(args)
     config = _config(args)
     if args.action == "policy":
         return cmd_policy(args, config)

@@ -3,7 +3,7 @@
 One policy per target, allowing exactly the requests that target sends (``requests.TARGETS``)
 and nothing else:
 
-- every target but Step Functions uploads ``dist/`` to ``artifacts/`` (``s3:PutObject``, which
+- every target uploads ``dist/`` to ``artifacts/`` (``s3:PutObject``, which
   also covers a multipart upload's parts, and ``s3:AbortMultipartUpload``), encrypted (the same
   deny as the job roles', ``iam.deny_unencrypted_writes``);
 - Glue: ``GetJob``, ``CreateJob``, ``UpdateJob`` and tagging of the ``lakejobs-*`` jobs; the job
@@ -138,7 +138,7 @@ def stepfunctions_deployer_policy(config: DeployConfig) -> Dict[str, object]:
     }
     machine_role = state_machine_role_arn(config)
     passing = pass_role("PassMachineRoleToStepFunctions", [machine_role], "states.amazonaws.com")
-    return policy(glue_job_statements(config) + [manage, passing])
+    return policy(upload_statements(config) + glue_job_statements(config) + [manage, passing])
 
 
 #: ``--target`` -> the options its policy is built from (beyond ``--bucket``).

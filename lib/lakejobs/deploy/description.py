@@ -58,6 +58,44 @@ REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 ROLE_ARN = re.compile(r"arn:aws:iam::\d{12}:role/\S+")
 
 
+#: An EMR Serverless application id (``CreateApplication`` returns it: lower-case letters and digits).
+APPLICATION_ID = re.compile(r"[0-9a-z]{1,64}")
+
+
+def check_bucket(bucket: Optional[str]) -> None:
+    """Raise ``UsageError`` unless ``bucket`` is an S3 bucket name."""
+    if not bucket or "/" in bucket:
+        raise UsageError(f"--bucket must be a bucket name (no s3:// and no /), got {bucket!r}")
+    if not BUCKET_NAME.fullmatch(bucket):
+        raise UsageError(
+            f"--bucket {bucket!r} is not an S3 bucket name (3 to 63 lower-case letters, digits, dots, hyphens)"
+        )
+
+
+def check_prefix(prefix: Optional[str]) -> None:
+    """Raise ``UsageError`` when ``prefix`` holds whitespace (spark-submit lines split at it)."""
+    if re.search(r"\s", prefix or ""):
+        raise UsageError(
+            f"--prefix {prefix!r} holds whitespace: EMR Serverless' sparkSubmitParameters and spark-submit "
+            "lines split at it; choose a prefix without spaces"
+        )
+
+
+def check_role_arn(arn: Optional[str], option: str = "--role-arn") -> None:
+    """Raise ``UsageError`` when ``arn`` is given and is not an IAM role ARN."""
+    if arn and not ROLE_ARN.fullmatch(arn):
+        raise UsageError(f"{option} must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), got {arn!r}")
+
+
+def check_application_id(application_id: Optional[str]) -> None:
+    """Raise ``UsageError`` when ``application_id`` is given and is not an EMR Serverless application id."""
+    if application_id and not APPLICATION_ID.fullmatch(application_id):
+        raise UsageError(
+            f"--application-id must be an EMR Serverless application id (lower-case letters and digits, "
+            f"e.g. 00fexample0app01), got {application_id!r}"
+        )
+
+
 @dataclasses.dataclass(frozen=True)
 class LakePath:
     """A location relative to the deployment's root, e.g. ``LakePath("rawData/orders")``."""
@@ -225,6 +263,9 @@ class DeployConfig:
     release_label: str = EMR_RELEASE
     emr_service_role: str = "lakejobs-emr-service"
     emr_instance_profile: str = "lakejobs-emr-ec2"
+    #: The role EMR steps may run as (``AddJobFlowSteps`` ``ExecutionRoleArn``, ``--role-arn``):
+    #: the instance profile's policy lets the cluster assume it.
+    emr_step_role: str = "lakejobs-emr-step"
     emr_instance_type: str = "m6i.xlarge"
     #: The subnet of a transient EMR cluster (``Ec2SubnetId``); None: the default VPC's. With
     #: ``AmazonEMRServicePolicy_v2`` it must carry the tag ``for-use-with-amazon-emr-managed-policies=true``.
@@ -269,7 +310,14 @@ class DeployConfig:
         return self.python_version or RUNTIME_PYTHON[target]
 
     def env_archive_for(self, target: str) -> str:
-        """The file name of the packed environment used on ``target``."""
+        """The file name of the packed environment used on ``target``.
+
+        Glue 5 runs on x86_64 only: an arm64 environment's compiled packages would not load there.
+        """
+        if target == "glue" and self.arch != "x86_64":
+            raise UsageError(
+                f"Glue runs on x86_64: an --arch {self.arch} environment's compiled packages would not load there"
+            )
         return env_archive_name(self.python_for(target), self.arch)
 
     def env_uri_for(self, target: str) -> str:
@@ -305,23 +353,12 @@ class DeployConfig:
             )
         if self.library not in (None,) + LIBRARY_FORMS:
             raise UsageError(f"--library must be one of {', '.join(LIBRARY_FORMS)}, got {self.library!r}")
-        if not self.bucket or "/" in self.bucket:
-            raise UsageError(f"--bucket must be a bucket name (no s3:// and no /), got {self.bucket!r}")
-        if not BUCKET_NAME.fullmatch(self.bucket):
-            raise UsageError(
-                f"--bucket {self.bucket!r} is not an S3 bucket name (3 to 63 lower-case letters, digits, dots, hyphens)"
-            )
-        if re.search(r"\s", self.prefix or ""):
-            raise UsageError(
-                f"--prefix {self.prefix!r} holds whitespace: EMR Serverless' sparkSubmitParameters and spark-submit "
-                "lines split at it; choose a prefix without spaces"
-            )
+        check_bucket(self.bucket)
+        check_prefix(self.prefix)
         if not REGION_NAME.fullmatch(self.region or ""):
             raise UsageError(f"--region {self.region!r} is not an AWS region name (e.g. us-east-1, eu-west-1)")
-        if self.role_arn and not ROLE_ARN.fullmatch(self.role_arn):
-            raise UsageError(
-                f"--role-arn must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), got {self.role_arn!r}"
-            )
+        check_role_arn(self.role_arn)
+        check_application_id(self.application_id)
         if self.subnet_id is not None and not re.fullmatch(r"subnet-[0-9a-f]{8,17}", self.subnet_id):
             raise UsageError(f"--subnet-id must be a subnet id (subnet-0123abcd...), got {self.subnet_id!r}")
         return self

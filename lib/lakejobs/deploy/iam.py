@@ -166,8 +166,19 @@ def serverless_execution_role_policy(config: DeployConfig) -> Dict[str, object]:
 
 
 def emr_instance_profile_policy(config: DeployConfig) -> Dict[str, object]:
-    """The EC2 instance profile role of EMR clusters (what steps run as without a runtime role)."""
-    return policy(s3_statements(config) + [catalog_statement(config)])
+    """The EC2 instance profile role of EMR clusters: what steps run as without a runtime role.
+
+    A step with a runtime role (``ExecutionRoleArn``) runs as that role, which the cluster
+    assumes with this role, tagging the session: both must be allowed here as well as in the
+    runtime role's trust policy (EMR's "Runtime roles for Amazon EMR steps").
+    """
+    runtime_role = {
+        "Sid": "AllowRuntimeRoleUsage",
+        "Effect": "Allow",
+        "Action": ["sts:AssumeRole", "sts:TagSession"],
+        "Resource": [role_arn(config, config.emr_step_role)],
+    }
+    return policy(s3_statements(config) + [catalog_statement(config), runtime_role])
 
 
 def emr_step_runtime_role_policy(config: DeployConfig) -> Dict[str, object]:

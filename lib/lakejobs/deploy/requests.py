@@ -8,10 +8,10 @@ Adding a target (Step Functions) is one line in ``TARGETS``.
 import dataclasses
 import json
 from pathlib import Path
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Sequence
 
 from lakejobs.deploy import emr, glue, serverless
-from lakejobs.deploy.description import ARTIFACTS, LIB_ZIP, SCRIPTS_FOLDER, DeployConfig, Pipeline
+from lakejobs.deploy.description import ARTIFACTS, LIB_ZIP, SCRIPTS_FOLDER, DeployConfig, Job, Pipeline
 from lakejobs.errors import UsageError
 
 
@@ -64,14 +64,23 @@ def dist_files(config: DeployConfig) -> List[Path]:
     return sorted(path for path in dist.rglob("*") if path.is_file())
 
 
-def upload_requests(config: DeployConfig, pipeline: Pipeline, target: str) -> List[Request]:
-    """``PutObject`` (SSE-S3) of every ``dist/`` file to ``artifacts/``."""
+def upload_requests(
+    config: DeployConfig, pipeline: Pipeline, targets: Sequence[str], extra_jobs: Sequence[Job] = ()
+) -> List[Request]:
+    """``PutObject`` (SSE-S3) of every ``dist/`` file to ``artifacts/``.
+
+    ``dist/`` must hold what the runs on ``targets`` load: the library zip, the scripts of the
+    pipeline's jobs and of ``extra_jobs``, and the packed environment of each target using one.
+    """
     files = dist_files(config)
     dist = Path(config.dist)
     relative = {path.relative_to(dist).as_posix() for path in files}
-    needed = {name: "make package" for name in [LIB_ZIP] + [f"{SCRIPTS_FOLDER}/{job.script}" for job in pipeline.jobs]}
-    if config.library_for(target) == "venv":
-        needed[config.env_archive_for(target)] = f"make package PYVER={config.python_for(target)} ARCH={config.arch}"
+    scripts = [f"{SCRIPTS_FOLDER}/{job.script}" for job in [*pipeline.jobs, *extra_jobs]]
+    needed = {name: "make package" for name in [LIB_ZIP, *scripts]}
+    for target in targets:
+        if config.library_for(target) == "venv":
+            command = f"make package PYVER={config.python_for(target)} ARCH={config.arch}"
+            needed[config.env_archive_for(target)] = command
     for name, command in needed.items():
         if name not in relative:
             raise UsageError(f"{dist / name} is missing: run {command} first")
@@ -93,7 +102,7 @@ def upload_requests(config: DeployConfig, pipeline: Pipeline, target: str) -> Li
 def glue_requests(pipeline: Pipeline, config: DeployConfig) -> List[Request]:
     """Upload, then create each Glue job, or update it when ``GetJob`` finds it."""
     config.require("glue", "role_arn")
-    requests = upload_requests(config, pipeline, "glue")
+    requests = upload_requests(config, pipeline, ("glue",))
     for job in pipeline.ordered_jobs():
         definition = glue.glue_job_definition(job, config)
         probe = Request("glue", "GetJob", {"JobName": definition["Name"]})
@@ -106,7 +115,16 @@ def emr_requests(pipeline: Pipeline, config: DeployConfig) -> List[Request]:
     """Upload, then add the steps to the cluster ``--cluster-id``, or (``--transient``) start a cluster running them."""
     if not (config.cluster_id or config.transient):
         raise UsageError("--target emr needs --cluster-id (or --transient: a new cluster that runs the steps and ends)")
-    requests = upload_requests(config, pipeline, "emr")
+    if config.transient and config.cluster_id:
+        raise UsageError("--transient starts a new cluster, --cluster-id names a running one: give one or the other")
+    if config.transient and config.role_arn:
+        raise UsageError(
+            "--role-arn is the steps' runtime role, which only steps added to a running cluster take (--cluster-id); "
+            f"a --transient cluster's steps run as its instance profile ({config.emr_instance_profile})"
+        )
+    if config.cluster_id and config.subnet_id:
+        raise UsageError("--subnet-id places a --transient cluster; a running cluster (--cluster-id) has its own")
+    requests = upload_requests(config, pipeline, ("emr",))
     if config.transient:
         requests.append(Request("emr", "RunJobFlow", emr.run_job_flow_request(pipeline, config)))
     else:
@@ -117,7 +135,7 @@ def emr_requests(pipeline: Pipeline, config: DeployConfig) -> List[Request]:
 def serverless_requests(pipeline: Pipeline, config: DeployConfig) -> List[Request]:
     """Upload, then start one job run per job; a stage's runs must succeed before the next starts."""
     config.require("emr-serverless", "application_id", "role_arn")
-    requests = upload_requests(config, pipeline, "emr-serverless")
+    requests = upload_requests(config, pipeline, ("emr-serverless",))
     for stage, keys in enumerate(pipeline.stages):
         for key in keys:
             params = serverless.serverless_start_job_run(pipeline.job(key), config)

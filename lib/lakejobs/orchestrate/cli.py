@@ -4,6 +4,8 @@
 module adds the optional ``start`` action and its options to that command.
 """
 
+import sys
+
 from lakejobs import args as job_args
 
 
@@ -13,11 +15,12 @@ def cmd_start(args) -> int:
 
     from lakejobs.deploy.execute import aws_region, client_factory
     from lakejobs.errors import LakejobsError, UsageError
-    from lakejobs.orchestrate.run import RunInput, run
+    from lakejobs.orchestrate.run import RunInput, run, state_machine_arn
 
     if not args.runtime or not args.bucket:
         raise UsageError("pipeline start needs --runtime (glue, emr or emr-serverless) and --bucket")
-    sfn = client_factory(aws_region(args.region), args.endpoint_url)("stepfunctions")
+    region = aws_region(args.region)
+    client_for = client_factory(region, args.endpoint_url)
     run_input = RunInput(
         bucket=args.bucket,
         prefix=args.prefix,
@@ -26,9 +29,16 @@ def cmd_start(args) -> int:
         application_id=args.application_id,
         execution_role_arn=args.execution_role_arn,
     )
-    machine = f"{args.name_prefix}pipeline-{args.runtime}"
+    run_input.document(args.runtime)  # a usage error before any request
+    if not args.notify_topic_arn:
+        print(
+            "lakejobs: warning: no --notify-topic-arn: a failed execution tells no one (its Notify failure "
+            "state fails and is caught); only the execution's status shows it",
+            file=sys.stderr,
+        )
     try:
-        return run(sfn, args.runtime, run_input, machine, args.wait, poll_s=args.poll_seconds)
+        machine = state_machine_arn(client_for("sts"), region, f"{args.name_prefix}pipeline-{args.runtime}")
+        return run(client_for("stepfunctions"), args.runtime, run_input, machine, args.wait, poll_s=args.poll_seconds)
     except (BotoCoreError, ClientError) as error:
         raise LakejobsError(f"pipeline start failed: {error}") from None
 

@@ -1,6 +1,8 @@
 """The ``stepfunctions`` deploy target: create or update one state machine per runtime.
 
-``lakejobs deploy --target stepfunctions --bucket B --role-arn ARN`` sends, for the Glue,
+``lakejobs deploy --target stepfunctions --bucket B --role-arn ARN`` uploads ``dist/`` to
+``artifacts/`` (what the three runtimes' runs load: the library, the scripts, the catalog
+step's script, the packed environment of each runtime using one), then sends, for the Glue,
 EMR and EMR Serverless machines, ``CreateStateMachine`` or, when ``DescribeStateMachine``
 finds it, ``UpdateStateMachine``. ``--role-arn`` keeps its meaning (the role the Glue jobs
 run as): the Glue machine's catalog step is one more Glue job, created or updated here with
@@ -14,9 +16,9 @@ from typing import List
 
 from lakejobs.deploy import glue
 from lakejobs.deploy.description import DeployConfig, Pipeline
-from lakejobs.deploy.requests import Request
+from lakejobs.deploy.requests import Request, upload_requests
 from lakejobs.errors import UsageError
-from lakejobs.orchestrate.machines import MACHINES, catalog_job, state_machine_name
+from lakejobs.orchestrate.machines import MACHINES, RUNTIMES, catalog_job, state_machine_name
 
 
 def account_of(role_arn: str) -> str:
@@ -74,4 +76,6 @@ def stepfunctions_requests(pipeline: Pipeline, config: DeployConfig) -> List[Req
     """The requests of ``--target stepfunctions``."""
     config.require("stepfunctions", "role_arn")
     account_of(config.role_arn)
-    return [catalog_job_request(config)] + [state_machine_request(pipeline, config, runtime) for runtime in MACHINES]
+    uploads = upload_requests(config, pipeline, RUNTIMES, [catalog_job(config.output_format, config.region)])
+    machines = [state_machine_request(pipeline, config, runtime) for runtime in MACHINES]
+    return uploads + [catalog_job_request(config)] + machines

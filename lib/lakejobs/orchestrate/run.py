@@ -2,13 +2,17 @@
 
 import dataclasses
 import json
+import re
 import time
 import uuid
 from typing import Callable, Dict, Iterator, List, Optional
 
+from lakejobs.deploy.description import check_application_id, check_bucket, check_prefix, check_role_arn
 from lakejobs.errors import LakejobsError, UsageError
 from lakejobs.orchestrate.machines import RUNTIMES
 
+#: An SNS topic's ARN (``arn:aws:sns:us-east-1:123456789012:lakejobs-alerts``).
+TOPIC_ARN = re.compile(r"arn:aws[a-z-]*:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}(\.fifo)?")
 DONE = {"SUCCEEDED": 0, "FAILED": 1, "TIMED_OUT": 1, "ABORTED": 1}
 #: History event type -> how the progress view shows it (others are not shown).
 SHOWN = {
@@ -35,10 +39,17 @@ class RunInput:
 
     def document(self, runtime: str) -> Dict[str, str]:
         """The input as JSON data; ``prefix`` ends with ``/`` (or is empty)."""
-        if not self.bucket or "/" in self.bucket:
-            raise UsageError(f"--bucket must be a bucket name (no s3:// and no /), got {self.bucket!r}")
+        check_bucket(self.bucket)
+        check_prefix(self.prefix)
+        if self.notify_topic_arn and not TOPIC_ARN.fullmatch(self.notify_topic_arn):
+            raise UsageError(
+                "--notify-topic-arn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), "
+                f"got {self.notify_topic_arn!r}"
+            )
         if runtime == "emr-serverless" and not (self.application_id and self.execution_role_arn):
             raise UsageError("--runtime emr-serverless needs --application-id and --execution-role-arn")
+        check_application_id(self.application_id)
+        check_role_arn(self.execution_role_arn, "--execution-role-arn")
         prefix = self.prefix.strip("/")
         document = {
             "bucket": self.bucket,
@@ -51,21 +62,29 @@ class RunInput:
         return document
 
 
-def find_state_machine(sfn, name: str) -> str:
-    """The ARN of the state machine called ``name``, or a clear error."""
-    for page in sfn.get_paginator("list_state_machines").paginate():
-        for machine in page["stateMachines"]:
-            if machine["name"] == name:
-                return machine["stateMachineArn"]
-    raise LakejobsError(f"no state machine {name!r}: run lakejobs deploy --target stepfunctions first")
+def state_machine_arn(sts, region: str, name: str) -> str:
+    """The ARN of the state machine ``name`` in the caller's account and ``region``.
+
+    Built from ``GetCallerIdentity`` (which needs no permission) rather than found by listing
+    the machines: ``ListStateMachines`` can only be allowed on every machine of the account.
+    """
+    identity = sts.get_caller_identity()
+    partition = identity["Arn"].split(":")[1]
+    return f"arn:{partition}:states:{region}:{identity['Account']}:stateMachine:{name}"
 
 
 def start(sfn, machine_arn: str, document: Dict[str, str], name: Optional[str] = None) -> str:
-    """Start an execution; return its ARN."""
+    """Start an execution; return its ARN (a clear error when the machine is not deployed)."""
     params = {"stateMachineArn": machine_arn, "input": json.dumps(document)}
     if name:
         params["name"] = name
-    return sfn.start_execution(**params)["executionArn"]
+    try:
+        return sfn.start_execution(**params)["executionArn"]
+    except sfn.exceptions.StateMachineDoesNotExist:
+        machine = machine_arn.rsplit(":", 1)[-1]
+        raise LakejobsError(
+            f"no state machine {machine!r} at {machine_arn}: run lakejobs deploy --target stepfunctions first"
+        ) from None
 
 
 def _history(sfn, execution_arn: str) -> List[Dict]:
@@ -120,7 +139,7 @@ def run(
     sfn,
     runtime: str,
     run_input: RunInput,
-    machine_name: str,
+    machine_arn: str,
     wait: bool,
     emit: Callable[[str], None] = print,
     poll_s=5.0,
@@ -130,7 +149,7 @@ def run(
         raise UsageError(f"--runtime must be one of {', '.join(RUNTIMES)}, got {runtime!r}")
     document = run_input.document(runtime)
     name = f"{runtime}-{document['run_date']}-{uuid.uuid4().hex[:8]}"
-    execution_arn = start(sfn, find_state_machine(sfn, machine_name), document, name)
+    execution_arn = start(sfn, machine_arn, document, name)
     emit(f"started {execution_arn}")
     if not wait:
         return 0
