@@ -150,6 +150,21 @@ def test_a_utf16_file_is_read_whole_since_its_line_breaks_are_two_bytes(spark, t
     assert_df_equality(spark.read.parquet(str(tmp_path / "out")), expected, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_a_utf16_file_read_without_its_encoding_is_quarantined_not_published_as_garbage(spark, tmp_path):
+    """Every other byte of its text is a NUL: the rows were published as '\\x00a\\x001...' (Spark's cast
+    trims NULs, so the price typed); the byte-order mark's line is not valid UTF-8."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "p.csv").write_bytes("a1,1.50\r\nb2,2.00\r\nc3,3.00\r\n".encode("utf-16"))
+    result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(convert_argv(tmp_path, "--max_bad_fraction", "1")))
+    assert (result.rows_read, result.rows_written) == (3, 0)
+    assert result.quarantine_reasons == {"invalid_utf8": 1, "nul_character": 2}
+    details = {row.detail for row in spark.read.json(str(tmp_path / "out_quarantine")).select("detail").collect()}
+    assert details == {
+        "the line has bytes that are not valid UTF-8",
+        "a text field holds NUL characters (U+0000); a UTF-16 file read as UTF-8? give --encoding UTF-16",
+    }
+
+
 def test_a_truncated_archive_is_named_in_the_one_line(spark, products, capsys):
     whole = gzip.compress(b"c3,3.00\n" * 5000)
     (products / "in" / "q.csv.gz").write_bytes(whole[: len(whole) // 2])

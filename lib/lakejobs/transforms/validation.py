@@ -234,9 +234,32 @@ def _has_replacement(dataset: Dataset, raw: Dict[str, str]) -> Column:
 
 def _any_holds_replacement(texts: List[Column]) -> Column:
     """True where one of ``texts`` (nulls skipped) holds U+FFFD; false, never null, otherwise."""
+    return _any_holds(texts, REPLACEMENT_CHAR)
+
+
+def _any_holds(texts: List[Column], character: str) -> Column:
+    """True where one of ``texts`` (nulls skipped) holds ``character``; false, never null, otherwise."""
     if len(texts) == 1:
-        return F.coalesce(texts[0].contains(REPLACEMENT_CHAR), F.lit(False))
-    return F.concat_ws("", *texts).contains(REPLACEMENT_CHAR)
+        return F.coalesce(texts[0].contains(character), F.lit(False))
+    return F.concat_ws("", *texts).contains(character)
+
+
+#: The reason of a text field holding U+0000, which no text a table should keep holds: most often
+#: a UTF-16 file read as UTF-8, whose every other byte is a NUL (typed fields drop them: Spark's
+#: cast trims them, so a number read that way passes).
+NUL_CHARACTER = "nul_character"
+
+
+def _has_nul(dataset: Dataset, raw: Dict[str, str]) -> Column:
+    """True where a text field holds U+0000 (other fields fail to type, or drop it as Spark trims them)."""
+    texts = [F.col(raw[field.name]) for field in dataset.schema.fields if isinstance(field.dataType, T.StringType)]
+    return _any_holds(texts, "\u0000") if texts else F.lit(False)
+
+
+def _nul_detail(dataset: Dataset) -> Column:
+    encoding = dataset.csv.encoding
+    hint = f"; a UTF-16 file read as {encoding}? give --encoding UTF-16"
+    return F.lit("a text field holds NUL characters (U+0000)" + ("" if encoding.upper().startswith("UTF-16") else hint))
 
 
 #: The reason of a line that repeats the header, in a dataset whose columns are all text.
@@ -275,6 +298,7 @@ def _checks(dataset: Dataset, raw: Dict[str, str]) -> List[Check]:
             "invalid_utf8",
             F.lit(f"the line has bytes that are not valid {dataset.csv.encoding}"),
         ),
+        (_has_nul(dataset, raw), NUL_CHARACTER, _nul_detail(dataset)),
     ]
     names = header_names(dataset)
     if names:
@@ -390,7 +414,7 @@ def reason_labels(dataset: Dataset, extra_labels: Sequence[str] = ()) -> List[st
 
     ``extra_labels`` are the reasons of extra checks (rules), as given to ``with_typed_columns``.
     """
-    labels = ["malformed_record", "invalid_utf8"] + ([HEADER_LINE] if header_names(dataset) else [])
+    labels = ["malformed_record", "invalid_utf8", NUL_CHARACTER] + ([HEADER_LINE] if header_names(dataset) else [])
     for field in dataset.schema.fields:
         if isinstance(field.dataType, T.DecimalType):
             labels.append(f"too_many_decimals:{field.name}")
