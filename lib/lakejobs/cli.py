@@ -139,6 +139,7 @@ def cmd_state(args) -> int:
     text = fs.read_text(spark, path)
     if text is None:
         raise UsageError(f"no state at {path}")
+    job_state.refuse_other_file(path, text, args.job, damaged_ok=False)
     print(text.rstrip())
     return 0
 

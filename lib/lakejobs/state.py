@@ -145,10 +145,38 @@ def reset_state(spark: "SparkSession", path: str, job: str) -> bool:
     The state is replaced by an empty one marked ``reset`` (not deleted): the next incremental
     run then converts every input file and replaces the output, as asked. A run that finds no
     state at all next to an output holding data refuses instead (see ``csv_to_parquet``).
+    A file that is not this job's state is refused (``refuse_other_file``), not overwritten.
     """
-    existed = fs.exists(spark, path)
+    text = fs.read_text(spark, path)
+    if text is not None:
+        refuse_other_file(path, text, job)
     save_state(spark, path, JobState(job=job, input_path="", output_path="", reset=True))
-    return existed
+    return text is not None
+
+
+def refuse_other_file(path: str, text: str, job: str, damaged_ok: bool = True) -> None:
+    """Raise ``UsageError`` unless ``text`` (the file at ``path``) is ``job``'s state, or a damaged one.
+
+    A mistyped ``--state_path`` (``README.md``) was overwritten by ``state reset``. A state's
+    file is a JSON object naming its job; one cut short or emptied (a damaged state, which
+    ``state reset`` is there to replace: not JSON, or not an object) passes when ``damaged_ok``
+    and ``path`` ends with ``.json``, as every state file lakejobs names does.
+    """
+    try:
+        data = json.loads(text)
+    except ValueError:
+        data = None
+    if isinstance(data, dict) and "job" in data and "processed" in data:
+        if data["job"] != job:
+            raise UsageError(f"{path} is the state of {data['job']}, not of {job}: give {job}'s state file")
+        return
+    if damaged_ok and not isinstance(data, dict) and path.endswith(".json"):
+        return
+    raise UsageError(
+        f"{path} holds no lakejobs state (a JSON object naming its job and the files it processed): "
+        "give the state file (<lake>/_lakejobs/state/<job>/<name>.json); a damaged state to replace "
+        "must end with .json, or be deleted by hand"
+    )
 
 
 def _holder_is_dead(holder: Dict[str, object]) -> bool:

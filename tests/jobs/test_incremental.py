@@ -164,6 +164,25 @@ def test_a_damaged_state_stops_the_run_instead_of_reading_every_file_again(spark
     with pytest.raises(LakejobsError, match=r"the incremental state .*orders.json is damaged .*lakejobs state reset"):
         csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
     assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:100])
+    # What the message says to do works on it: the reset replaces the damaged file.
+    assert cli.main(["state", "reset", "csv_to_parquet", "--state_path", str(tmp_path / "state" / "orders.json")]) == 0
+    assert json.loads((tmp_path / "state" / "orders.json").read_text())["reset"] is True
+
+
+def test_state_reset_and_show_refuse_a_file_that_is_no_state_and_leave_it_as_it_was(tmp_path, capsys):
+    """``--state_path README.md`` (a slip of the tab key) was replaced by an empty state."""
+    readme, other = tmp_path / "README.md", tmp_path / "package.json"
+    readme.write_text("# my project\n")
+    other.write_text('{"name": "x"}\n')
+    for path in (readme, other):
+        for action in ("reset", "show"):
+            assert cli.main(["state", action, "csv_to_parquet", "--state_path", str(path)]) == 2
+            assert capsys.readouterr().err == (
+                f"lakejobs: error: {path} holds no lakejobs state (a JSON object naming its job and the files it "
+                "processed): give the state file (<lake>/_lakejobs/state/<job>/<name>.json); a damaged state to "
+                "replace must end with .json, or be deleted by hand\n"
+            )
+    assert (readme.read_text(), other.read_text()) == ("# my project\n", '{"name": "x"}\n')
 
 
 def test_a_state_of_another_input_is_refused_instead_of_publishing_its_files_again(spark, tmp_path):
