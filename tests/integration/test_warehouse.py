@@ -249,6 +249,32 @@ def test_repeated_keys_stop_the_load_before_anything_is_published(spark, lake, d
     assert query(spark, db, STAGING_TABLES) == [(0,)]
 
 
+def test_days_jdbc_cannot_carry_stop_the_load_and_older_days_load_exactly(spark, db, tmp_path):
+    """1582-10-05..14 do not exist in java.sql.Date's calendar: 1582-10-10 was loaded as 1582-10-15."""
+    rows = [(1, "0001-01-01", "1000-03-01 00:00:00"), (2, "1582-10-04", "1582-10-15 12:00:00")]
+    frame = spark.createDataFrame(rows, "id INT, d STRING, ts STRING")
+    frame = frame.select("id", F.to_date("d").alias("d"), F.to_timestamp("ts").alias("ts"))
+    frame.write.parquet(str(tmp_path / "old"))
+    load(spark, "--input_path", str(tmp_path / "old"), "--key", "id", "--jdbc_url", db.url, "--target_table", "old")
+    assert query(spark, db, "SELECT id, d::text, (ts AT TIME ZONE 'UTC')::text FROM old ORDER BY id") == [
+        (1, "0001-01-01", "1000-03-01 00:00:00"),
+        (2, "1582-10-04", "1582-10-15 12:00:00"),
+    ]
+    for gap_row in [(3, "1582-10-10", None), (3, None, "1582-10-14 23:59:59")]:
+        gap = spark.createDataFrame([gap_row], "id INT, d STRING, ts STRING")
+        gap = gap.select("id", F.to_date("d").alias("d"), F.to_timestamp("ts").alias("ts"))
+        gap.write.mode("overwrite").parquet(str(tmp_path / "gap"))
+        argv = ["--input_path", str(tmp_path / "gap"), "--key", "id", "--jdbc_url", db.url, "--target_table", "old"]
+        with pytest.raises(QualityGateError) as refused:
+            load(spark, *argv)
+        assert str(refused.value) == (
+            f"{tmp_path / 'gap'}: 1 rows hold a date or timestamp from 1582-10-05 to 1582-10-14, days that JDBC's "
+            "java.sql.Date and Timestamp lack (the calendar's switch to Gregorian): PostgreSQL would get 1582-10-15 "
+            "or later instead; nothing was loaded into old"
+        )
+    assert query(spark, db, "SELECT count(*) FROM old") == [(2,)]
+
+
 def test_a_target_made_before_with_other_column_types_is_refused_not_converted_into(spark, lake, db, tmp_path):
     """``numeric(10,2)`` would round the lake's 4 decimals without an error."""
     employees_df = spark.read.parquet(str(lake / "processedData" / "employees")).select("employeeid", "fullname")

@@ -35,6 +35,7 @@ Examples
 import dataclasses
 import logging
 import os
+from functools import reduce
 from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
 
 from lakejobs import args as job_args
@@ -203,7 +204,13 @@ def load(spark: "SparkSession", args: WarehouseLoadArgs, result: JobResult) -> N
     source_df = read_source(spark, args)
     login = resolve_login(args.jdbc_url, args.secret_id)
     with result.stage("count"):
-        result.rows_read = source_df.count()
+        result.rows_read, in_gap = count_rows(source_df)
+    if in_gap:
+        raise QualityGateError(
+            f"{args.input_path}: {in_gap} rows hold a date or timestamp from 1582-10-05 to 1582-10-14, days that "
+            "JDBC's java.sql.Date and Timestamp lack (the calendar's switch to Gregorian): PostgreSQL would get "
+            f"1582-10-15 or later instead; nothing was loaded into {args.target_table}"
+        )
     staging = args.target_table.staging(result.run_id.rsplit("-", 1)[-1])
     LOG.info(
         "loading %d rows of %s into %s (staging %s)", result.rows_read, args.input_path, args.target_table, staging
@@ -226,6 +233,30 @@ def load(spark: "SparkSession", args: WarehouseLoadArgs, result: JobResult) -> N
     result.outputs = [
         OutputInfo(str(args.target_table), f"{login.url}#{args.target_table}", "jdbc", result.rows_written, 0, 0)
     ]
+
+
+def count_rows(source_df: "DataFrame") -> Tuple[int, int]:
+    """The rows of ``source_df``, and those holding a day JDBC cannot carry, in one pass.
+
+    Spark hands JDBC a ``java.sql.Date`` (or ``Timestamp``), whose calendar is Julian before
+    1582-10-15 and has no 1582-10-05 to 1582-10-14: such a day was loaded as 1582-10-15 without
+    a word. Other old days keep their text (Spark rebases them), so only these are counted.
+    """
+    from pyspark.sql import functions as F
+    from pyspark.sql import types as T
+
+    from lakejobs.transforms.validation import quote_name
+
+    # From text: a Python date would reach Spark through java.sql.Date too, as 1582-10-15.
+    first, last = F.lit("1582-10-05").cast("date"), F.lit("1582-10-14").cast("date")
+    in_gap = [
+        F.coalesce(F.to_date(F.col(quote_name(field.name))).between(first, last), F.lit(False))
+        for field in source_df.schema.fields
+        if isinstance(field.dataType, (T.DateType, T.TimestampType, T.TimestampNTZType))
+    ]
+    flag = reduce(lambda left, right: left | right, in_gap, F.lit(False)).cast("long")
+    row = source_df.agg(F.count(F.lit(1)).alias("rows"), F.coalesce(F.sum(flag), F.lit(0)).alias("in_gap")).first()
+    return row["rows"], row["in_gap"]
 
 
 def drop_staging_after_failure(spark, login: DbLogin, staging: TableName) -> None:
