@@ -165,6 +165,24 @@ def test_a_utf16_file_read_without_its_encoding_is_quarantined_not_published_as_
     }
 
 
+def test_a_line_of_25000_fields_is_quarantined_and_one_over_the_parsers_limit_is_one_line(spark, tmp_path, capsys):
+    """Spark's parser stops at 20,480 fields by default: the whole run failed with an ArrayIndexOutOfBounds."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "p.csv").write_bytes(b"a1,1.50\nb2," + b"," * 25000 + b"\nc3,3.00\n")
+    result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(convert_argv(tmp_path, "--max_bad_fraction", "0.5")))
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (3, 2, {"malformed_record": 1})
+    (tmp_path / "in" / "p.csv").write_bytes(b"a1,1.50\nb2," + b"," * 70000 + b"\nc3,3.00\n")
+    argv = convert_argv(tmp_path)
+    argv[argv.index("--output_path") + 1] = str(tmp_path / "wide")
+    assert csv_to_parquet.main(argv) == 1
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        "csv_to_parquet: error: wide: a line holds more than 65536 fields, the most Spark's CSV parser reads, so it "
+        "cannot even be quarantined: is the input this CSV, with this delimiter? remove that line; nothing was "
+        "published"
+    )
+    assert not (tmp_path / "wide").exists()
+
+
 def test_a_truncated_archive_is_named_in_the_one_line(spark, products, capsys):
     whole = gzip.compress(b"c3,3.00\n" * 5000)
     (products / "in" / "q.csv.gz").write_bytes(whole[: len(whole) // 2])

@@ -20,7 +20,7 @@ from pyspark.sql import types as T
 from lakejobs import fs
 from lakejobs.datasets import Dataset
 from lakejobs.errors import UsageError
-from lakejobs.io.csv_reader import CORRUPT_RECORD, SOURCE_FILE
+from lakejobs.io.csv_reader import CORRUPT_RECORD, MAX_FIELDS, SOURCE_FILE
 from lakejobs.io.input_folder import input_data_files
 from lakejobs.transforms.stages import end_generated_stage
 from lakejobs.transforms.validation import quote_name
@@ -211,6 +211,7 @@ def _read_group(spark, files, header, positions, dataset: Dataset, fill_missing)
         .option("escape", csv_options.escape)
         .option("encoding", csv_options.encoding)
         .option("mode", "PERMISSIVE")
+        .option("maxColumns", MAX_FIELDS)
         .option("columnNameOfCorruptRecord", CORRUPT_RECORD)
         .csv([fs.literal(file) for file in files])
         .withColumn(SOURCE_FILE, F.input_file_name())

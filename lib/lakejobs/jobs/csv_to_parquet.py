@@ -41,6 +41,7 @@ from lakejobs.io.csv_reader import (
     read_raw_csv,
     refuse_header_as_data,
     require_known_encoding,
+    too_many_fields,
 )
 from lakejobs.io.delta import (
     append_delta_once,
@@ -525,6 +526,9 @@ def _raise_explained(error: Exception, dataset: Dataset, spark: "SparkSession", 
     explained = header_mismatch(error, dataset)
     if explained is not None:
         raise explained from error
+    too_wide = too_many_fields(error)
+    if too_wide is not None:
+        raise LakejobsError(f"{dataset.name}: {too_wide}") from error
     broken = broken_archive(spark, error, batch)
     if broken is not None:
         raise LakejobsError(f"{dataset.name}: {broken}") from error

@@ -25,6 +25,7 @@ from lakejobs import fs, quality_gate
 from lakejobs.datasets import Dataset
 from lakejobs.errors import LakejobsError, QualityGateError, UsageError
 from lakejobs.io.compressed import broken_archive
+from lakejobs.io.csv_reader import too_many_fields
 from lakejobs.io.input_folder import input_data_files
 from lakejobs.io.partitions import NULL_VALUE
 from lakejobs.io.quarantine import write_quarantine
@@ -413,8 +414,13 @@ def empty_output(path: str, name: str, partition_by: Sequence[str], fmt: str = "
 
 
 def named_broken_archive(spark: "SparkSession", error: Exception, files: List[fs.FileInfo]) -> Exception:
-    """``error``, or one naming the input file that cannot be decompressed when that caused it (``broken_archive``)."""
-    broken = None if isinstance(error, LakejobsError) else broken_archive(spark, error, files)
+    """``error``, or one naming the input file that cannot be decompressed when that caused it (``broken_archive``).
+
+    A line too wide for the CSV parser (``csv_reader.too_many_fields``) is explained in one line too.
+    """
+    if isinstance(error, LakejobsError):
+        return error
+    broken = too_many_fields(error) or broken_archive(spark, error, files)
     if broken is None:
         return error
     named = LakejobsError(broken)
