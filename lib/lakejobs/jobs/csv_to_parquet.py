@@ -77,6 +77,8 @@ from lakejobs.key_check import repeats_a_key
 from lakejobs.result import JobResult, OutputInfo, new_run_id
 from lakejobs.state import JobState, RunLock, load_state, save_state
 from lakejobs.transforms import quality
+from lakejobs.transforms.partition_values import partition_value_checks
+from lakejobs.transforms.quality import Check
 from lakejobs.transforms.stages import end_generated_stage
 from lakejobs.transforms.validation import (
     DETAIL,
@@ -262,7 +264,7 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
     metric (plus one query per CustomSql rule), then the two writes.
     """
     batch_fingerprint = fs.fingerprint(batch)
-    row_checks = quality.row_checks(args.rules)
+    row_checks = checks_of_rows(args)
     with result.stage("read_and_validate"):
         checked_df = explained_rows(_checked_rows(spark, args, batch, row_checks), args.dataset, row_checks)
         source_files = checked_df.inputFiles()
@@ -310,7 +312,7 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
     quarantined); the gate; last the staged files are moved into the output.
     """
     batch_fingerprint = fs.fingerprint(batch)
-    row_checks = quality.row_checks(args.rules)
+    row_checks = checks_of_rows(args)
     labels = reason_labels(args.dataset, [label for _bad, label, _detail in row_checks])
     staging = staging_path(args.output_path, result.run_id)
     staging_started_ms = int(time.time() * 1000)  # moving keeps the files' times (local, HDFS)
@@ -502,6 +504,11 @@ def _count_bad_rows(args: CsvToParquetArgs, bad_df: "DataFrame", labels, bad_row
             f"read, {sum(counts.values())} in the second); nothing was published: run the job again"
         )
     return counts
+
+
+def checks_of_rows(args: CsvToParquetArgs) -> List[Check]:
+    """The checks after typing: partition values a folder name cannot carry, then the rules' row rules."""
+    return partition_value_checks(args.dataset, args.partition_by) + quality.row_checks(args.rules)
 
 
 def _checked_rows(spark: "SparkSession", args: CsvToParquetArgs, batch, row_checks) -> "DataFrame":
