@@ -1,6 +1,7 @@
 """``lakejobs report``: recent runs of a lake as a table, and optionally as an HTML page."""
 
 import os
+import sys
 
 from lakejobs import args as job_args
 from lakejobs import fs, runs_report
@@ -13,8 +14,12 @@ def cmd_report(args) -> int:
         raise UsageError("--lake names a lake's runs folder; --runs names the folder itself: give one or the other")
     root = args.runs or f"{(args.lake or 'lake').rstrip('/')}/_lakejobs/runs"
     page = _page_path(args.html) if args.html else None
-    runs = runs_report.load_runs(root, args.limit)
+    skipped = []
+    runs = runs_report.load_runs(root, args.limit, skipped)
     print(runs_report.format_table(runs))
+    if skipped:
+        shown = ", ".join(skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+        print(f"lakejobs: warning: skipped {len(skipped)} file(s) that are no run report: {shown}", file=sys.stderr)
     if page:
         os.makedirs(os.path.dirname(os.path.abspath(page)), exist_ok=True)
         with open(page, "w", encoding="utf-8") as handle:

@@ -10,7 +10,7 @@ import glob
 import html
 import json
 import os
-from typing import Dict, List, Optional, Sequence
+from typing import Dict, List, Optional, Sequence, Tuple
 from urllib.parse import urlparse
 
 from lakejobs.errors import UsageError
@@ -31,17 +31,17 @@ OUTCOMES = ("failed", "warned", "quarantined", "passed", "skipped")
 STAGE_COLORS = {"read": "#4e79a7", "written": "#59a14f", "quarantined": "#e15759"}
 
 
-def _read_local(root: str) -> List[str]:
-    """The reports of ``root`` (``<job>/<run_id>.json``), or of one job's folder (``<run_id>.json``)."""
+def _read_local(root: str) -> List[Tuple[str, str]]:
+    """(path, text) of the reports of ``root`` (``<job>/<run_id>.json``), or of one job's folder (``<run_id>.json``)."""
     texts = []
     paths = glob.glob(os.path.join(root, "*", "*.json")) + glob.glob(os.path.join(root, "*.json"))
     for path in sorted(paths):
         with open(path, encoding="utf-8", errors="replace") as handle:  # not UTF-8: not JSON, skipped
-            texts.append(handle.read())
+            texts.append((path, handle.read()))
     return texts
 
 
-def _read_s3(root: str) -> List[str]:
+def _read_s3(root: str) -> List[Tuple[str, str]]:
     import boto3
 
     parsed = urlparse(root)
@@ -52,20 +52,21 @@ def _read_s3(root: str) -> List[str]:
         raise UsageError(f"there is no bucket {parsed.netloc!r} ({root})") from None
 
 
-def _read_s3_reports(client, bucket: str, prefix: str) -> List[str]:
+def _read_s3_reports(client, bucket: str, prefix: str) -> List[Tuple[str, str]]:
     texts = []
     for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
         for item in page.get("Contents", []):
             if item["Key"].endswith(".json"):
                 body = client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read()
-                texts.append(body.decode("utf-8", "replace"))
+                texts.append((f"s3://{bucket}/{item['Key']}", body.decode("utf-8", "replace")))
     return texts
 
 
-def load_runs(runs_root: str, limit: Optional[int] = None) -> List[Run]:
+def load_runs(runs_root: str, limit: Optional[int] = None, skipped: Optional[List[str]] = None) -> List[Run]:
     """The run results below ``runs_root`` (``<root>/<job>/<run_id>.json``), newest first.
 
-    Files that are not run reports (JSON objects with a ``run_id``) are skipped. Raises
+    Files that are not run reports (JSON objects with a ``run_id``: a report cut short, another
+    file) are skipped, their paths added to ``skipped`` for the caller to say so. Raises
     ``UsageError`` when the root holds no report (a local root that does not exist, an empty
     one or one of other files, an S3 prefix alike).
     """
@@ -76,13 +77,15 @@ def load_runs(runs_root: str, limit: Optional[int] = None) -> List[Run]:
         local = urlparse(runs_root).path if scheme == "file" else runs_root
         texts = _read_local(local) if os.path.isdir(local) else []
     runs = []
-    for text in texts:
+    for path, text in texts:
         try:
             run = json.loads(text)
         except ValueError:
-            continue
+            run = None
         if isinstance(run, dict) and "run_id" in run:
             runs.append(run)
+        elif skipped is not None:
+            skipped.append(path)
     if not runs:  # a mistyped lake, or a folder of something else (states), is not "no runs"
         raise UsageError(f"no run reports at {runs_root} (run a job with --report_path, or the pipeline)")
     runs.sort(key=lambda run: (str(run.get("started_at", "")), str(run["run_id"])), reverse=True)
@@ -172,14 +175,22 @@ def detail_lines(run: Run) -> List[str]:
 
 
 def format_table(runs: Sequence[Run]) -> str:
-    """Runs as a fixed-width table, newest first, with their detail lines indented below."""
-    header = "".join(f"{name:{align}{width}}" if width else name for name, width, align in COLUMNS)
+    """Runs as a fixed-width table, newest first, with their detail lines indented below.
+
+    A column is widened to its longest cell plus a space (a 12-letter dataset ran into the status).
+    """
+    rows = [_cells(run) for run in runs]
+    widths = [
+        max([width] + [len(row[index]) + 1 for row in rows]) if width else 0
+        for index, (_name, width, _align) in enumerate(COLUMNS)
+    ]
+    columns = [(name, width, align) for (name, _w, align), width in zip(COLUMNS, widths)]
+    header = "".join(f"{name:{align}{width}}" if width else name for name, width, align in columns)
     lines = [header.rstrip(), "-" * len(header)]
-    indent = " " * COLUMNS[0][1]
-    for run in runs:
-        cells = _cells(run)
+    indent = " " * columns[0][1]
+    for run, cells in zip(runs, rows):
         lines.append(
-            "".join(f"{cell:{align}{width}}" if width else cell for cell, (_n, width, align) in zip(cells, COLUMNS))
+            "".join(f"{cell:{align}{width}}" if width else cell for cell, (_n, width, align) in zip(cells, columns))
         )
         lines.extend(indent + line for line in detail_lines(run))
     if not runs:

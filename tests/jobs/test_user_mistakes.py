@@ -2,7 +2,9 @@
 
 import contextlib
 import json
+import os
 import shutil
+import subprocess
 from decimal import Decimal
 
 import pytest
@@ -401,6 +403,24 @@ def test_a_rules_file_that_is_a_folder_says_so(tmp_path):
     with pytest.raises(UsageError) as raised:
         csv_to_parquet.parse_args(argv)
     assert str(raised.value) == f"rules file {tmp_path} is a folder, not a file"
+
+
+def test_an_empty_rules_file_is_refused_and_a_pipe_is_read(tmp_path):
+    """``--rules /dev/null`` dropped the dataset's own rules, saying the file did not exist."""
+    argv = ["--dataset", "orders", "--input_path", "a", "--output_path", "b", "--rules"]
+    with pytest.raises(UsageError) as raised:
+        csv_to_parquet.parse_args([*argv, "/dev/null"])
+    assert str(raised.value) == (
+        "rules file /dev/null is empty: give a DQDL ruleset (Rules = [ ... ]; Rules = [ ] for none), or leave "
+        "--rules out for the dataset's own rules"
+    )
+    fifo = tmp_path / "rules"  # as ``--rules <(...)`` passes it: a pipe, no regular file
+    os.mkfifo(fifo)
+    writer = subprocess.Popen(["sh", "-c", f"printf 'Rules = [ RowCount > 0 ]' > '{fifo}'"])
+    try:
+        assert [rule.text for rule in csv_to_parquet.parse_args([*argv, str(fifo)]).rules] == ["RowCount > 0"]
+    finally:
+        writer.wait(timeout=30)
 
 
 def test_an_encoding_java_does_not_know_is_refused_before_anything_is_read(spark, products, capsys):

@@ -90,8 +90,17 @@ def lake(tmp_path):
 
 def test_report_prints_the_runs_newest_first_with_reasons_rules_and_errors(lake, capsys):
     assert cli.main(["report", "--lake", str(lake)]) == 0
-    assert capsys.readouterr().out == TABLE + "\n"
+    captured = capsys.readouterr()
+    assert captured.out == TABLE + "\n"
+    broken = lake / "_lakejobs" / "runs" / "sales_mart" / "broken.json"  # skipped, and said so
+    assert captured.err == f"lakejobs: warning: skipped 1 file(s) that are no run report: {broken}\n"
     assert f"```\n{TABLE}\n```" in (ROOT / "README.md").read_text()  # the README shows this very output
+
+
+def test_a_long_dataset_name_widens_its_column_instead_of_running_into_the_status():
+    run = {"run_id": "r1", "job": "transactions", "status": "SUCCEEDED", "details": {"dataset": "transactions_eu"}}
+    header, _rule, row = runs_report.format_table([run]).splitlines()
+    assert header.index("status") == row.index("SUCCEEDED") == header.index("dataset") + len("transactions_eu ")
 
 
 def test_report_limit_keeps_the_newest_runs(lake):

@@ -38,7 +38,7 @@ def _read_local(path: str, what: str) -> bytes:
     local = fs.local_path(path)
     if os.path.isdir(local):
         raise UsageError(f"{what} {path} is a folder, not a file")
-    if not os.path.isfile(local):
+    if not os.path.exists(local):  # a pipe (``--rules <(...)``, /dev/stdin) is read as a file is
         raise UsageError(f"{what} does not exist: {path}")
     try:
         with open(local, "rb") as handle:

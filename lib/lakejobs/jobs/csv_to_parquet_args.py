@@ -161,7 +161,7 @@ def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
         raise UsageError("--partition_by names every column: a partitioned table needs a column that is not one")
     output_path = fs.qualify(namespace.output_path)
     input_path = fs.qualify(namespace.input_path)
-    rules = parse_ruleset(read_text_file(namespace.rules, "rules file") if namespace.rules else dataset.rules)
+    rules = parse_ruleset(_rules_text(namespace.rules) if namespace.rules else dataset.rules)
     quality_gate.check_rule_columns(rules, dataset)
     default_root = output_path.rstrip("/") + "_lakejobs"
     report_path = fs.qualify(namespace.report_path or default_root + "/runs")
@@ -186,6 +186,20 @@ def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
         rules=rules,
         references_path=fs.qualify(namespace.references_path or fs.parent(output_path)),
     )
+
+
+def _rules_text(path: str) -> str:
+    """The text of ``--rules``; an empty file (``/dev/null``, a failed redirect) is refused.
+
+    Read as no rules, it dropped the dataset's own rules without a word.
+    """
+    text = read_text_file(path, "rules file")
+    if not text.strip():
+        raise UsageError(
+            f"rules file {path} is empty: give a DQDL ruleset (Rules = [ ... ]; Rules = [ ] for none), or leave "
+            "--rules out for the dataset's own rules"
+        )
+    return text
 
 
 def preflight(args: CsvToParquetArgs) -> None:
