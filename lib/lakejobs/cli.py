@@ -5,6 +5,7 @@ import importlib
 import json
 import logging
 import os
+import stat
 import sys
 import traceback
 from typing import List, Optional, Sequence
@@ -139,7 +140,12 @@ def cmd_state(args) -> int:
     text = fs.read_text(spark, path)
     if text is None:
         raise UsageError(f"no state at {path}")
-    job_state.refuse_other_file(path, text, args.job, damaged_ok=False)
+    if job_state.check_state_file(path, text, args.job):
+        print(
+            f"lakejobs: warning: {path} is a damaged state (empty, cut short, or JSON that is no object): a run "
+            "refuses it; restore it, or run lakejobs state reset to read every input file again",
+            file=sys.stderr,
+        )
     print(text.rstrip())
     return 0
 
@@ -220,22 +226,39 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         job_args.refuse_empty_paths(args, also=("out", "raw", "lake", "table", "runs", "html"))
         job_args.refuse_empty_values(_every_action(parser), args)
-        return args.func(args)
+        code = args.func(args)
+        sys.stdout.flush()  # a pipe's buffered output is written here, where a gone reader is handled
+        return code
     except LakejobsError as error:
         print(f"lakejobs: error: {joined_lines(error)}", file=sys.stderr)
         return error.exit_code
-    except BrokenPipeError:  # `lakejobs ... | head`: the reader has gone, as with any command in a pipe
+    except BrokenPipeError as error:
+        if not _stdout_is_a_pipe():  # another pipe or socket broke: a failure like any other
+            return _failed(error)
+        # `lakejobs ... | head`: the reader has gone, as with any command in a pipe.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit would fail too
         return 141  # 128 + SIGPIPE: what a shell reports for a command whose reader left
     except KeyboardInterrupt:  # Ctrl-C (pipeline start --wait): the work goes on or stops, no traceback
         print("lakejobs: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - any failure is one line (LAKEJOBS_DEBUG=1: the traceback too)
-        if debug_enabled():
-            traceback.print_exc()
-        cause = f"{type(error).__name__}: {joined_lines(error)}" if is_aws_error(error) else root_cause(error)
-        print(f"lakejobs: error: {cause}", file=sys.stderr)
-        return 1
+        return _failed(error)
+
+
+def _failed(error: Exception) -> int:
+    """Say why the command failed in one line (with ``LAKEJOBS_DEBUG=1`` the traceback too); exit 1."""
+    if debug_enabled():
+        traceback.print_exc()
+    cause = f"{type(error).__name__}: {joined_lines(error)}" if is_aws_error(error) else root_cause(error)
+    print(f"lakejobs: error: {cause}", file=sys.stderr)
+    return 1
+
+
+def _stdout_is_a_pipe() -> bool:
+    try:
+        return stat.S_ISFIFO(os.fstat(sys.stdout.fileno()).st_mode)
+    except (OSError, ValueError):  # no file descriptor (a test's capture)
+        return False
 
 
 def _every_action(parser: argparse.ArgumentParser) -> List[argparse.Action]:

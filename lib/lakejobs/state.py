@@ -145,37 +145,39 @@ def reset_state(spark: "SparkSession", path: str, job: str) -> bool:
     The state is replaced by an empty one marked ``reset`` (not deleted): the next incremental
     run then converts every input file and replaces the output, as asked. A run that finds no
     state at all next to an output holding data refuses instead (see ``csv_to_parquet``).
-    A file that is not this job's state is refused (``refuse_other_file``), not overwritten.
+    A file that is not this job's state is refused (``check_state_file``), not overwritten.
     """
     text = fs.read_text(spark, path)
     if text is not None:
-        refuse_other_file(path, text, job)
+        check_state_file(path, text, job)
     save_state(spark, path, JobState(job=job, input_path="", output_path="", reset=True))
     return text is not None
 
 
-def refuse_other_file(path: str, text: str, job: str, damaged_ok: bool = True) -> None:
-    """Raise ``UsageError`` unless ``text`` (the file at ``path``) is ``job``'s state, or a damaged one.
+def check_state_file(path: str, text: str, job: str) -> bool:
+    """Tell whether ``text`` (the file at ``path``) is a damaged state; raise ``UsageError`` for another file.
 
     A mistyped ``--state_path`` (``README.md``) was overwritten by ``state reset``. A state's
-    file is a JSON object naming its job; one cut short or emptied (a damaged state, which
-    ``state reset`` is there to replace: not JSON, or not an object) passes when ``damaged_ok``
-    and ``path`` ends with ``.json``, as every state file lakejobs names does.
+    file is a JSON object naming its job and the files it processed; a damaged one (empty, an
+    object cut short, JSON that is no object: what ``state reset`` is there to replace) returns
+    True; ``job``'s state returns False; anything else, another job's state included, is refused.
     """
     try:
         data = json.loads(text)
     except ValueError:
         data = None
+        damaged = not text.strip() or text.lstrip().startswith("{")
+    else:
+        damaged = not isinstance(data, dict)
     if isinstance(data, dict) and "job" in data and "processed" in data:
         if data["job"] != job:
             raise UsageError(f"{path} is the state of {data['job']}, not of {job}: give {job}'s state file")
-        return
-    if damaged_ok and not isinstance(data, dict) and path.endswith(".json"):
-        return
+        return False
+    if damaged:
+        return True
     raise UsageError(
         f"{path} holds no lakejobs state (a JSON object naming its job and the files it processed): "
-        "give the state file (<lake>/_lakejobs/state/<job>/<name>.json); a damaged state to replace "
-        "must end with .json, or be deleted by hand"
+        "give the state file (<lake>/_lakejobs/state/<job>/<name>.json)"
     )
 
 

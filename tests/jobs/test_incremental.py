@@ -157,15 +157,19 @@ def test_file_names_with_glob_characters_are_read_as_named(spark, tmp_path):
 
 
 @pytest.mark.parametrize("damage", ["", '{"job": "csv_to_par', "[]"])
-def test_a_damaged_state_stops_the_run_instead_of_reading_every_file_again(spark, tmp_path, damage):
+def test_a_damaged_state_stops_the_run_instead_of_reading_every_file_again(spark, tmp_path, capsys, damage):
     land(tmp_path, "a.csv", LINES[:100])
     csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
     (tmp_path / "state" / "orders.json").write_text(damage)
     with pytest.raises(LakejobsError, match=r"the incremental state .*orders.json is damaged .*lakejobs state reset"):
         csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
     assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:100])
-    # What the message says to do works on it: the reset replaces the damaged file.
-    assert cli.main(["state", "reset", "csv_to_parquet", "--state_path", str(tmp_path / "state" / "orders.json")]) == 0
+    # It can be looked at, and what the message says to do works on it: the reset replaces it.
+    state_path = str(tmp_path / "state" / "orders.json")
+    capsys.readouterr()
+    assert cli.main(["state", "show", "csv_to_parquet", "--state_path", state_path]) == 0
+    assert capsys.readouterr().err.startswith(f"lakejobs: warning: {state_path} is a damaged state")
+    assert cli.main(["state", "reset", "csv_to_parquet", "--state_path", state_path]) == 0
     assert json.loads((tmp_path / "state" / "orders.json").read_text())["reset"] is True
 
 
@@ -179,8 +183,7 @@ def test_state_reset_and_show_refuse_a_file_that_is_no_state_and_leave_it_as_it_
             assert cli.main(["state", action, "csv_to_parquet", "--state_path", str(path)]) == 2
             assert capsys.readouterr().err == (
                 f"lakejobs: error: {path} holds no lakejobs state (a JSON object naming its job and the files it "
-                "processed): give the state file (<lake>/_lakejobs/state/<job>/<name>.json); a damaged state to "
-                "replace must end with .json, or be deleted by hand\n"
+                "processed): give the state file (<lake>/_lakejobs/state/<job>/<name>.json)\n"
             )
     assert (readme.read_text(), other.read_text()) == ("# my project\n", '{"name": "x"}\n')
 
