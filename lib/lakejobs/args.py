@@ -7,6 +7,7 @@ job's parser then rejects anything else it does not know with one clear line.
 """
 
 import argparse
+import difflib
 import importlib.util
 import logging
 import math
@@ -310,6 +311,9 @@ def set_aside_other_glue_arguments(
         spelled = "--" + name[2:].replace("-", "_")
         if spelled in options:
             raise UsageError(f"{name} is not an option of this job; did you mean {spelled}? (see --help)")
+        close = difflib.get_close_matches(name, sorted(options), n=1, cutoff=0.85)
+        if close:  # a slip in a kebab-case option (the catalog step's --raw-database): not Glue's
+            raise UsageError(f"{name} is not an option of this job; did you mean {close[0]}? (see --help)")
         following = own[index + 1] if not has_value and index + 1 < len(own) else None
         if following is not None and not following.startswith("--"):
             value, index = following, index + 1

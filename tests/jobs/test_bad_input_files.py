@@ -188,20 +188,21 @@ def test_partition_values_a_folder_name_cannot_carry_are_quarantined(spark, tmp_
     """Spark's null folder name read back as null (with a real null beside it, the write failed), and a
     value too long for a folder name failed with "Mkdirs failed", naming neither column nor row."""
     (tmp_path / "in").mkdir()
-    long_value = "x" * 300
+    # 254 bytes as cat=<value>, 258 once '/' and ':' are escaped as %2F and %3A; the other is 255 exactly.
+    long_value, fitting = "y" * 248 + "/:", "z" * 251
     # A quoted empty text reads as null, as an empty field does: it is a null partition, not a lost value.
-    lines = ["1,a/b", "2,__HIVE_DEFAULT_PARTITION__", '3,""', "4,", f"5,{long_value}", "6,\u00fc" * 1]
+    lines = ["1,a/b", "2,__HIVE_DEFAULT_PARTITION__", '3,""', "4,", f"5,{long_value}", "6,\u00fc", f"7,{fitting}"]
     (tmp_path / "in" / "p.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
     schema = "id INT NOT NULL, cat STRING"
     argv = convert_argv(tmp_path, "--partition_by", "cat", "--format", fmt, "--max_bad_fraction", "0.9", schema=schema)
     result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
     assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (
-        6,
-        4,
+        7,
+        5,
         {"invalid_partition_value:cat": 2},
     )
     table_df = spark.read.format(fmt).load(str(tmp_path / "out")).select("id", "cat")
-    assert sorted(table_df.collect()) == [(1, "a/b"), (3, None), (4, None), (6, "\u00fc")]
+    assert sorted(table_df.collect()) == [(1, "a/b"), (3, None), (4, None), (6, "\u00fc"), (7, fitting)]
     records = spark.read.json(str(tmp_path / "out_quarantine")).select("raw_line", "detail").orderBy("raw_line")
     assert [tuple(row) for row in records.collect()] == [
         (

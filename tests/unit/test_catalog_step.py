@@ -4,7 +4,10 @@ import importlib.util
 import sys
 
 import pyspark
+import pytest
 
+from lakejobs import cli
+from lakejobs.errors import UsageError
 from tests.conftest import ROOT
 
 
@@ -40,7 +43,7 @@ def test_the_catalog_step_makes_a_spark_context_under_spark_submit_and_none_othe
     assert events == [["catalog", "sync", "--lake", "s3://b/lake"]]
 
 
-def test_on_glue_a_flag_the_library_does_not_know_is_set_aside_as_in_the_other_jobs(monkeypatch, caplog):
+def test_on_glue_a_flag_the_library_does_not_know_is_set_aside_as_in_the_other_jobs(monkeypatch, caplog, capsys):
     script, calls = load_script(), []
     monkeypatch.setattr(script, "main", lambda argv: calls.append(argv) or 0)
     monkeypatch.delenv("PYSPARK_GATEWAY_PORT", raising=False)
@@ -48,11 +51,16 @@ def test_on_glue_a_flag_the_library_does_not_know_is_set_aside_as_in_the_other_j
     assert script.sync(argv) == 0
     assert calls == [["catalog", "sync", "--lake", "s3://b/lake", "--raw-database", "raw"]]
     assert "--some-new-glue-flag is not an argument this job knows: set aside as one of Glue's" in caplog.text
-    # Off Glue (no --JOB_RUN_ID, no awsglue) the flag is left to argparse, which refuses it.
+    # A slip in one of the step's own kebab-case options is not taken for Glue's.
+    with pytest.raises(UsageError, match=r"^--raw-databse is not an option of this job; did you mean --raw-database"):
+        script.sync(["--JOB_RUN_ID", "jr_1", "--lake", "s3://b/lake", "--raw-databse", "raw"])
+    # Off Glue (no --JOB_RUN_ID, no awsglue) nothing is set aside: the command refuses the flag.
     monkeypatch.delitem(sys.modules, "awsglue", raising=False)  # a Glue adapter test's stand-in
-    calls.clear()
-    assert script.sync(["--some-new-glue-flag", "x", "--lake", "s3://b/lake"]) == 0
-    assert calls == [["catalog", "sync", "--some-new-glue-flag", "x", "--lake", "s3://b/lake"]]
+    monkeypatch.setattr(script, "main", cli.main)
+    with pytest.raises(SystemExit) as refused:
+        script.sync(["--some-new-glue-flag", "x", "--lake", "s3://b/lake"])
+    assert refused.value.code == 2
+    assert capsys.readouterr().err == "lakejobs: error: unrecognized arguments: --some-new-glue-flag x (see --help)\n"
 
 
 def test_a_lake_with_an_empty_folder_name_is_refused_in_one_line(capsys):

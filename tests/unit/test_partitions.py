@@ -4,8 +4,11 @@ import datetime as dt
 
 from chispa import assert_df_equality
 
+from lakejobs.datasets import Dataset
 from lakejobs.io.delta import read_table
 from lakejobs.io.partitions import partition_values
+from lakejobs.schemas import parse_ddl
+from lakejobs.transforms.partition_values import partition_value_checks
 
 
 def test_partition_values_come_from_the_folders_right_above_each_file():
@@ -26,3 +29,12 @@ def test_a_table_read_without_a_schema_keeps_0700_as_text_and_canonical_values_t
     )
     assert_df_equality(actual, expected, ignore_row_order=True, ignore_nullable=True)
     assert spark.read.parquet(str(tmp_path / "table")).schema["ticker"].dataType.simpleString() == "int"  # Spark's own
+
+
+def test_an_output_without_folders_takes_a_partition_value_of_any_length(spark):
+    """S3 keys may be 1,024 bytes: the 255-byte folder name check is for file systems only."""
+    dataset = Dataset(name="d", schema=parse_ddl("id INT, cat STRING"))
+    frame = spark.createDataFrame([(1, "x" * 300)], "id INT, cat STRING")
+    flags = [frame.select(bad).first()[0] for bad, _label, _detail in partition_value_checks(dataset, ["cat"], None)]
+    limited = [frame.select(bad).first()[0] for bad, _label, _detail in partition_value_checks(dataset, ["cat"])]
+    assert (flags, limited) == ([False], [True])

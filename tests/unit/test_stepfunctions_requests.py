@@ -9,7 +9,7 @@ from botocore.validate import validate_parameters
 from lakejobs import cli
 from lakejobs.deploy.description import DeployConfig, sales_pipeline
 from lakejobs.orchestrate.machines import MACHINES
-from lakejobs.orchestrate.run import RunInput, describe_event, follow
+from lakejobs.orchestrate.run import RunInput, describe_event, find_machine_arn, follow
 from tests.unit.test_deploy_requests import make_dist
 
 SESSION = botocore.session.get_session()
@@ -110,6 +110,11 @@ def test_dry_run_without_a_role_arn_fails_in_one_line(capsys, extra, message):
             "--bucket 'Lake_Bk' is not an S3 bucket name (3 to 63 lower-case letters, digits, dots, hyphens)",
         ),
         (
+            ["pipeline", "start", "--runtime", "glue", "--bucket", "lake", "--prefix", "a//b"],
+            "--prefix 'a//b' holds an empty folder name (//): the jobs (Hadoop) write under the prefix without it, "
+            "and the catalog step refuses it, after every job has run; choose a prefix without //",
+        ),
+        (
             ["pipeline", "start", "--runtime", "glue", "--bucket", "lake", "--prefix", "my lake"],
             "--prefix 'my lake' holds whitespace: EMR Serverless' sparkSubmitParameters and spark-submit lines "
             "split at it; choose a prefix without spaces",
@@ -197,3 +202,23 @@ def test_following_stops_at_the_history_event_that_ends_the_execution(ending, st
     lines = list(follow(StaleStatus(ending), "arn:aws:states:us-east-1:1:execution:m:e", poll_s=0))
     assert lines[0] == "started              Sales mart"
     assert lines[-1] == f"status: {status}"
+
+
+class _NoSts:
+    def get_caller_identity(self):
+        from botocore.exceptions import EndpointConnectionError
+
+        raise EndpointConnectionError(endpoint_url="http://localhost:8083")
+
+
+class _Listing:
+    def get_paginator(self, _operation):
+        machine = {"name": "lakejobs-pipeline-glue", "stateMachineArn": "arn:aws:states:local:1:stateMachine:x"}
+        return type("Pages", (), {"paginate": lambda self: [{"stateMachines": [machine]}]})()
+
+
+def test_without_sts_the_machine_is_found_by_listing():
+    """Step Functions Local answers no STS call: the ARN is then found as before session 41."""
+    clients = {"sts": _NoSts(), "stepfunctions": _Listing()}
+    arn = find_machine_arn(clients.__getitem__, "us-east-1", "lakejobs-pipeline-glue")
+    assert arn == "arn:aws:states:local:1:stateMachine:x"

@@ -73,11 +73,16 @@ def check_bucket(bucket: Optional[str]) -> None:
 
 
 def check_prefix(prefix: Optional[str]) -> None:
-    """Raise ``UsageError`` when ``prefix`` holds whitespace (spark-submit lines split at it)."""
+    """Raise ``UsageError`` when ``prefix`` holds whitespace (spark-submit lines split at it) or ``//``."""
     if re.search(r"\s", prefix or ""):
         raise UsageError(
             f"--prefix {prefix!r} holds whitespace: EMR Serverless' sparkSubmitParameters and spark-submit "
             "lines split at it; choose a prefix without spaces"
+        )
+    if "//" in (prefix or "").strip("/"):
+        raise UsageError(
+            f"--prefix {prefix!r} holds an empty folder name (//): the jobs (Hadoop) write under the prefix without "
+            "it, and the catalog step refuses it, after every job has run; choose a prefix without //"
         )
 
 

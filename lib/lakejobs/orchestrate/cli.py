@@ -15,7 +15,7 @@ def cmd_start(args) -> int:
 
     from lakejobs.deploy.execute import aws_region, client_factory
     from lakejobs.errors import LakejobsError, UsageError
-    from lakejobs.orchestrate.run import RunInput, run, state_machine_arn
+    from lakejobs.orchestrate.run import RunInput, find_machine_arn, run
 
     if not args.runtime or not args.bucket:
         raise UsageError("pipeline start needs --runtime (glue, emr or emr-serverless) and --bucket")
@@ -37,7 +37,7 @@ def cmd_start(args) -> int:
             file=sys.stderr,
         )
     try:
-        machine = state_machine_arn(client_for("sts"), region, f"{args.name_prefix}pipeline-{args.runtime}")
+        machine = find_machine_arn(client_for, region, f"{args.name_prefix}pipeline-{args.runtime}")
         return run(client_for("stepfunctions"), args.runtime, run_input, machine, args.wait, poll_s=args.poll_seconds)
     except (BotoCoreError, ClientError) as error:
         raise LakejobsError(f"pipeline start failed: {error}") from None

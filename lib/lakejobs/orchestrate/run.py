@@ -73,6 +73,25 @@ def state_machine_arn(sts, region: str, name: str) -> str:
     return f"arn:{partition}:states:{region}:{identity['Account']}:stateMachine:{name}"
 
 
+def find_state_machine(sfn, name: str) -> str:
+    """The ARN of the state machine called ``name`` found by listing them, or a clear error."""
+    for page in sfn.get_paginator("list_state_machines").paginate():
+        for machine in page["stateMachines"]:
+            if machine["name"] == name:
+                return machine["stateMachineArn"]
+    raise LakejobsError(f"no state machine {name!r}: run lakejobs deploy --target stepfunctions first")
+
+
+def find_machine_arn(client_for: Callable[[str], object], region: str, name: str) -> str:
+    """The ARN of ``name``: built from the caller's account, else (no STS, as in Step Functions Local) listed."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return state_machine_arn(client_for("sts"), region, name)
+    except (BotoCoreError, ClientError):
+        return find_state_machine(client_for("stepfunctions"), name)
+
+
 def start(sfn, machine_arn: str, document: Dict[str, str], name: Optional[str] = None) -> str:
     """Start an execution; return its ARN (a clear error when the machine is not deployed)."""
     params = {"stateMachineArn": machine_arn, "input": json.dumps(document)}
