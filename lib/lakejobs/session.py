@@ -45,6 +45,11 @@ RUNTIME_CONF: Dict[str, str] = {
     # take more of it, and spill sooner.
     "spark.sql.inMemoryColumnarStorage.compressed": "false",
     "spark.sql.parquet.compression.codec": "snappy",
+    # Every field of a CSV line is parsed, whichever columns a query reads: with pruning, a line
+    # of a file whose header names a column the job ignores had its field count unchecked, so a
+    # line cut short (or with extra fields) was published as a good row (taxi_trips,
+    # stock_prices). The jobs read every column of their schema anyway: nothing to prune.
+    "spark.sql.csv.parser.columnPruning.enabled": "false",
     # Dates before 1582-10-15 and timestamps before 1900 (``0001-01-01``, a common "no date")
     # are written as they are (proleptic Gregorian, as Spark 3, Trino and Athena read them);
     # Spark's default refuses them, so one such value failed every run of its table.

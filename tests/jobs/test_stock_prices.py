@@ -174,6 +174,20 @@ def test_stooqs_bulk_layout_keeps_its_volume(spark, tmp_path):
     assert (row.ticker, row.date, row.volume) == ("IBM.US", dt.date(2024, 1, 2), 5000)
 
 
+def test_a_line_cut_short_in_a_file_with_an_ignored_column_is_malformed_not_published(spark, tmp_path):
+    """Spark's CSV column pruning skipped the ignored ``note``, and with it the field count: both bad
+    lines were published (adj_close and volume null; extra fields dropped)."""
+    (tmp_path / "raw").mkdir()
+    lines = ["ticker,date,open,high,low,close,adj_close,volume,note", "PRN,2024-01-02,10,11,9,10.5,10.5,100,ok"]
+    lines += ["PRN,2024-01-03,10,11,9,10.5", "PRN,2024-01-04,10,11,9,10.5,10.5,100,ok,EXTRA"]
+    (tmp_path / "raw" / "prn.csv").write_text("\n".join(lines) + "\n")
+    argv = ["--input_path", str(tmp_path / "raw"), "--output_path", str(tmp_path / "stocks")]
+    result = stock_prices.run(spark, stock_prices.parse_args([*argv, "--max_bad_fraction", "1"]))
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (3, 1, {"malformed_record": 2})
+    quarantined = spark.read.json(str(tmp_path / "stocks_quarantine")).select("raw_line").collect()
+    assert sorted(row.raw_line for row in quarantined) == sorted(lines[2:])  # the lines as they were
+
+
 def test_the_sample_files(spark, tmp_path):
     """The bundled sample (two Yahoo files and a watchlist): every day published once, four quarantined."""
     sample = SAMPLE_RAW / "stocks"
