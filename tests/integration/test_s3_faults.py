@@ -91,8 +91,7 @@ def test_s3_stopping_mid_run_fails_with_one_line_and_a_rerun_after_restart_succe
             f"WARNING lakejobs.faults: fault injection: pausing at before_write until {pause} is deleted",
             "WARNING lakejobs.jobs.csv_to_parquet: could not remove s3a://stops/orders/_staging (the next run will): "
             + cause,
-            "WARNING lakejobs.state: could not release the lock s3a://stops/orders_lakejobs/state.lock after the run "
-            "failed",
+            "WARNING lakejobs.state: could not release the lock s3a://stops/orders_lakejobs.lock after the run failed",
             f"WARNING lakejobs.io.reports: could not write the run report to s3a://stops/orders_lakejobs/runs: {cause}",
             f"csv_to_parquet: error: orders: the run failed in stage write: {cause}",
         ], err[-3000:]

@@ -365,10 +365,12 @@ def test_a_job_killed_at_any_point_reruns_to_the_rows_of_a_clean_run(spark, tmp_
     assert_df_equality(actual.orderBy("salesorderdetailid"), clean.orderBy("salesorderdetailid"), ignore_nullable=True)
 
 
-def test_a_second_concurrent_run_is_refused_with_a_clear_message(spark, tmp_path):
+@pytest.mark.parametrize("state", ["same", "another"])
+def test_a_second_concurrent_run_is_refused_with_a_clear_message(spark, tmp_path, state):
+    """The lock is the output's: a run keeping its state elsewhere (the pipeline's lake state, a
+    ``lakejobs run`` of the same table) took a lock of its own, and one run deleted the other's table."""
     land(tmp_path, "a.csv", LINES[:10])
-    lock = tmp_path / "state" / "orders.lock"
-    lock.parent.mkdir()
+    lock = tmp_path / "orders_lakejobs.lock"
     lock.write_text(
         json.dumps(
             {
@@ -380,8 +382,11 @@ def test_a_second_concurrent_run_is_refused_with_a_clear_message(spark, tmp_path
             }
         )
     )
+    arguments = argv(tmp_path, "parquet")
+    if state == "another":
+        arguments[arguments.index("--state_path") + 1] = str(tmp_path / "elsewhere" / "orders.json")
     with pytest.raises(ConcurrentRunError, match="another csv_to_parquet run \\(r1, pid .*\\) is writing the same"):
-        csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+        csv_to_parquet.run(spark, csv_to_parquet.parse_args(arguments))
     assert not (tmp_path / "orders").exists()
 
 

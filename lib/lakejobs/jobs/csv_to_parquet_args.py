@@ -49,12 +49,13 @@ class CsvToParquetArgs:
 
     @property
     def lock_path(self) -> str:
-        """The lock file guarding the output against a concurrent run."""
-        return (
-            self.state_path[: -len(".json")] + ".lock"
-            if self.state_path.endswith(".json")
-            else self.state_path + ".lock"
-        )
+        """The lock file guarding the output against a concurrent run: ``<output_path>_lakejobs.lock``.
+
+        Named after the output, as the field jobs' and the mart's are: next to the state (until
+        session 41), a pipeline run and a ``lakejobs run`` of the same table took two locks, and
+        one deleted the table the other then reported written.
+        """
+        return f"{self.output_path.rstrip('/')}_lakejobs.lock"
 
 
 def build_parser():
