@@ -188,6 +188,17 @@ def test_a_line_cut_short_in_a_file_with_an_ignored_column_is_malformed_not_publ
     assert sorted(row.raw_line for row in quarantined) == sorted(lines[2:])  # the lines as they were
 
 
+def test_a_date_past_year_9999_is_invalid_not_published(spark, tmp_path):
+    """``yyyy`` reads ``+10000-01-01``: it was published, and pyarrow could not read the table back."""
+    (tmp_path / "raw").mkdir()
+    lines = ["ticker,date,open,high,low,close,adj_close,volume", "PRN,2024-01-02,10,11,9,10.5,10.5,100"]
+    lines += ["PRN,+10000-01-01,10,11,9,10.5,10.5,100"]
+    (tmp_path / "raw" / "prn.csv").write_text("\n".join(lines) + "\n")
+    argv = ["--input_path", str(tmp_path / "raw"), "--output_path", str(tmp_path / "stocks")]
+    result = stock_prices.run(spark, stock_prices.parse_args([*argv, "--max_bad_fraction", "1"]))
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (2, 1, {"invalid_date:date": 1})
+
+
 def test_the_sample_files(spark, tmp_path):
     """The bundled sample (two Yahoo files and a watchlist): every day published once, four quarantined."""
     sample = SAMPLE_RAW / "stocks"

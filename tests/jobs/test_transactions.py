@@ -211,6 +211,19 @@ def test_a_currency_ending_in_a_line_break_is_quarantined_not_published(spark, t
     )
 
 
+def test_a_time_whose_utc_date_is_past_9999_is_quarantined(spark, tmp_path):
+    """Its event_date partition was ``+10000-01-01``, a table pyarrow could not read back."""
+    lines = [event("t1", "1.00", "9999-12-31T23:59:59-12:00"), event("t2", "1.00", "9999-12-31T23:59:59Z")]
+    result = load(spark, write_batch(tmp_path / "raw", lines), tmp_path / "transactions")
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (
+        2,
+        1,
+        {"invalid_timestamp:event_time": 1},
+    )
+    [bad] = spark.read.json(str(tmp_path / "transactions_quarantine")).select("detail").collect()
+    assert bad.detail == "event_time_text=9999-12-31T23:59:59-12:00 is past 9999-12-31 in UTC"
+
+
 def test_the_sample_batches(spark, tmp_path):
     """The bundled sample's two batches: each id published once, the second batch's repeats not again."""
     ids = []

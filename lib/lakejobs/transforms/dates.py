@@ -19,6 +19,15 @@ _SHORTCUT_FORMAT = re.compile(r"^(M|d|yyyy)([/.-])(M|d|yyyy)\2(M|d|yyyy)$")
 _FIELD_WIDTHS = {"M": (1, 2), "d": (1, 2), "yyyy": (4, 4)}
 
 
+def within_calendar_years(value: Column) -> Column:
+    """``value`` (a date or timestamp), null outside the years 1 to 9999.
+
+    A pattern's ``yyyy`` reads ``+10000-01-01`` too: such a date was published, and readers
+    that keep four-digit years (pyarrow, Athena's partition values) then fail on the table.
+    """
+    return F.when(F.year(value).between(1, 9999), value)
+
+
 def parse_date(text: Column, date_format: str) -> Column:
     """The date in ``text`` written as ``date_format``; null where ``to_date`` gives null.
 
@@ -35,7 +44,7 @@ def parse_date(text: Column, date_format: str) -> Column:
         ``to_date(text, date_format)``, computed without the formatter for canonical text when
         the format is one of ``M``, ``d`` and ``yyyy`` joined by ``/``, ``.`` or ``-``.
     """
-    parsed = F.to_date(text, date_format)
+    parsed = within_calendar_years(F.to_date(text, date_format))
     shortcut = shortcut_fields(date_format)
     if shortcut is None:
         return parsed

@@ -13,6 +13,7 @@ from pyspark.sql import functions as F
 
 from lakejobs.io.csv_reader import SOURCE_FILE
 from lakejobs.schemas_field import FX_DOCUMENT, RATE
+from lakejobs.transforms.dates import within_calendar_years
 from lakejobs.transforms.field_checks import (
     STRICT_JSON,
     Check,
@@ -66,7 +67,7 @@ def flatten_fx_documents(date_format: str = "yyyy-MM-dd") -> Transform:
             )
             .withColumns(
                 {
-                    "date": F.to_date("date_text", date_format),
+                    "date": within_calendar_years(F.to_date("date_text", date_format)),
                     **{name: F.expr(f"try_cast({name}_text AS {RATE.simpleString()})") for name in PRICES},
                 }
             )

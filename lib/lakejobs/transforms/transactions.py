@@ -100,9 +100,15 @@ def transaction_checks() -> List[Check]:
     checks += decimal_checks("amount", "amount_text", AMOUNT)
     checks += [
         check(
-            F.col("event_time").isNull(),
+            # A time whose UTC date is past 9999 (9999-12-31T23:59:59-12:00) too: its event_date would be.
+            F.coalesce(F.year("event_time") > 9999, F.lit(True)),
             "invalid_timestamp:event_time",
-            F.concat(values_text("event_time_text"), F.lit(" is not an ISO-8601 timestamp")),
+            F.concat(
+                values_text("event_time_text"),
+                F.when(F.col("event_time").isNull(), F.lit(" is not an ISO-8601 timestamp")).otherwise(
+                    F.lit(" is past 9999-12-31 in UTC")
+                ),
+            ),
         ),
         check(~F.col("currency").rlike(CURRENCY_CODE), "invalid_currency:currency", values_text("currency_text")),
     ]

@@ -19,7 +19,7 @@ from pyspark.sql import types as T
 
 from lakejobs.datasets import Dataset
 from lakejobs.io.csv_reader import CORRUPT_RECORD, SOURCE_FILE
-from lakejobs.transforms.dates import parse_date
+from lakejobs.transforms.dates import parse_date, within_calendar_years
 from lakejobs.transforms.decimals import would_round
 from lakejobs.transforms.stages import end_generated_stage
 
@@ -87,7 +87,7 @@ def typed_value(raw: Column, raw_name: str, data_type: T.DataType, dataset: Data
     if isinstance(data_type, (T.DoubleType, T.FloatType)):
         return _finite_unless_spelled(raw, _cast(raw_name, data_type))
     if isinstance(data_type, T.TimestampType) and dataset.csv.timestamp_format:
-        parsed = F.to_timestamp(raw, dataset.csv.timestamp_format)
+        parsed = within_calendar_years(F.to_timestamp(raw, dataset.csv.timestamp_format))
         if "SSSSSSS" not in dataset.csv.timestamp_format:
             return parsed
         # With 7 to 9 ``S`` the format reads nanoseconds, and Spark drops those past microseconds.
