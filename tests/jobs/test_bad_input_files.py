@@ -161,7 +161,8 @@ def test_a_utf16_file_read_without_its_encoding_is_quarantined_not_published_as_
     details = {row.detail for row in spark.read.json(str(tmp_path / "out_quarantine")).select("detail").collect()}
     assert details == {
         "the line has bytes that are not valid UTF-8",
-        "a text field holds NUL characters (U+0000); a UTF-16 file read as UTF-8? give --encoding UTF-16",
+        "a text field holds NUL characters (U+0000); a UTF-16 file read as UTF-8? convert it to UTF-8 "
+        "(csv_to_parquet reads it with --encoding UTF-16)",
     }
 
 

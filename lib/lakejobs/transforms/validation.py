@@ -258,7 +258,7 @@ def _has_nul(dataset: Dataset, raw: Dict[str, str]) -> Column:
 
 def _nul_detail(dataset: Dataset) -> Column:
     encoding = dataset.csv.encoding
-    hint = f"; a UTF-16 file read as {encoding}? give --encoding UTF-16"
+    hint = f"; a UTF-16 file read as {encoding}? convert it to UTF-8 (csv_to_parquet reads it with --encoding UTF-16)"
     return F.lit("a text field holds NUL characters (U+0000)" + ("" if encoding.upper().startswith("UTF-16") else hint))
 
 
