@@ -143,6 +143,7 @@ def build_wheel(dist: Path, root: Optional[Path] = None) -> Path:
             ["wheel", "--no-deps", "--no-build-isolation", "--no-index", "--wheel-dir", str(Path(tmp) / "out")],
             [str(source)],
             "build the lakejobs wheel",
+            environ={"SOURCE_DATE_EPOCH": str(_FIXED_TAR_MTIME)},  # the wheel's entries get fixed times
         )
         built = Path(tmp) / "out" / wheel_name(project_version(root))
         if not built.exists():
@@ -325,6 +326,12 @@ def _make_relocatable(env: Path, site_packages: Path) -> None:
         shutil.rmtree(scripts)
     for direct_url in site_packages.glob("*.dist-info/direct_url.json"):
         direct_url.unlink()
+        record = direct_url.parent / "RECORD"  # it listed the file, with the hash of this build's path
+        lines = record.read_text(encoding="utf-8").splitlines(keepends=True)
+        record.write_text(
+            "".join(line for line in lines if not line.startswith(f"{direct_url.parent.name}/direct_url.json,")),
+            encoding="utf-8",
+        )
 
 
 def _write_tar_gz(source: Path, target: Path) -> None:
@@ -354,9 +361,10 @@ def _walk_sorted(root: Path) -> List[Path]:
     return sorted(paths, key=lambda path: path.relative_to(root).as_posix())
 
 
-def _run_pip(args: Sequence[str], targets: Sequence[str], what: str) -> None:
+def _run_pip(args: Sequence[str], targets: Sequence[str], what: str, environ: Optional[Dict[str, str]] = None) -> None:
     command = [sys.executable, "-m", "pip", *args, "--quiet", "--disable-pip-version-check", *targets]
-    completed = subprocess.run(command, capture_output=True, text=True, check=False)
+    env = {**os.environ, **(environ or {})}
+    completed = subprocess.run(command, capture_output=True, text=True, check=False, env=env)
     if completed.returncode != 0:
         lines = [line.strip() for line in (completed.stderr + completed.stdout).splitlines() if line.strip()]
         errors = [line for line in lines if line.startswith("ERROR")] or lines[-1:] or ["no output"]

@@ -38,6 +38,8 @@ def _page_path(html: str) -> str:
     page = fs.local_path(html)
     if os.path.isdir(page):
         raise UsageError(f"--html {html} is a folder: give the page's file name")
+    if not page.lower().endswith((".html", ".htm")):  # --html README.md replaced the README
+        raise UsageError(f"--html {html}: give the page a name ending in .html (an existing file there is replaced)")
     fs.require_writable({}, {"--html": page})
     return page
 

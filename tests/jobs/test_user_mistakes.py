@@ -352,6 +352,18 @@ def test_report_refuses_an_html_page_it_cannot_write_before_printing_anything(tm
     assert (captured.out, stderr_lines(captured.err)) == ("", [f"lakejobs: error: {problem}"])
 
 
+def test_report_refuses_a_page_whose_name_is_not_html_and_leaves_the_file(tmp_path, capsys):
+    """``--html README.md`` replaced the README with the page."""
+    (tmp_path / "runs").mkdir()
+    readme = tmp_path / "README.md"
+    readme.write_text("# notes\n")
+    assert cli.main(["report", "--runs", str(tmp_path / "runs"), "--html", str(readme)]) == 2
+    captured = capsys.readouterr()
+    problem = f"--html {readme}: give the page a name ending in .html (an existing file there is replaced)"
+    assert (captured.out, stderr_lines(captured.err)) == ("", [f"lakejobs: error: {problem}"])
+    assert readme.read_text() == "# notes\n"
+
+
 def test_report_refuses_a_page_on_s3_and_reads_a_job_folder(tmp_path, monkeypatch, capsys):
     """``--html s3://b/x.html`` made a local folder named ``s3:`` and said it wrote to S3."""
     monkeypatch.chdir(tmp_path)

@@ -349,8 +349,12 @@ def test_bad_options_are_one_clear_line(tmp_path, options, message):
 
 
 def test_the_archives_are_reproducible(dist, tmp_path):
+    """The same bytes from another build: the wheel's entries had the build's times, and the env's
+    RECORD listed ``direct_url.json`` (dropped) with the hash of the wheel's path."""
+    wheel = packaging.build_wheel(tmp_path / "wheel")
+    assert wheel.read_bytes() == (dist / wheel.name).read_bytes()
     pinned = packaging.runtime_requirements("3.11")
-    again = packaging.build_env(tmp_path, dist / "lakejobs-0.1.0-py3-none-any.whl", pinned_requirements=pinned)
+    again = packaging.build_env(tmp_path / "env", wheel, pinned_requirements=pinned)
     assert again.read_bytes() == (dist / again.name).read_bytes()
     assert io.BytesIO(again.read_bytes()).read(2) == b"\x1f\x8b"
 
