@@ -185,7 +185,15 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--raw", default="data/sample/rawData", help="raw zone folder")
     pipe.add_argument("--lake", default="lake", help="lake folder")
     pipe.add_argument("--format", default="parquet", choices=("parquet", "delta"))
-    pipe.add_argument("--incremental", action="store_true", help="convert only raw files not processed before")
+    pipe.add_argument(
+        "--incremental",
+        nargs="?",
+        const=True,
+        default=False,
+        type=job_args.parse_bool,
+        metavar="true|false",
+        help="convert only raw files not processed before (alone: true, as the jobs' --incremental true)",
+    )
     pipe.set_defaults(func=cmd_pipeline)
     history = commands.add_parser("history", help="a Delta table's commits")
     history.add_argument("table", help="table path")

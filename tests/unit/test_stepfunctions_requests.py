@@ -141,6 +141,17 @@ def test_pipeline_start_usage_errors_are_one_line(capsys, argv, message):
     assert capsys.readouterr().err == f"lakejobs: error: {message}\n"
 
 
+@pytest.mark.parametrize(
+    "given, incremental",
+    [([], False), (["--incremental"], True), (["--incremental", "true"], True), (["--incremental", "false"], False)],
+)
+def test_pipeline_and_deploy_take_incremental_alone_or_with_true_or_false_as_the_jobs_do(given, incremental):
+    """``lakejobs pipeline --incremental true`` said ``argument action: invalid choice: 'true'``."""
+    parser = cli.build_parser()
+    assert parser.parse_args(["pipeline", *given]).incremental is incremental
+    assert parser.parse_args(["deploy", "--target", "glue", *given]).incremental is incremental
+
+
 def test_pipeline_without_an_action_is_the_local_run_and_start_is_step_functions():
     parser = cli.build_parser()
     local = parser.parse_args(["pipeline", "--raw", "r", "--lake", "l"])
