@@ -151,7 +151,16 @@ def cmd_state(args) -> int:
 
 
 class OneLineParser(argparse.ArgumentParser):
-    """An ``ArgumentParser`` whose errors are one line (no usage block), exit 2."""
+    """An ``ArgumentParser`` whose errors are one line (no usage block), exit 2.
+
+    Options are matched whole, as the jobs match theirs: with argparse's abbreviations
+    ``--retain`` was ambiguous and ``--lim`` was ``--limit``, so an option added later could
+    change what a script's short spelling meant.
+    """
+
+    def __init__(self, *args, **kwargs) -> None:
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> None:  # noqa: D102 - argparse hook
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")

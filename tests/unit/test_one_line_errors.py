@@ -279,3 +279,11 @@ def test_a_reader_that_leaves_the_pipe_early_gets_no_error_line():
     )
     process.stdout.close()  # the reader is gone before the first write (buffered: the flush at the end)
     assert (process.wait(timeout=60), process.stderr.read()) == (141, b"")
+
+
+def test_a_shortened_option_of_a_command_is_refused_as_the_jobs_refuse_theirs(capsys):
+    """``lakejobs report --lim 2`` was ``--limit 2``: an option added later could change its meaning."""
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["report", "--lim", "2"])
+    assert refused.value.code == 2
+    assert capsys.readouterr().err == "lakejobs: error: unrecognized arguments: --lim 2 (see --help)\n"
