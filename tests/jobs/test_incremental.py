@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -186,6 +187,23 @@ def test_state_reset_and_show_refuse_a_file_that_is_no_state_and_leave_it_as_it_
                 "processed): give the state file (<lake>/_lakejobs/state/<job>/<name>.json)\n"
             )
     assert (readme.read_text(), other.read_text()) == ("# my project\n", '{"name": "x"}\n')
+
+
+def test_a_state_whose_output_was_deleted_is_refused_instead_of_converting_nothing(spark, tmp_path, capsys):
+    """The run counted every file as converted, wrote nothing and succeeded; the mart then found no table."""
+    land(tmp_path, "a.csv", LINES[:100])
+    csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    shutil.rmtree(tmp_path / "orders")
+    with pytest.raises(UsageError) as refused:
+        csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    assert str(refused.value) == (
+        f"{tmp_path}/state/orders.json lists 1 converted input file(s), but {tmp_path}/orders does not exist: run "
+        "lakejobs state reset to convert every input file again (or restore the output)"
+    )
+    assert cli.main(["state", "reset", "csv_to_parquet", "--state_path", str(tmp_path / "state" / "orders.json")]) == 0
+    rerun = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    assert (rerun.rows_written, rerun.details["batch_files"]) == (100, 1)
+    assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:100])
 
 
 def test_a_state_of_another_input_is_refused_instead_of_publishing_its_files_again(spark, tmp_path):

@@ -733,12 +733,21 @@ def test_a_table_replaced_whole_takes_the_runs_columns(spark, products, output_f
     assert [tuple(row) for row in table.collect()] == [("c3", Decimal("1.239"), "EUR")]
 
 
-@pytest.mark.parametrize("runs, incremental", [(1, False), (2, True)], ids=["created_full", "merged_incremental"])
-def test_a_run_without_the_key_of_a_merged_delta_table_is_refused(spark, products, capsys, incremental, runs):
-    """It replaced the merged table whole with its batch (or appended beside the rows to update)."""
+@pytest.mark.parametrize(
+    "runs, incremental, commits_since",
+    [(1, False, 0), (2, True, 0), (2, False, 21)],
+    ids=["created_full", "merged_incremental", "after_21_maintenance_commits"],
+)
+def test_a_run_without_the_key_of_a_merged_delta_table_is_refused(
+    spark, products, capsys, incremental, runs, commits_since
+):
+    """It replaced the merged table whole with its batch (or appended beside the rows to update); with
+    more than 20 commits since (ten vacuums), the keyed first commit and the MERGE were out of view."""
     output = products / "out"
     for _ in range(runs):  # one: created by a keyed run (a WRITE); two: merged too
         assert csv_to_parquet.main(convert_argv(products, output, "--format", "delta", "--primary_key", "sku")) == 0
+    for number in range(commits_since):  # a commit each, as maintenance makes them
+        spark.sql(f"ALTER TABLE delta.`{output}` SET TBLPROPERTIES ('lakejobs.test' = '{number}')")
     before = files_under(output)
     (products / "in" / "p.csv").write_text("c3,3.00\n")
     capsys.readouterr()

@@ -111,6 +111,28 @@ def _differences(table: Dict[str, str], run: Dict[str, str]) -> List[str]:
 KEY_HISTORY_COMMITS = 20
 
 
+def _created_by_a_keyed_run(spark: "SparkSession", path: str) -> bool:
+    """Whether the table's first commit (``_delta_log/00000000000000000000.json``) is a keyed run's.
+
+    Read whole, whatever the history since: ten ``vacuum`` runs (two commits each) had pushed it
+    out of the latest ``KEY_HISTORY_COMMITS``, and a keyless run then replaced the table. Delta
+    removes old commit files after its log retention (30 days by default); then only the
+    latest commits tell.
+    """
+    from lakejobs.io.delta import KEYED_BY
+
+    text = fs.read_text(spark, f"{path.rstrip('/')}/{DELTA_LOG}/{0:020d}.json") or ""
+    for line in text.splitlines():
+        try:
+            action = json.loads(line)
+        except ValueError:
+            continue
+        metadata = (action.get("commitInfo") or {}).get("userMetadata") if isinstance(action, dict) else None
+        if isinstance(metadata, str) and metadata.startswith(KEYED_BY):
+            return True
+    return False
+
+
 def refuse_keyless_write_into_a_merged_table(spark: "SparkSession", path: str) -> None:
     """Raise ``UsageError`` when a run without a key would write into a Delta table kept by one.
 
@@ -128,7 +150,7 @@ def refuse_keyless_write_into_a_merged_table(spark: "SparkSession", path: str) -
         return
     history = DeltaTable.forPath(spark, path).history(KEY_HISTORY_COMMITS)
     keyed = (F.col("operation") == "MERGE") | F.coalesce(F.col("userMetadata").startswith(KEYED_BY), F.lit(False))
-    if history.filter(keyed).limit(1).count():
+    if _created_by_a_keyed_run(spark, path) or history.filter(keyed).limit(1).count():
         raise UsageError(
             f"--output_path {path} is a Delta table kept by a key (merged, or created by a keyed run), and this "
             "run has none: give its --primary_key, or delete the table to replace it whole"

@@ -163,6 +163,7 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
             save_state(spark, args.state_path, state)  # rolled back once, even if no batch follows
         if args.incremental:
             refuse_changed_files(args, state.changed_files(files))
+            refuse_state_without_output(spark, args, state)
         batch = state.new_files(files) if args.incremental else files
         refuse_header_as_data(spark, args.dataset, [info.path for info in batch])
         result.details.update({"input_files": len(files), "batch_files": len(batch), "incremental": args.incremental})
@@ -190,6 +191,19 @@ def _state_of_run(spark: "SparkSession", args: CsvToParquetArgs, state_found: bo
     if args.incremental:
         return load_state(spark, args.state_path, JOB, args.input_path, args.output_path)
     return JobState(job=JOB, input_path=args.input_path, output_path=args.output_path) if state_found else None
+
+
+def refuse_state_without_output(spark: "SparkSession", args: CsvToParquetArgs, state: JobState) -> None:
+    """Refuse an incremental run whose state lists converted files when the output does not exist.
+
+    The output was deleted (to rebuild it, or to switch format) and the state kept: every file
+    counted as converted, the run wrote nothing and succeeded, and the mart then found no table.
+    """
+    if state.processed and not fs.exists(spark, args.output_path):
+        raise UsageError(
+            f"{args.state_path} lists {len(state.processed)} converted input file(s), but {args.output_path} "
+            "does not exist: run lakejobs state reset to convert every input file again (or restore the output)"
+        )
 
 
 def refuse_output_without_state(spark: "SparkSession", args: CsvToParquetArgs) -> None:
