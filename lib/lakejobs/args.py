@@ -113,6 +113,19 @@ def parse_bool(text: str) -> bool:
     raise argparse.ArgumentTypeError(f"expected true or false, got {text!r}")
 
 
+def add_incremental_option(parser: argparse.ArgumentParser, help_text: str) -> None:
+    """``--incremental`` alone or with ``true|false`` (the jobs take ``--incremental true|false``)."""
+    parser.add_argument(
+        "--incremental",
+        nargs="?",
+        const=True,
+        default=False,
+        type=parse_bool,
+        metavar="true|false",
+        help=f"{help_text} (alone: true, as the jobs' --incremental true)",
+    )
+
+
 def is_time_zone_name(text: str) -> bool:
     """Whether ``text`` names a time zone (``America/New_York``, ``UTC``).
 

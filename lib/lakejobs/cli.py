@@ -194,15 +194,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument("--raw", default="data/sample/rawData", help="raw zone folder")
     pipe.add_argument("--lake", default="lake", help="lake folder")
     pipe.add_argument("--format", default="parquet", choices=("parquet", "delta"))
-    pipe.add_argument(
-        "--incremental",
-        nargs="?",
-        const=True,
-        default=False,
-        type=job_args.parse_bool,
-        metavar="true|false",
-        help="convert only raw files not processed before (alone: true, as the jobs' --incremental true)",
-    )
+    job_args.add_incremental_option(pipe, "convert only raw files not processed before")
     pipe.set_defaults(func=cmd_pipeline)
     history = commands.add_parser("history", help="a Delta table's commits")
     history.add_argument("table", help="table path")

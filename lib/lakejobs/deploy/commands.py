@@ -44,15 +44,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--arch", default="x86_64", help="architecture of the packed environment: x86_64 or arm64")
     parser.add_argument("--format", default="delta", choices=("parquet", "delta"), help="table format (default delta)")
-    parser.add_argument(
-        "--incremental",
-        nargs="?",
-        const=True,
-        default=False,
-        type=job_args.parse_bool,
-        metavar="true|false",
-        help="jobs convert only raw files not seen before (alone: true, as the jobs' --incremental true)",
-    )
+    job_args.add_incremental_option(parser, "jobs convert only raw files not seen before")
     parser.add_argument("--dist", default="dist", help="folder made by make package (default dist)")
     parser.add_argument("--root", help="render: the checkout to write into (default: this one)")
     parser.add_argument("--check", action="store_true", help="render: only report differences (exit 1 if any)")
