@@ -70,6 +70,28 @@ def pytest_configure(config):
     _starts_workers = bool(getattr(config.option, "numprocesses", None)) and not hasattr(config, "workerinput")
 
 
+#: What Spark leaves in its working directory when a plan reaches its catalog; the tests run jobs
+#: from the checkout, so a test session that makes one fails (``pytest_sessionfinish``).
+CHECKOUT_LITTER = ("spark-warehouse", "metastore_db", "derby.log")
+_litter_before = pytest.StashKey[set]()
+
+
+def pytest_sessionstart(session):
+    """Note the litter the checkout already holds (a developer's own runs)."""
+    session.config.stash[_litter_before] = {name for name in CHECKOUT_LITTER if (ROOT / name).exists()}
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Fail the run if a test left Spark's catalog folders in the checkout (not in xdist's workers)."""
+    if hasattr(session.config, "workerinput"):
+        return
+    before = session.config.stash.get(_litter_before, set())
+    left = [name for name in CHECKOUT_LITTER if (ROOT / name).exists() and name not in before]
+    if left:
+        print(f"\nerror: a test left {', '.join(left)} in the checkout {ROOT}", file=sys.stderr)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config, log):
     """``--dist loadgroup``: tests that start servers or JVMs on one worker, the rest on the other.

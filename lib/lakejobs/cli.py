@@ -11,7 +11,7 @@ import traceback
 from typing import List, Optional, Sequence
 
 from lakejobs import args as job_args
-from lakejobs import fs, report_cli, runtime
+from lakejobs import fs, interrupt, report_cli, runtime
 from lakejobs.errors import LakejobsError, UsageError, debug_enabled, joined_lines, root_cause
 from lakejobs.jobs import JOBS
 from lakejobs.result import JobResult, new_run_id
@@ -74,7 +74,9 @@ def _session(name: str):
     from lakejobs.session import build_session
 
     runtime.configure_logging()
-    return build_session(f"lakejobs-{name}", runtime.current_profile())
+    spark = build_session(f"lakejobs-{name}", runtime.current_profile())
+    interrupt.install(spark.sparkContext)
+    return spark
 
 
 def cmd_history(args) -> int:
@@ -251,6 +253,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         print("lakejobs: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - any failure is one line (LAKEJOBS_DEBUG=1: the traceback too)
+        if interrupt.interrupted():  # Ctrl-C cancelled the command's Spark job
+            print("lakejobs: interrupted (Ctrl-C)", file=sys.stderr)
+            return interrupt.EXIT_CODE
         return _failed(error)
 
 

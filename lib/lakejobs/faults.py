@@ -8,6 +8,9 @@ SIGKILL, as an out-of-memory kill or a lost node would.
 ``LAKEJOBS_PAUSE_AT=<point>`` with ``LAKEJOBS_PAUSE_FILE=<path>``: at the point the job creates
 that file and waits until it is deleted (a test does something meanwhile, e.g. stops S3).
 
+``LAKEJOBS_PAUSE_TASK=<path>``: partition 0 of the read creates that file and waits until it
+is deleted, inside a Spark task (a test presses Ctrl-C while a Spark job runs).
+
 ``LAKEJOBS_FAIL_TASK=first_attempt``: the first attempt of partition 0 of the read fails
 inside a Python worker, as a lost executor or a flaky node would make it; Spark's retry
 (``spark.task.maxFailures``, ``local[N,F]``) must then give the same output.
@@ -28,6 +31,7 @@ LOG = logging.getLogger(__name__)
 ENV = "LAKEJOBS_KILL_AT"
 PAUSE_ENV, PAUSE_FILE_ENV = "LAKEJOBS_PAUSE_AT", "LAKEJOBS_PAUSE_FILE"
 FAIL_TASK_ENV = "LAKEJOBS_FAIL_TASK"
+PAUSE_TASK_ENV = "LAKEJOBS_PAUSE_TASK"
 PAUSE_LIMIT_S = 300
 
 
@@ -64,8 +68,11 @@ def _fail_first_attempt(value):
 def with_failing_first_attempt():
     """A transform that makes the first attempt of partition 0 fail (``LAKEJOBS_FAIL_TASK``).
 
-    Identity unless ``LAKEJOBS_FAIL_TASK=first_attempt``; then a Python UDF checks Spark's
-    ``TaskContext`` on every row (so it is for tests only).
+        Identity unless ``LAKEJOBS_PAUSE_TASK=<path>``: partition 0 of the read creates that file and waits until it
+    is deleted, inside a Spark task (a test presses Ctrl-C while a Spark job runs).
+
+    ``LAKEJOBS_FAIL_TASK=first_attempt``; then a Python UDF checks Spark's
+        ``TaskContext`` on every row (so it is for tests only).
     """
     if os.environ.get(FAIL_TASK_ENV) != "first_attempt":
         return lambda df: df
@@ -74,6 +81,41 @@ def with_failing_first_attempt():
         from pyspark.sql import functions as F
 
         check = F.udf(_fail_first_attempt, "boolean").asNondeterministic()
+        return df.filter(check(F.lit(True)))
+
+    return _
+
+
+def _pause_first_partition(marker: str):
+    def pause(value):
+        from pyspark import TaskContext
+
+        context = TaskContext.get()
+        if context is not None and context.partitionId() == 0 and not os.path.exists(marker + ".done"):
+            with open(marker, "w", encoding="utf-8") as handle:
+                handle.write("paused")
+            deadline = time.time() + PAUSE_LIMIT_S
+            while os.path.exists(marker) and time.time() < deadline:
+                time.sleep(0.05)
+            open(marker + ".done", "w", encoding="utf-8").close()  # pause once, not on every row
+        return value
+
+    return pause
+
+
+def with_paused_task():
+    """A transform that pauses partition 0's task once (``LAKEJOBS_PAUSE_TASK=<path>``).
+
+    Identity unless the variable is set; then a Python UDF on every row (for tests only).
+    """
+    marker = os.environ.get(PAUSE_TASK_ENV)
+    if not marker:
+        return lambda df: df
+
+    def _(df):
+        from pyspark.sql import functions as F
+
+        check = F.udf(_pause_first_partition(marker), "boolean").asNondeterministic()
         return df.filter(check(F.lit(True)))
 
     return _

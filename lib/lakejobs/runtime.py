@@ -14,7 +14,7 @@ import sys
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, Optional, Sequence
 
-from lakejobs import session
+from lakejobs import interrupt, session
 from lakejobs.args import strip_glue_arguments
 from lakejobs.errors import LakejobsError, UsageError, debug_enabled, joined_lines, root_cause
 from lakejobs.result import JobResult
@@ -74,6 +74,7 @@ def spark_session(app_name: str) -> Iterator["SparkSession"]:
         # AWS SDK's endpoint and region, short retries), not left to EMR's defaults, which hung
         # for minutes against a local S3 server. A cluster's master keeps its own S3 settings.
         session.configure_s3a(spark, keep_given=True)
+    interrupt.install(spark.sparkContext)
     yield spark
 
 
@@ -104,6 +105,12 @@ class CurrentStderrHandler(logging.StreamHandler):
         pass
 
 
+def _stderr_handler() -> logging.Handler:
+    handler = CurrentStderrHandler()
+    handler.addFilter(interrupt.not_py4j_after_ctrl_c)
+    return handler
+
+
 #: The values ``LAKEJOBS_LOG_LEVEL`` takes (any case).
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -120,7 +127,7 @@ def configure_logging() -> None:
     logging.basicConfig(
         level=level,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        handlers=[CurrentStderrHandler()],
+        handlers=[_stderr_handler()],
         force=not on_glue(),
     )
     # py4j logs at INFO when the gateway closes, after the result line; under spark-submit
@@ -192,8 +199,14 @@ def run_main(
         if result is not None:
             print(result.to_json(), flush=True)
         return error.exit_code
+    except KeyboardInterrupt:  # a second Ctrl-C, or one before the session's handler was set
+        print(f"{job_name}: interrupted", file=sys.stderr, flush=True)
+        return interrupt.EXIT_CODE
     except Exception as error:  # noqa: BLE001 - the one place that turns any failure into one line
         if debug_enabled():
             LOG.exception("unexpected failure")
+        if interrupt.interrupted():  # a cancelled Spark job's error, outside a job's failure path
+            print(f"{job_name}: interrupted (Ctrl-C)", file=sys.stderr, flush=True)
+            return interrupt.EXIT_CODE
         print(f"{job_name}: error: {root_cause(error)}", file=sys.stderr, flush=True)
         return 1

@@ -16,6 +16,7 @@ import glob
 import logging
 import os
 import sys
+import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Optional
 
@@ -104,6 +105,10 @@ _PROFILE_CONF: Dict[str, Dict[str, str]] = {
         "spark.sql.sources.parallelPartitionDiscovery.threshold": "1024",
         "spark.sql.sources.parallelPartitionDiscovery.parallelism": "4",
         "spark.databricks.delta.snapshotPartitions": "4",
+        # Spark makes its catalog's empty ``spark-warehouse/`` in the working directory the first
+        # time a plan resolves through the catalog (SQL on a Delta path does); the tests run jobs
+        # from the checkout, which must stay as it was.
+        "spark.sql.warehouse.dir": os.path.join(tempfile.gettempdir(), "lakejobs-test-spark-warehouse"),
     },
 }
 

@@ -1,8 +1,11 @@
-"""Faults a batch job meets: a task failing on its first attempt, unwritable and missing locations."""
+"""Faults a batch job meets: a task failing on its first attempt, Ctrl-C, unwritable and missing locations."""
 
 import json
+import os
+import signal
 import subprocess
 import sys
+import time
 
 import pytest
 from chispa import assert_df_equality
@@ -36,6 +39,49 @@ def test_a_task_failing_on_its_first_attempt_is_retried_to_every_order_exactly(s
     expected = expected_orders_of_rows(spark, rows)  # typed in Python, not by the job
     retried = spark.read.parquet(str(tmp_path / "retried")).select(*expected.columns)
     assert_df_equality(retried, expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def wait_for_file(path, process, limit_s=300):
+    """Wait until ``path`` exists; fail if ``process`` ends first or the limit passes."""
+    deadline = time.monotonic() + limit_s
+    while not path.exists():
+        assert process.poll() is None, process.communicate()[1][-3000:]
+        assert time.monotonic() < deadline, f"{path} did not appear within {limit_s} s"
+        time.sleep(0.1)
+
+
+@pytest.mark.subprocess
+def test_ctrl_c_during_a_spark_job_cancels_it_and_fails_the_run_in_one_line_with_exit_130(spark, tmp_path):
+    output, paused = tmp_path / "orders", tmp_path / "paused"
+    argv = ["--dataset", "orders", "--input_path", str(SAMPLE_RAW / "orders"), "--output_path", str(output)]
+    process = subprocess.Popen(
+        [sys.executable, "jobs/csv_to_parquet.py", *argv],
+        cwd=ROOT,
+        env={**job_env(), "LAKEJOBS_PAUSE_TASK": str(paused)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,  # its own process group, which a terminal's Ctrl-C signals whole
+    )
+    try:
+        wait_for_file(paused, process)  # a task of the read's Spark job is running
+        os.killpg(process.pid, signal.SIGINT)
+        out, err = process.communicate(timeout=120)
+    finally:
+        paused.unlink(missing_ok=True)
+        process.kill()
+    message = "orders: the run was interrupted (Ctrl-C) in stage read_validate_and_stage"
+    assert (process.returncode, err.splitlines()) == (
+        130,
+        ["interrupted: cancelling Spark's jobs (Ctrl-C again stops at once)", f"csv_to_parquet: error: {message}"],
+    )
+    result = json.loads(out.strip().splitlines()[-1])
+    assert (result["status"], result["error"], result["rows_written"]) == ("FAILED", message, 0)
+    [report] = (tmp_path / "orders_lakejobs" / "runs" / "csv_to_parquet").glob("*.json")
+    assert json.loads(report.read_text())["error"] == message
+    assert not output.exists()
+    assert csv_to_parquet.main(argv) == 0  # a rerun converts every line
+    assert spark.read.parquet(str(output)).count() == len(read_raw_rows(SAMPLE_RAW / "orders"))
 
 
 @pytest.mark.parametrize("option", ["--output_path", "--quarantine_path", "--report_path"])

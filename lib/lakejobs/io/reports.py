@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, List, NoReturn, Optional
 
 from lakejobs import fs
 from lakejobs.errors import LakejobsError, UsageError, root_cause
+from lakejobs.interrupt import Interrupted, interrupted
 from lakejobs.result import JobResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -50,13 +51,18 @@ def raise_failed_run(
     run failed in stage <stage>: <root cause>``, naming the innermost cause (the Java one for
     a failure inside Spark), chained to ``error`` for ``LAKEJOBS_DEBUG``.
     """
+    stage = next(reversed(result.stages_s), "start")
+    if interrupted():  # the error is a Spark job that Ctrl-C cancelled, or what followed from it
+        message = f"{subject + ': ' if subject else ''}the run was interrupted (Ctrl-C) in stage {stage}"
+        failed = getattr(error, "result", None) or result
+        save_run_report_quietly(spark, report_root, failed.finish("FAILED", message))
+        raise Interrupted(message, result=failed) from error
     if isinstance(error, LakejobsError):
         failed = error.result if error.result is not None else result.finish("FAILED", str(error))
         save_run_report_quietly(spark, report_root, failed)
         if not isinstance(error, UsageError):  # a failed run prints its result (exit 1); a refused one does not
             error.result = failed
         raise error
-    stage = next(reversed(result.stages_s), "start")
     message = f"{subject + ': ' if subject else ''}the run failed in stage {stage}: {root_cause(error)}"
     save_run_report_quietly(spark, report_root, result.finish("FAILED", message))
     raise LakejobsError(message, result=result) from error

@@ -539,7 +539,11 @@ def _checked_rows(spark: "SparkSession", args: CsvToParquetArgs, batch, row_chec
 def _raw_rows(spark: "SparkSession", args: CsvToParquetArgs, batch) -> "DataFrame":
     """The batch's rows as text (``read_raw_csv``); nothing is read yet."""
     paths = [fs.literal(info.path) for info in batch] if args.incremental else fs.literal(args.input_path)
-    return read_raw_csv(spark, paths, args.dataset).transform(faults.with_failing_first_attempt())
+    return (
+        read_raw_csv(spark, paths, args.dataset)
+        .transform(faults.with_failing_first_attempt())
+        .transform(faults.with_paused_task())
+    )
 
 
 def _raise_explained(error: Exception, dataset: Dataset, spark: "SparkSession", batch: List[fs.FileInfo]) -> None:
