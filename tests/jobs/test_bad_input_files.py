@@ -8,6 +8,7 @@ import pytest
 from chispa import assert_df_equality
 
 from lakejobs import fs
+from lakejobs.datasets import builtin_dataset
 from lakejobs.generate_field import TAXI_COLUMNS
 from lakejobs.io.headered_csv import first_line
 from lakejobs.jobs import csv_to_parquet, taxi_trips
@@ -139,6 +140,24 @@ def test_a_header_line_read_with_header_false_is_refused_not_published_as_a_row(
     out = str(tmp_path / "out")
     result = csv_to_parquet.run(spark, csv_to_parquet.parse_args([*argv, "--output_path", out, "--header", "true"]))
     assert (result.rows_read, result.rows_written) == (1, 1)
+
+
+def test_a_gate_failed_by_header_lines_read_as_rows_says_so(spark, tmp_path, capsys):
+    """Typed columns: the header line is quarantined, and here it is more bad rows than allowed."""
+    names = [field.name for field in builtin_dataset("employees").schema.fields]
+    (tmp_path / "in").mkdir()
+    rows = (SAMPLE_RAW / "employees" / "employees.csv").read_text()
+    (tmp_path / "in" / "employees.csv").write_text(",".join(names) + "\n" + rows)
+    argv = ["--dataset", "employees", "--input_path", str(tmp_path / "in"), "--output_path", str(tmp_path / "out")]
+    assert csv_to_parquet.main(argv) == 1
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        "csv_to_parquet: error: employees: 1 of 19 rows (5.26%) are bad, above --max_bad_fraction 0.05; nothing "
+        f"was published (reasons: invalid_int:employeeid=1; rows kept in {tmp_path / 'out_quarantine'}_rejected); "
+        f"{tmp_path / 'in' / 'employees.csv'} starts with a line naming the schema's columns, read as a row: "
+        "pass --header true (lakejobs pipeline reads files without a header line)"
+    )
+    assert csv_to_parquet.main([*argv, "--header", "true"]) == 0
+    assert spark.read.parquet(str(tmp_path / "out")).count() == 18
 
 
 def test_a_utf16_file_is_read_whole_since_its_line_breaks_are_two_bytes(spark, tmp_path):

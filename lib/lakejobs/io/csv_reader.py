@@ -179,20 +179,43 @@ def refuse_header_as_data(spark: "SparkSession", dataset: Dataset, files: Sequen
     """Raise ``UsageError`` when, with ``--header false``, a file starts with the schema's column names.
 
     Read as data, the header line would be a row: quarantined where a column is typed (its
-    name is no number or date), but published as it is when every column is text, which is
-    when this refuses. The first line of the first ``HEADER_CHECKED_FILES`` files is compared,
-    names matched as ``headered_csv.normalized`` does.
+    name is no number or date; ``header_hint`` then explains a failed gate), but published as it
+    is when every column is text, which is when this refuses.
+    """
+    if not all(isinstance(field.dataType, T.StringType) for field in dataset.schema.fields):
+        return
+    headed = file_with_header(spark, dataset, files)
+    if headed is not None:
+        raise UsageError(
+            f"{dataset.name}: {headed} starts with a line naming the schema's columns, but --header is false: "
+            "pass --header true (read as data, that line would be a row)"
+        )
+
+
+def header_hint(spark: "SparkSession", dataset: Dataset, files: Sequence[str]) -> str:
+    """``; <file> starts with a header line ...`` when one of ``files`` does (else ``""``), for an error."""
+    headed = file_with_header(spark, dataset, files)
+    if headed is None:
+        return ""
+    return (
+        f"; {headed} starts with a line naming the schema's columns, read as a row: pass --header true "
+        "(lakejobs pipeline reads files without a header line)"
+    )
+
+
+def file_with_header(spark: "SparkSession", dataset: Dataset, files: Sequence[str]) -> Optional[str]:
+    """The first of ``files`` starting with the schema's column names, when ``--header`` is false.
+
+    The first line of the first ``HEADER_CHECKED_FILES`` files is compared, names matched as
+    ``headered_csv.normalized`` does. None when none does, or with ``--header true``.
     """
     from lakejobs.io.headered_csv import first_line, header_fields, normalized
 
-    if dataset.csv.header or not all(isinstance(field.dataType, T.StringType) for field in dataset.schema.fields):
-        return
+    if dataset.csv.header:
+        return None
     names = [normalized(field.name) for field in dataset.schema.fields]
     for path in list(files)[:HEADER_CHECKED_FILES]:
         fields = header_fields(first_line(spark, path, dataset.csv.encoding), dataset.csv.delimiter)
         if [normalized(field) for field in fields] == names:
-            shown = fs.local_path(path)
-            raise UsageError(
-                f"{dataset.name}: {shown} starts with a line naming the schema's columns, but --header is false: "
-                "pass --header true (read as data, that line would be a row)"
-            )
+            return fs.local_path(path)
+    return None

@@ -38,6 +38,7 @@ from lakejobs.io.compressed import broken_archive
 from lakejobs.io.csv_reader import (
     SOURCE_FILE,
     breaks_lines_with_one_byte,
+    header_hint,
     header_mismatch,
     read_raw_csv,
     refuse_header_as_data,
@@ -297,7 +298,7 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
     quarantine_df = validated_df.transform(filter_quarantined(args.dataset.name, result.run_id))
     try:
         refuse_emptying(spark, args, result, batch)
-        _gate(args, result, measurement, quarantine_df)
+        _gate(spark, args, result, measurement, quarantine_df, batch)
         if state is not None:
             _refuse_changed_input(spark, args, batch, () if args.incremental else source_files)
         _mark_pending(spark, args, state, result.run_id, batch)
@@ -360,7 +361,7 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
         result.check_rows_add_up(staged.rows, f"{args.output_path}'s staging folder")
         quarantine_df = bad_df.transform(filter_quarantined(args.dataset.name, result.run_id))
         refuse_emptying(spark, args, result, batch)
-        _gate(args, result, measurement, quarantine_df)
+        _gate(spark, args, result, measurement, quarantine_df, batch)
         written = staged_files(spark, staging) if state is not None and args.appends else None
         _mark_pending(spark, args, state, result.run_id, batch, staging_started_ms, written)
         with result.stage("write"), faults.killed_during_write(args.output_path):
@@ -594,11 +595,20 @@ def _holds_rows(spark: "SparkSession", path: str, output_format: str) -> bool:
 
 
 def _gate(
-    args: CsvToParquetArgs, result: JobResult, measurement: quality_gate.Measurement, quarantine_df: "DataFrame"
+    spark: "SparkSession",
+    args: CsvToParquetArgs,
+    result: JobResult,
+    measurement: quality_gate.Measurement,
+    quarantine_df: "DataFrame",
+    batch: List[fs.FileInfo],
 ) -> None:
-    """Fail the run (publishing nothing) when too many rows are bad or a rule failed."""
+    """Fail the run (publishing nothing) when too many rows are bad or a rule failed.
+
+    When a file of the batch starts with a header line, the message says so (``header_hint``).
+    """
     if result.rows_read and result.rows_quarantined / result.rows_read > args.max_bad_fraction:
         message = _gate_message(args, result.rows_quarantined, result.rows_read, result.quarantine_reasons)
+        message += header_hint(spark, args.dataset, [info.path for info in batch])
         _reject(args, result, quarantine_df, message)
     if measurement.failed:
         _reject(args, result, quarantine_df, quality_gate.gate_message(args.dataset.name, measurement.failed))
