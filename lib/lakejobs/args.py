@@ -7,6 +7,7 @@ job's parser then rejects anything else it does not know with one clear line.
 """
 
 import argparse
+import copy
 import difflib
 import importlib.util
 import logging
@@ -273,6 +274,36 @@ def parse_columns(text: str) -> Tuple[str, ...]:
     return columns
 
 
+class DefaultsHelpFormatter(argparse.HelpFormatter):
+    """Help that states each option's default, unless its text already says it.
+
+    (argparse's ``ArgumentDefaultsHelpFormatter`` repeats a default the text gives, and skips
+    options without a help text.)
+    """
+
+    def _format_action(self, action: argparse.Action) -> str:
+        default = _shown_default(action)
+        if not action.help and default is not None:
+            action = copy.copy(action)
+            action.help = f"default: {default}".replace("%", "%%")
+        return super()._format_action(action)
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text, default = action.help or "", _shown_default(action)
+        if default is None or "default" in text:
+            return text
+        return f"{text} (default: {default})".replace("%", "%%") if "%" not in text else text
+
+
+def _shown_default(action: argparse.Action) -> Optional[str]:
+    """An option's default as its help shows it; None for none (a flag, an empty value)."""
+    default = action.default
+    if action.nargs == 0 or default in (None, False, argparse.SUPPRESS):
+        return None
+    shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
+    return shown or None
+
+
 class JobArgumentParser(argparse.ArgumentParser):
     """An ``ArgumentParser`` that raises ``UsageError`` (one line) instead of exiting."""
 
@@ -282,7 +313,9 @@ class JobArgumentParser(argparse.ArgumentParser):
 
 def new_parser(prog: str, description: str) -> JobArgumentParser:
     """Create a job's parser; options use Glue's ``--snake_case value`` convention."""
-    return JobArgumentParser(prog=prog, description=description, allow_abbrev=False)
+    return JobArgumentParser(
+        prog=prog, description=description, allow_abbrev=False, formatter_class=DefaultsHelpFormatter
+    )
 
 
 def parse_job_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -> argparse.Namespace:

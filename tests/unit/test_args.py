@@ -409,3 +409,21 @@ def test_a_malformed_s3_uri_is_refused_in_one_line(path):
 def test_s3_uris_and_local_paths_pass(path, kept):
     args = csv_to_parquet.parse_args(["--dataset", "orders", "--input_path", path, "--output_path", "o"])
     assert args.input_path == kept
+
+
+def test_help_states_each_default_once_and_none_for_options_without_one():
+    from lakejobs.args import DefaultsHelpFormatter
+    from lakejobs.jobs.csv_to_parquet_args import build_parser
+
+    parser = build_parser()
+    parser.formatter_class = lambda prog: DefaultsHelpFormatter(
+        prog, max_help_position=100, width=400
+    )  # an option a line
+    lines = {
+        line.split()[0]: " ".join(line.split()[2:]) for line in parser.format_help().splitlines()[1:] if "  --" in line
+    }
+    assert lines["--max_bad_fraction"] == "default: 0.05"
+    assert lines["--compression"] == "default: snappy"
+    assert lines["--quarantine_path"] == "bad rows go here (default: <output_path>_quarantine)"  # said once
+    assert lines["--primary_key"] == "key columns: c1,c2"  # none: the dataset's key
+    assert lines["--input_path"] == "raw CSV file or folder"
