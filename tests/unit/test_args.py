@@ -416,12 +416,9 @@ def test_help_states_each_default_once_and_none_for_options_without_one():
     from lakejobs.jobs.csv_to_parquet_args import build_parser
 
     parser = build_parser()
-    parser.formatter_class = lambda prog: DefaultsHelpFormatter(
-        prog, max_help_position=100, width=400
-    )  # an option a line
-    lines = {
-        line.split()[0]: " ".join(line.split()[2:]) for line in parser.format_help().splitlines()[1:] if "  --" in line
-    }
+    parser.formatter_class = lambda prog: DefaultsHelpFormatter(prog, max_help_position=99, width=400)  # a line each
+    options = [line.split() for line in parser.format_help().splitlines()[1:] if line.startswith("  --")]
+    lines = {words[0]: " ".join(words[2:]) for words in options}
     assert lines["--max_bad_fraction"] == "default: 0.05"
     assert lines["--compression"] == "default: snappy"
     assert lines["--quarantine_path"] == "bad rows go here (default: <output_path>_quarantine)"  # said once
