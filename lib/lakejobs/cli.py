@@ -41,6 +41,10 @@ def cmd_run(args) -> int:
     return _job_module(args.job).main(args.job_args)
 
 
+#: The folders ``lakejobs generate`` writes below ``--out``.
+GENERATED_DATASETS = ("customers", "employees", "orders")
+
+
 def cmd_generate(args) -> int:
     """Write a deterministic sales raw zone."""
     from lakejobs.generate import generate
@@ -50,6 +54,11 @@ def cmd_generate(args) -> int:
     out = fs.local_path(args.out)
     if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {args.out} is a file, not a folder")
+    if os.path.basename(os.path.normpath(out)) in GENERATED_DATASETS:
+        raise UsageError(
+            f"--out {args.out} names a dataset's folder: generate writes {', '.join(GENERATED_DATASETS)} "
+            "below --out, so give the raw zone that holds them (e.g. lake/rawData)"
+        )
     counts = generate(out, args.orders, seed=args.seed, header=args.header)
     print(" ".join(f"{name}={count}" for name, count in counts.items()) + f" -> {args.out}")
     return 0

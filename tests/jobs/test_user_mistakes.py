@@ -285,6 +285,17 @@ def test_generate_refuses_an_out_that_is_a_file(tmp_path, capsys):
     ]
 
 
+@pytest.mark.parametrize("name", ["customers", "employees", "orders/"])
+def test_generate_refuses_a_dataset_folder_as_out_where_it_would_nest_a_zone(tmp_path, capsys, name):
+    out = str(tmp_path / "rawData" / name)
+    assert cli.main(["generate", "--orders", "10", "--out", out]) == 2
+    assert stderr_lines(capsys.readouterr().err) == [
+        f"lakejobs: error: --out {out} names a dataset's folder: generate writes customers, employees, orders "
+        "below --out, so give the raw zone that holds them (e.g. lake/rawData)"
+    ]
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("out", ["s3://bucket/rawData", "s3a://bucket/rawData"])
 def test_generate_refuses_an_out_on_s3_instead_of_making_a_local_folder_of_that_name(
     tmp_path, monkeypatch, capsys, out
