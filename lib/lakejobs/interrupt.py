@@ -11,7 +11,9 @@ calling o1892.save``. ``install`` replaces that handler:
 - The job in flight fails; the run's failure path sees ``interrupted()`` and reports the run
   as interrupted (``Interrupted``, exit code 130, the shell's code for SIGINT).
 - What is not a Spark job (a file system call, a commit's renames) finishes; a run that ends
-  without starting another Spark job succeeds.
+  without starting another Spark job succeeds. The handler raises nothing in the main thread:
+  a commit moves its staged folders one by one from Python, and an exception between two
+  moves would leave it part-way (which the next run repairs, but need not).
 - A second Ctrl-C raises ``KeyboardInterrupt`` at once, as Python's default handler does.
   Py4J logs the connection it then closes with a traceback; ``not_py4j_after_ctrl_c`` keeps
   such records off the job's log.
