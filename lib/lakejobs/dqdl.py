@@ -97,6 +97,9 @@ class Condition:
 
     op: str
     values: Tuple[Value, ...]
+    #: Set for a ColumnValues rule over a FLOAT column (``quality_gate.mark_float_columns``): its
+    #: numbers are compared as floats, as the column holds them (not part of the rule's text).
+    float_column: bool = False
 
     def holds(self, measured: Optional[Measured]) -> bool:
         """Tell whether a measured number satisfies the condition.

@@ -111,6 +111,20 @@ def check_rule_columns(rules: Sequence[Rule], dataset: Dataset) -> None:
             _check_value_types(rule, types[rule.columns[0]])
 
 
+def mark_float_columns(rules: Sequence[Rule], dataset: Dataset) -> Tuple[Rule, ...]:
+    """``rules``, each ColumnValues rule over a FLOAT column marked to compare as floats.
+
+    See ``quality._literal``; the rule's text (its quarantine reason) stays as written.
+    """
+    floats = {field.name for field in dataset.schema.fields if isinstance(field.dataType, T.FloatType)}
+    return tuple(
+        dataclasses.replace(rule, condition=dataclasses.replace(rule.condition, float_column=True))
+        if rule.rule_type == "ColumnValues" and rule.columns[0] in floats and rule.condition is not None
+        else rule
+        for rule in rules
+    )
+
+
 def check_rule_patterns(spark: "SparkSession", rules: Sequence[Rule]) -> None:
     """Raise ``UsageError`` for a ``matches`` rule whose pattern Java cannot compile.
 

@@ -416,3 +416,21 @@ def test_an_in_list_of_dates_or_timestamps_compares_them_as_dates_not_as_text(sp
         (1, True, True, False, True),
         (2, False, False, True, False),
     ]
+
+
+def test_a_float_column_is_compared_with_a_rules_numbers_as_floats(spark, tmp_path):
+    """0.1 read into FLOAT is 0.100000001490116...: compared as a double with 0.1 it was above it."""
+    (tmp_path / "in.csv").write_text("1,0.1\n2,0.05\n3,0.2\n4,0.07\n")
+    rules = (
+        'ColumnValues "rate" <= 0.1, ColumnValues "rate" in [0.05, 0.1, 0.2], ColumnValues "rate" between 0.05 and 0.1'
+    )
+    (tmp_path / "rules.dqdl").write_text(f"Rules = [ {rules} ]")
+    argv = ["--schema", "id INT, rate FLOAT", "--input_path", str(tmp_path / "in.csv"), "--max_bad_fraction", "1"]
+    argv += ["--output_path", str(tmp_path / "out"), "--rules", str(tmp_path / "rules.dqdl")]
+    result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
+    assert (result.rows_written, result.quarantine_reasons) == (
+        2,
+        {'ColumnValues "rate" <= 0.1': 1, 'ColumnValues "rate" in [0.05, 0.1, 0.2]': 1},
+    )
+    written = spark.read.parquet(str(tmp_path / "out"))
+    assert sorted(row.id for row in written.collect()) == [1, 2]

@@ -164,6 +164,7 @@ def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
     input_path = fs.qualify(namespace.input_path)
     rules = parse_ruleset(_rules_text(namespace.rules) if namespace.rules else dataset.rules)
     quality_gate.check_rule_columns(rules, dataset)
+    rules = quality_gate.mark_float_columns(rules, dataset)
     default_root = output_path.rstrip("/") + "_lakejobs"
     report_path = fs.qualify(namespace.report_path or default_root + "/runs")
     state_path = fs.qualify(namespace.state_path or default_root + "/state.json")

@@ -10,7 +10,9 @@ are computed together, with the rows per reason, in a single ``agg`` (see
 import functools
 import operator
 import re
+import struct
 import uuid
+from decimal import Decimal
 from fractions import Fraction
 from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
@@ -26,8 +28,22 @@ Check = Tuple[Column, str, Column]
 NULL_PASSES = ("!=", "not in")
 
 
-def _literal(value) -> Column:
+def _literal(value, float_column: bool = False) -> Column:
+    """``value`` as a literal; a number compared with a FLOAT column as the float nearest to it.
+
+    Spark compares a FLOAT column with a decimal literal as doubles: a value read as ``0.1``
+    holds the float nearest to 0.1, 0.100000001490116..., which is then above ``0.1``, so
+    ``<= 0.1`` failed it and ``in [0.05, 0.1]`` missed it (until session 42). The double equal to
+    the nearest float compares as the column's own type would.
+    """
+    if float_column and isinstance(value, (int, Decimal)) and not isinstance(value, bool):
+        return F.lit(as_float32(value))
     return F.lit(value)
+
+
+def as_float32(value) -> float:
+    """The float32 nearest to ``value``, as the Python float (double) equal to it."""
+    return struct.unpack("f", struct.pack("f", float(value)))[0]
 
 
 #: Text that a date, timestamp or boolean column reads as one of its values
@@ -35,7 +51,7 @@ def _literal(value) -> Column:
 _TYPED_TEXT = re.compile(r"\s*(\d{4}-\d{1,2}-\d{1,2}|true\s*$|false\s*$)", re.IGNORECASE)
 
 
-def _in_list(column: Column, values: Sequence) -> Column:
+def _in_list(column: Column, values: Sequence, float_column: bool = False) -> Column:
     """Whether the column's value is one of ``values``, each compared as ``=`` compares it.
 
     Spark compares an ``in`` list of text with a date or timestamp column as text (``2014-05-01``
@@ -45,6 +61,8 @@ def _in_list(column: Column, values: Sequence) -> Column:
     values.
     """
     plain = [value for value in values if not is_special(value)]
+    if float_column:
+        plain = [as_float32(value) if isinstance(value, (int, Decimal)) else value for value in plain]
     if any(isinstance(value, str) and _TYPED_TEXT.match(value) for value in plain):
         found = functools.reduce(operator.or_, [column == _literal(value) for value in plain])
     else:
@@ -87,18 +105,19 @@ def _ends_quoted(pattern: str) -> bool:
 
 def _positive(column: Column, condition: Condition) -> Column:
     """The un-negated test (``between`` for ``not between``); null where the value is null."""
-    op, values = condition.op.replace("not ", ""), condition.values
+    op, values, float_column = condition.op.replace("not ", ""), condition.values, condition.float_column
     if op in ("=", "!=") and is_special(values[0]):
         return _in_list(column, values)
+    first = _literal(values[0], float_column)
     comparisons = {
-        "=": lambda: column == _literal(values[0]),
-        "!=": lambda: column == _literal(values[0]),
-        ">": lambda: column > _literal(values[0]),
-        ">=": lambda: column >= _literal(values[0]),
-        "<": lambda: column < _literal(values[0]),
-        "<=": lambda: column <= _literal(values[0]),
-        "between": lambda: (column >= _literal(values[0])) & (column <= _literal(values[1])),
-        "in": lambda: _in_list(column, values),
+        "=": lambda: column == first,
+        "!=": lambda: column == first,
+        ">": lambda: column > first,
+        ">=": lambda: column >= first,
+        "<": lambda: column < first,
+        "<=": lambda: column <= first,
+        "between": lambda: (column >= first) & (column <= _literal(values[1], float_column)),
+        "in": lambda: _in_list(column, values, float_column),
         "matches": lambda: column.cast("string").rlike(whole_value_pattern(str(values[0]))),
     }
     return comparisons[op]()
