@@ -365,6 +365,21 @@ def test_an_archive_in_the_input_is_refused_in_one_line_before_it_is_read(spark,
     assert not (products / "out").exists()
 
 
+@pytest.mark.parametrize("name", ["p.csv.GZ", "2024/p.csv.Bz2", "p.ZST"])
+def test_a_compressed_file_named_in_another_case_is_refused_not_read_as_text(spark, products, capsys, name):
+    """Hadoop picks the decompressor by the exact suffix: the file's bytes were rows of junk."""
+    compressed = products / "in" / name
+    compressed.parent.mkdir(parents=True, exist_ok=True)
+    compressed.write_bytes(gzip.compress(b"a1,1.50\n"))
+    assert csv_to_parquet.main(convert_argv(products)) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: {products / 'in'} holds 1 file(s) whose compression suffix is not in lower case: "
+        f"{name}; Spark would read them as text, not decompress them: rename them (.gz, .bz2, .deflate, .lz4, "
+        ".snappy, .zst)"
+    )
+    assert not (products / "out").exists()
+
+
 def test_a_zone_needs_seconds_and_the_detail_says_so(spark, tmp_path):
     (tmp_path / "in").mkdir()
     (tmp_path / "in" / "t.csv").write_text("1,2024-01-15 10:30:00Z\n2,2024-01-15T10:00Z\n3,2024-01-15 10:30\n")

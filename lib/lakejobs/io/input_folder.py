@@ -32,7 +32,9 @@ def input_data_files(spark: "SparkSession", path: str) -> List[fs.FileInfo]:
     data, skipped = fs.list_files(spark, path)
     root = fs.qualified(spark, path)
     refuse_skipped_data(path, [(info.path[len(root) :].lstrip("/"), info.size) for info in skipped])
-    refuse_archives(path, [info.path[len(root) :].lstrip("/") or info.path for info in data])
+    relatives = [info.path[len(root) :].lstrip("/") or info.path for info in data]
+    refuse_archives(path, relatives)
+    refuse_codec_suffix_case(path, relatives)
     return data
 
 
@@ -50,6 +52,32 @@ def refuse_archives(path: str, relatives: List[str]) -> None:
         raise UsageError(
             f"{path} holds {len(archives)} archive(s) Spark cannot open: {shown}; extract the files "
             "(Spark reads .gz, .bz2, .deflate, .lz4, .snappy and .zst files, one file each)"
+        )
+
+
+#: The suffixes Hadoop picks a decompressor by, as it matches them: case and all.
+CODEC_SUFFIXES = ("gz", "bz2", "deflate", "lz4", "snappy", "zst")
+
+
+def refuse_codec_suffix_case(path: str, relatives: List[str]) -> None:
+    """Raise ``UsageError`` for a file named like a compressed one but not in Hadoop's case.
+
+    Hadoop matches ``.gz`` exactly, so a ``data.csv.GZ`` was read as text: its compressed bytes
+    became one or two ``malformed_record`` rows of junk and its lines were in neither the table
+    nor the quarantine (until session 42).
+    """
+    odd = [
+        relative
+        for relative in relatives
+        if "." in relative.rsplit("/", 1)[-1]
+        and relative.rsplit(".", 1)[-1].lower() in CODEC_SUFFIXES
+        and relative.rsplit(".", 1)[-1] not in CODEC_SUFFIXES
+    ]
+    if odd:
+        shown = ", ".join(odd[:3]) + (f" and {len(odd) - 3} more" if len(odd) > 3 else "")
+        raise UsageError(
+            f"{path} holds {len(odd)} file(s) whose compression suffix is not in lower case: {shown}; Spark "
+            "would read them as text, not decompress them: rename them (.gz, .bz2, .deflate, .lz4, .snappy, .zst)"
         )
 
 
