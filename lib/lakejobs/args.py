@@ -232,6 +232,23 @@ def datetime_pattern_problem(pattern: str) -> Optional[str]:
             return f"{letter * count!r}: Spark 3 takes at most {PATTERN_LETTERS[letter]} {letter!r} in a row"
     if re.search(r"[#{}]", letters):
         return "'#', '{' and '}' are reserved in datetime patterns (quote them: '#')"
+    return _changes_values(letters)
+
+
+def _changes_values(letters: str) -> Optional[str]:
+    """Why a pattern Spark parses with would read some values as other ones (None when it would not).
+
+    Until session 42 both were taken: ``hh`` without ``a`` read ``12:30`` as ``00:30`` (and
+    quarantined every hour from 13), and ``yy`` read ``01.05.69`` as 2069-05-01.
+    """
+    hours = re.search(r"([hK])\1*", letters)
+    if hours and "a" not in letters:
+        return (
+            f"{hours.group(0)!r} is an hour of a 12-hour clock, which needs the AM/PM marker 'a' (without it 12:30 "
+            "is read as 00:30): use HH for a 24-hour clock"
+        )
+    if re.search(r"(?<![yu])([yu])\1(?![yu])", letters):
+        return "a two-letter year reads '69' as 2069 (Spark's two-digit years are 2000-2099): use yyyy"
     return None
 
 

@@ -190,6 +190,14 @@ def test_an_output_path_that_is_a_file_is_refused_before_spark_starts(tmp_path):
         ("EEE, d MMM yyyy", "Spark 3 does not parse with the pattern letter 'E'"),
         ("yyyyyyy", "'yyyyyyy': Spark 3 takes at most 6 'y' in a row"),
         ("dd#MM", "'#', '{' and '}' are reserved in datetime patterns (quote them: '#')"),
+        ("M/d/yyyy h:mm a", None),
+        (
+            "yyyy-MM-dd hh:mm",
+            "'hh' is an hour of a 12-hour clock, which needs the AM/PM marker 'a' (without it 12:30 is read as "
+            "00:30): use HH for a 24-hour clock",
+        ),
+        ("dd.MM.yy", "a two-letter year reads '69' as 2069 (Spark's two-digit years are 2000-2099): use yyyy"),
+        ("dd.MM.'yy'yyyy", None),
     ],
 )
 def test_datetime_patterns_spark_refuses_are_named_before_it_starts(pattern, problem):
