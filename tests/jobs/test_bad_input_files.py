@@ -294,6 +294,23 @@ def test_dates_before_the_gregorian_calendar_are_published_as_read(spark, tmp_pa
     assert_df_equality(got, expected, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_iso_dates_and_timestamps_outside_the_years_1_to_9999_are_quarantined(spark, tmp_path):
+    """Year 0 was published without formats (pyarrow cannot read it); a zone could move a value out."""
+    (tmp_path / "in").mkdir()
+    lines = [
+        "1,0000-01-01,2014-05-01 00:00:00",
+        "2,2014-05-01,0000-12-31 00:00:00",
+        "3,2014-05-01,0001-01-01T00:00:00+05:00",
+        "4,2014-05-01,9999-12-31T23:00:00-05:00",
+        "5,9999-12-31,9999-12-31T23:00:00Z",
+    ]
+    (tmp_path / "in" / "d.csv").write_text("\n".join(lines) + "\n")
+    argv = convert_argv(tmp_path, "--max_bad_fraction", "1", schema="id INT, day DATE, at TIMESTAMP")
+    result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
+    assert (result.rows_written, result.quarantine_reasons) == (1, {"invalid_date:day": 1, "invalid_timestamp:at": 3})
+    assert [row.id for row in spark.read.parquet(str(tmp_path / "out")).collect()] == [5]
+
+
 def test_a_quote_given_alone_is_also_its_own_escape_as_the_help_says(spark, tmp_path):
     """``--quote "'"`` left ``"`` as the escape: ``'O''Brien'`` was not read as O'Brien."""
     (tmp_path / "in").mkdir()

@@ -30,7 +30,7 @@ RAW_LINE = "_raw_line"
 REPLACEMENT_CHAR = "\ufffd"
 #: The text of a date without ``--date_format``: ISO 8601's ``2014-05-01`` (``2014-5-1`` too),
 #: whitespace around it allowed, as the cast trims it.
-ISO_DATE = r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}\s*$"
+ISO_DATE = r"^\s*(?!0000)[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}\s*$"
 #: The text of a timestamp without ``--timestamp_format``: a whole ISO date, then optionally a
 #: time (``T`` or a space, hours, minutes, seconds, a fraction) and a zone (``Z``, ``+02:00``,
 #: ``Europe/Paris``). Spark's cast alone reads a time without a date as today's date at that
@@ -93,7 +93,8 @@ def typed_value(raw: Column, raw_name: str, data_type: T.DataType, dataset: Data
         # With 7 to 9 ``S`` the format reads nanoseconds, and Spark drops those past microseconds.
         return F.when(~raw.rlike(FINER_THAN_MICROSECONDS), parsed)
     if isinstance(data_type, T.TimestampType):
-        return F.when(raw.rlike(ISO_TIMESTAMP), _cast(raw_name, data_type))
+        # A zone may move a value past the years 1 to 9999 (``0001-01-01T00:00+05:00``).
+        return within_calendar_years(F.when(raw.rlike(ISO_TIMESTAMP), _cast(raw_name, data_type)))
     if isinstance(data_type, T.DecimalType):
         # Null, not rounded, where the cast would round (``rounding_flag``).
         return F.when(~_rounds(raw, raw_name, data_type), _cast(raw_name, data_type))
