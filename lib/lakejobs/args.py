@@ -166,10 +166,20 @@ def parse_hours(text: str) -> float:
     return _number(text, "a number of hours, 0 or more", lambda value: 0.0 <= value < math.inf)
 
 
+#: The largest whole number an option takes: Java's ``int``, which JDBC options and Spark read.
+MAX_WHOLE = 2**31 - 1
+
+
 def parse_positive(text: str) -> int:
-    """Read a whole number of at least 1."""
+    """Read a whole number from 1 to ``MAX_WHOLE``.
+
+    A larger one (``--batch_size 3000000000``) failed in the JVM with a
+    ``NumberFormatException`` after the run had started (until session 42).
+    """
     if not str(text).strip().isdigit() or int(text) < 1:
         raise argparse.ArgumentTypeError(f"expected a positive whole number, got {text!r}")
+    if int(text) > MAX_WHOLE:
+        raise argparse.ArgumentTypeError(f"expected a whole number up to {MAX_WHOLE:,}, got {text!r}")
     return int(text)
 
 

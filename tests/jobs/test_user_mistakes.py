@@ -229,6 +229,10 @@ def test_a_tab_delimiter_may_be_given_as_backslash_t(tmp_path):
         (["history", "t", "--limit", "-1"], "argument --limit: expected a positive whole number, got '-1'"),
         (["report", "--limit", "0"], "argument --limit: expected a positive whole number, got '0'"),
         (
+            ["report", "--limit", "3000000000"],
+            "argument --limit: expected a whole number up to 2,147,483,647, got '3000000000'",
+        ),
+        (
             ["pipeline", "start", "--poll-seconds", "-1"],
             "argument --poll-seconds: expected a positive number, got '-1'",
         ),
