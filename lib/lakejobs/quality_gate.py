@@ -517,6 +517,18 @@ def _shown(measured: Optional[Measured], condition: Optional[Condition]) -> Opti
     return rounded
 
 
+def skipped_results(rules: Sequence[Rule], note: str) -> List[Dict[str, object]]:
+    """Every rule as ``skipped`` with ``note``, for a report (a run that had no rows to check).
+
+    An incremental run without new files reported no rule at all (until session 42), so a
+    ``RowCount > 0`` looked as if it had been met.
+    """
+    return [
+        RuleResult(rule.text, "row" if rule.row_level else "dataset", rule.severity, "skipped", note=note).to_dict()
+        for rule in rules
+    ]
+
+
 def _row_result(rule: Rule, failing: int, checked: int) -> RuleResult:
     """A row rule's result: ``checked`` rows were judged (see ``quality.metric_columns``)."""
     compliance = Fraction(1) if checked == 0 else Fraction(checked - failing, checked)

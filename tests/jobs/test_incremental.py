@@ -60,6 +60,10 @@ def test_incremental_runs_read_only_new_files(spark, tmp_path, fmt):
     second = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
     third = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
     assert [(r.details["batch_files"], r.rows_read) for r in (first, second, third)] == [(1, 100), (1, 150), (0, 0)]
+    rules = csv_to_parquet.parse_args(argv(tmp_path, fmt)).rules
+    assert len(rules) > 0 and [(rule["rule"], rule["outcome"], rule["note"]) for rule in third.details["rules"]] == [
+        (rule.text, "skipped", "no new input files: nothing to check") for rule in rules
+    ]  # until session 42 no rule was reported: a RowCount > 0 looked met
     assert_same_orders(spark, read(spark, tmp_path, fmt), LINES[:250])
     state = json.loads((tmp_path / "state" / "orders.json").read_text())
     assert (len(state["processed"]), len(state["batches"]), state["pending"]) == (2, 2, None)

@@ -170,6 +170,7 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
         result.details.update({"input_files": len(files), "batch_files": len(batch), "incremental": args.incremental})
         if args.incremental and not batch:
             LOG.info("no new input files below %s", args.input_path)
+            result.details["rules"] = quality_gate.skipped_results(args.rules, "no new input files: nothing to check")
             return _finish(spark, args, result)
         if args.incremental and not state.processed:
             if not state_found:
