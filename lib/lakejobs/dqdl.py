@@ -273,6 +273,8 @@ def render_value(value: Value) -> str:
     if isinstance(value, str):
         escaped = re.sub(r'\\(?=[\\"]|$)', r"\\\\", value).replace('"', '\\"')
         return '"' + escaped + '"'
+    if isinstance(value, Decimal):
+        return format(value, "f")  # 0.0000000000000000001, not 1E-19
     return str(value)
 
 

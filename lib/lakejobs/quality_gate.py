@@ -242,6 +242,46 @@ def _check_value_types(rule: Rule, data_type: T.DataType) -> None:
             raise UsageError(
                 f"rule {rule.text!r}: {render_value(value)} is not a {shown_type} value ({rule.columns[0]})"
             )
+        problem = _decimal_comparison_problem(value, data_type)
+        if problem:
+            raise UsageError(f"rule {rule.text!r}: {problem}")
+
+
+#: Digits of the decimal each integral type is compared as (Spark's ``DecimalType.forType``).
+_INTEGRAL_DIGITS = {T.ByteType: 3, T.ShortType: 5, T.IntegerType: 10, T.LongType: 20}
+#: The most digits a Spark decimal holds.
+MAX_DIGITS = 38
+
+
+def _decimal_comparison_problem(value: object, data_type: T.DataType) -> Optional[str]:
+    """Why comparing a number column with ``value`` would turn large values into null (None if not).
+
+    Spark compares a decimal (or integral) column with a decimal number in a decimal wide enough
+    for both; past 38 digits it keeps the decimals and drops integer digits, and a value that no
+    longer fits compares as null, failing the rule (until session 42: ``> 0.0000000000000000001``
+    quarantined a valid ``decimal(38,18)`` 12345678901234567890.5).
+    """
+    if not isinstance(value, (int, Decimal)) or isinstance(value, bool):
+        return None
+    sign, digits, exponent = Decimal(value).as_tuple()
+    scale = max(-exponent, 0)
+    integer_digits = max(len(digits) + min(exponent, 0), 0) + max(exponent, 0)
+    if integer_digits + scale > MAX_DIGITS:
+        return f"{render_value(value)} has more than {MAX_DIGITS} digits, the most Spark compares exactly"
+    if isinstance(data_type, T.DecimalType):
+        column_integer, column_scale = data_type.precision - data_type.scale, data_type.scale
+    elif type(data_type) in _INTEGRAL_DIGITS:
+        column_integer, column_scale = _INTEGRAL_DIGITS[type(data_type)], 0
+    else:
+        return None
+    needed = max(column_integer, integer_digits) + max(column_scale, scale)
+    if needed <= MAX_DIGITS:
+        return None
+    return (
+        f"{render_value(value)} has {scale} decimals: comparing a {data_type.simpleString()} column with it takes "
+        f"{needed} digits, more than Spark's {MAX_DIGITS}, so its large values would fail the rule; give at most "
+        f"{MAX_DIGITS - column_integer} decimals"
+    )
 
 
 def reference_frames(

@@ -38,6 +38,8 @@ def _literal(value, float_column: bool = False) -> Column:
     """
     if float_column and isinstance(value, (int, Decimal)) and not isinstance(value, bool):
         return F.lit(as_float32(value))
+    if isinstance(value, int) and not isinstance(value, bool) and not -(2**63) <= value < 2**63:
+        return F.lit(Decimal(value))  # beyond a Java long, which F.lit cannot make
     return F.lit(value)
 
 
