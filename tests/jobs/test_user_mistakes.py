@@ -782,3 +782,10 @@ def test_a_run_without_the_key_of_a_merged_delta_table_is_refused(
         "keyed run), and this run has none: give its --primary_key, or delete the table to replace it whole"
     )
     assert files_under(output) == before
+
+
+@pytest.mark.parametrize("option", ["--quote", "--escape"])
+def test_a_quote_or_escape_that_is_the_delimiter_is_refused(tmp_path, option):
+    with pytest.raises(UsageError) as refused:
+        csv_to_parquet.parse_args(convert_argv(tmp_path, tmp_path / "o", "--delimiter", ";", option, ";"))
+    assert str(refused.value) == f"{option} ';' is also the delimiter: give another character"

@@ -132,6 +132,10 @@ def _resolve_dataset(namespace) -> Dataset:
     for option in ("delimiter", "quote", "escape"):
         if len(getattr(dataset.csv, option)) != 1:
             raise UsageError(f"--{option} must be one character, got {getattr(dataset.csv, option)!r}")
+    for option in ("quote", "escape"):
+        if getattr(dataset.csv, option) == dataset.csv.delimiter:
+            # Spark takes it, and every field starting with it was read as a quoted one.
+            raise UsageError(f"--{option} {dataset.csv.delimiter!r} is also the delimiter: give another character")
     return dataset
 
 
