@@ -56,6 +56,11 @@ RUNTIME_CONF: Dict[str, str] = {
     # Spark's default refuses them, so one such value failed every run of its table.
     "spark.sql.parquet.datetimeRebaseModeInWrite": "CORRECTED",
     "spark.sql.parquet.int96RebaseModeInWrite": "CORRECTED",
+    # Timestamps as Parquet's INT64 microseconds, not Spark's legacy INT96: pyarrow (pandas,
+    # Polars) reads INT96 as nanoseconds and wrapped any value outside 1677-2262 silently
+    # (2500-01-01 read as 1915-06-14, 9999-12-31 as 1816-03-30). Spark, Athena, Trino, Redshift
+    # Spectrum and DuckDB read both; a table keeps older INT96 files readable beside new ones.
+    "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
     # Partitioned writes keep up to 32 files open per task instead of sorting every row by its
     # partition first (past 32, the rest is sorted); the planned write would add that sort to
     # the plan, so it is off. See lakejobs.io.writer.PARTITIONED_WRITE.

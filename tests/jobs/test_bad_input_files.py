@@ -311,6 +311,26 @@ def test_iso_dates_and_timestamps_outside_the_years_1_to_9999_are_quarantined(sp
     assert [row.id for row in spark.read.parquet(str(tmp_path / "out")).collect()] == [5]
 
 
+def test_timestamps_are_written_as_int64_microseconds_which_pyarrow_reads_exactly(spark, tmp_path):
+    """As INT96, pyarrow read them as nanoseconds: 2500-01-01 came back as 1915-06-14."""
+    import pyarrow.parquet as pq
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "t.csv").write_text(
+        "1,2500-01-01 00:00:00\n2,0001-01-01 00:00:00\n3,9999-12-31 23:59:59.999999\n"
+    )
+    argv = convert_argv(tmp_path, schema="id INT, at TIMESTAMP")
+    assert csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv)).rows_written == 3
+    [part] = (tmp_path / "out").glob("*.parquet")
+    table = pq.read_table(part)
+    assert str(table.schema.field("at").type) == "timestamp[us, tz=UTC]"
+    assert sorted(str(value) for value in table.column("at").to_pylist()) == [
+        "0001-01-01 00:00:00+00:00",
+        "2500-01-01 00:00:00+00:00",
+        "9999-12-31 23:59:59.999999+00:00",
+    ]
+
+
 def test_a_quote_given_alone_is_also_its_own_escape_as_the_help_says(spark, tmp_path):
     """``--quote "'"`` left ``"`` as the escape: ``'O''Brien'`` was not read as O'Brien."""
     (tmp_path / "in").mkdir()
