@@ -325,8 +325,10 @@ class DefaultsHelpFormatter(argparse.HelpFormatter):
 def _shown_default(action: argparse.Action) -> Optional[str]:
     """An option's default as its help shows it; None for none (a flag, an empty value)."""
     default = action.default
-    if action.nargs == 0 or default in (None, False, argparse.SUPPRESS):
+    if action.nargs == 0 or default is None or default is argparse.SUPPRESS:
         return None
+    if isinstance(default, bool):
+        return str(default).lower()  # as the options take it: --incremental false
     shown = ",".join(map(str, default)) if isinstance(default, (list, tuple)) else str(default)
     return shown or None
 

@@ -41,22 +41,18 @@ def cmd_run(args) -> int:
     return _job_module(args.job).main(args.job_args)
 
 
-#: The folders ``lakejobs generate`` writes below ``--out``.
-GENERATED_DATASETS = ("customers", "employees", "orders")
-
-
 def cmd_generate(args) -> int:
     """Write a deterministic sales raw zone."""
-    from lakejobs.generate import generate
+    from lakejobs.generate import HEADERS, generate
 
     if not fs.is_local(args.out):
         raise UsageError(f"--out {args.out}: generate writes to a local folder (copy it to S3 afterwards)")
     out = fs.local_path(args.out)
     if os.path.exists(out) and not os.path.isdir(out):
         raise UsageError(f"--out {args.out} is a file, not a folder")
-    if os.path.basename(os.path.normpath(out)) in GENERATED_DATASETS:
+    if os.path.basename(os.path.normpath(out)) in HEADERS:  # the folders it writes below --out
         raise UsageError(
-            f"--out {args.out} names a dataset's folder: generate writes {', '.join(GENERATED_DATASETS)} "
+            f"--out {args.out} names a dataset's folder: generate writes {', '.join(HEADERS)} "
             "below --out, so give the raw zone that holds them (e.g. lake/rawData)"
         )
     counts = generate(out, args.orders, seed=args.seed, header=args.header)

@@ -68,11 +68,8 @@ def _fail_first_attempt(value):
 def with_failing_first_attempt():
     """A transform that makes the first attempt of partition 0 fail (``LAKEJOBS_FAIL_TASK``).
 
-        Identity unless ``LAKEJOBS_PAUSE_TASK=<path>``: partition 0 of the read creates that file and waits until it
-    is deleted, inside a Spark task (a test presses Ctrl-C while a Spark job runs).
-
-    ``LAKEJOBS_FAIL_TASK=first_attempt``; then a Python UDF checks Spark's
-        ``TaskContext`` on every row (so it is for tests only).
+    Identity unless ``LAKEJOBS_FAIL_TASK=first_attempt``; then a Python UDF checks Spark's
+    ``TaskContext`` on every row (so it is for tests only).
     """
     if os.environ.get(FAIL_TASK_ENV) != "first_attempt":
         return lambda df: df

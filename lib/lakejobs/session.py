@@ -113,7 +113,7 @@ _PROFILE_CONF: Dict[str, Dict[str, str]] = {
         # Spark makes its catalog's empty ``spark-warehouse/`` in the working directory the first
         # time a plan resolves through the catalog (SQL on a Delta path does); the tests run jobs
         # from the checkout, which must stay as it was.
-        "spark.sql.warehouse.dir": os.path.join(tempfile.gettempdir(), "lakejobs-test-spark-warehouse"),
+        "spark.sql.warehouse.dir": os.path.join(tempfile.gettempdir(), f"lakejobs-test-spark-warehouse-{os.getuid()}"),
     },
 }
 

@@ -154,7 +154,8 @@ def test_a_gate_failed_by_header_lines_read_as_rows_says_so(spark, tmp_path, cap
         "csv_to_parquet: error: employees: 1 of 19 rows (5.26%) are bad, above --max_bad_fraction 0.05; nothing "
         f"was published (reasons: invalid_int:employeeid=1; rows kept in {tmp_path / 'out_quarantine'}_rejected); "
         f"{tmp_path / 'in' / 'employees.csv'} starts with a line naming the schema's columns, read as a row: "
-        "pass --header true (lakejobs pipeline reads files without a header line)"
+        "run the job with --header true (lakejobs pipeline reads files without a header line: write them without "
+        "one, e.g. generate without --header)"
     )
     assert csv_to_parquet.main([*argv, "--header", "true"]) == 0
     assert spark.read.parquet(str(tmp_path / "out")).count() == 18

@@ -424,3 +424,4 @@ def test_help_states_each_default_once_and_none_for_options_without_one():
     assert lines["--quarantine_path"] == "bad rows go here (default: <output_path>_quarantine)"  # said once
     assert lines["--primary_key"] == "key columns: c1,c2"  # none: the dataset's key
     assert lines["--input_path"] == "raw CSV file or folder"
+    assert lines["--incremental"] == "read only new input files (default: false)"  # False is a default too

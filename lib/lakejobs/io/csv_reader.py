@@ -198,8 +198,8 @@ def header_hint(spark: "SparkSession", dataset: Dataset, files: Sequence[str]) -
     if headed is None:
         return ""
     return (
-        f"; {headed} starts with a line naming the schema's columns, read as a row: pass --header true "
-        "(lakejobs pipeline reads files without a header line)"
+        f"; {headed} starts with a line naming the schema's columns, read as a row: run the job with --header true "
+        "(lakejobs pipeline reads files without a header line: write them without one, e.g. generate without --header)"
     )
 
 
