@@ -5,6 +5,7 @@ import importlib
 import json
 import logging
 import os
+import signal
 import stat
 import sys
 import traceback
@@ -79,8 +80,9 @@ def _session(name: str):
     from lakejobs.session import build_session
 
     runtime.configure_logging()
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # before PySpark sets its own handler
     spark = build_session(f"lakejobs-{name}", runtime.current_profile())
-    interrupt.install(spark.sparkContext)
+    interrupt.install(spark.sparkContext, ignored)
     return spark
 
 
@@ -240,6 +242,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of the ``lakejobs`` console script."""
     parser = build_parser()
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+    previous_handler = signal.getsignal(signal.SIGINT)
     try:
         job_args.refuse_empty_paths(args, also=("out", "raw", "lake", "table", "runs", "html"))
         job_args.refuse_empty_values(_every_action(parser), args)
@@ -263,6 +266,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             print("lakejobs: interrupted (Ctrl-C)", file=sys.stderr)
             return interrupt.EXIT_CODE
         return _failed(error)
+    finally:
+        interrupt.ended(previous_handler)
 
 
 def _failed(error: Exception) -> int:

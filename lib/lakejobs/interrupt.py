@@ -5,9 +5,9 @@ handler, on the connection the main thread is waiting on. Py4J then logs about 5
 tracebacks (``reentrant call``), and the run fails with ``Py4JError: An error occurred while
 calling o1892.save``. ``install`` replaces that handler:
 
-- The first Ctrl-C marks the process interrupted and cancels Spark's jobs from a thread of its
-  own, which has its own Py4J connection. It cancels again every ``CANCEL_EVERY_S`` while the
-  process lives, so a job started after the first cancel does not run to its end either.
+- The first Ctrl-C marks the run interrupted and cancels Spark's jobs from a thread of its
+  own, which has its own Py4J connection. It cancels again every ``CANCEL_EVERY_S`` until the
+  run ends (``ended``), so a job started after the first cancel does not run to its end either.
 - The job in flight fails; the run's failure path sees ``interrupted()`` and reports the run
   as interrupted (``Interrupted``, exit code 130, the shell's code for SIGINT).
 - What is not a Spark job (a file system call, a commit's renames) finishes; a run that ends
@@ -23,7 +23,6 @@ import logging
 import os
 import signal
 import threading
-import time
 
 from lakejobs.errors import LakejobsError
 
@@ -33,6 +32,8 @@ CANCEL_EVERY_S = 0.5
 EXIT_CODE = 130
 
 _interrupted = threading.Event()
+#: Set when the run that was interrupted has ended: its cancelling thread stops.
+_run_ended = threading.Event()
 
 
 class Interrupted(LakejobsError):
@@ -41,18 +42,36 @@ class Interrupted(LakejobsError):
     exit_code = EXIT_CODE
 
 
-def install(spark_context: object) -> None:
+def install(spark_context: object, ignored: bool = False) -> None:
     """Handle Ctrl-C for the session of ``spark_context`` (a ``pyspark.SparkContext``).
 
-    Signal handlers can be set from the main thread only; elsewhere nothing changes (PySpark
-    skips its own handler there too).
+    ``ignored``: SIGINT was ignored before the session started (a job started with ``&`` by a
+    script); it stays ignored (PySpark sets its own handler whatever came before). Signal
+    handlers can be set from the main thread only; elsewhere nothing changes (PySpark skips its
+    own handler there too).
     """
-    if threading.current_thread() is threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if ignored:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+    else:
         signal.signal(signal.SIGINT, lambda _signum, _frame: _on_ctrl_c(spark_context))
 
 
+def ended(previous_handler: object) -> None:
+    """End the run's Ctrl-C handling: ``previous_handler`` back, no more cancelling, the flag cleared.
+
+    For a process that runs more than one job (a test session, a notebook, an orchestrator
+    calling ``main``): a Ctrl-C of one run does not fail the next ones.
+    """
+    _run_ended.set()
+    _interrupted.clear()
+    if threading.current_thread() is threading.main_thread() and previous_handler is not None:
+        signal.signal(signal.SIGINT, previous_handler)
+
+
 def interrupted() -> bool:
-    """Tell whether Ctrl-C was pressed during this process's run."""
+    """Tell whether Ctrl-C was pressed during this run."""
     return _interrupted.is_set()
 
 
@@ -65,6 +84,7 @@ def _on_ctrl_c(spark_context: object) -> None:
     if _interrupted.is_set():
         raise KeyboardInterrupt
     _interrupted.set()
+    _run_ended.clear()
     # os.write, not print: the main thread may be inside a write to sys.stderr, which a signal
     # handler must not enter again.
     os.write(2, b"interrupted: cancelling Spark's jobs (Ctrl-C again stops at once)\n")
@@ -72,9 +92,9 @@ def _on_ctrl_c(spark_context: object) -> None:
 
 
 def _keep_cancelling(spark_context: object) -> None:
-    while True:
+    while not _run_ended.is_set():
         try:
             spark_context.cancelAllJobs()
         except Exception:  # noqa: BLE001 - the session or its JVM is gone: no job runs any more
             return
-        time.sleep(CANCEL_EVERY_S)
+        _run_ended.wait(CANCEL_EVERY_S)

@@ -8,6 +8,7 @@ import logging
 from typing import Dict, List, Sequence
 
 from lakejobs import fs
+from lakejobs.interrupt import Interrupted, interrupted
 from lakejobs.jobs import csv_to_parquet, sales_mart
 from lakejobs.result import JobResult
 
@@ -52,6 +53,8 @@ def run_pipeline(
     """Run every step; stop at the first failure (its error propagates)."""
     results = []
     for label, module, argv in pipeline_steps(fs.qualify(raw), fs.qualify(lake), output_format, incremental):
+        if interrupted():  # a step too short for the cancels to reach (lakejobs.interrupt)
+            raise Interrupted(f"interrupted (Ctrl-C) before {label}")
         args = module.parse_args(argv)
         module.preflight(args)
         LOG.info("running %s", label)

@@ -10,6 +10,7 @@ Serverless, ``spark-submit``, plain ``python``) a ``SparkSession`` is built for 
 import importlib.util
 import logging
 import os
+import signal
 import sys
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Callable, Dict, Iterator, Optional, Sequence
@@ -66,6 +67,7 @@ def glue_session(app_name: str, glue_args: Dict[str, str]) -> Iterator["SparkSes
 def spark_session(app_name: str) -> Iterator["SparkSession"]:
     """A session off Glue. It is left running: the process ends soon, and tests share it."""
     profile = current_profile()
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # before PySpark sets its own handler
     if launched_by_spark_submit() and profile in ("local", "test"):
         profile = "emr"  # spark-submit already chose the master, memory and jars
     spark = session.build_session(app_name, profile)
@@ -74,7 +76,7 @@ def spark_session(app_name: str) -> Iterator["SparkSession"]:
         # AWS SDK's endpoint and region, short retries), not left to EMR's defaults, which hung
         # for minutes against a local S3 server. A cluster's master keeps its own S3 settings.
         session.configure_s3a(spark, keep_given=True)
-    interrupt.install(spark.sparkContext)
+    interrupt.install(spark.sparkContext, ignored)
     yield spark
 
 
@@ -180,6 +182,7 @@ def run_main(
     (set ``LAKEJOBS_DEBUG=1`` for the traceback).
     """
     argv = list(sys.argv[1:] if argv is None else argv)
+    previous_handler = signal.getsignal(signal.SIGINT)
     try:
         configure_logging()
         current_profile()  # a mistyped profile is a usage error (exit 2), before anything runs
@@ -210,3 +213,5 @@ def run_main(
             return interrupt.EXIT_CODE
         print(f"{job_name}: error: {root_cause(error)}", file=sys.stderr, flush=True)
         return 1
+    finally:
+        interrupt.ended(previous_handler)

@@ -52,11 +52,11 @@ def raise_failed_run(
     a failure inside Spark), chained to ``error`` for ``LAKEJOBS_DEBUG``.
     """
     stage = next(reversed(result.stages_s), "start")
-    if interrupted():  # the error is a Spark job that Ctrl-C cancelled, or what followed from it
+    if interrupted() and not isinstance(error, LakejobsError):  # a Spark job Ctrl-C cancelled
+        # (A LakejobsError keeps its own line: a commit stopped part-way says how it is repaired.)
         message = f"{subject + ': ' if subject else ''}the run was interrupted (Ctrl-C) in stage {stage}"
-        failed = getattr(error, "result", None) or result
-        save_run_report_quietly(spark, report_root, failed.finish("FAILED", message))
-        raise Interrupted(message, result=failed) from error
+        save_run_report_quietly(spark, report_root, result.finish("FAILED", message))
+        raise Interrupted(message, result=result) from error
     if isinstance(error, LakejobsError):
         failed = error.result if error.result is not None else result.finish("FAILED", str(error))
         save_run_report_quietly(spark, report_root, failed)

@@ -1,0 +1,71 @@
+"""Ctrl-C's handling ends with its run: the next run in the same process is not interrupted."""
+
+import os
+import signal
+import time
+
+import pytest
+
+from lakejobs import interrupt
+from lakejobs.errors import UsageError
+from lakejobs.io.reports import raise_failed_run
+from lakejobs.result import JobResult
+
+
+class Context:
+    """What the handler calls of a SparkContext: it counts the cancels."""
+
+    def __init__(self):
+        self.cancels = 0
+
+    def cancelAllJobs(self):  # noqa: N802 - SparkContext's name
+        self.cancels += 1
+
+
+def wait_until(condition, limit_s=10):
+    deadline = time.monotonic() + limit_s
+    while not condition():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def test_a_ctrl_c_cancels_until_its_run_ends_then_the_handler_before_it_is_back():
+    previous, context = signal.getsignal(signal.SIGINT), Context()
+    interrupt.install(context)
+    try:
+        os.kill(os.getpid(), signal.SIGINT)
+        wait_until(lambda: context.cancels >= 2)  # again every CANCEL_EVERY_S
+        assert interrupt.interrupted()
+    finally:
+        interrupt.ended(previous)
+    assert (interrupt.interrupted(), signal.getsignal(signal.SIGINT)) == (False, previous)
+    time.sleep(2 * interrupt.CANCEL_EVERY_S)
+    cancels = context.cancels
+    time.sleep(3 * interrupt.CANCEL_EVERY_S)
+    assert context.cancels == cancels
+
+
+def test_a_sigint_ignored_before_the_session_stays_ignored():
+    previous = signal.getsignal(signal.SIGINT)
+    interrupt.install(Context(), ignored=True)
+    try:
+        assert signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    finally:
+        interrupt.ended(previous)
+
+
+def test_after_ctrl_c_a_spark_error_is_the_interruption_and_a_lakejobs_error_keeps_its_line():
+    interrupt._interrupted.set()  # noqa: SLF001 - as the handler leaves it
+    try:
+        with pytest.raises(interrupt.Interrupted) as stopped:
+            raise_failed_run(None, None, JobResult(job="j", run_id="r"), "orders", RuntimeError("Job 3 cancelled"))
+        assert (str(stopped.value), stopped.value.exit_code) == (
+            "orders: the run was interrupted (Ctrl-C) in stage start",
+            130,
+        )
+        with pytest.raises(UsageError, match="^moving the staged rows stopped part-way$"):
+            raise_failed_run(
+                None, None, JobResult(job="j", run_id="r"), "", UsageError("moving the staged rows stopped part-way")
+            )
+    finally:
+        interrupt.ended(None)
