@@ -315,3 +315,20 @@ def test_a_keyed_run_merges_into_a_table_with_generated_and_identity_columns_del
     assert_df_equality(rows.drop("row_number"), expected, ignore_row_order=True, ignore_nullable=True)
     numbers = [row.row_number for row in rows.select("row_number").collect()]
     assert None not in numbers and len(set(numbers)) == len(customers) == 40
+
+
+def test_a_first_delta_write_stopped_before_its_commit_is_no_table_for_the_rerun(spark, tmp_path):
+    """Delta makes _delta_log/ before the first commit: a stopped first write (Ctrl-C) left one
+    without any, and every rerun took it for a table with other columns (or DELTA_TABLE_NOT_FOUND)."""
+    lake = tmp_path / "lake"
+    spark.range(3).coalesce(1).write.parquet(str(tmp_path / "stray"))  # a data file no commit names
+    [stray] = (tmp_path / "stray").glob("part-*.parquet")
+    for table in ("processedData/orders", "mart/sales"):
+        (lake / table / "_delta_log" / "_commits").mkdir(parents=True)
+        (lake / table / stray.name).write_bytes(stray.read_bytes())
+    results = run_pipeline(spark, str(SAMPLE_RAW), str(lake), "delta")
+    assert [result.status for result in results] == ["SUCCEEDED"] * 4
+    orders = spark.read.format("delta").load(str(lake / "processedData" / "orders"))
+    expected = expected_orders_of_rows(spark, read_raw_rows(SAMPLE_RAW / "orders"))
+    assert_df_equality(orders.select(*expected.columns), expected, ignore_row_order=True, ignore_nullable=True)
+    assert spark.read.format("delta").load(str(lake / "mart" / "sales")).count() == orders.count()

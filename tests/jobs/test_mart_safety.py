@@ -131,7 +131,7 @@ def test_a_repeated_order_line_key_is_quarantined_once_and_not_summed_twice(spar
             "parquet",
             "is a Delta table (it has a _delta_log): read it with --format delta, not --format parquet",
         ),
-        ("parquet", "delta", "is not a Delta table (it has no _delta_log): read it with --format parquet"),
+        ("parquet", "delta", "is not a Delta table (it has no Delta commit): read it with --format parquet"),
     ],
 )
 def test_processed_tables_read_in_the_other_format_are_refused_in_one_line(

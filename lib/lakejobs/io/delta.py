@@ -15,6 +15,7 @@ from pyspark.sql import types as T
 from lakejobs import fs
 from lakejobs.errors import UsageError
 from lakejobs.io.footers import columns_without_dictionary
+from lakejobs.io.table_folder import holds_delta_commit
 from lakejobs.io.writer import arranged_for_partitions, plain_encoding_options
 from lakejobs.result import OutputInfo
 from lakejobs.session import DELTA_CONF
@@ -42,8 +43,8 @@ def require_delta(spark: "SparkSession") -> None:
 
 
 def is_delta_table(spark: "SparkSession", path: str) -> bool:
-    """Tell whether ``path`` holds a Delta table (has a ``_delta_log``)."""
-    return fs.exists(spark, f"{path.rstrip('/')}/_delta_log")
+    """Tell whether ``path`` holds a Delta table, with a commit (``table_folder.holds_delta_commit``)."""
+    return holds_delta_commit(spark, path)
 
 
 def table_version(spark: "SparkSession", path: str) -> int:
@@ -291,9 +292,9 @@ def read_table(spark: "SparkSession", path: str, fmt: str, schema: Optional["Str
     """
     if fmt == "delta":
         if not is_delta_table(spark, path):
-            raise UsageError(f"{path} is not a Delta table (it has no _delta_log): read it with --format parquet")
+            raise UsageError(f"{path} is not a Delta table (it has no Delta commit): read it with --format parquet")
         return spark.read.format("delta").load(path)
-    if is_delta_table(spark, path):
+    if fs.exists(spark, f"{path.rstrip('/')}/_delta_log"):  # committed or not: its files are no Parquet table
         raise UsageError(
             f"{path} is a Delta table (it has a _delta_log): read it with --format delta, not --format {fmt}"
         )

@@ -22,6 +22,20 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
 DELTA_LOG = "_delta_log"
+
+
+def holds_delta_commit(spark: "SparkSession", path: str) -> bool:
+    """Tell whether ``path`` holds a Delta table: a ``_delta_log`` with a commit in it.
+
+    Delta makes ``_delta_log/`` before its first commit, so a first write that was stopped (Ctrl-C,
+    a killed driver) left a log without one, and every rerun took it for a table (until session
+    42: ``holds a table with other columns``, ``DELTA_TABLE_NOT_FOUND``). A table that ever
+    committed holds its version 0, or a checkpoint once log cleanup has removed that.
+    """
+    log = f"{path.rstrip('/')}/{DELTA_LOG}"
+    return fs.exists(spark, f"{log}/{0:020d}.json") or fs.exists(spark, f"{log}/_last_checkpoint")
+
+
 #: Data files: Spark's and Delta's ``part-*``, Glue's ``run-*-part-r-*``, Delta's deletion
 #: vectors, Hive's ``000000_0`` (``_copy_1``), Athena's ``20240101_093000_00012_abcde_<uuid>``,
 #: and any file of a columnar or row format by its extension.

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Dict, List, Sequence
 
 from lakejobs import fs
 from lakejobs.errors import UsageError
-from lakejobs.io.table_folder import DELTA_LOG, table_files
+from lakejobs.io.table_folder import DELTA_LOG, holds_delta_commit, table_files
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -61,7 +61,7 @@ def refuse_other_schema(
 def _table_columns(spark: "SparkSession", path: str, output_format: str):
     """``{column (lower case): type}`` of the table at ``path``; None when it holds no table."""
     if output_format == "delta":
-        if not fs.exists(spark, f"{path.rstrip('/')}/{DELTA_LOG}"):
+        if not holds_delta_commit(spark, path):
             return None
         schema = delta_log_schema(spark, path)
     else:
@@ -146,7 +146,7 @@ def refuse_keyless_write_into_a_merged_table(spark: "SparkSession", path: str) -
 
     from lakejobs.io.delta import KEYED_BY
 
-    if not fs.exists(spark, f"{path.rstrip('/')}/{DELTA_LOG}"):
+    if not holds_delta_commit(spark, path):
         return
     history = DeltaTable.forPath(spark, path).history(KEY_HISTORY_COMMITS)
     keyed = (F.col("operation") == "MERGE") | F.coalesce(F.col("userMetadata").startswith(KEYED_BY), F.lit(False))

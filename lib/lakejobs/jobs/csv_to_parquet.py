@@ -65,7 +65,12 @@ from lakejobs.io.staging import (
     staging_path,
     staging_root,
 )
-from lakejobs.io.table_folder import DELTA_LOG, refuse_foreign_folders, refuse_other_layout, table_files
+from lakejobs.io.table_folder import (
+    holds_delta_commit,
+    refuse_foreign_folders,
+    refuse_other_layout,
+    table_files,
+)
 from lakejobs.io.table_schema import refuse_keyless_write_into_a_merged_table, refuse_other_schema
 from lakejobs.io.writer import write_table
 from lakejobs.jobs.csv_to_parquet_args import (  # noqa: F401 - the job's public face: DESCRIPTION, parse_args
@@ -591,7 +596,7 @@ def _holds_rows(spark: "SparkSession", path: str, output_format: str) -> bool:
 
     Read only when a batch gave no row; this run's staging folder is skipped (``_staging``).
     """
-    holds_files = fs.exists(spark, f"{path.rstrip('/')}/{DELTA_LOG}") or table_files(spark, path, limit=1)
+    holds_files = holds_delta_commit(spark, path) if output_format == "delta" else table_files(spark, path, limit=1)
     return bool(holds_files) and spark.read.format(output_format).load(path).limit(1).count() > 0
 
 
