@@ -31,9 +31,9 @@ from pyspark.sql import types as T
 
 from lakejobs import args as job_args
 from lakejobs import fs, runtime
-from lakejobs.errors import UsageError
+from lakejobs.errors import QualityGateError, UsageError
 from lakejobs.io.credentials import DbLogin, check_jdbc_url, resolve_login
-from lakejobs.io.jdbc import read_jdbc
+from lakejobs.io.jdbc import connection, database_errors, read_jdbc
 from lakejobs.io.reports import raise_failed_run, save_run_report_quietly
 from lakejobs.io.table_folder import refuse_foreign_folders
 from lakejobs.io.upsert_sql import TableName, quote
@@ -47,6 +47,10 @@ JOB = "warehouse_extract"
 DESCRIPTION = "a PostgreSQL/RDS table or query -> Parquet, with parallel range reads over JDBC"
 LOG = logging.getLogger(__name__)
 RANGE_TYPES = (T.IntegerType, T.LongType, T.ShortType, T.ByteType, T.DateType, T.TimestampType)
+#: Spark types of the database's date, timestamp and timestamptz columns (and of ``time``).
+DAY_TYPES = (T.DateType, T.TimestampType, T.TimestampNTZType)
+#: PostgreSQL's infinite dates and timestamps, as text.
+INFINITIES = ("infinity", "-infinity")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -78,6 +82,11 @@ class WarehouseExtractArgs:
     def shown(self) -> str:
         """The source as an error names it: the table, or ``--query`` (its text may span lines)."""
         return self.table.sql if self.table else "--query"
+
+    @property
+    def named(self) -> str:
+        """The source as a refusal names it: ``[schema.]table`` unquoted, or ``--query``."""
+        return str(self.table) if self.table else "--query"
 
     @property
     def name(self) -> str:
@@ -174,12 +183,10 @@ def _extract(spark: "SparkSession", args: WarehouseExtractArgs, result: JobResul
     refuse_foreign_folders(spark, {"--output_path": args.output_path})
     login = resolve_login(args.jdbc_url, args.secret_id)
     with result.stage("plan"):
+        check_source(spark, login, args)
         ranges = range_options(spark, login, args)
     LOG.info("extracting %s to %s (%s)", args.name, args.output_path, ranges or "one read")
     source_df = read_jdbc(spark, login, args.source, {"fetchsize": args.fetch_size, **ranges}, named=args.shown)
-    missing = [column for column in args.partition_by if column not in source_df.columns]
-    if missing:
-        raise UsageError(f"--partition_by names columns the source does not have: {', '.join(missing)}")
     with result.stage("extract"):
         output = write_partitioned_extract(source_df, args)
     result.outputs = [output]
@@ -188,6 +195,44 @@ def _extract(spark: "SparkSession", args: WarehouseExtractArgs, result: JobResul
     result.finish("SUCCEEDED")
     save_run_report_quietly(spark, args.report_path, result)
     return result
+
+
+def check_source(spark: "SparkSession", login: DbLogin, args: WarehouseExtractArgs) -> None:
+    """Refuse a source Spark would read wrong, before anything is read or written.
+
+    Its columns come from Spark's JDBC schema (a query of no row); its values are counted in
+    the database by one query over the source, so no row travels.
+    """
+    schema = read_jdbc(spark, login, args.source, named=args.shown).schema
+    missing = [column for column in args.partition_by if column not in schema.names]
+    if missing:
+        raise UsageError(f"--partition_by names columns the source does not have: {', '.join(missing)}")
+    days = [field.name for field in schema.fields if isinstance(field.dataType, DAY_TYPES)]
+    if not days:
+        return
+    counts = [f"count(*) FILTER (WHERE {quote(name)}::text = '{value}')" for name in days for value in INFINITIES]
+    with connection(spark, login) as sql, database_errors(f"cannot read {args.shown}"):
+        [row] = sql.query(f"SELECT {', '.join(counts)} FROM {args.source}")
+    refuse_infinities(args, dict(zip(days, zip(row[::2], row[1::2]))))
+
+
+def refuse_infinities(args: WarehouseExtractArgs, counts: Dict[str, Tuple[int, int]]) -> None:
+    """Refuse the source if a column holds ``'infinity'`` or ``'-infinity'`` (``counts``: column -> both counts).
+
+    Spark has no infinite date or timestamp: the JDBC driver gives 9999-12-31 23:59:59.999 and
+    0001-01-03 for a timestamp (real instants, silently), and a date fails on an overflow.
+    """
+    found = [
+        f"{name} (" + " and ".join(f"{count} '{value}'" for value, count in zip(INFINITIES, pair) if count) + ")"
+        for name, pair in counts.items()
+        if any(pair)
+    ]
+    if found:
+        raise QualityGateError(
+            f"{args.named}: {', '.join(found)} hold PostgreSQL's infinite dates or timestamps, which Spark cannot "
+            "represent (a timestamp would read as 9999-12-31 23:59:59.999 or 0001-01-03): extract a --query that "
+            "replaces them, e.g. NULLIF(column, 'infinity'); nothing was written"
+        )
 
 
 def write_partitioned_extract(source_df: "DataFrame", args: WarehouseExtractArgs):
