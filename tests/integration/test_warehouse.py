@@ -401,6 +401,26 @@ def test_infinite_dates_and_timestamps_stop_the_extract_before_anything_is_writt
     assert [tuple(row) for row in rows] == [(1, "2020-01-01"), (2, "2021-01-01")]
 
 
+def test_text_partition_values_that_name_the_null_folder_stop_the_extract(spark, db, tmp_path):
+    """'' was written to the null's folder and read back as null; its name next to a null failed the write."""
+    rows = "(1, 'a', 1), (2, '', 1), (3, '__HIVE_DEFAULT_PARTITION__', NULL), (4, NULL, NULL), (5, '', 2)"
+    execute(spark, db, f"CREATE TABLE codes (id int, code text, n int); INSERT INTO codes VALUES {rows}")
+    output = ["--jdbc_url", db.url, "--output_path", str(tmp_path / "x")]
+    with pytest.raises(QualityGateError) as refused:
+        extract(spark, "--table", "codes", "--partition_by", "n,code", *output)
+    assert str(refused.value) == (
+        "codes: --partition_by values '' or '__HIVE_DEFAULT_PARTITION__', the folder name Spark writes for a null, "
+        "would read back as null: code in 3 rows; extract a --query that replaces them, e.g. NULLIF(column, ''); "
+        "nothing was written"
+    )
+    with pytest.raises(QualityGateError, match="^--query: .* null: code in 1 rows; "):
+        extract(spark, "--query", "SELECT * FROM codes WHERE id IN (1, 2, 4)", "--partition_by", "code", *output)
+    assert not (tmp_path / "x").exists()
+    extract(spark, "--query", "SELECT id, code FROM codes WHERE id IN (1, 4)", "--partition_by", "code", *output)
+    rows = spark.read.parquet(str(tmp_path / "x")).orderBy("id").collect()
+    assert [tuple(row) for row in rows] == [(1, "a"), (4, None)]
+
+
 def partition_folders(table: Path):
     return sorted(str(path.relative_to(table)) for path in table.glob("order_year=*/order_month=*"))
 

@@ -34,6 +34,7 @@ from lakejobs import fs, runtime
 from lakejobs.errors import QualityGateError, UsageError
 from lakejobs.io.credentials import DbLogin, check_jdbc_url, resolve_login
 from lakejobs.io.jdbc import connection, database_errors, read_jdbc
+from lakejobs.io.partitions import NULL_VALUE
 from lakejobs.io.reports import raise_failed_run, save_run_report_quietly
 from lakejobs.io.table_folder import refuse_foreign_folders
 from lakejobs.io.upsert_sql import TableName, quote
@@ -198,7 +199,7 @@ def _extract(spark: "SparkSession", args: WarehouseExtractArgs, result: JobResul
 
 
 def check_source(spark: "SparkSession", login: DbLogin, args: WarehouseExtractArgs) -> None:
-    """Refuse a source Spark would read wrong, before anything is read or written.
+    """Refuse a source Spark would read or write wrong, before anything is read or written.
 
     Its columns come from Spark's JDBC schema (a query of no row); its values are counted in
     the database by one query over the source, so no row travels.
@@ -208,12 +209,32 @@ def check_source(spark: "SparkSession", login: DbLogin, args: WarehouseExtractAr
     if missing:
         raise UsageError(f"--partition_by names columns the source does not have: {', '.join(missing)}")
     days = [field.name for field in schema.fields if isinstance(field.dataType, DAY_TYPES)]
-    if not days:
+    texts = [name for name in args.partition_by if isinstance(schema[name].dataType, T.StringType)]
+    if not days and not texts:
         return
     counts = [f"count(*) FILTER (WHERE {quote(name)}::text = '{value}')" for name in days for value in INFINITIES]
+    counts += [f"count(*) FILTER (WHERE {quote(name)}::text IN ('', '{NULL_VALUE}'))" for name in texts]
     with connection(spark, login) as sql, database_errors(f"cannot read {args.shown}"):
         [row] = sql.query(f"SELECT {', '.join(counts)} FROM {args.source}")
-    refuse_infinities(args, dict(zip(days, zip(row[::2], row[1::2]))))
+    infinite = row[: 2 * len(days)]
+    refuse_infinities(args, dict(zip(days, zip(infinite[::2], infinite[1::2]))))
+    refuse_null_folder_names(args, dict(zip(texts, row[2 * len(days) :])))
+
+
+def refuse_null_folder_names(args: WarehouseExtractArgs, counts: Dict[str, int]) -> None:
+    """Refuse text partition values that name the folder of a null (``counts``: column -> rows).
+
+    Spark writes ``''`` and a null alike to ``<column>=__HIVE_DEFAULT_PARTITION__``, so both read
+    back as null (and that text itself next to a null failed with FileAlreadyExistsException).
+    The extract has no quarantine: the run stops.
+    """
+    found = [f"{name} in {count} rows" for name, count in counts.items() if count]
+    if found:
+        raise QualityGateError(
+            f"{args.named}: --partition_by values '' or '{NULL_VALUE}', the folder name Spark writes for a "
+            f"null, would read back as null: {', '.join(found)}; extract a --query that replaces them, e.g. "
+            "NULLIF(column, ''); nothing was written"
+        )
 
 
 def refuse_infinities(args: WarehouseExtractArgs, counts: Dict[str, Tuple[int, int]]) -> None:
