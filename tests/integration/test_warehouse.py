@@ -122,6 +122,19 @@ def test_a_changed_source_row_is_updated_and_a_new_one_inserted(spark, lake, db,
     assert_same_rows(stored_df, changed_df)
 
 
+@pytest.mark.parametrize("target", ["s", "mart.s", "staged"])
+def test_a_merge_into_a_target_named_like_an_alias_upserts(spark, db, tmp_path, target):
+    """The staging table was aliased ``s`` in the MERGE: a target named ``s`` failed."""
+    execute(spark, db, "CREATE SCHEMA IF NOT EXISTS mart")
+    argv = ["--key", "id", "--target_table", target, "--jdbc_url", db.url, "--upsert", "merge"]
+    for name, rows in [("first", [(1, "a"), (2, "b")]), ("second", [(1, "A"), (3, "c")])]:
+        spark.createDataFrame(rows, "id INT, v STRING").write.parquet(str(tmp_path / name))
+    load(spark, "--input_path", str(tmp_path / "first"), *argv)
+    second = load(spark, "--input_path", str(tmp_path / "second"), *argv)
+    assert upsert_counts(second) == {"staged": 2, "inserted": 1, "updated": 1, "unchanged": 0}
+    assert query(spark, db, f"SELECT id, v FROM {target} ORDER BY id") == [(1, "A"), (2, "b"), (3, "c")]
+
+
 def test_a_delta_table_loads_its_current_version_and_is_refused_as_parquet(spark, lake, db, tmp_path):
     employees_df = spark.read.parquet(str(lake / "processedData" / "employees"))
     employees_df.write.format("delta").save(str(tmp_path / "employees"))

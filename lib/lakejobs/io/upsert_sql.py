@@ -187,6 +187,14 @@ def new_keys_sql(target: TableName, staging: TableName, key: Sequence[str]) -> s
     )
 
 
+def merge_alias(target: TableName) -> str:
+    """The staging table's alias in a MERGE: ``s``, or ``staged`` for a target named ``s``.
+
+    The target has no alias and its columns are qualified by its name, so the two must differ.
+    """
+    return quote("staged" if target.name == "s" else "s")
+
+
 def merge_sql(target: TableName, staging: TableName, columns: Sequence[str], key: Sequence[str]) -> str:
     """``MERGE`` ``staging`` into ``target`` on ``key`` (PostgreSQL 15+; Redshift's form).
 
@@ -195,10 +203,11 @@ def merge_sql(target: TableName, staging: TableName, columns: Sequence[str], key
     updated and the update count includes unchanged rows.
     """
     values = [column for column in columns if column not in key]
+    staged = merge_alias(target)
     matched = ""
     if values:
-        matched = "WHEN MATCHED THEN UPDATE SET " + ", ".join(f"{quote(c)} = s.{quote(c)}" for c in values) + " "
+        matched = "WHEN MATCHED THEN UPDATE SET " + ", ".join(f"{quote(c)} = {staged}.{quote(c)}" for c in values) + " "
     return (
-        f"MERGE INTO {target.sql} USING {staging.sql} AS s ON {_key_match(key, target.sql, 's')} {matched}"
-        f"WHEN NOT MATCHED THEN INSERT ({quote_all(columns)}) VALUES ({quote_all(columns, 's.')})"
+        f"MERGE INTO {target.sql} USING {staging.sql} AS {staged} ON {_key_match(key, target.sql, staged)} {matched}"
+        f"WHEN NOT MATCHED THEN INSERT ({quote_all(columns)}) VALUES ({quote_all(columns, staged + '.')})"
     )
