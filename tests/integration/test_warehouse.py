@@ -18,6 +18,7 @@ from pyspark.sql import functions as F
 from lakejobs.errors import QualityGateError, UsageError
 from lakejobs.io.credentials import DbLogin
 from lakejobs.io.jdbc import DatabaseError, connection, read_jdbc
+from lakejobs.io.upsert_sql import TableName
 from lakejobs.jobs import sales_mart, warehouse_extract, warehouse_load
 from lakejobs.pipeline import run_pipeline
 from lakejobs.s3local import free_port
@@ -335,6 +336,19 @@ def test_a_failing_cleanup_does_not_hide_why_the_load_failed(spark, lake, db, tm
     ]
 
 
+def test_a_cleanup_without_a_database_names_the_staging_table_left(spark, db, caplog):
+    """The warning named only the connection's error, not the table left behind."""
+    closed = free_port()
+    login = DbLogin(f"jdbc:postgresql://127.0.0.1:{closed}/x", db.user, db.password)
+    warehouse_load.drop_staging_after_failure(spark, login, TableName("big__stage_6909211c", "mart"))
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert warnings == [
+        f"cannot drop the staging table mart.big__stage_6909211c: cannot connect to the database: Connection to "
+        f"127.0.0.1:{closed} refused. Check that the hostname and port are correct and that the postmaster is "
+        "accepting TCP/IP connections. (SQLSTATE 08001); it is left in the database after the load failed"
+    ]
+
+
 def test_extract_reads_in_ranges_and_round_trips_every_value(spark, lake, db, sales_loaded, tmp_path):
     mart_df = spark.read.parquet(str(lake / "mart" / "sales"))
     low, high = mart_df.agg(F.min("salesorderid"), F.max("salesorderid")).first()
@@ -550,7 +564,16 @@ LOADING_CUSTOMERS += "(staging customers__stage_<id>)"
             ],
         ),
     ],
-    ids=["missing-table", "bad-url", "password-in-url", "no-server", "missing-db-table", "sslpassword", "bad-query"],
+    ids=[
+        "missing-table",
+        "bad-url",
+        "password-in-url",
+        "no-server",
+        "missing-db-table",
+        "sslpassword",
+        "bad-query",
+        "unknown-host",
+    ],  # fmt: skip
 )
 def test_a_bad_input_or_url_ends_in_one_clear_line(spark, lake, db, capfd, job, argv, code, lines):
     values = {"url": db.url, "lake": str(lake), "password": db.password, "closed": free_port()}

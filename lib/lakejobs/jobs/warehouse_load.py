@@ -265,11 +265,13 @@ def drop_staging_after_failure(spark, login: DbLogin, staging: TableName) -> Non
     The load's error is the one the run reports: a failed drop (the database gone, say) is a
     warning naming the table left behind.
     """
+    action = f"cannot drop the staging table {staging}"
     try:
-        with connection(spark, login) as sql, database_errors(f"cannot drop the staging table {staging}"):
+        with connection(spark, login) as sql, database_errors(action):
             sql.execute(upsert_sql.drop_sql(staging))
     except Exception as error:  # noqa: BLE001 - the load's own error is raised by the caller
-        LOG.warning("%s; it is left in the database after the load failed", error)
+        message = str(error) if str(error).startswith(action) else f"{action}: {error}"
+        LOG.warning("%s; it is left in the database after the load failed", message)
 
 
 def upsert(spark, login: DbLogin, args: WarehouseLoadArgs, staging: TableName, source_df, rows_read: int) -> dict:
