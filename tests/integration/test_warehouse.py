@@ -563,6 +563,16 @@ LOADING_CUSTOMERS += "(staging customers__stage_<id>)"
                 'warehouse_extract: error: cannot read --query: ERROR: column "nosuch" does not exist (SQLSTATE 42703)',
             ],
         ),
+        (
+            warehouse_load,
+            ["--lake", "{lake}", "--table", "customers", "--jdbc_url", "jdbc:postgresql://nosuchhost.invalid:5432/x"],
+            1,
+            [
+                LOADING_CUSTOMERS,
+                "warehouse_load: error: cannot connect to the database: The connection attempt failed: "
+                "UnknownHostException: nosuchhost.invalid (SQLSTATE 08001)",
+            ],
+        ),
     ],
     ids=[
         "missing-table",

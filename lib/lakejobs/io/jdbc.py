@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 LOG = logging.getLogger(__name__)
 DRIVER = "org.postgresql.Driver"
+#: The driver's messages that say nothing of why: the cause (an unknown host, say) is added.
+GENERIC_MESSAGES = ("The connection attempt failed.",)
 
 
 class DatabaseError(LakejobsError):
@@ -35,7 +37,8 @@ def sql_error_message(error: BaseException) -> str:
     Walks the causes (and a batch's next exceptions) to the database's own message, e.g.
     ``ERROR: relation "sales" does not exist (SQLSTATE 42P01)``. A JVM error without one is
     told by its root cause (``ClassNotFoundException: org.postgresql.Driver``, a file the
-    write could not create), not by py4j's ``An error occurred while calling o71.save``.
+    write could not create), not by py4j's ``An error occurred while calling o71.save``. The
+    driver's ``The connection attempt failed.`` gets its cause added (an unknown host, say).
     """
     java, found, seen = _java_exception(error), None, 0
     while java is not None and seen < 20:
@@ -49,8 +52,22 @@ def sql_error_message(error: BaseException) -> str:
     if found is None:  # not the database's: py4j's first line names only the call, the cause says what
         return root_cause(error) if _java_exception(error) is not None else _first_line(error)
     message = (found.getMessage() or found.getClass().getSimpleName()).strip().splitlines()[0]
+    if message in GENERIC_MESSAGES and found.getCause() is not None:
+        message = f"{message.rstrip('.')}: {_innermost(found)}"
     state = found.getSQLState()
     return f"{message} (SQLSTATE {state})" if state else message
+
+
+def _innermost(java) -> str:
+    """``Type: message`` of the innermost cause of a Java exception (``UnknownHostException: db.invalid``)."""
+    for _ in range(20):
+        deeper = java.getCause()
+        if deeper is None or deeper is java:
+            break
+        java = deeper
+    message = (java.getMessage() or "").strip().splitlines()
+    name = java.getClass().getSimpleName()
+    return f"{name}: {message[0]}" if message else name
 
 
 def _first_line(error: BaseException) -> str:
