@@ -16,6 +16,7 @@ from chispa import assert_df_equality
 from pyspark.sql import functions as F
 
 from lakejobs.errors import QualityGateError, UsageError
+from lakejobs.io import upsert_sql
 from lakejobs.io.credentials import DbLogin
 from lakejobs.io.jdbc import DatabaseError, connection, read_jdbc
 from lakejobs.io.upsert_sql import TableName
@@ -446,6 +447,21 @@ def test_text_partition_values_that_name_the_null_folder_stop_the_extract(spark,
     extract(spark, "--query", "SELECT id, code FROM codes WHERE id IN (1, 4)", "--partition_by", "code", *output)
     rows = spark.read.parquet(str(tmp_path / "x")).orderBy("id").collect()
     assert [tuple(row) for row in rows] == [(1, "a"), (4, None)]
+
+
+def test_a_partitioned_extract_of_no_row_reads_back_and_loads_as_an_empty_table(spark, db, tmp_path):
+    """The folder held no file, so no schema: reading it (and loading it) failed with UNABLE_TO_INFER_SCHEMA."""
+    execute(spark, db, "CREATE TABLE nothing (id int, code text, amount numeric(10,2))")
+    output = str(tmp_path / "x")
+    result = extract(
+        spark, "--table", "nothing", "--partition_by", "code", "--jdbc_url", db.url, "--output_path", output
+    )
+    assert (result.status, result.rows_written) == ("SUCCEEDED", 0)
+    assert spark.read.parquet(output).schema.simpleString() == "struct<id:int,code:string,amount:decimal(10,2)>"
+    loaded = load(spark, "--input_path", output, "--key", "id", "--jdbc_url", db.url, "--target_table", "nothing_back")
+    assert (loaded.rows_read, loaded.rows_written) == (0, 0)
+    types = query(spark, db, upsert_sql.column_types_sql(TableName("nothing_back")))
+    assert sorted(types) == [("amount", "numeric(10,2)"), ("code", "text"), ("id", "integer")]
 
 
 def partition_folders(table: Path):

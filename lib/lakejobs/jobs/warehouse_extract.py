@@ -257,13 +257,21 @@ def refuse_infinities(args: WarehouseExtractArgs, counts: Dict[str, Tuple[int, i
 
 
 def write_partitioned_extract(source_df: "DataFrame", args: WarehouseExtractArgs):
-    """Write the rows read to ``args.output_path`` (database errors become one line)."""
+    """Write the rows read to ``args.output_path`` (database errors become one line).
+
+    A partitioned extract of no row has no partition folder, so no file to declare its
+    columns, and no reader could read it: it is written as one unpartitioned file of no rows.
+    """
     from lakejobs.io.jdbc import database_errors
 
     with database_errors(f"cannot extract {args.name}"):
-        return write_table(
+        output = write_table(
             source_df, args.output_path, args.name, "parquet", args.partition_by, args.compression, replace="table"
         )
+    if args.partition_by and output.rows == 0:
+        empty_df = source_df.sparkSession.createDataFrame([], source_df.schema)
+        output = write_table(empty_df, args.output_path, args.name, "parquet", (), args.compression, replace="table")
+    return output
 
 
 def preflight(args: WarehouseExtractArgs) -> None:
