@@ -8,6 +8,7 @@ calling o1892.save``. ``install`` replaces that handler:
 - The first Ctrl-C marks the run interrupted and cancels Spark's jobs from a thread of its
   own, which has its own Py4J connection. It cancels again every ``CANCEL_EVERY_S`` until the
   run ends (``ended``), so a job started after the first cancel does not run to its end either.
+  Each run has its own handling (``install`` .. ``ended``): one run's Ctrl-C is not the next's.
 - The job in flight fails; the run's failure path sees ``interrupted()`` and reports the run
   as interrupted (``Interrupted``, exit code 130, the shell's code for SIGINT).
 - What is not a Spark job (a file system call, a commit's renames) finishes; a run that ends
@@ -23,6 +24,7 @@ import logging
 import os
 import signal
 import threading
+from typing import Optional
 
 from lakejobs.errors import LakejobsError
 
@@ -32,8 +34,6 @@ CANCEL_EVERY_S = 0.5
 EXIT_CODE = 130
 
 _interrupted = threading.Event()
-#: Set when the run that was interrupted has ended: its cancelling thread stops.
-_run_ended = threading.Event()
 
 
 class Interrupted(LakejobsError):
@@ -42,32 +42,54 @@ class Interrupted(LakejobsError):
     exit_code = EXIT_CODE
 
 
+class _Run:
+    """One run's Ctrl-C handling: its session, and its cancelling thread once Ctrl-C came."""
+
+    def __init__(self, spark_context: object) -> None:
+        self.spark_context = spark_context
+        self.ended = threading.Event()
+        self.canceller: Optional[threading.Thread] = None
+
+
+_current: Optional[_Run] = None
+
+
 def install(spark_context: object, ignored: bool = False) -> None:
-    """Handle Ctrl-C for the session of ``spark_context`` (a ``pyspark.SparkContext``).
+    """Handle Ctrl-C for a run in the session of ``spark_context`` (a ``pyspark.SparkContext``).
 
     ``ignored``: SIGINT was ignored before the session started (a job started with ``&`` by a
     script); it stays ignored (PySpark sets its own handler whatever came before). Signal
     handlers can be set from the main thread only; elsewhere nothing changes (PySpark skips its
     own handler there too).
     """
+    global _current
     if threading.current_thread() is not threading.main_thread():
         return
-    if ignored:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)
-    else:
-        signal.signal(signal.SIGINT, lambda _signum, _frame: _on_ctrl_c(spark_context))
+    _interrupted.clear()
+    run = _current = _Run(spark_context)
+    signal.signal(signal.SIGINT, signal.SIG_IGN if ignored else lambda _signum, _frame: _on_ctrl_c(run))
 
 
 def ended(previous_handler: object) -> None:
-    """End the run's Ctrl-C handling: ``previous_handler`` back, no more cancelling, the flag cleared.
+    """End the run's Ctrl-C handling: ``previous_handler`` back, its cancels stopped, the flag cleared.
 
     For a process that runs more than one job (a test session, a notebook, an orchestrator
-    calling ``main``): a Ctrl-C of one run does not fail the next ones.
+    calling ``main``): a Ctrl-C of one run does not fail the next ones. The handler comes back
+    first (a Ctrl-C from then on is the caller's), then the cancelling thread is stopped and
+    waited for, so that no cancel of this run reaches the next one's jobs. Only the main thread,
+    which owns the handling, ends it.
     """
-    _run_ended.set()
-    _interrupted.clear()
-    if threading.current_thread() is threading.main_thread() and previous_handler is not None:
+    global _current
+    if threading.current_thread() is not threading.main_thread():
+        return
+    if previous_handler is not None:
         signal.signal(signal.SIGINT, previous_handler)
+    run, _current = _current, None
+    if run is not None:
+        run.ended.set()
+        if run.canceller is not None:
+            run.canceller.join(timeout=10)
+    _interrupted.clear()
 
 
 def interrupted() -> bool:
@@ -80,21 +102,21 @@ def not_py4j_after_ctrl_c(record: logging.LogRecord) -> bool:
     return not (_interrupted.is_set() and f"{os.sep}py4j{os.sep}" in record.pathname)
 
 
-def _on_ctrl_c(spark_context: object) -> None:
+def _on_ctrl_c(run: _Run) -> None:
     if _interrupted.is_set():
         raise KeyboardInterrupt
     _interrupted.set()
-    _run_ended.clear()
     # os.write, not print: the main thread may be inside a write to sys.stderr, which a signal
     # handler must not enter again.
     os.write(2, b"interrupted: cancelling Spark's jobs (Ctrl-C again stops at once)\n")
-    threading.Thread(target=_keep_cancelling, args=(spark_context,), name="lakejobs-cancel", daemon=True).start()
+    run.canceller = threading.Thread(target=_keep_cancelling, args=(run,), name="lakejobs-cancel", daemon=True)
+    run.canceller.start()
 
 
-def _keep_cancelling(spark_context: object) -> None:
-    while not _run_ended.is_set():
+def _keep_cancelling(run: _Run) -> None:
+    while not run.ended.is_set():
         try:
-            spark_context.cancelAllJobs()
+            run.spark_context.cancelAllJobs()
         except Exception:  # noqa: BLE001 - the session or its JVM is gone: no job runs any more
             return
-        _run_ended.wait(CANCEL_EVERY_S)
+        run.ended.wait(CANCEL_EVERY_S)

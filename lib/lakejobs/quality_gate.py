@@ -247,8 +247,9 @@ def _check_value_types(rule: Rule, data_type: T.DataType) -> None:
             raise UsageError(f"rule {rule.text!r}: {problem}")
 
 
-#: Digits of the decimal each integral type is compared as (Spark's ``DecimalType.forType``).
-_INTEGRAL_DIGITS = {T.ByteType: 3, T.ShortType: 5, T.IntegerType: 10, T.LongType: 20}
+#: Integer digits each integral type's values have (Spark compares them as ``DecimalType.forType``,
+#: 20 digits for a long, but a long's values have 19, which a bounded decimal keeps).
+_INTEGRAL_DIGITS = {T.ByteType: 3, T.ShortType: 5, T.IntegerType: 10, T.LongType: 19}
 #: The most digits a Spark decimal holds.
 MAX_DIGITS = 38
 
@@ -277,10 +278,14 @@ def _decimal_comparison_problem(value: object, data_type: T.DataType) -> Optiona
     needed = max(column_integer, integer_digits) + max(column_scale, scale)
     if needed <= MAX_DIGITS:
         return None
+    if scale > column_scale:
+        fix = f"give at most {MAX_DIGITS - max(column_integer, integer_digits)} decimals"
+    else:
+        fix = f"give at most {MAX_DIGITS - column_scale} integer digits"
     return (
-        f"{render_value(value)} has {scale} decimals: comparing a {data_type.simpleString()} column with it takes "
-        f"{needed} digits, more than Spark's {MAX_DIGITS}, so its large values would fail the rule; give at most "
-        f"{MAX_DIGITS - column_integer} decimals"
+        f"{render_value(value)} has {integer_digits} integer digits and {scale} decimals: comparing a "
+        f"{data_type.simpleString()} column with it takes {needed} digits, more than Spark's {MAX_DIGITS}, so its "
+        f"large values would fail the rule; {fix}"
     )
 
 

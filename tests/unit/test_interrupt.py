@@ -7,7 +7,7 @@ import time
 import pytest
 
 from lakejobs import interrupt
-from lakejobs.errors import UsageError
+from lakejobs.errors import LakejobsError, UsageError
 from lakejobs.io.reports import raise_failed_run
 from lakejobs.result import JobResult
 
@@ -63,6 +63,11 @@ def test_after_ctrl_c_a_spark_error_is_the_interruption_and_a_lakejobs_error_kee
             "orders: the run was interrupted (Ctrl-C) in stage start",
             130,
         )
+        wrapped = LakejobsError(
+            "cannot write to staging: SparkException: Job 7 cancelled as part of cancellation of all jobs"
+        )
+        with pytest.raises(interrupt.Interrupted):  # a database write's error wraps the cancelled job
+            raise_failed_run(None, None, JobResult(job="j", run_id="r"), "sales", wrapped)
         with pytest.raises(UsageError, match="^moving the staged rows stopped part-way$"):
             raise_failed_run(
                 None, None, JobResult(job="j", run_id="r"), "", UsageError("moving the staged rows stopped part-way")

@@ -440,6 +440,7 @@ def test_numbers_past_a_long_or_a_decimals_digits_compare_exactly_or_are_refused
     """A 20-digit number made F.lit fail in Py4J; 19 decimals against decimal(38,18) nulled large values."""
     (tmp_path / "in.csv").write_text("1,9223372036854775807,12345678901234567890.5\n")
     rules = 'ColumnValues "big" < 99999999999999999999, ColumnValues "m" > 0.000000000000000001'
+    rules += ', ColumnValues "big" in [99999999999999999999, 9223372036854775807]'
     (tmp_path / "rules.dqdl").write_text(f"Rules = [ {rules} ]")
     argv = ["--schema", "id INT, big BIGINT, m DECIMAL(38,18)", "--input_path", str(tmp_path / "in.csv")]
     argv += ["--output_path", str(tmp_path / "out"), "--rules", str(tmp_path / "rules.dqdl")]
@@ -449,7 +450,7 @@ def test_numbers_past_a_long_or_a_decimals_digits_compare_exactly_or_are_refused
     with pytest.raises(UsageError) as refused:
         csv_to_parquet.parse_args(argv)
     assert str(refused.value) == (
-        "rule 'ColumnValues \"m\" > 0.0000000000000000001': 0.0000000000000000001 has 19 decimals: comparing a "
-        "decimal(38,18) column with it takes 39 digits, more than Spark's 38, so its large values would fail the "
-        "rule; give at most 18 decimals"
+        "rule 'ColumnValues \"m\" > 0.0000000000000000001': 0.0000000000000000001 has 0 integer digits and 19 "
+        "decimals: comparing a decimal(38,18) column with it takes 39 digits, more than Spark's 38, so its large "
+        "values would fail the rule; give at most 18 decimals"
     )

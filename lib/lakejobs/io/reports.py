@@ -52,8 +52,7 @@ def raise_failed_run(
     a failure inside Spark), chained to ``error`` for ``LAKEJOBS_DEBUG``.
     """
     stage = next(reversed(result.stages_s), "start")
-    if interrupted() and not isinstance(error, LakejobsError):  # a Spark job Ctrl-C cancelled
-        # (A LakejobsError keeps its own line: a commit stopped part-way says how it is repaired.)
+    if interrupted() and _cancelled(error):  # a Spark job Ctrl-C cancelled
         message = f"{subject + ': ' if subject else ''}the run was interrupted (Ctrl-C) in stage {stage}"
         save_run_report_quietly(spark, report_root, result.finish("FAILED", message))
         raise Interrupted(message, result=result) from error
@@ -66,6 +65,20 @@ def raise_failed_run(
     message = f"{subject + ': ' if subject else ''}the run failed in stage {stage}: {root_cause(error)}"
     save_run_report_quietly(spark, report_root, result.finish("FAILED", message))
     raise LakejobsError(message, result=result) from error
+
+
+#: What Spark says of a job ``cancelAllJobs`` stopped (``lakejobs.interrupt``).
+CANCELLED = "cancelled as part of cancellation of all jobs"
+
+
+def _cancelled(error: Exception) -> bool:
+    """Tell whether ``error`` came of Ctrl-C's cancels, not of the run's own checks.
+
+    Any error but a ``LakejobsError`` does (a Spark job's). A ``LakejobsError`` keeps its own
+    line (a commit stopped part-way says how it is repaired) unless it wraps a cancelled job,
+    as a database write's error does.
+    """
+    return not isinstance(error, LakejobsError) or CANCELLED in root_cause(error) or CANCELLED in str(error)
 
 
 def run_reports(spark: "SparkSession", report_root: str, job: str) -> List[str]:

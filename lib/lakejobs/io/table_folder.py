@@ -33,7 +33,18 @@ def holds_delta_commit(spark: "SparkSession", path: str) -> bool:
     committed holds its version 0, or a checkpoint once log cleanup has removed that.
     """
     log = f"{path.rstrip('/')}/{DELTA_LOG}"
-    return fs.exists(spark, f"{log}/{0:020d}.json") or fs.exists(spark, f"{log}/_last_checkpoint")
+    if fs.exists(spark, f"{log}/{0:020d}.json") or fs.exists(spark, f"{log}/_last_checkpoint"):
+        return True
+    if not fs.exists(spark, log):
+        return False
+    # A log cleaned of its first commits, whose _last_checkpoint (a hint, by Delta's protocol)
+    # is missing, or one a first write left without a commit: the log's own files tell.
+    names = (info.path.rsplit("/", 1)[-1] for info in fs.list_data_files(spark, log))
+    return any(DELTA_LOG_ENTRY.fullmatch(name) for name in names)
+
+
+#: A Delta commit or checkpoint file of a ``_delta_log``.
+DELTA_LOG_ENTRY = re.compile(r"\d{20}\.(json|checkpoint(\.\d+\.\d+)?(\.[\w-]+)?\.parquet)")
 
 
 #: Data files: Spark's and Delta's ``part-*``, Glue's ``run-*-part-r-*``, Delta's deletion

@@ -192,7 +192,7 @@ def merge_alias(target: TableName) -> str:
 
     The target has no alias and its columns are qualified by its name, so the two must differ.
     """
-    return quote("staged" if target.name == "s" else "s")
+    return quote("staged" if target.name.lower() == "s" else "s")  # Redshift folds even quoted names
 
 
 def merge_sql(target: TableName, staging: TableName, columns: Sequence[str], key: Sequence[str]) -> str:

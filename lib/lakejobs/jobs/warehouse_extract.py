@@ -212,13 +212,20 @@ def check_source(spark: "SparkSession", login: DbLogin, args: WarehouseExtractAr
     texts = [name for name in args.partition_by if isinstance(schema[name].dataType, T.StringType)]
     if not days and not texts:
         return
-    counts = [f"count(*) FILTER (WHERE {quote(name)}::text = '{value}')" for name in days for value in INFINITIES]
-    counts += [f"count(*) FILTER (WHERE {quote(name)}::text IN ('', '{NULL_VALUE}'))" for name in texts]
+    # sum(CASE ...), not count(*) FILTER (...), which Redshift and PostgreSQL before 9.4 lack; as
+    # text, since Spark reads a ``time`` column as a timestamp too, and 'infinity' is no time.
+    counts = [_rows_where(f"{quote(name)}::text = '{value}'") for name in days for value in INFINITIES]
+    counts += [_rows_where(f"{quote(name)}::text IN ('', '{NULL_VALUE}')") for name in texts]
     with connection(spark, login) as sql, database_errors(f"cannot read {args.shown}"):
         [row] = sql.query(f"SELECT {', '.join(counts)} FROM {args.source}")
     infinite = row[: 2 * len(days)]
     refuse_infinities(args, dict(zip(days, zip(infinite[::2], infinite[1::2]))))
     refuse_null_folder_names(args, dict(zip(texts, row[2 * len(days) :])))
+
+
+def _rows_where(condition: str) -> str:
+    """SQL counting the rows where ``condition`` holds (0 when none does)."""
+    return f"coalesce(sum(CASE WHEN {condition} THEN 1 ELSE 0 END), 0)"
 
 
 def refuse_null_folder_names(args: WarehouseExtractArgs, counts: Dict[str, int]) -> None:

@@ -63,12 +63,10 @@ def _in_list(column: Column, values: Sequence, float_column: bool = False) -> Co
     values.
     """
     plain = [value for value in values if not is_special(value)]
-    if float_column:
-        plain = [as_float32(value) if isinstance(value, (int, Decimal)) else value for value in plain]
     if any(isinstance(value, str) and _TYPED_TEXT.match(value) for value in plain):
-        found = functools.reduce(operator.or_, [column == _literal(value) for value in plain])
-    else:
-        found = column.isin(*plain) if plain else F.lit(False)
+        found = functools.reduce(operator.or_, [column == _literal(value, float_column) for value in plain])
+    else:  # literals made as ``=`` makes them: floats, whole numbers past a Java long
+        found = column.isin(*[_literal(value, float_column) for value in plain]) if plain else F.lit(False)
     if None in values:
         found = found | column.isNull()
     if EMPTY in values:
