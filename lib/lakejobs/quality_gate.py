@@ -151,22 +151,35 @@ def check_rule_patterns(spark: "SparkSession", rules: Sequence[Rule]) -> None:
             )
 
 
-def check_rule_filters(rules: Sequence[Rule]) -> None:
-    """Raise ``UsageError`` for a ``where`` filter that Spark's SQL parser cannot read.
+def check_rule_filters(spark: "SparkSession", rules: Sequence[Rule], dataset: Dataset) -> None:
+    """Raise ``UsageError`` for a ``where`` filter Spark cannot read or apply to the dataset's rows.
 
-    Its columns are checked without Spark (``check_rule_columns``); its syntax only Spark's
-    parser knows, so the session parses it before any data is read. Otherwise the run failed
-    with Spark's ``ParseException``, naming no rule.
+    Its columns are checked without Spark (``check_rule_columns``); its syntax and meaning only
+    Spark knows, so the session parses it, then applies it to an empty frame of the dataset's
+    columns, before any data is read. Otherwise the run failed with Spark's ``ParseException``,
+    or, for a filter that is no condition (``where "id"``) or aggregates (``where "sum(id) > 1"``),
+    with an ``AnalysisException`` (until session 42), naming no rule.
     """
-    from pyspark.errors import ParseException
+    from pyspark.errors import AnalysisException, ParseException
 
-    for rule in rules:
+    rows = None
+    for rule in [rule for rule in rules if rule.where]:
         try:
-            if rule.where:
-                F.expr(rule.where)
+            condition = F.expr(rule.where)
         except ParseException as error:
-            said = str(error).strip().splitlines()[0] if str(error).strip() else "ParseException"
-            raise UsageError(f"rule {rule.text!r}: the where filter is not a Spark SQL condition: {said}") from None
+            raise UsageError(
+                f"rule {rule.text!r}: the where filter is not a Spark SQL condition: {_said(error)}"
+            ) from None
+        rows = rows if rows is not None else spark.createDataFrame([], dataset.schema)
+        try:
+            rows.filter(condition).schema  # noqa: B018 - analysed, not run
+        except AnalysisException as error:
+            raise UsageError(f"rule {rule.text!r}: the where filter cannot select rows: {_said(error)}") from None
+
+
+def _said(error: Exception) -> str:
+    """The first line of a Spark error's message."""
+    return str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
 
 
 def _compile_error(pattern_class, pattern: str) -> Optional[str]:

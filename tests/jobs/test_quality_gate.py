@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 from chispa import assert_df_equality
 
 from lakejobs import cli
@@ -220,6 +221,21 @@ def test_a_where_filter_spark_cannot_parse_is_one_line_naming_the_rule(spark, tm
     assert line.startswith(
         'csv_to_parquet: error: rule \'ColumnValues "orderqty" > 0 where "orderdate >= "\': the where filter is '
         "not a Spark SQL condition: [PARSE_SYNTAX_ERROR]"
+    ), line
+    assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize(
+    "where, error",
+    [("orderqty", "[DATATYPE_MISMATCH.FILTER_NOT_BOOLEAN]"), ("sum(orderqty) > 1", "[INVALID_WHERE_CONDITION]")],
+)
+def test_a_where_filter_that_selects_no_rows_is_one_line_naming_the_rule(spark, tmp_path, capsys, where, error):
+    """A filter that is no condition, or aggregates, failed the run with Spark's AnalysisException, exit 1."""
+    assert run_with_rules(tmp_path, f'Rules = [ ColumnValues "orderqty" > 0 where "{where}" ]') == 2
+    [line] = stderr_lines(capsys.readouterr().err)
+    assert line.startswith(
+        f'csv_to_parquet: error: rule \'ColumnValues "orderqty" > 0 where "{where}"\': the where filter cannot select '
+        f"rows: {error}"
     ), line
     assert not (tmp_path / "o").exists()
 

@@ -143,7 +143,7 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
         refuse_other_layout(spark, args.output_path, args.partition_by)
     refuse_foreign_folders(spark, {"--quarantine_path": args.quarantine_path}, "json")
     quality_gate.check_rule_patterns(spark, args.rules)
-    quality_gate.check_rule_filters(args.rules)
+    quality_gate.check_rule_filters(spark, args.rules, args.dataset)
     require_known_encoding(spark, args.dataset.csv.encoding)
     args = _read_whole_files_where_needed(spark, args)
     if args.output_format == "delta":
