@@ -3,6 +3,7 @@ rule values checked before Spark starts, regular expressions kept whole and matc
 
 import datetime as dt
 import json
+from decimal import Decimal
 from fractions import Fraction
 
 import pytest
@@ -454,3 +455,18 @@ def test_numbers_past_a_long_or_a_decimals_digits_compare_exactly_or_are_refused
         "decimals: comparing a decimal(38,18) column with it takes 39 digits, more than Spark's 38, so its large "
         "values would fail the rule; give at most 18 decimals"
     )
+
+
+@pytest.mark.parametrize(
+    "text, nearest",
+    [
+        ("0.1", 0.10000000149011612),
+        ("-0.1", -0.10000000149011612),
+        ("16777217", 16777216.0),  # halfway: ties to the even float
+        ("1.000000059604644775390625", 1.0),  # halfway too
+        ("1.00000005960464477539062501", 1.0000001192092896),  # past it: through a double it rounded to 1.0
+        ("0", 0.0),
+    ],
+)
+def test_a_rule_number_for_a_float_column_is_the_nearest_float_as_javas_parse_float_gives(text, nearest):
+    assert quality.as_float32(Decimal(text)) == nearest

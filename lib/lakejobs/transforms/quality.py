@@ -8,6 +8,7 @@ are computed together, with the rows per reason, in a single ``agg`` (see
 """
 
 import functools
+import math
 import operator
 import re
 import struct
@@ -44,8 +45,24 @@ def _literal(value, float_column: bool = False) -> Column:
 
 
 def as_float32(value) -> float:
-    """The float32 nearest to ``value``, as the Python float (double) equal to it."""
-    return struct.unpack("f", struct.pack("f", float(value)))[0]
+    """The float32 nearest to ``value`` (ties to even, as Java's ``parseFloat``), as the equal double.
+
+    Rounding to a double first and then to a float can land one float off (a number of 17 or
+    more significant digits just past a halfway point): the float next to it on either side
+    is compared with the exact value too.
+    """
+    exact = Fraction(Decimal(value))
+    near = _float32_bits(float(exact))
+    candidates = [bits for bits in (near - 1, near, near + 1) if math.isfinite(_float32(bits))]
+    return _float32(min(candidates, key=lambda bits: (abs(Fraction(_float32(bits)) - exact), bits & 1)))
+
+
+def _float32_bits(number: float) -> int:
+    return struct.unpack("<i", struct.pack("<f", number))[0]
+
+
+def _float32(bits: int) -> float:
+    return struct.unpack("<f", struct.pack("<i", bits))[0]
 
 
 #: Text that a date, timestamp or boolean column reads as one of its values
