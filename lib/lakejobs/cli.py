@@ -77,13 +77,8 @@ def cmd_pipeline(args) -> int:
 
 
 def _session(name: str):
-    from lakejobs.session import build_session
-
     runtime.configure_logging()
-    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # before PySpark sets its own handler
-    spark = build_session(f"lakejobs-{name}", runtime.current_profile())
-    interrupt.install(spark.sparkContext, ignored)
-    return spark
+    return runtime.session_handling_ctrl_c(f"lakejobs-{name}", runtime.current_profile())
 
 
 def cmd_history(args) -> int:

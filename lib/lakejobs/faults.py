@@ -73,11 +73,16 @@ def with_failing_first_attempt():
     """
     if os.environ.get(FAIL_TASK_ENV) != "first_attempt":
         return lambda df: df
+    return _through_each_row(_fail_first_attempt)
+
+
+def _through_each_row(hook):
+    """A transform passing every row through ``hook`` (a Python UDF, called once per row)."""
 
     def _(df):
         from pyspark.sql import functions as F
 
-        check = F.udf(_fail_first_attempt, "boolean").asNondeterministic()
+        check = F.udf(hook, "boolean").asNondeterministic()
         return df.filter(check(F.lit(True)))
 
     return _
@@ -108,14 +113,7 @@ def with_paused_task():
     marker = os.environ.get(PAUSE_TASK_ENV)
     if not marker:
         return lambda df: df
-
-    def _(df):
-        from pyspark.sql import functions as F
-
-        check = F.udf(_pause_first_partition(marker), "boolean").asNondeterministic()
-        return df.filter(check(F.lit(True)))
-
-    return _
+    return _through_each_row(_pause_first_partition(marker))
 
 
 def _has_new_file(folder: str, since: float) -> bool:

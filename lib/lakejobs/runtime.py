@@ -67,17 +67,27 @@ def glue_session(app_name: str, glue_args: Dict[str, str]) -> Iterator["SparkSes
 def spark_session(app_name: str) -> Iterator["SparkSession"]:
     """A session off Glue. It is left running: the process ends soon, and tests share it."""
     profile = current_profile()
-    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN  # before PySpark sets its own handler
     if launched_by_spark_submit() and profile in ("local", "test"):
         profile = "emr"  # spark-submit already chose the master, memory and jars
-    spark = session.build_session(app_name, profile)
+    spark = session_handling_ctrl_c(app_name, profile)
     if launched_by_spark_submit() and spark.sparkContext.master.startswith("local"):
         # spark-submit on a laptop: S3 as the local profile reaches it (s3:// mapped to s3a, the
         # AWS SDK's endpoint and region, short retries), not left to EMR's defaults, which hung
         # for minutes against a local S3 server. A cluster's master keeps its own S3 settings.
         session.configure_s3a(spark, keep_given=True)
-    interrupt.install(spark.sparkContext, ignored)
     yield spark
+
+
+def session_handling_ctrl_c(app_name: str, profile: str) -> "SparkSession":
+    """``session.build_session``, then Ctrl-C handled for the run (``lakejobs.interrupt``).
+
+    A SIGINT ignored before is seen before the session exists: PySpark sets its own handler
+    whatever came before.
+    """
+    ignored = signal.getsignal(signal.SIGINT) is signal.SIG_IGN
+    spark = session.build_session(app_name, profile)
+    interrupt.install(spark.sparkContext, ignored)
+    return spark
 
 
 def job_session(app_name: str, argv: Sequence[str]):
