@@ -114,9 +114,28 @@ def _on_ctrl_c(run: _Run) -> None:
 
 
 def _keep_cancelling(run: _Run) -> None:
+    try:
+        _quiet_killed_tasks(run.spark_context)
+    except Exception:  # noqa: BLE001 - no log4j 2 here, or the JVM is gone: the cancels tell
+        pass
     while not run.ended.is_set():
         try:
             run.spark_context.cancelAllJobs()
         except Exception:  # noqa: BLE001 - the session or its JVM is gone: no job runs any more
             return
         run.ended.wait(CANCEL_EVERY_S)
+
+
+def _quiet_killed_tasks(spark_context: object) -> None:
+    """Keep the cancelled tasks' end off the log: the run's one line says what happened.
+
+    A cancelled job fails at once, but its tasks stop later (a Python worker only after
+    ``spark.python.task.killTimeout``). When the process exits first, Spark stops under them
+    and each logs ``ERROR TaskContextImpl: Error in TaskCompletionListener (... Block
+    broadcast_0 does not exist)`` after the run's line. The logger stays off for the rest of
+    the process: those tasks may outlive the run, and the process exit is what makes them fail.
+    """
+    jvm = spark_context._jvm
+    jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
+        "org.apache.spark.TaskContextImpl", jvm.org.apache.logging.log4j.Level.OFF
+    )
