@@ -16,6 +16,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from lakejobs.catalog import Table
 from lakejobs.errors import LakejobsError
+from lakejobs.io.table_folder import DELTA_LOG_ENTRY
 
 LOG = logging.getLogger(__name__)
 BATCH = 100
@@ -103,20 +104,44 @@ def check_formats(tables: Sequence[Table], s3) -> None:
     """Raise ``LakejobsError`` when a table's folder in S3 holds the other format than ``--format``.
 
     A Delta table registered as Parquet reads every data file in its folder, the ones its log has
-    removed too: wrong rows without an error. A folder without written files is not checked.
+    removed too: wrong rows without an error. A ``_delta_log/`` without a commit (a first Delta
+    write stopped before it committed) is no table in either format. A folder without written
+    files is not checked.
     """
     for table in tables:
         if table.kind not in ("parquet", "delta"):
             continue
-        has_log = _holds_objects(s3, f"{table.location}/_delta_log/")
-        if table.kind == "parquet" and has_log:
+        log = _delta_log_state(s3, table.location)
+        if log == "uncommitted":
+            raise LakejobsError(
+                f"{table.location}/_delta_log/ holds no Delta commit (a first Delta write stopped before it "
+                "committed): run that write again, then sync"
+            )
+        if table.kind == "parquet" and log == "committed":
             raise LakejobsError(
                 f"{table.location} is a Delta table (it has a _delta_log/): sync it with --format delta"
             )
-        if table.kind == "delta" and not has_log and _holds_objects(s3, f"{table.location}/"):
+        if table.kind == "delta" and log is None and _holds_objects(s3, f"{table.location}/"):
             raise LakejobsError(
                 f"{table.location} is not a Delta table (it has no _delta_log/): sync it with --format parquet"
             )
+
+
+def _delta_log_state(s3, location: str) -> Optional[str]:
+    """What ``location``'s ``_delta_log/`` holds: ``None`` (no log), ``"committed"`` or ``"uncommitted"``."""
+    bucket, prefix = _bucket_and_prefix(f"{location}/_delta_log/")
+    pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
+    found = False
+    try:
+        for page in pages:
+            for entry in page.get("Contents", []):
+                found = True
+                name = entry["Key"][len(prefix) :]
+                if name == "_last_checkpoint" or DELTA_LOG_ENTRY.fullmatch(name):
+                    return "committed"
+    except s3.exceptions.NoSuchBucket:
+        raise LakejobsError(f"bucket does not exist: s3://{bucket}") from None
+    return "uncommitted" if found else None
 
 
 def _holds_objects(s3, location: str) -> bool:

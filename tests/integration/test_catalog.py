@@ -301,6 +301,26 @@ def test_sync_in_the_other_format_than_the_lake_holds_fails_in_one_line_and_chan
     assert not names & {"wrong_format", "wrong_format_raw"}
 
 
+def test_sync_of_a_delta_log_without_a_commit_fails_in_one_line_in_either_format(aws, capsys):
+    """A first Delta write stopped before its commit leaves s3a's folder marker of ``_delta_log/``: no table."""
+    s3, lake = aws["s3"], f"s3://{LAKE_BUCKET}/stopped-lake"
+    for key in DELTA_KEYS[1:]:
+        s3.put_object(Bucket=LAKE_BUCKET, Key=f"stopped-lake/{key}", Body=b"{}")
+    customers = "stopped-lake/processedData/customers"
+    s3.put_object(Bucket=LAKE_BUCKET, Key=f"{customers}/_delta_log/", Body=b"")
+    s3.put_object(Bucket=LAKE_BUCKET, Key=f"{customers}/part-00000.snappy.parquet", Body=b"x")
+    databases = ["--database", "stopped", "--raw-database", "stopped_raw"]
+    message = (
+        f"lakejobs: error: {lake}/processedData/customers/_delta_log/ holds no Delta commit (a first Delta "
+        "write stopped before it committed): run that write again, then sync\n"
+    )
+    for kind in ("delta", "parquet"):
+        assert sync(aws, "--lake", lake, *databases, "--format", kind) == 1
+        assert capsys.readouterr().err == message
+    names = {database["Name"] for database in aws["glue"].get_databases()["DatabaseList"]}
+    assert not names & {"stopped", "stopped_raw"}
+
+
 def test_sync_of_a_missing_bucket_and_a_local_lake_fail_in_one_line(aws, capsys):
     assert sync(aws, "--lake", "s3://no-such-bucket/lake", "--database", "other") == 1
     assert capsys.readouterr().err == "lakejobs: error: bucket does not exist: s3://no-such-bucket\n"
@@ -337,7 +357,7 @@ def test_an_unreachable_endpoint_is_one_line(aws, capsys, monkeypatch):
     assert capsys.readouterr().err == (
         "lakejobs: error: EndpointConnectionError: Could not connect to the endpoint URL: "
         f'"http://127.0.0.1:9/{LAKE_BUCKET}?list-type=2&prefix=lake%2FprocessedData%2Fcustomers%2F_delta_log%2F'
-        '&max-keys=1&encoding-type=url"\n'  # the first request: the format check lists S3
+        '&encoding-type=url"\n'  # the first request: the format check lists S3
     )
 
 
