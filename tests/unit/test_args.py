@@ -425,3 +425,15 @@ def test_help_states_each_default_once_and_none_for_options_without_one():
     assert lines["--primary_key"] == "key columns: c1,c2"  # none: the dataset's key
     assert lines["--input_path"] == "raw CSV file or folder"
     assert lines["--incremental"] == "read only new input files (default: false)"  # False is a default too
+
+
+def test_warehouse_load_refuses_lake_beside_input_path_which_it_would_ignore():
+    """``--lake lake --input_path lake/mart/sales`` loaded the folder and silently dropped ``--lake``."""
+    from lakejobs.jobs import warehouse_load
+
+    argv = ["--lake", "l", "--input_path", "l/mart/sales", "--key", "id", "--jdbc_url", "jdbc:postgresql://h/d"]
+    with pytest.raises(UsageError) as refused:
+        warehouse_load.parse_args(argv)
+    assert str(refused.value) == (
+        "--lake goes with --table; --input_path names the table's folder itself: give one of them"
+    )

@@ -117,6 +117,8 @@ def _source(namespace) -> Tuple[str, str, Tuple[str, ...]]:
             raise UsageError("--table needs --lake (the lake root)")
         folder, key = LAKE_TABLES[namespace.table]
         return f"{fs.qualify(namespace.lake).rstrip('/')}/{folder}", namespace.table, tuple(namespace.key or key)
+    if namespace.lake:
+        raise UsageError("--lake goes with --table; --input_path names the table's folder itself: give one of them")
     if not namespace.key:
         raise UsageError("--input_path needs --key (the primary key columns)")
     path = fs.qualify(namespace.input_path)
