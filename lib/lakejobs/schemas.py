@@ -153,7 +153,7 @@ def _split_top_level(ddl: str) -> List[str]:
 def _parse_column(item: str) -> T.StructField:
     match = _COLUMN.match(item)
     if not match:
-        raise UsageError(f"cannot read schema column {item.strip()!r}: expected 'name TYPE'")
+        raise UsageError(f"cannot read schema column {item.strip()!r}: expected 'name TYPE'{_backtick_hint(item)}")
     name = match.group("name").strip("`")
     if "." in name:
         raise UsageError(f"column {name!r}: a name with a dot is not supported (Spark reads a.b as field b of a)")
@@ -168,12 +168,26 @@ def _parse_column(item: str) -> T.StructField:
     return T.StructField(name, data_type, nullable=nullable)
 
 
+def _backtick_hint(item: str) -> str:
+    """A hint for a column name that needs backticks (``prénom``, ``unit price``), else ``""``."""
+    words = item.split()
+    if len(words) < 2 or words[0].startswith("`") or _PLAIN_NAME.fullmatch(words[0]):
+        return ""
+    return f" (a name of other characters than A-Z, 0-9 and _ goes in backticks: `{words[0]}` {words[1]})"
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*:?")
+
+
 def _parse_type(type_name: str, args: str, item: str) -> T.DataType:
     if type_name in ("array", "map", "struct"):
         raise UsageError(f"column {item.strip()!r}: nested types cannot be read from CSV")
     if type_name not in _SIMPLE_TYPES:
         known = ", ".join(sorted({t.upper() for t in _SIMPLE_TYPES}))
-        raise UsageError(f"column {item.strip()!r}: unknown type {type_name.upper()} (known: {known})")
+        words = item.split()
+        spaced = len(words) > 2 and re.match(r"[A-Za-z]+", words[2]).group().lower() in _SIMPLE_TYPES
+        hint = f"; a name with a space goes in backticks: `{words[0]} {words[1]}` {words[2]}" if spaced else ""
+        raise UsageError(f"column {item.strip()!r}: unknown type {type_name.upper()} (known: {known}){hint}")
     if type_name in ("decimal", "dec", "numeric") and args:
         if not re.fullmatch(r"\s*\d+\s*(,\s*\d+\s*)?", args):
             raise UsageError(f"column {item.strip()!r}: DECIMAL({args}) is not DECIMAL(precision[, scale])")

@@ -32,7 +32,7 @@ def test_parse_ddl_matches_the_orders_schema_written_as_ddl():
     "ddl, message",
     [
         ("", "the schema DDL is empty"),
-        ("id", "cannot read schema column 'id': expected 'name TYPE'"),
+        ("id", "cannot read schema column 'id': expected 'name TYPE'$"),
         ("id FOO", "column 'id FOO': unknown type FOO"),
         ("a INT, A STRING", "names a column more than once: a"),
         ("x ARRAY<INT>", "nested types cannot be read from CSV"),
@@ -48,3 +48,32 @@ def test_parse_ddl_matches_the_orders_schema_written_as_ddl():
 def test_parse_ddl_rejects_bad_ddl_with_a_clear_message(ddl, message):
     with pytest.raises(UsageError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_ddl(ddl)
+
+
+KNOWN_TYPES = (
+    "BIGINT, BOOL, BOOLEAN, BYTE, CHAR, DATE, DEC, DECIMAL, DOUBLE, FLOAT, INT, INTEGER, LONG, NUMERIC, REAL, "
+    "SHORT, SMALLINT, STRING, TEXT, TIMESTAMP, TINYINT, VARCHAR"
+)
+
+
+@pytest.mark.parametrize(
+    "ddl, message",
+    [
+        (
+            "prénom STRING",
+            "cannot read schema column 'prénom STRING': expected 'name TYPE' (a name of other characters than "
+            "A-Z, 0-9 and _ goes in backticks: `prénom` STRING)",
+        ),
+        (
+            "unit price DECIMAL(10,2)",
+            f"column 'unit price DECIMAL(10,2)': unknown type PRICE (known: {KNOWN_TYPES}); a name with a space "
+            "goes in backticks: `unit price` DECIMAL(10,2)",
+        ),
+        ("id FOO", f"column 'id FOO': unknown type FOO (known: {KNOWN_TYPES})"),
+    ],
+)
+def test_a_column_name_that_needs_backticks_is_refused_saying_so(ddl, message):
+    """``prénom STRING`` said only "expected 'name TYPE'"; ``unit price DECIMAL`` named an unknown type PRICE."""
+    with pytest.raises(UsageError) as refused:
+        parse_ddl(ddl)
+    assert str(refused.value) == message
