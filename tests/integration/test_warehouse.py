@@ -290,6 +290,22 @@ def test_days_jdbc_cannot_carry_stop_the_load_and_older_days_load_exactly(spark,
     assert query(spark, db, "SELECT count(*) FROM old") == [(2,)]
 
 
+def test_text_holding_nul_stops_the_load_before_staging_naming_its_columns(spark, db, tmp_path):
+    """PostgreSQL text cannot hold U+0000: the load failed part-way with ``0x00``, naming no column."""
+    rows = [(1, "a\x00b", "x\x00", "ok"), (2, "\x00", "y", "ok"), (3, "c", "z", "ok")]
+    frame = spark.createDataFrame(rows, "id INT, name STRING, `note d` STRING, clean STRING")
+    frame.write.parquet(str(tmp_path / "nul"))
+    argv = ["--input_path", str(tmp_path / "nul"), "--key", "id", "--jdbc_url", db.url, "--target_table", "nul"]
+    with pytest.raises(QualityGateError) as refused:
+        load(spark, *argv)
+    assert str(refused.value) == (
+        f"{tmp_path / 'nul'}: text values hold the character U+0000 (NUL), which PostgreSQL and Redshift text "
+        "cannot store, in column(s) name (2), note d (1); nothing was loaded into nul"
+    )
+    assert query(spark, db, "SELECT to_regclass('nul') IS NULL") == [(True,)]
+    assert query(spark, db, STAGING_TABLES) == [(0,)]
+
+
 def test_a_target_made_before_with_other_column_types_is_refused_not_converted_into(spark, lake, db, tmp_path):
     """``numeric(10,2)`` would round the lake's 4 decimals without an error."""
     employees_df = spark.read.parquet(str(lake / "processedData" / "employees")).select("employeeid", "fullname")

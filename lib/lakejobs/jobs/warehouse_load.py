@@ -206,13 +206,9 @@ def load(spark: "SparkSession", args: WarehouseLoadArgs, result: JobResult) -> N
     source_df = read_source(spark, args)
     login = resolve_login(args.jdbc_url, args.secret_id)
     with result.stage("count"):
-        result.rows_read, in_gap = count_rows(source_df)
-    if in_gap:
-        raise QualityGateError(
-            f"{args.input_path}: {in_gap} rows hold a date or timestamp from 1582-10-05 to 1582-10-14, days that "
-            "JDBC's java.sql.Date and Timestamp lack (the calendar's switch to Gregorian): PostgreSQL would get "
-            f"1582-10-15 or later instead; nothing was loaded into {args.target_table}"
-        )
+        counts = count_rows(source_df)
+    result.rows_read = counts.rows
+    refuse_unloadable_values(args.input_path, args.target_table, counts)
     staging = args.target_table.staging(result.run_id.rsplit("-", 1)[-1])
     LOG.info(
         "loading %d rows of %s into %s (staging %s)", result.rows_read, args.input_path, args.target_table, staging
@@ -237,12 +233,25 @@ def load(spark: "SparkSession", args: WarehouseLoadArgs, result: JobResult) -> N
     ]
 
 
-def count_rows(source_df: "DataFrame") -> Tuple[int, int]:
-    """The rows of ``source_df``, and those holding a day JDBC cannot carry, in one pass.
+@dataclasses.dataclass(frozen=True)
+class SourceCounts:
+    """What one pass over the source counts: its rows, and the rows no JDBC load would keep as they are."""
+
+    rows: int
+    #: Rows holding a date or timestamp from 1582-10-05 to 1582-10-14.
+    in_gap: int
+    #: Per text column holding U+0000 somewhere: how many of its values do.
+    nul_values: Dict[str, int]
+
+
+def count_rows(source_df: "DataFrame") -> SourceCounts:
+    """The rows of ``source_df``, and those a JDBC load would change or fail on, in one pass.
 
     Spark hands JDBC a ``java.sql.Date`` (or ``Timestamp``), whose calendar is Julian before
     1582-10-15 and has no 1582-10-05 to 1582-10-14: such a day was loaded as 1582-10-15 without
     a word. Other old days keep their text (Spark rebases them), so only these are counted.
+    PostgreSQL and Redshift text cannot hold U+0000: the load failed part-way with ``invalid byte
+    sequence for encoding "UTF8": 0x00``, naming no column.
     """
     from pyspark.sql import functions as F
     from pyspark.sql import types as T
@@ -251,14 +260,39 @@ def count_rows(source_df: "DataFrame") -> Tuple[int, int]:
 
     # From text: a Python date would reach Spark through java.sql.Date too, as 1582-10-15.
     first, last = F.lit("1582-10-05").cast("date"), F.lit("1582-10-14").cast("date")
+    fields = source_df.schema.fields
     in_gap = [
         F.coalesce(F.to_date(F.col(quote_name(field.name))).between(first, last), F.lit(False))
-        for field in source_df.schema.fields
+        for field in fields
         if isinstance(field.dataType, (T.DateType, T.TimestampType, T.TimestampNTZType))
     ]
     flag = reduce(lambda left, right: left | right, in_gap, F.lit(False)).cast("long")
-    row = source_df.agg(F.count(F.lit(1)).alias("rows"), F.coalesce(F.sum(flag), F.lit(0)).alias("in_gap")).first()
-    return row["rows"], row["in_gap"]
+    texts = [field.name for field in fields if isinstance(field.dataType, (T.StringType, T.VarcharType, T.CharType))]
+    nul_counts = [
+        F.count(F.when(F.instr(F.col(quote_name(name)), "\x00") > 0, 1)).alias(f"nul_{index}")
+        for index, name in enumerate(texts)
+    ]
+    row = source_df.agg(
+        F.count(F.lit(1)).alias("rows"), F.coalesce(F.sum(flag), F.lit(0)).alias("in_gap"), *nul_counts
+    ).first()
+    nul_values = {name: row[f"nul_{index}"] for index, name in enumerate(texts) if row[f"nul_{index}"]}
+    return SourceCounts(row["rows"], row["in_gap"], nul_values)
+
+
+def refuse_unloadable_values(input_path: str, target: object, counts: SourceCounts) -> None:
+    """Raise ``QualityGateError`` when the source holds values the load would change or fail on."""
+    if counts.in_gap:
+        raise QualityGateError(
+            f"{input_path}: {counts.in_gap} rows hold a date or timestamp from 1582-10-05 to 1582-10-14, days "
+            "that JDBC's java.sql.Date and Timestamp lack (the calendar's switch to Gregorian): PostgreSQL would "
+            f"get 1582-10-15 or later instead; nothing was loaded into {target}"
+        )
+    if counts.nul_values:
+        columns = ", ".join(f"{name} ({count})" for name, count in counts.nul_values.items())
+        raise QualityGateError(
+            f"{input_path}: text values hold the character U+0000 (NUL), which PostgreSQL and Redshift text "
+            f"cannot store, in column(s) {columns}; nothing was loaded into {target}"
+        )
 
 
 def drop_staging_after_failure(spark, login: DbLogin, staging: TableName) -> None:
