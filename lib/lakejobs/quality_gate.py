@@ -307,14 +307,14 @@ def reference_frames(
     rules: Sequence[Rule],
     dataset: Dataset,
     references_path: str,
-    output_format: str,
     include_self: bool = True,
 ) -> Tuple[Dict[int, "DataFrame"], Dict[int, str]]:
     """The reference keys of each ReferentialIntegrity rule, and a note for those not found.
 
     A reference to the dataset itself is the batch's good rows (left out with ``include_self``
     false: the single pass measures those rules after staging, ``staged_metrics``); any
-    other is the table ``<references_path>/<dataset>`` (a sibling of the output by default).
+    other is the table ``<references_path>/<dataset>`` (a sibling of the output by default),
+    read as the Parquet or Delta table it is.
     """
     spark = validated_df.sparkSession
     frames, missing = {}, {}
@@ -331,19 +331,30 @@ def reference_frames(
         if not fs.exists(spark, path):
             missing[index] = f"reference table not found: {path}"
             continue
-        frames[index] = _reference_keys(_read_reference(spark, path, output_format, rule), rule, path)
+        frames[index] = _reference_keys(_read_reference(spark, path, rule), rule, path)
     return frames, missing
 
 
-def _read_reference(spark: "SparkSession", path: str, output_format: str, rule: Rule) -> "DataFrame":
-    """The reference table at ``path``; ``UsageError`` naming the rule when it is not a table."""
+def _read_reference(spark: "SparkSession", path: str, rule: Rule) -> "DataFrame":
+    """The reference table at ``path``, in the format it holds; ``UsageError`` naming the rule when it is none.
+
+    A reference is only read, so a Parquet run may check keys against a Delta lake's table and a
+    Delta run against a Parquet one (until session 43 the reference had to be in the run's
+    ``--format``, and the refusal said to change the run's format).
+    """
     from pyspark.errors import AnalysisException
 
-    from lakejobs.io.delta import read_table
+    from lakejobs.io.delta import has_delta, is_delta_table, read_table
 
+    reference_format = "delta" if is_delta_table(spark, path) else "parquet"
+    if reference_format == "delta" and not has_delta(spark):
+        raise UsageError(
+            f"rule {rule.text!r}: the reference table {path} is a Delta table, and this Spark session has no "
+            "Delta Lake to read it (start it with Delta's jars and extensions, see --format delta)"
+        )
     try:
-        return read_table(spark, path, output_format)
-    except AnalysisException as error:  # a folder without Parquet files, not a Delta table
+        return read_table(spark, path, reference_format)
+    except AnalysisException as error:  # a folder without Parquet files
         said = str(error).strip().splitlines()[0] if str(error).strip() else "AnalysisException"
         raise UsageError(f"rule {rule.text!r}: cannot read the reference table {path}: {said}") from None
 

@@ -240,6 +240,23 @@ def test_a_where_filter_that_selects_no_rows_is_one_line_naming_the_rule(spark, 
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.parametrize("run_format", ["parquet", "delta"])
+def test_a_reference_table_is_read_in_its_own_format_whatever_the_run_writes(
+    spark, sample_lake, sample_delta_lake, tmp_path, run_format
+):
+    """A Parquet run against a Delta lake's customers was refused: "read it with --format delta"."""
+    references = (sample_delta_lake[0] if run_format == "parquet" else sample_lake) / "processedData"
+    rules = tmp_path / "rules.dqdl"
+    rules.write_text('Rules = [ ReferentialIntegrity "customerid" "customers.customerid" = 1.0 ]')
+    argv = ["--dataset", "orders", "--rules", str(rules), "--input_path", str(SAMPLE_RAW / "orders")]
+    argv += ["--output_path", str(tmp_path / "orders"), "--references_path", str(references), "--format", run_format]
+    result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
+    assert (result.status, result.rows_written) == ("SUCCEEDED", 300)
+    assert [(r["rule"], r["outcome"], r.get("measured")) for r in result.details["rules"]] == [
+        ('ReferentialIntegrity "customerid" "customers.customerid" = 1.0', "passed", 1.0)
+    ]
+
+
 def test_a_reference_column_the_reference_table_lacks_is_one_line_naming_the_rule(spark, sample_lake, tmp_path, capsys):
     """It failed in the staging stage with Spark's UNRESOLVED_COLUMN, exit 1, naming neither rule nor table."""
     rule = 'ReferentialIntegrity "customerid" "customers.custid" >= 0.99'

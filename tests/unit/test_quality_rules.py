@@ -106,7 +106,7 @@ def test_one_aggregate_measures_row_and_dataset_rules_and_counts_reasons(spark):
         ]"""
     )
     validated_df = validated(spark, [None, 'ColumnValues "qty" >= 0', "malformed_record", None, None])
-    references = quality_gate.reference_frames(validated_df, rules, DATASET, "/no/such/folder", "parquet")
+    references = quality_gate.reference_frames(validated_df, rules, DATASET, "/no/such/folder")
     labels = ["malformed_record", 'ColumnValues "qty" >= 0']
     measurement = quality_gate.measure(validated_df, DATASET, rules, labels, references, previous_rows=4)
     assert (measurement.rows_read, measurement.reasons) == (5, {"malformed_record": 1, 'ColumnValues "qty" >= 0': 1})
@@ -201,7 +201,7 @@ def test_a_warn_rule_met_by_its_threshold_passes_as_in_glue(spark):
     """It was reported ``warned`` although it held: 2 of 4 rows checked breaking it is within >= 0.5."""
     rules = parse_ruleset('Rules = [ ColumnValues "qty" > 0 with threshold >= 0.5 severity warn ]')
     validated_df = validated(spark, [None, None, "malformed_record", None, None])
-    references = quality_gate.reference_frames(validated_df, rules, DATASET, "/no/such/folder", "parquet")
+    references = quality_gate.reference_frames(validated_df, rules, DATASET, "/no/such/folder")
     measurement = quality_gate.measure(validated_df, DATASET, rules, ["malformed_record"], references, None)
     assert measurement.results == [
         RuleResult('ColumnValues "qty" > 0 with threshold >= 0.5', "row", "warn", "passed", 0.5, 2)

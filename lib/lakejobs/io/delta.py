@@ -31,10 +31,14 @@ LOG = logging.getLogger(__name__)
 FOOTERS_READ = 4
 
 
+def has_delta(spark: "SparkSession") -> bool:
+    """Tell whether the session has Delta Lake's extension (it can read and write Delta tables)."""
+    return "DeltaSparkSessionExtension" in (spark.conf.get("spark.sql.extensions", "") or "")
+
+
 def require_delta(spark: "SparkSession") -> None:
     """Raise ``UsageError`` when the session cannot write Delta tables."""
-    extensions = spark.conf.get("spark.sql.extensions", "") or ""
-    if "DeltaSparkSessionExtension" not in extensions:
+    if not has_delta(spark):
         settings = " ".join(f"--conf {key}={value}" for key, value in DELTA_CONF.items())
         raise UsageError(
             "--format delta needs Delta Lake in the Spark session: start it with Delta's jars "

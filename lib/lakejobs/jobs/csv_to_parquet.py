@@ -411,7 +411,7 @@ def observed_good_rows(args: CsvToParquetArgs, checked_df: "DataFrame"):
     # quarantine, which reads them again (observing keeps every column of its input alive).
     checked_df = checked_df.select(*[quote_name(field.name) for field in args.dataset.schema.fields], REASON)
     frames, missing = quality_gate.reference_frames(
-        checked_df, args.rules, args.dataset, args.references_path, args.output_format, include_self=False
+        checked_df, args.rules, args.dataset, args.references_path, include_self=False
     )
     observed_df, observation = quality_gate.observe_metrics(checked_df, args.rules, frames, args.dataset.primary_key)
     valid_df = observed_df.transform(filter_valid(args.dataset)).transform(
@@ -690,9 +690,7 @@ def _measure(
     spark: "SparkSession", args: CsvToParquetArgs, validated_df: "DataFrame", rule_labels: Sequence[str]
 ) -> quality_gate.Measurement:
     """Rows per reason and every rule's result: one aggregate (see ``lakejobs.quality_gate``)."""
-    references = quality_gate.reference_frames(
-        validated_df, args.rules, args.dataset, args.references_path, args.output_format
-    )
+    references = quality_gate.reference_frames(validated_df, args.rules, args.dataset, args.references_path)
     labels = reason_labels(args.dataset, rule_labels)
     return quality_gate.measure(validated_df, args.dataset, args.rules, labels, references, _previous_rows(spark, args))
 
