@@ -30,6 +30,13 @@ def test_a_run_failing_while_writing_a_summary_leaves_the_previous_summary(spark
     after = spark.read.parquet(str(mart / "customer_summary"))
     assert_df_equality(after, before, ignore_row_order=True, ignore_nullable=True)
     assert (before.count(), sorted(p.name for p in (mart / "customer_summary").glob("_*"))) == (1, ["_SUCCESS"])
+    # Its FAILED report names the tables it had replaced (until session 43 it listed none).
+    reports = [json.loads(path.read_text()) for path in (tmp_path / "mart_lakejobs" / "runs" / "sales_mart").iterdir()]
+    [failed] = [report for report in reports if report["status"] == "FAILED"]
+    assert [(output["name"], output["rows"]) for output in failed["outputs"]] == [
+        ("sales", 3),
+        ("sales_by_employee_month", spark.read.parquet(str(mart / "sales_by_employee_month")).count()),
+    ]
 
 
 def test_a_flag_run_after_a_quarantine_run_removes_the_stale_quarantine(spark, tmp_path):

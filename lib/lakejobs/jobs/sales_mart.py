@@ -315,9 +315,12 @@ def publish_mart(
     Returns
     -------
     (list of OutputInfo, dict)
-        What was written, and the key counts (``lines`` and one entry per reason).
+        What was written, and the key counts (``lines`` and one entry per reason). The list is
+        ``result.outputs``, filled as each table is written: a run failing part-way reports
+        the tables it had replaced.
     """
     outputs: List[OutputInfo] = []
+    result.outputs = outputs
     published_df, counts, earlier = sales_df, None, None
     quarantines = args.unknown_keys == "quarantine" or duplicates
     if quarantines:
@@ -335,7 +338,7 @@ def publish_mart(
             this_run = read_quarantine(spark, args.quarantine_path).filter(F.col("run_id") == result.run_id)
             outputs[-1] = write_quarantine_table(this_run, args.quarantine_path)
     with result.stage("write_summaries"):
-        outputs.extend(write_summaries(args, published_df.transform(to_orders)))
+        write_summaries(args, published_df.transform(to_orders), outputs)
     return outputs, counts
 
 
@@ -446,9 +449,9 @@ def earlier_quarantine(spark: "SparkSession", path: str) -> Optional["DataFrame"
     return read_quarantine(spark, path) if fs.is_folder(spark, path) else None
 
 
-def write_summaries(args: SalesMartArgs, orders_df: "DataFrame") -> List[OutputInfo]:
-    """Write sales_by_employee_month and customer_summary from one row per order."""
-    outputs, mart = [], args.mart_path.rstrip("/")
+def write_summaries(args: SalesMartArgs, orders_df: "DataFrame", outputs: List[OutputInfo]) -> None:
+    """Write sales_by_employee_month and customer_summary from one row per order; add each to ``outputs``."""
+    mart = args.mart_path.rstrip("/")
     if PERSIST_SALES_ORDERS:
         orders_df = orders_df.persist(StorageLevel.MEMORY_AND_DISK)
     try:
@@ -463,7 +466,6 @@ def write_summaries(args: SalesMartArgs, orders_df: "DataFrame") -> List[OutputI
                 outputs.append(write_table(summary_df, path, name, compression=args.compression))
     finally:
         orders_df.unpersist()
-    return outputs
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
