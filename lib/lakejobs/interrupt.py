@@ -66,6 +66,10 @@ def install(spark_context: object, ignored: bool = False) -> None:
     if threading.current_thread() is not threading.main_thread():
         return
     _interrupted.clear()
+    try:
+        _restore_task_logger(spark_context)
+    except Exception:  # noqa: BLE001 - no log4j 2 here: nothing was switched off
+        pass
     run = _current = _Run(spark_context)
     signal.signal(signal.SIGINT, signal.SIG_IGN if ignored else lambda _signum, _frame: _on_ctrl_c(run))
 
@@ -114,16 +118,24 @@ def _on_ctrl_c(run: _Run) -> None:
 
 
 def _keep_cancelling(run: _Run) -> None:
-    try:
-        _quiet_killed_tasks(run.spark_context)
-    except Exception:  # noqa: BLE001 - no log4j 2 here, or the JVM is gone: the cancels tell
-        pass
+    quieted = False
     while not run.ended.is_set():
         try:
             run.spark_context.cancelAllJobs()
         except Exception:  # noqa: BLE001 - the session or its JVM is gone: no job runs any more
             return
+        if not quieted:  # after the first cancel, which must not wait for it
+            quieted = True
+            try:
+                _quiet_killed_tasks(run.spark_context)
+            except Exception:  # noqa: BLE001 - no log4j 2 here, or the JVM is gone: the cancels tell
+                pass
         run.ended.wait(CANCEL_EVERY_S)
+
+
+#: The logger a killed task's end is logged by, and its level before a Ctrl-C switched it off.
+TASK_LOGGER = "org.apache.spark.TaskContextImpl"
+_task_logger_level: Optional[str] = None
 
 
 def _quiet_killed_tasks(spark_context: object) -> None:
@@ -132,10 +144,22 @@ def _quiet_killed_tasks(spark_context: object) -> None:
     A cancelled job fails at once, but its tasks stop later (a Python worker only after
     ``spark.python.task.killTimeout``). When the process exits first, Spark stops under them
     and each logs ``ERROR TaskContextImpl: Error in TaskCompletionListener (... Block
-    broadcast_0 does not exist)`` after the run's line. The logger stays off for the rest of
-    the process: those tasks may outlive the run, and the process exit is what makes them fail.
+    broadcast_0 does not exist)`` after the run's line. The logger stays off until the next run
+    of the process starts (``install``): those tasks may outlive the run, and the process exit
+    is what makes them fail.
     """
-    jvm = spark_context._jvm
-    jvm.org.apache.logging.log4j.core.config.Configurator.setLevel(
-        "org.apache.spark.TaskContextImpl", jvm.org.apache.logging.log4j.Level.OFF
-    )
+    global _task_logger_level
+    log4j = spark_context._jvm.org.apache.logging.log4j
+    if _task_logger_level is None:
+        _task_logger_level = str(log4j.LogManager.getLogger(TASK_LOGGER).getLevel().name())
+    log4j.core.config.Configurator.setLevel(TASK_LOGGER, log4j.Level.OFF)
+
+
+def _restore_task_logger(spark_context: object) -> None:
+    """Put back the level ``_quiet_killed_tasks`` switched off, if it did (a new run starts)."""
+    global _task_logger_level
+    if _task_logger_level is None:
+        return
+    log4j = spark_context._jvm.org.apache.logging.log4j
+    log4j.core.config.Configurator.setLevel(TASK_LOGGER, log4j.Level.toLevel(_task_logger_level))
+    _task_logger_level = None

@@ -347,6 +347,11 @@ def _read_reference(spark: "SparkSession", path: str, rule: Rule) -> "DataFrame"
     from lakejobs.io.delta import has_delta, is_delta_table, read_table
 
     reference_format = "delta" if is_delta_table(spark, path) else "parquet"
+    if reference_format == "parquet" and fs.exists(spark, f"{path.rstrip('/')}/_delta_log"):
+        raise UsageError(
+            f"rule {rule.text!r}: the reference table {path} has a _delta_log/ without a commit (a first Delta "
+            "write stopped before it committed): run that write again"
+        )
     if reference_format == "delta" and not has_delta(spark):
         raise UsageError(
             f"rule {rule.text!r}: the reference table {path} is a Delta table, and this Spark session has no "

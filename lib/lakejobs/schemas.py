@@ -164,19 +164,32 @@ def _parse_column(item: str) -> T.StructField:
         nullable = False
         rest = re.sub(r"^NOT\s+NULL\s*", "", rest, flags=re.IGNORECASE)
     if rest and not _COMMENT.match(rest):
-        raise UsageError(f"cannot read schema column {item.strip()!r}: unexpected {rest!r}")
+        raise UsageError(f"cannot read schema column {item.strip()!r}: unexpected {rest!r}{_backtick_hint(item)}")
     return T.StructField(name, data_type, nullable=nullable)
 
 
 def _backtick_hint(item: str) -> str:
-    """A hint for a column name that needs backticks (``prénom``, ``unit price``), else ``""``."""
-    words = item.split()
-    if len(words) < 2 or words[0].startswith("`") or _PLAIN_NAME.fullmatch(words[0]):
-        return ""
-    return f" (a name of other characters than A-Z, 0-9 and _ goes in backticks: `{words[0]}` {words[1]})"
+    """A hint for a column name that needs backticks (``prénom``, ``unit price``), else ``""``.
+
+    The name is what comes before a word that starts with a known type (before any quote); a
+    plain name (letters, digits, ``_``) needs none, and one with a dot or a backtick cannot have them.
+    """
+    words = list(re.finditer(r"[^\s']+(?=\s|$)", item.split("'")[0]))
+    for word in words[1:]:
+        type_word = re.match(r"[A-Za-z]+", word.group())
+        if not type_word or type_word.group().lower() not in _SIMPLE_TYPES:
+            continue
+        name = item[words[0].start() : word.start()].strip().rstrip(":").rstrip()
+        if _PLAIN_NAME.fullmatch(name):
+            continue
+        if "." in name or "`" in name:
+            return ""
+        written = f"`{name}` {item[word.start() :].strip()}"
+        return f"; a name of other characters than A-Z, 0-9 and _ goes in backticks: {written}"
+    return ""
 
 
-_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*:?")
+_PLAIN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 def _parse_type(type_name: str, args: str, item: str) -> T.DataType:
@@ -184,9 +197,7 @@ def _parse_type(type_name: str, args: str, item: str) -> T.DataType:
         raise UsageError(f"column {item.strip()!r}: nested types cannot be read from CSV")
     if type_name not in _SIMPLE_TYPES:
         known = ", ".join(sorted({t.upper() for t in _SIMPLE_TYPES}))
-        words = item.split()
-        spaced = len(words) > 2 and re.match(r"[A-Za-z]+", words[2]).group().lower() in _SIMPLE_TYPES
-        hint = f"; a name with a space goes in backticks: `{words[0]} {words[1]}` {words[2]}" if spaced else ""
+        hint = _backtick_hint(item)
         raise UsageError(f"column {item.strip()!r}: unknown type {type_name.upper()} (known: {known}){hint}")
     if type_name in ("decimal", "dec", "numeric") and args:
         if not re.fullmatch(r"\s*\d+\s*(,\s*\d+\s*)?", args):

@@ -300,7 +300,7 @@ def test_text_holding_nul_stops_the_load_before_staging_naming_its_columns(spark
         load(spark, *argv)
     assert str(refused.value) == (
         f"{tmp_path / 'nul'}: text values hold the character U+0000 (NUL), which PostgreSQL and Redshift text "
-        "cannot store, in column(s) name (2), note d (1); nothing was loaded into nul"
+        "cannot store, in column(s) 'name' (2), 'note d' (1); nothing was loaded into nul"
     )
     assert query(spark, db, "SELECT to_regclass('nul') IS NULL") == [(True,)]
     assert query(spark, db, STAGING_TABLES) == [(0,)]

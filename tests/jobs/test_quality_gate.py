@@ -257,6 +257,18 @@ def test_a_reference_table_is_read_in_its_own_format_whatever_the_run_writes(
     ]
 
 
+def test_a_reference_whose_delta_log_holds_no_commit_is_one_line_naming_the_rule(spark, tmp_path, capsys):
+    """It was read as Parquet and refused with "read it with --format delta", naming no rule."""
+    (tmp_path / "refs" / "customers" / "_delta_log").mkdir(parents=True)  # a first Delta write stopped
+    rule = 'ReferentialIntegrity "customerid" "customers.customerid" >= 0.99'
+    assert run_with_rules(tmp_path, f"Rules = [ {rule} ]", tmp_path / "refs") == 2
+    assert stderr_lines(capsys.readouterr().err) == [
+        f"csv_to_parquet: error: rule {rule!r}: the reference table {tmp_path / 'refs' / 'customers'} has a "
+        "_delta_log/ without a commit (a first Delta write stopped before it committed): run that write again"
+    ]
+    assert not (tmp_path / "o").exists()
+
+
 def test_a_reference_column_the_reference_table_lacks_is_one_line_naming_the_rule(spark, sample_lake, tmp_path, capsys):
     """It failed in the staging stage with Spark's UNRESOLVED_COLUMN, exit 1, naming neither rule nor table."""
     rule = 'ReferentialIntegrity "customerid" "customers.custid" >= 0.99'

@@ -74,3 +74,24 @@ def test_after_ctrl_c_a_spark_error_is_the_interruption_and_a_lakejobs_error_kee
             )
     finally:
         interrupt.ended(None)
+
+
+def test_a_ctrl_c_switches_off_the_killed_tasks_logger_until_the_next_run_starts(spark):
+    """Switched off for the rest of the process, it hid a later run's genuine task errors."""
+    log4j = spark.sparkContext._jvm.org.apache.logging.log4j
+
+    def level():
+        return str(log4j.LogManager.getLogger(interrupt.TASK_LOGGER).getLevel().name())
+
+    before, previous = level(), signal.getsignal(signal.SIGINT)
+    assert before != "OFF"
+    interrupt.install(spark.sparkContext)
+    try:
+        os.kill(os.getpid(), signal.SIGINT)  # the cancelling thread switches the logger off
+        wait_until(lambda: level() == "OFF")
+    finally:
+        interrupt.ended(previous)
+    assert level() == "OFF"  # the cancelled tasks may outlive their run
+    interrupt.install(spark.sparkContext)  # the next run
+    interrupt.ended(previous)
+    assert level() == before

@@ -61,14 +61,32 @@ KNOWN_TYPES = (
     [
         (
             "prénom STRING",
-            "cannot read schema column 'prénom STRING': expected 'name TYPE' (a name of other characters than "
-            "A-Z, 0-9 and _ goes in backticks: `prénom` STRING)",
+            "cannot read schema column 'prénom STRING': expected 'name TYPE'; a name of other characters than "
+            "A-Z, 0-9 and _ goes in backticks: `prénom` STRING",
+        ),
+        (
+            "prénom: STRING NOT NULL",
+            "cannot read schema column 'prénom: STRING NOT NULL': expected 'name TYPE'; a name of other characters "
+            "than A-Z, 0-9 and _ goes in backticks: `prénom` STRING NOT NULL",
         ),
         (
             "unit price DECIMAL(10,2)",
-            f"column 'unit price DECIMAL(10,2)': unknown type PRICE (known: {KNOWN_TYPES}); a name with a space "
-            "goes in backticks: `unit price` DECIMAL(10,2)",
+            f"column 'unit price DECIMAL(10,2)': unknown type PRICE (known: {KNOWN_TYPES}); a name of other "
+            "characters than A-Z, 0-9 and _ goes in backticks: `unit price` DECIMAL(10,2)",
         ),
+        (
+            "unit sale  price DECIMAL(10,2)",
+            f"column 'unit sale  price DECIMAL(10,2)': unknown type SALE (known: {KNOWN_TYPES}); a name of other "
+            "characters than A-Z, 0-9 and _ goes in backticks: `unit sale  price` DECIMAL(10,2)",
+        ),
+        (
+            "order date DATE",
+            "cannot read schema column 'order date DATE': unexpected 'DATE'; a name of other characters than "
+            "A-Z, 0-9 and _ goes in backticks: `order date` DATE",
+        ),
+        ("price NUMBER (10,2)", f"column 'price NUMBER (10,2)': unknown type NUMBER (known: {KNOWN_TYPES})"),
+        ("x INT PRIMARY", "cannot read schema column 'x INT PRIMARY': unexpected 'PRIMARY'"),
+        ("a.b STRING", "cannot read schema column 'a.b STRING': expected 'name TYPE'"),
         ("id FOO", f"column 'id FOO': unknown type FOO (known: {KNOWN_TYPES})"),
     ],
 )

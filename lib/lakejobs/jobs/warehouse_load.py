@@ -267,7 +267,7 @@ def count_rows(source_df: "DataFrame") -> SourceCounts:
         if isinstance(field.dataType, (T.DateType, T.TimestampType, T.TimestampNTZType))
     ]
     flag = reduce(lambda left, right: left | right, in_gap, F.lit(False)).cast("long")
-    texts = [field.name for field in fields if isinstance(field.dataType, (T.StringType, T.VarcharType, T.CharType))]
+    texts = [field.name for field in fields if isinstance(field.dataType, T.StringType)]
     nul_counts = [
         F.count(F.when(F.instr(F.col(quote_name(name)), "\x00") > 0, 1)).alias(f"nul_{index}")
         for index, name in enumerate(texts)
@@ -288,7 +288,7 @@ def refuse_unloadable_values(input_path: str, target: object, counts: SourceCoun
             f"get 1582-10-15 or later instead; nothing was loaded into {target}"
         )
     if counts.nul_values:
-        columns = ", ".join(f"{name} ({count})" for name, count in counts.nul_values.items())
+        columns = ", ".join(f"{name!r} ({count})" for name, count in counts.nul_values.items())
         raise QualityGateError(
             f"{input_path}: text values hold the character U+0000 (NUL), which PostgreSQL and Redshift text "
             f"cannot store, in column(s) {columns}; nothing was loaded into {target}"
