@@ -445,6 +445,34 @@ def test_infinite_dates_and_timestamps_stop_the_extract_before_anything_is_writt
     assert [tuple(row) for row in rows] == [(1, "2020-01-01"), (2, "2021-01-01")]
 
 
+GAP = """
+CREATE TABLE gap (id int, day date, at timestamptz, ts timestamp);
+INSERT INTO gap VALUES (1, '1582-10-10', '1582-10-14 12:00+00', '1582-10-05 01:00'),
+    (2, '1582-10-04', '1582-10-15 00:00+00', '1582-10-15 00:00'), (3, '1582-10-10 BC', NULL, '1582-10-04 23:59');
+"""
+
+
+def test_days_jdbc_cannot_carry_stop_the_extract_and_others_read_exactly(spark, db, tmp_path):
+    """The driver read 1582-10-10 as 1582-10-20, and 1582-10-14 12:00 as 1582-10-24 12:00, without a word."""
+    execute(spark, db, GAP)
+    output = ["--jdbc_url", db.url, "--output_path", str(tmp_path / "x")]
+    with pytest.raises(QualityGateError) as refused:
+        extract(spark, "--table", "gap", *output)
+    assert str(refused.value) == (
+        "gap: day (1), at (1), ts (1) hold days from 1582-10-05 to 1582-10-14, which JDBC's java.sql.Date and "
+        "Timestamp lack (the calendar's switch to Gregorian): they would read as ten days later; extract a --query "
+        "that replaces them; nothing was written"
+    )
+    assert not (tmp_path / "x").exists()
+    extract(spark, "--query", "SELECT * FROM gap WHERE id > 1", *output)
+    rows = spark.read.parquet(str(tmp_path / "x")).orderBy("id")
+    rows = rows.selectExpr("id", "CAST(day AS STRING)", "CAST(at AS STRING)", "CAST(ts AS STRING)").collect()
+    assert [tuple(row) for row in rows] == [
+        (2, "1582-10-04", "1582-10-15 00:00:00", "1582-10-15 00:00:00"),
+        (3, "-1581-10-10", None, "1582-10-04 23:59:00"),  # 1582 BC is year -1581
+    ]
+
+
 def test_text_partition_values_that_name_the_null_folder_stop_the_extract(spark, db, tmp_path):
     """'' was written to the null's folder and read back as null; its name next to a null failed the write."""
     rows = "(1, 'a', 1), (2, '', 1), (3, '__HIVE_DEFAULT_PARTITION__', NULL), (4, NULL, NULL), (5, '', 2)"

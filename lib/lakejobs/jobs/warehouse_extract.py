@@ -52,6 +52,9 @@ RANGE_TYPES = (T.IntegerType, T.LongType, T.ShortType, T.ByteType, T.DateType, T
 DAY_TYPES = (T.DateType, T.TimestampType, T.TimestampNTZType)
 #: PostgreSQL's infinite dates and timestamps, as text.
 INFINITIES = ("infinity", "-infinity")
+#: A date, timestamp or timestamptz as PostgreSQL writes it (DateStyle ISO, its default) on one of
+#: the ten days JDBC's Julian calendar lacks; a BC day ends in `` BC``.
+GAP_DAY = "^1582-10-(0[5-9]|1[0-4])([^B]*)$"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -215,17 +218,35 @@ def check_source(spark: "SparkSession", login: DbLogin, args: WarehouseExtractAr
     # sum(CASE ...), not count(*) FILTER (...), which Redshift and PostgreSQL before 9.4 lack; as
     # text, since Spark reads a ``time`` column as a timestamp too, and 'infinity' is no time.
     counts = [_rows_where(f"{quote(name)}::text = '{value}'") for name in days for value in INFINITIES]
+    counts += [_rows_where(f"{quote(name)}::text ~ '{GAP_DAY}'") for name in days]
     counts += [_rows_where(f"{quote(name)}::text IN ('', '{NULL_VALUE}')") for name in texts]
     with connection(spark, login) as sql, database_errors(f"cannot read {args.shown}"):
         [row] = sql.query(f"SELECT {', '.join(counts)} FROM {args.source}")
-    infinite = row[: 2 * len(days)]
+    infinite, in_gap, null_named = row[: 2 * len(days)], row[2 * len(days) : 3 * len(days)], row[3 * len(days) :]
     refuse_infinities(args, dict(zip(days, zip(infinite[::2], infinite[1::2]))))
-    refuse_null_folder_names(args, dict(zip(texts, row[2 * len(days) :])))
+    refuse_gap_days(args, dict(zip(days, in_gap)))
+    refuse_null_folder_names(args, dict(zip(texts, null_named)))
 
 
 def _rows_where(condition: str) -> str:
     """SQL counting the rows where ``condition`` holds (0 when none does)."""
     return f"coalesce(sum(CASE WHEN {condition} THEN 1 ELSE 0 END), 0)"
+
+
+def refuse_gap_days(args: WarehouseExtractArgs, counts: Dict[str, int]) -> None:
+    """Refuse days from 1582-10-05 to 1582-10-14 (``counts``: column -> rows).
+
+    PostgreSQL's calendar is Gregorian all the way back; JDBC reads a day as ``java.sql.Date`` or
+    ``Timestamp``, whose calendar is Julian before 1582-10-15 and lacks those ten days: the driver
+    gave 1582-10-20 for 1582-10-10, without a word. Earlier days read exactly.
+    """
+    found = [f"{name} ({count})" for name, count in counts.items() if count]
+    if found:
+        raise QualityGateError(
+            f"{args.named}: {', '.join(found)} hold days from 1582-10-05 to 1582-10-14, which JDBC's java.sql.Date "
+            "and Timestamp lack (the calendar's switch to Gregorian): they would read as ten days later; extract a "
+            "--query that replaces them; nothing was written"
+        )
 
 
 def refuse_null_folder_names(args: WarehouseExtractArgs, counts: Dict[str, int]) -> None:
