@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 from chispa import assert_df_equality
 
-from lakejobs.errors import QualityGateError
+from lakejobs.errors import LakejobsError, QualityGateError
 from lakejobs.generate import generate
 from lakejobs.jobs import csv_to_parquet
 from lakejobs.schemas import EMPLOYEES
@@ -91,6 +91,25 @@ def expected_bad_rows(spark, dirty_orders):
         [(line.decode("utf-8", errors="replace"), reason, source_file) for line, reason in BAD_LINES.items()],
         "raw_line string, reason string, source_file string",
     )
+
+
+def test_a_run_failing_after_its_quarantine_is_published_reports_that_quarantine(
+    spark, dirty_orders, tmp_path, monkeypatch
+):
+    """Its FAILED report listed no output, though the quarantine had been replaced."""
+
+    def failing_commit(*_args, **_kwargs):
+        raise RuntimeError("simulated commit failure")
+
+    monkeypatch.setattr(csv_to_parquet, "commit_parquet", failing_commit)
+    argv = orders_argv(dirty_orders, tmp_path / "out", 0.5) + ["--report_path", str(tmp_path / "runs")]
+    with pytest.raises(LakejobsError, match="the run failed in stage write: .*simulated commit failure"):
+        run_job(spark, argv)
+    [report] = [json.loads(path.read_text()) for path in (tmp_path / "runs" / "csv_to_parquet").iterdir()]
+    assert report["status"] == "FAILED"
+    assert [(output["name"], output["rows"]) for output in report["outputs"]] == [("quarantine", 8)]
+    assert quarantined(spark, tmp_path / "out" / "quarantine").count() == 8
+    assert not (tmp_path / "out" / "orders").exists()
 
 
 def test_dirty_orders_within_threshold_split_exactly_into_output_and_quarantine(spark, dirty_orders, tmp_path):

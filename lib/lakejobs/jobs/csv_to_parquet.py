@@ -314,6 +314,7 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
             )
             # The quarantine first: if it cannot be written, the output stays as it was.
             quarantine = publish_quarantine(quarantine_df, args, source_files, result.rows_quarantined)
+            result.outputs = [quarantine]  # published: a failure from here on reports it
             output = publish(valid_df, args, batch_fingerprint, state.series if state is not None else "")
             _check_published_rows(args, result, output)
     finally:
@@ -372,6 +373,7 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
         _mark_pending(spark, args, state, result.run_id, batch, staging_started_ms, written)
         with result.stage("write"), faults.killed_during_write(args.output_path):
             quarantine = publish_quarantine(quarantine_df, args, source_files, result.rows_quarantined)
+            result.outputs = [quarantine]  # published: a failure from here on reports it
             commit_parquet(spark, staging, args.output_path, bool(args.partition_by), args.appends)
     except BaseException:
         _remove_staging_quietly(spark, args.output_path, output_existed)
