@@ -359,6 +359,7 @@ def parse_job_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]
     refuse_repeated_options(parser, own)
     namespace = parser.parse_args(own)
     refuse_empty_paths(namespace)
+    refuse_glob_characters(namespace)
     refuse_empty_values(parser._actions, namespace)  # noqa: SLF001 - argparse keeps its options there
     return namespace
 
@@ -506,6 +507,29 @@ def refuse_empty_paths(namespace: argparse.Namespace, also: Sequence[str] = ()) 
             raise UsageError(f"--{name} is empty: give a file or folder (local, s3://, s3a://)")
         if is_path and isinstance(value, str):
             refuse_malformed_s3_uri(f"--{name}", value)
+
+
+#: Characters a Hadoop glob pattern gives a meaning: Spark reads every path as one.
+GLOB_CHARACTERS = "{}[]*?\\"
+
+
+def refuse_glob_characters(namespace: argparse.Namespace) -> None:
+    """Refuse a job's path option holding a character of a Hadoop glob pattern.
+
+    Spark's readers take each path as a pattern: ``--input_path in/tx[1]`` read the folder
+    ``in/tx1`` instead (its rows loaded, SUCCEEDED), ``in/fx{eu}`` was "not found", and an
+    output ``t[1]`` was written once and then not found by every later run. Escaping every read
+    of every table is not done (``fs.literal`` covers the listed input files only), so such a
+    path is refused.
+    """
+    for name, value in sorted(vars(namespace).items()):
+        if name.endswith("_path") and isinstance(value, str):
+            found = sorted({char for char in value if char in GLOB_CHARACTERS})
+            if found:
+                raise UsageError(
+                    f"--{name} {value!r} holds {' '.join(found)}, which Spark reads as a pattern matching other "
+                    "paths: rename it without { } [ ] * ? \\ (a file below a folder may hold them)"
+                )
 
 
 #: An S3 URI's scheme, in any case, and what follows it.

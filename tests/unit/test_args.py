@@ -437,3 +437,23 @@ def test_warehouse_load_refuses_lake_beside_input_path_which_it_would_ignore():
     assert str(refused.value) == (
         "--lake goes with --table; --input_path names the table's folder itself: give one of them"
     )
+
+
+@pytest.mark.parametrize(
+    "job, argv, option, value, found",
+    [
+        ("transactions", ["--output_path", "o"], "--input_path", "in/tx[1]", "[ ]"),
+        ("fx_rates", ["--output_path", "o"], "--input_path", "in/fx{eu}", "{ }"),
+        ("csv_to_parquet", ["--dataset", "orders", "--input_path", "i"], "--output_path", "lake/t*", "*"),
+        ("taxi_trips", ["--input_path", "i", "--output_path", "o"], "--quarantine_path", "q?", "?"),
+    ],
+)
+def test_a_path_holding_glob_characters_is_refused_not_read_as_a_pattern(job, argv, option, value, found):
+    """``--input_path in/tx[1]`` loaded the folder ``in/tx1`` and said SUCCEEDED."""
+    module = importlib.import_module(f"lakejobs.jobs.{job}")
+    with pytest.raises(UsageError) as refused:
+        module.parse_args([*argv, option, value])
+    assert str(refused.value) == (
+        f"{option} {value!r} holds {found}, which Spark reads as a pattern matching other paths: rename it without "
+        "{ } [ ] * ? \\ (a file below a folder may hold them)"
+    )
