@@ -789,3 +789,15 @@ def test_a_quote_or_escape_that_is_the_delimiter_is_refused(tmp_path, option):
     with pytest.raises(UsageError) as refused:
         csv_to_parquet.parse_args(convert_argv(tmp_path, tmp_path / "o", "--delimiter", ";", option, ";"))
     assert str(refused.value) == f"{option} ';' is also the delimiter: give another character"
+
+
+@pytest.mark.parametrize("job", ["transactions", "fx_rates", "stock_prices", "taxi_trips"])
+def test_a_field_job_given_an_empty_folder_fails_in_one_line(spark, tmp_path, capsys, job):
+    """transactions and fx_rates said SUCCEEDED with 0 rows: a wrong or unfilled folder looked green."""
+    import importlib
+
+    (tmp_path / "in").mkdir()
+    module = importlib.import_module(f"lakejobs.jobs.{job}")
+    assert module.main(["--input_path", str(tmp_path / "in"), "--output_path", str(tmp_path / "out")]) == 2
+    assert stderr_lines(capsys.readouterr().err) == [f"{job}: error: no data files below {tmp_path / 'in'}"]
+    assert not (tmp_path / "out").exists()

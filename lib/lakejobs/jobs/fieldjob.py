@@ -161,7 +161,10 @@ def require_input(spark: "SparkSession", args: FieldArgs) -> List[fs.FileInfo]:
     """
     if not fs.exists(spark, args.input_path):
         raise UsageError(f"input path does not exist: {args.input_path}")
-    return input_data_files(spark, args.input_path)
+    files = input_data_files(spark, args.input_path)
+    if not files:  # a wrong or not yet filled folder: every field job says so, not SUCCEEDED with 0 rows
+        raise UsageError(f"no data files below {args.input_path}")
+    return files
 
 
 @contextlib.contextmanager
