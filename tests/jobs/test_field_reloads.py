@@ -178,6 +178,20 @@ def test_a_taxi_file_emptied_of_its_header_too_leaves_none_of_its_trips(spark, t
     assert_df_equality(taxi_table(spark, out), expected, ignore_row_order=True, ignore_nullable=True)
 
 
+def test_a_taxi_file_emptied_of_every_byte_and_given_alone_leaves_none_of_its_trips(spark, tmp_path):
+    """It failed with "no file below ... has a header line", exit 2, and its trips stayed."""
+    out, raw = tmp_path / "trips", tmp_path / "raw"
+    jan = taxi_file(raw, "green_tripdata_2019-01.csv", JAN)
+    feb = taxi_file(tmp_path / "feb", "green_tripdata_2019-02.csv", FEB)
+    run_taxi(spark, jan, out)
+    run_taxi(spark, feb, out)
+    jan.write_bytes(b"")
+    result = run_taxi(spark, jan, out)
+    assert (result.status, result.rows_read, result.rows_written, result.rows_quarantined) == ("SUCCEEDED", 0, 0, 0)
+    expected = taxi_rows(spark, [(feb, FEB)])
+    assert_df_equality(taxi_table(spark, out), expected, ignore_row_order=True, ignore_nullable=True)
+
+
 def stock_file(folder, ticker, days, closes):
     folder.mkdir(parents=True, exist_ok=True)
     lines = [stocks.YAHOO_HEADER] + [stocks.yahoo_line(day, close) for day, close in zip(days, closes)]

@@ -143,10 +143,13 @@ def read_headered_csv(
     Raises
     ------
     UsageError
-        When there are no files, none has a header, or a file lacks a required column.
+        When there are no files, or a file lacks a required column. Files that all lack a
+        header line (emptied) give a frame of no row.
     """
     listed = input_data_files(spark, path) if files is None else files
     groups = _files_by_header(spark, path, [info.path for info in listed], dataset)
+    if not groups:  # every file emptied since: no row, but the job still replaces their earlier rows
+        return _no_rows(spark, dataset), {"headers": 0, "ignored_columns": []}
     frames, ignored = [], set()
     for header, files in groups.items():
         positions, unused = column_positions(header, dataset, aliases or {}, files[0])
@@ -182,9 +185,13 @@ def _files_by_header(spark, path: str, files: Sequence[str], dataset: Dataset) -
             groups.setdefault(header, []).append(file)
         else:
             LOG.warning("skipping %s: it has no header line, hence no rows", file)
-    if not groups:
-        raise UsageError(f"no file below {path} has a header line")
     return groups
+
+
+def _no_rows(spark, dataset: Dataset) -> "DataFrame":
+    """A frame of no row, with the columns ``_read_group`` gives (all text)."""
+    names = [field.name for field in dataset.schema.fields] + [CORRUPT_RECORD, SOURCE_FILE]
+    return spark.createDataFrame([], T.StructType([T.StructField(name, T.StringType()) for name in names]))
 
 
 def _require_columns(dataset, positions, optional, fill_missing, example: str, header) -> None:
