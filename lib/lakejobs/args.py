@@ -347,8 +347,14 @@ def new_parser(prog: str, description: str) -> JobArgumentParser:
     )
 
 
-def parse_job_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]]) -> argparse.Namespace:
-    """Parse ``argv`` (default: ``sys.argv[1:]``) after removing Glue's own arguments."""
+def parse_job_args(
+    parser: argparse.ArgumentParser, argv: Optional[Sequence[str]], read_as_named: Sequence[str] = ()
+) -> argparse.Namespace:
+    """Parse ``argv`` (default: ``sys.argv[1:]``) after removing Glue's own arguments.
+
+    ``read_as_named``: path options the job reads literally (``fs.literal``), which may hold a
+    glob pattern's characters (``refuse_glob_characters``).
+    """
     import sys
 
     own, glue = strip_glue_arguments(sys.argv[1:] if argv is None else argv)
@@ -359,7 +365,7 @@ def parse_job_args(parser: argparse.ArgumentParser, argv: Optional[Sequence[str]
     refuse_repeated_options(parser, own)
     namespace = parser.parse_args(own)
     refuse_empty_paths(namespace)
-    refuse_glob_characters(namespace)
+    refuse_glob_characters(namespace, read_as_named)
     refuse_empty_values(parser._actions, namespace)  # noqa: SLF001 - argparse keeps its options there
     return namespace
 
@@ -513,17 +519,17 @@ def refuse_empty_paths(namespace: argparse.Namespace, also: Sequence[str] = ()) 
 GLOB_CHARACTERS = "{}[]*?\\"
 
 
-def refuse_glob_characters(namespace: argparse.Namespace) -> None:
+def refuse_glob_characters(namespace: argparse.Namespace, read_as_named: Sequence[str] = ()) -> None:
     """Refuse a job's path option holding a character of a Hadoop glob pattern.
 
     Spark's readers take each path as a pattern: ``--input_path in/tx[1]`` read the folder
     ``in/tx1`` instead (its rows loaded, SUCCEEDED), ``in/fx{eu}`` was "not found", and an
     output ``t[1]`` was written once and then not found by every later run. Escaping every read
-    of every table is not done (``fs.literal`` covers the listed input files only), so such a
-    path is refused.
+    of every table is not done (``fs.literal`` covers listed input files, and the options in
+    ``read_as_named``: ``csv_to_parquet --input_path``), so such a path is refused.
     """
     for name, value in sorted(vars(namespace).items()):
-        if name.endswith("_path") and isinstance(value, str):
+        if name.endswith("_path") and name not in read_as_named and isinstance(value, str):
             found = sorted({char for char in value if char in GLOB_CHARACTERS})
             if found:
                 raise UsageError(

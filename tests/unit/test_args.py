@@ -444,7 +444,7 @@ def test_warehouse_load_refuses_lake_beside_input_path_which_it_would_ignore():
     [
         ("transactions", ["--output_path", "o"], "--input_path", "in/tx[1]", "[ ]"),
         ("fx_rates", ["--output_path", "o"], "--input_path", "in/fx{eu}", "{ }"),
-        ("csv_to_parquet", ["--dataset", "orders", "--input_path", "i"], "--output_path", "lake/t*", "*"),
+        ("csv_to_parquet", ["--dataset", "orders", "--input_path", "in[1]"], "--output_path", "lake/t*", "*"),
         ("taxi_trips", ["--input_path", "i", "--output_path", "o"], "--quarantine_path", "q?", "?"),
     ],
 )

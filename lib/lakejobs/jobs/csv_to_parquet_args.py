@@ -153,7 +153,7 @@ def refuse_names_delta_cannot_write(dataset) -> None:
 
 def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
     """Build the typed configuration from ``argv``; raises ``UsageError`` on any problem."""
-    namespace = job_args.parse_job_args(build_parser(), argv)
+    namespace = job_args.parse_job_args(build_parser(), argv, read_as_named=("input_path",))
     dataset = _resolve_dataset(namespace)
     partition_by = tuple(namespace.partition_by) if namespace.partition_by is not None else dataset.partition_by
     known = {field.name for field in dataset.schema.fields} | set(dataset.derived_columns)
