@@ -529,7 +529,8 @@ def refuse_glob_characters(namespace: argparse.Namespace, read_as_named: Sequenc
     ``read_as_named``: ``csv_to_parquet --input_path``), so such a path is refused.
     """
     for name, value in sorted(vars(namespace).items()):
-        if name.endswith("_path") and name not in read_as_named and isinstance(value, str):
+        is_path = name.endswith("_path") or name == "lake"  # warehouse_load's --lake is read too
+        if is_path and name not in read_as_named and isinstance(value, str):
             found = sorted({char for char in value if char in GLOB_CHARACTERS})
             if found:
                 raise UsageError(

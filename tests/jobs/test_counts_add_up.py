@@ -4,6 +4,8 @@ Each test loses one row where no check sees it (after the rows were counted, bef
 counts its own), as a writer or a changed plan could, and expects the one-line refusal.
 """
 
+import json
+
 import pytest
 from pyspark.sql import functions as F
 
@@ -43,12 +45,17 @@ def test_a_row_lost_before_the_persisted_write_fails_the_run(spark, dirty_orders
     monkeypatch.setattr(csv_to_parquet, "takes_single_pass", lambda args: False)
     valid = csv_to_parquet.filter_valid
     monkeypatch.setattr(csv_to_parquet, "filter_valid", lambda dataset: lambda df: losing_one_line(valid(dataset)(df)))
+    argv = orders_argv(dirty_orders, tmp_path / "out", 0.5) + ["--report_path", str(tmp_path / "runs")]
     with pytest.raises(LakejobsError) as raised:
-        run_job(spark, orders_argv(dirty_orders, tmp_path / "out", 0.5))
+        run_job(spark, argv)
     assert str(raised.value) == (
         f"28 rows read and 8 quarantined, but 19 written to {tmp_path / 'out' / 'orders'} instead of 20: "
         "the counts do not add up, so this run is not complete"
     )
+    # Its FAILED report names what it had replaced: the table (19 rows) and the quarantine.
+    [report] = [json.loads(path.read_text()) for path in (tmp_path / "runs" / "csv_to_parquet").iterdir()]
+    outputs = [(output["name"], output["rows"]) for output in report["outputs"]]
+    assert (report["status"], outputs) == ("FAILED", [("orders", 19), ("quarantine", 8)])
 
 
 def test_a_line_lost_before_mart_sales_is_written_fails_the_run(spark, tmp_path, monkeypatch):

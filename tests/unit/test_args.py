@@ -446,6 +446,7 @@ def test_warehouse_load_refuses_lake_beside_input_path_which_it_would_ignore():
         ("fx_rates", ["--output_path", "o"], "--input_path", "in/fx{eu}", "{ }"),
         ("csv_to_parquet", ["--dataset", "orders", "--input_path", "in[1]"], "--output_path", "lake/t*", "*"),
         ("taxi_trips", ["--input_path", "i", "--output_path", "o"], "--quarantine_path", "q?", "?"),
+        ("warehouse_load", ["--table", "sales", "--jdbc_url", "jdbc:postgresql://h/d"], "--lake", "l[1]", "[ ]"),
     ],
 )
 def test_a_path_holding_glob_characters_is_refused_not_read_as_a_pattern(job, argv, option, value, found):

@@ -148,7 +148,7 @@ def read_headered_csv(
     """
     listed = input_data_files(spark, path) if files is None else files
     groups = _files_by_header(spark, path, [info.path for info in listed], dataset)
-    if not groups:  # every file emptied since: no row, but the job still replaces their earlier rows
+    if not groups:  # every file emptied since: no row, and the job still clears what their earlier loads left
         return _no_rows(spark, dataset), {"headers": 0, "ignored_columns": []}
     frames, ignored = [], set()
     for header, files in groups.items():

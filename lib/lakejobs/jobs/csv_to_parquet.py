@@ -316,6 +316,7 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
             quarantine = publish_quarantine(quarantine_df, args, source_files, result.rows_quarantined)
             result.outputs = [quarantine]  # published: a failure from here on reports it
             output = publish(valid_df, args, batch_fingerprint, state.series if state is not None else "")
+            result.outputs = [output, quarantine]  # replaced: a count that does not add up reports it
             _check_published_rows(args, result, output)
     finally:
         _unpersist(typed_df, repeated_df)
