@@ -264,6 +264,14 @@ def test_repeated_keys_stop_the_load_before_anything_is_published(spark, lake, d
     assert query(spark, db, STAGING_TABLES) == [(0,)]
 
 
+def refused_load(spark, db, folder, target):
+    """The refusal of a load of ``folder`` (key ``id``) into ``target``: its message."""
+    argv = ["--input_path", str(folder), "--key", "id", "--jdbc_url", db.url, "--target_table", target]
+    with pytest.raises(QualityGateError) as refused:
+        load(spark, *argv)
+    return str(refused.value)
+
+
 def test_days_jdbc_cannot_carry_stop_the_load_and_older_days_load_exactly(spark, db, tmp_path):
     """1582-10-05..14 do not exist in java.sql.Date's calendar: 1582-10-10 was loaded as 1582-10-15."""
     rows = [(1, "0001-01-01", "1000-03-01 00:00:00"), (2, "1582-10-04", "1582-10-15 12:00:00")]
@@ -279,10 +287,7 @@ def test_days_jdbc_cannot_carry_stop_the_load_and_older_days_load_exactly(spark,
         gap = spark.createDataFrame([gap_row], "id INT, d STRING, ts STRING")
         gap = gap.select("id", F.to_date("d").alias("d"), F.to_timestamp("ts").alias("ts"))
         gap.write.mode("overwrite").parquet(str(tmp_path / "gap"))
-        argv = ["--input_path", str(tmp_path / "gap"), "--key", "id", "--jdbc_url", db.url, "--target_table", "old"]
-        with pytest.raises(QualityGateError) as refused:
-            load(spark, *argv)
-        assert str(refused.value) == (
+        assert refused_load(spark, db, tmp_path / "gap", "old") == (
             f"{tmp_path / 'gap'}: 1 rows hold a date or timestamp from 1582-10-05 to 1582-10-14, days that JDBC's "
             "java.sql.Date and Timestamp lack (the calendar's switch to Gregorian): PostgreSQL would get 1582-10-15 "
             "or later instead; nothing was loaded into old"
@@ -295,10 +300,7 @@ def test_text_holding_nul_stops_the_load_before_staging_naming_its_columns(spark
     rows = [(1, "a\x00b", "x\x00", "ok"), (2, "\x00", "y", "ok"), (3, "c", "z", "ok")]
     frame = spark.createDataFrame(rows, "id INT, name STRING, `note d` STRING, clean STRING")
     frame.write.parquet(str(tmp_path / "nul"))
-    argv = ["--input_path", str(tmp_path / "nul"), "--key", "id", "--jdbc_url", db.url, "--target_table", "nul"]
-    with pytest.raises(QualityGateError) as refused:
-        load(spark, *argv)
-    assert str(refused.value) == (
+    assert refused_load(spark, db, tmp_path / "nul", "nul") == (
         f"{tmp_path / 'nul'}: text values hold the character U+0000 (NUL), which PostgreSQL and Redshift text "
         "cannot store, in column(s) 'name' (2), 'note d' (1); nothing was loaded into nul"
     )

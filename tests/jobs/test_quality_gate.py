@@ -214,6 +214,14 @@ def run_with_rules(tmp_path, text, references=None):
     return csv_to_parquet.main([*argv, "--references_path", str(references)] if references else argv)
 
 
+def refused_rule(tmp_path, rule, references, capsys):
+    """The one stderr line of a run refused (exit 2) for ``rule``, after checking nothing was written."""
+    assert run_with_rules(tmp_path, f"Rules = [ {rule} ]", references) == 2
+    assert not (tmp_path / "o").exists()
+    [line] = stderr_lines(capsys.readouterr().err)
+    return line
+
+
 def test_a_where_filter_spark_cannot_parse_is_one_line_naming_the_rule(spark, tmp_path, capsys):
     """It failed with Spark's ParseException, exit 1, naming no rule."""
     assert run_with_rules(tmp_path, 'Rules = [ ColumnValues "orderqty" > 0 where "orderdate >= " ]') == 2
@@ -261,23 +269,19 @@ def test_a_reference_whose_delta_log_holds_no_commit_is_one_line_naming_the_rule
     """It was read as Parquet and refused with "read it with --format delta", naming no rule."""
     (tmp_path / "refs" / "customers" / "_delta_log").mkdir(parents=True)  # a first Delta write stopped
     rule = 'ReferentialIntegrity "customerid" "customers.customerid" >= 0.99'
-    assert run_with_rules(tmp_path, f"Rules = [ {rule} ]", tmp_path / "refs") == 2
-    assert stderr_lines(capsys.readouterr().err) == [
+    assert refused_rule(tmp_path, rule, tmp_path / "refs", capsys) == (
         f"csv_to_parquet: error: rule {rule!r}: the reference table {tmp_path / 'refs' / 'customers'} has a "
         "_delta_log/ without a commit (a first Delta write stopped before it committed): run that write again"
-    ]
-    assert not (tmp_path / "o").exists()
+    )
 
 
 def test_a_reference_column_the_reference_table_lacks_is_one_line_naming_the_rule(spark, sample_lake, tmp_path, capsys):
     """It failed in the staging stage with Spark's UNRESOLVED_COLUMN, exit 1, naming neither rule nor table."""
     rule = 'ReferentialIntegrity "customerid" "customers.custid" >= 0.99'
-    assert run_with_rules(tmp_path, f"Rules = [ {rule} ]", sample_lake / "processedData") == 2
-    assert stderr_lines(capsys.readouterr().err) == [
+    assert refused_rule(tmp_path, rule, sample_lake / "processedData", capsys) == (
         f"csv_to_parquet: error: rule {rule!r}: the reference table {sample_lake / 'processedData' / 'customers'} "
         "has no column custid"
-    ]
-    assert not (tmp_path / "o").exists()
+    )
 
 
 def test_a_reference_folder_holding_no_table_is_one_line_naming_the_rule(spark, tmp_path, capsys):
