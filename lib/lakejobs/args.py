@@ -14,7 +14,7 @@ import logging
 import math
 import re
 import zoneinfo
-from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 from lakejobs.errors import UsageError
 
@@ -348,12 +348,16 @@ def new_parser(prog: str, description: str) -> JobArgumentParser:
 
 
 def parse_job_args(
-    parser: argparse.ArgumentParser, argv: Optional[Sequence[str]], read_as_named: Sequence[str] = ()
+    parser: argparse.ArgumentParser,
+    argv: Optional[Sequence[str]],
+    read_as_named: Sequence[str] = (),
+    also_paths: Sequence[str] = (),
 ) -> argparse.Namespace:
     """Parse ``argv`` (default: ``sys.argv[1:]``) after removing Glue's own arguments.
 
     ``read_as_named``: path options the job reads literally (``fs.literal``), which may hold a
-    glob pattern's characters (``refuse_glob_characters``).
+    glob pattern's characters (``refuse_glob_characters``). ``also_paths``: path options not
+    named ``*_path`` (``warehouse_load --lake``).
     """
     import sys
 
@@ -364,8 +368,8 @@ def parse_job_args(
     refuse_spark_submit_options_off_glue(glue)
     refuse_repeated_options(parser, own)
     namespace = parser.parse_args(own)
-    refuse_empty_paths(namespace)
-    refuse_glob_characters(namespace, read_as_named)
+    refuse_empty_paths(namespace, also_paths)
+    refuse_glob_characters(namespace, read_as_named, also_paths)
     refuse_empty_values(parser._actions, namespace)  # noqa: SLF001 - argparse keeps its options there
     return namespace
 
@@ -507,19 +511,26 @@ def refuse_empty_paths(namespace: argparse.Namespace, also: Sequence[str] = ()) 
     An empty path would otherwise name the working directory: read recursively as input, or
     written into as output.
     """
-    for name, value in sorted(vars(namespace).items()):
-        is_path = name.endswith("_path") or name in also
-        if is_path and isinstance(value, str) and not value.strip():
+    for name, value in path_options(namespace, also):
+        if not value.strip():
             raise UsageError(f"--{name} is empty: give a file or folder (local, s3://, s3a://)")
-        if is_path and isinstance(value, str):
-            refuse_malformed_s3_uri(f"--{name}", value)
+        refuse_malformed_s3_uri(f"--{name}", value)
+
+
+def path_options(namespace: argparse.Namespace, also: Sequence[str] = ()) -> Iterator[Tuple[str, str]]:
+    """(name, value) of each path option given: those named ``*_path``, and those in ``also``."""
+    for name, value in sorted(vars(namespace).items()):
+        if (name.endswith("_path") or name in also) and isinstance(value, str):
+            yield name, value
 
 
 #: Characters a Hadoop glob pattern gives a meaning: Spark reads every path as one.
 GLOB_CHARACTERS = "{}[]*?\\"
 
 
-def refuse_glob_characters(namespace: argparse.Namespace, read_as_named: Sequence[str] = ()) -> None:
+def refuse_glob_characters(
+    namespace: argparse.Namespace, read_as_named: Sequence[str] = (), also: Sequence[str] = ()
+) -> None:
     """Refuse a job's path option holding a character of a Hadoop glob pattern.
 
     Spark's readers take each path as a pattern: ``--input_path in/tx[1]`` read the folder
@@ -528,15 +539,13 @@ def refuse_glob_characters(namespace: argparse.Namespace, read_as_named: Sequenc
     of every table is not done (``fs.literal`` covers listed input files, and the options in
     ``read_as_named``: ``csv_to_parquet --input_path``), so such a path is refused.
     """
-    for name, value in sorted(vars(namespace).items()):
-        is_path = name.endswith("_path") or name == "lake"  # warehouse_load's --lake is read too
-        if is_path and name not in read_as_named and isinstance(value, str):
-            found = sorted({char for char in value if char in GLOB_CHARACTERS})
-            if found:
-                raise UsageError(
-                    f"--{name} {value!r} holds {' '.join(found)}, which Spark reads as a pattern matching other "
-                    "paths: rename it without { } [ ] * ? \\ (a file below a folder may hold them)"
-                )
+    for name, value in path_options(namespace, also):
+        found = sorted({char for char in value if char in GLOB_CHARACTERS})
+        if found and name not in read_as_named:
+            raise UsageError(
+                f"--{name} {value!r} holds {' '.join(found)}, which Spark reads as a pattern matching other "
+                "paths: rename it without { } [ ] * ? \\ (a file below a folder may hold them)"
+            )
 
 
 #: An S3 URI's scheme, in any case, and what follows it.

@@ -16,7 +16,7 @@ from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from lakejobs.catalog import Table
 from lakejobs.errors import LakejobsError
-from lakejobs.io.table_folder import DELTA_LOG_ENTRY
+from lakejobs.io.table_folder import is_commit_entry
 
 LOG = logging.getLogger(__name__)
 BATCH = 100
@@ -136,8 +136,7 @@ def _delta_log_state(s3, location: str) -> Optional[str]:
         for page in pages:
             for entry in page.get("Contents", []):
                 found = True
-                name = entry["Key"][len(prefix) :]
-                if name == "_last_checkpoint" or DELTA_LOG_ENTRY.fullmatch(name):
+                if is_commit_entry(entry["Key"][len(prefix) :]):
                     return "committed"
     except s3.exceptions.NoSuchBucket:
         raise LakejobsError(f"bucket does not exist: s3://{bucket}") from None

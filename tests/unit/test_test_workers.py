@@ -26,6 +26,8 @@ def test_tests_starting_servers_or_jvms_are_one_unit_the_in_process_ones_another
     assert work_unit("tests/jobs/test_incremental.py::test_incremental_runs_read_only_new_files[delta]") == "in_process"
     assert work_unit("tests/jobs/test_cli.py::test_lakejobs_jobs_lists_every_job_with_a_description") == "in_process"
     assert work_unit("tests/unit/test_args.py::test_job_parses_the_argv_glue_passes") == "in_process"
+    moved = "tests/jobs/test_user_mistakes.py::test_the_names_a_table_folder_may_hold"
+    assert work_unit(moved) == "servers_and_own_jvms"
 
 
 @pytest.fixture(scope="module")

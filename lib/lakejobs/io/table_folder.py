@@ -40,7 +40,12 @@ def holds_delta_commit(spark: "SparkSession", path: str) -> bool:
     # A log cleaned of its first commits, whose _last_checkpoint (a hint, by Delta's protocol)
     # is missing, or one a first write left without a commit: the log's own files tell.
     names = (info.path.rsplit("/", 1)[-1] for info in fs.list_data_files(spark, log))
-    return any(DELTA_LOG_ENTRY.fullmatch(name) for name in names)
+    return any(is_commit_entry(name) for name in names)
+
+
+def is_commit_entry(name: str) -> bool:
+    """Tell whether a file of a ``_delta_log/`` (its name alone) shows that the table committed."""
+    return name == "_last_checkpoint" or DELTA_LOG_ENTRY.fullmatch(name) is not None
 
 
 #: A Delta commit or checkpoint file of a ``_delta_log``.

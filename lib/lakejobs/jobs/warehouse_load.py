@@ -127,7 +127,7 @@ def _source(namespace) -> Tuple[str, str, Tuple[str, ...]]:
 
 def parse_args(argv: Sequence[str]) -> WarehouseLoadArgs:
     """Build the typed configuration from ``argv``; raises ``UsageError`` on any problem."""
-    namespace = job_args.parse_job_args(build_parser(), argv)
+    namespace = job_args.parse_job_args(build_parser(), argv, also_paths=("lake",))
     input_path, default_name, key = _source(namespace)
     if namespace.jdbc_url:
         check_jdbc_url(namespace.jdbc_url)

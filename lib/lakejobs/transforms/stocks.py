@@ -5,6 +5,7 @@ from typing import Callable, List
 from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from lakejobs.io.input_folder import CODEC_SUFFIXES
 from lakejobs.transforms.field_checks import Check, check, ohlc_checks, values_text
 
 Transform = Callable[[DataFrame], DataFrame]
@@ -13,7 +14,8 @@ PRICES = ("open", "high", "low", "close", "adj_close")
 MOVING_AVERAGE_ROWS = 7
 #: Columns the job adds to every row.
 DERIVED = ("daily_return", "close_ma_7d")
-_COMPRESSION_SUFFIX = r"\.(gz|bz2|zst|lz4|snappy|deflate)$"
+#: A compression suffix Spark reads through (other codecs' files are refused before any read).
+_COMPRESSION_SUFFIX = rf"\.({'|'.join(CODEC_SUFFIXES)})$"
 
 
 def ticker_from_file_name() -> Column:
