@@ -274,6 +274,7 @@ def publish_split(
             quarantine = write_quarantine(
                 quarantine_df, args.quarantine_path, source_files, result.rows_quarantined, whole=not table.partition_by
             )
+            result.outputs = [quarantine]  # published: a FAILED report of a write failing below lists it
             good_count = result.rows_read - result.rows_quarantined
             good_df = validated_df.transform(good_rows)
             output = write_good_rows(good_df, args, table, good_count, merge, source_files, result.run_id)
