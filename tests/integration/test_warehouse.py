@@ -88,6 +88,9 @@ def test_the_mart_lands_in_postgres_row_for_row_with_exact_decimals(spark, lake,
         spark, db, "SELECT pg_get_constraintdef(oid) FROM pg_constraint WHERE conrelid = 'sales'::regclass"
     ) == [("PRIMARY KEY (salesorderid, salesorderdetailid)",)]
     assert query(spark, db, STAGING_TABLES) == [(0,)]
+    # Kept beside the pipeline's own reports, where `lakejobs report --lake` reads them.
+    report = json.loads((lake / "_lakejobs" / "runs" / "warehouse_load" / f"{sales_loaded.run_id}.json").read_text())
+    assert (report["status"], report["rows_read"], report["rows_written"]) == ("SUCCEEDED", 300, 300)
 
 
 def test_a_rerun_adds_no_duplicates_and_rewrites_nothing(spark, lake, db, sales_loaded):

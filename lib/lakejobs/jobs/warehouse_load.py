@@ -102,7 +102,10 @@ def build_parser():
     parser.add_argument(
         "--num_partitions", type=job_args.parse_positive, default=2, help="concurrent JDBC connections writing"
     )
-    parser.add_argument("--report_path", help="folder for run reports (<job>/<run_id>.json)")
+    parser.add_argument(
+        "--report_path",
+        help="folder for run reports, <job>/<run_id>.json (default with --lake: <lake>/_lakejobs/runs, the pipeline's)",
+    )
     return parser
 
 
@@ -143,8 +146,19 @@ def parse_args(argv: Sequence[str]) -> WarehouseLoadArgs:
         upsert=namespace.upsert,
         batch_size=namespace.batch_size,
         num_partitions=namespace.num_partitions,
-        report_path=fs.qualify(namespace.report_path) if namespace.report_path else None,
+        report_path=_report_path(namespace),
     )
+
+
+def _report_path(namespace) -> Optional[str]:
+    """``--report_path``; else with ``--lake`` the pipeline's runs folder (``lakejobs report --lake`` lists them).
+
+    A load of ``--input_path`` alone has no folder of its own to report beside: the table it
+    reads belongs to the job that wrote it.
+    """
+    if namespace.report_path:
+        return fs.qualify(namespace.report_path)
+    return f"{fs.qualify(namespace.lake).rstrip('/')}/_lakejobs/runs" if namespace.lake else None
 
 
 def preflight(args: WarehouseLoadArgs) -> None:
