@@ -73,7 +73,7 @@ def cmd_pipeline(args) -> int:
         print(pipeline.lake_line(spark, options.lake))
         return pipeline.pipeline_result(total, results, labels)
 
-    return runtime.run_main("pipeline", [], lambda _argv: args, run)
+    return runtime.run_main("pipeline", [], lambda _argv: args, run, shown_as="lakejobs")
 
 
 def _session(name: str):
@@ -169,6 +169,15 @@ class OneLineParser(argparse.ArgumentParser):
 
     def error(self, message: str) -> None:  # noqa: D102 - argparse hook
         self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+    def parse_known_args(self, args=None, namespace=None):  # noqa: D102 - argparse hook
+        # A command's parser refuses what it does not know itself, so that the line names the
+        # command (``lakejobs report: error: ...``): argparse left that to the top parser.
+        namespace, extras = super().parse_known_args(args, namespace)
+        has_commands = any(isinstance(action, argparse._SubParsersAction) for action in self._actions)  # noqa: SLF001
+        if extras and not has_commands:
+            self.error(f"unrecognized arguments: {' '.join(extras)}")
+        return namespace, extras
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -182,15 +182,17 @@ def run_main(
     parse: Callable[[Sequence[str]], object],
     run: Callable[["SparkSession", object], JobResult],
     preflight: Optional[Callable[[object], None]] = None,
+    shown_as: Optional[str] = None,
 ) -> int:
     """Run a job the way every entry point does, and return its exit code.
 
     Parses the arguments (Glue's own are accepted and set aside), checks what can be checked
     before a JVM starts, opens the session for this runtime, runs the job and prints its
-    result as the last line of stdout. A ``LakejobsError`` becomes one line on stderr and
-    its exit code (2 for usage, 1 for a failed run); any other error one line and exit 1
-    (set ``LAKEJOBS_DEBUG=1`` for the traceback).
+    result as the last line of stdout. A ``LakejobsError`` becomes one line on stderr, headed
+    ``<shown_as or job_name>: error:``, and its exit code (2 for usage, 1 for a failed run);
+    any other error one line and exit 1 (set ``LAKEJOBS_DEBUG=1`` for the traceback).
     """
+    label = shown_as or job_name
     argv = list(sys.argv[1:] if argv is None else argv)
     previous_handler = signal.getsignal(signal.SIGINT)
     try:
@@ -207,21 +209,21 @@ def run_main(
     except LakejobsError as error:
         # The error line first: spark-submit's Python runner merges stderr into stdout, where the
         # result must stay the last line.
-        print(f"{job_name}: error: {joined_lines(error)}", file=sys.stderr, flush=True)
+        print(f"{label}: error: {joined_lines(error)}", file=sys.stderr, flush=True)
         result = getattr(error, "result", None)
         if result is not None:
             print(result.to_json(), flush=True)
         return error.exit_code
     except KeyboardInterrupt:  # a second Ctrl-C, or one before the session's handler was set
-        print(f"{job_name}: interrupted", file=sys.stderr, flush=True)
+        print(f"{label}: interrupted", file=sys.stderr, flush=True)
         return interrupt.EXIT_CODE
     except Exception as error:  # noqa: BLE001 - the one place that turns any failure into one line
         if debug_enabled():
             LOG.exception("unexpected failure")
         if interrupt.interrupted():  # a cancelled Spark job's error, outside a job's failure path
-            print(f"{job_name}: interrupted (Ctrl-C)", file=sys.stderr, flush=True)
+            print(f"{label}: interrupted (Ctrl-C)", file=sys.stderr, flush=True)
             return interrupt.EXIT_CODE
-        print(f"{job_name}: error: {root_cause(error)}", file=sys.stderr, flush=True)
+        print(f"{label}: error: {root_cause(error)}", file=sys.stderr, flush=True)
         return 1
     finally:
         interrupt.ended(previous_handler)

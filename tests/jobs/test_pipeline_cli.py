@@ -11,5 +11,5 @@ def test_lakejobs_pipeline_without_an_action_runs_the_local_pipeline(spark, tmp_
     raw = tmp_path / "no-raw"
     assert cli.main(["pipeline", "--raw", str(raw), "--lake", str(tmp_path / "lake")]) == 2
     captured = capsys.readouterr()
-    assert captured.err == f"pipeline: error: input path does not exist: {raw}/customers\n"
+    assert captured.err == f"lakejobs: error: input path does not exist: {raw}/customers\n"
     assert captured.out == ""

@@ -243,6 +243,7 @@ def test_a_tab_delimiter_may_be_given_as_backslash_t(tmp_path):
         (["pipeline", "start", "--endpoint-url", "notaurl"], "argument --endpoint-url: expected an endpoint URL like"),
         (["deploy", "--endpoint-url", "localhost:5000"], "argument --endpoint-url: expected an endpoint URL like"),
         (["catalog", "sync", "--endpoint-url", "http://h:99999"], "argument --endpoint-url: expected an endpoint URL"),
+        (["pipeline", "--lake", "l", "--nosuch"], "unrecognized arguments: --nosuch"),  # was headed lakejobs:
     ],
 )
 def test_cli_numbers_and_names_are_checked_before_anything_starts(argv, message, capsys):

@@ -286,4 +286,4 @@ def test_a_shortened_option_of_a_command_is_refused_as_the_jobs_refuse_theirs(ca
     with pytest.raises(SystemExit) as refused:
         cli.main(["report", "--lim", "2"])
     assert refused.value.code == 2
-    assert capsys.readouterr().err == "lakejobs: error: unrecognized arguments: --lim 2 (see --help)\n"
+    assert capsys.readouterr().err == "lakejobs report: error: unrecognized arguments: --lim 2 (see --help)\n"
