@@ -60,7 +60,8 @@ def test_on_glue_a_flag_the_library_does_not_know_is_set_aside_as_in_the_other_j
     with pytest.raises(SystemExit) as refused:
         script.sync(["--some-new-glue-flag", "x", "--lake", "s3://b/lake"])
     assert refused.value.code == 2
-    assert capsys.readouterr().err == "lakejobs catalog sync: error: unrecognized arguments: --some-new-glue-flag x (see --help)\n"
+    refusal = "lakejobs catalog sync: error: unrecognized arguments: --some-new-glue-flag x (see --help)\n"
+    assert capsys.readouterr().err == refusal
 
 
 def test_a_lake_with_an_empty_folder_name_is_refused_in_one_line(capsys):
