@@ -275,6 +275,19 @@ def test_a_reference_whose_delta_log_holds_no_commit_is_one_line_naming_the_rule
     )
 
 
+def test_a_delta_reference_in_a_session_without_delta_is_one_line_naming_the_rule(
+    spark, sample_delta_lake, tmp_path, capsys, monkeypatch
+):
+    monkeypatch.setattr("lakejobs.io.delta.has_delta", lambda session: False)  # a session started without Delta
+    lake, _results = sample_delta_lake
+    rule = 'ReferentialIntegrity "customerid" "customers.customerid" >= 0.99'
+    assert refused_rule(tmp_path, rule, lake / "processedData", capsys) == (
+        f"csv_to_parquet: error: rule {rule!r}: the reference table {lake / 'processedData' / 'customers'} is a "
+        "Delta table, and this Spark session has no Delta Lake to read it (start it with Delta's jars and "
+        "extensions, see --format delta)"
+    )
+
+
 def test_a_reference_column_the_reference_table_lacks_is_one_line_naming_the_rule(spark, sample_lake, tmp_path, capsys):
     """It failed in the staging stage with Spark's UNRESOLVED_COLUMN, exit 1, naming neither rule nor table."""
     rule = 'ReferentialIntegrity "customerid" "customers.custid" >= 0.99'
