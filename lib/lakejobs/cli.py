@@ -105,13 +105,14 @@ def cmd_vacuum(args) -> int:
     """Delete files that no recent version of a Delta table references."""
     from lakejobs.io.delta import vacuum_table
 
-    if args.retain_hours < SAFE_RETENTION_HOURS and not args.allow_short_retention:
+    short = args.retain_hours is not None and args.retain_hours < SAFE_RETENTION_HOURS
+    if short and not args.allow_short_retention:
         raise UsageError(
             f"--retain-hours {args.retain_hours:g} is below Delta's {SAFE_RETENTION_HOURS} hours: a reader or writer "
             "still on an older version would lose its files; add --allow-short-retention if none is"
         )
-    vacuum_table(_session("vacuum"), fs.qualify(args.table), args.retain_hours, args.allow_short_retention)
-    print(f"vacuumed {args.table} (kept {args.retain_hours} hours of history)")
+    kept = vacuum_table(_session("vacuum"), fs.qualify(args.table), args.retain_hours, args.allow_short_retention)
+    print(f"vacuumed {args.table} (kept {kept})")
     return 0
 
 
@@ -221,7 +222,11 @@ def build_parser() -> argparse.ArgumentParser:
     vacuum = commands.add_parser("vacuum", help="delete files no recent version of a Delta table uses")
     vacuum.add_argument("table", help="table path")
     vacuum.add_argument(
-        "--retain-hours", "--retain_hours", dest="retain_hours", type=job_args.parse_hours, default=168.0
+        "--retain-hours",
+        "--retain_hours",
+        dest="retain_hours",
+        type=job_args.parse_hours,
+        help="hours of history to keep (default: the table's delta.deletedFileRetentionDuration, a week unless set)",
     )
     vacuum.add_argument(
         "--allow-short-retention", action="store_true", help=f"allow --retain-hours below {SAFE_RETENTION_HOURS}"

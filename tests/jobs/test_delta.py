@@ -195,6 +195,21 @@ def test_history_optimize_and_vacuum_commands(spark, capsys, tmp_path):
     assert referenced_files(spark, table) == compacted  # the 4 written files are unreferenced, still on disk
     assert data_files(table) == written | compacted
 
+    # Without --retain-hours, the table's own retention is kept, as by Delta's VACUUM (the CLI asked
+    # for 168 hours, which Delta refused for this table, pointing at --allow-short-retention).
+    retention = "delta.deletedFileRetentionDuration"
+    spark.sql(f"ALTER TABLE delta.`{table}` SET TBLPROPERTIES ('{retention}' = 'interval 30 days')")
+    assert cli.main(["vacuum", str(table)]) == 0
+    assert capsys.readouterr().out == f"vacuumed {table} (kept interval 30 days of history: the table's {retention})\n"
+    assert data_files(table) == written | compacted
+    assert cli.main(["vacuum", str(table), "--retain-hours", "200"]) == 2
+    assert capsys.readouterr().err == (
+        f"lakejobs: error: --retain-hours 200 is below {table}'s {retention} (interval 30 days): give at least that, "
+        "or leave --retain-hours out to keep what the table keeps (--allow-short-retention deletes files versions "
+        "within it still read)\n"
+    )
+    assert data_files(table) == written | compacted
+
     assert cli.main(["vacuum", str(table), "--retain-hours", "0"]) == 2
     assert capsys.readouterr().err == (
         "lakejobs: error: --retain-hours 0 is below Delta's 168 hours: a reader or writer still on an older "

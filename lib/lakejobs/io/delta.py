@@ -368,26 +368,41 @@ def _plain_columns_of(spark: "SparkSession", path: str) -> Sequence[str]:
     return columns_without_dictionary(spark, live_files[:FOOTERS_READ])
 
 
-def vacuum_table(spark: "SparkSession", path: str, retain_hours: float, allow_short_retention: bool = False) -> None:
-    """Delete files no longer referenced by versions newer than ``retain_hours``.
+#: A Delta table's property for how long removed files stay (Delta's VACUUM keeps that much by default).
+RETENTION_PROPERTY = "delta.deletedFileRetentionDuration"
 
+
+def vacuum_table(
+    spark: "SparkSession", path: str, retain_hours: Optional[float] = None, allow_short_retention: bool = False
+) -> str:
+    """Delete files no longer referenced by versions newer than ``retain_hours``; say what was kept.
+
+    Without ``retain_hours`` the table's own ``delta.deletedFileRetentionDuration`` (a week unless
+    set) is kept, as Delta's ``VACUUM`` does (until session 44 the CLI asked for 168 hours, which
+    Delta refused for a table keeping more, and the refusal pointed at turning the check off).
     Delta's retention check stays on unless ``allow_short_retention``: it refuses less than the
-    table's ``delta.deletedFileRetentionDuration`` (7 days by default), a refusal reported as one
-    line. With ``allow_short_retention`` readers of older versions lose their files.
+    table's retention, a refusal reported as one line. With ``allow_short_retention`` readers of
+    older versions lose their files.
     """
     from delta.tables import DeltaTable
 
     require_delta_table(spark, path)
+    table = DeltaTable.forPath(spark, path)
+    retention = (table.detail().select("properties").first()[0] or {}).get(RETENTION_PROPERTY, "interval 1 week")
     check = "spark.databricks.delta.retentionDurationCheck.enabled"
     spark.conf.set(check, str(not allow_short_retention).lower())
     try:
-        DeltaTable.forPath(spark, path).vacuum(retain_hours)
+        table.vacuum(retain_hours)
     except Exception as error:  # noqa: BLE001 - Delta's IllegalArgumentException through py4j
-        if allow_short_retention or "retention" not in str(error).lower():
+        if allow_short_retention or retain_hours is None or "retention" not in str(error).lower():
             raise  # with the check off, a retention error is not the check's refusal
         raise UsageError(
-            f"--retain-hours {retain_hours:g} is below {path}'s delta.deletedFileRetentionDuration; "
-            "add --allow-short-retention if no reader or writer is on an older version"
+            f"--retain-hours {retain_hours:g} is below {path}'s {RETENTION_PROPERTY} ({retention}): give at least "
+            "that, or leave --retain-hours out to keep what the table keeps (--allow-short-retention deletes files "
+            "versions within it still read)"
         ) from None
     finally:
         spark.conf.set(check, "true")
+    if retain_hours is None:
+        return f"{retention} of history: the table's {RETENTION_PROPERTY}"
+    return f"{retain_hours} hours of history"
