@@ -125,14 +125,21 @@ def cmd_state(args) -> int:
         verb = "name" if " and " in given else "names"
         raise UsageError(f"{given} {verb} a lake's state; --state_path names the file itself: give one or the other")
     lake, dataset = (args.lake or "lake").rstrip("/"), args.dataset or "orders"
+    if "/" in dataset or "\\" in dataset or dataset.startswith("."):
+        raise UsageError(f"--dataset {dataset!r} is no dataset name: give one such as orders (no / or leading .)")
     path = fs.qualify(args.state_path or f"{lake}/_lakejobs/state/{args.job}/{dataset}.json")
     if fs.is_local(path) and os.path.isdir(fs.local_path(path)):
         raise UsageError(
             f"--state_path {path} is a folder: give the state file (<lake>/_lakejobs/state/<job>/<name>.json)"
         )
     if not args.state_path and fs.is_local(lake) and not os.path.isdir(fs.local_path(lake)):
-        raise UsageError(f"--lake {lake} does not exist: give the lake folder (the one holding processedData/)")
+        missing = "is not a folder" if os.path.exists(fs.local_path(lake)) else "does not exist"
+        raise UsageError(f"--lake {lake} {missing}: give the lake folder (the one holding processedData/)")
+    if args.action == "reset":
+        fs.require_writable({}, {"--state_path" if args.state_path else "--lake": path})
     spark = _session("state")
+    if not args.state_path:
+        job_state.refuse_unknown_state(spark, lake, args.job, dataset, path, args.action)
     if args.action == "reset":
         existed = job_state.reset_state(spark, path, args.job)
         print(
@@ -147,7 +154,8 @@ def cmd_state(args) -> int:
         raise UsageError(f"no state at {path}")
     if job_state.check_state_file(path, text, args.job):
         print(
-            f"lakejobs: warning: {path} is a damaged state (empty, cut short, or JSON that is no object): a run "
+            f"lakejobs: warning: {path} is a damaged state (empty, cut short, JSON that is no object, or missing a "
+            "field): a run "
             "refuses it; restore it, or run lakejobs state reset to read every input file again",
             file=sys.stderr,
         )

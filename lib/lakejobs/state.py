@@ -98,10 +98,10 @@ def load_state(spark: "SparkSession", path: str, job: str, input_path: str, outp
         data = json.loads(text)
     except ValueError:
         data = None
-    if not isinstance(data, dict):
+    if not isinstance(data, dict) or not well_formed(data):
         raise LakejobsError(
-            f"the incremental state {path} is damaged (empty, cut short or not JSON): restore it, or run"
-            " `lakejobs state reset` to read every input file again"
+            f"the incremental state {path} is damaged (empty, cut short, not JSON or missing a field): restore it, "
+            "or run `lakejobs state reset` to read every input file again"
         )
     state = JobState(
         **{field.name: data.get(field.name) for field in dataclasses.fields(JobState) if field.name in data}
@@ -109,6 +109,29 @@ def load_state(spark: "SparkSession", path: str, job: str, input_path: str, outp
     _refuse_other_paths(spark, state, path, {"--input_path": input_path, "--output_path": output_path})
     state.input_path, state.output_path = state.input_path or input_path, state.output_path or output_path
     return state
+
+
+def well_formed(data: Dict[str, object]) -> bool:
+    """Tell whether a state file's JSON object holds each field a run reads, of its type.
+
+    ``{}`` or an object without its paths made the run fail with ``TypeError: JobState.__init__()
+    missing ... arguments`` (exit 1), and ``state reset`` refused to replace it.
+    """
+    batches, pending = data.get("batches", []), data.get("pending")
+    return (
+        all(isinstance(data.get(name), str) for name in ("job", "input_path", "output_path"))
+        and isinstance(data.get("processed"), dict)
+        and all(_file_mark(mark) for mark in data["processed"].values())
+        and isinstance(batches, list)
+        and all(isinstance(batch, dict) for batch in batches)
+        and (pending is None or isinstance(pending, dict))
+        and isinstance(data.get("reset", False), bool)
+    )
+
+
+def _file_mark(mark: object) -> bool:
+    """A processed file's ``[size, modified_ms]``."""
+    return isinstance(mark, list) and len(mark) == 2 and all(isinstance(number, int) for number in mark)
 
 
 def _refuse_other_paths(spark: "SparkSession", state: JobState, path: str, given: Dict[str, str]) -> None:
@@ -134,6 +157,10 @@ def _same_location(spark: "SparkSession", first: str, second: str) -> bool:
     return fs.qualified(spark, first).rstrip("/") == fs.qualified(spark, second).rstrip("/")
 
 
+#: The fields of a state file.
+STATE_FIELDS = frozenset(field.name for field in dataclasses.fields(JobState))
+
+
 def save_state(spark: "SparkSession", path: str, state: JobState) -> None:
     """Write the state (replacing the previous one)."""
     fs.write_text(spark, path, json.dumps(dataclasses.asdict(state), indent=1, sort_keys=True) + "\n")
@@ -154,13 +181,40 @@ def reset_state(spark: "SparkSession", path: str, job: str) -> bool:
     return text is not None
 
 
+def refuse_unknown_state(spark: "SparkSession", lake: str, job: str, dataset: str, path: str, action: str) -> None:
+    """Refuse ``state show|reset --lake --dataset`` naming no lake, or a dataset it has neither state nor table of.
+
+    ``reset`` with a mistyped ``--dataset Orders`` said "no state was at .../Orders.json" and
+    exit 0, leaving ``orders``' state as it was; with a table folder as ``--lake`` it wrote a
+    state inside that table, which every later run then refused.
+    """
+    if not any(fs.exists(spark, f"{lake}/{name}") for name in ("processedData", "_lakejobs")):
+        raise UsageError(f"--lake {lake} holds neither processedData/ nor _lakejobs/: give the lake folder")
+    if fs.exists(spark, path):
+        return
+    table = f"{lake}/processedData/{dataset}"
+    if action == "reset" and fs.exists(spark, table):
+        return  # a table converted in full so far: the reset lets incremental runs start on it
+    folder = f"{lake}/_lakejobs/state/{job}"
+    names = sorted(
+        info.path.rsplit("/", 1)[-1][: -len(".json")]
+        for info in fs.list_data_files(spark, folder)
+        if info.path.endswith(".json")
+    )
+    kept = f"the {job} states here are of {', '.join(names)}" if names else f"this lake holds no {job} state"
+    if action == "reset":
+        raise UsageError(f"no state at {path}, and no table at {table}: check --dataset ({kept})")
+    raise UsageError(f"no state at {path} ({kept})")
+
+
 def check_state_file(path: str, text: str, job: str) -> bool:
     """Tell whether ``text`` (the file at ``path``) is a damaged state; raise ``UsageError`` for another file.
 
     A mistyped ``--state_path`` (``README.md``) was overwritten by ``state reset``. A state's
     file is a JSON object naming its job and the files it processed; a damaged one (empty, an
-    object cut short, JSON that is no object: what ``state reset`` is there to replace) returns
-    True; ``job``'s state returns False; anything else, another job's state included, is refused.
+    object cut short, JSON that is no object, an object of a state's fields missing some or of
+    another type: what ``state reset`` is there to replace) returns True; ``job``'s state
+    returns False; anything else, another job's state included, is refused.
     """
     try:
         data = json.loads(text)
@@ -168,11 +222,11 @@ def check_state_file(path: str, text: str, job: str) -> bool:
         data = None
         damaged = not text.strip() or text.lstrip().startswith("{")
     else:
-        damaged = not isinstance(data, dict)
-    if isinstance(data, dict) and "job" in data and "processed" in data:
+        damaged = not isinstance(data, dict) or set(data) <= STATE_FIELDS
+    if isinstance(data, dict) and "job" in data:
         if data["job"] != job:
             raise UsageError(f"{path} is the state of {data['job']}, not of {job}: give {job}'s state file")
-        return False
+        return not well_formed(data)
     if damaged:
         return True
     raise UsageError(

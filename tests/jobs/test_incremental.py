@@ -161,7 +161,9 @@ def test_file_names_with_glob_characters_are_read_as_named(spark, tmp_path):
     assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:160])
 
 
-@pytest.mark.parametrize("damage", ["", '{"job": "csv_to_par', "[]"])
+@pytest.mark.parametrize(
+    "damage", ["", '{"job": "csv_to_par', "[]", "{}", '{"job": "csv_to_parquet", "processed": {}}']
+)
 def test_a_damaged_state_stops_the_run_instead_of_reading_every_file_again(spark, tmp_path, capsys, damage):
     land(tmp_path, "a.csv", LINES[:100])
     csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))

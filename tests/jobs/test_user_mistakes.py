@@ -681,6 +681,55 @@ def test_state_of_a_mistyped_lake_or_a_folder_is_refused_writing_nothing(tmp_pat
     ]
 
 
+def test_state_reset_of_a_dataset_or_lake_holding_none_is_refused_writing_nothing(spark, tmp_path, capsys):
+    """``--dataset Orders`` said "no state was at .../Orders.json", exit 0, and left orders' state as it was;
+    a table folder as ``--lake`` got a state inside it, which every later run then refused."""
+    lake = tmp_path / "lake"
+    (lake / "processedData" / "orders").mkdir(parents=True)
+    states = lake / "_lakejobs" / "state" / "csv_to_parquet"
+    states.mkdir(parents=True)
+    (states / "orders.json").write_text(
+        '{"job": "csv_to_parquet", "processed": {}, "input_path": "", "output_path": ""}'
+    )
+    (tmp_path / "afile").write_text("")
+    before = sorted(tmp_path.rglob("*"))
+    refusals = {
+        ("reset", str(lake), "Orders"): (
+            f"no state at {states}/Orders.json, and no table at {lake}/processedData/Orders: check --dataset (the "
+            "csv_to_parquet states here are of orders)"
+        ),
+        (
+            "show",
+            str(lake),
+            "customers",
+        ): f"no state at {states}/customers.json (the csv_to_parquet states here are of orders)",
+        ("reset", str(lake / "processedData" / "orders"), "orders"): (
+            f"--lake {lake}/processedData/orders holds neither processedData/ nor _lakejobs/: give the lake folder"
+        ),
+        ("reset", str(tmp_path / "afile"), "orders"): (
+            f"--lake {tmp_path}/afile is not a folder: give the lake folder (the one holding processedData/)"
+        ),
+        (
+            "reset",
+            str(lake),
+            "../../x",
+        ): "--dataset '../../x' is no dataset name: give one such as orders (no / or leading .)",
+    }
+    for (action, given_lake, dataset), message in refusals.items():
+        assert cli.main(["state", action, "csv_to_parquet", "--lake", given_lake, "--dataset", dataset]) == 2
+        assert stderr_lines(capsys.readouterr().err) == [f"lakejobs: error: {message}"]
+    under_a_file = tmp_path / "afile" / "state.json"
+    assert cli.main(["state", "reset", "csv_to_parquet", "--state_path", str(under_a_file)]) == 2
+    [line] = stderr_lines(capsys.readouterr().err)
+    assert line.startswith(f"lakejobs: error: --state_path {under_a_file} cannot be written: "), line
+    assert sorted(tmp_path.rglob("*")) == before
+    # A table converted in full so far has no state yet: its reset is how incremental runs start on it.
+    assert cli.main(["state", "reset", "csv_to_parquet", "--lake", str(lake), "--dataset", "orders"]) == 0
+    (lake / "processedData" / "customers").mkdir()
+    assert cli.main(["state", "reset", "csv_to_parquet", "--lake", str(lake), "--dataset", "customers"]) == 0
+    assert json.loads((states / "customers.json").read_text())["reset"] is True
+
+
 @pytest.mark.parametrize(
     "argv, option",
     [
