@@ -16,14 +16,15 @@ def cmd_report(args) -> int:
     page = _page_path(args.html) if args.html else None
     skipped = []
     runs = runs_report.load_runs(root, args.limit, skipped)
+    if page:  # before the table: `lakejobs report --html F | head` stopped at the table, writing no page
+        os.makedirs(os.path.dirname(os.path.abspath(page)), exist_ok=True)
+        with open(page, "w", encoding="utf-8") as handle:
+            handle.write(runs_report.render_html(runs, f"lakejobs runs: {root}"))
     print(runs_report.format_table(runs))
     if skipped:
         shown = ", ".join(skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
         print(f"lakejobs: warning: skipped {len(skipped)} file(s) that are no run report: {shown}", file=sys.stderr)
     if page:
-        os.makedirs(os.path.dirname(os.path.abspath(page)), exist_ok=True)
-        with open(page, "w", encoding="utf-8") as handle:
-            handle.write(runs_report.render_html(runs, f"lakejobs runs: {root}"))
         print(f"wrote {page}")
     return 0
 

@@ -34,7 +34,8 @@ STAGE_COLORS = {"read": "#4e79a7", "written": "#59a14f", "quarantined": "#e15759
 def _read_local(root: str) -> List[Tuple[str, str]]:
     """(path, text) of the reports of ``root`` (``<job>/<run_id>.json``), or of one job's folder (``<run_id>.json``)."""
     texts = []
-    paths = glob.glob(os.path.join(root, "*", "*.json")) + glob.glob(os.path.join(root, "*.json"))
+    folder = glob.escape(root)  # a folder named lake[1] matched lake1's reports
+    paths = glob.glob(os.path.join(folder, "*", "*.json")) + glob.glob(os.path.join(folder, "*.json"))
     for path in sorted(paths):
         with open(path, encoding="utf-8", errors="replace") as handle:  # not UTF-8: not JSON, skipped
             texts.append((path, handle.read()))
@@ -66,7 +67,8 @@ def load_runs(runs_root: str, limit: Optional[int] = None, skipped: Optional[Lis
     """The run results below ``runs_root`` (``<root>/<job>/<run_id>.json``), newest first.
 
     Files that are not run reports (JSON objects with a ``run_id``: a report cut short, another
-    file) are skipped, their paths added to ``skipped`` for the caller to say so. Raises
+    file), and reports whose fields the table or page cannot show (``_showable``), are skipped,
+    their paths added to ``skipped`` for the caller to say so. Raises
     ``UsageError`` when the root holds no report (a local root that does not exist, an empty
     one or one of other files, an S3 prefix alike).
     """
@@ -82,7 +84,7 @@ def load_runs(runs_root: str, limit: Optional[int] = None, skipped: Optional[Lis
             run = json.loads(text)
         except ValueError:
             run = None
-        if isinstance(run, dict) and "run_id" in run:
+        if isinstance(run, dict) and "run_id" in run and _showable(run):
             runs.append(run)
         elif skipped is not None:
             skipped.append(path)
@@ -90,6 +92,19 @@ def load_runs(runs_root: str, limit: Optional[int] = None, skipped: Optional[Lis
         raise UsageError(f"no run reports at {runs_root} (run a job with --report_path, or the pipeline)")
     runs.sort(key=lambda run: (str(run.get("started_at", "")), str(run["run_id"])), reverse=True)
     return runs[:limit] if limit else runs
+
+
+def _showable(run: Run) -> bool:
+    """Tell whether the table and the page can show ``run``, a report of a known shape.
+
+    One report whose ``duration_s`` was ``"n/a"`` or whose ``quarantine_reasons`` was a list
+    failed the whole command (``ValueError``, exit 1), listing no run.
+    """
+    try:
+        _cells(run), detail_lines(run), reason_totals([run]), _bar_chart([run])
+    except (TypeError, ValueError, KeyError, AttributeError):
+        return False
+    return True
 
 
 def dataset_of(run: Run) -> str:

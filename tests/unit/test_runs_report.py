@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 import pytest
 
 from lakejobs import cli, runs_report
-from tests.conftest import ROOT
+from tests.conftest import ROOT, VENV_BIN, job_env
 
 RUNS = [
     {
@@ -86,6 +86,57 @@ def lake(tmp_path):
         (folder / f"{run['run_id']}.json").write_text(json.dumps(run))
     (tmp_path / "_lakejobs" / "runs" / "sales_mart" / "broken.json").write_text("{not json")
     return tmp_path
+
+
+@pytest.mark.parametrize(
+    "odd",
+    [{"duration_s": "n/a"}, {"quarantine_reasons": ["x"]}, {"details": {"rules": [{"outcome": "failed"}]}}],
+)
+def test_a_report_of_another_shape_is_skipped_and_said_not_the_end_of_the_command(lake, capsys, odd):
+    """One such report failed the command (exit 1: ``could not convert string to float: 'n/a'``), listing no run."""
+    path = lake / "_lakejobs" / "runs" / "old_job" / "r.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps({"run_id": "r", "started_at": "2026-11-24T00:00:00", **odd}))
+    assert cli.main(["report", "--lake", str(lake)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == TABLE + "\n"
+    broken = lake / "_lakejobs" / "runs" / "sales_mart" / "broken.json"
+    assert captured.err == f"lakejobs: warning: skipped 2 file(s) that are no run report: {path}, {broken}\n"
+
+
+def test_the_page_is_written_when_the_reader_of_the_table_leaves_early(tmp_path):
+    """``lakejobs report --html F | head``: the table's write failed first, and no page was written."""
+    folder = tmp_path / "runs" / "csv_to_parquet"
+    folder.mkdir(parents=True)
+    for number in range(40):  # a table longer than the 8 KiB Python buffers before its first write
+        (folder / f"r{number}.json").write_text(json.dumps({**RUNS[0], "run_id": f"r{number}"}))
+    page = tmp_path / "runs.html"
+    process = subprocess.Popen(
+        [
+            str(VENV_BIN / "python"),
+            "-m",
+            "lakejobs.cli",
+            "report",
+            "--runs",
+            str(tmp_path / "runs"),
+            "--html",
+            str(page),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env={name: value for name, value in job_env().items() if name != "PYTHONUNBUFFERED"},
+    )
+    process.stdout.close()  # gone before the first write
+    assert (process.wait(timeout=60), process.stderr.read()) == (141, b"")
+    assert page.read_text().count('<tr class="succeeded">') == 20  # report's default --limit
+
+
+def test_a_runs_folder_named_like_a_glob_pattern_is_read_as_named(lake, tmp_path, capsys):
+    """``--runs runs[1]`` listed the reports of a folder ``runs1`` beside it."""
+    shutil.copytree(lake / "_lakejobs" / "runs", tmp_path / "runs1")
+    (tmp_path / "runs[1]").mkdir()
+    assert cli.main(["report", "--runs", str(tmp_path / "runs[1]")]) == 2
+    assert capsys.readouterr().err.startswith(f"lakejobs: error: no run reports at {tmp_path / 'runs[1]'} ")
 
 
 def test_report_prints_the_runs_newest_first_with_reasons_rules_and_errors(lake, capsys):
