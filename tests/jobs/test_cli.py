@@ -147,6 +147,16 @@ def test_spark_submit_runs_the_sales_mart_script_to_the_same_mart(spark, sample_
         )
 
 
+@pytest.mark.subprocess
+def test_a_path_hadoop_cannot_open_is_one_line_without_hadoops_warning():
+    """Hadoop's ``WARN FileSystem: Failed to initialize fileystem ...`` came before the error line."""
+    completed = run([str(VENV_BIN / "lakejobs"), "history", "hdfs:///x/t"])
+    assert (completed.returncode, completed.stderr) == (
+        1,
+        "lakejobs: error: IOException: Incomplete HDFS URI, no host: hdfs:///x/t\n",
+    )
+
+
 def test_an_unknown_job_is_a_usage_error(capsys):
     from lakejobs import cli
 
