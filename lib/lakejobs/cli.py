@@ -136,7 +136,7 @@ def cmd_state(args) -> int:
         missing = "is not a folder" if os.path.exists(fs.local_path(lake)) else "does not exist"
         raise UsageError(f"--lake {lake} {missing}: give the lake folder (the one holding processedData/)")
     if args.action == "reset":
-        fs.require_writable({}, {"--state_path" if args.state_path else "--lake": path})
+        fs.require_writable({}, {"--state_path" if args.state_path else f"--lake {lake}: its state file": path})
     spark = _session("state")
     if not args.state_path:
         job_state.refuse_unknown_state(spark, lake, args.job, dataset, path, args.action)

@@ -101,8 +101,8 @@ def _showable(run: Run) -> bool:
     failed the whole command (``ValueError``, exit 1), listing no run.
     """
     try:
-        _cells(run), detail_lines(run), reason_totals([run]), _bar_chart([run])
-    except (TypeError, ValueError, KeyError, AttributeError):
+        _cells(run), detail_lines(run), _reason_chart([run]), _bar_chart([run])
+    except Exception:  # noqa: BLE001 - any field of another type or size (1e999 is infinite: OverflowError)
         return False
     return True
 
@@ -258,7 +258,7 @@ def reason_totals(runs: Sequence[Run]) -> Dict[str, int]:
 
 def _reason_chart(runs: Sequence[Run]) -> str:
     """Horizontal bars: quarantined rows per reason over the listed runs."""
-    totals = reason_totals(runs)
+    totals = {reason: count for reason, count in reason_totals(runs).items() if count > 0}
     if not totals:
         return "<p>No quarantined rows in these runs.</p>"
     top, row_height = max(totals.values()), 22

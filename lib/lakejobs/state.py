@@ -222,9 +222,10 @@ def check_state_file(path: str, text: str, job: str) -> bool:
         data = None
         damaged = not text.strip() or text.lstrip().startswith("{")
     else:
-        damaged = not isinstance(data, dict) or set(data) <= STATE_FIELDS
-    if isinstance(data, dict) and "job" in data:
-        if data["job"] != job:
+        damaged = not isinstance(data, dict)
+    # A run report or a run lock names its job too: a state lists its files, or holds no other field.
+    if isinstance(data, dict) and ("processed" in data or set(data) <= STATE_FIELDS):
+        if "job" in data and data["job"] != job:
             raise UsageError(f"{path} is the state of {data['job']}, not of {job}: give {job}'s state file")
         return not well_formed(data)
     if damaged:

@@ -198,6 +198,10 @@ def test_history_optimize_and_vacuum_commands(spark, capsys, tmp_path):
     # Without --retain-hours, the table's own retention is kept, as by Delta's VACUUM (the CLI asked
     # for 168 hours, which Delta refused for this table, pointing at --allow-short-retention).
     retention = "delta.deletedFileRetentionDuration"
+    assert cli.main(["vacuum", str(table)]) == 0
+    assert capsys.readouterr().out == (
+        f"vacuumed {table} (kept interval 1 week of history: Delta's default, the table sets no {retention})\n"
+    )
     spark.sql(f"ALTER TABLE delta.`{table}` SET TBLPROPERTIES ('{retention}' = 'interval 30 days')")
     assert cli.main(["vacuum", str(table)]) == 0
     assert capsys.readouterr().out == f"vacuumed {table} (kept interval 30 days of history: the table's {retention})\n"

@@ -182,10 +182,12 @@ def test_a_damaged_state_stops_the_run_instead_of_reading_every_file_again(spark
 
 def test_state_reset_and_show_refuse_a_file_that_is_no_state_and_leave_it_as_it_was(tmp_path, capsys):
     """``--state_path README.md`` (a slip of the tab key) was replaced by an empty state."""
-    readme, other = tmp_path / "README.md", tmp_path / "package.json"
+    readme, other, lock = tmp_path / "README.md", tmp_path / "package.json", tmp_path / "out_lakejobs.lock"
     readme.write_text("# my project\n")
     other.write_text('{"name": "x"}\n')
-    for path in (readme, other):
+    # A run's lock (or report) names its job too: it is no state either.
+    lock.write_text('{"job": "csv_to_parquet", "run_id": "r1", "pid": 1, "host": "h", "since": "2026"}\n')
+    for path in (readme, other, lock):
         for action in ("reset", "show"):
             assert cli.main(["state", action, "csv_to_parquet", "--state_path", str(path)]) == 2
             assert capsys.readouterr().err == (
@@ -193,6 +195,7 @@ def test_state_reset_and_show_refuse_a_file_that_is_no_state_and_leave_it_as_it_
                 "processed): give the state file (<lake>/_lakejobs/state/<job>/<name>.json)\n"
             )
     assert (readme.read_text(), other.read_text()) == ("# my project\n", '{"name": "x"}\n')
+    assert json.loads(lock.read_text())["run_id"] == "r1"
 
 
 def test_a_state_whose_output_was_deleted_is_refused_instead_of_converting_nothing(spark, tmp_path, capsys):

@@ -90,7 +90,12 @@ def lake(tmp_path):
 
 @pytest.mark.parametrize(
     "odd",
-    [{"duration_s": "n/a"}, {"quarantine_reasons": ["x"]}, {"details": {"rules": [{"outcome": "failed"}]}}],
+    [
+        {"duration_s": "n/a"},
+        {"quarantine_reasons": ["x"]},
+        {"details": {"rules": [{"outcome": "failed"}]}},
+        {"rows_read": float("inf")},  # 1e999 in the JSON
+    ],
 )
 def test_a_report_of_another_shape_is_skipped_and_said_not_the_end_of_the_command(lake, capsys, odd):
     """One such report failed the command (exit 1: ``could not convert string to float: 'n/a'``), listing no run."""
@@ -129,6 +134,16 @@ def test_the_page_is_written_when_the_reader_of_the_table_leaves_early(tmp_path)
     process.stdout.close()  # gone before the first write
     assert (process.wait(timeout=60), process.stderr.read()) == (141, b"")
     assert page.read_text().count('<tr class="succeeded">') == 20  # report's default --limit
+
+
+def test_reasons_counted_zero_times_draw_no_bar(tmp_path, capsys):
+    """A page of runs whose reasons all counted 0 failed the command: ZeroDivisionError, exit 1, no table."""
+    folder = tmp_path / "runs" / "csv_to_parquet"
+    folder.mkdir(parents=True)
+    (folder / "r.json").write_text(json.dumps({**RUNS[2], "quarantine_reasons": {"x": 0}}))
+    page = tmp_path / "runs.html"
+    assert cli.main(["report", "--runs", str(tmp_path / "runs"), "--html", str(page)]) == 0
+    assert "<p>No quarantined rows in these runs.</p>" in page.read_text()
 
 
 def test_a_runs_folder_named_like_a_glob_pattern_is_read_as_named(lake, tmp_path, capsys):

@@ -370,6 +370,8 @@ def _plain_columns_of(spark: "SparkSession", path: str) -> Sequence[str]:
 
 #: A Delta table's property for how long removed files stay (Delta's VACUUM keeps that much by default).
 RETENTION_PROPERTY = "delta.deletedFileRetentionDuration"
+#: What Delta keeps of a table that sets no ``RETENTION_PROPERTY``.
+DEFAULT_RETENTION = "interval 1 week"
 
 
 def vacuum_table(
@@ -378,7 +380,7 @@ def vacuum_table(
     """Delete files no longer referenced by versions newer than ``retain_hours``; say what was kept.
 
     Without ``retain_hours`` the table's own ``delta.deletedFileRetentionDuration`` (a week unless
-    set) is kept, as Delta's ``VACUUM`` does (until session 44 the CLI asked for 168 hours, which
+    set, shorter too if set so) is kept, as Delta's ``VACUUM`` does (until session 44 the CLI asked for 168 hours, which
     Delta refused for a table keeping more, and the refusal pointed at turning the check off).
     Delta's retention check stays on unless ``allow_short_retention``: it refuses less than the
     table's retention, a refusal reported as one line. With ``allow_short_retention`` readers of
@@ -388,7 +390,7 @@ def vacuum_table(
 
     require_delta_table(spark, path)
     table = DeltaTable.forPath(spark, path)
-    retention = (table.detail().select("properties").first()[0] or {}).get(RETENTION_PROPERTY, "interval 1 week")
+    retention = (table.detail().select("properties").first()[0] or {}).get(RETENTION_PROPERTY)
     check = "spark.databricks.delta.retentionDurationCheck.enabled"
     spark.conf.set(check, str(not allow_short_retention).lower())
     try:
@@ -396,13 +398,16 @@ def vacuum_table(
     except Exception as error:  # noqa: BLE001 - Delta's IllegalArgumentException through py4j
         if allow_short_retention or retain_hours is None or "retention" not in str(error).lower():
             raise  # with the check off, a retention error is not the check's refusal
+        kept = retention or DEFAULT_RETENTION
         raise UsageError(
-            f"--retain-hours {retain_hours:g} is below {path}'s {RETENTION_PROPERTY} ({retention}): give at least "
+            f"--retain-hours {retain_hours:g} is below {path}'s {RETENTION_PROPERTY} ({kept}): give at least "
             "that, or leave --retain-hours out to keep what the table keeps (--allow-short-retention deletes files "
             "versions within it still read)"
         ) from None
     finally:
         spark.conf.set(check, "true")
-    if retain_hours is None:
+    if retain_hours is None and retention:
         return f"{retention} of history: the table's {RETENTION_PROPERTY}"
+    if retain_hours is None:
+        return f"{DEFAULT_RETENTION} of history: Delta's default, the table sets no {RETENTION_PROPERTY}"
     return f"{retain_hours} hours of history"

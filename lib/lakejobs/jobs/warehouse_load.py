@@ -84,6 +84,8 @@ class WarehouseLoadArgs:
     batch_size: int
     num_partitions: int
     report_path: Optional[str]
+    #: ``report_path`` is ``<lake>/_lakejobs/runs``, not given: a lake only read is no reason to refuse the load.
+    report_path_is_default: bool = False
 
 
 def build_parser():
@@ -147,6 +149,7 @@ def parse_args(argv: Sequence[str]) -> WarehouseLoadArgs:
         batch_size=namespace.batch_size,
         num_partitions=namespace.num_partitions,
         report_path=_report_path(namespace),
+        report_path_is_default=not namespace.report_path,
     )
 
 
@@ -165,7 +168,7 @@ def preflight(args: WarehouseLoadArgs) -> None:
     """Fail fast, before Spark starts, when a local input table is missing."""
     if fs.is_local(args.input_path) and not os.path.exists(fs.local_path(args.input_path)):
         raise UsageError(f"input table does not exist: {args.input_path}")
-    if args.report_path:
+    if args.report_path and not args.report_path_is_default:  # the lake's own: saved if it can be, else a warning
         fs.require_writable({"--report_path": args.report_path})
 
 
