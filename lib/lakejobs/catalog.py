@@ -167,6 +167,11 @@ def s3_uri(path: str, option: str = "--lake") -> str:
             f"{option} {path!r} holds an empty folder name (//): the jobs write s3://bucket/a/b for s3://bucket//a//b "
             "(Hadoop drops it), so the tables would point at keys no job writes"
         )
+    if any(part in (".", "..") for part in path[len("s3://") :].rstrip("/").split("/")[1:]):
+        raise UsageError(
+            f"{option} {path!r} holds a . or .. folder: Hadoop resolves it, so the jobs write other keys than the "
+            "tables would point at"
+        )
     return path.rstrip("/")
 
 

@@ -72,3 +72,8 @@ def test_a_lake_with_an_empty_folder_name_is_refused_in_one_line(capsys):
         "lakejobs: error: --lake 's3://lake//x' holds an empty folder name (//): the jobs write s3://bucket/a/b for "
         "s3://bucket//a//b (Hadoop drops it), so the tables would point at keys no job writes\n"
     )
+    assert cli.main(["catalog", "ddl", "--lake", "s3://lake/a/./x"]) == 2  # Hadoop reads s3://lake/a/x
+    assert capsys.readouterr().err == (
+        "lakejobs: error: --lake 's3://lake/a/./x' holds a . or .. folder: Hadoop resolves it, so the jobs write other "
+        "keys than the tables would point at\n"
+    )

@@ -309,12 +309,33 @@ def test_a_glue_environment_for_another_architecture_is_refused(capsys, tmp_path
     [
         (
             ["--bucket", "Lake_Bk"],
-            "--bucket 'Lake_Bk' is not an S3 bucket name (3 to 63 lower-case letters, digits, dots, hyphens)",
+            "--bucket 'Lake_Bk' is not an S3 bucket name (3 to 63 lower-case letters, digits, dots, hyphens; no '..', "
+            "not an IP address, no reserved prefix such as xn-- or suffix such as -s3alias)",
         ),
         (
             ["--bucket", "lake", "--prefix", "my lake"],
             "--prefix 'my lake' holds whitespace: EMR Serverless' sparkSubmitParameters and spark-submit lines split "
             "at it; choose a prefix without spaces",
+        ),
+        (
+            ["--bucket", "my..lake"],
+            "--bucket 'my..lake' is not an S3 bucket name (3 to 63 lower-case letters, digits, dots, hyphens; no '..', "
+            "not an IP address, no reserved prefix such as xn-- or suffix such as -s3alias)",
+        ),
+        (
+            ["--bucket", "lake", "--prefix", "team*"],  # the IAM policies would grant every team... prefix
+            "--prefix 'team*' holds *: the IAM policies the deploy writes would read them as wildcards or a variable, "
+            "granting more than the prefix; choose a prefix without them",
+        ),
+        (
+            ["--bucket", "lake", "--prefix", "a,b"],
+            "--prefix 'a,b' holds ,: spark-submit's and Glue's lists of files (--py-files, --extra-py-files) split at "
+            "',', and '#' names an archive's alias; choose a prefix without them",
+        ),
+        (
+            ["--bucket", "lake", "--prefix", "a/../b"],
+            "--prefix 'a/../b' holds a . or .. folder: Hadoop resolves it, so the jobs would load code and write "
+            "tables at other keys than those uploaded and catalogued; choose a prefix without it",
         ),
         (
             ["--bucket", "lake", "--region", "mars-1"],

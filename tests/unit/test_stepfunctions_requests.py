@@ -107,7 +107,8 @@ def test_dry_run_without_a_role_arn_fails_in_one_line(capsys, extra, message):
         # What deploy refuses is refused here too: the machines put these values in their requests.
         (
             ["pipeline", "start", "--runtime", "glue", "--bucket", "Lake_Bk"],
-            "--bucket 'Lake_Bk' is not an S3 bucket name (3 to 63 lower-case letters, digits, dots, hyphens)",
+            "--bucket 'Lake_Bk' is not an S3 bucket name (3 to 63 lower-case letters, digits, dots, hyphens; no '..', "
+            "not an IP address, no reserved prefix such as xn-- or suffix such as -s3alias)",
         ),
         (
             ["pipeline", "start", "--runtime", "glue", "--bucket", "lake", "--prefix", "a//b"],

@@ -51,6 +51,14 @@ def env_archive_name(python_version: str = "3.11", arch: str = "x86_64") -> str:
 
 #: S3's bucket naming rules (general purpose buckets): 3-63 characters, lower case, digits, dots, hyphens.
 BUCKET_NAME = re.compile(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]")
+#: Names that fit ``BUCKET_NAME`` but S3's naming rules refuse: adjacent periods, an IP address's
+#: form, reserved prefixes and suffixes.
+BUCKET_NAME_REFUSED = (
+    re.compile(r"\.\."),
+    re.compile(r"^\d{1,3}(\.\d{1,3}){3}$"),
+    re.compile(r"^(xn--|sthree-|amzn-s3-demo-)"),
+    re.compile(r"(-s3alias|--ol-s3|\.mrap|--x-s3|--table-s3)$"),
+)
 #: An AWS region's name: ``us-east-1``, ``ap-southeast-2``, ``us-gov-west-1``, ``cn-north-1``.
 REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 #: An IAM role's ARN in the ``aws`` partition (the policies the deploy writes name ``arn:aws:``; China
@@ -66,14 +74,19 @@ def check_bucket(bucket: Optional[str]) -> None:
     """Raise ``UsageError`` unless ``bucket`` is an S3 bucket name."""
     if not bucket or "/" in bucket:
         raise UsageError(f"--bucket must be a bucket name (no s3:// and no /), got {bucket!r}")
-    if not BUCKET_NAME.fullmatch(bucket):
+    if not BUCKET_NAME.fullmatch(bucket) or any(rule.search(bucket) for rule in BUCKET_NAME_REFUSED):
         raise UsageError(
-            f"--bucket {bucket!r} is not an S3 bucket name (3 to 63 lower-case letters, digits, dots, hyphens)"
+            f"--bucket {bucket!r} is not an S3 bucket name (3 to 63 lower-case letters, digits, dots, hyphens; no "
+            "'..', not an IP address, no reserved prefix such as xn-- or suffix such as -s3alias)"
         )
 
 
 def check_prefix(prefix: Optional[str]) -> None:
-    """Raise ``UsageError`` when ``prefix`` holds whitespace (spark-submit lines split at it) or ``//``."""
+    """Raise ``UsageError`` when ``prefix`` would put objects or grants elsewhere than it names.
+
+    That is whitespace (spark-submit lines split at it), ``//``, a character of ``PREFIX_REFUSED``,
+    or a ``.``/``..`` folder.
+    """
     if re.search(r"\s", prefix or ""):
         raise UsageError(
             f"--prefix {prefix!r} holds whitespace: EMR Serverless' sparkSubmitParameters and spark-submit "
@@ -84,6 +97,24 @@ def check_prefix(prefix: Optional[str]) -> None:
             f"--prefix {prefix!r} holds an empty folder name (//): the jobs (Hadoop) write under the prefix without "
             "it, and the catalog step refuses it, after every job has run; choose a prefix without //"
         )
+    for characters, why in PREFIX_REFUSED.items():
+        found = sorted({char for char in prefix or "" if char in characters})
+        if found:
+            raise UsageError(f"--prefix {prefix!r} holds {' '.join(found)}: {why}; choose a prefix without them")
+    if any(part in (".", "..") for part in (prefix or "").strip("/").split("/")):
+        raise UsageError(
+            f"--prefix {prefix!r} holds a . or .. folder: Hadoop resolves it, so the jobs would load code and write "
+            "tables at other keys than those uploaded and catalogued; choose a prefix without it"
+        )
+
+
+#: Characters a ``--prefix`` cannot hold, and why.
+PREFIX_REFUSED = {
+    "*?$": "the IAM policies the deploy writes would read them as wildcards or a variable, granting more than the "
+    "prefix",
+    ",#": "spark-submit's and Glue's lists of files (--py-files, --extra-py-files) split at ',', and '#' names an "
+    "archive's alias",
+}
 
 
 def check_role_arn(arn: Optional[str], option: str = "--role-arn") -> None:
