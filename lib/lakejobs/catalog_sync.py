@@ -11,6 +11,7 @@ re-pointed in place with ``BatchUpdatePartition`` (100 at a time), so Athena nev
 import dataclasses
 import logging
 import os
+import re
 import sys
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
@@ -93,6 +94,9 @@ def sync(tables: Sequence[Table], glue, s3) -> SyncReport:
         tables.get(action, report.tables_unchanged).append(qualified)
         if table.partition_keys:
             added, existing, removed, moved = register_partitions(glue, s3, table)
+        else:  # a table declared without partitions (Delta) keeps none an earlier Parquet sync registered
+            added, existing, removed, moved = 0, 0, remove_partitions(glue, table, registered_partitions(glue, table)), 0
+        if table.partition_keys or removed:
             report.partitions_added[qualified] = added
             report.partitions_existing[qualified] = existing
             report.partitions_removed[qualified] = removed
@@ -208,11 +212,41 @@ def partitions_in_s3(s3, table: Table) -> Set[Tuple[str, ...]]:
         keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
     except s3.exceptions.NoSuchBucket:
         raise LakejobsError(f"bucket does not exist: s3://{bucket}") from None
+    strays = []
     for key in keys:
         values = _partition_values(key[len(prefix) :], names)
-        if values is not None:
+        if values is not None and _partition_folder_values(table, values):
             found.add(values)
+        elif values is not None:
+            strays.append(key)
+    if strays:
+        LOG.warning(
+            "%s.%s: skipped %d file(s) in folders no job writes (a value that is empty or not of its key's type), "
+            "e.g. s3://%s/%s",
+            table.database,
+            table.name,
+            len(strays),
+            bucket,
+            strays[0],
+        )
     return found
+
+
+#: Partition key types whose values are whole numbers; Spark writes a null as this folder name.
+WHOLE_NUMBER_KINDS = ("tinyint", "smallint", "int", "bigint")
+NULL_FOLDER_VALUE = "__HIVE_DEFAULT_PARTITION__"
+
+
+def _partition_folder_values(table: Table, values: Sequence[str]) -> bool:
+    """Tell whether a folder's values are ones a job writes: not empty, and whole numbers for integer keys.
+
+    Glue refuses an empty value (``ParamValidationError``, part-way through the sync), and Athena
+    a table holding ``order_year=abc`` for an ``int`` key (``HIVE_INVALID_PARTITION_VALUE``).
+    """
+    return all(
+        value and (kind not in WHOLE_NUMBER_KINDS or value == NULL_FOLDER_VALUE or re.fullmatch(r"-?\d+", value))
+        for (_name, kind), value in zip(table.partition_keys, values)
+    )
 
 
 def _partition_values(relative_key: str, names: Sequence[str]) -> Optional[Tuple[str, ...]]:
@@ -252,6 +286,19 @@ def partition_input(table: Table, values: Sequence[str]) -> Dict:
     return {"Values": list(values), "StorageDescriptor": table.storage_descriptor(partition_location(table, values))}
 
 
+def remove_partitions(glue, table: Table, values_of_each: Iterable[Tuple[str, ...]]) -> int:
+    """Remove these registered partitions of ``table``; return how many."""
+    gone = sorted(values_of_each, key=_sort_key)
+    for batch in _chunks(gone, DELETE_BATCH):
+        response = glue.batch_delete_partition(
+            DatabaseName=table.database,
+            TableName=table.name,
+            PartitionsToDelete=[{"Values": list(values)} for values in batch],
+        )
+        _raise_batch_errors(response, f"BatchDeletePartition on {table.name}", "EntityNotFoundException")
+    return len(gone)
+
+
 def register_partitions(glue, s3, table: Table) -> Tuple[int, int, int, int]:
     """Register the partitions in S3 that Glue lacks, remove those without a file left.
 
@@ -269,14 +316,8 @@ def register_partitions(glue, s3, table: Table) -> Tuple[int, int, int, int]:
         if location.rstrip("/") == partition_location(table, values).rstrip("/")
     }
     moved = sorted((set(registered) - known) & present, key=_sort_key)
-    gone = sorted(set(registered) - present, key=_sort_key)
-    for batch in _chunks(gone, DELETE_BATCH):
-        response = glue.batch_delete_partition(
-            DatabaseName=table.database,
-            TableName=table.name,
-            PartitionsToDelete=[{"Values": list(values)} for values in batch],
-        )
-        _raise_batch_errors(response, f"BatchDeletePartition on {table.name}", "EntityNotFoundException")
+    gone = set(registered) - present
+    remove_partitions(glue, table, gone)
     for batch in _chunks(moved, BATCH):
         response = glue.batch_update_partition(
             DatabaseName=table.database,

@@ -285,6 +285,39 @@ def test_sync_of_a_delta_lake_declares_delta_tables_without_partition_keys(aws, 
     assert found["SerdeInfo"]["Parameters"] == {"serialization.format": "1", "path": location}
 
 
+def test_a_lake_switched_to_delta_keeps_no_partition_of_its_parquet_sync(aws, capsys):
+    """Delta tables declare no partition keys, and the Parquet sync's 5 partitions stayed registered."""
+    databases = ["--database", "switched", "--raw-database", "switched_raw"]
+    assert sync(aws, *databases) == 0
+    assert [len(partitions(aws["glue"], name, "switched")) for name in ("sales", "orders")] == [3, 2]
+    capsys.readouterr()
+    assert sync(aws, *databases, "--lake", f"s3://{LAKE_BUCKET}/delta-lake", "--format", "delta") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert "table switched.sales: updated, partitions: 0 added, 0 already registered, 3 removed (no file left)" in out
+    assert [partitions(aws["glue"], name, "switched") for name in ("sales", "orders")] == [[], []]
+
+
+def test_folders_no_job_writes_are_no_partitions_and_stop_nothing(aws, capsys, caplog):
+    """``order_year=/`` failed the sync part-way (ParamValidationError, exit 1); ``order_year=abc`` was
+    registered for an int key, which Athena refuses for the whole table."""
+    s3 = aws["s3"]
+    for key in MART_KEYS:
+        s3.put_object(Bucket=LAKE_BUCKET, Key=f"stray-lake/{key}", Body=b"x")
+    for folder in ("order_year=", "order_year=abc"):
+        s3.put_object(Bucket=LAKE_BUCKET, Key=f"stray-lake/mart/sales/{folder}/order_month=1/x.parquet", Body=b"x")
+    databases = ["--database", "strays", "--raw-database", "strays_raw"]
+    assert sync(aws, "--lake", f"s3://{LAKE_BUCKET}/stray-lake", *databases) == 0
+    assert [values for values, _location in partitions(aws["glue"], "sales", "strays")] == [
+        ("2013", "12"),
+        ("2014", "1"),
+        ("2014", "2"),
+    ]
+    assert (
+        "strays.sales: skipped 2 file(s) in folders no job writes (a value that is empty or not of its key's type), "
+        f"e.g. s3://{LAKE_BUCKET}/stray-lake/mart/sales/order_year=/order_month=1/x.parquet"
+    ) in caplog.messages
+
+
 def test_sync_in_the_other_format_than_the_lake_holds_fails_in_one_line_and_changes_nothing(aws, capsys):
     databases = ["--database", "wrong_format", "--raw-database", "wrong_format_raw"]
     assert sync(aws, "--lake", f"s3://{LAKE_BUCKET}/delta-lake", *databases) == 1  # --format parquet, the default
