@@ -200,3 +200,20 @@ def test_starting_a_machine_never_deployed_is_one_line_and_a_missing_topic_is_wa
         "stepfunctions first",
     ]
     assert captured.out == ""
+
+
+def test_a_topic_or_runtime_role_the_machine_role_may_not_use_is_warned_of(aws, capsys):
+    """Both started without a word; on AWS the notification was denied (no one told) and every job run failed."""
+    argv = ["pipeline", "start", "--runtime", "emr-serverless", "--bucket", BUCKET, "--name-prefix", "other-"]
+    argv += ["--application-id", "00fapp01", "--execution-role-arn", "arn:aws:iam::123456789012:role/analytics"]
+    argv += ["--notify-topic-arn", "arn:aws:sns:us-east-1:123456789012:ops-alerts"]
+    assert cli.main(argv + ["--endpoint-url", aws["endpoint"]]) == 1  # no such machine: the warnings come first
+    policy = "stepfunctions/emr-serverless.iam.json"
+    assert capsys.readouterr().err.splitlines()[:2] == [
+        "lakejobs: warning: --notify-topic-arn arn:aws:sns:us-east-1:123456789012:ops-alerts: the machine's role may "
+        f"publish only to topics named lakejobs-* ({policy}), so a failure would tell no one; name the topic so, or "
+        "widen that policy",
+        "lakejobs: warning: --execution-role-arn arn:aws:iam::123456789012:role/analytics: the machine's role may pass "
+        f"only roles named lakejobs-* ({policy}), so every job run would be denied; name the role so, or widen that "
+        "policy",
+    ]

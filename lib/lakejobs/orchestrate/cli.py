@@ -36,6 +36,8 @@ def cmd_start(args) -> int:
             "state fails and is caught); only the execution's status shows it",
             file=sys.stderr,
         )
+    for warning in outside_the_machine_role(args.runtime, args.notify_topic_arn, args.execution_role_arn):
+        print(f"lakejobs: warning: {warning}", file=sys.stderr)
     try:
         machine = find_machine_arn(client_for, region, f"{args.name_prefix}pipeline-{args.runtime}")
         return run(client_for("stepfunctions"), args.runtime, run_input, machine, args.wait, poll_s=args.poll_seconds)
@@ -112,3 +114,29 @@ def own_action(args, parser) -> str:
         options = ", ".join("--" + name.replace("_", "-") for name in stray)
         raise UsageError(f"{options}: not an option of `lakejobs pipeline {args.action}` (of `{other}`)")
     return args.action
+
+
+#: The names the deployed machines' roles may publish to and pass (``stepfunctions/<runtime>.iam.json``).
+GRANTED_NAME_PREFIX = "lakejobs-"
+
+
+def outside_the_machine_role(runtime: str, topic_arn: str, execution_role_arn: str) -> list:
+    """What the deployed machine's role would be denied: a topic or runtime role not named ``lakejobs-*``.
+
+    Both started, exit 0, and on AWS every failure notification was denied (caught: no one told),
+    and every EMR Serverless run failed with AccessDenied passing its role.
+    """
+    policy = f"stepfunctions/{runtime}.iam.json"
+    warnings = []
+    if topic_arn and not topic_arn.rsplit(":", 1)[-1].startswith(GRANTED_NAME_PREFIX):
+        warnings.append(
+            f"--notify-topic-arn {topic_arn}: the machine's role may publish only to topics named "
+            f"{GRANTED_NAME_PREFIX}* ({policy}), so a failure would tell no one; name the topic so, or widen that policy"
+        )
+    role_name = (execution_role_arn or "").rsplit("/", 1)[-1]
+    if runtime == "emr-serverless" and execution_role_arn and not role_name.startswith(GRANTED_NAME_PREFIX):
+        warnings.append(
+            f"--execution-role-arn {execution_role_arn}: the machine's role may pass only roles named "
+            f"{GRANTED_NAME_PREFIX}* ({policy}), so every job run would be denied; name the role so, or widen that policy"
+        )
+    return warnings
