@@ -5,6 +5,7 @@ module adds the optional ``start`` action and its options to that command.
 """
 
 import sys
+from typing import List, Optional
 
 from lakejobs import args as job_args
 
@@ -120,7 +121,7 @@ def own_action(args, parser) -> str:
 GRANTED_NAME_PREFIX = "lakejobs-"
 
 
-def outside_the_machine_role(runtime: str, topic_arn: str, execution_role_arn: str) -> list:
+def outside_the_machine_role(runtime: str, topic_arn: str, execution_role_arn: Optional[str]) -> List[str]:
     """What the deployed machine's role would be denied: a topic or runtime role not named ``lakejobs-*``.
 
     Both started, exit 0, and on AWS every failure notification was denied (caught: no one told),
@@ -131,12 +132,14 @@ def outside_the_machine_role(runtime: str, topic_arn: str, execution_role_arn: s
     if topic_arn and not topic_arn.rsplit(":", 1)[-1].startswith(GRANTED_NAME_PREFIX):
         warnings.append(
             f"--notify-topic-arn {topic_arn}: the machine's role may publish only to topics named "
-            f"{GRANTED_NAME_PREFIX}* ({policy}), so a failure would tell no one; name the topic so, or widen that policy"
+            f"{GRANTED_NAME_PREFIX}* ({policy}), so a failure would tell no one; name the topic so, or widen that "
+            "policy"
         )
     role_name = (execution_role_arn or "").rsplit("/", 1)[-1]
     if runtime == "emr-serverless" and execution_role_arn and not role_name.startswith(GRANTED_NAME_PREFIX):
         warnings.append(
             f"--execution-role-arn {execution_role_arn}: the machine's role may pass only roles named "
-            f"{GRANTED_NAME_PREFIX}* ({policy}), so every job run would be denied; name the role so, or widen that policy"
+            f"{GRANTED_NAME_PREFIX}* ({policy}), so every job run would be denied; name the role so, or widen that "
+            "policy"
         )
     return warnings
