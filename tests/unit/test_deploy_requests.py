@@ -302,6 +302,11 @@ def test_a_glue_environment_for_another_architecture_is_refused(capsys, tmp_path
     assert capsys.readouterr().err == (
         "lakejobs: error: Glue runs on x86_64: an --arch arm64 environment's compiled packages would not load there\n"
     )
+    zip_library = [option for option in argv if option not in ("--library", "venv")]  # it was ignored there
+    assert cli.main([*zip_library, "--arch", "arm64", "--dry-run", "--dist", str(dist)]) == 2
+    assert capsys.readouterr().err == (
+        "lakejobs: error: Glue runs on x86_64: an --arch arm64 environment's compiled packages would not load there\n"
+    )
 
 
 @pytest.mark.parametrize(

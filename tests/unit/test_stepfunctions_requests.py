@@ -131,6 +131,11 @@ def test_dry_run_without_a_role_arn_fails_in_one_line(capsys, extra, message):
             + ["--execution-role-arn", "notarole"],
             "--execution-role-arn must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), got 'notarole'",
         ),
+        (  # the Glue machine reads neither: they were dropped without a word
+            ["pipeline", "start", "--runtime", "glue", "--bucket", "lake", "--application-id", "00fapp01"]
+            + ["--execution-role-arn", ROLE],
+            "--application-id, --execution-role-arn: not an option of --runtime glue, which would ignore it",
+        ),
         (
             ["pipeline", "start", "--runtime", "glue", "--bucket", "lake", "--notify-topic-arn", "lakejobs-alerts"],
             "--notify-topic-arn must be an SNS topic ARN (arn:aws:sns:REGION:ACCOUNT:NAME), got 'lakejobs-alerts'",
@@ -185,6 +190,10 @@ def test_progress_lines_name_the_state_and_the_error():
     assert describe_event(entered) == "started              Sales mart"
     assert describe_event(failed) == "task failed          Glue.EntityNotFoundException: no job"
     assert describe_event({"type": "TaskScheduled", "taskScheduledEventDetails": {}}) is None
+    # An abort gives neither error nor cause (the line ended in a dangling ':'), or only one.
+    assert describe_event({"type": "ExecutionAborted", "executionAbortedEventDetails": {}}) == "execution aborted"
+    aborted = {"type": "ExecutionAborted", "executionAbortedEventDetails": {"error": "", "cause": "by ops"}}
+    assert describe_event(aborted) == "execution aborted    by ops"
 
 
 class StaleStatus:

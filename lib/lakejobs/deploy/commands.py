@@ -65,6 +65,9 @@ def refuse_ignored_options(args) -> None:
     if stray:
         options = ", ".join("--" + name.replace("_", "-") for name in stray)
         raise UsageError(f"{options}: not an option of --target {args.target}, which would ignore it")
+    arch = normalize_arch(args.arch)
+    if args.target == "glue" and arch != "x86_64":  # with --library zip it was ignored without a word
+        raise UsageError(f"Glue runs on x86_64: an --arch {arch} environment's compiled packages would not load there")
 
 
 def _config(args):

@@ -37,6 +37,9 @@ class RunInput:
     application_id: Optional[str] = None
     execution_role_arn: Optional[str] = None
 
+    def _serverless_options(self):
+        return (("--application-id", self.application_id), ("--execution-role-arn", self.execution_role_arn))
+
     def document(self, runtime: str) -> Dict[str, str]:
         """The input as JSON data; ``prefix`` ends with ``/`` (or is empty)."""
         check_bucket(self.bucket)
@@ -48,6 +51,9 @@ class RunInput:
             )
         if runtime == "emr-serverless" and not (self.application_id and self.execution_role_arn):
             raise UsageError("--runtime emr-serverless needs --application-id and --execution-role-arn")
+        stray = [option for option, value in self._serverless_options() if value and runtime != "emr-serverless"]
+        if stray:  # the machine of another runtime reads neither: they were dropped without a word
+            raise UsageError(f"{', '.join(stray)}: not an option of --runtime {runtime}, which would ignore it")
         check_application_id(self.application_id)
         check_role_arn(self.execution_role_arn, "--execution-role-arn")
         prefix = self.prefix.strip("/")
@@ -117,9 +123,9 @@ def describe_event(event: Dict) -> Optional[str]:
     if kind is None:
         return None
     details = next((value for key, value in event.items() if key.endswith("EventDetails")), {}) or {}
-    subject = details.get("name", "")
-    if "error" in details:
-        subject = f"{subject} {details['error']}: {str(details.get('cause', ''))[:300]}".strip()
+    error, cause = str(details.get("error") or ""), str(details.get("cause") or "")[:300]
+    said = f"{error}: {cause}" if error and cause else error or cause  # an abort may give neither
+    subject = f"{details.get('name', '')} {said}".strip()
     return f"{SHOWN[kind]:<20} {subject}".rstrip()
 
 
