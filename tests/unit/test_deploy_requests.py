@@ -343,6 +343,11 @@ def test_a_glue_environment_for_another_architecture_is_refused(capsys, tmp_path
             "tables at other keys than those uploaded and catalogued; choose a prefix without it",
         ),
         (
+            ["--bucket", "lake", "--role-arn", "arn:aws:iam::123456789012:role/a*b"],  # AWS refused it at the call
+            "--role-arn must be an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME), got "
+            "'arn:aws:iam::123456789012:role/a*b'",
+        ),
+        (
             ["--bucket", "lake", "--region", "mars-1"],
             "--region 'mars-1' is not an AWS region name (e.g. us-east-1, eu-west-1)",
         ),

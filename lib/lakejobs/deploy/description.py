@@ -62,8 +62,9 @@ BUCKET_NAME_REFUSED = (
 #: An AWS region's name: ``us-east-1``, ``ap-southeast-2``, ``us-gov-west-1``, ``cn-north-1``.
 REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 #: An IAM role's ARN in the ``aws`` partition (the policies the deploy writes name ``arn:aws:``; China
-#: and GovCloud are not supported); a path may precede the name.
-ROLE_ARN = re.compile(r"arn:aws:iam::\d{12}:role/\S+")
+#: and GovCloud are not supported); a path may precede the name, of at most 64 of IAM's name
+#: characters (``role/a*b``, ``role/svc/`` and longer names passed, and AWS refused them at the call).
+ROLE_ARN = re.compile(r"arn:aws:iam::\d{12}:role/(?:[\x21-\x7e]+/)?[\w+=,.@-]{1,64}")
 
 
 #: An EMR Serverless application id (``CreateApplication`` returns it: lower-case letters and digits).

@@ -62,7 +62,7 @@ def register(commands) -> None:
         dest="run_date",
         type=job_args.parse_iso_date,
         default=None,
-        help="run date YYYY-MM-DD (default: today, UTC)",
+        help="run date YYYY-MM-DD, naming the execution and (EMR) the cluster; no job reads it (default: today, UTC)",
     )
     group.add_argument("--notify-topic-arn", dest="notify_topic_arn", default="", help="SNS topic told of failures")
     group.add_argument("--application-id", dest="application_id", help="EMR Serverless application")
