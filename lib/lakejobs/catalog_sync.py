@@ -95,12 +95,8 @@ def sync(tables: Sequence[Table], glue, s3) -> SyncReport:
         if table.partition_keys:
             added, existing, removed, moved = register_partitions(glue, s3, table)
         else:  # a table declared without partitions (Delta) keeps none an earlier Parquet sync registered
-            added, existing, removed, moved = (
-                0,
-                0,
-                remove_partitions(glue, table, registered_partitions(glue, table)),
-                0,
-            )
+            added = existing = moved = 0
+            removed = remove_partitions(glue, table, registered_partitions(glue, table))
         if table.partition_keys or removed:
             report.partitions_added[qualified] = added
             report.partitions_existing[qualified] = existing

@@ -37,9 +37,6 @@ class RunInput:
     application_id: Optional[str] = None
     execution_role_arn: Optional[str] = None
 
-    def _serverless_options(self):
-        return (("--application-id", self.application_id), ("--execution-role-arn", self.execution_role_arn))
-
     def document(self, runtime: str) -> Dict[str, str]:
         """The input as JSON data; ``prefix`` ends with ``/`` (or is empty)."""
         check_bucket(self.bucket)
@@ -51,7 +48,8 @@ class RunInput:
             )
         if runtime == "emr-serverless" and not (self.application_id and self.execution_role_arn):
             raise UsageError("--runtime emr-serverless needs --application-id and --execution-role-arn")
-        stray = [option for option, value in self._serverless_options() if value and runtime != "emr-serverless"]
+        given = {"--application-id": self.application_id, "--execution-role-arn": self.execution_role_arn}
+        stray = [option for option, value in given.items() if value and runtime != "emr-serverless"]
         if stray:  # the machine of another runtime reads neither: they were dropped without a word
             raise UsageError(f"{', '.join(stray)}: not an option of --runtime {runtime}, which would ignore it")
         check_application_id(self.application_id)
