@@ -124,6 +124,21 @@ def test_serverless_deploy_starts_one_run_per_job_stage_by_stage(s3, bucket, dis
     assert run["executionRole"] == ROLE
 
 
+def test_a_role_of_another_account_is_refused_before_anything_is_uploaded(s3, bucket, dist, capsys):
+    """Every CreateJob would be refused after the uploads: AWS passes a role only to its own account's services."""
+    other = "arn:aws:iam::111122223333:role/lakejobs-job"
+    argv = ["deploy", "--target", "glue", "--bucket", bucket, "--prefix", "elsewhere", "--role-arn", other]
+    assert cli.main(argv + ["--dist", str(dist)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"lakejobs: error: --role-arn {other} is a role of account 111122223333, but these credentials are of account "
+        "123456789012: AWS passes a role only to services of its own account; give a role of 123456789012, or use "
+        "credentials of 111122223333"
+    ]
+    assert captured.out == ""
+    assert s3["client"].list_objects_v2(Bucket=bucket, Prefix="elsewhere/")["KeyCount"] == 0
+
+
 def test_a_failing_deploy_is_one_line_and_exit_1(s3, dist, capsys):
     argv = ["deploy", "--target", "glue", "--bucket", "no-such-bucket", "--role-arn", ROLE, "--dist", str(dist)]
     assert cli.main(argv) == 1

@@ -217,3 +217,16 @@ def test_a_topic_or_runtime_role_the_machine_role_may_not_use_is_warned_of(aws, 
         f"only roles named lakejobs-* ({policy}), so every job run would be denied; name the role so, or widen that "
         "policy",
     ]
+
+
+def test_a_runtime_role_of_another_account_is_refused_before_any_request(aws, capsys):
+    """The machine could pass it to no job run: AWS passes a role only to services of its own account."""
+    argv = ["pipeline", "start", "--runtime", "emr-serverless", "--bucket", BUCKET, "--name-prefix", "other-"]
+    argv += ["--application-id", "00fapp01", "--execution-role-arn", "arn:aws:iam::111122223333:role/lakejobs-run"]
+    argv += ["--notify-topic-arn", "arn:aws:sns:us-east-1:123456789012:lakejobs-alerts"]
+    assert cli.main(argv + ["--endpoint-url", aws["endpoint"]]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "lakejobs: error: --execution-role-arn arn:aws:iam::111122223333:role/lakejobs-run is a role of account "
+        "111122223333, but these credentials are of account 123456789012: AWS passes a role only to services of its "
+        "own account; give a role of 123456789012, or use credentials of 111122223333"
+    ]

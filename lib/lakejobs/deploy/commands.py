@@ -154,10 +154,12 @@ def _send(requests, config, args) -> int:
     from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from lakejobs.deploy.execute import client_factory, execute
+    from lakejobs.deploy.execute import client_factory, execute, refuse_another_accounts_role
 
+    client_for = client_factory(config.region, args.endpoint_url)
+    refuse_another_accounts_role(config.role_arn, client_for)
     try:
-        sent = execute(requests, client_factory(config.region, args.endpoint_url))
+        sent = execute(requests, client_for)
     except (Boto3Error, BotoCoreError, ClientError) as error:
         raise LakejobsError(f"deploy to {args.target} failed: {error}") from None
     done = ", ".join(f"{operation} x{count}" for operation, count in sorted(sent.items()))

@@ -7,7 +7,7 @@ import time
 from typing import Callable, Dict, List, Optional
 
 from lakejobs.deploy.requests import LocalFile, Request
-from lakejobs.errors import LakejobsError
+from lakejobs.errors import LakejobsError, UsageError
 
 LOG = logging.getLogger(__name__)
 #: Error codes meaning "absent" to an upsert probe (Glue GetJob, Step Functions DescribeStateMachine, ...).
@@ -90,6 +90,34 @@ def wait_for_serverless_run(request: Request, response: Dict[str, object], clien
                 f"EMR Serverless run {run_id} ({request.params['name']}) still {state} after {timeout_s:.0f} s"
             )
         time.sleep(poll_s)
+
+
+def refuse_another_accounts_role(
+    role_arn: Optional[str], client_for: Callable[[str], object], option: str = "--role-arn"
+) -> None:
+    """Refuse a role (given as ``option``) of another account than the credentials', in one line, before any request.
+
+    AWS passes a role only to services of the role's own account: every job, run and state
+    machine would be refused at its request, after the artifacts were uploaded (a deploy), or
+    each job run of the execution (``pipeline start --execution-role-arn``). The caller's
+    account comes from ``GetCallerIdentity``, which needs no permission; an endpoint without STS
+    leaves the check to AWS.
+    """
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if not role_arn:
+        return
+    try:
+        caller = client_for("sts").get_caller_identity()["Account"]
+    except (BotoCoreError, ClientError):
+        return
+    role_account = role_arn.split(":")[4]
+    if role_account != caller:
+        raise UsageError(
+            f"{option} {role_arn} is a role of account {role_account}, but these credentials are of account "
+            f"{caller}: AWS passes a role only to services of its own account; give a role of {caller}, "
+            f"or use credentials of {role_account}"
+        )
 
 
 #: (service, operation) -> how to wait for what the request started, before the next stage.

@@ -14,7 +14,7 @@ def cmd_start(args) -> int:
     """Start the state machine of ``--runtime``; with ``--wait`` follow it to the end."""
     from botocore.exceptions import BotoCoreError, ClientError
 
-    from lakejobs.deploy.execute import aws_region, client_factory
+    from lakejobs.deploy.execute import aws_region, client_factory, refuse_another_accounts_role
     from lakejobs.errors import LakejobsError, UsageError
     from lakejobs.orchestrate.run import RunInput, find_machine_arn, run
 
@@ -39,6 +39,7 @@ def cmd_start(args) -> int:
         )
     for warning in outside_the_machine_role(args.runtime, args.notify_topic_arn, args.execution_role_arn):
         print(f"lakejobs: warning: {warning}", file=sys.stderr)
+    refuse_another_accounts_role(args.execution_role_arn, client_for, "--execution-role-arn")
     try:
         machine = find_machine_arn(client_for, region, f"{args.name_prefix}pipeline-{args.runtime}")
         return run(client_for("stepfunctions"), args.runtime, run_input, machine, args.wait, poll_s=args.poll_seconds)
