@@ -201,13 +201,17 @@ _OFFSET = re.compile(r"Z|(?:UTC|GMT|UT)?[+-](?:(\d{2})(?::?(\d{2}))?|(\d))")
 
 
 def _is_zone(text: str) -> bool:
-    """Whether Spark reads ``text`` as a zone: ``Z``, an offset up to 18 hours, or a zone name."""
+    """Whether ``text`` is a zone as the data's timestamps may give one (``validation.TIMESTAMP_ZONE``).
+
+    ``Z``, an offset up to 18 hours, ``UTC``/``GMT``/``UT``, or a region (``Europe/London``): not
+    an abbreviation, which Spark resolves to some region (``BST`` to Asia/Dhaka).
+    """
     text = text.strip()
     offset = _OFFSET.fullmatch(text)
     if offset:
         hours, minutes = offset.group(1) or offset.group(3) or "0", offset.group(2) or "0"
         return int(hours) * 60 + int(minutes) <= 18 * 60 and int(minutes) < 60
-    return is_time_zone_name(text)
+    return text in ("UTC", "GMT", "UT") or ("/" in text and is_time_zone_name(text))
 
 
 def _is_date_value(value: object, with_time: bool) -> bool:

@@ -31,16 +31,28 @@ REPLACEMENT_CHAR = "\ufffd"
 #: The text of a date without ``--date_format``: ISO 8601's ``2014-05-01`` (``2014-5-1`` too),
 #: whitespace around it allowed, as the cast trims it.
 ISO_DATE = r"^\s*(?!0000)[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}\s*$"
+#: The zone of a timestamp: ``Z``, an offset (``+02:00``, ``-0530``), ``UTC``/``GMT``/``UT``
+#: with or without one, or a region of the time zone database (``Europe/London``). Not an
+#: abbreviation: Spark's cast resolves ``BST`` to Asia/Dhaka (+06:00), ``PST`` and ``CST`` to
+#: American regions that keep summer time (``PST`` in July is -07:00), ``IST`` to India, ``CET``
+#: to a zone with summer time, while ``EDT`` is unknown (null): such values were published moved
+#: by hours; they are ``invalid_timestamp`` since session 45.
+TIMESTAMP_ZONE = (
+    r"(Z|(UTC|GMT|UT)?[+-][0-9]{1,2}(:?[0-9]{2}){0,2}|UTC|GMT|UT"
+    r"|[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)+)"
+)
 #: The text of a timestamp without ``--timestamp_format``: a whole ISO date, then optionally a
-#: time (``T`` or a space, hours, minutes, seconds, a fraction) and a zone (``Z``, ``+02:00``,
-#: ``Europe/Paris``). Spark's cast alone reads a time without a date as today's date at that
-#: time, and ``2014`` or ``2014-05`` as the first day. A fraction's digits past the sixth must be
-#: zeros: Spark keeps microseconds and drops the rest (``.1234567`` would become ``.123456``).
+#: time (``T`` or a space, hours, minutes, seconds, a fraction) and a zone (``TIMESTAMP_ZONE``).
+#: Spark's cast alone reads a time without a date as today's date at that time, and ``2014`` or
+#: ``2014-05`` as the first day. A fraction's digits past the sixth must be zeros: Spark keeps
+#: microseconds and drops the rest (``.1234567`` would become ``.123456``).
 ISO_TIMESTAMP = (
     r"^\s*[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}"
     r"([ T][0-9]{1,2}(:[0-9]{1,2}(:[0-9]{1,2}(\.[0-9]{0,6}0{0,3})?)?)?"
-    r"\s*(Z|[+-][0-9]{1,2}(:?[0-9]{2}){0,2}|[A-Za-z][A-Za-z0-9_/+:-]*)?)?\s*$"
+    rf"\s*{TIMESTAMP_ZONE}?)?\s*$"
 )
+#: ``ISO_TIMESTAMP`` as a quarantine's detail shows it.
+ISO_TIMESTAMP_SHOWN = "yyyy-MM-dd[ HH:mm[:ss[.SSSSSS][zone]]] (a zone: Z, +hh:mm, UTC or a region as Europe/London)"
 #: The texts Spark's cast reads as infinity by name (after trimming, in any case).
 INFINITY_NAMES = ("inf", "+inf", "-inf", "infinity", "+infinity", "-infinity")
 #: Letters Java's number parser (Spark's cast to double) takes that no CSV writer means in a
@@ -171,7 +183,9 @@ def _expected_text(data_type: T.DataType, dataset: Dataset) -> str:
     if isinstance(data_type, T.DateType):
         return f"a date in format {dataset.csv.date_format or 'yyyy-MM-dd'}"
     if isinstance(data_type, T.TimestampType):
-        return f"a timestamp in format {dataset.csv.timestamp_format or 'yyyy-MM-dd[ HH:mm[:ss[.SSSSSS][zone]]]'}"
+        if dataset.csv.timestamp_format:
+            return f"a timestamp in format {dataset.csv.timestamp_format}"
+        return f"a timestamp in format {ISO_TIMESTAMP_SHOWN}"
     return f"a valid {data_type.simpleString()}"
 
 
