@@ -362,6 +362,31 @@ def test_an_interrupted_append_removes_exactly_its_own_files(spark, tmp_path, mo
     assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:150])
 
 
+def test_an_interrupted_append_of_a_batch_repeating_a_key_removes_exactly_its_own_files(spark, tmp_path, monkeypatch):
+    """Such a batch takes the persisted passes, which named no files: the rerun removed every file newer
+    than the run's start, here the first batch's, and its rows were lost."""
+    land(tmp_path, "a.csv", LINES[:100])
+    csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    first = sorted(str(p) for p in (tmp_path / "orders").rglob("*.parquet"))
+    land(tmp_path, "b.csv", LINES[100:150] + [LINES[120]])
+
+    def killed():
+        raise Killed()
+
+    monkeypatch.setattr(faults, "_kill", killed)
+    monkeypatch.setenv(faults.ENV, "before_state")  # published, state not saved
+    with pytest.raises(Killed):
+        csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    monkeypatch.delenv(faults.ENV)
+    future = time.time() + 3600  # the first batch's files now look newer than the interrupted run
+    for path in first:
+        os.utime(path, (future, future))
+    rerun = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
+    assert (rerun.details["conversion"], rerun.rows_read, rerun.rows_quarantined) == ("persisted", 51, 1)
+    assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:150])
+    assert not (tmp_path / "orders" / "_staging").exists()
+
+
 def run_killed(tmp_path, fmt, point):
     env = {**job_env(), "LAKEJOBS_KILL_AT": point}
     completed = subprocess.run(

@@ -302,25 +302,62 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
             _raise_explained(error, args.dataset, spark, batch)
     _record_measurement(result, measurement)
     quarantine_df = validated_df.transform(filter_quarantined(args.dataset.name, result.run_id))
+    valid_df = validated_df.transform(filter_valid(args.dataset)).transform(
+        with_derived_columns(args.dataset.derived_columns)
+    )
+    output_existed = fs.exists(spark, args.output_path)
     try:
         refuse_emptying(spark, args, result, batch)
         _gate(spark, args, result, measurement, quarantine_df, batch)
         if state is not None:
             _refuse_changed_input(spark, args, batch, () if args.incremental else source_files)
-        _mark_pending(spark, args, state, result.run_id, batch)
+        staged = _stage_append(spark, args, result, valid_df, state)
+        written = staged_files(spark, staged.path) if staged is not None else None
+        _mark_pending(spark, args, state, result.run_id, batch, written=written)
         with result.stage("write"), faults.killed_during_write(args.output_path):
-            valid_df = validated_df.transform(filter_valid(args.dataset)).transform(
-                with_derived_columns(args.dataset.derived_columns)
-            )
             # The quarantine first: if it cannot be written, the output stays as it was.
             quarantine = publish_quarantine(quarantine_df, args, source_files, result.rows_quarantined)
             result.outputs = [quarantine]  # published: a failure from here on reports it
-            output = publish(valid_df, args, batch_fingerprint, state.series if state is not None else "")
+            if staged is not None:
+                commit_parquet(spark, staged.path, args.output_path, bool(args.partition_by), append=True)
+                output = dataclasses.replace(staged, path=args.output_path)
+            else:
+                output = publish(valid_df, args, batch_fingerprint, state.series if state is not None else "")
             result.outputs = [output, quarantine]  # replaced: a count that does not add up reports it
             _check_published_rows(args, result, output)
+    except BaseException:
+        if staged_append(args, state):
+            _remove_staging_quietly(spark, args.output_path, output_existed)
+        raise
     finally:
         _unpersist(typed_df, repeated_df)
     _record_published(spark, args, result, (batch, batch_fingerprint, state), output, quarantine)
+
+
+def staged_append(args: CsvToParquetArgs, state) -> bool:
+    """Tell whether the persisted passes stage their rows: a Parquet append recorded in a state.
+
+    Its files are then named in the state before they are moved in, so a rerun after a crash
+    removes exactly those (not the output's files newer than the run's start: on S3 those times
+    are whole seconds of the store's clock, so a previous batch could be taken for this one).
+    """
+    return args.output_format == "parquet" and args.appends and state is not None
+
+
+def _stage_append(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult, valid_df, state):
+    """Write the good rows of a ``staged_append`` to its staging folder; None for other writes."""
+    if not staged_append(args, state):
+        return None
+    with result.stage("stage"):
+        return write_table(
+            valid_df,
+            staging_path(args.output_path, result.run_id),
+            args.dataset.name,
+            "parquet",
+            args.partition_by,
+            args.compression,
+            plain_columns=args.dataset.plain_columns,
+        )
 
 
 def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult, batch, state) -> bool:
@@ -634,12 +671,12 @@ def _mark_pending(
 ) -> None:
     """Record in ``state`` that this batch is being published (an interrupted append is undone).
 
-    ``written``: the files this run will publish, below the output (the single pass knows them
-    from its staging folder); a rerun deletes exactly those. Without them (the persisted
-    passes, which write into the output directly), ``started_ms``: when the files this run may
-    publish started to be written (default: now); a rerun deletes the output's files written
-    since then. The batch's files are recorded too: a rerun marks them converted if their Delta
-    append committed.
+    ``written``: the files this run will publish, below the output (known from the staging
+    folder of every Parquet append); a rerun deletes exactly those. ``started_ms``: when the
+    files this run may publish started to be written (default: now), which a rerun used
+    instead for states written before session 45 without ``written`` (the persisted passes
+    appended into the output directly). The batch's files are recorded too: a rerun marks them
+    converted if their Delta append committed.
     """
     if state is not None and not args.incremental:
         # A full run replacing a state: until the run has recorded its files, the next
@@ -789,8 +826,8 @@ def roll_back_interrupted_append(spark: "SparkSession", args: CsvToParquetArgs, 
 def _interrupted_files(spark: "SparkSession", output_path: str, pending: dict) -> List[fs.FileInfo]:
     """The output's files an interrupted run may have published.
 
-    Those it named (``written``, the single pass's staged files), else those written since it
-    started: a time that S3 rounds down to the second, so a batch published within the same
+    Those it named (``written``, its staged files), else (a state pending since before session
+    45) those written since it started: a time that S3 rounds down to the second, so a batch published within the same
     second before it, or a driver clock ahead of the store's, could be taken for it or missed.
     """
     files = fs.list_data_files(spark, output_path)
