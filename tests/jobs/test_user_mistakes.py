@@ -834,6 +834,29 @@ def test_a_run_without_the_key_of_a_merged_delta_table_is_refused(
     assert files_under(output) == before
 
 
+def test_a_run_with_another_key_than_the_delta_tables_is_refused(spark, products, capsys):
+    """A MERGE on price replaced b2's row with c3's, which only shared its price, and the run succeeded."""
+    output = products / "out"
+    assert csv_to_parquet.main(convert_argv(products, output, "--format", "delta", "--primary_key", "sku")) == 0
+    before = files_under(output)
+    (products / "in" / "p.csv").write_text("c3,2.00\n")
+    capsys.readouterr()
+    assert csv_to_parquet.main(convert_argv(products, output, "--format", "delta", "--primary_key", "price")) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: --output_path {output} is a Delta table kept by the key sku (its first commit says "
+        "so), and this run's key is price: a MERGE on another key replaces rows that only share its values; give "
+        "--primary_key sku, or delete the table to rebuild it"
+    )
+    assert files_under(output) == before
+    assert csv_to_parquet.main(convert_argv(products, output, "--format", "delta", "--primary_key", "sku")) == 0
+    table = spark.read.format("delta").load(str(output))
+    assert sorted(tuple(row) for row in table.collect()) == [
+        ("a1", Decimal("1.50")),
+        ("b2", Decimal("2.00")),
+        ("c3", Decimal("2.00")),
+    ]
+
+
 @pytest.mark.parametrize("option", ["--quote", "--escape"])
 def test_a_quote_or_escape_that_is_the_delimiter_is_refused(tmp_path, option):
     with pytest.raises(UsageError) as refused:

@@ -12,7 +12,7 @@ one data file (partition columns are folder names, checked by the layout check).
 
 import json
 import logging
-from typing import TYPE_CHECKING, Dict, List, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 from lakejobs import fs
 from lakejobs.errors import UsageError
@@ -112,7 +112,12 @@ KEY_HISTORY_COMMITS = 20
 
 
 def _created_by_a_keyed_run(spark: "SparkSession", path: str) -> bool:
-    """Whether the table's first commit (``_delta_log/00000000000000000000.json``) is a keyed run's.
+    """Whether the table's first commit is a keyed run's (``recorded_key``)."""
+    return recorded_key(spark, path) is not None
+
+
+def recorded_key(spark: "SparkSession", path: str) -> Optional[List[str]]:
+    """The key a keyed run created the table with (its first commit, ``_delta_log/00000000000000000000.json``).
 
     Read whole, whatever the history since: ten ``vacuum`` runs (two commits each) had pushed it
     out of the latest ``KEY_HISTORY_COMMITS``, and a keyless run then replaced the table. Delta
@@ -129,8 +134,25 @@ def _created_by_a_keyed_run(spark: "SparkSession", path: str) -> bool:
             continue
         metadata = (action.get("commitInfo") or {}).get("userMetadata") if isinstance(action, dict) else None
         if isinstance(metadata, str) and metadata.startswith(KEYED_BY):
-            return True
-    return False
+            return metadata[len(KEYED_BY) :].split(",")
+    return None
+
+
+def refuse_another_key(spark: "SparkSession", path: str, keys: Sequence[str]) -> None:
+    """Raise ``UsageError`` when a keyed run's key differs from the one the Delta table was created with.
+
+    A MERGE on another key (``--primary_key v`` into a table of ``id``) replaced rows that only
+    shared the new key's value: ``(2, b)`` was overwritten by ``(3, b)``, and the run succeeded.
+    """
+    if not holds_delta_commit(spark, path):
+        return
+    recorded = recorded_key(spark, path)
+    if recorded is not None and sorted(key.lower() for key in recorded) != sorted(key.lower() for key in keys):
+        raise UsageError(
+            f"--output_path {path} is a Delta table kept by the key {','.join(recorded)} (its first commit says so), "
+            f"and this run's key is {','.join(keys)}: a MERGE on another key replaces rows that only share "
+            f"its values; give --primary_key {','.join(recorded)}, or delete the table to rebuild it"
+        )
 
 
 def refuse_keyless_write_into_a_merged_table(spark: "SparkSession", path: str) -> None:

@@ -71,7 +71,11 @@ from lakejobs.io.table_folder import (
     refuse_other_layout,
     table_files,
 )
-from lakejobs.io.table_schema import refuse_keyless_write_into_a_merged_table, refuse_other_schema
+from lakejobs.io.table_schema import (
+    refuse_another_key,
+    refuse_keyless_write_into_a_merged_table,
+    refuse_other_schema,
+)
 from lakejobs.io.writer import write_table
 from lakejobs.jobs.csv_to_parquet_args import (  # noqa: F401 - the job's public face: DESCRIPTION, parse_args
     DESCRIPTION,
@@ -154,6 +158,8 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
         )
     if args.output_format == "delta" and not args.dataset.primary_key:
         refuse_keyless_write_into_a_merged_table(spark, args.output_path)
+    elif args.output_format == "delta":
+        refuse_another_key(spark, args.output_path, args.dataset.primary_key)
     with RunLock(spark, args.lock_path, JOB, result.run_id):
         clear_staging(spark, args.output_path)  # left by an interrupted run; a commit is finished first
         files = input_data_files(spark, args.input_path)
