@@ -199,6 +199,28 @@ def test_a_date_past_year_9999_is_invalid_not_published(spark, tmp_path):
     assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (2, 1, {"invalid_date:date": 1})
 
 
+def test_a_ticker_no_folder_name_can_carry_is_quarantined(spark, tmp_path):
+    """``__hive_default_partition__`` read back as a null ticker (the next load of it failed the write), and
+    a 300-letter ticker failed the whole run with ``Mkdirs failed``."""
+    (tmp_path / "raw").mkdir()
+    lines = ["ticker,date,open,high,low,close,adj_close,volume", "PRN,2024-01-02,10,11,9,10.5,10.5,100"]
+    lines += ["__hive_default_partition__,2024-01-02,10,11,9,10.5,10.5,100", "L" * 300 + ",2024-01-02,1,1,1,1,1,1"]
+    (tmp_path / "raw" / "prn.csv").write_text("\n".join(lines) + "\n")
+    argv = ["--input_path", str(tmp_path / "raw"), "--output_path", str(tmp_path / "stocks")]
+    result = stock_prices.run(spark, stock_prices.parse_args([*argv, "--max_bad_fraction", "1"]))
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (
+        3,
+        1,
+        {"invalid_partition_value:ticker": 2},
+    )
+    quarantined = spark.read.json(str(tmp_path / "stocks_quarantine")).select("detail").collect()
+    assert sorted(row.detail for row in quarantined) == [
+        "ticker='" + "L" * 60 + "...' makes a folder name longer than 255 bytes, which file systems refuse",
+        "ticker='__HIVE_DEFAULT_PARTITION__' is the folder name Spark writes for a null: it would read back as null",
+    ]
+    assert [row.ticker for row in spark.read.parquet(str(tmp_path / "stocks")).select("ticker").collect()] == ["PRN"]
+
+
 def test_the_sample_files(spark, tmp_path):
     """The bundled sample (two Yahoo files and a watchlist): every day published once, four quarantined."""
     sample = SAMPLE_RAW / "stocks"

@@ -25,7 +25,6 @@ import dataclasses
 import logging
 import time
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
-from urllib.parse import urlparse
 
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
@@ -88,7 +87,7 @@ from lakejobs.key_check import repeats_a_key
 from lakejobs.result import JobResult, OutputInfo, new_run_id
 from lakejobs.state import JobState, RunLock, load_state, save_state
 from lakejobs.transforms import quality
-from lakejobs.transforms.partition_values import MAX_FOLDER_NAME_BYTES, partition_value_checks
+from lakejobs.transforms.partition_values import folder_name_limit, partition_value_checks
 from lakejobs.transforms.quality import Check
 from lakejobs.transforms.stages import end_generated_stage
 from lakejobs.transforms.validation import (
@@ -576,8 +575,7 @@ def _count_bad_rows(args: CsvToParquetArgs, bad_df: "DataFrame", labels, bad_row
 
 def checks_of_rows(args: CsvToParquetArgs) -> List[Check]:
     """The checks after typing: partition values a folder name cannot carry, then the rules' row rules."""
-    flat_keys = urlparse(args.output_path).scheme in ("s3", "s3a", "s3n", "gs")  # keys of 1,024 bytes, no folders
-    limit = None if flat_keys else MAX_FOLDER_NAME_BYTES
+    limit = folder_name_limit(args.output_path)
     return partition_value_checks(args.dataset, args.partition_by, limit) + quality.row_checks(args.rules)
 
 

@@ -14,6 +14,7 @@ Such a row is quarantined (``invalid_partition_value:<column>``) instead.
 """
 
 from typing import List, Optional, Sequence
+from urllib.parse import urlparse
 
 from pyspark.sql import Column
 from pyspark.sql import functions as F
@@ -29,6 +30,12 @@ MAX_FOLDER_NAME_BYTES = 255
 #: The characters Spark escapes in a partition folder's name (``ExternalCatalogUtils.escapePathName``),
 #: each written as ``%XX``: control characters, ``"#%'*/:=?\\{[]^`` and DEL.
 ESCAPED = "[\\x01-\\x1f\"#%'*/:=?\\\\{\\[\\]^\\x7f]"
+
+
+def folder_name_limit(output_path: str) -> Optional[int]:
+    """The longest folder name an output at ``output_path`` takes: None on S3 and GCS (keys, no folders)."""
+    flat_keys = urlparse(output_path).scheme in ("s3", "s3a", "s3n", "gs")  # keys of 1,024 bytes
+    return None if flat_keys else MAX_FOLDER_NAME_BYTES
 
 
 def folder_name_bytes(column: str) -> Column:
