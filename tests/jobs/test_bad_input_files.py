@@ -180,7 +180,7 @@ def test_a_utf16_file_read_without_its_encoding_is_quarantined_not_published_as_
     assert result.quarantine_reasons == {"invalid_utf8": 1, "nul_character": 2}
     details = {row.detail for row in spark.read.json(str(tmp_path / "out_quarantine")).select("detail").collect()}
     assert details == {
-        "the line has bytes that are not valid UTF-8",
+        "the line has bytes that are not valid UTF-8 (or the character U+FFFD they are read as)",
         "a text field holds NUL characters (U+0000); a UTF-16 file read as UTF-8? convert it to UTF-8 "
         "(csv_to_parquet reads it with --encoding UTF-16)",
     }

@@ -196,8 +196,35 @@ def test_bytes_that_are_not_utf8_are_quarantined_not_merged_into_another_id(spar
     assert [tuple(row) for row in table.collect()] == [("ok", Decimal("1.00"))]
     quarantine = spark.read.json(str(tmp_path / "transactions_quarantine")).select("reason", "detail")
     assert [tuple(row) for row in quarantine.collect()] == [
-        ("invalid_utf8", "the line has bytes that are not valid UTF-8")
+        ("invalid_utf8", "the line has bytes that are not valid UTF-8 (or the character U+FFFD they are read as)")
     ] * 3
+
+
+def test_text_holding_nul_or_given_as_an_object_or_array_is_quarantined(spark, tmp_path):
+    """Both were published: NUL as text every later warehouse load refused (and a table that keeps the
+    first copy of an id cannot be corrected), an object or array as its JSON text."""
+    lines = [
+        event("t1", "1.00", "2024-03-01T00:00:00Z", merchant="M\u0000X"),
+        event({"a": 1}, "1.00", "2024-03-01T00:00:00Z"),
+        event("t3", "1.00", "2024-03-01T00:00:00Z", category=["food"]),
+        event("t4", "1.00", "2024-03-01T00:00:00Z", merchant="[Brand] {shop}", category='a"merchant": {'),
+    ]
+    result = load(spark, write_batch(tmp_path / "raw", lines), tmp_path / "transactions")
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (
+        4,
+        1,
+        {"nul_character": 1, "not_text:transaction_id": 1, "not_text:category": 1},
+    )
+    table = spark.read.parquet(str(tmp_path / "transactions")).select("transaction_id", "merchant", "category")
+    assert [tuple(row) for row in table.collect()] == [("t4", "[Brand] {shop}", 'a"merchant": {')]
+    quarantine = spark.read.json(str(tmp_path / "transactions_quarantine")).select("raw_line", "reason", "detail")
+    assert sorted(tuple(row) for row in quarantine.collect()) == sorted(
+        [
+            (lines[0], "nul_character", "a text field holds NUL characters (U+0000)"),
+            (lines[1], "not_text:transaction_id", "transaction_id is a JSON object or array, not text"),
+            (lines[2], "not_text:category", "category is a JSON object or array, not text"),
+        ]
+    )
 
 
 def test_a_currency_ending_in_a_line_break_is_quarantined_not_published(spark, tmp_path):

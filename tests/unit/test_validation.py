@@ -91,7 +91,7 @@ def test_with_typed_columns_types_good_rows_and_explains_each_bad_one(spark):
                 dt.date(2014, 5, 1),
                 "6,caf\ufffd,2,5/1/2014",
                 "invalid_utf8",
-                "the line has bytes that are not valid UTF-8",
+                "the line has bytes that are not valid UTF-8 (or the character U+FFFD they are read as)",
             ),
             (7, "kit", None, None, "7,kit", "malformed_record", "expected 4 fields separated by ','"),
             (

@@ -17,7 +17,14 @@ from lakejobs.transforms.field_checks import (
     one_json_value,
     values_text,
 )
-from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON, REPLACEMENT_CHAR
+from lakejobs.transforms.validation import (
+    DETAIL,
+    NUL_CHARACTER,
+    RAW_LINE,
+    REASON,
+    REPLACEMENT_CHAR,
+    REPLACEMENT_CHAR_ITSELF,
+)
 
 Transform = Callable[[DataFrame], DataFrame]
 #: The deduplication id: one row per id in the table, whatever the batches repeat.
@@ -27,6 +34,9 @@ BASE_COLUMNS = [field.name for field in TRANSACTIONS.fields if field.name in TRA
 ENRICHED_COLUMNS = [field.name for field in TRANSACTIONS.fields]
 #: ``\z``, not ``$``: Java's ``$`` also matches before a final line break (``EUR\n`` passed).
 CURRENCY_CODE = r"^[A-Z]{3}\z"
+INVALID_UTF8_DETAIL = f"the line has bytes that are not valid UTF-8{REPLACEMENT_CHAR_ITSELF}"
+#: The fields kept as text: a JSON object or array given as one was published as its JSON text.
+TEXT_FIELDS = ("transaction_id", "account_id", "currency", "merchant", "category")
 #: An ISO-8601 date-time: 4-digit year, date, ``T`` (or a space, as RFC 3339 allows), time with
 #: seconds, an optional fraction (Spark keeps microseconds) and an optional ``Z`` or offset.
 ISO_DATE_TIME = (
@@ -89,10 +99,25 @@ def transaction_checks() -> List[Check]:
             "the line is not one JSON object",
         ),
         # Bytes that are not UTF-8 are read as U+FFFD: two ids differing only there would become one.
-        check(
-            F.col(RAW_LINE).contains(REPLACEMENT_CHAR), "invalid_utf8", "the line has bytes that are not valid UTF-8"
-        ),
+        check(F.col(RAW_LINE).contains(REPLACEMENT_CHAR), "invalid_utf8", INVALID_UTF8_DETAIL),
     ]
+    checks += [
+        check(
+            # The key's JSON value, at any depth (as json_numbers_of_keys_as_strings matches it).
+            F.col(RAW_LINE).rlike(f'"{name}"\\s*:\\s*[\\[{{]'),
+            f"not_text:{name}",
+            f"{name} is a JSON object or array, not text",
+        )
+        for name in TEXT_FIELDS
+    ]
+    checks.append(
+        check(
+            # PostgreSQL and Redshift text cannot hold it: every later load of the table failed.
+            F.concat_ws("", *[F.col(f"{name}_text") for name in TEXT_FIELDS]).contains("\u0000"),
+            NUL_CHARACTER,
+            "a text field holds NUL characters (U+0000)",
+        )
+    )
     checks += [
         check(F.col(f"{name}_text").isNull(), f"missing_value:{name}", f"{name} is missing or empty")
         for name in TRANSACTION_REQUIRED

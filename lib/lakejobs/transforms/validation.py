@@ -28,6 +28,8 @@ ROW_ID = "_row_id"
 DETAIL = "_detail"
 RAW_LINE = "_raw_line"
 REPLACEMENT_CHAR = "\ufffd"
+#: Ends the ``invalid_utf8`` detail: a line holding U+FFFD itself cannot be told from one whose bytes were invalid.
+REPLACEMENT_CHAR_ITSELF = " (or the character U+FFFD they are read as)"
 #: The text of a date without ``--date_format``: ISO 8601's ``2014-05-01`` (``2014-5-1`` too),
 #: whitespace around it allowed, as the cast trims it.
 ISO_DATE = r"^\s*(?!0000)[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}\s*$"
@@ -311,7 +313,7 @@ def _checks(dataset: Dataset, raw: Dict[str, str]) -> List[Check]:
         (
             _has_replacement(dataset, raw),
             "invalid_utf8",
-            F.lit(f"the line has bytes that are not valid {dataset.csv.encoding}"),
+            F.lit(f"the line has bytes that are not valid {dataset.csv.encoding}{REPLACEMENT_CHAR_ITSELF}"),
         ),
         (_has_nul(dataset, raw), NUL_CHARACTER, _nul_detail(dataset)),
     ]
