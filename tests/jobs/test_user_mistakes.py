@@ -451,6 +451,14 @@ def test_an_empty_rules_file_is_refused_and_a_pipe_is_read(tmp_path):
         "rules file /dev/null is empty: give a DQDL ruleset (Rules = [ ... ]; Rules = [ ] for none), or leave "
         "--rules out for the dataset's own rules"
     )
+    comments = tmp_path / "todo.dqdl"  # read as no rules, it dropped customers' ColumnValues "customerid" > 0
+    comments.write_text("# TODO rules\n\n# more later\n")
+    with pytest.raises(UsageError) as raised:
+        csv_to_parquet.parse_args([*argv, str(comments)])
+    assert str(raised.value) == (
+        f"rules file {comments} holds comments only: give a DQDL ruleset (Rules = [ ... ]; Rules = [ ] for none), "
+        "or leave --rules out for the dataset's own rules"
+    )
     fifo = tmp_path / "rules"  # as ``--rules <(...)`` passes it: a pipe, no regular file
     os.mkfifo(fifo)
     writer = subprocess.Popen(["sh", "-c", f"printf 'Rules = [ RowCount > 0 ]' > '{fifo}'"])

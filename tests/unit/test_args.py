@@ -115,6 +115,12 @@ def test_job_parses_the_argv_glue_passes(tmp_path):
             "--partition_by names every column: a partitioned table needs a column that is not one",
         ),
         (
+            ["--schema", "`_yr` INT, v INT", "--partition_by", "_yr", "--input_path", "a", "--output_path", "b"],
+            "--partition_by _yr: its folders would be named _yr=..., and a name starting with _ or . marks a table's "
+            "bookkeeping \\(_delta_log, _staging\\) or a hidden file, which the jobs and Hadoop's input formats skip; "
+            "partition by a column whose name does not",
+        ),
+        (
             ["--dataset", "orders", "--input_path", "a", "--output_path", "a"],
             "--output_path .*/a is the same as --input_path",
         ),

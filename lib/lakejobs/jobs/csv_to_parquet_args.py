@@ -7,7 +7,7 @@ from typing import Dict, Optional, Sequence, Tuple
 from lakejobs import args as job_args
 from lakejobs import fs, quality_gate
 from lakejobs.datasets import Dataset, builtin_dataset, custom_dataset
-from lakejobs.dqdl import Rule, parse_ruleset
+from lakejobs.dqdl import Rule, parse_ruleset, tokenize
 from lakejobs.errors import UsageError
 from lakejobs.io.text_files import read_text_file
 from lakejobs.io.writer import COMPRESSIONS
@@ -164,6 +164,13 @@ def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
         refuse_names_delta_cannot_write(dataset)
     if partition_by and set(partition_by) >= {field.name for field in dataset.schema.fields}:
         raise UsageError("--partition_by names every column: a partitioned table needs a column that is not one")
+    hidden = [column for column in partition_by if column.startswith(("_", "."))]
+    if hidden:  # a first run wrote them; every later run refused the table as holding foreign folders
+        raise UsageError(
+            f"--partition_by {', '.join(hidden)}: its folders would be named {hidden[0]}=..., and a name starting "
+            "with _ or . marks a table's bookkeeping (_delta_log, _staging) or a hidden file, which the jobs and "
+            "Hadoop's input formats skip; partition by a column whose name does not"
+        )
     output_path = fs.qualify(namespace.output_path)
     input_path = fs.qualify(namespace.input_path)
     rules = parse_ruleset(_rules_text(namespace.rules) if namespace.rules else dataset.rules)
@@ -195,14 +202,16 @@ def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
 
 
 def _rules_text(path: str) -> str:
-    """The text of ``--rules``; an empty file (``/dev/null``, a failed redirect) is refused.
+    """The text of ``--rules``; an empty file (``/dev/null``, a failed redirect), or one of comments only, is refused.
 
-    Read as no rules, it dropped the dataset's own rules without a word.
+    Read as no rules, it dropped the dataset's own rules without a word (a file of comments
+    only until session 45).
     """
     text = read_text_file(path, "rules file")
-    if not text.strip():
+    if not tokenize(text):
+        what = "is empty" if not text.strip() else "holds comments only"
         raise UsageError(
-            f"rules file {path} is empty: give a DQDL ruleset (Rules = [ ... ]; Rules = [ ] for none), or leave "
+            f"rules file {path} {what}: give a DQDL ruleset (Rules = [ ... ]; Rules = [ ] for none), or leave "
             "--rules out for the dataset's own rules"
         )
     return text
