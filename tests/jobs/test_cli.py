@@ -157,6 +157,20 @@ def test_a_path_hadoop_cannot_open_is_one_line_without_hadoops_warning():
     )
 
 
+@pytest.mark.subprocess
+def test_a_header_behind_a_bom_is_read_without_sparks_header_warning(tmp_path):
+    """Excel's UTF-8 export: the job reads the header itself, and Spark warned over five lines that it did
+    not match (``WARN CSVHeaderChecker: CSV header does not conform to the schema``) on a good run."""
+    (tmp_path / "raw").mkdir()
+    header = "\ufeffticker,date,open,high,low,close,adj_close,volume"
+    (tmp_path / "raw" / "prn.csv").write_text(f"{header}\r\nPRN,2024-01-02,10,11,9,10.5,10.5,100\r\n")
+    argv = ["run", "stock_prices", "--input_path", str(tmp_path / "raw"), "--output_path", str(tmp_path / "stocks")]
+    completed = run([str(VENV_BIN / "lakejobs"), *argv])
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert json.loads(completed.stdout.splitlines()[-1])["rows_written"] == 1
+    assert [line for line in completed.stderr.splitlines() if " WARN " in line] == []
+
+
 def test_an_unknown_job_is_a_usage_error(capsys):
     from lakejobs import cli
 
