@@ -29,12 +29,14 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/lakejobs-job"
 BUCKET = "lake-deployer-policy"
 #: Over boto3's 8 MiB multipart threshold, so that one upload goes in parts.
 LARGE_FILE_BYTES = 9 * 2**20
-UPLOAD = {"PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}
+#: The uploads, and GetCallerIdentity: the --role-arn account check, a call no policy grants or
+#: denies (``iam_eval`` makes no check of it).
+EVERY_DEPLOY = {"PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "GetCallerIdentity"}
 SENT = {
-    "glue": UPLOAD | {"GetJob", "CreateJob", "UpdateJob"},
-    "emr": UPLOAD | {"AddJobFlowSteps", "RunJobFlow"},
-    "emr-serverless": UPLOAD | {"StartJobRun", "GetJobRun"},
-    "stepfunctions": UPLOAD
+    "glue": EVERY_DEPLOY | {"GetJob", "CreateJob", "UpdateJob"},
+    "emr": EVERY_DEPLOY | {"AddJobFlowSteps", "RunJobFlow"},
+    "emr-serverless": EVERY_DEPLOY | {"StartJobRun", "GetJobRun"},
+    "stepfunctions": EVERY_DEPLOY
     | {"GetJob", "CreateJob", "UpdateJob", "DescribeStateMachine", "CreateStateMachine"}
     | {"UpdateStateMachine"},
 }
