@@ -54,7 +54,7 @@ ISO_TIMESTAMP = (
     rf"\s*{TIMESTAMP_ZONE}?)?\s*$"
 )
 #: ``ISO_TIMESTAMP`` as a quarantine's detail shows it.
-ISO_TIMESTAMP_SHOWN = "yyyy-MM-dd[ HH:mm[:ss[.SSSSSS][zone]]] (a zone: Z, +hh:mm, UTC or a region as Europe/London)"
+ISO_TIMESTAMP_SHOWN = "yyyy-MM-dd[ HH[:mm[:ss[.SSSSSS][ zone]]]] (a zone: Z, +hh:mm, UTC or a region as Europe/London)"
 #: The texts Spark's cast reads as infinity by name (after trimming, in any case).
 INFINITY_NAMES = ("inf", "+inf", "-inf", "infinity", "+infinity", "-infinity")
 #: Letters Java's number parser (Spark's cast to double) takes that no CSV writer means in a
