@@ -37,7 +37,7 @@ from lakejobs.dqdl import Condition, Measured, Rule, is_special, render_value, w
 from lakejobs.errors import LakejobsError, UsageError, root_cause
 from lakejobs.runs_report import format_measured, one_line
 from lakejobs.transforms import quality
-from lakejobs.transforms.validation import REASON, quote_name
+from lakejobs.transforms.validation import FIXED_ZONE_NAMES, REASON, quote_name
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -201,17 +201,19 @@ _OFFSET = re.compile(r"Z|(?:UTC|GMT|UT)?[+-](?:(\d{2})(?::?(\d{2}))?|(\d))")
 
 
 def _is_zone(text: str) -> bool:
-    """Whether ``text`` is a zone as the data's timestamps may give one (``validation.TIMESTAMP_ZONE``).
+    """Whether Spark reads ``text`` as a zone a rule's value may give.
 
-    ``Z``, an offset up to 18 hours, ``UTC``/``GMT``/``UT``, or a region (``Europe/London``): not
-    an abbreviation, which Spark resolves to some region (``BST`` to Asia/Dhaka).
+    ``Z``, an offset up to 18 hours (as ``_OFFSET`` spells them), a name of
+    ``validation.FIXED_ZONE_NAMES``, or a region (``Europe/London``): not another abbreviation,
+    which Spark resolves to some region (``BST`` to Asia/Dhaka), as the data's timestamps
+    (``validation.TIMESTAMP_ZONE``) may not give one either.
     """
     text = text.strip()
     offset = _OFFSET.fullmatch(text)
     if offset:
         hours, minutes = offset.group(1) or offset.group(3) or "0", offset.group(2) or "0"
         return int(hours) * 60 + int(minutes) <= 18 * 60 and int(minutes) < 60
-    return text in ("UTC", "GMT", "UT") or ("/" in text and is_time_zone_name(text))
+    return text in FIXED_ZONE_NAMES or ("/" in text and is_time_zone_name(text))
 
 
 def _is_date_value(value: object, with_time: bool) -> bool:

@@ -84,11 +84,13 @@ def test_emr_deploy_adds_the_steps_to_a_running_cluster(s3, bucket, dist, capsys
     cluster["Instances"]["KeepJobFlowAliveWhenNoSteps"] = True  # a long-running cluster receives steps
     cluster_id = emr.run_job_flow(**cluster)["JobFlowId"]
 
-    sent, _summary = deploy(
-        capsys, "--target", "emr", "--bucket", bucket, "--cluster-id", cluster_id, "--dist", str(dist)
-    )
+    # A step's runtime role may be of another account (AddJobFlowSteps): not refused, unlike a Glue job's.
+    step_role = "arn:aws:iam::111122223333:role/lakejobs-emr-step"
+    options = ["--target", "emr", "--bucket", bucket, "--cluster-id", cluster_id, "--role-arn", step_role]
+    sent, _summary = deploy(capsys, *options, "--dist", str(dist))
 
     assert sent[-1]["operation"] == "AddJobFlowSteps"
+    assert sent[-1]["params"]["ExecutionRoleArn"] == step_role
     steps = list(reversed(emr.list_steps(ClusterId=cluster_id)["Steps"]))  # newest first
     assert [step["Name"] for step in steps] == JOB_NAMES
     assert {step["ActionOnFailure"] for step in steps} == {"CANCEL_AND_WAIT"}

@@ -208,15 +208,22 @@ def test_text_holding_nul_or_given_as_an_object_or_array_is_quarantined(spark, t
         event({"a": 1}, "1.00", "2024-03-01T00:00:00Z"),
         event("t3", "1.00", "2024-03-01T00:00:00Z", category=["food"]),
         event("t4", "1.00", "2024-03-01T00:00:00Z", merchant="[Brand] {shop}", category='a"merchant": {'),
+        # A key of the same name inside another object; a string holding JSON: text all the same.
+        event("t5", "1.00", "2024-03-01T00:00:00Z", merchant="Shop", payment={"merchant": {"id": 5}}),
+        event("t6", "1.00", "2024-03-01T00:00:00Z", merchant="[1,2]"),
     ]
     result = load(spark, write_batch(tmp_path / "raw", lines), tmp_path / "transactions")
     assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (
-        4,
-        1,
+        6,
+        3,
         {"nul_character": 1, "not_text:transaction_id": 1, "not_text:category": 1},
     )
     table = spark.read.parquet(str(tmp_path / "transactions")).select("transaction_id", "merchant", "category")
-    assert [tuple(row) for row in table.collect()] == [("t4", "[Brand] {shop}", 'a"merchant": {')]
+    assert sorted(tuple(row) for row in table.collect()) == [
+        ("t4", "[Brand] {shop}", 'a"merchant": {'),
+        ("t5", "Shop", None),
+        ("t6", "[1,2]", None),
+    ]
     quarantine = spark.read.json(str(tmp_path / "transactions_quarantine")).select("raw_line", "reason", "detail")
     assert sorted(tuple(row) for row in quarantine.collect()) == sorted(
         [

@@ -852,8 +852,8 @@ def test_a_run_with_another_key_than_the_delta_tables_is_refused(spark, products
     assert csv_to_parquet.main(convert_argv(products, output, "--format", "delta", "--primary_key", "price")) == 2
     assert stderr_lines(capsys.readouterr().err)[-1] == (
         f"csv_to_parquet: error: --output_path {output} is a Delta table kept by the key sku (its first commit says "
-        "so), and this run's key is price: a MERGE on another key replaces rows that only share its values; give "
-        "--primary_key sku, or delete the table to rebuild it"
+        "so), and this run's key is price: a MERGE on another key replaces rows that only share its values; run "
+        "with the key sku, or write to a new output (or delete the table to rebuild it)"
     )
     assert files_under(output) == before
     assert csv_to_parquet.main(convert_argv(products, output, "--format", "delta", "--primary_key", "sku")) == 0

@@ -157,7 +157,8 @@ def _send(requests, config, args) -> int:
     from lakejobs.deploy.execute import client_factory, execute, refuse_another_accounts_role
 
     client_for = client_factory(config.region, args.endpoint_url)
-    refuse_another_accounts_role(config.role_arn, client_for)
+    if args.target != "emr":  # an EMR step's runtime role may be of another account (AddJobFlowSteps)
+        refuse_another_accounts_role(config.role_arn, client_for)
     try:
         sent = execute(requests, client_for)
     except (Boto3Error, BotoCoreError, ClientError) as error:

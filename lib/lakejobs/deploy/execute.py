@@ -97,9 +97,10 @@ def refuse_another_accounts_role(
 ) -> None:
     """Refuse a role (given as ``option``) of another account than the credentials', in one line, before any request.
 
-    AWS passes a role only to services of the role's own account: every job, run and state
-    machine would be refused at its request, after the artifacts were uploaded (a deploy), or
-    each job run of the execution (``pipeline start --execution-role-arn``). The caller's
+    AWS passes a role only to services of the role's own account: every Glue job, EMR
+    Serverless run and state machine would be refused at its request, after the artifacts were
+    uploaded (a deploy), or each job run of the execution (``pipeline start
+    --execution-role-arn``). Not for EMR steps: their runtime role may be of another account. The caller's
     account comes from ``GetCallerIdentity``, which needs no permission; an endpoint without STS
     leaves the check to AWS.
     """

@@ -151,7 +151,8 @@ def refuse_another_key(spark: "SparkSession", path: str, keys: Sequence[str]) ->
         raise UsageError(
             f"--output_path {path} is a Delta table kept by the key {','.join(recorded)} (its first commit says so), "
             f"and this run's key is {','.join(keys)}: a MERGE on another key replaces rows that only share "
-            f"its values; give --primary_key {','.join(recorded)}, or delete the table to rebuild it"
+            f"its values; run with the key {','.join(recorded)}, or write to a new output (or delete the table to "
+            "rebuild it)"
         )
 
 

@@ -2,7 +2,7 @@
 
 from typing import Callable, List
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
@@ -90,6 +90,21 @@ def parse_transactions() -> Transform:
     return _
 
 
+def _given_as_json(name: str) -> Column:
+    """True where field ``name`` was a JSON object or array, which ``from_json`` turned into its text.
+
+    Its text is then one JSON value starting with ``{`` or ``[``, and the line gives some key
+    ``name`` such a value. Both together: the text alone would also take a string holding JSON
+    (``"[1,2]"``), the line alone a key of that name inside another object. Only an event with
+    both (a string holding JSON, and the same key nested elsewhere with an object) is taken
+    for one given as JSON.
+    """
+    text = F.col(f"{name}_text")
+    as_json = text.startswith("{") | text.startswith("[")
+    in_line = F.col(RAW_LINE).rlike(f'"{name}"\\s*:\\s*[\\[{{]')
+    return F.coalesce(as_json & one_json_value(f"{name}_text") & in_line, F.lit(False))
+
+
 def transaction_checks() -> List[Check]:
     """The checks of a parsed transaction, in priority order."""
     checks = [
@@ -102,12 +117,7 @@ def transaction_checks() -> List[Check]:
         check(F.col(RAW_LINE).contains(REPLACEMENT_CHAR), "invalid_utf8", INVALID_UTF8_DETAIL),
     ]
     checks += [
-        check(
-            # The key's JSON value, at any depth (as json_numbers_of_keys_as_strings matches it).
-            F.col(RAW_LINE).rlike(f'"{name}"\\s*:\\s*[\\[{{]'),
-            f"not_text:{name}",
-            f"{name} is a JSON object or array, not text",
-        )
+        check(_given_as_json(name), f"not_text:{name}", f"{name} is a JSON object or array, not text")
         for name in TEXT_FIELDS
     ]
     checks.append(

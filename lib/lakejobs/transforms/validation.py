@@ -34,15 +34,18 @@ REPLACEMENT_CHAR_ITSELF = " (or the character U+FFFD they are read as)"
 #: whitespace around it allowed, as the cast trims it.
 ISO_DATE = r"^\s*(?!0000)[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}\s*$"
 #: The zone of a timestamp: ``Z``, an offset (``+02:00``, ``-0530``), ``UTC``/``GMT``/``UT``
-#: with or without one, or a region of the time zone database (``Europe/London``). Not an
-#: abbreviation: Spark's cast resolves ``BST`` to Asia/Dhaka (+06:00), ``PST`` and ``CST`` to
-#: American regions that keep summer time (``PST`` in July is -07:00), ``IST`` to India, ``CET``
-#: to a zone with summer time, while ``EDT`` is unknown (null): such values were published moved
-#: by hours; they are ``invalid_timestamp`` since session 45.
+#: with or without one, ``EST``/``MST``/``HST`` (which Spark reads as the fixed offsets they
+#: name), or a region of the time zone database (``Europe/London``). Not another abbreviation:
+#: Spark's cast resolves ``BST`` to Asia/Dhaka (+06:00), ``PST`` and ``CST`` to American regions
+#: that keep summer time (``PST`` in July is -07:00), ``IST`` to India, ``CET`` to a zone with
+#: summer time, while ``EDT`` is unknown (null): such values were published moved by hours; they
+#: are ``invalid_timestamp`` since session 45.
 TIMESTAMP_ZONE = (
-    r"(Z|(UTC|GMT|UT)?[+-][0-9]{1,2}(:?[0-9]{2}){0,2}|UTC|GMT|UT"
+    r"(Z|(UTC|GMT|UT)?[+-][0-9]{1,2}(:?[0-9]{2}){0,2}|UTC|GMT|UT|EST|MST|HST"
     r"|[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)+)"
 )
+#: The zone names without a ``/`` that ``TIMESTAMP_ZONE`` takes.
+FIXED_ZONE_NAMES = ("UTC", "GMT", "UT", "EST", "MST", "HST")
 #: The text of a timestamp without ``--timestamp_format``: a whole ISO date, then optionally a
 #: time (``T`` or a space, hours, minutes, seconds, a fraction) and a zone (``TIMESTAMP_ZONE``).
 #: Spark's cast alone reads a time without a date as today's date at that time, and ``2014`` or
