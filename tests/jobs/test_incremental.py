@@ -338,13 +338,17 @@ def test_a_keyless_delta_append_that_committed_before_a_crash_is_not_appended_ag
     assert (again.details["batch_files"], table.count()) == (0, 5)
 
 
-def test_an_interrupted_append_removes_exactly_its_own_files(spark, tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    "repeated, conversion", [([], "single_pass"), ([LINES[120]], "persisted")], ids=["single_pass", "persisted"]
+)
+def test_an_interrupted_append_removes_exactly_its_own_files(spark, tmp_path, monkeypatch, repeated, conversion):
     """Not every file newer than its start: on S3 a batch published in the same second, or a store's
-    clock behind the driver's, would have had its files removed (and its rows lost) too."""
+    clock behind the driver's, would have had its files removed (and its rows lost) too. A batch
+    repeating a key takes the persisted passes, which named no files until session 45."""
     land(tmp_path, "a.csv", LINES[:100])
     csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
     first = sorted(str(p) for p in (tmp_path / "orders").rglob("*.parquet"))
-    land(tmp_path, "b.csv", LINES[100:150])
+    land(tmp_path, "b.csv", LINES[100:150] + repeated)
 
     def killed():
         raise Killed()
@@ -358,31 +362,9 @@ def test_an_interrupted_append_removes_exactly_its_own_files(spark, tmp_path, mo
     for path in first:
         os.utime(path, (future, future))
     rerun = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
-    assert (rerun.details["batch_files"], rerun.rows_read) == (1, 50)
-    assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:150])
-
-
-def test_an_interrupted_append_of_a_batch_repeating_a_key_removes_exactly_its_own_files(spark, tmp_path, monkeypatch):
-    """Such a batch takes the persisted passes, which named no files: the rerun removed every file newer
-    than the run's start, here the first batch's, and its rows were lost."""
-    land(tmp_path, "a.csv", LINES[:100])
-    csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
-    first = sorted(str(p) for p in (tmp_path / "orders").rglob("*.parquet"))
-    land(tmp_path, "b.csv", LINES[100:150] + [LINES[120]])
-
-    def killed():
-        raise Killed()
-
-    monkeypatch.setattr(faults, "_kill", killed)
-    monkeypatch.setenv(faults.ENV, "before_state")  # published, state not saved
-    with pytest.raises(Killed):
-        csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
-    monkeypatch.delenv(faults.ENV)
-    future = time.time() + 3600  # the first batch's files now look newer than the interrupted run
-    for path in first:
-        os.utime(path, (future, future))
-    rerun = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
-    assert (rerun.details["conversion"], rerun.rows_read, rerun.rows_quarantined) == ("persisted", 51, 1)
+    rows = 50 + len(repeated)
+    assert (rerun.details["conversion"], rerun.details["batch_files"], rerun.rows_read) == (conversion, 1, rows)
+    assert rerun.rows_quarantined == len(repeated)
     assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:150])
     assert not (tmp_path / "orders" / "_staging").exists()
 
