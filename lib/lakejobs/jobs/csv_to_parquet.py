@@ -310,7 +310,6 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
     valid_df = validated_df.transform(filter_valid(args.dataset)).transform(
         with_derived_columns(args.dataset.derived_columns)
     )
-    output_existed = fs.exists(spark, args.output_path)
     try:
         refuse_emptying(spark, args, result, batch)
         _gate(spark, args, result, measurement, quarantine_df, batch)
@@ -331,8 +330,8 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
             result.outputs = [output, quarantine]  # replaced: a count that does not add up reports it
             _check_published_rows(args, result, output)
     except BaseException:
-        if staged_append(args, state):
-            _remove_staging_quietly(spark, args.output_path, output_existed)
+        if staged_append(args, state):  # an append's output exists (refuse_state_without_output)
+            _remove_staging_quietly(spark, args.output_path, output_existed=True)
         raise
     finally:
         _unpersist(typed_df, repeated_df)
@@ -354,15 +353,20 @@ def _stage_append(spark: "SparkSession", args: CsvToParquetArgs, result: JobResu
     if not staged_append(args, state):
         return None
     with result.stage("stage"):
-        return write_table(
-            valid_df,
-            staging_path(args.output_path, result.run_id),
-            args.dataset.name,
-            "parquet",
-            args.partition_by,
-            args.compression,
-            plain_columns=args.dataset.plain_columns,
-        )
+        return _write_staging(args, valid_df, staging_path(args.output_path, result.run_id))
+
+
+def _write_staging(args: CsvToParquetArgs, valid_df: "DataFrame", staging: str) -> OutputInfo:
+    """Write good rows to ``staging`` in the output's layout (``lakejobs.io.staging``)."""
+    return write_table(
+        valid_df,
+        staging,
+        args.dataset.name,
+        "parquet",
+        args.partition_by,
+        args.compression,
+        plain_columns=args.dataset.plain_columns,
+    )
 
 
 def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult, batch, state) -> bool:
@@ -469,15 +473,7 @@ def _stage_good_rows(args: CsvToParquetArgs, checked_df: "DataFrame", staging: s
     """Pass 1: write the good rows to ``staging`` while observing rows, bad rows and rule metrics."""
     valid_df, observation, missing = observed_good_rows(args, checked_df)
     try:
-        staged = write_table(
-            valid_df,
-            staging,
-            args.dataset.name,
-            "parquet",
-            args.partition_by,
-            args.compression,
-            plain_columns=args.dataset.plain_columns,
-        )
+        staged = _write_staging(args, valid_df, staging)
     except Exception as error:
         _raise_explained(error, args.dataset, checked_df.sparkSession, batch)
     return staged, observation.get, missing
