@@ -29,14 +29,16 @@ ROLE = f"arn:aws:iam::{ACCOUNT}:role/lakejobs-job"
 BUCKET = "lake-deployer-policy"
 #: Over boto3's 8 MiB multipart threshold, so that one upload goes in parts.
 LARGE_FILE_BYTES = 9 * 2**20
-#: The uploads, and GetCallerIdentity: the --role-arn account check, a call no policy grants or
-#: denies (``iam_eval`` makes no check of it).
-EVERY_DEPLOY = {"PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload", "GetCallerIdentity"}
+UPLOAD = {"PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}
+#: The --role-arn account check (not on EMR, whose step roles may be of another account): a call no
+#: policy grants or denies (``iam_eval`` makes no check of it).
+ACCOUNT_CHECK = {"GetCallerIdentity"}
 SENT = {
-    "glue": EVERY_DEPLOY | {"GetJob", "CreateJob", "UpdateJob"},
-    "emr": EVERY_DEPLOY | {"AddJobFlowSteps", "RunJobFlow"},
-    "emr-serverless": EVERY_DEPLOY | {"StartJobRun", "GetJobRun"},
-    "stepfunctions": EVERY_DEPLOY
+    "glue": UPLOAD | ACCOUNT_CHECK | {"GetJob", "CreateJob", "UpdateJob"},
+    "emr": UPLOAD | {"AddJobFlowSteps", "RunJobFlow"},
+    "emr-serverless": UPLOAD | ACCOUNT_CHECK | {"StartJobRun", "GetJobRun"},
+    "stepfunctions": UPLOAD
+    | ACCOUNT_CHECK
     | {"GetJob", "CreateJob", "UpdateJob", "DescribeStateMachine", "CreateStateMachine"}
     | {"UpdateStateMachine"},
 }
