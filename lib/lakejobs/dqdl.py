@@ -446,12 +446,34 @@ def _check_conditions(rule: Rule, source: str) -> None:
     """Refuse operators and values the rule type cannot compare: a bad rule never reaches Spark."""
     if rule.threshold is not None:
         _check_number_condition(rule.threshold, source, "with threshold")
+        _check_fraction(rule.threshold, source, "with threshold")
     if rule.condition is None:
         return
     if rule.rule_type == "ColumnValues":
         _check_value_condition(rule.condition, source)
     else:
         _check_number_condition(rule.condition, source, rule.rule_type)
+    if rule.rule_type == "Completeness":
+        _check_fraction(rule.condition, source, "Completeness")
+    _check_bounds(rule.condition, source)
+
+
+def _check_fraction(condition: Condition, source: str, subject: str) -> None:
+    """A share of rows is compared with numbers from 0 to 1 (``>= 1.5`` failed every run, ``<= 2`` none)."""
+    outside = [value for value in condition.values if _is_number(value) and not 0 <= value <= 1]
+    if outside:
+        raise RulesError(f"rule {source!r}: {subject} is a share of rows, from 0 to 1, got {render_value(outside[0])}")
+
+
+def _check_bounds(condition: Condition, source: str) -> None:
+    """``between 5 and 1`` holds no number: every row failed the rule (and ``not between`` none)."""
+    if condition.op.endswith("between") and all(_is_number(value) for value in condition.values):
+        low, high = condition.values
+        if low > high:
+            raise RulesError(
+                f"rule {source!r}: between {render_value(low)} and {render_value(high)} holds no number: "
+                "write the smaller bound first"
+            )
 
 
 def _clauses(reader: _Reader) -> dict:

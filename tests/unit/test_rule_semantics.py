@@ -110,6 +110,10 @@ def test_shares_and_changes_are_compared_exactly_and_shown_without_hiding_a_miss
         ('ColumnValues "c" > NULL', "NULL cannot follow '>' (use =, != or in [...])"),
         ('ColumnValues "c" between EMPTY and "z"', "EMPTY cannot follow 'between' (use =, != or in [...])"),
         ('ColumnValues "c" between 1 and "z"', "between needs two numbers or two strings"),
+        ('ColumnValues "c" between 5 and 1', "between 5 and 1 holds no number: write the smaller bound first"),
+        ("RowCount not between 10 and 2", "between 10 and 2 holds no number: write the smaller bound first"),
+        ('Completeness "c" >= 1.5', "Completeness is a share of rows, from 0 to 1, got 1.5"),
+        ('IsComplete "c" with threshold > -0.1', "with threshold is a share of rows, from 0 to 1, got -0.1"),
     ],
 )
 def test_a_value_the_rule_type_cannot_compare_is_refused_by_the_reader(rule, message):
