@@ -453,8 +453,8 @@ def _check_conditions(rule: Rule, source: str) -> None:
         _check_value_condition(rule.condition, source)
     else:
         _check_number_condition(rule.condition, source, rule.rule_type)
-    if rule.rule_type == "Completeness":
-        _check_fraction(rule.condition, source, "Completeness")
+    if rule.rule_type in ("Completeness", "ReferentialIntegrity"):
+        _check_fraction(rule.condition, source, rule.rule_type)
     _check_bounds(rule.condition, source)
 
 

@@ -113,6 +113,7 @@ def test_shares_and_changes_are_compared_exactly_and_shown_without_hiding_a_miss
         ('ColumnValues "c" between 5 and 1', "between 5 and 1 holds no number: write the smaller bound first"),
         ("RowCount not between 10 and 2", "between 10 and 2 holds no number: write the smaller bound first"),
         ('Completeness "c" >= 1.5', "Completeness is a share of rows, from 0 to 1, got 1.5"),
+        ('ReferentialIntegrity "c" "o.c" = 100', "ReferentialIntegrity is a share of rows, from 0 to 1, got 100"),
         ('IsComplete "c" with threshold > -0.1', "with threshold is a share of rows, from 0 to 1, got -0.1"),
     ],
 )
