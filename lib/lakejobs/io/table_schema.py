@@ -111,11 +111,6 @@ def _differences(table: Dict[str, str], run: Dict[str, str]) -> List[str]:
 KEY_HISTORY_COMMITS = 20
 
 
-def _created_by_a_keyed_run(spark: "SparkSession", path: str) -> bool:
-    """Whether the table's first commit is a keyed run's (``recorded_key``)."""
-    return recorded_key(spark, path) is not None
-
-
 def recorded_key(spark: "SparkSession", path: str) -> Optional[List[str]]:
     """The key a keyed run created the table with (its first commit, ``_delta_log/00000000000000000000.json``).
 
@@ -173,7 +168,7 @@ def refuse_keyless_write_into_a_merged_table(spark: "SparkSession", path: str) -
         return
     history = DeltaTable.forPath(spark, path).history(KEY_HISTORY_COMMITS)
     keyed = (F.col("operation") == "MERGE") | F.coalesce(F.col("userMetadata").startswith(KEYED_BY), F.lit(False))
-    if _created_by_a_keyed_run(spark, path) or history.filter(keyed).limit(1).count():
+    if recorded_key(spark, path) is not None or history.filter(keyed).limit(1).count():
         raise UsageError(
             f"--output_path {path} is a Delta table kept by a key (merged, or created by a keyed run), and this "
             "run has none: give its --primary_key, or delete the table to replace it whole"

@@ -254,10 +254,10 @@ def _has_replacement(dataset: Dataset, raw: Dict[str, str]) -> Column:
 
 def _any_holds_replacement(texts: List[Column]) -> Column:
     """True where one of ``texts`` (nulls skipped) holds U+FFFD; false, never null, otherwise."""
-    return _any_holds(texts, REPLACEMENT_CHAR)
+    return any_holds(texts, REPLACEMENT_CHAR)
 
 
-def _any_holds(texts: List[Column], character: str) -> Column:
+def any_holds(texts: List[Column], character: str) -> Column:
     """True where one of ``texts`` (nulls skipped) holds ``character``; false, never null, otherwise."""
     if len(texts) == 1:
         return F.coalesce(texts[0].contains(character), F.lit(False))
@@ -273,7 +273,7 @@ NUL_CHARACTER = "nul_character"
 def _has_nul(dataset: Dataset, raw: Dict[str, str]) -> Column:
     """True where a text field holds U+0000 (other fields fail to type, or drop it as Spark trims them)."""
     texts = [F.col(raw[field.name]) for field in dataset.schema.fields if isinstance(field.dataType, T.StringType)]
-    return _any_holds(texts, "\u0000") if texts else F.lit(False)
+    return any_holds(texts, "\u0000") if texts else F.lit(False)
 
 
 def _nul_detail(dataset: Dataset) -> Column:
