@@ -200,6 +200,49 @@ def test_without_multiline_a_quoted_newline_splits_the_record_and_no_line_is_los
     assert_df_equality(quarantine, expected, ignore_row_order=True, ignore_nullable=True)
 
 
+UNCLOSED_FILES = {
+    # A quote opened in the last field and never closed: Spark read lines 3 to 5 as one value.
+    "unclosed.csv": 'id,name,note\n1,a,plain\n2,b,"multi\nline"\n3,c,"never closed\n4,d,x\n5,e,y\n',
+    # The same on the file's last line.
+    "last_line.csv": 'id,name,note\n6,f,x\n7,g,"open\n',
+    # An odd number of quotes (one inside an unquoted value, kept as it is) and a last value of
+    # two lines, properly closed: nothing to flag.
+    "stray.csv": 'id,name,note\n8,h,12" pizza\n9,i,"ends\nhere"\n',
+}
+
+
+def test_with_multiline_a_quote_never_closed_in_the_last_field_quarantines_the_rest_of_the_file(spark, tmp_path):
+    """Until session 46 the record was published with the file's later lines as its note."""
+    source = tmp_path / "in"
+    source.mkdir()
+    for name, text in UNCLOSED_FILES.items():
+        (source / name).write_text(text, encoding="utf-8")
+    argv = ["--schema", "id INT NOT NULL, name STRING, note STRING", "--header", "true", "--multiline", "true"]
+    argv += ["--input_path", str(source), "--output_path", str(tmp_path / "notes"), "--max_bad_fraction", "1"]
+    result = run_job(spark, argv)
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (7, 5, {"malformed_record": 2})
+    expected = spark.createDataFrame(
+        [(1, "a", "plain"), (2, "b", "multi\nline"), (6, "f", "x"), (8, "h", '12" pizza'), (9, "i", "ends\nhere")],
+        "id int, name string, note string",
+    )
+    assert_df_equality(
+        spark.read.parquet(str(tmp_path / "notes")), expected, ignore_row_order=True, ignore_nullable=True
+    )
+    detail = (
+        "expected 3 fields separated by ','; it spans lines: if a '\"' is never closed, the rest of its file is read"
+        " into it"
+    )
+    quarantine = spark.read.json(str(tmp_path / "notes_quarantine")).select("raw_line", "reason", "detail")
+    expected_quarantine = spark.createDataFrame(
+        [
+            ('3,c,"never closed\n4,d,x\n5,e,y\n', "malformed_record", detail),
+            ('7,g,"open\n', "malformed_record", detail),
+        ],
+        "raw_line string, reason string, detail string",
+    )
+    assert_df_equality(quarantine, expected_quarantine, ignore_row_order=True, ignore_nullable=True)
+
+
 def test_a_header_naming_the_columns_in_another_order_asks_for_the_files_order(spark, tmp_path):
     """The old advice, --header false, loads the header as a row of text and swaps the columns."""
     source = tmp_path / "people.csv"

@@ -152,10 +152,17 @@ def test_with_a_backslash_escape_escaped_quotes_neither_open_nor_close_a_field(s
     assert_df_equality(details, expected, ignore_nullable=True)
 
 
-def test_with_multiline_on_a_malformed_line_gets_the_plain_detail(spark):
+def test_with_multiline_a_malformed_record_of_several_lines_asks_whether_a_quote_is_never_closed(spark):
     multiline = dataclasses.replace(DATASET, csv=CsvOptions(date_format="M/d/yyyy", multiline=True))
-    details = malformed_details(spark, multiline).select("_detail").distinct().collect()
-    assert [row._detail for row in details] == ["expected 4 fields separated by ','"]
+    lines = ['7,"kit', '8,"a\nb",2', '9,"x\r\n10,y\n']
+    source = raw_df(spark, [(line.split(",")[0], None, None, None, line) for line in lines])
+    details = source.transform(with_typed_columns(multiline)).select("_raw_line", "_detail")
+    plain = "expected 4 fields separated by ','"
+    spans = f"{plain}; it spans lines: if a '\"' is never closed, the rest of its file is read into it"
+    expected = spark.createDataFrame(
+        [('7,"kit', plain), ('8,"a\nb",2', spans), ('9,"x\r\n10,y\n', spans)], "_raw_line string, _detail string"
+    )
+    assert_df_equality(details, expected, ignore_nullable=True)
 
 
 WIDE = Dataset(

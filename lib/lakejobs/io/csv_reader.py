@@ -9,6 +9,7 @@ from pyspark.sql import types as T
 from lakejobs import fs
 from lakejobs.datasets import Dataset
 from lakejobs.errors import LakejobsError, UsageError
+from lakejobs.io import unclosed_quote
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -51,7 +52,9 @@ def read_raw_csv(spark: "SparkSession", path: str, dataset: Dataset) -> "DataFra
     Columns come back as strings so that typing happens in ``lakejobs.transforms.validation``
     where every failure gets a reason. A line whose field count differs from the schema keeps
     its raw text in ``_corrupt_record``; ``_source_file`` names the file of every row. Blank
-    lines are not records and are skipped, as Spark's CSV reader does. With ``header`` the
+    lines are not records and are skipped, as Spark's CSV reader does. Read whole (``multiline``),
+    a record whose last field a quote never closed runs to the end of its file: it gets a
+    ``_corrupt_record`` too (``unclosed_quote``). With ``header`` the
     first line of every file must name the schema's columns (so a file without its header
     fails the run, see ``header_mismatch``, instead of losing its first row).
 
@@ -78,10 +81,14 @@ def read_raw_csv(spark: "SparkSession", path: str, dataset: Dataset) -> "DataFra
         .option("recursiveFileLookup", "true")
         .option("enforceSchema", str(not csv.header).lower())
     )
-    raw_df = reader.csv(path)
+    raw_df = reader.csv(path).withColumn(SOURCE_FILE, F.input_file_name())
     if csv.multiline:
         raw_df = raw_df.filter(~_blank_record(dataset))
-    return raw_df.withColumn(SOURCE_FILE, F.input_file_name())
+    if unclosed_quote.is_checked(csv):
+        raw_df = raw_df.transform(
+            unclosed_quote.with_unclosed_quote_as_malformed(spark, path, dataset, SOURCE_FILE, CORRUPT_RECORD)
+        )
+    return raw_df
 
 
 def too_many_fields(error: BaseException) -> Optional[str]:

@@ -19,6 +19,7 @@ from pyspark.sql import types as T
 
 from lakejobs.datasets import Dataset
 from lakejobs.io.csv_reader import CORRUPT_RECORD, SOURCE_FILE
+from lakejobs.io.unclosed_quote import quote_count
 from lakejobs.transforms.dates import parse_date, within_calendar_years
 from lakejobs.transforms.decimals import would_round
 from lakejobs.transforms.stages import end_generated_stage
@@ -211,22 +212,21 @@ def _malformed_detail(dataset: Dataset) -> Column:
 
     Without ``--multiline`` a quoted field holding a line break ends the record at the break,
     leaving an odd number of quote characters on the line: the detail then says how to read such
-    files whole.
+    files whole. With it, a record of several lines is most often a quote never closed, which runs
+    to the end of the file (``lakejobs.io.unclosed_quote``).
     """
     csv = dataset.csv
     expected = f"expected {len(dataset.schema.fields)} fields separated by {csv.delimiter!r}"
-    if csv.multiline or csv.quote in ("", "\u0000"):
+    if csv.quote in ("", "\u0000"):
         return F.lit(expected)
-    line = F.col(CORRUPT_RECORD)
-    if csv.escape and csv.escape != csv.quote:  # an escaped quote (or escape) neither opens nor closes
-        for escaped in (csv.escape + csv.escape, csv.escape + csv.quote):
-            line = F.replace(line, F.lit(escaped), F.lit(""))
-    quotes = F.length(line) - F.length(F.translate(line, csv.quote, ""))
+    if csv.multiline:
+        hint = f"{expected}; it spans lines: if a {csv.quote!r} is never closed, the rest of its file is read into it"
+        return F.when(F.col(CORRUPT_RECORD).rlike("[\\r\\n]"), F.lit(hint)).otherwise(F.lit(expected))
     hint = (
         f"{expected}; the line has an odd number of {csv.quote!r}: if quoted fields hold line breaks, read the"
         " file as multiline (csv_to_parquet --multiline true)"
     )
-    return F.when(quotes % 2 == 1, F.lit(hint)).otherwise(F.lit(expected))
+    return F.when(quote_count(F.col(CORRUPT_RECORD), csv) % 2 == 1, F.lit(hint)).otherwise(F.lit(expected))
 
 
 def _has_replacement(dataset: Dataset, raw: Dict[str, str]) -> Column:
