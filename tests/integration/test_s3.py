@@ -92,6 +92,20 @@ def test_a_missing_s3_input_is_one_clear_error(spark, s3, bucket):
         )
 
 
+def test_a_compressed_file_not_named_so_on_s3_is_refused_by_its_first_bytes(spark, s3, bucket, capsys):
+    import gzip
+
+    s3["client"].put_object(Bucket=bucket, Key="gzipped/a.csv", Body=b"1,a\n")
+    s3["client"].put_object(Bucket=bucket, Key="gzipped/b.csv", Body=gzip.compress(b"2,b\n"))
+    argv = ["--schema", "id INT, name STRING", "--input_path", f"s3a://{bucket}/gzipped"]
+    assert csv_to_parquet.main(argv + ["--output_path", f"s3a://{bucket}/gzipped_out"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"csv_to_parquet: error: input file s3a://{bucket}/gzipped/b.csv is gzip-compressed (its first bytes say "
+        "so), but Spark picks a decompressor by the file's name and would read its bytes as text: name it with .gz "
+        "at the end; nothing was read"
+    )
+
+
 @pytest.mark.subprocess
 def test_spark_submit_on_a_laptop_reaches_the_local_s3_server(spark, s3, bucket):
     """spark-submit's session took EMR's S3 settings: no s3:// mapping, no endpoint; it hung for minutes."""

@@ -1,7 +1,10 @@
 """Input files found wanting by trying realistic bad data: each is read exactly, or refused in one line."""
 
+import bz2
 import gzip
+import io
 import json
+import zipfile
 from decimal import Decimal
 
 import pytest
@@ -456,3 +459,46 @@ def test_a_zone_abbreviation_is_quarantined_not_read_as_some_region(spark, tmp_p
     ]
     quarantine = spark.read.json(str(tmp_path / "out_quarantine")).select("raw_line", "reason").collect()
     assert sorted(tuple(row) for row in quarantine) == [(line, "invalid_timestamp:at") for line in sorted(lines[:4])]
+
+
+def _zipped(text: bytes) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("p.csv", text)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize(
+    "name, pack, kind, action",
+    [
+        ("p.csv", gzip.compress, "gzip-compressed", "name it with .gz at the end"),
+        ("2024/p.csv.gzip", gzip.compress, "gzip-compressed", "name it with .gz at the end"),
+        ("p.csv", bz2.compress, "bzip2-compressed", "name it with .bz2 at the end"),
+        ("p.dat", _zipped, "a zip archive", "extract its files"),
+    ],
+)
+def test_a_compressed_file_not_named_so_is_refused_not_read_as_junk(spark, products, capsys, name, pack, kind, action):
+    """Until session 46 its bytes were read as text: a few malformed_record rows, its lines nowhere."""
+    compressed = products / "in" / name
+    compressed.parent.mkdir(parents=True, exist_ok=True)
+    compressed.write_bytes(pack(b"a1,1.50\n" * 300))
+    assert csv_to_parquet.main(convert_argv(products)) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: input file {compressed} is {kind} (its first bytes say so), but Spark "
+        f"picks a decompressor by the file's name and would read its bytes as text: {action}; nothing was read"
+    )
+    assert not (products / "out").exists()
+
+
+def test_a_field_job_refuses_a_compressed_file_not_named_so(spark, tmp_path, capsys):
+    (tmp_path / "raw").mkdir()
+    header = ",".join(TAXI_COLUMNS).encode()
+    (tmp_path / "raw" / "green_2019-01.csv").write_bytes(gzip.compress(header + b"\n" + GOOD[0].encode() + b"\n"))
+    argv = ["--input_path", str(tmp_path / "raw"), "--output_path", str(tmp_path / "trips")]
+    assert taxi_trips.main(argv) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"taxi_trips: error: input file {tmp_path / 'raw' / 'green_2019-01.csv'} is gzip-compressed (its "
+        "first bytes say so), but Spark picks a decompressor by the file's name and would read its bytes as text: "
+        "name it with .gz at the end; nothing was read"
+    )
+    assert not (tmp_path / "trips").exists()

@@ -56,6 +56,7 @@ from lakejobs.io.delta import (
 from lakejobs.io.input_folder import input_data_files
 from lakejobs.io.quarantine import write_quarantine
 from lakejobs.io.reports import previous_rows_written, raise_failed_run, save_run_report_quietly
+from lakejobs.io.signatures import refuse_compressed_content
 from lakejobs.io.staging import (
     clear_staging,
     commit_parquet,
@@ -176,6 +177,7 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
             refuse_changed_files(args, state.changed_files(files))
             refuse_state_without_output(spark, args, state)
         batch = state.new_files(files) if args.incremental else files
+        refuse_compressed_content(spark, batch)
         refuse_header_as_data(spark, args.dataset, [info.path for info in batch])
         result.details.update({"input_files": len(files), "batch_files": len(batch), "incremental": args.incremental})
         if args.incremental and not batch:

@@ -30,6 +30,7 @@ from lakejobs.io.input_folder import input_data_files
 from lakejobs.io.partitions import NULL_VALUE
 from lakejobs.io.quarantine import write_quarantine
 from lakejobs.io.reports import raise_failed_run, save_run_report_quietly
+from lakejobs.io.signatures import refuse_compressed_content
 from lakejobs.io.staging import clear_staging, commit_parquet, staging_path
 from lakejobs.io.table_folder import refuse_foreign_folders, refuse_other_layout
 from lakejobs.io.writer import COMPRESSIONS, write_table
@@ -154,7 +155,10 @@ def preflight(args: FieldArgs) -> None:
 
 
 def require_input(spark: "SparkSession", args: FieldArgs) -> List[fs.FileInfo]:
-    """The input's data files; raise ``UsageError`` when it is missing or holds one Spark would skip.
+    """The input's data files; raise ``UsageError`` when it is missing or holds a file Spark would misread.
+
+    A file Spark would skip (a name starting with ``_``), or a compressed one not named so
+    (``signatures.refuse_compressed_content``).
 
     Any filesystem; the second check is the job's one recursive listing of its input
     (``input_folder.input_data_files``), whose files the job reads or fingerprints.
@@ -164,6 +168,7 @@ def require_input(spark: "SparkSession", args: FieldArgs) -> List[fs.FileInfo]:
     files = input_data_files(spark, args.input_path)
     if not files:  # a wrong or not yet filled folder: every field job says so, not SUCCEEDED with 0 rows
         raise UsageError(f"no data files below {args.input_path}")
+    refuse_compressed_content(spark, files)
     return files
 
 
