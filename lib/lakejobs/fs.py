@@ -27,8 +27,17 @@ def is_local(path: str) -> bool:
 
 
 def local_path(path: str) -> str:
-    """The local filesystem path of ``path`` (strips ``file://``)."""
-    return urlparse(path).path if path.startswith("file:") else path
+    """The local filesystem path of ``path`` (strips ``file:``, ``file://`` and a ``file://host``).
+
+    Not parsed as a URL: a file name may hold ``?`` or ``#`` (``trips{2}*?.csv``), which a URL
+    parser takes for a query or a fragment.
+    """
+    if not path.startswith("file:"):
+        return path
+    rest = path[len("file:") :]
+    if rest.startswith("//"):
+        rest = rest[rest.find("/", 2) :] if rest.find("/", 2) >= 0 else "/"
+    return rest
 
 
 def same_file_key(path: str) -> str:

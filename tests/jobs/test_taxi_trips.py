@@ -297,3 +297,31 @@ def test_a_duration_with_fractions_of_a_second_is_measured_between_the_exact_tim
     assert (result.rows_written, result.quarantine_reasons) == (1, {"dropoff_before_pickup": 1})
     [trip] = spark.read.parquet(str(tmp_path / "trips")).select("trip_duration_s").collect()
     assert trip.trip_duration_s == 9
+
+
+def test_a_table_of_other_column_types_is_refused_before_anything_is_written(spark, tmp_path):
+    """Until session 46 the run failed in its write with Spark's SchemaColumnConvertNotSupportedException, exit 1,
+    after it had replaced the files' quarantine."""
+    source = tmp_path / "raw" / "green_tripdata_2019-01.csv"
+    source.parent.mkdir()
+    source.write_text("\n".join([",".join(TAXI_COLUMNS), *GOOD, *list(BAD)[:1]]) + "\n")
+    out = tmp_path / "out"
+    argv = ["--input_path", str(source.parent), "--max_bad_fraction", "0.5", "--output_path"]
+    run_job(spark, [*argv, str(out / "trips")])
+    table = spark.read.parquet(str(out / "trips"))
+    table.withColumn("fare_amount", F.col("fare_amount").cast("string")).write.partitionBy("pickup_date").parquet(
+        str(out / "other")
+    )
+    before = tables_and_quarantines(out)
+    with pytest.raises(UsageError) as refused:
+        run_job(spark, [*argv, str(out / "other")])
+    assert str(refused.value) == (
+        f"--output_path {out / 'other'} holds a table with other columns than this run's: fare_amount is string there, "
+        "decimal(10,2) here; writing into it would cast, drop or mix them: write to a new output, or "
+        "delete the table and convert every input again"
+    )
+    assert tables_and_quarantines(out) == before  # the refused run's report aside
+
+
+def tables_and_quarantines(out):
+    return sorted(path for path in out.rglob("*") if "_lakejobs" not in path.relative_to(out).parts[0])

@@ -67,3 +67,17 @@ def test_a_local_file_and_a_limit_list_as_hadoop_lists_them(spark, folder):
     assert [info.size for info in fs.list_files(spark, one)[0]] == [4]
     assert len(fs.list_data_files(spark, f"file://{folder}", limit=2)) == 2
     assert fs.list_files(spark, str(folder / "missing")) == ([], [])
+
+
+@pytest.mark.parametrize(
+    "path, local",
+    [
+        ("file:/tmp/trips{2}*?.csv", "/tmp/trips{2}*?.csv"),  # a URL parser took ?.csv for a query
+        ("file:/tmp/a#1.csv", "/tmp/a#1.csv"),
+        ("file:///tmp/x.csv", "/tmp/x.csv"),
+        ("file://localhost/tmp/x.csv", "/tmp/x.csv"),
+        ("/tmp/x.csv", "/tmp/x.csv"),
+    ],
+)
+def test_a_local_path_keeps_every_character_of_a_file_name(path, local):
+    assert fs.local_path(path) == local

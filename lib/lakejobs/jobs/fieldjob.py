@@ -33,6 +33,7 @@ from lakejobs.io.reports import raise_failed_run, save_run_report_quietly
 from lakejobs.io.signatures import refuse_compressed_content
 from lakejobs.io.staging import clear_staging, commit_parquet, staging_path
 from lakejobs.io.table_folder import refuse_foreign_folders, refuse_other_layout
+from lakejobs.io.table_schema import refuse_other_schema
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.result import JobResult, OutputInfo
 from lakejobs.state import RunLock
@@ -263,6 +264,9 @@ def publish_split(
     rows_quarantined``; ``rows_written`` counts them, the table output's ``rows`` also the
     earlier rows rewritten with them.
 
+    A table already at the output with other columns or types than the run writes (after
+    ``merge.finish``) is refused before anything is counted or written (``refuse_other_schema``).
+
     The quarantine keeps one folder per source file (``lakejobs.io.quarantine``): the files read
     again replace theirs, as their rows are replaced in the table (``merge``). The source files
     are those Spark read and the ``listed`` input files: a file emptied since (no header line,
@@ -270,6 +274,8 @@ def publish_split(
     """
     source_files = source_files_of(checked_df, listed)
     with repeats_flagged_once(checked_df, dataset, result) as validated_df:
+        written_schema = (merge.finish or (lambda df: df))(validated_df.transform(good_rows)).schema
+        refuse_other_schema(checked_df.sparkSession, args.output_path, written_schema, "parquet", table.partition_by)
         with result.stage("validate"):
             account(result, count_by_reason(validated_df))
         quarantine_df = validated_df.transform(filter_quarantined(table.name, result.run_id))
