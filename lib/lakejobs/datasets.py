@@ -6,7 +6,7 @@ from ``--schema`` / ``--schema_file`` and the CSV options), with no Python to wr
 """
 
 import dataclasses
-from typing import Dict, Optional, Tuple
+from typing import Collection, Dict, List, Optional, Sequence, Tuple
 
 from pyspark.sql import types as T
 
@@ -156,6 +156,26 @@ RESERVED_COLUMNS = (
 RESERVED_PREFIX = "__raw_"
 
 
+def as_spelled(names: Sequence[str], known: Collection[str], option: str) -> Tuple[str, ...]:
+    """``names`` as ``known`` spells them: a name matches exactly, or the one known name equal to it in any case.
+
+    Spark resolves column names in any case, and so do the rules; a name matching none is left
+    as given (for the caller's own message). Raises ``UsageError`` when two names become one
+    (``year,Year``).
+    """
+    by_lower: Dict[str, List[str]] = {}
+    for column in known:
+        by_lower.setdefault(column.lower(), []).append(column)
+    spelled = tuple(
+        name if name in known or len(by_lower.get(name.lower(), [])) != 1 else by_lower[name.lower()][0]
+        for name in names
+    )
+    repeated = sorted({name for name in spelled if spelled.count(name) > 1})
+    if repeated:
+        raise UsageError(f"{option} names the column {repeated[0]} twice (column names match in any case)")
+    return spelled
+
+
 def custom_dataset(name: str, schema: T.StructType, primary_key: Tuple[str, ...] = ()) -> Dataset:
     """Describe a user's dataset from a schema (see ``lakejobs.schemas.parse_ddl``)."""
     columns = {field.name for field in schema.fields}
@@ -166,6 +186,7 @@ def custom_dataset(name: str, schema: T.StructType, primary_key: Tuple[str, ...]
         raise UsageError(
             f"schema column(s) {', '.join(reserved)}: the jobs use these names for their bookkeeping; rename them"
         )
+    primary_key = as_spelled(primary_key, columns, "--primary_key")
     missing = [column for column in primary_key if column not in columns]
     if missing:
         raise UsageError(f"primary key column(s) not in the schema: {', '.join(missing)}")

@@ -66,6 +66,13 @@ def test_glue_run_identifiers_and_pip_options_are_glues_not_the_jobs():
     }
 
 
+def test_key_and_partition_columns_are_matched_in_any_case_and_kept_as_the_schema_spells_them(tmp_path):
+    """Until session 46 ``--partition_by year`` on a column ``Year`` was refused, as the rules match names in any case."""
+    argv = ["--schema", "ID INT, name STRING, Year INT", "--primary_key", "id", "--partition_by", "YEAR"]
+    args = csv_to_parquet.parse_args(argv + ["--input_path", "a", "--output_path", str(tmp_path / "o")])
+    assert (args.dataset.primary_key, args.partition_by) == (("ID",), ("Year",))
+
+
 def test_job_parses_the_argv_glue_passes(tmp_path):
     args = csv_to_parquet.parse_args(
         GLUE_ARGV + ["--dataset", "orders", "--input_path", "raw/orders", "--output_path", str(tmp_path / "o")]
@@ -109,6 +116,10 @@ def test_job_parses_the_argv_glue_passes(tmp_path):
         (
             ["--schema", "id INT, v INT", "--primary_key", "id, id", "--input_path", "a", "--output_path", "b"],
             "argument --primary_key: a column is named twice: id",
+        ),
+        (
+            ["--schema", "Year INT, v INT", "--partition_by", "year,YEAR", "--input_path", "a", "--output_path", "b"],
+            "--partition_by names the column Year twice \\(column names match in any case\\)",
         ),
         (
             ["--schema", "d DATE, v INT", "--partition_by", "v,d", "--input_path", "a", "--output_path", "b"],

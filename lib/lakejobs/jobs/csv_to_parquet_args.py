@@ -6,7 +6,7 @@ from typing import Dict, Optional, Sequence, Tuple
 
 from lakejobs import args as job_args
 from lakejobs import fs, quality_gate
-from lakejobs.datasets import Dataset, builtin_dataset, custom_dataset
+from lakejobs.datasets import Dataset, as_spelled, builtin_dataset, custom_dataset
 from lakejobs.dqdl import Rule, parse_ruleset, tokenize
 from lakejobs.errors import UsageError
 from lakejobs.io.text_files import read_text_file
@@ -157,6 +157,7 @@ def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
     dataset = _resolve_dataset(namespace)
     partition_by = tuple(namespace.partition_by) if namespace.partition_by is not None else dataset.partition_by
     known = {field.name for field in dataset.schema.fields} | set(dataset.derived_columns)
+    partition_by = as_spelled(partition_by, known, "--partition_by")
     unknown = [column for column in partition_by if column not in known]
     if unknown:
         raise UsageError(f"--partition_by names columns that {dataset.name} does not have: {', '.join(unknown)}")
