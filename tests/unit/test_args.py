@@ -67,7 +67,7 @@ def test_glue_run_identifiers_and_pip_options_are_glues_not_the_jobs():
 
 
 def test_key_and_partition_columns_are_matched_in_any_case_and_kept_as_the_schema_spells_them(tmp_path):
-    """Until session 46 ``--partition_by year`` on a column ``Year`` was refused, as the rules match names in any case."""
+    """Until session 46 ``--partition_by year`` on a column ``Year`` was refused; the rules match names in any case."""
     argv = ["--schema", "ID INT, name STRING, Year INT", "--primary_key", "id", "--partition_by", "YEAR"]
     args = csv_to_parquet.parse_args(argv + ["--input_path", "a", "--output_path", str(tmp_path / "o")])
     assert (args.dataset.primary_key, args.partition_by) == (("ID",), ("Year",))
