@@ -276,6 +276,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # Python's flush at exit would fail too
         return 141  # 128 + SIGPIPE: what a shell reports for a command whose reader left
     except KeyboardInterrupt:  # Ctrl-C (pipeline start --wait): the work goes on or stops, no traceback
+        interrupt.stop_gateway_being_started()  # Ctrl-C while a command's session was starting
         print("lakejobs: interrupted", file=sys.stderr)
         return 130
     except Exception as error:  # noqa: BLE001 - any failure is one line (LAKEJOBS_DEBUG=1: the traceback too)

@@ -15,6 +15,9 @@ calling o1892.save``. ``install`` replaces that handler:
   without starting another Spark job succeeds. The handler raises nothing in the main thread:
   a commit moves its staged folders one by one from Python, and an exception between two
   moves would leave it part-way (which the next run repairs, but need not).
+- A Ctrl-C while the session starts (before ``install``) raises ``KeyboardInterrupt`` in
+  PySpark's wait for its JVM, which it starts ignoring SIGINT: ``stop_gateway_being_started``
+  stops that JVM, which otherwise went on and printed a Java stack trace after the run's line.
 - A second Ctrl-C raises ``KeyboardInterrupt`` at once, as Python's default handler does.
   Py4J logs the connection it then closes with a traceback; ``not_py4j_after_ctrl_c`` keeps
   such records off the job's log.
@@ -23,6 +26,7 @@ calling o1892.save``. ``install`` replaces that handler:
 import logging
 import os
 import signal
+import subprocess
 import threading
 from typing import Optional
 
@@ -102,8 +106,43 @@ def interrupted() -> bool:
 
 
 def not_py4j_after_ctrl_c(record: logging.LogRecord) -> bool:
-    """A logging filter: drop Py4J's records once Ctrl-C was pressed (it cut the connections itself)."""
-    return not (_interrupted.is_set() and f"{os.sep}py4j{os.sep}" in record.pathname)
+    """A logging filter: drop Py4J's records once Ctrl-C was pressed (it cut the connections itself).
+
+    Also before the run's handling is installed: a Ctrl-C while the session starts interrupts
+    a Py4J call, which Py4J logs with its traceback (``KeyboardInterrupt while sending command``).
+    """
+    ctrl_c = record.exc_info is not None and isinstance(record.exc_info[1], KeyboardInterrupt)
+    return not ((_interrupted.is_set() or ctrl_c) and f"{os.sep}py4j{os.sep}" in record.pathname)
+
+
+#: What the command line of the JVM PySpark starts for a session holds (``pyspark.java_gateway``).
+GATEWAY_MARK = "pyspark-shell"
+
+
+def stop_gateway_being_started() -> None:
+    """Kill the JVM PySpark was starting for this process's session, when there is no session yet.
+
+    PySpark waits for that JVM to write a connection file into a temporary folder; a Ctrl-C
+    ends the wait and the folder is removed, but the JVM (started ignoring SIGINT) ran on and
+    printed ``NoSuchFileException: .../connection....info`` and its stack after the run's one
+    line. Nothing is done once a session exists: its JVM ends with Python. Found with
+    ``pgrep`` (Linux, macOS); where it is missing nothing is done.
+    """
+    from pyspark import SparkContext
+
+    if SparkContext._active_spark_context is not None:
+        return
+    try:
+        found = subprocess.run(
+            ["pgrep", "-P", str(os.getpid()), "-f", GATEWAY_MARK], capture_output=True, text=True, timeout=5
+        )
+    except (OSError, subprocess.SubprocessError):
+        return
+    for pid in found.stdout.split():
+        try:
+            os.kill(int(pid), signal.SIGKILL)
+        except (OSError, ValueError):  # already gone
+            pass
 
 
 def _on_ctrl_c(run: _Run) -> None:

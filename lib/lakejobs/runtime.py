@@ -215,6 +215,7 @@ def run_main(
             print(result.to_json(), flush=True)
         return error.exit_code
     except KeyboardInterrupt:  # a second Ctrl-C, or one before the session's handler was set
+        interrupt.stop_gateway_being_started()
         print(f"{label}: interrupted", file=sys.stderr, flush=True)
         return interrupt.EXIT_CODE
     except Exception as error:  # noqa: BLE001 - the one place that turns any failure into one line

@@ -1,7 +1,10 @@
 """Ctrl-C's handling ends with its run: the next run in the same process is not interrupted."""
 
+import logging
 import os
 import signal
+import subprocess
+import sys
 import time
 
 import pytest
@@ -95,3 +98,35 @@ def test_a_ctrl_c_switches_off_the_killed_tasks_logger_until_the_next_run_starts
     interrupt.install(spark.sparkContext)  # the next run
     interrupt.ended(previous)
     assert level() == before
+
+
+def test_a_ctrl_c_while_the_session_starts_kills_the_jvm_being_started_and_nothing_else():
+    """Left running, that JVM printed a Java stack trace after the run's line (until session 46).
+
+    In a process of its own: this test process's session has a JVM of its own.
+    """
+    script = (
+        "import subprocess, sys\n"
+        "from lakejobs import interrupt\n"
+        "sleep = [sys.executable, '-c', 'import time; time.sleep(60)']\n"
+        "gateway, other = subprocess.Popen(sleep + ['pyspark-shell']), subprocess.Popen(sleep + ['other'])\n"
+        "interrupt.stop_gateway_being_started()\n"
+        "print(gateway.wait(timeout=10), other.poll())\n"
+        "other.kill()\n"
+    )
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    completed = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60, env=env)
+    assert completed.stdout.split() == [str(-signal.SIGKILL), "None"], completed.stderr
+
+
+def test_py4js_traceback_of_a_ctrl_c_is_dropped_also_before_the_runs_handling_starts():
+    def record(path, error):
+        exc_info = (type(error), error, None) if error else None
+        return logging.LogRecord(
+            "root", logging.ERROR, path, 1, "KeyboardInterrupt while sending command.", (), exc_info
+        )
+
+    py4j = os.path.join("", "site-packages", "py4j", "java_gateway.py")
+    assert not interrupt.not_py4j_after_ctrl_c(record(py4j, KeyboardInterrupt()))
+    assert interrupt.not_py4j_after_ctrl_c(record(py4j, None))
+    assert interrupt.not_py4j_after_ctrl_c(record(os.path.join("", "lakejobs", "x.py"), KeyboardInterrupt()))
