@@ -29,6 +29,14 @@ def moto_update_job(s3):
     reset_moto(s3["env"])  # jobs of the same names made by other modules would turn creates into updates
 
 
+@pytest.fixture(autouse=True)
+def no_glue_jobs(s3):
+    """Each test deploys the lakejobs-* jobs anew: jobs left by another test's lake would be refused."""
+    glue = boto3.client("glue")
+    for job in glue.get_jobs()["Jobs"]:
+        glue.delete_job(JobName=job["Name"])
+
+
 @pytest.fixture
 def dist(tmp_path):
     return make_dist(tmp_path / "dist")
@@ -147,3 +155,46 @@ def test_a_failing_deploy_is_one_line_and_exit_1(s3, dist, capsys):
     err = capsys.readouterr().err
     assert err.startswith("lakejobs: error: deploy to glue failed: ") and "NoSuchBucket" in err
     assert err.count("\n") == 1
+
+
+def test_a_glue_deploy_to_another_lake_is_refused_before_any_upload_and_deploys_beside_with_a_name_prefix(
+    s3, bucket, dist, capsys
+):
+    """The job names are fixed: the second deploy's UpdateJob pointed the first lake's jobs at its own lake."""
+    options = ["--target", "glue", "--bucket", bucket, "--role-arn", ROLE, "--dist", str(dist)]
+    deploy(capsys, *options, "--prefix", "first")
+    glue = boto3.client("glue")
+    before = {job["Name"]: job["DefaultArguments"] for job in glue.get_jobs()["Jobs"]}
+
+    assert cli.main(["deploy", *options, "--prefix", "second"]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == [
+        f"lakejobs: error: Glue job lakejobs-convert-customers exists for the lake s3://{bucket}/first/ (as do 3 "
+        f"more), not s3://{bucket}/second/: this deploy would repoint them; deploy beside them with another "
+        "--name-prefix than lakejobs- (lakejobs-dev-, say), or delete the old jobs first"
+    ]
+    assert captured.out == ""
+    assert s3["client"].list_objects_v2(Bucket=bucket, Prefix="second/")["KeyCount"] == 0
+    assert {job["Name"]: job["DefaultArguments"] for job in glue.get_jobs()["Jobs"]} == before
+
+    sent, summary = deploy(capsys, *options, "--prefix", "second", "--name-prefix", "lakejobs-second-")
+    assert [r["params"]["Name"] for r in sent if r["operation"] == "CreateJob"] == [
+        name.replace("lakejobs-", "lakejobs-second-") for name in JOB_NAMES
+    ]
+    assert summary.endswith("CreateJob x4, GetJob x4, PutObject x6")
+    jobs = {job["Name"]: job["DefaultArguments"]["--TempDir"] for job in glue.get_jobs()["Jobs"]}
+    assert jobs == {
+        **{name: f"s3://{bucket}/first/tmp/glue/" for name in JOB_NAMES},
+        **{name.replace("lakejobs-", "lakejobs-second-"): f"s3://{bucket}/second/tmp/glue/" for name in JOB_NAMES},
+    }
+
+
+def test_a_job_of_the_name_made_by_someone_else_is_not_repointed(s3, bucket, dist, capsys):
+    boto3.client("glue").create_job(Name="lakejobs-sales-mart", Role=ROLE, Command={"Name": "glueetl"})
+    argv = ["deploy", "--target", "glue", "--bucket", bucket, "--role-arn", ROLE, "--dist", str(dist)]
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == (
+        "lakejobs: error: Glue job lakejobs-sales-mart exists for the lake (none: not a lakejobs job), not "
+        f"s3://{bucket}/: this deploy would repoint it; deploy beside it with another --name-prefix than lakejobs- "
+        "(lakejobs-dev-, say), or delete the old jobs first\n"
+    )

@@ -34,6 +34,9 @@ def aws(tmp_path_factory):
         moto_sfn.enable(endpoint)
         try:  # disabled even when the set-up fails: MOTO_PORT would name a stopped server
             boto3.client("s3").create_bucket(Bucket=DEPLOY_BUCKET)
+            glue_client = boto3.client("glue")
+            for job in glue_client.get_jobs()["Jobs"]:  # other modules' lakes: this deploy would refuse them
+                glue_client.delete_job(JobName=job["Name"])
             config = DeployConfig(bucket=DEPLOY_BUCKET, prefix="other", role_arn=ROLE)
             execute(
                 [upsert_job(job, config) for job in sales_pipeline().jobs],
@@ -116,6 +119,20 @@ def test_a_second_deploy_updates_the_machines_and_the_catalog_job_in_place(aws, 
         sorted(m["stateMachineArn"] for m in boto3.client("stepfunctions").list_state_machines()["stateMachines"])
         == arns
     )
+
+
+def test_a_deploy_for_another_lake_does_not_repoint_the_catalog_job(aws, capsys):
+    """The catalog step's Glue job has a fixed name, as the pipeline's jobs have."""
+    argv = DEPLOY + ["--prefix", "elsewhere", "--dist", str(aws["dist"]), "--endpoint-url", aws["endpoint"]]
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == (
+        f"lakejobs: error: Glue job lakejobs-catalog-sync exists for the lake s3://{DEPLOY_BUCKET}/, not "
+        f"s3://{DEPLOY_BUCKET}/elsewhere/: this deploy would repoint it; deploy beside it with another --name-prefix "
+        "than lakejobs- (lakejobs-dev-, say), or delete the old jobs first\n"
+    )
+    assert boto3.client("s3").list_objects_v2(Bucket=DEPLOY_BUCKET, Prefix="elsewhere/")["KeyCount"] == 0
+    catalog = aws["glue"].get_job(JobName="lakejobs-catalog-sync")["Job"]
+    assert catalog["DefaultArguments"]["--lake"] == f"s3://{DEPLOY_BUCKET}/"
 
 
 def test_execution_succeeds_and_runs_the_jobs_in_order_with_their_arguments(aws, capsys):

@@ -243,3 +243,33 @@ def test_without_sts_the_machine_is_found_by_listing():
     clients = {"sts": _NoSts(), "stepfunctions": _Listing()}
     arn = find_machine_arn(clients.__getitem__, "us-east-1", "lakejobs-pipeline-glue")
     assert arn == "arn:aws:states:local:1:stateMachine:x"
+
+
+def test_a_name_prefix_names_the_jobs_the_machines_and_their_references_to_the_jobs(capsys, tmp_path):
+    """``deploy --name-prefix`` deploys beside another lake's jobs; ``pipeline start --name-prefix`` finds it."""
+    dist = make_dist(tmp_path / "dist", catalog_step=True)
+    code, captured = dry_run(capsys, "--role-arn", ROLE, "--name-prefix", "lakejobs-dev-", dist=dist)
+    assert code == 0, captured.err
+    requests = [json.loads(line) for line in captured.out.splitlines()]
+    creates = [r["params"] for r in requests if r["operation"] in ("CreateJob", "CreateStateMachine")]
+    assert [c.get("Name") or c["name"] for c in creates] == [
+        "lakejobs-dev-catalog-sync",
+        "lakejobs-dev-pipeline-glue",
+        "lakejobs-dev-pipeline-emr",
+        "lakejobs-dev-pipeline-emr-serverless",
+    ]
+    glue_machine = json.loads(creates[1]["definition"])
+    started = sorted(json.dumps(glue_machine).split('"JobName": "')[1:])
+    assert [name.split('"')[0] for name in started] == [
+        "lakejobs-dev-catalog-sync",
+        "lakejobs-dev-convert-customers",
+        "lakejobs-dev-convert-employees",
+        "lakejobs-dev-convert-orders",
+        "lakejobs-dev-sales-mart",
+    ]
+    code, captured = dry_run(capsys, "--role-arn", ROLE, "--name-prefix", "dev lake", dist=dist)
+    assert (code, captured.out) == (2, "")
+    assert captured.err == (
+        "lakejobs: error: --name-prefix must be 1 to 40 letters, digits, hyphens or underscores (e.g. lakejobs-dev-), "
+        "got 'dev lake'\n"
+    )

@@ -5,6 +5,7 @@
 - ``glue``, ``emr``, ``serverless``: each runtime's definitions of one job, rendered from it;
 - ``iam``: least-privilege policy documents for the roles the jobs run as;
 - ``requests``: the AWS API requests of a deployment (``TARGETS``) and their execution;
+- ``preflight``: what a deploy checks on AWS before it uploads (a Glue job of another lake...);
 - ``render``: the committed example definitions under ``glue/`` and ``emr/``;
 - ``commands``: ``lakejobs deploy`` and ``lakejobs deploy render``.
 

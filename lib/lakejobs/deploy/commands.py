@@ -24,6 +24,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--role-arn",
         help="IAM role the jobs run as (Glue job role, EMR step runtime role, EMR Serverless runtime role)",
     )
+    parser.add_argument(
+        "--name-prefix",
+        default="lakejobs-",
+        help="prefix of the Glue jobs', state machines' and steps' names (default lakejobs-): another deploys beside",
+    )
     parser.add_argument("--cluster-id", help="running EMR cluster receiving the steps (j-...)")
     parser.add_argument("--transient", action="store_true", help="emr: start a cluster that runs the steps and ends")
     parser.add_argument("--application-id", help="EMR Serverless application running the jobs")
@@ -83,6 +88,7 @@ def _config(args):
         transient=args.transient,
         application_id=args.application_id,
         subnet_id=args.subnet_id,
+        name_prefix=args.name_prefix,
         glue_version=args.glue_version,
         library=args.library,
         python_version=args.python_version,
@@ -154,13 +160,15 @@ def _send(requests, config, args) -> int:
     from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
+    from lakejobs.deploy import preflight
     from lakejobs.deploy.execute import client_factory, execute, refuse_another_accounts_role
 
     client_for = client_factory(config.region, args.endpoint_url)
     if args.target != "emr":  # an EMR step's runtime role may be of another account (AddJobFlowSteps)
         refuse_another_accounts_role(config.role_arn, client_for)
     try:
-        sent = execute(requests, client_for)
+        requests, sent = preflight.check(args.target, requests, config, client_for)  # before any upload
+        sent += execute(requests, client_for)
     except (Boto3Error, BotoCoreError, ClientError) as error:
         raise LakejobsError(f"deploy to {args.target} failed: {error}") from None
     done = ", ".join(f"{operation} x{count}" for operation, count in sorted(sent.items()))

@@ -67,6 +67,9 @@ REGION_NAME = re.compile(r"[a-z]{2}(-[a-z]+)+-\d{1,2}")
 ROLE_ARN = re.compile(r"arn:aws:iam::\d{12}:role/(?:[\x21-\x7e]+/)?[\w+=,.@-]{1,64}")
 
 
+#: A ``--name-prefix``: characters every name it starts may hold (Glue job, state machine, IAM role, EMR
+#: step), short enough for the longest (``<prefix>pipeline-emr-serverless``, ``<prefix>stepfunctions``).
+NAME_PREFIX = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,39}")
 #: An EMR Serverless application id (``CreateApplication`` returns it: lower-case letters and digits).
 APPLICATION_ID = re.compile(r"[0-9a-z]{1,64}")
 
@@ -396,6 +399,11 @@ class DeployConfig:
             raise UsageError(f"--region {self.region!r} is not an AWS region name (e.g. us-east-1, eu-west-1)")
         check_role_arn(self.role_arn)
         check_application_id(self.application_id)
+        if not NAME_PREFIX.fullmatch(self.name_prefix or ""):
+            raise UsageError(
+                f"--name-prefix must be 1 to 40 letters, digits, hyphens or underscores (e.g. lakejobs-dev-), "
+                f"got {self.name_prefix!r}"
+            )
         if self.subnet_id is not None and not re.fullmatch(r"subnet-[0-9a-f]{8,17}", self.subnet_id):
             raise UsageError(f"--subnet-id must be a subnet id (subnet-0123abcd...), got {self.subnet_id!r}")
         return self

@@ -61,16 +61,20 @@ def send(request: Request, client_for: Callable[[str], object]) -> Dict[str, obj
     return getattr(client, _boto_method(request.operation))(**params)
 
 
-def _exists(probe: Request, client_for) -> bool:
+def found(probe: Request, client_for) -> Optional[Dict[str, object]]:
+    """The response to ``probe`` (``GetJob``...), or None when AWS answers that the resource does not exist."""
     from botocore.exceptions import ClientError
 
     try:
-        send(probe, client_for)
-        return True
+        return send(probe, client_for)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in NOT_FOUND:
-            return False
+            return None
         raise
+
+
+def _exists(probe: Request, client_for) -> bool:
+    return found(probe, client_for) is not None
 
 
 def wait_for_serverless_run(request: Request, response: Dict[str, object], client_for, poll_s: float, timeout_s: float):

@@ -4,7 +4,7 @@ Glue passes every ``DefaultArguments`` entry to the script, next to its own (``-
 ``--JOB_RUN_ID``, ...); ``lakejobs.args`` sets Glue's aside, so the job sees only its own.
 """
 
-from typing import Dict
+from typing import Dict, Optional
 
 from lakejobs.deploy.description import TEMP, DeployConfig, Job
 from lakejobs.session import DELTA_CONF
@@ -29,6 +29,19 @@ def glue_run_arguments(job: Job, config: DeployConfig) -> Dict[str, str]:
     return {f"--{name}": value for name, value in job.resolved_arguments(config.layout.root).items()}
 
 
+#: Where a job's ``--TempDir`` is under its lake root.
+GLUE_TEMP = f"{TEMP}/glue/"
+
+
+def lake_root(default_arguments: Dict[str, str]) -> Optional[str]:
+    """The lake root (``s3://bucket/prefix/``) a deployed job's ``DefaultArguments`` point to; None if not a root's.
+
+    Every job this project deploys has ``--TempDir`` ``<root>tmp/glue/``.
+    """
+    temp = default_arguments.get("--TempDir", "")
+    return temp[: -len(GLUE_TEMP)] if temp.startswith("s3://") and temp.endswith("/" + GLUE_TEMP) else None
+
+
 def glue_default_arguments(job: Job, config: DeployConfig) -> Dict[str, str]:
     """``DefaultArguments``: the library, Delta, logging and metrics, then the job's own arguments."""
     arguments = {
@@ -47,7 +60,7 @@ def glue_default_arguments(job: Job, config: DeployConfig) -> Dict[str, str]:
             # real time to /aws-glue/jobs/error and /aws-glue/jobs/output anyway.
             # The project keeps its own incremental state (_lakejobs/state/), so no bookmarks.
             "--job-bookmark-option": "job-bookmark-disable",
-            "--TempDir": config.layout.uri(f"{TEMP}/glue/"),
+            "--TempDir": config.layout.uri(GLUE_TEMP),
             "--encryption-type": "sse-s3",
         }
     )
