@@ -113,7 +113,7 @@ def test_a_second_deploy_updates_the_machines_and_the_catalog_job_in_place(aws, 
     assert cli.main(DEPLOY + ["--dist", str(aws["dist"]), "--endpoint-url", aws["endpoint"]]) == 0
     assert capsys.readouterr().out.splitlines()[-1] == (
         f"deployed to stepfunctions under s3://{DEPLOY_BUCKET}/: "
-        "DescribeStateMachine x3, GetJob x1, PutObject x7, UpdateJob x1, UpdateStateMachine x3"
+        "DescribeStateMachine x3, GetJob x5, PutObject x7, UpdateJob x1, UpdateStateMachine x3"
     )
     assert (
         sorted(m["stateMachineArn"] for m in boto3.client("stepfunctions").list_state_machines()["stateMachines"])
@@ -133,6 +133,20 @@ def test_a_deploy_for_another_lake_does_not_repoint_the_catalog_job(aws, capsys)
     assert boto3.client("s3").list_objects_v2(Bucket=DEPLOY_BUCKET, Prefix="elsewhere/")["KeyCount"] == 0
     catalog = aws["glue"].get_job(JobName="lakejobs-catalog-sync")["Job"]
     assert catalog["DefaultArguments"]["--lake"] == f"s3://{DEPLOY_BUCKET}/"
+
+
+def test_a_machine_whose_glue_jobs_were_never_deployed_is_refused_before_any_upload(aws, capsys):
+    """It was created, and every execution failed at its first Task: Glue.EntityNotFoundException."""
+    argv = DEPLOY + ["--prefix", "fresh", "--name-prefix", "lakejobs-fresh-", "--dist", str(aws["dist"])]
+    assert cli.main(argv + ["--endpoint-url", aws["endpoint"]]) == 2
+    assert capsys.readouterr().err == (
+        "lakejobs: error: the Glue state machine starts the Glue jobs lakejobs-fresh-convert-customers, "
+        "lakejobs-fresh-convert-employees, lakejobs-fresh-convert-orders, lakejobs-fresh-sales-mart, which do not "
+        "exist: run lakejobs deploy --target glue first (same --name-prefix)\n"
+    )
+    assert boto3.client("s3").list_objects_v2(Bucket=DEPLOY_BUCKET, Prefix="fresh/")["KeyCount"] == 0
+    machines = boto3.client("stepfunctions").list_state_machines()["stateMachines"]
+    assert not [m["name"] for m in machines if m["name"].startswith("lakejobs-fresh-")]
 
 
 def test_execution_succeeds_and_runs_the_jobs_in_order_with_their_arguments(aws, capsys):

@@ -148,15 +148,16 @@ def cmd_deploy(args) -> int:
     config = _config(args)
     if args.action == "policy":
         return cmd_policy(args, config)
-    requests = TARGETS[args.target](sales_pipeline(config.output_format, config.incremental), config)
+    pipeline = sales_pipeline(config.output_format, config.incremental)
+    requests = TARGETS[args.target](pipeline, config)
     if args.dry_run:
         for request in planned(requests):
             print(request.to_json())
         return 0
-    return _send(requests, config, args)
+    return _send(pipeline, requests, config, args)
 
 
-def _send(requests, config, args) -> int:
+def _send(pipeline, requests, config, args) -> int:
     from boto3.exceptions import Boto3Error
     from botocore.exceptions import BotoCoreError, ClientError
 
@@ -167,7 +168,7 @@ def _send(requests, config, args) -> int:
     if args.target != "emr":  # an EMR step's runtime role may be of another account (AddJobFlowSteps)
         refuse_another_accounts_role(config.role_arn, client_for)
     try:
-        requests, sent = preflight.check(args.target, requests, config, client_for)  # before any upload
+        requests, sent = preflight.check(args.target, pipeline, requests, config, client_for)  # before any upload
         sent += execute(requests, client_for)
     except (Boto3Error, BotoCoreError, ClientError) as error:
         raise LakejobsError(f"deploy to {args.target} failed: {error}") from None

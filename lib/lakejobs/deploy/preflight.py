@@ -7,6 +7,10 @@ deploy somewhere the user did not mean, or something that would fail only later:
   exists for another lake root would be repointed by its ``UpdateJob`` (job names are fixed);
   the ``GetJob`` probes of the upserts are answered here, once, before the uploads.
 
+- Step Functions: the Glue machine starts the pipeline's Glue jobs, which ``--target glue``
+  deploys: a machine created without them failed only when it ran
+  (``Glue.EntityNotFoundException``).
+
 A check returns the requests to send (an answered upsert becomes its ``CreateJob`` or
 ``UpdateJob``) and how many of each call it sent.
 """
@@ -16,7 +20,7 @@ import dataclasses
 from typing import Callable, List, Optional, Tuple
 
 from lakejobs.deploy import glue
-from lakejobs.deploy.description import DeployConfig
+from lakejobs.deploy.description import DeployConfig, Pipeline
 from lakejobs.deploy.execute import found
 from lakejobs.deploy.requests import Request
 from lakejobs.errors import UsageError
@@ -41,7 +45,9 @@ def refuse_another_lakes_jobs(conflicts: List[Tuple[str, Optional[str]]], config
     )
 
 
-def answer_glue_upserts(requests: List[Request], config: DeployConfig, client_for: Callable[[str], object]) -> Checked:
+def answer_glue_upserts(
+    _pipeline: Pipeline, requests: List[Request], config: DeployConfig, client_for: Callable[[str], object]
+) -> Checked:
     """Send each Glue job's ``GetJob`` probe; refuse a job of another lake root; choose create or update."""
     sent: collections.Counter = collections.Counter()
     answered, conflicts = [], []
@@ -62,12 +68,39 @@ def answer_glue_upserts(requests: List[Request], config: DeployConfig, client_fo
     return answered, sent
 
 
+def refuse_missing_glue_jobs(pipeline: Pipeline, config: DeployConfig, client_for: Callable[[str], object]) -> int:
+    """Refuse in one line when a Glue job the Glue state machine starts does not exist; return the calls sent."""
+    names = [glue.glue_job_name(job, config) for job in pipeline.ordered_jobs()]
+    missing = [name for name in names if found(Request("glue", "GetJob", {"JobName": name}), client_for) is None]
+    if missing:
+        raise UsageError(
+            f"the Glue state machine starts the Glue jobs {', '.join(missing)}, which do not exist: run lakejobs "
+            f"deploy --target glue first (same --name-prefix)"
+        )
+    return len(names)
+
+
+def stepfunctions_checks(
+    pipeline: Pipeline, requests: List[Request], config: DeployConfig, client_for: Callable[[str], object]
+) -> Checked:
+    """The Glue jobs the Glue machine starts exist; the catalog step's job is not another lake's."""
+    sent = collections.Counter(GetJob=refuse_missing_glue_jobs(pipeline, config, client_for))
+    answered, probed = answer_glue_upserts(pipeline, requests, config, client_for)
+    return answered, sent + probed
+
+
 #: ``--target`` -> its check (targets without one send their requests as planned).
-CHECKS = {"glue": answer_glue_upserts, "stepfunctions": answer_glue_upserts}
+CHECKS = {"glue": answer_glue_upserts, "stepfunctions": stepfunctions_checks}
 
 
-def check(target: str, requests: List[Request], config: DeployConfig, client_for: Callable[[str], object]) -> Checked:
+def check(
+    target: str,
+    pipeline: Pipeline,
+    requests: List[Request],
+    config: DeployConfig,
+    client_for: Callable[[str], object],
+) -> Checked:
     """The requests ``target`` will send, after its checks, and the calls the checks sent."""
     if target not in CHECKS:
         return requests, collections.Counter()
-    return CHECKS[target](requests, config, client_for)
+    return CHECKS[target](pipeline, requests, config, client_for)
