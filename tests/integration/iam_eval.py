@@ -98,7 +98,8 @@ def _emr(action: str, params: dict, account: str, region: str) -> List[Check]:
         checks += passes(account, params.get("ServiceRole"), to_emr)
         checks += passes(account, params.get("JobFlowRole"), "ec2.amazonaws.com")
         return checks + [(CREATE_LINKED_ROLE, EMR_CLEANUP_ROLE.format(account), {SERVICE_NAME: to_emr})]
-    return [(action, clusters + params["JobFlowId"], {})] + passes(account, params.get("ExecutionRoleArn"), to_emr)
+    cluster = params.get("JobFlowId") or params["ClusterId"]  # AddJobFlowSteps, DescribeCluster
+    return [(action, clusters + cluster, {})] + passes(account, params.get("ExecutionRoleArn"), to_emr)
 
 
 def _serverless(action: str, params: dict, account: str, region: str) -> List[Check]:

@@ -198,3 +198,47 @@ def test_a_job_of_the_name_made_by_someone_else_is_not_repointed(s3, bucket, dis
         f"s3://{bucket}/: this deploy would repoint it; deploy beside it with another --name-prefix than lakejobs- "
         "(lakejobs-dev-, say), or delete the old jobs first\n"
     )
+
+
+def _running_cluster(bucket, **settings):
+    cluster = run_job_flow_request(sales_pipeline(), DeployConfig(bucket=bucket), with_steps=False)
+    cluster["Instances"]["KeepJobFlowAliveWhenNoSteps"] = True
+    return boto3.client("emr").run_job_flow(**cluster, **settings)["JobFlowId"]
+
+
+def _terminated_cluster(bucket):
+    cluster_id = _running_cluster(bucket)
+    boto3.client("emr").terminate_job_flows(JobFlowIds=[cluster_id])
+    return cluster_id
+
+
+@pytest.mark.parametrize(
+    "cluster, message",
+    [
+        (
+            lambda bucket: "bogus",
+            "--cluster-id bogus: no such cluster in us-east-1 (Cluster id 'bogus' is not valid.); give a running "
+            "cluster's id (aws emr list-clusters --active), or --transient",
+        ),
+        (
+            _terminated_cluster,
+            "--cluster-id {id} is TERMINATED: it takes no more steps; give a running cluster's id, or --transient",
+        ),
+        (
+            lambda bucket: _running_cluster(bucket, StepConcurrencyLevel=4),
+            "--cluster-id {id} runs 4 steps at once (StepConcurrencyLevel): EMR refuses the steps' ActionOnFailure "
+            "CANCEL_AND_WAIT there, and each step needs the previous one's tables; set it to 1 (aws emr "
+            "modify-cluster --step-concurrency-level 1), or use --transient",
+        ),
+    ],
+    ids=["missing", "terminated", "concurrent-steps"],
+)
+def test_a_cluster_that_cannot_take_the_steps_is_refused_before_any_upload(s3, bucket, dist, capsys, cluster, message):
+    """Each uploaded all the artifacts, then failed at AddJobFlowSteps (or its steps ran out of order)."""
+    cluster_id = cluster(bucket)
+    argv = ["deploy", "--target", "emr", "--bucket", bucket, "--cluster-id", cluster_id, "--dist", str(dist)]
+    assert cli.main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == ["lakejobs: error: " + message.format(id=cluster_id)]
+    assert captured.out == ""
+    assert s3["client"].list_objects_v2(Bucket=bucket)["KeyCount"] == 0

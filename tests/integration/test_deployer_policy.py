@@ -35,7 +35,7 @@ UPLOAD = {"PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipart
 ACCOUNT_CHECK = {"GetCallerIdentity"}
 SENT = {
     "glue": UPLOAD | ACCOUNT_CHECK | {"GetJob", "CreateJob", "UpdateJob"},
-    "emr": UPLOAD | {"AddJobFlowSteps", "RunJobFlow"},
+    "emr": UPLOAD | {"DescribeCluster", "AddJobFlowSteps", "RunJobFlow"},
     "emr-serverless": UPLOAD | ACCOUNT_CHECK | {"StartJobRun", "GetJobRun"},
     "stepfunctions": UPLOAD
     | ACCOUNT_CHECK

@@ -8,7 +8,8 @@ and nothing else:
   deny as the job roles', ``iam.deny_unencrypted_writes``);
 - Glue: ``GetJob``, ``CreateJob``, ``UpdateJob`` and tagging of the ``lakejobs-*`` jobs; the job
   role may be passed to Glue only;
-- EMR: ``AddJobFlowSteps`` on the cluster (any cluster when none is configured), and for
+- EMR: ``DescribeCluster`` (the deploy's check) and ``AddJobFlowSteps`` on the cluster (any
+  cluster when none is configured), and for
   ``--transient`` ``RunJobFlow`` (no resource-level permission exists for it) with the
   cluster's tags; the step runtime role and the service role may be passed to EMR only, the
   instance profile's role to EC2 only (the cluster's instances take it); EMR's cleanup
@@ -77,7 +78,7 @@ def emr_deployer_policy(config: DeployConfig) -> Dict[str, object]:
     add_steps = {
         "Sid": "AddStepsToTheCluster",
         "Effect": "Allow",
-        "Action": ["elasticmapreduce:AddJobFlowSteps"],
+        "Action": ["elasticmapreduce:DescribeCluster", "elasticmapreduce:AddJobFlowSteps"],
         "Resource": [clusters + (config.cluster_id or "*")],
     }
     run_job_flow = {

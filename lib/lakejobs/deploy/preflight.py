@@ -7,6 +7,10 @@ deploy somewhere the user did not mean, or something that would fail only later:
   exists for another lake root would be repointed by its ``UpdateJob`` (job names are fixed);
   the ``GetJob`` probes of the upserts are answered here, once, before the uploads.
 
+- EMR ``--cluster-id``: the cluster exists, still takes steps, and runs one step at a time
+  (``DescribeCluster``): the steps' ``CANCEL_AND_WAIT`` is refused by a cluster with a
+  ``StepConcurrencyLevel`` above 1 (EMR's ``StepConfig``), and each step needs the previous
+  one's tables;
 - Step Functions: the Glue machine starts the pipeline's Glue jobs, which ``--target glue``
   deploys: a machine created without them failed only when it ran
   (``Glue.EntityNotFoundException``).
@@ -17,9 +21,9 @@ A check returns the requests to send (an answered upsert becomes its ``CreateJob
 
 import collections
 import dataclasses
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
-from lakejobs.deploy import glue
+from lakejobs.deploy import emr, glue
 from lakejobs.deploy.description import DeployConfig, Pipeline
 from lakejobs.deploy.execute import found
 from lakejobs.deploy.requests import Request
@@ -89,8 +93,51 @@ def stepfunctions_checks(
     return answered, sent + probed
 
 
+#: Cluster states in which ``AddJobFlowSteps`` is refused (the cluster is ending or gone).
+CLUSTER_ENDED = ("TERMINATING", "TERMINATED", "TERMINATED_WITH_ERRORS")
+
+
+def describe_cluster(config: DeployConfig, client_for: Callable[[str], object]) -> Dict[str, object]:
+    """The cluster ``--cluster-id``; a one-line refusal when EMR knows no such cluster."""
+    from botocore.exceptions import ClientError
+
+    try:
+        return client_for("emr").describe_cluster(ClusterId=config.cluster_id)["Cluster"]
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "InvalidRequestException":
+            raise
+        message = error.response["Error"].get("Message", "")
+        raise UsageError(
+            f"--cluster-id {config.cluster_id}: no such cluster in {config.region} ({message}); give a running "
+            "cluster's id (aws emr list-clusters --active), or --transient"
+        ) from None
+
+
+def refuse_unusable_cluster(
+    _pipeline: Pipeline, requests: List[Request], config: DeployConfig, client_for: Callable[[str], object]
+) -> Checked:
+    """Refuse in one line a cluster that is missing, ending or ended, or runs several steps at once."""
+    if not config.cluster_id:  # --transient: the cluster is made by the deploy
+        return requests, collections.Counter()
+    cluster = describe_cluster(config, client_for)
+    state = cluster.get("Status", {}).get("State")
+    if state in CLUSTER_ENDED:
+        raise UsageError(
+            f"--cluster-id {config.cluster_id} is {state}: it takes no more steps; give a running cluster's id, "
+            "or --transient"
+        )
+    level = cluster.get("StepConcurrencyLevel", 1)
+    if level > 1:
+        raise UsageError(
+            f"--cluster-id {config.cluster_id} runs {level} steps at once (StepConcurrencyLevel): EMR refuses the "
+            f"steps' ActionOnFailure {emr.ON_FAILURE_KEEP_CLUSTER} there, and each step needs the previous one's "
+            "tables; set it to 1 (aws emr modify-cluster --step-concurrency-level 1), or use --transient"
+        )
+    return requests, collections.Counter(DescribeCluster=1)
+
+
 #: ``--target`` -> its check (targets without one send their requests as planned).
-CHECKS = {"glue": answer_glue_upserts, "stepfunctions": stepfunctions_checks}
+CHECKS = {"glue": answer_glue_upserts, "emr": refuse_unusable_cluster, "stepfunctions": stepfunctions_checks}
 
 
 def check(
