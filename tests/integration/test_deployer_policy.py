@@ -27,15 +27,19 @@ from tests.unit.test_deploy_requests import make_dist
 ACCOUNT = "123456789012"  # moto's account
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/lakejobs-job"
 BUCKET = "lake-deployer-policy"
+#: An EMR step's runtime role may be of another account than the cluster's (AddJobFlowSteps).
+OTHER_ACCOUNTS_STEP_ROLE = "arn:aws:iam::999999999999:role/lakejobs-emr-step"
 #: Over boto3's 8 MiB multipart threshold, so that one upload goes in parts.
 LARGE_FILE_BYTES = 9 * 2**20
 UPLOAD = {"PutObject", "CreateMultipartUpload", "UploadPart", "CompleteMultipartUpload"}
 #: The --role-arn account check (not on EMR, whose step roles may be of another account): a call no
 #: policy grants or denies (``iam_eval`` makes no check of it).
 ACCOUNT_CHECK = {"GetCallerIdentity"}
+#: A deploy (``--target`` and the mode, for EMR) -> the calls it sends.
 SENT = {
     "glue": UPLOAD | ACCOUNT_CHECK | {"GetJob", "CreateJob", "UpdateJob"},
-    "emr": UPLOAD | {"DescribeCluster", "AddJobFlowSteps", "RunJobFlow"},
+    "emr": UPLOAD | {"DescribeCluster", "AddJobFlowSteps"},
+    "emr --transient": UPLOAD | {"RunJobFlow"},
     "emr-serverless": UPLOAD | ACCOUNT_CHECK | {"StartJobRun", "GetJobRun"},
     "stepfunctions": UPLOAD
     | ACCOUNT_CHECK
@@ -89,9 +93,12 @@ def deployments(s3, tmp_path_factory):
     result["glue"] = (base, calls)
     cluster_id = _emr_cluster()
     with recorded_calls() as calls:
-        deploy("--target", "emr", "--cluster-id", cluster_id, "--role-arn", ROLE, *common)
+        deploy("--target", "emr", "--cluster-id", cluster_id, "--role-arn", OTHER_ACCOUNTS_STEP_ROLE, *common)
+    cluster = dataclasses.replace(base, cluster_id=cluster_id, role_arn=OTHER_ACCOUNTS_STEP_ROLE, account_id=ACCOUNT)
+    result["emr"] = (cluster, calls)
+    with recorded_calls() as calls:
         deploy("--target", "emr", "--transient", *common)
-    result["emr"] = (dataclasses.replace(base, cluster_id=cluster_id), calls)
+    result["emr --transient"] = (dataclasses.replace(base, role_arn=None, transient=True, account_id=ACCOUNT), calls)
     serverless = boto3.client("emr-serverless")
     application = serverless.create_application(name="lakejobs", releaseLabel="emr-7.12.0", type="SPARK")
     with recorded_calls() as calls:
@@ -118,7 +125,7 @@ def checks_of(config: DeployConfig, calls):
 def test_the_policy_allows_every_call_of_the_deploy(deployments, target):
     config, calls = deployments[target]
     assert {operation for _service, operation, _params in calls} == SENT[target]
-    policy = DEPLOYER_POLICIES[target](config)
+    policy = DEPLOYER_POLICIES[target.split()[0]](config)
     refused = [check for check in checks_of(config, calls) if not iam_eval.allowed(policy, check)]
     assert refused == []
 
@@ -126,7 +133,7 @@ def test_the_policy_allows_every_call_of_the_deploy(deployments, target):
 @pytest.mark.parametrize("target", sorted(SENT))
 def test_every_allow_statement_is_needed(deployments, target):
     config, calls = deployments[target]
-    policy, checks = DEPLOYER_POLICIES[target](config), checks_of(config, calls)
+    policy, checks = DEPLOYER_POLICIES[target.split()[0]](config), checks_of(config, calls)
     for index, statement in enumerate(policy["Statement"]):
         if statement["Effect"] != "Allow":
             continue
@@ -165,3 +172,69 @@ def test_deploy_policy_prints_the_targets_policy_for_your_values(capsys):
     assert json.loads(capsys.readouterr().out) == glue_deployer_policy(GLUE)
     assert cli.main(["deploy", "policy", "--target", "emr-serverless", "--bucket", "bkt", "--role-arn", ROLE]) == 2
     assert capsys.readouterr().err == "lakejobs: error: --target emr-serverless needs --application-id\n"
+
+
+def _printed_policy(capsys, *argv):
+    assert cli.main(["deploy", "policy", "--target", "emr", "--bucket", "bkt", "--region", "us-east-1", *argv]) == 0
+    return json.loads(capsys.readouterr().out)
+
+
+def test_the_emr_policy_names_the_deploying_accounts_cluster_and_only_what_that_deploy_sends(s3, capsys):
+    """The cluster was named in the step role's account (999999999999), and RunJobFlow was granted to a step deploy."""
+    document = _printed_policy(capsys, "--cluster-id", "j-ABC", "--role-arn", OTHER_ACCOUNTS_STEP_ROLE)
+    assert [statement["Sid"] for statement in document["Statement"]] == [
+        "UploadArtifacts",
+        "DenyWritesWithoutServerSideEncryption",
+        "AddStepsToTheCluster",
+        "PassStepRoleToEmr",
+    ]
+    assert document["Statement"][2]["Resource"] == [f"arn:aws:elasticmapreduce:us-east-1:{ACCOUNT}:cluster/j-ABC"]
+    assert document["Statement"][3]["Resource"] == [OTHER_ACCOUNTS_STEP_ROLE]
+    offline = _printed_policy(capsys, "--cluster-id", "j-ABC", "--account-id", "444455556666")
+    assert offline["Statement"][2]["Resource"] == ["arn:aws:elasticmapreduce:us-east-1:444455556666:cluster/j-ABC"]
+    transient = _printed_policy(capsys, "--transient")
+    assert [statement["Sid"] for statement in transient["Statement"]][2:] == [
+        "StartTransientClusters",
+        "TagNewClusters",
+        "PassServiceRoleToEmr",
+        "PassInstanceRoleToEc2",
+        "CreateEmrCleanupRole",
+    ]
+    assert transient["Statement"][4]["Resource"] == [f"arn:aws:iam::{ACCOUNT}:role/lakejobs-emr-service"]
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (
+            ["deploy", "policy", "--target", "emr", "--bucket", "bkt", "--transient", "--account-id", "12345"],
+            "--account-id must be an AWS account id (12 digits), got '12345'",
+        ),
+        (
+            ["deploy", "--target", "emr", "--bucket", "bkt", "--transient", "--account-id", "123456789012"],
+            "--account-id is an option of deploy policy: a deploy's account is its credentials'",
+        ),
+        (
+            ["deploy", "policy", "--target", "glue", "--bucket", "bkt", "--role-arn", ROLE, "--account-id", "1" * 12],
+            "--account-id: not an option of --target glue, which would ignore it",
+        ),
+    ],
+)
+def test_a_bad_or_ignored_account_id_is_one_line(capsys, argv, message):
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == f"lakejobs: error: {message}\n"
+
+
+def test_without_the_credentials_account_the_emr_policy_asks_for_account_id(capsys, monkeypatch):
+    from botocore.exceptions import NoCredentialsError
+
+    class NoCredentials:
+        def get_caller_identity(self):
+            raise NoCredentialsError()
+
+    monkeypatch.setattr("lakejobs.deploy.execute.client_factory", lambda *_args: lambda _service: NoCredentials())
+    assert cli.main(["deploy", "policy", "--target", "emr", "--bucket", "bkt", "--cluster-id", "j-ABC"]) == 2
+    assert capsys.readouterr().err == (
+        "lakejobs: error: deploy policy --target emr names the cluster and the EMR roles in the deploying account, "
+        "which these credentials do not tell (Unable to locate credentials): give --account-id\n"
+    )

@@ -1,6 +1,7 @@
 """``lakejobs deploy``: upload ``dist/`` and create the jobs, steps or runs; ``lakejobs deploy render``."""
 
 import argparse
+import dataclasses
 import uuid
 from pathlib import Path
 
@@ -30,6 +31,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="prefix of the Glue jobs', state machines' and steps' names (default lakejobs-): another deploys beside",
     )
     parser.add_argument("--cluster-id", help="running EMR cluster receiving the steps (j-...)")
+    parser.add_argument(
+        "--account-id",
+        help="policy --target emr: the account of the cluster and EMR roles (default: these credentials', from STS)",
+    )
     parser.add_argument("--transient", action="store_true", help="emr: start a cluster that runs the steps and ends")
     parser.add_argument("--application-id", help="EMR Serverless application running the jobs")
     parser.add_argument(
@@ -58,6 +63,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 #: Options only some targets read (attribute -> those targets): any other target would ignore them.
 TARGET_ONLY_OPTIONS = {
     "cluster_id": ("emr",),
+    "account_id": ("emr",),
     "transient": ("emr",),
     "application_id": ("emr-serverless",),
     "subnet_id": ("emr", "stepfunctions"),
@@ -89,6 +95,7 @@ def _config(args):
         application_id=args.application_id,
         subnet_id=args.subnet_id,
         name_prefix=args.name_prefix,
+        account_id=args.account_id,
         glue_version=args.glue_version,
         library=args.library,
         python_version=args.python_version,
@@ -120,6 +127,21 @@ def cmd_render(args) -> int:
     return 0
 
 
+def _callers_account(config, endpoint_url) -> str:
+    """These credentials' account (``sts:GetCallerIdentity``, which needs no permission); one line if unreadable."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from lakejobs.deploy.execute import client_factory
+
+    try:
+        return client_factory(config.region, endpoint_url)("sts").get_caller_identity()["Account"]
+    except (BotoCoreError, ClientError) as error:
+        raise UsageError(
+            f"deploy policy --target emr names the cluster and the EMR roles in the deploying account, which "
+            f"these credentials do not tell ({error}): give --account-id"
+        ) from None
+
+
 def cmd_policy(args, config) -> int:
     """Print the IAM policy allowing exactly what ``lakejobs deploy --target`` sends, for these values."""
     import json
@@ -127,6 +149,8 @@ def cmd_policy(args, config) -> int:
     from lakejobs.deploy.deployer_iam import DEPLOYER_POLICIES, REQUIRED
 
     config.require(args.target, *REQUIRED[args.target])
+    if args.target == "emr" and not config.account_id:
+        config = dataclasses.replace(config, account_id=_callers_account(config, args.endpoint_url))
     print(json.dumps(DEPLOYER_POLICIES[args.target](config), indent=2))
     return 0
 
@@ -145,6 +169,8 @@ def cmd_deploy(args) -> int:
     if not args.bucket:
         raise UsageError(f"--target {args.target} needs --bucket")
     refuse_ignored_options(args)
+    if args.account_id and args.action != "policy":
+        raise UsageError("--account-id is an option of deploy policy: a deploy's account is its credentials'")
     config = _config(args)
     if args.action == "policy":
         return cmd_policy(args, config)

@@ -8,12 +8,13 @@ and nothing else:
   deny as the job roles', ``iam.deny_unencrypted_writes``);
 - Glue: ``GetJob``, ``CreateJob``, ``UpdateJob`` and tagging of the ``lakejobs-*`` jobs; the job
   role may be passed to Glue only;
-- EMR: ``DescribeCluster`` (the deploy's check) and ``AddJobFlowSteps`` on the cluster (any
-  cluster when none is configured), and for
-  ``--transient`` ``RunJobFlow`` (no resource-level permission exists for it) with the
-  cluster's tags; the step runtime role and the service role may be passed to EMR only, the
-  instance profile's role to EC2 only (the cluster's instances take it); EMR's cleanup
-  service-linked role may be created (a new account lacks it);
+- EMR ``--cluster-id``: ``DescribeCluster`` (the deploy's check) and ``AddJobFlowSteps`` on
+  the cluster, of the deploying account (``account_id``: the step runtime role may be of
+  another); the step runtime role may be passed to EMR only. ``--transient``: ``RunJobFlow``
+  (no resource-level permission exists for it) with the cluster's tags; the service role may be
+  passed to EMR only, the instance profile's role to EC2 only (the cluster's instances take
+  it); EMR's cleanup service-linked role may be created (a new account lacks it). Neither
+  given: both, on any cluster;
 - EMR Serverless: ``StartJobRun``, ``GetJobRun`` (the deploy waits stage by stage) and tagging
   on the application and its runs; the runtime role may be passed to EMR Serverless only;
 - Step Functions: the catalog step's Glue job as for Glue, and ``DescribeStateMachine``,
@@ -30,6 +31,7 @@ from lakejobs.deploy.description import ARTIFACTS, DeployConfig
 from lakejobs.deploy.iam import account, deny_unencrypted_writes, emr_cleanup_role_statement, policy, role_arn
 
 Statement = Dict[str, object]
+EMR_SERVICE = "elasticmapreduce.amazonaws.com"
 
 
 def pass_role(sid: str, roles: List[str], service: str) -> Statement:
@@ -72,8 +74,8 @@ def glue_deployer_policy(config: DeployConfig) -> Dict[str, object]:
     return policy(upload_statements(config) + glue_job_statements(config))
 
 
-def emr_deployer_policy(config: DeployConfig) -> Dict[str, object]:
-    """``lakejobs deploy --target emr`` (steps to ``--cluster-id``, or ``--transient``)."""
+def emr_cluster_statements(config: DeployConfig) -> List[Statement]:
+    """Check the cluster and add the steps to it (any cluster when none is given); pass the step role to EMR."""
     clusters = f"arn:aws:elasticmapreduce:{config.region}:{account(config)}:cluster/"
     add_steps = {
         "Sid": "AddStepsToTheCluster",
@@ -81,6 +83,13 @@ def emr_deployer_policy(config: DeployConfig) -> Dict[str, object]:
         "Action": ["elasticmapreduce:DescribeCluster", "elasticmapreduce:AddJobFlowSteps"],
         "Resource": [clusters + (config.cluster_id or "*")],
     }
+    step_role = [pass_role("PassStepRoleToEmr", [config.role_arn], EMR_SERVICE)] if config.role_arn else []
+    return [add_steps] + step_role
+
+
+def emr_transient_statements(config: DeployConfig) -> List[Statement]:
+    """Start a tagged transient cluster: its service role to EMR, its instance profile's role to EC2."""
+    clusters = f"arn:aws:elasticmapreduce:{config.region}:{account(config)}:cluster/"
     run_job_flow = {
         "Sid": "StartTransientClusters",
         "Effect": "Allow",
@@ -93,19 +102,27 @@ def emr_deployer_policy(config: DeployConfig) -> Dict[str, object]:
         "Action": ["elasticmapreduce:AddTags", "elasticmapreduce:PutAutoTerminationPolicy"],
         "Resource": [clusters + "*"],
     }
-    roles = [role_arn(config, config.emr_service_role)] + ([config.role_arn] if config.role_arn else [])
-    instance_role = [role_arn(config, config.emr_instance_profile)]
-    return policy(
-        upload_statements(config)
-        + [
-            add_steps,
-            run_job_flow,
-            tag,
-            pass_role("PassRolesToEmr", roles, "elasticmapreduce.amazonaws.com"),
-            pass_role("PassInstanceRoleToEc2", instance_role, "ec2.amazonaws.com"),
-            emr_cleanup_role_statement(account(config)),
-        ]
-    )
+    return [
+        run_job_flow,
+        tag,
+        pass_role("PassServiceRoleToEmr", [role_arn(config, config.emr_service_role)], EMR_SERVICE),
+        pass_role("PassInstanceRoleToEc2", [role_arn(config, config.emr_instance_profile)], "ec2.amazonaws.com"),
+        emr_cleanup_role_statement(account(config)),
+    ]
+
+
+def emr_deployer_policy(config: DeployConfig) -> Dict[str, object]:
+    """``lakejobs deploy --target emr``: steps to ``--cluster-id``, or ``--transient``; both when neither is given.
+
+    The cluster and the EMR roles are of the deploying account (``config.account_id``); the
+    step runtime role (``--role-arn``) may be of another.
+    """
+    statements = upload_statements(config)
+    if not config.transient:
+        statements += emr_cluster_statements(config)
+    if not config.cluster_id:
+        statements += emr_transient_statements(config)
+    return policy(statements)
 
 
 def serverless_deployer_policy(config: DeployConfig) -> Dict[str, object]:

@@ -311,6 +311,9 @@ class DeployConfig:
     #: ``AmazonEMRServicePolicy_v2`` it must carry the tag ``for-use-with-amazon-emr-managed-policies=true``.
     subnet_id: Optional[str] = None
     name_prefix: str = "lakejobs-"
+    #: The deploying account, which holds the EMR clusters and roles (``deploy policy --target emr``);
+    #: None: ``role_arn``'s (an EMR step's runtime role may be of another account).
+    account_id: Optional[str] = None
     dist: str = "dist"
     output_format: str = "delta"
     incremental: bool = False
@@ -404,6 +407,8 @@ class DeployConfig:
                 f"--name-prefix must be 1 to 40 letters, digits, hyphens or underscores (e.g. lakejobs-dev-), "
                 f"got {self.name_prefix!r}"
             )
+        if self.account_id is not None and not re.fullmatch(r"\d{12}", self.account_id):
+            raise UsageError(f"--account-id must be an AWS account id (12 digits), got {self.account_id!r}")
         if self.subnet_id is not None and not re.fullmatch(r"subnet-[0-9a-f]{8,17}", self.subnet_id):
             raise UsageError(f"--subnet-id must be a subnet id (subnet-0123abcd...), got {self.subnet_id!r}")
         return self

@@ -100,7 +100,9 @@ def deny_unencrypted_writes(config: DeployConfig) -> Dict[str, object]:
 
 
 def account(config: DeployConfig) -> str:
-    """The account of ``--role-arn`` (``*`` without one)."""
+    """The deployment's account: ``account_id``, else that of ``--role-arn`` (``*`` without either)."""
+    if config.account_id:
+        return config.account_id
     parts = (config.role_arn or "").split(":")
     return parts[4] if len(parts) > 4 and parts[4] else "*"
 

@@ -22,11 +22,13 @@ EXAMPLE = DeployConfig(
     role_arn=f"arn:aws:iam::{EXAMPLE_ACCOUNT}:role/lakejobs-glue-job",
     cluster_id="j-2AXXXXXXGAPLF",
     application_id="00fexample0app01",
+    account_id=EXAMPLE_ACCOUNT,
 )
 EXAMPLE_SERVERLESS = dataclasses.replace(
     EXAMPLE, role_arn=f"arn:aws:iam::{EXAMPLE_ACCOUNT}:role/lakejobs-emr-serverless-job"
 )
 EXAMPLE_EMR = dataclasses.replace(EXAMPLE, role_arn=f"arn:aws:iam::{EXAMPLE_ACCOUNT}:role/lakejobs-emr-step")
+EXAMPLE_EMR_TRANSIENT = dataclasses.replace(EXAMPLE, role_arn=None, cluster_id=None, transient=True)
 #: Folders holding only rendered files (a file there that rendering no longer makes is stale).
 RENDERED_FOLDERS = ("glue/jobs", "glue/iam", "emr/serverless", "emr/iam")
 RENDERED_TOP_FILES = ("emr/steps.json", "emr/run_job_flow.json", "glue/README.md", "emr/README.md")
@@ -83,6 +85,7 @@ def rendered_files(pipeline: Optional[Pipeline] = None) -> Dict[str, str]:
     for path, target, config in (
         ("glue/iam/deployer-glue-policy.json", "glue", EXAMPLE),
         ("emr/iam/deployer-emr-policy.json", "emr", EXAMPLE_EMR),
+        ("emr/iam/deployer-emr-transient-policy.json", "emr", EXAMPLE_EMR_TRANSIENT),
         ("emr/iam/deployer-emr-serverless-policy.json", "emr-serverless", EXAMPLE_SERVERLESS),
     ):
         files[path] = _json(deployer_iam.DEPLOYER_POLICIES[target](config))
