@@ -337,6 +337,17 @@ def test_a_glue_environment_for_another_architecture_is_refused(capsys, tmp_path
             "--prefix 'a,b' holds ,: spark-submit's and Glue's lists of files (--py-files, --extra-py-files) split at "
             "',', and '#' names an archive's alias; choose a prefix without them",
         ),
+        (  # spark-submit decoded it: the jobs loaded s3://lake/teamA/... (and a bare % failed the submit)
+            ["--bucket", "lake", "--prefix", "team%41"],
+            "--prefix 'team%41' holds %: spark-submit reads --py-files and --archives as URIs: it decodes %41 to A "
+            "(loading another key) and takes a URI it cannot parse for a local file; choose a prefix without them",
+        ),
+        (
+            ["--bucket", "lake", "--prefix", "a[1]^{b}"],
+            "--prefix 'a[1]^{b}' holds [ ] ^ { }: spark-submit reads --py-files and --archives as URIs: it decodes "
+            "%41 to A (loading another key) and takes a URI it cannot parse for a local file; choose a prefix without "
+            "them",
+        ),
         (
             ["--bucket", "lake", "--prefix", "a/../b"],
             "--prefix 'a/../b' holds a . or .. folder: Hadoop resolves it, so the jobs would load code and write "

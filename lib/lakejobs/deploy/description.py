@@ -88,8 +88,8 @@ def check_bucket(bucket: Optional[str]) -> None:
 def check_prefix(prefix: Optional[str]) -> None:
     """Raise ``UsageError`` when ``prefix`` would put objects or grants elsewhere than it names.
 
-    That is whitespace (spark-submit lines split at it), ``//``, a character of ``PREFIX_REFUSED``,
-    or a ``.``/``..`` folder.
+    That is whitespace (spark-submit lines split at it), ``//``, a character of ``PREFIX_REFUSED``
+    (since session 46 also those a URI holds only escaped, ``%`` first), or a ``.``/``..`` folder.
     """
     if re.search(r"\s", prefix or ""):
         raise UsageError(
@@ -118,6 +118,8 @@ PREFIX_REFUSED = {
     "prefix",
     ",#": "spark-submit's and Glue's lists of files (--py-files, --extra-py-files) split at ',', and '#' names an "
     "archive's alias",
+    '%"<>[\\]^`{|}': "spark-submit reads --py-files and --archives as URIs: it decodes %41 to A (loading another key) "
+    "and takes a URI it cannot parse for a local file",
 }
 
 
