@@ -1,6 +1,8 @@
 """The Glue state machine, deployed with ``lakejobs deploy --target stepfunctions``, executed on moto's engine."""
 
 import json
+import re
+import time
 
 import boto3
 import pytest
@@ -210,13 +212,43 @@ def test_a_missing_job_sends_the_execution_through_notify_to_failed(aws, capsys)
     assert len(runs(aws["glue"], "lakejobs-catalog-sync")) == catalog_runs  # the catalog step never ran
     messages = aws["sqs"].receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10)["Messages"]
     assert len(messages) == 1
-    notification = json.loads(json.loads(messages[0]["Body"])["Message"])
+    aws["sqs"].delete_message(QueueUrl=aws["queue"], ReceiptHandle=messages[0]["ReceiptHandle"])
+    execution, notification = notified(json.loads(messages[0]["Body"]))
+    assert re.fullmatch(r"glue-2026-11-23-[0-9a-f]{8}", execution)
     assert notification["error"]["Error"] == "Glue.EntityNotFoundException"
     assert {key: notification[key] for key in ("bucket", "prefix", "run_date")} == {
         "bucket": BUCKET,
         "prefix": "lake/",
         "run_date": "2026-11-23",
     }
+
+
+MESSAGE = re.compile(r"lakejobs pipeline execution (\S+) failed; its error and input: (\{.*\})", re.S)
+
+
+def notified(envelope):
+    """The execution's name and the error and input of an SNS notification (as its SQS subscription gets it)."""
+    assert envelope["Subject"] == "lakejobs pipeline failed"
+    execution, document = MESSAGE.fullmatch(envelope["Message"]).groups()
+    return execution, json.loads(document)
+
+
+def test_an_execution_of_the_longest_name_is_notified_too(aws):
+    """The subject held the execution's name: past SNS's 100 characters the publish failed, caught, telling no one."""
+    sfn = boto3.client("stepfunctions")
+    machine = next(m for m in sfn.list_state_machines()["stateMachines"] if m["name"] == "lakejobs-pipeline-glue")
+    run_input = {"bucket": BUCKET, "prefix": "lake/", "run_date": "2026-11-24", "notify_topic_arn": aws["topic"]}
+    name = "nightly-" + "x" * 72  # Step Functions' longest execution name: 80 characters
+    arn = sfn.start_execution(stateMachineArn=machine["stateMachineArn"], name=name, input=json.dumps(run_input))
+    for _ in range(300):
+        if sfn.describe_execution(executionArn=arn["executionArn"])["status"] != "RUNNING":
+            break
+        time.sleep(0.2)
+    messages = aws["sqs"].receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10, WaitTimeSeconds=2)
+    assert len(messages.get("Messages", [])) == 1, messages
+    execution, notification = notified(json.loads(messages["Messages"][0]["Body"]))
+    assert (execution, notification["run_date"]) == (name, "2026-11-24")
+    assert notification["error"]["Error"] == "Glue.EntityNotFoundException"
 
 
 def test_starting_a_machine_never_deployed_is_one_line_and_a_missing_topic_is_warned_of(aws, capsys):

@@ -214,3 +214,15 @@ def test_the_emr_machine_creates_its_cluster_in_the_subnet_deployed_with():
 
     assert "Ec2SubnetId" not in instances(DeployConfig(bucket="b"))
     assert instances(DeployConfig(bucket="b", subnet_id="subnet-0a1b2c3d"))["Ec2SubnetId"] == "subnet-0a1b2c3d"
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_every_notification_has_a_fixed_short_subject_and_names_the_execution_in_its_message(runtime):
+    """The subject held the execution's name (up to 80 characters): past SNS's 100 the publish failed, caught."""
+    notifications = [task for name, task in graph.tasks(load(runtime)) if task["Resource"].endswith(":sns:publish")]
+    assert len(notifications) == {"glue": 3, "emr-serverless": 3, "emr": 1}[runtime]
+    for task in notifications:
+        parameters = task["Parameters"]
+        assert "Subject.$" not in parameters and len(parameters["Subject"]) < 100
+        assert parameters["Subject"].startswith("lakejobs pipeline failed")
+        assert parameters["Message.$"] == asl.NOTIFY_MESSAGE and "$$.Execution.Name" in asl.NOTIFY_MESSAGE

@@ -76,19 +76,32 @@ def catch(next_state: str) -> List[Dict]:
 SNS_RETRY_ERRORS = ["SNS.ThrottledException", "SNS.InternalErrorException", "States.Timeout"]
 
 
-def notify_state(next_state: str, what: str = "the pipeline") -> Dict:
-    """SNS publish of the error and the state's data (the execution input), then ``next_state``.
+#: SNS refuses a subject of 100 characters or more; the notification's is fixed, well below.
+SNS_SUBJECT_MAX = 99
+#: The notification's text: the execution's name, then its error and input as one JSON document.
+NOTIFY_MESSAGE = (
+    "States.Format('lakejobs pipeline execution {} failed; its error and input: {}', "
+    "$$.Execution.Name, States.JsonToString($))"
+)
 
-    Its own failure is caught too: the execution then fails without a notification.
+
+def notify_state(next_state: str, what: str = "the pipeline", subject: str = "lakejobs pipeline failed") -> Dict:
+    """SNS publish of the execution's name, the error and the state's data (the execution input), then ``next_state``.
+
+    The subject is fixed: with the execution's name (up to 80 characters) it could pass SNS's
+    limit, and the publish failed, caught: no one was told. Its own failure is caught too: the
+    execution then fails without a notification.
     """
+    if len(subject) > SNS_SUBJECT_MAX:
+        raise ValueError(f"an SNS subject holds at most {SNS_SUBJECT_MAX} characters: {subject!r}")
     return {
         "Type": "Task",
-        "Comment": f"Tell the operators that {what} failed: the error and the execution input.",
+        "Comment": f"Tell the operators that {what} failed: the execution, the error and the execution input.",
         "Resource": "arn:aws:states:::sns:publish",
         "Parameters": {
             "TopicArn.$": "$.notify_topic_arn",
-            "Subject.$": "States.Format('lakejobs pipeline failed: {}', $$.Execution.Name)",
-            "Message.$": "States.JsonToString($)",
+            "Subject": subject,
+            "Message.$": NOTIFY_MESSAGE,
         },
         "ResultPath": None,
         "TimeoutSeconds": 60,

@@ -128,7 +128,7 @@ def _branch(job: Job, task_for: TaskFor) -> Dict:
         "StartAt": name,
         "States": {
             name: {**task_for(job, notify), "End": True},
-            notify: asl.notify_state(failed, f"job {job.key}"),
+            notify: asl.notify_state(failed, f"job {job.key}", f"lakejobs pipeline failed: job {job.key}"),
             failed: asl.fail_state(asl.NOTIFIED_ERROR, f"{job.key} failed; the operators were notified"),
         },
     }
