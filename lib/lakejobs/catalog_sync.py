@@ -50,9 +50,12 @@ class SyncReport:
                 partitions += f", {removed} removed (no file left)" if removed else ""
                 partitions += f", {moved} re-pointed to this lake" if moved else ""
             out.append(f"table {name}: {action}{partitions}")
+        removed, moved = sum(self.partitions_removed.values()), sum(self.partitions_moved.values())
         out.append(
             f"{len(self.tables_created)} tables created, {len(self.tables_updated)} updated, "
             f"{len(self.tables_unchanged)} unchanged, {sum(self.partitions_added.values())} partitions added"
+            + (f", {removed} removed (no file left)" if removed else "")
+            + (f", {moved} re-pointed to this lake" if moved else "")
         )
         return out
 

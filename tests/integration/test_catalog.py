@@ -200,6 +200,7 @@ def test_sync_creates_databases_tables_and_partitions_then_updates_in_place(aws,
         "table processed_data.sales: unchanged, partitions: 0 added, 3 already registered, 1 removed (no file left)"
         in third
     )
+    assert third[-1] == "0 tables created, 0 updated, 9 unchanged, 0 partitions added, 1 removed (no file left)"
     assert [values for values, _location in partitions(glue, "sales")] == [("2013", "12"), ("2014", "1"), ("2014", "2")]
 
 
@@ -227,6 +228,7 @@ def test_a_lake_moved_elsewhere_re_points_its_partitions_and_folder_markers_are_
     assert (
         "table moved_db.sales: updated, partitions: 1 added, 0 already registered, 1 re-pointed to this lake" in lines
     )
+    assert lines[-1] == "0 tables created, 9 updated, 0 unchanged, 1 partitions added, 1 re-pointed to this lake"
     # Re-pointed in place: the partition is never missing, even if a call fails.
     sales_partition_calls = [
         (operation, params)
@@ -294,6 +296,7 @@ def test_a_lake_switched_to_delta_keeps_no_partition_of_its_parquet_sync(aws, ca
     assert sync(aws, *databases, "--lake", f"s3://{LAKE_BUCKET}/delta-lake", "--format", "delta") == 0
     out = capsys.readouterr().out.splitlines()
     assert "table switched.sales: updated, partitions: 0 added, 0 already registered, 3 removed (no file left)" in out
+    assert out[-1] == "0 tables created, 9 updated, 0 unchanged, 0 partitions added, 5 removed (no file left)"
     assert [partitions(aws["glue"], name, "switched") for name in ("sales", "orders")] == [[], []]
 
 

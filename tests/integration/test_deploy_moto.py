@@ -42,12 +42,17 @@ def dist(tmp_path):
     return make_dist(tmp_path / "dist")
 
 
-def deploy(capsys, *argv):
+def deploy_lines(capsys, *argv):
+    """What ``lakejobs deploy`` printed: each request sent (a JSON line), what it started, the summary."""
     code = cli.main(["deploy", *argv])
     captured = capsys.readouterr()
     assert code == 0, captured.err
-    lines = captured.out.splitlines()
-    return [json.loads(line) for line in lines[:-1]], lines[-1]
+    return captured.out.splitlines()
+
+
+def deploy(capsys, *argv):
+    lines = deploy_lines(capsys, *argv)
+    return [json.loads(line) for line in lines[:-1] if line.startswith("{")], lines[-1]
 
 
 def test_glue_deploy_uploads_encrypted_artifacts_creates_jobs_then_updates_them_in_place(s3, bucket, dist, capsys):
@@ -242,3 +247,31 @@ def test_a_cluster_that_cannot_take_the_steps_is_refused_before_any_upload(s3, b
     assert captured.err.splitlines() == ["lakejobs: error: " + message.format(id=cluster_id)]
     assert captured.out == ""
     assert s3["client"].list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_a_deploy_names_the_cluster_steps_and_job_runs_it_starts(s3, bucket, dist, capsys):
+    """They were never printed: the new cluster and its runs had to be looked for in the console."""
+    emr = boto3.client("emr")
+    cluster_id = _running_cluster(bucket)
+    lines = deploy_lines(capsys, "--target", "emr", "--bucket", bucket, "--cluster-id", cluster_id, "--dist", str(dist))
+    steps = [step["Id"] for step in reversed(emr.list_steps(ClusterId=cluster_id)["Steps"])]
+    assert [line for line in lines if not line.startswith("{")][:-1] == [
+        f"added steps {', '.join(steps)} to cluster {cluster_id}"
+    ]
+
+    before = {cluster["Id"] for cluster in emr.list_clusters()["Clusters"]}
+    lines = deploy_lines(capsys, "--target", "emr", "--bucket", bucket, "--transient", "--dist", str(dist))
+    (transient,) = [c["Id"] for c in emr.list_clusters()["Clusters"] if c["Id"] not in before]
+    assert [line for line in lines if not line.startswith("{")][:-1] == [
+        f"started cluster {transient}: it runs 4 steps, then terminates"
+    ]
+
+    client = boto3.client("emr-serverless")
+    application = client.create_application(name="lakejobs", releaseLabel="emr-7.12.0", type="SPARK")["applicationId"]
+    options = ["--target", "emr-serverless", "--bucket", bucket, "--application-id", application, "--role-arn", ROLE]
+    lines = deploy_lines(capsys, *options, "--dist", str(dist))
+    runs = {run["name"]: run["id"] for run in client.list_job_runs(applicationId=application)["jobRuns"]}
+    started = [line for line in lines if line.startswith("started job run ")]
+    assert started == [f"started job run {runs[name]} ({name}) on application {application}" for name in JOB_NAMES]
+    # Each run is named as it starts, before the deploy waits for its stage.
+    assert lines.index(started[0]) < [i for i, line in enumerate(lines) if '"StartJobRun"' in line][1]

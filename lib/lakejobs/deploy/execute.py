@@ -127,6 +127,19 @@ def refuse_another_accounts_role(
 
 #: (service, operation) -> how to wait for what the request started, before the next stage.
 WAITERS = {("emr-serverless", "StartJobRun"): wait_for_serverless_run}
+#: (service, operation) -> the line naming what the request started (request, response -> line).
+STARTED = {
+    ("emr", "RunJobFlow"): lambda request, response: (
+        f"started cluster {response['JobFlowId']}: it runs {len(request.params['Steps'])} steps, then terminates"
+    ),
+    ("emr", "AddJobFlowSteps"): lambda request, response: (
+        f"added steps {', '.join(response['StepIds'])} to cluster {request.params['JobFlowId']}"
+    ),
+    ("emr-serverless", "StartJobRun"): lambda request, response: (
+        f"started job run {response['jobRunId']} ({request.params['name']}) on application "
+        f"{request.params['applicationId']}"
+    ),
+}
 
 
 def execute(
@@ -137,6 +150,8 @@ def execute(
     timeout_s: float = 6 * 3600.0,
 ) -> collections.Counter:
     """Send ``requests`` in order, printing each as sent; return how many of each operation were sent.
+
+    What a request starts (a cluster, steps, a job run) is named in a line of its own as it starts.
 
     A request with a ``probe`` is an upsert (its ``otherwise`` goes when the probe finds the
     resource). Before a request of a later ``stage``, what the earlier stage started is waited for;
@@ -162,6 +177,8 @@ def execute(
         emit(chosen.to_json())
         response = send(chosen, client_for)
         sent[chosen.operation] += 1
+        if (chosen.service, chosen.operation) in STARTED:  # its id, before any wait
+            emit(STARTED[(chosen.service, chosen.operation)](chosen, response))
         if (chosen.service, chosen.operation) in WAITERS:
             pending.append((chosen, response))
     wait_for_pending()  # the last stage's runs too: a deploy that ends is one whose runs all succeeded
