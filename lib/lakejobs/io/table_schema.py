@@ -26,7 +26,12 @@ LOG = logging.getLogger(__name__)
 
 
 def refuse_other_schema(
-    spark: "SparkSession", path: str, schema: "StructType", output_format: str, partition_by: Sequence[str] = ()
+    spark: "SparkSession",
+    path: str,
+    schema: "StructType",
+    output_format: str,
+    partition_by: Sequence[str] = (),
+    types_only: bool = False,
 ) -> None:
     """Raise ``UsageError`` when the table at ``path`` has other columns or types than ``schema``.
 
@@ -42,6 +47,10 @@ def refuse_other_schema(
         ``parquet`` or ``delta``.
     partition_by : Sequence[str]
         The run's partition columns, left out of a Parquet file's comparison.
+    types_only : bool
+        Compare only the types of the columns both have (the field jobs' merges read a table's
+        earlier rows by the run's columns: a column only in the run is null there, as in a table
+        written before lineage, one only in the table is left out; another type fails the read).
     """
     table = _table_columns(spark, path, output_format)
     if table is None:
@@ -49,7 +58,7 @@ def refuse_other_schema(
     skipped = {name.lower() for name in partition_by} if output_format == "parquet" else set()
     run = {field.name.lower(): field.dataType.simpleString() for field in schema.fields}
     run = {name: kind for name, kind in run.items() if name not in skipped}
-    differences = _differences(table, run)
+    differences = _type_differences(table, run) + ([] if types_only else _presence_differences(table, run))
     if differences:
         raise UsageError(
             f"--output_path {path} holds a table with other columns than this run's: {'; '.join(differences)}; "
@@ -97,14 +106,17 @@ def delta_log_schema(spark: "SparkSession", path: str) -> "StructType":
         return spark.read.format("delta").load(path).schema
 
 
-def _differences(table: Dict[str, str], run: Dict[str, str]) -> List[str]:
-    """What differs, column by column: a type, a column only in the run, one only in the table."""
-    found = [
+def _type_differences(table: Dict[str, str], run: Dict[str, str]) -> List[str]:
+    """The columns both have, with another type in each."""
+    return [
         f"{name} is {table[name]} there, {kind} here" for name, kind in run.items() if table.get(name, kind) != kind
     ]
-    found += [f"{name} is not in the table" for name in run if name not in table]
-    found += [f"{name} is not in this run's rows" for name in table if name not in run]
-    return found
+
+
+def _presence_differences(table: Dict[str, str], run: Dict[str, str]) -> List[str]:
+    """A column only in the run, one only in the table."""
+    found = [f"{name} is not in the table" for name in run if name not in table]
+    return found + [f"{name} is not in this run's rows" for name in table if name not in run]
 
 
 #: How many of a Delta table's latest commits ``refuse_keyless_write_into_a_merged_table`` reads.

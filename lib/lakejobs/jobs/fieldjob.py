@@ -264,7 +264,7 @@ def publish_split(
     rows_quarantined``; ``rows_written`` counts them, the table output's ``rows`` also the
     earlier rows rewritten with them.
 
-    A table already at the output with other columns or types than the run writes (after
+    A table already at the output whose columns have other types than the run writes (after
     ``merge.finish``) is refused before anything is counted or written (``refuse_other_schema``).
 
     The quarantine keeps one folder per source file (``lakejobs.io.quarantine``): the files read
@@ -275,7 +275,8 @@ def publish_split(
     source_files = source_files_of(checked_df, listed)
     with repeats_flagged_once(checked_df, dataset, result) as validated_df:
         written_schema = (merge.finish or (lambda df: df))(validated_df.transform(good_rows)).schema
-        refuse_other_schema(checked_df.sparkSession, args.output_path, written_schema, "parquet", table.partition_by)
+        spark = checked_df.sparkSession
+        refuse_other_schema(spark, args.output_path, written_schema, "parquet", table.partition_by, types_only=True)
         with result.stage("validate"):
             account(result, count_by_reason(validated_df))
         quarantine_df = validated_df.transform(filter_quarantined(table.name, result.run_id))
