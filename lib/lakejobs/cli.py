@@ -73,7 +73,10 @@ def cmd_pipeline(args) -> int:
         print(pipeline.lake_line(spark, options.lake))
         return pipeline.pipeline_result(total, results, labels)
 
-    return runtime.run_main("pipeline", [], lambda _argv: args, run, shown_as="lakejobs")
+    def preflight(options) -> None:
+        pipeline.preflight_conversions(options.raw, options.lake, options.format, options.incremental)
+
+    return runtime.run_main("pipeline", [], lambda _argv: args, run, preflight, shown_as="lakejobs")
 
 
 def _session(name: str):

@@ -47,6 +47,19 @@ def pipeline_steps(raw: str, lake: str, output_format: str = "parquet", incremen
     return steps
 
 
+def preflight_conversions(raw: str, lake: str, output_format: str = "parquet", incremental: bool = False) -> None:
+    """Parse every step's arguments and run each conversion's preflight, before Spark starts.
+
+    A missing ``rawData/orders`` was found only when its step came, after the dimensions' tables
+    had been replaced (until session 46). The mart's own preflight, which needs the tables the
+    conversions write, runs before its step (``run_pipeline``).
+    """
+    for _label, module, argv in pipeline_steps(fs.qualify(raw), fs.qualify(lake), output_format, incremental):
+        args = module.parse_args(argv)
+        if module is csv_to_parquet:
+            module.preflight(args)
+
+
 def run_pipeline(
     spark, raw: str, lake: str, output_format: str = "parquet", incremental: bool = False
 ) -> List[JobResult]:
