@@ -294,7 +294,8 @@ def test_a_converted_file_that_changed_is_refused_by_an_append_and_merged_by_del
             csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
         assert str(refused.value) == (
             f"orders: file:{tmp_path}/raw/a.csv changed since it was converted (1 such file(s)); an incremental "
-            "append would publish its earlier rows twice: land changes as new files, or reset the state "
+            "append would publish its earlier rows twice: land new rows as new files (a changed row needs --format "
+            "delta), or reset the state "
             "(lakejobs state reset) and convert in full"
         )
         assert_same_orders(spark, read(spark, tmp_path, fmt), LINES[:100])
@@ -533,3 +534,33 @@ def test_a_lock_whose_holder_cannot_be_read_is_still_held_and_named(tmp_path, te
         "wait for it, or delete the lock if no run is writing the same output"
     )
     assert lock.read_text() == text
+
+
+@pytest.mark.parametrize("repeat_inside", [False, True], ids=["single_pass", "persisted"])
+def test_a_parquet_append_repeating_keys_of_the_table_is_refused_and_publishes_nothing(spark, tmp_path, repeat_inside):
+    """Until session 46 the batch was appended: the table held the keys twice and nothing said so."""
+    schema = ["--schema", "id INT NOT NULL, name STRING", "--primary_key", "id", "--incremental", "true"]
+    schema += ["--max_bad_fraction", "0.5"]
+    paths = ["--input_path", str(tmp_path / "raw"), "--output_path", str(tmp_path / "people")]
+    run = lambda: csv_to_parquet.run(spark, csv_to_parquet.parse_args(schema + paths))  # noqa: E731
+    land(tmp_path, "a.csv", ["1,Ann", "2,Bob"])
+    run()
+    land(tmp_path, "b.csv", ["2,Rob", "3,Cy"] + (["3,Cyd"] if repeat_inside else []))
+    with pytest.raises(LakejobsError) as refused:
+        run()
+    assert str(refused.value) == (
+        f"people: 1 row repeats a key of {tmp_path / 'people'} (e.g. id=2): a Parquet table cannot replace rows, "
+        "and an incremental run appends; nothing was published. To correct rows, convert into a Delta table "
+        "(--format delta merges on the key); to load a new snapshot, run without --incremental (a full run "
+        "replaces the table, or the partitions its rows hold)"
+    )
+    table = spark.read.parquet(str(tmp_path / "people"))
+    assert sorted(tuple(row) for row in table.collect()) == [(1, "Ann"), (2, "Bob")]
+    assert not (tmp_path / "people" / "_staging").exists()
+    land(tmp_path, "b.csv", ["3,Cy"])  # corrected: only the new key
+    assert run().rows_written == 1
+    assert sorted(tuple(row) for row in spark.read.parquet(str(tmp_path / "people")).collect()) == [
+        (1, "Ann"),
+        (2, "Bob"),
+        (3, "Cy"),
+    ]

@@ -71,6 +71,7 @@ from lakejobs.io.table_folder import (
     refuse_other_layout,
     table_files,
 )
+from lakejobs.io.table_keys import refuse_keys_in_table
 from lakejobs.io.table_schema import (
     refuse_another_key,
     refuse_keyless_write_into_a_merged_table,
@@ -255,8 +256,8 @@ def refuse_changed_files(args: CsvToParquetArgs, changed) -> None:
         return
     raise LakejobsError(
         f"{args.dataset.name}: {changed[0].path} changed since it was converted ({len(changed)} such file(s)); "
-        "an incremental append would publish its earlier rows twice: land changes as new files, or reset "
-        "the state (lakejobs state reset) and convert in full"
+        "an incremental append would publish its earlier rows twice: land new rows as new files (a changed row "
+        "needs --format delta), or reset the state (lakejobs state reset) and convert in full"
     )
 
 
@@ -317,6 +318,9 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
         _gate(spark, args, result, measurement, quarantine_df, batch)
         if state is not None:
             _refuse_changed_input(spark, args, batch, () if args.incremental else source_files)
+        if appends_keyed_parquet(args):
+            with result.stage("check_keys"):
+                refuse_keys_in_table(spark, valid_df, args.output_path, args.dataset)
         staged = _stage_append(spark, args, result, valid_df, state)
         written = staged_files(spark, staged.path) if staged is not None else None
         _mark_pending(spark, args, state, result.run_id, batch, written=written)
@@ -338,6 +342,11 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
     finally:
         _unpersist(typed_df, repeated_df)
     _record_published(spark, args, result, (batch, batch_fingerprint, state), output, quarantine)
+
+
+def appends_keyed_parquet(args: CsvToParquetArgs) -> bool:
+    """Whether the run appends to a Parquet table with a key, which must not hold the batch's keys yet."""
+    return args.appends and args.output_format == "parquet" and bool(args.dataset.primary_key)
 
 
 def staged_append(args: CsvToParquetArgs, state) -> bool:
@@ -402,6 +411,8 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
                 LOG.info("%s: a key repeats in this batch; converting it over a persisted copy", args.dataset.name)
                 fs.delete(spark, staging_root(args.output_path), recursive=True)
                 return False
+            if appends_keyed_parquet(args) and staged_df is not None:
+                refuse_keys_in_table(spark, staged_df, args.output_path, args.dataset)
         columns = [quote_name(field.name) for field in args.dataset.schema.fields]
         good_df = staged_df.select(*columns) if staged_df else spark.createDataFrame([], args.dataset.schema)
         _measure_after_staging(args, result, good_df, metrics)

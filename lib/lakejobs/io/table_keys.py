@@ -1,0 +1,47 @@
+"""Refuse a Parquet append whose rows repeat keys the table already holds.
+
+A Parquet table has no MERGE: an incremental batch is appended. Until session 46 a batch
+repeating keys of earlier batches was appended all the same, so the table held those keys twice
+and nothing said so: a customers snapshot landed again as a new file (as the changed-file
+refusal advises) doubled the table, and the sales mart, which keeps one row per dimension key
+(the smallest), went on showing the old names. ``refuse_keys_in_table`` semi-joins the batch's
+keys with the table's, before anything is published.
+"""
+
+from typing import TYPE_CHECKING, Sequence
+
+from lakejobs.datasets import Dataset
+from lakejobs.errors import LakejobsError
+from lakejobs.transforms.validation import quote_name
+
+if TYPE_CHECKING:  # pragma: no cover
+    from pyspark.sql import DataFrame, SparkSession
+
+
+class KeysInTableError(LakejobsError):
+    """An incremental Parquet batch repeats keys of the table's earlier batches (exit 1, nothing published)."""
+
+
+def refuse_keys_in_table(spark: "SparkSession", rows_df: "DataFrame", output_path: str, dataset: Dataset) -> None:
+    """Raise ``KeysInTableError`` when a key of ``rows_df`` is already in the Parquet table at ``output_path``.
+
+    Two queries over the keys (the table's key columns and the batch's): how many rows repeat
+    one, and the first such key, for the message.
+    """
+    keys = [quote_name(name) for name in dataset.primary_key]
+    table_keys_df = spark.read.parquet(output_path).select(*keys).distinct()
+    repeating_df = rows_df.select(*keys).join(table_keys_df, list(dataset.primary_key), "left_semi")
+    repeats = repeating_df.count()
+    if repeats:
+        raise KeysInTableError(_message(dataset, output_path, repeats, repeating_df.first()))
+
+
+def _message(dataset: Dataset, output_path: str, repeats: int, example: Sequence[object]) -> str:
+    key = ", ".join(f"{name}={value}" for name, value in zip(dataset.primary_key, example))
+    rows = "1 row repeats a key" if repeats == 1 else f"{repeats} rows repeat keys"
+    return (
+        f"{dataset.name}: {rows} of {output_path} (e.g. {key}): a Parquet table cannot replace rows, and an "
+        "incremental run appends; nothing was published. To correct rows, convert into a Delta table (--format "
+        "delta merges on the key); to load a new snapshot, run without --incremental (a full run replaces the "
+        "table, or the partitions its rows hold)"
+    )
