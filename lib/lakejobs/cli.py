@@ -61,6 +61,18 @@ def cmd_generate(args) -> int:
     return 0
 
 
+def _order_lines(text: str) -> int:
+    """``generate --orders``: a whole number of at least ``MIN_ORDER_LINES`` (fewer were written as that many)."""
+    from lakejobs.generate import MIN_ORDER_LINES
+
+    lines = job_args.parse_positive(text)
+    if lines < MIN_ORDER_LINES:
+        raise argparse.ArgumentTypeError(
+            f"expected {MIN_ORDER_LINES} or more order lines (the course's lines come first), got {text!r}"
+        )
+    return lines
+
+
 def cmd_pipeline(args) -> int:
     """Run the whole local sales pipeline and print a summary table."""
     from lakejobs import pipeline
@@ -204,9 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     generate = commands.add_parser("generate", help="write a deterministic sales raw zone of any size")
     generate.add_argument(
         "--orders",
-        type=job_args.parse_positive,
+        type=_order_lines,
         required=True,
-        help="order lines to write (at least 10: a fixed set of lines comes first)",
+        help="order lines to write, 10 or more (the course's lines come first)",
     )
     generate.add_argument("--out", required=True, help="output folder (receives customers/, employees/, orders/)")
     generate.add_argument("--seed", type=job_args.parse_seed, default=42, help="0 or more (default 42)")

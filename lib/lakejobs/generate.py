@@ -510,6 +510,10 @@ def generate(out_dir: str, orders: int, seed: int = 42, header: bool = False) ->
     return counts
 
 
+#: The fewest order lines a zone has: the course's order lines and their orders' other lines come first.
+MIN_ORDER_LINES = 10
+
+
 def _write_zone(out_dir: str, orders: int, seed: int, header: bool) -> Dict[str, int]:
     rng = random.Random(seed)
     sizes = scale_sizes(orders)

@@ -278,7 +278,7 @@ def test_generate_into_a_used_folder_leaves_only_the_new_zone(tmp_path, monkeypa
 def test_a_negative_seed_is_refused_and_generate_field_errors_are_one_line(tmp_path, capsys):
     """Python seeds -42 exactly as 42, so a negative seed would silently repeat another zone."""
     with pytest.raises(SystemExit) as refused:
-        cli.main(["generate", "--orders", "3", "--out", str(tmp_path / "raw"), "--seed", "-42"])
+        cli.main(["generate", "--orders", "10", "--out", str(tmp_path / "raw"), "--seed", "-42"])
     assert refused.value.code == 2
     assert stderr_lines(capsys.readouterr().err) == [
         "lakejobs generate: error: argument --seed: expected a whole number, 0 or more, got '-42' (see --help)"
@@ -290,9 +290,24 @@ def test_a_negative_seed_is_refused_and_generate_field_errors_are_one_line(tmp_p
     assert capsys.readouterr().err == f"lakejobs.generate_field: error: --out {afile} is a file, not a folder\n"
 
 
+@pytest.mark.parametrize("orders", ["9", "1"])
+def test_generate_refuses_fewer_order_lines_than_it_writes(tmp_path, capsys, orders):
+    """Until session 46 ``--orders 5`` wrote 10 lines without a word."""
+    with pytest.raises(SystemExit) as refused:
+        cli.main(["generate", "--orders", orders, "--out", str(tmp_path / "raw")])
+    assert refused.value.code == 2
+    assert stderr_lines(capsys.readouterr().err) == [
+        "lakejobs generate: error: argument --orders: expected 10 or more order lines (the course's lines come "
+        f"first), got '{orders}' (see --help)"
+    ]
+    assert not (tmp_path / "raw").exists()
+    assert cli.main(["generate", "--orders", "10", "--out", str(tmp_path / "raw")]) == 0
+    assert capsys.readouterr().out.endswith(f"orders=10 -> {tmp_path / 'raw'}\n")
+
+
 def test_generate_refuses_an_out_that_is_a_file(tmp_path, capsys):
     (tmp_path / "afile").write_text("x")
-    assert cli.main(["generate", "--orders", "1", "--out", str(tmp_path / "afile")]) == 2
+    assert cli.main(["generate", "--orders", "10", "--out", str(tmp_path / "afile")]) == 2
     assert stderr_lines(capsys.readouterr().err) == [
         f"lakejobs: error: --out {tmp_path / 'afile'} is a file, not a folder"
     ]
@@ -314,7 +329,7 @@ def test_generate_refuses_an_out_on_s3_instead_of_making_a_local_folder_of_that_
     tmp_path, monkeypatch, capsys, out
 ):
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["generate", "--orders", "1", "--out", out]) == 2
+    assert cli.main(["generate", "--orders", "10", "--out", out]) == 2
     assert stderr_lines(capsys.readouterr().err) == [
         f"lakejobs: error: --out {out}: generate writes to a local folder (copy it to S3 afterwards)"
     ]
@@ -323,7 +338,7 @@ def test_generate_refuses_an_out_on_s3_instead_of_making_a_local_folder_of_that_
 
 def test_generate_writes_a_file_uri_to_that_folder(tmp_path, monkeypatch, capsys):
     monkeypatch.chdir(tmp_path)
-    assert cli.main(["generate", "--orders", "3", "--out", f"file://{tmp_path}/raw"]) == 0
+    assert cli.main(["generate", "--orders", "10", "--out", f"file://{tmp_path}/raw"]) == 0
     assert sorted(path.name for path in (tmp_path / "raw").iterdir()) == ["customers", "employees", "orders"]
     assert sorted(path.name for path in tmp_path.iterdir()) == ["raw"]
 
@@ -332,7 +347,7 @@ def test_generate_writes_a_file_uri_to_that_folder(tmp_path, monkeypatch, capsys
     "argv, option",
     [
         (["pipeline", "--lake", ""], "--lake"),
-        (["generate", "--orders", "1", "--out", " "], "--out"),
+        (["generate", "--orders", "10", "--out", " "], "--out"),
         (["report", "--runs", ""], "--runs"),
         (["state", "show", "csv_to_parquet", "--dataset", "orders", "--state_path", ""], "--state_path"),
         (["run", "taxi_trips", "--input_path", "", "--output_path", "out"], "--input_path"),

@@ -29,7 +29,7 @@ def test_an_unknown_log_level_is_one_line_and_exit_2(tmp_path):
 
 def test_the_cli_turns_any_failure_into_one_line(tmp_path, capsys):
     (tmp_path / "blocker").write_text("a file, not a folder")
-    assert cli.main(["generate", "--orders", "1", "--out", str(tmp_path / "blocker" / "x")]) == 1
+    assert cli.main(["generate", "--orders", "10", "--out", str(tmp_path / "blocker" / "x")]) == 1
     captured = capsys.readouterr()
     assert captured.err == f"lakejobs: error: NotADirectoryError: [Errno 20] Not a directory: '{tmp_path}/blocker/x'\n"
 

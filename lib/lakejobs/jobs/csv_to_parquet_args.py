@@ -68,7 +68,11 @@ def build_parser():
     parser.add_argument("--schema_file", help="a file holding such a DDL string")
     parser.add_argument("--dataset_name", help="name of a --schema dataset (default: output folder name)")
     parser.add_argument("--primary_key", type=job_args.parse_columns, default=(), help="key columns: c1,c2")
-    parser.add_argument("--partition_by", type=job_args.parse_columns, help="partition columns: c1,c2")
+    parser.add_argument(
+        "--partition_by",
+        type=job_args.parse_columns,
+        help="partition columns: c1,c2 (default: the dataset's, orders -> order_year; none for --schema)",
+    )
     parser.add_argument("--compression", choices=COMPRESSIONS, default="snappy")
     parser.add_argument("--format", dest="output_format", choices=("parquet", "delta"), default="parquet")
     parser.add_argument("--quarantine_path", help="bad rows go here (default: <output_path>_quarantine)")
@@ -82,7 +86,9 @@ def build_parser():
     )
     parser.add_argument("--incremental", type=job_args.parse_bool, default=False, help="read only new input files")
     parser.add_argument("--state_path", help="state file of --incremental (default: <output_path>_lakejobs/state.json)")
-    parser.add_argument("--header", type=job_args.parse_bool, help="first line of each file is a header")
+    parser.add_argument(
+        "--header", type=job_args.parse_bool, help="first line of each file is a header (default false)"
+    )
     parser.add_argument("--delimiter", help="field separator (default ,; \\t for a tab)")
     parser.add_argument("--quote", help='quote character (default ")')
     parser.add_argument("--escape", help="escape character inside quotes (default: the quote, as RFC 4180)")
@@ -91,10 +97,18 @@ def build_parser():
         help="file encoding (default UTF-8; UTF-16, UTF-32 and EBCDIC files are read whole, as --multiline true)",
     )
     parser.add_argument(
-        "--date_format", type=job_args.parse_datetime_pattern, help="format of DATE columns, e.g. M/d/yyyy"
+        "--date_format",
+        type=job_args.parse_datetime_pattern,
+        help="format of DATE columns, e.g. M/d/yyyy (default: an ISO date, 2014-05-01; orders: M/d/yyyy)",
     )
-    parser.add_argument("--timestamp_format", type=job_args.parse_datetime_pattern, help="format of TIMESTAMP columns")
-    parser.add_argument("--multiline", type=job_args.parse_bool, help="quoted fields may hold line breaks")
+    parser.add_argument(
+        "--timestamp_format",
+        type=job_args.parse_datetime_pattern,
+        help="format of TIMESTAMP columns (default: ISO, 2014-05-01 10:30:00 with an optional zone)",
+    )
+    parser.add_argument(
+        "--multiline", type=job_args.parse_bool, help="quoted fields may hold line breaks (default false)"
+    )
     return parser
 
 
