@@ -23,7 +23,7 @@ import sys
 import threading
 import time
 from contextlib import contextmanager
-from typing import Iterator
+from typing import Iterator, Set
 
 from lakejobs import fs
 
@@ -116,28 +116,31 @@ def with_paused_task():
     return _through_each_row(_pause_first_partition(marker))
 
 
-def _has_new_file(folder: str, since: float) -> bool:
+def _data_files(folder: str) -> Set[str]:
+    """The Parquet files below ``folder`` (a table's, its staging's), by path."""
+    found = set()
     for root, _dirs, files in os.walk(folder):
-        for name in files:
-            try:
-                if os.path.getmtime(os.path.join(root, name)) >= since and name.endswith(".parquet"):
-                    return True
-            except OSError:
-                continue
-    return False
+        found.update(os.path.join(root, name) for name in files if name.endswith(".parquet"))
+    return found
 
 
 @contextmanager
 def killed_during_write(output_path: str) -> Iterator[None]:
-    """Kill the process as soon as a new data file appears below a local ``output_path``."""
+    """Kill the process as soon as a data file appears below a local ``output_path`` at a new path.
+
+    By path, not by time: a commit moves staged files in, which keeps their times (until
+    session 46 a Parquet run, which stages first, was never killed). The files already there
+    when the write starts, staged ones included, do not count.
+    """
     if os.environ.get(ENV) != "during_write" or not fs.is_local(output_path):
         yield
         return
-    started, folder = time.time(), fs.local_path(output_path)
+    folder = fs.local_path(output_path)
+    before = _data_files(folder)
 
     def watch() -> None:
         while True:
-            if _has_new_file(folder, started):
+            if _data_files(folder) - before:
                 _kill()
             time.sleep(0.005)
 

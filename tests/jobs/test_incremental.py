@@ -386,7 +386,8 @@ def run_killed(tmp_path, fmt, point):
 @pytest.mark.subprocess
 #: Every kill point once, each format at least once: a killed run costs a JVM start (~25 s).
 @pytest.mark.parametrize(
-    ("point", "fmt"), [("before_write", "parquet"), ("during_write", "delta"), ("before_state", "parquet")]
+    ("point", "fmt"),
+    [("before_write", "parquet"), ("during_write", "parquet"), ("during_write", "delta"), ("before_state", "parquet")],
 )
 def test_a_job_killed_at_any_point_reruns_to_the_rows_of_a_clean_run(spark, tmp_path, fmt, point):
     land(tmp_path, "a.csv", LINES[:100])
