@@ -10,6 +10,7 @@ import glob
 import html
 import json
 import os
+import re
 from typing import Dict, List, Optional, Sequence, Tuple
 from urllib.parse import urlparse
 
@@ -104,7 +105,26 @@ def _showable(run: Run) -> bool:
         _cells(run), detail_lines(run), _reason_chart([run]), _bar_chart([run])
     except Exception:  # noqa: BLE001 - any field of another type or size (1e999 is infinite: OverflowError)
         return False
-    return True
+    return _well_typed(run)
+
+
+#: Fields a report holds as text, and as whole numbers: shown as they are, so their type is checked.
+_TEXT_FIELDS = ("job", "run_id", "status", "started_at")
+_COUNT_FIELDS = ("rows_read", "rows_written", "rows_quarantined")
+#: How a report's ``started_at`` starts (an ISO date and time): the table sorts runs by it.
+_STARTED_AT = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}")
+
+
+def _well_typed(run: Run) -> bool:
+    """Text fields are text, counts whole numbers, ``started_at`` a date and time (each may be missing).
+
+    Until session 46 a ``status`` or ``started_at`` of ``5`` was shown as is (the run sorted as the
+    newest), and a count of ``"28"`` too.
+    """
+    texts = all(isinstance(run.get(name, ""), str) for name in _TEXT_FIELDS)
+    counts = all(type(run.get(name, 0)) is int for name in _COUNT_FIELDS)
+    started = "started_at" not in run or bool(_STARTED_AT.match(str(run["started_at"])))
+    return texts and counts and started
 
 
 def dataset_of(run: Run) -> str:

@@ -95,6 +95,11 @@ def lake(tmp_path):
         {"quarantine_reasons": ["x"]},
         {"details": {"rules": [{"outcome": "failed"}]}},
         {"rows_read": float("inf")},  # 1e999 in the JSON
+        {"started_at": 5},  # shown, and sorted as the newest run, until session 46
+        {"started_at": "5"},
+        {"status": 5},
+        {"rows_read": "28"},
+        {"rows_written": True},
     ],
 )
 def test_a_report_of_another_shape_is_skipped_and_said_not_the_end_of_the_command(lake, capsys, odd):
