@@ -171,7 +171,7 @@ def cmd_state(args) -> int:
         print(
             f"lakejobs: warning: {path} is a damaged state (empty, cut short, JSON that is no object, or missing a "
             "field): a run "
-            "refuses it; restore it, or run lakejobs state reset to read every input file again",
+            f"refuses it; restore it, or run {job_state.reset_command(path)} to read every input file again",
             file=sys.stderr,
         )
     print(text.rstrip())

@@ -27,6 +27,11 @@ if TYPE_CHECKING:  # pragma: no cover
 LOG = logging.getLogger(__name__)
 
 
+def reset_command(state_path: str) -> str:
+    """The command that resets the state at ``state_path``, for a refusal to name (a pipeline's user gave no path)."""
+    return f"lakejobs state reset csv_to_parquet --state_path {state_path}"
+
+
 class ConcurrentRunError(LakejobsError):
     """Another run holds the lock on the same output."""
 
@@ -101,7 +106,7 @@ def load_state(spark: "SparkSession", path: str, job: str, input_path: str, outp
     if not isinstance(data, dict) or not well_formed(data):
         raise LakejobsError(
             f"the incremental state {path} is damaged (empty, cut short, not JSON or missing a field): restore it, "
-            "or run `lakejobs state reset` to read every input file again"
+            f"or run {reset_command(path)} to read every input file again"
         )
     state = JobState(
         **{field.name: data.get(field.name) for field in dataclasses.fields(JobState) if field.name in data}
@@ -146,7 +151,7 @@ def _refuse_other_paths(spark: "SparkSession", state: JobState, path: str, given
         if stored[option] and not _same_location(spark, stored[option], value):
             raise UsageError(
                 f"the incremental state {path} is for {option} {stored[option]}, not {value}: pass the same "
-                f"{option}, another --state_path, or run lakejobs state reset to convert every input file again"
+                f"{option}, another --state_path, or run {reset_command(path)} to convert every input file again"
             )
 
 

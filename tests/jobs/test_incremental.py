@@ -92,7 +92,7 @@ def test_an_output_without_state_is_refused_and_a_reset_state_replaces_it(spark,
     assert str(refused.value) == (
         f"{tmp_path / 'orders'} already holds data but {state_path} has no incremental state: appending every "
         "input file would publish their rows twice. To replace the output with a conversion of every input file, "
-        "run lakejobs state reset (or pass the output's own --state_path)"
+        f"run lakejobs state reset csv_to_parquet --state_path {state_path} (or pass the output's own --state_path)"
     )
     assert read(spark, tmp_path, fmt).count() == 100
     reset_state(spark, state_path, "csv_to_parquet")
@@ -207,7 +207,8 @@ def test_a_state_whose_output_was_deleted_is_refused_instead_of_converting_nothi
         csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
     assert str(refused.value) == (
         f"{tmp_path}/state/orders.json lists 1 converted input file(s), but {tmp_path}/orders does not exist: run "
-        "lakejobs state reset to convert every input file again (or restore the output)"
+        f"lakejobs state reset csv_to_parquet --state_path {tmp_path}/state/orders.json to convert every input file "
+        "again (or restore the output)"
     )
     assert cli.main(["state", "reset", "csv_to_parquet", "--state_path", str(tmp_path / "state" / "orders.json")]) == 0
     rerun = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
@@ -226,7 +227,7 @@ def test_a_state_of_another_input_is_refused_instead_of_publishing_its_files_aga
     assert str(refused.value) == (
         f"the incremental state {tmp_path}/state/orders.json is for --input_path {tmp_path}/raw, not "
         f"{tmp_path}/moved: pass the same --input_path, another --state_path, or run lakejobs state reset "
-        "to convert every input file again"
+        f"csv_to_parquet --state_path {tmp_path}/state/orders.json to convert every input file again"
     )
     assert_same_orders(spark, read(spark, tmp_path, "parquet"), LINES[:100])
     # After a reset the state names no paths: the next run takes (and records) its own.
@@ -295,8 +296,8 @@ def test_a_converted_file_that_changed_is_refused_by_an_append_and_merged_by_del
         assert str(refused.value) == (
             f"orders: file:{tmp_path}/raw/a.csv changed since it was converted (1 such file(s)); an incremental "
             "append would publish its earlier rows twice: land new rows as new files (a changed row needs --format "
-            "delta), or reset the state "
-            "(lakejobs state reset) and convert in full"
+            f"delta), or reset the state (lakejobs state reset csv_to_parquet --state_path {tmp_path}/state/orders.json) "
+            "and convert in full"
         )
         assert_same_orders(spark, read(spark, tmp_path, fmt), LINES[:100])
     else:  # orders has a primary key: the MERGE replaces the 100 rows and adds the 20

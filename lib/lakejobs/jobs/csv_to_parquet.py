@@ -87,7 +87,7 @@ from lakejobs.jobs.csv_to_parquet_args import (  # noqa: F401 - the job's public
 )
 from lakejobs.key_check import repeats_a_key
 from lakejobs.result import JobResult, OutputInfo, new_run_id
-from lakejobs.state import JobState, RunLock, load_state, save_state
+from lakejobs.state import JobState, RunLock, load_state, reset_command, save_state
 from lakejobs.transforms import quality
 from lakejobs.transforms.partition_values import folder_name_limit, partition_value_checks
 from lakejobs.transforms.quality import Check
@@ -217,7 +217,8 @@ def refuse_state_without_output(spark: "SparkSession", args: CsvToParquetArgs, s
     if state.processed and not fs.exists(spark, args.output_path):
         raise UsageError(
             f"{args.state_path} lists {len(state.processed)} converted input file(s), but {args.output_path} "
-            "does not exist: run lakejobs state reset to convert every input file again (or restore the output)"
+            f"does not exist: run {reset_command(args.state_path)} to convert every input file again (or restore the "
+            "output)"
         )
 
 
@@ -232,7 +233,7 @@ def refuse_output_without_state(spark: "SparkSession", args: CsvToParquetArgs) -
         raise UsageError(
             f"{args.output_path} already holds data but {args.state_path} has no incremental state: "
             "appending every input file would publish their rows twice. To replace the output with a conversion "
-            "of every input file, run lakejobs state reset (or pass the output's own --state_path)"
+            f"of every input file, run {reset_command(args.state_path)} (or pass the output's own --state_path)"
         )
 
 
@@ -257,7 +258,7 @@ def refuse_changed_files(args: CsvToParquetArgs, changed) -> None:
     raise LakejobsError(
         f"{args.dataset.name}: {changed[0].path} changed since it was converted ({len(changed)} such file(s)); "
         "an incremental append would publish its earlier rows twice: land new rows as new files (a changed row "
-        "needs --format delta), or reset the state (lakejobs state reset) and convert in full"
+        f"needs --format delta), or reset the state ({reset_command(args.state_path)}) and convert in full"
     )
 
 
