@@ -296,8 +296,8 @@ def test_a_converted_file_that_changed_is_refused_by_an_append_and_merged_by_del
         assert str(refused.value) == (
             f"orders: file:{tmp_path}/raw/a.csv changed since it was converted (1 such file(s)); an incremental "
             "append would publish its earlier rows twice: land new rows as new files (a changed row needs --format "
-            f"delta), or reset the state (lakejobs state reset csv_to_parquet --state_path {tmp_path}/state/orders.json) "
-            "and convert in full"
+            "delta), or reset the state (lakejobs state reset csv_to_parquet --state_path "
+            f"{tmp_path}/state/orders.json) and convert in full"
         )
         assert_same_orders(spark, read(spark, tmp_path, fmt), LINES[:100])
     else:  # orders has a primary key: the MERGE replaces the 100 rows and adds the 20
