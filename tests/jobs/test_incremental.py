@@ -566,3 +566,22 @@ def test_a_parquet_append_repeating_keys_of_the_table_is_refused_and_publishes_n
         (2, "Bob"),
         (3, "Cy"),
     ]
+
+
+def test_a_parquet_appends_key_check_reads_the_tables_own_types_and_takes_an_empty_table(spark, tmp_path):
+    """Read with inferred types the check failed on an empty table and took a partition ``code=1`` for ``01``."""
+    options = ["--schema", "code STRING NOT NULL, v INT", "--primary_key", "code", "--partition_by", "code"]
+    options += ["--incremental", "true", "--max_bad_fraction", "1"]
+    paths = ["--input_path", str(tmp_path / "raw"), "--output_path", str(tmp_path / "codes")]
+    run = lambda: csv_to_parquet.run(spark, csv_to_parquet.parse_args(options + paths))  # noqa: E731
+    land(tmp_path, "a.csv", ["x1,not a number"])
+    assert run().rows_quarantined == 1  # the table holds no file yet
+    land(tmp_path, "b.csv", ["1,1"])
+    assert run().rows_written == 1
+    land(tmp_path, "c.csv", ["01,2"])
+    assert run().rows_written == 1
+    land(tmp_path, "d.csv", ["1,3"])
+    with pytest.raises(LakejobsError, match=r"codes: 1 row repeats a key of .*codes \(e.g. code=1\)"):
+        run()
+    table = spark.read.schema("v INT, code STRING").parquet(str(tmp_path / "codes")).select("code", "v")
+    assert sorted(tuple(row) for row in table.collect()) == [("01", 2), ("1", 1)]

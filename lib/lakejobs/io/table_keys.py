@@ -5,7 +5,7 @@ repeating keys of earlier batches was appended all the same, so the table held t
 and nothing said so: a customers snapshot landed again as a new file (as the changed-file
 refusal advises) doubled the table, and the sales mart, which keeps one row per dimension key
 (the smallest), went on showing the old names. ``refuse_keys_in_table`` semi-joins the batch's
-keys with the table's, before anything is published.
+keys with the table's key columns, before anything is published.
 """
 
 from typing import TYPE_CHECKING, Sequence
@@ -25,15 +25,21 @@ class KeysInTableError(LakejobsError):
 def refuse_keys_in_table(spark: "SparkSession", rows_df: "DataFrame", output_path: str, dataset: Dataset) -> None:
     """Raise ``KeysInTableError`` when a key of ``rows_df`` is already in the Parquet table at ``output_path``.
 
-    Two queries over the keys (the table's key columns and the batch's): how many rows repeat
-    one, and the first such key, for the message.
+    One query: the batch's keys semi-joined with the table's key columns, counted, with the
+    smallest repeated key for the message. The table is read with the dataset's types (``table_schema``):
+    inferred, a partition column ``code=1`` would be an int that ``"01"`` matches, and an empty
+    table would have no schema at all.
     """
+    from pyspark.sql import functions as F
+
+    from lakejobs.io.delta import table_schema
+
     keys = [quote_name(name) for name in dataset.primary_key]
-    table_keys_df = spark.read.parquet(output_path).select(*keys).distinct()
-    repeating_df = rows_df.select(*keys).join(table_keys_df, list(dataset.primary_key), "left_semi")
-    repeats = repeating_df.count()
-    if repeats:
-        raise KeysInTableError(_message(dataset, output_path, repeats, repeating_df.first()))
+    table_df = spark.read.schema(table_schema(spark, dataset)).parquet(output_path)
+    repeating_df = rows_df.select(*keys).join(table_df.select(*keys), list(dataset.primary_key), "left_semi")
+    found = repeating_df.agg(F.count(F.lit(1)).alias("rows"), F.min(F.struct(*keys)).alias("example")).first()
+    if found["rows"]:
+        raise KeysInTableError(_message(dataset, output_path, found["rows"], found["example"]))
 
 
 def _message(dataset: Dataset, output_path: str, repeats: int, example: Sequence[object]) -> str:
