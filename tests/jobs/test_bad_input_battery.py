@@ -203,8 +203,10 @@ def test_without_multiline_a_quoted_newline_splits_the_record_and_no_line_is_los
 UNCLOSED_FILES = {
     # A quote opened in the last field and never closed: Spark read lines 3 to 5 as one value.
     "unclosed.csv": 'id,name,note\n1,a,plain\n2,b,"multi\nline"\n3,c,"never closed\n4,d,x\n5,e,y\n',
-    # The same on the file's last line.
-    "last_line.csv": 'id,name,note\n6,f,x\n7,g,"open\n',
+    # The same on the file's last line (blanks around a field are kept in the quarantined text).
+    "last_line.csv": 'id,name,note\n6,f,x\n7, g ,"open\n',
+    # Never closed, then a later quoted value: the parser stops there, keeping the first quote.
+    "stopped.csv": 'id,name,note\n10,j,plain\n11,k,"never closed\n12,l,x\n13,m,"quoted"\n14,n,y\n',
     # An odd number of quotes (one inside an unquoted value, kept as it is) and a last value of
     # two lines, properly closed: nothing to flag.
     "stray.csv": 'id,name,note\n8,h,12" pizza\n9,i,"ends\nhere"\n',
@@ -220,9 +222,10 @@ def test_with_multiline_a_quote_never_closed_in_the_last_field_quarantines_the_r
     argv = ["--schema", "id INT NOT NULL, name STRING, note STRING", "--header", "true", "--multiline", "true"]
     argv += ["--input_path", str(source), "--output_path", str(tmp_path / "notes"), "--max_bad_fraction", "1"]
     result = run_job(spark, argv)
-    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (7, 5, {"malformed_record": 2})
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (10, 7, {"malformed_record": 3})
     expected = spark.createDataFrame(
-        [(1, "a", "plain"), (2, "b", "multi\nline"), (6, "f", "x"), (8, "h", '12" pizza'), (9, "i", "ends\nhere")],
+        [(1, "a", "plain"), (2, "b", "multi\nline"), (6, "f", "x"), (8, "h", '12" pizza'), (9, "i", "ends\nhere")]
+        + [(10, "j", "plain"), (14, "n", "y")],
         "id int, name string, note string",
     )
     assert_df_equality(
@@ -236,7 +239,8 @@ def test_with_multiline_a_quote_never_closed_in_the_last_field_quarantines_the_r
     expected_quarantine = spark.createDataFrame(
         [
             ('3,c,"never closed\n4,d,x\n5,e,y\n', "malformed_record", detail),
-            ('7,g,"open\n', "malformed_record", detail),
+            ('7, g ,"open\n', "malformed_record", detail),
+            ('11,k,"never closed\n12,l,x\n13,m,"quoted"', "malformed_record", detail),
         ],
         "raw_line string, reason string, detail string",
     )

@@ -53,8 +53,9 @@ def read_raw_csv(spark: "SparkSession", path: str, dataset: Dataset) -> "DataFra
     where every failure gets a reason. A line whose field count differs from the schema keeps
     its raw text in ``_corrupt_record``; ``_source_file`` names the file of every row. Blank
     lines are not records and are skipped, as Spark's CSV reader does. Read whole (``multiline``),
-    a record whose last field a quote never closed runs to the end of its file: it gets a
-    ``_corrupt_record`` too (``unclosed_quote``). With ``header`` the
+    a record a quote never closed swallowed later lines into gets a ``_corrupt_record`` too
+    (``unclosed_quote``; the quotes of such UTF-8 files are counted here, a query run at once,
+    while the rows themselves are read only when the caller's query runs). With ``header`` the
     first line of every file must name the schema's columns (so a file without its header
     fails the run, see ``header_mismatch``, instead of losing its first row).
 
