@@ -130,19 +130,24 @@ def killed_during_write(output_path: str) -> Iterator[None]:
 
     By path, not by time: a commit moves staged files in, which keeps their times (until
     session 46 a Parquet run, which stages first, was never killed). The files already there
-    when the write starts, staged ones included, do not count.
+    when the write starts, staged ones included, do not count. ``staging.commit_parquet`` also
+    kills at ``during_write`` after its first move, so a Parquet commit dies part-way however
+    fast it moves; the watch stops when the write ends.
     """
     if os.environ.get(ENV) != "during_write" or not fs.is_local(output_path):
         yield
         return
     folder = fs.local_path(output_path)
-    before = _data_files(folder)
+    before, done = _data_files(folder), threading.Event()
 
     def watch() -> None:
-        while True:
+        while not done.is_set():
             if _data_files(folder) - before:
                 _kill()
             time.sleep(0.005)
 
     threading.Thread(target=watch, daemon=True).start()
-    yield
+    try:
+        yield
+    finally:
+        done.set()  # a kill after the write would be another point (before_state)

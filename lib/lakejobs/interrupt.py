@@ -27,6 +27,7 @@ import logging
 import os
 import signal
 import subprocess
+import sys
 import threading
 from typing import Optional
 
@@ -128,6 +129,8 @@ def stop_gateway_being_started() -> None:
     line. Nothing is done once a session exists: its JVM ends with Python. Found with
     ``pgrep`` (Linux, macOS); where it is missing nothing is done.
     """
+    if "pyspark" not in sys.modules:  # a command that starts no session (pipeline start --wait)
+        return
     from pyspark import SparkContext
 
     if SparkContext._active_spark_context is not None:

@@ -107,6 +107,7 @@ def test_a_ctrl_c_while_the_session_starts_kills_the_jvm_being_started_and_nothi
     """
     script = (
         "import subprocess, sys\n"
+        "import pyspark  # a session was starting\n"
         "from lakejobs import interrupt\n"
         "sleep = [sys.executable, '-c', 'import time; time.sleep(60)']\n"
         "gateway, other = subprocess.Popen(sleep + ['pyspark-shell']), subprocess.Popen(sleep + ['other'])\n"

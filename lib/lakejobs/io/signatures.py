@@ -42,9 +42,9 @@ def refuse_compressed_content(spark: "SparkSession", files: Sequence[fs.FileInfo
     Files named with a suffix Spark decompresses by, and empty files, are not read.
     """
     checked = [info.path for info in files if info.size > 0 and not _DECOMPRESSED.fullmatch(info.path)]
-    found = next((hit for hit in _first_bytes_of(spark, checked) if _signature(hit[1])), None)
+    found = _first_compressed(spark, checked)
     if found is not None:
-        path, kind, action = found[0], *_signature(found[1])
+        path, (kind, action) = found
         path = fs.local_path(path) if fs.is_local(path) else path
         raise UsageError(
             f"input file {path} is {kind} (its first bytes say so), but Spark picks a decompressor by the file's "
@@ -56,13 +56,25 @@ def _signature(head: bytes) -> Optional[Tuple[str, str]]:
     return next(((kind, action) for magic, kind, action in SIGNATURES if magic.match(head)), None)
 
 
-def _first_bytes_of(spark: "SparkSession", paths: List[str]):
-    """(path, its first ``SIGNATURE_BYTES`` bytes) for each path, in order; remote ones read in parallel."""
+def _first_compressed(spark: "SparkSession", paths: List[str]) -> Optional[Tuple[str, Tuple[str, str]]]:
+    """The first of ``paths`` whose first bytes are a signature, with it; remote files read in parallel.
+
+    Once one is found, the reads not started yet are cancelled (a full run over thousands of S3
+    files does not pay for the rest).
+    """
     if all(fs.is_local(path) for path in paths):
-        yield from ((path, _local_head(path)) for path in paths)
-        return
-    with concurrent.futures.ThreadPoolExecutor(PARALLEL_READS) as pool:
-        yield from zip(paths, pool.map(lambda path: _hadoop_head(spark, path), paths))
+        heads = ((path, _local_head(path)) for path in paths)
+        return next(((path, _signature(head)) for path, head in heads if _signature(head)), None)
+    pool = concurrent.futures.ThreadPoolExecutor(PARALLEL_READS)
+    try:
+        futures = [pool.submit(_hadoop_head, spark, path) for path in paths]
+        for path, future in zip(paths, futures):
+            signature = _signature(future.result())
+            if signature:
+                return path, signature
+        return None
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _local_head(path: str) -> bytes:

@@ -21,7 +21,7 @@ import logging
 from collections import defaultdict
 from typing import TYPE_CHECKING, Dict, List, Sequence
 
-from lakejobs import fs
+from lakejobs import faults, fs
 from lakejobs.errors import LakejobsError, root_cause
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -108,6 +108,8 @@ def commit_parquet(
                 fs.delete(spark, target, recursive=True)
                 fs.rename(spark, f"{staging.rstrip('/')}/{folder}", target)
             moved += 1
+            if moved == 1:
+                faults.point("during_write")  # tests: killed part-way through the moves
         for folder in remove:
             fs.delete(spark, f"{output}/{folder}", recursive=True)
     except Exception as error:
