@@ -256,20 +256,30 @@ def test_a_truncated_archive_is_named_in_the_one_line(spark, products, capsys):
     assert not (products / "out").exists()
 
 
+def gzipped_trips(lines: int) -> bytes:
+    header = ",".join(TAXI_COLUMNS).encode()
+    return gzip.compress(header + b"\n" + b"\n".join([GOOD[0].encode()] * lines) + b"\n")
+
+
+def taxi_run_on(tmp_path, capsys, files):
+    """Run taxi_trips on ``files`` (name -> bytes) in ``raw/``: its exit code and last error line; no table made."""
+    (tmp_path / "raw").mkdir()
+    for name, data in files.items():
+        (tmp_path / "raw" / name).write_bytes(data)
+    code = taxi_trips.main(["--input_path", str(tmp_path / "raw"), "--output_path", str(tmp_path / "trips")])
+    assert not (tmp_path / "trips").exists()
+    return code, stderr_lines(capsys.readouterr().err)[-1]
+
+
 def test_a_field_jobs_truncated_archive_is_named_in_the_one_line(spark, tmp_path, capsys):
     """The task's ``EOFException: Unexpected end of input stream`` did not say which file."""
-    (tmp_path / "raw").mkdir()
-    header = ",".join(TAXI_COLUMNS).encode()
-    whole = gzip.compress(header + b"\n" + b"\n".join([GOOD[0].encode()] * 4000) + b"\n")
-    (tmp_path / "raw" / "green_2019-02.csv.gz").write_bytes(whole[: len(whole) // 2])
-    (tmp_path / "raw" / "green_2019-01.csv.gz").write_bytes(gzip.compress(header + b"\n" + GOOD[0].encode() + b"\n"))
-    argv = ["--input_path", str(tmp_path / "raw"), "--output_path", str(tmp_path / "trips")]
-    assert taxi_trips.main(argv) == 1
-    assert stderr_lines(capsys.readouterr().err)[-1] == (
+    whole = gzipped_trips(4000)
+    files = {"green_2019-02.csv.gz": whole[: len(whole) // 2], "green_2019-01.csv.gz": gzipped_trips(1)}
+    assert taxi_run_on(tmp_path, capsys, files) == (
+        1,
         f"taxi_trips: error: {tmp_path / 'raw' / 'green_2019-02.csv.gz'} cannot be decompressed "
-        "(EOFException: Unexpected end of input stream); nothing was published"
+        "(EOFException: Unexpected end of input stream); nothing was published",
     )
-    assert not (tmp_path / "trips").exists()
 
 
 def test_a_headers_lookup_skips_the_lines_spark_skips_and_no_others(spark, tmp_path):
@@ -491,14 +501,9 @@ def test_a_compressed_file_not_named_so_is_refused_not_read_as_junk(spark, produ
 
 
 def test_a_field_job_refuses_a_compressed_file_not_named_so(spark, tmp_path, capsys):
-    (tmp_path / "raw").mkdir()
-    header = ",".join(TAXI_COLUMNS).encode()
-    (tmp_path / "raw" / "green_2019-01.csv").write_bytes(gzip.compress(header + b"\n" + GOOD[0].encode() + b"\n"))
-    argv = ["--input_path", str(tmp_path / "raw"), "--output_path", str(tmp_path / "trips")]
-    assert taxi_trips.main(argv) == 2
-    assert stderr_lines(capsys.readouterr().err)[-1] == (
+    assert taxi_run_on(tmp_path, capsys, {"green_2019-01.csv": gzipped_trips(1)}) == (
+        2,
         f"taxi_trips: error: input file {tmp_path / 'raw' / 'green_2019-01.csv'} is gzip-compressed (its "
         "first bytes say so), but Spark picks a decompressor by the file's name and would read its bytes as text: "
-        "name it with .gz at the end; nothing was read"
+        "name it with .gz at the end; nothing was read",
     )
-    assert not (tmp_path / "trips").exists()
