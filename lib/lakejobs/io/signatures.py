@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 from lakejobs import fs
 from lakejobs.errors import UsageError
+from lakejobs.io.input_folder import CODEC_SUFFIXES
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -32,8 +33,8 @@ SIGNATURES = (
 SIGNATURE_BYTES = 10
 #: Files whose first bytes are read at once, on a store other than the local disk (one request each).
 PARALLEL_READS = 16
-#: The suffixes Spark decompresses by (``input_folder.CODEC_SUFFIXES``): such files are not read.
-_DECOMPRESSED = re.compile(r".*\.(gz|bz2|deflate|zst)")
+#: Named with a suffix Spark decompresses by: such files are not read.
+_DECOMPRESSED = re.compile(rf".*\.({'|'.join(CODEC_SUFFIXES)})")
 
 
 def refuse_compressed_content(spark: "SparkSession", files: Sequence[fs.FileInfo]) -> None:

@@ -74,6 +74,10 @@ class Merge:
     lineage: bool = False
     finish: Optional[Callable[["DataFrame"], "DataFrame"]] = None
 
+    def finished(self, df: "DataFrame") -> "DataFrame":
+        """``df`` through ``finish`` (unchanged without one)."""
+        return self.finish(df) if self.finish else df
+
 
 @dataclasses.dataclass(frozen=True)
 class TableLayout:
@@ -274,7 +278,7 @@ def publish_split(
     """
     source_files = source_files_of(checked_df, listed)
     with repeats_flagged_once(checked_df, dataset, result) as validated_df:
-        written_schema = (merge.finish or (lambda df: df))(validated_df.transform(good_rows)).schema
+        written_schema = merge.finished(validated_df.transform(good_rows)).schema
         spark = checked_df.sparkSession
         refuse_other_schema(spark, args.output_path, written_schema, "parquet", table.partition_by, types_only=True)
         with result.stage("validate"):
@@ -320,7 +324,7 @@ def write_good_rows(
     """
     if rows == 0 and not merge.lineage:
         return empty_output(args.output_path, table.name, table.partition_by)
-    finish = merge.finish or (lambda df: df)
+    finish = merge.finished
     rewritten = rewritten_partitions(good_df, args.output_path, table.partition_by, merge, source_files)
     if not rewritten:
         if rows == 0:
