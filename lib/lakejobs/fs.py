@@ -181,13 +181,13 @@ def exists(spark: "SparkSession", path: str) -> bool:
     try:
         return bool(fs.exists(hadoop_path))
     except Exception as error:  # noqa: BLE001 - a Py4J error; only a missing bucket is explained
-        if _no_such_bucket(error):
+        if no_such_bucket(error):
             bucket = urlparse(path).netloc
             raise UsageError(f"{path}: the bucket {bucket} does not exist (check its name, and the region)") from None
         raise
 
 
-def _no_such_bucket(error: BaseException) -> bool:
+def no_such_bucket(error: BaseException) -> bool:
     """Tell whether a store's error says the bucket does not exist (S3's ``NoSuchBucket``)."""
     text = str(error)
     return any(sign in text for sign in ("NoSuchBucket", "UnknownStoreException", "bucket does not exist"))

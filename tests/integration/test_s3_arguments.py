@@ -80,3 +80,16 @@ def test_a_bucket_that_does_not_exist_is_one_line_before_the_run(spark, s3, buck
         f"csv_to_parquet: error: {paths[which]}: the bucket no-such-bucket-at-all does not exist (check its name, "
         "and the region)"
     )
+
+
+def test_a_report_that_cannot_be_written_to_a_missing_bucket_says_so_in_words(spark, s3, bucket, capsys):
+    """The warning before the run's line carried S3's whole text (request ids, ``Proxy: null``) until session 46."""
+    s3["client"].put_object(Bucket=bucket, Key="raw/c.csv", Body=b"1,Ann,Lee,Ann Lee\n")
+    output = "s3://no-such-bucket-at-all/processed/customers"
+    argv = ["--dataset", "customers", "--input_path", f"s3://{bucket}/raw", "--output_path", output]
+    assert csv_to_parquet.main(argv) == 2
+    warnings = [line for line in capsys.readouterr().err.splitlines() if "could not write the run report" in line]
+    assert [line.split(" WARNING ", 1)[-1] for line in warnings] == [
+        "lakejobs.io.reports: could not write the run report to s3://no-such-bucket-at-all/processed/"
+        "customers_lakejobs/runs: the bucket no-such-bucket-at-all does not exist"
+    ]

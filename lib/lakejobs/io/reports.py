@@ -7,6 +7,7 @@ The pipeline's root is ``<lake>/_lakejobs/runs``; a job run alone defaults to
 import json
 import logging
 from typing import TYPE_CHECKING, List, NoReturn, Optional
+from urllib.parse import urlparse
 
 from lakejobs import fs
 from lakejobs.errors import LakejobsError, UsageError, root_cause
@@ -38,7 +39,10 @@ def save_run_report_quietly(spark: "SparkSession", report_root: Optional[str], r
     try:
         save_run_report(spark, report_root, result)
     except Exception as error:  # noqa: BLE001 - the run's own error is the one to report
-        LOG.warning("could not write the run report to %s: %s", report_root, root_cause(error))
+        why = root_cause(error)
+        if fs.no_such_bucket(error):  # S3's whole text (request ids, "Proxy: null") said no more
+            why = f"the bucket {urlparse(str(report_root)).netloc} does not exist"
+        LOG.warning("could not write the run report to %s: %s", report_root, why)
 
 
 def raise_failed_run(
