@@ -78,8 +78,12 @@ def cmd_pipeline(args) -> int:
     from lakejobs import pipeline
 
     def run(spark, options) -> JobResult:
-        total = JobResult(job="pipeline", run_id=new_run_id())
-        results = pipeline.run_pipeline(spark, options.raw, options.lake, options.format, options.incremental)
+        total, results = JobResult(job="pipeline", run_id=new_run_id()), []
+        try:
+            pipeline.run_pipeline(spark, options.raw, options.lake, options.format, options.incremental, results)
+        except LakejobsError as error:  # the last line is the pipeline's result: the steps that ran, the failed one
+            error.result = pipeline.failed_pipeline_result(total, results, error)
+            raise
         labels = [label for label, _module, _argv in pipeline.pipeline_steps(options.raw, options.lake)]
         print(pipeline.summary_table(results, labels))
         print(pipeline.lake_line(spark, options.lake))

@@ -5,9 +5,10 @@ called through its ``run(spark, args)``.
 """
 
 import logging
-from typing import Dict, List, Sequence
+from typing import Dict, List, Optional, Sequence
 
 from lakejobs import fs
+from lakejobs.errors import LakejobsError
 from lakejobs.interrupt import Interrupted, interrupted
 from lakejobs.jobs import csv_to_parquet, sales_mart
 from lakejobs.result import JobResult
@@ -61,10 +62,19 @@ def preflight_conversions(raw: str, lake: str, output_format: str = "parquet", i
 
 
 def run_pipeline(
-    spark, raw: str, lake: str, output_format: str = "parquet", incremental: bool = False
+    spark,
+    raw: str,
+    lake: str,
+    output_format: str = "parquet",
+    incremental: bool = False,
+    results: Optional[List[JobResult]] = None,
 ) -> List[JobResult]:
-    """Run every step; stop at the first failure (its error propagates)."""
-    results = []
+    """Run every step; stop at the first failure (its error propagates).
+
+    Each step's result is appended to ``results`` (a new list when not given) as it ends, so a
+    caller knows the steps that ran before a failure.
+    """
+    results = [] if results is None else results
     for label, module, argv in pipeline_steps(fs.qualify(raw), fs.qualify(lake), output_format, incremental):
         if interrupted():  # a step too short for the cancels to reach (lakejobs.interrupt)
             raise Interrupted(f"interrupted (Ctrl-C) before {label}")
@@ -92,6 +102,14 @@ def lake_line(spark, lake: str) -> str:
     folders = [child for child in fs.list_children(spark, lake) if fs.is_folder(spark, child)]
     names = [child.rstrip("/").rsplit("/", 1)[-1] + "/" for child in folders]
     return f"lake: {lake} ({', '.join(names)})"
+
+
+def failed_pipeline_result(total: JobResult, done: Sequence[JobResult], error: LakejobsError) -> JobResult:
+    """The pipeline's FAILED result: the steps that ended, then the failed step's own (``error.result``)."""
+    failed = getattr(error, "result", None)
+    steps = list(done) + ([failed] if isinstance(failed, JobResult) else [])
+    labels = [label for label, _module, _argv in pipeline_steps("", "")]
+    return pipeline_result(total, steps, labels).finish("FAILED", str(error))
 
 
 def pipeline_result(total: JobResult, results: Sequence[JobResult], labels: Sequence[str]) -> JobResult:

@@ -4,6 +4,7 @@ The full local run is covered by the pipeline tests; here the CLI's dispatch is 
 cheaply: the local run reports its own missing-input error, in one line.
 """
 
+import json
 import shutil
 
 from lakejobs import cli
@@ -27,3 +28,28 @@ def test_a_raw_zone_without_orders_is_refused_before_any_step_writes(spark, tmp_
     captured = capsys.readouterr()
     assert captured.err == f"lakejobs: error: input path does not exist: {raw}/orders\n"
     assert not lake.exists()
+
+
+def test_a_failed_step_ends_the_output_with_the_pipelines_failed_result(spark, tmp_path, capsys):
+    """Until session 46 the last line was the failed step's own result: the steps before it were not in it."""
+    raw, lake = tmp_path / "raw", tmp_path / "lake"
+    for dataset in ("customers", "employees"):
+        shutil.copytree(SAMPLE_RAW / dataset, raw / dataset)
+    (raw / "orders").mkdir()
+    (raw / "orders" / "bad.csv").write_text("not,an,order\n" * 3)
+    assert cli.main(["pipeline", "--raw", str(raw), "--lake", str(lake)]) == 1
+    result = json.loads(capsys.readouterr().out.splitlines()[-1])
+    steps = [
+        (step["step"], step["status"], step["rows_read"], step["rows_quarantined"])
+        for step in result["details"]["steps"]
+    ]
+    customers, employees = (
+        len((SAMPLE_RAW / name / f"{name}.csv").read_text().splitlines()) for name in ("customers", "employees")
+    )
+    assert (result["job"], result["status"], result["rows_read"]) == ("pipeline", "FAILED", customers + employees + 3)
+    assert steps == [
+        ("csv_to_parquet customers", "SUCCEEDED", customers, 0),
+        ("csv_to_parquet employees", "SUCCEEDED", employees, 0),
+        ("csv_to_parquet orders", "FAILED", 3, 3),
+    ]
+    assert result["error"].startswith("orders: 3 of 3 rows (100.00%) are bad")
