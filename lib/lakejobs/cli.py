@@ -84,7 +84,7 @@ def cmd_pipeline(args) -> int:
         except LakejobsError as error:  # the last line is the pipeline's result: the steps that ran, the failed one
             error.result = pipeline.failed_pipeline_result(total, results, error)
             raise
-        labels = [label for label, _module, _argv in pipeline.pipeline_steps(options.raw, options.lake)]
+        labels = pipeline.step_labels()
         print(pipeline.summary_table(results, labels))
         print(pipeline.lake_line(spark, options.lake))
         return pipeline.pipeline_result(total, results, labels)

@@ -104,12 +104,16 @@ def lake_line(spark, lake: str) -> str:
     return f"lake: {lake} ({', '.join(names)})"
 
 
+def step_labels() -> List[str]:
+    """Each step's label, in order (``csv_to_parquet orders``, ``sales_mart``)."""
+    return [label for label, _module, _argv in pipeline_steps("", "")]
+
+
 def failed_pipeline_result(total: JobResult, done: Sequence[JobResult], error: LakejobsError) -> JobResult:
     """The pipeline's FAILED result: the steps that ended, then the failed step's own (``error.result``)."""
     failed = getattr(error, "result", None)
     steps = list(done) + ([failed] if isinstance(failed, JobResult) else [])
-    labels = [label for label, _module, _argv in pipeline_steps("", "")]
-    return pipeline_result(total, steps, labels).finish("FAILED", str(error))
+    return pipeline_result(total, steps, step_labels()).finish("FAILED", str(error))
 
 
 def pipeline_result(total: JobResult, results: Sequence[JobResult], labels: Sequence[str]) -> JobResult:

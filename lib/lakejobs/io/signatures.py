@@ -64,8 +64,8 @@ def _first_compressed(spark: "SparkSession", paths: List[str]) -> Optional[Tuple
     files does not pay for the rest).
     """
     if all(fs.is_local(path) for path in paths):
-        heads = ((path, _local_head(path)) for path in paths)
-        return next(((path, _signature(head)) for path, head in heads if _signature(head)), None)
+        found = ((path, _signature(_local_head(path))) for path in paths)
+        return next(((path, signature) for path, signature in found if signature), None)
     pool = concurrent.futures.ThreadPoolExecutor(PARALLEL_READS)
     try:
         futures = [pool.submit(_hadoop_head, spark, path) for path in paths]

@@ -41,13 +41,18 @@ def quote_count(line: Column, csv: CsvOptions) -> Column:
     return F.length(line) - F.length(F.translate(line, csv.quote, ""))
 
 
+def quotes_values(csv: CsvOptions) -> bool:
+    """Whether ``csv`` quotes values at all (``--quote ''`` or NUL turns quoting off)."""
+    return csv.quote not in ("", "\u0000")
+
+
 def is_checked(csv: CsvOptions) -> bool:
     """Whether the files can be checked: read whole, with a quote, in UTF-8 (what Spark's text reader decodes)."""
     try:
         readable = codecs.lookup(csv.encoding).name in ("utf-8", "ascii")
     except LookupError:
         readable = False
-    return csv.multiline and csv.quote not in ("", "\u0000") and readable
+    return csv.multiline and quotes_values(csv) and readable
 
 
 def with_unclosed_quote_as_malformed(
@@ -65,12 +70,12 @@ def with_unclosed_quote_as_malformed(
     """
     csv = dataset.csv
     fields = [F.col(f"`{field.name}`") for field in dataset.schema.fields]
-    last = F.regexp_replace(F.coalesce(fields[-1], F.lit("")), _TRAILING_BLANKS, "")
+    last_text = F.coalesce(fields[-1], F.lit(""))
+    last = F.regexp_replace(last_text, _TRAILING_BLANKS, "")
     tail = F.col(_TAIL)
     spans_to_tail = last.rlike(_LINE_BREAK) & last.endswith(tail)
     ends_tail = tail.endswith(F.concat(F.lit(csv.quote), last))
     kept_quote = [F.coalesce(field.startswith(csv.quote) & field.rlike(_LINE_BREAK), F.lit(False)) for field in fields]
-    last_text = F.coalesce(fields[-1], F.lit(""))
     reopened = F.when(last_text.startswith(csv.quote), last_text).otherwise(F.concat(F.lit(csv.quote), last_text))
     as_read = F.concat_ws(csv.delimiter, *[F.coalesce(field, F.lit("")) for field in fields[:-1]], reopened)
 

@@ -19,7 +19,7 @@ from pyspark.sql import types as T
 
 from lakejobs.datasets import Dataset
 from lakejobs.io.csv_reader import CORRUPT_RECORD, SOURCE_FILE
-from lakejobs.io.unclosed_quote import quote_count
+from lakejobs.io.unclosed_quote import quote_count, quotes_values
 from lakejobs.transforms.dates import parse_date, within_calendar_years
 from lakejobs.transforms.decimals import would_round
 from lakejobs.transforms.stages import end_generated_stage
@@ -217,7 +217,7 @@ def _malformed_detail(dataset: Dataset) -> Column:
     """
     csv = dataset.csv
     expected = f"expected {len(dataset.schema.fields)} fields separated by {csv.delimiter!r}"
-    if csv.quote in ("", "\u0000"):
+    if not quotes_values(csv):
         return F.lit(expected)
     if csv.multiline:
         hint = f"{expected}; it spans lines: if a {csv.quote!r} is never closed, the rest of its file is read into it"
