@@ -78,16 +78,22 @@ def cmd_pipeline(args) -> int:
     from lakejobs import pipeline
 
     def run(spark, options) -> JobResult:
+        from lakejobs.io.reports import save_run_report_quietly
+
         total, results = JobResult(job="pipeline", run_id=new_run_id()), []
+        report_root = pipeline.report_root(fs.qualify(options.lake))
         try:
             pipeline.run_pipeline(spark, options.raw, options.lake, options.format, options.incremental, results)
         except LakejobsError as error:  # the last line is the pipeline's result: the steps that ran, the failed one
             error.result = pipeline.failed_pipeline_result(total, results, error)
+            save_run_report_quietly(spark, report_root, error.result)
             raise
         labels = pipeline.step_labels()
         print(pipeline.summary_table(results, labels))
         print(pipeline.lake_line(spark, options.lake))
-        return pipeline.pipeline_result(total, results, labels)
+        result = pipeline.pipeline_result(total, results, labels)
+        save_run_report_quietly(spark, report_root, result)
+        return result
 
     def preflight(options) -> None:
         pipeline.preflight_conversions(options.raw, options.lake, options.format, options.incremental)

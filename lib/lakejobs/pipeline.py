@@ -22,10 +22,15 @@ def as_argv(options: Dict[str, str]) -> List[str]:
     return [token for name, value in options.items() for token in (f"--{name}", value)]
 
 
+def report_root(lake: str) -> str:
+    """Where the pipeline's steps, and the pipeline itself (``pipeline/<run_id>.json``), leave their run reports."""
+    return f"{lake.rstrip('/')}/_lakejobs/runs"
+
+
 def pipeline_steps(raw: str, lake: str, output_format: str = "parquet", incremental: bool = False) -> List[tuple]:
     """(label, job module, argv) of every step, in order."""
     raw, lake = raw.rstrip("/"), lake.rstrip("/")
-    common = {"format": output_format, "report_path": f"{lake}/_lakejobs/runs"}
+    common = {"format": output_format, "report_path": report_root(lake)}
     steps = []
     for dataset in DATASETS:
         options = {

@@ -53,3 +53,39 @@ def test_a_failed_step_ends_the_output_with_the_pipelines_failed_result(spark, t
         ("csv_to_parquet orders", "FAILED", 3, 3),
     ]
     assert result["error"].startswith("orders: 3 of 3 rows (100.00%) are bad")
+    assert saved_report(lake, result) == result
+
+
+def saved_report(lake, result):
+    return json.loads((lake / "_lakejobs" / "runs" / "pipeline" / f"{result['run_id']}.json").read_text())
+
+
+def test_the_pipelines_own_result_is_saved_beside_its_steps_reports(spark, tmp_path, capsys):
+    """Until session 47 only the steps left reports: the pipeline's totals were on stdout alone."""
+    lake = tmp_path / "lake"
+    assert cli.main(["pipeline", "--raw", str(SAMPLE_RAW), "--lake", str(lake)]) == 0
+    result = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert saved_report(lake, result) == result
+    assert (result["job"], result["status"], result["rows_read"], result["rows_written"]) == (
+        "pipeline",
+        "SUCCEEDED",
+        358,
+        358,
+    )
+    assert sorted(path.parent.name for path in (lake / "_lakejobs" / "runs").rglob("*.json")) == [
+        "csv_to_parquet",
+        "csv_to_parquet",
+        "csv_to_parquet",
+        "pipeline",
+        "sales_mart",
+    ]
+    assert cli.main(["report", "--lake", str(lake)]) == 0
+    rows = capsys.readouterr().out.splitlines()[2:]
+    assert [row.split()[2] for row in rows] == [
+        "sales_mart",
+        "csv_to_parquet",
+        "csv_to_parquet",
+        "csv_to_parquet",
+        "pipeline",
+    ]
+    assert rows[-1].split()[4:7] == ["SUCCEEDED", "358", "358"]  # started first, so listed last (newest first)
