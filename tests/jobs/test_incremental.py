@@ -585,3 +585,36 @@ def test_a_parquet_appends_key_check_reads_the_tables_own_types_and_takes_an_emp
         run()
     table = spark.read.schema("v INT, code STRING").parquet(str(tmp_path / "codes")).select("code", "v")
     assert sorted(tuple(row) for row in table.collect()) == [("01", 2), ("1", 1)]
+
+
+def people_by_region(spark, tmp_path):
+    table = spark.read.parquet(str(tmp_path / "people")).select("id", "region", "name")
+    return sorted(tuple(row) for row in table.collect())
+
+
+@pytest.mark.parametrize("repeat_inside", [False, True], ids=["single_pass", "persisted"])
+def test_a_full_run_moving_a_key_out_of_a_partition_it_keeps_is_refused(spark, tmp_path, repeat_inside):
+    """Until session 47 the moved row was written to its new partition and its old copy stayed in the kept one."""
+    options = ["--schema", "id INT NOT NULL, region STRING NOT NULL, name STRING", "--primary_key", "id"]
+    options += ["--partition_by", "region", "--max_bad_fraction", "0.5"]
+    paths = ["--input_path", str(tmp_path / "raw"), "--output_path", str(tmp_path / "people")]
+    run = lambda: csv_to_parquet.run(spark, csv_to_parquet.parse_args(options + paths))  # noqa: E731
+    land(tmp_path, "a.csv", ["1,east,Ann", "2,west,Bob", "3,west,Cy"])
+    run()
+    land(tmp_path, "a.csv", ["1,east,Ann", "2,east,Bob"] + (["1,east,Anne"] if repeat_inside else []))
+    with pytest.raises(LakejobsError) as refused:
+        run()
+    assert str(refused.value) == (
+        f"people: 1 row of {tmp_path / 'people'}, in partitions this run does not replace, hold keys of this batch "
+        "(e.g. id=2 in region=west): a full run replaces only the partitions its rows hold, so the old row would stay "
+        "beside the new one; nothing was published. Convert those partitions' rows too (the whole snapshot), or "
+        "convert into a Delta table (--format delta merges on the key)"
+    )
+    assert people_by_region(spark, tmp_path) == [(1, "east", "Ann"), (2, "west", "Bob"), (3, "west", "Cy")]
+    assert not (tmp_path / "people" / "_staging").exists()
+    land(tmp_path, "a.csv", ["1,east,Ann", "2,east,Bob", "3,west,Cy"])  # the whole snapshot: west is replaced too
+    assert run().rows_written == 3
+    assert people_by_region(spark, tmp_path) == [(1, "east", "Ann"), (2, "east", "Bob"), (3, "west", "Cy")]
+    land(tmp_path, "a.csv", ["1,east,Al", "4,north,Di"])  # west is kept, and holds none of these keys
+    assert run().rows_written == 2
+    assert people_by_region(spark, tmp_path) == [(1, "east", "Al"), (3, "west", "Cy"), (4, "north", "Di")]

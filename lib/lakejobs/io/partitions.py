@@ -7,10 +7,12 @@ read as the folder's text.
 """
 
 import re
-from typing import TYPE_CHECKING, Dict, Iterable, Set
+from typing import TYPE_CHECKING, Dict, Iterable, List, Sequence, Set, Tuple
 from urllib.parse import unquote
 
 from pyspark.sql import types as T
+
+from lakejobs import fs
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import DataFrame, SparkSession
@@ -65,3 +67,29 @@ def read_parquet_table(spark: "SparkSession", path: str) -> "DataFrame":
     if fields == inferred_df.schema.fields:
         return inferred_df
     return spark.read.schema(T.StructType(fields)).parquet(path)
+
+
+def partition_folders(spark: "SparkSession", path: str, levels: int) -> Dict[str, str]:
+    """The partition folders (``k=v[/k2=v2]``) holding data files below ``path`` -> their URLs.
+
+    Files outside such folders (``path`` itself being a file) are not in a partition.
+    """
+    folders: Dict[str, str] = {}
+    for info in fs.list_data_files(spark, path):
+        parts: List[str] = info.path.split("/")[:-1]
+        if all("=" in part for part in parts[-levels:]):
+            folders["/".join(parts[-levels:])] = "/".join(parts)
+    return folders
+
+
+def folder_values(folder: str) -> Tuple[str, ...]:
+    """The values of a partition folder (``base=USD/quote=GBP`` -> ``('USD', 'GBP')``), unescaped."""
+    return tuple(unquote(part.split("=", 1)[1]) for part in folder.split("/"))
+
+
+def partition_texts(df: "DataFrame", partition_by: Sequence[str]) -> Set[Tuple[str, ...]]:
+    """The partitions ``df`` has rows for, as their folders spell the values (small aggregate)."""
+    from pyspark.sql import functions as F
+
+    columns = [F.coalesce(F.col(name).cast("string"), F.lit(NULL_VALUE)) for name in partition_by]
+    return {tuple(row) for row in df.select(*columns).distinct().collect()}

@@ -6,12 +6,19 @@ and nothing said so: a customers snapshot landed again as a new file (as the cha
 refusal advises) doubled the table, and the sales mart, which keeps one row per dimension key
 (the smallest), went on showing the old names. ``refuse_keys_in_table`` semi-joins the batch's
 keys with the table's key columns, before anything is published.
+
+A full run into a partitioned Parquet table replaces only the partitions its rows hold. Until
+session 47 a row whose key moved to another partition (an order re-dated into another year) was
+written there while its old copy stayed in a partition the run kept, so the table held the key
+twice and the mart counted the line's money twice. ``refuse_keys_in_kept_partitions`` reads
+the key columns of the kept partitions only (none when the run replaces every partition).
 """
 
-from typing import TYPE_CHECKING, Sequence
+from typing import TYPE_CHECKING, Callable, Collection, Sequence, Tuple
 
 from lakejobs.datasets import Dataset
 from lakejobs.errors import LakejobsError
+from lakejobs.io.partitions import folder_values, partition_folders
 from lakejobs.transforms.validation import quote_name
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -40,6 +47,55 @@ def refuse_keys_in_table(spark: "SparkSession", rows_df: "DataFrame", output_pat
     found = repeating_df.agg(F.count(F.lit(1)).alias("rows"), F.min(F.struct(*keys)).alias("example")).first()
     if found["rows"]:
         raise KeysInTableError(_message(dataset, output_path, found["rows"], found["example"]))
+
+
+def refuse_keys_in_kept_partitions(
+    spark: "SparkSession",
+    rows_df: "DataFrame",
+    output_path: str,
+    dataset: Dataset,
+    partition_by: Sequence[str],
+    replaced: Callable[[], Collection[Tuple[str, ...]]],
+) -> None:
+    """Raise ``KeysInTableError`` when a partition a full run keeps holds a key of ``rows_df``.
+
+    ``replaced`` gives the partitions the run replaces, as their folders spell the values
+    (``partitions.folder_values``); it is called only when the table at ``output_path`` has
+    partition folders. When some of them are kept, their key columns are semi-joined with the
+    batch's keys.
+    """
+    from pyspark.sql import functions as F
+
+    from lakejobs.io.delta import table_schema
+
+    folders = partition_folders(spark, output_path, len(partition_by))
+    replaced_values = set(replaced()) if folders else set()
+    kept = [url for folder, url in folders.items() if folder_values(folder) not in replaced_values]
+    if not kept:
+        return
+    keys = [quote_name(name) for name in dataset.primary_key]
+    where = [quote_name(name) for name in partition_by]
+    reader = spark.read.schema(table_schema(spark, dataset)).option("basePath", output_path)
+    kept_df = reader.parquet(*kept).select(*keys, *where)
+    repeating_df = kept_df.join(rows_df.select(*keys), list(dataset.primary_key), "left_semi")
+    found = repeating_df.agg(F.count(F.lit(1)).alias("rows"), F.min(F.struct(*keys, *where)).alias("example")).first()
+    if found["rows"]:
+        raise KeysInTableError(_kept_message(dataset, output_path, partition_by, found["rows"], found["example"]))
+
+
+def _kept_message(
+    dataset: Dataset, output_path: str, partition_by: Sequence[str], repeats: int, example: Sequence[object]
+) -> str:
+    width = len(dataset.primary_key)
+    key = ", ".join(f"{name}={value}" for name, value in zip(dataset.primary_key, example[:width]))
+    partition = "/".join(f"{name}={value}" for name, value in zip(partition_by, example[width:]))
+    rows = "1 row" if repeats == 1 else f"{repeats} rows"
+    return (
+        f"{dataset.name}: {rows} of {output_path}, in partitions this run does not replace, hold keys of this batch "
+        f"(e.g. {key} in {partition}): a full run replaces only the partitions its rows hold, so the old row would "
+        "stay beside the new one; nothing was published. Convert those partitions' rows too (the whole snapshot), "
+        "or convert into a Delta table (--format delta merges on the key)"
+    )
 
 
 def _message(dataset: Dataset, output_path: str, repeats: int, example: Sequence[object]) -> str:

@@ -24,7 +24,8 @@ Examples
 import dataclasses
 import logging
 import time
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
+from functools import partial
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set, Tuple
 
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
@@ -54,6 +55,7 @@ from lakejobs.io.delta import (
     table_schema,
 )
 from lakejobs.io.input_folder import input_data_files
+from lakejobs.io.partitions import folder_values, partition_folders, partition_texts
 from lakejobs.io.quarantine import write_quarantine
 from lakejobs.io.reports import previous_rows_written, raise_failed_run, save_run_report_quietly
 from lakejobs.io.signatures import refuse_compressed_content
@@ -71,7 +73,7 @@ from lakejobs.io.table_folder import (
     refuse_other_layout,
     table_files,
 )
-from lakejobs.io.table_keys import refuse_keys_in_table
+from lakejobs.io.table_keys import refuse_keys_in_kept_partitions, refuse_keys_in_table
 from lakejobs.io.table_schema import (
     refuse_another_key,
     refuse_keyless_write_into_a_merged_table,
@@ -322,6 +324,12 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
         if appends_keyed_parquet(args):
             with result.stage("check_keys"):
                 refuse_keys_in_table(spark, valid_df, args.output_path, args.dataset)
+        if replaces_keyed_partitions(args):
+            with result.stage("check_keys"):
+                replaced = partial(partition_texts, valid_df, args.partition_by)
+                refuse_keys_in_kept_partitions(
+                    spark, valid_df, args.output_path, args.dataset, args.partition_by, replaced
+                )
         staged = _stage_append(spark, args, result, valid_df, state)
         written = staged_files(spark, staged.path) if staged is not None else None
         _mark_pending(spark, args, state, result.run_id, batch, written=written)
@@ -348,6 +356,16 @@ def convert_batch_persisted(spark: "SparkSession", args: CsvToParquetArgs, resul
 def appends_keyed_parquet(args: CsvToParquetArgs) -> bool:
     """Whether the run appends to a Parquet table with a key, which must not hold the batch's keys yet."""
     return args.appends and args.output_format == "parquet" and bool(args.dataset.primary_key)
+
+
+def replaces_keyed_partitions(args: CsvToParquetArgs) -> bool:
+    """Whether a full run replaces partitions of a keyed Parquet table: the kept ones must not hold its keys."""
+    return not args.appends and args.output_format == "parquet" and bool(args.dataset.primary_key and args.partition_by)
+
+
+def staged_partitions(spark: "SparkSession", args: CsvToParquetArgs, staging: str) -> Set[Tuple[str, ...]]:
+    """The partitions a staged full run replaces, as their folders spell the values."""
+    return {folder_values(folder) for folder in partition_folders(spark, staging, len(args.partition_by))}
 
 
 def staged_append(args: CsvToParquetArgs, state) -> bool:
@@ -414,6 +432,11 @@ def convert_batch_single_pass(spark: "SparkSession", args: CsvToParquetArgs, res
                 return False
             if appends_keyed_parquet(args) and staged_df is not None:
                 refuse_keys_in_table(spark, staged_df, args.output_path, args.dataset)
+            if replaces_keyed_partitions(args) and staged_df is not None:
+                replaced = partial(staged_partitions, spark, args, staging)
+                refuse_keys_in_kept_partitions(
+                    spark, staged_df, args.output_path, args.dataset, args.partition_by, replaced
+                )
         columns = [quote_name(field.name) for field in args.dataset.schema.fields]
         good_df = staged_df.select(*columns) if staged_df else spark.createDataFrame([], args.dataset.schema)
         _measure_after_staging(args, result, good_df, metrics)

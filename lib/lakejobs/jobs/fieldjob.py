@@ -14,8 +14,7 @@ import contextlib
 import dataclasses
 import logging
 import os
-from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Set, Tuple
-from urllib.parse import unquote
+from typing import TYPE_CHECKING, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
@@ -27,7 +26,7 @@ from lakejobs.errors import LakejobsError, QualityGateError, UsageError
 from lakejobs.io.compressed import broken_archive
 from lakejobs.io.csv_reader import too_many_fields
 from lakejobs.io.input_folder import input_data_files
-from lakejobs.io.partitions import NULL_VALUE
+from lakejobs.io.partitions import folder_values, partition_folders, partition_texts
 from lakejobs.io.quarantine import write_quarantine
 from lakejobs.io.reports import raise_failed_run, save_run_report_quietly
 from lakejobs.io.signatures import refuse_compressed_content
@@ -402,30 +401,6 @@ def kept_rows(earlier_df: "DataFrame", good_df: "DataFrame", merge: Merge, sourc
     if merge.lineage:
         kept_df = kept_df.filter(F.coalesce(~F.col(LINEAGE).isin(*fs.every_spelling(source_files)), F.lit(True)))
     return kept_df.select(*earlier_df.columns)
-
-
-def partition_texts(df: "DataFrame", partition_by: Sequence[str]) -> Set[Tuple[str, ...]]:
-    """The partitions ``df`` has rows for, as their folders spell the values (small aggregate)."""
-    columns = [F.coalesce(F.col(name).cast("string"), F.lit(NULL_VALUE)) for name in partition_by]
-    return {tuple(row) for row in df.select(*columns).distinct().collect()}
-
-
-def partition_folders(spark: "SparkSession", path: str, levels: int) -> Dict[str, str]:
-    """The partition folders (``k=v[/k2=v2]``) holding data files below ``path`` -> their URLs.
-
-    Files outside such folders (``path`` itself being a file) are not in a partition.
-    """
-    folders: Dict[str, str] = {}
-    for info in fs.list_data_files(spark, path):
-        parts: List[str] = info.path.split("/")[:-1]
-        if all("=" in part for part in parts[-levels:]):
-            folders["/".join(parts[-levels:])] = "/".join(parts)
-    return folders
-
-
-def folder_values(folder: str) -> Tuple[str, ...]:
-    """The values of a partition folder (``base=USD/quote=GBP`` -> ``('USD', 'GBP')``), unescaped."""
-    return tuple(unquote(part.split("=", 1)[1]) for part in folder.split("/"))
 
 
 def empty_output(path: str, name: str, partition_by: Sequence[str], fmt: str = "parquet") -> OutputInfo:
