@@ -44,7 +44,7 @@ DETAILS = {
     "invalid_timestamp:lpep_pickup_datetime": (
         "lpep_pickup_datetime='2019-13-01 00:00:00' is not a timestamp in format yyyy-MM-dd HH:mm:ss"
     ),
-    "malformed_record": "expected 20 fields separated by ','",
+    "malformed_record": "expected 19 fields separated by ','",  # the file's header has 19 (was: 20, the table's)
 }
 TIME_COLUMNS = ("lpep_pickup_datetime", "lpep_dropoff_datetime")
 DERIVED_SCHEMA = "pickup_date date, trip_duration_s bigint, trip_duration_min double, avg_speed_mph double"
@@ -194,6 +194,22 @@ def test_the_sample_mixes_both_tlc_layouts_and_accounts_for_every_line(spark, tm
     assert (len(lines), len(good)) == (310, 300)
     expected = expected_trips(spark, good)
     assert_df_equality(trips.select(*expected.columns), expected, ignore_row_order=True, ignore_nullable=True)
+
+
+def test_a_malformed_lines_detail_counts_the_fields_of_its_own_files_header(spark, tmp_path):
+    """Until session 47 every malformed line was said to expect the table's 20 fields."""
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    short = "1,2019-01-01 15:00:00,2019-01-01 15:10:00,N,1"
+    (raw / "green_2019.csv").write_text("\n".join([",".join(TAXI_COLUMNS), GOOD[0], short]) + "\n")
+    (raw / "green_2020.csv").write_text("\n".join([",".join(TAXI_COLUMNS + ["congestion_surcharge"]), GOOD[0] + ",2.75", short]) + "\n")
+    run_job(spark, ["--input_path", str(raw), "--output_path", str(tmp_path / "trips"), "--max_bad_fraction", "0.9"])
+    quarantine = spark.read.json(str(tmp_path / "trips_quarantine"))
+    details = sorted((row.source_file.rsplit("/", 1)[-1], row.detail) for row in quarantine.collect())
+    assert details == [
+        ("green_2019.csv", "expected 19 fields separated by ','"),
+        ("green_2020.csv", "expected 20 fields separated by ','"),
+    ]
 
 
 def test_file_names_with_glob_characters_are_read_as_named(spark, tmp_path):

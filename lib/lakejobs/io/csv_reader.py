@@ -16,6 +16,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 CORRUPT_RECORD = "_corrupt_record"
 SOURCE_FILE = "_source_file"
+#: The number of fields of a line of its file, when files differ (``headered_csv``: their header's).
+FIELDS_EXPECTED = "_fields_expected"
 #: The most fields Spark's CSV parser reads on one line (``maxColumns``; Spark's default, 20,480,
 #: made a line of 25,000 commas fail the run instead of being quarantined as malformed). The
 #: parser allocates this many slots for every file it opens: 65,536 costs nothing measurable on

@@ -20,7 +20,7 @@ from pyspark.sql import types as T
 from lakejobs import fs
 from lakejobs.datasets import Dataset
 from lakejobs.errors import UsageError
-from lakejobs.io.csv_reader import CORRUPT_RECORD, MAX_FIELDS, SOURCE_FILE
+from lakejobs.io.csv_reader import CORRUPT_RECORD, FIELDS_EXPECTED, MAX_FIELDS, SOURCE_FILE
 from lakejobs.io.input_folder import input_data_files
 from lakejobs.transforms.stages import end_generated_stage
 from lakejobs.transforms.validation import quote_name
@@ -137,8 +137,9 @@ def read_headered_csv(
     Returns
     -------
     tuple
-        The frame (dataset columns as strings, ``_corrupt_record``, ``_source_file``) and a
-        description of the headers found (for the job result).
+        The frame (dataset columns as strings, ``_corrupt_record``, ``_source_file``, and
+        ``_fields_expected``: the number of names in the file's header, which a malformed line's
+        detail gives) and a description of the headers found (for the job result).
 
     Raises
     ------
@@ -191,7 +192,8 @@ def _files_by_header(spark, path: str, files: Sequence[str], dataset: Dataset) -
 def _no_rows(spark, dataset: Dataset) -> "DataFrame":
     """A frame of no row, with the columns ``_read_group`` gives (all text)."""
     names = [field.name for field in dataset.schema.fields] + [CORRUPT_RECORD, SOURCE_FILE]
-    return spark.createDataFrame([], T.StructType([T.StructField(name, T.StringType()) for name in names]))
+    fields = [T.StructField(name, T.StringType()) for name in names]
+    return spark.createDataFrame([], T.StructType(fields + [T.StructField(FIELDS_EXPECTED, T.IntegerType(), False)]))
 
 
 def _require_columns(dataset, positions, optional, fill_missing, example: str, header) -> None:
@@ -231,4 +233,4 @@ def _read_group(spark, files, header, positions, dataset: Dataset, fill_missing)
             columns.append(fill_missing[field.name].cast("string").alias(field.name))
         else:
             columns.append(F.lit(None).cast("string").alias(field.name))
-    return raw_df.select(*columns, CORRUPT_RECORD, SOURCE_FILE)
+    return raw_df.select(*columns, CORRUPT_RECORD, SOURCE_FILE, F.lit(len(header)).alias(FIELDS_EXPECTED))

@@ -18,7 +18,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakejobs.datasets import Dataset
-from lakejobs.io.csv_reader import CORRUPT_RECORD, SOURCE_FILE
+from lakejobs.io.csv_reader import CORRUPT_RECORD, FIELDS_EXPECTED, SOURCE_FILE
 from lakejobs.io.unclosed_quote import quote_count, quotes_values
 from lakejobs.transforms.dates import parse_date, within_calendar_years
 from lakejobs.transforms.decimals import would_round
@@ -207,8 +207,12 @@ def types_strictly(data_type: T.DataType) -> bool:
     return isinstance(data_type, (T.NumericType, T.BooleanType, T.DateType))
 
 
-def _malformed_detail(dataset: Dataset) -> Column:
+def _malformed_detail(dataset: Dataset, per_file: bool = False) -> Column:
     """Why a line is malformed: the field count, and for a quote left open, the likely cause.
+
+    The count is the schema's, or with ``per_file`` the line's file's (``FIELDS_EXPECTED``: files
+    read by their header may have more or fewer columns; until session 47 a line of a 19-column
+    TLC file was said to expect 20).
 
     Without ``--multiline`` a quoted field holding a line break ends the record at the break,
     leaving an odd number of quote characters on the line: the detail then says how to read such
@@ -216,17 +220,18 @@ def _malformed_detail(dataset: Dataset) -> Column:
     to the end of the file (``lakejobs.io.unclosed_quote``).
     """
     csv = dataset.csv
-    expected = f"expected {len(dataset.schema.fields)} fields separated by {csv.delimiter!r}"
+    count = F.col(FIELDS_EXPECTED).cast("string") if per_file else F.lit(str(len(dataset.schema.fields)))
+    expected = F.concat(F.lit("expected "), count, F.lit(f" fields separated by {csv.delimiter!r}"))
     if not quotes_values(csv):
-        return F.lit(expected)
+        return expected
     if csv.multiline:
-        hint = f"{expected}; it spans lines: if a {csv.quote!r} is never closed, the rest of its file is read into it"
-        return F.when(F.col(CORRUPT_RECORD).rlike("[\\r\\n]"), F.lit(hint)).otherwise(F.lit(expected))
-    hint = (
-        f"{expected}; the line has an odd number of {csv.quote!r}: if quoted fields hold line breaks, read the"
+        hint = F.lit(f"; it spans lines: if a {csv.quote!r} is never closed, the rest of its file is read into it")
+        return F.when(F.col(CORRUPT_RECORD).rlike("[\\r\\n]"), F.concat(expected, hint)).otherwise(expected)
+    hint = F.lit(
+        f"; the line has an odd number of {csv.quote!r}: if quoted fields hold line breaks, read the"
         " file as multiline (csv_to_parquet --multiline true)"
     )
-    return F.when(quote_count(F.col(CORRUPT_RECORD), csv) % 2 == 1, F.lit(hint)).otherwise(F.lit(expected))
+    return F.when(quote_count(F.col(CORRUPT_RECORD), csv) % 2 == 1, F.concat(expected, hint)).otherwise(expected)
 
 
 def _has_replacement(dataset: Dataset, raw: Dict[str, str]) -> Column:
@@ -305,14 +310,14 @@ def header_names(dataset: Dataset) -> Optional[List[str]]:
     return names
 
 
-def _checks(dataset: Dataset, raw: Dict[str, str]) -> List[Check]:
+def _checks(dataset: Dataset, raw: Dict[str, str], per_file: bool = False) -> List[Check]:
     """(is_bad, reason, detail) for every parsing check, in priority order.
 
     ``raw`` maps each column to the name of its raw text column; typed values are under the
-    columns' own names.
+    columns' own names. ``per_file``: the rows carry ``FIELDS_EXPECTED`` (``_malformed_detail``).
     """
     checks = [
-        (F.col(CORRUPT_RECORD).isNotNull(), "malformed_record", _malformed_detail(dataset)),
+        (F.col(CORRUPT_RECORD).isNotNull(), "malformed_record", _malformed_detail(dataset, per_file)),
         (
             _has_replacement(dataset, raw),
             "invalid_utf8",
@@ -475,15 +480,18 @@ def with_reasons(dataset: Dataset, extra_checks: Sequence[Check] = ()) -> Transf
     """The first step of ``with_typed_columns``: the typed columns and each row's ``_reason``.
 
     The result also keeps what ``with_explanations`` reads: ``_source_file``,
-    ``_corrupt_record``, the raw text columns and their flags (``flag_columns``).
+    ``_corrupt_record``, ``_fields_expected`` when the rows have it, the raw text columns and
+    their flags (``flag_columns``).
     """
 
     def _(raw_df: DataFrame) -> DataFrame:
         raw = _raw_names(dataset)
+        per_file = [F.col(FIELDS_EXPECTED)] if FIELDS_EXPECTED in raw_df.columns else []
         renamed_df = raw_df.select(
             *[F.col(quote_name(field.name)).alias(raw[field.name]) for field in dataset.schema.fields],
             F.col(CORRUPT_RECORD),
             F.col(SOURCE_FILE),
+            *per_file,
         )
         typed = {
             field.name: typed_value(F.col(raw[field.name]), raw[field.name], field.dataType, dataset)
@@ -507,7 +515,7 @@ def with_explanations(dataset: Dataset, extra_checks: Sequence[Check] = ()) -> T
 
     def _(reasoned_df: DataFrame) -> DataFrame:
         raw = _raw_names(dataset)
-        checks = _checks(dataset, raw) + list(extra_checks)
+        checks = _checks(dataset, raw, FIELDS_EXPECTED in reasoned_df.columns) + list(extra_checks)
         bad = F.col(REASON).isNotNull()
         # Chosen by the reason, not by testing each check again: smaller code, the same text.
         detail = F.coalesce(*[F.when(F.col(REASON) == F.lit(label), text) for _bad, label, text in checks])
