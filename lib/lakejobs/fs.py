@@ -107,7 +107,14 @@ def qualify(path: str) -> str:
 
 
 def _comparable(path: str) -> str:
-    """``path`` for comparison: no trailing slash, one spelling for ``s3``/``s3a``/``s3n``."""
+    """``path`` for comparison: no trailing slash, one spelling for ``s3``/``s3a``/``s3n``.
+
+    A local path is resolved (``os.path.realpath``): an output reached through a link inside the
+    input (``in/link/out``, ``link`` -> ``in``) was read back as data by the next run (until
+    session 47).
+    """
+    if is_local(path):
+        path = os.path.realpath(local_path(path))
     stripped = path.rstrip("/")
     for scheme in ("s3a://", "s3n://"):
         if stripped.startswith(scheme):
@@ -169,6 +176,8 @@ def _refuse(inner, outer, rule: str) -> None:
 
 def _hadoop_path(spark: "SparkSession", path: str):
     jvm = spark.sparkContext._jvm
+    if re.fullmatch(r"[A-Za-z][A-Za-z0-9+.-]*://[^/]+", path):  # a bucket's root: Hadoop wants s3a://lake/
+        path += "/"
     hadoop_path = jvm.org.apache.hadoop.fs.Path(path)
     return hadoop_path, hadoop_path.getFileSystem(spark.sparkContext._jsc.hadoopConfiguration())
 

@@ -93,3 +93,12 @@ def test_a_report_that_cannot_be_written_to_a_missing_bucket_says_so_in_words(sp
         "lakejobs.io.reports: could not write the run report to s3://no-such-bucket-at-all/processed/"
         "customers_lakejobs/runs: the bucket no-such-bucket-at-all does not exist"
     ]
+
+
+def test_a_lake_at_a_buckets_root_without_a_slash_is_listed(spark, s3, bucket):
+    """Until session 47 ``--lake s3a://lake`` failed the pipeline after its last step: ``path must be absolute``."""
+    from lakejobs import fs, pipeline
+
+    s3["client"].put_object(Bucket=bucket, Key="mart/sales/part-0.parquet", Body=b"x")
+    assert fs.exists(spark, f"s3a://{bucket}")
+    assert pipeline.lake_line(spark, f"s3a://{bucket}") == f"lake: s3a://{bucket} (mart/)"

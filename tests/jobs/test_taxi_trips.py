@@ -202,7 +202,9 @@ def test_a_malformed_lines_detail_counts_the_fields_of_its_own_files_header(spar
     raw.mkdir()
     short = "1,2019-01-01 15:00:00,2019-01-01 15:10:00,N,1"
     (raw / "green_2019.csv").write_text("\n".join([",".join(TAXI_COLUMNS), GOOD[0], short]) + "\n")
-    (raw / "green_2020.csv").write_text("\n".join([",".join(TAXI_COLUMNS + ["congestion_surcharge"]), GOOD[0] + ",2.75", short]) + "\n")
+    (raw / "green_2020.csv").write_text(
+        "\n".join([",".join(TAXI_COLUMNS + ["congestion_surcharge"]), GOOD[0] + ",2.75", short]) + "\n"
+    )
     run_job(spark, ["--input_path", str(raw), "--output_path", str(tmp_path / "trips"), "--max_bad_fraction", "0.9"])
     quarantine = spark.read.json(str(tmp_path / "trips_quarantine"))
     details = sorted((row.source_file.rsplit("/", 1)[-1], row.detail) for row in quarantine.collect())

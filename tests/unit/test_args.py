@@ -475,3 +475,18 @@ def test_a_path_holding_glob_characters_is_refused_not_read_as_a_pattern(job, ar
         f"{option} {value!r} holds {found}, which Spark reads as a pattern matching other paths: rename it without "
         "{ } [ ] * ? \\ (a file below a folder may hold them)"
     )
+
+
+def test_an_output_reached_through_a_link_inside_the_input_is_refused(tmp_path):
+    """Until session 47 the run read its own lock file as a row, and the next run its output, as CSV."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "link").symlink_to(tmp_path / "in")
+    output = str(tmp_path / "link" / "out")
+    with pytest.raises(UsageError) as raised:
+        csv_to_parquet.parse_args(
+            ["--dataset", "orders", "--input_path", str(tmp_path / "in"), "--output_path", output]
+        )
+    assert str(raised.value) == (
+        f"--output_path {output} is inside --input_path {tmp_path / 'in'}: "
+        "--input_path, --output_path, --quarantine_path must each lie outside the others"
+    )
