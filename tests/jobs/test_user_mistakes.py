@@ -880,6 +880,32 @@ def test_a_run_with_another_key_than_the_delta_tables_is_refused(spark, products
     ]
 
 
+def test_a_keyed_run_into_a_keyless_delta_table_holding_a_key_twice_is_refused(spark, products, capsys):
+    """Until session 47 the MERGE was committed (both copies updated), then the run failed its count check."""
+    output = products / "out"
+    (products / "in" / "p.csv").write_text("a1,1.50\nb2,2.00\nb2,2.00\n")
+    assert csv_to_parquet.main(convert_argv(products, output, "--format", "delta")) == 0
+    before = files_under(output)
+    (products / "in" / "p.csv").write_text("b2,9.00\n")
+    capsys.readouterr()
+    assert csv_to_parquet.main(convert_argv(products, output, "--format", "delta", "--primary_key", "sku")) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: --output_path {output} is a Delta table written without a key, and it holds 1 "
+        "key(s) more than once (e.g. sku=b2): a MERGE on sku updates every copy and keeps them all; remove the "
+        "repeats from the table first, or write to a new output (or delete the table to rebuild it)"
+    )
+    assert files_under(output) == before
+    DeltaTable.forPath(spark, str(output)).delete("sku = 'b2'")  # the repeats removed: the keyed run merges
+    (products / "in" / "p.csv").write_text("b2,9.00\nc3,3.00\n")
+    assert csv_to_parquet.main(convert_argv(products, output, "--format", "delta", "--primary_key", "sku")) == 0
+    table = spark.read.format("delta").load(str(output))
+    assert sorted(tuple(row) for row in table.collect()) == [
+        ("a1", Decimal("1.50")),
+        ("b2", Decimal("9.00")),
+        ("c3", Decimal("3.00")),
+    ]
+
+
 @pytest.mark.parametrize("option", ["--quote", "--escape"])
 def test_a_quote_or_escape_that_is_the_delimiter_is_refused(tmp_path, option):
     with pytest.raises(UsageError) as refused:

@@ -154,12 +154,39 @@ def refuse_another_key(spark: "SparkSession", path: str, keys: Sequence[str]) ->
     if not holds_delta_commit(spark, path):
         return
     recorded = recorded_key(spark, path)
-    if recorded is not None and sorted(key.lower() for key in recorded) != sorted(key.lower() for key in keys):
+    if recorded is None:
+        refuse_repeated_keys(spark, path, keys)
+    elif sorted(key.lower() for key in recorded) != sorted(key.lower() for key in keys):
         raise UsageError(
             f"--output_path {path} is a Delta table kept by the key {','.join(recorded)} (its first commit says so), "
             f"and this run's key is {','.join(keys)}: a MERGE on another key replaces rows that only share "
             f"its values; run with the key {','.join(recorded)}, or write to a new output (or delete the table to "
             "rebuild it)"
+        )
+
+
+def refuse_repeated_keys(spark: "SparkSession", path: str, keys: Sequence[str]) -> None:
+    """Raise ``UsageError`` when the Delta table at ``path``, created without a key, holds one of ``keys`` twice.
+
+    A MERGE updates every copy of a matched key and keeps them all. Until session 47 a keyed run
+    into such a table committed its MERGE, then failed its count check (2 written for 1 row)
+    with exit 1, and every rerun merged again. One aggregate of the key columns, run only for
+    tables whose first commit records no key.
+    """
+    from pyspark.sql import functions as F
+
+    from lakejobs.transforms.validation import quote_name
+
+    columns = [quote_name(key) for key in keys]
+    table_df = spark.read.format("delta").load(path)
+    repeated = table_df.groupBy(*columns).count().filter(F.col("count") > 1)
+    found = repeated.agg(F.count(F.lit(1)).alias("keys"), F.min(F.struct(*columns)).alias("example")).first()
+    if found["keys"]:
+        example = ", ".join(f"{key}={value}" for key, value in zip(keys, found["example"]))
+        raise UsageError(
+            f"--output_path {path} is a Delta table written without a key, and it holds {found['keys']} key(s) "
+            f"more than once (e.g. {example}): a MERGE on {','.join(keys)} updates every copy and keeps them all; "
+            "remove the repeats from the table first, or write to a new output (or delete the table to rebuild it)"
         )
 
 
