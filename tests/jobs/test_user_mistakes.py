@@ -906,6 +906,25 @@ def test_a_keyed_run_into_a_keyless_delta_table_holding_a_key_twice_is_refused(s
     ]
 
 
+@pytest.mark.parametrize("more", [["--primary_key", "sku"], ["--incremental", "true"]], ids=["merge", "append"])
+def test_a_delta_run_partitioned_otherwise_than_its_table_is_refused(spark, products, capsys, more):
+    """Until session 47 a MERGE kept the table's partitioning and named the run's in its SUCCEEDED result; an
+    append failed with Delta's ``Partition columns do not match``."""
+    output = products / "out"
+    state = ["--state_path", str(products / "state.json")] if "--incremental" in more else []
+    first = convert_argv(products, output, "--format", "delta", "--partition_by", "price", *more, *state)
+    assert csv_to_parquet.main(first) == 0
+    before = files_under(output)
+    (products / "in" / "q.csv").write_text("c3,3.00\n")
+    capsys.readouterr()
+    assert csv_to_parquet.main(convert_argv(products, output, "--format", "delta", *more, *state)) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: {output} is a Delta table partitioned by price (its log says so), not by nothing: "
+        "run with --partition_by price, or write to a new output (or delete the table to rebuild it)"
+    )
+    assert files_under(output) == before
+
+
 @pytest.mark.parametrize("option", ["--quote", "--escape"])
 def test_a_quote_or_escape_that_is_the_delimiter_is_refused(tmp_path, option):
     with pytest.raises(UsageError) as refused:

@@ -177,6 +177,28 @@ def refuse_other_layout(spark: "SparkSession", path: str, partition_by: Sequence
             )
 
 
+def refuse_other_delta_layout(spark: "SparkSession", path: str, partition_by: Sequence[str]) -> None:
+    """Raise ``UsageError`` when the Delta table at ``path`` is partitioned otherwise than ``partition_by``.
+
+    For the writes that keep the table's rows (a MERGE, an append). Until session 47 a MERGE kept
+    the table's partitioning and said the run's in its result (SUCCEEDED), and an append failed
+    with Delta's own text (``Partition columns do not match``). The partition columns are read
+    from the table's log.
+    """
+    from delta.tables import DeltaTable
+
+    if not holds_delta_commit(spark, path):
+        return
+    found = list(DeltaTable.forPath(spark, path).detail().select("partitionColumns").first()[0] or [])
+    if [name.lower() for name in found] != [name.lower() for name in partition_by]:
+        fix = f"run with --partition_by {','.join(found)}" if found else "run without --partition_by"
+        raise UsageError(
+            f"{path} is a Delta table partitioned by {', '.join(found) or 'nothing'} (its log says so), not by "
+            f"{', '.join(partition_by) or 'nothing'}: {fix}, or write to a new output (or delete the table to "
+            "rebuild it)"
+        )
+
+
 def table_files(spark: "SparkSession", path: str, limit: int = LAYOUT_CHECKED_FILES) -> List[fs.FileInfo]:
     """The first ``limit`` data files listed below ``path``, markers left out.
 

@@ -70,6 +70,7 @@ from lakejobs.io.staging import (
 from lakejobs.io.table_folder import (
     holds_delta_commit,
     refuse_foreign_folders,
+    refuse_other_delta_layout,
     refuse_other_layout,
     table_files,
 )
@@ -155,6 +156,8 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
     args = _read_whole_files_where_needed(spark, args)
     if args.output_format == "delta":
         require_delta(spark)
+        if not replaces_whole(args):  # a whole Delta overwrite sets the partitioning too
+            refuse_other_delta_layout(spark, args.output_path, args.partition_by)
     if not replaces_whole(args):  # a write keeping the table's rows (a whole Delta overwrite sets its schema)
         refuse_other_schema(
             spark, args.output_path, table_schema(spark, args.dataset), args.output_format, args.partition_by
