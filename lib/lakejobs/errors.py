@@ -21,6 +21,8 @@ class LakejobsError(Exception):
     """Base class for errors that carry their own exit code and a one-line message."""
 
     exit_code = 1
+    #: False for a refusal whose run report would land where it does harm (inside another table).
+    leaves_report = True
 
     def __init__(self, message: str, result: object = None) -> None:
         super().__init__(message)

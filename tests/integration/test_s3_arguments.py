@@ -82,17 +82,30 @@ def test_a_bucket_that_does_not_exist_is_one_line_before_the_run(spark, s3, buck
     )
 
 
-def test_a_report_that_cannot_be_written_to_a_missing_bucket_says_so_in_words(spark, s3, bucket, capsys):
-    """The warning before the run's line carried S3's whole text (request ids, ``Proxy: null``) until session 46."""
-    s3["client"].put_object(Bucket=bucket, Key="raw/c.csv", Body=b"1,Ann,Lee,Ann Lee\n")
-    output = "s3://no-such-bucket-at-all/processed/customers"
-    argv = ["--dataset", "customers", "--input_path", f"s3://{bucket}/raw", "--output_path", output]
-    assert csv_to_parquet.main(argv) == 2
-    warnings = [line for line in capsys.readouterr().err.splitlines() if "could not write the run report" in line]
-    assert [line.split(" WARNING ", 1)[-1] for line in warnings] == [
-        "lakejobs.io.reports: could not write the run report to s3://no-such-bucket-at-all/processed/"
-        "customers_lakejobs/runs: the bucket no-such-bucket-at-all does not exist"
+def test_a_report_that_cannot_be_written_to_a_missing_bucket_says_so_in_words(spark, s3, caplog):
+    """The warning carried S3's whole text (request ids, ``Proxy: null``) until session 46."""
+    from lakejobs.io.reports import save_run_report_quietly
+    from lakejobs.result import JobResult
+
+    save_run_report_quietly(spark, "s3://no-such-bucket-at-all/runs", JobResult(job="csv_to_parquet", run_id="r1"))
+    assert [record.getMessage() for record in caplog.records if record.name == "lakejobs.io.reports"] == [
+        "could not write the run report to s3://no-such-bucket-at-all/runs: the bucket no-such-bucket-at-all does "
+        "not exist"
     ]
+
+
+def test_a_report_path_in_a_missing_bucket_is_refused_before_the_run(spark, s3, bucket, capsys):
+    """Until session 47 the run succeeded with a warning and left no report."""
+    s3["client"].put_object(Bucket=bucket, Key="raw/c.csv", Body=b"1,Ann,Lee,Ann Lee\n")
+    argv = ["--dataset", "customers", "--input_path", f"s3://{bucket}/raw", "--output_path", f"s3://{bucket}/c"]
+    assert csv_to_parquet.main([*argv, "--report_path", "s3://no-such-bucket-at-all/runs"]) == 2
+    captured = capsys.readouterr()
+    assert [line for line in captured.err.splitlines() if "WARN" not in line][-1] == (
+        "csv_to_parquet: error: --report_path s3://no-such-bucket-at-all/runs: the bucket no-such-bucket-at-all "
+        "does not exist (check its name, and the region)"
+    )
+    assert "could not write the run report" not in captured.err
+    assert s3["client"].list_objects_v2(Bucket=bucket, Prefix="c")["KeyCount"] == 0
 
 
 def test_a_lake_at_a_buckets_root_without_a_slash_is_listed(spark, s3, bucket):

@@ -925,6 +925,22 @@ def test_a_delta_run_partitioned_otherwise_than_its_table_is_refused(spark, prod
     assert files_under(output) == before
 
 
+@pytest.mark.parametrize("fmt", ["parquet", "delta"])
+def test_an_output_inside_an_existing_table_is_refused(spark, products, capsys, fmt):
+    """Until session 47 it succeeded, and the table around it could no longer be read (conflicting directories)."""
+    table = products / "table"
+    assert csv_to_parquet.main(convert_argv(products, table, "--format", fmt)) == 0
+    before = files_under(table)
+    capsys.readouterr()
+    assert csv_to_parquet.main(convert_argv(products, table / "inner")) == 2
+    marker = "_delta_log" if fmt == "delta" else "_SUCCESS"
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: --output_path {table / 'inner'} lies inside the table {table} (it holds {marker}): "
+        "its folders would be read as part of that table, which Spark then refuses to read; write outside it"
+    )
+    assert files_under(table) == before
+
+
 @pytest.mark.parametrize("option", ["--quote", "--escape"])
 def test_a_quote_or_escape_that_is_the_delimiter_is_refused(tmp_path, option):
     with pytest.raises(UsageError) as refused:

@@ -29,6 +29,26 @@ def save_run_report(spark: "SparkSession", report_root: Optional[str], result: J
     return path
 
 
+class ReportBucketMissing(UsageError):
+    """The bucket of ``--report_path`` does not exist (no report can be left there either)."""
+
+    leaves_report = False
+
+
+def refuse_missing_report_bucket(spark: "SparkSession", report_root: Optional[str]) -> None:
+    """Raise ``ReportBucketMissing`` before the run when ``report_root``'s bucket does not exist.
+
+    Until session 47 such a run succeeded with a warning and left no report, while a missing
+    bucket for the output, quarantine or state was refused before anything was written.
+    """
+    if not report_root or fs.is_local(report_root):
+        return
+    try:
+        fs.exists(spark, report_root)
+    except UsageError as error:
+        raise ReportBucketMissing(f"--report_path {error}") from None
+
+
 def save_run_report_quietly(spark: "SparkSession", report_root: Optional[str], result: JobResult) -> None:
     """``save_run_report`` for a run whose outcome is decided: a report that cannot be written is logged.
 
@@ -62,7 +82,8 @@ def raise_failed_run(
         raise Interrupted(message, result=result) from error
     if isinstance(error, LakejobsError):
         failed = error.result if error.result is not None else result.finish("FAILED", str(error))
-        save_run_report_quietly(spark, report_root, failed)
+        if error.leaves_report:
+            save_run_report_quietly(spark, report_root, failed)
         if not isinstance(error, UsageError):  # a failed run prints its result (exit 1); a refused one does not
             error.result = failed
         raise error

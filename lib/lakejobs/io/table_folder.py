@@ -22,6 +22,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
 
 DELTA_LOG = "_delta_log"
+#: What Spark's file committers leave in a table's folder when a write ends.
+SUCCESS_MARKER = "_SUCCESS"
 
 
 def holds_delta_commit(spark: "SparkSession", path: str) -> bool:
@@ -114,6 +116,48 @@ def refuse_foreign_folders(spark: "SparkSession", outputs: Dict[str, str], outpu
                 "give the table's own folder (e.g. a new sub-folder), or empty it first"
             )
         _refuse_other_format(spark, option, path, output_format)
+        refuse_inside_a_table(spark, option, path)
+
+
+class InsideATableError(UsageError):
+    """A folder the run would write lies inside another table: no report is left there either."""
+
+    leaves_report = False
+
+
+def refuse_inside_a_table(spark: "SparkSession", option: str, path: str) -> None:
+    """Raise ``UsageError`` when a folder above ``path`` is a table: it holds a Delta log or Spark's ``_SUCCESS``.
+
+    Until session 47 a run into ``processedData/orders/customers`` succeeded, and the orders
+    table could then be neither read (Spark: ``Conflicting directory structures detected``)
+    nor written (its folder held foreign entries). Each folder above is listed once; one that
+    cannot be listed is passed over. Loose Parquet files do not make a folder a table (a
+    download folder holding ``sample.parquet``). The refused run leaves no report: its default
+    place, ``<output_path>_lakejobs/runs``, lies inside that table too.
+    """
+    for ancestor in _ancestors(path):
+        try:
+            names = [child.rstrip("/").rsplit("/", 1)[-1] for child in fs.list_children(spark, ancestor)]
+        except Exception:  # noqa: BLE001 - a folder the run may not list (permissions) is not judged
+            continue
+        found = [name for name in names if name in (DELTA_LOG, SUCCESS_MARKER)]
+        if found:
+            raise InsideATableError(
+                f"{option} {path} lies inside the table {ancestor} (it holds {found[0]}): its folders would be read "
+                "as part of that table, which Spark then refuses to read; write outside it"
+            )
+
+
+def _ancestors(path: str) -> List[str]:
+    """The folders above ``path``, nearest first, up to (not including) the root or the bucket's root."""
+    folders = []
+    current = path.rstrip("/")
+    while True:
+        above = fs.parent(current)
+        if above in ("", ".") or above.endswith(":") or above.endswith(":/") or re.fullmatch(r"\w+://[^/]*", above):
+            return folders
+        folders.append(above)
+        current = above
 
 
 #: A data file's format, by its name's last extensions (``.c000.json``, ``.snappy.parquet``, ``.json.gz``).

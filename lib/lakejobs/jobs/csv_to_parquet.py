@@ -57,7 +57,12 @@ from lakejobs.io.delta import (
 from lakejobs.io.input_folder import input_data_files
 from lakejobs.io.partitions import folder_values, partition_folders, partition_texts
 from lakejobs.io.quarantine import write_quarantine
-from lakejobs.io.reports import previous_rows_written, raise_failed_run, save_run_report_quietly
+from lakejobs.io.reports import (
+    previous_rows_written,
+    raise_failed_run,
+    refuse_missing_report_bucket,
+    save_run_report_quietly,
+)
 from lakejobs.io.signatures import refuse_compressed_content
 from lakejobs.io.staging import (
     clear_staging,
@@ -144,6 +149,7 @@ def run(spark: "SparkSession", args: CsvToParquetArgs) -> JobResult:
 
 
 def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> JobResult:
+    refuse_missing_report_bucket(spark, args.report_path)
     if not fs.exists(spark, args.input_path):
         raise UsageError(f"input path does not exist: {args.input_path}")
     refuse_foreign_folders(spark, {"--output_path": args.output_path}, args.output_format)

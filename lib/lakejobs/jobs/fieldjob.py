@@ -28,7 +28,7 @@ from lakejobs.io.csv_reader import too_many_fields
 from lakejobs.io.input_folder import input_data_files
 from lakejobs.io.partitions import folder_values, partition_folders, partition_texts
 from lakejobs.io.quarantine import write_quarantine
-from lakejobs.io.reports import raise_failed_run, save_run_report_quietly
+from lakejobs.io.reports import raise_failed_run, refuse_missing_report_bucket, save_run_report_quietly
 from lakejobs.io.signatures import refuse_compressed_content
 from lakejobs.io.staging import clear_staging, commit_parquet, staging_path
 from lakejobs.io.table_folder import refuse_foreign_folders, refuse_other_layout
@@ -444,6 +444,7 @@ def run_locked(
     """
     files: List[fs.FileInfo] = []
     try:
+        refuse_missing_report_bucket(spark, args.report_path)
         files = require_input(spark, args)
         refuse_foreign_folders(spark, {"--output_path": args.output_path}, output_format)
         refuse_foreign_folders(spark, {"--quarantine_path": args.quarantine_path}, "json")

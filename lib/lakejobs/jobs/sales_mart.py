@@ -32,7 +32,7 @@ from lakejobs import fs, runtime
 from lakejobs.datasets import builtin_dataset
 from lakejobs.errors import UsageError
 from lakejobs.io.delta import merge_delta, overwrite_delta, read_table, require_delta, table_schema
-from lakejobs.io.reports import raise_failed_run, save_run_report_quietly
+from lakejobs.io.reports import raise_failed_run, refuse_missing_report_bucket, save_run_report_quietly
 from lakejobs.io.table_folder import refuse_foreign_folders
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.key_check import repeats_a_key
@@ -253,6 +253,7 @@ def run(spark: "SparkSession", args: SalesMartArgs) -> JobResult:
 
 
 def _build(spark: "SparkSession", args: SalesMartArgs, result: JobResult) -> JobResult:
+    refuse_missing_report_bucket(spark, args.report_path)
     for name in INPUTS:
         if not fs.exists(spark, args.input_path(name)):
             raise UsageError(f"input table does not exist: {args.input_path(name)}")
