@@ -107,3 +107,35 @@ def test_a_partition_overwrite_removes_the_copy_an_earlier_one_left_when_it_stop
     assert (info.rows, sorted(p.name for p in path.iterdir() if p.is_dir())) == (1, ["k=1", "k=2"])
     table = spark.read.parquet(str(path)).select("k", "v")
     assert sorted(tuple(row) for row in table.collect()) == [(1, "a"), (2, "c")]
+
+
+def test_a_partition_overwrite_that_sparks_commit_stops_part_way_says_so(spark, tmp_path):
+    """Until session 47 the run failed with Spark's rename error alone, as if the table were left as it was."""
+    from lakejobs.errors import LakejobsError
+
+    table = tmp_path / "table"
+    old = spark.createDataFrame([(1, 1, "old"), (2, 1, "old")], "a INT, b INT, v STRING")
+    write_table(old, str(table), "t", partition_by=["a", "b"])
+    for child in (table / "a=2").iterdir():  # a file where the partition a=2/b=1 must be moved in
+        child.rename(tmp_path / "moved")
+    (table / "a=2").rmdir()
+    (table / "a=2").write_text("in the way")
+    new = spark.createDataFrame([(1, 1, "new"), (2, 1, "new")], "a INT, b INT, v STRING")
+    with pytest.raises(LakejobsError) as stopped:
+        write_table(new, str(table), "t", partition_by=["a", "b"])
+    assert str(stopped.value) == (
+        f"t: the write into {table} stopped part-way while Spark moved its partitions in (ParentNotDirectoryException: "
+        f"Parent path is not a directory: file:{table}/a=2): some partitions may hold this run's rows and the others "
+        "their earlier ones; run the same input again to replace them all"
+    )
+
+
+def test_only_a_failure_of_sparks_partition_commit_is_called_part_way():
+    from lakejobs.io.writer import part_replaced
+
+    move = Exception(
+        "Failed to rename /t/.spark-staging-1/a=1 to /t/a=1 when committing files staged for "
+        "overwriting dynamic partitions"
+    )
+    assert str(part_replaced("t", "/t", move)).startswith("t: the write into /t stopped part-way while Spark moved")
+    assert part_replaced("t", "/t", Exception("Task failed while writing rows")) is None

@@ -2,13 +2,13 @@
 
 import logging
 import uuid
-from typing import TYPE_CHECKING, Dict, List, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 
 from pyspark.sql import Observation
 from pyspark.sql import functions as F
 
 from lakejobs import fs
-from lakejobs.errors import UsageError
+from lakejobs.errors import LakejobsError, UsageError, root_cause
 from lakejobs.io.staging import (
     clear_staging,
     commit_parquet,
@@ -172,7 +172,13 @@ def write_table(
     # lists modification times in whole seconds, so a file written in the second a write
     # started would look older than it.
     before = {info.path for info in fs.list_data_files(spark, path)}
-    writer.format(fmt).save(path)
+    try:
+        writer.format(fmt).save(path)
+    except Exception as error:
+        stopped = part_replaced(name, path, error)
+        if stopped is None:
+            raise
+        raise stopped from error
     files = fs.list_data_files(spark, path)
     if partition_by and mode == "overwrite" and (replace == "table" or also_replace):
         levels, replaced = len(partition_by), set(also_replace)
@@ -184,6 +190,31 @@ def write_table(
         remove_partitions_not_rewritten(spark, path, levels, old_files)
     written = [info for info in files if info.path not in before and info.size > 0]
     return _output_info(name, path, fmt, observation, written, partition_by)
+
+
+#: How Spark's commit of a dynamic partition overwrite says it stopped while moving partitions in,
+#: and the frame of that commit in the Java stack (a folder it cannot make fails there too).
+SPARK_PARTITION_MOVE = "committing files staged for overwriting dynamic partitions"
+SPARK_COMMIT_FRAME = "HadoopMapReduceCommitProtocol.commitJob"
+
+
+def part_replaced(name: str, path: str, error: Exception) -> Optional[LakejobsError]:
+    """The error to raise for a partition overwrite that Spark's commit stopped part-way, else None.
+
+    Spark moves each staged partition in place of the table's: a move that fails (a folder it
+    may not replace, the store's error) leaves the partitions moved before it with the new rows
+    and the rest with the old. Until session 47 the run failed with Spark's rename error alone,
+    while the README said a failed write leaves its table as it was. A rerun of the same input
+    replaces them all.
+    """
+    cause = root_cause(error)
+    if SPARK_PARTITION_MOVE not in cause and SPARK_COMMIT_FRAME not in str(error):
+        return None
+    return LakejobsError(
+        f"{name}: the write into {path} stopped part-way while Spark moved its partitions in ({cause}): some "
+        "partitions may hold this run's rows and the others their earlier ones; run the same input again to "
+        "replace them all"
+    )
 
 
 def _replace_through_staging(spark, writer, path: str) -> List[fs.FileInfo]:
