@@ -939,6 +939,7 @@ def test_an_output_inside_an_existing_table_is_refused(spark, products, capsys, 
         "its folders would be read as part of that table, which Spark then refuses to read; write outside it"
     )
     assert files_under(table) == before
+    assert csv_to_parquet.main(convert_argv(products, table / "_scratch" / "out")) == 0  # readers skip _scratch
 
 
 @pytest.mark.parametrize("option", ["--quote", "--escape"])

@@ -133,9 +133,13 @@ def refuse_inside_a_table(spark: "SparkSession", option: str, path: str) -> None
     nor written (its folder held foreign entries). Each folder above is listed once; one that
     cannot be listed is passed over. Loose Parquet files do not make a folder a table (a
     download folder holding ``sample.parquet``). The refused run leaves no report: its default
-    place, ``<output_path>_lakejobs/runs``, lies inside that table too.
+    place, ``<output_path>_lakejobs/runs``, lies inside that table too. A path below a folder
+    readers skip (``_staging``, ``.hidden``: ``fs.spark_skips``) harms no table and is passed.
     """
     for ancestor in _ancestors(path):
+        below = path.rstrip("/")[len(ancestor) :].strip("/").split("/")
+        if any(fs.spark_skips(name) for name in below):
+            return
         try:
             names = [child.rstrip("/").rsplit("/", 1)[-1] for child in fs.list_children(spark, ancestor)]
         except Exception:  # noqa: BLE001 - a folder the run may not list (permissions) is not judged
