@@ -44,6 +44,24 @@ def current_profile() -> str:
     return profile
 
 
+def session_profile() -> str:
+    """The profile a session is built with off Glue: ``current_profile()``, but ``emr`` under ``spark-submit``."""
+    profile = current_profile()
+    if launched_by_spark_submit() and profile in ("local", "test"):
+        profile = "emr"  # spark-submit already chose the master, memory and jars
+    return profile
+
+
+def check_session_environment() -> None:
+    """Refuse a mistyped profile, master or driver memory (``UsageError``, exit 2) before anything runs.
+
+    Glue builds its own session, so only the profile's spelling is checked there.
+    """
+    profile = session_profile()
+    if not on_glue():
+        session.check_environment(profile)
+
+
 @contextmanager
 def glue_session(app_name: str, glue_args: Dict[str, str]) -> Iterator["SparkSession"]:
     """A session inside AWS Glue: ``GlueContext``, ``Job.init`` before, ``Job.commit`` after."""
@@ -66,10 +84,7 @@ def glue_session(app_name: str, glue_args: Dict[str, str]) -> Iterator["SparkSes
 @contextmanager
 def spark_session(app_name: str) -> Iterator["SparkSession"]:
     """A session off Glue. It is left running: the process ends soon, and tests share it."""
-    profile = current_profile()
-    if launched_by_spark_submit() and profile in ("local", "test"):
-        profile = "emr"  # spark-submit already chose the master, memory and jars
-    spark = session_handling_ctrl_c(app_name, profile)
+    spark = session_handling_ctrl_c(app_name, session_profile())
     if launched_by_spark_submit() and spark.sparkContext.master.startswith("local"):
         # spark-submit on a laptop: S3 as the local profile reaches it (s3:// mapped to s3a, the
         # AWS SDK's endpoint and region, short retries), not left to EMR's defaults, which hung
@@ -197,7 +212,7 @@ def run_main(
     previous_handler = signal.getsignal(signal.SIGINT)
     try:
         configure_logging()
-        current_profile()  # a mistyped profile is a usage error (exit 2), before anything runs
+        check_session_environment()  # a mistyped profile or master is a usage error (exit 2), before anything runs
         args = parse(argv)
         if preflight:
             preflight(args)

@@ -15,10 +15,13 @@ On Glue the session comes from ``GlueContext`` (see ``lakejobs.runtime``) and on
 import glob
 import logging
 import os
+import re
 import sys
 import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Dict, List, Optional
+
+from lakejobs.errors import UsageError
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -26,6 +29,13 @@ if TYPE_CHECKING:  # pragma: no cover
 LOG = logging.getLogger(__name__)
 
 PROFILES = ("local", "test", "emr", "emr-serverless")
+
+#: The master URLs Spark accepts (``SparkContext.createTaskScheduler``): local[0] is refused by it too.
+_MASTER = re.compile(
+    r"local(\[([1-9]\d*|\*)(\s*,\s*\d+)?\])?|spark://[^\s,/:]+:\d+(,[^\s,/:]+:\d+)*|yarn|(k8s|mesos)://\S+"
+)
+#: A JVM heap size (``-Xmx``): bytes, or k, m, g or t of them. Spark passes it to ``-Xmx`` as it is.
+_JVM_SIZE = re.compile(r"\d+[kKmMgGtT]?")
 
 #: SQL settings every run needs, on every runtime (set at runtime, so Glue gets them too).
 RUNTIME_CONF: Dict[str, str] = {
@@ -99,7 +109,6 @@ _PROFILE_CONF: Dict[str, Dict[str, str]] = {
         # Delta pipeline in a warm test session: 25-27 s with 50, 19-22 s with 4; a rerun
         # (MERGE into every table) 35-38 s against 23-24 s.
         "spark.databricks.delta.snapshotPartitions": "8",
-        "spark.driver.memory": os.environ.get("LAKEJOBS_DRIVER_MEMORY", "4g"),
     },
     "test": {
         "spark.sql.shuffle.partitions": "4",
@@ -116,6 +125,50 @@ _PROFILE_CONF: Dict[str, Dict[str, str]] = {
         "spark.sql.warehouse.dir": os.path.join(tempfile.gettempdir(), f"lakejobs-test-spark-warehouse-{os.getuid()}"),
     },
 }
+
+
+def local_master(profile: str) -> str:
+    """The master of a ``local`` or ``test`` session: ``LAKEJOBS_MASTER``, or ``local[*]`` (``local[2]`` for tests).
+
+    A value Spark would refuse is a ``UsageError`` here, before the JVM starts: until session 47
+    ``LAKEJOBS_MASTER=bogus`` printed the JVM's stack trace, then "Java gateway process exited
+    before sending its port number", exit 1.
+    """
+    master = os.environ.get("LAKEJOBS_MASTER", "local[2]" if profile == "test" else "local[*]")
+    if not _MASTER.fullmatch(master):
+        raise UsageError(
+            f"LAKEJOBS_MASTER={master} is not a Spark master URL: use local, local[N], local[*], local[N,F], "
+            "spark://host:port[,host:port...], yarn, k8s://... or mesos://..."
+        )
+    return master
+
+
+def local_driver_memory() -> str:
+    """The driver's heap of a ``local`` session: ``LAKEJOBS_DRIVER_MEMORY``, or ``4g``.
+
+    A value the JVM would refuse is a ``UsageError`` here: until session 47
+    ``LAKEJOBS_DRIVER_MEMORY=lots`` printed "Invalid maximum heap size: -Xmxlots" and the gateway's
+    error, exit 1.
+    """
+    memory = os.environ.get("LAKEJOBS_DRIVER_MEMORY", "4g")
+    if not _JVM_SIZE.fullmatch(memory):
+        raise UsageError(
+            f"LAKEJOBS_DRIVER_MEMORY={memory} is not a JVM memory size: "
+            "use digits with an optional k, m, g or t suffix, such as 512m or 4g"
+        )
+    return memory
+
+
+def check_environment(profile: str) -> None:
+    """Refuse (``UsageError``) a malformed ``LAKEJOBS_*`` setting that a session of ``profile`` would use.
+
+    ``test`` sessions have a heap of their own (2g), so only ``local`` reads ``LAKEJOBS_DRIVER_MEMORY``;
+    ``emr`` and ``emr-serverless`` read neither.
+    """
+    if profile in ("local", "test"):
+        local_master(profile)
+    if profile == "local":
+        local_driver_memory()
 
 
 def project_root() -> Path:
@@ -240,6 +293,8 @@ def session_conf(profile: str) -> Dict[str, str]:
     conf = dict(RUNTIME_CONF)
     if profile in ("local", "test"):
         conf.update(_PROFILE_CONF["local"])
+        if profile == "local":
+            conf["spark.driver.memory"] = local_driver_memory()
         conf.update(_PROFILE_CONF.get(profile, {}))
         conf["spark.pyspark.python"] = sys.executable  # workers use this interpreter, not PATH's
         conf["spark.driver.extraJavaOptions"] = driver_java_options()
@@ -266,10 +321,10 @@ def build_session(app_name: str, profile: str = "local", extra_conf: Optional[Di
     """
     from pyspark.sql import SparkSession
 
+    check_environment(profile)
     builder = SparkSession.builder.appName(app_name)
     if profile in ("local", "test"):
-        cores = "2" if profile == "test" else "*"
-        builder = builder.master(os.environ.get("LAKEJOBS_MASTER", f"local[{cores}]"))
+        builder = builder.master(local_master(profile))
     for key, value in {**session_conf(profile), **(extra_conf or {})}.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()

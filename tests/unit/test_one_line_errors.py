@@ -27,6 +27,66 @@ def test_an_unknown_log_level_is_one_line_and_exit_2(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    ("variable", "value", "accepted"),
+    [
+        (
+            "LAKEJOBS_MASTER",
+            "bogus",
+            "is not a Spark master URL: use local, local[N], local[*], local[N,F], "
+            "spark://host:port[,host:port...], yarn, k8s://... or mesos://...",
+        ),
+        (
+            "LAKEJOBS_MASTER",
+            "local[0]",
+            "is not a Spark master URL: use local, local[N], local[*], local[N,F], "
+            "spark://host:port[,host:port...], yarn, k8s://... or mesos://...",
+        ),
+        (
+            "LAKEJOBS_DRIVER_MEMORY",
+            "lots",
+            "is not a JVM memory size: use digits with an optional k, m, g or t suffix, such as 512m or 4g",
+        ),
+    ],
+    ids=["master", "local[0]", "driver-memory"],
+)
+def test_a_malformed_session_setting_is_one_line_and_exit_2_before_the_jvm_starts(tmp_path, variable, value, accepted):
+    """Until session 47 the JVM's stack trace, then "Java gateway process exited...", exit 1."""
+    argv = ["--dataset", "customers", "--input_path", str(tmp_path / "in"), "--output_path", str(tmp_path / "o")]
+    completed = subprocess.run(
+        [str(VENV_BIN / "python"), str(ROOT / "jobs" / "csv_to_parquet.py"), *argv],
+        capture_output=True,
+        text=True,
+        env={**job_env(), "LAKEJOBS_PROFILE": "local", variable: value},
+        check=False,
+    )
+    assert (completed.returncode, completed.stdout, completed.stderr) == (
+        2,
+        "",
+        f"csv_to_parquet: error: {variable}={value} {accepted}\n",
+    )
+
+
+@pytest.mark.parametrize(
+    ("master", "memory"),
+    [
+        ("local", "4096k"),
+        ("local[3]", "512m"),
+        ("local[*]", "2G"),
+        ("local[2,3]", "1t"),
+        ("spark://a:7077,b:7077", "4g"),
+    ],
+)
+def test_spark_s_own_masters_and_jvm_sizes_are_accepted(monkeypatch, master, memory):
+    from lakejobs import session
+
+    monkeypatch.setenv("LAKEJOBS_MASTER", master)
+    monkeypatch.setenv("LAKEJOBS_DRIVER_MEMORY", memory)
+    session.check_environment("local")
+    assert session.session_conf("local")["spark.driver.memory"] == memory
+    assert session.session_conf("test")["spark.driver.memory"] == "2g"
+
+
 def test_the_cli_turns_any_failure_into_one_line(tmp_path, capsys):
     (tmp_path / "blocker").write_text("a file, not a folder")
     assert cli.main(["generate", "--orders", "10", "--out", str(tmp_path / "blocker" / "x")]) == 1
