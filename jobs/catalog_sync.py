@@ -11,10 +11,20 @@ step after a successful sync.
 
 import sys
 
-from lakejobs.args import run_by_glue, set_aside_other_glue_arguments, strip_glue_arguments
-from lakejobs.catalog_cli import sync_parser
-from lakejobs.cli import main
-from lakejobs.runtime import launched_by_spark_submit
+try:
+    from lakejobs.args import run_by_glue, set_aside_other_glue_arguments, strip_glue_arguments
+    from lakejobs.catalog_cli import sync_parser
+    from lakejobs.cli import main
+    from lakejobs.runtime import launched_by_spark_submit
+except ModuleNotFoundError as missing:  # until session 47 a traceback: "No module named 'lakejobs'"
+    if missing.name != "lakejobs" or __name__ != "__main__":
+        raise
+    print(
+        "catalog_sync: error: the lakejobs package is not importable: pass --py-files dist/lakejobs-lib.zip "
+        "to spark-submit (Glue: --extra-py-files; make package builds it)",
+        file=sys.stderr,
+    )
+    sys.exit(2)
 
 
 def sync(arguments):

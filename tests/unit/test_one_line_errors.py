@@ -87,6 +87,36 @@ def test_spark_s_own_masters_and_jvm_sizes_are_accepted(monkeypatch, master, mem
     assert session.session_conf("test")["spark.driver.memory"] == "2g"
 
 
+def _script_without_site_packages(script, pythonpath=None):
+    """Run a job script by an interpreter without its site-packages (``-S``): lakejobs and PySpark not importable."""
+    env = {key: value for key, value in job_env().items() if key != "PYTHONPATH"}
+    if pythonpath:
+        env["PYTHONPATH"] = pythonpath
+    return subprocess.run(
+        [str(VENV_BIN / "python"), "-S", str(script), "--help"], capture_output=True, text=True, env=env, check=False
+    )
+
+
+@pytest.mark.parametrize("script", sorted(path.name for path in (ROOT / "jobs").glob("*.py")))
+def test_a_job_script_without_the_lakejobs_package_says_to_pass_the_library_zip(script):
+    """spark-submit without --py-files: until session 47 a traceback ending "No module named 'lakejobs'", exit 1."""
+    completed = _script_without_site_packages(ROOT / "jobs" / script)
+    assert (completed.returncode, completed.stdout, completed.stderr) == (
+        2,
+        "",
+        f"{script[:-3]}: error: the lakejobs package is not importable: pass --py-files dist/lakejobs-lib.zip "
+        "to spark-submit (Glue: --extra-py-files; make package builds it)\n",
+    )
+
+
+def test_a_job_script_missing_another_module_keeps_its_traceback():
+    """Only lakejobs itself missing is the library zip's line; PySpark missing is not the zip's fault."""
+    completed = _script_without_site_packages(ROOT / "jobs" / "csv_to_parquet.py", pythonpath=str(ROOT / "lib"))
+    assert completed.returncode == 1
+    assert completed.stderr.startswith("Traceback (most recent call last):\n")
+    assert completed.stderr.endswith("ModuleNotFoundError: No module named 'pyspark'\n")
+
+
 def test_the_cli_turns_any_failure_into_one_line(tmp_path, capsys):
     (tmp_path / "blocker").write_text("a file, not a folder")
     assert cli.main(["generate", "--orders", "10", "--out", str(tmp_path / "blocker" / "x")]) == 1
