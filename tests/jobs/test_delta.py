@@ -2,6 +2,7 @@
 
 import json
 import shutil
+import sys
 from decimal import Decimal
 
 import pyarrow.parquet as pq
@@ -14,7 +15,7 @@ from lakejobs.io.delta import merge_condition, merge_delta, plain_columns_writte
 from lakejobs.jobs import csv_to_parquet
 from lakejobs.pipeline import pipeline_steps, run_pipeline
 from lakejobs.schemas import CUSTOMERS, ORDERS
-from tests.conftest import SAMPLE_RAW, expected_orders, expected_orders_of_rows, read_raw_rows
+from tests.conftest import ROOT, SAMPLE_RAW, expected_orders, expected_orders_of_rows, read_raw_rows
 from tests.jobs.test_csv_to_parquet import ORDERS_WITHOUT_DICTIONARY
 from tests.parquet_layout import columns_without_dictionary
 
@@ -88,6 +89,37 @@ def test_a_correcting_file_replaces_a_line_and_adds_one_without_duplicates(spark
     expected = expected_orders(spark, lines[1:10] + [corrected, added])
     assert_df_equality(orders.select(*expected.columns), expected, ignore_row_order=True, ignore_nullable=True)
     assert [row.operation for row in table_history(spark, str(table)).collect()] == ["MERGE", "WRITE"]
+
+
+def test_a_delta_run_without_delta_s_python_module_is_refused_before_anything_is_read(
+    spark, tmp_path, monkeypatch, capsys
+):
+    """Until session 47 it read, validated and quarantined the batch, then failed in stage write, exit 1."""
+    monkeypatch.setitem(sys.modules, "delta", None)  # ``import delta`` raises, as without delta-spark installed
+    table = tmp_path / "customers"
+    argv = ["--dataset", "customers", "--input_path", str(SAMPLE_RAW / "customers"), "--output_path", str(table)]
+    assert cli.main(["run", "csv_to_parquet", *argv, "--format", "delta"]) == 2
+    captured = capsys.readouterr()
+    assert (captured.out, captured.err) == (
+        "",
+        "csv_to_parquet: error: --format delta needs Delta Lake's Python module (delta), which this Python "
+        "cannot import: pip install delta-spark==3.3.2\n",
+    )
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["customers_lakejobs"]  # its FAILED run report only
+
+
+def test_only_writing_delta_needs_delta_s_python_module_and_its_pin_is_the_project_s(monkeypatch):
+    session = type(
+        "Session",
+        (),
+        {"conf": type("Conf", (), {"get": lambda _self, _key, _default: "x.DeltaSparkSessionExtension"})()},
+    )()
+    monkeypatch.setitem(sys.modules, "delta", None)
+    delta_io.require_delta(session, writes=False)  # warehouse_load reads a Delta table through Spark alone
+    pinned = [
+        line for line in (ROOT / "requirements-dev.txt").read_text().splitlines() if line.startswith("delta-spark==")
+    ]
+    assert pinned == [delta_io.DELTA_PIP_PACKAGE]
 
 
 def test_a_merge_joins_on_the_first_key_and_compares_later_integral_keys_as_a_difference():

@@ -36,14 +36,39 @@ def has_delta(spark: "SparkSession") -> bool:
     return "DeltaSparkSessionExtension" in (spark.conf.get("spark.sql.extensions", "") or "")
 
 
-def require_delta(spark: "SparkSession") -> None:
-    """Raise ``UsageError`` when the session cannot write Delta tables."""
+#: The pip package of Delta's Python API (``delta``), the version of Delta's jars (``jars/pom.xml``,
+#: ``requirements-dev.txt``; ``tests/unit/test_one_line_errors.py`` checks they agree).
+DELTA_PIP_PACKAGE = "delta-spark==3.3.2"
+
+
+def require_delta(spark: "SparkSession", writes: bool = True) -> None:
+    """Raise ``UsageError`` when the session cannot read Delta tables, or, if the run ``writes`` them, Python cannot.
+
+    Every write reads its commit's metrics through Delta's Python API (``delta.tables``), which a
+    read does not use. Until session 47 a session with Delta's jars and settings but without the
+    ``delta`` module read, validated and quarantined the whole batch, then failed in stage write
+    (``ModuleNotFoundError: No module named 'delta'``).
+    """
     if not has_delta(spark):
         settings = " ".join(f"--conf {key}={value}" for key, value in DELTA_CONF.items())
         raise UsageError(
             "--format delta needs Delta Lake in the Spark session: start it with Delta's jars "
             f"('make setup' fetches them into .jars/) and {settings}"
         )
+    if writes and not delta_importable():
+        raise UsageError(
+            "--format delta needs Delta Lake's Python module (delta), which this Python cannot import: "
+            f"pip install {DELTA_PIP_PACKAGE}"
+        )
+
+
+def delta_importable() -> bool:
+    """Tell whether Python can import Delta's API (``delta.tables``)."""
+    try:
+        import delta.tables  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def is_delta_table(spark: "SparkSession", path: str) -> bool:

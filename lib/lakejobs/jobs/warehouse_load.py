@@ -177,7 +177,7 @@ def read_source(spark: "SparkSession", args: WarehouseLoadArgs) -> "DataFrame":
     if not fs.exists(spark, args.input_path):
         raise UsageError(f"input table does not exist: {args.input_path}")
     if args.input_format == "delta":
-        require_delta(spark)
+        require_delta(spark, writes=False)
     source_df = read_table(spark, args.input_path, args.input_format)
     missing = [column for column in args.key if column not in source_df.columns]
     if missing:
