@@ -66,6 +66,28 @@ def root_cause(error: BaseException) -> str:
     return _one_line(type(error).__name__, str(error))
 
 
+#: What Spark says of work asked of a SparkContext that has stopped (the JVM stopped it: a cluster
+#: manager that gave up on the application, the driver's own failure).
+STOPPED_CONTEXT = ("LiveListenerBus is stopped", "Cannot call methods on a stopped SparkContext")
+
+
+def stopped_context_cause(cause: str, master: Optional[str]) -> str:
+    """``cause`` (a ``root_cause`` line), said as the Spark context having stopped when it is that.
+
+    Spark stops the context when a standalone master cannot be reached ("All masters are
+    unresponsive! Giving up.", about 70 s in); until session 47 the run's line was then only
+    ``IllegalStateException: LiveListenerBus is stopped.``. The line names ``spark.master``
+    (``master``) and, for a ``spark://`` master, that it may be unreachable. Any other cause is
+    returned as it is.
+    """
+    if not any(words in cause for words in STOPPED_CONTEXT):
+        return cause
+    line = f"the Spark context stopped ({cause}); spark.master is {master or 'unknown'}"
+    if master and master.startswith("spark://"):
+        line += ": the master may be unreachable (Spark gives up when all masters are unresponsive)"
+    return line
+
+
 def _java_root_cause(java: object) -> str:
     cause, file_read = java, None
     while True:

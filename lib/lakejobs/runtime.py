@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Callable, Dict, Iterator, Optional, Sequence
 
 from lakejobs import interrupt, session
 from lakejobs.args import strip_glue_arguments
-from lakejobs.errors import LakejobsError, UsageError, debug_enabled, joined_lines, root_cause
+from lakejobs.errors import LakejobsError, UsageError, debug_enabled, joined_lines, root_cause, stopped_context_cause
 from lakejobs.result import JobResult
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -165,6 +165,13 @@ def configure_logging() -> None:
         logging.getLogger(name).setLevel(logging.WARNING)
 
 
+def active_master() -> Optional[str]:
+    """``spark.master`` of this process's SparkContext, None when there is none (or PySpark is missing)."""
+    context = getattr(sys.modules.get("pyspark"), "SparkContext", None)
+    active = getattr(context, "_active_spark_context", None)
+    return getattr(active, "master", None)
+
+
 def refuse_local_paths_on_a_cluster(spark: "SparkSession", args: object) -> None:
     """Raise ``UsageError`` for a local path when the cluster's default filesystem is not local.
 
@@ -239,7 +246,9 @@ def run_main(
         if interrupt.interrupted():  # a cancelled Spark job's error, outside a job's failure path
             print(f"{label}: interrupted (Ctrl-C)", file=sys.stderr, flush=True)
             return interrupt.EXIT_CODE
-        print(f"{label}: error: {root_cause(error)}", file=sys.stderr, flush=True)
+        print(
+            f"{label}: error: {stopped_context_cause(root_cause(error), active_master())}", file=sys.stderr, flush=True
+        )
         return 1
     finally:
         interrupt.ended(previous_handler)

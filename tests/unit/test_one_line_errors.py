@@ -216,6 +216,60 @@ def test_a_python_worker_error_names_the_exception_its_traceback_ends_with():
     )
 
 
+def _stopped(kind="IllegalStateException", message="LiveListenerBus is stopped."):
+    """The error of a Spark job asked of a SparkContext the JVM stopped (an unreachable standalone master)."""
+    return _Py4JError(_JavaError("Py4JJavaError", "An error occurred", _JavaError(kind, message)))
+
+
+def test_a_run_failing_on_a_stopped_spark_context_says_so_and_names_an_unreachable_master():
+    """Until session 47: ``customers: the run failed in stage read_validate_and_stage: IllegalStateException:
+    LiveListenerBus is stopped.``, after Spark's "All masters are unresponsive! Giving up.\""""
+    from lakejobs.errors import LakejobsError
+    from lakejobs.io.reports import raise_failed_run
+    from lakejobs.result import JobResult
+
+    spark = type("Session", (), {"sparkContext": type("Context", (), {"master": "spark://127.0.0.1:7999"})()})()
+    result = JobResult(job="csv_to_parquet", run_id="r1", stages_s={"read_validate_and_stage": 70.1})
+    with pytest.raises(LakejobsError) as raised:
+        raise_failed_run(spark, None, result, "customers", _stopped())
+    assert str(raised.value) == (
+        "customers: the run failed in stage read_validate_and_stage: the Spark context stopped "
+        "(IllegalStateException: LiveListenerBus is stopped.); spark.master is spark://127.0.0.1:7999: "
+        "the master may be unreachable (Spark gives up when all masters are unresponsive)"
+    )
+    assert result.error == str(raised.value)
+
+
+def test_a_stopped_context_outside_a_run_is_said_so_with_its_master(monkeypatch, capsys):
+    from contextlib import contextmanager
+
+    from lakejobs import runtime
+
+    @contextmanager
+    def no_session(_name, _argv):
+        yield None
+
+    def run(_spark, _args):
+        raise _stopped("IllegalStateException", "Cannot call methods on a stopped SparkContext.\nThis stopped ...")
+
+    monkeypatch.setattr(runtime, "job_session", no_session)
+    monkeypatch.setattr(runtime, "refuse_local_paths_on_a_cluster", lambda _spark, _args: None)
+    monkeypatch.setattr(runtime, "active_master", lambda: "local[2]", raising=False)  # new in session 47
+    assert runtime.run_main("csv_to_parquet", [], lambda argv: argv, run) == 1
+    assert capsys.readouterr().err == (
+        "csv_to_parquet: error: the Spark context stopped "
+        "(IllegalStateException: Cannot call methods on a stopped SparkContext.); spark.master is local[2]\n"
+    )
+
+
+def test_other_causes_are_not_reworded_as_a_stopped_context():
+    from lakejobs.errors import stopped_context_cause
+
+    assert stopped_context_cause("ConnectException: Connection refused", "spark://h:7077") == (
+        "ConnectException: Connection refused"
+    )
+
+
 def test_a_mistyped_profile_is_a_usage_error_in_one_line(monkeypatch, capsys):
     """It was a ValueError raised while the session was built: exit 1, as if the run had failed."""
     monkeypatch.setenv("LAKEJOBS_PROFILE", "prod")

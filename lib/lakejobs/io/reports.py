@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, List, NoReturn, Optional
 from urllib.parse import urlparse
 
 from lakejobs import fs
-from lakejobs.errors import LakejobsError, UsageError, root_cause
+from lakejobs.errors import LakejobsError, UsageError, root_cause, stopped_context_cause
 from lakejobs.interrupt import Interrupted, interrupted
 from lakejobs.result import JobResult
 
@@ -73,7 +73,8 @@ def raise_failed_run(
     A ``LakejobsError`` is raised again as it is, once the result it carries (or ``result``)
     is saved as FAILED. Any other error becomes a ``LakejobsError`` reading ``[<subject>: ]the
     run failed in stage <stage>: <root cause>``, naming the innermost cause (the Java one for
-    a failure inside Spark), chained to ``error`` for ``LAKEJOBS_DEBUG``.
+    a failure inside Spark; a stopped Spark context said so, with ``spark.master``:
+    ``errors.stopped_context_cause``), chained to ``error`` for ``LAKEJOBS_DEBUG``.
     """
     stage = next(reversed(result.stages_s), "start")
     if interrupted() and _cancelled(error):  # a Spark job Ctrl-C cancelled
@@ -87,7 +88,9 @@ def raise_failed_run(
         if not isinstance(error, UsageError):  # a failed run prints its result (exit 1); a refused one does not
             error.result = failed
         raise error
-    message = f"{subject + ': ' if subject else ''}the run failed in stage {stage}: {root_cause(error)}"
+    master = getattr(getattr(spark, "sparkContext", None), "master", None)  # a Python attribute: no JVM call
+    cause = stopped_context_cause(root_cause(error), master)
+    message = f"{subject + ': ' if subject else ''}the run failed in stage {stage}: {cause}"
     save_run_report_quietly(spark, report_root, result.finish("FAILED", message))
     raise LakejobsError(message, result=result) from error
 
