@@ -405,6 +405,18 @@ def test_timestamp_bounds_are_written_in_the_session_time_zone_not_the_drivers(s
     assert (ranges["lowerBound"], ranges["upperBound"]) == ("2024-03-01 10:00:00", "2024-03-02 12:30:00")
 
 
+def test_a_partition_column_of_another_type_is_refused_naming_its_declared_type(spark, db, tmp_path):
+    """Until session 47 a numeric(18,2) was said to be decimal(38,18), the type of its min() in PostgreSQL."""
+    execute(spark, db, "CREATE TABLE payments (id int, amount numeric(18,2)); INSERT INTO payments VALUES (1, 9.5)")
+    output = ["--jdbc_url", db.url, "--output_path", str(tmp_path / "payments")]
+    with pytest.raises(UsageError) as raised:
+        extract(spark, "--table", "payments", "--partition_column", "amount", *output)
+    assert str(raised.value) == (
+        "--partition_column amount is decimal(18,2): expected an integer, date or timestamp column"
+    )
+    assert not (tmp_path / "payments").exists()
+
+
 def test_an_extract_replaces_the_whole_output_so_a_partition_gone_from_the_source_goes(
     spark, lake, db, sales_loaded, tmp_path
 ):

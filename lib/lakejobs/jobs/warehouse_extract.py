@@ -157,9 +157,9 @@ def range_options(spark: "SparkSession", login: DbLogin, args: WarehouseExtractA
     bounds_df = read_jdbc(spark, login, bounds, named=f"the bounds of {args.partition_column} in {args.shown}")
     data_type = bounds_df.schema["lo"].dataType
     if not isinstance(data_type, RANGE_TYPES):
+        shown = declared_type(spark, login, args) or data_type.simpleString()
         raise UsageError(
-            f"--partition_column {args.partition_column} is {data_type.simpleString()}: "
-            "expected an integer, date or timestamp column"
+            f"--partition_column {args.partition_column} is {shown}: expected an integer, date or timestamp column"
         )
     # As text written by Spark in the session's time zone, the one Spark reads the bounds in (a
     # timestamp collected to Python would be in the driver's local time zone instead).
@@ -172,6 +172,19 @@ def range_options(spark: "SparkSession", login: DbLogin, args: WarehouseExtractA
         "upperBound": high,
         "numPartitions": args.num_partitions,
     }
+
+
+def declared_type(spark: "SparkSession", login: DbLogin, args: WarehouseExtractArgs) -> Optional[str]:
+    """The partition column's type as the source declares it (Spark's name: ``decimal(18,2)``), None if not found.
+
+    The bounds' own type is an aggregate's: PostgreSQL's ``min`` of a ``numeric(18,2)`` is a
+    ``numeric`` of no precision, which Spark reads as ``decimal(38,18)``; until session 47 the
+    refusal named that type.
+    """
+    schema = read_jdbc(spark, login, args.source, named=args.shown).schema
+    if args.partition_column not in schema.names:
+        return None
+    return schema[args.partition_column].dataType.simpleString()
 
 
 def run(spark: "SparkSession", args: WarehouseExtractArgs) -> JobResult:
