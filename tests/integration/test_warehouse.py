@@ -328,6 +328,25 @@ def test_a_target_made_before_with_other_column_types_is_refused_not_converted_i
     assert query(spark, db, STAGING_TABLES) == [(0,)]
 
 
+def test_a_key_matches_the_tables_columns_in_any_case_and_takes_their_spelling(spark, db, tmp_path):
+    """Until session 47 ``--key SKU`` was refused: ``--key names columns that ... does not have: SKU``."""
+    spark.createDataFrame([(1, "a", 2), (2, "b", 3)], "sku int, name string, qty int").write.parquet(
+        str(tmp_path / "t")
+    )
+    argv = ["--input_path", str(tmp_path / "t"), "--jdbc_url", db.url, "--target_table", "stock"]
+    result = load(spark, *argv, "--key", "SKU")
+    assert (result.rows_written, result.details["key"]) == (2, ["sku"])
+    primary_key = (
+        "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) "
+        "WHERE i.indrelid = 'stock'::regclass AND i.indisprimary"
+    )
+    assert query(spark, db, primary_key) == [("sku",)]
+    assert query(spark, db, "SELECT sku, name, qty FROM stock ORDER BY sku") == [(1, "a", 2), (2, "b", 3)]
+    with pytest.raises(UsageError) as raised:
+        load(spark, *argv, "--key", "sku,Sku")
+    assert str(raised.value) == "--key names the column sku twice (column names match in any case)"
+
+
 REFUSE_DROPS = """
 CREATE FUNCTION refuse_drops() RETURNS event_trigger LANGUAGE plpgsql AS
 $$ BEGIN RAISE EXCEPTION 'drops are refused'; END $$;

@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Dict, Optional, Sequence, Tuple
 
 from lakejobs import args as job_args
 from lakejobs import fs, runtime
-from lakejobs.datasets import builtin_dataset
+from lakejobs.datasets import as_spelled, builtin_dataset
 from lakejobs.errors import LakejobsError, QualityGateError, UsageError
 from lakejobs.io import upsert_sql
 from lakejobs.io.credentials import DbLogin, check_jdbc_url, resolve_login
@@ -172,19 +172,24 @@ def preflight(args: WarehouseLoadArgs) -> None:
         fs.require_writable({"--report_path": args.report_path})
 
 
-def read_source(spark: "SparkSession", args: WarehouseLoadArgs) -> "DataFrame":
-    """The input table, checked: it exists, holds the key columns, and every type maps."""
+def read_source(spark: "SparkSession", args: WarehouseLoadArgs) -> Tuple["DataFrame", Tuple[str, ...]]:
+    """The input table, checked (it exists, holds the key columns, every type maps), and the key as it spells it.
+
+    ``--key`` matches the table's columns in any case, as ``csv_to_parquet --primary_key`` does
+    (``datasets.as_spelled``); until session 47 ``--key SKU`` was refused for a column ``sku``.
+    """
     if not fs.exists(spark, args.input_path):
         raise UsageError(f"input table does not exist: {args.input_path}")
     if args.input_format == "delta":
         require_delta(spark, writes=False)
     source_df = read_table(spark, args.input_path, args.input_format)
-    missing = [column for column in args.key if column not in source_df.columns]
+    key = as_spelled(args.key, source_df.columns, "--key")
+    missing = [column for column in key if column not in source_df.columns]
     if missing:
         raise UsageError(f"--key names columns that {args.input_path} does not have: {', '.join(missing)}")
     refuse_unsafe_column_names(args.input_path, source_df.columns)
-    upsert_sql.column_definitions(source_df.schema, args.key)  # raises UsageError for an unmappable type
-    return source_df
+    upsert_sql.column_definitions(source_df.schema, key)  # raises UsageError for an unmappable type
+    return source_df, key
 
 
 #: PostgreSQL keeps the first 63 bytes of a name (``NAMEDATALEN - 1``): two longer names could become one.
@@ -220,7 +225,8 @@ def run(spark: "SparkSession", args: WarehouseLoadArgs) -> JobResult:
 
 def load(spark: "SparkSession", args: WarehouseLoadArgs, result: JobResult) -> None:
     """Stage, upsert and describe the load in ``result``."""
-    source_df = read_source(spark, args)
+    source_df, key = read_source(spark, args)
+    args = dataclasses.replace(args, key=key)
     login = resolve_login(args.jdbc_url, args.secret_id)
     with result.stage("count"):
         counts = count_rows(source_df)
