@@ -21,13 +21,15 @@ class LakejobsError(Exception):
     """Base class for errors that carry their own exit code and a one-line message."""
 
     exit_code = 1
-    #: False for a refusal whose run report would land where it does harm (inside another table).
-    leaves_report = True
 
     def __init__(self, message: str, result: object = None) -> None:
         super().__init__(message)
         #: The partial ``JobResult`` of the run that failed, when there is one.
         self.result = result
+
+    def leaves_report_at(self, report_root: Optional[str]) -> bool:
+        """Tell whether the failed run's report may be written below ``report_root`` (not where it does harm)."""
+        return True
 
 
 class UsageError(LakejobsError):

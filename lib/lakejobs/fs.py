@@ -109,8 +109,8 @@ def qualify(path: str) -> str:
 def _comparable(path: str) -> str:
     """``path`` for comparison: no trailing slash, one spelling for ``s3``/``s3a``/``s3n``.
 
-    A local path is resolved (``os.path.realpath``): an output reached through a link inside the
-    input (``in/link/out``, ``link`` -> ``in``) was read back as data by the next run (until
+    A local path is resolved (``os.path.realpath``): an output reached through a link to the
+    input (``link/out``, ``link`` -> ``in``) was read back as data by the next run (until
     session 47).
     """
     if is_local(path):

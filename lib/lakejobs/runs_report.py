@@ -268,9 +268,15 @@ def _bar_chart(runs: Sequence[Run]) -> str:
 
 
 def reason_totals(runs: Sequence[Run]) -> Dict[str, int]:
-    """Quarantined rows per reason over ``runs``, largest first."""
+    """Quarantined rows per reason over ``runs``, largest first.
+
+    A ``pipeline`` run's reasons are its conversion steps' (``pipeline.pipeline_result``), each
+    listed as a run of its own: counted too, every row was counted twice.
+    """
     totals: Dict[str, int] = {}
     for run in runs:
+        if run.get("job") == "pipeline":
+            continue
         for reason, count in (run.get("quarantine_reasons") or {}).items():
             totals[reason] = totals.get(reason, 0) + int(count)
     return dict(sorted(totals.items(), key=lambda item: (-item[1], item[0])))

@@ -32,7 +32,8 @@ PROFILES = ("local", "test", "emr", "emr-serverless")
 
 #: The master URLs Spark accepts (``SparkContext.createTaskScheduler``): local[0] is refused by it too.
 _MASTER = re.compile(
-    r"local(\[([1-9]\d*|\*)(\s*,\s*\d+)?\])?|spark://[^\s,/:]+:\d+(,[^\s,/:]+:\d+)*|yarn|(k8s|mesos)://\S+"
+    r"local(\[([1-9]\d*|\*)(\s*,\s*\d+)?\])?|local-cluster\[\s*\d+\s*,\s*\d+\s*,\s*\d+\s*\]"
+    r"|spark://(\[[0-9A-Fa-f:.]+\]|[^\s,/:\[\]]+):\d+(,(\[[0-9A-Fa-f:.]+\]|[^\s,/:\[\]]+):\d+)*|yarn|(k8s|mesos)://\S+"
 )
 #: A JVM heap size (``-Xmx``): bytes, or k, m, g or t of them. Spark passes it to ``-Xmx`` as it is.
 _JVM_SIZE = re.compile(r"\d+[kKmMgGtT]?")
@@ -138,7 +139,7 @@ def local_master(profile: str) -> str:
     if not _MASTER.fullmatch(master):
         raise UsageError(
             f"LAKEJOBS_MASTER={master} is not a Spark master URL: use local, local[N], local[*], local[N,F], "
-            "spark://host:port[,host:port...], yarn, k8s://... or mesos://..."
+            "local-cluster[N,C,M], spark://host:port[,host:port...], yarn, k8s://... or mesos://..."
         )
     return master
 

@@ -939,6 +939,10 @@ def test_an_output_inside_an_existing_table_is_refused(spark, products, capsys, 
         "its folders would be read as part of that table, which Spark then refuses to read; write outside it"
     )
     assert files_under(table) == before
+    # A quarantine inside the table is refused too; the report, outside it, is left as for any refusal.
+    assert csv_to_parquet.main(convert_argv(products, products / "o2", "--quarantine_path", str(table / "q"))) == 2
+    assert [path.parent.name for path in (products / "o2_lakejobs" / "runs").rglob("*.json")] == ["csv_to_parquet"]
+    assert files_under(table) == before
     assert csv_to_parquet.main(convert_argv(products, table / "_scratch" / "out")) == 0  # readers skip _scratch
 
 

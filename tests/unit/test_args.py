@@ -477,7 +477,7 @@ def test_a_path_holding_glob_characters_is_refused_not_read_as_a_pattern(job, ar
     )
 
 
-def test_an_output_reached_through_a_link_inside_the_input_is_refused(tmp_path):
+def test_an_output_reached_through_a_link_to_the_input_is_refused(tmp_path):
     """Until session 47 the run read its own lock file as a row, and the next run its output, as CSV."""
     (tmp_path / "in").mkdir()
     (tmp_path / "link").symlink_to(tmp_path / "in")

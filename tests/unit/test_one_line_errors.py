@@ -33,13 +33,13 @@ def test_an_unknown_log_level_is_one_line_and_exit_2(tmp_path):
         (
             "LAKEJOBS_MASTER",
             "bogus",
-            "is not a Spark master URL: use local, local[N], local[*], local[N,F], "
+            "is not a Spark master URL: use local, local[N], local[*], local[N,F], local-cluster[N,C,M], "
             "spark://host:port[,host:port...], yarn, k8s://... or mesos://...",
         ),
         (
             "LAKEJOBS_MASTER",
             "local[0]",
-            "is not a Spark master URL: use local, local[N], local[*], local[N,F], "
+            "is not a Spark master URL: use local, local[N], local[*], local[N,F], local-cluster[N,C,M], "
             "spark://host:port[,host:port...], yarn, k8s://... or mesos://...",
         ),
         (
@@ -75,6 +75,8 @@ def test_a_malformed_session_setting_is_one_line_and_exit_2_before_the_jvm_start
         ("local[*]", "2G"),
         ("local[2,3]", "1t"),
         ("spark://a:7077,b:7077", "4g"),
+        ("local-cluster[2,1,1024]", "1g"),
+        ("spark://[::1]:7077", "1g"),
     ],
 )
 def test_spark_s_own_masters_and_jvm_sizes_are_accepted(monkeypatch, master, memory):

@@ -260,3 +260,15 @@ def test_a_share_just_below_one_is_not_shown_as_one():
         "measured 1",
         "measured 100",
     ]
+
+
+def test_the_pipelines_own_run_is_not_counted_again_in_the_reason_totals():
+    """Its reasons are its conversions', each listed as a run: counted too, every row was counted twice."""
+    from lakejobs.runs_report import reason_totals
+
+    runs = [
+        {"job": "pipeline", "run_id": "p", "quarantine_reasons": {"invalid_date:orderdate": 3}},
+        {"job": "csv_to_parquet", "run_id": "o", "quarantine_reasons": {"invalid_date:orderdate": 3}},
+        {"job": "sales_mart", "run_id": "m", "quarantine_reasons": {"unknown_customer": 1}},
+    ]
+    assert reason_totals(runs) == {"invalid_date:orderdate": 3, "unknown_customer": 1}

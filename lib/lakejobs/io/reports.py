@@ -32,7 +32,9 @@ def save_run_report(spark: "SparkSession", report_root: Optional[str], result: J
 class ReportBucketMissing(UsageError):
     """The bucket of ``--report_path`` does not exist (no report can be left there either)."""
 
-    leaves_report = False
+    def leaves_report_at(self, report_root: Optional[str]) -> bool:
+        """Never: the report would go to that bucket (a warning with nothing else to say)."""
+        return False
 
 
 def refuse_missing_report_bucket(spark: "SparkSession", report_root: Optional[str]) -> None:
@@ -83,7 +85,7 @@ def raise_failed_run(
         raise Interrupted(message, result=result) from error
     if isinstance(error, LakejobsError):
         failed = error.result if error.result is not None else result.finish("FAILED", str(error))
-        if error.leaves_report:
+        if error.leaves_report_at(report_root):
             save_run_report_quietly(spark, report_root, failed)
         if not isinstance(error, UsageError):  # a failed run prints its result (exit 1); a refused one does not
             error.result = failed

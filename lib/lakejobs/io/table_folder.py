@@ -12,7 +12,7 @@ delete files its log does not name. One listing of the folder's top level, no re
 """
 
 import re
-from typing import TYPE_CHECKING, Dict, List, Sequence
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
 from urllib.parse import unquote
 
 from lakejobs import fs
@@ -120,9 +120,15 @@ def refuse_foreign_folders(spark: "SparkSession", outputs: Dict[str, str], outpu
 
 
 class InsideATableError(UsageError):
-    """A folder the run would write lies inside another table: no report is left there either."""
+    """A folder the run would write lies inside another table (``table``): no report is left in it either."""
 
-    leaves_report = False
+    def __init__(self, message: str, table: str) -> None:
+        super().__init__(message)
+        self.table = table
+
+    def leaves_report_at(self, report_root: Optional[str]) -> bool:
+        """Only outside the table: a report folder inside it would be read as part of it."""
+        return not report_root or not fs.contains(self.table, report_root)
 
 
 def refuse_inside_a_table(spark: "SparkSession", option: str, path: str) -> None:
@@ -132,8 +138,8 @@ def refuse_inside_a_table(spark: "SparkSession", option: str, path: str) -> None
     table could then be neither read (Spark: ``Conflicting directory structures detected``)
     nor written (its folder held foreign entries). Each folder above is listed once; one that
     cannot be listed is passed over. Loose Parquet files do not make a folder a table (a
-    download folder holding ``sample.parquet``). The refused run leaves no report: its default
-    place, ``<output_path>_lakejobs/runs``, lies inside that table too. A path below a folder
+    download folder holding ``sample.parquet``). The refused run leaves no report inside that
+    table (the default place, ``<output_path>_lakejobs/runs``, is). A path below a folder
     readers skip (``_staging``, ``.hidden``: ``fs.spark_skips``) harms no table and is passed.
     """
     for ancestor in _ancestors(path):
@@ -148,7 +154,8 @@ def refuse_inside_a_table(spark: "SparkSession", option: str, path: str) -> None
         if found:
             raise InsideATableError(
                 f"{option} {path} lies inside the table {ancestor} (it holds {found[0]}): its folders would be read "
-                "as part of that table, which Spark then refuses to read; write outside it"
+                "as part of that table, which Spark then refuses to read; write outside it",
+                ancestor,
             )
 
 

@@ -68,6 +68,8 @@ def refuse_keys_in_kept_partitions(
 
     from lakejobs.io.delta import table_schema
 
+    if {name.lower() for name in partition_by} <= {name.lower() for name in dataset.primary_key}:
+        return  # a key's partition is part of it: no key can move to another partition
     folders = partition_folders(spark, output_path, len(partition_by))
     replaced_values = set(replaced()) if folders else set()
     kept = [url for folder, url in folders.items() if folder_values(folder) not in replaced_values]

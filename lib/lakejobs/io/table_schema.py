@@ -154,9 +154,9 @@ def refuse_another_key(spark: "SparkSession", path: str, keys: Sequence[str]) ->
     if not holds_delta_commit(spark, path):
         return
     recorded = recorded_key(spark, path)
-    if recorded is None:
-        refuse_repeated_keys(spark, path, keys)
-    elif sorted(key.lower() for key in recorded) != sorted(key.lower() for key in keys):
+    if recorded is None and fs.exists(spark, f"{path.rstrip('/')}/{DELTA_LOG}/{0:020d}.json"):
+        refuse_repeated_keys(spark, path, keys)  # created without a key (its first commit is still there)
+    elif recorded is not None and sorted(key.lower() for key in recorded) != sorted(key.lower() for key in keys):
         raise UsageError(
             f"--output_path {path} is a Delta table kept by the key {','.join(recorded)} (its first commit says so), "
             f"and this run's key is {','.join(keys)}: a MERGE on another key replaces rows that only share "
@@ -171,14 +171,15 @@ def refuse_repeated_keys(spark: "SparkSession", path: str, keys: Sequence[str]) 
     A MERGE updates every copy of a matched key and keeps them all. Until session 47 a keyed run
     into such a table committed its MERGE, then failed its count check (2 written for 1 row)
     with exit 1, and every rerun merged again. One aggregate of the key columns, run only for
-    tables whose first commit records no key.
+    tables whose first commit is kept and records no key (one whose log retention removed it is
+    not judged). Keys holding a null are left out: a MERGE matches none of them.
     """
     from pyspark.sql import functions as F
 
     from lakejobs.transforms.validation import quote_name
 
     columns = [quote_name(key) for key in keys]
-    table_df = spark.read.format("delta").load(path)
+    table_df = spark.read.format("delta").load(path).dropna(subset=list(keys))
     repeated = table_df.groupBy(*columns).count().filter(F.col("count") > 1)
     found = repeated.agg(F.count(F.lit(1)).alias("keys"), F.min(F.struct(*columns)).alias("example")).first()
     if found["keys"]:

@@ -175,7 +175,7 @@ def write_table(
     try:
         writer.format(fmt).save(path)
     except Exception as error:
-        stopped = part_replaced(name, path, error)
+        stopped = part_replaced(name, path, error) if partition_by and mode == "overwrite" and before else None
         if stopped is None:
             raise
         raise stopped from error
@@ -200,6 +200,9 @@ SPARK_COMMIT_FRAME = "HadoopMapReduceCommitProtocol.commitJob"
 
 def part_replaced(name: str, path: str, error: Exception) -> Optional[LakejobsError]:
     """The error to raise for a partition overwrite that Spark's commit stopped part-way, else None.
+
+    For an overwrite of partitions of a table that held files: a first write, an append or a
+    write into a staging folder replaces nothing, whatever its commit's failure.
 
     Spark moves each staged partition in place of the table's: a move that fails (a folder it
     may not replace, the store's error) leaves the partitions moved before it with the new rows

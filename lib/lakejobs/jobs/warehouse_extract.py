@@ -35,7 +35,7 @@ from lakejobs.errors import QualityGateError, UsageError
 from lakejobs.io.credentials import DbLogin, check_jdbc_url, resolve_login
 from lakejobs.io.jdbc import connection, database_errors, read_jdbc
 from lakejobs.io.partitions import NULL_VALUE
-from lakejobs.io.reports import raise_failed_run, save_run_report_quietly
+from lakejobs.io.reports import raise_failed_run, refuse_missing_report_bucket, save_run_report_quietly
 from lakejobs.io.table_folder import refuse_foreign_folders
 from lakejobs.io.upsert_sql import TableName, quote
 from lakejobs.io.writer import COMPRESSIONS, write_table
@@ -197,6 +197,7 @@ def run(spark: "SparkSession", args: WarehouseExtractArgs) -> JobResult:
 
 
 def _extract(spark: "SparkSession", args: WarehouseExtractArgs, result: JobResult) -> JobResult:
+    refuse_missing_report_bucket(spark, args.report_path)
     refuse_foreign_folders(spark, {"--output_path": args.output_path})
     login = resolve_login(args.jdbc_url, args.secret_id)
     with result.stage("plan"):

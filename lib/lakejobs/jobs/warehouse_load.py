@@ -46,7 +46,7 @@ from lakejobs.io import upsert_sql
 from lakejobs.io.credentials import DbLogin, check_jdbc_url, resolve_login
 from lakejobs.io.delta import read_table, require_delta
 from lakejobs.io.jdbc import connection, database_errors, transaction, write_jdbc
-from lakejobs.io.reports import raise_failed_run, save_run_report_quietly
+from lakejobs.io.reports import raise_failed_run, refuse_missing_report_bucket, save_run_report_quietly
 from lakejobs.io.upsert_sql import TableName
 from lakejobs.jobs.sales_mart import SALES_KEY
 from lakejobs.result import JobResult, OutputInfo, new_run_id
@@ -225,6 +225,8 @@ def run(spark: "SparkSession", args: WarehouseLoadArgs) -> JobResult:
 
 def load(spark: "SparkSession", args: WarehouseLoadArgs, result: JobResult) -> None:
     """Stage, upsert and describe the load in ``result``."""
+    if not args.report_path_is_default:  # a report asked for, in a bucket that does not exist: refused
+        refuse_missing_report_bucket(spark, args.report_path)
     source_df, key = read_source(spark, args)
     args = dataclasses.replace(args, key=key)
     login = resolve_login(args.jdbc_url, args.secret_id)
