@@ -37,14 +37,11 @@ def refuse_keys_in_table(spark: "SparkSession", rows_df: "DataFrame", output_pat
     inferred, a partition column ``code=1`` would be an int that ``"01"`` matches, and an empty
     table would have no schema at all.
     """
-    from pyspark.sql import functions as F
-
     from lakejobs.io.delta import table_schema
 
     keys = [quote_name(name) for name in dataset.primary_key]
     table_df = spark.read.schema(table_schema(spark, dataset)).parquet(output_path)
-    repeating_df = rows_df.select(*keys).join(table_df.select(*keys), list(dataset.primary_key), "left_semi")
-    found = repeating_df.agg(F.count(F.lit(1)).alias("rows"), F.min(F.struct(*keys)).alias("example")).first()
+    found = _holding_keys_of(rows_df.select(*keys), table_df, dataset.primary_key)
     if found["rows"]:
         raise KeysInTableError(_message(dataset, output_path, found["rows"], found["example"]))
 
@@ -64,8 +61,6 @@ def refuse_keys_in_kept_partitions(
     partition folders. When some of them are kept, their key columns are semi-joined with the
     batch's keys.
     """
-    from pyspark.sql import functions as F
-
     from lakejobs.io.delta import table_schema
 
     if {name.lower() for name in partition_by} <= {name.lower() for name in dataset.primary_key}:
@@ -78,11 +73,20 @@ def refuse_keys_in_kept_partitions(
     keys = [quote_name(name) for name in dataset.primary_key]
     where = [quote_name(name) for name in partition_by]
     reader = spark.read.schema(table_schema(spark, dataset)).option("basePath", output_path)
-    kept_df = reader.parquet(*kept).select(*keys, *where)
-    repeating_df = kept_df.join(rows_df.select(*keys), list(dataset.primary_key), "left_semi")
-    found = repeating_df.agg(F.count(F.lit(1)).alias("rows"), F.min(F.struct(*keys, *where)).alias("example")).first()
+    found = _holding_keys_of(reader.parquet(*kept).select(*keys, *where), rows_df, dataset.primary_key)
     if found["rows"]:
         raise KeysInTableError(_kept_message(dataset, output_path, partition_by, found["rows"], found["example"]))
+
+
+def _holding_keys_of(rows_df: "DataFrame", other_df: "DataFrame", primary_key: Sequence[str]):
+    """One query: how many rows of ``rows_df`` hold a key of ``other_df``, and the smallest (all its columns)."""
+    from pyspark.sql import functions as F
+
+    columns = [quote_name(name) for name in rows_df.columns]
+    holding_df = rows_df.join(
+        other_df.select(*[quote_name(key) for key in primary_key]), list(primary_key), "left_semi"
+    )
+    return holding_df.agg(F.count(F.lit(1)).alias("rows"), F.min(F.struct(*columns)).alias("example")).first()
 
 
 def _kept_message(
