@@ -128,10 +128,13 @@ def job_peaks(runs: Path, trace: CpuTrace, since: float = 0.0) -> Dict[str, floa
 
 
 def job_reports(runs: Path, since: float = 0.0) -> Iterable[Tuple[str, dict]]:
-    """(stage label, run report) of each job under ``runs`` that started at or after ``since``."""
+    """(stage label, run report) of each job under ``runs`` that started at or after ``since``.
+
+    The pipeline's own report (``pipeline/``, since session 47) is no stage: its steps' are.
+    """
     for report in sorted(runs.rglob("*.json")):
         result = json.loads(report.read_text())
-        if result_span(result)[0] < since:
+        if result["job"] == "pipeline" or result_span(result)[0] < since:
             continue
         yield (result["job"] if result["job"] == "sales_mart" else f"convert_{list(result['inputs'])[0]}"), result
 
