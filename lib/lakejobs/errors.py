@@ -99,7 +99,27 @@ def _java_root_cause(java: object) -> str:
             break
         cause = deeper
     line = _one_line(cause.getClass().getSimpleName(), cause.getMessage())
-    return f"{line} (reading {file_read})" if file_read else line
+    line = f"{line} (reading {file_read})" if file_read else line
+    return line + _missing_jar_hint(line)
+
+
+#: Classes Hadoop loads by name, with the jar that holds them: their absence is a missing jar,
+#: not a fault of the run (``spark-submit`` takes jars only from its own options).
+_JARS_OF_CLASSES = {
+    "org.apache.hadoop.fs.s3a.S3AFileSystem": (
+        "the s3a connector is not on Spark's classpath: start Spark with hadoop-aws 3.3.4 and the AWS SDK "
+        "bundle ('make setup' fetches them into .jars/), e.g. "
+        'spark-submit --jars "$(ls .jars/hadoop-aws-*.jar .jars/aws-java-sdk-bundle-*.jar | paste -sd,)"'
+    ),
+}
+
+
+def _missing_jar_hint(line: str) -> str:
+    """``; <what to do>`` for a ``ClassNotFoundException`` of a class a known jar holds, else ``""``."""
+    if not line.startswith("ClassNotFoundException:"):
+        return ""
+    hints = [hint for name, hint in _JARS_OF_CLASSES.items() if re.search(rf"\b{re.escape(name)}\b", line)]
+    return f"; {hints[0]}" if hints else ""
 
 
 def _file_read(message: Optional[str]) -> Optional[str]:

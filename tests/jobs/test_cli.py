@@ -205,3 +205,20 @@ def test_under_spark_submit_a_failed_runs_result_is_still_the_last_stdout_line(t
     assert lines[-2].startswith("csv_to_parquet: error: out: 1 of 2 rows (50.00%) are bad, above --max_bad_fraction")
     result = json.loads(lines[-1])
     assert (result["status"], result["rows_read"], result["rows_quarantined"]) == ("FAILED", 2, 1)
+
+
+@pytest.mark.subprocess
+def test_under_spark_submit_without_hadoop_aws_an_s3a_run_names_the_jars_to_pass(tmp_path):
+    """Until session 48 the line ended at ``ClassNotFoundException: Class ...S3AFileSystem not found``."""
+    script = ["jobs/csv_to_parquet.py", "--dataset", "customers", "--input_path", "s3a://raw/customers"]
+    script += ["--output_path", str(tmp_path / "out")]
+    completed = run([str(VENV_BIN / "spark-submit"), "--master", "local[1]", *script])
+    assert completed.returncode == 1, completed.stderr[-2000:]
+    error_line = completed.stdout.strip().splitlines()[-2]
+    assert error_line == (
+        "csv_to_parquet: error: customers: the run failed in stage start: ClassNotFoundException: Class "
+        "org.apache.hadoop.fs.s3a.S3AFileSystem not found; the s3a connector is not on Spark's classpath: start "
+        "Spark with hadoop-aws 3.3.4 and the AWS SDK bundle ('make setup' fetches them into .jars/), e.g. "
+        'spark-submit --jars "$(ls .jars/hadoop-aws-*.jar .jars/aws-java-sdk-bundle-*.jar | paste -sd,)"'
+    )
+    assert not (tmp_path / "out").exists()

@@ -190,6 +190,25 @@ def test_a_failure_that_is_not_a_read_names_only_its_innermost_cause():
     assert root_cause(_Py4JError(job)) == "ConnectException: Connection refused"
 
 
+def test_a_missing_s3a_connector_says_which_jars_to_pass():
+    """Until session 48: only ``ClassNotFoundException: Class org.apache.hadoop.fs.s3a.S3AFileSystem not found``."""
+    missing = _JavaError("ClassNotFoundException", "Class org.apache.hadoop.fs.s3a.S3AFileSystem not found")
+    job = _JavaError("RuntimeException", "java.lang.ClassNotFoundException: ...", missing)
+    assert root_cause(_Py4JError(job)) == (
+        "ClassNotFoundException: Class org.apache.hadoop.fs.s3a.S3AFileSystem not found; the s3a connector is not "
+        "on Spark's classpath: start Spark with hadoop-aws 3.3.4 and the AWS SDK bundle ('make setup' fetches them "
+        'into .jars/), e.g. spark-submit --jars "$(ls .jars/hadoop-aws-*.jar .jars/aws-java-sdk-bundle-*.jar '
+        '| paste -sd,)"'
+    )
+
+
+def test_another_missing_class_gets_no_jar_hint():
+    missing = _JavaError("ClassNotFoundException", "Class org.apache.hadoop.fs.s3a.S3AFileSystemX not found")
+    assert root_cause(_Py4JError(missing)) == (
+        "ClassNotFoundException: Class org.apache.hadoop.fs.s3a.S3AFileSystemX not found"
+    )
+
+
 def test_a_delta_run_in_a_session_without_delta_says_which_settings_it_needs():
     from lakejobs.io import delta
 
