@@ -106,6 +106,30 @@ def test_a_compressed_file_not_named_so_on_s3_is_refused_by_its_first_bytes(spar
     )
 
 
+def test_an_input_that_is_both_an_object_and_a_prefix_is_refused(spark, s3, bucket, capsys):
+    """Until session 48 Spark read the prefix's object and not ``both``'s own row: the run SUCCEEDED with 1 row."""
+    s3["client"].put_object(Bucket=bucket, Key="both", Body=b"1,a\n")
+    s3["client"].put_object(Bucket=bucket, Key="both/part-1.csv", Body=b"2,b\n")
+    argv = ["--schema", "id INT, name STRING", "--input_path", f"s3a://{bucket}/both"]
+    assert csv_to_parquet.main(argv + ["--output_path", f"s3a://{bucket}/both_out"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"csv_to_parquet: error: s3a://{bucket}/both is both an object and a prefix of 1 object(s) "
+        f"(e.g. s3a://{bucket}/both/part-1.csv): Spark would read the prefix's objects and not the object itself; "
+        "rename the object, or move it below the prefix"
+    )
+    assert keys(s3, bucket, "both_out/") == []
+
+
+def test_an_object_or_a_prefix_alone_is_read(spark, s3, bucket, tmp_path):
+    s3["client"].put_object(Bucket=bucket, Key="single/one.csv", Body=b"1,a\n")
+    s3["client"].put_object(Bucket=bucket, Key="single/many/part-1.csv", Body=b"2,b\n")
+    argv = ["--schema", "id INT, name STRING", "--input_path"]
+    for name, expected in (("one.csv", [(1, "a")]), ("many", [(2, "b")])):
+        output = str(tmp_path / name)
+        assert csv_to_parquet.main(argv + [f"s3a://{bucket}/single/{name}", "--output_path", output]) == 0
+        assert [tuple(row) for row in spark.read.parquet(output).collect()] == expected
+
+
 @pytest.mark.subprocess
 def test_spark_submit_on_a_laptop_reaches_the_local_s3_server(spark, s3, bucket):
     """spark-submit's session took EMR's S3 settings: no s3:// mapping, no endpoint; it hung for minutes."""

@@ -31,11 +31,28 @@ def input_data_files(spark: "SparkSession", path: str) -> List[fs.FileInfo]:
     """The data files below ``path`` (``fs.list_data_files``), after ``refuse_skipped_data``."""
     data, skipped = fs.list_files(spark, path)
     root = fs.qualified(spark, path)
+    refuse_object_and_prefix(spark, path, root, data + skipped)
     refuse_skipped_data(path, [(info.path[len(root) :].lstrip("/"), info.size) for info in skipped])
     relatives = [info.path[len(root) :].lstrip("/") or info.path for info in data]
     refuse_archives(path, relatives)
     refuse_codec_suffix_case(path, relatives)
     return data
+
+
+def refuse_object_and_prefix(spark: "SparkSession", path: str, root: str, listed: List[fs.FileInfo]) -> None:
+    """Raise ``UsageError`` when ``path`` names an object and also a prefix of objects (S3's keys).
+
+    An object store may hold ``raw/orders`` and ``raw/orders/part-1.csv`` at once. Spark then
+    reads the prefix's files and not the object: its rows were in neither the table nor the
+    quarantine, and the run SUCCEEDED (until session 48). A file system holds one or the other.
+    """
+    below = [info for info in listed if info.path != root]
+    if fs.is_local(path) or not below or fs.is_folder(spark, path):
+        return
+    raise UsageError(
+        f"{path} is both an object and a prefix of {len(below)} object(s) (e.g. {below[0].path}): Spark would "
+        "read the prefix's objects and not the object itself; rename the object, or move it below the prefix"
+    )
 
 
 #: Archives Spark's text readers cannot open: it reads their bytes as text (a ``.zip`` of a CSV
