@@ -86,7 +86,8 @@ def cmd_pipeline(args) -> int:
             pipeline.run_pipeline(spark, options.raw, options.lake, options.format, options.incremental, results)
         except LakejobsError as error:  # the last line is the pipeline's result: the steps that ran, the failed one
             error.result = pipeline.failed_pipeline_result(total, results, error)
-            save_run_report_quietly(spark, report_root, error.result)
+            if error.leaves_report_at(report_root):  # not inside a table the lake lies in
+                save_run_report_quietly(spark, report_root, error.result)
             raise
         labels = pipeline.step_labels()
         print(pipeline.summary_table(results, labels))

@@ -946,6 +946,38 @@ def test_an_output_inside_an_existing_table_is_refused(spark, products, capsys, 
     assert csv_to_parquet.main(convert_argv(products, table / "_scratch" / "out")) == 0  # readers skip _scratch
 
 
+def test_an_output_inside_a_partitioned_table_without_a_success_marker_is_refused(spark, products, capsys):
+    """lakejobs' partitioned Parquet tables hold no ``_SUCCESS``: until session 48 a run inside one SUCCEEDED."""
+    table = products / "table"
+    assert csv_to_parquet.main(convert_argv(products, table, "--partition_by", "price")) == 0
+    assert not (table / "_SUCCESS").exists()
+    before = files_under(table)
+    capsys.readouterr()
+    assert csv_to_parquet.main(convert_argv(products, table / "inner")) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1] == (
+        f"csv_to_parquet: error: --output_path {table / 'inner'} lies inside the table {table} (it holds "
+        "price=1.50): its folders would be read as part of that table, which Spark then refuses to read; "
+        "write outside it"
+    )
+    assert files_under(table) == before
+
+
+def test_a_pipeline_whose_lake_lies_inside_a_table_is_refused_leaving_the_table_as_it_was(
+    spark, sample_lake, tmp_path, capsys
+):
+    """Until session 48 such a pipeline SUCCEEDED: the orders table then held a whole lake (1100 rows, not 300)."""
+    orders = tmp_path / "orders"
+    shutil.copytree(sample_lake / "processedData" / "orders", orders)
+    before = files_under(orders)
+    capsys.readouterr()
+    assert cli.main(["pipeline", "--raw", str(SAMPLE_RAW), "--lake", str(orders / "sub")]) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1].startswith(
+        f"lakejobs: error: --output_path {orders / 'sub' / 'processedData' / 'customers'} lies inside the table "
+        f"{orders} (it holds order_year=2011)"
+    )
+    assert files_under(orders) == before
+
+
 @pytest.mark.parametrize("option", ["--quote", "--escape"])
 def test_a_quote_or_escape_that_is_the_delimiter_is_refused(tmp_path, option):
     with pytest.raises(UsageError) as refused:

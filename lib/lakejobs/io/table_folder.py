@@ -132,7 +132,7 @@ class InsideATableError(UsageError):
 
 
 def refuse_inside_a_table(spark: "SparkSession", option: str, path: str) -> None:
-    """Raise ``UsageError`` when a folder above ``path`` is a table: it holds a Delta log or Spark's ``_SUCCESS``.
+    """Raise ``UsageError`` when a folder above ``path`` is a table (``shows_a_table`` of an entry in it).
 
     Until session 47 a run into ``processedData/orders/customers`` succeeded, and the orders
     table could then be neither read (Spark: ``Conflicting directory structures detected``)
@@ -150,13 +150,30 @@ def refuse_inside_a_table(spark: "SparkSession", option: str, path: str) -> None
             names = [child.rstrip("/").rsplit("/", 1)[-1] for child in fs.list_children(spark, ancestor)]
         except Exception:  # noqa: BLE001 - a folder the run may not list (permissions) is not judged
             continue
-        found = [name for name in names if name in (DELTA_LOG, SUCCESS_MARKER)]
+        found = sorted(filter(shows_a_table, names), key=lambda name: (name != DELTA_LOG, name != SUCCESS_MARKER, name))
         if found:
             raise InsideATableError(
                 f"{option} {path} lies inside the table {ancestor} (it holds {found[0]}): its folders would be read "
                 "as part of that table, which Spark then refuses to read; write outside it",
                 ancestor,
             )
+
+
+#: Data files by their writers' names (Spark's and Delta's ``part-00000-<uuid>``, Hadoop's
+#: ``part-r-00000``, Glue's ``run-<time>-part-r-00000``); a loose ``sample.parquet`` is not one.
+WRITERS_DATA_FILE = re.compile(r"(part-|run-\d+-part-)([rm]-)?\d+.*")
+
+
+def shows_a_table(name: str) -> bool:
+    """Tell whether an entry named ``name`` makes the folder holding it a table.
+
+    A Delta log, Spark's ``_SUCCESS``, a writer's data file, or a ``column=value`` partition
+    folder: lakejobs' own partitioned Parquet tables hold no ``_SUCCESS`` (their files are
+    staged, then moved in), so until session 48 a pipeline whose ``--lake`` lay inside one
+    SUCCEEDED and left the table unreadable.
+    """
+    partition = "=" in name and not name.startswith(("_", "."))
+    return name in (DELTA_LOG, SUCCESS_MARKER) or partition or WRITERS_DATA_FILE.fullmatch(name) is not None
 
 
 def _ancestors(path: str) -> List[str]:
