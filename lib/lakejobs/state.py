@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Dict, List, Optional
 from lakejobs import fs
 from lakejobs.errors import LakejobsError, UsageError
 from lakejobs.fs import FileInfo
+from lakejobs.io.reports import close_report_of_dead_run
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -254,10 +255,17 @@ def _holder_is_dead(holder: Dict[str, object]) -> bool:
 
 
 class RunLock:
-    """An exclusive lock file for one output; use as a context manager."""
+    """An exclusive lock file for one output; use as a context manager.
 
-    def __init__(self, spark: "SparkSession", path: str, job: str, run_id: str) -> None:
+    Taking over the lock of a dead run (``report_root`` given) marks that run's report, left
+    RUNNING by a killed process, FAILED (``reports.close_report_of_dead_run``).
+    """
+
+    def __init__(
+        self, spark: "SparkSession", path: str, job: str, run_id: str, report_root: Optional[str] = None
+    ) -> None:
         self.spark, self.path, self.job, self.run_id = spark, path, job, run_id
+        self.report_root = report_root
 
     def __enter__(self) -> "RunLock":
         me = {
@@ -274,6 +282,7 @@ class RunLock:
             LOG.warning("taking over the lock of run %s (process %s is gone)", holder.get("run_id"), holder.get("pid"))
             fs.delete(self.spark, self.path)
             if fs.create_exclusive(self.spark, self.path, json.dumps(me)):
+                close_report_of_dead_run(self.spark, self.report_root, holder, self.run_id)
                 return self
             holder = self._holder()
         if not holder:

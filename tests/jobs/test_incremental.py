@@ -395,8 +395,18 @@ def test_a_job_killed_at_any_point_reruns_to_the_rows_of_a_clean_run(spark, tmp_
     csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
     land(tmp_path, "b.csv", LINES[100:])
     assert run_killed(tmp_path, fmt, point) == -9
+    # The killed run's report says RUNNING (until session 48 it left none); the rerun marks it FAILED.
+    holder = json.loads((tmp_path / "orders_lakejobs.lock").read_text())
+    killed_report = tmp_path / "orders_lakejobs" / "runs" / "csv_to_parquet" / f"{holder['run_id']}.json"
+    assert json.loads(killed_report.read_text())["status"] == "RUNNING"
     rerun = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, fmt)))
     assert rerun.rows_read == 200
+    report = json.loads(killed_report.read_text())
+    assert (report["status"], report["error"]) == (
+        "FAILED",
+        f"the run ended without a result: its process (pid {holder['pid']} on {holder['host']}) was gone when run "
+        f"{rerun.run_id} took over its lock (killed, or its machine stopped)",
+    )
     clean = spark.read.csv(str(SAMPLE_RAW / "orders"), schema=builtin_dataset("orders").schema, dateFormat="M/d/yyyy")
     actual = read(spark, tmp_path, fmt).drop("order_year")
     assert_df_equality(actual.orderBy("salesorderdetailid"), clean.orderBy("salesorderdetailid"), ignore_nullable=True)

@@ -39,6 +39,33 @@ def test_a_run_failing_while_writing_a_summary_leaves_the_previous_summary(spark
     ]
 
 
+@pytest.mark.parametrize("status", ["RUNNING", "SUCCEEDED"])
+def test_a_run_taking_over_a_dead_runs_lock_marks_its_running_report_failed(spark, tmp_path, status):
+    """A killed run leaves its report RUNNING (written when it took the lock); until session 48 it left none."""
+    import os
+    import socket
+    import subprocess
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    holder = {"job": "sales_mart", "run_id": "r-killed", "pid": gone.pid, "host": socket.gethostname()}
+    (tmp_path / "mart_lakejobs.lock").write_text(json.dumps({**holder, "since": "2026-12-07T10:00:00+00:00"}))
+    left = tmp_path / "mart_lakejobs" / "runs" / "sales_mart" / "r-killed.json"
+    left.parent.mkdir(parents=True)
+    left.write_text(json.dumps({"job": "sales_mart", "run_id": "r-killed", "status": status, "error": None}) + "\n")
+    result = run_mart(spark, write_processed(spark, tmp_path / "p", [(1, 11, 21, 3)]), tmp_path / "mart", "flag")
+    assert result.status == "SUCCEEDED"
+    expected = {"job": "sales_mart", "run_id": "r-killed", "status": status, "error": None}
+    if status == "RUNNING":
+        expected["status"] = "FAILED"
+        expected["error"] = (
+            f"the run ended without a result: its process (pid {gone.pid} on {socket.gethostname()}) was gone when "
+            f"run {result.run_id} took over its lock (killed, or its machine stopped)"
+        )
+    assert json.loads(left.read_text()) == expected
+    assert not os.path.exists(tmp_path / "mart_lakejobs.lock")
+
+
 def test_a_flag_run_after_a_quarantine_run_removes_the_stale_quarantine(spark, tmp_path):
     processed = write_processed(spark, tmp_path / "p", [(1, 11, 21), (2, 99, 21)])
     first = run_mart(spark, processed, tmp_path / "mart", "quarantine")

@@ -6,7 +6,7 @@ The pipeline's root is ``<lake>/_lakejobs/runs``; a job run alone defaults to
 
 import json
 import logging
-from typing import TYPE_CHECKING, List, NoReturn, Optional
+from typing import TYPE_CHECKING, Dict, List, NoReturn, Optional
 from urllib.parse import urlparse
 
 from lakejobs import fs
@@ -27,6 +27,34 @@ def save_run_report(spark: "SparkSession", report_root: Optional[str], result: J
     path = f"{report_root.rstrip('/')}/{result.job}/{result.run_id}.json"
     fs.write_text(spark, path, result.to_json() + "\n")
     return path
+
+
+def close_report_of_dead_run(
+    spark: "SparkSession", report_root: Optional[str], holder: Dict[str, object], taken_by: str
+) -> None:
+    """Mark FAILED the report a dead run left RUNNING, once ``taken_by`` has taken over its lock.
+
+    A run writes its report RUNNING when it takes its lock, and rewrites it when it ends; a
+    killed process (``kill -9``, a lost container) leaves it RUNNING, and until session 48 left
+    no report at all. ``holder`` is what the dead run's lock said of it (``state.RunLock``). A
+    report elsewhere (another ``--report_path``), missing or not RUNNING is left as it is.
+    """
+    job, run_id = holder.get("job"), holder.get("run_id")
+    if not report_root or not isinstance(job, str) or not isinstance(run_id, str) or "/" in job + run_id:
+        return
+    path = f"{report_root.rstrip('/')}/{job}/{run_id}.json"
+    try:
+        report = json.loads(fs.read_text(spark, path) or "{}")
+        if not isinstance(report, dict) or report.get("status") != "RUNNING":
+            return
+        report["status"] = "FAILED"
+        report["error"] = (
+            f"the run ended without a result: its process (pid {holder.get('pid')} on {holder.get('host')}) was gone "
+            f"when run {taken_by} took over its lock (killed, or its machine stopped)"
+        )
+        fs.write_text(spark, path, json.dumps(report) + "\n")
+    except Exception as error:  # noqa: BLE001 - the new run goes on; the old report stays as it was
+        LOG.warning("could not mark the report %s of a dead run FAILED: %s", path, root_cause(error))
 
 
 class ReportBucketMissing(UsageError):

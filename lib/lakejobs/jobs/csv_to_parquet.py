@@ -172,7 +172,8 @@ def _run(spark: "SparkSession", args: CsvToParquetArgs, result: JobResult) -> Jo
         refuse_keyless_write_into_a_merged_table(spark, args.output_path)
     elif args.output_format == "delta":
         refuse_another_key(spark, args.output_path, args.dataset.primary_key)
-    with RunLock(spark, args.lock_path, JOB, result.run_id):
+    with RunLock(spark, args.lock_path, JOB, result.run_id, args.report_path):
+        save_run_report_quietly(spark, args.report_path, result)  # RUNNING: what a killed run leaves
         clear_staging(spark, args.output_path)  # left by an interrupted run; a commit is finished first
         files = input_data_files(spark, args.input_path)
         if not files and replaces_whole(args) and fs.exists(spark, args.output_path):

@@ -450,7 +450,8 @@ def run_locked(
         refuse_foreign_folders(spark, {"--quarantine_path": args.quarantine_path}, "json")
         if output_format == "parquet":
             refuse_other_layout(spark, args.output_path, partition_by)
-        with RunLock(spark, args.lock_path, result.job, result.run_id):
+        with RunLock(spark, args.lock_path, result.job, result.run_id, args.report_path):
+            save_run_report_quietly(spark, args.report_path, result)  # RUNNING: what a killed run leaves
             clear_staging(spark, args.output_path)  # left by an interrupted run; a commit is finished first
             body(files)
     except Exception as error:  # noqa: BLE001 - one clear line and a FAILED report

@@ -279,7 +279,8 @@ def _build(spark: "SparkSession", args: SalesMartArgs, result: JobResult) -> Job
     sales_df = orders_df.transform(with_order_period()).transform(join_dimensions(customers_df, employees_df))
     if CACHE_JOINED_LINES or duplicates:  # a key repeats: the window's shuffle and sort once, not per output
         sales_df = sales_df.persist(StorageLevel.MEMORY_AND_DISK)
-    with RunLock(spark, f"{args.mart_path.rstrip('/')}_lakejobs.lock", JOB, result.run_id):
+    with RunLock(spark, f"{args.mart_path.rstrip('/')}_lakejobs.lock", JOB, result.run_id, args.report_path):
+        save_run_report_quietly(spark, args.report_path, result)  # RUNNING: what a killed run leaves
         try:
             to_orders = sales_orders(customers_df, employees_df)
             result.outputs, counts = publish_mart(spark, args, result, sales_df, to_orders, duplicates)
