@@ -960,6 +960,10 @@ def test_an_output_inside_a_partitioned_table_without_a_success_marker_is_refuse
         "write outside it"
     )
     assert files_under(table) == before
+    # Dated snapshots, each in a column=value folder of its own, are no table around each other.
+    daily = products / "daily"
+    assert csv_to_parquet.main(convert_argv(products, daily / "dt=2024-01-01" / "out")) == 0
+    assert csv_to_parquet.main(convert_argv(products, daily / "dt=2024-01-02" / "out")) == 0
 
 
 def test_a_pipeline_whose_lake_lies_inside_a_table_is_refused_leaving_the_table_as_it_was(

@@ -71,9 +71,7 @@ MARKER = re.compile(
 
 def is_table_entry(name: str) -> bool:
     """Tell whether ``name``, directly below a table's folder, is something a table holds."""
-    return bool(DATA_FILE.fullmatch(name) or MARKER.fullmatch(name)) or (
-        "=" in name and not name.startswith(("_", "."))
-    )
+    return bool(DATA_FILE.fullmatch(name) or MARKER.fullmatch(name)) or _is_partition(name)
 
 
 def foreign_entries(spark: "SparkSession", path: str, output_format: str = "parquet") -> List[str]:
@@ -150,7 +148,8 @@ def refuse_inside_a_table(spark: "SparkSession", option: str, path: str) -> None
             names = [child.rstrip("/").rsplit("/", 1)[-1] for child in fs.list_children(spark, ancestor)]
         except Exception:  # noqa: BLE001 - a folder the run may not list (permissions) is not judged
             continue
-        found = sorted(filter(shows_a_table, names), key=lambda name: (name != DELTA_LOG, name != SUCCESS_MARKER, name))
+        signs = [name for name in names if shows_a_table(name) and not (_is_partition(name) and _is_partition(below[0]))]
+        found = sorted(signs, key=lambda name: (name != DELTA_LOG, name != SUCCESS_MARKER, name))
         if found:
             raise InsideATableError(
                 f"{option} {path} lies inside the table {ancestor} (it holds {found[0]}): its folders would be read "
@@ -170,10 +169,16 @@ def shows_a_table(name: str) -> bool:
     A Delta log, Spark's ``_SUCCESS``, a writer's data file, or a ``column=value`` partition
     folder: lakejobs' own partitioned Parquet tables hold no ``_SUCCESS`` (their files are
     staged, then moved in), so until session 48 a pipeline whose ``--lake`` lay inside one
-    SUCCEEDED and left the table unreadable.
+    SUCCEEDED and left the table unreadable. A partition folder does not count for a path
+    that is itself in a ``column=value`` folder there: ``daily/dt=2024-01-02/orders`` beside
+    ``daily/dt=2024-01-01/orders`` is a layout of dated snapshots (``refuse_inside_a_table``).
     """
-    partition = "=" in name and not name.startswith(("_", "."))
-    return name in (DELTA_LOG, SUCCESS_MARKER) or partition or WRITERS_DATA_FILE.fullmatch(name) is not None
+    return name in (DELTA_LOG, SUCCESS_MARKER) or _is_partition(name) or WRITERS_DATA_FILE.fullmatch(name) is not None
+
+
+def _is_partition(name: str) -> bool:
+    """Tell whether ``name`` reads as a ``column=value`` partition folder (not one readers skip)."""
+    return "=" in name and not name.startswith(("_", "."))
 
 
 def _ancestors(path: str) -> List[str]:
