@@ -148,7 +148,8 @@ def refuse_inside_a_table(spark: "SparkSession", option: str, path: str) -> None
             names = [child.rstrip("/").rsplit("/", 1)[-1] for child in fs.list_children(spark, ancestor)]
         except Exception:  # noqa: BLE001 - a folder the run may not list (permissions) is not judged
             continue
-        signs = [name for name in names if shows_a_table(name) and not (_is_partition(name) and _is_partition(below[0]))]
+        in_a_partition = _is_partition(below[0])  # a dated snapshot's own column=value folder
+        signs = [name for name in names if shows_a_table(name) and not (in_a_partition and _is_partition(name))]
         found = sorted(signs, key=lambda name: (name != DELTA_LOG, name != SUCCESS_MARKER, name))
         if found:
             raise InsideATableError(
