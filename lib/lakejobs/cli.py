@@ -77,17 +77,21 @@ def cmd_pipeline(args) -> int:
     """Run the whole local sales pipeline and print a summary table."""
     from lakejobs import pipeline
 
+    args.raw = args.raw or pipeline.default_raw(args.lake)
+
     def run(spark, options) -> JobResult:
         from lakejobs.io.reports import save_run_report_quietly
 
-        total, results = JobResult(job="pipeline", run_id=new_run_id()), []
+        total, results = JobResult(job="pipeline", run_id=new_run_id(), inputs=pipeline.raw_inputs(options.raw)), []
         report_root = pipeline.report_root(fs.qualify(options.lake))
         try:
             pipeline.run_pipeline(spark, options.raw, options.lake, options.format, options.incremental, results)
         except LakejobsError as error:  # the last line is the pipeline's result: the steps that ran, the failed one
-            error.result = pipeline.failed_pipeline_result(total, results, error)
+            failed = pipeline.failed_pipeline_result(total, results, error)
             if error.leaves_report_at(report_root):  # not inside a table the lake lies in
-                save_run_report_quietly(spark, report_root, error.result)
+                save_run_report_quietly(spark, report_root, failed)
+            # A refused run (exit 2) prints no result, as a job's does (until session 48 the pipeline printed one).
+            error.result = None if isinstance(error, UsageError) else failed
             raise
         labels = pipeline.step_labels()
         print(pipeline.summary_table(results, labels))
@@ -240,7 +244,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     generate.set_defaults(func=cmd_generate)
     pipe = commands.add_parser("pipeline", help="run the local sales pipeline: raw -> processed -> mart")
-    pipe.add_argument("--raw", default="data/sample/rawData", help="raw zone folder")
+    pipe.add_argument(
+        "--raw",
+        default=None,
+        help="raw zone folder (default: the lake's rawData/ on S3 and HDFS, data/sample/rawData for a local lake)",
+    )
     pipe.add_argument("--lake", default="lake", help="lake folder")
     pipe.add_argument("--format", default="parquet", choices=("parquet", "delta"))
     job_args.add_incremental_option(pipe, "convert only raw files not processed before")

@@ -22,6 +22,25 @@ def as_argv(options: Dict[str, str]) -> List[str]:
     return [token for name, value in options.items() for token in (f"--{name}", value)]
 
 
+#: The raw zone of a local lake when ``--raw`` is not given: the bundled sample.
+SAMPLE_RAW = "data/sample/rawData"
+
+
+def default_raw(lake: str) -> str:
+    """The raw zone read when ``--raw`` is not given: the lake's ``rawData/``, or the sample for a local lake.
+
+    Until session 48 it was the local sample for every lake: ``--lake s3://lake`` loaded the
+    checkout's sample into an S3 lake, and SUCCEEDED, where the README said the lake's own
+    ``rawData/`` is read.
+    """
+    return SAMPLE_RAW if fs.is_local(lake) else f"{lake.rstrip('/')}/rawData"
+
+
+def raw_inputs(raw: str) -> Dict[str, str]:
+    """Each dataset's raw folder, as the pipeline's own result names its inputs."""
+    return {dataset: f"{fs.qualify(raw).rstrip('/')}/{dataset}" for dataset in DATASETS}
+
+
 def report_root(lake: str) -> str:
     """Where the pipeline's steps, and the pipeline itself (``pipeline/<run_id>.json``), leave their run reports."""
     return f"{lake.rstrip('/')}/_lakejobs/runs"

@@ -115,3 +115,15 @@ def test_a_lake_at_a_buckets_root_without_a_slash_is_listed(spark, s3, bucket):
     s3["client"].put_object(Bucket=bucket, Key="mart/sales/part-0.parquet", Body=b"x")
     assert fs.exists(spark, f"s3a://{bucket}")
     assert pipeline.lake_line(spark, f"s3a://{bucket}") == f"lake: s3a://{bucket} (mart/)"
+
+
+def test_a_pipeline_on_an_s3_lake_reads_the_lakes_own_raw_zone_by_default(spark, s3, bucket, capsys):
+    """Until session 48 it read the checkout's local sample into the S3 lake, and SUCCEEDED."""
+    from lakejobs import cli
+
+    assert cli.main(["pipeline", "--lake", f"s3a://{bucket}/lake"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        f"lakejobs: error: input path does not exist: s3a://{bucket}/lake/rawData/customers"
+    )
+    listed = s3["client"].list_objects_v2(Bucket=bucket, Prefix="lake/").get("Contents", [])
+    assert sorted(item["Key"].split("/")[3] for item in listed) == ["csv_to_parquet", "pipeline"]  # the reports

@@ -66,6 +66,7 @@ def test_the_pipelines_own_result_is_saved_beside_its_steps_reports(spark, tmp_p
     assert cli.main(["pipeline", "--raw", str(SAMPLE_RAW), "--lake", str(lake)]) == 0
     result = json.loads(capsys.readouterr().out.splitlines()[-1])
     assert saved_report(lake, result) == result
+    assert result["inputs"] == {name: f"{SAMPLE_RAW}/{name}" for name in ("customers", "employees", "orders")}
     assert (result["job"], result["status"], result["rows_read"], result["rows_written"]) == (
         "pipeline",
         "SUCCEEDED",
@@ -89,3 +90,19 @@ def test_the_pipelines_own_result_is_saved_beside_its_steps_reports(spark, tmp_p
         "pipeline",
     ]
     assert rows[-1].split()[4:7] == ["SUCCEEDED", "358", "358"]  # started first, so listed last (newest first)
+
+
+def test_a_step_refused_after_spark_started_prints_no_result_and_saves_the_pipelines_report(
+    spark, sample_lake, tmp_path, capsys
+):
+    """A refused run (exit 2) prints no result; until session 48 the pipeline printed a FAILED one."""
+    lake = tmp_path / "lake"
+    shutil.copytree(sample_lake / "processedData", lake / "processedData")
+    assert cli.main(["pipeline", "--raw", str(SAMPLE_RAW), "--lake", str(lake), "--format", "delta"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines()[-1].startswith(
+        f"lakejobs: error: --output_path {lake / 'processedData' / 'customers'} holds parquet files"
+    )
+    [report] = [json.loads(path.read_text()) for path in (lake / "_lakejobs" / "runs" / "pipeline").glob("*.json")]
+    assert (report["status"], report["error"]) == ("FAILED", captured.err.splitlines()[-1][len("lakejobs: error: ") :])
