@@ -5,6 +5,7 @@ path, an unknown dataset, a bad schema), 1 for a run that failed (a quality gate
 unexpected error).
 """
 
+import itertools
 import os
 import re
 from typing import Optional
@@ -138,8 +139,22 @@ def _one_line(kind: str, message: object) -> str:
     lines = [line for line in str(message or "").strip().splitlines() if line.strip()]
     if not lines:
         return kind
-    line = lines[0]
+    line = _CONTROL.sub("", lines[0]).strip()
     if line.startswith("Traceback (most recent call last)"):
         named = [text for text in lines[1:] if _EXCEPTION_LINE.fullmatch(text)]
         line = named[-1] if named else lines[-1]
+    elif line.endswith(":"):  # a list follows, one indented item a line (Spark's "Suspicious paths:")
+        items = [_CONTROL.sub("", text).strip() for text in itertools.takewhile(_indented, lines[1:])]
+        shown = ", ".join(items[:_LISTED]) + (f" and {len(items) - _LISTED} more" if len(items) > _LISTED else "")
+        line = f"{line} {shown}" if items else line
     return f"{kind}: {line.strip()}"
+
+
+#: Control characters but the tab (Spark's "Suspicious paths:" ends with a backspace, ``\b``).
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+#: Items of a listed error shown on its one line.
+_LISTED = 3
+
+
+def _indented(text: str) -> bool:
+    return text[:1] in ("\t", " ")

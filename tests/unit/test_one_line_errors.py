@@ -209,6 +209,23 @@ def test_another_missing_class_gets_no_jar_hint():
     )
 
 
+def test_spark_s_list_of_conflicting_paths_is_on_the_line_without_its_control_character(spark, tmp_path):
+    """Until session 48 the line ended ``Suspicious paths:`` and a backspace (0x08), naming no path."""
+    table = tmp_path / "orders"
+    spark.range(1).write.parquet(str(table / "order_year=2013"))
+    spark.range(1).write.parquet(str(table / "customers"))
+    with pytest.raises(Exception) as failed:
+        spark.read.parquet(str(table)).count()
+    head, listed = root_cause(failed.value).split(" Suspicious paths: ")
+    assert head == "AssertionError: assertion failed: Conflicting directory structures detected."
+    assert sorted(listed.split(", ")) == [f"file:{table}", f"file:{table / 'customers'}"]  # in Spark's order
+
+
+def test_a_long_list_in_an_error_is_cut_to_three_items():
+    listed = _JavaError("IllegalStateException", "bad folders:\n\ta\n\tb\n\tc\n\td\n\nMore text")
+    assert root_cause(_Py4JError(listed)) == "IllegalStateException: bad folders: a, b, c and 1 more"
+
+
 def test_a_delta_run_in_a_session_without_delta_says_which_settings_it_needs():
     from lakejobs.io import delta
 
