@@ -218,3 +218,18 @@ def test_a_mart_output_that_is_a_file_is_refused_before_spark_starts_and_kept(sp
         [f"sales_mart: error: {option} {notes} cannot be written: {notes} is a file, not a folder"],
     )
     assert notes.read_text() == "kept"
+
+
+def test_a_raw_zone_given_as_the_processed_tables_is_refused_in_one_line(spark, tmp_path, capsys):
+    """Until session 48 the run failed inside Spark, exit 1: ``... is not a Parquet file. Expected magic number``."""
+    from tests.conftest import SAMPLE_RAW
+
+    argv = ["--processed_path", str(SAMPLE_RAW), "--mart_path", str(tmp_path / "mart")]
+    capsys.readouterr()
+    assert sales_mart.main(argv) == 2
+    [line] = stderr_lines(capsys.readouterr().err)
+    assert line == (
+        f"sales_mart: error: {SAMPLE_RAW}/orders holds csv files (orders-00000.csv), not a Parquet table: give the folder "
+        "of the tables the jobs wrote (e.g. the lake's processedData/)"
+    )
+    assert not (tmp_path / "mart").exists()

@@ -15,7 +15,7 @@ from pyspark.sql import types as T
 from lakejobs import fs
 from lakejobs.errors import UsageError
 from lakejobs.io.footers import columns_without_dictionary
-from lakejobs.io.table_folder import holds_delta_commit
+from lakejobs.io.table_folder import holds_delta_commit, refuse_files_not_parquet
 from lakejobs.io.writer import arranged_for_partitions, plain_encoding_options
 from lakejobs.result import OutputInfo
 from lakejobs.session import DELTA_CONF
@@ -327,6 +327,7 @@ def read_table(spark: "SparkSession", path: str, fmt: str, schema: Optional["Str
         raise UsageError(
             f"{path} is a Delta table (it has a _delta_log): read it with --format delta, not --format {fmt}"
         )
+    refuse_files_not_parquet(spark, path)
     if schema is not None:
         return spark.read.schema(schema).parquet(path)
     from lakejobs.io.partitions import read_parquet_table

@@ -255,6 +255,28 @@ def refuse_other_layout(spark: "SparkSession", path: str, partition_by: Sequence
             )
 
 
+#: How many of a table's files ``refuse_files_not_parquet`` looks at.
+READ_CHECKED_FILES = 10
+
+
+def refuse_files_not_parquet(spark: "SparkSession", path: str) -> None:
+    """Raise ``UsageError`` when a table read as Parquet holds files named as another format.
+
+    ``sales_mart --processed_path`` given the raw zone (CSV files) failed inside Spark, exit 1
+    (until session 48: ``RuntimeException: ... is not a Parquet file. Expected magic number``).
+    The first ``READ_CHECKED_FILES`` files listed tell; a file named without a format's
+    extension (Hive's ``000000_0``) passes.
+    """
+    root = fs.qualified(spark, path).rstrip("/")
+    for info in table_files(spark, path, limit=READ_CHECKED_FILES):
+        found = _FILE_FORMAT.search(info.path.rsplit("/", 1)[-1])
+        if found and found.group(1) != "parquet":
+            raise UsageError(
+                f"{path} holds {found.group(1)} files ({info.path[len(root) :].lstrip('/')}), not a Parquet table: "
+                "give the folder of the tables the jobs wrote (e.g. the lake's processedData/)"
+            )
+
+
 def refuse_other_delta_layout(spark: "SparkSession", path: str, partition_by: Sequence[str]) -> None:
     """Raise ``UsageError`` when the Delta table at ``path`` is partitioned otherwise than ``partition_by``.
 
