@@ -229,7 +229,7 @@ def test_a_raw_zone_given_as_the_processed_tables_is_refused_in_one_line(spark, 
     assert sales_mart.main(argv) == 2
     [line] = stderr_lines(capsys.readouterr().err)
     assert line == (
-        f"sales_mart: error: {SAMPLE_RAW}/orders holds csv files (orders-00000.csv), not a Parquet table: give the folder "
-        "of the tables the jobs wrote (e.g. the lake's processedData/)"
+        f"sales_mart: error: {SAMPLE_RAW}/orders holds csv files (orders-00000.csv), not a Parquet table: give the "
+        "folder of the tables the jobs wrote (e.g. the lake's processedData/)"
     )
     assert not (tmp_path / "mart").exists()
