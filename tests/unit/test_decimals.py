@@ -46,10 +46,11 @@ def test_decimal_places_of_plain_number_text(spark):
     assert_df_equality(actual, expected, ignore_nullable=True)
 
 
-def test_decimal_checks_quarantine_text_of_other_scripts_the_cast_would_round(spark):
-    """The JSON and taxi jobs' checks: a value the cast reads but would round gets too_many_decimals."""
+def test_decimal_checks_quarantine_text_of_other_scripts_as_invalid(spark):
+    """The JSON and taxi jobs' checks: digits of other scripts, which the cast reads, are invalid_decimal
+    (until session 48 ``١٢`` was published as 12.00, and ``٥.555`` was too_many_decimals)."""
     df = spark.createDataFrame(
-        [("a", "2.50"), ("b", ARABIC_INDIC_FIVE + ".555"), ("c", "two")],
+        [("a", "2.50"), ("b", ARABIC_INDIC_FIVE + ".555"), ("c", "two"), ("d", "\u0661\u0662"), ("e", "5.555")],
         "id string, fare string",
     ).withColumns({"_reason": F.lit(None).cast("string"), "_detail": F.lit(None).cast("string")})
     df = df.withColumn("_raw_line", F.lit("line"))
@@ -58,8 +59,10 @@ def test_decimal_checks_quarantine_text_of_other_scripts_the_cast_would_round(sp
     expected = spark.createDataFrame(
         [
             ("a", None, None),
-            ("b", "too_many_decimals:fare", f"fare={ARABIC_INDIC_FIVE}.555 has more than 2 decimals"),
+            ("b", "invalid_decimal:fare", f"fare={ARABIC_INDIC_FIVE}.555"),
             ("c", "invalid_decimal:fare", "fare=two"),
+            ("d", "invalid_decimal:fare", "fare=\u0661\u0662"),
+            ("e", "too_many_decimals:fare", "fare=5.555 has more than 2 decimals"),
         ],
         "id string, _reason string, _detail string",
     )

@@ -449,6 +449,8 @@ def test_a_decimal_with_more_places_than_its_scale_is_quarantined_not_rounded(sp
     # The byte searches' edge: a short exponent after a short fraction; text the cast reads but
     # the places cannot be read from (an Arabic-Indic five); garbage with a long tail.
     texts += ["1.5e-9", "\u0665.555", "\u0665.5", "abc.defgh", "5e1"]
+    # Digits of other scripts the cast reads as 12 (fullwidth, Arabic-Indic): published until session 48.
+    texts += ["\uff11\uff12", "\u0661\u0662"]
     source = spark.createDataFrame(
         [(text, None, "f.csv") for text in texts], "fare string, _corrupt_record string, _source_file string"
     )
@@ -469,9 +471,11 @@ def test_a_decimal_with_more_places_than_its_scale_is_quarantined_not_rounded(sp
             (None, None, None),
             (None, too_many, "fare='1.5e-9' has more than 2 decimals"),
             (None, too_many, "fare='\u0665.555' has more than 2 decimals"),
-            (Decimal("5.50"), None, None),
+            (None, "invalid_decimal:fare", "fare='\u0665.5' is not a valid decimal(10,2)"),
             (None, "invalid_decimal:fare", "fare='abc.defgh' is not a valid decimal(10,2)"),
             (Decimal("50.00"), None, None),
+            (None, "invalid_decimal:fare", "fare='\uff11\uff12' is not a valid decimal(10,2)"),
+            (None, "invalid_decimal:fare", "fare='\u0661\u0662' is not a valid decimal(10,2)"),
         ],
         "fare decimal(10,2), _reason string, _detail string",
     )

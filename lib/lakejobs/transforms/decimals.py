@@ -50,3 +50,13 @@ def would_round(text: Column, cast: Column, scale: int) -> Column:
     may_need_more = ((point > 0) & (F.octet_length(text) - point > scale)) | text.contains("e") | text.contains("E")
     read = F.coalesce(decimal_places(text) > scale, cast.isNotNull())
     return F.coalesce(F.when(may_need_more, read), F.lit(False))
+
+
+def beyond_ascii(text: Column) -> Column:
+    """True where number text holds a character beyond ASCII (null for null text).
+
+    Spark's cast to decimal reads digits of other scripts (fullwidth ``１２``, Arabic-Indic
+    ``١٢`` cast to 12), where its casts to the integer types refuse them; until session 48 such
+    a decimal was published. Such text has more octets than characters.
+    """
+    return F.octet_length(text) != F.length(text)

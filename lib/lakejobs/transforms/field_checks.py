@@ -14,7 +14,7 @@ from pyspark.sql import functions as F
 from pyspark.sql import types as T
 
 from lakejobs.datasets import RESERVED_COLUMNS
-from lakejobs.transforms.decimals import would_round
+from lakejobs.transforms.decimals import beyond_ascii, would_round
 from lakejobs.transforms.validation import DETAIL, RAW_LINE, REASON, quote_name, value_text
 
 Transform = Callable[[DataFrame], DataFrame]
@@ -112,7 +112,8 @@ def json_numbers_of_keys_as_strings(column: str, keys: Sequence[str]) -> Column:
 def decimal_checks(column: str, text_column: str, data_type: T.DecimalType) -> List[Check]:
     """The checks of a decimal typed from ``text_column``: it casts, and without rounding.
 
-    ``invalid_decimal:<column>`` where the text does not cast to ``data_type``;
+    ``invalid_decimal:<column>`` where the text does not cast to ``data_type`` or holds digits of
+    other scripts (``decimals.beyond_ascii``);
     ``too_many_decimals:<column>`` where it has more decimal places than the type's scale (the
     cast would round it silently).
     """
@@ -120,7 +121,7 @@ def decimal_checks(column: str, text_column: str, data_type: T.DecimalType) -> L
     typed = F.expr(f"try_cast({quote_name(text_column)} AS {data_type.simpleString()})")
     return [
         check(
-            F.col(text_column).isNotNull() & typed.isNull(),
+            F.col(text_column).isNotNull() & (typed.isNull() | beyond_ascii(F.col(text_column))),
             f"invalid_decimal:{column}",
             values_text(text_column),
         ),

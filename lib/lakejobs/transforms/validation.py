@@ -21,7 +21,7 @@ from lakejobs.datasets import Dataset
 from lakejobs.io.csv_reader import CORRUPT_RECORD, FIELDS_EXPECTED, SOURCE_FILE
 from lakejobs.io.unclosed_quote import quote_count, quotes_values
 from lakejobs.transforms.dates import parse_date, within_calendar_years
-from lakejobs.transforms.decimals import would_round
+from lakejobs.transforms.decimals import beyond_ascii, would_round
 from lakejobs.transforms.stages import end_generated_stage
 
 REASON = "_reason"
@@ -114,8 +114,8 @@ def typed_value(raw: Column, raw_name: str, data_type: T.DataType, dataset: Data
         # A zone may move a value past the years 1 to 9999 (``0001-01-01T00:00+05:00``).
         return within_calendar_years(F.when(raw.rlike(ISO_TIMESTAMP), _cast(raw_name, data_type)))
     if isinstance(data_type, T.DecimalType):
-        # Null, not rounded, where the cast would round (``rounding_flag``).
-        return F.when(~_rounds(raw, raw_name, data_type), _cast(raw_name, data_type))
+        # Null, not rounded, where the cast would round (``rounding_flag``); null for digits of other scripts.
+        return F.when(~_rounds(raw, raw_name, data_type) & ~beyond_ascii(raw), _cast(raw_name, data_type))
     return _cast(raw_name, data_type)
 
 
