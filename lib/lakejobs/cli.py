@@ -212,11 +212,20 @@ class OneLineParser(argparse.ArgumentParser):
     def parse_known_args(self, args=None, namespace=None):  # noqa: D102 - argparse hook
         # A command's parser refuses what it does not know itself, so that the line names the
         # command (``lakejobs report: error: ...``): argparse left that to the top parser.
-        namespace, extras = super().parse_known_args(args, namespace)
         has_commands = any(isinstance(action, argparse._SubParsersAction) for action in self._actions)  # noqa: SLF001
+        if args is not None and not has_commands:
+            self._refuse_repeated_options(args)
+        namespace, extras = super().parse_known_args(args, namespace)
         if extras and not has_commands:
             self.error(f"unrecognized arguments: {' '.join(extras)}")
         return namespace, extras
+
+    def _refuse_repeated_options(self, tokens: Sequence[str]) -> None:
+        """An option given twice is refused, as the jobs refuse theirs (argparse kept the last)."""
+        try:
+            job_args.refuse_repeated_options(self, tokens)
+        except UsageError as error:
+            self.error(str(error))
 
 
 def build_parser() -> argparse.ArgumentParser:

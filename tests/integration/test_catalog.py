@@ -81,10 +81,9 @@ def aws():
 
 
 def sync(aws, *extra):
-    return cli.main(
-        ["catalog", "sync", "--lake", f"s3://{LAKE_BUCKET}/lake", "--endpoint-url", aws["env"]["AWS_ENDPOINT_URL"]]
-        + list(extra)
-    )
+    """``catalog sync`` of the test lake, or of the ``--lake`` among ``extra`` (an option is given once)."""
+    lake = [] if "--lake" in extra else ["--lake", f"s3://{LAKE_BUCKET}/lake"]
+    return cli.main(["catalog", "sync", *lake, "--endpoint-url", aws["env"]["AWS_ENDPOINT_URL"], *extra])
 
 
 def columns(pairs):

@@ -469,3 +469,29 @@ def test_a_shortened_option_of_a_command_is_refused_as_the_jobs_refuse_theirs(ca
         cli.main(["report", "--lim", "2"])
     assert refused.value.code == 2
     assert capsys.readouterr().err == "lakejobs report: error: unrecognized arguments: --lim 2 (see --help)\n"
+
+
+@pytest.mark.parametrize(
+    ("argv", "command", "option"),
+    [
+        (["generate", "--orders", "10", "--orders", "20", "--out", "g"], "generate", "--orders"),
+        (["pipeline", "--raw", "A", "--raw=B"], "pipeline", "--raw"),
+        (["report", "--limit", "5", "--limit", "1"], "report", "--limit"),
+        (["deploy", "--target", "glue", "--target", "emr", "--bucket", "b"], "deploy", "--target"),
+        (["vacuum", "t", "--retain-hours", "200", "--retain_hours", "300"], "vacuum", "--retain_hours"),
+        (["catalog", "sync", "--lake", "s3://a", "--lake", "s3://b"], "catalog sync", "--lake"),
+    ],
+    ids=["generate", "pipeline", "report", "deploy", "both-spellings", "catalog-sync"],
+)
+def test_an_option_of_a_command_given_twice_is_refused_as_the_jobs_refuse_theirs(
+    tmp_path, monkeypatch, capsys, argv, command, option
+):
+    """Until session 48 the last one won: ``generate --orders 10 --orders 20`` wrote 20 lines."""
+    monkeypatch.chdir(tmp_path)  # nothing is written; if it were, not into the checkout
+    with pytest.raises(SystemExit) as refused:
+        cli.main(argv)
+    assert refused.value.code == 2
+    assert capsys.readouterr().err == (
+        f"lakejobs {command}: error: {option} is given twice: give it once (argparse would keep only the last) "
+        "(see --help)\n"
+    )
