@@ -230,3 +230,27 @@ def test_render_into_a_folder_that_is_not_a_checkout_is_refused_writing_nothing(
         "give the folder holding glue/ and emr/\n"
     )
     assert not typo.exists()
+
+
+def test_render_refuses_the_deploy_options_it_would_ignore(capsys):
+    """Until session 48 ``render --check --format parquet ...`` said "0 file(s) differ" of the Delta definitions."""
+    from lakejobs import cli
+
+    argv = ["deploy", "render", "--check", "--format", "parquet", "--target", "emr", "--bucket", "b", "--cluster-id"]
+    assert cli.main([*argv, "j-1"]) == 2
+    assert capsys.readouterr() == (
+        "",
+        "lakejobs: error: --target, --bucket, --cluster-id, --format: not an option of deploy render, which renders "
+        "the committed example values (glue/README.md names them) and would ignore it\n",
+    )
+
+
+def test_render_s_own_options_are_refused_on_a_deploy_which_would_ignore_them(capsys):
+    from lakejobs import cli
+
+    argv = ["deploy", "--target", "glue", "--bucket", "bkt", "--role-arn", "arn:aws:iam::123456789012:role/j"]
+    assert cli.main([*argv, "--check", "--dry-run"]) == 2
+    assert capsys.readouterr() == (
+        "",
+        "lakejobs: error: --check: an option of deploy render only, which this deploy would ignore\n",
+    )

@@ -81,6 +81,36 @@ def refuse_ignored_options(args) -> None:
         raise UsageError(f"Glue runs on x86_64: an --arch {arch} environment's compiled packages would not load there")
 
 
+#: The options ``deploy render`` reads: it renders fixed example values, so it would ignore any other.
+RENDER_OPTIONS = ("action", "root", "check")
+
+
+def refuse_options_render_ignores(args) -> None:
+    """One line naming the given options ``deploy render`` would ignore, or render's own given without it.
+
+    ``deploy render --check --format parquet`` said "0 file(s) differ": the committed files are
+    rendered from example values (bucket, account, a Delta pipeline), whatever options come with it.
+    """
+    parser = argparse.ArgumentParser(add_help=False)
+    add_arguments(parser)
+    given = [
+        action
+        for action in parser._actions  # noqa: SLF001 - argparse keeps them there
+        if action.option_strings and getattr(args, action.dest) != action.default
+    ]
+    if args.action == "render":
+        stray = [action.option_strings[0] for action in given if action.dest not in RENDER_OPTIONS]
+        if stray:
+            raise UsageError(
+                f"{', '.join(stray)}: not an option of deploy render, which renders the committed example values "
+                "(glue/README.md names them) and would ignore it"
+            )
+        return
+    own = [action.option_strings[0] for action in given if action.dest in RENDER_OPTIONS]
+    if own:
+        raise UsageError(f"{', '.join(own)}: an option of deploy render only, which this deploy would ignore")
+
+
 def _config(args):
     from lakejobs.deploy.description import DeployConfig
     from lakejobs.deploy.execute import aws_region
@@ -157,6 +187,7 @@ def cmd_policy(args, config) -> int:
 
 def cmd_deploy(args) -> int:
     """Print (``--dry-run``) or send the requests of ``--target``; or print its deployer policy."""
+    refuse_options_render_ignores(args)
     if args.action == "render":
         return cmd_render(args)
     from lakejobs.deploy.description import sales_pipeline
