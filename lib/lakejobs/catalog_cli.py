@@ -16,7 +16,7 @@ def cmd_sync(args) -> int:
 
     tables = _tables(args)  # checks --lake before any AWS client is made
     glue, s3 = catalog_sync.clients(args.endpoint_url, args.region)
-    report = catalog_sync.sync(tables, glue, s3)
+    report = catalog_sync.sync(tables, glue, s3, args.lake)
     print("\n".join(report.lines()))
     return 0
 

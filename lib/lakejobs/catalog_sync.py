@@ -16,7 +16,7 @@ import sys
 from typing import Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 from lakejobs.catalog import Table
-from lakejobs.errors import LakejobsError
+from lakejobs.errors import LakejobsError, UsageError
 from lakejobs.io.table_folder import is_commit_entry
 
 LOG = logging.getLogger(__name__)
@@ -80,12 +80,14 @@ def clients(endpoint_url: Optional[str] = None, region: Optional[str] = None):
     return boto3.client("glue", **options), boto3.client("s3", **options)
 
 
-def sync(tables: Sequence[Table], glue, s3) -> SyncReport:
-    """Create or update every database and table, then register partitions found in S3.
+def sync(tables: Sequence[Table], glue, s3, lake: str) -> SyncReport:
+    """Create or update every database and table of ``lake`` (as given), then register partitions found in S3.
 
-    Nothing is changed when a table's folder holds the other format (see ``check_formats``).
+    Nothing is changed when a table's folder holds the other format (see ``check_formats``), or
+    when the lake holds none of its tables (see ``refuse_a_lake_without_tables``).
     """
     check_formats(tables, s3)
+    refuse_a_lake_without_tables(tables, s3, lake)
     report = SyncReport()
     for database in dict.fromkeys(table.database for table in tables):
         if _ensure_database(glue, database):
@@ -135,6 +137,27 @@ def check_formats(tables: Sequence[Table], s3) -> None:
             )
 
 
+def refuse_a_lake_without_tables(tables: Sequence[Table], s3, lake: str) -> None:
+    """Raise ``UsageError`` when no processed or mart table's folder below ``lake`` holds a file.
+
+    A mistyped ``--lake`` (``s3://b/lake/typo``) repointed every table to an empty folder and
+    removed every partition as "no file left". The raw tables do not count: ``--raw`` may name
+    a raw zone elsewhere.
+    """
+    written = [table for table in tables if table.kind in ("parquet", "delta")]
+    if any(_holds_objects(s3, f"{table.location}/") for table in written):
+        return
+    raise UsageError(
+        f"--lake {lake} holds none of the tables it would register (no file below its processedData/ or mart/): "
+        "give the lake the jobs wrote; nothing was changed in the catalog"
+    )
+
+
+def _missing_bucket(bucket: str) -> UsageError:
+    """A usage error, as elsewhere: the bucket is mistyped, or the lake not made yet."""
+    return UsageError(f"bucket does not exist: s3://{bucket}")
+
+
 def _delta_log_state(s3, location: str) -> Optional[str]:
     """What ``location``'s ``_delta_log/`` holds: ``None`` (no log), ``"committed"`` or ``"uncommitted"``."""
     bucket, prefix = _bucket_and_prefix(f"{location}/_delta_log/")
@@ -147,7 +170,7 @@ def _delta_log_state(s3, location: str) -> Optional[str]:
                 if is_commit_entry(entry["Key"][len(prefix) :]):
                     return "committed"
     except s3.exceptions.NoSuchBucket:
-        raise LakejobsError(f"bucket does not exist: s3://{bucket}") from None
+        raise _missing_bucket(bucket) from None
     return "uncommitted" if found else None
 
 
@@ -156,7 +179,7 @@ def _holds_objects(s3, location: str) -> bool:
     try:
         return s3.list_objects_v2(Bucket=bucket, Prefix=prefix, MaxKeys=1).get("KeyCount", 0) > 0
     except s3.exceptions.NoSuchBucket:
-        raise LakejobsError(f"bucket does not exist: s3://{bucket}") from None
+        raise _missing_bucket(bucket) from None
 
 
 def _ensure_database(glue, name: str) -> bool:
@@ -215,7 +238,7 @@ def partitions_in_s3(s3, table: Table) -> Set[Tuple[str, ...]]:
         pages = s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix)
         keys = [item["Key"] for page in pages for item in page.get("Contents", [])]
     except s3.exceptions.NoSuchBucket:
-        raise LakejobsError(f"bucket does not exist: s3://{bucket}") from None
+        raise _missing_bucket(bucket) from None
     strays = []
     for key in keys:
         values = _partition_values(key[len(prefix) :], names)

@@ -357,12 +357,32 @@ def test_sync_of_a_delta_log_without_a_commit_fails_in_one_line_in_either_format
 
 
 def test_sync_of_a_missing_bucket_and_a_local_lake_fail_in_one_line(aws, capsys):
-    assert sync(aws, "--lake", "s3://no-such-bucket/lake", "--database", "other") == 1
+    """A missing bucket is a usage error, exit 2, as elsewhere (until session 48 exit 1)."""
+    assert sync(aws, "--lake", "s3://no-such-bucket/lake", "--database", "other") == 2
     assert capsys.readouterr().err == "lakejobs: error: bucket does not exist: s3://no-such-bucket\n"
     assert cli.main(["catalog", "ddl", "--lake", "lake"]) == 2
     assert capsys.readouterr().err == (
         "lakejobs: error: --lake must be an s3:// location for the Glue Data Catalog, got 'lake'\n"
     )
+
+
+def test_sync_of_a_lake_holding_none_of_its_tables_is_refused_changing_nothing(aws, capsys):
+    """Until session 48 a mistyped ``--lake`` repointed every table to an empty folder, removing every partition."""
+    databases = ["--database", "typo_check", "--raw-database", "typo_check_raw"]
+    assert sync(aws, *databases) == 0
+    capsys.readouterr()
+    before = {name: table(aws["glue"], "typo_check", name) for name in ("orders", "sales")}
+    sales = partitions(aws["glue"], "sales", "typo_check")
+    for kind in ("parquet", "delta"):
+        assert sync(aws, "--lake", f"s3://{LAKE_BUCKET}/lake/typo", *databases, "--format", kind) == 2
+        assert capsys.readouterr() == (
+            "",
+            f"lakejobs: error: --lake s3://{LAKE_BUCKET}/lake/typo holds none of the tables it would register (no "
+            "file below its processedData/ or mart/): give the lake the jobs wrote; nothing was changed in the "
+            "catalog\n",
+        )
+    assert {name: table(aws["glue"], "typo_check", name) for name in ("orders", "sales")} == before
+    assert partitions(aws["glue"], "sales", "typo_check") == sales
 
 
 def test_sync_without_boto3_fails_in_one_line_saying_how_to_pack_it(aws, capsys, monkeypatch):
