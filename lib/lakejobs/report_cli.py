@@ -15,18 +15,27 @@ def cmd_report(args) -> int:
     root = args.runs or f"{(args.lake or 'lake').rstrip('/')}/_lakejobs/runs"
     page = _page_path(args.html) if args.html else None
     skipped = []
-    runs = runs_report.load_runs(root, args.limit, skipped)
+    try:
+        runs = runs_report.load_runs(root, args.limit, skipped)
+    except UsageError:  # "no run reports at ...": a damaged one is named too
+        _warn_skipped(skipped)
+        raise
     if page:  # before the table: `lakejobs report --html F | head` stopped at the table, writing no page
         os.makedirs(os.path.dirname(os.path.abspath(page)), exist_ok=True)
         with open(page, "w", encoding="utf-8") as handle:
             handle.write(runs_report.render_html(runs, f"lakejobs runs: {root}"))
     print(runs_report.format_table(runs))
-    if skipped:
-        shown = ", ".join(skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
-        print(f"lakejobs: warning: skipped {len(skipped)} file(s) that are no run report: {shown}", file=sys.stderr)
+    _warn_skipped(skipped)
     if page:
         print(f"wrote {page}")
     return 0
+
+
+def _warn_skipped(skipped) -> None:
+    """Name (the first three of) the files that are no run report, if any."""
+    if skipped:
+        shown = ", ".join(skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+        print(f"lakejobs: warning: skipped {len(skipped)} file(s) that are no run report: {shown}", file=sys.stderr)
 
 
 def _page_path(html: str) -> str:

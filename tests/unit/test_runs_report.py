@@ -192,9 +192,24 @@ def test_a_lake_without_runs_is_one_clear_error(tmp_path, capsys, runs_folder):
     if runs_folder == "of states":  # JSON, but no run_id
         (runs / "csv_to_parquet" / "orders.json").write_text('{"job": "csv_to_parquet", "processed": {}}')
     assert cli.main(["report", "--lake", str(tmp_path)]) == 2
+    states = f"lakejobs: warning: skipped 1 file(s) that are no run report: {runs}/csv_to_parquet/orders.json\n"
     assert capsys.readouterr().err == (
-        f"lakejobs: error: no run reports at {tmp_path}/_lakejobs/runs "
+        (states if runs_folder == "of states" else "")
+        + f"lakejobs: error: no run reports at {tmp_path}/_lakejobs/runs "
         "(run a job with --report_path, or the pipeline)\n"
+    )
+
+
+def test_a_runs_folder_whose_only_report_is_damaged_names_it_beside_the_error(tmp_path, capsys):
+    """Until session 48 only "no run reports at ...": the cut-short report was named only beside a good one."""
+    report = tmp_path / "csv_to_parquet" / "20261123T100000Z-aaaa0001.json"
+    report.parent.mkdir()
+    report.write_text(json.dumps(RUNS[0])[:40])
+    assert cli.main(["report", "--runs", str(tmp_path)]) == 2
+    assert capsys.readouterr() == (
+        "",
+        f"lakejobs: warning: skipped 1 file(s) that are no run report: {report}\n"
+        f"lakejobs: error: no run reports at {tmp_path} (run a job with --report_path, or the pipeline)\n",
     )
 
 
