@@ -33,11 +33,15 @@ STAGE_COLORS = {"read": "#4e79a7", "written": "#59a14f", "quarantined": "#e15759
 
 
 def _read_local(root: str) -> List[Tuple[str, str]]:
-    """(path, text) of the reports of ``root`` (``<job>/<run_id>.json``), or of one job's folder (``<run_id>.json``)."""
+    """(path, text) of the reports of ``root`` (``<job>/<run_id>.json``), or of one job's folder (``<run_id>.json``).
+
+    A folder named like a report (``x.json/``) is no report: opening it failed the command
+    (``IsADirectoryError``, exit 1) until session 48.
+    """
     texts = []
     folder = glob.escape(root)  # a folder named lake[1] matched lake1's reports
     paths = glob.glob(os.path.join(folder, "*", "*.json")) + glob.glob(os.path.join(folder, "*.json"))
-    for path in sorted(paths):
+    for path in sorted(path for path in paths if not os.path.isdir(path)):
         with open(path, encoding="utf-8", errors="replace") as handle:  # not UTF-8: not JSON, skipped
             texts.append((path, handle.read()))
     return texts

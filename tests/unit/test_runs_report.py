@@ -114,6 +114,17 @@ def test_a_report_of_another_shape_is_skipped_and_said_not_the_end_of_the_comman
     assert captured.err == f"lakejobs: warning: skipped 2 file(s) that are no run report: {path}, {broken}\n"
 
 
+@pytest.mark.parametrize("folder", ["csv_to_parquet/x.json", "x.json"])
+def test_a_folder_named_like_a_report_is_passed_over(lake, capsys, folder):
+    """Until session 48 the command failed on it: ``IsADirectoryError``, exit 1."""
+    (lake / "_lakejobs" / "runs" / folder).mkdir()
+    assert cli.main(["report", "--lake", str(lake)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == TABLE + "\n"
+    broken = lake / "_lakejobs" / "runs" / "sales_mart" / "broken.json"
+    assert captured.err == f"lakejobs: warning: skipped 1 file(s) that are no run report: {broken}\n"
+
+
 def test_the_page_is_written_when_the_reader_of_the_table_leaves_early(tmp_path):
     """``lakejobs report --html F | head``: the table's write failed first, and no page was written."""
     folder = tmp_path / "runs" / "csv_to_parquet"
