@@ -304,7 +304,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
     previous_handler = signal.getsignal(signal.SIGINT)
     try:
-        job_args.refuse_empty_paths(args, also=("out", "raw", "lake", "table", "runs", "html"))
+        refuse_empty_command_paths(args)
         job_args.refuse_empty_values(_every_action(parser), args)
         code = args.func(args)
         sys.stdout.flush()  # a pipe's buffered output is written here, where a gone reader is handled
@@ -329,6 +329,27 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return _failed(error)
     finally:
         interrupt.ended(previous_handler)
+
+
+#: The commands' path arguments: ``table`` is positional (history, optimize, vacuum), ``out`` and ``html`` local.
+COMMAND_PATHS = ("out", "raw", "lake", "table", "runs", "html")
+LOCAL_PATHS = ("out", "html")
+
+
+def refuse_empty_command_paths(args) -> None:
+    """Refuse an empty path (an unset shell variable) naming it as the command takes it.
+
+    Until session 48 ``history ''`` said "--table is empty" of its positional table, and
+    ``generate --out ''`` and ``report --html ''`` offered s3://, which both refuse.
+    """
+    for name, value in job_args.path_options(args, COMMAND_PATHS):
+        if value.strip():
+            continue
+        if name == "table":
+            raise UsageError("the table path is empty: give the Delta table's folder (local, s3://, s3a://)")
+        if name in LOCAL_PATHS:
+            raise UsageError(f"--{name} is empty: give a local {'folder' if name == 'out' else 'file'}")
+    job_args.refuse_empty_paths(args, also=COMMAND_PATHS)
 
 
 def _failed(error: Exception) -> int:

@@ -347,7 +347,6 @@ def test_generate_writes_a_file_uri_to_that_folder(tmp_path, monkeypatch, capsys
     "argv, option",
     [
         (["pipeline", "--lake", ""], "--lake"),
-        (["generate", "--orders", "10", "--out", " "], "--out"),
         (["report", "--runs", ""], "--runs"),
         (["state", "show", "csv_to_parquet", "--dataset", "orders", "--state_path", ""], "--state_path"),
         (["run", "taxi_trips", "--input_path", "", "--output_path", "out"], "--input_path"),
@@ -359,6 +358,26 @@ def test_an_empty_path_is_refused_instead_of_naming_the_working_directory(tmp_pa
     assert cli.main(argv) == 2
     [line] = stderr_lines(capsys.readouterr().err)
     assert line.endswith(f"error: {option} is empty: give a file or folder (local, s3://, s3a://)"), line
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["generate", "--orders", "10", "--out", " "], "--out is empty: give a local folder"),
+        (["report", "--html", ""], "--html is empty: give a local file"),
+        (["history", ""], "the table path is empty: give the Delta table's folder (local, s3://, s3a://)"),
+        (["vacuum", " "], "the table path is empty: give the Delta table's folder (local, s3://, s3a://)"),
+    ],
+    ids=["generate", "report", "history", "vacuum"],
+)
+def test_an_empty_local_or_positional_path_is_said_as_the_command_takes_it(
+    tmp_path, monkeypatch, capsys, argv, message
+):
+    """Until session 48 ``history ''`` said "--table is empty", and ``--out``/``--html`` offered s3://."""
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(argv) == 2
+    assert capsys.readouterr().err == f"lakejobs: error: {message}\n"
     assert list(tmp_path.iterdir()) == []
 
 
