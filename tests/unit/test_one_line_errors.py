@@ -495,3 +495,20 @@ def test_an_option_of_a_command_given_twice_is_refused_as_the_jobs_refuse_theirs
         f"lakejobs {command}: error: {option} is given twice: give it once (argparse would keep only the last) "
         "(see --help)\n"
     )
+
+
+def test_a_secret_read_without_a_region_says_which_variable_sets_it(monkeypatch):
+    """Until session 48 "cannot read secret prod/warehouse: NoRegionError", with AWS_REGION (AWS's runtimes') unread."""
+    from lakejobs.io import credentials
+
+    for name in ("AWS_REGION", "AWS_DEFAULT_REGION"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", "/nonexistent")
+    with pytest.raises(UsageError) as refused:
+        credentials.login_from_secret("prod/warehouse")
+    assert str(refused.value) == (
+        "cannot read secret prod/warehouse: NoRegionError: set AWS_REGION (or AWS_DEFAULT_REGION) to the secret's "
+        "region"
+    )
+    monkeypatch.setenv("AWS_REGION", "eu-west-1")
+    assert credentials.secrets_client().meta.region_name == "eu-west-1"

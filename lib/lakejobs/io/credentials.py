@@ -90,16 +90,28 @@ def login_from_secret(secret_id: str, url: Optional[str] = None, client=None) ->
     return DbLogin(check_jdbc_url(url), str(secret["username"]), str(secret["password"]))
 
 
-def _secret_json(secret_id: str, client) -> Dict[str, object]:
+def secrets_client():
+    """A boto3 ``secretsmanager`` client in ``AWS_REGION`` (which AWS's runtimes set), else boto3's own region."""
     import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+
+    # boto3 reads AWS_DEFAULT_REGION and the config file, not AWS_REGION.
+    return boto3.client("secretsmanager", region_name=os.environ.get("AWS_REGION") or None)
+
+
+def _secret_json(secret_id: str, client) -> Dict[str, object]:
+    from botocore.exceptions import BotoCoreError, ClientError, NoRegionError
 
     try:
-        client = client or boto3.client("secretsmanager")
+        client = client or secrets_client()
         response = client.get_secret_value(SecretId=secret_id)
     except ClientError as error:
         code = error.response.get("Error", {}).get("Code", "error")
         raise UsageError(f"cannot read secret {secret_id}: {code}") from None
+    except NoRegionError:
+        raise UsageError(
+            f"cannot read secret {secret_id}: NoRegionError: set AWS_REGION (or AWS_DEFAULT_REGION) to the secret's "
+            "region"
+        ) from None
     except BotoCoreError as error:
         raise UsageError(f"cannot read secret {secret_id}: {type(error).__name__}") from None
     try:
