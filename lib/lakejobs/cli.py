@@ -264,11 +264,15 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.set_defaults(func=cmd_pipeline)
     history = commands.add_parser("history", help="a Delta table's commits")
     history.add_argument("table", help="table path")
-    history.add_argument("--limit", type=job_args.parse_positive, default=None, help="newest commits to show")
+    history.add_argument(
+        "--limit", type=job_args.parse_positive, default=None, help="newest commits to show (default: all)"
+    )
     history.set_defaults(func=cmd_history)
     optimize = commands.add_parser("optimize", help="compact a Delta table's small files")
     optimize.add_argument("table", help="table path")
-    optimize.add_argument("--zorder_by", type=job_args.parse_columns, help="columns to Z-order by: c1,c2")
+    optimize.add_argument(
+        "--zorder_by", type=job_args.parse_columns, help="columns to Z-order by: c1,c2 (default: none, compaction only)"
+    )
     optimize.set_defaults(func=cmd_optimize)
     vacuum = commands.add_parser("vacuum", help="delete files no recent version of a Delta table uses")
     vacuum.add_argument("table", help="table path")

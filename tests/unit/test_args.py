@@ -1,3 +1,4 @@
+import argparse
 import importlib
 import os
 import zoneinfo
@@ -442,6 +443,72 @@ def test_help_states_each_default_once_and_none_for_options_without_one():
     assert lines["--primary_key"] == "key columns: c1,c2"  # none: the dataset's key
     assert lines["--input_path"] == "raw CSV file or folder"
     assert lines["--incremental"] == "read only new input files (default: false)"  # False is a default too
+
+
+def _help_lines(parser) -> dict:
+    """Each option's help text, on one line, by option."""
+    from lakejobs.args import DefaultsHelpFormatter
+
+    parser.formatter_class = lambda prog: DefaultsHelpFormatter(prog, max_help_position=99, width=400)  # a line each
+    options = [line.split() for line in parser.format_help().splitlines()[1:] if line.startswith("  --")]
+    return {words[0]: " ".join(words[2:]) for words in options}
+
+
+def _parser_of(name: str):
+    """The parser of a job (``warehouse_load``) or of a ``lakejobs`` command (``history``)."""
+    from lakejobs import cli
+    from lakejobs.jobs import JOBS
+
+    if name in JOBS:
+        return importlib.import_module(JOBS[name]).build_parser()
+    (commands,) = [action for action in cli.build_parser()._actions if isinstance(action, argparse._SubParsersAction)]
+    return commands.choices[name]
+
+
+@pytest.mark.parametrize(
+    "name, option, text",
+    [
+        ("history", "--limit", "newest commits to show (default: all)"),
+        ("optimize", "--zorder_by", "columns to Z-order by: c1,c2 (default: none, compaction only)"),
+        ("warehouse_extract", "--table", "[schema.]table to extract (default: none; give it or --query)"),
+        (
+            "warehouse_extract",
+            "--query",
+            "a SELECT to extract instead of a table (default: none; give it or --table)",
+        ),
+        (
+            "warehouse_extract",
+            "--partition_column",
+            "integer, date or timestamp column to split the reads on (default: none, one read)",
+        ),
+        (
+            "warehouse_extract",
+            "--partition_by",
+            "output partition columns: c1,c2 (default: none, an unpartitioned table)",
+        ),
+        (
+            "warehouse_load",
+            "--table",
+            "a table of --lake: sales, sales_by_employee_month, customer_summary, customers, employees, orders "
+            "(sets path and key; default: none, give it or --input_path)",
+        ),
+        ("warehouse_load", "--key", "primary key columns: c1,c2 (default: --table's key; --input_path needs it)"),
+        (
+            "deploy",
+            "--role-arn",
+            "IAM role the jobs run as (Glue job role, EMR step runtime role, EMR Serverless runtime role; default: "
+            "none, which only --target emr takes: its steps run as the cluster's instance profile)",
+        ),
+        (
+            "deploy",
+            "--cluster-id",
+            "running EMR cluster receiving the steps (j-...; default: none, --target emr then needs --transient)",
+        ),
+    ],
+)
+def test_help_states_the_default_of_an_option_without_a_value_by_default(name, option, text):
+    """Until session 48 these said nothing of what leaving them out does, although the README said every help did."""
+    assert _help_lines(_parser_of(name))[option] == text
 
 
 def test_warehouse_load_refuses_lake_beside_input_path_which_it_would_ignore():

@@ -23,14 +23,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--prefix", default="", help="key prefix of everything under the bucket (default: none)")
     parser.add_argument(
         "--role-arn",
-        help="IAM role the jobs run as (Glue job role, EMR step runtime role, EMR Serverless runtime role)",
+        help="IAM role the jobs run as (Glue job role, EMR step runtime role, EMR Serverless runtime role; default: "
+        "none, which only --target emr takes: its steps run as the cluster's instance profile)",
     )
     parser.add_argument(
         "--name-prefix",
         default="lakejobs-",
         help="prefix of the Glue jobs', state machines' and steps' names (default lakejobs-): another deploys beside",
     )
-    parser.add_argument("--cluster-id", help="running EMR cluster receiving the steps (j-...)")
+    parser.add_argument(
+        "--cluster-id",
+        help="running EMR cluster receiving the steps (j-...; default: none, --target emr then needs --transient)",
+    )
     parser.add_argument(
         "--account-id",
         help="policy --target emr: the account of the cluster and EMR roles (default: these credentials', from STS)",

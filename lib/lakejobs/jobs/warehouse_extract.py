@@ -101,15 +101,23 @@ class WarehouseExtractArgs:
 def build_parser():
     """The job's argument parser (Glue-style ``--name value`` options)."""
     parser = job_args.new_parser(JOB, DESCRIPTION)
-    parser.add_argument("--table", help="[schema.]table to extract")
-    parser.add_argument("--query", help="a SELECT to extract instead of a table")
+    parser.add_argument("--table", help="[schema.]table to extract (default: none; give it or --query)")
+    parser.add_argument("--query", help="a SELECT to extract instead of a table (default: none; give it or --table)")
     parser.add_argument("--output_path", required=True, help="Parquet folder receiving the rows")
     parser.add_argument("--jdbc_url", help="jdbc:postgresql://host:port/database (no password in it)")
     parser.add_argument("--secret_id", help="Secrets Manager secret with username, password, host, port, dbname")
-    parser.add_argument("--partition_column", help="integer, date or timestamp column to split the reads on")
+    parser.add_argument(
+        "--partition_column",
+        help="integer, date or timestamp column to split the reads on (default: none, one read)",
+    )
     parser.add_argument("--num_partitions", type=job_args.parse_positive, default=4, help="parallel range reads")
     parser.add_argument("--fetch_size", type=job_args.parse_positive, default=10000, help="rows per JDBC fetch")
-    parser.add_argument("--partition_by", type=job_args.parse_columns, default=(), help="output partition columns")
+    parser.add_argument(
+        "--partition_by",
+        type=job_args.parse_columns,
+        default=(),
+        help="output partition columns: c1,c2 (default: none, an unpartitioned table)",
+    )
     parser.add_argument("--compression", choices=COMPRESSIONS, default="snappy")
     parser.add_argument(
         "--report_path", help="folder for run reports, <job>/<run_id>.json (default: <output_path>_lakejobs/runs)"

@@ -91,12 +91,19 @@ class WarehouseLoadArgs:
 def build_parser():
     """The job's argument parser (Glue-style ``--name value`` options)."""
     parser = job_args.new_parser(JOB, DESCRIPTION)
-    parser.add_argument("--table", help=f"a table of --lake: {', '.join(LAKE_TABLES)} (sets path and key)")
+    parser.add_argument(
+        "--table",
+        help=f"a table of --lake: {', '.join(LAKE_TABLES)} (sets path and key; default: none, give it or --input_path)",
+    )
     parser.add_argument("--lake", help="the lake root holding mart/ and processedData/ (with --table)")
     parser.add_argument("--input_path", help="any table folder (instead of --lake/--table; needs --key)")
     parser.add_argument("--format", dest="input_format", choices=("parquet", "delta"), default="parquet")
     parser.add_argument("--target_table", help="[schema.]table in the database (default: the table's name)")
-    parser.add_argument("--key", type=job_args.parse_columns, help="primary key columns: c1,c2")
+    parser.add_argument(
+        "--key",
+        type=job_args.parse_columns,
+        help="primary key columns: c1,c2 (default: --table's key; --input_path needs it)",
+    )
     parser.add_argument("--jdbc_url", help="jdbc:postgresql://host:port/database (no password in it)")
     parser.add_argument("--secret_id", help="Secrets Manager secret with username, password, host, port, dbname")
     parser.add_argument("--upsert", choices=upsert_sql.UPSERTS, default="on_conflict")
