@@ -139,6 +139,42 @@ def test_serverless_deploy_starts_one_run_per_job_stage_by_stage(s3, bucket, dis
     assert run["executionRole"] == ROLE
 
 
+def _deleted_application(client) -> str:
+    application = client.create_application(name="gone", releaseLabel="emr-7.12.0", type="SPARK")["applicationId"]
+    client.stop_application(applicationId=application)  # moto starts one as it is created
+    client.delete_application(applicationId=application)
+    return application
+
+
+@pytest.mark.parametrize(
+    "application, message",
+    [
+        (
+            lambda client: "00fnosuchapp01",
+            "--application-id 00fnosuchapp01: no such EMR Serverless application in us-east-1; give an existing "
+            "application's id (aws emr-serverless list-applications)",
+        ),
+        (
+            _deleted_application,
+            "--application-id {id} is TERMINATED: it runs no more jobs; give another application's id "
+            "(aws emr-serverless list-applications)",
+        ),
+    ],
+    ids=["missing", "terminated"],
+)
+def test_an_application_that_cannot_run_the_jobs_is_refused_before_any_upload(
+    s3, bucket, dist, capsys, application, message
+):
+    """Until session 48 a wrong --application-id uploaded every artifact, then failed at StartJobRun."""
+    application_id = application(boto3.client("emr-serverless"))
+    argv = ["deploy", "--target", "emr-serverless", "--bucket", bucket, "--application-id", application_id]
+    assert cli.main([*argv, "--role-arn", ROLE, "--dist", str(dist)]) == 2
+    captured = capsys.readouterr()
+    assert captured.err.splitlines() == ["lakejobs: error: " + message.format(id=application_id)]
+    assert captured.out == ""
+    assert s3["client"].list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
 def test_a_role_of_another_account_is_refused_before_anything_is_uploaded(s3, bucket, dist, capsys):
     """Every CreateJob would be refused after the uploads: AWS passes a role only to its own account's services."""
     other = "arn:aws:iam::111122223333:role/lakejobs-job"

@@ -40,7 +40,7 @@ SENT = {
     "glue": UPLOAD | ACCOUNT_CHECK | {"GetJob", "CreateJob", "UpdateJob"},
     "emr": UPLOAD | {"DescribeCluster", "AddJobFlowSteps"},
     "emr --transient": UPLOAD | {"RunJobFlow"},
-    "emr-serverless": UPLOAD | ACCOUNT_CHECK | {"StartJobRun", "GetJobRun"},
+    "emr-serverless": UPLOAD | ACCOUNT_CHECK | {"GetApplication", "StartJobRun", "GetJobRun"},
     "stepfunctions": UPLOAD
     | ACCOUNT_CHECK
     | {"GetJob", "CreateJob", "UpdateJob", "DescribeStateMachine", "CreateStateMachine"}

@@ -15,8 +15,9 @@ and nothing else:
   passed to EMR only, the instance profile's role to EC2 only (the cluster's instances take
   it); EMR's cleanup service-linked role may be created (a new account lacks it). Neither
   given: both, on any cluster;
-- EMR Serverless: ``StartJobRun``, ``GetJobRun`` (the deploy waits stage by stage) and tagging
-  on the application and its runs; the runtime role may be passed to EMR Serverless only;
+- EMR Serverless: ``GetApplication`` (the deploy's check), ``StartJobRun``, ``GetJobRun`` (the
+  deploy waits stage by stage) and tagging on the application and its runs; the runtime role
+  may be passed to EMR Serverless only;
 - Step Functions: the catalog step's Glue job as for Glue, and ``DescribeStateMachine``,
   ``CreateStateMachine``, ``UpdateStateMachine`` and tagging of the ``lakejobs-*`` machines;
   their role may be passed to Step Functions only.
@@ -131,7 +132,12 @@ def serverless_deployer_policy(config: DeployConfig) -> Dict[str, object]:
     runs = {
         "Sid": "StartAndWatchJobRuns",
         "Effect": "Allow",
-        "Action": ["emr-serverless:StartJobRun", "emr-serverless:GetJobRun", "emr-serverless:TagResource"],
+        "Action": [
+            "emr-serverless:GetApplication",
+            "emr-serverless:StartJobRun",
+            "emr-serverless:GetJobRun",
+            "emr-serverless:TagResource",
+        ],
         "Resource": [application, f"{application}/jobruns/*"],
     }
     passing = pass_role("PassRuntimeRoleToEmrServerless", [config.role_arn], "emr-serverless.amazonaws.com")

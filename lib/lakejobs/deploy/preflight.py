@@ -11,6 +11,8 @@ deploy somewhere the user did not mean, or something that would fail only later:
   (``DescribeCluster``): the steps' ``CANCEL_AND_WAIT`` is refused by a cluster with a
   ``StepConcurrencyLevel`` above 1 (EMR's ``StepConfig``), and each step needs the previous
   one's tables;
+- EMR Serverless ``--application-id``: the application exists and is not terminated
+  (``GetApplication``): a wrong id uploaded every artifact, then failed at ``StartJobRun``;
 - Step Functions: the Glue machine starts the pipeline's Glue jobs, which ``--target glue``
   deploys: a machine created without them failed only when it ran
   (``Glue.EntityNotFoundException``).
@@ -136,8 +138,36 @@ def refuse_unusable_cluster(
     return requests, collections.Counter(DescribeCluster=1)
 
 
+def refuse_unusable_application(
+    _pipeline: Pipeline, requests: List[Request], config: DeployConfig, client_for: Callable[[str], object]
+) -> Checked:
+    """Refuse in one line an EMR Serverless application that does not exist or is terminated."""
+    from botocore.exceptions import ClientError
+
+    try:
+        application = client_for("emr-serverless").get_application(applicationId=config.application_id)
+    except ClientError as error:
+        if error.response.get("Error", {}).get("Code") != "ResourceNotFoundException":
+            raise
+        raise UsageError(
+            f"--application-id {config.application_id}: no such EMR Serverless application in {config.region}; "
+            "give an existing application's id (aws emr-serverless list-applications)"
+        ) from None
+    if application["application"].get("state") == "TERMINATED":
+        raise UsageError(
+            f"--application-id {config.application_id} is TERMINATED: it runs no more jobs; give another "
+            "application's id (aws emr-serverless list-applications)"
+        )
+    return requests, collections.Counter(GetApplication=1)
+
+
 #: ``--target`` -> its check (targets without one send their requests as planned).
-CHECKS = {"glue": answer_glue_upserts, "emr": refuse_unusable_cluster, "stepfunctions": stepfunctions_checks}
+CHECKS = {
+    "glue": answer_glue_upserts,
+    "emr": refuse_unusable_cluster,
+    "emr-serverless": refuse_unusable_application,
+    "stepfunctions": stepfunctions_checks,
+}
 
 
 def check(
