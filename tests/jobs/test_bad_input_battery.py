@@ -260,6 +260,20 @@ def test_a_header_naming_the_columns_in_another_order_asks_for_the_files_order(s
     )
 
 
+def test_a_header_with_blanks_around_a_name_says_so(spark, tmp_path):
+    """Until session 48: ``names the schema's columns in another order (expected 'id', found 'id')``."""
+    source = tmp_path / "people.csv"
+    source.write_text("id , name\n1,a\n", encoding="utf-8")
+    argv = ["--schema", "id INT NOT NULL, name STRING", "--header", "true", "--input_path", str(source)]
+    with pytest.raises(LakejobsError) as raised:
+        run_job(spark, argv + ["--output_path", str(tmp_path / "people")])
+    assert str(raised.value) == (
+        f"people: --header true, but the first line of {source.as_uri()} names a column with blanks around it "
+        "(expected 'id', found 'id '), and Spark compares a header's names exactly: remove the blanks from that "
+        "line; nothing was published"
+    )
+
+
 def test_a_declared_header_that_is_missing_fails_the_run_instead_of_losing_the_first_line(spark, tmp_path):
     argv = ["--dataset", "orders", "--header", "true", "--input_path", str(SAMPLE_RAW / "orders")]
     with pytest.raises(LakejobsError) as raised:

@@ -158,13 +158,18 @@ def header_mismatch(error: BaseException, dataset: Dataset) -> Optional[Lakejobs
     source = re.search(r"CSV file: (\S+)", text)
     where = source.group(1) if source else "a file"
     if "CSV header does not conform to the schema" in text:
-        found = re.search(r"Expected: (.*?) but found: (.*?)\s*\n", text)
+        found = re.search(r"Expected: (.*?) but found: (.*?)\r?$", text, re.M)
         what = f" (expected {found.group(1)!r}, found {found.group(2)!r})" if found else ""
         problem = (
             f"the first line of {where} does not name the columns{what}; if the file has no header row, pass "
             "--header false; if that line is its header, give the schema the file's column names"
         )
-        if _same_names_in_another_order(text):
+        if found and found.group(2).strip().lower() == found.group(1).lower():  # Spark ignores case, not blanks
+            problem = (
+                f"the first line of {where} names a column with blanks around it{what}, and Spark compares a "
+                "header's names exactly: remove the blanks from that line"
+            )
+        elif _same_names_in_another_order(text):
             problem = (
                 f"the first line of {where} names the schema's columns in another order{what}; "
                 "give the schema's columns in the file's order"
