@@ -453,10 +453,12 @@ def test_a_zone_abbreviation_is_quarantined_not_read_as_some_region(spark, tmp_p
     (tmp_path / "in").mkdir()
     zones = ["BST", "PST", "CET", "EDT", "Europe/London", "UTC", "GMT+02:00", "Z", "Etc/GMT+5", "EST"]
     lines = [f"{number},2014-07-01 10:00:00 {zone}" for number, zone in enumerate(zones, 1)]
-    (tmp_path / "in" / "t.csv").write_text("\n".join(lines + ["11,2014-07-01 10:00:00+01:00"]) + "\n")
+    # The tz database's POSIX-form zones and GMT0: quarantined until session 48.
+    posix = ["12,2014-07-01 10:00:00 EST5EDT", "13,2014-01-01 10:00:00 PST8PDT", "14,2014-07-01 10:00:00 GMT0"]
+    (tmp_path / "in" / "t.csv").write_text("\n".join(lines + ["11,2014-07-01 10:00:00+01:00", *posix]) + "\n")
     argv = convert_argv(tmp_path, "--max_bad_fraction", "1", schema="id INT, at TIMESTAMP")
     result = csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv))
-    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (11, 7, {"invalid_timestamp:at": 4})
+    assert (result.rows_read, result.rows_written, result.quarantine_reasons) == (14, 10, {"invalid_timestamp:at": 4})
     table = spark.read.parquet(str(tmp_path / "out")).selectExpr("id", "cast(at as string)")
     assert sorted(tuple(row) for row in table.collect()) == [
         (5, "2014-07-01 09:00:00"),
@@ -466,6 +468,9 @@ def test_a_zone_abbreviation_is_quarantined_not_read_as_some_region(spark, tmp_p
         (9, "2014-07-01 15:00:00"),
         (10, "2014-07-01 15:00:00"),  # EST: the fixed -05:00 it names
         (11, "2014-07-01 09:00:00"),
+        (12, "2014-07-01 14:00:00"),  # New York's summer time, -04:00
+        (13, "2014-01-01 18:00:00"),  # Los Angeles' winter time, -08:00
+        (14, "2014-07-01 10:00:00"),
     ]
     quarantine = spark.read.json(str(tmp_path / "out_quarantine")).select("raw_line", "reason").collect()
     assert sorted(tuple(row) for row in quarantine) == [(line, "invalid_timestamp:at") for line in sorted(lines[:4])]

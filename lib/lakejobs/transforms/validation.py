@@ -42,11 +42,12 @@ ISO_DATE = r"^\s*(?!0000)[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}\s*$"
 #: summer time, while ``EDT`` is unknown (null): such values were published moved by hours; they
 #: are ``invalid_timestamp`` since session 45.
 TIMESTAMP_ZONE = (
-    r"(Z|(UTC|GMT|UT)?[+-][0-9]{1,2}(:?[0-9]{2}){0,2}|UTC|GMT|UT|EST|MST|HST"
+    r"(Z|(UTC|GMT|UT)?[+-][0-9]{1,2}(:?[0-9]{2}){0,2}|UTC|GMT0?|UT|EST|MST|HST|EST5EDT|CST6CDT|MST7MDT|PST8PDT"
     r"|[A-Za-z][A-Za-z0-9_+-]*(/[A-Za-z0-9_+-]+)+)"
 )
-#: The zone names without a ``/`` that ``TIMESTAMP_ZONE`` takes.
-FIXED_ZONE_NAMES = ("UTC", "GMT", "UT", "EST", "MST", "HST")
+#: The zone names without a ``/`` that ``TIMESTAMP_ZONE`` takes: UTC and the fixed offsets, and
+#: the tz database's four US zones of POSIX form (``EST5EDT``: New York's rules; since session 48).
+FIXED_ZONE_NAMES = ("UTC", "GMT", "GMT0", "UT", "EST", "MST", "HST", "EST5EDT", "CST6CDT", "MST7MDT", "PST8PDT")
 #: The text of a timestamp without ``--timestamp_format``: a whole ISO date, then optionally a
 #: time (``T`` or a space, hours, minutes, seconds, a fraction) and a zone (``TIMESTAMP_ZONE``).
 #: Spark's cast alone reads a time without a date as today's date at that time, and ``2014`` or
