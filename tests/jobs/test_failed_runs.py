@@ -34,3 +34,24 @@ def test_a_field_job_failing_while_writing_names_the_stage_and_cause_and_reports
     # The quarantine is published before the table: the report lists it, as it was replaced.
     assert [(output["name"], output["rows"]) for output in saved["outputs"]] == [("quarantine", 1)]
     assert json.loads(captured.out.splitlines()[-1]) == saved  # the result line is the report
+
+
+def test_a_second_ctrl_c_leaves_the_report_failed_as_interrupted_not_running(spark, tmp_path, monkeypatch):
+    """A KeyboardInterrupt passes the jobs' error handling: the report written RUNNING at the lock stayed so."""
+    import pytest
+
+    from lakejobs.jobs import csv_to_parquet
+
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "p.csv").write_text("a1,1.50\n")
+
+    def second_ctrl_c(*_args, **_kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(csv_to_parquet, "clear_staging", second_ctrl_c)  # just after the RUNNING report
+    argv = ["--schema", "sku STRING, price DECIMAL(10,2)", "--input_path", str(tmp_path / "in")]
+    with pytest.raises(KeyboardInterrupt):
+        csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv + ["--output_path", str(tmp_path / "out")]))
+    [report] = [json.loads(path.read_text()) for path in (tmp_path / "out_lakejobs" / "runs").rglob("*.json")]
+    assert (report["status"], report["error"]) == ("FAILED", "out: the run was interrupted (Ctrl-C) in stage start")
+    assert not (tmp_path / "out_lakejobs.lock").exists()

@@ -108,8 +108,7 @@ def raise_failed_run(
     """
     stage = next(reversed(result.stages_s), "start")
     if interrupted() and _cancelled(error):  # a Spark job Ctrl-C cancelled
-        message = f"{subject + ': ' if subject else ''}the run was interrupted (Ctrl-C) in stage {stage}"
-        save_run_report_quietly(spark, report_root, result.finish("FAILED", message))
+        message = save_interrupted_report(spark, report_root, result, subject)
         raise Interrupted(message, result=result) from error
     if isinstance(error, LakejobsError):
         failed = error.result if error.result is not None else result.finish("FAILED", str(error))
@@ -123,6 +122,18 @@ def raise_failed_run(
     message = f"{subject + ': ' if subject else ''}the run failed in stage {stage}: {cause}"
     save_run_report_quietly(spark, report_root, result.finish("FAILED", message))
     raise LakejobsError(message, result=result) from error
+
+
+def save_interrupted_report(spark: "SparkSession", report_root: Optional[str], result: JobResult, subject: str) -> str:
+    """Save ``result`` FAILED as interrupted (Ctrl-C) in its last stage; return that line.
+
+    Also for a second Ctrl-C, a ``KeyboardInterrupt`` raised past the job's error handling: the
+    report written RUNNING when the run took its lock would otherwise stay RUNNING.
+    """
+    stage = next(reversed(result.stages_s), "start")
+    message = f"{subject + ': ' if subject else ''}the run was interrupted (Ctrl-C) in stage {stage}"
+    save_run_report_quietly(spark, report_root, result.finish("FAILED", message))
+    return message
 
 
 #: What Spark says of a job ``cancelAllJobs`` stopped (``lakejobs.interrupt``).

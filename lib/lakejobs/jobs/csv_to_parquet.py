@@ -61,6 +61,7 @@ from lakejobs.io.reports import (
     previous_rows_written,
     raise_failed_run,
     refuse_missing_report_bucket,
+    save_interrupted_report,
     save_run_report_quietly,
 )
 from lakejobs.io.signatures import refuse_compressed_content
@@ -144,6 +145,9 @@ def run(spark: "SparkSession", args: CsvToParquetArgs) -> JobResult:
     result.details = {"dataset": args.dataset.name}
     try:
         return _run(spark, args, result)
+    except KeyboardInterrupt:  # a second Ctrl-C: the RUNNING report says FAILED, not RUNNING
+        save_interrupted_report(spark, args.report_path, result, args.dataset.name)
+        raise
     except Exception as error:  # noqa: BLE001 - one clear line and a FAILED report, cause kept for LAKEJOBS_DEBUG
         raise_failed_run(spark, args.report_path, result, args.dataset.name, error)
 

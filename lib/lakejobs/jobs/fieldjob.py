@@ -28,7 +28,12 @@ from lakejobs.io.csv_reader import too_many_fields
 from lakejobs.io.input_folder import input_data_files
 from lakejobs.io.partitions import folder_values, partition_folders, partition_texts
 from lakejobs.io.quarantine import write_quarantine
-from lakejobs.io.reports import raise_failed_run, refuse_missing_report_bucket, save_run_report_quietly
+from lakejobs.io.reports import (
+    raise_failed_run,
+    refuse_missing_report_bucket,
+    save_interrupted_report,
+    save_run_report_quietly,
+)
 from lakejobs.io.signatures import refuse_compressed_content
 from lakejobs.io.staging import clear_staging, commit_parquet, staging_path
 from lakejobs.io.table_folder import refuse_foreign_folders, refuse_other_layout
@@ -454,6 +459,9 @@ def run_locked(
             save_run_report_quietly(spark, args.report_path, result)  # RUNNING: what a killed run leaves
             clear_staging(spark, args.output_path)  # left by an interrupted run; a commit is finished first
             body(files)
+    except KeyboardInterrupt:  # a second Ctrl-C: the RUNNING report says FAILED, not RUNNING
+        save_interrupted_report(spark, args.report_path, result, "")
+        raise
     except Exception as error:  # noqa: BLE001 - one clear line and a FAILED report
         raise_failed_run(spark, args.report_path, result, "", named_broken_archive(spark, error, files))
     result.finish("SUCCEEDED")

@@ -32,7 +32,12 @@ from lakejobs import fs, runtime
 from lakejobs.datasets import builtin_dataset
 from lakejobs.errors import UsageError
 from lakejobs.io.delta import merge_delta, overwrite_delta, read_table, require_delta, table_schema
-from lakejobs.io.reports import raise_failed_run, refuse_missing_report_bucket, save_run_report_quietly
+from lakejobs.io.reports import (
+    raise_failed_run,
+    refuse_missing_report_bucket,
+    save_interrupted_report,
+    save_run_report_quietly,
+)
 from lakejobs.io.table_folder import refuse_foreign_folders
 from lakejobs.io.writer import COMPRESSIONS, write_table
 from lakejobs.key_check import repeats_a_key
@@ -248,6 +253,9 @@ def run(spark: "SparkSession", args: SalesMartArgs) -> JobResult:
     result = JobResult(job=JOB, run_id=new_run_id(), inputs={name: args.input_path(name) for name in INPUTS})
     try:
         return _build(spark, args, result)
+    except KeyboardInterrupt:  # a second Ctrl-C: the RUNNING report says FAILED, not RUNNING
+        save_interrupted_report(spark, args.report_path, result, "mart")
+        raise
     except Exception as error:  # noqa: BLE001 - one clear line and a FAILED report
         raise_failed_run(spark, args.report_path, result, "mart", error)
 
