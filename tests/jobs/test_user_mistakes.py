@@ -1001,6 +1001,21 @@ def test_a_pipeline_whose_lake_lies_inside_a_table_is_refused_leaving_the_table_
     assert files_under(orders) == before
 
 
+def test_a_references_path_no_rule_reads_is_refused(tmp_path):
+    """Until session 48 ``--references_path /nonexistent`` on customers was accepted without a word."""
+    argv = ["--dataset", "customers", "--input_path", str(tmp_path / "in"), "--output_path", str(tmp_path / "o")]
+    with pytest.raises(UsageError) as refused:
+        csv_to_parquet.parse_args(argv + ["--references_path", str(tmp_path / "nonexistent")])
+    assert str(refused.value) == (
+        "--references_path is read by ReferentialIntegrity rules naming another table, and the rules of customers "
+        "have none: leave it out, or give --rules with such a rule"
+    )
+    orders = ["--dataset", "orders", "--input_path", str(tmp_path / "in"), "--output_path", str(tmp_path / "o")]
+    assert csv_to_parquet.parse_args(orders + ["--references_path", str(tmp_path / "r")]).references_path == str(
+        tmp_path / "r"
+    )
+
+
 @pytest.mark.parametrize("option", ["--quote", "--escape"])
 def test_a_quote_or_escape_that_is_the_delimiter_is_refused(tmp_path, option):
     with pytest.raises(UsageError) as refused:

@@ -191,6 +191,13 @@ def parse_args(argv: Sequence[str]) -> CsvToParquetArgs:
     rules = parse_ruleset(_rules_text(namespace.rules) if namespace.rules else dataset.rules)
     quality_gate.check_rule_columns(rules, dataset)
     rules = quality_gate.mark_float_columns(rules, dataset)
+    if namespace.references_path and not any(
+        rule.rule_type == "ReferentialIntegrity" and not quality_gate.refers_to_itself(rule, dataset) for rule in rules
+    ):
+        raise UsageError(
+            "--references_path is read by ReferentialIntegrity rules naming another table, and the rules of "
+            f"{dataset.name} have none: leave it out, or give --rules with such a rule"
+        )
     default_root = output_path.rstrip("/") + "_lakejobs"
     report_path = fs.qualify(namespace.report_path or default_root + "/runs")
     state_path = fs.qualify(namespace.state_path or default_root + "/state.json")
