@@ -142,7 +142,7 @@ def _one_line(kind: str, message: object) -> str:
     line = _CONTROL.sub("", lines[0]).strip()
     if line.startswith("Traceback (most recent call last)"):
         named = [text for text in lines[1:] if _EXCEPTION_LINE.fullmatch(text)]
-        line = named[-1] if named else lines[-1]
+        line = _CONTROL.sub("", named[-1] if named else lines[-1])
     elif line.endswith(":"):  # a list follows, one indented item a line (Spark's "Suspicious paths:")
         items = [_CONTROL.sub("", text).strip() for text in itertools.takewhile(_indented, lines[1:])]
         shown = ", ".join(items[:_LISTED]) + (f" and {len(items) - _LISTED} more" if len(items) > _LISTED else "")

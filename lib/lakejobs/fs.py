@@ -210,6 +210,14 @@ def is_folder(spark: "SparkSession", path: str) -> bool:
     return exists(spark, path) and bool(filesystem.getFileStatus(hadoop_path).isDirectory())
 
 
+def is_file(spark: "SparkSession", path: str) -> bool:
+    """Tell whether ``path`` is a file (an object, on S3: one HEAD request with s3a), on any Hadoop filesystem."""
+    if is_local(path):
+        return os.path.isfile(local_path(path))
+    hadoop_path, filesystem = _hadoop_path(spark, path)
+    return bool(filesystem.isFile(hadoop_path))
+
+
 def qualified(spark: "SparkSession", path: str) -> str:
     """``path`` qualified by its filesystem, as ``list_data_files`` names what it lists."""
     hadoop_path, filesystem = _hadoop_path(spark, path)

@@ -979,6 +979,14 @@ def test_an_output_inside_a_partitioned_table_without_a_success_marker_is_refuse
         "write outside it"
     )
     assert files_under(table) == before
+    # A partition of the table, new or not, and a folder inside one: inside the table too.
+    partition = table / "price=1.50"
+    for inner, around, sign in ((table / "price=9.99", table, "price=1.50"), (partition / "x", partition, "part-0")):
+        assert csv_to_parquet.main(convert_argv(products, inner)) == 2
+        assert stderr_lines(capsys.readouterr().err)[-1].startswith(
+            f"csv_to_parquet: error: --output_path {inner} lies inside the table {around} (it holds {sign}"
+        )
+    assert files_under(table) == before
     # Dated snapshots, each in a column=value folder of its own, are no table around each other.
     daily = products / "daily"
     assert csv_to_parquet.main(convert_argv(products, daily / "dt=2024-01-01" / "out")) == 0

@@ -47,7 +47,7 @@ def refuse_object_and_prefix(spark: "SparkSession", path: str, root: str, listed
     quarantine, and the run SUCCEEDED (until session 48). A file system holds one or the other.
     """
     below = [info for info in listed if info.path != root]
-    if fs.is_local(path) or not below or fs.is_folder(spark, path):
+    if fs.is_local(path) or not below or not fs.is_file(spark, path):
         return
     raise UsageError(
         f"{path} is both an object and a prefix of {len(below)} object(s) (e.g. {below[0].path}): Spark would "

@@ -148,8 +148,9 @@ def refuse_inside_a_table(spark: "SparkSession", option: str, path: str) -> None
             names = [child.rstrip("/").rsplit("/", 1)[-1] for child in fs.list_children(spark, ancestor)]
         except Exception:  # noqa: BLE001 - a folder the run may not list (permissions) is not judged
             continue
-        in_a_partition = _is_partition(below[0])  # a dated snapshot's own column=value folder
-        signs = [name for name in names if shows_a_table(name) and not (in_a_partition and _is_partition(name))]
+        signs = [name for name in names if shows_a_table(name)]
+        if _in_a_dated_snapshot(spark, ancestor, below, signs):
+            signs = [name for name in signs if not _is_partition(name)]
         found = sorted(signs, key=lambda name: (name != DELTA_LOG, name != SUCCESS_MARKER, name))
         if found:
             raise InsideATableError(
@@ -159,9 +160,29 @@ def refuse_inside_a_table(spark: "SparkSession", option: str, path: str) -> None
             )
 
 
+def _in_a_dated_snapshot(spark: "SparkSession", ancestor: str, below: List[str], signs: List[str]) -> bool:
+    """Tell whether a path ``below`` ``ancestor`` lies in a dated snapshot's folder, not in a table's partition.
+
+    ``daily/dt=2024-01-02/orders`` beside ``daily/dt=2024-01-01/orders``: the path's first folder
+    is ``column=value``, a folder (a table) is below it, and the other ``column=value`` folders
+    hold folders, not a table's files or partitions (one listing, of one of them). A path that is
+    itself a partition (``orders/order_year=2015``) or below one of a table lies in that table.
+    """
+    partitions = [name for name in signs if _is_partition(name)]
+    if not partitions or not _is_partition(below[0]) or all(_is_partition(name) for name in below):
+        return False
+    sibling = next((name for name in partitions if name != below[0]), partitions[0])
+    try:
+        held = [child.rstrip("/").rsplit("/", 1)[-1] for child in fs.list_children(spark, f"{ancestor}/{sibling}")]
+    except Exception:  # noqa: BLE001 - a folder the run may not list is no table's partition it can tell
+        return True
+    return not any(shows_a_table(name) for name in held)
+
+
 #: Data files by their writers' names (Spark's and Delta's ``part-00000-<uuid>``, Hadoop's
-#: ``part-r-00000``, Glue's ``run-<time>-part-r-00000``); a loose ``sample.parquet`` is not one.
-WRITERS_DATA_FILE = re.compile(r"(part-|run-\d+-part-)([rm]-)?\d+.*")
+#: ``part-r-00000``, Glue's ``run-<time>-part-r-00000``); a loose ``sample.parquet`` or
+#: ``part-1.pdf`` is not one.
+WRITERS_DATA_FILE = re.compile(r"(run-\d+-)?part-([rm]-)?\d{5}.*")
 
 
 def shows_a_table(name: str) -> bool:
@@ -170,9 +191,8 @@ def shows_a_table(name: str) -> bool:
     A Delta log, Spark's ``_SUCCESS``, a writer's data file, or a ``column=value`` partition
     folder: lakejobs' own partitioned Parquet tables hold no ``_SUCCESS`` (their files are
     staged, then moved in), so until session 48 a pipeline whose ``--lake`` lay inside one
-    SUCCEEDED and left the table unreadable. A partition folder does not count for a path
-    that is itself in a ``column=value`` folder there: ``daily/dt=2024-01-02/orders`` beside
-    ``daily/dt=2024-01-01/orders`` is a layout of dated snapshots (``refuse_inside_a_table``).
+    SUCCEEDED and left the table unreadable. Partition folders do not count in a layout of
+    dated snapshots (``_in_a_dated_snapshot``).
     """
     return name in (DELTA_LOG, SUCCESS_MARKER) or _is_partition(name) or WRITERS_DATA_FILE.fullmatch(name) is not None
 
@@ -195,7 +215,7 @@ def _ancestors(path: str) -> List[str]:
 
 
 #: A data file's format, by its name's last extensions (``.c000.json``, ``.snappy.parquet``, ``.json.gz``).
-_FILE_FORMAT = re.compile(r"\.(parquet|json|orc|avro|csv)(\.\w+)?$")
+_FILE_FORMAT = re.compile(r"\.(parquet|json|orc|avro|csv)(\.(gz|bz2|deflate|zst|zstd|lz4|snappy|br|xz))?$")
 
 
 def _refuse_other_format(spark: "SparkSession", option: str, path: str, output_format: str) -> None:
