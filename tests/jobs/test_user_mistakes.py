@@ -443,9 +443,12 @@ def test_report_writes_its_page_into_a_new_folder_and_skips_reports_that_are_not
     (tmp_path / "runs" / "csv_to_parquet").mkdir(parents=True)
     (tmp_path / "runs" / "csv_to_parquet" / "broken.json").write_bytes(b"\xff\xfe{")
     page = tmp_path / "pages" / "runs.html"
-    # A folder of nothing but a broken report holds no run: one line, no page (since session 34).
+    # A folder of nothing but a broken report holds no run: one line, no page (since session 34), after the
+    # warning naming the broken file (since session 48).
     assert cli.main(["report", "--runs", str(tmp_path / "runs"), "--html", str(page)]) == 2
     assert capsys.readouterr().err == (
+        "lakejobs: warning: skipped 1 file(s) that are no run report: "
+        f"{tmp_path / 'runs' / 'csv_to_parquet' / 'broken.json'}\n"
         f"lakejobs: error: no run reports at {tmp_path / 'runs'} (run a job with --report_path, or the pipeline)\n"
     )
     assert not page.exists()
