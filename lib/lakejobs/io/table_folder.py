@@ -12,7 +12,7 @@ delete files its log does not name. One listing of the folder's top level, no re
 """
 
 import re
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tuple
 from urllib.parse import unquote
 
 from lakejobs import fs
@@ -83,7 +83,7 @@ def foreign_entries(spark: "SparkSession", path: str, output_format: str = "parq
     """
     if not fs.is_folder(spark, path):
         return []
-    names = [child.rstrip("/").rsplit("/", 1)[-1] for child in fs.list_children(spark, path)]
+    names = _child_names(spark, path)
     if DELTA_LOG in names and output_format == "delta":
         return []
     return sorted(name for name in names if not is_table_entry(name))
@@ -145,7 +145,7 @@ def refuse_inside_a_table(spark: "SparkSession", option: str, path: str) -> None
         if any(fs.spark_skips(name) for name in below):
             return
         try:
-            names = [child.rstrip("/").rsplit("/", 1)[-1] for child in fs.list_children(spark, ancestor)]
+            names = _child_names(spark, ancestor)
         except Exception:  # noqa: BLE001 - a folder the run may not list (permissions) is not judged
             continue
         signs = [name for name in names if shows_a_table(name)]
@@ -173,7 +173,7 @@ def _in_a_dated_snapshot(spark: "SparkSession", ancestor: str, below: List[str],
         return False
     sibling = next((name for name in partitions if name != below[0]), partitions[0])
     try:
-        held = [child.rstrip("/").rsplit("/", 1)[-1] for child in fs.list_children(spark, f"{ancestor}/{sibling}")]
+        held = _child_names(spark, f"{ancestor}/{sibling}")
     except Exception:  # noqa: BLE001 - a folder the run may not list is no table's partition it can tell
         return True
     return not any(shows_a_table(name) for name in held)
@@ -200,6 +200,11 @@ def shows_a_table(name: str) -> bool:
 def _is_partition(name: str) -> bool:
     """Tell whether ``name`` reads as a ``column=value`` partition folder (not one readers skip)."""
     return "=" in name and not name.startswith(("_", "."))
+
+
+def _child_names(spark: "SparkSession", path: str) -> List[str]:
+    """The names of the entries directly below ``path`` (one listing)."""
+    return [child.rstrip("/").rsplit("/", 1)[-1] for child in fs.list_children(spark, path)]
 
 
 def _ancestors(path: str) -> List[str]:
@@ -231,21 +236,27 @@ def _refuse_other_format(spark: "SparkSession", option: str, path: str, output_f
     """
     if output_format == "delta" and fs.exists(spark, f"{path.rstrip('/')}/{DELTA_LOG}"):
         return  # a Delta table (foreign_entries let it through): Parquet files by definition
-    root = fs.qualified(spark, path).rstrip("/")
-    for info in table_files(spark, path):
-        found = _FILE_FORMAT.search(info.path.rsplit("/", 1)[-1])
-        example = info.path[len(root) :].lstrip("/")
-        if found and output_format == "delta":
+    for found, example in _files_by_format(spark, path, LAYOUT_CHECKED_FILES):
+        if output_format == "delta":
             raise UsageError(
-                f"{option} {path} holds {found.group(1)} files ({example}) and no {DELTA_LOG}: it is not a Delta "
-                f"table, and a delta run would add one beside its files; write it with --format {found.group(1)}, "
+                f"{option} {path} holds {found} files ({example}) and no {DELTA_LOG}: it is not a Delta "
+                f"table, and a delta run would add one beside its files; write it with --format {found}, "
                 "or give this output its own folder"
             )
-        if found and found.group(1) != output_format:
+        if found != output_format:
             raise UsageError(
-                f"{option} {path} holds {found.group(1)} files ({example}), not {output_format}: it is another "
+                f"{option} {path} holds {found} files ({example}), not {output_format}: it is another "
                 "table, which the run would replace; give this output its own folder"
             )
+
+
+def _files_by_format(spark: "SparkSession", path: str, limit: int) -> Iterator[Tuple[str, str]]:
+    """(format, path below ``path``) of the first ``limit`` files of the table at ``path`` named by a format."""
+    root = fs.qualified(spark, path).rstrip("/")
+    for info in table_files(spark, path, limit=limit):
+        found = _FILE_FORMAT.search(info.path.rsplit("/", 1)[-1])
+        if found:
+            yield found.group(1), info.path[len(root) :].lstrip("/")
 
 
 #: How many of a table's files ``refuse_other_layout`` looks at.
@@ -287,12 +298,10 @@ def refuse_files_not_parquet(spark: "SparkSession", path: str) -> None:
     The first ``READ_CHECKED_FILES`` files listed tell; a file named without a format's
     extension (Hive's ``000000_0``) passes.
     """
-    root = fs.qualified(spark, path).rstrip("/")
-    for info in table_files(spark, path, limit=READ_CHECKED_FILES):
-        found = _FILE_FORMAT.search(info.path.rsplit("/", 1)[-1])
-        if found and found.group(1) != "parquet":
+    for found, example in _files_by_format(spark, path, READ_CHECKED_FILES):
+        if found != "parquet":
             raise UsageError(
-                f"{path} holds {found.group(1)} files ({info.path[len(root) :].lstrip('/')}), not a Parquet table: "
+                f"{path} holds {found} files ({example}), not a Parquet table: "
                 "give the folder of the tables the jobs wrote (e.g. the lake's processedData/)"
             )
 
