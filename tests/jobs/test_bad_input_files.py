@@ -160,8 +160,16 @@ def test_a_gate_failed_by_header_lines_read_as_rows_says_so(spark, tmp_path, cap
         "run the job with --header true (lakejobs pipeline reads files without a header line: write them without "
         "one, e.g. generate without --header)"
     )
+    assert csv_to_parquet.main([*argv, "--max_bad_fraction", "0.1"]) == 0  # under the gate: a warning says so
+    assert [line for line in stderr_lines(capsys.readouterr().err) if "employees.csv" in line] == [
+        "WARNING lakejobs.jobs.csv_to_parquet: employees: 1 row(s) quarantined; "
+        f"{tmp_path / 'in' / 'employees.csv'} starts with a line naming the schema's columns, read as a row: "
+        "run the job with --header true (lakejobs pipeline reads files without a header line: write them without "
+        "one, e.g. generate without --header)"
+    ]
     assert csv_to_parquet.main([*argv, "--header", "true"]) == 0
     assert spark.read.parquet(str(tmp_path / "out")).count() == 18
+    assert "starts with a line" not in capsys.readouterr().err
 
 
 def test_a_utf16_file_is_read_whole_since_its_line_breaks_are_two_bytes(spark, tmp_path):

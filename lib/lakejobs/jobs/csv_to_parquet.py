@@ -701,12 +701,15 @@ def _gate(
 ) -> None:
     """Fail the run (publishing nothing) when too many rows are bad or a rule failed.
 
-    When a file of the batch starts with a header line, the message says so (``header_hint``).
+    When a file of the batch starts with a header line, the message says so (``header_hint``);
+    under the gate, a warning does (the line is in the quarantine, but the cause is in no reason).
     """
+    hint = header_hint(spark, args.dataset, [info.path for info in batch]) if result.rows_quarantined else ""
     if result.rows_read and result.rows_quarantined / result.rows_read > args.max_bad_fraction:
         message = _gate_message(args, result.rows_quarantined, result.rows_read, result.quarantine_reasons)
-        message += header_hint(spark, args.dataset, [info.path for info in batch])
-        _reject(args, result, quarantine_df, message)
+        _reject(args, result, quarantine_df, message + hint)
+    if hint:
+        LOG.warning("%s: %d row(s) quarantined%s", args.dataset.name, result.rows_quarantined, hint)
     if measurement.failed:
         _reject(args, result, quarantine_df, quality_gate.gate_message(args.dataset.name, measurement.failed))
 
