@@ -256,7 +256,7 @@ def build_parser() -> argparse.ArgumentParser:
     pipe.add_argument(
         "--raw",
         default=None,
-        help="raw zone folder (default: the lake's rawData/ on S3 and HDFS, data/sample/rawData for a local lake)",
+        help="raw zone folder (default: the lake's rawData/; for a local lake without one, data/sample/rawData)",
     )
     pipe.add_argument("--lake", default="lake", help="lake folder")
     pipe.add_argument("--format", default="parquet", choices=("parquet", "delta"))

@@ -5,10 +5,11 @@ called through its ``run(spark, args)``.
 """
 
 import logging
+from pathlib import Path
 from typing import Dict, List, Optional, Sequence
 
 from lakejobs import fs
-from lakejobs.errors import LakejobsError
+from lakejobs.errors import LakejobsError, UsageError
 from lakejobs.interrupt import Interrupted, interrupted
 from lakejobs.jobs import csv_to_parquet, sales_mart
 from lakejobs.result import JobResult
@@ -22,18 +23,28 @@ def as_argv(options: Dict[str, str]) -> List[str]:
     return [token for name, value in options.items() for token in (f"--{name}", value)]
 
 
-#: The raw zone of a local lake when ``--raw`` is not given: the bundled sample.
-SAMPLE_RAW = "data/sample/rawData"
+#: The bundled sample raw zone, in the checkout the package runs from (``pip install -e .``).
+SAMPLE_RAW = Path(__file__).resolve().parents[2] / "data" / "sample" / "rawData"
 
 
 def default_raw(lake: str) -> str:
-    """The raw zone read when ``--raw`` is not given: the lake's ``rawData/``, or the sample for a local lake.
+    """The raw zone read without ``--raw``: the lake's ``rawData/``, or the sample for a local lake without one.
 
-    Until session 48 it was the local sample for every lake: ``--lake s3://lake`` loaded the
+    Until session 48 it was the sample for every lake: ``--lake s3://lake`` loaded the
     checkout's sample into an S3 lake, and SUCCEEDED, where the README said the lake's own
-    ``rawData/`` is read.
+    ``rawData/`` is read. Until session 49 a local lake's own ``rawData/`` was passed over for
+    the sample too, and the sample was looked for below the working folder (from any other
+    folder the pipeline failed on a missing ``data/sample/rawData/customers``).
     """
-    return SAMPLE_RAW if fs.is_local(lake) else f"{lake.rstrip('/')}/rawData"
+    own = f"{lake.rstrip('/')}/rawData"
+    if not fs.is_local(lake) or Path(fs.local_path(own)).is_dir():
+        return own
+    if not SAMPLE_RAW.is_dir():  # an installed package carries no sample
+        raise UsageError(
+            f"--raw not given, and neither {fs.local_path(own)} nor the bundled sample ({SAMPLE_RAW}) exists: "
+            "give --raw with the raw zone's folder"
+        )
+    return str(SAMPLE_RAW)
 
 
 def raw_inputs(raw: str) -> Dict[str, str]:
