@@ -113,11 +113,26 @@ def run_pipeline(
     for label, module, argv in pipeline_steps(fs.qualify(raw), fs.qualify(lake), output_format, incremental):
         if interrupted():  # a step too short for the cancels to reach (lakejobs.interrupt)
             raise Interrupted(f"interrupted (Ctrl-C) before {label}")
-        args = module.parse_args(argv)
-        module.preflight(args)
-        LOG.info("running %s", label)
-        results.append(module.run(spark, args))
+        try:
+            args = module.parse_args(argv)
+            module.preflight(args)
+            LOG.info("running %s", label)
+            results.append(module.run(spark, args))
+        except UsageError as error:
+            raise said_of_the_step(error, label, argv) from None
     return results
+
+
+def said_of_the_step(error: UsageError, label: str, argv: Sequence[str]) -> UsageError:
+    """``error``, headed by its step when it names an option of the step, which the pipeline's user did not give.
+
+    Until session 49 ``lakejobs pipeline --lake lake/processedData/orders/sub`` said ``--output_path
+    .../customers lies inside the table ...``, an option of no command the user typed.
+    """
+    message = str(error)
+    if any(token.startswith("--") and token in message for token in argv):
+        error.args = (f"step {label} (its paths come from --raw and --lake): {message}",)
+    return error
 
 
 def summary_table(results: Sequence[JobResult], labels: Sequence[str]) -> str:

@@ -102,7 +102,8 @@ def test_a_step_refused_after_spark_started_prints_no_result_and_saves_the_pipel
     captured = capsys.readouterr()
     assert captured.out == ""
     assert captured.err.splitlines()[-1].startswith(
-        f"lakejobs: error: --output_path {lake / 'processedData' / 'customers'} holds parquet files"
+        "lakejobs: error: step csv_to_parquet customers (its paths come from --raw and --lake): "
+        f"--output_path {lake / 'processedData' / 'customers'} holds parquet files"
     )
     [report] = [json.loads(path.read_text()) for path in (lake / "_lakejobs" / "runs" / "pipeline").glob("*.json")]
     assert (report["status"], report["error"]) == ("FAILED", captured.err.splitlines()[-1][len("lakejobs: error: ") :])

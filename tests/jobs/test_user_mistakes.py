@@ -999,14 +999,18 @@ def test_an_output_inside_a_partitioned_table_without_a_success_marker_is_refuse
 def test_a_pipeline_whose_lake_lies_inside_a_table_is_refused_leaving_the_table_as_it_was(
     spark, sample_lake, tmp_path, capsys
 ):
-    """Until session 48 such a pipeline SUCCEEDED: the orders table then held a whole lake (1100 rows, not 300)."""
+    """Until session 48 such a pipeline SUCCEEDED: the orders table then held a whole lake (1100 rows, not 300).
+
+    Until session 49 the line named the step's ``--output_path`` without naming the step.
+    """
     orders = tmp_path / "orders"
     shutil.copytree(sample_lake / "processedData" / "orders", orders)
     before = files_under(orders)
     capsys.readouterr()
     assert cli.main(["pipeline", "--raw", str(SAMPLE_RAW), "--lake", str(orders / "sub")]) == 2
     assert stderr_lines(capsys.readouterr().err)[-1].startswith(
-        f"lakejobs: error: --output_path {orders / 'sub' / 'processedData' / 'customers'} lies inside the table "
+        "lakejobs: error: step csv_to_parquet customers (its paths come from --raw and --lake): "
+        f"--output_path {orders / 'sub' / 'processedData' / 'customers'} lies inside the table "
         f"{orders} (it holds order_year=2011)"
     )
     assert files_under(orders) == before
