@@ -177,7 +177,11 @@ def test_no_policy_grants_everything_or_all_of_s3_on_every_resource():
         for resource in resources:
             if resource.startswith("arn:aws:s3:::"):
                 assert resource.startswith("arn:aws:s3:::amzn-s3-demo-bucket"), (name, resource)
-                assert resource == "arn:aws:s3:::amzn-s3-demo-bucket" or "/lakejobs/" in resource, (name, resource)
+                # The prefix's own key and EMRFS's marker of it are the only keys outside lakejobs/.
+                outside = ("", "/lakejobs", "/lakejobs_$folder$")
+                assert resource in [f"arn:aws:s3:::amzn-s3-demo-bucket{key}" for key in outside] or (
+                    "/lakejobs/" in resource
+                ), (name, resource)
 
 
 def test_s3_writes_are_scoped_to_the_output_folders_and_encrypted():
@@ -199,6 +203,57 @@ def test_s3_writes_are_scoped_to_the_output_folders_and_encrypted():
         assert iam_eval.allowed(policy, ("s3:PutObject", mart_file, context)) is allowed, encryption
     assert glue.glue_default_arguments(sales_pipeline().jobs[0], EXAMPLE)["--encryption-type"] == "sse-s3"
     assert emr.common_conf()["spark.hadoop.fs.s3.enableServerSideEncryption"] == "true"
+
+
+def test_emrfs_may_write_folder_markers_and_probe_folder_keys_and_nothing_beside():
+    """EMRFS writes ``<dir>_$folder$`` beside each folder it makes and HEADs ``<dir>``: until session 49 refused."""
+    by_sid = {statement["Sid"]: statement for statement in iam.glue_job_role_policy(EXAMPLE)["Statement"]}
+    lake = "arn:aws:s3:::amzn-s3-demo-bucket/lakejobs"
+    written = ["processedData", "quarantine", "mart", "_lakejobs", "tmp", "logs"]
+    assert by_sid["WriteFolderMarkers"] == {
+        "Sid": "WriteFolderMarkers",
+        "Effect": "Allow",
+        "Action": ["s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"],
+        "Resource": [f"{lake}/{folder}_$folder$" for folder in written] + [f"{lake}_$folder$"],
+    }
+    assert by_sid["ReadFolderKeys"] == {
+        "Sid": "ReadFolderKeys",
+        "Effect": "Allow",
+        "Action": ["s3:GetObject"],
+        "Resource": [f"{lake}/{folder}" for folder in ["artifacts", "rawData"] + written] + [lake],
+    }
+    policy = iam.glue_job_role_policy(EXAMPLE)
+    first_run = [
+        ("s3:PutObject", f"{lake}_$folder$"),
+        ("s3:PutObject", f"{lake}/processedData_$folder$"),
+        ("s3:PutObject", f"{lake}/processedData/orders_$folder$"),  # under processedData/*
+        ("s3:GetObject", f"{lake}/processedData"),
+        ("s3:GetObject", f"{lake}/rawData"),
+        ("s3:GetObject", lake),
+    ]
+    assert [check for check in first_run if not iam_eval.allowed(policy, (*check, {}))] == []
+    beside = [
+        ("s3:PutObject", f"{lake}/rawData_$folder$"),  # a folder the jobs only read
+        ("s3:PutObject", f"{lake}/processedData"),
+        ("s3:GetObject", f"{lake}/processedDataX"),
+        ("s3:GetObject", f"{lake}X_$folder$"),
+    ]
+    assert [check for check in beside if iam_eval.allowed(policy, (*check, {}))] == []
+    # A nested prefix: EMRFS marks each missing ancestor. Without one, only the folders' keys.
+    nested = {
+        s["Sid"]: s for s in iam.glue_job_role_policy(dataclasses.replace(EXAMPLE, prefix="team/lake"))["Statement"]
+    }
+    assert nested["WriteFolderMarkers"]["Resource"][-2:] == [
+        "arn:aws:s3:::amzn-s3-demo-bucket/team_$folder$",
+        "arn:aws:s3:::amzn-s3-demo-bucket/team/lake_$folder$",
+    ]
+    assert nested["ReadFolderKeys"]["Resource"][-2:] == [
+        "arn:aws:s3:::amzn-s3-demo-bucket/team",
+        "arn:aws:s3:::amzn-s3-demo-bucket/team/lake",
+    ]
+    bare = {s["Sid"]: s for s in iam.glue_job_role_policy(dataclasses.replace(EXAMPLE, prefix=""))["Statement"]}
+    assert bare["WriteFolderMarkers"]["Resource"][-1] == "arn:aws:s3:::amzn-s3-demo-bucket/logs_$folder$"
+    assert bare["ReadFolderKeys"]["Resource"][-1] == "arn:aws:s3:::amzn-s3-demo-bucket/logs"
 
 
 def test_the_cluster_may_assume_the_step_runtime_role_that_trusts_it():

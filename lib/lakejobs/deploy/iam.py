@@ -14,6 +14,15 @@ a ``PutObject`` that asks for anything but SSE-S3 or SSE-KMS. They do not deny a
 without the header: S3 authorizes each part of a multipart upload (``UploadPart``) as
 ``s3:PutObject`` and a part carries no encryption header, so such a rule would refuse every
 large file Spark writes; the object's encryption is set by ``CreateMultipartUpload``.
+
+Keys beside the folders (since session 49): on EMR and Glue ``s3://`` goes through EMRFS,
+which writes an empty ``<dir>_$folder$`` marker beside each folder it creates (and each
+missing ancestor, the deployment's prefix and its parents too) and asks for a folder's own key
+(``HEAD <prefix>processedData``) before listing it. Those keys are outside ``<folder>/*``, so
+until session 49 a first run's ``mkdirs`` was refused (AccessDenied). Each role may write the
+marker of each folder it writes (``processedData_$folder$``) and of the prefix and its parents
+(``lakejobs_$folder$``), and read the key of each folder, the prefix and its parents; nothing
+else outside the folders. (``$`` not followed by ``{`` is no IAM policy variable.)
 """
 
 from typing import Dict, List
@@ -40,8 +49,30 @@ CATALOG_ACTIONS = [
 ]
 
 
+#: What EMRFS puts beside a folder it creates (``rawData/orders`` -> ``rawData/orders_$folder$``).
+FOLDER_MARKER = "_$folder$"
+
+
 def _objects(config: DeployConfig, folders) -> List[str]:
     return [f"arn:aws:s3:::{config.bucket}/{config.layout.key(folder)}/*" for folder in folders]
+
+
+def _prefix_keys(config: DeployConfig) -> List[str]:
+    """The deployment's key prefix and its ancestors as keys of their own (``team``, ``team/lake``)."""
+    parts = config.layout.key_prefix.rstrip("/").split("/") if config.layout.key_prefix else []
+    return ["/".join(parts[: depth + 1]) for depth in range(len(parts))]
+
+
+def _folder_markers(config: DeployConfig) -> List[str]:
+    """EMRFS's markers of the written folders and of the prefix (see the module docstring)."""
+    keys = [config.layout.key(folder) for folder in WRITE_FOLDERS] + _prefix_keys(config)
+    return [f"arn:aws:s3:::{config.bucket}/{key}{FOLDER_MARKER}" for key in keys]
+
+
+def _folder_keys(config: DeployConfig) -> List[str]:
+    """The folders' and the prefix's own keys, which EMRFS asks for before it lists them."""
+    keys = [config.layout.key(folder) for folder in READ_FOLDERS + WRITE_FOLDERS] + _prefix_keys(config)
+    return [f"arn:aws:s3:::{config.bucket}/{key}" for key in keys]
 
 
 def _listable_prefixes(config: DeployConfig) -> List[str]:
@@ -67,6 +98,13 @@ def s3_statements(config: DeployConfig) -> List[Dict[str, object]]:
             "Action": OBJECT_WRITE,
             "Resource": _objects(config, WRITE_FOLDERS),
         },
+        {
+            "Sid": "WriteFolderMarkers",
+            "Effect": "Allow",
+            "Action": OBJECT_WRITE,
+            "Resource": _folder_markers(config),
+        },
+        {"Sid": "ReadFolderKeys", "Effect": "Allow", "Action": OBJECT_READ, "Resource": _folder_keys(config)},
         {
             "Sid": "ListLakePrefixes",
             "Effect": "Allow",
