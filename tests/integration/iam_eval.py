@@ -13,9 +13,14 @@ EMR's cleanup service-linked role, and one with an ``AutoTerminationPolicy`` nee
 
 ``allowed`` evaluates one identity policy: an explicit Deny wins, then any Allow; every
 condition of a statement must hold. Operators ``StringEquals``, ``StringLike``,
-``StringNotEquals`` and ``StringNotEqualsIfExists`` (both true when the key is absent, as AWS
-evaluates negated operators) and ``Null``; any other raises, so a policy is
-never passed by an operator this does not know.
+``StringLikeIfExists`` (true when the key is absent), ``StringNotEquals`` and
+``StringNotEqualsIfExists`` (both true when the key is absent, as AWS evaluates negated
+operators) and ``Null``; any other raises, so a policy is never passed by an operator this does
+not know.
+
+``missing_key`` is the check S3 makes before it answers a read of a key that does not exist:
+404 to a caller allowed ``s3:ListBucket`` on the bucket (the request carries no ``s3:prefix``),
+else 403.
 """
 
 from fnmatch import fnmatchcase
@@ -54,6 +59,11 @@ def _s3(operation: str, params: dict) -> List[Check]:
     arn = f"arn:aws:s3:::{params.get('Bucket')}/{params.get('Key', '')}"
     context = {SSE: params["ServerSideEncryption"]} if "ServerSideEncryption" in params else {}
     return [("s3:PutObject" if operation in S3_PUT else f"s3:{operation}", arn, context)]
+
+
+def missing_key(bucket: str) -> Check:
+    """What S3 checks to answer a ``GetObject``/``HeadObject`` of a missing key with 404 rather than 403."""
+    return ("s3:ListBucket", f"arn:aws:s3:::{bucket}", {})
 
 
 CATALOG_DATABASE_CALLS = {"GetDatabase", "CreateDatabase"}
@@ -138,6 +148,8 @@ def _holds(operator: str, found: Optional[str], values: List[str]) -> bool:
         return found is not None and found in values
     if operator == "StringLike":
         return found is not None and any(fnmatchcase(found, pattern) for pattern in values)
+    if operator == "StringLikeIfExists":
+        return found is None or any(fnmatchcase(found, pattern) for pattern in values)
     if operator in ("StringNotEquals", "StringNotEqualsIfExists"):  # both true when the key is absent
         return found is None or found not in values
     if operator == "Null":  # "true": the key is absent; "false": it is present

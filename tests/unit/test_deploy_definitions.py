@@ -256,6 +256,36 @@ def test_emrfs_may_write_folder_markers_and_probe_folder_keys_and_nothing_beside
     assert bare["ReadFolderKeys"]["Resource"][-1] == "arn:aws:s3:::amzn-s3-demo-bucket/logs"
 
 
+def test_a_missing_key_is_a_404_to_every_job_role_yet_listings_stay_under_the_lake():
+    """S3 answers 404 only to a caller allowed ListBucket: under StringLike s3:prefix (until session 49) it was 403."""
+    prefixes = ["lakejobs/"] + [
+        f"lakejobs/{folder}{tail}"
+        for folder in ("artifacts", "rawData", "processedData", "quarantine", "mart", "_lakejobs", "tmp", "logs")
+        for tail in ("", "/*")
+    ]
+    bucket = "arn:aws:s3:::amzn-s3-demo-bucket"
+    roles = [path for path in iam.POLICIES if path.endswith("-policy.json") and "service-role" not in path]
+    for path in roles:
+        policy = iam.POLICIES[path](EXAMPLE)
+        (listing,) = [statement for statement in policy["Statement"] if statement.get("Sid") == "ListLakePrefixes"]
+        assert listing == {
+            "Sid": "ListLakePrefixes",
+            "Effect": "Allow",
+            "Action": ["s3:ListBucket"],
+            "Resource": [bucket],
+            "Condition": {"StringLikeIfExists": {"s3:prefix": prefixes}},
+        }, path
+        assert iam_eval.allowed(policy, iam_eval.missing_key("amzn-s3-demo-bucket")), path
+        for prefix, allowed in (
+            ("lakejobs/_lakejobs/state/csv_to_parquet/orders.json", True),
+            ("lakejobs/processedData", True),
+            ("", False),
+            ("other/", False),
+            ("lakejobs-other/", False),
+        ):
+            assert iam_eval.allowed(policy, ("s3:ListBucket", bucket, {"s3:prefix": prefix})) is allowed, (path, prefix)
+
+
 def test_the_cluster_may_assume_the_step_runtime_role_that_trusts_it():
     """Both sides of a runtime role: its trust names the instance profile's role, whose policy allows it."""
     committed = {

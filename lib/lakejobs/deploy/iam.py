@@ -23,6 +23,17 @@ until session 49 a first run's ``mkdirs`` was refused (AccessDenied). Each role 
 marker of each folder it writes (``processedData_$folder$``) and of the prefix and its parents
 (``lakejobs_$folder$``), and read the key of each folder, the prefix and its parents; nothing
 else outside the folders. (``$`` not followed by ``{`` is no IAM policy variable.)
+
+Missing keys (since session 49): S3 answers a request for a key that does not exist with 404
+only to a caller allowed ``s3:ListBucket`` on the bucket, else 403, which Hadoop raises as
+AccessDenied. That ``GetObject``/``HEAD`` carries no ``s3:prefix``, so the listing grant's
+``StringLike`` on it (until session 49) never held there: every probe of a missing path (a
+first run's state file, ``fs.exists``) would have been refused. ``StringLikeIfExists`` holds
+when the key is absent and still limits a listing with a prefix to the lake's prefixes: the
+narrowest condition that keeps 404s (an unconditioned ``ListBucket`` would list anything; the
+evaluator here takes a listing without a prefix as ``s3:prefix`` "", refused, and were S3 to
+leave the key out there, such a listing of key names would be allowed). Not testable here:
+moto enforces no IAM; ``tests/integration/iam_eval.py`` evaluates it.
 """
 
 from typing import Dict, List
@@ -110,7 +121,7 @@ def s3_statements(config: DeployConfig) -> List[Dict[str, object]]:
             "Effect": "Allow",
             "Action": ["s3:ListBucket"],
             "Resource": [bucket_arn],
-            "Condition": {"StringLike": {"s3:prefix": _listable_prefixes(config)}},
+            "Condition": {"StringLikeIfExists": {"s3:prefix": _listable_prefixes(config)}},
         },
         {"Sid": "LocateBucket", "Effect": "Allow", "Action": ["s3:GetBucketLocation"], "Resource": [bucket_arn]},
         deny_unencrypted_writes(config),
