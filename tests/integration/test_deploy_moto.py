@@ -7,9 +7,11 @@ import boto3
 import pytest
 
 from lakejobs import cli
+from lakejobs.deploy import preflight
 from lakejobs.deploy.description import DeployConfig, sales_pipeline
 from lakejobs.deploy.emr import run_job_flow_request, spark_submit_args
 from lakejobs.deploy.glue import glue_default_arguments
+from lakejobs.errors import UsageError
 from tests.integration.conftest import reset_moto
 from tests.integration.moto_glue import add_update_job
 from tests.unit.test_deploy_requests import make_dist
@@ -146,33 +148,79 @@ def _deleted_application(client) -> str:
     return application
 
 
+def _application(release="emr-7.12.0", kind="SPARK"):
+    """An application as ``create-application`` makes it (moto answers type SPARK as Spark, HIVE as Hive)."""
+    return lambda client: client.create_application(name="app", releaseLabel=release, type=kind)["applicationId"]
+
+
 @pytest.mark.parametrize(
-    "application, message",
+    "application, extra, message",
     [
         (
             lambda client: "00fnosuchapp01",
+            [],
             "--application-id 00fnosuchapp01: no such EMR Serverless application in us-east-1; give an existing "
             "application's id (aws emr-serverless list-applications)",
         ),
         (
             _deleted_application,
+            [],
             "--application-id {id} is TERMINATED: it runs no more jobs; give another application's id "
             "(aws emr-serverless list-applications)",
         ),
+        (
+            _application(kind="HIVE"),
+            [],
+            "--application-id {id} is a Hive application: the jobs need a SPARK one; give its id "
+            "(aws emr-serverless list-applications)",
+        ),
+        (
+            _application(release="emr-6.15.0"),
+            [],
+            "--application-id {id} runs emr-6.15.0, not emr-7.x: the packed environment's bin/python is EMR 7's "
+            "interpreter and the runs load EMR 7's /usr/share/aws/delta/lib/delta-spark.jar; give an emr-7 "
+            "application's id (aws emr-serverless list-applications)",
+        ),
+        (  # created without an architecture: GetApplication leaves it out, the application runs on X86_64
+            _application(),
+            ["--arch", "arm64"],
+            "--application-id {id} runs on X86_64, but --arch arm64 packs the environment for ARM64: its compiled "
+            "packages would not load there; deploy with --arch x86_64, or give an ARM64 application's id "
+            "(aws emr-serverless list-applications)",
+        ),
     ],
-    ids=["missing", "terminated"],
+    ids=["missing", "terminated", "hive", "emr-6", "other-arch"],
 )
 def test_an_application_that_cannot_run_the_jobs_is_refused_before_any_upload(
-    s3, bucket, dist, capsys, application, message
+    s3, bucket, dist, capsys, application, extra, message
 ):
-    """Until session 48 a wrong --application-id uploaded every artifact, then failed at StartJobRun."""
+    """Until session 48 a wrong --application-id uploaded every artifact, then failed at StartJobRun.
+
+    Until session 49 so did a Hive, an EMR 6 or another architecture's application (the runs failed there).
+    """
     application_id = application(boto3.client("emr-serverless"))
-    argv = ["deploy", "--target", "emr-serverless", "--bucket", bucket, "--application-id", application_id]
+    (dist / "lakejobs-env-py3.9-arm64.tar.gz").write_bytes(b"env")  # as make package ARCH=arm64 packs it
+    argv = ["deploy", "--target", "emr-serverless", "--bucket", bucket, "--application-id", application_id, *extra]
     assert cli.main([*argv, "--role-arn", ROLE, "--dist", str(dist)]) == 2
     captured = capsys.readouterr()
     assert captured.err.splitlines() == ["lakejobs: error: " + message.format(id=application_id)]
     assert captured.out == ""
     assert s3["client"].list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_an_application_s_architecture_matters_only_to_the_packed_environment():
+    """An ARM64 application takes --arch arm64; a zip deploy (pure Python) takes either."""
+    arm = {"type": "SPARK", "releaseLabel": "emr-7.12.0", "architecture": "ARM64"}
+    config = DeployConfig(bucket="b", application_id="a1", role_arn=ROLE)
+    preflight.refuse_application_of_another_kind(arm, dataclasses.replace(config, arch="arm64"))
+    preflight.refuse_application_of_another_kind(arm, dataclasses.replace(config, library="zip"))
+    with pytest.raises(UsageError) as refused:
+        preflight.refuse_application_of_another_kind(arm, config)
+    assert str(refused.value) == (
+        "--application-id a1 runs on ARM64, but --arch x86_64 packs the environment for X86_64: its compiled "
+        "packages would not load there; deploy with --arch arm64, or give an X86_64 application's id "
+        "(aws emr-serverless list-applications)"
+    )
 
 
 def test_a_role_of_another_account_is_refused_before_anything_is_uploaded(s3, bucket, dist, capsys):
@@ -244,7 +292,11 @@ def test_a_job_of_the_name_made_by_someone_else_is_not_repointed(s3, bucket, dis
 def _running_cluster(bucket, **settings):
     cluster = run_job_flow_request(sales_pipeline(), DeployConfig(bucket=bucket), with_steps=False)
     cluster["Instances"]["KeepJobFlowAliveWhenNoSteps"] = True
-    return boto3.client("emr").run_job_flow(**cluster, **settings)["JobFlowId"]
+    return boto3.client("emr").run_job_flow(**{**cluster, **settings})["JobFlowId"]
+
+
+#: The transient cluster's classifications but Delta's (EMRFS encryption only).
+WITHOUT_DELTA = [{"Classification": "emrfs-site", "Properties": {"fs.s3.enableServerSideEncryption": "true"}}]
 
 
 def _terminated_cluster(bucket):
@@ -271,11 +323,26 @@ def _terminated_cluster(bucket):
             "CANCEL_AND_WAIT there, and each step needs the previous one's tables; set it to 1 (aws emr "
             "modify-cluster --step-concurrency-level 1), or use --transient",
         ),
+        (
+            lambda bucket: _running_cluster(bucket, ReleaseLabel="emr-6.15.0"),
+            "--cluster-id {id} runs emr-6.15.0, not emr-7.x: the steps load EMR 7's "
+            "/usr/share/aws/delta/lib/delta-spark.jar and the library is built for its Python 3.9; give an emr-7 "
+            "cluster's id, or --transient",
+        ),
+        (
+            lambda bucket: _running_cluster(bucket, Configurations=WITHOUT_DELTA),
+            "--cluster-id {id} has no delta-defaults classification with delta.enabled true: Delta's jars are not "
+            "on its classpath, and the steps (--format delta) do not bring them; give a cluster made with it (as "
+            "--transient makes its own), or --transient",
+        ),
     ],
-    ids=["missing", "terminated", "concurrent-steps"],
+    ids=["missing", "terminated", "concurrent-steps", "emr-6", "without-delta"],
 )
 def test_a_cluster_that_cannot_take_the_steps_is_refused_before_any_upload(s3, bucket, dist, capsys, cluster, message):
-    """Each uploaded all the artifacts, then failed at AddJobFlowSteps (or its steps ran out of order)."""
+    """Each uploaded all the artifacts, then failed at AddJobFlowSteps (or its steps ran out of order).
+
+    Until session 49 an EMR 6 cluster, or one without Delta's jars, took the steps, which failed there.
+    """
     cluster_id = cluster(bucket)
     argv = ["deploy", "--target", "emr", "--bucket", bucket, "--cluster-id", cluster_id, "--dist", str(dist)]
     assert cli.main(argv) == 2
@@ -283,6 +350,14 @@ def test_a_cluster_that_cannot_take_the_steps_is_refused_before_any_upload(s3, b
     assert captured.err.splitlines() == ["lakejobs: error: " + message.format(id=cluster_id)]
     assert captured.out == ""
     assert s3["client"].list_objects_v2(Bucket=bucket)["KeyCount"] == 0
+
+
+def test_a_parquet_deploy_takes_a_cluster_without_delta_s_classification(s3, bucket, dist, capsys):
+    """Only --format delta needs Delta's jars on the cluster's classpath."""
+    cluster_id = _running_cluster(bucket, Configurations=WITHOUT_DELTA)
+    options = ["--target", "emr", "--bucket", bucket, "--cluster-id", cluster_id, "--format", "parquet"]
+    _sent, summary = deploy(capsys, *options, "--dist", str(dist))
+    assert summary == f"deployed to emr under s3://{bucket}/: AddJobFlowSteps x1, DescribeCluster x1, PutObject x6"
 
 
 def test_a_deploy_names_the_cluster_steps_and_job_runs_it_starts(s3, bucket, dist, capsys):

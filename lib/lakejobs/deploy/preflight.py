@@ -10,9 +10,14 @@ deploy somewhere the user did not mean, or something that would fail only later:
 - EMR ``--cluster-id``: the cluster exists, still takes steps, and runs one step at a time
   (``DescribeCluster``): the steps' ``CANCEL_AND_WAIT`` is refused by a cluster with a
   ``StepConcurrencyLevel`` above 1 (EMR's ``StepConfig``), and each step needs the previous
-  one's tables;
+  one's tables; since session 49 it also runs EMR 7 (the steps load EMR 7's ``delta-spark.jar``)
+  and, with ``--format delta``, has Delta's jars (``delta-defaults`` ``delta.enabled``), which
+  the steps do not pass themselves;
 - EMR Serverless ``--application-id``: the application exists and is not terminated
   (``GetApplication``): a wrong id uploaded every artifact, then failed at ``StartJobRun``;
+  since session 49 it is also a Spark application of EMR 7 (the packed environment's
+  ``bin/python`` is EMR 7's interpreter, Delta's jar path is EMR 7's) of the deploy's
+  ``--arch`` when the packed environment travels (its compiled packages load on that one only);
 - Step Functions: the Glue machine starts the pipeline's Glue jobs, which ``--target glue``
   deploys: a machine created without them failed only when it ran
   (``Glue.EntityNotFoundException``).
@@ -118,7 +123,7 @@ def describe_cluster(config: DeployConfig, client_for: Callable[[str], object]) 
 def refuse_unusable_cluster(
     _pipeline: Pipeline, requests: List[Request], config: DeployConfig, client_for: Callable[[str], object]
 ) -> Checked:
-    """Refuse in one line a cluster that is missing, ending or ended, or runs several steps at once."""
+    """Refuse in one line a cluster that is missing, ended or ending, runs steps at once, or lacks EMR 7 or Delta."""
     if not config.cluster_id:  # --transient: the cluster is made by the deploy
         return requests, collections.Counter()
     cluster = describe_cluster(config, client_for)
@@ -135,13 +140,43 @@ def refuse_unusable_cluster(
             f"steps' ActionOnFailure {emr.ON_FAILURE_KEEP_CLUSTER} there, and each step needs the previous one's "
             "tables; set it to 1 (aws emr modify-cluster --step-concurrency-level 1), or use --transient"
         )
+    refuse_cluster_without_emr7_or_delta(cluster, config)
     return requests, collections.Counter(DescribeCluster=1)
+
+
+#: The EMR releases the deploy's paths are those of (``emr.DELTA_SPARK_JAR``, the environment's Python).
+EMR_RELEASE_FAMILY = "emr-7."
+
+
+def _delta_enabled(cluster: Dict[str, object]) -> bool:
+    return any(
+        found.get("Classification") == "delta-defaults"
+        and str(found.get("Properties", {}).get("delta.enabled", "")).lower() == "true"
+        for found in cluster.get("Configurations", [])
+    )
+
+
+def refuse_cluster_without_emr7_or_delta(cluster: Dict[str, object], config: DeployConfig) -> None:
+    """Refuse a cluster of another release than EMR 7, or one without Delta's jars for ``--format delta``."""
+    label = cluster.get("ReleaseLabel") or "(none)"
+    if not label.startswith(EMR_RELEASE_FAMILY):
+        raise UsageError(
+            f"--cluster-id {config.cluster_id} runs {label}, not emr-7.x: the steps load EMR 7's "
+            f"{emr.DELTA_SPARK_JAR} and the library is built for its Python 3.9; give an emr-7 cluster's id, "
+            "or --transient"
+        )
+    if config.output_format == "delta" and not _delta_enabled(cluster):
+        raise UsageError(
+            f"--cluster-id {config.cluster_id} has no delta-defaults classification with delta.enabled true: "
+            "Delta's jars are not on its classpath, and the steps (--format delta) do not bring them; give a "
+            "cluster made with it (as --transient makes its own), or --transient"
+        )
 
 
 def refuse_unusable_application(
     _pipeline: Pipeline, requests: List[Request], config: DeployConfig, client_for: Callable[[str], object]
 ) -> Checked:
-    """Refuse in one line an EMR Serverless application that does not exist or is terminated."""
+    """Refuse in one line an EMR Serverless application that does not exist, is terminated, or cannot run the jobs."""
     from botocore.exceptions import ClientError
 
     try:
@@ -158,7 +193,40 @@ def refuse_unusable_application(
             f"--application-id {config.application_id} is TERMINATED: it runs no more jobs; give another "
             "application's id (aws emr-serverless list-applications)"
         )
+    refuse_application_of_another_kind(application["application"], config)
     return requests, collections.Counter(GetApplication=1)
+
+
+#: ``--arch`` -> EMR Serverless' ``architecture``; GetApplication leaves it out of an application
+#: created without one, which runs on the default, X86_64.
+APPLICATION_ARCH = {"x86_64": "X86_64", "arm64": "ARM64"}
+DEFAULT_APPLICATION_ARCH = "X86_64"
+
+
+def refuse_application_of_another_kind(application: Dict[str, object], config: DeployConfig) -> None:
+    """Refuse an application that is not Spark, not EMR 7, or (with the packed environment) of another arch."""
+    where, choose = f"--application-id {config.application_id}", "(aws emr-serverless list-applications)"
+    kind = application.get("type") or "(none)"
+    if kind.upper() != "SPARK":
+        raise UsageError(f"{where} is a {kind} application: the jobs need a SPARK one; give its id {choose}")
+    label = application.get("releaseLabel") or "(none)"
+    if not label.startswith(EMR_RELEASE_FAMILY):
+        raise UsageError(
+            f"{where} runs {label}, not emr-7.x: the packed environment's bin/python is EMR 7's interpreter and the "
+            f"runs load EMR 7's {emr.DELTA_SPARK_JAR}; give an emr-7 application's id {choose}"
+        )
+    arch = application.get("architecture") or DEFAULT_APPLICATION_ARCH
+    wanted = APPLICATION_ARCH[config.arch]
+    if config.library_for("emr-serverless") == "venv" and arch != wanted:
+        raise UsageError(
+            f"{where} runs on {arch}, but --arch {config.arch} packs the environment for {wanted}: its compiled "
+            f"packages would not load there; deploy with --arch {_arch_option(arch)}, or give an {wanted} "
+            f"application's id {choose}"
+        )
+
+
+def _arch_option(application_arch: str) -> str:
+    return {value: key for key, value in APPLICATION_ARCH.items()}.get(application_arch, application_arch)
 
 
 #: ``--target`` -> its check (targets without one send their requests as planned).
