@@ -9,6 +9,7 @@ from lakejobs.deploy import emr, glue, iam, serverless
 from lakejobs.deploy.description import DeployConfig, LakePath, sales_pipeline
 from lakejobs.deploy.render import EXAMPLE, differences, rendered_files, write_rendered
 from lakejobs.errors import UsageError
+from lakejobs.orchestrate.machines import catalog_job
 from lakejobs.pipeline import pipeline_steps
 from tests.conftest import ROOT
 from tests.integration import iam_eval
@@ -116,6 +117,46 @@ def test_emr_step_runs_spark_submit_in_cluster_mode_and_stops_the_flow_on_failur
     classifications = {item["Classification"]: item["Properties"] for item in transient["Configurations"]}
     assert classifications["delta-defaults"] == {"delta.enabled": "true"}
     assert classifications["spark-defaults"]["spark.sql.extensions"] == "io.delta.sql.DeltaSparkSessionExtension"
+
+
+def _container_mb(memory: str) -> int:
+    """YARN's container for a Spark JVM of ``memory`` (``4g``): plus max(384 MB, 10%), rounded up."""
+    heap = int(memory[:-1]) * {"g": 1024, "m": 1}[memory[-1]]
+    size = heap + max(384, int(heap * 0.10))
+    return -(-size // emr.YARN_MIN_ALLOCATION_MB) * emr.YARN_MIN_ALLOCATION_MB
+
+
+def _executors_that_fit(conf, instance_type: str) -> int:
+    """How many executors YARN places on the core nodes once the driver (cluster mode: the AM) has its own."""
+    nodes = [[emr.YARN_NODE_MEMORY_MB[instance_type], emr.YARN_NODE_VCORES[instance_type]]] * emr.CORE_NODES
+    nodes = [list(node) for node in nodes]
+    containers = [(conf["spark.driver.memory"], conf["spark.driver.cores"])]
+    containers += [(conf["spark.executor.memory"], conf["spark.executor.cores"])] * int(
+        conf["spark.dynamicAllocation.maxExecutors"]
+    )
+    placed = 0
+    for memory, cores in containers:
+        need = [_container_mb(memory), int(cores)]
+        node = next((node for node in nodes if node[0] >= need[0] and node[1] >= need[1]), None)
+        if node is None:
+            break  # the driver always fits; an executor that does not is never started
+        node[0], node[1], placed = node[0] - need[0], node[1] - need[1], placed + 1
+    return placed - 1
+
+
+def test_every_job_s_maximum_executors_fit_the_transient_cluster_beside_its_driver():
+    """Until session 49 the orders and mart jobs asked for 3 executors of 10g: one fit beside the driver."""
+    assert _container_mb("4g") == 4512 and _container_mb("10g") == 11264
+    jobs = sales_pipeline().ordered_jobs() + (catalog_job("delta", "us-east-1"),)
+    fits = {job.key: _executors_that_fit(emr.sizing_conf(job), CONFIG.emr_instance_type) for job in jobs}
+    assert fits == {job.key: job.sizes.max_executors for job in jobs}
+    assert fits == {
+        "convert_customers": 1,
+        "convert_employees": 1,
+        "convert_orders": 3,
+        "sales_mart": 3,
+        "catalog_sync": 1,
+    }
 
 
 def test_serverless_run_uses_the_packed_environment_and_logs_to_s3():

@@ -246,7 +246,9 @@ def sales_pipeline(output_format: str = "delta", incremental: bool = False) -> P
     with the raw zone at ``<root>rawData/``.
     """
     small = Sizes(workers=2, max_executors=1)
-    large = Sizes(workers=4, max_executors=3)
+    # Three executors of 2 cores and 4g (4505 MB with overhead) fit two xlarge core nodes beside
+    # the 4g driver; three of 10g did not (``lakejobs.deploy.emr.YARN_NODE_MEMORY_MB``).
+    large = Sizes(workers=4, executor_cores=2, executor_memory="4g", max_executors=3)
     sizes = {"customers": small, "employees": small, "orders": large}
     converts = tuple(_convert_job(name, output_format, incremental, sizes[name]) for name in DATASETS)
     jobs = converts + (_mart_job(output_format, large),)

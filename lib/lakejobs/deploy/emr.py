@@ -14,6 +14,17 @@ EMRFS_SSE = {"fs.s3.enableServerSideEncryption": "true"}
 #: The tag AmazonEMRServicePolicy_v2 requires on clusters (and on the subnet and security groups).
 MANAGED_POLICY_TAG = "for-use-with-amazon-emr-managed-policies"
 VENV_PYTHON = "./environment/bin/python"
+#: A transient cluster's core nodes, which run YARN's containers (the primary node runs none).
+CORE_NODES = 2
+#: What YARN offers containers on one node of an instance type (``yarn.nodemanager.resource.memory-mb``
+#: and ``.cpu-vcores``, EMR's defaults: 12288 MB of a 16 GiB xlarge, as in EMR's "Task configuration"
+#: table, and its 4 vCPUs), and the size YARN rounds each request up to (``minimum-allocation-mb``).
+#: The jobs' sizes are chosen so that a driver and ``max_executors`` executors fit on the core nodes
+#: (a test computes it): until session 49, 10g executors (11264 MB with overhead) fit one a node,
+#: and beside the 4g driver only one ran of the three the orders and mart jobs asked for.
+YARN_NODE_MEMORY_MB = {"m6i.xlarge": 12288}
+YARN_NODE_VCORES = {"m6i.xlarge": 4}
+YARN_MIN_ALLOCATION_MB = 32
 
 
 def sizing_conf(job: Job) -> Dict[str, str]:
@@ -126,7 +137,12 @@ def run_job_flow_request(pipeline: Pipeline, config: DeployConfig, with_steps: b
                     "InstanceType": config.emr_instance_type,
                     "InstanceCount": 1,
                 },
-                {"Name": "core", "InstanceRole": "CORE", "InstanceType": config.emr_instance_type, "InstanceCount": 2},
+                {
+                    "Name": "core",
+                    "InstanceRole": "CORE",
+                    "InstanceType": config.emr_instance_type,
+                    "InstanceCount": CORE_NODES,
+                },
             ],
             "KeepJobFlowAliveWhenNoSteps": False,
             "TerminationProtected": False,
