@@ -71,10 +71,11 @@ def upsert_job(job, config):
     return Request("glue", "CreateJob", definition, probe=probe, otherwise=update)
 
 
-def start(aws, capsys):
+def start(aws, capsys, topic=True):
     code = cli.main(
         ["pipeline", "start", "--runtime", "glue", "--bucket", BUCKET, "--prefix", "lake", "--run-date", "2026-11-23"]
-        + ["--notify-topic-arn", aws["topic"], "--endpoint-url", aws["endpoint"], "--wait", "--poll-seconds", "0.2"]
+        + (["--notify-topic-arn", aws["topic"]] if topic else [])
+        + ["--endpoint-url", aws["endpoint"], "--wait", "--poll-seconds", "0.2"]
     )
     return code, capsys.readouterr().out.splitlines()
 
@@ -207,7 +208,7 @@ def test_a_missing_job_sends_the_execution_through_notify_to_failed(aws, capsys)
     assert code == 1, lines
     assert lines[-1] == "status: FAILED"
     entered = [line.split(None, 1)[1] for line in lines if line.startswith("started ") and " " in line[8:]]
-    assert entered[-3:] == ["Sales mart", "Notify failure", "Pipeline failed"]
+    assert entered[-4:] == ["Sales mart", "Notify failure?", "Notify failure", "Pipeline failed"]
     assert any(line.startswith("task failed") and "Glue.EntityNotFoundException" in line for line in lines), lines
     assert len(runs(aws["glue"], "lakejobs-catalog-sync")) == catalog_runs  # the catalog step never ran
     messages = aws["sqs"].receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10)["Messages"]
@@ -221,6 +222,23 @@ def test_a_missing_job_sends_the_execution_through_notify_to_failed(aws, capsys)
         "prefix": "lake/",
         "run_date": "2026-11-23",
     }
+
+    # Without a topic the failure goes straight to Pipeline failed: until session 49 it published to
+    # TopicArn "", which SNS refuses, and every such execution recorded that error.
+    code, lines = start(aws, capsys, topic=False)
+    assert code == 1, lines
+    after = lines[lines.index(f"{'started':<20} Sales mart", len(lines) - 10) :]
+    assert after == [
+        f"{'started':<20} Sales mart",
+        f"{'task failed':<20} Glue.EntityNotFoundException: Job lakejobs-sales-mart not found.",
+        f"{'done':<20} Sales mart",
+        f"{'started':<20} Notify failure?",
+        f"{'done':<20} Notify failure?",
+        f"{'started':<20} Pipeline failed",
+        f"{'execution failed':<20} lakejobs.PipelineFailed: a job failed; see the execution history",
+        "status: FAILED",
+    ]
+    assert aws["sqs"].receive_message(QueueUrl=aws["queue"], MaxNumberOfMessages=10).get("Messages", []) == []
 
 
 MESSAGE = re.compile(r"lakejobs pipeline execution (\S+) failed; its error and input: (\{.*\})", re.S)
@@ -257,8 +275,8 @@ def test_starting_a_machine_never_deployed_is_one_line_and_a_missing_topic_is_wa
     captured = capsys.readouterr()
     arn = "arn:aws:states:us-east-1:123456789012:stateMachine:other-pipeline-glue"
     assert captured.err.splitlines() == [
-        "lakejobs: warning: no --notify-topic-arn: a failed execution tells no one (its Notify failure state fails "
-        "and is caught); only the execution's status shows it",
+        "lakejobs: warning: no --notify-topic-arn: a failed execution tells no one (it skips its Notify failure "
+        "states); only the execution's status shows it",
         f"lakejobs: error: no state machine 'other-pipeline-glue' at {arn}: run lakejobs deploy --target "
         "stepfunctions first",
     ]

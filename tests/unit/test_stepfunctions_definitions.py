@@ -80,12 +80,15 @@ def test_job_tasks_retry_throttling_and_concurrent_run_limits():
 
 
 def notify_before_fail(definition, path):
-    """A path to a Fail state passes an SNS publish, or leaves a Parallel whose branch notified."""
+    """A path to a Fail state passes an SNS publish, or the Choice before one when no topic is given, or leaves a
+    Parallel whose branch notified."""
     states = definition["States"]
     kinds = [states[name].get("Resource", states[name]["Type"]) for name in path]
     if kinds[-1] != "Fail" or "arn:aws:states:::sns:publish" in kinds:
         return True
     last_step = states[path[-2]] if len(path) > 1 else {}
+    if path[-2].endswith("?"):  # no topic in the input: no one to tell (SNS refuses an empty TopicArn)
+        return last_step == asl.topic_choice(path[-2][:-1], path[-1])
     notified = [c for c in last_step.get("Catch", []) if c["ErrorEquals"] == [asl.NOTIFIED_ERROR]]
     return last_step.get("Type") == "Parallel" and [c["Next"] for c in notified] == [path[-1]]
 
@@ -98,6 +101,34 @@ def test_every_path_ends_in_success_or_a_notified_failure(runtime):
             assert notify_before_fail(machine, path), path
     outcomes = {path[-1] for path in graph.paths(definition)}
     assert outcomes == {"Succeeded", "Pipeline failed"}
+
+
+@pytest.mark.parametrize("runtime", RUNTIMES)
+def test_a_failure_notifies_only_when_the_input_names_a_topic(runtime):
+    """SNS refuses an empty TopicArn: until session 49 every failure without a topic recorded a notify error."""
+    definition = load(runtime)
+    machines = [definition] + [b for s in definition["States"].values() for b in s.get("Branches", [])]
+    publishes = 0
+    for machine in machines:
+        states = machine["States"]
+        for name, state in states.items():
+            if state.get("Resource") != "arn:aws:states:::sns:publish":
+                continue
+            publishes += 1
+            # Only its Choice goes to a notification; the Choice goes to it or to its Fail state.
+            into = [other for other, s in states.items() if name in graph.successors(s)]
+            assert into == [f"{name}?"], (name, into)
+            assert states[f"{name}?"] == {
+                "Type": "Choice",
+                "Comment": "Notify only when the execution input names a topic (notify_topic_arn).",
+                "Choices": [
+                    {"Variable": "$.notify_topic_arn", "IsPresent": False, "Next": state["Next"]},
+                    {"Variable": "$.notify_topic_arn", "StringEquals": "", "Next": state["Next"]},
+                ],
+                "Default": name,
+            }
+            assert states[state["Next"]]["Type"] == "Fail"
+    assert publishes == {"glue": 3, "emr-serverless": 3, "emr": 1}[runtime]
 
 
 @pytest.mark.parametrize("runtime", ["glue", "emr-serverless"])
@@ -115,8 +146,9 @@ def test_emr_cluster_is_terminated_on_every_path_once_created():
     definition = load("emr")
     states = definition["States"]
     terminations = {name for name, s in states.items() if s.get("Resource", "").endswith("terminateCluster.sync")}
-    created = [path for path in graph.paths(definition) if path[1] != asl.NOTIFY_FAILURE]
-    assert len(created) == 7  # a failure after each of the 5 steps; success; the final termination failing
+    created = [path for path in graph.paths(definition) if path[1] != asl.ON_FAILURE]
+    # A failure after each of the 5 steps and the final termination failing, each with a topic and without; success.
+    assert len(created) == 13
     for path in created:
         assert terminations & set(path), path
     success = [path for path in created if path[-1] == "Succeeded"]
@@ -124,8 +156,11 @@ def test_emr_cluster_is_terminated_on_every_path_once_created():
         ["Create cluster", "Convert customers", "Convert employees", "Convert orders", "Sales mart", "Catalog sync"]
         + ["Terminate cluster", "Succeeded"]
     ]
-    never_created = [path for path in graph.paths(definition) if path[1] == asl.NOTIFY_FAILURE]
-    assert never_created == [["Create cluster", "Notify failure", "Pipeline failed"]]
+    never_created = [path for path in graph.paths(definition) if path[1] == asl.ON_FAILURE]
+    assert never_created == [
+        ["Create cluster", "Notify failure?", "Pipeline failed"],
+        ["Create cluster", "Notify failure?", "Notify failure", "Pipeline failed"],
+    ]
     assert states["Create cluster"]["Parameters"]["Instances"]["KeepJobFlowAliveWhenNoSteps"] is True
     # A timed-out createCluster.sync leaves its cluster running: a retry would start another.
     assert [error for rule in states["Create cluster"]["Retry"] for error in rule["ErrorEquals"]] == [

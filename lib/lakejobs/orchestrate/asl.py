@@ -15,6 +15,8 @@ INPUT_ROOT = "s3://{}/{}"
 INPUT_ROOT_ARGS = "$.bucket, $.prefix"
 
 NOTIFY_FAILURE = "Notify failure"
+#: The Choice in front of each notification: what every failure goes to (see ``notify_states``).
+ON_FAILURE = f"{NOTIFY_FAILURE}?"
 PIPELINE_FAILED = "Pipeline failed"
 SUCCEEDED = "Succeeded"
 #: The error a branch raises after it has notified, so the enclosing Parallel does not notify again.
@@ -109,6 +111,30 @@ def notify_state(next_state: str, what: str = "the pipeline", subject: str = "la
         "Catch": [{"ErrorEquals": ["States.ALL"], "ResultPath": "$.notify_error", "Next": next_state}],
         "Next": next_state,
     }
+
+
+def topic_choice(notify: str, failed: str) -> Dict:
+    """Go to ``notify`` when the input names a topic, else straight to ``failed``.
+
+    ``pipeline start`` sends ``notify_topic_arn`` "" without ``--notify-topic-arn``, and SNS
+    refuses a publish to an empty TopicArn (InvalidParameter): until session 49 every failed
+    execution without a topic recorded that spurious error on its way to ``failed``. The rules
+    are tried in order, so the empty-string test never reads a missing key.
+    """
+    return {
+        "Type": "Choice",
+        "Comment": "Notify only when the execution input names a topic (notify_topic_arn).",
+        "Choices": [
+            {"Variable": "$.notify_topic_arn", "IsPresent": False, "Next": failed},
+            {"Variable": "$.notify_topic_arn", "StringEquals": "", "Next": failed},
+        ],
+        "Default": notify,
+    }
+
+
+def notify_states(notify: str, failed: str, what: str = "the pipeline", subject: str = "lakejobs pipeline failed"):
+    """``<notify>?`` (``topic_choice``), then ``notify`` (``notify_state``): a failure goes to ``<notify>?``."""
+    return {f"{notify}?": topic_choice(notify, failed), notify: notify_state(failed, what, subject)}
 
 
 def fail_state(error: str, cause: str) -> Dict:

@@ -33,8 +33,8 @@ def cmd_start(args) -> int:
     run_input.document(args.runtime)  # a usage error before any request
     if not args.notify_topic_arn:
         print(
-            "lakejobs: warning: no --notify-topic-arn: a failed execution tells no one (its Notify failure "
-            "state fails and is caught); only the execution's status shows it",
+            "lakejobs: warning: no --notify-topic-arn: a failed execution tells no one (it skips its Notify "
+            "failure states); only the execution's status shows it",
             file=sys.stderr,
         )
     for warning in outside_the_machine_role(args.runtime, args.notify_topic_arn, args.execution_role_arn):

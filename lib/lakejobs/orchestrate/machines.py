@@ -9,9 +9,11 @@
 Every Task retries throttling and concurrent-run limits with exponential backoff (a job Task
 never its timeout, which would start the job again beside the run that timed out), and
 catches every error into a notification (SNS, with the error and the execution input)
-followed by a Fail state. The catalog step runs ``jobs/catalog_sync.py`` (``lakejobs
-catalog sync``) as one more job of the same runtime: it needs the lake's object listing,
-which a direct ``aws-sdk:glue:batchCreatePartition`` Task could not compute.
+followed by a Fail state; since session 49 a Choice in front of each notification goes
+straight to the Fail state when the input names no topic (SNS refuses an empty TopicArn).
+The catalog step runs ``jobs/catalog_sync.py`` (``lakejobs catalog sync``) as one more job of
+the same runtime: it needs the lake's object listing, which a direct
+``aws-sdk:glue:batchCreatePartition`` Task could not compute.
 """
 
 import dataclasses
@@ -127,16 +129,16 @@ def _branch(job: Job, task_for: TaskFor) -> Dict:
     return {
         "StartAt": name,
         "States": {
-            name: {**task_for(job, notify), "End": True},
-            notify: asl.notify_state(failed, f"job {job.key}", f"lakejobs pipeline failed: job {job.key}"),
-            failed: asl.fail_state(asl.NOTIFIED_ERROR, f"{job.key} failed; the operators were notified"),
+            name: {**task_for(job, f"{notify}?"), "End": True},
+            **asl.notify_states(notify, failed, f"job {job.key}", f"lakejobs pipeline failed: job {job.key}"),
+            failed: asl.fail_state(asl.NOTIFIED_ERROR, f"{job.key} failed; the input's topic, if any, was notified"),
         },
     }
 
 
 def _stage_state(group: Tuple[Job, ...], task_for: TaskFor) -> Tuple[str, Dict]:
     if len(group) == 1:
-        return label(group[0]), task_for(group[0], asl.NOTIFY_FAILURE)
+        return label(group[0]), task_for(group[0], asl.ON_FAILURE)
     parallel = {
         "Type": "Parallel",
         "Comment": "These jobs are independent: run them at the same time.",
@@ -144,7 +146,7 @@ def _stage_state(group: Tuple[Job, ...], task_for: TaskFor) -> Tuple[str, Dict]:
         "ResultPath": None,
         "Catch": [
             {"ErrorEquals": [asl.NOTIFIED_ERROR], "ResultPath": "$.error", "Next": asl.PIPELINE_FAILED},
-            *asl.catch(asl.NOTIFY_FAILURE),
+            *asl.catch(asl.ON_FAILURE),
         ],
     }
     return " + ".join(label(job) for job in group), parallel
@@ -152,7 +154,7 @@ def _stage_state(group: Tuple[Job, ...], task_for: TaskFor) -> Tuple[str, Dict]:
 
 def _failure_states() -> Dict[str, Dict]:
     return {
-        asl.NOTIFY_FAILURE: asl.notify_state(asl.PIPELINE_FAILED),
+        **asl.notify_states(asl.NOTIFY_FAILURE, asl.PIPELINE_FAILED),
         asl.PIPELINE_FAILED: asl.fail_state("lakejobs.PipelineFailed", "a job failed; see the execution history"),
     }
 
@@ -221,7 +223,7 @@ def emr_machine(pipeline: Pipeline, config: DeployConfig) -> Dict:
         cluster_parameters(pipeline, config),
         CREATE_CLUSTER_RETRY,
         3600,
-        asl.NOTIFY_FAILURE,
+        asl.ON_FAILURE,
         ResultSelector={"ClusterId.$": "$.ClusterId"},
         ResultPath="$.cluster",
     )
@@ -240,8 +242,8 @@ def emr_machine(pipeline: Pipeline, config: DeployConfig) -> Dict:
             )
             steps.append((label(job), state))
     states = asl.chain([(CREATE_CLUSTER, create)] + steps, TERMINATE)
-    states[TERMINATE] = _terminate(asl.SUCCEEDED, asl.NOTIFY_FAILURE, "$.error")
-    states[TERMINATE_AFTER_FAILURE] = _terminate(asl.NOTIFY_FAILURE, asl.NOTIFY_FAILURE, "$.terminate_error")
+    states[TERMINATE] = _terminate(asl.SUCCEEDED, asl.ON_FAILURE, "$.error")
+    states[TERMINATE_AFTER_FAILURE] = _terminate(asl.ON_FAILURE, asl.ON_FAILURE, "$.terminate_error")
     states.update({asl.SUCCEEDED: {"Type": "Succeed"}, **_failure_states()})
     comment = "lakejobs on a transient EMR cluster: create, one step per job, terminate (on failure too)"
     return {"Comment": comment, "StartAt": CREATE_CLUSTER, "States": states}
