@@ -520,3 +520,27 @@ def test_a_field_job_refuses_a_compressed_file_not_named_so(spark, tmp_path, cap
         "first bytes say so), but Spark picks a decompressor by the file's name and would read its bytes as text: "
         "name it with .gz at the end; nothing was read",
     )
+
+
+def test_digits_of_other_scripts_in_a_decimal_are_quarantined_by_the_run_not_taken_for_a_changed_input(
+    spark, products, capsys
+):
+    """Until session 49 the second read kept no such row: every run failed, "1 bad rows in the first read, 0"."""
+    (products / "in" / "q.csv").write_text("c3,\uff11\uff12\nd4,\u0661\u0662\n")
+    argv = convert_argv(products, "--max_bad_fraction", "0.5")
+    assert csv_to_parquet.main(argv) == 0
+    result = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert (result["rows_read"], result["rows_written"], result["quarantine_reasons"]) == (
+        4,
+        2,
+        {"invalid_decimal:price": 2},
+    )
+    quarantined = spark.read.json(str(products / "out_quarantine")).select("raw_line", "reason", "detail")
+    expected = spark.createDataFrame(
+        [
+            ("c3,\uff11\uff12", "invalid_decimal:price", "price='\uff11\uff12' is not a valid decimal(10,2)"),
+            ("d4,\u0661\u0662", "invalid_decimal:price", "price='\u0661\u0662' is not a valid decimal(10,2)"),
+        ],
+        "raw_line string, reason string, detail string",
+    )
+    assert_df_equality(quarantined, expected, ignore_row_order=True, ignore_nullable=True)
