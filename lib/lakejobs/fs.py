@@ -40,9 +40,19 @@ def local_path(path: str) -> str:
     return rest
 
 
-def same_file_key(path: str) -> str:
-    """``path`` as listed or as Spark's input files spell it, alike: ``file:/x`` for ``file:///x``, unescaped."""
-    return re.sub(r"^file:/+", "file:/", unquote(path))
+def listed_file_key(path: str) -> str:
+    """A path as a listing gives it (``FileInfo.path``), keyed alike with ``spark_file_key``: ``file:/x`` for ``file:///x``."""
+    return re.sub(r"^file:/+", "file:/", path)
+
+
+def spark_file_key(path: str) -> str:
+    """A path as Spark's input files spell it (a URI, escaped: ``a%2520.csv`` for ``a%20.csv``), keyed as listed.
+
+    Until session 49 one function unescaped both spellings: a listed ``a%20.csv``, which a
+    listing does not escape, became ``a .csv``, so every full run replacing a state refused a
+    file with ``%`` in its name as one that "landed after the listing".
+    """
+    return listed_file_key(unquote(path))
 
 
 def literal(path: str) -> str:

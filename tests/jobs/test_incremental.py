@@ -495,8 +495,9 @@ def test_a_keyless_delta_file_landed_again_after_a_reset_is_appended_not_taken_f
 
 def test_a_file_landing_while_a_full_run_replaces_a_state_stops_it(spark, tmp_path, monkeypatch):
     """A full run reads the whole folder: a file landing between the run's listing and Spark's was
-    published but not recorded, and the next incremental run appended it again."""
-    land(tmp_path, "a.csv", LINES[:100])
+    published but not recorded, and the next incremental run appended it again. (Until session 49
+    a file with ``%`` in its name was taken for one that landed, in every full run.)"""
+    land(tmp_path, "a%20.csv", LINES[:100])
     csv_to_parquet.run(spark, csv_to_parquet.parse_args(argv(tmp_path, "parquet")))
     full = [option for option in argv(tmp_path, "parquet") if option not in ("--incremental", "true")]
     real = csv_to_parquet.input_data_files
@@ -507,7 +508,7 @@ def test_a_file_landing_while_a_full_run_replaces_a_state_stops_it(spark, tmp_pa
         csv_to_parquet.run(spark, csv_to_parquet.parse_args(full))
     assert str(stopped.value) == (
         "orders: the input changed while it was converted (1 file(s) changed or landed after the listing: "
-        f"file://{tmp_path}/raw/b.csv, ...); nothing was published: run the job again"
+        f"file://{tmp_path}/raw/b.csv); nothing was published: run the job again"
     )
     monkeypatch.undo()
     csv_to_parquet.run(spark, csv_to_parquet.parse_args(full))

@@ -26,6 +26,7 @@ import logging
 import time
 from functools import partial
 from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set, Tuple
+from urllib.parse import unquote
 
 from pyspark import StorageLevel
 from pyspark.sql import functions as F
@@ -596,12 +597,13 @@ def _refuse_changed_input(spark: "SparkSession", args: CsvToParquetArgs, batch, 
     """
     now = {info.path: info for info in fs.list_data_files(spark, args.input_path)}
     changed = [info.path for info in batch if now.get(info.path) != info]
-    listed = {fs.same_file_key(info.path) for info in batch}
-    changed += sorted(path for path in read if fs.same_file_key(path) not in listed)
+    listed = {fs.listed_file_key(info.path) for info in batch}
+    changed += sorted(unquote(path) for path in read if fs.spark_file_key(path) not in listed)
     if changed:
         raise LakejobsError(
             f"{args.dataset.name}: the input changed while it was converted ({len(changed)} file(s) changed or "
-            f"landed after the listing: {changed[0]}, ...); nothing was published: run the job again"
+            f"landed after the listing: {', '.join(changed[:3])}{', ...' if len(changed) > 3 else ''}); nothing was "
+            "published: run the job again"
         )
 
 

@@ -245,8 +245,8 @@ def source_files_of(checked_df: "DataFrame", listed: Sequence[fs.FileInfo]) -> L
     of those few paths.
     """
     spelled = set(checked_df.inputFiles())
-    read = {fs.same_file_key(path) for path in spelled}
-    unread = [fs.literal(info.path) for info in listed if fs.same_file_key(info.path) not in read]
+    read = {fs.spark_file_key(path) for path in spelled}
+    unread = [fs.literal(info.path) for info in listed if fs.listed_file_key(info.path) not in read]
     if unread:
         spelled |= set(checked_df.sparkSession.read.text(unread).inputFiles())
     return sorted(spelled)
