@@ -337,6 +337,16 @@ def list_children(spark: "SparkSession", path: str) -> List[str]:
     return sorted(str(status.getPath().toString()) for status in filesystem.listStatus(hadoop_path))
 
 
+def list_children_kinds(spark: "SparkSession", path: str) -> List[Tuple[str, bool]]:
+    """``list_children``, each path with whether it is a folder (one listing)."""
+    if not exists(spark, path):
+        return []
+    hadoop_path, filesystem = _hadoop_path(spark, path)
+    return sorted(
+        (str(status.getPath().toString()), bool(status.isDirectory())) for status in filesystem.listStatus(hadoop_path)
+    )
+
+
 def write_text(spark: "SparkSession", path: str, text: str) -> None:
     """Write a small text file (a run report, a state file), replacing it if present.
 

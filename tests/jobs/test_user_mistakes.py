@@ -92,11 +92,19 @@ TABLE_NAMES = [
 
 def test_the_names_a_table_folder_may_hold(spark, tmp_path):
     for name in TABLE_NAMES:
-        (tmp_path / name).write_text("x")
+        (tmp_path / name).mkdir() if name == "year=2014" else (tmp_path / name).write_text("x")
     assert foreign_entries(spark, str(tmp_path)) == []
-    for name in ("customers", "_backup", ".git", "data.csv", "notes.txt"):
+    for name in ("customers", "_backup", ".git", "data.csv", "notes.txt", "year=2015"):
         (tmp_path / name).write_text("x")  # hidden from readers is not a table's: a full run deleted them
-    assert foreign_entries(spark, str(tmp_path)) == [".git", "_backup", "customers", "data.csv", "notes.txt"]
+    # A file named like a partition folder is none (until session 49 it was taken for one).
+    assert foreign_entries(spark, str(tmp_path)) == [
+        ".git",
+        "_backup",
+        "customers",
+        "data.csv",
+        "notes.txt",
+        "year=2015",
+    ]
     assert foreign_entries(spark, str(tmp_path / "missing")) == []
 
 
@@ -994,6 +1002,18 @@ def test_an_output_inside_a_partitioned_table_without_a_success_marker_is_refuse
     daily = products / "daily"
     assert csv_to_parquet.main(convert_argv(products, daily / "dt=2024-01-01" / "out")) == 0
     assert csv_to_parquet.main(convert_argv(products, daily / "dt=2024-01-02" / "out")) == 0
+    # A file named like a partition is none (until session 49 it made its folder a table) ...
+    (products / "notes=v1.txt").write_text("kept\n")
+    assert csv_to_parquet.main(convert_argv(products, products / "proj" / "out")) == 0
+    # ... and an output holding one is refused, not replaced with it.
+    (products / "proj" / "out" / "sales_region=EU.csv").write_text("kept\n")
+    capsys.readouterr()
+    assert csv_to_parquet.main(convert_argv(products, products / "proj" / "out")) == 2
+    assert stderr_lines(capsys.readouterr().err)[-1].startswith(
+        f"csv_to_parquet: error: --output_path {products / 'proj' / 'out'} holds sales_region=EU.csv, which a "
+        "table's folder does not"
+    )
+    assert (products / "proj" / "out" / "sales_region=EU.csv").read_text() == "kept\n"
 
 
 def test_a_pipeline_whose_lake_lies_inside_a_table_is_refused_leaving_the_table_as_it_was(

@@ -69,9 +69,9 @@ MARKER = re.compile(
 )
 
 
-def is_table_entry(name: str) -> bool:
-    """Tell whether ``name``, directly below a table's folder, is something a table holds."""
-    return bool(DATA_FILE.fullmatch(name) or MARKER.fullmatch(name)) or _is_partition(name)
+def is_table_entry(name: str, folder: bool = True) -> bool:
+    """Tell whether an entry ``name`` (a ``folder`` or a file) below a table's folder is something a table holds."""
+    return bool(DATA_FILE.fullmatch(name) or MARKER.fullmatch(name)) or (folder and _is_partition(name))
 
 
 def foreign_entries(spark: "SparkSession", path: str, output_format: str = "parquet") -> List[str]:
@@ -83,10 +83,10 @@ def foreign_entries(spark: "SparkSession", path: str, output_format: str = "parq
     """
     if not fs.is_folder(spark, path):
         return []
-    names = _child_names(spark, path)
-    if DELTA_LOG in names and output_format == "delta":
+    entries = _child_entries(spark, path)
+    if any(name == DELTA_LOG for name, _folder in entries) and output_format == "delta":
         return []
-    return sorted(name for name in names if not is_table_entry(name))
+    return sorted(name for name, folder in entries if not is_table_entry(name, folder))
 
 
 def refuse_foreign_folders(spark: "SparkSession", outputs: Dict[str, str], output_format: str = "parquet") -> None:
@@ -145,10 +145,10 @@ def refuse_inside_a_table(spark: "SparkSession", option: str, path: str) -> None
         if any(fs.spark_skips(name) for name in below):
             return
         try:
-            names = _child_names(spark, ancestor)
+            entries = _child_entries(spark, ancestor)
         except Exception:  # noqa: BLE001 - a folder the run may not list (permissions) is not judged
             continue
-        signs = [name for name in names if shows_a_table(name)]
+        signs = [name for name, folder in entries if shows_a_table(name, folder)]
         if _in_a_dated_snapshot(spark, ancestor, below, signs):
             signs = [name for name in signs if not _is_partition(name)]
         found = sorted(signs, key=lambda name: (name != DELTA_LOG, name != SUCCESS_MARKER, name))
@@ -173,10 +173,10 @@ def _in_a_dated_snapshot(spark: "SparkSession", ancestor: str, below: List[str],
         return False
     sibling = next((name for name in partitions if name != below[0]), partitions[0])
     try:
-        held = _child_names(spark, f"{ancestor}/{sibling}")
+        held = _child_entries(spark, f"{ancestor}/{sibling}")
     except Exception:  # noqa: BLE001 - a folder the run may not list is no table's partition it can tell
         return True
-    return not any(shows_a_table(name) for name in held)
+    return not any(shows_a_table(name, folder) for name, folder in held)
 
 
 #: Data files by their writers' names (Spark's and Delta's ``part-00000-<uuid>``, Hadoop's
@@ -185,16 +185,18 @@ def _in_a_dated_snapshot(spark: "SparkSession", ancestor: str, below: List[str],
 WRITERS_DATA_FILE = re.compile(r"(run-\d+-)?part-([rm]-)?\d{5}.*")
 
 
-def shows_a_table(name: str) -> bool:
-    """Tell whether an entry named ``name`` makes the folder holding it a table.
+def shows_a_table(name: str, folder: bool = True) -> bool:
+    """Tell whether an entry named ``name`` (a ``folder`` or a file) makes the folder holding it a table.
 
     A Delta log, Spark's ``_SUCCESS``, a writer's data file, or a ``column=value`` partition
     folder: lakejobs' own partitioned Parquet tables hold no ``_SUCCESS`` (their files are
     staged, then moved in), so until session 48 a pipeline whose ``--lake`` lay inside one
     SUCCEEDED and left the table unreadable. Partition folders do not count in a layout of
-    dated snapshots (``_in_a_dated_snapshot``).
+    dated snapshots (``_in_a_dated_snapshot``), and a file is no partition: until session 49 a
+    file named ``notes=v1.txt`` made its folder a table, and every write below it was refused.
     """
-    return name in (DELTA_LOG, SUCCESS_MARKER) or _is_partition(name) or WRITERS_DATA_FILE.fullmatch(name) is not None
+    partition = folder and _is_partition(name)
+    return name in (DELTA_LOG, SUCCESS_MARKER) or partition or WRITERS_DATA_FILE.fullmatch(name) is not None
 
 
 def _is_partition(name: str) -> bool:
@@ -202,9 +204,9 @@ def _is_partition(name: str) -> bool:
     return "=" in name and not name.startswith(("_", "."))
 
 
-def _child_names(spark: "SparkSession", path: str) -> List[str]:
-    """The names of the entries directly below ``path`` (one listing)."""
-    return [child.rstrip("/").rsplit("/", 1)[-1] for child in fs.list_children(spark, path)]
+def _child_entries(spark: "SparkSession", path: str) -> List[Tuple[str, bool]]:
+    """The entries directly below ``path``: each name, and whether it is a folder (one listing)."""
+    return [(child.rstrip("/").rsplit("/", 1)[-1], folder) for child, folder in fs.list_children_kinds(spark, path)]
 
 
 def _ancestors(path: str) -> List[str]:
