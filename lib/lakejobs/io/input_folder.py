@@ -8,9 +8,13 @@ with ``_`` or ``.`` (``fs.spark_skips``): writers' markers and checksums (``_SUC
 nor quarantined, and the run would report the rows it read as if they were all. So such a file
 stops the run before anything is read, naming it, unless it is empty or is what writers and
 operating systems leave (``SKIPPED_ON_PURPOSE``). Files inside skipped folders are left to the
-folder's convention.
+folder's convention; since session 49 a warning names the folders, other than tools' own
+(``TOOLS_FOLDERS``), whose files were not read (``_archive/``, ``_tmp/``): until then nothing
+said so, and a run SUCCEEDED with the rows of ``_tmp/x.csv`` in neither table nor quarantine.
 """
 
+import collections
+import logging
 import re
 from typing import TYPE_CHECKING, List, Tuple
 
@@ -27,12 +31,22 @@ if TYPE_CHECKING:  # pragma: no cover
 SKIPPED_ON_PURPOSE = re.compile(rf"{MARKER.pattern}|\._.*|.*\._COPYING_|\..*\.inprogress.*|\.gitkeep|\.keep")
 
 
+LOG = logging.getLogger(__name__)
+#: Folders tools keep out of reads (Spark's, Hadoop's, Hive's, notebooks', macOS's, git's): not warned about.
+TOOLS_FOLDERS = re.compile(
+    r"_temporary|_spark_metadata|_delta_log|_staging|\.spark-staging-.*|\.hive-staging.*|__MACOSX"
+    r"|\.ipynb_checkpoints|\.git|__pycache__"
+)
+
+
 def input_data_files(spark: "SparkSession", path: str) -> List[fs.FileInfo]:
     """The data files below ``path`` (``fs.list_data_files``), after ``refuse_skipped_data``."""
     data, skipped = fs.list_files(spark, path)
     root = fs.qualified(spark, path)
     refuse_object_and_prefix(spark, path, root, data + skipped)
-    refuse_skipped_data(path, [(info.path[len(root) :].lstrip("/"), info.size) for info in skipped])
+    sized = [(info.path[len(root) :].lstrip("/"), info.size) for info in skipped]
+    refuse_skipped_data(path, sized)
+    warn_skipped_folders(path, sized)
     relatives = [info.path[len(root) :].lstrip("/") or info.path for info in data]
     refuse_archives(path, relatives)
     refuse_codec_suffix_case(path, relatives)
@@ -131,3 +145,26 @@ def _looks_like_data(relative: str) -> bool:
     """True for a skipped file in read folders whose own name is not skipped on purpose."""
     *folders, name = relative.split("/")
     return not any(fs.spark_skips(folder) for folder in folders if folder) and not SKIPPED_ON_PURPOSE.fullmatch(name)
+
+
+def warn_skipped_folders(path: str, skipped: List[Tuple[str, int]]) -> None:
+    """Log a warning naming the skipped folders below ``path`` whose files (with bytes) Spark does not read.
+
+    ``skipped`` as for ``refuse_skipped_data``; folders of ``TOOLS_FOLDERS`` are not named.
+    """
+    unread = collections.Counter()
+    for relative, size in skipped:
+        *folders, _name = relative.split("/")
+        first = next((depth for depth, folder in enumerate(folders) if fs.spark_skips(folder)), None)
+        if size > 0 and first is not None and not TOOLS_FOLDERS.fullmatch(folders[first]):
+            unread["/".join(folders[: first + 1]) + "/"] += 1
+    if unread:
+        shown = ", ".join(f"{folder} ({count})" for folder, count in sorted(unread.items())[:3])
+        more = f" and {len(unread) - 3} more" if len(unread) > 3 else ""
+        LOG.warning(
+            "%s: %d file(s) in folders Spark skips (a name starting with _ or .) are not read: %s%s",
+            path,
+            sum(unread.values()),
+            shown,
+            more,
+        )
