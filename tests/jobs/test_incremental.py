@@ -564,8 +564,9 @@ def test_a_parquet_append_repeating_keys_of_the_table_is_refused_and_publishes_n
     assert str(refused.value) == (
         f"people: 1 row repeats a key of {tmp_path / 'people'} (e.g. id=2): a Parquet table cannot replace rows, "
         "and an incremental run appends; nothing was published. To correct rows, convert into a Delta table "
-        "(--format delta merges on the key); to load a new snapshot, run without --incremental (a full run "
-        "replaces the table, or the partitions its rows hold)"
+        "(--format delta merges on the key); to load a new snapshot, move the earlier snapshot's files out of the "
+        "input, then run without --incremental (a full run reads every file of the input and replaces the table, "
+        "or the partitions its rows hold)"
     )
     table = spark.read.parquet(str(tmp_path / "people"))
     assert sorted(tuple(row) for row in table.collect()) == [(1, "Ann"), (2, "Bob")]

@@ -110,6 +110,7 @@ def _message(dataset: Dataset, output_path: str, repeats: int, example: Sequence
     return (
         f"{dataset.name}: {rows} of {output_path} (e.g. {key}): a Parquet table cannot replace rows, and an "
         "incremental run appends; nothing was published. To correct rows, convert into a Delta table (--format "
-        "delta merges on the key); to load a new snapshot, run without --incremental (a full run replaces the "
-        "table, or the partitions its rows hold)"
+        "delta merges on the key); to load a new snapshot, move the earlier snapshot's files out of the input, "
+        "then run without --incremental (a full run reads every file of the input and replaces the table, or the "
+        "partitions its rows hold)"
     )
