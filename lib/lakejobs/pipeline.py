@@ -13,6 +13,7 @@ from lakejobs.errors import LakejobsError, UsageError
 from lakejobs.interrupt import Interrupted, interrupted
 from lakejobs.jobs import csv_to_parquet, sales_mart
 from lakejobs.result import JobResult
+from lakejobs.state import StateOfOtherPathsError, load_state, reset_command
 
 LOG = logging.getLogger(__name__)
 DATASETS = ("customers", "employees", "orders")
@@ -90,10 +91,13 @@ def preflight_conversions(raw: str, lake: str, output_format: str = "parquet", i
     had been replaced (until session 46). The mart's own preflight, which needs the tables the
     conversions write, runs before its step (``run_pipeline``).
     """
-    for _label, module, argv in pipeline_steps(fs.qualify(raw), fs.qualify(lake), output_format, incremental):
-        args = module.parse_args(argv)
-        if module is csv_to_parquet:
-            module.preflight(args)
+    for label, module, argv in pipeline_steps(fs.qualify(raw), fs.qualify(lake), output_format, incremental):
+        try:
+            args = module.parse_args(argv)
+            if module is csv_to_parquet:
+                module.preflight(args)
+        except UsageError as error:
+            raise said_of_the_step(error, label, argv) from None
 
 
 def run_pipeline(
@@ -110,7 +114,10 @@ def run_pipeline(
     caller knows the steps that ran before a failure.
     """
     results = [] if results is None else results
-    for label, module, argv in pipeline_steps(fs.qualify(raw), fs.qualify(lake), output_format, incremental):
+    steps = pipeline_steps(fs.qualify(raw), fs.qualify(lake), output_format, incremental)
+    if incremental:
+        refuse_states_of_other_paths(spark, steps)
+    for label, module, argv in steps:
         if interrupted():  # a step too short for the cancels to reach (lakejobs.interrupt)
             raise Interrupted(f"interrupted (Ctrl-C) before {label}")
         try:
@@ -123,14 +130,40 @@ def run_pipeline(
     return results
 
 
+def refuse_states_of_other_paths(spark, steps: Sequence[tuple]) -> None:
+    """Raise ``UsageError`` naming every conversion whose incremental state is for other paths, before any step runs.
+
+    A lake first converted through ``s3://`` and then run as ``s3a://`` (or moved) has such a
+    state for each dataset; until session 49 each was named by its own failed run, one after the
+    other, with options (``--state_path``) the pipeline does not take.
+    """
+    refused = []
+    for label, module, argv in steps:
+        if module is csv_to_parquet:
+            args = module.parse_args(argv)
+            try:
+                load_state(spark, args.state_path, csv_to_parquet.JOB, args.input_path, args.output_path)
+            except StateOfOtherPathsError as error:
+                refused.append((label, error))
+    if refused:
+        labels = ", ".join(label for label, _error in refused)
+        first = refused[0][1]
+        commands = "; ".join(reset_command(error.path) for _label, error in refused)
+        raise UsageError(
+            f"the incremental states of {labels} are for other paths than this pipeline's (e.g. {first.path} is "
+            f"for {first.mismatch}): run the pipeline with the --raw and --lake they were written for, or, to "
+            f"convert every input file again, run {commands}"
+        )
+
+
 def said_of_the_step(error: UsageError, label: str, argv: Sequence[str]) -> UsageError:
-    """``error``, headed by its step when it names an option of the step, which the pipeline's user did not give.
+    """``error``, headed by its step when it names a path option of the step, which the pipeline's user did not give.
 
     Until session 49 ``lakejobs pipeline --lake lake/processedData/orders/sub`` said ``--output_path
     .../customers lies inside the table ...``, an option of no command the user typed.
     """
     message = str(error)
-    if any(token.startswith("--") and token in message for token in argv):
+    if any(token.startswith("--") and token.endswith("_path") and token in message for token in argv):
         error.args = (f"step {label} (its paths come from --raw and --lake): {message}",)
     return error
 

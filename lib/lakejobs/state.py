@@ -150,10 +150,20 @@ def _refuse_other_paths(spark: "SparkSession", state: JobState, path: str, given
     stored = {"--input_path": state.input_path, "--output_path": state.output_path}
     for option, value in given.items():
         if stored[option] and not _same_location(spark, stored[option], value):
-            raise UsageError(
-                f"the incremental state {path} is for {option} {stored[option]}, not {value}: pass the same "
-                f"{option}, another --state_path, or run {reset_command(path)} to convert every input file again"
-            )
+            raise StateOfOtherPathsError(path, option, stored[option], value)
+
+
+class StateOfOtherPathsError(UsageError):
+    """A state written for another input or output than the run's (``_refuse_other_paths``)."""
+
+    def __init__(self, path: str, option: str, stored: str, given: str) -> None:
+        self.path = path
+        #: What the state is for, and what the run gives instead (``--input_path s3://b/x, not s3a://b/x``).
+        self.mismatch = f"{option} {stored}, not {given}"
+        super().__init__(
+            f"the incremental state {path} is for {self.mismatch}: pass the same {option}, another --state_path, "
+            f"or run {reset_command(path)} to convert every input file again"
+        )
 
 
 def _same_location(spark: "SparkSession", first: str, second: str) -> bool:

@@ -55,7 +55,9 @@ def passes(account: str, name_or_arn: Optional[str], service: str) -> List[Check
 
 def _s3(operation: str, params: dict) -> List[Check]:
     if operation in ("ListObjectsV2", "ListObjects"):
-        return [("s3:ListBucket", f"arn:aws:s3:::{params['Bucket']}", {"s3:prefix": params.get("Prefix", "")})]
+        # A listing without a prefix is taken to carry no s3:prefix, as a read's 404 check carries none.
+        context = {"s3:prefix": params["Prefix"]} if params.get("Prefix") else {}
+        return [("s3:ListBucket", f"arn:aws:s3:::{params['Bucket']}", context)]
     arn = f"arn:aws:s3:::{params.get('Bucket')}/{params.get('Key', '')}"
     context = {SSE: params["ServerSideEncryption"]} if "ServerSideEncryption" in params else {}
     return [("s3:PutObject" if operation in S3_PUT else f"s3:{operation}", arn, context)]

@@ -331,7 +331,8 @@ def _terminated_cluster(bucket):
         ),
         (
             lambda bucket: _running_cluster(bucket, Configurations=WITHOUT_DELTA),
-            "--cluster-id {id} has no delta-defaults classification with delta.enabled true: Delta's jars are not "
+            "--cluster-id {id} has no delta-defaults classification with delta.enabled true (nor Delta's jar in "
+            "spark-defaults spark.jars): Delta's jars are not "
             "on its classpath, and the steps (--format delta) do not bring them; give a cluster made with it (as "
             "--transient makes its own), or --transient",
         ),
@@ -356,6 +357,12 @@ def test_a_parquet_deploy_takes_a_cluster_without_delta_s_classification(s3, buc
     """Only --format delta needs Delta's jars on the cluster's classpath."""
     cluster_id = _running_cluster(bucket, Configurations=WITHOUT_DELTA)
     options = ["--target", "emr", "--bucket", bucket, "--cluster-id", cluster_id, "--format", "parquet"]
+    _sent, summary = deploy(capsys, *options, "--dist", str(dist))
+    assert summary == f"deployed to emr under s3://{bucket}/: AddJobFlowSteps x1, DescribeCluster x1, PutObject x6"
+    # Delta's jar given in spark-defaults is Delta on the classpath too.
+    jars = {"spark.jars": "/usr/share/aws/delta/lib/delta-spark.jar,/usr/share/aws/delta/lib/delta-storage.jar"}
+    cluster_id = _running_cluster(bucket, Configurations=[{"Classification": "spark-defaults", "Properties": jars}])
+    options = ["--target", "emr", "--bucket", bucket, "--cluster-id", cluster_id, "--format", "delta"]
     _sent, summary = deploy(capsys, *options, "--dist", str(dist))
     assert summary == f"deployed to emr under s3://{bucket}/: AddJobFlowSteps x1, DescribeCluster x1, PutObject x6"
 

@@ -13,6 +13,7 @@ from chispa import assert_df_equality
 from lakejobs import fs
 from lakejobs.datasets import builtin_dataset
 from lakejobs.generate_field import TAXI_COLUMNS
+from lakejobs.io.csv_reader import file_with_header
 from lakejobs.io.headered_csv import first_line
 from lakejobs.jobs import csv_to_parquet, taxi_trips
 from tests.conftest import SAMPLE_RAW, stderr_lines
@@ -175,6 +176,9 @@ def test_a_gate_failed_by_header_lines_read_as_rows_says_so(spark, tmp_path, cap
     assert csv_to_parquet.main([*argv, "--header", "true"]) == 0
     assert spark.read.parquet(str(tmp_path / "out")).count() == 18
     assert "starts with a line" not in capsys.readouterr().err
+    # A file gone since the read gives no hint, not a failed run (the hint is read after the run's read).
+    gone = [str(tmp_path / "in" / "gone.csv"), str(tmp_path / "in" / "employees.csv")]
+    assert file_with_header(spark, builtin_dataset("employees"), gone) == str(tmp_path / "in" / "employees.csv")
 
 
 def test_a_utf16_file_is_read_whole_since_its_line_breaks_are_two_bytes(spark, tmp_path):

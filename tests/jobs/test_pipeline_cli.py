@@ -107,3 +107,22 @@ def test_a_step_refused_after_spark_started_prints_no_result_and_saves_the_pipel
     )
     [report] = [json.loads(path.read_text()) for path in (lake / "_lakejobs" / "runs" / "pipeline").glob("*.json")]
     assert (report["status"], report["error"]) == ("FAILED", captured.err.splitlines()[-1][len("lakejobs: error: ") :])
+
+
+def test_an_incremental_pipeline_names_every_state_of_other_paths_before_any_step(spark, tmp_path, capsys):
+    """Until session 49 each dataset's state was named by a failed run of its own, one after the other."""
+    lake = tmp_path / "lake"
+    states = lake / "_lakejobs" / "state" / "csv_to_parquet"
+    states.mkdir(parents=True)
+    for dataset in ("customers", "orders"):
+        state = {"job": "csv_to_parquet", "input_path": f"s3://old/rawData/{dataset}", "output_path": ""}
+        (states / f"{dataset}.json").write_text(json.dumps({**state, "processed": {}, "batches": [], "pending": None}))
+    assert cli.main(["pipeline", "--raw", str(SAMPLE_RAW), "--lake", str(lake), "--incremental"]) == 2
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "lakejobs: error: the incremental states of csv_to_parquet customers, csv_to_parquet orders are for other "
+        f"paths than this pipeline's (e.g. {states / 'customers.json'} is for --input_path s3://old/rawData/customers, "
+        f"not {SAMPLE_RAW}/customers): run the pipeline with the --raw and --lake they were written for, or, to "
+        "convert every input file again, run lakejobs state reset csv_to_parquet --state_path "
+        f"{states / 'customers.json'}; lakejobs state reset csv_to_parquet --state_path {states / 'orders.json'}"
+    )
+    assert sorted(path.name for path in lake.iterdir()) == ["_lakejobs"]

@@ -1,4 +1,4 @@
-"""The raw zone ``lakejobs pipeline`` reads when ``--raw`` is not given."""
+"""The raw zone ``lakejobs pipeline`` reads when ``--raw`` is not given, and how its steps' refusals read."""
 
 import pytest
 
@@ -33,4 +33,17 @@ def test_without_a_sample_the_missing_raw_zone_is_named(tmp_path, monkeypatch):
     assert str(refused.value) == (
         f"--raw not given, and neither {tmp_path}/lake/rawData nor the bundled sample "
         f"({tmp_path}/site-packages/data/sample/rawData) exists: give --raw with the raw zone's folder"
+    )
+
+
+def test_a_steps_refusal_before_spark_starts_names_the_step(tmp_path):
+    """Until session 49 only refusals after Spark started did: this one named ``--output_path`` alone."""
+    (tmp_path / "lake" / "processedData").mkdir(parents=True)
+    (tmp_path / "lake" / "processedData" / "customers").write_text("")
+    with pytest.raises(UsageError) as refused:
+        pipeline.preflight_conversions(str(SAMPLE_RAW), str(tmp_path / "lake"))
+    customers = tmp_path / "lake" / "processedData" / "customers"
+    assert str(refused.value) == (
+        f"step csv_to_parquet customers (its paths come from --raw and --lake): --output_path {customers} "
+        f"cannot be written: {customers} is a file, not a folder"
     )

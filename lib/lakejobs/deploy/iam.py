@@ -31,8 +31,9 @@ AccessDenied. That ``GetObject``/``HEAD`` carries no ``s3:prefix``, so the listi
 first run's state file, ``fs.exists``) would have been refused. ``StringLikeIfExists`` holds
 when the key is absent and still limits a listing with a prefix to the lake's prefixes: the
 narrowest condition that keeps 404s (an unconditioned ``ListBucket`` would list anything; the
-evaluator here takes a listing without a prefix as ``s3:prefix`` "", refused, and were S3 to
-leave the key out there, such a listing of key names would be allowed). Not testable here:
+evaluator here takes a listing without a prefix to carry no ``s3:prefix`` either, as a read's
+404 check carries none: such a listing of the whole bucket's key names is allowed, the price of
+the 404s, said in the README). Not testable here:
 moto enforces no IAM; ``tests/integration/iam_eval.py`` evaluates it.
 """
 

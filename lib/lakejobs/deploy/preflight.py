@@ -149,11 +149,25 @@ EMR_RELEASE_FAMILY = "emr-7."
 
 
 def _delta_enabled(cluster: Dict[str, object]) -> bool:
-    return any(
-        found.get("Classification") == "delta-defaults"
-        and str(found.get("Properties", {}).get("delta.enabled", "")).lower() == "true"
-        for found in cluster.get("Configurations", [])
-    )
+    """Tell whether the cluster's own configurations put Delta's jars on Spark's classpath.
+
+    EMR's ``delta-defaults`` ``delta.enabled``, or ``spark-defaults`` ``spark.jars`` naming
+    Delta's jar (``/usr/share/aws/delta/lib/delta-spark.jar``). Configurations given per
+    instance group are not in ``DescribeCluster``'s answer: such a cluster is refused, and
+    ``--transient`` is the way round.
+    """
+    for configuration in cluster.get("Configurations", []):
+        properties = configuration.get("Properties", {})
+        if (
+            configuration.get("Classification") == "delta-defaults"
+            and str(properties.get("delta.enabled", "")).lower() == "true"
+        ):
+            return True
+        if configuration.get("Classification") == "spark-defaults" and "delta-spark" in str(
+            properties.get("spark.jars", "")
+        ):
+            return True
+    return False
 
 
 def refuse_cluster_without_emr7_or_delta(cluster: Dict[str, object], config: DeployConfig) -> None:
@@ -167,7 +181,8 @@ def refuse_cluster_without_emr7_or_delta(cluster: Dict[str, object], config: Dep
         )
     if config.output_format == "delta" and not _delta_enabled(cluster):
         raise UsageError(
-            f"--cluster-id {config.cluster_id} has no delta-defaults classification with delta.enabled true: "
+            f"--cluster-id {config.cluster_id} has no delta-defaults classification with delta.enabled true (nor "
+            "Delta's jar in spark-defaults spark.jars): "
             "Delta's jars are not on its classpath, and the steps (--format delta) do not bring them; give a "
             "cluster made with it (as --transient makes its own), or --transient"
         )

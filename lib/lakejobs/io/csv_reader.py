@@ -230,7 +230,11 @@ def file_with_header(spark: "SparkSession", dataset: Dataset, files: Sequence[st
         return None
     names = [normalized(field.name) for field in dataset.schema.fields]
     for path in list(files)[:HEADER_CHECKED_FILES]:
-        fields = header_fields(first_line(spark, path, dataset.csv.encoding), dataset.csv.delimiter)
+        try:
+            line = first_line(spark, path, dataset.csv.encoding)
+        except Exception:  # noqa: BLE001 - a hint: a file gone or unreadable since the read tells nothing
+            continue
+        fields = header_fields(line, dataset.csv.delimiter)
         if [normalized(field) for field in fields] == names:
             return fs.local_path(path)
     return None

@@ -34,8 +34,8 @@ SKIPPED_ON_PURPOSE = re.compile(rf"{MARKER.pattern}|\._.*|.*\._COPYING_|\..*\.in
 LOG = logging.getLogger(__name__)
 #: Folders tools keep out of reads (Spark's, Hadoop's, Hive's, notebooks', macOS's, git's): not warned about.
 TOOLS_FOLDERS = re.compile(
-    r"_temporary|_spark_metadata|_delta_log|_staging|\.spark-staging-.*|\.hive-staging.*|__MACOSX"
-    r"|\.ipynb_checkpoints|\.git|__pycache__"
+    r"(?i)_temporary|_spark_metadata|_delta_log|_staging|\.spark-staging-.*|\.hive-staging.*|__magic.*|__MACOSX"
+    r"|\.ipynb_checkpoints|\.git|__pycache__|\.hoodie|_impala_insert_staging"
 )
 
 
