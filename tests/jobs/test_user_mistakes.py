@@ -1005,15 +1005,15 @@ def test_an_output_inside_a_partitioned_table_without_a_success_marker_is_refuse
     # A file named like a partition is none (until session 49 it made its folder a table) ...
     (products / "notes=v1.txt").write_text("kept\n")
     assert csv_to_parquet.main(convert_argv(products, products / "proj" / "out")) == 0
-    # ... and an output holding one is refused, not replaced with it.
-    (products / "proj" / "out" / "sales_region=EU.csv").write_text("kept\n")
+    # ... and an output holding one is refused (until session 49 a full run deleted it with the table).
+    (products / "proj" / "out" / "notes=v1.txt").write_text("kept\n")
     capsys.readouterr()
     assert csv_to_parquet.main(convert_argv(products, products / "proj" / "out")) == 2
     assert stderr_lines(capsys.readouterr().err)[-1].startswith(
-        f"csv_to_parquet: error: --output_path {products / 'proj' / 'out'} holds sales_region=EU.csv, which a "
+        f"csv_to_parquet: error: --output_path {products / 'proj' / 'out'} holds notes=v1.txt, which a "
         "table's folder does not"
     )
-    assert (products / "proj" / "out" / "sales_region=EU.csv").read_text() == "kept\n"
+    assert (products / "proj" / "out" / "notes=v1.txt").read_text() == "kept\n"
 
 
 def test_a_pipeline_whose_lake_lies_inside_a_table_is_refused_leaving_the_table_as_it_was(
