@@ -134,6 +134,12 @@ def joined_lines(message: object) -> str:
     return " ".join(line.strip() for line in str(message).splitlines() if line.strip())
 
 
+def listed(items, limit: int = 3) -> str:
+    """The first ``limit`` of ``items``, comma-separated, then ``and N more`` when there are more."""
+    items = list(items)
+    return ", ".join(items[:limit]) + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
 def _one_line(kind: str, message: object) -> str:
     """``kind: first line``; for a Python traceback (a Python worker's error), its exception's line."""
     lines = [line for line in str(message or "").strip().splitlines() if line.strip()]
@@ -145,7 +151,7 @@ def _one_line(kind: str, message: object) -> str:
         line = _CONTROL.sub("", named[-1] if named else lines[-1])
     elif line.endswith(":"):  # a list follows, one indented item a line (Spark's "Suspicious paths:")
         items = [_CONTROL.sub("", text).strip() for text in itertools.takewhile(_indented, lines[1:])]
-        shown = ", ".join(items[:_LISTED]) + (f" and {len(items) - _LISTED} more" if len(items) > _LISTED else "")
+        shown = listed(items, _LISTED)
         line = f"{line} {shown}" if items else line
     return f"{kind}: {line.strip()}"
 

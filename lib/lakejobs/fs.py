@@ -331,14 +331,11 @@ def _raise(error: OSError) -> None:
 
 def list_children(spark: "SparkSession", path: str) -> List[str]:
     """The files and folders directly below ``path`` (empty when it does not exist)."""
-    if not exists(spark, path):
-        return []
-    hadoop_path, filesystem = _hadoop_path(spark, path)
-    return sorted(str(status.getPath().toString()) for status in filesystem.listStatus(hadoop_path))
+    return [child for child, _folder in list_children_kinds(spark, path)]
 
 
 def list_children_kinds(spark: "SparkSession", path: str) -> List[Tuple[str, bool]]:
-    """``list_children``, each path with whether it is a folder (one listing)."""
+    """The files and folders directly below ``path``, each with whether it is a folder (one listing)."""
     if not exists(spark, path):
         return []
     hadoop_path, filesystem = _hadoop_path(spark, path)

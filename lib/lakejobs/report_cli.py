@@ -5,7 +5,7 @@ import sys
 
 from lakejobs import args as job_args
 from lakejobs import fs, runs_report
-from lakejobs.errors import UsageError
+from lakejobs.errors import UsageError, listed
 
 
 def cmd_report(args) -> int:
@@ -34,7 +34,7 @@ def cmd_report(args) -> int:
 def _warn_skipped(skipped) -> None:
     """Name (the first three of) the files that are no run report, if any."""
     if skipped:
-        shown = ", ".join(skipped[:3]) + (f" and {len(skipped) - 3} more" if len(skipped) > 3 else "")
+        shown = listed(skipped)
         print(f"lakejobs: warning: skipped {len(skipped)} file(s) that are no run report: {shown}", file=sys.stderr)
 
 

@@ -19,7 +19,7 @@ import re
 from typing import TYPE_CHECKING, List, Tuple
 
 from lakejobs import fs
-from lakejobs.errors import UsageError
+from lakejobs.errors import UsageError, listed
 from lakejobs.io.table_folder import MARKER
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -82,7 +82,7 @@ def refuse_archives(path: str, relatives: List[str]) -> None:
     """Raise ``UsageError`` when an input file is an archive Spark would read as text."""
     archives = [relative for relative in relatives if ARCHIVE.fullmatch(relative.rsplit("/", 1)[-1])]
     if archives:
-        shown = ", ".join(archives[:3]) + (f" and {len(archives) - 3} more" if len(archives) > 3 else "")
+        shown = listed(archives)
         raise UsageError(
             f"{path} holds {len(archives)} archive(s) Spark cannot open: {shown}; extract the files, or "
             "compress them with gzip or bzip2 (Spark reads .gz, .bz2, .deflate and .zst files, one file each; "
@@ -109,7 +109,7 @@ def refuse_codec_suffix_case(path: str, relatives: List[str]) -> None:
         and relative.rsplit(".", 1)[-1] not in CODEC_SUFFIXES
     ]
     if odd:
-        shown = ", ".join(odd[:3]) + (f" and {len(odd) - 3} more" if len(odd) > 3 else "")
+        shown = listed(odd)
         raise UsageError(
             f"{path} holds {len(odd)} file(s) whose compression suffix is not in lower case: {shown}; Spark "
             "would read them as text, not decompress them: rename them (.gz, .bz2, .deflate, .zst)"
@@ -134,7 +134,7 @@ def refuse_skipped_data(path: str, skipped: List[Tuple[str, int]]) -> None:
     refused = [relative for relative, size in skipped if size > 0 and _looks_like_data(relative)]
     if not refused:
         return
-    shown = ", ".join(refused[:3]) + (f" and {len(refused) - 3} more" if len(refused) > 3 else "")
+    shown = listed(refused)
     raise UsageError(
         f"{path} holds {len(refused)} file(s) that Spark skips (a name starting with _ or .): {shown}; "
         "rename them, or move them out of the input"
@@ -159,12 +159,10 @@ def warn_skipped_folders(path: str, skipped: List[Tuple[str, int]]) -> None:
         if size > 0 and first is not None and not TOOLS_FOLDERS.fullmatch(folders[first]):
             unread["/".join(folders[: first + 1]) + "/"] += 1
     if unread:
-        shown = ", ".join(f"{folder} ({count})" for folder, count in sorted(unread.items())[:3])
-        more = f" and {len(unread) - 3} more" if len(unread) > 3 else ""
+        shown = listed(f"{folder} ({count})" for folder, count in sorted(unread.items()))
         LOG.warning(
-            "%s: %d file(s) in folders Spark skips (a name starting with _ or .) are not read: %s%s",
+            "%s: %d file(s) in folders Spark skips (a name starting with _ or .) are not read: %s",
             path,
             sum(unread.values()),
             shown,
-            more,
         )

@@ -22,7 +22,7 @@ from collections import defaultdict
 from typing import TYPE_CHECKING, Dict, List, Sequence
 
 from lakejobs import faults, fs
-from lakejobs.errors import LakejobsError, root_cause
+from lakejobs.errors import LakejobsError, listed, root_cause
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -199,7 +199,7 @@ def partly_committed(output: str, unfinished: List[str], append: bool, cause: st
     Moving is a rename per folder locally, a copy per object on S3; like Spark's own dynamic
     partition overwrite, a failure in between leaves the folders being replaced part-written.
     """
-    shown = ", ".join(unfinished[:5]) + (f" and {len(unfinished) - 5} more" if len(unfinished) > 5 else "")
+    shown = listed(unfinished, 5)
     repair = (
         "the next incremental run removes the files of this batch and converts it again"
         if append

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Dict, Iterator, List, Optional, Sequence, Tupl
 from urllib.parse import unquote
 
 from lakejobs import fs
-from lakejobs.errors import UsageError
+from lakejobs.errors import UsageError, listed
 
 if TYPE_CHECKING:  # pragma: no cover
     from pyspark.sql import SparkSession
@@ -108,7 +108,7 @@ def refuse_foreign_folders(spark: "SparkSession", outputs: Dict[str, str], outpu
                 f"(a {output_format} run would replace it)"
             )
         if foreign:
-            shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+            shown = listed(foreign)
             raise UsageError(
                 f"{option} {path} holds {shown}, which a table's folder does not: the run would replace them; "
                 "give the table's own folder (e.g. a new sub-folder), or empty it first"
